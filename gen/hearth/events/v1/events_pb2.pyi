@@ -1,0 +1,128 @@
+import datetime
+
+from google.protobuf import any_pb2 as _any_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Envelope(_message.Message):
+    __slots__ = ("event_id", "type", "occurred_at", "household_id", "actor_id", "traceparent", "payload", "source")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    TRACEPARENT_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    type: str
+    occurred_at: _timestamp_pb2.Timestamp
+    household_id: str
+    actor_id: str
+    traceparent: str
+    payload: _any_pb2.Any
+    source: str
+    def __init__(self, event_id: _Optional[str] = ..., type: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., household_id: _Optional[str] = ..., actor_id: _Optional[str] = ..., traceparent: _Optional[str] = ..., payload: _Optional[_Union[_any_pb2.Any, _Mapping]] = ..., source: _Optional[str] = ...) -> None: ...
+
+class UserRegistered(_message.Message):
+    __slots__ = ("user_id", "display_name", "time_zone")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    display_name: str
+    time_zone: str
+    def __init__(self, user_id: _Optional[str] = ..., display_name: _Optional[str] = ..., time_zone: _Optional[str] = ...) -> None: ...
+
+class HouseholdCreated(_message.Message):
+    __slots__ = ("household_id", "display_name", "time_zone", "owner_id")
+    HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    OWNER_ID_FIELD_NUMBER: _ClassVar[int]
+    household_id: str
+    display_name: str
+    time_zone: str
+    owner_id: str
+    def __init__(self, household_id: _Optional[str] = ..., display_name: _Optional[str] = ..., time_zone: _Optional[str] = ..., owner_id: _Optional[str] = ...) -> None: ...
+
+class MemberJoined(_message.Message):
+    __slots__ = ("household_id", "user_id", "display_name", "role", "joined_at")
+    HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    JOINED_AT_FIELD_NUMBER: _ClassVar[int]
+    household_id: str
+    user_id: str
+    display_name: str
+    role: str
+    joined_at: _timestamp_pb2.Timestamp
+    def __init__(self, household_id: _Optional[str] = ..., user_id: _Optional[str] = ..., display_name: _Optional[str] = ..., role: _Optional[str] = ..., joined_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class MemberUpdated(_message.Message):
+    __slots__ = ("household_id", "user_id", "role")
+    HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    household_id: str
+    user_id: str
+    role: str
+    def __init__(self, household_id: _Optional[str] = ..., user_id: _Optional[str] = ..., role: _Optional[str] = ...) -> None: ...
+
+class MemberLeft(_message.Message):
+    __slots__ = ("household_id", "user_id")
+    HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    household_id: str
+    user_id: str
+    def __init__(self, household_id: _Optional[str] = ..., user_id: _Optional[str] = ...) -> None: ...
+
+class ChoreCreated(_message.Message):
+    __slots__ = ("household_id", "chore_id", "title", "assignee_id", "next_due_at", "points")
+    HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    CHORE_ID_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_ID_FIELD_NUMBER: _ClassVar[int]
+    NEXT_DUE_AT_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    household_id: str
+    chore_id: str
+    title: str
+    assignee_id: str
+    next_due_at: _timestamp_pb2.Timestamp
+    points: int
+    def __init__(self, household_id: _Optional[str] = ..., chore_id: _Optional[str] = ..., title: _Optional[str] = ..., assignee_id: _Optional[str] = ..., next_due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., points: _Optional[int] = ...) -> None: ...
+
+class ChoreCompleted(_message.Message):
+    __slots__ = ("household_id", "chore_id", "completion_id", "title", "completed_by", "completed_at", "due_at", "points", "estimated_minutes", "on_time", "next_due_at", "next_assignee_id")
+    HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    CHORE_ID_FIELD_NUMBER: _ClassVar[int]
+    COMPLETION_ID_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_BY_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_AT_FIELD_NUMBER: _ClassVar[int]
+    DUE_AT_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    ESTIMATED_MINUTES_FIELD_NUMBER: _ClassVar[int]
+    ON_TIME_FIELD_NUMBER: _ClassVar[int]
+    NEXT_DUE_AT_FIELD_NUMBER: _ClassVar[int]
+    NEXT_ASSIGNEE_ID_FIELD_NUMBER: _ClassVar[int]
+    household_id: str
+    chore_id: str
+    completion_id: str
+    title: str
+    completed_by: str
+    completed_at: _timestamp_pb2.Timestamp
+    due_at: _timestamp_pb2.Timestamp
+    points: int
+    estimated_minutes: int
+    on_time: bool
+    next_due_at: _timestamp_pb2.Timestamp
+    next_assignee_id: str
+    def __init__(self, household_id: _Optional[str] = ..., chore_id: _Optional[str] = ..., completion_id: _Optional[str] = ..., title: _Optional[str] = ..., completed_by: _Optional[str] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., points: _Optional[int] = ..., estimated_minutes: _Optional[int] = ..., on_time: _Optional[bool] = ..., next_due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., next_assignee_id: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,344 @@
+import datetime
+
+from google.api import field_behavior_pb2 as _field_behavior_pb2
+from google.api import resource_pb2 as _resource_pb2
+from google.protobuf import empty_pb2 as _empty_pb2
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Chore(_message.Message):
+    __slots__ = ("name", "title", "description", "category", "labels", "points", "estimated_minutes", "recurrence", "assignment", "next_due_time", "assignee", "reminders", "requires_photo", "requires_approval", "state", "creator", "last_completion_time", "create_time", "update_time", "etag")
+    class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        STATE_UNSPECIFIED: _ClassVar[Chore.State]
+        ACTIVE: _ClassVar[Chore.State]
+        DONE: _ClassVar[Chore.State]
+        ARCHIVED: _ClassVar[Chore.State]
+    STATE_UNSPECIFIED: Chore.State
+    ACTIVE: Chore.State
+    DONE: Chore.State
+    ARCHIVED: Chore.State
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    ESTIMATED_MINUTES_FIELD_NUMBER: _ClassVar[int]
+    RECURRENCE_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNMENT_FIELD_NUMBER: _ClassVar[int]
+    NEXT_DUE_TIME_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_FIELD_NUMBER: _ClassVar[int]
+    REMINDERS_FIELD_NUMBER: _ClassVar[int]
+    REQUIRES_PHOTO_FIELD_NUMBER: _ClassVar[int]
+    REQUIRES_APPROVAL_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    CREATOR_FIELD_NUMBER: _ClassVar[int]
+    LAST_COMPLETION_TIME_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    title: str
+    description: str
+    category: str
+    labels: _containers.RepeatedScalarFieldContainer[str]
+    points: int
+    estimated_minutes: int
+    recurrence: Recurrence
+    assignment: Assignment
+    next_due_time: _timestamp_pb2.Timestamp
+    assignee: str
+    reminders: _containers.RepeatedCompositeFieldContainer[Reminder]
+    requires_photo: bool
+    requires_approval: bool
+    state: Chore.State
+    creator: str
+    last_completion_time: _timestamp_pb2.Timestamp
+    create_time: _timestamp_pb2.Timestamp
+    update_time: _timestamp_pb2.Timestamp
+    etag: str
+    def __init__(self, name: _Optional[str] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., category: _Optional[str] = ..., labels: _Optional[_Iterable[str]] = ..., points: _Optional[int] = ..., estimated_minutes: _Optional[int] = ..., recurrence: _Optional[_Union[Recurrence, _Mapping]] = ..., assignment: _Optional[_Union[Assignment, _Mapping]] = ..., next_due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., assignee: _Optional[str] = ..., reminders: _Optional[_Iterable[_Union[Reminder, _Mapping]]] = ..., requires_photo: _Optional[bool] = ..., requires_approval: _Optional[bool] = ..., state: _Optional[_Union[Chore.State, str]] = ..., creator: _Optional[str] = ..., last_completion_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ...) -> None: ...
+
+class Recurrence(_message.Message):
+    __slots__ = ("once", "interval", "weekly", "monthly", "yearly", "rrule", "adaptive", "rolling", "months")
+    class Once(_message.Message):
+        __slots__ = ()
+        def __init__(self) -> None: ...
+    class Interval(_message.Message):
+        __slots__ = ("every", "unit")
+        class Unit(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+            __slots__ = ()
+            UNIT_UNSPECIFIED: _ClassVar[Recurrence.Interval.Unit]
+            HOURS: _ClassVar[Recurrence.Interval.Unit]
+            DAYS: _ClassVar[Recurrence.Interval.Unit]
+            WEEKS: _ClassVar[Recurrence.Interval.Unit]
+            MONTHS: _ClassVar[Recurrence.Interval.Unit]
+            YEARS: _ClassVar[Recurrence.Interval.Unit]
+        UNIT_UNSPECIFIED: Recurrence.Interval.Unit
+        HOURS: Recurrence.Interval.Unit
+        DAYS: Recurrence.Interval.Unit
+        WEEKS: Recurrence.Interval.Unit
+        MONTHS: Recurrence.Interval.Unit
+        YEARS: Recurrence.Interval.Unit
+        EVERY_FIELD_NUMBER: _ClassVar[int]
+        UNIT_FIELD_NUMBER: _ClassVar[int]
+        every: int
+        unit: Recurrence.Interval.Unit
+        def __init__(self, every: _Optional[int] = ..., unit: _Optional[_Union[Recurrence.Interval.Unit, str]] = ...) -> None: ...
+    class Weekly(_message.Message):
+        __slots__ = ("every", "days", "time")
+        EVERY_FIELD_NUMBER: _ClassVar[int]
+        DAYS_FIELD_NUMBER: _ClassVar[int]
+        TIME_FIELD_NUMBER: _ClassVar[int]
+        every: int
+        days: _containers.RepeatedScalarFieldContainer[str]
+        time: str
+        def __init__(self, every: _Optional[int] = ..., days: _Optional[_Iterable[str]] = ..., time: _Optional[str] = ...) -> None: ...
+    class Monthly(_message.Message):
+        __slots__ = ("every", "day_of_month", "weekday", "week")
+        EVERY_FIELD_NUMBER: _ClassVar[int]
+        DAY_OF_MONTH_FIELD_NUMBER: _ClassVar[int]
+        WEEKDAY_FIELD_NUMBER: _ClassVar[int]
+        WEEK_FIELD_NUMBER: _ClassVar[int]
+        every: int
+        day_of_month: int
+        weekday: str
+        week: int
+        def __init__(self, every: _Optional[int] = ..., day_of_month: _Optional[int] = ..., weekday: _Optional[str] = ..., week: _Optional[int] = ...) -> None: ...
+    class Yearly(_message.Message):
+        __slots__ = ("every", "month", "day")
+        EVERY_FIELD_NUMBER: _ClassVar[int]
+        MONTH_FIELD_NUMBER: _ClassVar[int]
+        DAY_FIELD_NUMBER: _ClassVar[int]
+        every: int
+        month: int
+        day: int
+        def __init__(self, every: _Optional[int] = ..., month: _Optional[int] = ..., day: _Optional[int] = ...) -> None: ...
+    class RRule(_message.Message):
+        __slots__ = ("rrule",)
+        RRULE_FIELD_NUMBER: _ClassVar[int]
+        rrule: str
+        def __init__(self, rrule: _Optional[str] = ...) -> None: ...
+    class Adaptive(_message.Message):
+        __slots__ = ()
+        def __init__(self) -> None: ...
+    ONCE_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    WEEKLY_FIELD_NUMBER: _ClassVar[int]
+    MONTHLY_FIELD_NUMBER: _ClassVar[int]
+    YEARLY_FIELD_NUMBER: _ClassVar[int]
+    RRULE_FIELD_NUMBER: _ClassVar[int]
+    ADAPTIVE_FIELD_NUMBER: _ClassVar[int]
+    ROLLING_FIELD_NUMBER: _ClassVar[int]
+    MONTHS_FIELD_NUMBER: _ClassVar[int]
+    once: Recurrence.Once
+    interval: Recurrence.Interval
+    weekly: Recurrence.Weekly
+    monthly: Recurrence.Monthly
+    yearly: Recurrence.Yearly
+    rrule: Recurrence.RRule
+    adaptive: Recurrence.Adaptive
+    rolling: bool
+    months: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, once: _Optional[_Union[Recurrence.Once, _Mapping]] = ..., interval: _Optional[_Union[Recurrence.Interval, _Mapping]] = ..., weekly: _Optional[_Union[Recurrence.Weekly, _Mapping]] = ..., monthly: _Optional[_Union[Recurrence.Monthly, _Mapping]] = ..., yearly: _Optional[_Union[Recurrence.Yearly, _Mapping]] = ..., rrule: _Optional[_Union[Recurrence.RRule, _Mapping]] = ..., adaptive: _Optional[_Union[Recurrence.Adaptive, _Mapping]] = ..., rolling: _Optional[bool] = ..., months: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class Assignment(_message.Message):
+    __slots__ = ("strategy", "assignees", "rotate", "on_miss", "grace_minutes", "miss_penalty_points")
+    class Strategy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        STRATEGY_UNSPECIFIED: _ClassVar[Assignment.Strategy]
+        FIXED: _ClassVar[Assignment.Strategy]
+        UNASSIGNED: _ClassVar[Assignment.Strategy]
+        ROUND_ROBIN: _ClassVar[Assignment.Strategy]
+        LEAST_COMPLETED: _ClassVar[Assignment.Strategy]
+        LEAST_ASSIGNED: _ClassVar[Assignment.Strategy]
+        LEAST_POINTS: _ClassVar[Assignment.Strategy]
+        RANDOM: _ClassVar[Assignment.Strategy]
+        RANDOM_EXCEPT_LAST: _ClassVar[Assignment.Strategy]
+    STRATEGY_UNSPECIFIED: Assignment.Strategy
+    FIXED: Assignment.Strategy
+    UNASSIGNED: Assignment.Strategy
+    ROUND_ROBIN: Assignment.Strategy
+    LEAST_COMPLETED: Assignment.Strategy
+    LEAST_ASSIGNED: Assignment.Strategy
+    LEAST_POINTS: Assignment.Strategy
+    RANDOM: Assignment.Strategy
+    RANDOM_EXCEPT_LAST: Assignment.Strategy
+    class Rotate(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        ROTATE_UNSPECIFIED: _ClassVar[Assignment.Rotate]
+        ON_COMPLETION: _ClassVar[Assignment.Rotate]
+        DAILY: _ClassVar[Assignment.Rotate]
+        WEEKLY: _ClassVar[Assignment.Rotate]
+    ROTATE_UNSPECIFIED: Assignment.Rotate
+    ON_COMPLETION: Assignment.Rotate
+    DAILY: Assignment.Rotate
+    WEEKLY: Assignment.Rotate
+    class OnMiss(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        ON_MISS_UNSPECIFIED: _ClassVar[Assignment.OnMiss]
+        KEEP: _ClassVar[Assignment.OnMiss]
+        ADVANCE: _ClassVar[Assignment.OnMiss]
+    ON_MISS_UNSPECIFIED: Assignment.OnMiss
+    KEEP: Assignment.OnMiss
+    ADVANCE: Assignment.OnMiss
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEES_FIELD_NUMBER: _ClassVar[int]
+    ROTATE_FIELD_NUMBER: _ClassVar[int]
+    ON_MISS_FIELD_NUMBER: _ClassVar[int]
+    GRACE_MINUTES_FIELD_NUMBER: _ClassVar[int]
+    MISS_PENALTY_POINTS_FIELD_NUMBER: _ClassVar[int]
+    strategy: Assignment.Strategy
+    assignees: _containers.RepeatedScalarFieldContainer[str]
+    rotate: Assignment.Rotate
+    on_miss: Assignment.OnMiss
+    grace_minutes: int
+    miss_penalty_points: int
+    def __init__(self, strategy: _Optional[_Union[Assignment.Strategy, str]] = ..., assignees: _Optional[_Iterable[str]] = ..., rotate: _Optional[_Union[Assignment.Rotate, str]] = ..., on_miss: _Optional[_Union[Assignment.OnMiss, str]] = ..., grace_minutes: _Optional[int] = ..., miss_penalty_points: _Optional[int] = ...) -> None: ...
+
+class Reminder(_message.Message):
+    __slots__ = ("before_minutes",)
+    BEFORE_MINUTES_FIELD_NUMBER: _ClassVar[int]
+    before_minutes: int
+    def __init__(self, before_minutes: _Optional[int] = ...) -> None: ...
+
+class Completion(_message.Message):
+    __slots__ = ("name", "completed_by", "complete_time", "note", "photo", "points", "due_time", "on_time", "create_time", "recorder")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_BY_FIELD_NUMBER: _ClassVar[int]
+    COMPLETE_TIME_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    PHOTO_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    DUE_TIME_FIELD_NUMBER: _ClassVar[int]
+    ON_TIME_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    RECORDER_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    completed_by: str
+    complete_time: _timestamp_pb2.Timestamp
+    note: str
+    photo: str
+    points: int
+    due_time: _timestamp_pb2.Timestamp
+    on_time: bool
+    create_time: _timestamp_pb2.Timestamp
+    recorder: str
+    def __init__(self, name: _Optional[str] = ..., completed_by: _Optional[str] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., note: _Optional[str] = ..., photo: _Optional[str] = ..., points: _Optional[int] = ..., due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., on_time: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorder: _Optional[str] = ...) -> None: ...
+
+class CreateChoreRequest(_message.Message):
+    __slots__ = ("parent", "chore", "request_id")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    CHORE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    chore: Chore
+    request_id: str
+    def __init__(self, parent: _Optional[str] = ..., chore: _Optional[_Union[Chore, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class GetChoreRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ListChoresRequest(_message.Message):
+    __slots__ = ("parent", "page_size", "page_token", "assignee", "category", "label", "status", "due_before", "due_after", "query", "order_by")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    DUE_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    DUE_AFTER_FIELD_NUMBER: _ClassVar[int]
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    ORDER_BY_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    page_size: int
+    page_token: str
+    assignee: str
+    category: str
+    label: str
+    status: str
+    due_before: _timestamp_pb2.Timestamp
+    due_after: _timestamp_pb2.Timestamp
+    query: str
+    order_by: str
+    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., assignee: _Optional[str] = ..., category: _Optional[str] = ..., label: _Optional[str] = ..., status: _Optional[str] = ..., due_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., due_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., query: _Optional[str] = ..., order_by: _Optional[str] = ...) -> None: ...
+
+class ListChoresResponse(_message.Message):
+    __slots__ = ("chores", "next_page_token")
+    CHORES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    chores: _containers.RepeatedCompositeFieldContainer[Chore]
+    next_page_token: str
+    def __init__(self, chores: _Optional[_Iterable[_Union[Chore, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class UpdateChoreRequest(_message.Message):
+    __slots__ = ("chore", "update_mask")
+    CHORE_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    chore: Chore
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, chore: _Optional[_Union[Chore, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+
+class DeleteChoreRequest(_message.Message):
+    __slots__ = ("name", "etag")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    etag: str
+    def __init__(self, name: _Optional[str] = ..., etag: _Optional[str] = ...) -> None: ...
+
+class CompleteChoreRequest(_message.Message):
+    __slots__ = ("name", "complete_time", "note", "photo", "completed_by", "request_id")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    COMPLETE_TIME_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    PHOTO_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_BY_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    complete_time: _timestamp_pb2.Timestamp
+    note: str
+    photo: str
+    completed_by: str
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., note: _Optional[str] = ..., photo: _Optional[str] = ..., completed_by: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class CompleteChoreResponse(_message.Message):
+    __slots__ = ("completion", "chore")
+    COMPLETION_FIELD_NUMBER: _ClassVar[int]
+    CHORE_FIELD_NUMBER: _ClassVar[int]
+    completion: Completion
+    chore: Chore
+    def __init__(self, completion: _Optional[_Union[Completion, _Mapping]] = ..., chore: _Optional[_Union[Chore, _Mapping]] = ...) -> None: ...
+
+class ListCompletionsRequest(_message.Message):
+    __slots__ = ("parent", "page_size", "page_token")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    page_size: int
+    page_token: str
+    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListCompletionsResponse(_message.Message):
+    __slots__ = ("completions", "next_page_token")
+    COMPLETIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    completions: _containers.RepeatedCompositeFieldContainer[Completion]
+    next_page_token: str
+    def __init__(self, completions: _Optional[_Iterable[_Union[Completion, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

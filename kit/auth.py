@@ -1,0 +1,106 @@
+"""Access-token verification, done locally in every service and the gateway (no call per request).
+
+Tokens are EdDSA (Ed25519) JWTs signed by the user service; the public keys come from its JWKS
+(`AuthService.GetJwks`), fetched once and refreshed when a token names a key id we do not know
+(key rotation), at most once per `refresh_interval`. The algorithm is pinned: `alg: none`, HS256
+with the public key as secret, and every other algorithm are refused before any key is touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import jwt
+
+from kit.context import Caller
+from kit.errors import Unauthenticated
+
+ALGORITHM = "EdDSA"
+JwksSource = Callable[[], Awaitable[dict[str, Any]]]
+
+
+class TokenVerifier:
+    def __init__(self, jwks_source: JwksSource, *, issuer: str, audience: str, refresh_interval: float = 30.0) -> None:
+        self._source = jwks_source
+        self._issuer = issuer
+        self._audience = audience
+        self._refresh_interval = refresh_interval
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def _refresh(self) -> None:
+        async with self._lock:
+            if time.monotonic() - self._fetched_at < self._refresh_interval and self._keys:
+                return
+            jwks = await self._source()
+            self._keys = {k["kid"]: jwt.PyJWK(k) for k in jwks.get("keys", []) if k.get("kid")}
+            self._fetched_at = time.monotonic()
+
+    async def _key(self, kid: str) -> jwt.PyJWK:
+        if kid not in self._keys:
+            await self._refresh()
+        key = self._keys.get(kid)
+        if key is None:
+            raise Unauthenticated("access token signed by an unknown key")
+        return key
+
+    async def verify(self, token: str) -> Caller:
+        """The caller the token proves, or Unauthenticated (never another exception)."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated("malformed access token") from exc
+        if header.get("alg") != ALGORITHM:
+            raise Unauthenticated("access token algorithm not accepted")
+        key = await self._key(str(header.get("kid", "")))
+        try:
+            claims = jwt.decode(
+                token,
+                key.key,
+                algorithms=[ALGORITHM],
+                audience=self._audience,
+                issuer=self._issuer,
+                options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+                leeway=5,
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthenticated("access token expired") from exc
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated("invalid access token") from exc
+        if claims.get("typ") != "access":
+            raise Unauthenticated("not an access token")
+        scope = claims.get("scope", "")
+        return Caller(
+            user_id=str(claims["sub"]),
+            token=token,
+            scopes=frozenset(scope.split()) if isinstance(scope, str) else frozenset(),
+            session_id=str(claims.get("sid", "")),
+        )
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` value; None when absent or another scheme."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def grpc_jwks_source(channel: Any) -> JwksSource:
+    """Fetch the JWKS from the user service over gRPC (imports kept local: kit must not need user's stubs)."""
+    from hearth.user.v1 import user_pb2, user_pb2_grpc
+
+    stub = user_pb2_grpc.AuthServiceStub(channel)
+
+    async def fetch() -> dict[str, Any]:
+        response = await stub.GetJwks(user_pb2.GetJwksRequest(), timeout=5)
+        return dict(json.loads(response.json))
+
+    return fetch

@@ -1,0 +1,54 @@
+"""`python -m services.<name> [serve|migrate]`: the one entry point every service shares."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from prometheus_client import start_http_server
+
+from kit.db import ensure_database
+from kit.grpc_server import Server, serve
+from kit.logging import setup_logging
+from kit.migrations import upgrade
+from kit.settings import ServiceSettings
+from kit.telemetry import Telemetry, setup_telemetry
+
+log = logging.getLogger("hearth.cli")
+
+CreateServer = Callable[[ServiceSettings, Telemetry], Awaitable[Server]]
+
+
+async def migrate(settings: ServiceSettings, service_dir: Path) -> None:
+    url = settings.sqlalchemy_url
+    if await ensure_database(url):
+        log.info("created database", extra={"database": url.rsplit("/", 1)[-1].split("?")[0]})
+    await asyncio.to_thread(upgrade, service_dir, url)
+
+
+def main(settings_cls: type[ServiceSettings], create_server: CreateServer, service_dir: Path) -> None:
+    parser = argparse.ArgumentParser(prog=f"python -m services.{settings_cls.service}")
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate"])
+    parser.add_argument("--migrate", action="store_true", help="with serve: migrate first")
+    args = parser.parse_args()
+    settings = settings_cls()
+    setup_logging(settings.service, settings.log_level)
+
+    async def run() -> None:
+        if args.command == "migrate" or args.migrate:
+            await migrate(settings, service_dir)
+            if args.command == "migrate":
+                return
+        telemetry = setup_telemetry(settings.service, otlp_endpoint=settings.otlp_endpoint, set_global=True)
+        if settings.effective_metrics_port:
+            start_http_server(settings.effective_metrics_port)
+        server = await create_server(settings, telemetry)
+        try:
+            await serve(server, grace=settings.shutdown_grace_seconds)
+        finally:
+            telemetry.shutdown()
+
+    asyncio.run(run())

@@ -1,0 +1,239 @@
+"""grpc.aio server interceptors: correlation id, caller identity, errors, RED metrics.
+
+Order in `build_server` (outermost first): OpenTelemetry → correlation → metrics → errors → auth,
+so an authentication failure is still a proper `google.rpc.Status` and still counted.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+from prometheus_client import Counter, Histogram
+
+from kit import context
+from kit.auth import TokenVerifier, bearer_token
+from kit.errors import ERROR_DOMAIN, ERRORS_BY_REASON, FieldViolation, HearthError, Internal, Unauthenticated
+
+log = logging.getLogger("hearth.grpc")
+
+CORRELATION_HEADER = "x-correlation-id"
+# Absolute monotonic deadline of the RPC being served; client calls made while serving it inherit it.
+deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)
+
+RPC_REQUESTS = Counter("hearth_grpc_server_requests_total", "gRPC calls served", ["service", "method", "code"])
+RPC_LATENCY = Histogram(
+    "hearth_grpc_server_duration_seconds",
+    "gRPC call latency",
+    ["service", "method"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+
+Scope = Callable[[Any, grpc.aio.ServicerContext], AbstractAsyncContextManager[None]]
+
+
+def _wrap(handler: grpc.RpcMethodHandler | None, scope: Scope) -> grpc.RpcMethodHandler | None:
+    """Return `handler` with its behaviour run inside `scope(request, ctx)`, for unary and streaming responses."""
+    if handler is None:
+        return None
+    if handler.unary_unary or handler.stream_unary:
+        field = "unary_unary" if handler.unary_unary else "stream_unary"
+        inner = getattr(handler, field)
+
+        async def unary(request: Any, ctx: grpc.aio.ServicerContext) -> Any:
+            async with scope(request, ctx):
+                return await inner(request, ctx)
+
+        return handler._replace(**{field: unary})  # type: ignore[attr-defined,no-any-return]
+
+    field = "unary_stream" if handler.unary_stream else "stream_stream"
+    inner = getattr(handler, field)
+
+    async def streaming(request: Any, ctx: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        async with scope(request, ctx):
+            async for item in inner(request, ctx):
+                yield item
+
+    return handler._replace(**{field: streaming})  # type: ignore[attr-defined,no-any-return]
+
+
+def _metadata(ctx: grpc.aio.ServicerContext, key: str) -> str | None:
+    for k, v in ctx.invocation_metadata() or ():
+        if k == key:
+            return v if isinstance(v, str) else v.decode()
+    return None
+
+
+def _split(method: str) -> tuple[str, str]:
+    _, service, name = method.split("/", 2) if method.count("/") >= 2 else ("", "", method)
+    return service, name
+
+
+class CorrelationInterceptor(grpc.aio.ServerInterceptor):
+    """Takes `x-correlation-id` from the caller (or makes one), and records the call's deadline."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+
+    async def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
+        @asynccontextmanager
+        async def scope(request: Any, ctx: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+            cid = _metadata(ctx, CORRELATION_HEADER) or uuid.uuid4().hex
+            remaining = ctx.time_remaining()
+            tokens = (
+                context.correlation_id.set(cid),
+                context.service_name.set(self.service),
+                deadline.set(time.monotonic() + remaining if remaining is not None else None),
+            )
+            try:
+                yield
+            finally:
+                context.correlation_id.reset(tokens[0])
+                context.service_name.reset(tokens[1])
+                deadline.reset(tokens[2])
+
+        return _wrap(await continuation(details), scope)
+
+
+class AuthInterceptor(grpc.aio.ServerInterceptor):
+    """Verifies the bearer token and sets `context.caller`; methods not in `public` require one."""
+
+    def __init__(self, verifier: TokenVerifier, public: Iterable[str] = ()) -> None:
+        self.verifier = verifier
+        self.public = frozenset(public) | {"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"}
+
+    async def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
+        method = details.method
+        is_public = method in self.public or method.startswith("/grpc.reflection.")
+
+        @asynccontextmanager
+        async def scope(request: Any, ctx: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+            token = bearer_token(_metadata(ctx, "authorization"))
+            if token is None:
+                if not is_public:
+                    raise Unauthenticated("missing bearer token in the authorization metadata")
+                yield
+                return
+            caller = await self.verifier.verify(token)
+            reset = context.caller.set(caller)
+            try:
+                yield
+            finally:
+                context.caller.reset(reset)
+
+        return _wrap(await continuation(details), scope)
+
+
+class ErrorInterceptor(grpc.aio.ServerInterceptor):
+    """Domain exceptions → `google.rpc.Status` with ErrorInfo (+ BadRequest); others → generic INTERNAL."""
+
+    async def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
+        method = details.method
+
+        @asynccontextmanager
+        async def scope(request: Any, ctx: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+            try:
+                yield
+            except HearthError as exc:
+                await ctx.abort_with_status(to_grpc_status(exc))
+            except (grpc.aio.AbortError, grpc.aio.UsageError):
+                raise
+            except grpc.aio.AioRpcError as exc:
+                # A downstream call failed: pass its error on as ours (its status keeps the details).
+                await ctx.abort_with_status(to_grpc_status(error_from_rpc(exc)))
+            except Exception:
+                # The stack trace goes to the log only; the caller sees a generic message.
+                log.exception("unhandled error in %s", method)
+                await ctx.abort_with_status(to_grpc_status(Internal("internal error")))
+
+        return _wrap(await continuation(details), scope)
+
+
+class MetricsInterceptor(grpc.aio.ServerInterceptor):
+    """RED metrics per RPC: requests by status code, latency histogram."""
+
+    async def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
+        service, name = _split(details.method)
+
+        @asynccontextmanager
+        async def scope(request: Any, ctx: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+            start = time.perf_counter()
+            code = "OK"
+            try:
+                yield
+            except BaseException:
+                code = ctx.code().name if isinstance(ctx.code(), grpc.StatusCode) else "UNKNOWN"
+                raise
+            finally:
+                RPC_REQUESTS.labels(service, name, code).inc()
+                RPC_LATENCY.labels(service, name).observe(time.perf_counter() - start)
+
+        return _wrap(await continuation(details), scope)
+
+
+def to_grpc_status(exc: HearthError) -> grpc.Status:
+    info = error_details_pb2.ErrorInfo(reason=exc.reason, domain=ERROR_DOMAIN, metadata=exc.metadata)
+    details = [_pack(info)]
+    if exc.violations:
+        bad = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.message)
+                for v in exc.violations
+            ]
+        )
+        details.append(_pack(bad))
+    code = getattr(code_pb2, exc.grpc_code.name)
+    return rpc_status.to_status(status_pb2.Status(code=code, message=exc.message, details=details))
+
+
+def _pack(message: Any) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed
+
+
+def status_details(exc: grpc.aio.AioRpcError) -> status_pb2.Status | None:
+    for key, value in exc.trailing_metadata() or ():
+        if key == "grpc-status-details-bin":
+            status = status_pb2.Status()
+            status.ParseFromString(value if isinstance(value, bytes) else value.encode())
+            return status
+    return None
+
+
+def error_from_rpc(exc: grpc.aio.AioRpcError) -> HearthError:
+    """The domain exception a failed call carried (ErrorInfo reason), else one by status code."""
+    status = status_details(exc)
+    reason, violations, metadata = "", [], {}
+    if status is not None:
+        for detail in status.details:
+            if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+                info = error_details_pb2.ErrorInfo()
+                detail.Unpack(info)
+                reason, metadata = info.reason, dict(info.metadata)
+            elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+                bad = error_details_pb2.BadRequest()
+                detail.Unpack(bad)
+                violations = [FieldViolation(v.field, v.description) for v in bad.field_violations]
+    cls = ERRORS_BY_REASON.get(reason) or _BY_CODE.get(exc.code(), Internal)
+    return cls(exc.details() or "", violations, metadata)
+
+
+def _by_code() -> dict[grpc.StatusCode, type[HearthError]]:
+    table: dict[grpc.StatusCode, type[HearthError]] = {}
+    for cls in ERRORS_BY_REASON.values():
+        table.setdefault(cls.grpc_code, cls)
+    table[grpc.StatusCode.DEADLINE_EXCEEDED] = ERRORS_BY_REASON["UNAVAILABLE"]
+    return table
+
+
+_BY_CODE = _by_code()

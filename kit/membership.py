@@ -1,0 +1,102 @@
+""" "Is X a member of H, with what role?" — asked of the user service over gRPC, cached in Redis.
+
+Used by every service that guards household resources (authorization lives in the services).
+Positive answers are cached for `ttl` seconds under
+`{namespace}:{service}:{household}:membership:{user}:v1`; membership events invalidate them
+(`invalidate`). Negative answers are not cached, so a new member is never locked out. When Redis
+is down the cache is bypassed (degraded, not dead).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+
+import grpc
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from kit import context
+from kit.errors import NotFound, PermissionDenied, Unauthenticated
+from kit.interceptors import error_from_rpc
+
+log = logging.getLogger("hearth.membership")
+
+ROLES = ("owner", "admin", "member", "child")
+ADULT_ROLES = frozenset({"owner", "admin", "member"})
+
+
+@dataclass(frozen=True)
+class Membership:
+    household_id: str
+    user_id: str
+    role: str
+    display_name: str
+    time_zone: str
+
+
+class MembershipClient:
+    def __init__(
+        self, channel: grpc.aio.Channel, redis: aioredis.Redis, *, namespace: str, service: str, ttl: int = 60
+    ) -> None:
+        from hearth.user.v1 import user_pb2, user_pb2_grpc
+
+        self._pb = user_pb2
+        self._stub = user_pb2_grpc.HouseholdServiceStub(channel)
+        self._redis = redis
+        self._prefix = f"{namespace}:{service}"
+        self._ttl = ttl
+
+    def _key(self, household_id: uuid.UUID | str, user_id: uuid.UUID | str) -> str:
+        return f"{self._prefix}:{household_id}:membership:{user_id}:v1"
+
+    async def get(self, household_id: uuid.UUID | str, user_id: uuid.UUID | str) -> Membership | None:
+        key = self._key(household_id, user_id)
+        try:
+            cached = await self._redis.get(key)
+        except RedisError:
+            log.warning("membership cache unavailable; asking the user service")
+            cached = None
+        if cached:
+            return Membership(**json.loads(cached))
+        try:
+            member = await self._stub.GetMember(
+                self._pb.GetMemberRequest(name=f"households/{household_id}/members/{user_id}")
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise error_from_rpc(exc) from exc
+        found = Membership(
+            household_id=str(household_id),
+            user_id=str(user_id),
+            role=self._pb.Role.Name(member.role).removeprefix("ROLE_").lower(),
+            display_name=member.display_name,
+            time_zone=member.household_time_zone or "UTC",
+        )
+        with contextlib.suppress(RedisError):
+            await self._redis.set(key, json.dumps(asdict(found)), ex=self._ttl)
+        return found
+
+    async def require(self, household_id: uuid.UUID | str, *, roles: Iterable[str] | None = None) -> Membership:
+        """The caller's membership. Not a member → NOT_FOUND (never reveal the household exists);
+        a member whose role is not in `roles` → PERMISSION_DENIED."""
+        caller = context.caller.get()
+        if caller is None:
+            raise Unauthenticated("authentication required")
+        membership = await self.get(household_id, caller.user_id)
+        if membership is None:
+            raise NotFound("household not found")
+        if roles is not None and membership.role not in set(roles):
+            raise PermissionDenied(f"a {membership.role} may not do this")
+        return membership
+
+    async def invalidate(self, household_id: uuid.UUID | str, user_id: uuid.UUID | str) -> None:
+        try:
+            await self._redis.delete(self._key(household_id, user_id))
+        except RedisError:
+            log.warning("could not invalidate membership cache entry")

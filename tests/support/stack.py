@@ -1,0 +1,134 @@
+"""Start real Hearth services (and the gateway) in this process, on free ports, on fresh databases.
+
+Every service runs exactly as in production (`services.<name>.server.create_server`), only with
+port 0, its own freshly created and migrated database, a fresh Redis namespace, and — when a test
+passes one — a span exporter shared by all services so a test can follow one trace across them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from opentelemetry.sdk.trace.export import SpanExporter
+
+from kit.db import drop_database, ensure_database
+from kit.grpc_server import Server
+from kit.migrations import upgrade
+from kit.telemetry import Telemetry, setup_telemetry
+from tests.support.infra import ROOT, database_url, infra, unique
+
+SERVICES = ("user", "task", "notify", "analytics")
+
+
+async def migrated_database(service: str) -> str:
+    url = database_url(unique(f"hearth_test_{service}"))
+    await ensure_database(url)
+    await asyncio.to_thread(upgrade, ROOT / "services" / service, url)
+    return url
+
+
+def service_settings(service: str, **overrides: Any) -> Any:
+    config = importlib.import_module(f"services.{service}.config")
+    return config.Settings(**overrides)
+
+
+@dataclass
+class Stack:
+    namespace: str
+    servers: dict[str, Server] = field(default_factory=dict)
+    telemetry: dict[str, Telemetry] = field(default_factory=dict)
+    databases: dict[str, str] = field(default_factory=dict)
+    gateway_url: str = ""
+    _uvicorn: Any = None
+    _uvicorn_task: asyncio.Task[None] | None = None
+
+    def addr(self, service: str) -> str:
+        return f"127.0.0.1:{self.servers[service].port}"
+
+    def http(self, **kwargs: Any) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.gateway_url, timeout=10, **kwargs)
+
+
+@asynccontextmanager
+async def running_stack(
+    services: Sequence[str] = SERVICES,
+    *,
+    gateway: bool = False,
+    exporter: SpanExporter | None = None,
+    settings_overrides: dict[str, dict[str, Any]] | None = None,
+) -> AsyncIterator[Stack]:
+    """Start `services` (user first: the others verify tokens with its JWKS) and optionally the gateway."""
+    stack = Stack(namespace=unique("t"))
+    overrides = settings_overrides or {}
+    ordered = sorted(services, key=SERVICES.index)
+    urls = await asyncio.gather(*(migrated_database(s) for s in ordered))
+    stack.databases = dict(zip(ordered, urls, strict=True))
+    try:
+        for service in ordered:
+            settings = service_settings(
+                service,
+                database_url=stack.databases[service],
+                redis_url=infra().redis_url,
+                redis_namespace=stack.namespace,
+                grpc_host="127.0.0.1",
+                grpc_port=0,
+                metrics_port=0,
+                user_addr=stack.addr("user") if "user" in stack.servers else "127.0.0.1:1",
+                **overrides.get(service, {}),
+            )
+            telemetry = setup_telemetry(service, exporter=exporter)
+            module = importlib.import_module(f"services.{service}.server")
+            server = await module.create_server(settings, telemetry)
+            await server.start()
+            stack.servers[service] = server
+            stack.telemetry[service] = telemetry
+        if gateway:
+            await _start_gateway(stack, exporter, overrides.get("gateway", {}))
+        yield stack
+    finally:
+        if stack._uvicorn is not None:
+            stack._uvicorn.should_exit = True
+            if stack._uvicorn_task is not None:
+                await stack._uvicorn_task
+        for service in reversed(list(stack.servers)):
+            await stack.servers[service].stop(0.5)
+        await asyncio.gather(*(drop_database(url) for url in stack.databases.values()))
+
+
+async def _start_gateway(stack: Stack, exporter: SpanExporter | None, overrides: dict[str, Any]) -> None:
+    import uvicorn
+    from gateway.app import create_app
+    from gateway.config import GatewaySettings
+
+    settings = GatewaySettings(
+        user_addr=stack.addr("user"),
+        task_addr=stack.addr("task") if "task" in stack.servers else "127.0.0.1:1",
+        notify_addr=stack.addr("notify") if "notify" in stack.servers else "127.0.0.1:1",
+        analytics_addr=stack.addr("analytics") if "analytics" in stack.servers else "127.0.0.1:1",
+        redis_url=infra().redis_url,
+        redis_namespace=stack.namespace,
+        **overrides,
+    )
+    telemetry = setup_telemetry("gateway", exporter=exporter)
+    stack.telemetry["gateway"] = telemetry
+    app = create_app(settings, telemetry=telemetry)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
+    server = uvicorn.Server(config)
+    stack._uvicorn = server
+    stack._uvicorn_task = asyncio.create_task(server.serve())
+    while not server.started:
+        if stack._uvicorn_task.done():
+            await stack._uvicorn_task  # surfaces the start-up error
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    stack.gateway_url = f"http://127.0.0.1:{port}"
+
+
+__all__ = ["SERVICES", "Path", "Stack", "migrated_database", "running_stack", "service_settings"]
