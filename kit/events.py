@@ -1,0 +1,251 @@
+"""Consuming events from Redis Streams: consumer groups, an inbox for idempotency, reclaim, dead letters.
+
+For every stream entry, `EventConsumer`:
+1. opens a span (kind CONSUMER) whose parent is the envelope's `traceparent`, so the trace of the
+   request that caused the event continues into this service;
+2. in ONE database transaction inserts the event id into the `inbox` table and, only when that row
+   is new, runs the handler with the same session — the handler's effects and "this event was
+   handled" commit together, so a redelivery after a crash is recognised and skipped;
+3. `XACK`s after the commit. A consumer that dies between commit and XACK leaves the entry pending;
+   another (or the same, restarted) consumer reclaims it with `XAUTOCLAIM` once it has been idle for
+   `claim_idle_ms`, finds it in the inbox and just acknowledges it.
+
+A handler that raises leaves the entry pending, to be retried when reclaimed. After `max_attempts`
+deliveries it is moved to the dead-letter stream `<stream>.dead` (with the error) and acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+import sqlalchemy as sa
+from google.protobuf.message import DecodeError, Message
+from hearth.events.v1 import events_pb2
+from opentelemetry import trace
+from prometheus_client import Counter
+from redis.exceptions import RedisError, ResponseError
+from sqlalchemy.dialects.postgresql import UUID, insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kit.backoff import backoff_delay
+from kit.outbox import traced_context
+
+log = logging.getLogger("hearth.events")
+
+M = TypeVar("M", bound=Message)
+Handler = Callable[[AsyncSession, events_pb2.Envelope], Awaitable[None]]
+# Test seam: runs after the handler's transaction committed and before XACK (fault injection).
+AfterCommit = Callable[[events_pb2.Envelope], Awaitable[None]]
+
+TABLE = "inbox"
+
+EVENTS_HANDLED = Counter("hearth_events_handled_total", "Stream entries handled", ["stream", "group", "outcome"])
+
+
+def unpack(envelope: events_pb2.Envelope, cls: type[M]) -> M:
+    message = cls()
+    if not envelope.payload.Unpack(message):
+        raise ValueError(f"{envelope.type} payload is {envelope.payload.type_url}, not {cls.DESCRIPTOR.full_name}")
+    return message
+
+
+def _columns() -> list[sa.Column[Any]]:
+    return [
+        sa.Column("event_id", UUID(as_uuid=True), primary_key=True),
+        sa.Column("event_type", sa.Text, nullable=False),
+        sa.Column("handled_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    ]
+
+
+def inbox_table(metadata: sa.MetaData) -> sa.Table:
+    return sa.Table(TABLE, metadata, *_columns())
+
+
+def create_inbox_table(op: Any) -> None:
+    op.create_table(TABLE, *_columns())
+
+
+def drop_inbox_table(op: Any) -> None:
+    op.drop_table(TABLE)
+
+
+_inbox = sa.table(TABLE, sa.column("event_id", UUID(as_uuid=True)), sa.column("event_type", sa.Text))
+
+
+def dead_letter_stream(stream: str) -> str:
+    return f"{stream}.dead"
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        redis: aioredis.Redis,
+        streams: Sequence[str],
+        group: str,
+        consumer: str,
+        handlers: Mapping[str, Handler],
+        tracer: trace.Tracer | None = None,
+        max_attempts: int = 5,
+        claim_idle_ms: int = 30_000,
+        block_ms: int = 1000,
+        batch_size: int = 50,
+        after_commit: AfterCommit | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._redis = redis
+        self._streams = list(streams)
+        self._group = group
+        self._consumer = consumer
+        self._handlers = dict(handlers)
+        self._tracer = tracer or trace.get_tracer("hearth.events")
+        self._max_attempts = max_attempts
+        self._claim_idle_ms = claim_idle_ms
+        self._block_ms = block_ms
+        self._batch_size = batch_size
+        self._after_commit = after_commit
+        self._groups_ready = False
+
+    async def ensure_groups(self) -> None:
+        """Create the consumer group on each stream (from the start: a new service catches up on history)."""
+        for stream in self._streams:
+            try:
+                await self._redis.xgroup_create(stream, self._group, id="0", mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+        self._groups_ready = True
+
+    async def run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                await self.poll_once()
+                failures = 0
+            except (RedisError, OSError, sa.exc.DBAPIError) as exc:
+                failures += 1
+                delay = backoff_delay(failures)
+                log.warning("event consumer %s failed; retrying in %.1fs: %s", self._group, delay, exc)
+                self._groups_ready = False
+                await asyncio.sleep(delay)
+
+    async def poll_once(self, *, block_ms: int | None = None) -> int:
+        """Reclaim stale entries, then read new ones (blocking up to `block_ms`); returns entries processed."""
+        if not self._groups_ready:
+            await self.ensure_groups()
+        processed = 0
+        for stream in self._streams:
+            processed += await self._reclaim(stream)
+        block = self._block_ms if block_ms is None else block_ms
+        response = await self._redis.xreadgroup(
+            self._group,
+            self._consumer,
+            dict.fromkeys(self._streams, ">"),
+            count=self._batch_size,
+            block=block or None,
+        )
+        for stream, entries in _stream_entries(response):
+            for entry_id, fields in entries:
+                await self._process(stream, entry_id, fields, delivery=1)
+                processed += 1
+        return processed
+
+    async def _reclaim(self, stream: str) -> int:
+        processed = 0
+        start = "0-0"
+        while True:
+            result = await self._redis.xautoclaim(
+                stream, self._group, self._consumer, self._claim_idle_ms, start_id=start, count=self._batch_size
+            )
+            start, entries = _text(result[0]), result[1]
+            for entry_id, fields in entries:
+                if fields is None:  # trimmed from the stream while pending: nothing left to handle
+                    await self._redis.xack(stream, self._group, entry_id)
+                    continue
+                await self._process(stream, entry_id, fields, delivery=await self._deliveries(stream, entry_id))
+                processed += 1
+            if start == "0-0" or not entries:
+                return processed
+
+    async def _deliveries(self, stream: str, entry_id: Any) -> int:
+        pending = await self._redis.xpending_range(stream, self._group, min=entry_id, max=entry_id, count=1)
+        return int(pending[0]["times_delivered"]) if pending else 1
+
+    async def _process(self, stream: str, entry_id: Any, fields: Mapping[Any, Any], *, delivery: int) -> None:
+        raw = fields.get(b"envelope", fields.get("envelope"))
+        try:
+            envelope = events_pb2.Envelope.FromString(raw if isinstance(raw, bytes) else b"")
+            uuid.UUID(envelope.event_id)
+        except (DecodeError, ValueError) as exc:
+            await self._dead_letter(stream, entry_id, fields, f"undecodable envelope: {exc}")
+            return
+        handler = self._handlers.get(envelope.type)
+        if handler is None:  # not an event this service cares about
+            await self._redis.xack(stream, self._group, entry_id)
+            return
+        if delivery > self._max_attempts:
+            await self._dead_letter(stream, entry_id, fields, f"gave up after {delivery - 1} attempts")
+            return
+        attributes = {
+            "messaging.system": "redis",
+            "messaging.destination.name": stream,
+            "messaging.consumer.group.name": self._group,
+            "messaging.message.id": envelope.event_id,
+            "hearth.event.type": envelope.type,
+            "hearth.household_id": envelope.household_id,
+        }
+        with self._tracer.start_as_current_span(
+            f"process {envelope.type}",
+            context=traced_context(envelope),
+            kind=trace.SpanKind.CONSUMER,
+            attributes=attributes,
+        ) as span:
+            try:
+                handled = await self._handle_once(envelope, handler)
+            except Exception as exc:
+                # Left pending: XAUTOCLAIM redelivers it after claim_idle_ms, up to max_attempts.
+                span.record_exception(exc)
+                span.set_status(trace.StatusCode.ERROR)
+                EVENTS_HANDLED.labels(stream, self._group, "error").inc()
+                log.exception("handler for %s failed (attempt %d)", envelope.type, delivery)
+                return
+            span.set_attribute("hearth.event.duplicate", not handled)
+        EVENTS_HANDLED.labels(stream, self._group, "handled" if handled else "duplicate").inc()
+        if self._after_commit is not None:
+            await self._after_commit(envelope)
+        await self._redis.xack(stream, self._group, entry_id)
+
+    async def _handle_once(self, envelope: events_pb2.Envelope, handler: Handler) -> bool:
+        async with self._sessions() as session, session.begin():
+            inserted = await session.execute(
+                insert(_inbox)
+                .values(event_id=uuid.UUID(envelope.event_id), event_type=envelope.type)
+                .on_conflict_do_nothing()
+                .returning(_inbox.c.event_id)
+            )
+            if inserted.first() is None:
+                return False
+            await handler(session, envelope)
+        return True
+
+    async def _dead_letter(self, stream: str, entry_id: Any, fields: Mapping[Any, Any], reason: str) -> None:
+        log.error("dead-lettering %s %s: %s", stream, _text(entry_id), reason)
+        dead = {**{_text(k): v for k, v in fields.items()}, "error": reason, "original_id": _text(entry_id)}
+        await self._redis.xadd(dead_letter_stream(stream), dead)
+        await self._redis.xack(stream, self._group, entry_id)
+        EVENTS_HANDLED.labels(stream, self._group, "dead").inc()
+
+
+def _stream_entries(response: Any) -> list[tuple[str, list[tuple[Any, Any]]]]:
+    """XREADGROUP's RESP2 reply: [[stream, [(id, fields), ...]], ...] (None when the block timed out)."""
+    return [(_text(stream), list(entries)) for stream, entries in response or []]

@@ -1,0 +1,268 @@
+"""Transactional outbox: an event is a row written in the same transaction as the change it describes.
+
+`add_event` inserts a serialized `hearth.events.v1.Envelope` into the service's `outbox` table and
+`pg_notify`s the relay (the notification is delivered only if the transaction commits). `OutboxRelay`
+publishes unsent rows to the service's Redis Stream and marks them sent:
+
+- it wakes on PostgreSQL `LISTEN hearth_outbox`; polling every `poll_interval` is only the fallback
+  for a lost notification or a dropped listener connection;
+- it claims rows with `FOR UPDATE SKIP LOCKED`, so any number of relay replicas run side by side and a
+  row is published by exactly one of them (a relay that crashes between `XADD` and `COMMIT` can
+  publish a row twice — consumers deduplicate on `event_id`, which is the at-least-once contract);
+- when Redis is down the rows simply stay unsent (the transaction rolls back) and the relay retries
+  with exponential backoff and jitter; nothing is lost.
+
+Ordering: one relay publishes in commit order of row ids; with several replicas, events of different
+batches may interleave. Consumers must not rely on cross-event order (they upsert).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from typing import Any
+
+import asyncpg
+import redis.asyncio as aioredis
+import sqlalchemy as sa
+from google.protobuf.message import Message
+from hearth.events.v1 import events_pb2
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from prometheus_client import Counter, Gauge
+from redis.exceptions import RedisError
+from sqlalchemy.dialects.postgresql import BYTEA, UUID
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kit import context
+from kit.backoff import backoff_delay
+from kit.db import utcnow
+from kit.ids import new_id
+
+log = logging.getLogger("hearth.outbox")
+
+NOTIFY_CHANNEL = "hearth_outbox"
+TABLE = "outbox"
+# Streams keep roughly this many entries (XADD MAXLEN ~); far more than any consumer lags behind.
+STREAM_MAXLEN = 1_000_000
+
+OUTBOX_PENDING = Gauge("hearth_outbox_pending", "Outbox rows not yet published", ["stream"])
+OUTBOX_PUBLISHED = Counter("hearth_outbox_published_total", "Events published from the outbox", ["stream"])
+
+_propagator = TraceContextTextMapPropagator()
+
+
+def _columns() -> list[sa.Column[Any]]:
+    return [
+        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+        sa.Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
+        sa.Column("event_type", sa.Text, nullable=False),
+        sa.Column("envelope", BYTEA, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+    ]
+
+
+def _unpublished_index() -> dict[str, Any]:
+    # The relay only ever scans unsent rows: a partial index keeps that scan tiny however big the table grows.
+    return {"postgresql_where": sa.text("published_at IS NULL")}
+
+
+def outbox_table(metadata: sa.MetaData) -> sa.Table:
+    """Declare the `outbox` table on a service's metadata (so Alembic and the models agree)."""
+    table = sa.Table(TABLE, metadata, *_columns())
+    sa.Index("ix_outbox_unpublished", table.c.id, **_unpublished_index())
+    return table
+
+
+def create_outbox_table(op: Any) -> None:
+    """For a service's initial migration (schema version 1 of the outbox)."""
+    op.create_table(TABLE, *_columns())
+    op.create_index("ix_outbox_unpublished", TABLE, ["id"], **_unpublished_index())
+
+
+def drop_outbox_table(op: Any) -> None:
+    op.drop_index("ix_outbox_unpublished", table_name=TABLE)
+    op.drop_table(TABLE)
+
+
+# A lightweight handle for inserts/updates that does not depend on any one service's metadata.
+_outbox = sa.table(
+    TABLE,
+    sa.column("id", sa.BigInteger),
+    sa.column("event_id", UUID(as_uuid=True)),
+    sa.column("event_type", sa.Text),
+    sa.column("envelope", BYTEA),
+    sa.column("published_at", sa.DateTime(timezone=True)),
+)
+
+
+def current_traceparent() -> str:
+    carrier: dict[str, str] = {}
+    _propagator.inject(carrier)
+    return carrier.get("traceparent", "")
+
+
+def _id_text(value: uuid.UUID | str | None) -> str:
+    return "" if value is None else str(value)
+
+
+async def add_event(
+    session: AsyncSession,
+    *,
+    type: str,
+    payload: Message,
+    household_id: uuid.UUID | str | None = None,
+    actor_id: uuid.UUID | str | None = None,
+    source: str = "",
+) -> events_pb2.Envelope:
+    """Write an event into the outbox as part of `session`'s current transaction.
+
+    `actor_id` defaults to the authenticated caller, `source` to the running service.
+    """
+    caller = context.caller.get()
+    envelope = events_pb2.Envelope(
+        event_id=str(new_id()),
+        type=type,
+        household_id=_id_text(household_id),
+        actor_id=_id_text(actor_id) or (caller.user_id if caller else ""),
+        traceparent=current_traceparent(),
+        source=source or context.service_name.get(),
+    )
+    envelope.occurred_at.FromDatetime(utcnow())
+    envelope.payload.Pack(payload)
+    await session.execute(
+        sa.insert(_outbox).values(
+            event_id=uuid.UUID(envelope.event_id), event_type=type, envelope=envelope.SerializeToString()
+        )
+    )
+    await session.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, "")))
+    return envelope
+
+
+def stream_fields(envelope_bytes: bytes, event_type: str, event_id: str) -> dict[str, Any]:
+    """The wire format of one stream entry: the envelope, plus type and id for humans and XRANGE."""
+    return {"envelope": envelope_bytes, "type": event_type, "event_id": event_id}
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        redis: aioredis.Redis,
+        stream: str,
+        dsn: str,
+        poll_interval: float = 5.0,
+        batch_size: int = 200,
+        max_backoff: float = 30.0,
+    ) -> None:
+        self._sessions = sessions
+        self._redis = redis
+        self._stream = stream
+        self._dsn = dsn
+        self._poll_interval = poll_interval
+        self._batch_size = batch_size
+        self._max_backoff = max_backoff
+        self._wake = asyncio.Event()
+        self._listener: asyncpg.Connection | None = None
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of unsent rows; returns how many were published."""
+        async with self._sessions() as session, session.begin():
+            rows = (
+                await session.execute(
+                    sa.select(_outbox.c.id, _outbox.c.event_id, _outbox.c.event_type, _outbox.c.envelope)
+                    .where(_outbox.c.published_at.is_(None))
+                    .order_by(_outbox.c.id)
+                    .limit(self._batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            # Published first, marked sent second: if the commit fails the rows go out again (at-least-once).
+            pipe = self._redis.pipeline(transaction=False)
+            for row in rows:
+                pipe.xadd(
+                    self._stream,
+                    stream_fields(row.envelope, row.event_type, str(row.event_id)),
+                    maxlen=STREAM_MAXLEN,
+                    approximate=True,
+                )
+            await pipe.execute()
+            await session.execute(
+                sa.update(_outbox).where(_outbox.c.id.in_([row.id for row in rows])).values(published_at=utcnow())
+            )
+        OUTBOX_PUBLISHED.labels(self._stream).inc(len(rows))
+        return len(rows)
+
+    async def pending_count(self) -> int:
+        async with self._sessions() as session:
+            count = await session.scalar(
+                sa.select(sa.func.count()).select_from(_outbox).where(_outbox.c.published_at.is_(None))
+            )
+        return int(count or 0)
+
+    async def drain(self) -> int:
+        """Publish until nothing is left (or other replicas hold the rest)."""
+        total = 0
+        while True:
+            published = await self.publish_pending()
+            total += published
+            if published < self._batch_size:
+                return total
+
+    async def _listen(self) -> None:
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        self._listener = await asyncpg.connect(self._dsn)
+        await self._listener.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
+
+    async def _close_listener(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close()
+            self._listener = None
+
+    async def run(self) -> None:
+        """Publish forever: on every NOTIFY, else every `poll_interval`; back off while Redis or PG fail."""
+        failures = 0
+        try:
+            while True:
+                try:
+                    await self._listen()
+                    # Clear before draining: a NOTIFY arriving mid-drain wakes the next round.
+                    self._wake.clear()
+                    await self.drain()
+                    OUTBOX_PENDING.labels(self._stream).set(await self.pending_count())
+                    failures = 0
+                except (RedisError, OSError, asyncpg.PostgresError, sa.exc.DBAPIError) as exc:
+                    failures += 1
+                    delay = backoff_delay(failures, cap=self._max_backoff)
+                    log.warning("outbox relay failed; retrying in %.1fs: %s", delay, exc)
+                    await self._close_listener()
+                    await asyncio.sleep(delay)
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+        finally:
+            await self._close_listener()
+
+
+def traced_context(envelope: events_pb2.Envelope) -> Any:
+    """The OpenTelemetry context of the change that produced `envelope` (for the consumer's span)."""
+    return _propagator.extract({"traceparent": envelope.traceparent} if envelope.traceparent else {})
+
+
+__all__ = [
+    "OutboxRelay",
+    "add_event",
+    "create_outbox_table",
+    "current_traceparent",
+    "drop_outbox_table",
+    "outbox_table",
+    "stream_fields",
+    "traced_context",
+]

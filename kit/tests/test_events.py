@@ -1,0 +1,194 @@
+"""The consumer: handled once per event id, XACK after commit, reclaim after a crash, dead letters."""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+import sqlalchemy as sa
+from hearth.events.v1 import events_pb2
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kit.events import EventConsumer, dead_letter_stream, unpack
+from kit.outbox import OutboxRelay, add_event
+from kit.tests.conftest import Db, inbox, things
+from tests.support.infra import unique
+
+
+class Crash(Exception):
+    """Stands for the process dying at a precise point."""
+
+
+async def handle_created(session: AsyncSession, envelope: events_pb2.Envelope) -> None:
+    created = unpack(envelope, events_pb2.ChoreCreated)
+    await session.execute(
+        sa.update(things).where(things.c.id == int(created.chore_id)).values(handled=things.c.handled + 1)
+    )
+
+
+async def publish(db: Db, redis: aioredis.Redis, stream: str, thing_id: int, *, tracer=None) -> events_pb2.Envelope:
+    """Write a thing + its event through the real outbox and relay."""
+    async with db.sessions() as session, session.begin():
+        await session.execute(sa.insert(things).values(id=thing_id, name=f"thing {thing_id}"))
+        payload = events_pb2.ChoreCreated(chore_id=str(thing_id))
+        envelope = await add_event(session, type="chore.created", payload=payload)
+    await OutboxRelay(sessions=db.sessions, redis=redis, stream=stream, dsn=db.dsn).drain()
+    return envelope
+
+
+def consumer(db: Db, redis: aioredis.Redis, stream: str, name: str = "c1", **kwargs) -> EventConsumer:
+    kwargs.setdefault("handlers", {"chore.created": handle_created})
+    return EventConsumer(
+        sessions=db.sessions, redis=redis, streams=[stream], group="kit", consumer=name, block_ms=0, **kwargs
+    )
+
+
+async def handled_count(db: Db, thing_id: int) -> int:
+    async with db.sessions() as session:
+        return int(await session.scalar(sa.select(things.c.handled).where(things.c.id == thing_id)) or 0)
+
+
+async def pending(redis: aioredis.Redis, stream: str) -> int:
+    return int((await redis.xpending(stream, "kit"))["pending"])
+
+
+def new_stream() -> str:
+    return unique("t") + ".events.kit"
+
+
+async def test_event_is_handled_and_acknowledged(db: Db, redis_client: aioredis.Redis) -> None:
+    stream = new_stream()
+    worker = consumer(db, redis_client, stream)
+    await worker.ensure_groups()
+    envelope = await publish(db, redis_client, stream, 1)
+    assert await worker.poll_once() == 1
+    assert await handled_count(db, 1) == 1
+    assert await pending(redis_client, stream) == 0
+    async with db.sessions() as session:
+        assert await session.scalar(sa.select(sa.func.count()).select_from(inbox)) == 1
+        assert str(await session.scalar(sa.select(inbox.c.event_id))) == envelope.event_id
+
+
+async def test_a_group_created_late_still_sees_earlier_events(db: Db, redis_client: aioredis.Redis) -> None:
+    stream = new_stream()
+    await publish(db, redis_client, stream, 1)  # before any consumer existed
+    assert await consumer(db, redis_client, stream).poll_once() == 1
+    assert await handled_count(db, 1) == 1
+
+
+async def test_the_same_event_delivered_twice_is_handled_once(db: Db, redis_client: aioredis.Redis) -> None:
+    stream = new_stream()
+    worker = consumer(db, redis_client, stream)
+    await worker.ensure_groups()
+    await publish(db, redis_client, stream, 1)
+    [(_, fields)] = await redis_client.xrange(stream)
+    await redis_client.xadd(stream, fields)  # what a relay crashing between XADD and COMMIT produces
+    assert await worker.poll_once() == 2
+    assert await handled_count(db, 1) == 1
+    assert await pending(redis_client, stream) == 0
+
+
+async def test_consumer_crashing_before_xack_is_redelivered_and_handled_once(
+    db: Db, redis_client: aioredis.Redis
+) -> None:
+    stream = new_stream()
+
+    async def die(_: events_pb2.Envelope) -> None:
+        raise Crash
+
+    doomed = consumer(db, redis_client, stream, "doomed", after_commit=die)
+    await doomed.ensure_groups()
+    await publish(db, redis_client, stream, 1)
+    try:
+        await doomed.poll_once()
+        raise AssertionError("the consumer should have crashed")
+    except Crash:
+        pass
+    # Committed but never acknowledged: still pending for the dead consumer.
+    assert await handled_count(db, 1) == 1
+    assert await pending(redis_client, stream) == 1
+    # A healthy replica reclaims it (idle threshold 0 instead of waiting 30 s), sees it in the inbox, acks it.
+    survivor = consumer(db, redis_client, stream, "survivor", claim_idle_ms=0)
+    assert await survivor.poll_once() == 1
+    assert await handled_count(db, 1) == 1
+    assert await pending(redis_client, stream) == 0
+
+
+async def test_a_failing_handler_rolls_back_and_is_retried(db: Db, redis_client: aioredis.Redis) -> None:
+    stream = new_stream()
+    attempts = []
+
+    async def flaky(session: AsyncSession, envelope: events_pb2.Envelope) -> None:
+        await handle_created(session, envelope)  # an effect that must vanish with the failure
+        attempts.append(envelope.event_id)
+        if len(attempts) == 1:
+            raise Crash("first attempt fails after writing")
+
+    worker = consumer(db, redis_client, stream, handlers={"chore.created": flaky}, claim_idle_ms=0)
+    await worker.ensure_groups()
+    await publish(db, redis_client, stream, 1)
+    await worker.poll_once()
+    assert await handled_count(db, 1) == 0
+    assert await pending(redis_client, stream) == 1
+    await worker.poll_once()  # reclaimed and retried
+    assert len(attempts) == 2
+    assert await handled_count(db, 1) == 1
+    assert await pending(redis_client, stream) == 0
+
+
+async def test_poison_event_goes_to_the_dead_letter_stream(db: Db, redis_client: aioredis.Redis) -> None:
+    stream = new_stream()
+
+    async def poison(session: AsyncSession, envelope: events_pb2.Envelope) -> None:
+        raise ValueError("cannot handle this")
+
+    worker = consumer(db, redis_client, stream, handlers={"chore.created": poison}, claim_idle_ms=0, max_attempts=3)
+    await worker.ensure_groups()
+    envelope = await publish(db, redis_client, stream, 1)
+    for _ in range(5):
+        await worker.poll_once()
+    assert await pending(redis_client, stream) == 0
+    [(_, dead)] = await redis_client.xrange(dead_letter_stream(stream))
+    assert events_pb2.Envelope.FromString(dead[b"envelope"]).event_id == envelope.event_id
+    assert b"3 attempts" in dead[b"error"]
+
+
+async def test_undecodable_entry_is_dead_lettered_not_retried(db: Db, redis_client: aioredis.Redis) -> None:
+    stream = new_stream()
+    worker = consumer(db, redis_client, stream)
+    await worker.ensure_groups()
+    await redis_client.xadd(stream, {"envelope": b"\xff\xffnot a protobuf", "type": "chore.created"})
+    await worker.poll_once()
+    assert await pending(redis_client, stream) == 0
+    assert await redis_client.xlen(dead_letter_stream(stream)) == 1
+
+
+async def test_events_without_a_handler_are_acknowledged_and_skipped(db: Db, redis_client: aioredis.Redis) -> None:
+    stream = new_stream()
+    worker = consumer(db, redis_client, stream, handlers={})
+    await worker.ensure_groups()
+    await publish(db, redis_client, stream, 1)
+    await worker.poll_once()
+    assert await pending(redis_client, stream) == 0
+    assert await handled_count(db, 1) == 0
+
+
+async def test_consumer_span_continues_the_producers_trace(db: Db, redis_client: aioredis.Redis) -> None:
+    stream = new_stream()
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")
+    worker = consumer(db, redis_client, stream, tracer=tracer)
+    await worker.ensure_groups()
+    with tracer.start_as_current_span("request") as request_span:
+        await publish(db, redis_client, stream, 1)
+    await worker.poll_once()
+    [span] = [s for s in exporter.get_finished_spans() if s.kind == trace.SpanKind.CONSUMER]
+    assert span.name == "process chore.created"
+    assert span.context.trace_id == request_span.get_span_context().trace_id
+    assert span.parent is not None
+    assert span.parent.span_id == request_span.get_span_context().span_id
+    assert span.attributes["messaging.destination.name"] == stream
