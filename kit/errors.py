@@ -8,6 +8,7 @@ else in the codebase maps errors.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import grpc
 
@@ -28,10 +29,11 @@ class HearthError(Exception):
     violations: list[FieldViolation] = field(default_factory=list)
     metadata: dict[str, str] = field(default_factory=dict)
 
-    grpc_code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
-    http_status: int = 500
+    # ClassVar: per-class constants, not dataclass fields (a field's default would shadow the subclasses' values).
+    grpc_code: ClassVar[grpc.StatusCode] = grpc.StatusCode.UNKNOWN
+    http_status: ClassVar[int] = 500
     # Stable machine string, the problem+json `code`; ErrorInfo.reason is its upper-case form.
-    code: str = "internal"
+    code: ClassVar[str] = "internal"
 
     def __post_init__(self) -> None:
         super().__init__(self.message)

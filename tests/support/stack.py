@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -66,6 +68,7 @@ async def running_stack(
 ) -> AsyncIterator[Stack]:
     """Start `services` (user first: the others verify tokens with its JWKS) and optionally the gateway."""
     stack = Stack(namespace=unique("t"))
+    keys_dir = Path(tempfile.mkdtemp(prefix="hearth-keys-"))
     overrides = settings_overrides or {}
     ordered = sorted(services, key=SERVICES.index)
     urls = await asyncio.gather(*(migrated_database(s) for s in ordered))
@@ -81,6 +84,7 @@ async def running_stack(
                 grpc_port=0,
                 metrics_port=0,
                 user_addr=stack.addr("user") if "user" in stack.servers else "127.0.0.1:1",
+                **({"keys_dir": keys_dir} if service == "user" else {}),
                 **overrides.get(service, {}),
             )
             telemetry = setup_telemetry(service, exporter=exporter)
@@ -100,6 +104,7 @@ async def running_stack(
         for service in reversed(list(stack.servers)):
             await stack.servers[service].stop(0.5)
         await asyncio.gather(*(drop_database(url) for url in stack.databases.values()))
+        shutil.rmtree(keys_dir, ignore_errors=True)
 
 
 async def _start_gateway(stack: Stack, exporter: SpanExporter | None, overrides: dict[str, Any]) -> None:

@@ -1,0 +1,84 @@
+"""Models of the user service ↔ hearth.user.v1 messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from hearth.user.v1 import user_pb2
+
+from kit.names import household_name, user_name
+from services.user.models import Household, Invite, User
+from services.user.service import Member, TokenPair
+
+
+def timestamp(moment: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def role_to_proto(role: str) -> user_pb2.Role:
+    return user_pb2.Role.Value(f"ROLE_{role.upper()}")  # type: ignore[return-value]
+
+
+def role_from_proto(role: user_pb2.Role) -> str:
+    return "" if role == user_pb2.ROLE_UNSPECIFIED else user_pb2.Role.Name(role).removeprefix("ROLE_").lower()
+
+
+def user_to_proto(user: User) -> user_pb2.User:
+    return user_pb2.User(
+        name=user_name(user.id),
+        email=user.email,
+        display_name=user.display_name,
+        time_zone=user.time_zone,
+        locale=user.locale,
+        create_time=timestamp(user.create_time),
+        update_time=timestamp(user.update_time),
+        etag=f'W/"{user.version}"',
+    )
+
+
+def household_to_proto(household: Household, role: str) -> user_pb2.Household:
+    return user_pb2.Household(
+        name=household_name(household.id),
+        display_name=household.name,
+        time_zone=household.time_zone,
+        create_time=timestamp(household.create_time),
+        update_time=timestamp(household.update_time),
+        etag=f'W/"{household.version}"',
+        caller_role=role_to_proto(role),
+    )
+
+
+def invite_to_proto(invite: Invite, code: str) -> user_pb2.Invite:
+    return user_pb2.Invite(
+        name=f"{household_name(invite.household_id)}/invites/{invite.id}",
+        role=role_to_proto(invite.role),
+        email=invite.email,
+        code=code,
+        expire_time=timestamp(invite.expire_time),
+        create_time=timestamp(invite.create_time),
+        creator=user_name(invite.creator_id),
+    )
+
+
+def member_to_proto(member: Member) -> user_pb2.Member:
+    membership = member.membership
+    return user_pb2.Member(
+        name=f"{household_name(membership.household_id)}/members/{membership.user_id}",
+        user=user_name(membership.user_id),
+        display_name=member.display_name,
+        role=role_to_proto(membership.role),
+        join_time=timestamp(membership.join_time),
+        household_time_zone=member.household_time_zone,
+    )
+
+
+def tokens_to_proto(pair: TokenPair) -> user_pb2.TokenPair:
+    return user_pb2.TokenPair(
+        access_token=pair.access_token,
+        refresh_token=pair.refresh_token,
+        token_type="Bearer",
+        expires_in=pair.expires_in,
+    )

@@ -1,0 +1,76 @@
+"""Wiring of the user service: signing key, runtime (verifying its own tokens locally), servicers, relay."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from hearth.user.v1 import user_pb2_grpc
+
+from kit.db import asyncpg_dsn
+from kit.grpc_server import Server, build_server
+from kit.outbox import OutboxRelay
+from kit.runtime import create_runtime
+from kit.settings import ServiceSettings
+from kit.telemetry import Telemetry
+from services.user import keys
+from services.user.config import Settings
+from services.user.service import Policy, UserService
+from services.user.servicer import AuthServicer, HouseholdServicer, UserServicer
+
+SERVICE = "user"
+# Reachable without a token (everything else needs one).
+PUBLIC_METHODS = [
+    "/hearth.user.v1.AuthService/Register",
+    "/hearth.user.v1.AuthService/Login",
+    "/hearth.user.v1.AuthService/RefreshToken",
+    "/hearth.user.v1.AuthService/GetJwks",
+]
+
+
+async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Server:
+    assert isinstance(settings, Settings)
+    signing_key = keys.load_or_create(settings.keys_dir)
+
+    async def own_jwks() -> dict[str, Any]:
+        return keys.jwks([signing_key])
+
+    runtime = create_runtime(settings, telemetry=telemetry, jwks_source=own_jwks)
+    policy = Policy(
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        access_ttl=timedelta(seconds=settings.access_token_ttl_seconds),
+        refresh_ttl=timedelta(days=settings.refresh_token_ttl_days),
+        invite_ttl=timedelta(days=settings.invite_ttl_days),
+    )
+    service = UserService(runtime.sessions, signing_key=signing_key, policy=policy)
+    try:
+        server = build_server(
+            service=SERVICE,
+            registrations=[
+                (user_pb2_grpc.add_AuthServiceServicer_to_server, AuthServicer(service), "hearth.user.v1.AuthService"),
+                (user_pb2_grpc.add_UserServiceServicer_to_server, UserServicer(service), "hearth.user.v1.UserService"),
+                (
+                    user_pb2_grpc.add_HouseholdServiceServicer_to_server,
+                    HouseholdServicer(service),
+                    "hearth.user.v1.HouseholdService",
+                ),
+            ],
+            telemetry=telemetry,
+            verifier=runtime.verifier,
+            public_methods=PUBLIC_METHODS,
+            host=settings.grpc_host,
+            port=settings.grpc_port,
+        )
+    except BaseException:
+        await runtime.close()
+        raise
+    if settings.run_relay:
+        relay = OutboxRelay(
+            sessions=runtime.sessions,
+            redis=runtime.redis,
+            stream=runtime.stream(SERVICE),
+            dsn=asyncpg_dsn(settings.sqlalchemy_url),
+        )
+        runtime.spawn("outbox-relay", relay.run())
+    return runtime.attach(server)

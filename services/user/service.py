@@ -1,0 +1,586 @@
+"""Use cases of the user service: accounts and sessions, households, invites, memberships.
+
+Every state change commits together with its event (`kit.outbox.add_event`). Authorization is here:
+an outsider asking about a household gets NOT_FOUND; a member without the role PERMISSION_DENIED.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import sqlalchemy as sa
+from email_validator import EmailNotValidError, validate_email
+from google.protobuf.timestamp_pb2 import Timestamp
+from hearth.events.v1 import events_pb2
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kit import context
+from kit.db import utcnow
+from kit.errors import (
+    AlreadyExists,
+    FieldViolation,
+    Gone,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+    invalid,
+)
+from kit.ids import new_id
+from kit.outbox import add_event
+from kit.pagination import decode_token, encode_token, fingerprint, page_size
+from services.user import keys, passwords, tokens
+from services.user.models import Household, IdempotentRequest, Invite, Membership, Session, SpentRefreshToken, User
+
+MANAGERS = ("owner", "admin")
+INVITABLE_ROLES = ("admin", "member", "child")
+NAME_MAX = 100
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class Member:
+    membership: Membership
+    display_name: str
+    household_time_zone: str
+
+
+@dataclass(frozen=True)
+class Policy:
+    issuer: str
+    audience: str
+    access_ttl: timedelta
+    refresh_ttl: timedelta
+    invite_ttl: timedelta
+
+
+def caller_id() -> uuid.UUID:
+    caller = context.caller.get()
+    if caller is None:
+        raise Unauthenticated("authentication required")
+    return uuid.UUID(caller.user_id)
+
+
+def _text(field: str, value: str, *, max_length: int = NAME_MAX, required: bool = True) -> str:
+    value = value.strip()
+    if required and not value:
+        raise invalid(field, "is required")
+    if len(value) > max_length:
+        raise invalid(field, f"must be at most {max_length} characters")
+    return value
+
+
+def valid_time_zone(field: str, value: str, default: str | None = None) -> str:
+    value = value.strip() or (default or "")
+    if not value:
+        raise invalid(field, "is required (an IANA time zone such as Europe/Berlin)")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise invalid(field, f"{value!r} is not an IANA time zone") from exc
+    if value not in available_timezones() and value != "UTC":
+        raise invalid(field, f"{value!r} is not an IANA time zone")
+    return value
+
+
+def normalise_email(value: str) -> str:
+    try:
+        return validate_email(value.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise invalid("email", str(exc)) from exc
+
+
+def _timestamp(moment: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+class UserService:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], *, signing_key: keys.SigningKey, policy: Policy
+    ) -> None:
+        self._sessions = sessions
+        self._key = signing_key
+        self._policy = policy
+
+    # --- accounts ---------------------------------------------------------------------------------
+
+    def jwks(self) -> dict[str, Any]:
+        return keys.jwks([self._key])
+
+    async def register(self, *, email: str, password: str, display_name: str, time_zone: str, locale: str) -> User:
+        # Every problem at once, so a form can show them all.
+        violations: list[FieldViolation] = []
+        checks: list[Callable[[], str]] = [
+            lambda: normalise_email(email),
+            lambda: _text("display_name", display_name),
+            lambda: valid_time_zone("time_zone", time_zone, "UTC"),
+            lambda: _text("locale", locale or "en", max_length=35),
+        ]
+        for check in checks:
+            try:
+                check()
+            except InvalidArgument as exc:
+                violations += exc.violations
+        reason = passwords.policy_violation(password)
+        if reason:
+            violations.append(FieldViolation("password", reason))
+        if violations:
+            raise InvalidArgument("the account details are not valid", violations=violations)
+        now = utcnow()
+        user = User(
+            id=new_id(),
+            email=normalise_email(email),
+            password_hash=passwords.hash_password(password),
+            display_name=display_name.strip(),
+            time_zone=valid_time_zone("time_zone", time_zone, "UTC"),
+            locale=(locale or "en").strip(),
+            version=1,
+            create_time=now,
+            update_time=now,
+        )
+        try:
+            async with self._sessions() as session, session.begin():
+                session.add(user)
+                await session.flush()
+                await add_event(
+                    session,
+                    type="user.registered",
+                    payload=events_pb2.UserRegistered(
+                        user_id=str(user.id), display_name=user.display_name, time_zone=user.time_zone
+                    ),
+                    actor_id=user.id,
+                )
+        except IntegrityError as exc:
+            raise AlreadyExists(
+                "an account with this email already exists", [FieldViolation("email", "is already registered")]
+            ) from exc
+        return user
+
+    async def login(self, *, email: str, password: str, user_agent: str = "", ip_address: str = "") -> TokenPair:
+        try:
+            address = normalise_email(email)
+        except InvalidArgument:
+            address = ""
+        async with self._sessions() as session, session.begin():
+            user = await session.scalar(sa.select(User).where(sa.func.lower(User.email) == address))
+            # Verify even for an unknown email (against a dummy hash): the same answer in the same time.
+            if not passwords.verify_password(user.password_hash if user else None, password) or user is None:
+                raise Unauthenticated("wrong email or password")
+            if passwords.needs_rehash(user.password_hash):
+                user.password_hash = passwords.hash_password(password)
+            now = utcnow()
+            refresh = tokens.new_refresh_token()
+            login = Session(
+                id=new_id(),
+                user_id=user.id,
+                refresh_hash=tokens.secret_hash(refresh),
+                generation=1,
+                user_agent=user_agent[:500],
+                ip_address=ip_address[:100],
+                create_time=now,
+                last_used_time=now,
+                expire_time=now + self._policy.refresh_ttl,
+            )
+            session.add(login)
+        return self._pair(user.id, login.id, refresh, now)
+
+    def _pair(self, user_id: uuid.UUID, session_id: uuid.UUID, refresh: str, now: datetime) -> TokenPair:
+        access = tokens.issue_access_token(
+            self._key,
+            user_id=user_id,
+            session_id=session_id,
+            issuer=self._policy.issuer,
+            audience=self._policy.audience,
+            ttl=self._policy.access_ttl,
+            now=now,
+        )
+        return TokenPair(access, refresh, int(self._policy.access_ttl.total_seconds()))
+
+    async def refresh(self, refresh_token: str) -> TokenPair:
+        if not refresh_token:
+            raise invalid("refresh_token", "is required")
+        digest = tokens.secret_hash(refresh_token)
+        now = utcnow()
+        async with self._sessions() as session, session.begin():
+            login = await session.scalar(sa.select(Session).where(Session.refresh_hash == digest).with_for_update())
+            if login is None:
+                spent = await session.get(SpentRefreshToken, digest)
+                if spent is not None:
+                    # A spent token came back: someone kept a copy. End the whole session.
+                    await session.execute(
+                        sa.update(Session)
+                        .where(Session.id == spent.session_id, Session.revoke_time.is_(None))
+                        .values(revoke_time=now)
+                    )
+                    await session.commit()
+                    raise Unauthenticated("refresh token reused; the session has been revoked")
+                raise Unauthenticated("unknown refresh token")
+            if login.revoke_time is not None or login.expire_time <= now:
+                raise Unauthenticated("the session has ended; log in again")
+            session.add(SpentRefreshToken(refresh_hash=digest, session_id=login.id, spend_time=now))
+            fresh = tokens.new_refresh_token()
+            login.refresh_hash = tokens.secret_hash(fresh)
+            login.generation += 1
+            login.last_used_time = now
+            user_id, session_id = login.user_id, login.id
+        return self._pair(user_id, session_id, fresh, now)
+
+    async def logout(self, refresh_token: str) -> None:
+        caller = context.caller.get()
+        async with self._sessions() as session, session.begin():
+            if refresh_token:
+                condition = Session.refresh_hash == tokens.secret_hash(refresh_token)
+            elif caller is not None and caller.session_id:
+                condition = Session.id == uuid.UUID(caller.session_id)
+            else:
+                raise invalid("refresh_token", "is required without an authenticated session")
+            if caller is not None:
+                condition = condition & (Session.user_id == uuid.UUID(caller.user_id))
+            await session.execute(
+                sa.update(Session).where(condition, Session.revoke_time.is_(None)).values(revoke_time=utcnow())
+            )
+
+    async def get_user(self, user_ref: str) -> User:
+        me = caller_id()
+        if user_ref not in ("me", str(me)):
+            # Profiles of other people are not shared yet (members see display names through ListMembers).
+            raise NotFound("user not found")
+        async with self._sessions() as session:
+            user = await session.get(User, me)
+        if user is None:
+            raise NotFound("user not found")
+        return user
+
+    async def update_user(self, user_ref: str, changes: dict[str, str], mask: list[str]) -> User:
+        me = caller_id()
+        if user_ref not in ("me", str(me)):
+            raise NotFound("user not found")
+        allowed = {"display_name", "time_zone", "locale"}
+        unknown = [path for path in mask if path not in allowed]
+        if unknown:
+            raise invalid("update_mask", f"cannot update {', '.join(unknown)}")
+        values: dict[str, str] = {}
+        for path in mask or [key for key in allowed if changes.get(key)]:
+            if path == "display_name":
+                values[path] = _text("user.display_name", changes.get(path, ""))
+            elif path == "time_zone":
+                values[path] = valid_time_zone("user.time_zone", changes.get(path, ""))
+            else:
+                values[path] = _text("user.locale", changes.get(path, ""), max_length=35)
+        async with self._sessions() as session, session.begin():
+            user = await session.get(User, me, with_for_update=True)
+            if user is None:
+                raise NotFound("user not found")
+            for key, value in values.items():
+                setattr(user, key, value)
+            if values:
+                user.version += 1
+                user.update_time = utcnow()
+        return user
+
+    # --- households -------------------------------------------------------------------------------
+
+    async def _membership(
+        self, session: AsyncSession, household_id: uuid.UUID, *, roles: tuple[str, ...] | None = None
+    ) -> tuple[Household, Membership]:
+        row = (
+            await session.execute(
+                sa.select(Household, Membership)
+                .join(Membership, Membership.household_id == Household.id)
+                .where(Household.id == household_id, Household.delete_time.is_(None), Membership.user_id == caller_id())
+            )
+        ).first()
+        if row is None:
+            raise NotFound("household not found")
+        household, membership = row.tuple()
+        if roles is not None and membership.role not in roles:
+            raise PermissionDenied(f"a {membership.role} may not do this")
+        return household, membership
+
+    async def _replay(self, session: AsyncSession, operation: str, request_id: str) -> uuid.UUID | None:
+        if not request_id:
+            return None
+        if len(request_id) > 100:
+            raise invalid("request_id", "must be at most 100 characters")
+        found = await session.get(IdempotentRequest, (str(caller_id()), request_id))
+        if found is None:
+            return None
+        if found.operation != operation:
+            raise invalid("request_id", "was already used for a different request")
+        return found.resource_id
+
+    async def create_household(self, *, name: str, time_zone: str, request_id: str = "") -> tuple[Household, str]:
+        me = caller_id()
+        name = _text("household.display_name", name)
+        zone = valid_time_zone("household.time_zone", time_zone)
+        async with self._sessions() as session, session.begin():
+            replayed = await self._replay(session, "CreateHousehold", request_id)
+            if replayed is not None:
+                household = await session.get(Household, replayed)
+                if household is not None:
+                    return household, "owner"
+            user = await session.get(User, me)
+            if user is None:
+                raise NotFound("user not found")
+            now = utcnow()
+            household = Household(id=new_id(), name=name, time_zone=zone, version=1, create_time=now, update_time=now)
+            session.add(household)
+            await session.flush()
+            session.add(Membership(household_id=household.id, user_id=me, role="owner", join_time=now))
+            if request_id:
+                session.add(
+                    IdempotentRequest(
+                        caller_id=str(me),
+                        request_id=request_id,
+                        operation="CreateHousehold",
+                        resource_id=household.id,
+                        create_time=now,
+                    )
+                )
+            await add_event(
+                session,
+                type="household.created",
+                payload=events_pb2.HouseholdCreated(
+                    household_id=str(household.id), display_name=name, time_zone=zone, owner_id=str(me)
+                ),
+                household_id=household.id,
+            )
+            await self._member_joined(session, household.id, user, "owner", now)
+        return household, "owner"
+
+    async def _member_joined(
+        self, session: AsyncSession, household_id: uuid.UUID, user: User, role: str, now: datetime
+    ) -> None:
+        await add_event(
+            session,
+            type="member.joined",
+            payload=events_pb2.MemberJoined(
+                household_id=str(household_id),
+                user_id=str(user.id),
+                display_name=user.display_name,
+                role=role,
+                joined_at=_timestamp(now),
+            ),
+            household_id=household_id,
+        )
+
+    async def get_household(self, household_id: uuid.UUID) -> tuple[Household, str]:
+        async with self._sessions() as session:
+            household, membership = await self._membership(session, household_id)
+        return household, membership.role
+
+    async def list_households(self, *, size: int, token: str) -> tuple[list[tuple[Household, str]], str]:
+        me = caller_id()
+        limit = page_size(size)
+        query = fingerprint("households", str(me))
+        after = decode_token(token, query)
+        statement = (
+            sa.select(Household, Membership.role)
+            .join(Membership, Membership.household_id == Household.id)
+            .where(Membership.user_id == me, Household.delete_time.is_(None))
+            .order_by(Household.id)
+            .limit(limit + 1)
+        )
+        if after is not None:
+            statement = statement.where(Household.id > uuid.UUID(str(after[0])))
+        async with self._sessions() as session:
+            rows = [(household, role) for household, role in (await session.execute(statement)).tuples()]
+        next_token = encode_token([str(rows[limit - 1][0].id)], query) if len(rows) > limit else ""
+        return rows[:limit], next_token
+
+    async def update_household(
+        self, household_id: uuid.UUID, changes: dict[str, str], mask: list[str]
+    ) -> tuple[Household, str]:
+        allowed = {"display_name", "time_zone"}
+        unknown = [path for path in mask if path not in allowed]
+        if unknown:
+            raise invalid("update_mask", f"cannot update {', '.join(unknown)}")
+        values: dict[str, str] = {}
+        for path in mask or [key for key in allowed if changes.get(key)]:
+            if path == "display_name":
+                values["name"] = _text("household.display_name", changes.get(path, ""))
+            else:
+                values["time_zone"] = valid_time_zone("household.time_zone", changes.get(path, ""))
+        async with self._sessions() as session, session.begin():
+            household, membership = await self._membership(session, household_id, roles=MANAGERS)
+            for key, value in values.items():
+                setattr(household, key, value)
+            if values:
+                household.version += 1
+                household.update_time = utcnow()
+        return household, membership.role
+
+    async def delete_household(self, household_id: uuid.UUID) -> None:
+        async with self._sessions() as session, session.begin():
+            household, _ = await self._membership(session, household_id, roles=("owner",))
+            household.delete_time = utcnow()
+            members = (
+                await session.scalars(sa.select(Membership.user_id).where(Membership.household_id == household_id))
+            ).all()
+            # Everyone leaves a deleted household: consumers drop their read models and cached access.
+            for user_id in members:
+                await add_event(
+                    session,
+                    type="member.left",
+                    payload=events_pb2.MemberLeft(household_id=str(household_id), user_id=str(user_id)),
+                    household_id=household_id,
+                )
+            await session.execute(sa.delete(Membership).where(Membership.household_id == household_id))
+
+    # --- invites and members ----------------------------------------------------------------------
+
+    async def create_invite(self, household_id: uuid.UUID, *, role: str, email: str) -> tuple[Invite, str]:
+        if role not in INVITABLE_ROLES:
+            raise invalid("invite.role", f"must be one of {', '.join(INVITABLE_ROLES)}")
+        address = normalise_email(email) if email.strip() else ""
+        async with self._sessions() as session, session.begin():
+            _, membership = await self._membership(session, household_id, roles=MANAGERS)
+            if role == "admin" and membership.role != "owner":
+                raise PermissionDenied("only the owner may invite admins")
+            code = tokens.new_invite_code()
+            now = utcnow()
+            invite = Invite(
+                id=new_id(),
+                household_id=household_id,
+                code_hash=tokens.secret_hash(code),
+                role=role,
+                email=address,
+                creator_id=membership.user_id,
+                create_time=now,
+                expire_time=now + self._policy.invite_ttl,
+            )
+            session.add(invite)
+        return invite, code
+
+    async def accept_invite(self, code: str) -> Member:
+        me = caller_id()
+        if not code.strip():
+            raise invalid("code", "is required")
+        now = utcnow()
+        async with self._sessions() as session, session.begin():
+            invite = await session.scalar(
+                sa.select(Invite).where(Invite.code_hash == tokens.secret_hash(code.strip())).with_for_update()
+            )
+            household = await session.get(Household, invite.household_id) if invite else None
+            if invite is None or household is None or household.delete_time is not None:
+                raise NotFound("invite not found")
+            if invite.accept_time is not None:
+                raise Gone("this invite has already been used")
+            if invite.expire_time <= now:
+                raise Gone("this invite has expired")
+            user = await session.get(User, me)
+            if user is None:
+                raise NotFound("user not found")
+            if invite.email and invite.email != user.email.lower():
+                raise PermissionDenied("this invite is for another email address")
+            if await session.get(Membership, (invite.household_id, me)) is not None:
+                raise AlreadyExists("you are already a member of this household")
+            membership = Membership(household_id=invite.household_id, user_id=me, role=invite.role, join_time=now)
+            session.add(membership)
+            invite.accept_time = now
+            invite.accepted_by = me
+            await self._member_joined(session, invite.household_id, user, invite.role, now)
+        return Member(membership, user.display_name, household.time_zone)
+
+    async def list_members(self, household_id: uuid.UUID, *, size: int, token: str) -> tuple[list[Member], str]:
+        limit = page_size(size)
+        query = fingerprint("members", str(household_id))
+        after = decode_token(token, query)
+        async with self._sessions() as session:
+            household, _ = await self._membership(session, household_id)
+            statement = (
+                sa.select(Membership, User.display_name)
+                .join(User, User.id == Membership.user_id)
+                .where(Membership.household_id == household_id)
+                .order_by(Membership.join_time, Membership.user_id)
+                .limit(limit + 1)
+            )
+            if after is not None:
+                statement = statement.where(
+                    sa.tuple_(Membership.join_time, Membership.user_id)
+                    > (datetime.fromisoformat(str(after[0])), uuid.UUID(str(after[1])))
+                )
+            rows = (await session.execute(statement)).tuples().all()
+        members = [Member(membership, name, household.time_zone) for membership, name in rows]
+        next_token = ""
+        if len(members) > limit:
+            last = members[limit - 1].membership
+            next_token = encode_token([last.join_time.isoformat(), str(last.user_id)], query)
+        return members[:limit], next_token
+
+    async def get_member(self, household_id: uuid.UUID, user_id: uuid.UUID) -> Member:
+        """The membership check every other service relies on: only members may ask."""
+        async with self._sessions() as session:
+            household, _ = await self._membership(session, household_id)
+            return await self._member(session, household, user_id)
+
+    async def _member(self, session: AsyncSession, household: Household, user_id: uuid.UUID) -> Member:
+        row = (
+            await session.execute(
+                sa.select(Membership, User.display_name)
+                .join(User, User.id == Membership.user_id)
+                .where(Membership.household_id == household.id, Membership.user_id == user_id)
+            )
+        ).first()
+        if row is None:
+            raise NotFound("member not found")
+        membership, name = row.tuple()
+        return Member(membership, name, household.time_zone)
+
+    async def update_member(self, household_id: uuid.UUID, user_id: uuid.UUID, *, role: str) -> Member:
+        if role not in INVITABLE_ROLES:
+            roles = ", ".join(INVITABLE_ROLES)
+            raise invalid("member.role", f"must be one of {roles} (ownership is transferred, not set)")
+        async with self._sessions() as session, session.begin():
+            household, mine = await self._membership(session, household_id, roles=MANAGERS)
+            target = await self._member(session, household, user_id)
+            if target.membership.role == "owner":
+                raise PermissionDenied("the owner's role cannot be changed")
+            if mine.role == "admin" and (role == "admin" or target.membership.role == "admin"):
+                raise PermissionDenied("only the owner manages admins")
+            if target.membership.role != role:
+                target.membership.role = role
+                await add_event(
+                    session,
+                    type="member.updated",
+                    payload=events_pb2.MemberUpdated(household_id=str(household_id), user_id=str(user_id), role=role),
+                    household_id=household_id,
+                )
+        return target
+
+    async def delete_member(self, household_id: uuid.UUID, user_id: uuid.UUID) -> None:
+        me = caller_id()
+        async with self._sessions() as session, session.begin():
+            household, mine = await self._membership(session, household_id)
+            target = await self._member(session, household, user_id)
+            if user_id == me:
+                if mine.role == "owner":
+                    raise PermissionDenied("the owner cannot leave; transfer ownership or delete the household")
+            elif mine.role not in MANAGERS:
+                raise PermissionDenied(f"a {mine.role} may not remove members")
+            elif target.membership.role == "owner" or (mine.role == "admin" and target.membership.role == "admin"):
+                raise PermissionDenied("you may not remove this member")
+            await session.delete(target.membership)
+            await add_event(
+                session,
+                type="member.left",
+                payload=events_pb2.MemberLeft(household_id=str(household_id), user_id=str(user_id)),
+                household_id=household_id,
+            )
+
+
+__all__ = ["Member", "Policy", "TokenPair", "UserService"]
