@@ -141,19 +141,33 @@ GRPC_TO_HTTP: dict[grpc.StatusCode, int] = {
     grpc.StatusCode.DEADLINE_EXCEEDED: 504,
 }
 
-# ErrorInfo.reason → the error class, so a status read back from a call is the same exception again.
-ERRORS_BY_REASON: dict[str, type[HearthError]] = {
-    cls.code.upper(): cls
-    for cls in (
-        InvalidArgument,
-        Unauthenticated,
-        PermissionDenied,
-        NotFound,
-        AlreadyExists,
-        PreconditionFailed,
-        Gone,
-        RateLimited,
-        Unavailable,
-        Internal,
-    )
+# Every concrete error class. Two share a reason (AlreadyExists and Conflict are both "CONFLICT", told
+# apart by their gRPC code), so reading an error back goes by (reason, code): see `error_class`.
+ALL_ERRORS: tuple[type[HearthError], ...] = (
+    InvalidArgument,
+    Unauthenticated,
+    PermissionDenied,
+    NotFound,
+    AlreadyExists,
+    Conflict,
+    PreconditionFailed,
+    Gone,
+    RateLimited,
+    Unavailable,
+    Internal,
+)
+
+# ErrorInfo.reason → the error class (the first with that reason), for "is this one of ours?".
+ERRORS_BY_REASON: dict[str, type[HearthError]] = {}
+for _cls in ALL_ERRORS:
+    ERRORS_BY_REASON.setdefault(_cls.code.upper(), _cls)
+
+_ERRORS_BY_REASON_AND_CODE: dict[tuple[str, grpc.StatusCode], type[HearthError]] = {
+    (cls.code.upper(), cls.grpc_code): cls for cls in ALL_ERRORS
 }
+
+
+def error_class(reason: str, code: grpc.StatusCode) -> type[HearthError] | None:
+    """The class a status with this ErrorInfo reason and gRPC code came from, so a status read back from a
+    call is the same exception again (a Conflict stays a Conflict, not an AlreadyExists); None if unknown."""
+    return _ERRORS_BY_REASON_AND_CODE.get((reason, code)) or ERRORS_BY_REASON.get(reason)

@@ -47,10 +47,14 @@ class Server:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
     async def stop(self, grace: float = 5.0) -> None:
-        """Say NOT_SERVING (so balancers drain), finish in-flight calls within `grace`, then clean up."""
+        """Say NOT_SERVING (so balancers drain), finish in-flight calls within `grace`, then clean up.
+
+        Safe to call twice (a test stopping a server its fixture stops again): each cleanup runs once.
+        """
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
-        for cleanup in reversed(self.cleanups):
+        while self.cleanups:
+            cleanup = self.cleanups.pop()  # last registered first
             try:
                 await cleanup()
             except Exception:

@@ -22,7 +22,16 @@ from prometheus_client import Counter, Histogram
 
 from kit import context
 from kit.auth import TokenVerifier, bearer_token
-from kit.errors import ERROR_DOMAIN, ERRORS_BY_REASON, FieldViolation, HearthError, Internal, Unauthenticated
+from kit.errors import (
+    ALL_ERRORS,
+    ERROR_DOMAIN,
+    ERRORS_BY_REASON,
+    FieldViolation,
+    HearthError,
+    Internal,
+    Unauthenticated,
+    error_class,
+)
 
 log = logging.getLogger("hearth.grpc")
 
@@ -224,13 +233,13 @@ def error_from_rpc(exc: grpc.aio.AioRpcError) -> HearthError:
                 bad = error_details_pb2.BadRequest()
                 detail.Unpack(bad)
                 violations = [FieldViolation(v.field, v.description) for v in bad.field_violations]
-    cls = ERRORS_BY_REASON.get(reason) or _BY_CODE.get(exc.code(), Internal)
+    cls = error_class(reason, exc.code()) or _BY_CODE.get(exc.code(), Internal)
     return cls(exc.details() or "", violations, metadata)
 
 
 def _by_code() -> dict[grpc.StatusCode, type[HearthError]]:
     table: dict[grpc.StatusCode, type[HearthError]] = {}
-    for cls in ERRORS_BY_REASON.values():
+    for cls in ALL_ERRORS:
         table.setdefault(cls.grpc_code, cls)
     table[grpc.StatusCode.DEADLINE_EXCEEDED] = ERRORS_BY_REASON["UNAVAILABLE"]
     return table

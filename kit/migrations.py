@@ -7,6 +7,7 @@ works too (`alembic -c services/task/alembic.ini upgrade head`).
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 from alembic import command, context
@@ -24,12 +25,20 @@ def alembic_config(service_dir: Path, url: str) -> Config:
     return cfg
 
 
+# Alembic's `context` and `op` are process-wide proxies: two migrations running at once in one process
+# (threads, e.g. the test stack migrating every service's database concurrently) would use each other's
+# configuration and connection. One migration at a time per process; the databases are small.
+_lock = threading.Lock()
+
+
 def upgrade(service_dir: Path, url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(service_dir, url), revision)
+    with _lock:
+        command.upgrade(alembic_config(service_dir, url), revision)
 
 
 def downgrade(service_dir: Path, url: str, revision: str = "base") -> None:
-    command.downgrade(alembic_config(service_dir, url), revision)
+    with _lock:
+        command.downgrade(alembic_config(service_dir, url), revision)
 
 
 def run_env(target_metadata: MetaData) -> None:

@@ -109,6 +109,7 @@ async def running_stack(
 
 async def _start_gateway(stack: Stack, exporter: SpanExporter | None, overrides: dict[str, Any]) -> None:
     import uvicorn
+
     from gateway.app import create_app
     from gateway.config import GatewaySettings
 
