@@ -1,0 +1,16 @@
+"""Settings of the analytics service (ANALYTICS_* variables plus the deployment-wide ones)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from kit.settings import DEFAULT_PORTS, ServiceSettings, service_config
+
+
+class Settings(ServiceSettings):
+    service: ClassVar[str] = "analytics"
+    model_config = service_config("analytics")
+
+    grpc_port: int = Field(default=DEFAULT_PORTS["analytics"])

@@ -1,0 +1,118 @@
+"""SQL of the analytics service: the members read model, the completions fact table, and the aggregates."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.analytics.models import Completion, Member
+from services.analytics.stats import Tally
+
+
+class MemberRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def apply(
+        self,
+        household_id: uuid.UUID,
+        user_id: uuid.UUID,
+        *,
+        at: datetime,
+        role: str | None = None,
+        display_name: str | None = None,
+        joined_at: datetime | None = None,
+        left: bool = False,
+    ) -> None:
+        """Upsert what one member.* event says, unless a newer event about this member was applied already.
+
+        `role`/`display_name`/`joined_at` None: the event does not speak about it (keep what is known).
+        """
+        table = Member.__table__
+        stmt = insert(Member).values(
+            household_id=household_id,
+            user_id=user_id,
+            role=role or "",
+            display_name=display_name or "",
+            joined_at=joined_at,
+            as_of=at,
+            left_at=at if left else None,
+        )
+        new = stmt.excluded
+        newer = new.as_of >= table.c.as_of
+        updates: dict[str, Any] = {
+            "as_of": sa.func.greatest(table.c.as_of, new.as_of),
+            "left_at": sa.case((newer, new.left_at), else_=table.c.left_at),
+        }
+        if role is not None:
+            updates["role"] = sa.case((newer, new.role), else_=table.c.role)
+        if display_name is not None:
+            # Names only come with member.joined; fill a row an earlier-applied member.updated created.
+            updates["display_name"] = sa.case(
+                (sa.or_(newer, table.c.display_name == ""), new.display_name), else_=table.c.display_name
+            )
+        if joined_at is not None:
+            updates["joined_at"] = sa.case(
+                (sa.or_(newer, table.c.joined_at.is_(None)), new.joined_at), else_=table.c.joined_at
+            )
+        upsert = stmt.on_conflict_do_update(index_elements=["household_id", "user_id"], set_=updates)
+        await self._session.execute(upsert)
+
+    async def current(self, household_id: uuid.UUID) -> list[Member]:
+        """The household's members now, in the order they joined."""
+        result = await self._session.scalars(
+            sa.select(Member)
+            .where(Member.household_id == household_id, Member.left_at.is_(None))
+            .order_by(Member.joined_at.asc().nulls_last(), Member.user_id)
+        )
+        return list(result)
+
+
+class CompletionRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def upsert(self, values: dict[str, Any]) -> None:
+        """Record a completion; the same completion again (a redelivered or re-published event) overwrites it."""
+        stmt = insert(Completion).values(**values)
+        updates = {key: stmt.excluded[key] for key in values if key != "completion_id"}
+        await self._session.execute(stmt.on_conflict_do_update(index_elements=["completion_id"], set_=updates))
+
+    async def tallies(self, household_id: uuid.UUID, start: datetime, end: datetime) -> dict[str, Tally]:
+        """Per person (former members too): completions, on-time ones, points and minutes in `[start, end)`."""
+        rows = await self._session.execute(
+            sa.select(
+                Completion.user_id,
+                sa.func.count(),
+                sa.func.count().filter(Completion.on_time),
+                sa.func.coalesce(sa.func.sum(Completion.points), 0),
+                sa.func.coalesce(sa.func.sum(Completion.estimated_minutes), 0),
+            )
+            .where(
+                Completion.household_id == household_id,
+                Completion.completed_at >= start,
+                Completion.completed_at < end,
+            )
+            .group_by(Completion.user_id)
+        )
+        return {
+            str(user_id): Tally(int(count), int(on_time), int(points), int(minutes))
+            for user_id, count, on_time, points, minutes in rows.all()
+        }
+
+    async def active_days(self, household_id: uuid.UUID, time_zone: str) -> dict[str, set[date]]:
+        """Per person, the calendar days (in `time_zone`, an IANA name) with at least one completion, ever."""
+        day = sa.cast(sa.func.timezone(time_zone, Completion.completed_at), sa.Date)
+        rows = await self._session.execute(
+            sa.select(Completion.user_id, day).where(Completion.household_id == household_id).distinct()
+        )
+        days: dict[str, set[date]] = defaultdict(set)
+        for user_id, value in rows.all():
+            days[str(user_id)].add(value)
+        return dict(days)

@@ -1,0 +1,74 @@
+"""Use cases of the analytics service: household stats, answered from the event-built read models.
+
+Authorization: any member of the household (children too) may see its stats; anyone else gets
+NOT_FOUND (the household's existence is not revealed). Membership is asked of the user service
+(cached); the household's time zone comes with the answer.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kit.db import utcnow
+from kit.errors import FieldViolation, InvalidArgument
+from kit.membership import MembershipClient
+from kit.names import parse_ids
+from services.analytics import stats
+from services.analytics.repository import CompletionRepository, MemberRepository
+
+STATS_PATTERN = "households/{household}/stats"
+
+
+@dataclass(frozen=True)
+class StatsReport:
+    household_id: uuid.UUID
+    start: datetime
+    end: datetime
+    stats: stats.HouseholdStats
+
+    @property
+    def name(self) -> str:
+        return f"households/{self.household_id}/stats"
+
+
+class AnalyticsService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        membership: MembershipClient,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self._membership = membership
+        self._clock = clock
+
+    async def household_stats(
+        self, name: str, *, start_time: datetime | None = None, end_time: datetime | None = None
+    ) -> StatsReport:
+        household_id = parse_ids(name, STATS_PATTERN)["household"]
+        now = self._clock()
+        try:
+            start, end = stats.window(start_time, end_time, now=now)
+        except ValueError as exc:
+            raise InvalidArgument(
+                str(exc),
+                [
+                    FieldViolation("start_time", "must not be after end_time"),
+                    FieldViolation("end_time", "must not be before start_time"),
+                ],
+            ) from exc
+        membership = await self._membership.require(household_id)
+        tz = stats.zone(membership.time_zone)
+        async with self._sessions() as session:
+            members = await MemberRepository(session).current(household_id)
+            completions = CompletionRepository(session)
+            tallies = await completions.tallies(household_id, start, end)
+            days = await completions.active_days(household_id, tz.key)
+        result = stats.household_stats([str(m.user_id) for m in members], tallies, days, today=stats.local_day(now, tz))
+        return StatsReport(household_id, start, end, result)

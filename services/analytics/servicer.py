@@ -1,0 +1,28 @@
+"""gRPC AnalyticsService: proto ↔ domain only (rules live in service.py, math in stats.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+import grpc
+from hearth.analytics.v1 import analytics_pb2, analytics_pb2_grpc
+
+from services.analytics.converters import stats_to_proto
+from services.analytics.service import AnalyticsService
+
+
+class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
+    def __init__(self, service: AnalyticsService) -> None:
+        self._service = service
+
+    async def GetHouseholdStats(
+        self,
+        request: analytics_pb2.GetHouseholdStatsRequest,
+        context: grpc.aio.ServicerContext[analytics_pb2.GetHouseholdStatsRequest, analytics_pb2.HouseholdStats],
+    ) -> analytics_pb2.HouseholdStats:
+        report = await self._service.household_stats(
+            request.name,
+            start_time=request.start_time.ToDatetime(tzinfo=UTC) if request.HasField("start_time") else None,
+            end_time=request.end_time.ToDatetime(tzinfo=UTC) if request.HasField("end_time") else None,
+        )
+        return stats_to_proto(report)

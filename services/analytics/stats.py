@@ -1,0 +1,186 @@
+"""Household statistics as pure functions (no I/O): tallies and active days in, numbers out.
+
+Definitions (what `GetHouseholdStats` answers):
+
+- **window**: `[start, end)`; `end` defaults to now, `start` to 30 days before `end`.
+- **completions / points** of a member: their completions in the window and the points those earned.
+- **on_time_rate**: completions done by their due time / completions; 0 when there are none.
+- **streaks**: runs of consecutive calendar days, in the household's time zone, with at least one
+  completion. They look at the member's whole history, not only the window: `current_streak` is the run
+  ending today — or yesterday, so a streak does not break at midnight before today's chores are done —
+  and `best_streak` the longest run ever. Days after today (clock skew) are ignored.
+- **share**: the member's estimated minutes / the household's estimated minutes in the window; when no
+  completion in the window carries an estimate, every completion counts the same (completions /
+  household completions). 0 when the household did nothing.
+- **household completions**: every completion in the window, including those of people who have left
+  since (so members' shares may sum to less than 1).
+- **completion_rate**: on-time completions / completions (for now; once occurrences that were never done
+  are known from events it becomes completions / occurrences due).
+- **overdue**: 0 — not derivable from the events published so far (there is no chore.overdue, and
+  archive/skip/snooze are not published, so a read model of due dates would go stale).
+- **fairness**: 1 - the Gini coefficient of the current members' shares, normalised by n/(n-1) so that it
+  spans [0, 1] for any household size: 1.0 when every share is equal, 0.0 when one member did everything
+  (the plain Gini would give 1/n there). 1.0 for a household of one and for a household that did nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_WINDOW = timedelta(days=30)
+UTC_ZONE = ZoneInfo("UTC")
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What one member (or the whole household) did in the window."""
+
+    completions: int = 0
+    on_time: int = 0
+    points: int = 0
+    minutes: int = 0
+
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(
+            self.completions + other.completions,
+            self.on_time + other.on_time,
+            self.points + other.points,
+            self.minutes + other.minutes,
+        )
+
+
+@dataclass(frozen=True)
+class MemberStats:
+    user_id: str
+    completions: int
+    points: int
+    on_time_rate: float
+    current_streak: int
+    best_streak: int
+    share: float
+
+
+@dataclass(frozen=True)
+class HouseholdTotals:
+    completions: int
+    completion_rate: float
+    overdue: int
+    fairness: float
+
+
+@dataclass(frozen=True)
+class HouseholdStats:
+    members: list[MemberStats]
+    household: HouseholdTotals
+
+
+def window(
+    start: datetime | None, end: datetime | None, *, now: datetime, default: timedelta = DEFAULT_WINDOW
+) -> tuple[datetime, datetime]:
+    """The `[start, end)` a request asks for, with the defaults filled in. ValueError when start > end."""
+    end = end if end is not None else now
+    start = start if start is not None else end - default
+    if start > end:
+        raise ValueError("start_time must not be after end_time")
+    return start, end
+
+
+def zone(name: str) -> ZoneInfo:
+    """The IANA time zone `name`; UTC when it is empty or unknown (stats must not fail on a bad zone)."""
+    if not name:
+        return UTC_ZONE
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC_ZONE
+
+
+def local_day(instant: datetime, tz: ZoneInfo) -> date:
+    """The calendar day `instant` (timezone-aware) falls on in `tz`."""
+    if instant.tzinfo is None:
+        raise ValueError("instant must be timezone-aware")
+    return instant.astimezone(tz).date()
+
+
+def rate(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def streaks(days: Iterable[date], today: date) -> tuple[int, int]:
+    """(current, best) runs of consecutive days; the current run ends today or yesterday."""
+    ordered = sorted({d for d in days if d <= today})
+    best = run = 0
+    previous: date | None = None
+    for day in ordered:
+        run = run + 1 if previous is not None and day - previous == timedelta(days=1) else 1
+        best = max(best, run)
+        previous = day
+    current = run if previous is not None and today - previous <= timedelta(days=1) else 0
+    return current, best
+
+
+def shares(tallies: Mapping[str, Tally], household: Tally) -> dict[str, float]:
+    """Each member's part of the household's work: by estimated minutes, else by completions."""
+    if household.minutes > 0:
+        return {user: rate(t.minutes, household.minutes) for user, t in tallies.items()}
+    return {user: rate(t.completions, household.completions) for user, t in tallies.items()}
+
+
+def gini(values: Sequence[float]) -> float:
+    """The plain Gini coefficient (mean absolute difference / twice the mean); 0 for no or all-zero values."""
+    n, total = len(values), sum(values)
+    if n == 0 or total <= 0:
+        return 0.0
+    ordered = sorted(values)
+    # Σ_i Σ_j |x_i - x_j| = 2 Σ_i (2i - n + 1) x_(i), with x sorted ascending and i from 0.
+    weighted = sum((2 * i - n + 1) * x for i, x in enumerate(ordered))
+    return weighted / (n * total)
+
+
+def fairness(values: Sequence[float]) -> float:
+    """1 - the Gini coefficient normalised to [0, 1] (* n/(n-1)); 1.0 for fewer than two members or no work."""
+    n = len(values)
+    if n < 2 or sum(values) <= 0:
+        return 1.0
+    return min(1.0, max(0.0, 1.0 - gini(values) * n / (n - 1)))
+
+
+def household_stats(
+    members: Sequence[str],
+    tallies: Mapping[str, Tally],
+    days: Mapping[str, Collection[date]],
+    *,
+    today: date,
+) -> HouseholdStats:
+    """Stats of the current `members` (in that order, with zeros for the idle ones).
+
+    `tallies` covers everyone with completions in the window (former members too: they count in the
+    household's totals); `days` holds each member's days with a completion, over their whole history.
+    """
+    household = sum(tallies.values(), Tally())
+    part = shares(tallies, household)
+    result = []
+    for user in members:
+        tally = tallies.get(user, Tally())
+        current, best = streaks(days.get(user, ()), today)
+        result.append(
+            MemberStats(
+                user_id=user,
+                completions=tally.completions,
+                points=tally.points,
+                on_time_rate=rate(tally.on_time, tally.completions),
+                current_streak=current,
+                best_streak=best,
+                share=part.get(user, 0.0),
+            )
+        )
+    totals = HouseholdTotals(
+        completions=household.completions,
+        completion_rate=rate(household.on_time, household.completions),
+        overdue=0,
+        fairness=fairness([m.share for m in result]),
+    )
+    return HouseholdStats(result, totals)

@@ -1,0 +1,12 @@
+"""`python -m services.task [serve|migrate]`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kit.cli import main
+from services.task.config import Settings
+from services.task.server import create_server
+
+if __name__ == "__main__":
+    main(Settings, create_server, Path(__file__).parent)

@@ -1,0 +1,18 @@
+"""Settings of the task service (TASK_* variables plus the deployment-wide ones)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from kit.settings import DEFAULT_PORTS, ServiceSettings, service_config
+
+
+class Settings(ServiceSettings):
+    service: ClassVar[str] = "task"
+    model_config = service_config("task")
+
+    grpc_port: int = Field(default=DEFAULT_PORTS["task"])
+    # TASK_MEMBERSHIP_TTL_SECONDS: how long a membership answer from the user service is cached in Redis.
+    membership_ttl_seconds: int = Field(default=60, ge=1)

@@ -1,0 +1,162 @@
+"""SQL of the task service: chores (keyset-paginated, filtered, full-text searched) and completions."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.task.models import DUE_KEY_SQL, Chore, Completion
+
+ChoreOrder = Literal["due_at", "created_at", "points", "title"]
+# The sentinel a page token holds for "no due time" (a done one-off chore), which sorts last.
+INFINITY = "infinity"
+
+# Must be the very expression of ix_chores_household_id_state_due, so the planner uses that index.
+_DUE_KEY: sa.ColumnElement[Any] = sa.literal_column(DUE_KEY_SQL.replace("next_due_time", "chores.next_due_time"))
+
+
+@dataclass(frozen=True)
+class ChoreFilter:
+    """Every condition is optional and they combine with AND; `states` is always applied."""
+
+    states: Sequence[str]
+    assignee_id: uuid.UUID | None = None
+    category: str | None = None
+    label: str | None = None
+    # next_due_time >= due_after and < due_before
+    due_after: datetime | None = None
+    due_before: datetime | None = None
+    # websearch syntax ("vacuum -stairs", "\"fix the tap\"", "dishes or laundry")
+    query: str | None = None
+
+
+def sort_key(order: ChoreOrder) -> sa.ColumnElement[Any]:
+    columns: dict[ChoreOrder, sa.ColumnElement[Any]] = {
+        "due_at": _DUE_KEY,
+        "created_at": Chore.create_time,  # type: ignore[dict-item]
+        "points": Chore.points,  # type: ignore[dict-item]
+        "title": Chore.title,  # type: ignore[dict-item]
+    }
+    return columns[order]
+
+
+def _bind(order: ChoreOrder, value: Any) -> sa.ColumnElement[Any]:
+    if order == "due_at" and value == INFINITY:
+        return sa.literal_column("'infinity'::timestamp with time zone")
+    types: dict[ChoreOrder, sa.types.TypeEngine[Any]] = {
+        "due_at": sa.DateTime(timezone=True),
+        "created_at": sa.DateTime(timezone=True),
+        "points": sa.Integer(),
+        "title": sa.Text(),
+    }
+    return sa.literal(value, types[order])
+
+
+def cursor_value(chore: Chore, order: ChoreOrder) -> Any:
+    """The sort value of `chore` as a page token stores it (JSON-friendly)."""
+    if order == "due_at":
+        return chore.next_due_time.isoformat() if chore.next_due_time is not None else INFINITY
+    if order == "created_at":
+        return chore.create_time.isoformat()
+    if order == "points":
+        return chore.points
+    return chore.title
+
+
+class ChoreRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    def add(self, chore: Chore) -> None:
+        self._session.add(chore)
+
+    async def get(self, household_id: uuid.UUID, chore_id: uuid.UUID, *, lock: bool = False) -> Chore | None:
+        """The chore, only if it belongs to `household_id`; `lock` takes the row lock (FOR UPDATE)."""
+        query = sa.select(Chore).where(Chore.id == chore_id, Chore.household_id == household_id)
+        if lock:
+            query = query.with_for_update()
+        return (await self._session.scalars(query)).one_or_none()
+
+    async def by_request_id(self, household_id: uuid.UUID, request_id: str) -> Chore | None:
+        query = sa.select(Chore).where(Chore.household_id == household_id, Chore.request_id == request_id)
+        return (await self._session.scalars(query)).one_or_none()
+
+    async def page(
+        self,
+        household_id: uuid.UUID,
+        where: ChoreFilter,
+        *,
+        order: ChoreOrder,
+        descending: bool,
+        after: tuple[Any, uuid.UUID] | None,
+        limit: int,
+    ) -> list[Chore]:
+        """One page in (sort key, id) order, strictly after the `after` cursor — keyset, never OFFSET."""
+        query = page_query(household_id, where, order=order, descending=descending, after=after, limit=limit)
+        return list(await self._session.scalars(query))
+
+
+def page_query(
+    household_id: uuid.UUID,
+    where: ChoreFilter,
+    *,
+    order: ChoreOrder,
+    descending: bool,
+    after: tuple[Any, uuid.UUID] | None,
+    limit: int,
+) -> sa.Select[Chore]:
+    key = sort_key(order)
+    query = sa.select(Chore).where(Chore.household_id == household_id, Chore.state.in_(list(where.states)))
+    if where.assignee_id is not None:
+        query = query.where(Chore.assignee_id == where.assignee_id)
+    if where.category is not None:
+        query = query.where(Chore.category == where.category)
+    if where.label is not None:
+        query = query.where(Chore.labels.contains([where.label]))
+    if where.due_after is not None:
+        query = query.where(Chore.next_due_time >= where.due_after)
+    if where.due_before is not None:
+        query = query.where(Chore.next_due_time < where.due_before)
+    if where.query is not None:
+        query = query.where(Chore.search.bool_op("@@")(sa.func.websearch_to_tsquery("simple", where.query)))
+    if after is not None:
+        mark = sa.tuple_(_bind(order, after[0]), sa.literal(after[1], Chore.id.type))
+        current = sa.tuple_(key, Chore.id)
+        query = query.where(current < mark if descending else current > mark)
+    direction = (key.desc(), Chore.id.desc()) if descending else (key.asc(), Chore.id.asc())
+    return query.order_by(*direction).limit(limit)
+
+
+class CompletionRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    def add(self, completion: Completion) -> None:
+        self._session.add(completion)
+
+    async def by_request_id(self, chore_id: uuid.UUID, request_id: str) -> Completion | None:
+        query = sa.select(Completion).where(Completion.chore_id == chore_id, Completion.request_id == request_id)
+        return (await self._session.scalars(query)).one_or_none()
+
+    async def page(
+        self,
+        household_id: uuid.UUID,
+        chore_id: uuid.UUID | None,
+        *,
+        after: tuple[datetime, uuid.UUID] | None,
+        limit: int,
+    ) -> list[Completion]:
+        """Newest first, of one chore or (chore_id None) of the whole household."""
+        query = sa.select(Completion).where(Completion.household_id == household_id)
+        if chore_id is not None:
+            query = query.where(Completion.chore_id == chore_id)
+        if after is not None:
+            query = query.where(sa.tuple_(Completion.complete_time, Completion.id) < sa.tuple_(*after))
+        query = query.order_by(Completion.complete_time.desc(), Completion.id.desc()).limit(limit)
+        return list(await self._session.scalars(query))

@@ -1,0 +1,260 @@
+"""Recurrence and assignment: when a chore falls due next and who does it. Pure functions, no I/O.
+
+Times in and out are timezone-aware datetimes (returned in UTC). Calendar steps (days, weeks,
+months, years) are taken on the wall clock of the household's time zone, so a chore due 18:00
+local stays due 18:00 local across daylight-saving changes; hour steps are absolute time.
+
+Schedule-based recurrences count from an *anchor* (the schedule's origin: the first due time, or
+the time the schedule was last reset): occurrence k is `anchor + k * every * unit`. Counting from
+the anchor rather than from the previous occurrence is what keeps "the 31st" the 31st: a monthly
+chore anchored on 31 January is due 28 February (clamped to the month's end) and 31 March again.
+
+Wall-clock times that do not exist (spring forward, e.g. 02:30 on the last Sunday of March in
+Europe/Berlin) resolve to the same instant as the time before the transition plus the gap, i.e.
+03:30 local; ambiguous ones (fall back) resolve to their first occurrence (PEP 495, fold=0).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any, Literal, cast, get_args
+
+from dateutil.relativedelta import relativedelta
+
+Kind = Literal["once", "interval"]
+Unit = Literal["hours", "days", "weeks", "months", "years"]
+Strategy = Literal["fixed", "unassigned"]
+
+KINDS: tuple[Kind, ...] = get_args(Kind)
+UNITS: tuple[Unit, ...] = get_args(Unit)
+STRATEGIES: tuple[Strategy, ...] = get_args(Strategy)
+
+# Upper bound of one step of each unit in absolute time (a step is never longer than this).
+_MAX_STEP: Mapping[Unit, timedelta] = {
+    "hours": timedelta(hours=1),
+    "days": timedelta(days=1),
+    "weeks": timedelta(weeks=1),
+    "months": timedelta(days=31),
+    "years": timedelta(days=366),
+}
+# Offsets of one zone differ by at most ~26 h between any two instants (UTC-12 … UTC+14): the slack
+# that makes "k steps of nominal length" a safe lower bound for where to start searching.
+_OFFSET_SLACK = timedelta(days=2)
+# A season that a schedule never reaches (yearly in March, season April) must not loop forever.
+_MAX_SEASON_JUMPS = 400
+
+
+@dataclass(frozen=True)
+class Recurrence:
+    """A validated recurrence. `every`/`unit` only for kind "interval"; `months` empty = all year."""
+
+    kind: Kind
+    every: int = 1
+    unit: Unit | None = None
+    rolling: bool = False
+    months: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown recurrence kind {self.kind!r}")
+        if self.kind == "interval" and (self.unit not in UNITS or self.every < 1):
+            raise ValueError("an interval needs every >= 1 and a unit")
+        if any(not 1 <= month <= 12 for month in self.months):
+            raise ValueError("months are 1..12")
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "every": self.every,
+            "unit": self.unit,
+            "rolling": self.rolling,
+            "months": list(self.months),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Recurrence:
+        unit = data.get("unit")
+        return cls(
+            kind=cast(Kind, data["kind"]),
+            every=int(data.get("every") or 1),
+            unit=cast(Unit, unit) if unit else None,
+            rolling=bool(data.get("rolling", False)),
+            months=tuple(int(m) for m in data.get("months") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A validated assignment. The rotation settings are kept as given (they round-trip to clients)."""
+
+    strategy: Strategy
+    assignees: tuple[uuid.UUID, ...] = ()
+    rotate: str = ""
+    on_miss: str = ""
+    grace_minutes: int = 0
+    miss_penalty_points: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "strategy": self.strategy,
+            "assignees": [str(a) for a in self.assignees],
+            "rotate": self.rotate,
+            "on_miss": self.on_miss,
+            "grace_minutes": self.grace_minutes,
+            "miss_penalty_points": self.miss_penalty_points,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Assignment:
+        return cls(
+            strategy=cast(Strategy, data["strategy"]),
+            assignees=tuple(uuid.UUID(a) for a in data.get("assignees") or ()),
+            rotate=str(data.get("rotate") or ""),
+            on_miss=str(data.get("on_miss") or ""),
+            grace_minutes=int(data.get("grace_minutes") or 0),
+            miss_penalty_points=int(data.get("miss_penalty_points") or 0),
+        )
+
+
+# --- recurrence ------------------------------------------------------------------------------------
+
+
+def _utc(value: datetime, name: str) -> datetime:
+    """`value` in UTC. Arithmetic on two datetimes that share a zone is wall-clock arithmetic in Python
+    (23:00 + 24 h is 23:00 the next day, whatever DST did), so every instant is normalised first."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware")
+    return value.astimezone(UTC)
+
+
+def shift(start: datetime, unit: Unit, n: int, tz: tzinfo) -> datetime:
+    """`start` moved by `n` units: hours in absolute time, the others on `tz`'s wall clock (month ends clamp)."""
+    if unit == "hours":
+        return _utc(start, "start") + timedelta(hours=n)
+    wall = start.astimezone(tz).replace(tzinfo=None)
+    if unit == "days":
+        moved = wall + timedelta(days=n)
+    elif unit == "weeks":
+        moved = wall + timedelta(weeks=n)
+    elif unit == "months":
+        moved = wall + relativedelta(months=n)
+    else:
+        moved = wall + relativedelta(years=n)
+    # Attaching the zone to a naive wall time resolves gaps and overlaps with fold=0 (see module doc).
+    return moved.replace(tzinfo=tz).astimezone(UTC)
+
+
+def _first_step_after(anchor: datetime, unit: Unit, every: int, threshold: datetime, tz: tzinfo) -> datetime:
+    """The first occurrence `anchor + k * every * unit` (k >= 0) strictly after `threshold`."""
+    if anchor > threshold:
+        return anchor
+    if unit == "hours":
+        step = timedelta(hours=every)
+        k = (threshold - anchor) // step + 1
+        return anchor + k * step
+    # Start from a k that is certainly not past the answer, then walk: a few steps at most.
+    lag = threshold - anchor - _OFFSET_SLACK
+    k = max(0, lag // (_MAX_STEP[unit] * every)) if lag > timedelta(0) else 0
+    while True:
+        candidate = shift(anchor, unit, every * k, tz)
+        if candidate > threshold:
+            return candidate
+        k += 1
+
+
+def in_season(when: datetime, months: Iterable[int], tz: tzinfo) -> bool:
+    season = set(months)
+    return not season or when.astimezone(tz).month in season
+
+
+def _season_start_after(when: datetime, months: Iterable[int], tz: tzinfo) -> datetime:
+    """Local midnight of the 1st of the next in-season month after `when`'s month."""
+    season = set(months)
+    local = when.astimezone(tz)
+    year, month = local.year, local.month
+    for _ in range(12):
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        if month in season:
+            return datetime(year, month, 1, tzinfo=tz).astimezone(UTC)
+    raise ValueError("empty season")
+
+
+def _first_in_season_after(
+    anchor: datetime, unit: Unit, every: int, threshold: datetime, months: tuple[int, ...], tz: tzinfo
+) -> datetime | None:
+    """The first occurrence after `threshold` that falls in the season; None when the schedule never does."""
+    for _ in range(_MAX_SEASON_JUMPS):
+        candidate = _first_step_after(anchor, unit, every, threshold, tz)
+        if in_season(candidate, months, tz):
+            return candidate
+        # Skip the out-of-season stretch in one go: search again from the season's next start.
+        threshold = _season_start_after(candidate, months, tz) - timedelta(microseconds=1)
+    return None
+
+
+def next_due(
+    recurrence: Recurrence,
+    *,
+    previous_due: datetime,
+    completed_at: datetime,
+    tz: tzinfo,
+    anchor: datetime | None = None,
+) -> datetime | None:
+    """When the chore falls due after the occurrence due at `previous_due` was done at `completed_at`.
+
+    - once: None (the chore is done);
+    - schedule-based interval: the first occurrence of the schedule (counted from `anchor`, default
+      `previous_due`) after `previous_due` and after `completed_at` — a late completion skips the
+      occurrences missed meanwhile, an early one does not pull the next one forward;
+    - `rolling`: counted from `completed_at` instead;
+    - `months`: occurrences outside the season are skipped (None if the schedule never reaches it).
+    """
+    previous_due = _utc(previous_due, "previous_due")
+    completed_at = _utc(completed_at, "completed_at")
+    if recurrence.kind == "once":
+        return None
+    assert recurrence.unit is not None  # guaranteed by Recurrence.__post_init__
+    if recurrence.rolling:
+        origin, threshold = completed_at, completed_at
+    else:
+        origin = _utc(anchor, "anchor") if anchor is not None else previous_due
+        threshold = max(previous_due, completed_at)
+    return _first_in_season_after(origin, recurrence.unit, recurrence.every, threshold, recurrence.months, tz)
+
+
+def first_due(recurrence: Recurrence, *, start: datetime, tz: tzinfo) -> datetime | None:
+    """The first due time of a chore whose schedule starts at `start` (the requested first due time).
+
+    `start` itself when in season; otherwise the first in-season occurrence of the schedule (for a
+    one-off chore: the 1st of the next in-season month, at `start`'s local time of day). None when an
+    interval schedule never reaches its season.
+    """
+    start = _utc(start, "start")
+    if in_season(start, recurrence.months, tz):
+        return start
+    if recurrence.kind == "once":
+        season = _season_start_after(start, recurrence.months, tz).astimezone(tz)
+        wall = start.astimezone(tz)
+        moved = datetime.combine(season.date(), wall.time().replace(fold=0), tzinfo=tz)
+        return moved.astimezone(UTC)
+    assert recurrence.unit is not None
+    return _first_in_season_after(start, recurrence.unit, recurrence.every, start, recurrence.months, tz)
+
+
+# --- assignment ------------------------------------------------------------------------------------
+
+
+def initial_assignee(assignment: Assignment) -> uuid.UUID | None:
+    """Who a new chore is assigned to: fixed → the first assignee; unassigned → nobody."""
+    if assignment.strategy == "fixed":
+        return assignment.assignees[0] if assignment.assignees else None
+    return None
+
+
+def next_assignee(assignment: Assignment, *, current: uuid.UUID | None) -> uuid.UUID | None:
+    """Who the next occurrence is assigned to after a completion (fixed: always the same person)."""
+    del current  # rotation strategies (round robin, least completed, ...) will need it
+    return initial_assignee(assignment)

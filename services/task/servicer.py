@@ -1,0 +1,82 @@
+"""gRPC ChoreService: proto ↔ domain only (rules live in service.py)."""
+
+from __future__ import annotations
+
+import grpc
+from google.protobuf import empty_pb2
+from hearth.task.v1 import task_pb2, task_pb2_grpc
+
+from services.task import converters
+from services.task.service import ChoreService
+
+
+class ChoreServicer(task_pb2_grpc.ChoreServiceServicer):
+    def __init__(self, service: ChoreService) -> None:
+        self._service = service
+
+    async def CreateChore(
+        self,
+        request: task_pb2.CreateChoreRequest,
+        context: grpc.aio.ServicerContext[task_pb2.CreateChoreRequest, task_pb2.Chore],
+    ) -> task_pb2.Chore:
+        chore = await self._service.create_chore(
+            request.parent, converters.chore_input(request.chore), request_id=request.request_id
+        )
+        return converters.chore_to_proto(chore)
+
+    async def GetChore(
+        self,
+        request: task_pb2.GetChoreRequest,
+        context: grpc.aio.ServicerContext[task_pb2.GetChoreRequest, task_pb2.Chore],
+    ) -> task_pb2.Chore:
+        return converters.chore_to_proto(await self._service.get_chore(request.name))
+
+    async def ListChores(
+        self,
+        request: task_pb2.ListChoresRequest,
+        context: grpc.aio.ServicerContext[task_pb2.ListChoresRequest, task_pb2.ListChoresResponse],
+    ) -> task_pb2.ListChoresResponse:
+        page = await self._service.list_chores(request.parent, converters.list_query(request))
+        return task_pb2.ListChoresResponse(
+            chores=[converters.chore_to_proto(chore) for chore in page.chores], next_page_token=page.next_page_token
+        )
+
+    async def UpdateChore(
+        self,
+        request: task_pb2.UpdateChoreRequest,
+        context: grpc.aio.ServicerContext[task_pb2.UpdateChoreRequest, task_pb2.Chore],
+    ) -> task_pb2.Chore:
+        chore = await self._service.update_chore(request.chore.name, converters.chore_update(request))
+        return converters.chore_to_proto(chore)
+
+    async def DeleteChore(
+        self,
+        request: task_pb2.DeleteChoreRequest,
+        context: grpc.aio.ServicerContext[task_pb2.DeleteChoreRequest, empty_pb2.Empty],
+    ) -> empty_pb2.Empty:
+        await self._service.delete_chore(request.name, etag=request.etag)
+        return empty_pb2.Empty()
+
+    async def CompleteChore(
+        self,
+        request: task_pb2.CompleteChoreRequest,
+        context: grpc.aio.ServicerContext[task_pb2.CompleteChoreRequest, task_pb2.CompleteChoreResponse],
+    ) -> task_pb2.CompleteChoreResponse:
+        result = await self._service.complete_chore(request.name, converters.complete_input(request))
+        return task_pb2.CompleteChoreResponse(
+            completion=converters.completion_to_proto(result.completion),
+            chore=converters.chore_to_proto(result.chore),
+        )
+
+    async def ListCompletions(
+        self,
+        request: task_pb2.ListCompletionsRequest,
+        context: grpc.aio.ServicerContext[task_pb2.ListCompletionsRequest, task_pb2.ListCompletionsResponse],
+    ) -> task_pb2.ListCompletionsResponse:
+        page = await self._service.list_completions(
+            request.parent, page_size=request.page_size, page_token=request.page_token
+        )
+        return task_pb2.ListCompletionsResponse(
+            completions=[converters.completion_to_proto(c) for c in page.completions],
+            next_page_token=page.next_page_token,
+        )

@@ -1,0 +1,105 @@
+"""Membership events drop the task service's cached membership answers, so role changes bite at once.
+
+The cache TTL is set to an hour here: only the event can make a change visible within the test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+import pytest_asyncio
+import redis.asyncio as aioredis
+from hearth.events.v1 import events_pb2
+from hearth.task.v1 import task_pb2, task_pb2_grpc
+
+from services.task.tests.helpers import Household, Person, consumed, envelope, household, publish, refused, set_role
+from tests.support.infra import infra
+from tests.support.stack import Stack, running_stack
+from tests.support.wait import eventually
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+GROUP = "task"
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def stack() -> AsyncIterator[Stack]:
+    async with running_stack(["user", "task"], settings_overrides={"task": {"membership_ttl_seconds": 3600}}) as stack:
+        yield stack
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def redis(stack: Stack) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(infra().redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def chores(stack: Stack) -> AsyncIterator[task_pb2_grpc.ChoreServiceStub]:
+    async with grpc.aio.insecure_channel(stack.addr("task")) as channel:
+        yield task_pb2_grpc.ChoreServiceStub(channel)
+
+
+def cache_key(stack: Stack, home: Household, person: Person) -> str:
+    return f"{stack.namespace}:task:{home.id}:membership:{person.user_id}:v1"
+
+
+async def look(chores: task_pb2_grpc.ChoreServiceStub, home: Household, person: Person) -> None:
+    """A read by `person`: makes the task service ask (and cache) their membership."""
+    await chores.ListChores(task_pb2.ListChoresRequest(parent=home.name), metadata=person.metadata)
+
+
+def new_chore() -> task_pb2.Chore:
+    return task_pb2.Chore(
+        title="Dishes",
+        recurrence=task_pb2.Recurrence(once=task_pb2.Recurrence.Once()),
+        assignment=task_pb2.Assignment(strategy=task_pb2.Assignment.UNASSIGNED),
+    )
+
+
+@pytest.mark.parametrize("event_type", ["member.updated", "member.left"])
+async def test_a_membership_event_drops_the_cached_answer(
+    stack: Stack, redis: aioredis.Redis, chores: task_pb2_grpc.ChoreServiceStub, event_type: str
+) -> None:
+    home = await household(stack, member="member", other="member")
+    member, other = home["member"], home["other"]
+    await look(chores, home, member)
+    await look(chores, home, other)
+    assert await redis.exists(cache_key(stack, home, member))
+    assert await redis.exists(cache_key(stack, home, other))
+
+    message = (
+        events_pb2.MemberUpdated(household_id=home.id, user_id=member.user_id, role="child")
+        if event_type == "member.updated"
+        else events_pb2.MemberLeft(household_id=home.id, user_id=member.user_id)
+    )
+    stream = f"{stack.namespace}.events.user"
+    entry = await publish(redis, stream, envelope(event_type, message, household_id=home.id))
+    await consumed(redis, stream, GROUP, entry)
+
+    assert not await redis.exists(cache_key(stack, home, member))
+    assert await redis.exists(cache_key(stack, home, other))  # only that member's answer
+
+
+async def test_a_demotion_in_the_user_service_takes_effect_before_the_ttl(
+    stack: Stack, redis: aioredis.Redis, chores: task_pb2_grpc.ChoreServiceStub
+) -> None:
+    home = await household(stack, member="member")
+    member = home["member"]
+    await chores.CreateChore(task_pb2.CreateChoreRequest(parent=home.name, chore=new_chore()), metadata=member.metadata)
+    key = cache_key(stack, home, member)
+    assert await redis.exists(key)
+
+    await set_role(stack, home, member, "child")  # the user service emits member.updated through its outbox
+
+    async def dropped() -> bool:
+        return not await redis.exists(key)
+
+    await eventually(dropped)
+    refusal = await refused(
+        chores.CreateChore(task_pb2.CreateChoreRequest(parent=home.name, chore=new_chore()), metadata=member.metadata)
+    )
+    assert refusal.code == grpc.StatusCode.PERMISSION_DENIED

@@ -1,0 +1,191 @@
+"""SQL of the user service: accounts, login sessions, households, memberships, invites, request ids.
+
+Each repository wraps the caller's `AsyncSession`; transactions belong to the service layer. Lists
+are keyset-paginated (the caller passes the last key of the previous page, see `kit.pagination`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.user.models import Household, IdempotentRequest, Invite, Membership, Session, SpentRefreshToken, User
+
+
+class UserRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    def add(self, user: User) -> None:
+        self._session.add(user)
+
+    async def get(self, user_id: uuid.UUID, *, lock: bool = False) -> User | None:
+        return await self._session.get(User, user_id, with_for_update=lock)
+
+    async def by_email(self, email: str) -> User | None:
+        # lower(email) is what the unique index covers, so this is an index lookup.
+        return await self._session.scalar(sa.select(User).where(sa.func.lower(User.email) == email.lower()))
+
+
+class SessionRepository:
+    """Login sessions and their refresh tokens (only SHA-256 hashes are stored)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    def add(self, login: Session) -> None:
+        self._session.add(login)
+
+    async def by_refresh_hash(self, digest: bytes) -> Session | None:
+        """The session whose *current* refresh token has this hash, locked (rotation is read-modify-write)."""
+        return await self._session.scalar(sa.select(Session).where(Session.refresh_hash == digest).with_for_update())
+
+    async def spent(self, digest: bytes) -> SpentRefreshToken | None:
+        return await self._session.get(SpentRefreshToken, digest)
+
+    def spend(self, digest: bytes, session_id: uuid.UUID, now: datetime) -> None:
+        self._session.add(SpentRefreshToken(refresh_hash=digest, session_id=session_id, spend_time=now))
+
+    async def revoke(self, condition: sa.ColumnElement[bool], now: datetime) -> int:
+        """Revoke the live sessions matching `condition`; how many were revoked."""
+        result = await self._session.execute(
+            sa.update(Session).where(condition, Session.revoke_time.is_(None)).values(revoke_time=now)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+class HouseholdRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    def add(self, household: Household) -> None:
+        self._session.add(household)
+
+    async def get(self, household_id: uuid.UUID) -> Household | None:
+        """A live (not deleted) household."""
+        household = await self._session.get(Household, household_id)
+        return household if household is not None and household.delete_time is None else None
+
+    async def with_membership(
+        self, household_id: uuid.UUID, user_id: uuid.UUID, *, lock: bool = False
+    ) -> tuple[Household, Membership] | None:
+        """The live household and `user_id`'s membership in it; `lock` locks both rows (FOR UPDATE)."""
+        statement = (
+            sa.select(Household, Membership)
+            .join(Membership, Membership.household_id == Household.id)
+            .where(Household.id == household_id, Household.delete_time.is_(None), Membership.user_id == user_id)
+        )
+        if lock:
+            statement = statement.with_for_update()
+        row = (await self._session.execute(statement)).first()
+        return None if row is None else row.tuple()
+
+    async def page_for_user(
+        self, user_id: uuid.UUID, *, after: uuid.UUID | None, limit: int
+    ) -> list[tuple[Household, str]]:
+        """`user_id`'s live households with the user's role, by id (UUIDv7: creation order)."""
+        statement = (
+            sa.select(Household, Membership.role)
+            .join(Membership, Membership.household_id == Household.id)
+            .where(Membership.user_id == user_id, Household.delete_time.is_(None))
+            .order_by(Household.id)
+            .limit(limit)
+        )
+        if after is not None:
+            statement = statement.where(Household.id > after)
+        return [(household, role) for household, role in (await self._session.execute(statement)).tuples()]
+
+
+class MemberRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    def add(self, membership: Membership) -> None:
+        self._session.add(membership)
+
+    async def get(self, household_id: uuid.UUID, user_id: uuid.UUID, *, lock: bool = False) -> Membership | None:
+        return await self._session.get(Membership, (household_id, user_id), with_for_update=lock)
+
+    async def with_name(
+        self, household_id: uuid.UUID, user_id: uuid.UUID, *, lock: bool = False
+    ) -> tuple[Membership, str] | None:
+        """The membership and the member's display name."""
+        statement = (
+            sa.select(Membership, User.display_name)
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.household_id == household_id, Membership.user_id == user_id)
+        )
+        if lock:
+            statement = statement.with_for_update(of=Membership)
+        row = (await self._session.execute(statement)).first()
+        return None if row is None else row.tuple()
+
+    async def page(
+        self, household_id: uuid.UUID, *, after: tuple[datetime, uuid.UUID] | None, limit: int
+    ) -> Sequence[tuple[Membership, str]]:
+        """Members with display names, in joining order (ties by user id)."""
+        statement = (
+            sa.select(Membership, User.display_name)
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.household_id == household_id)
+            .order_by(Membership.join_time, Membership.user_id)
+            .limit(limit)
+        )
+        if after is not None:
+            statement = statement.where(sa.tuple_(Membership.join_time, Membership.user_id) > sa.tuple_(*after))
+        return (await self._session.execute(statement)).tuples().all()
+
+    async def user_ids(self, household_id: uuid.UUID) -> Sequence[uuid.UUID]:
+        return (
+            await self._session.scalars(
+                sa.select(Membership.user_id)
+                .where(Membership.household_id == household_id)
+                .order_by(Membership.user_id)
+            )
+        ).all()
+
+    async def delete(self, membership: Membership) -> None:
+        await self._session.delete(membership)
+
+    async def delete_all(self, household_id: uuid.UUID) -> None:
+        await self._session.execute(sa.delete(Membership).where(Membership.household_id == household_id))
+
+
+class InviteRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    def add(self, invite: Invite) -> None:
+        self._session.add(invite)
+
+    async def get(self, invite_id: uuid.UUID) -> Invite | None:
+        return await self._session.get(Invite, invite_id)
+
+    async def by_code_hash(self, digest: bytes) -> Invite | None:
+        """Locked (FOR UPDATE): two people accepting one code at once are serialised; the second sees it used."""
+        return await self._session.scalar(sa.select(Invite).where(Invite.code_hash == digest).with_for_update())
+
+
+class RequestRepository:
+    """`request_id`s of creates (AIP-155), per caller: a retry finds the resource the first call made."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, caller_key: str, request_id: str) -> IdempotentRequest | None:
+        return await self._session.get(IdempotentRequest, (caller_key, request_id))
+
+    def add(self, caller_key: str, request_id: str, operation: str, resource_id: uuid.UUID, now: datetime) -> None:
+        self._session.add(
+            IdempotentRequest(
+                caller_id=caller_key,
+                request_id=request_id,
+                operation=operation,
+                resource_id=resource_id,
+                create_time=now,
+            )
+        )
