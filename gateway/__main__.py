@@ -1,0 +1,25 @@
+"""`python -m gateway`: serve the REST API with uvicorn (GATEWAY_HTTP_PORT, default 8080)."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from gateway.app import create_app
+from gateway.config import GatewaySettings
+from kit.logging import setup_logging
+from kit.telemetry import setup_telemetry
+
+
+def main() -> None:
+    settings = GatewaySettings()
+    setup_logging("gateway", settings.log_level)
+    telemetry = setup_telemetry("gateway", otlp_endpoint=settings.otlp_endpoint, set_global=True)
+    app = create_app(settings, telemetry=telemetry)
+    try:
+        uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False)
+    finally:
+        telemetry.shutdown()
+
+
+if __name__ == "__main__":
+    main()

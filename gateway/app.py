@@ -1,0 +1,57 @@
+"""The REST gateway: FastAPI app factory. It owns HTTP only — auth, validation, errors, health, metrics."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis.asyncio as aioredis
+from fastapi import FastAPI
+
+from gateway import problems
+from gateway.clients import connect
+from gateway.config import GatewaySettings
+from gateway.health import router as health_router
+from gateway.middleware import RequestContextMiddleware
+from gateway.routes import analytics, auth, chores, households, notifications, users
+from kit.auth import TokenVerifier, grpc_jwks_source
+from kit.telemetry import Telemetry
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: GatewaySettings, telemetry: Telemetry | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Channels and the Redis client belong to the event loop that serves requests, so they are
+        # made here (at startup, in uvicorn's loop), not when the app object is built.
+        clients = connect(settings, telemetry)
+        redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=1)
+        app.state.clients = clients
+        app.state.redis = redis
+        app.state.verifier = TokenVerifier(
+            grpc_jwks_source(clients.channels["user"]), issuer=settings.jwt_issuer, audience=settings.jwt_audience
+        )
+        try:
+            yield
+        finally:
+            await clients.close()
+            await redis.aclose()
+
+    app = FastAPI(
+        title="Hearth API",
+        version="1.0.0",
+        description="Households sharing chores. Errors are RFC 9457 problem+json; see API.md for the contract.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    problems.install(app)
+    for module in (auth, users, households, chores, notifications, analytics):
+        app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(auth.jwks_router)
+    app.include_router(auth.jwks_router, prefix=API_PREFIX)
+    app.include_router(health_router)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    if telemetry is not None:
+        telemetry.instrument_fastapi(app)
+    return app

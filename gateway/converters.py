@@ -1,0 +1,354 @@
+"""hearth.*.v1 messages ↔ the JSON of API.md: bare ids instead of resource names, RFC 3339 UTC times."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from hearth.analytics.v1 import analytics_pb2
+from hearth.notify.v1 import notify_pb2
+from hearth.task.v1 import task_pb2
+from hearth.user.v1 import user_pb2
+
+from gateway import schemas
+
+JSON = dict[str, Any]
+
+
+def time_out(stamp: Timestamp, present: bool = True) -> str | None:
+    if not present or (stamp.seconds == 0 and stamp.nanos == 0):
+        return None
+    return stamp.ToDatetime(tzinfo=UTC).isoformat().replace("+00:00", "Z")
+
+
+def time_in(moment: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(moment.astimezone(UTC))
+    return stamp
+
+
+def last_id(name: str) -> str:
+    """The id at the end of a resource name ("households/h/chores/c" → "c"); "" for ""."""
+    return name.rsplit("/", 1)[-1] if name else ""
+
+
+def role(value: int) -> str:
+    return user_pb2.Role.Name(value).removeprefix("ROLE_").lower() if value else ""
+
+
+def role_in(value: str) -> user_pb2.Role:
+    return user_pb2.Role.Value(f"ROLE_{value.upper()}")  # type: ignore[return-value]
+
+
+# --- field names in errors --------------------------------------------------------------------------
+
+# Services name fields as their proto paths (BadRequest field violations); clients sent API.md's JSON
+# names. Full paths are looked up first, then the request's resource prefix is dropped and each
+# segment renamed.
+_RESOURCE_PREFIXES = ("user.", "household.", "chore.", "invite.", "member.", "completion.")
+_FIELD_RENAMES = {
+    "household.display_name": "name",
+    "time_zone": "timezone",
+    "next_due_time": "next_due_at",
+    "complete_time": "completed_at",
+    "photo": "photo_id",
+    "assignee": "assignee_id",
+    "start_time": "from",
+    "end_time": "to",
+    "query": "q",
+    "unread_only": "unread",
+}
+
+
+def json_field(path: str) -> str:
+    if path in _FIELD_RENAMES:
+        return _FIELD_RENAMES[path]
+    for prefix in _RESOURCE_PREFIXES:
+        if path.startswith(prefix) and len(path) > len(prefix):
+            path = path.removeprefix(prefix)
+            break
+    if path in _FIELD_RENAMES:
+        return _FIELD_RENAMES[path]
+    return ".".join(_FIELD_RENAMES.get(part, part) for part in path.split("."))
+
+
+# --- user -------------------------------------------------------------------------------------------
+
+
+def user(message: user_pb2.User) -> JSON:
+    return {
+        "id": last_id(message.name),
+        "email": message.email,
+        "display_name": message.display_name,
+        "timezone": message.time_zone,
+        "locale": message.locale,
+        "created_at": time_out(message.create_time),
+        "updated_at": time_out(message.update_time),
+    }
+
+
+def tokens(message: user_pb2.TokenPair) -> JSON:
+    return {
+        "access_token": message.access_token,
+        "refresh_token": message.refresh_token,
+        "token_type": message.token_type or "Bearer",
+        "expires_in": message.expires_in,
+    }
+
+
+def household(message: user_pb2.Household) -> JSON:
+    return {
+        "id": last_id(message.name),
+        "name": message.display_name,
+        "timezone": message.time_zone,
+        "role": role(message.caller_role),
+        "created_at": time_out(message.create_time),
+        "updated_at": time_out(message.update_time),
+    }
+
+
+def invite(message: user_pb2.Invite) -> JSON:
+    return {
+        "id": last_id(message.name),
+        "household_id": message.name.split("/")[1] if message.name else "",
+        "code": message.code,
+        "role": role(message.role),
+        "email": message.email or None,
+        "expires_at": time_out(message.expire_time),
+        "created_at": time_out(message.create_time),
+    }
+
+
+def member(message: user_pb2.Member) -> JSON:
+    return {
+        "user_id": last_id(message.user),
+        "household_id": message.name.split("/")[1] if message.name else "",
+        "display_name": message.display_name,
+        "role": role(message.role),
+        "joined_at": time_out(message.join_time),
+    }
+
+
+# --- task -------------------------------------------------------------------------------------------
+
+_UNITS = {"hours": 1, "days": 2, "weeks": 3, "months": 4, "years": 5}
+_STRATEGIES = {
+    "fixed": 1,
+    "unassigned": 2,
+    "round_robin": 3,
+    "least_completed": 4,
+    "least_assigned": 5,
+    "least_points": 6,
+    "random": 7,
+    "random_except_last": 8,
+}
+_ROTATE = {"on_completion": 1, "daily": 2, "weekly": 3}
+_ON_MISS = {"keep": 1, "advance": 2}
+_STATES = {0: "active", 1: "active", 2: "done", 3: "archived"}
+
+
+def _name_of(enum_map: dict[str, int], value: int) -> str | None:
+    return next((name for name, number in enum_map.items() if number == value), None)
+
+
+def recurrence_in(body: schemas.RecurrenceBody) -> task_pb2.Recurrence:
+    message = task_pb2.Recurrence(rolling=body.rolling, months=body.months or [])
+    R = task_pb2.Recurrence
+    if body.kind == "once":
+        message.once.CopyFrom(R.Once())
+    elif body.kind == "interval":
+        message.interval.CopyFrom(R.Interval(every=body.every or 0, unit=_UNITS.get(body.unit or "", 0)))  # type: ignore[arg-type]
+    elif body.kind == "weekly":
+        message.weekly.CopyFrom(R.Weekly(every=body.every or 1, days=body.days or [], time=body.time or ""))
+    elif body.kind == "monthly":
+        message.monthly.CopyFrom(
+            R.Monthly(
+                every=body.every or 1,
+                day_of_month=body.day_of_month or 0,
+                weekday=body.weekday or "",
+                week=body.week or 0,
+            )
+        )
+    elif body.kind == "yearly":
+        message.yearly.CopyFrom(R.Yearly(every=body.every or 1, month=body.month or 0, day=body.day or 0))
+    elif body.kind == "rrule":
+        message.rrule.CopyFrom(R.RRule(rrule=body.rrule or ""))
+    else:
+        message.adaptive.CopyFrom(R.Adaptive())
+    return message
+
+
+def recurrence_out(message: task_pb2.Recurrence) -> JSON:
+    kind = message.WhichOneof("kind") or ""
+    out: JSON = {"kind": kind}
+    if kind == "interval":
+        out |= {"every": message.interval.every, "unit": _name_of(_UNITS, message.interval.unit)}
+    elif kind == "weekly":
+        out |= {"every": message.weekly.every, "days": list(message.weekly.days), "time": message.weekly.time or None}
+    elif kind == "monthly":
+        monthly = message.monthly
+        out |= {"every": monthly.every}
+        if monthly.weekday:
+            out |= {"weekday": monthly.weekday, "week": monthly.week}
+        else:
+            out |= {"day_of_month": monthly.day_of_month}
+    elif kind == "yearly":
+        out |= {"every": message.yearly.every, "month": message.yearly.month, "day": message.yearly.day}
+    elif kind == "rrule":
+        out |= {"rrule": message.rrule.rrule}
+    out["rolling"] = message.rolling
+    if message.months:
+        out["months"] = list(message.months)
+    return out
+
+
+def assignment_in(body: schemas.AssignmentBody) -> task_pb2.Assignment:
+    return task_pb2.Assignment(
+        strategy=_STRATEGIES[body.strategy],  # type: ignore[arg-type]
+        assignees=[f"users/{a}" for a in body.assignees],
+        rotate=_ROTATE.get(body.rotate or "", 0),  # type: ignore[arg-type]
+        on_miss=_ON_MISS.get(body.on_miss or "", 0),  # type: ignore[arg-type]
+        grace_minutes=body.grace_minutes or 0,
+        miss_penalty_points=body.miss_penalty_points or 0,
+    )
+
+
+def assignment_out(message: task_pb2.Assignment) -> JSON:
+    return {
+        "strategy": _name_of(_STRATEGIES, message.strategy),
+        "assignees": [last_id(a) for a in message.assignees],
+        "rotate": _name_of(_ROTATE, message.rotate),
+        "on_miss": _name_of(_ON_MISS, message.on_miss),
+        "grace_minutes": message.grace_minutes,
+        "miss_penalty_points": message.miss_penalty_points,
+    }
+
+
+def chore_in(body: schemas.ChoreBody | schemas.ChorePatch) -> task_pb2.Chore:
+    message = task_pb2.Chore(
+        title=body.title or "",
+        description=body.description or "",
+        category=body.category or "",
+        labels=body.labels or [],
+        points=body.points or 0,
+        reminders=[task_pb2.Reminder(before_minutes=r.before_minutes) for r in body.reminders or []],
+        requires_photo=bool(body.requires_photo),
+        requires_approval=bool(body.requires_approval),
+    )
+    if body.estimated_minutes is not None:
+        message.estimated_minutes = body.estimated_minutes
+    if body.recurrence is not None:
+        message.recurrence.CopyFrom(recurrence_in(body.recurrence))
+    if body.assignment is not None:
+        message.assignment.CopyFrom(assignment_in(body.assignment))
+    due = body.first_due_at if isinstance(body, schemas.ChoreBody) else body.next_due_at
+    if due is not None:
+        message.next_due_time.CopyFrom(time_in(due))
+    return message
+
+
+# JSON merge-patch field → Chore field path (update_mask).
+CHORE_PATCH_PATHS = {
+    "title": "title",
+    "description": "description",
+    "category": "category",
+    "labels": "labels",
+    "points": "points",
+    "estimated_minutes": "estimated_minutes",
+    "recurrence": "recurrence",
+    "assignment": "assignment",
+    "next_due_at": "next_due_time",
+    "reminders": "reminders",
+    "requires_photo": "requires_photo",
+    "requires_approval": "requires_approval",
+}
+
+
+def chore(message: task_pb2.Chore) -> JSON:
+    parts = message.name.split("/")
+    return {
+        "id": last_id(message.name),
+        "household_id": parts[1] if len(parts) > 1 else "",
+        "title": message.title,
+        "description": message.description,
+        "category": message.category or None,
+        "labels": list(message.labels),
+        "points": message.points,
+        "estimated_minutes": message.estimated_minutes if message.HasField("estimated_minutes") else None,
+        "recurrence": recurrence_out(message.recurrence),
+        "assignment": assignment_out(message.assignment),
+        "next_due_at": time_out(message.next_due_time, message.HasField("next_due_time")),
+        "assignee_id": last_id(message.assignee) or None,
+        "status": _STATES.get(message.state, "active"),
+        "reminders": [{"before_minutes": r.before_minutes} for r in message.reminders],
+        "requires_photo": message.requires_photo,
+        "requires_approval": message.requires_approval,
+        "created_by": last_id(message.creator) or None,
+        "last_completed_at": time_out(message.last_completion_time, message.HasField("last_completion_time")),
+        "created_at": time_out(message.create_time),
+        "updated_at": time_out(message.update_time),
+        "etag": message.etag,
+    }
+
+
+def completion(message: task_pb2.Completion) -> JSON:
+    parts = message.name.split("/")
+    return {
+        "id": last_id(message.name),
+        "household_id": parts[1] if len(parts) > 1 else "",
+        "chore_id": parts[3] if len(parts) > 3 else "",
+        "completed_by": last_id(message.completed_by),
+        "completed_at": time_out(message.complete_time),
+        "note": message.note or None,
+        "photo_id": last_id(message.photo) or None,
+        "points": message.points,
+        "due_at": time_out(message.due_time, message.HasField("due_time")),
+        "on_time": message.on_time,
+        "recorded_by": last_id(message.recorder) or None,
+        "created_at": time_out(message.create_time),
+    }
+
+
+# --- notify / analytics -----------------------------------------------------------------------------
+
+
+def notification(message: notify_pb2.Notification) -> JSON:
+    read_at = time_out(message.read_time, message.HasField("read_time"))
+    return {
+        "id": last_id(message.name),
+        "type": message.type,
+        "title": message.title,
+        "body": message.body,
+        "household_id": last_id(message.household) or None,
+        "subject": message.subject or None,
+        "actor_id": last_id(message.actor) or None,
+        "created_at": time_out(message.create_time),
+        "read_at": read_at,
+        "read": read_at is not None,
+    }
+
+
+def stats(message: analytics_pb2.HouseholdStats) -> JSON:
+    return {
+        "from": time_out(message.start_time),
+        "to": time_out(message.end_time),
+        "members": [
+            {
+                "user_id": last_id(m.user),
+                "completions": m.completions,
+                "points": m.points,
+                "on_time_rate": m.on_time_rate,
+                "current_streak": m.current_streak,
+                "best_streak": m.best_streak,
+                "share": m.share,
+            }
+            for m in message.members
+        ],
+        "household": {
+            "completions": message.household.completions,
+            "completion_rate": message.household.completion_rate,
+            "overdue": message.household.overdue,
+            "fairness": message.household.fairness,
+        },
+    }

@@ -1,0 +1,173 @@
+"""Errors as RFC 9457 problem+json — the one place HTTP statuses are chosen.
+
+Domain errors arrive from the services as gRPC status + `google.rpc.ErrorInfo` (+ `BadRequest`);
+`kit.interceptors.error_from_rpc` turns them back into the same `kit.errors` exception, and this
+module renders it. Request validation (FastAPI/pydantic) and routing errors get the same shape.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import grpc
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from google.rpc import error_details_pb2  # type: ignore[import-untyped]
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gateway.converters import json_field
+from kit import context
+from kit.errors import ERRORS_BY_REASON, FieldViolation, HearthError
+from kit.interceptors import error_from_rpc, status_details
+
+log = logging.getLogger("hearth.gateway")
+
+PROBLEM_TYPE = "https://hearth.dev/problems/"
+MEDIA_TYPE = "application/problem+json"
+
+TITLES = {
+    "validation_failed": "The request is not valid",
+    "unauthenticated": "Authentication required",
+    "permission_denied": "Not allowed",
+    "not_found": "Not found",
+    "conflict": "Conflict",
+    "precondition_failed": "Precondition failed",
+    "gone": "Gone",
+    "rate_limited": "Too many requests",
+    "unavailable": "Service unavailable",
+    "timeout": "The request took too long",
+    "payload_too_large": "Request body too large",
+    "method_not_allowed": "Method not allowed",
+    "not_modified": "Not modified",
+    "internal": "Internal error",
+    "failed_precondition": "The resource is not in a state that allows this",
+    "out_of_range": "Out of range",
+    "cancelled": "The request was cancelled",
+    "not_implemented": "Not implemented",
+}
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 401: "unauthenticated"}
+
+
+def problem(
+    status: int, code: str, detail: str = "", errors: list[FieldViolation] | None = None, headers: Any = None
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE + code,
+        "title": TITLES.get(code, code.replace("_", " ").capitalize()),
+        "status": status,
+        "detail": detail or TITLES.get(code, ""),
+        "code": code,
+        "correlation_id": context.correlation_id.get(),
+    }
+    if errors:
+        body["errors"] = [{"field": e.field, "message": e.message} for e in errors]
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def from_error(exc: HearthError) -> JSONResponse:
+    return problem(exc.http_status, exc.code, exc.message, exc.violations)
+
+
+# The one gRPC status → HTTP table, for failed calls that carry no `ErrorInfo` we know (a deadline, a
+# service that is down, a status raised by gRPC itself). Statuses agree with kit.errors.GRPC_TO_HTTP
+# (STYLE.md); calls that do carry an ErrorInfo are rendered from the kit.errors class its reason names,
+# which is how FAILED_PRECONDITION becomes 412 (precondition_failed) or 410 (gone).
+STATUS_TABLE: dict[grpc.StatusCode, tuple[int, str]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: (422, "validation_failed"),
+    grpc.StatusCode.FAILED_PRECONDITION: (400, "failed_precondition"),
+    grpc.StatusCode.OUT_OF_RANGE: (400, "out_of_range"),
+    grpc.StatusCode.UNAUTHENTICATED: (401, "unauthenticated"),
+    grpc.StatusCode.PERMISSION_DENIED: (403, "permission_denied"),
+    grpc.StatusCode.NOT_FOUND: (404, "not_found"),
+    grpc.StatusCode.ALREADY_EXISTS: (409, "conflict"),
+    grpc.StatusCode.ABORTED: (409, "conflict"),
+    grpc.StatusCode.RESOURCE_EXHAUSTED: (429, "rate_limited"),
+    grpc.StatusCode.CANCELLED: (499, "cancelled"),
+    grpc.StatusCode.UNIMPLEMENTED: (501, "not_implemented"),
+    grpc.StatusCode.UNAVAILABLE: (503, "unavailable"),
+    grpc.StatusCode.DEADLINE_EXCEEDED: (504, "timeout"),
+}
+
+
+def _reason(exc: grpc.aio.AioRpcError) -> str:
+    status = status_details(exc)
+    if status is None:
+        return ""
+    for detail in status.details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            return str(info.reason)
+    return ""
+
+
+def from_rpc(exc: grpc.aio.AioRpcError) -> JSONResponse:
+    if _reason(exc) in ERRORS_BY_REASON:
+        # A domain error raised by a service: the same kit.errors exception again, its field violations
+        # renamed from proto paths to the JSON fields the client sent.
+        error = error_from_rpc(exc)
+        error.violations = [FieldViolation(json_field(v.field), v.message) for v in error.violations]
+        return from_error(error)
+    status, code = STATUS_TABLE.get(exc.code(), (500, "internal"))
+    if status >= 500:
+        # Upstream internals (addresses, stack traces) are logged, never shown.
+        log.warning("upstream call failed: %s %s", exc.code().name, exc.details())
+        return problem(
+            status,
+            code,
+            "a backend service did not answer in time; try again"
+            if status in (503, 504)
+            else "something went wrong on our side",
+        )
+    return problem(status, code, exc.details() or "")
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def from_validation(exc: RequestValidationError) -> JSONResponse:
+    errors = []
+    for error in exc.errors():
+        kind = error.get("type", "")
+        field = _field(tuple(error.get("loc", ())))
+        if kind == "json_invalid":
+            message = "malformed JSON"
+        elif kind == "extra_forbidden":
+            message = "unknown field"
+        else:
+            message = str(error.get("msg", "invalid"))
+        errors.append(FieldViolation(field, message))
+    return problem(422, "validation_failed", "the request is not valid", errors)
+
+
+def install(app: FastAPI) -> None:
+    async def hearth_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HearthError)
+        return from_error(exc)
+
+    async def rpc_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, grpc.aio.AioRpcError)
+        return from_rpc(exc)
+
+    async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return from_validation(exc)
+
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = HTTP_CODES.get(exc.status_code, "internal" if exc.status_code >= 500 else "validation_failed")
+        return problem(exc.status_code, code, str(exc.detail), headers=exc.headers)
+
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem(500, "internal", "something went wrong on our side")
+
+    app.add_exception_handler(HearthError, hearth_error)
+    app.add_exception_handler(grpc.aio.AioRpcError, rpc_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected)

@@ -1,0 +1,31 @@
+"""/households/{hid}/stats."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from hearth.analytics.v1 import analytics_pb2
+from pydantic import AwareDatetime
+
+from gateway import converters
+from gateway.auth import CurrentCaller
+from gateway.routes import ClientsDep
+
+router = APIRouter(tags=["analytics"])
+
+
+@router.get("/households/{hid}/stats", summary="Per-member and household stats over a window (default 30 days)")
+async def household_stats(
+    hid: Annotated[str, Path(max_length=64)],
+    caller: CurrentCaller,
+    clients: ClientsDep,
+    from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    to: AwareDatetime | None = None,
+) -> dict[str, Any]:
+    request = analytics_pb2.GetHouseholdStatsRequest(name=f"households/{hid}/stats")
+    if from_ is not None:
+        request.start_time.CopyFrom(converters.time_in(from_))
+    if to is not None:
+        request.end_time.CopyFrom(converters.time_in(to))
+    return converters.stats(await clients.analytics.GetHouseholdStats(request))

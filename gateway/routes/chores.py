@@ -1,0 +1,190 @@
+"""/households/{hid}/chores: create, list, get, update (merge patch + If-Match), archive, complete."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi.responses import JSONResponse
+from google.protobuf.field_mask_pb2 import FieldMask
+from hearth.task.v1 import task_pb2
+from pydantic import AwareDatetime
+
+from gateway import converters, schemas
+from gateway.auth import CurrentCaller
+from gateway.routes import ClientsDep, IdempotencyKey
+
+router = APIRouter(tags=["chores"])
+
+HouseholdId = Annotated[str, Path(max_length=64)]
+ChoreId = Annotated[str, Path(max_length=64)]
+IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=200)]
+IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match", max_length=200)]
+
+
+def etag_header(etag: str) -> str:
+    return etag if etag.startswith(('"', 'W/"')) else f'"{etag}"'
+
+
+def etag_value(header: str | None) -> str:
+    """The service's etag inside one entity tag (quotes and weakness stripped)."""
+    value = (header or "").strip()
+    if value.startswith("W/"):
+        value = value[2:]
+    return value.strip('"')
+
+
+def if_match_etag(header: str | None) -> str:
+    """The etag the service must check for an If-Match header; "" (no precondition) for none or `*`."""
+    value = (header or "").strip()
+    return "" if value == "*" else etag_value(value.split(",")[0])
+
+
+def none_match(header: str | None, etag: str) -> bool:
+    """True when an If-None-Match header (`*` or a list of entity tags) matches `etag`."""
+    value = (header or "").strip()
+    if not value:
+        return False
+    return value == "*" or any(etag_value(tag) == etag_value(etag) for tag in value.split(","))
+
+
+def chore_response(chore: task_pb2.Chore, status: int = 200) -> JSONResponse:
+    return JSONResponse(converters.chore(chore), status_code=status, headers={"ETag": etag_header(chore.etag)})
+
+
+@router.post("/households/{hid}/chores", status_code=201, summary="Create a chore (not for children)")
+async def create_chore(
+    hid: HouseholdId,
+    body: schemas.ChoreBody,
+    caller: CurrentCaller,
+    clients: ClientsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    chore = await clients.chores.CreateChore(
+        task_pb2.CreateChoreRequest(
+            parent=f"households/{hid}", chore=converters.chore_in(body), request_id=idempotency_key or ""
+        )
+    )
+    return chore_response(chore, 201)
+
+
+@router.get("/households/{hid}/chores", summary="List chores (keyset pages, filters, full-text search)")
+async def list_chores(
+    hid: HouseholdId,
+    caller: CurrentCaller,
+    clients: ClientsDep,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+    page_token: Annotated[str, Query(max_length=2000)] = "",
+    assignee_id: Annotated[str | None, Query(max_length=64)] = None,
+    category: Annotated[str | None, Query(max_length=50)] = None,
+    label: Annotated[str | None, Query(max_length=50)] = None,
+    status: Literal["due", "overdue", "upcoming", "archived"] | None = None,
+    due_before: AwareDatetime | None = None,
+    due_after: AwareDatetime | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    order_by: Annotated[
+        str | None, Query(max_length=50, pattern=r"^(due_at|created_at|points|title)( (asc|desc))?$")
+    ] = None,
+) -> dict[str, Any]:
+    request = task_pb2.ListChoresRequest(
+        parent=f"households/{hid}",
+        page_size=page_size,
+        page_token=page_token,
+        assignee=f"users/{assignee_id}" if assignee_id else "",
+        category=category or "",
+        label=label or "",
+        status=status or "",
+        query=q or "",
+        order_by=order_by or "",
+    )
+    if due_before is not None:
+        request.due_before.CopyFrom(converters.time_in(due_before))
+    if due_after is not None:
+        request.due_after.CopyFrom(converters.time_in(due_after))
+    response = await clients.chores.ListChores(request)
+    return {"items": [converters.chore(c) for c in response.chores], "next_page_token": response.next_page_token}
+
+
+@router.get("/households/{hid}/chores/{cid}", summary="One chore (ETag; If-None-Match → 304)")
+async def get_chore(
+    hid: HouseholdId, cid: ChoreId, caller: CurrentCaller, clients: ClientsDep, if_none_match: IfNoneMatch = None
+) -> Response:
+    chore = await clients.chores.GetChore(task_pb2.GetChoreRequest(name=f"households/{hid}/chores/{cid}"))
+    if none_match(if_none_match, chore.etag):
+        return Response(status_code=304, headers={"ETag": etag_header(chore.etag)})
+    return chore_response(chore)
+
+
+@router.patch("/households/{hid}/chores/{cid}", summary="Update a chore (JSON merge patch; If-Match → 412 when stale)")
+async def update_chore(
+    hid: HouseholdId,
+    cid: ChoreId,
+    body: schemas.ChorePatch,
+    caller: CurrentCaller,
+    clients: ClientsDep,
+    if_match: IfMatch = None,
+) -> JSONResponse:
+    chore = converters.chore_in(body)
+    chore.name = f"households/{hid}/chores/{cid}"
+    chore.etag = if_match_etag(if_match)
+    mask = FieldMask(paths=[converters.CHORE_PATCH_PATHS[f] for f in sorted(body.model_fields_set)])
+    updated = await clients.chores.UpdateChore(task_pb2.UpdateChoreRequest(chore=chore, update_mask=mask))
+    return chore_response(updated)
+
+
+@router.delete("/households/{hid}/chores/{cid}", status_code=204, summary="Archive a chore")
+async def delete_chore(
+    hid: HouseholdId, cid: ChoreId, caller: CurrentCaller, clients: ClientsDep, if_match: IfMatch = None
+) -> Response:
+    await clients.chores.DeleteChore(
+        task_pb2.DeleteChoreRequest(name=f"households/{hid}/chores/{cid}", etag=if_match_etag(if_match))
+    )
+    return Response(status_code=204)
+
+
+@router.post(
+    "/households/{hid}/chores/{cid}/complete",
+    status_code=201,
+    summary="Complete a chore; the response is the completion, with the chore as it is now under `chore`",
+)
+async def complete_chore(
+    hid: HouseholdId,
+    cid: ChoreId,
+    caller: CurrentCaller,
+    clients: ClientsDep,
+    idempotency_key: IdempotencyKey = None,
+    body: schemas.CompleteBody | None = None,
+) -> JSONResponse:
+    body = body or schemas.CompleteBody()
+    message = task_pb2.CompleteChoreRequest(
+        name=f"households/{hid}/chores/{cid}",
+        note=body.note or "",
+        photo=f"households/{hid}/photos/{body.photo_id}" if body.photo_id else "",
+        completed_by=f"users/{body.completed_by}" if body.completed_by else "",
+        request_id=idempotency_key or "",
+    )
+    if body.completed_at is not None:
+        message.complete_time.CopyFrom(converters.time_in(body.completed_at))
+    response = await clients.chores.CompleteChore(message)
+    payload = converters.completion(response.completion) | {"chore": converters.chore(response.chore)}
+    return JSONResponse(payload, status_code=201, headers={"ETag": etag_header(response.chore.etag)})
+
+
+@router.get("/households/{hid}/chores/{cid}/completions", summary="A chore's completion history, newest first")
+async def list_completions(
+    hid: HouseholdId,
+    cid: ChoreId,
+    caller: CurrentCaller,
+    clients: ClientsDep,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+    page_token: Annotated[str, Query(max_length=2000)] = "",
+) -> dict[str, Any]:
+    response = await clients.chores.ListCompletions(
+        task_pb2.ListCompletionsRequest(
+            parent=f"households/{hid}/chores/{cid}", page_size=page_size, page_token=page_token
+        )
+    )
+    return {
+        "items": [converters.completion(c) for c in response.completions],
+        "next_page_token": response.next_page_token,
+    }

@@ -1,0 +1,131 @@
+"""/households, their invites and members."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Response
+from google.protobuf.field_mask_pb2 import FieldMask
+from hearth.user.v1 import user_pb2
+
+from gateway import converters, schemas
+from gateway.auth import CurrentCaller
+from gateway.routes import ClientsDep, IdempotencyKey
+
+router = APIRouter(tags=["households"])
+
+HouseholdId = Annotated[str, Path(max_length=64)]
+PageSize = Annotated[int, Query(ge=1, le=200)]
+PageToken = Annotated[str, Query(max_length=2000)]
+
+
+@router.post("/households", status_code=201, summary="Create a household; the caller is its owner")
+async def create_household(
+    body: schemas.HouseholdBody, caller: CurrentCaller, clients: ClientsDep, idempotency_key: IdempotencyKey = None
+) -> dict[str, Any]:
+    household = await clients.households.CreateHousehold(
+        user_pb2.CreateHouseholdRequest(
+            household=user_pb2.Household(display_name=body.name, time_zone=body.timezone),
+            request_id=idempotency_key or "",
+        )
+    )
+    return converters.household(household)
+
+
+@router.get("/households", summary="The caller's households")
+async def list_households(
+    caller: CurrentCaller, clients: ClientsDep, page_size: PageSize = 50, page_token: PageToken = ""
+) -> dict[str, Any]:
+    response = await clients.households.ListHouseholds(
+        user_pb2.ListHouseholdsRequest(page_size=page_size, page_token=page_token)
+    )
+    return {
+        "items": [converters.household(h) for h in response.households],
+        "next_page_token": response.next_page_token,
+    }
+
+
+@router.get("/households/{hid}", summary="One household")
+async def get_household(hid: HouseholdId, caller: CurrentCaller, clients: ClientsDep) -> dict[str, Any]:
+    return converters.household(
+        await clients.households.GetHousehold(user_pb2.GetHouseholdRequest(name=f"households/{hid}"))
+    )
+
+
+@router.patch("/households/{hid}", summary="Rename or move a household (owner/admin; merge patch)")
+async def update_household(
+    hid: HouseholdId, body: schemas.HouseholdPatch, caller: CurrentCaller, clients: ClientsDep
+) -> dict[str, Any]:
+    paths = {"name": "display_name", "timezone": "time_zone"}
+    household = user_pb2.Household(
+        name=f"households/{hid}", display_name=body.name or "", time_zone=body.timezone or ""
+    )
+    mask = FieldMask(paths=[paths[f] for f in sorted(body.model_fields_set)])
+    updated = await clients.households.UpdateHousehold(
+        user_pb2.UpdateHouseholdRequest(household=household, update_mask=mask)
+    )
+    return converters.household(updated)
+
+
+@router.delete("/households/{hid}", status_code=204, summary="Delete a household (owner only)")
+async def delete_household(hid: HouseholdId, caller: CurrentCaller, clients: ClientsDep) -> Response:
+    await clients.households.DeleteHousehold(user_pb2.DeleteHouseholdRequest(name=f"households/{hid}"))
+    return Response(status_code=204)
+
+
+@router.post("/households/{hid}/invites", status_code=201, summary="Invite someone (owner/admin)")
+async def create_invite(
+    hid: HouseholdId,
+    body: schemas.InviteBody,
+    caller: CurrentCaller,
+    clients: ClientsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    invite = await clients.households.CreateInvite(
+        user_pb2.CreateInviteRequest(
+            parent=f"households/{hid}",
+            invite=user_pb2.Invite(role=converters.role_in(body.role), email=body.email or ""),
+            request_id=idempotency_key or "",
+        )
+    )
+    return converters.invite(invite)
+
+
+@router.post("/invites/{code}/accept", summary="Join the household of an invite")
+async def accept_invite(
+    code: Annotated[str, Path(max_length=200)], caller: CurrentCaller, clients: ClientsDep
+) -> dict[str, Any]:
+    return converters.member(await clients.households.AcceptInvite(user_pb2.AcceptInviteRequest(code=code)))
+
+
+@router.get("/households/{hid}/members", summary="Members of a household")
+async def list_members(
+    hid: HouseholdId, caller: CurrentCaller, clients: ClientsDep, page_size: PageSize = 50, page_token: PageToken = ""
+) -> dict[str, Any]:
+    response = await clients.households.ListMembers(
+        user_pb2.ListMembersRequest(parent=f"households/{hid}", page_size=page_size, page_token=page_token)
+    )
+    return {"items": [converters.member(m) for m in response.members], "next_page_token": response.next_page_token}
+
+
+@router.patch("/households/{hid}/members/{uid}", summary="Change a member's role (owner/admin)")
+async def update_member(
+    hid: HouseholdId,
+    uid: Annotated[str, Path(max_length=64)],
+    body: schemas.MemberPatch,
+    caller: CurrentCaller,
+    clients: ClientsDep,
+) -> dict[str, Any]:
+    member = user_pb2.Member(name=f"households/{hid}/members/{uid}", role=converters.role_in(body.role))
+    updated = await clients.households.UpdateMember(
+        user_pb2.UpdateMemberRequest(member=member, update_mask=FieldMask(paths=["role"]))
+    )
+    return converters.member(updated)
+
+
+@router.delete("/households/{hid}/members/{uid}", status_code=204, summary="Remove a member, or leave")
+async def delete_member(
+    hid: HouseholdId, uid: Annotated[str, Path(max_length=64)], caller: CurrentCaller, clients: ClientsDep
+) -> Response:
+    await clients.households.DeleteMember(user_pb2.DeleteMemberRequest(name=f"households/{hid}/members/{uid}"))
+    return Response(status_code=204)

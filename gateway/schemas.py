@@ -1,0 +1,148 @@
+"""Request bodies of the REST API. Unknown fields are refused (422) and strings are trimmed and bounded.
+
+Rules that belong to the domain (password policy, time zones, who may do what) are checked by the
+services, so REST and gRPC callers get the same answers; these models check shape and bounds.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
+Secret = Annotated[str, StringConstraints(strip_whitespace=False, max_length=256)]  # passwords are never trimmed
+Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class RegisterBody(Body):
+    email: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254)]
+    password: Secret
+    display_name: Name
+    timezone: Text | None = None
+    locale: Annotated[str, StringConstraints(strip_whitespace=True, max_length=35)] | None = None
+
+
+class LoginBody(Body):
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)]
+    password: Secret
+    totp_code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=16)] | None = None
+
+
+class RefreshBody(Body):
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=512)]
+
+
+class LogoutBody(Body):
+    refresh_token: Annotated[str, StringConstraints(max_length=512)] | None = None
+
+
+class UserPatch(Body):
+    display_name: Name | None = None
+    timezone: Text | None = None
+    locale: Annotated[str, StringConstraints(strip_whitespace=True, max_length=35)] | None = None
+
+
+class HouseholdBody(Body):
+    name: Name
+    timezone: Text
+
+
+class HouseholdPatch(Body):
+    name: Name | None = None
+    timezone: Text | None = None
+
+
+class InviteBody(Body):
+    role: Literal["admin", "member", "child"]
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)] | None = None
+
+
+class MemberPatch(Body):
+    role: Literal["admin", "member", "child"]
+
+
+class RecurrenceBody(Body):
+    kind: Literal["once", "interval", "weekly", "monthly", "yearly", "rrule", "adaptive"]
+    every: Annotated[int, Field(ge=1, le=1000)] | None = None
+    unit: Literal["hours", "days", "weeks", "months", "years"] | None = None
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] | None = None
+    time: Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] | None = None
+    day_of_month: Annotated[int, Field(ge=-1, le=31)] | None = None
+    weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] | None = None
+    week: Annotated[int, Field(ge=-1, le=4)] | None = None
+    month: Annotated[int, Field(ge=1, le=12)] | None = None
+    day: Annotated[int, Field(ge=1, le=31)] | None = None
+    rrule: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    rolling: bool = False
+    months: list[Annotated[int, Field(ge=1, le=12)]] | None = None
+
+
+class AssignmentBody(Body):
+    strategy: Literal[
+        "fixed",
+        "unassigned",
+        "round_robin",
+        "least_completed",
+        "least_assigned",
+        "least_points",
+        "random",
+        "random_except_last",
+    ]
+    assignees: Annotated[list[Id], Field(max_length=50)] = []
+    rotate: Literal["on_completion", "daily", "weekly"] | None = None
+    on_miss: Literal["keep", "advance"] | None = None
+    grace_minutes: Annotated[int, Field(ge=0, le=10080)] | None = None
+    miss_penalty_points: Annotated[int, Field(ge=0, le=1000)] | None = None
+
+
+class ReminderBody(Body):
+    before_minutes: Annotated[int, Field(ge=0, le=43200)]
+
+
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+
+
+class ChoreBody(Body):
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    description: LongText | None = None
+    category: Annotated[str, StringConstraints(strip_whitespace=True, max_length=50)] | None = None
+    labels: Annotated[list[Label], Field(max_length=20)] | None = None
+    points: Annotated[int, Field(ge=0, le=1000)] = 0
+    estimated_minutes: Annotated[int, Field(ge=0, le=1440)] | None = None
+    recurrence: RecurrenceBody
+    assignment: AssignmentBody
+    first_due_at: AwareDatetime | None = None
+    reminders: Annotated[list[ReminderBody], Field(max_length=10)] | None = None
+    requires_photo: bool = False
+    requires_approval: bool = False
+
+
+class ChorePatch(Body):
+    """A JSON merge patch: only the fields present change."""
+
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
+    description: LongText | None = None
+    category: Annotated[str, StringConstraints(strip_whitespace=True, max_length=50)] | None = None
+    labels: Annotated[list[Label], Field(max_length=20)] | None = None
+    points: Annotated[int, Field(ge=0, le=1000)] | None = None
+    estimated_minutes: Annotated[int, Field(ge=0, le=1440)] | None = None
+    recurrence: RecurrenceBody | None = None
+    assignment: AssignmentBody | None = None
+    next_due_at: AwareDatetime | None = None
+    reminders: Annotated[list[ReminderBody], Field(max_length=10)] | None = None
+    requires_photo: bool | None = None
+    requires_approval: bool | None = None
+
+
+class CompleteBody(Body):
+    completed_at: AwareDatetime | None = None
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] | None = None
+    photo_id: Id | None = None
+    completed_by: Id | None = None

@@ -1,0 +1,68 @@
+"""A thin client of the REST API for end-to-end tests: people, households, chores — through the gateway."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from tests.support.infra import unique
+
+API = "/api/v1"
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Person:
+    user_id: str
+    email: str
+    token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def expect(response: httpx.Response, status: int) -> Any:
+    assert response.status_code == status, f"{response.request.method} {response.request.url}: {response.text}"
+    return response.json() if response.content else None
+
+
+async def sign_up(http: httpx.AsyncClient, name: str) -> Person:
+    email = f"{unique(name.lower())}@example.com"
+    user = expect(
+        await http.post(f"{API}/auth/register", json={"email": email, "password": PASSWORD, "display_name": name}), 201
+    )
+    tokens = expect(await http.post(f"{API}/auth/login", json={"email": email, "password": PASSWORD}), 200)
+    return Person(user["id"], email, tokens["access_token"], tokens["refresh_token"])
+
+
+async def create_household(http: httpx.AsyncClient, owner: Person, name: str = "Home") -> str:
+    household = expect(
+        await http.post(f"{API}/households", json={"name": name, "timezone": "Europe/Berlin"}, headers=owner.headers),
+        201,
+    )
+    return str(household["id"])
+
+
+async def join(
+    http: httpx.AsyncClient, household_id: str, inviter: Person, person: Person, role: str
+) -> dict[str, Any]:
+    invite = expect(
+        await http.post(f"{API}/households/{household_id}/invites", json={"role": role}, headers=inviter.headers), 201
+    )
+    member: dict[str, Any] = expect(
+        await http.post(f"{API}/invites/{invite['code']}/accept", headers=person.headers), 200
+    )
+    return member
+
+
+async def create_chore(http: httpx.AsyncClient, household_id: str, person: Person, **fields: Any) -> dict[str, Any]:
+    body = {"title": "Dishes", "points": 10, "recurrence": {"kind": "once"}, "assignment": {"strategy": "unassigned"}}
+    body.update(fields)
+    chore: dict[str, Any] = expect(
+        await http.post(f"{API}/households/{household_id}/chores", json=body, headers=person.headers), 201
+    )
+    return chore
