@@ -11,6 +11,11 @@ from kit.db import drop_database, ensure_database
 from tests.support.infra import database_url, infra, unique
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):  # the controller decides once; xdist workers inherit its choice
+        infra()
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     return infra().describe()
 

