@@ -244,6 +244,12 @@ def first_due(recurrence: Recurrence, *, start: datetime, tz: tzinfo) -> datetim
     return _first_in_season_after(start, recurrence.unit, recurrence.every, start, recurrence.months, tz)
 
 
+def completed_on_time(*, due: datetime, completed_at: datetime, grace_minutes: int = 0) -> bool:
+    """A completion is on time when it is done by its due time plus the chore's grace period (the same
+    grace after which an occurrence counts as missed)."""
+    return _utc(completed_at, "completed_at") <= _utc(due, "due") + timedelta(minutes=max(grace_minutes, 0))
+
+
 # --- assignment ------------------------------------------------------------------------------------
 
 

@@ -825,7 +825,9 @@ class ChoreService:
                 photo=photo,
                 points=chore.points,
                 due_time=due,
-                on_time=completed_at <= due,
+                on_time=scheduling.completed_on_time(
+                    due=due, completed_at=completed_at, grace_minutes=assignment.grace_minutes
+                ),
                 create_time=now,
                 request_id=data.request_id or None,
             )

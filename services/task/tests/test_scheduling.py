@@ -13,6 +13,7 @@ import pytest
 from services.task.scheduling import (
     Assignment,
     Recurrence,
+    completed_on_time,
     first_due,
     initial_assignee,
     next_assignee,
@@ -419,3 +420,16 @@ def test_unassigned_has_nobody() -> None:
     unassigned = Assignment("unassigned")
     assert initial_assignee(unassigned) is None
     assert next_assignee(unassigned, current=uuid.uuid4()) is None
+
+
+def test_on_time_means_by_the_due_time_plus_the_grace_period() -> None:
+    due = datetime(2026, 3, 29, 16, 0, tzinfo=UTC)
+    assert completed_on_time(due=due, completed_at=due)
+    assert completed_on_time(due=due, completed_at=due - timedelta(days=2))
+    assert not completed_on_time(due=due, completed_at=due + timedelta(seconds=1))
+    assert completed_on_time(due=due, completed_at=due + timedelta(minutes=30), grace_minutes=30)
+    assert not completed_on_time(due=due, completed_at=due + timedelta(minutes=31), grace_minutes=30)
+    # Zones do not matter: the same instant written in Berlin time is still on time.
+    assert completed_on_time(due=due, completed_at=due.astimezone(BERLIN))
+    with pytest.raises(ValueError, match="completed_at must be timezone-aware"):
+        completed_on_time(due=due, completed_at=datetime(2026, 3, 29, 16, 0))
