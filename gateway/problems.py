@@ -14,7 +14,7 @@ import grpc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from google.rpc import error_details_pb2  # type: ignore[import-untyped]
+from google.rpc import error_details_pb2
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.converters import json_field
@@ -96,9 +96,8 @@ def _reason(exc: grpc.aio.AioRpcError) -> str:
     if status is None:
         return ""
     for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
+        info = error_details_pb2.ErrorInfo()
+        if detail.Unpack(info):  # False for any other detail type
             return str(info.reason)
     return ""
 

@@ -12,12 +12,16 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+import grpc
 import jwt
 
 from kit.context import Caller
 from kit.errors import Unauthenticated
+
+if TYPE_CHECKING:
+    from hearth.user.v1 import user_pb2
 
 ALGORITHM = "EdDSA"
 JwksSource = Callable[[], Awaitable[dict[str, Any]]]
@@ -50,7 +54,11 @@ class TokenVerifier:
         return key
 
     async def verify(self, token: str) -> Caller:
-        """The caller the token proves, or Unauthenticated (never another exception)."""
+        """The caller the token proves, or Unauthenticated for anything wrong with the token.
+
+        The one other exception is the JWKS source's own failure (the user service unreachable): an outage
+        is not the caller's fault, so it surfaces as UNAVAILABLE, never as a 401 that logs users out.
+        """
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -93,11 +101,17 @@ def bearer_token(authorization: str | None) -> str | None:
     return token.strip()
 
 
-def grpc_jwks_source(channel: Any) -> JwksSource:
+class _AuthStub(Protocol):
+    """The part of the generated `AuthServiceStub` used here, typed (the generated *_pb2_grpc.py has no types)."""
+
+    GetJwks: grpc.aio.UnaryUnaryMultiCallable[user_pb2.GetJwksRequest, user_pb2.Jwks]
+
+
+def grpc_jwks_source(channel: grpc.aio.Channel) -> JwksSource:
     """Fetch the JWKS from the user service over gRPC (imports kept local: kit must not need user's stubs)."""
     from hearth.user.v1 import user_pb2, user_pb2_grpc
 
-    stub = user_pb2_grpc.AuthServiceStub(channel)
+    stub: _AuthStub = user_pb2_grpc.AuthServiceStub(channel)
 
     async def fetch() -> dict[str, Any]:
         response = await stub.GetJwks(user_pb2.GetJwksRequest(), timeout=5)

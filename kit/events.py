@@ -29,6 +29,7 @@ from hearth.events.v1 import events_pb2
 from opentelemetry import trace
 from prometheus_client import Counter
 from redis.exceptions import RedisError, ResponseError
+from redis.typing import EncodableT, FieldT
 from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -240,7 +241,11 @@ class EventConsumer:
 
     async def _dead_letter(self, stream: str, entry_id: Any, fields: Mapping[Any, Any], reason: str) -> None:
         log.error("dead-lettering %s %s: %s", stream, _text(entry_id), reason)
-        dead = {**{_text(k): v for k, v in fields.items()}, "error": reason, "original_id": _text(entry_id)}
+        dead: dict[FieldT, EncodableT] = {
+            **{_text(k): v for k, v in fields.items()},
+            "error": reason,
+            "original_id": _text(entry_id),
+        }
         await self._redis.xadd(dead_letter_stream(stream), dead)
         await self._redis.xack(stream, self._group, entry_id)
         EVENTS_HANDLED.labels(stream, self._group, "dead").inc()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import grpc
 from google.protobuf.descriptor import ServiceDescriptor
@@ -51,7 +51,16 @@ def retry_service_config(methods: Iterable[tuple[str, str]]) -> str:
     )
 
 
-class _ForwardingInterceptor(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):
+# grpc-stubs makes the client interceptor classes generic; grpcio's are not subscriptable at runtime.
+if TYPE_CHECKING:
+    _UnaryUnary = grpc.aio.UnaryUnaryClientInterceptor[Any, Any]
+    _UnaryStream = grpc.aio.UnaryStreamClientInterceptor[Any, Any]
+else:
+    _UnaryUnary = grpc.aio.UnaryUnaryClientInterceptor
+    _UnaryStream = grpc.aio.UnaryStreamClientInterceptor
+
+
+class _ForwardingInterceptor(_UnaryUnary, _UnaryStream):
     def __init__(self, default_timeout: float) -> None:
         self.default_timeout = default_timeout
 
@@ -66,7 +75,18 @@ class _ForwardingInterceptor(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.Unar
         timeout = details.timeout if details.timeout is not None else self.default_timeout
         inherited = deadline.get()
         if inherited is not None:
-            timeout = max(0.0, min(timeout, inherited - time.monotonic()))
+            left = inherited - time.monotonic()
+            if left <= 0:
+                # Fail here: a zero timeout does not reliably stop gRPC from sending the call (with a retry
+                # policy it reaches the server and may even succeed), doing work nobody waits for any more.
+                raise grpc.aio.AioRpcError(
+                    grpc.StatusCode.DEADLINE_EXCEEDED,
+                    grpc.aio.Metadata(),
+                    grpc.aio.Metadata(),
+                    "the deadline of the request being served has passed",
+                    None,
+                )
+            timeout = min(timeout, left)
         return grpc.aio.ClientCallDetails(
             method=details.method,
             timeout=timeout,
@@ -75,10 +95,10 @@ class _ForwardingInterceptor(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.Unar
             wait_for_ready=details.wait_for_ready,
         )
 
-    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+    async def intercept_unary_unary(self, continuation: Any, details: grpc.aio.ClientCallDetails, request: Any) -> Any:
         return await continuation(self._details(details), request)
 
-    async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+    async def intercept_unary_stream(self, continuation: Any, details: grpc.aio.ClientCallDetails, request: Any) -> Any:
         return await continuation(self._details(details), request)
 
 
@@ -89,7 +109,8 @@ def make_channel(
     retry_methods: Iterable[tuple[str, str]] = (),
     default_timeout: float = DEFAULT_TIMEOUT,
 ) -> grpc.aio.Channel:
-    interceptors: list[grpc.aio.ClientInterceptor] = [_ForwardingInterceptor(default_timeout)]
+    # grpc-stubs leaves aio.ClientInterceptor an opaque placeholder that it says to cast to.
+    interceptors = [cast(grpc.aio.ClientInterceptor, _ForwardingInterceptor(default_timeout))]
     if telemetry is not None:
         interceptors = [*telemetry.client_interceptors(), *interceptors]
     return grpc.aio.insecure_channel(

@@ -12,7 +12,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -31,11 +31,19 @@ Cleanup = Callable[[], Awaitable[None]]
 MAX_MESSAGE_BYTES = 12 * 1024 * 1024  # photos are up to 10 MiB
 
 
+class HealthServicer(Protocol):
+    """What we use of grpc_health's asyncio `health.aio.HealthServicer` (grpc-stubs 1.53 only knows the sync one)."""
+
+    async def set(self, service: str, status: int) -> None: ...
+
+    async def enter_graceful_shutdown(self) -> None: ...
+
+
 @dataclass
 class Server:
     server: grpc.aio.Server
     port: int
-    health: health.aio.HealthServicer
+    health: HealthServicer
     service_names: list[str]
     cleanups: list[Cleanup] = field(default_factory=list)
     # The service's kit Runtime (engine, redis, ...), for tests and health; set by create_server.
@@ -89,7 +97,8 @@ def build_server(
     for add, servicer, name in registrations:
         add(servicer, server)
         names.append(name)
-    health_servicer = health.aio.HealthServicer()
+    # grpcio-health-checking has shipped `health.aio` since 1.37; grpc-stubs 1.53 does not declare it.
+    health_servicer: HealthServicer = health.aio.HealthServicer()  # type: ignore[attr-defined]
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
     bound = server.add_insecure_port(f"{host}:{port}")

@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeAlias, cast
 
 import grpc
 from google.protobuf import any_pb2
@@ -47,10 +47,28 @@ RPC_LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 
-Scope = Callable[[Any, grpc.aio.ServicerContext], AbstractAsyncContextManager[None]]
+Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
+# A string: grpc-stubs makes RpcMethodHandler generic, grpcio's class is not subscriptable at runtime.
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
+Scope: TypeAlias = Callable[[Any, Context], AbstractAsyncContextManager[None]]
+
+# Likewise for the base class of our server interceptors.
+if TYPE_CHECKING:
+    _ServerInterceptor = grpc.aio.ServerInterceptor[Any, Any]
+else:
+    _ServerInterceptor = grpc.aio.ServerInterceptor
 
 
-def _wrap(handler: grpc.RpcMethodHandler | None, scope: Scope) -> grpc.RpcMethodHandler | None:
+class _StatusAborter(Protocol):
+    async def abort_with_status(self, status: grpc.Status) -> NoReturn: ...
+
+
+async def _abort_with_status(ctx: Context, status: grpc.Status) -> NoReturn:
+    """`ctx.abort_with_status(status)`: grpcio's aio ServicerContext has it, grpc-stubs 1.53 does not declare it."""
+    await cast(_StatusAborter, ctx).abort_with_status(status)
+
+
+def _wrap(handler: Handler | None, scope: Scope) -> Handler | None:
     """Return `handler` with its behaviour run inside `scope(request, ctx)`, for unary and streaming responses."""
     if handler is None:
         return None
@@ -58,24 +76,25 @@ def _wrap(handler: grpc.RpcMethodHandler | None, scope: Scope) -> grpc.RpcMethod
         field = "unary_unary" if handler.unary_unary else "stream_unary"
         inner = getattr(handler, field)
 
-        async def unary(request: Any, ctx: grpc.aio.ServicerContext) -> Any:
+        async def unary(request: Any, ctx: Context) -> Any:
             async with scope(request, ctx):
                 return await inner(request, ctx)
 
+        # At runtime a handler is a namedtuple; grpc-stubs declares a plain class without `_replace`.
         return handler._replace(**{field: unary})  # type: ignore[attr-defined,no-any-return]
 
     field = "unary_stream" if handler.unary_stream else "stream_stream"
     inner = getattr(handler, field)
 
-    async def streaming(request: Any, ctx: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+    async def streaming(request: Any, ctx: Context) -> AsyncIterator[Any]:
         async with scope(request, ctx):
             async for item in inner(request, ctx):
                 yield item
 
-    return handler._replace(**{field: streaming})  # type: ignore[attr-defined,no-any-return]
+    return handler._replace(**{field: streaming})  # type: ignore[attr-defined,no-any-return]  # as above
 
 
-def _metadata(ctx: grpc.aio.ServicerContext, key: str) -> str | None:
+def _metadata(ctx: Context, key: str) -> str | None:
     for k, v in ctx.invocation_metadata() or ():
         if k == key:
             return v if isinstance(v, str) else v.decode()
@@ -87,7 +106,7 @@ def _split(method: str) -> tuple[str, str]:
     return service, name
 
 
-class CorrelationInterceptor(grpc.aio.ServerInterceptor):
+class CorrelationInterceptor(_ServerInterceptor):
     """Takes `x-correlation-id` from the caller (or makes one), and records the call's deadline."""
 
     def __init__(self, service: str) -> None:
@@ -95,7 +114,7 @@ class CorrelationInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
         @asynccontextmanager
-        async def scope(request: Any, ctx: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+        async def scope(request: Any, ctx: Context) -> AsyncIterator[None]:
             cid = _metadata(ctx, CORRELATION_HEADER) or uuid.uuid4().hex
             remaining = ctx.time_remaining()
             tokens = (
@@ -113,7 +132,7 @@ class CorrelationInterceptor(grpc.aio.ServerInterceptor):
         return _wrap(await continuation(details), scope)
 
 
-class AuthInterceptor(grpc.aio.ServerInterceptor):
+class AuthInterceptor(_ServerInterceptor):
     """Verifies the bearer token and sets `context.caller`; methods not in `public` require one."""
 
     def __init__(self, verifier: TokenVerifier, public: Iterable[str] = ()) -> None:
@@ -125,7 +144,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         is_public = method in self.public or method.startswith("/grpc.reflection.")
 
         @asynccontextmanager
-        async def scope(request: Any, ctx: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+        async def scope(request: Any, ctx: Context) -> AsyncIterator[None]:
             token = bearer_token(_metadata(ctx, "authorization"))
             if token is None:
                 if not is_public:
@@ -142,39 +161,39 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         return _wrap(await continuation(details), scope)
 
 
-class ErrorInterceptor(grpc.aio.ServerInterceptor):
+class ErrorInterceptor(_ServerInterceptor):
     """Domain exceptions → `google.rpc.Status` with ErrorInfo (+ BadRequest); others → generic INTERNAL."""
 
     async def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
         method = details.method
 
         @asynccontextmanager
-        async def scope(request: Any, ctx: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+        async def scope(request: Any, ctx: Context) -> AsyncIterator[None]:
             try:
                 yield
             except HearthError as exc:
-                await ctx.abort_with_status(to_grpc_status(exc))
+                await _abort_with_status(ctx, to_grpc_status(exc))
             except (grpc.aio.AbortError, grpc.aio.UsageError):
                 raise
             except grpc.aio.AioRpcError as exc:
                 # A downstream call failed: pass its error on as ours (its status keeps the details).
-                await ctx.abort_with_status(to_grpc_status(error_from_rpc(exc)))
+                await _abort_with_status(ctx, to_grpc_status(error_from_rpc(exc)))
             except Exception:
                 # The stack trace goes to the log only; the caller sees a generic message.
                 log.exception("unhandled error in %s", method)
-                await ctx.abort_with_status(to_grpc_status(Internal("internal error")))
+                await _abort_with_status(ctx, to_grpc_status(Internal("internal error")))
 
         return _wrap(await continuation(details), scope)
 
 
-class MetricsInterceptor(grpc.aio.ServerInterceptor):
+class MetricsInterceptor(_ServerInterceptor):
     """RED metrics per RPC: requests by status code, latency histogram."""
 
     async def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
         service, name = _split(details.method)
 
         @asynccontextmanager
-        async def scope(request: Any, ctx: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+        async def scope(request: Any, ctx: Context) -> AsyncIterator[None]:
             start = time.perf_counter()
             code = "OK"
             try:
@@ -211,7 +230,9 @@ def _pack(message: Any) -> any_pb2.Any:
 
 
 def status_details(exc: grpc.aio.AioRpcError) -> status_pb2.Status | None:
-    for key, value in exc.trailing_metadata() or ():
+    # grpc-stubs types this as grpc.RpcError's tuple of `_Metadatum`; an aio error carries `aio.Metadata`.
+    trailing = cast("grpc.aio.Metadata | None", exc.trailing_metadata())
+    for key, value in trailing or ():
         if key == "grpc-status-details-bin":
             status = status_pb2.Status()
             status.ParseFromString(value if isinstance(value, bytes) else value.encode())
@@ -225,13 +246,11 @@ def error_from_rpc(exc: grpc.aio.AioRpcError) -> HearthError:
     reason, violations, metadata = "", [], {}
     if status is not None:
         for detail in status.details:
-            if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-                info = error_details_pb2.ErrorInfo()
-                detail.Unpack(info)
+            # Unpack returns False when the detail holds another message type.
+            info, bad = error_details_pb2.ErrorInfo(), error_details_pb2.BadRequest()
+            if detail.Unpack(info):
                 reason, metadata = info.reason, dict(info.metadata)
-            elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-                bad = error_details_pb2.BadRequest()
-                detail.Unpack(bad)
+            elif detail.Unpack(bad):
                 violations = [FieldViolation(v.field, v.description) for v in bad.field_violations]
     cls = error_class(reason, exc.code()) or _BY_CODE.get(exc.code(), Internal)
     return cls(exc.details() or "", violations, metadata)

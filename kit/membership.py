@@ -15,6 +15,7 @@ import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Protocol
 
 import grpc
 import redis.asyncio as aioredis
@@ -23,6 +24,9 @@ from redis.exceptions import RedisError
 from kit import context
 from kit.errors import NotFound, PermissionDenied, Unauthenticated
 from kit.interceptors import error_from_rpc
+
+if TYPE_CHECKING:
+    from hearth.user.v1 import user_pb2
 
 log = logging.getLogger("hearth.membership")
 
@@ -39,6 +43,12 @@ class Membership:
     time_zone: str
 
 
+class _HouseholdStub(Protocol):
+    """The part of the generated `HouseholdServiceStub` used here, typed (the generated *_pb2_grpc.py has no types)."""
+
+    GetMember: grpc.aio.UnaryUnaryMultiCallable[user_pb2.GetMemberRequest, user_pb2.Member]
+
+
 class MembershipClient:
     def __init__(
         self, channel: grpc.aio.Channel, redis: aioredis.Redis, *, namespace: str, service: str, ttl: int = 60
@@ -46,7 +56,7 @@ class MembershipClient:
         from hearth.user.v1 import user_pb2, user_pb2_grpc
 
         self._pb = user_pb2
-        self._stub = user_pb2_grpc.HouseholdServiceStub(channel)
+        self._stub: _HouseholdStub = user_pb2_grpc.HouseholdServiceStub(channel)
         self._redis = redis
         self._prefix = f"{namespace}:{service}"
         self._ttl = ttl

@@ -32,6 +32,7 @@ from hearth.events.v1 import events_pb2
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from prometheus_client import Counter, Gauge
 from redis.exceptions import RedisError
+from redis.typing import EncodableT, FieldT
 from sqlalchemy.dialects.postgresql import BYTEA, UUID
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -141,7 +142,7 @@ async def add_event(
     return envelope
 
 
-def stream_fields(envelope_bytes: bytes, event_type: str, event_id: str) -> dict[str, Any]:
+def stream_fields(envelope_bytes: bytes, event_type: str, event_id: str) -> dict[FieldT, EncodableT]:
     """The wire format of one stream entry: the envelope, plus type and id for humans and XRANGE."""
     return {"envelope": envelope_bytes, "type": event_type, "event_id": event_id}
 

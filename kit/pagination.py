@@ -40,7 +40,8 @@ def decode_token(token: str, query: str) -> list[Any] | None:
     try:
         data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         key, q = data["k"], data["q"]
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
+        # RecursionError: a forged token of deeply nested JSON arrays (a few KB) exhausts the json parser.
         raise invalid("page_token", "malformed page token") from exc
     if q != query or not isinstance(key, list):
         raise invalid("page_token", "page token does not belong to this query")

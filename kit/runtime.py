@@ -54,7 +54,7 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         for channel in self.channels.values():
-            await channel.close()
+            await channel.close(None)  # no grace (grpcio's default; grpc-stubs makes the argument required)
         await self.redis.aclose()
         await self.engine.dispose()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from opentelemetry import metrics, trace
@@ -43,8 +43,9 @@ class Telemetry:
     def tracer(self, name: str = "hearth") -> trace.Tracer:
         return self.tracer_provider.get_tracer(name)
 
-    def server_interceptor(self) -> grpc.aio.ServerInterceptor:
-        return aio_server_interceptor(tracer_provider=self.tracer_provider, filter_=_traced)  # type: ignore[no-any-return]
+    def server_interceptor(self) -> grpc.aio.ServerInterceptor[Any, Any]:
+        interceptor = aio_server_interceptor(tracer_provider=self.tracer_provider, filter_=_traced)
+        return cast("grpc.aio.ServerInterceptor[Any, Any]", interceptor)
 
     def client_interceptors(self) -> list[grpc.aio.ClientInterceptor]:
         return list(aio_client_interceptors(tracer_provider=self.tracer_provider, filter_=_traced))

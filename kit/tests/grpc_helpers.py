@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +22,7 @@ from hearth.task.v1 import task_pb2, task_pb2_grpc
 
 from kit import context
 from kit.auth import TokenVerifier
-from kit.grpc_server import Server, build_server
+from kit.grpc_server import Registration, Server, build_server
 from kit.telemetry import setup_telemetry
 
 ISSUER = "https://hearth.dev"
@@ -132,9 +132,25 @@ async def serving(
     service: str = "kit-test",
 ) -> AsyncIterator[Server]:
     """A started server on 127.0.0.1:<free port> with the full interceptor stack; stopped on exit."""
+    registration = (task_pb2_grpc.add_ChoreServiceServicer_to_server, servicer, CHORES)
+    async with serving_registrations(
+        [registration], verifier=verifier, public_methods=public_methods, service=service
+    ) as server:
+        yield server
+
+
+@asynccontextmanager
+async def serving_registrations(
+    registrations: Sequence[Registration],
+    *,
+    verifier: TokenVerifier | None = None,
+    public_methods: Iterable[str] = (),
+    service: str = "kit-test",
+) -> AsyncIterator[Server]:
+    """Like `serving`, for any servicers (e.g. a stand-in for the user service's HouseholdService)."""
     server = build_server(
         service=service,
-        registrations=[(task_pb2_grpc.add_ChoreServiceServicer_to_server, servicer, CHORES)],
+        registrations=registrations,
         telemetry=setup_telemetry(service),
         verifier=verifier or make_verifier(SigningKey("unused")),
         public_methods=public_methods,

@@ -130,7 +130,8 @@ async def test_relay_restart_loses_nothing_and_doubles_nothing(db: Db, redis_cli
 async def test_redis_down_keeps_rows_until_published(db: Db, redis_client: aioredis.Redis) -> None:
     stream = unique("t") + ".events.kit"
     ids = await write_things(db, 3)
-    dead = aioredis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    # Built the way kit.runtime builds its client (from_url: no client-side retries, so it fails fast).
+    dead = aioredis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
     with pytest.raises(RedisError):
         await relay(db, dead, stream).publish_pending()
     await dead.aclose()

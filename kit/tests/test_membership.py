@@ -1,0 +1,253 @@
+"""kit.membership.MembershipClient against a real Redis and a real gRPC stand-in for the user service.
+
+The stand-in (`Households`) serves HouseholdService.GetMember through the real kit server stack from a
+table the test fills, and records every request it answers: that record is how a test tells an answer
+served from the Redis cache from one fetched over gRPC.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import grpc
+import pytest
+import redis.asyncio as aioredis
+from hearth.user.v1 import user_pb2, user_pb2_grpc
+
+from kit import context, errors
+from kit.ids import new_id
+from kit.membership import ADULT_ROLES, Membership, MembershipClient
+from kit.tests.grpc_helpers import serving_registrations
+
+HOUSEHOLDS = "hearth.user.v1.HouseholdService"
+SERVICE = "task"
+TTL = 45
+
+
+class Households(user_pb2_grpc.HouseholdServiceServicer):
+    """GetMember over `members` (keyed by member resource name); NOT_FOUND for anyone else."""
+
+    def __init__(self) -> None:
+        self.members: dict[str, user_pb2.Member] = {}
+        self.asked: list[str] = []
+        self.failure: errors.HearthError | None = None
+
+    def add(
+        self,
+        household_id: uuid.UUID,
+        user_id: uuid.UUID,
+        role: int = user_pb2.ROLE_MEMBER,
+        *,
+        display_name: str = "Ann",
+        time_zone: str = "Europe/Berlin",
+    ) -> None:
+        name = member_name(household_id, user_id)
+        self.members[name] = user_pb2.Member(
+            name=name, user=f"users/{user_id}", display_name=display_name, role=role, household_time_zone=time_zone
+        )
+
+    async def GetMember(self, request: user_pb2.GetMemberRequest, context: Any) -> user_pb2.Member:
+        self.asked.append(request.name)
+        if self.failure is not None:
+            raise self.failure
+        member = self.members.get(request.name)
+        if member is None:
+            raise errors.NotFound("member not found")
+        return member
+
+
+def member_name(household_id: uuid.UUID, user_id: uuid.UUID) -> str:
+    return f"households/{household_id}/members/{user_id}"
+
+
+def closed_port() -> int:
+    """A local TCP port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def as_caller(user_id: uuid.UUID) -> Iterator[None]:
+    token = context.caller.set(context.Caller(user_id=str(user_id), token="unused"))
+    try:
+        yield
+    finally:
+        context.caller.reset(token)
+
+
+async def role_of(client: MembershipClient, household_id: uuid.UUID, user_id: uuid.UUID) -> str:
+    membership = await client.get(household_id, user_id)
+    assert membership is not None, "not a member"
+    return membership.role
+
+
+@dataclass
+class Env:
+    client: MembershipClient
+    households: Households
+    redis: aioredis.Redis
+    namespace: str
+    channel: grpc.aio.Channel
+
+    def key(self, household_id: uuid.UUID, user_id: uuid.UUID) -> str:
+        """The documented cache key: {namespace}:{service}:{household}:membership:{user}:v1."""
+        return f"{self.namespace}:{SERVICE}:{household_id}:membership:{user_id}:v1"
+
+
+@pytest.fixture
+async def env(redis_client: aioredis.Redis, namespace: str) -> AsyncIterator[Env]:
+    households = Households()
+    registration = (user_pb2_grpc.add_HouseholdServiceServicer_to_server, households, HOUSEHOLDS)
+    async with (
+        serving_registrations([registration], public_methods=[f"/{HOUSEHOLDS}/GetMember"], service="user") as server,
+        grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel,
+    ):
+        client = MembershipClient(channel, redis_client, namespace=namespace, service=SERVICE, ttl=TTL)
+        yield Env(client, households, redis_client, namespace, channel)
+
+
+async def test_answer_is_cached_under_the_documented_key_with_the_ttl(env: Env) -> None:
+    h, u = new_id(), new_id()
+    env.households.add(h, u, user_pb2.ROLE_ADMIN, display_name="Ann", time_zone="Europe/Berlin")
+
+    first = await env.client.get(h, u)
+
+    assert first == Membership(str(h), str(u), "admin", "Ann", "Europe/Berlin")
+    cached = await env.redis.get(env.key(h, u))
+    assert cached is not None
+    assert json.loads(cached) == asdict(first)
+    assert 0 < await env.redis.ttl(env.key(h, u)) <= TTL
+
+
+async def test_second_answer_comes_from_the_cache_not_the_user_service(env: Env) -> None:
+    h, u = new_id(), new_id()
+    env.households.add(h, u, user_pb2.ROLE_OWNER)
+    first = await env.client.get(h, u)
+    # The user service forgets the member: only the cache can still give the same answer.
+    env.households.members.clear()
+
+    assert await env.client.get(h, u) == first
+    assert env.households.asked == [member_name(h, u)]
+
+
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [
+        (user_pb2.ROLE_OWNER, "owner"),
+        (user_pb2.ROLE_ADMIN, "admin"),
+        (user_pb2.ROLE_MEMBER, "member"),
+        (user_pb2.ROLE_CHILD, "child"),
+    ],
+)
+async def test_roles_are_the_lower_case_names_without_prefix(env: Env, role: int, expected: str) -> None:
+    h, u = new_id(), new_id()
+    env.households.add(h, u, role)
+    assert await role_of(env.client, h, u) == expected
+
+
+async def test_a_household_without_time_zone_is_utc(env: Env) -> None:
+    h, u = new_id(), new_id()
+    env.households.add(h, u, time_zone="")
+    membership = await env.client.get(h, u)
+    assert membership is not None
+    assert membership.time_zone == "UTC"
+
+
+async def test_negative_answers_are_not_cached_so_a_new_member_gets_in(env: Env) -> None:
+    h, u = new_id(), new_id()
+
+    assert await env.client.get(h, u) is None
+    assert not await env.redis.exists(env.key(h, u))
+
+    env.households.add(h, u)  # e.g. they accept an invite a moment later
+    assert await role_of(env.client, h, u) == "member"
+    assert env.households.asked == [member_name(h, u)] * 2
+
+
+async def test_require_without_a_caller_is_unauthenticated_and_asks_nobody(env: Env) -> None:
+    with pytest.raises(errors.Unauthenticated):
+        await env.client.require(new_id())
+    assert env.households.asked == []
+
+
+async def test_require_for_an_outsider_is_not_found(env: Env) -> None:
+    h, insider, outsider = new_id(), new_id(), new_id()
+    env.households.add(h, insider)
+    with as_caller(outsider), pytest.raises(errors.NotFound):
+        await env.client.require(h)
+
+
+async def test_require_with_a_role_the_member_lacks_is_permission_denied(env: Env) -> None:
+    h, child = new_id(), new_id()
+    env.households.add(h, child, user_pb2.ROLE_CHILD)
+    with as_caller(child):
+        with pytest.raises(errors.PermissionDenied):
+            await env.client.require(h, roles=ADULT_ROLES)
+        with pytest.raises(errors.PermissionDenied):
+            await env.client.require(h, roles=["owner"])
+
+
+async def test_require_returns_the_callers_membership(env: Env) -> None:
+    h, admin = new_id(), new_id()
+    env.households.add(h, admin, user_pb2.ROLE_ADMIN)
+    with as_caller(admin):
+        assert (await env.client.require(h, roles=ADULT_ROLES)).role == "admin"
+        assert (await env.client.require(h)).user_id == str(admin)  # no roles: any member
+
+
+async def test_invalidate_drops_the_entry_so_the_next_answer_is_fresh(env: Env) -> None:
+    h, u = new_id(), new_id()
+    env.households.add(h, u, user_pb2.ROLE_MEMBER)
+    await env.client.get(h, u)
+    env.households.add(h, u, user_pb2.ROLE_ADMIN)  # promoted; the cache still says member
+    assert await role_of(env.client, h, u) == "member"
+
+    await env.client.invalidate(h, u)
+
+    assert not await env.redis.exists(env.key(h, u))
+    assert await role_of(env.client, h, u) == "admin"
+    assert len(env.households.asked) == 2
+
+
+async def test_redis_down_falls_through_to_the_user_service(env: Env, caplog: pytest.LogCaptureFixture) -> None:
+    # Built like kit.runtime builds it (from_url: no client-side retries, so a refused connection fails fast).
+    dead = aioredis.Redis.from_url(f"redis://127.0.0.1:{closed_port()}/0", socket_timeout=5, socket_connect_timeout=2)
+    client = MembershipClient(env.channel, dead, namespace=env.namespace, service=SERVICE, ttl=TTL)
+    h, u = new_id(), new_id()
+    env.households.add(h, u, user_pb2.ROLE_OWNER)
+    try:
+        with caplog.at_level(logging.WARNING, logger="hearth.membership"):
+            assert await role_of(client, h, u) == "owner"
+            assert await role_of(client, h, u) == "owner"
+            with as_caller(u):
+                assert (await client.require(h, roles=["owner"])).role == "owner"
+            await client.invalidate(h, u)  # does not raise either
+    finally:
+        await dead.aclose()
+    assert len(env.households.asked) == 3  # nothing could be cached
+    assert any("membership cache unavailable" in r.getMessage() for r in caplog.records)
+
+
+async def test_other_user_service_errors_are_raised_as_domain_errors_and_not_cached(env: Env) -> None:
+    h, u = new_id(), new_id()
+    env.households.add(h, u)
+    env.households.failure = errors.Unavailable("user database is down")
+    with pytest.raises(errors.Unavailable):
+        await env.client.get(h, u)
+    assert not await env.redis.exists(env.key(h, u))
+
+
+async def test_user_service_unreachable_is_unavailable_not_not_found(redis_client: aioredis.Redis) -> None:
+    """An outage must not read as "no such household" (which would be a wrong, cacheable-looking 404)."""
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{closed_port()}") as channel:
+        client = MembershipClient(channel, redis_client, namespace="unused", service=SERVICE)
+        with as_caller(new_id()), pytest.raises(errors.Unavailable):
+            await client.require(new_id())
