@@ -8,6 +8,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from kit.settings import DEFAULT_PORTS, ServiceSettings, service_config
+from services.user.passwords import DEFAULT_COST
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,5 +21,11 @@ class Settings(ServiceSettings):
     # Where the Ed25519 signing key lives; generated on first start (USER_KEYS_DIR).
     keys_dir: Path = Field(default=REPO_ROOT / "var" / "keys")
     access_token_ttl_seconds: int = Field(default=15 * 60, ge=30)
-    refresh_token_ttl_days: int = Field(default=30, ge=1)
-    invite_ttl_days: int = Field(default=7, ge=1)
+    # Fractions of a day are allowed (tests run with lifetimes of a millisecond instead of waiting).
+    refresh_token_ttl_days: float = Field(default=30, gt=0)
+    invite_ttl_days: float = Field(default=7, gt=0)
+    # argon2id cost, RFC 9106's low-memory profile by default. Lower it only where speed matters more than
+    # resistance to offline cracking (the test suite); stored hashes are upgraded at the next login.
+    password_time_cost: int = Field(default=DEFAULT_COST.time_cost, ge=1)
+    password_memory_kib: int = Field(default=DEFAULT_COST.memory_cost, ge=64)
+    password_parallelism: int = Field(default=DEFAULT_COST.parallelism, ge=1, le=64)

@@ -9,7 +9,7 @@ from hearth.user.v1 import user_pb2
 
 from kit.names import household_name, user_name
 from services.user.models import Household, Invite, User
-from services.user.service import Member, TokenPair
+from services.user.service import Member, TokenPair, etag_of
 
 
 def timestamp(moment: datetime) -> Timestamp:
@@ -35,7 +35,7 @@ def user_to_proto(user: User) -> user_pb2.User:
         locale=user.locale,
         create_time=timestamp(user.create_time),
         update_time=timestamp(user.update_time),
-        etag=f'W/"{user.version}"',
+        etag=etag_of(user.version),
     )
 
 
@@ -46,7 +46,7 @@ def household_to_proto(household: Household, role: str) -> user_pb2.Household:
         time_zone=household.time_zone,
         create_time=timestamp(household.create_time),
         update_time=timestamp(household.update_time),
-        etag=f'W/"{household.version}"',
+        etag=etag_of(household.version),
         caller_role=role_to_proto(role),
     )
 

@@ -1,4 +1,4 @@
-"""The token-signing key: Ed25519, generated on first start, kept as PEM (mode 0600) under `keys_dir`.
+"""The token-signing key: Ed25519, generated on first start, kept as PEM (mode 0600) under `keys_dir` (0700).
 
 The key id is the RFC 7638 JWK thumbprint, so it changes exactly when the key does. Rotation later:
 drop a new key file next to the old one; every `*.pem` is published in the JWKS, the newest signs.
@@ -7,9 +7,11 @@ drop a new key file next to the old one; every `*.pem` is published in the JWKS,
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,24 +41,33 @@ def _signing_key(private_key: Ed25519PrivateKey) -> SigningKey:
 
 
 def load_or_create(keys_dir: Path) -> SigningKey:
-    keys_dir.mkdir(parents=True, exist_ok=True)
+    keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = keys_dir / KEY_FILE
     if not path.exists():
-        pem = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        # O_EXCL: two replicas starting together cannot both write (the loser reads the winner's key).
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "wb") as out:
-                out.write(pem)
+        _write_new_key(path)
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
         raise ValueError(f"{path} is not an Ed25519 private key")
     return _signing_key(key)
+
+
+def _write_new_key(path: Path) -> None:
+    """Write a fresh key to `path` unless some other process got there first.
+
+    The key is written in full under a temporary name (mkstemp: mode 0600) and then hard-linked into place.
+    link() fails when `path` exists, so of two replicas starting together exactly one key wins, and no
+    replica ever reads a half-written file (as it could with O_CREAT|O_EXCL followed by a write)."""
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(pem)
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
 
 
 def jwks(keys: list[SigningKey]) -> dict[str, Any]:

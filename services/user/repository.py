@@ -82,7 +82,10 @@ class HouseholdRepository:
         if lock:
             statement = statement.with_for_update()
         row = (await self._session.execute(statement)).first()
-        return None if row is None else row.tuple()
+        if row is None:
+            return None
+        household, membership = row
+        return household, membership
 
     async def page_for_user(
         self, user_id: uuid.UUID, *, after: uuid.UUID | None, limit: int
@@ -97,7 +100,7 @@ class HouseholdRepository:
         )
         if after is not None:
             statement = statement.where(Household.id > after)
-        return [(household, role) for household, role in (await self._session.execute(statement)).tuples()]
+        return [(household, role) for household, role in await self._session.execute(statement)]
 
 
 class MemberRepository:
@@ -122,7 +125,10 @@ class MemberRepository:
         if lock:
             statement = statement.with_for_update(of=Membership)
         row = (await self._session.execute(statement)).first()
-        return None if row is None else row.tuple()
+        if row is None:
+            return None
+        membership, name = row
+        return membership, name
 
     async def page(
         self, household_id: uuid.UUID, *, after: tuple[datetime, uuid.UUID] | None, limit: int
@@ -137,7 +143,7 @@ class MemberRepository:
         )
         if after is not None:
             statement = statement.where(sa.tuple_(Membership.join_time, Membership.user_id) > sa.tuple_(*after))
-        return (await self._session.execute(statement)).tuples().all()
+        return [(membership, name) for membership, name in await self._session.execute(statement)]
 
     async def user_ids(self, household_id: uuid.UUID) -> Sequence[uuid.UUID]:
         return (

@@ -13,7 +13,7 @@ from kit.outbox import OutboxRelay
 from kit.runtime import create_runtime
 from kit.settings import ServiceSettings
 from kit.telemetry import Telemetry
-from services.user import keys
+from services.user import keys, passwords
 from services.user.config import Settings
 from services.user.service import Policy, UserService
 from services.user.servicer import AuthServicer, HouseholdServicer, UserServicer
@@ -43,7 +43,12 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
         refresh_ttl=timedelta(days=settings.refresh_token_ttl_days),
         invite_ttl=timedelta(days=settings.invite_ttl_days),
     )
-    service = UserService(runtime.sessions, signing_key=signing_key, policy=policy)
+    hashing = passwords.PasswordHashing(
+        time_cost=settings.password_time_cost,
+        memory_kib=settings.password_memory_kib,
+        parallelism=settings.password_parallelism,
+    )
+    service = UserService(runtime.sessions, signing_key=signing_key, policy=policy, hashing=hashing)
     try:
         server = build_server(
             service=SERVICE,

@@ -6,6 +6,7 @@ an outsider asking about a household gets NOT_FOUND; a member without the role P
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from kit.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    PreconditionFailed,
     Unauthenticated,
     invalid,
 )
@@ -36,7 +38,16 @@ from kit.ids import new_id
 from kit.outbox import add_event
 from kit.pagination import decode_token, encode_token, fingerprint, page_size
 from services.user import keys, passwords, tokens
-from services.user.models import Household, IdempotentRequest, Invite, Membership, Session, SpentRefreshToken, User
+from services.user.models import (
+    ROLES,
+    Household,
+    IdempotentRequest,
+    Invite,
+    Membership,
+    Session,
+    SpentRefreshToken,
+    User,
+)
 
 MANAGERS = ("owner", "admin")
 INVITABLE_ROLES = ("admin", "member", "child")
@@ -95,11 +106,23 @@ def valid_time_zone(field: str, value: str, default: str | None = None) -> str:
     return value
 
 
-def normalise_email(value: str) -> str:
+def normalise_email(value: str, field: str = "email") -> str:
     try:
         return validate_email(value.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
-        raise invalid("email", str(exc)) from exc
+        raise invalid(field, str(exc)) from exc
+
+
+def etag_of(version: int) -> str:
+    return f'W/"{version}"'
+
+
+def _check_etag(given: str, version: int, what: str) -> None:
+    """An `etag` sent with a change must still match: `W/"3"` as we return it, or `3` / `"3"` as the gateway
+    forwards an If-Match entity tag (quotes and weakness stripped). Empty means no precondition."""
+    value = given.strip().removeprefix("W/").strip('"')
+    if value and value != str(version):
+        raise PreconditionFailed(f"the {what} has changed since it was read (etag mismatch)")
 
 
 def _timestamp(moment: datetime) -> Timestamp:
@@ -110,10 +133,16 @@ def _timestamp(moment: datetime) -> Timestamp:
 
 class UserService:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], *, signing_key: keys.SigningKey, policy: Policy
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        signing_key: keys.SigningKey,
+        policy: Policy,
+        hashing: passwords.PasswordHashing | None = None,
     ) -> None:
         self._sessions = sessions
         self._key = signing_key
+        self._hashing = hashing or passwords.PasswordHashing()
         self._policy = policy
 
     # --- accounts ---------------------------------------------------------------------------------
@@ -121,7 +150,9 @@ class UserService:
     def jwks(self) -> dict[str, Any]:
         return keys.jwks([self._key])
 
-    async def register(self, *, email: str, password: str, display_name: str, time_zone: str, locale: str) -> User:
+    async def register(
+        self, *, email: str, password: str, display_name: str, time_zone: str, locale: str, request_id: str = ""
+    ) -> User:
         # Every problem at once, so a form can show them all.
         violations: list[FieldViolation] = []
         checks: list[Callable[[], str]] = [
@@ -138,13 +169,24 @@ class UserService:
         reason = passwords.policy_violation(password)
         if reason:
             violations.append(FieldViolation("password", reason))
+        if len(request_id) > 100:
+            violations.append(FieldViolation("request_id", "must be at most 100 characters"))
         if violations:
             raise InvalidArgument("the account details are not valid", violations=violations)
+        address = normalise_email(email)
+        # Nobody is signed in yet: a retry is recognised by its request id together with the email.
+        request_key = f"register:{address}"
+        if request_id:
+            replayed = await self._replayed_registration(request_key, request_id, password)
+            if replayed is not None:
+                return replayed
+        # argon2 takes a good fraction of a second of CPU: off the event loop, or every RPC waits for it.
+        password_hash = await asyncio.to_thread(self._hashing.hash, password)
         now = utcnow()
         user = User(
             id=new_id(),
-            email=normalise_email(email),
-            password_hash=passwords.hash_password(password),
+            email=address,
+            password_hash=password_hash,
             display_name=display_name.strip(),
             time_zone=valid_time_zone("time_zone", time_zone, "UTC"),
             locale=(locale or "en").strip(),
@@ -156,6 +198,16 @@ class UserService:
             async with self._sessions() as session, session.begin():
                 session.add(user)
                 await session.flush()
+                if request_id:
+                    session.add(
+                        IdempotentRequest(
+                            caller_id=request_key,
+                            request_id=request_id,
+                            operation="Register",
+                            resource_id=user.id,
+                            create_time=now,
+                        )
+                    )
                 await add_event(
                     session,
                     type="user.registered",
@@ -170,18 +222,41 @@ class UserService:
             ) from exc
         return user
 
+    async def _replayed_registration(self, request_key: str, request_id: str, password: str) -> User | None:
+        """The account a retried Register made, if this request id made one for this email; the password must
+        match too (the same request, not someone who knows the id): otherwise the id was used differently."""
+        async with self._sessions() as session:
+            found = await session.get(IdempotentRequest, (request_key, request_id))
+            user = await session.get(User, found.resource_id) if found is not None else None
+        if found is None:
+            return None
+        if user is None or not await asyncio.to_thread(self._hashing.verify, user.password_hash, password):
+            raise invalid("request_id", "was already used for a different request")
+        return user
+
     async def login(self, *, email: str, password: str, user_agent: str = "", ip_address: str = "") -> TokenPair:
         try:
             address = normalise_email(email)
         except InvalidArgument:
             address = ""
-        async with self._sessions() as session, session.begin():
+        async with self._sessions() as session:
             user = await session.scalar(sa.select(User).where(sa.func.lower(User.email) == address))
-            # Verify even for an unknown email (against a dummy hash): the same answer in the same time.
-            if not passwords.verify_password(user.password_hash if user else None, password) or user is None:
-                raise Unauthenticated("wrong email or password")
-            if passwords.needs_rehash(user.password_hash):
-                user.password_hash = passwords.hash_password(password)
+        stored = user.password_hash if user is not None else None
+        # Verify even for an unknown email (against a dummy hash): the same answer in the same time. In a thread,
+        # outside any transaction: argon2 is slow on purpose, and neither the event loop nor a connection waits.
+        if not await asyncio.to_thread(self._hashing.verify, stored, password) or user is None:
+            raise Unauthenticated("wrong email or password")
+        rehashed = ""
+        if self._hashing.needs_rehash(user.password_hash):
+            rehashed = await asyncio.to_thread(self._hashing.hash, password)
+        async with self._sessions() as session, session.begin():
+            if rehashed:
+                # Only if the hash is still the one verified (a concurrent password change wins).
+                await session.execute(
+                    sa.update(User)
+                    .where(User.id == user.id, User.password_hash == stored)
+                    .values(password_hash=rehashed)
+                )
             now = utcnow()
             refresh = tokens.new_refresh_token()
             login = Session(
@@ -265,7 +340,7 @@ class UserService:
             raise NotFound("user not found")
         return user
 
-    async def update_user(self, user_ref: str, changes: dict[str, str], mask: list[str]) -> User:
+    async def update_user(self, user_ref: str, changes: dict[str, str], mask: list[str], *, etag: str = "") -> User:
         me = caller_id()
         if user_ref not in ("me", str(me)):
             raise NotFound("user not found")
@@ -285,6 +360,7 @@ class UserService:
             user = await session.get(User, me, with_for_update=True)
             if user is None:
                 raise NotFound("user not found")
+            _check_etag(etag, user.version, "user")
             for key, value in values.items():
                 setattr(user, key, value)
             if values:
@@ -295,18 +371,28 @@ class UserService:
     # --- households -------------------------------------------------------------------------------
 
     async def _membership(
-        self, session: AsyncSession, household_id: uuid.UUID, *, roles: tuple[str, ...] | None = None
+        self,
+        session: AsyncSession,
+        household_id: uuid.UUID,
+        *,
+        roles: tuple[str, ...] | None = None,
+        lock: bool = False,
     ) -> tuple[Household, Membership]:
-        row = (
-            await session.execute(
-                sa.select(Household, Membership)
-                .join(Membership, Membership.household_id == Household.id)
-                .where(Household.id == household_id, Household.delete_time.is_(None), Membership.user_id == caller_id())
-            )
-        ).first()
+        """The household and the caller's membership; NOT_FOUND for outsiders, PERMISSION_DENIED without `roles`.
+
+        `lock` locks both rows (FOR UPDATE) for a change that depends on the caller's role: concurrent membership
+        changes in one household queue up and each sees the roles the previous one left."""
+        statement = (
+            sa.select(Household, Membership)
+            .join(Membership, Membership.household_id == Household.id)
+            .where(Household.id == household_id, Household.delete_time.is_(None), Membership.user_id == caller_id())
+        )
+        if lock:
+            statement = statement.with_for_update()
+        row = (await session.execute(statement)).first()
         if row is None:
             raise NotFound("household not found")
-        household, membership = row.tuple()
+        household, membership = row
         if roles is not None and membership.role not in roles:
             raise PermissionDenied(f"a {membership.role} may not do this")
         return household, membership
@@ -398,12 +484,12 @@ class UserService:
         if after is not None:
             statement = statement.where(Household.id > uuid.UUID(str(after[0])))
         async with self._sessions() as session:
-            rows = [(household, role) for household, role in (await session.execute(statement)).tuples()]
+            rows = [(household, role) for household, role in await session.execute(statement)]
         next_token = encode_token([str(rows[limit - 1][0].id)], query) if len(rows) > limit else ""
         return rows[:limit], next_token
 
     async def update_household(
-        self, household_id: uuid.UUID, changes: dict[str, str], mask: list[str]
+        self, household_id: uuid.UUID, changes: dict[str, str], mask: list[str], *, etag: str = ""
     ) -> tuple[Household, str]:
         allowed = {"display_name", "time_zone"}
         unknown = [path for path in mask if path not in allowed]
@@ -416,7 +502,8 @@ class UserService:
             else:
                 values["time_zone"] = valid_time_zone("household.time_zone", changes.get(path, ""))
         async with self._sessions() as session, session.begin():
-            household, membership = await self._membership(session, household_id, roles=MANAGERS)
+            household, membership = await self._membership(session, household_id, roles=MANAGERS, lock=True)
+            _check_etag(etag, household.version, "household")
             for key, value in values.items():
                 setattr(household, key, value)
             if values:
@@ -424,9 +511,10 @@ class UserService:
                 household.update_time = utcnow()
         return household, membership.role
 
-    async def delete_household(self, household_id: uuid.UUID) -> None:
+    async def delete_household(self, household_id: uuid.UUID, *, etag: str = "") -> None:
         async with self._sessions() as session, session.begin():
-            household, _ = await self._membership(session, household_id, roles=("owner",))
+            household, _ = await self._membership(session, household_id, roles=("owner",), lock=True)
+            _check_etag(etag, household.version, "household")
             household.delete_time = utcnow()
             members = (
                 await session.scalars(sa.select(Membership.user_id).where(Membership.household_id == household_id))
@@ -446,7 +534,7 @@ class UserService:
     async def create_invite(self, household_id: uuid.UUID, *, role: str, email: str) -> tuple[Invite, str]:
         if role not in INVITABLE_ROLES:
             raise invalid("invite.role", f"must be one of {', '.join(INVITABLE_ROLES)}")
-        address = normalise_email(email) if email.strip() else ""
+        address = normalise_email(email, "invite.email") if email.strip() else ""
         async with self._sessions() as session, session.begin():
             _, membership = await self._membership(session, household_id, roles=MANAGERS)
             if role == "admin" and membership.role != "owner":
@@ -514,7 +602,7 @@ class UserService:
                     sa.tuple_(Membership.join_time, Membership.user_id)
                     > (datetime.fromisoformat(str(after[0])), uuid.UUID(str(after[1])))
                 )
-            rows = (await session.execute(statement)).tuples().all()
+            rows = (await session.execute(statement)).all()
         members = [Member(membership, name, household.time_zone) for membership, name in rows]
         next_token = ""
         if len(members) > limit:
@@ -528,48 +616,78 @@ class UserService:
             household, _ = await self._membership(session, household_id)
             return await self._member(session, household, user_id)
 
-    async def _member(self, session: AsyncSession, household: Household, user_id: uuid.UUID) -> Member:
-        row = (
-            await session.execute(
-                sa.select(Membership, User.display_name)
-                .join(User, User.id == Membership.user_id)
-                .where(Membership.household_id == household.id, Membership.user_id == user_id)
-            )
-        ).first()
+    async def _member(
+        self, session: AsyncSession, household: Household, user_id: uuid.UUID, *, lock: bool = False
+    ) -> Member:
+        statement = (
+            sa.select(Membership, User.display_name)
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.household_id == household.id, Membership.user_id == user_id)
+        )
+        if lock:
+            statement = statement.with_for_update(of=Membership)
+        row = (await session.execute(statement)).first()
         if row is None:
             raise NotFound("member not found")
-        membership, name = row.tuple()
+        membership, name = row
         return Member(membership, name, household.time_zone)
 
-    async def update_member(self, household_id: uuid.UUID, user_id: uuid.UUID, *, role: str) -> Member:
-        if role not in INVITABLE_ROLES:
-            roles = ", ".join(INVITABLE_ROLES)
-            raise invalid("member.role", f"must be one of {roles} (ownership is transferred, not set)")
+    async def update_member(
+        self, household_id: uuid.UUID, user_id: uuid.UUID, *, role: str, mask: list[str] | None = None
+    ) -> Member:
+        unknown = [path for path in mask or [] if path != "role"]
+        if unknown:
+            raise invalid("update_mask", f"cannot update {', '.join(unknown)} (only role)")
+        if role not in ROLES:
+            raise invalid("member.role", f"must be one of {', '.join(ROLES)}")
         async with self._sessions() as session, session.begin():
-            household, mine = await self._membership(session, household_id, roles=MANAGERS)
-            target = await self._member(session, household, user_id)
+            household, mine = await self._membership(session, household_id, roles=MANAGERS, lock=True)
+            target = await self._member(session, household, user_id, lock=True)
+            if role == "owner":
+                await self._transfer_ownership(session, household_id, mine, target.membership)
+                return target
             if target.membership.role == "owner":
-                raise PermissionDenied("the owner's role cannot be changed")
+                raise PermissionDenied("the owner's role cannot be changed; the owner may transfer ownership")
             if mine.role == "admin" and (role == "admin" or target.membership.role == "admin"):
                 raise PermissionDenied("only the owner manages admins")
             if target.membership.role != role:
                 target.membership.role = role
-                await add_event(
-                    session,
-                    type="member.updated",
-                    payload=events_pb2.MemberUpdated(household_id=str(household_id), user_id=str(user_id), role=role),
-                    household_id=household_id,
-                )
+                await self._member_updated(session, household_id, user_id, role)
         return target
+
+    async def _transfer_ownership(
+        self, session: AsyncSession, household_id: uuid.UUID, mine: Membership, target: Membership
+    ) -> None:
+        """The owner hands the household to another member and stays on as an admin (one owner, always)."""
+        if mine.role != "owner":
+            raise PermissionDenied("only the owner may transfer ownership")
+        if target.user_id == mine.user_id:
+            return
+        mine.role = "admin"
+        # Step down before the new owner steps up: uq_memberships_owner allows one owner at any moment.
+        await session.flush()
+        target.role = "owner"
+        await self._member_updated(session, household_id, mine.user_id, "admin")
+        await self._member_updated(session, household_id, target.user_id, "owner")
+
+    async def _member_updated(
+        self, session: AsyncSession, household_id: uuid.UUID, user_id: uuid.UUID, role: str
+    ) -> None:
+        await add_event(
+            session,
+            type="member.updated",
+            payload=events_pb2.MemberUpdated(household_id=str(household_id), user_id=str(user_id), role=role),
+            household_id=household_id,
+        )
 
     async def delete_member(self, household_id: uuid.UUID, user_id: uuid.UUID) -> None:
         me = caller_id()
         async with self._sessions() as session, session.begin():
-            household, mine = await self._membership(session, household_id)
-            target = await self._member(session, household, user_id)
+            household, mine = await self._membership(session, household_id, lock=True)
+            target = await self._member(session, household, user_id, lock=True)
             if user_id == me:
                 if mine.role == "owner":
-                    raise PermissionDenied("the owner cannot leave; transfer ownership or delete the household")
+                    raise PermissionDenied("the owner cannot leave; transfer ownership first or delete the household")
             elif mine.role not in MANAGERS:
                 raise PermissionDenied(f"a {mine.role} may not remove members")
             elif target.membership.role == "owner" or (mine.role == "admin" and target.membership.role == "admin"):

@@ -43,6 +43,7 @@ class AuthServicer(user_pb2_grpc.AuthServiceServicer):
             display_name=request.display_name,
             time_zone=request.time_zone,
             locale=request.locale,
+            request_id=request.request_id,
         )
         return converters.user_to_proto(user)
 
@@ -80,7 +81,10 @@ class UserServicer(user_pb2_grpc.UserServiceServicer):
             "locale": request.user.locale,
         }
         user = await self._service.update_user(
-            _user_ref(request.user.name or "users/me", "user.name"), changes, list(request.update_mask.paths)
+            _user_ref(request.user.name or "users/me", "user.name"),
+            changes,
+            list(request.update_mask.paths),
+            etag=request.user.etag,
         )
         return converters.user_to_proto(user)
 
@@ -109,12 +113,15 @@ class HouseholdServicer(user_pb2_grpc.HouseholdServiceServicer):
     async def UpdateHousehold(self, request: user_pb2.UpdateHouseholdRequest, context: Context) -> user_pb2.Household:
         changes = {"display_name": request.household.display_name, "time_zone": request.household.time_zone}
         household, role = await self._service.update_household(
-            _household_id(request.household.name, "household.name"), changes, list(request.update_mask.paths)
+            _household_id(request.household.name, "household.name"),
+            changes,
+            list(request.update_mask.paths),
+            etag=request.household.etag,
         )
         return converters.household_to_proto(household, role)
 
     async def DeleteHousehold(self, request: user_pb2.DeleteHouseholdRequest, context: Context) -> empty_pb2.Empty:
-        await self._service.delete_household(_household_id(request.name))
+        await self._service.delete_household(_household_id(request.name), etag=request.etag)
         return empty_pb2.Empty()
 
     async def CreateInvite(self, request: user_pb2.CreateInviteRequest, context: Context) -> user_pb2.Invite:
@@ -142,7 +149,10 @@ class HouseholdServicer(user_pb2_grpc.HouseholdServiceServicer):
     async def UpdateMember(self, request: user_pb2.UpdateMemberRequest, context: Context) -> user_pb2.Member:
         household_id, user_id = _member_ids(request.member.name)
         member = await self._service.update_member(
-            household_id, user_id, role=converters.role_from_proto(request.member.role)
+            household_id,
+            user_id,
+            role=converters.role_from_proto(request.member.role),
+            mask=list(request.update_mask.paths),
         )
         return converters.member_to_proto(member)
 

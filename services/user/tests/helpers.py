@@ -1,0 +1,229 @@
+"""Test helpers: the user service's stubs on one channel, people and households made through its RPCs,
+errors read back as `google.rpc.Status` (`rpc_status.from_call`), and its outbox rows."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import grpc
+import pytest
+import sqlalchemy as sa
+from google.protobuf.message import Message
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+from hearth.events.v1 import events_pb2
+from hearth.user.v1 import user_pb2, user_pb2_grpc
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.support.infra import unique
+from tests.support.stack import Stack, running_stack
+from tests.support.wait import eventually
+
+PASSWORD = "correct horse battery staple"
+ROLES = {
+    "owner": user_pb2.ROLE_OWNER,
+    "admin": user_pb2.ROLE_ADMIN,
+    "member": user_pb2.ROLE_MEMBER,
+    "child": user_pb2.ROLE_CHILD,
+}
+
+
+# Cheap argon2id for the hundreds of registrations in these tests (test_passwords.py covers the real cost).
+FAST_PASSWORDS = {"password_time_cost": 1, "password_memory_kib": 1024, "password_parallelism": 1}
+
+
+def user_stack(**overrides: Any) -> AbstractAsyncContextManager[Stack]:
+    """A running user service (tests/support/stack.py) with cheap password hashing and `overrides`."""
+    return running_stack(["user"], settings_overrides={"user": {**FAST_PASSWORDS, **overrides}})
+
+
+@dataclass(frozen=True)
+class Stubs:
+    auth: user_pb2_grpc.AuthServiceStub
+    users: user_pb2_grpc.UserServiceStub
+    households: user_pb2_grpc.HouseholdServiceStub
+
+
+@asynccontextmanager
+async def stubs(stack: Stack) -> AsyncIterator[Stubs]:
+    async with grpc.aio.insecure_channel(stack.addr("user")) as channel:
+        yield Stubs(
+            user_pb2_grpc.AuthServiceStub(channel),
+            user_pb2_grpc.UserServiceStub(channel),
+            user_pb2_grpc.HouseholdServiceStub(channel),
+        )
+
+
+@dataclass(frozen=True)
+class Person:
+    user_id: str
+    email: str
+    display_name: str
+    token: str
+    refresh_token: str
+
+    @property
+    def name(self) -> str:
+        return f"users/{self.user_id}"
+
+    @property
+    def metadata(self) -> tuple[tuple[str, str]]:
+        return (("authorization", f"Bearer {self.token}"),)
+
+
+def new_email(label: str = "person") -> str:
+    return f"{unique(label.lower())}@example.com"
+
+
+async def register(rpc: Stubs, display_name: str = "Person", *, email: str = "") -> Person:
+    """A new user, registered and logged in through the real user service."""
+    email = email or new_email(display_name)
+    user = await rpc.auth.Register(user_pb2.RegisterRequest(email=email, password=PASSWORD, display_name=display_name))
+    tokens = await rpc.auth.Login(user_pb2.LoginRequest(email=email, password=PASSWORD))
+    return Person(user.name.removeprefix("users/"), user.email, display_name, tokens.access_token, tokens.refresh_token)
+
+
+async def people(rpc: Stubs, *display_names: str) -> list[Person]:
+    """Several new users at once (registration hashes a password: concurrently is faster)."""
+    return list(await asyncio.gather(*(register(rpc, name) for name in display_names)))
+
+
+@dataclass(frozen=True)
+class Cast:
+    """People a test module shares; each test puts them in households of its own."""
+
+    owner: Person
+    admin: Person
+    member: Person
+    kid: Person
+    outsider: Person
+    admin2: Person
+    member2: Person
+
+
+async def cast(rpc: Stubs) -> Cast:
+    return Cast(*await people(rpc, "Olga", "Adam", "Mia", "Kim", "Oscar", "Alma", "Max"))
+
+
+@dataclass(frozen=True)
+class Home:
+    name: str
+    owner: Person
+
+    @property
+    def id(self) -> str:
+        return self.name.removeprefix("households/")
+
+    def member(self, person: Person) -> str:
+        """The member resource name of `person` in this household."""
+        return f"{self.name}/members/{person.user_id}"
+
+
+async def invite(rpc: Stubs, home: Home, role: str, *, by: Person | None = None, email: str = "") -> user_pb2.Invite:
+    return await rpc.households.CreateInvite(
+        user_pb2.CreateInviteRequest(parent=home.name, invite=user_pb2.Invite(role=ROLES[role], email=email)),
+        metadata=(by or home.owner).metadata,
+    )
+
+
+async def accept(rpc: Stubs, code: str, person: Person) -> user_pb2.Member:
+    return await rpc.households.AcceptInvite(user_pb2.AcceptInviteRequest(code=code), metadata=person.metadata)
+
+
+async def household(
+    rpc: Stubs,
+    owner: Person,
+    *members: tuple[Person, str],
+    display_name: str = "Home",
+    time_zone: str = "Europe/Berlin",
+) -> Home:
+    """A new household of `owner`'s; each (person, role) joins through an invite of the owner's, in order."""
+    created = await rpc.households.CreateHousehold(
+        user_pb2.CreateHouseholdRequest(household=user_pb2.Household(display_name=display_name, time_zone=time_zone)),
+        metadata=owner.metadata,
+    )
+    home = Home(created.name, owner)
+    for person, role in members:
+        await accept(rpc, (await invite(rpc, home, role)).code, person)
+    return home
+
+
+async def full_household(rpc: Stubs, c: Cast, **kwargs: str) -> Home:
+    """`c.owner`'s new household with `c.admin`, `c.member` and `c.kid` in it (`c.outsider` is not)."""
+    return await household(rpc, c.owner, (c.admin, "admin"), (c.member, "member"), (c.kid, "child"), **kwargs)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    code: grpc.StatusCode
+    message: str
+    reason: str
+    domain: str
+    violations: dict[str, str]
+
+
+async def refused(call: Awaitable[Any]) -> Refusal:
+    """Await a call that must fail: its code, message, ErrorInfo reason/domain and field violations (field → text).
+
+    Every error of ours carries a `google.rpc.Status` whose code and message agree with the call's
+    (`rpc_status.from_call` raises ValueError otherwise) and an ErrorInfo."""
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call
+    exc = caught.value
+    status = rpc_status.from_call(exc)
+    assert status is not None, f"{exc.code()} without google.rpc.Status details: {exc.details()}"
+    reason, domain, violations = "", "", {}
+    for detail in status.details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            reason, domain = info.reason, info.domain
+        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            violations = {v.field: v.description for v in bad.field_violations}
+    assert reason, f"{exc.code()} without ErrorInfo: {exc.details()}"
+    return Refusal(exc.code(), exc.details() or "", reason, domain, violations)
+
+
+async def outbox_events(stack: Stack, event_type: str) -> list[events_pb2.Envelope]:
+    """Every event of `event_type` in the user service's outbox (published or not), oldest first."""
+    engine = create_async_engine(stack.databases["user"])
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                sa.text("SELECT envelope FROM outbox WHERE event_type = :type ORDER BY id"), {"type": event_type}
+            )
+            return [events_pb2.Envelope.FromString(row.envelope) for row in rows]
+    finally:
+        await engine.dispose()
+
+
+async def household_events(stack: Stack, event_type: str, household_id: str) -> list[events_pb2.Envelope]:
+    return [e for e in await outbox_events(stack, event_type) if e.household_id == household_id]
+
+
+def payload(envelope: events_pb2.Envelope, cls: type[Message]) -> Any:
+    message = cls()
+    assert envelope.payload.Unpack(message), f"{envelope.type} does not carry a {cls.__name__}"
+    return message
+
+
+async def until_past(moment: datetime) -> None:
+    """Wait (bounded) until the clock the service also reads has passed `moment` — for the tiny TTLs the
+    short-lived stacks are configured with, this is a millisecond or two, never a fixed sleep."""
+
+    async def passed() -> bool:
+        return datetime.now(UTC) > moment
+
+    await eventually(passed, timeout=5, interval=0.001)
+
+
+def days(seconds: float) -> float:
+    """A TTL setting in days (the user service's `*_ttl_days`) for a duration in seconds."""
+    return timedelta(seconds=seconds) / timedelta(days=1)
