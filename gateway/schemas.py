@@ -65,7 +65,8 @@ class InviteBody(Body):
 
 
 class MemberPatch(Body):
-    role: Literal["admin", "member", "child"]
+    # "owner" transfers ownership (owner only): the previous owner becomes an admin.
+    role: Literal["owner", "admin", "member", "child"]
 
 
 class RecurrenceBody(Body):

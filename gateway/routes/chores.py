@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import JSONResponse
 from google.protobuf.field_mask_pb2 import FieldMask
 from hearth.task.v1 import task_pb2
@@ -12,44 +12,17 @@ from pydantic import AwareDatetime
 
 from gateway import converters, schemas
 from gateway.auth import CurrentCaller
+from gateway.etags import IfMatch, IfNoneMatch, etag_header, if_match_etag, none_match, not_modified, tagged
 from gateway.routes import ClientsDep, IdempotencyKey
 
 router = APIRouter(tags=["chores"])
 
 HouseholdId = Annotated[str, Path(max_length=64)]
 ChoreId = Annotated[str, Path(max_length=64)]
-IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=200)]
-IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match", max_length=200)]
-
-
-def etag_header(etag: str) -> str:
-    return etag if etag.startswith(('"', 'W/"')) else f'"{etag}"'
-
-
-def etag_value(header: str | None) -> str:
-    """The service's etag inside one entity tag (quotes and weakness stripped)."""
-    value = (header or "").strip()
-    if value.startswith("W/"):
-        value = value[2:]
-    return value.strip('"')
-
-
-def if_match_etag(header: str | None) -> str:
-    """The etag the service must check for an If-Match header; "" (no precondition) for none or `*`."""
-    value = (header or "").strip()
-    return "" if value == "*" else etag_value(value.split(",")[0])
-
-
-def none_match(header: str | None, etag: str) -> bool:
-    """True when an If-None-Match header (`*` or a list of entity tags) matches `etag`."""
-    value = (header or "").strip()
-    if not value:
-        return False
-    return value == "*" or any(etag_value(tag) == etag_value(etag) for tag in value.split(","))
 
 
 def chore_response(chore: task_pb2.Chore, status: int = 200) -> JSONResponse:
-    return JSONResponse(converters.chore(chore), status_code=status, headers={"ETag": etag_header(chore.etag)})
+    return tagged(converters.chore(chore), chore.etag, status)
 
 
 @router.post("/households/{hid}/chores", status_code=201, summary="Create a chore (not for children)")
@@ -111,7 +84,7 @@ async def get_chore(
 ) -> Response:
     chore = await clients.chores.GetChore(task_pb2.GetChoreRequest(name=f"households/{hid}/chores/{cid}"))
     if none_match(if_none_match, chore.etag):
-        return Response(status_code=304, headers={"ETag": etag_header(chore.etag)})
+        return not_modified(chore.etag)
     return chore_response(chore)
 
 

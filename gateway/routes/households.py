@@ -10,6 +10,7 @@ from hearth.user.v1 import user_pb2
 
 from gateway import converters, schemas
 from gateway.auth import CurrentCaller
+from gateway.etags import IfMatch, IfNoneMatch, if_match_etag, none_match, not_modified, tagged
 from gateway.routes import ClientsDep, IdempotencyKey
 
 router = APIRouter(tags=["households"])
@@ -22,14 +23,14 @@ PageToken = Annotated[str, Query(max_length=2000)]
 @router.post("/households", status_code=201, summary="Create a household; the caller is its owner")
 async def create_household(
     body: schemas.HouseholdBody, caller: CurrentCaller, clients: ClientsDep, idempotency_key: IdempotencyKey = None
-) -> dict[str, Any]:
+) -> Response:
     household = await clients.households.CreateHousehold(
         user_pb2.CreateHouseholdRequest(
             household=user_pb2.Household(display_name=body.name, time_zone=body.timezone),
             request_id=idempotency_key or "",
         )
     )
-    return converters.household(household)
+    return tagged(converters.household(household), household.etag, 201)
 
 
 @router.get("/households", summary="The caller's households")
@@ -45,31 +46,45 @@ async def list_households(
     }
 
 
-@router.get("/households/{hid}", summary="One household")
-async def get_household(hid: HouseholdId, caller: CurrentCaller, clients: ClientsDep) -> dict[str, Any]:
-    return converters.household(
-        await clients.households.GetHousehold(user_pb2.GetHouseholdRequest(name=f"households/{hid}"))
-    )
+@router.get("/households/{hid}", summary="One household (ETag; If-None-Match → 304)")
+async def get_household(
+    hid: HouseholdId, caller: CurrentCaller, clients: ClientsDep, if_none_match: IfNoneMatch = None
+) -> Response:
+    household = await clients.households.GetHousehold(user_pb2.GetHouseholdRequest(name=f"households/{hid}"))
+    if none_match(if_none_match, household.etag):
+        return not_modified(household.etag)
+    return tagged(converters.household(household), household.etag)
 
 
-@router.patch("/households/{hid}", summary="Rename or move a household (owner/admin; merge patch)")
+@router.patch("/households/{hid}", summary="Rename or move a household (owner/admin; merge patch; If-Match)")
 async def update_household(
-    hid: HouseholdId, body: schemas.HouseholdPatch, caller: CurrentCaller, clients: ClientsDep
-) -> dict[str, Any]:
+    hid: HouseholdId,
+    body: schemas.HouseholdPatch,
+    caller: CurrentCaller,
+    clients: ClientsDep,
+    if_match: IfMatch = None,
+) -> Response:
     paths = {"name": "display_name", "timezone": "time_zone"}
     household = user_pb2.Household(
-        name=f"households/{hid}", display_name=body.name or "", time_zone=body.timezone or ""
+        name=f"households/{hid}",
+        display_name=body.name or "",
+        time_zone=body.timezone or "",
+        etag=if_match_etag(if_match),
     )
     mask = FieldMask(paths=[paths[f] for f in sorted(body.model_fields_set)])
     updated = await clients.households.UpdateHousehold(
         user_pb2.UpdateHouseholdRequest(household=household, update_mask=mask)
     )
-    return converters.household(updated)
+    return tagged(converters.household(updated), updated.etag)
 
 
-@router.delete("/households/{hid}", status_code=204, summary="Delete a household (owner only)")
-async def delete_household(hid: HouseholdId, caller: CurrentCaller, clients: ClientsDep) -> Response:
-    await clients.households.DeleteHousehold(user_pb2.DeleteHouseholdRequest(name=f"households/{hid}"))
+@router.delete("/households/{hid}", status_code=204, summary="Delete a household (owner only; If-Match)")
+async def delete_household(
+    hid: HouseholdId, caller: CurrentCaller, clients: ClientsDep, if_match: IfMatch = None
+) -> Response:
+    await clients.households.DeleteHousehold(
+        user_pb2.DeleteHouseholdRequest(name=f"households/{hid}", etag=if_match_etag(if_match))
+    )
     return Response(status_code=204)
 
 

@@ -77,6 +77,23 @@ async def test_profile_get_and_merge_patch(http: httpx.AsyncClient) -> None:
     problem(unknown, 422, "validation_failed")
 
 
+async def test_profile_etags(http: httpx.AsyncClient) -> None:
+    person = await sign_up(http, "Eve")
+    url = f"{API}/users/me"
+    etag = (await http.get(url, headers=person.headers)).headers["etag"]
+    cached = await http.get(url, headers={**person.headers, "If-None-Match": etag})
+    assert (cached.status_code, cached.headers["etag"]) == (304, etag)
+
+    changed = await http.patch(url, json={"display_name": "Evi"}, headers={**person.headers, "If-Match": etag})
+    assert expect(changed, 200)["display_name"] == "Evi"
+    assert changed.headers["etag"] != etag
+    stale = await http.patch(url, json={"display_name": "Lost"}, headers={**person.headers, "If-Match": etag})
+    problem(stale, 412, "precondition_failed")
+    assert expect(await http.get(url, headers=person.headers), 200)["display_name"] == "Evi"
+    # A changed profile no longer matches the old tag.
+    assert (await http.get(url, headers={**person.headers, "If-None-Match": etag})).status_code == 200
+
+
 # --- households, invites, members -------------------------------------------------------------------
 
 
@@ -104,6 +121,40 @@ async def test_households_crud(http: httpx.AsyncClient) -> None:
     deleted = await http.delete(f"{API}/households/{hid}", headers=owner.headers)
     assert deleted.status_code == 204
     problem(await http.get(f"{API}/households/{hid}", headers=owner.headers), 404, "not_found")
+
+
+async def test_household_etags(http: httpx.AsyncClient) -> None:
+    owner = await sign_up(http, "Elke")
+    created = await http.post(f"{API}/households", json={"name": "Loft", "timezone": "UTC"}, headers=owner.headers)
+    hid = expect(created, 201)["id"]
+    url = f"{API}/households/{hid}"
+    etag = created.headers["etag"]
+    assert (await http.get(url, headers=owner.headers)).headers["etag"] == etag
+    assert (await http.get(url, headers={**owner.headers, "If-None-Match": etag})).status_code == 304
+
+    renamed = await http.patch(url, json={"name": "Attic"}, headers={**owner.headers, "If-Match": etag})
+    assert expect(renamed, 200)["name"] == "Attic"
+    stale = await http.patch(url, json={"name": "Cellar"}, headers={**owner.headers, "If-Match": etag})
+    problem(stale, 412, "precondition_failed")
+    problem(await http.delete(url, headers={**owner.headers, "If-Match": etag}), 412, "precondition_failed")
+    assert expect(await http.get(url, headers=owner.headers), 200)["name"] == "Attic"
+    deleted = await http.delete(url, headers={**owner.headers, "If-Match": renamed.headers["etag"]})
+    assert deleted.status_code == 204
+
+
+async def test_ownership_is_transferred_by_making_someone_owner(http: httpx.AsyncClient) -> None:
+    owner, heir = await sign_up(http, "Otto"), await sign_up(http, "Hedi")
+    hid = await create_household(http, owner)
+    await join(http, hid, owner, heir, "member")
+    members = f"{API}/households/{hid}/members"
+    problem(await http.delete(f"{members}/{owner.user_id}", headers=owner.headers), 403, "permission_denied")
+
+    promoted = await http.patch(f"{members}/{heir.user_id}", json={"role": "owner"}, headers=owner.headers)
+    assert expect(promoted, 200)["role"] == "owner"
+    roles = {m["user_id"]: m["role"] for m in expect(await http.get(members, headers=heir.headers), 200)["items"]}
+    assert roles == {owner.user_id: "admin", heir.user_id: "owner"}
+    # Now the former owner may leave.
+    assert (await http.delete(f"{members}/{owner.user_id}", headers=owner.headers)).status_code == 204
 
 
 async def test_household_idempotency_key_is_forwarded(http: httpx.AsyncClient) -> None:

@@ -27,6 +27,9 @@ from kit.telemetry import Telemetry, setup_telemetry
 from tests.support.infra import ROOT, database_url, infra, unique
 
 SERVICES = ("user", "task", "notify", "analytics")
+# Production-strength argon2 costs ~0.2 s a hash; tests register hundreds of people. Tests of the cost
+# itself set their own.
+FAST_PASSWORDS = {"password_time_cost": 1, "password_memory_kib": 1024, "password_parallelism": 1}
 
 
 async def migrated_database(service: str) -> str:
@@ -77,15 +80,17 @@ async def running_stack(
         for service in ordered:
             settings = service_settings(
                 service,
-                database_url=stack.databases[service],
-                redis_url=infra().redis_url,
-                redis_namespace=stack.namespace,
-                grpc_host="127.0.0.1",
-                grpc_port=0,
-                metrics_port=0,
-                user_addr=stack.addr("user") if "user" in stack.servers else "127.0.0.1:1",
-                **({"keys_dir": keys_dir} if service == "user" else {}),
-                **overrides.get(service, {}),
+                **{
+                    "database_url": stack.databases[service],
+                    "redis_url": infra().redis_url,
+                    "redis_namespace": stack.namespace,
+                    "grpc_host": "127.0.0.1",
+                    "grpc_port": 0,
+                    "metrics_port": 0,
+                    "user_addr": stack.addr("user") if "user" in stack.servers else "127.0.0.1:1",
+                    **({"keys_dir": keys_dir, **FAST_PASSWORDS} if service == "user" else {}),
+                    **overrides.get(service, {}),
+                },
             )
             telemetry = setup_telemetry(service, exporter=exporter)
             module = importlib.import_module(f"services.{service}.server")
@@ -137,4 +142,4 @@ async def _start_gateway(stack: Stack, exporter: SpanExporter | None, overrides:
     stack.gateway_url = f"http://127.0.0.1:{port}"
 
 
-__all__ = ["SERVICES", "Path", "Stack", "migrated_database", "running_stack", "service_settings"]
+__all__ = ["FAST_PASSWORDS", "SERVICES", "Path", "Stack", "migrated_database", "running_stack", "service_settings"]

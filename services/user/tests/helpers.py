@@ -21,7 +21,7 @@ from hearth.user.v1 import user_pb2, user_pb2_grpc
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support.infra import unique
-from tests.support.stack import Stack, running_stack
+from tests.support.stack import FAST_PASSWORDS, Stack, running_stack
 from tests.support.wait import eventually
 
 PASSWORD = "correct horse battery staple"
@@ -34,9 +34,6 @@ ROLES = {
 
 
 # Cheap argon2id for the hundreds of registrations in these tests (test_passwords.py covers the real cost).
-FAST_PASSWORDS = {"password_time_cost": 1, "password_memory_kib": 1024, "password_parallelism": 1}
-
-
 def user_stack(**overrides: Any) -> AbstractAsyncContextManager[Stack]:
     """A running user service (tests/support/stack.py) with cheap password hashing and `overrides`."""
     return running_stack(["user"], settings_overrides={"user": {**FAST_PASSWORDS, **overrides}})
