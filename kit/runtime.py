@@ -1,7 +1,8 @@
 """What every service process holds: settings, telemetry, database, Redis, token verifier, channels.
 
-A service's `server.create_server()` builds a `Runtime`, registers its servicers on a kit `Server`,
-and attaches background tasks (outbox relay, event consumers) whose lifetime is the server's.
+A service's `server.create_server()` builds a `Runtime`, makes its gRPC server with
+`runtime.build_server(...)`, starts its outbox relay (`publish_outbox`) and event consumer
+(`consume`) — background tasks whose lifetime is the server's — and returns `runtime.attach(server)`.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
+import os
+from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,9 +20,12 @@ import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from kit.auth import JwksSource, TokenVerifier, grpc_jwks_source
-from kit.db import create_engine, session_factory
+from kit.db import asyncpg_dsn, create_engine, session_factory
+from kit.events import EventConsumer, Handler
 from kit.grpc_client import make_channel
-from kit.grpc_server import Server
+from kit.grpc_server import Registration, Server, build_server
+from kit.membership import MembershipClient
+from kit.outbox import OutboxRelay
 from kit.settings import ServiceSettings
 from kit.telemetry import Telemetry, setup_telemetry
 
@@ -46,6 +51,66 @@ class Runtime:
 
     def stream(self, domain: str) -> str:
         return f"{self.settings.redis_namespace}.events.{domain}"
+
+    @contextlib.asynccontextmanager
+    async def closed_on_error(self) -> AsyncIterator[None]:
+        """Wiring that fails half-way closes what the runtime already opened (pool, Redis, channels)."""
+        try:
+            yield
+        except BaseException:
+            await self.close()
+            raise
+
+    def membership_client(self) -> MembershipClient:
+        """ "Is X a member of H?" asked of the user service, cached in this service's Redis namespace."""
+        return MembershipClient(
+            self.channels["user"],
+            self.redis,
+            namespace=self.settings.redis_namespace,
+            service=self.settings.service,
+            ttl=self.settings.membership_ttl_seconds,
+        )
+
+    def build_server(self, registrations: Sequence[Registration], *, public_methods: Iterable[str] = ()) -> Server:
+        """The service's gRPC server (not started), on the configured host and port, verifying tokens."""
+        return build_server(
+            service=self.settings.service,
+            registrations=registrations,
+            telemetry=self.telemetry,
+            verifier=self.verifier,
+            public_methods=public_methods,
+            host=self.settings.grpc_host,
+            port=self.settings.grpc_port,
+        )
+
+    def publish_outbox(self) -> None:
+        """Run the relay from this service's outbox to its stream (`{namespace}.events.{service}`), unless
+        the settings say it runs elsewhere. Every service runs one, so its first event just works."""
+        if not self.settings.run_relay:
+            return
+        relay = OutboxRelay(
+            sessions=self.sessions,
+            redis=self.redis,
+            stream=self.stream(self.settings.service),
+            dsn=asyncpg_dsn(self.settings.sqlalchemy_url),
+        )
+        self.spawn("outbox-relay", relay.run())
+
+    def consume(self, domains: Sequence[str], handlers: Mapping[str, Handler]) -> None:
+        """Run one consumer (group = this service) over the event streams of `domains`."""
+        if not self.settings.run_consumers:
+            return
+        service = self.settings.service
+        consumer = EventConsumer(
+            sessions=self.sessions,
+            redis=self.redis,
+            streams=[self.stream(domain) for domain in domains],
+            group=service,
+            consumer=f"{service}-{os.getpid()}-{id(self)}",
+            handlers=handlers,
+            tracer=self.telemetry.tracer("hearth.events"),
+        )
+        self.spawn("events", consumer.run())
 
     async def close(self) -> None:
         for task in self.tasks:

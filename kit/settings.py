@@ -67,6 +67,10 @@ class ServiceSettings(BaseSettings):
     jwt_issuer: str = Field(default="https://hearth.dev", validation_alias=alias("HEARTH_JWT_ISSUER"))
     jwt_audience: str = Field(default="hearth", validation_alias=alias("HEARTH_JWT_AUDIENCE"))
 
+    # <NAME>_MEMBERSHIP_TTL_SECONDS: how long a membership answer from the user service is cached in Redis
+    # (membership events invalidate it sooner).
+    membership_ttl_seconds: int = Field(default=60, ge=1)
+
     # Run the outbox relay / event consumers inside the service process (turn off to run them alone).
     run_relay: bool = Field(default=True)
     run_consumers: bool = Field(default=True)

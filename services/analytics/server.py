@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 from hearth.analytics.v1 import analytics_pb2_grpc
 
-from kit.db import asyncpg_dsn
-from kit.events import EventConsumer
-from kit.grpc_server import Server, build_server
-from kit.membership import MembershipClient
-from kit.outbox import OutboxRelay
+from kit.grpc_server import Server
 from kit.runtime import create_runtime
 from kit.settings import ServiceSettings
 from kit.telemetry import Telemetry
@@ -18,51 +12,21 @@ from services.analytics.consumers import handlers
 from services.analytics.service import AnalyticsService
 from services.analytics.servicer import AnalyticsServicer
 
-SERVICE = "analytics"
-
 
 async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Server:
     runtime = create_runtime(settings, telemetry=telemetry)
-    try:
-        membership = MembershipClient(
-            runtime.channels["user"], runtime.redis, namespace=settings.redis_namespace, service=SERVICE
-        )
-        service = AnalyticsService(runtime.sessions, membership)
-        server = build_server(
-            service=SERVICE,
-            registrations=[
+    async with runtime.closed_on_error():
+        membership = runtime.membership_client()
+        servicer = AnalyticsServicer(AnalyticsService(runtime.sessions, membership))
+        server = runtime.build_server(
+            [
                 (
                     analytics_pb2_grpc.add_AnalyticsServiceServicer_to_server,
-                    AnalyticsServicer(service),
+                    servicer,
                     "hearth.analytics.v1.AnalyticsService",
                 )
-            ],
-            telemetry=telemetry,
-            verifier=runtime.verifier,
-            host=settings.grpc_host,
-            port=settings.grpc_port,
+            ]
         )
-    except BaseException:
-        await runtime.close()
-        raise
-    if settings.run_relay:
-        # Analytics publishes nothing yet; the relay keeps its (empty) outbox drained like every service's.
-        relay = OutboxRelay(
-            sessions=runtime.sessions,
-            redis=runtime.redis,
-            stream=runtime.stream(SERVICE),
-            dsn=asyncpg_dsn(settings.sqlalchemy_url),
-        )
-        runtime.spawn("outbox-relay", relay.run())
-    if settings.run_consumers:
-        consumer = EventConsumer(
-            sessions=runtime.sessions,
-            redis=runtime.redis,
-            streams=[runtime.stream("user"), runtime.stream("task")],
-            group=SERVICE,
-            consumer=f"{SERVICE}-{os.getpid()}-{id(runtime)}",
-            handlers=handlers(membership),
-            tracer=telemetry.tracer("hearth.events"),
-        )
-        runtime.spawn("events", consumer.run())
+    runtime.publish_outbox()
+    runtime.consume(["user", "task"], handlers(membership))
     return runtime.attach(server)

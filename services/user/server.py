@@ -7,9 +7,7 @@ from typing import Any
 
 from hearth.user.v1 import user_pb2_grpc
 
-from kit.db import asyncpg_dsn
-from kit.grpc_server import Server, build_server
-from kit.outbox import OutboxRelay
+from kit.grpc_server import Server
 from kit.runtime import create_runtime
 from kit.settings import ServiceSettings
 from kit.telemetry import Telemetry
@@ -18,7 +16,6 @@ from services.user.config import Settings
 from services.user.service import Policy, UserService
 from services.user.servicer import AuthServicer, HouseholdServicer, UserServicer
 
-SERVICE = "user"
 # Reachable without a token (everything else needs one).
 PUBLIC_METHODS = [
     "/hearth.user.v1.AuthService/Register",
@@ -48,11 +45,10 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
         memory_kib=settings.password_memory_kib,
         parallelism=settings.password_parallelism,
     )
-    service = UserService(runtime.sessions, signing_key=signing_key, policy=policy, hashing=hashing)
-    try:
-        server = build_server(
-            service=SERVICE,
-            registrations=[
+    async with runtime.closed_on_error():
+        service = UserService(runtime.sessions, signing_key=signing_key, policy=policy, hashing=hashing)
+        server = runtime.build_server(
+            [
                 (user_pb2_grpc.add_AuthServiceServicer_to_server, AuthServicer(service), "hearth.user.v1.AuthService"),
                 (user_pb2_grpc.add_UserServiceServicer_to_server, UserServicer(service), "hearth.user.v1.UserService"),
                 (
@@ -61,21 +57,7 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
                     "hearth.user.v1.HouseholdService",
                 ),
             ],
-            telemetry=telemetry,
-            verifier=runtime.verifier,
             public_methods=PUBLIC_METHODS,
-            host=settings.grpc_host,
-            port=settings.grpc_port,
         )
-    except BaseException:
-        await runtime.close()
-        raise
-    if settings.run_relay:
-        relay = OutboxRelay(
-            sessions=runtime.sessions,
-            redis=runtime.redis,
-            stream=runtime.stream(SERVICE),
-            dsn=asyncpg_dsn(settings.sqlalchemy_url),
-        )
-        runtime.spawn("outbox-relay", relay.run())
+    runtime.publish_outbox()
     return runtime.attach(server)
