@@ -24,11 +24,18 @@ class UserRepository:
         self._session.add(user)
 
     async def get(self, user_id: uuid.UUID, *, lock: bool = False) -> User | None:
+        """The user; `lock` takes the row lock (FOR UPDATE)."""
         return await self._session.get(User, user_id, with_for_update=lock)
 
     async def by_email(self, email: str) -> User | None:
         # lower(email) is what the unique index covers, so this is an index lookup.
         return await self._session.scalar(sa.select(User).where(sa.func.lower(User.email) == email.lower()))
+
+    async def replace_password_hash(self, user_id: uuid.UUID, old: str, new: str) -> None:
+        """Store `new` only while the hash is still `old` (a concurrent password change wins)."""
+        await self._session.execute(
+            sa.update(User).where(User.id == user_id, User.password_hash == old).values(password_hash=new)
+        )
 
 
 class SessionRepository:
@@ -50,12 +57,20 @@ class SessionRepository:
     def spend(self, digest: bytes, session_id: uuid.UUID, now: datetime) -> None:
         self._session.add(SpentRefreshToken(refresh_hash=digest, session_id=session_id, spend_time=now))
 
-    async def revoke(self, condition: sa.ColumnElement[bool], now: datetime) -> int:
-        """Revoke the live sessions matching `condition`; how many were revoked."""
-        result = await self._session.execute(
+    async def revoke(self, session_id: uuid.UUID, now: datetime, *, user_id: uuid.UUID | None = None) -> None:
+        """Revoke the session if it is live (and, given `user_id`, that user's)."""
+        await self._revoke(Session.id == session_id, now, user_id)
+
+    async def revoke_by_refresh_hash(self, digest: bytes, now: datetime, *, user_id: uuid.UUID | None = None) -> None:
+        """Revoke the live session whose current refresh token has this hash (and, given `user_id`, is theirs)."""
+        await self._revoke(Session.refresh_hash == digest, now, user_id)
+
+    async def _revoke(self, condition: sa.ColumnElement[bool], now: datetime, user_id: uuid.UUID | None) -> None:
+        if user_id is not None:
+            condition = condition & (Session.user_id == user_id)
+        await self._session.execute(
             sa.update(Session).where(condition, Session.revoke_time.is_(None)).values(revoke_time=now)
         )
-        return int(getattr(result, "rowcount", 0) or 0)
 
 
 class HouseholdRepository:
@@ -66,9 +81,8 @@ class HouseholdRepository:
         self._session.add(household)
 
     async def get(self, household_id: uuid.UUID) -> Household | None:
-        """A live (not deleted) household."""
-        household = await self._session.get(Household, household_id)
-        return household if household is not None and household.delete_time is None else None
+        """The household, a deleted one too (`delete_time` set)."""
+        return await self._session.get(Household, household_id)
 
     async def with_membership(
         self, household_id: uuid.UUID, user_id: uuid.UUID, *, lock: bool = False
@@ -90,7 +104,7 @@ class HouseholdRepository:
     async def page_for_user(
         self, user_id: uuid.UUID, *, after: uuid.UUID | None, limit: int
     ) -> list[tuple[Household, str]]:
-        """`user_id`'s live households with the user's role, by id (UUIDv7: creation order)."""
+        """`user_id`'s live households with the user's role, by id (UUIDv7: creation order), after `after`."""
         statement = (
             sa.select(Household, Membership.role)
             .join(Membership, Membership.household_id == Household.id)
@@ -110,13 +124,13 @@ class MemberRepository:
     def add(self, membership: Membership) -> None:
         self._session.add(membership)
 
-    async def get(self, household_id: uuid.UUID, user_id: uuid.UUID, *, lock: bool = False) -> Membership | None:
-        return await self._session.get(Membership, (household_id, user_id), with_for_update=lock)
+    async def get(self, household_id: uuid.UUID, user_id: uuid.UUID) -> Membership | None:
+        return await self._session.get(Membership, (household_id, user_id))
 
     async def with_name(
         self, household_id: uuid.UUID, user_id: uuid.UUID, *, lock: bool = False
     ) -> tuple[Membership, str] | None:
-        """The membership and the member's display name."""
+        """The membership and the member's display name; `lock` locks the membership row (FOR UPDATE)."""
         statement = (
             sa.select(Membership, User.display_name)
             .join(User, User.id == Membership.user_id)
@@ -130,10 +144,10 @@ class MemberRepository:
         membership, name = row
         return membership, name
 
-    async def page(
+    async def page_with_names(
         self, household_id: uuid.UUID, *, after: tuple[datetime, uuid.UUID] | None, limit: int
-    ) -> Sequence[tuple[Membership, str]]:
-        """Members with display names, in joining order (ties by user id)."""
+    ) -> list[tuple[Membership, str]]:
+        """Memberships with display names, in joining order (ties by user id), after the (join_time, user_id) key."""
         statement = (
             sa.select(Membership, User.display_name)
             .join(User, User.id == Membership.user_id)
@@ -142,16 +156,13 @@ class MemberRepository:
             .limit(limit)
         )
         if after is not None:
-            statement = statement.where(sa.tuple_(Membership.join_time, Membership.user_id) > sa.tuple_(*after))
+            statement = statement.where(sa.tuple_(Membership.join_time, Membership.user_id) > after)
         return [(membership, name) for membership, name in await self._session.execute(statement)]
 
     async def user_ids(self, household_id: uuid.UUID) -> Sequence[uuid.UUID]:
+        """The ids of the household's members (in no particular order)."""
         return (
-            await self._session.scalars(
-                sa.select(Membership.user_id)
-                .where(Membership.household_id == household_id)
-                .order_by(Membership.user_id)
-            )
+            await self._session.scalars(sa.select(Membership.user_id).where(Membership.household_id == household_id))
         ).all()
 
     async def delete(self, membership: Membership) -> None:
@@ -167,9 +178,6 @@ class InviteRepository:
 
     def add(self, invite: Invite) -> None:
         self._session.add(invite)
-
-    async def get(self, invite_id: uuid.UUID) -> Invite | None:
-        return await self._session.get(Invite, invite_id)
 
     async def by_code_hash(self, digest: bytes) -> Invite | None:
         """Locked (FOR UPDATE): two people accepting one code at once are serialised; the second sees it used."""

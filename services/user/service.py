@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from google.protobuf.timestamp_pb2 import Timestamp
 from hearth.events.v1 import events_pb2
@@ -38,15 +37,14 @@ from kit.ids import new_id
 from kit.outbox import add_event
 from kit.pagination import decode_token, encode_token, fingerprint, page_size
 from services.user import keys, passwords, tokens
-from services.user.models import (
-    ROLES,
-    Household,
-    IdempotentRequest,
-    Invite,
-    Membership,
-    Session,
-    SpentRefreshToken,
-    User,
+from services.user.models import ROLES, Household, Invite, Membership, Session, User
+from services.user.repository import (
+    HouseholdRepository,
+    InviteRepository,
+    MemberRepository,
+    RequestRepository,
+    SessionRepository,
+    UserRepository,
 )
 
 MANAGERS = ("owner", "admin")
@@ -196,18 +194,10 @@ class UserService:
         )
         try:
             async with self._sessions() as session, session.begin():
-                session.add(user)
+                UserRepository(session).add(user)
                 await session.flush()
                 if request_id:
-                    session.add(
-                        IdempotentRequest(
-                            caller_id=request_key,
-                            request_id=request_id,
-                            operation="Register",
-                            resource_id=user.id,
-                            create_time=now,
-                        )
-                    )
+                    RequestRepository(session).add(request_key, request_id, "Register", user.id, now)
                 await add_event(
                     session,
                     type="user.registered",
@@ -226,8 +216,8 @@ class UserService:
         """The account a retried Register made, if this request id made one for this email; the password must
         match too (the same request, not someone who knows the id): otherwise the id was used differently."""
         async with self._sessions() as session:
-            found = await session.get(IdempotentRequest, (request_key, request_id))
-            user = await session.get(User, found.resource_id) if found is not None else None
+            found = await RequestRepository(session).get(request_key, request_id)
+            user = await UserRepository(session).get(found.resource_id) if found is not None else None
         if found is None:
             return None
         if user is None or not await asyncio.to_thread(self._hashing.verify, user.password_hash, password):
@@ -240,7 +230,7 @@ class UserService:
         except InvalidArgument:
             address = ""
         async with self._sessions() as session:
-            user = await session.scalar(sa.select(User).where(sa.func.lower(User.email) == address))
+            user = await UserRepository(session).by_email(address)
         stored = user.password_hash if user is not None else None
         # Verify even for an unknown email (against a dummy hash): the same answer in the same time. In a thread,
         # outside any transaction: argon2 is slow on purpose, and neither the event loop nor a connection waits.
@@ -252,11 +242,7 @@ class UserService:
         async with self._sessions() as session, session.begin():
             if rehashed:
                 # Only if the hash is still the one verified (a concurrent password change wins).
-                await session.execute(
-                    sa.update(User)
-                    .where(User.id == user.id, User.password_hash == stored)
-                    .values(password_hash=rehashed)
-                )
+                await UserRepository(session).replace_password_hash(user.id, user.password_hash, rehashed)
             now = utcnow()
             refresh = tokens.new_refresh_token()
             login = Session(
@@ -270,7 +256,7 @@ class UserService:
                 last_used_time=now,
                 expire_time=now + self._policy.refresh_ttl,
             )
-            session.add(login)
+            SessionRepository(session).add(login)
         return self._pair(user.id, login.id, refresh, now)
 
     def _pair(self, user_id: uuid.UUID, session_id: uuid.UUID, refresh: str, now: datetime) -> TokenPair:
@@ -291,22 +277,19 @@ class UserService:
         digest = tokens.secret_hash(refresh_token)
         now = utcnow()
         async with self._sessions() as session, session.begin():
-            login = await session.scalar(sa.select(Session).where(Session.refresh_hash == digest).with_for_update())
+            logins = SessionRepository(session)
+            login = await logins.by_refresh_hash(digest)
             if login is None:
-                spent = await session.get(SpentRefreshToken, digest)
+                spent = await logins.spent(digest)
                 if spent is not None:
                     # A spent token came back: someone kept a copy. End the whole session.
-                    await session.execute(
-                        sa.update(Session)
-                        .where(Session.id == spent.session_id, Session.revoke_time.is_(None))
-                        .values(revoke_time=now)
-                    )
+                    await logins.revoke(spent.session_id, now)
                     await session.commit()
                     raise Unauthenticated("refresh token reused; the session has been revoked")
                 raise Unauthenticated("unknown refresh token")
             if login.revoke_time is not None or login.expire_time <= now:
                 raise Unauthenticated("the session has ended; log in again")
-            session.add(SpentRefreshToken(refresh_hash=digest, session_id=login.id, spend_time=now))
+            logins.spend(digest, login.id, now)
             fresh = tokens.new_refresh_token()
             login.refresh_hash = tokens.secret_hash(fresh)
             login.generation += 1
@@ -317,17 +300,16 @@ class UserService:
     async def logout(self, refresh_token: str) -> None:
         caller = context.caller.get()
         async with self._sessions() as session, session.begin():
+            logins = SessionRepository(session)
             if refresh_token:
-                condition = Session.refresh_hash == tokens.secret_hash(refresh_token)
+                digest = tokens.secret_hash(refresh_token)
+                owner = uuid.UUID(caller.user_id) if caller is not None else None
+                await logins.revoke_by_refresh_hash(digest, utcnow(), user_id=owner)
             elif caller is not None and caller.session_id:
-                condition = Session.id == uuid.UUID(caller.session_id)
+                login_id = uuid.UUID(caller.session_id)
+                await logins.revoke(login_id, utcnow(), user_id=uuid.UUID(caller.user_id))
             else:
                 raise invalid("refresh_token", "is required without an authenticated session")
-            if caller is not None:
-                condition = condition & (Session.user_id == uuid.UUID(caller.user_id))
-            await session.execute(
-                sa.update(Session).where(condition, Session.revoke_time.is_(None)).values(revoke_time=utcnow())
-            )
 
     async def get_user(self, user_ref: str) -> User:
         me = caller_id()
@@ -335,7 +317,7 @@ class UserService:
             # Profiles of other people are not shared yet (members see display names through ListMembers).
             raise NotFound("user not found")
         async with self._sessions() as session:
-            user = await session.get(User, me)
+            user = await UserRepository(session).get(me)
         if user is None:
             raise NotFound("user not found")
         return user
@@ -357,7 +339,7 @@ class UserService:
             else:
                 values[path] = _text("user.locale", changes.get(path, ""), max_length=35)
         async with self._sessions() as session, session.begin():
-            user = await session.get(User, me, with_for_update=True)
+            user = await UserRepository(session).get(me, lock=True)
             if user is None:
                 raise NotFound("user not found")
             _check_etag(etag, user.version, "user")
@@ -382,14 +364,7 @@ class UserService:
 
         `lock` locks both rows (FOR UPDATE) for a change that depends on the caller's role: concurrent membership
         changes in one household queue up and each sees the roles the previous one left."""
-        statement = (
-            sa.select(Household, Membership)
-            .join(Membership, Membership.household_id == Household.id)
-            .where(Household.id == household_id, Household.delete_time.is_(None), Membership.user_id == caller_id())
-        )
-        if lock:
-            statement = statement.with_for_update()
-        row = (await session.execute(statement)).first()
+        row = await HouseholdRepository(session).with_membership(household_id, caller_id(), lock=lock)
         if row is None:
             raise NotFound("household not found")
         household, membership = row
@@ -402,7 +377,7 @@ class UserService:
             return None
         if len(request_id) > 100:
             raise invalid("request_id", "must be at most 100 characters")
-        found = await session.get(IdempotentRequest, (str(caller_id()), request_id))
+        found = await RequestRepository(session).get(str(caller_id()), request_id)
         if found is None:
             return None
         if found.operation != operation:
@@ -414,29 +389,24 @@ class UserService:
         name = _text("household.display_name", name)
         zone = valid_time_zone("household.time_zone", time_zone)
         async with self._sessions() as session, session.begin():
+            households = HouseholdRepository(session)
             replayed = await self._replay(session, "CreateHousehold", request_id)
             if replayed is not None:
-                household = await session.get(Household, replayed)
+                household = await households.get(replayed)
                 if household is not None:
                     return household, "owner"
-            user = await session.get(User, me)
+            user = await UserRepository(session).get(me)
             if user is None:
                 raise NotFound("user not found")
             now = utcnow()
             household = Household(id=new_id(), name=name, time_zone=zone, version=1, create_time=now, update_time=now)
-            session.add(household)
+            households.add(household)
             await session.flush()
-            session.add(Membership(household_id=household.id, user_id=me, role="owner", join_time=now))
+            MemberRepository(session).add(
+                Membership(household_id=household.id, user_id=me, role="owner", join_time=now)
+            )
             if request_id:
-                session.add(
-                    IdempotentRequest(
-                        caller_id=str(me),
-                        request_id=request_id,
-                        operation="CreateHousehold",
-                        resource_id=household.id,
-                        create_time=now,
-                    )
-                )
+                RequestRepository(session).add(str(me), request_id, "CreateHousehold", household.id, now)
             await add_event(
                 session,
                 type="household.created",
@@ -474,17 +444,9 @@ class UserService:
         limit = page_size(size)
         query = fingerprint("households", str(me))
         after = decode_token(token, query)
-        statement = (
-            sa.select(Household, Membership.role)
-            .join(Membership, Membership.household_id == Household.id)
-            .where(Membership.user_id == me, Household.delete_time.is_(None))
-            .order_by(Household.id)
-            .limit(limit + 1)
-        )
-        if after is not None:
-            statement = statement.where(Household.id > uuid.UUID(str(after[0])))
+        after_id = uuid.UUID(str(after[0])) if after is not None else None
         async with self._sessions() as session:
-            rows = [(household, role) for household, role in await session.execute(statement)]
+            rows = await HouseholdRepository(session).page_for_user(me, after=after_id, limit=limit + 1)
         next_token = encode_token([str(rows[limit - 1][0].id)], query) if len(rows) > limit else ""
         return rows[:limit], next_token
 
@@ -516,9 +478,8 @@ class UserService:
             household, _ = await self._membership(session, household_id, roles=("owner",), lock=True)
             _check_etag(etag, household.version, "household")
             household.delete_time = utcnow()
-            members = (
-                await session.scalars(sa.select(Membership.user_id).where(Membership.household_id == household_id))
-            ).all()
+            memberships = MemberRepository(session)
+            members = await memberships.user_ids(household_id)
             # Everyone leaves a deleted household: consumers drop their read models and cached access.
             for user_id in members:
                 await add_event(
@@ -527,7 +488,7 @@ class UserService:
                     payload=events_pb2.MemberLeft(household_id=str(household_id), user_id=str(user_id)),
                     household_id=household_id,
                 )
-            await session.execute(sa.delete(Membership).where(Membership.household_id == household_id))
+            await memberships.delete_all(household_id)
 
     # --- invites and members ----------------------------------------------------------------------
 
@@ -551,7 +512,7 @@ class UserService:
                 create_time=now,
                 expire_time=now + self._policy.invite_ttl,
             )
-            session.add(invite)
+            InviteRepository(session).add(invite)
         return invite, code
 
     async def accept_invite(self, code: str) -> Member:
@@ -560,25 +521,24 @@ class UserService:
             raise invalid("code", "is required")
         now = utcnow()
         async with self._sessions() as session, session.begin():
-            invite = await session.scalar(
-                sa.select(Invite).where(Invite.code_hash == tokens.secret_hash(code.strip())).with_for_update()
-            )
-            household = await session.get(Household, invite.household_id) if invite else None
+            invite = await InviteRepository(session).by_code_hash(tokens.secret_hash(code.strip()))
+            household = await HouseholdRepository(session).get(invite.household_id) if invite else None
             if invite is None or household is None or household.delete_time is not None:
                 raise NotFound("invite not found")
             if invite.accept_time is not None:
                 raise Gone("this invite has already been used")
             if invite.expire_time <= now:
                 raise Gone("this invite has expired")
-            user = await session.get(User, me)
+            user = await UserRepository(session).get(me)
             if user is None:
                 raise NotFound("user not found")
             if invite.email and invite.email != user.email.lower():
                 raise PermissionDenied("this invite is for another email address")
-            if await session.get(Membership, (invite.household_id, me)) is not None:
+            memberships = MemberRepository(session)
+            if await memberships.get(invite.household_id, me) is not None:
                 raise AlreadyExists("you are already a member of this household")
             membership = Membership(household_id=invite.household_id, user_id=me, role=invite.role, join_time=now)
-            session.add(membership)
+            memberships.add(membership)
             invite.accept_time = now
             invite.accepted_by = me
             await self._member_joined(session, invite.household_id, user, invite.role, now)
@@ -590,19 +550,8 @@ class UserService:
         after = decode_token(token, query)
         async with self._sessions() as session:
             household, _ = await self._membership(session, household_id)
-            statement = (
-                sa.select(Membership, User.display_name)
-                .join(User, User.id == Membership.user_id)
-                .where(Membership.household_id == household_id)
-                .order_by(Membership.join_time, Membership.user_id)
-                .limit(limit + 1)
-            )
-            if after is not None:
-                statement = statement.where(
-                    sa.tuple_(Membership.join_time, Membership.user_id)
-                    > (datetime.fromisoformat(str(after[0])), uuid.UUID(str(after[1])))
-                )
-            rows = (await session.execute(statement)).all()
+            key = (datetime.fromisoformat(str(after[0])), uuid.UUID(str(after[1]))) if after is not None else None
+            rows = await MemberRepository(session).page_with_names(household_id, after=key, limit=limit + 1)
         members = [Member(membership, name, household.time_zone) for membership, name in rows]
         next_token = ""
         if len(members) > limit:
@@ -619,14 +568,7 @@ class UserService:
     async def _member(
         self, session: AsyncSession, household: Household, user_id: uuid.UUID, *, lock: bool = False
     ) -> Member:
-        statement = (
-            sa.select(Membership, User.display_name)
-            .join(User, User.id == Membership.user_id)
-            .where(Membership.household_id == household.id, Membership.user_id == user_id)
-        )
-        if lock:
-            statement = statement.with_for_update(of=Membership)
-        row = (await session.execute(statement)).first()
+        row = await MemberRepository(session).with_name(household.id, user_id, lock=lock)
         if row is None:
             raise NotFound("member not found")
         membership, name = row
@@ -692,7 +634,7 @@ class UserService:
                 raise PermissionDenied(f"a {mine.role} may not remove members")
             elif target.membership.role == "owner" or (mine.role == "admin" and target.membership.role == "admin"):
                 raise PermissionDenied("you may not remove this member")
-            await session.delete(target.membership)
+            await MemberRepository(session).delete(target.membership)
             await add_event(
                 session,
                 type="member.left",
