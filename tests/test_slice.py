@@ -9,32 +9,22 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 
 from tests.support.api import API, PASSWORD, create_chore, create_household, expect, join, sign_up
+from tests.support.fixtures import http_fixture, stack_fixture
 from tests.support.infra import unique
-from tests.support.stack import Stack, running_stack
 from tests.support.wait import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def stack() -> AsyncIterator[Stack]:
-    async with running_stack(gateway=True) as stack:
-        yield stack
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def http(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with stack.http() as client:
-        yield client
+stack = stack_fixture(gateway=True)
+http = http_fixture()
 
 
 def rfc3339(moment: datetime) -> str:

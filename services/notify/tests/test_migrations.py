@@ -2,69 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
-import sqlalchemy as sa
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy.ext.asyncio import create_async_engine
-
-from kit.migrations import downgrade, upgrade
-from services.notify.models import Base
-
-SERVICE_DIR = Path(__file__).resolve().parents[1]
-TABLES = {"household_members", "notifications", "outbox", "inbox"}
-
-
-async def schema(url: str) -> tuple[set[str], set[str], list[object]]:
-    """(tables, notification index names, differences between the models and the database)."""
-    engine = create_async_engine(url)
-    try:
-        async with engine.connect() as conn:
-
-            def inspect(sync_conn: sa.Connection) -> tuple[set[str], set[str], list[object]]:
-                inspector = sa.inspect(sync_conn)
-                tables = set(inspector.get_table_names())
-                indexes = (
-                    {ix["name"] for ix in inspector.get_indexes("notifications")}
-                    if "notifications" in tables
-                    else set()
-                )
-                diff = compare_metadata(MigrationContext.configure(sync_conn), Base.metadata)
-                return tables, indexes, diff
-
-            return await conn.run_sync(inspect)
-    finally:
-        await engine.dispose()
-
-
-async def unread_index_definition(url: str) -> str:
-    engine = create_async_engine(url)
-    try:
-        async with engine.connect() as conn:
-            query = sa.text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_notifications_unread'")
-            return str(await conn.scalar(query))
-    finally:
-        await engine.dispose()
+from tests.support.migrations import check_reversible
 
 
 async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitable[str]]) -> None:
-    url = await fresh_database("notify_migrations")
-
-    await asyncio.to_thread(upgrade, SERVICE_DIR, url)
-    tables, indexes, diff = await schema(url)
-    assert tables >= TABLES | {"alembic_version"}
-    assert {"ix_notifications_unread", "ix_notifications_user_id_create_time_id"} <= indexes
-    assert "WHERE (read_time IS NULL)" in await unread_index_definition(url)
-    assert diff == []  # the hand-written migration creates exactly what the models declare
-
-    await asyncio.to_thread(downgrade, SERVICE_DIR, url)
-    tables, _, _ = await schema(url)
-    assert tables & TABLES == set()
-
-    await asyncio.to_thread(upgrade, SERVICE_DIR, url)
-    tables, _, diff = await schema(url)
-    assert tables >= TABLES
-    assert diff == []
+    await check_reversible(
+        await fresh_database("notify_migrations"),
+        "notify",
+        tables={"household_members", "notifications", "outbox", "inbox"},
+        indexes={"notifications": {"ix_notifications_unread", "ix_notifications_user_id_create_time_id"}},
+        definitions={"ix_notifications_unread": ["WHERE (read_time IS NULL)"]},
+    )

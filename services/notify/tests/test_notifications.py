@@ -6,7 +6,6 @@ the relay's wire format; people are real users with real access tokens from the 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -20,32 +19,19 @@ from hearth.notify.v1 import notify_pb2, notify_pb2_grpc
 from kit.ids import new_id
 from services.notify.consumers import on_chore_completed
 from services.notify.models import Notification
-from services.notify.tests.helpers import Person, consumed, envelope, member_joined, publish, register
-from tests.support.infra import infra
-from tests.support.stack import Stack, running_stack
+from tests.support.events import consumed, envelope, member_joined, publish
+from tests.support.fixtures import redis_fixture, stack_fixture, stub_fixture
+from tests.support.people import Person, register
+from tests.support.stack import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 GROUP = "notify"
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def stack() -> AsyncIterator[Stack]:
-    async with running_stack(["user", "notify"]) as stack:
-        yield stack
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def redis(stack: Stack) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(infra().redis_url)
-    yield client
-    await client.aclose()
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def inbox(stack: Stack) -> AsyncIterator[notify_pb2_grpc.NotificationServiceStub]:
-    async with grpc.aio.insecure_channel(stack.addr("notify")) as channel:
-        yield notify_pb2_grpc.NotificationServiceStub(channel)
+stack = stack_fixture(["user", "notify"])
+redis = redis_fixture()
+inbox = stub_fixture("notify", notify_pb2_grpc.NotificationServiceStub)
 
 
 class Events:

@@ -6,14 +6,12 @@ Each test makes its own household, so tests share the (module-scoped) stack but 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import grpc
 import pytest
-import pytest_asyncio
 import redis.asyncio as aioredis
 from google.protobuf import field_mask_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -21,9 +19,12 @@ from hearth.events.v1 import events_pb2
 from hearth.task.v1 import task_pb2, task_pb2_grpc
 
 from kit.ids import new_id
-from services.task.tests.helpers import Household, Person, household, outbox_events, payload, refused, register
+from tests.support.events import household_events, payload
+from tests.support.fixtures import stack_fixture, stub_fixture
 from tests.support.infra import infra
-from tests.support.stack import Stack, running_stack
+from tests.support.people import Household, Person, household, register
+from tests.support.rpc import refused
+from tests.support.stack import Stack
 from tests.support.wait import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -34,16 +35,8 @@ Assignment = task_pb2.Assignment
 Chore = task_pb2.Chore
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def stack() -> AsyncIterator[Stack]:
-    async with running_stack(["user", "task"]) as stack:
-        yield stack
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def chores(stack: Stack) -> AsyncIterator[task_pb2_grpc.ChoreServiceStub]:
-    async with grpc.aio.insecure_channel(stack.addr("task")) as channel:
-        yield task_pb2_grpc.ChoreServiceStub(channel)
+stack = stack_fixture(["user", "task"])
+chores = stub_fixture("task", task_pb2_grpc.ChoreServiceStub)
 
 
 def once() -> task_pb2.Recurrence:
@@ -200,7 +193,7 @@ async def test_create_is_idempotent_with_a_request_id(stack: Stack, chores: task
     racing = await asyncio.gather(*(create(chores, home, title="Mop", request_id="race") for _ in range(5)))
     assert len({chore.name for chore in racing}) == 1
     assert sorted(titles(await list_all(chores, home, page_size=10))) == ["Mop", "Water plants"]
-    created_events = [e for e in await outbox_events(stack, "chore.created") if e.household_id == home.id]
+    created_events = await household_events(stack, "task", "chore.created", home.id)
     assert len(created_events) == 2
 
 
@@ -210,7 +203,7 @@ async def test_create_writes_chore_created_with_the_change_and_the_relay_publish
     home = await household(stack, member="member")
     created = await create(chores, home, title="Bins", points=7, assignment=fixed(home["member"]))
     chore_id = created.name.rsplit("/", 1)[-1]
-    [event] = [e for e in await outbox_events(stack, "chore.created") if e.household_id == home.id]
+    [event] = await household_events(stack, "task", "chore.created", home.id)
     assert event.source == "task"
     assert event.actor_id == home.owner.user_id
     body = payload(event, events_pb2.ChoreCreated)
@@ -306,7 +299,7 @@ async def test_invalid_input_is_refused_with_field_violations(
         assert message in refusal.violations[field], (field, refusal)
 
     assert await list_all(chores, home) == []  # nothing half-created
-    assert [e for e in await outbox_events(stack, "chore.created") if e.household_id == home.id] == []
+    assert await household_events(stack, "task", "chore.created", home.id) == []
 
 
 async def test_names_are_validated(stack: Stack, chores: task_pb2_grpc.ChoreServiceStub) -> None:
@@ -710,7 +703,7 @@ async def test_complete_moves_the_schedule_and_writes_the_event(
     got = await chores.GetChore(task_pb2.GetChoreRequest(name=chore.name), metadata=home.owner.metadata)
     assert got == done.chore
 
-    [event] = [e for e in await outbox_events(stack, "chore.completed") if e.household_id == home.id]
+    [event] = await household_events(stack, "task", "chore.completed", home.id)
     assert event.actor_id == member.user_id
     body = payload(event, events_pb2.ChoreCompleted)
     assert body.household_id == home.id
@@ -739,7 +732,7 @@ async def test_completing_a_one_off_chore_makes_it_done(stack: Stack, chores: ta
     assert done.chore.state == Chore.DONE
     assert not done.chore.HasField("next_due_time")
     assert done.completion.on_time is True
-    [event] = [e for e in await outbox_events(stack, "chore.completed") if e.household_id == home.id]
+    [event] = await household_events(stack, "task", "chore.completed", home.id)
     body = payload(event, events_pb2.ChoreCompleted)
     assert not body.HasField("next_due_at")
     assert body.next_assignee_id == ""
@@ -773,7 +766,7 @@ async def test_complete_is_idempotent_with_a_request_id(stack: Stack, chores: ta
         task_pb2.ListCompletionsRequest(parent=chore.name), metadata=home.owner.metadata
     )
     assert len(history.completions) == 2
-    events = [e for e in await outbox_events(stack, "chore.completed") if e.household_id == home.id]
+    events = await household_events(stack, "task", "chore.completed", home.id)
     assert len(events) == 2
 
 

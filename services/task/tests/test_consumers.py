@@ -5,18 +5,17 @@ The cache TTL is set to an hour here: only the event can make a change visible w
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import grpc
 import pytest
-import pytest_asyncio
 import redis.asyncio as aioredis
 from hearth.events.v1 import events_pb2
 from hearth.task.v1 import task_pb2, task_pb2_grpc
 
-from services.task.tests.helpers import Household, Person, consumed, envelope, household, publish, refused, set_role
-from tests.support.infra import infra
-from tests.support.stack import Stack, running_stack
+from tests.support.events import consumed, envelope, publish
+from tests.support.fixtures import redis_fixture, stack_fixture, stub_fixture
+from tests.support.people import Household, Person, household, set_role
+from tests.support.rpc import refused
+from tests.support.stack import Stack
 from tests.support.wait import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -24,23 +23,9 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 GROUP = "task"
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def stack() -> AsyncIterator[Stack]:
-    async with running_stack(["user", "task"], settings_overrides={"task": {"membership_ttl_seconds": 3600}}) as stack:
-        yield stack
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def redis(stack: Stack) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(infra().redis_url)
-    yield client
-    await client.aclose()
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def chores(stack: Stack) -> AsyncIterator[task_pb2_grpc.ChoreServiceStub]:
-    async with grpc.aio.insecure_channel(stack.addr("task")) as channel:
-        yield task_pb2_grpc.ChoreServiceStub(channel)
+stack = stack_fixture(["user", "task"], settings_overrides={"task": {"membership_ttl_seconds": 3600}})
+redis = redis_fixture()
+chores = stub_fixture("task", task_pb2_grpc.ChoreServiceStub)
 
 
 def cache_key(stack: Stack, home: Household, person: Person) -> str:
@@ -77,7 +62,7 @@ async def test_a_membership_event_drops_the_cached_answer(
         else events_pb2.MemberLeft(household_id=home.id, user_id=member.user_id)
     )
     stream = f"{stack.namespace}.events.user"
-    entry = await publish(redis, stream, envelope(event_type, message, household_id=home.id))
+    entry = await publish(redis, stream, envelope(event_type, message, household_id=home.id, source="user"))
     await consumed(redis, stream, GROUP, entry)
 
     assert not await redis.exists(cache_key(stack, home, member))

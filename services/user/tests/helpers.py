@@ -1,36 +1,24 @@
-"""Test helpers: the user service's stubs on one channel, people and households made through its RPCs,
-errors read back as `google.rpc.Status` (`rpc_status.from_call`), and its outbox rows."""
+"""Test helpers: the user service's stubs on one channel, and people and households made through its RPCs.
+
+Refusals are read back with tests/support/rpc.py and the outbox with tests/support/events.py."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
-import pytest
-import sqlalchemy as sa
-from google.protobuf.message import Message
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
-from hearth.events.v1 import events_pb2
 from hearth.user.v1 import user_pb2, user_pb2_grpc
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support.infra import unique
+from tests.support.people import PASSWORD, ROLES
+from tests.support.people import Person as RegisteredPerson
 from tests.support.stack import FAST_PASSWORDS, Stack, running_stack
 from tests.support.wait import eventually
-
-PASSWORD = "correct horse battery staple"
-ROLES = {
-    "owner": user_pb2.ROLE_OWNER,
-    "admin": user_pb2.ROLE_ADMIN,
-    "member": user_pb2.ROLE_MEMBER,
-    "child": user_pb2.ROLE_CHILD,
-}
 
 
 # Cheap argon2id for the hundreds of registrations in these tests (test_passwords.py covers the real cost).
@@ -57,20 +45,11 @@ async def stubs(stack: Stack) -> AsyncIterator[Stubs]:
 
 
 @dataclass(frozen=True)
-class Person:
-    user_id: str
+class Person(RegisteredPerson):
+    """A registered person (tests/support/people.py) who also keeps the email and refresh token they got."""
+
     email: str
-    display_name: str
-    token: str
     refresh_token: str
-
-    @property
-    def name(self) -> str:
-        return f"users/{self.user_id}"
-
-    @property
-    def metadata(self) -> tuple[tuple[str, str]]:
-        return (("authorization", f"Bearer {self.token}"),)
 
 
 def new_email(label: str = "person") -> str:
@@ -82,7 +61,13 @@ async def register(rpc: Stubs, display_name: str = "Person", *, email: str = "")
     email = email or new_email(display_name)
     user = await rpc.auth.Register(user_pb2.RegisterRequest(email=email, password=PASSWORD, display_name=display_name))
     tokens = await rpc.auth.Login(user_pb2.LoginRequest(email=email, password=PASSWORD))
-    return Person(user.name.removeprefix("users/"), user.email, display_name, tokens.access_token, tokens.refresh_token)
+    return Person(
+        user_id=user.name.removeprefix("users/"),
+        token=tokens.access_token,
+        display_name=display_name,
+        email=user.email,
+        refresh_token=tokens.refresh_token,
+    )
 
 
 async def people(rpc: Stubs, *display_names: str) -> list[Person]:
@@ -153,62 +138,6 @@ async def household(
 async def full_household(rpc: Stubs, c: Cast, **kwargs: str) -> Home:
     """`c.owner`'s new household with `c.admin`, `c.member` and `c.kid` in it (`c.outsider` is not)."""
     return await household(rpc, c.owner, (c.admin, "admin"), (c.member, "member"), (c.kid, "child"), **kwargs)
-
-
-@dataclass(frozen=True)
-class Refusal:
-    code: grpc.StatusCode
-    message: str
-    reason: str
-    domain: str
-    violations: dict[str, str]
-
-
-async def refused(call: Awaitable[Any]) -> Refusal:
-    """Await a call that must fail: its code, message, ErrorInfo reason/domain and field violations (field → text).
-
-    Every error of ours carries a `google.rpc.Status` whose code and message agree with the call's
-    (`rpc_status.from_call` raises ValueError otherwise) and an ErrorInfo."""
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await call
-    exc = caught.value
-    status = rpc_status.from_call(exc)
-    assert status is not None, f"{exc.code()} without google.rpc.Status details: {exc.details()}"
-    reason, domain, violations = "", "", {}
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            reason, domain = info.reason, info.domain
-        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            violations = {v.field: v.description for v in bad.field_violations}
-    assert reason, f"{exc.code()} without ErrorInfo: {exc.details()}"
-    return Refusal(exc.code(), exc.details() or "", reason, domain, violations)
-
-
-async def outbox_events(stack: Stack, event_type: str) -> list[events_pb2.Envelope]:
-    """Every event of `event_type` in the user service's outbox (published or not), oldest first."""
-    engine = create_async_engine(stack.databases["user"])
-    try:
-        async with engine.connect() as conn:
-            rows = await conn.execute(
-                sa.text("SELECT envelope FROM outbox WHERE event_type = :type ORDER BY id"), {"type": event_type}
-            )
-            return [events_pb2.Envelope.FromString(row.envelope) for row in rows]
-    finally:
-        await engine.dispose()
-
-
-async def household_events(stack: Stack, event_type: str, household_id: str) -> list[events_pb2.Envelope]:
-    return [e for e in await outbox_events(stack, event_type) if e.household_id == household_id]
-
-
-def payload(envelope: events_pb2.Envelope, cls: type[Message]) -> Any:
-    message = cls()
-    assert envelope.payload.Unpack(message), f"{envelope.type} does not carry a {cls.__name__}"
-    return message
 
 
 async def until_past(moment: datetime) -> None:

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
 import jwt
 import pytest
-import pytest_asyncio
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from google.protobuf import field_mask_pb2
@@ -22,37 +20,24 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from kit.auth import TokenVerifier, grpc_jwks_source
 from services.user.tests.helpers import (
-    PASSWORD,
     Person,
     Stubs,
     days,
     new_email,
-    outbox_events,
-    payload,
-    refused,
     register,
     stubs,
     until_past,
     user_stack,
 )
+from tests.support.events import outbox_events, payload
+from tests.support.people import PASSWORD
+from tests.support.rpc import refused
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 OK = grpc.StatusCode
 REFRESH_TTL = timedelta(milliseconds=1)
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def stack() -> AsyncIterator[Stack]:
-    async with user_stack() as stack:
-        yield stack
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def rpc(stack: Stack) -> AsyncIterator[Stubs]:
-    async with stubs(stack) as rpc:
-        yield rpc
 
 
 ME = user_pb2.GetUserRequest(name="users/me")
@@ -115,7 +100,7 @@ async def test_register_defaults_time_zone_and_locale(rpc: Stubs) -> None:
 async def test_register_writes_a_user_registered_event(stack: Stack, rpc: Stubs) -> None:
     person = await register(rpc, "Eventful")
 
-    [event] = [e for e in await outbox_events(stack, "user.registered") if e.actor_id == person.user_id]
+    [event] = [e for e in await outbox_events(stack, "user", "user.registered") if e.actor_id == person.user_id]
     registered = payload(event, events_pb2.UserRegistered)
     assert (registered.user_id, registered.display_name, registered.time_zone) == (person.user_id, "Eventful", "UTC")
     assert event.source == "user"

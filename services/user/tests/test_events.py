@@ -20,45 +20,33 @@ from hearth.user.v1 import user_pb2
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from services.user.tests.helpers import (
-    ROLES,
     Cast,
     Home,
     Person,
     Stubs,
     accept,
-    cast,
     full_household,
     household,
-    household_events,
     invite,
-    payload,
     people,
-    refused,
     stubs,
     user_stack,
 )
+from tests.support.events import household_events, payload
 from tests.support.infra import infra
+from tests.support.people import ROLES
+from tests.support.rpc import refused
 from tests.support.stack import Stack
 from tests.support.wait import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
+# This module's own stack (in place of conftest.py's): no outbox relay, see above.
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def stack() -> AsyncIterator[Stack]:
     async with user_stack(run_relay=False) as stack:
         yield stack
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def rpc(stack: Stack) -> AsyncIterator[Stubs]:
-    async with stubs(stack) as rpc:
-        yield rpc
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def c(rpc: Stubs) -> Cast:
-    return await cast(rpc)
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
@@ -107,8 +95,8 @@ async def test_creating_a_household_announces_it_and_its_owner(
 ) -> None:
     home = await household(rpc, c.owner, display_name="Flat 9", time_zone="Europe/Vienna")
 
-    [created] = await household_events(stack, "household.created", home.id)
-    [joined] = await household_events(stack, "member.joined", home.id)
+    [created] = await household_events(stack, "user", "household.created", home.id)
+    [joined] = await household_events(stack, "user", "member.joined", home.id)
 
     assert (created.actor_id, created.source) == (c.owner.user_id, "user")
     assert payload(created, events_pb2.HouseholdCreated) == events_pb2.HouseholdCreated(
@@ -132,7 +120,9 @@ async def test_accepting_an_invite_announces_the_new_member(stack: Stack, rpc: S
 
     member = await accept(rpc, (await invite(rpc, home, "child")).code, c.kid)
 
-    [event] = [e for e in await household_events(stack, "member.joined", home.id) if e.actor_id == c.kid.user_id]
+    [event] = [
+        e for e in await household_events(stack, "user", "member.joined", home.id) if e.actor_id == c.kid.user_id
+    ]
     joined = payload(event, events_pb2.MemberJoined)
     assert (joined.household_id, joined.user_id, joined.display_name, joined.role) == (
         home.id,
@@ -154,7 +144,7 @@ async def test_role_changes_are_announced_once_and_only_when_made(
     await set_role(rpc, home, c.kid, "member", by=c.owner)  # no change: no event
     await refused(set_role(rpc, home, c.owner, "member", by=c.admin))  # refused: no event
 
-    [event] = await household_events(stack, "member.updated", home.id)
+    [event] = await household_events(stack, "user", "member.updated", home.id)
     assert event.actor_id == c.admin.user_id
     assert payload(event, events_pb2.MemberUpdated) == events_pb2.MemberUpdated(
         household_id=home.id, user_id=c.kid.user_id, role="member"
@@ -169,7 +159,7 @@ async def test_transferring_ownership_announces_both_role_changes(
 
     await set_role(rpc, home, c.member, "owner", by=c.owner)
 
-    events = await household_events(stack, "member.updated", home.id)
+    events = await household_events(stack, "user", "member.updated", home.id)
     changes = {
         (e.actor_id, payload(e, events_pb2.MemberUpdated).user_id, payload(e, events_pb2.MemberUpdated).role)
         for e in events
@@ -187,7 +177,7 @@ async def test_removing_and_leaving_are_announced_with_who_did_it(stack: Stack, 
     await remove(rpc, home, c.member, by=c.member)
     await refused(remove(rpc, home, c.owner, by=c.owner))  # refused: no event
 
-    left = await household_events(stack, "member.left", home.id)
+    left = await household_events(stack, "user", "member.left", home.id)
     assert [(e.actor_id, payload(e, events_pb2.MemberLeft).user_id) for e in left] == [
         (c.admin.user_id, c.kid.user_id),
         (c.member.user_id, c.member.user_id),
@@ -200,7 +190,7 @@ async def test_deleting_a_household_lets_every_member_leave(stack: Stack, rpc: S
 
     await rpc.households.DeleteHousehold(user_pb2.DeleteHouseholdRequest(name=home.name), metadata=c.owner.metadata)
 
-    left = await household_events(stack, "member.left", home.id)
+    left = await household_events(stack, "user", "member.left", home.id)
     assert {payload(e, events_pb2.MemberLeft).user_id for e in left} == {
         p.user_id for p in (c.owner, c.admin, c.member, c.kid)
     }
@@ -215,7 +205,7 @@ async def test_refused_joins_write_no_event(stack: Stack, rpc: Stubs, c: Cast) -
 
     await refused(accept(rpc, code, c.member))  # already a member
 
-    assert len(await household_events(stack, "member.joined", home.id)) == 4  # owner, admin, member, kid
+    assert len(await household_events(stack, "user", "member.joined", home.id)) == 4  # owner, admin, member, kid
 
 
 async def test_the_relay_publishes_the_events_to_the_user_stream() -> None:
@@ -223,7 +213,7 @@ async def test_the_relay_publishes_the_events_to_the_user_stream() -> None:
         owner, member = await people(rpc, "Owner", "Member")
         home = await household(rpc, owner)
         await accept(rpc, (await invite(rpc, home, "member")).code, member)
-        expected = {e.event_id for e in await household_events(relayed, "member.joined", home.id)}
+        expected = {e.event_id for e in await household_events(relayed, "user", "member.joined", home.id)}
         assert len(expected) == 2
         redis = aioredis.Redis.from_url(infra().redis_url)
         try:

@@ -4,12 +4,10 @@ and who may do which. Each test makes its own households; the people (`cast`) ar
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
-import pytest_asyncio
 from google.protobuf import field_mask_pb2
 from hearth.user.v1 import user_pb2
 
@@ -19,37 +17,16 @@ from services.user.tests.helpers import (
     Person,
     Stubs,
     accept,
-    cast,
     full_household,
     household,
     invite,
     people,
-    refused,
-    stubs,
-    user_stack,
 )
-from tests.support.stack import Stack
+from tests.support.rpc import refused
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 Code = grpc.StatusCode
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def stack() -> AsyncIterator[Stack]:
-    async with user_stack() as stack:
-        yield stack
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def rpc(stack: Stack) -> AsyncIterator[Stubs]:
-    async with stubs(stack) as rpc:
-        yield rpc
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def c(rpc: Stubs) -> Cast:
-    return await cast(rpc)
 
 
 async def get(rpc: Stubs, home: Home, person: Person) -> user_pb2.Household:

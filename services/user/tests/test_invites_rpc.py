@@ -3,57 +3,36 @@ refused — expired and used codes are GONE (FAILED_PRECONDITION that the gatewa
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
-import pytest_asyncio
 from hearth.user.v1 import user_pb2
 
 from kit.errors import Gone
 from kit.interceptors import error_from_rpc
 from services.user.tests.helpers import (
-    ROLES,
     Cast,
     Home,
     Person,
     Stubs,
     accept,
-    cast,
     days,
     full_household,
     household,
     invite,
     people,
-    refused,
     stubs,
     until_past,
     user_stack,
 )
-from tests.support.stack import Stack
+from tests.support.people import ROLES
+from tests.support.rpc import refused
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 Code = grpc.StatusCode
 INVITE_TTL = timedelta(milliseconds=1)
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def stack() -> AsyncIterator[Stack]:
-    async with user_stack() as stack:
-        yield stack
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def rpc(stack: Stack) -> AsyncIterator[Stubs]:
-    async with stubs(stack) as rpc:
-        yield rpc
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def c(rpc: Stubs) -> Cast:
-    return await cast(rpc)
 
 
 async def members(rpc: Stubs, home: Home) -> dict[str, int]:

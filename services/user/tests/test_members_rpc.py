@@ -4,49 +4,26 @@ every other service asks), role changes and ownership transfer, removing members
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import grpc
 import pytest
-import pytest_asyncio
 from google.protobuf import field_mask_pb2
 from hearth.user.v1 import user_pb2
 
 from services.user.tests.helpers import (
-    ROLES,
     Cast,
     Home,
     Person,
     Stubs,
-    cast,
     full_household,
     household,
-    refused,
-    stubs,
-    user_stack,
 )
-from tests.support.stack import Stack
+from tests.support.people import ROLES
+from tests.support.rpc import refused
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 Code = grpc.StatusCode
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def stack() -> AsyncIterator[Stack]:
-    async with user_stack() as stack:
-        yield stack
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def rpc(stack: Stack) -> AsyncIterator[Stubs]:
-    async with stubs(stack) as rpc:
-        yield rpc
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def c(rpc: Stubs) -> Cast:
-    return await cast(rpc)
 
 
 async def list_all(rpc: Stubs, home: Home, by: Person, page_size: int = 0) -> list[user_pb2.Member]:

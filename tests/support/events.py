@@ -1,44 +1,22 @@
-"""Test helpers: people with real tokens (from the user service) and events fed to the streams like the relay does."""
+"""Events in tests: envelopes built and XADDed to the streams the way the outbox relay does, waiting until a
+consumer group has handled them, and the events a service wrote to its outbox."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-import grpc
 import redis.asyncio as aioredis
+import sqlalchemy as sa
 from google.protobuf.message import Message
 from hearth.events.v1 import events_pb2
-from hearth.user.v1 import user_pb2, user_pb2_grpc
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from kit.ids import new_id
 from kit.outbox import STREAM_MAXLEN, stream_fields
-from tests.support.infra import unique
+from tests.support.people import Person
 from tests.support.stack import Stack
 from tests.support.wait import eventually
-
-PASSWORD = "correct horse battery staple"
-
-
-@dataclass(frozen=True)
-class Person:
-    user_id: str
-    token: str
-    display_name: str
-
-    @property
-    def metadata(self) -> tuple[tuple[str, str]]:
-        return (("authorization", f"Bearer {self.token}"),)
-
-
-async def register(stack: Stack, display_name: str) -> Person:
-    """A new user, registered and logged in through the real user service."""
-    async with grpc.aio.insecure_channel(stack.addr("user")) as channel:
-        auth = user_pb2_grpc.AuthServiceStub(channel)
-        email = f"{unique(display_name.lower())}@example.com"
-        user = await auth.Register(user_pb2.RegisterRequest(email=email, password=PASSWORD, display_name=display_name))
-        tokens = await auth.Login(user_pb2.LoginRequest(email=email, password=PASSWORD))
-    return Person(user.name.removeprefix("users/"), tokens.access_token, display_name)
 
 
 def envelope(
@@ -57,6 +35,15 @@ def envelope(
     built.occurred_at.FromDatetime(occurred_at or datetime.now(UTC))
     built.payload.Pack(payload)
     return built
+
+
+def member_joined(household_id: str, person: Person, role: str, *, at: datetime | None = None) -> events_pb2.Envelope:
+    """`member.joined` for `person`, as the user service publishes it."""
+    payload = events_pb2.MemberJoined(
+        household_id=household_id, user_id=person.user_id, display_name=person.display_name, role=role
+    )
+    payload.joined_at.FromDatetime(at or datetime.now(UTC))
+    return envelope("member.joined", payload, household_id=household_id, actor_id=person.user_id, occurred_at=at)
 
 
 async def publish(redis: aioredis.Redis, stream: str, event: events_pb2.Envelope) -> str:
@@ -91,9 +78,26 @@ async def consumed(redis: aioredis.Redis, stream: str, group: str, entry_id: str
     await eventually(done)
 
 
-def member_joined(household_id: str, person: Person, role: str, *, at: datetime | None = None) -> events_pb2.Envelope:
-    payload = events_pb2.MemberJoined(
-        household_id=household_id, user_id=person.user_id, display_name=person.display_name, role=role
-    )
-    payload.joined_at.FromDatetime(at or datetime.now(UTC))
-    return envelope("member.joined", payload, household_id=household_id, actor_id=person.user_id, occurred_at=at)
+async def outbox_events(stack: Stack, service: str, event_type: str) -> list[events_pb2.Envelope]:
+    """Every event of `event_type` in `service`'s outbox (published or not), oldest first."""
+    engine = create_async_engine(stack.databases[service])
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                sa.text("SELECT envelope FROM outbox WHERE event_type = :type ORDER BY id"), {"type": event_type}
+            )
+            return [events_pb2.Envelope.FromString(row.envelope) for row in rows]
+    finally:
+        await engine.dispose()
+
+
+async def household_events(stack: Stack, service: str, event_type: str, household_id: str) -> list[events_pb2.Envelope]:
+    """The events of `event_type` about one household in `service`'s outbox, oldest first."""
+    return [e for e in await outbox_events(stack, service, event_type) if e.household_id == household_id]
+
+
+def payload(envelope: events_pb2.Envelope, cls: type[Message]) -> Any:
+    """The envelope's payload, which must be a `cls`."""
+    message = cls()
+    assert envelope.payload.Unpack(message), f"{envelope.type} does not carry a {cls.__name__}"
+    return message
