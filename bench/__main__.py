@@ -1,0 +1,98 @@
+"""`python -m bench [--duration S] [--warmup S] [--concurrency N] [--write-results]`.
+
+Starts the Hearth stack, seeds it, measures the two gateway scenarios, waits for the completion
+events to be consumed, starts the echo servers, measures the two ceilings, stops everything and
+prints the table (and rewrites bench/RESULTS.md with `--write-results`). Exit 1 when any request failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shlex
+import signal
+import sys
+from datetime import UTC, datetime
+
+from bench import report, scenarios
+from bench.seed import seed
+from bench.stack import echo_servers, events_settled, hearth_stack
+from tests.support import infra
+
+CHORES = 50  # the list's default page size: GET returns all of them
+
+
+def say(message: str) -> None:
+    print(f"bench  {message}", flush=True)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[1])
+    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per scenario (10)")
+    parser.add_argument("--warmup", type=float, default=3.0, help="unmeasured seconds before each (3)")
+    parser.add_argument("--concurrency", type=int, default=32, help="requests in flight (32)")
+    parser.add_argument("--write-results", action="store_true", help="also rewrite bench/RESULTS.md")
+    return parser.parse_args(argv)
+
+
+async def measure(args: argparse.Namespace) -> report.Run:
+    run = report.Run(
+        command=shlex.join(["python", "-m", "bench", *sys.argv[1:]]),
+        started=datetime.now(UTC),
+        concurrency=args.concurrency,
+        warmup=args.warmup,
+        duration=args.duration,
+        infra=infra.infra().describe().removeprefix("hearth test infra: "),
+        outcomes=[],
+        events_drain_seconds=None,
+    )
+    load = {"concurrency": args.concurrency, "warmup": args.warmup, "duration": args.duration}
+
+    async def measure_one(scenario: scenarios.Scenario, pids: dict[str, int]) -> None:
+        say(f"{scenario.key}: {args.warmup:g} s warm-up, {args.duration:g} s measured, concurrency {args.concurrency}")
+        outcome = await scenarios.run(scenario, pids)
+        result = outcome.result
+        say(f"{scenario.key}: {result.ok_per_second:.0f} req/s, {result.errors} errors")
+        run.outcomes.append(outcome)
+
+    say("starting the Hearth stack (4 services + gateway)")
+    async with hearth_stack() as stack:
+        say(f"seeding {CHORES} chores through {stack.gateway_url}")
+        data = await seed(stack.gateway_url, CHORES)
+        for scenario in scenarios.gateway_scenarios(stack.gateway_url, data, **load):
+            await measure_one(scenario, stack.processes.pids)
+        say("waiting for notify and analytics to consume the completion events")
+        run.events_drain_seconds = await events_settled(stack, "task")
+        say("starting the echo servers")
+        async with echo_servers() as echo:
+            for scenario in scenarios.ceiling_scenarios(echo.http_port, echo.grpc_port, **load):
+                await measure_one(scenario, stack.processes.pids | echo.processes.pids)
+        say("stopping")
+    return run
+
+
+async def main_async(args: argparse.Namespace) -> report.Run:
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    return await measure(args)
+
+
+def main() -> int:
+    args = parse_args(sys.argv[1:])
+    try:
+        run = asyncio.run(main_async(args))
+    except (KeyboardInterrupt, asyncio.CancelledError) as exc:  # Ctrl-C / SIGTERM: all was stopped on the way out
+        say("interrupted; every process stopped, databases and Redis keys removed")
+        return 130 if isinstance(exc, KeyboardInterrupt) else 143
+    print(report.console(run), flush=True)
+    if args.write_results:
+        say(f"wrote {report.write(run)}")
+    if run.errors:
+        say(f"!!! {run.errors} requests failed — see the table above !!!")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""The processes under test: the Hearth stack (4 services + gateway) and the two echo servers.
+
+Each is its own process, started the way `make run` starts them (`scripts/run.py`: `python -m
+services.<name>`, `python -m gateway`, configured through the environment, waited for through
+their health checks), but on free ports, with fresh databases `hearth_bench_<name>` (dropped
+before and after), a fresh Redis namespace, a throw-away signing key and WARNING-level logs.
+PostgreSQL and Redis are the machine's on 127.0.0.1 when they answer, else embedded ones
+(`tests/support/infra.py`). Everything is stopped and removed on the way out, failure or not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import shutil
+import socket
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
+from kit.db import drop_database
+from scripts.run import (
+    SERVICES,
+    Child,
+    configure_environment,
+    grpc_serving,
+    http_live,
+    migrate,
+    spawn,
+    stop_all,
+    wait_ready,
+)
+from tests.support import infra
+
+LOG_LEVEL = "WARNING"  # per-request logs must not dominate what is measured
+
+
+@dataclass
+class Processes:
+    children: list[Child] = field(default_factory=list)
+
+    @property
+    def pids(self) -> dict[str, int]:
+        return {child.name: child.process.pid for child in self.children}
+
+
+@dataclass
+class Stack:
+    gateway_url: str
+    redis_url: str
+    namespace: str
+    processes: Processes
+
+
+@dataclass
+class Echo:
+    grpc_port: int
+    http_port: int
+    processes: Processes
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct ports the kernel considers free right now (all held open until all are picked)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+async def start(processes: Processes, name: str, *args: str) -> Child:
+    child = await spawn(name, *args)
+    processes.children.append(child)
+    return child
+
+
+@asynccontextmanager
+async def running(processes: Processes) -> AsyncIterator[Processes]:
+    try:
+        yield processes
+    finally:
+        await stop_all(processes.children)
+
+
+def configure(ports: list[int], keys_dir: Path, namespace: str) -> dict[str, int]:
+    """The environment every child inherits (as `make run` does); returns the gRPC port per service.
+
+    `ports`: one per service, then the gateway's.
+    """
+    where = infra.infra()
+    env = {
+        "REDIS_URL": where.redis_url,
+        "HEARTH_REDIS_NAMESPACE": namespace,
+        "HEARTH_LOG_LEVEL": LOG_LEVEL,
+        "HEARTH_SHUTDOWN_GRACE": "5",
+        "USER_KEYS_DIR": str(keys_dir),
+        # Tokens outlive any run (the default 15 minutes would turn a long --duration into 401s).
+        "USER_ACCESS_TOKEN_TTL_SECONDS": "86400",
+        "GATEWAY_HTTP_HOST": "127.0.0.1",
+        "GATEWAY_HTTP_PORT": str(ports[-1]),
+    }
+    for name, port in zip(SERVICES, ports[: len(SERVICES)], strict=True):
+        prefix = name.upper()
+        env |= {
+            f"{prefix}_DATABASE_URL": infra.database_url(f"hearth_bench_{name}"),
+            f"{prefix}_GRPC_HOST": "127.0.0.1",
+            f"{prefix}_GRPC_PORT": str(port),
+            f"{prefix}_METRICS_PORT": "0",
+            f"HEARTH_{prefix}_ADDR": f"127.0.0.1:{port}",
+        }
+    os.environ.update(env)
+    os.environ.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)  # no trace export: comparable runs
+    return configure_environment()
+
+
+@asynccontextmanager
+async def hearth_stack() -> AsyncIterator[Stack]:
+    """user, task, notify, analytics and the gateway, each `python -m ...`, ready to serve."""
+    namespace = infra.unique("bench")
+    keys_dir = Path(tempfile.mkdtemp(prefix="hearth-bench-keys-"))
+    databases: list[str] = []
+    redis_url = ""
+    try:
+        ports = configure(free_ports(len(SERVICES) + 1), keys_dir, namespace)
+        databases = [os.environ[f"{name.upper()}_DATABASE_URL"] for name in SERVICES]
+        redis_url = os.environ["REDIS_URL"]
+        await asyncio.gather(*(drop_database(url) for url in databases))  # leftovers of a killed run
+        await asyncio.gather(*(migrate(name) for name in SERVICES))
+        async with running(Processes()) as processes:
+            # user first: the others fetch its JWKS to verify tokens.
+            for name, port in ports.items():
+                child = await start(processes, name, "-m", f"services.{name}")
+                await wait_ready(child, functools.partial(grpc_serving, port))
+            http_port = int(os.environ["GATEWAY_HTTP_PORT"])
+            gateway = await start(processes, "gateway", "-m", "gateway")
+            await wait_ready(gateway, functools.partial(http_live, http_port))
+            yield Stack(f"http://127.0.0.1:{http_port}", redis_url, namespace, processes)
+    finally:
+        await asyncio.gather(*(drop_database(url) for url in databases), return_exceptions=True)
+        if redis_url:
+            await forget_namespace(redis_url, namespace)
+        shutil.rmtree(keys_dir, ignore_errors=True)
+
+
+@asynccontextmanager
+async def echo_servers() -> AsyncIterator[Echo]:
+    """The grpc echo and the FastAPI echo in front of it, each its own process."""
+    grpc_port, http_port = free_ports(2)
+    async with running(Processes()) as processes:
+        echo_grpc = await start(processes, "echo-grpc", "-m", "bench.echo", "grpc", str(grpc_port))
+        await wait_ready(echo_grpc, functools.partial(grpc_serving, grpc_port))
+        echo_http = await start(
+            processes, "echo-http", "-m", "bench.echo", "http", str(http_port), f"127.0.0.1:{grpc_port}"
+        )
+        await wait_ready(echo_http, functools.partial(http_live, http_port))
+        yield Echo(grpc_port, http_port, processes)
+
+
+async def forget_namespace(redis_url: str, namespace: str) -> None:
+    """Delete the run's keys (`{ns}:...`) and streams (`{ns}.events....`)."""
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        for pattern in (f"{namespace}:*", f"{namespace}.*"):
+            async for key in client.scan_iter(match=pattern, count=1000):
+                await client.delete(key)
+    finally:
+        await client.aclose()
+
+
+async def events_settled(stack: Stack, domain: str, timeout: float = 120.0) -> float | None:
+    """Seconds until every consumer group of `domain`'s stream has read and acked all of it; None on timeout.
+
+    The stream must also stop growing between two looks, so the outbox relay has caught up as well.
+    """
+    stream = f"{stack.namespace}.events.{domain}"
+    client = aioredis.Redis.from_url(stack.redis_url)  # not decoded: XINFO STREAM carries binary entries
+    began = time.monotonic()
+    settled_at: tuple[bytes, float] | None = None  # (last id, when) of the first look that found all read
+    try:
+        while time.monotonic() - began < timeout:
+            try:
+                last = (await client.xinfo_stream(stream))["last-generated-id"]
+            except ResponseError:  # no such stream: nothing was ever published
+                return 0.0
+            groups = await client.xinfo_groups(stream)
+            if not all(g["last-delivered-id"] == last and g["pending"] == 0 for g in groups):
+                settled_at = None
+            elif settled_at is not None and settled_at[0] == last:
+                return settled_at[1] - began
+            else:
+                settled_at = (last, time.monotonic())
+            await asyncio.sleep(0.25)
+        return None
+    finally:
+        await client.aclose()
