@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 import grpc
 from hearth.analytics.v1 import analytics_pb2, analytics_pb2_grpc
@@ -16,31 +14,26 @@ from gateway.config import GatewaySettings
 from kit.grpc_client import idempotent_methods, make_channel
 from kit.telemetry import Telemetry
 
-T = TypeVar("T")
-
-
-def _stub(factory: Callable[[grpc.aio.Channel], T], channel: grpc.aio.Channel) -> T:
-    """`factory(channel)`, typed: the generated stub classes carry no annotations."""
-    return factory(channel)
-
 
 @dataclass
 class Clients:
     channels: dict[str, grpc.aio.Channel]
-    auth: user_pb2_grpc.AuthServiceStub = field(init=False)
-    users: user_pb2_grpc.UserServiceStub = field(init=False)
-    households: user_pb2_grpc.HouseholdServiceStub = field(init=False)
-    chores: task_pb2_grpc.ChoreServiceStub = field(init=False)
-    notifications: notify_pb2_grpc.NotificationServiceStub = field(init=False)
-    analytics: analytics_pb2_grpc.AnalyticsServiceStub = field(init=False)
+    # The *AsyncStub types exist only for the type checker (mypy-protobuf's .pyi): a stub built on a
+    # grpc.aio channel returns awaitables.
+    auth: user_pb2_grpc.AuthServiceAsyncStub = field(init=False)
+    users: user_pb2_grpc.UserServiceAsyncStub = field(init=False)
+    households: user_pb2_grpc.HouseholdServiceAsyncStub = field(init=False)
+    chores: task_pb2_grpc.ChoreServiceAsyncStub = field(init=False)
+    notifications: notify_pb2_grpc.NotificationServiceAsyncStub = field(init=False)
+    analytics: analytics_pb2_grpc.AnalyticsServiceAsyncStub = field(init=False)
 
     def __post_init__(self) -> None:
-        self.auth = _stub(user_pb2_grpc.AuthServiceStub, self.channels["user"])
-        self.users = _stub(user_pb2_grpc.UserServiceStub, self.channels["user"])
-        self.households = _stub(user_pb2_grpc.HouseholdServiceStub, self.channels["user"])
-        self.chores = _stub(task_pb2_grpc.ChoreServiceStub, self.channels["task"])
-        self.notifications = _stub(notify_pb2_grpc.NotificationServiceStub, self.channels["notify"])
-        self.analytics = _stub(analytics_pb2_grpc.AnalyticsServiceStub, self.channels["analytics"])
+        self.auth = user_pb2_grpc.AuthServiceStub(self.channels["user"])
+        self.users = user_pb2_grpc.UserServiceStub(self.channels["user"])
+        self.households = user_pb2_grpc.HouseholdServiceStub(self.channels["user"])
+        self.chores = task_pb2_grpc.ChoreServiceStub(self.channels["task"])
+        self.notifications = notify_pb2_grpc.NotificationServiceStub(self.channels["notify"])
+        self.analytics = analytics_pb2_grpc.AnalyticsServiceStub(self.channels["analytics"])
 
     async def close(self) -> None:
         for channel in self.channels.values():

@@ -12,16 +12,13 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 import grpc
 import jwt
 
 from kit.context import Caller
 from kit.errors import Unauthenticated
-
-if TYPE_CHECKING:
-    from hearth.user.v1 import user_pb2
 
 ALGORITHM = "EdDSA"
 JwksSource = Callable[[], Awaitable[dict[str, Any]]]
@@ -101,17 +98,11 @@ def bearer_token(authorization: str | None) -> str | None:
     return token.strip()
 
 
-class _AuthStub(Protocol):
-    """The part of the generated `AuthServiceStub` used here, typed (the generated *_pb2_grpc.py has no types)."""
-
-    GetJwks: grpc.aio.UnaryUnaryMultiCallable[user_pb2.GetJwksRequest, user_pb2.Jwks]
-
-
 def grpc_jwks_source(channel: grpc.aio.Channel) -> JwksSource:
     """Fetch the JWKS from the user service over gRPC (imports kept local: kit must not need user's stubs)."""
     from hearth.user.v1 import user_pb2, user_pb2_grpc
 
-    stub: _AuthStub = user_pb2_grpc.AuthServiceStub(channel)
+    stub = user_pb2_grpc.AuthServiceStub(channel)
 
     async def fetch() -> dict[str, Any]:
         response = await stub.GetJwks(user_pb2.GetJwksRequest(), timeout=5)

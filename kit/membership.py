@@ -15,7 +15,6 @@ import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Protocol
 
 import grpc
 import redis.asyncio as aioredis
@@ -24,9 +23,6 @@ from redis.exceptions import RedisError
 from kit import context
 from kit.errors import NotFound, PermissionDenied, Unauthenticated
 from kit.interceptors import error_from_rpc
-
-if TYPE_CHECKING:
-    from hearth.user.v1 import user_pb2
 
 log = logging.getLogger("hearth.membership")
 
@@ -43,12 +39,6 @@ class Membership:
     time_zone: str
 
 
-class _HouseholdStub(Protocol):
-    """The part of the generated `HouseholdServiceStub` used here, typed (the generated *_pb2_grpc.py has no types)."""
-
-    GetMember: grpc.aio.UnaryUnaryMultiCallable[user_pb2.GetMemberRequest, user_pb2.Member]
-
-
 class MembershipClient:
     def __init__(
         self, channel: grpc.aio.Channel, redis: aioredis.Redis, *, namespace: str, service: str, ttl: int = 60
@@ -56,7 +46,7 @@ class MembershipClient:
         from hearth.user.v1 import user_pb2, user_pb2_grpc
 
         self._pb = user_pb2
-        self._stub: _HouseholdStub = user_pb2_grpc.HouseholdServiceStub(channel)
+        self._stub = user_pb2_grpc.HouseholdServiceStub(channel)
         self._redis = redis
         self._prefix = f"{namespace}:{service}"
         self._ttl = ttl

@@ -30,7 +30,18 @@ def generate(out: Path) -> None:
         f"-I{Path(google.api.__path__[0]).parent.parent}",
         f"-I{Path(grpc_tools.__file__).parent / '_proto'}",
     ]
-    args = ["protoc", *includes, f"--python_out={out}", f"--pyi_out={out}", f"--grpc_python_out={out}", *files]
+    # Typed gRPC stubs (*_pb2_grpc.pyi, sync and grpc.aio) from mypy-protobuf's plugin, installed beside us.
+    plugin = Path(sys.executable).parent / "protoc-gen-mypy_grpc"
+    args = [
+        "protoc",
+        *includes,
+        f"--plugin=protoc-gen-mypy_grpc={plugin}",
+        f"--python_out={out}",
+        f"--pyi_out={out}",
+        f"--grpc_python_out={out}",
+        f"--mypy_grpc_out={out}",
+        *files,
+    ]
     if protoc.main(args) != 0:
         raise SystemExit("protoc failed")
     # Make every generated directory a regular package (mypy and setuptools want __init__.py).
