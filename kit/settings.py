@@ -71,7 +71,9 @@ class ServiceSettings(BaseSettings):
     # (membership events invalidate it sooner).
     membership_ttl_seconds: int = Field(default=60, ge=1)
 
-    # Run the outbox relay / event consumers inside the service process (turn off to run them alone).
+    # Run the outbox relay / event consumers in this process. Any number of replicas may run them (relays claim
+    # rows with SKIP LOCKED, consumers share a group); turn them off on replicas that should only serve RPCs,
+    # but keep at least one replica with each on, or events wait in the outbox / stream.
     run_relay: bool = Field(default=True)
     run_consumers: bool = Field(default=True)
 
