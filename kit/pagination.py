@@ -2,7 +2,10 @@
 
 A token holds the sort key of the last row returned plus a fingerprint of the query (filters and
 order) it belongs to, so a token replayed against a different query is refused, not misread.
-Tokens are signed-free but validated: tampering yields INVALID_ARGUMENT, never a 500.
+Tokens are not signed (anyone can build one), so they are validated instead: `decode_cursor` checks
+every part of the key against its kind (`Timestamp()`, `Uuid()`, `Integer(...)`, `Text()`, each
+optionally nullable) and the range the database can hold, so tampering yields INVALID_ARGUMENT,
+never a 500.
 """
 
 from __future__ import annotations
@@ -10,9 +13,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from typing import Any
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from kit.errors import invalid
+from kit.text import has_control_characters
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -46,3 +54,80 @@ def decode_token(token: str, query: str) -> list[Any] | None:
     if q != query or not isinstance(key, list):
         raise invalid("page_token", "page token does not belong to this query")
     return key
+
+
+# --- typed cursors -----------------------------------------------------------------------------------
+
+# Instants a cursor may name: wide enough for any real sort key, narrow enough that every driver and
+# PostgreSQL itself can represent the value in any time zone (year 1 or 9999 overflow on conversion).
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+class CursorPart(Protocol):
+    nullable: bool
+
+    def parse(self, value: Any) -> Any:
+        """The value in its Python type; ValueError (or TypeError) when it is not one."""
+
+
+@dataclass(frozen=True)
+class Timestamp:
+    nullable: bool = False
+
+    def parse(self, value: Any) -> datetime:
+        if not isinstance(value, str):
+            raise TypeError("timestamp")
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None or not EARLIEST <= moment.astimezone(UTC) <= LATEST:
+            raise ValueError("timestamp out of range")
+        return moment
+
+
+@dataclass(frozen=True)
+class Uuid:
+    nullable: bool = False
+
+    def parse(self, value: Any) -> uuid.UUID:
+        if not isinstance(value, str):
+            raise TypeError("uuid")
+        return uuid.UUID(value)
+
+
+@dataclass(frozen=True)
+class Integer:
+    nullable: bool = False
+    low: int = -(2**31)
+    high: int = 2**31 - 1
+
+    def parse(self, value: Any) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or not self.low <= value <= self.high:
+            raise ValueError("integer out of range")
+        return value
+
+
+@dataclass(frozen=True)
+class Text:
+    nullable: bool = False
+    max_length: int = 1000
+
+    def parse(self, value: Any) -> str:
+        if not isinstance(value, str) or len(value) > self.max_length or has_control_characters(value):
+            raise ValueError("text")
+        return value
+
+
+def decode_cursor(token: str, query: str, parts: Sequence[CursorPart]) -> tuple[Any, ...] | None:
+    """The previous page's last sort key, each part parsed by its kind; None for the first page."""
+    key = decode_token(token, query)
+    if key is None:
+        return None
+    if len(key) != len(parts):
+        raise invalid("page_token", "malformed page token")
+    try:
+        return tuple(
+            None if value is None and part.nullable else part.parse(value)
+            for part, value in zip(parts, key, strict=True)
+        )
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise invalid("page_token", "malformed page token") from exc

@@ -11,7 +11,20 @@ from typing import Any
 import pytest
 
 from kit.errors import FieldViolation, InvalidArgument
-from kit.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_token, encode_token, fingerprint, page_size
+from kit.pagination import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    Integer,
+    Text,
+    Timestamp,
+    Uuid,
+    decode_cursor,
+    decode_token,
+    encode_token,
+    fingerprint,
+    page_size,
+)
+from kit.text import has_control_characters
 
 QUERY = fingerprint("chores", "household-1", "due_at")
 
@@ -122,3 +135,56 @@ def test_deeply_nested_json_is_invalid_argument_not_a_crash() -> None:
     token = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
     assert len(token) < 4096  # fits in a URL query string
     assert [v.field for v in refused_field(token)] == ["page_token"]
+
+
+# --- typed cursors: a forged key of the right shape but the wrong content is refused, not passed on ---
+
+PARTS = (Timestamp(nullable=True), Integer(), Text(), Uuid())
+GOOD_ID = str(uuid.uuid4())
+
+
+def test_a_server_made_cursor_round_trips_into_typed_values() -> None:
+    due = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
+    token = encode_token([due.isoformat(), 7, "Dishes", GOOD_ID], QUERY)
+    assert decode_cursor(token, QUERY, PARTS) == (due, 7, "Dishes", uuid.UUID(GOOD_ID))
+    assert decode_cursor(encode_token([None, 7, "x", GOOD_ID], QUERY), QUERY, PARTS) == (
+        None,
+        7,
+        "x",
+        uuid.UUID(GOOD_ID),
+    )
+    assert decode_cursor("", QUERY, PARTS) is None
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        [],  # too short
+        ["2026-01-01T00:00:00+00:00", 1, "x", GOOD_ID, "extra"],  # too long
+        ["0001-01-01T00:00:00+05:00", 1, "x", GOOD_ID],  # overflows when converted to UTC
+        ["9999-12-31T23:59:59-05:00", 1, "x", GOOD_ID],
+        ["2026-01-01T00:00:00", 1, "x", GOOD_ID],  # naive
+        ["yesterday", 1, "x", GOOD_ID],
+        [12, 1, "x", GOOD_ID],
+        ["2026-01-01T00:00:00+00:00", 2**70, "x", GOOD_ID],  # beyond int32
+        ["2026-01-01T00:00:00+00:00", True, "x", GOOD_ID],
+        ["2026-01-01T00:00:00+00:00", "1", "x", GOOD_ID],
+        ["2026-01-01T00:00:00+00:00", 1, "a\x00b", GOOD_ID],  # PostgreSQL text cannot hold NUL
+        ["2026-01-01T00:00:00+00:00", 1, "x" * 1001, GOOD_ID],
+        ["2026-01-01T00:00:00+00:00", 1, None, GOOD_ID],  # not nullable
+        ["2026-01-01T00:00:00+00:00", 1, "x", "not-a-uuid"],
+        ["2026-01-01T00:00:00+00:00", 1, "x", None],
+    ],
+)
+def test_forged_cursor_contents_are_invalid_argument(key: list[Any]) -> None:
+    with pytest.raises(InvalidArgument) as raised:
+        decode_cursor(forge({"k": key, "q": QUERY}), QUERY, PARTS)
+    assert [v.field for v in raised.value.violations] == ["page_token"]
+
+
+@pytest.mark.parametrize(
+    ("text", "refused"),
+    [("Dishes", False), ("tab\tand\nnew line\r", False), ("nul\x00", True), ("bell\x07", True), ("del\x7f", True)],
+)
+def test_control_characters(text: str, refused: bool) -> None:
+    assert has_control_characters(text) is refused
