@@ -65,7 +65,8 @@ LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 class CursorPart(Protocol):
-    nullable: bool
+    @property
+    def nullable(self) -> bool: ...
 
     def parse(self, value: Any) -> Any:
         """The value in its Python type; ValueError (or TypeError) when it is not one."""

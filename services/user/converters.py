@@ -23,7 +23,14 @@ def role_to_proto(role: str) -> user_pb2.Role:
 
 
 def role_from_proto(role: user_pb2.Role) -> str:
-    return "" if role == user_pb2.ROLE_UNSPECIFIED else user_pb2.Role.Name(role).removeprefix("ROLE_").lower()
+    """ROLE_UNSPECIFIED → ""; ROLE_ADMIN → "admin"; a number the enum does not know (proto3 enums are open) → that
+    number as text, which the service's validation refuses as INVALID_ARGUMENT on the field."""
+    if role == user_pb2.ROLE_UNSPECIFIED:
+        return ""
+    try:
+        return user_pb2.Role.Name(role).removeprefix("ROLE_").lower()
+    except ValueError:
+        return str(int(role))
 
 
 def user_to_proto(user: User) -> user_pb2.User:

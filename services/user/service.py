@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,7 +35,9 @@ from kit.errors import (
 )
 from kit.ids import new_id
 from kit.outbox import add_event
-from kit.pagination import decode_token, encode_token, fingerprint, page_size
+from kit.pagination import CursorPart, Uuid, decode_cursor, encode_token, fingerprint, page_size
+from kit.pagination import Timestamp as TimestampPart
+from kit.text import CONTROL_CHARACTERS_MESSAGE, has_control_characters
 from services.user import keys, passwords, tokens
 from services.user.models import ROLES, Household, Invite, Membership, Session, User
 from services.user.repository import (
@@ -50,6 +52,10 @@ from services.user.repository import (
 MANAGERS = ("owner", "admin")
 INVITABLE_ROLES = ("admin", "member", "child")
 NAME_MAX = 100
+REQUEST_ID_MAX = 100
+# Page-token cursors (kit.pagination.decode_cursor): ListHouseholds by household id, ListMembers by (join time, id).
+HOUSEHOLD_CURSOR: Sequence[CursorPart] = (Uuid(),)
+MEMBER_CURSOR: Sequence[CursorPart] = (TimestampPart(), Uuid())
 
 
 @dataclass(frozen=True)
@@ -88,13 +94,32 @@ def _text(field: str, value: str, *, max_length: int = NAME_MAX, required: bool 
         raise invalid(field, "is required")
     if len(value) > max_length:
         raise invalid(field, f"must be at most {max_length} characters")
+    # PostgreSQL refuses NUL in text (a 500 otherwise); the other control characters are invisible mischief.
+    if has_control_characters(value):
+        raise invalid(field, CONTROL_CHARACTERS_MESSAGE)
     return value
+
+
+def _request_id(value: str) -> str:
+    """A client's `request_id` (AIP-155), stored with what it made: short, and text PostgreSQL can hold."""
+    if len(value) > REQUEST_ID_MAX:
+        raise invalid("request_id", f"must be at most {REQUEST_ID_MAX} characters")
+    if has_control_characters(value):
+        raise invalid("request_id", CONTROL_CHARACTERS_MESSAGE)
+    return value
+
+
+def _printable(value: str, max_length: int) -> str:
+    """Client-reported context kept for display (a session's user agent): control characters dropped, not refused."""
+    return "".join(char for char in value if not has_control_characters(char))[:max_length]
 
 
 def valid_time_zone(field: str, value: str, default: str | None = None) -> str:
     value = value.strip() or (default or "")
     if not value:
         raise invalid(field, "is required (an IANA time zone such as Europe/Berlin)")
+    if has_control_characters(value):
+        raise invalid(field, CONTROL_CHARACTERS_MESSAGE)
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -105,6 +130,8 @@ def valid_time_zone(field: str, value: str, default: str | None = None) -> str:
 
 
 def normalise_email(value: str, field: str = "email") -> str:
+    if has_control_characters(value):
+        raise invalid(field, CONTROL_CHARACTERS_MESSAGE)
     try:
         return validate_email(value.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
@@ -140,6 +167,7 @@ class UserService:
     ) -> None:
         self._sessions = sessions
         self._key = signing_key
+        self._invite_secret = tokens.invite_secret(signing_key)
         self._hashing = hashing or passwords.PasswordHashing()
         self._policy = policy
 
@@ -165,10 +193,15 @@ class UserService:
             except InvalidArgument as exc:
                 violations += exc.violations
         reason = passwords.policy_violation(password)
+        if "\x00" in password:
+            # argon2 would hash it, but no other text of ours holds a NUL: refused alike.
+            reason = "must not contain NUL characters"
         if reason:
             violations.append(FieldViolation("password", reason))
-        if len(request_id) > 100:
-            violations.append(FieldViolation("request_id", "must be at most 100 characters"))
+        try:
+            _request_id(request_id)
+        except InvalidArgument as exc:
+            violations += exc.violations
         if violations:
             raise InvalidArgument("the account details are not valid", violations=violations)
         address = normalise_email(email)
@@ -192,24 +225,34 @@ class UserService:
             create_time=now,
             update_time=now,
         )
+        earlier = None
         try:
             async with self._sessions() as session, session.begin():
-                UserRepository(session).add(user)
-                await session.flush()
                 if request_id:
-                    RequestRepository(session).add(request_key, request_id, "Register", user.id, now)
-                await add_event(
-                    session,
-                    type="user.registered",
-                    payload=events_pb2.UserRegistered(
-                        user_id=str(user.id), display_name=user.display_name, time_zone=user.time_zone
-                    ),
-                    actor_id=user.id,
-                )
+                    # First, so a concurrent retry waits here for this one and then replays it (rather than
+                    # colliding on the email and answering 409 to the client whose account was just made).
+                    earlier = await RequestRepository(session).claim(request_key, request_id, "Register", user.id, now)
+                if earlier is None:
+                    UserRepository(session).add(user)
+                    await session.flush()
+                    await add_event(
+                        session,
+                        type="user.registered",
+                        payload=events_pb2.UserRegistered(
+                            user_id=str(user.id), display_name=user.display_name, time_zone=user.time_zone
+                        ),
+                        actor_id=user.id,
+                    )
         except IntegrityError as exc:
             raise AlreadyExists(
                 "an account with this email already exists", [FieldViolation("email", "is already registered")]
             ) from exc
+        if earlier is not None:
+            # A concurrent call with this request id made the account first: the same answer, if it is the same request.
+            replayed = await self._replayed_registration(request_key, request_id, password)
+            if replayed is None:  # pragma: no cover - the claim above found the record
+                raise AlreadyExists("an account with this email already exists")
+            return replayed
         return user
 
     async def _replayed_registration(self, request_key: str, request_id: str, password: str) -> User | None:
@@ -250,8 +293,8 @@ class UserService:
                 user_id=user.id,
                 refresh_hash=tokens.secret_hash(refresh),
                 generation=1,
-                user_agent=user_agent[:500],
-                ip_address=ip_address[:100],
+                user_agent=_printable(user_agent, 500),
+                ip_address=_printable(ip_address, 100),
                 create_time=now,
                 last_used_time=now,
                 expire_time=now + self._policy.refresh_ttl,
@@ -372,41 +415,47 @@ class UserService:
             raise PermissionDenied(f"a {membership.role} may not do this")
         return household, membership
 
-    async def _replay(self, session: AsyncSession, operation: str, request_id: str) -> uuid.UUID | None:
+    async def _claim(
+        self, session: AsyncSession, operation: str, request_id: str, resource_id: uuid.UUID, now: datetime
+    ) -> uuid.UUID | None:
+        """Record that the caller's `request_id` makes `resource_id` (in the caller's transaction, so it commits or
+        rolls back with the resource); or the id of what an earlier call with it made, a concurrent one included
+        (the claim waits for it). None: there was none, this call goes ahead."""
         if not request_id:
             return None
-        if len(request_id) > 100:
-            raise invalid("request_id", "must be at most 100 characters")
-        found = await RequestRepository(session).get(str(caller_id()), request_id)
-        if found is None:
+        earlier = await RequestRepository(session).claim(str(caller_id()), request_id, operation, resource_id, now)
+        if earlier is None:
             return None
-        if found.operation != operation:
+        if earlier.operation != operation:
             raise invalid("request_id", "was already used for a different request")
-        return found.resource_id
+        return earlier.resource_id
 
     async def create_household(self, *, name: str, time_zone: str, request_id: str = "") -> tuple[Household, str]:
         me = caller_id()
         name = _text("household.display_name", name)
         zone = valid_time_zone("household.time_zone", time_zone)
+        request_id = _request_id(request_id)
         async with self._sessions() as session, session.begin():
             households = HouseholdRepository(session)
-            replayed = await self._replay(session, "CreateHousehold", request_id)
+            now = utcnow()
+            household_id = new_id()
+            replayed = await self._claim(session, "CreateHousehold", request_id, household_id, now)
             if replayed is not None:
-                household = await households.get(replayed)
-                if household is not None:
-                    return household, "owner"
+                earlier = await households.get(replayed)
+                if earlier is None:  # pragma: no cover - households are only ever soft-deleted
+                    raise NotFound("household not found")
+                return earlier, "owner"
             user = await UserRepository(session).get(me)
             if user is None:
                 raise NotFound("user not found")
-            now = utcnow()
-            household = Household(id=new_id(), name=name, time_zone=zone, version=1, create_time=now, update_time=now)
+            household = Household(
+                id=household_id, name=name, time_zone=zone, version=1, create_time=now, update_time=now
+            )
             households.add(household)
             await session.flush()
             MemberRepository(session).add(
                 Membership(household_id=household.id, user_id=me, role="owner", join_time=now)
             )
-            if request_id:
-                RequestRepository(session).add(str(me), request_id, "CreateHousehold", household.id, now)
             await add_event(
                 session,
                 type="household.created",
@@ -443,8 +492,9 @@ class UserService:
         me = caller_id()
         limit = page_size(size)
         query = fingerprint("households", str(me))
-        after = decode_token(token, query)
-        after_id = uuid.UUID(str(after[0])) if after is not None else None
+        # Tokens are not signed (anyone can build one): every part is checked, INVALID_ARGUMENT otherwise.
+        after = decode_cursor(token, query, HOUSEHOLD_CURSOR)
+        after_id: uuid.UUID | None = after[0] if after is not None else None
         async with self._sessions() as session:
             rows = await HouseholdRepository(session).page_for_user(me, after=after_id, limit=limit + 1)
         next_token = encode_token([str(rows[limit - 1][0].id)], query) if len(rows) > limit else ""
@@ -492,18 +542,27 @@ class UserService:
 
     # --- invites and members ----------------------------------------------------------------------
 
-    async def create_invite(self, household_id: uuid.UUID, *, role: str, email: str) -> tuple[Invite, str]:
+    async def create_invite(
+        self, household_id: uuid.UUID, *, role: str, email: str, request_id: str = ""
+    ) -> tuple[Invite, str]:
         if role not in INVITABLE_ROLES:
             raise invalid("invite.role", f"must be one of {', '.join(INVITABLE_ROLES)}")
         address = normalise_email(email, "invite.email") if email.strip() else ""
+        request_id = _request_id(request_id)
         async with self._sessions() as session, session.begin():
             _, membership = await self._membership(session, household_id, roles=MANAGERS)
             if role == "admin" and membership.role != "owner":
                 raise PermissionDenied("only the owner may invite admins")
-            code = tokens.new_invite_code()
             now = utcnow()
+            invite_id = new_id()
+            replayed = await self._claim(session, "CreateInvite", request_id, invite_id, now)
+            if replayed is not None:
+                return await self._replayed_invite(session, replayed, household_id)
+            # Derived from the invite id under a server secret (tokens.invite_code): only its hash is stored, and a
+            # retry with the same request id can still show the same code.
+            code = tokens.invite_code(self._invite_secret, invite_id)
             invite = Invite(
-                id=new_id(),
+                id=invite_id,
                 household_id=household_id,
                 code_hash=tokens.secret_hash(code),
                 role=role,
@@ -513,6 +572,22 @@ class UserService:
                 expire_time=now + self._policy.invite_ttl,
             )
             InviteRepository(session).add(invite)
+        return invite, code
+
+    async def _replayed_invite(
+        self, session: AsyncSession, invite_id: uuid.UUID, household_id: uuid.UUID
+    ) -> tuple[Invite, str]:
+        """The invite a retried CreateInvite made, with its code computed again."""
+        invite = await InviteRepository(session).get(invite_id)
+        if invite is None or invite.household_id != household_id:
+            raise invalid("request_id", "was already used for a different request")
+        code = tokens.invite_code(self._invite_secret, invite.id)
+        if tokens.secret_hash(code) != invite.code_hash:
+            # Made under another signing key (rotated since): the code cannot be shown again.
+            raise AlreadyExists(
+                "this request_id already created an invite whose code can no longer be shown; "
+                "create a new invite with a new request_id"
+            )
         return invite, code
 
     async def accept_invite(self, code: str) -> Member:
@@ -535,10 +610,17 @@ class UserService:
             if invite.email and invite.email != user.email.lower():
                 raise PermissionDenied("this invite is for another email address")
             memberships = MemberRepository(session)
+            already = AlreadyExists("you are already a member of this household")
             if await memberships.get(invite.household_id, me) is not None:
-                raise AlreadyExists("you are already a member of this household")
+                raise already
             membership = Membership(household_id=invite.household_id, user_id=me, role=invite.role, join_time=now)
             memberships.add(membership)
+            try:
+                # Alone in this flush: a violation here is the membership's key. Accepting two invites to one
+                # household at once, the second insert waits for the first and then finds the membership there.
+                await session.flush()
+            except IntegrityError as exc:
+                raise already from exc
             invite.accept_time = now
             invite.accepted_by = me
             await self._member_joined(session, invite.household_id, user, invite.role, now)
@@ -547,10 +629,10 @@ class UserService:
     async def list_members(self, household_id: uuid.UUID, *, size: int, token: str) -> tuple[list[Member], str]:
         limit = page_size(size)
         query = fingerprint("members", str(household_id))
-        after = decode_token(token, query)
+        after = decode_cursor(token, query, MEMBER_CURSOR)
+        key: tuple[datetime, uuid.UUID] | None = (after[0], after[1]) if after is not None else None
         async with self._sessions() as session:
             household, _ = await self._membership(session, household_id)
-            key = (datetime.fromisoformat(str(after[0])), uuid.UUID(str(after[1]))) if after is not None else None
             rows = await MemberRepository(session).page_with_names(household_id, after=key, limit=limit + 1)
         members = [Member(membership, name, household.time_zone) for membership, name in rows]
         next_token = ""

@@ -129,6 +129,7 @@ class HouseholdServicer(user_pb2_grpc.HouseholdServiceServicer):
             _household_id(request.parent, "parent"),
             role=converters.role_from_proto(request.invite.role),
             email=request.invite.email,
+            request_id=request.request_id,
         )
         return converters.invite_to_proto(invite, code)
 

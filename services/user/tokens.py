@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 import uuid
 from datetime import datetime, timedelta
 
 import jwt
+from cryptography.hazmat.primitives import serialization
 
 from kit.ids import new_id
 from services.user.keys import SigningKey
@@ -42,8 +45,22 @@ def new_refresh_token() -> str:
     return "hr_" + secrets.token_urlsafe(32)
 
 
-def new_invite_code() -> str:
-    return secrets.token_urlsafe(18)
+def invite_secret(key: SigningKey) -> bytes:
+    """The key invite codes are derived with: an HMAC of the signing key's private bytes under a label of its own
+    (never the signing key itself), so it lives only where the signing key does, never in the database."""
+    raw = key.private_key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    return hmac.new(raw, b"hearth.user.invite-code.v1", hashlib.sha256).digest()
+
+
+def invite_code(secret: bytes, invite_id: uuid.UUID) -> str:
+    """The code of invite `invite_id`: HMAC-SHA256 under `secret`, 18 bytes as URL-safe base64 (24 characters).
+
+    Unguessable without the secret (like a random code), yet the same every time it is computed, so a retried
+    CreateInvite (the same `request_id`) can answer with the same invite and code while only its hash is stored."""
+    digest = hmac.new(secret, invite_id.bytes, hashlib.sha256).digest()[:18]
+    return base64.urlsafe_b64encode(digest).decode()
 
 
 def secret_hash(secret: str) -> bytes:

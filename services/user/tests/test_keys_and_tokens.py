@@ -183,10 +183,21 @@ def test_refresh_tokens_are_opaque_unique_and_stored_only_as_sha256() -> None:
     assert sample.encode() not in tokens.secret_hash(sample)
 
 
-def test_invite_codes_are_url_safe_and_unique() -> None:
-    codes = {tokens.new_invite_code() for _ in range(200)}
+def test_invite_codes_are_url_safe_unique_and_derived_from_the_signing_key(tmp_path: Path) -> None:
+    key, other = keys.load_or_create(tmp_path / "a"), keys.load_or_create(tmp_path / "b")
+    secret = tokens.invite_secret(key)
+    ids = [uuid.uuid4() for _ in range(200)]
+    codes = {tokens.invite_code(secret, invite_id) for invite_id in ids}
 
     assert len(codes) == 200
     for code in codes:
-        assert len(code) == 24  # 18 random bytes
+        assert len(code) == 24  # 18 bytes of HMAC-SHA256
         assert set(code) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+    # The same invite always has the same code (a retried CreateInvite shows it again); another key, another code.
+    assert tokens.invite_code(tokens.invite_secret(key), ids[0]) == tokens.invite_code(secret, ids[0])
+    assert tokens.invite_code(tokens.invite_secret(other), ids[0]) != tokens.invite_code(secret, ids[0])
+    # The derived secret is not the signing key's private bytes.
+    raw = key.private_key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    assert secret != raw
