@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC
-
 import grpc
 from hearth.analytics.v1 import analytics_pb2, analytics_pb2_grpc
 
-from services.analytics.converters import stats_to_proto
+from services.analytics.converters import stats_to_proto, time_of
 from services.analytics.service import AnalyticsService
 
 
@@ -22,7 +20,7 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
     ) -> analytics_pb2.HouseholdStats:
         report = await self._service.household_stats(
             request.name,
-            start_time=request.start_time.ToDatetime(tzinfo=UTC) if request.HasField("start_time") else None,
-            end_time=request.end_time.ToDatetime(tzinfo=UTC) if request.HasField("end_time") else None,
+            start_time=time_of(request, "start_time"),
+            end_time=time_of(request, "end_time"),
         )
         return stats_to_proto(report)

@@ -8,7 +8,7 @@ name under another user, or of another user's notification, is NOT_FOUND (never 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,6 +23,11 @@ from services.notify.models import Notification
 from services.notify.repository import Cursor, NotificationRepository
 
 ME = "me"
+# A page token holds the (create_time, id) of the previous page's last notification, each part checked by
+# kit.pagination.decode_cursor: a forged value is INVALID_ARGUMENT, never a value PostgreSQL chokes on.
+# Typed loosely: kit's CursorPart Protocol declares `nullable` settable while its parts are frozen
+# dataclasses, so mypy refuses them as CursorParts until the Protocol declares it read-only.
+CURSOR: Sequence[pagination.CursorPart] = (pagination.Timestamp(), pagination.Uuid())
 
 
 @dataclass(frozen=True)
@@ -52,14 +57,12 @@ def own_user(value: str, *, field: str) -> uuid.UUID | None:
     return me if user_id == me else None
 
 
-def _cursor(key: list[object] | None) -> Cursor | None:
+def _cursor(token: str, query: str) -> Cursor | None:
+    key = pagination.decode_cursor(token, query, CURSOR)
     if key is None:
         return None
-    try:
-        create_time, notification_id = key
-        return datetime.fromisoformat(str(create_time)), uuid.UUID(str(notification_id))
-    except (ValueError, TypeError) as exc:
-        raise invalid("page_token", "malformed page token") from exc
+    create_time, notification_id = key
+    return create_time, notification_id
 
 
 class NotificationService:
@@ -81,7 +84,7 @@ class NotificationService:
         user_id = self._parent(parent)
         size = pagination.page_size(page_size)
         query = pagination.fingerprint("notifications", str(user_id), unread_only)
-        after = _cursor(pagination.decode_token(page_token, query))
+        after = _cursor(page_token, query)
         async with self._sessions() as session:
             rows = await NotificationRepository(session).page(
                 user_id, unread_only=unread_only, after=after, limit=size + 1

@@ -8,10 +8,12 @@ from typing import Any
 from google.protobuf.timestamp_pb2 import Timestamp
 from hearth.task.v1 import task_pb2
 
+from kit.errors import invalid
 from kit.names import user_name
 from services.task import scheduling
 from services.task.models import ACTIVE, ARCHIVED, DONE, Chore, Completion
 from services.task.service import (
+    TIME_RANGE_MESSAGE,
     AssignmentInput,
     ChoreInput,
     ChoreUpdate,
@@ -28,7 +30,15 @@ STATES = {ACTIVE: task_pb2.Chore.ACTIVE, DONE: task_pb2.Chore.DONE, ARCHIVED: ta
 
 
 def _time(message: Any, field: str) -> datetime | None:
-    return getattr(message, field).ToDatetime(tzinfo=UTC) if message.HasField(field) else None
+    """The timestamp `field` of `message`, None when unset; one no datetime can hold (seconds=2**50) is
+    INVALID_ARGUMENT naming the field (the service checks the range of those that convert)."""
+    if not message.HasField(field):
+        return None
+    stamp: Timestamp = getattr(message, field)
+    try:
+        return stamp.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError) as exc:
+        raise invalid(field, TIME_RANGE_MESSAGE) from exc
 
 
 def _set_time(target: Timestamp, value: datetime | None) -> None:

@@ -36,8 +36,11 @@ class Chore(Base):
     __table_args__ = (
         sa.CheckConstraint(f"state IN {STATES!r}", name="state"),
         sa.CheckConstraint("points BETWEEN 0 AND 1000", name="points"),
-        # CreateChore idempotency: one chore per (household, request_id); NULLs never collide.
-        sa.UniqueConstraint("household_id", "request_id", name="uq_chores_household_id_request_id"),
+        # CreateChore idempotency: one chore per (household, creator, request_id) — a request id is the
+        # caller's own, so two members using the same one each get their own chore; NULLs never collide.
+        sa.UniqueConstraint(
+            "household_id", "creator_id", "request_id", name="uq_chores_household_id_creator_id_request_id"
+        ),
         # One index per sort order of ListChores, each behind the state filter every list applies.
         sa.Index("ix_chores_household_id_state_due", "household_id", "state", sa.text(DUE_KEY_SQL), "id"),
         sa.Index("ix_chores_household_id_state_create_time_id", "household_id", "state", "create_time", "id"),
@@ -85,8 +88,11 @@ class Chore(Base):
 class Completion(Base):
     __tablename__ = "completions"
     __table_args__ = (
-        # CompleteChore idempotency: a retry with the same request_id finds the first completion.
-        sa.UniqueConstraint("chore_id", "request_id", name="uq_completions_chore_id_request_id"),
+        # CompleteChore idempotency: a retry by the same recorder with the same request_id finds the first
+        # completion; another member's request with that id is a different request.
+        sa.UniqueConstraint(
+            "chore_id", "recorder_id", "request_id", name="uq_completions_chore_id_recorder_id_request_id"
+        ),
         # History of one chore, and of the whole household (parent households/{h}/chores/-), newest first.
         sa.Index("ix_completions_chore_id_complete_time_id", "chore_id", "complete_time", "id"),
         sa.Index("ix_completions_household_id_complete_time_id", "household_id", "complete_time", "id"),

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.task.models import DUE_KEY_SQL, Chore, Completion
 
 ChoreOrder = Literal["due_at", "created_at", "points", "title"]
-# The sentinel a page token holds for "no due time" (a done one-off chore), which sorts last.
+# The sort value of "no due time" (a done one-off chore) in a keyset bound: it sorts last. Page tokens
+# hold null for it (see `cursor_value`).
 INFINITY = "infinity"
 
 # Must be the very expression of ix_chores_household_id_state_due, so the planner uses that index.
@@ -59,9 +60,9 @@ def _bind(order: ChoreOrder, value: Any) -> sa.ColumnElement[Any]:
 
 
 def cursor_value(chore: Chore, order: ChoreOrder) -> Any:
-    """The sort value of `chore` as a page token stores it (JSON-friendly)."""
+    """The sort value of `chore` as a page token stores it (JSON-friendly; null for no due time)."""
     if order == "due_at":
-        return chore.next_due_time.isoformat() if chore.next_due_time is not None else INFINITY
+        return chore.next_due_time.isoformat() if chore.next_due_time is not None else None
     if order == "created_at":
         return chore.create_time.isoformat()
     if order == "points":
@@ -83,8 +84,11 @@ class ChoreRepository:
             query = query.with_for_update()
         return (await self._session.scalars(query)).one_or_none()
 
-    async def by_request_id(self, household_id: uuid.UUID, request_id: str) -> Chore | None:
-        query = sa.select(Chore).where(Chore.household_id == household_id, Chore.request_id == request_id)
+    async def by_request_id(self, household_id: uuid.UUID, creator_id: uuid.UUID, request_id: str) -> Chore | None:
+        """The chore `creator_id` created in `household_id` with `request_id` (request ids are per caller)."""
+        query = sa.select(Chore).where(
+            Chore.household_id == household_id, Chore.creator_id == creator_id, Chore.request_id == request_id
+        )
         return (await self._session.scalars(query)).one_or_none()
 
     async def page(
@@ -140,8 +144,13 @@ class CompletionRepository:
     def add(self, completion: Completion) -> None:
         self._session.add(completion)
 
-    async def by_request_id(self, chore_id: uuid.UUID, request_id: str) -> Completion | None:
-        query = sa.select(Completion).where(Completion.chore_id == chore_id, Completion.request_id == request_id)
+    async def by_request_id(self, chore_id: uuid.UUID, recorder_id: uuid.UUID, request_id: str) -> Completion | None:
+        """The completion of `chore_id` that `recorder_id` recorded with `request_id` (request ids are per caller)."""
+        query = sa.select(Completion).where(
+            Completion.chore_id == chore_id,
+            Completion.recorder_id == recorder_id,
+            Completion.request_id == request_id,
+        )
         return (await self._session.scalars(query)).one_or_none()
 
     async def page(

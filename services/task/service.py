@@ -17,6 +17,12 @@ syntax, 'simple' configuration) over title and description.
 
 Archived chores cannot be completed or updated (FAILED_PRECONDITION, reason GONE); nor can a one-off
 chore that is already done. Archiving twice is a no-op.
+
+A completion may be dated up to 5 minutes ahead (clock skew) and back to one day before the chore was
+created or its schedule started, whichever is earlier (logged the day after is normal; older is not, or a
+late completion could be made on time). Every timestamp a client sends lies in 1900..2200 UTC
+(kit.pagination.EARLIEST..LATEST). Request ids (idempotency) are the caller's own: CreateChore's are
+scoped to (household, creator), CompleteChore's to (chore, recorder).
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from kit.ids import new_id, parse_id
 from kit.membership import ADULT_ROLES, Membership, MembershipClient
 from kit.names import parse_ids, parse_name
 from kit.outbox import add_event
+from kit.text import CONTROL_CHARACTERS_MESSAGE, has_control_characters
 from services.task import scheduling
 from services.task.models import ACTIVE, ARCHIVED, DONE, Chore, Completion
 from services.task.repository import INFINITY, ChoreFilter, ChoreOrder, ChoreRepository, CompletionRepository
@@ -72,6 +79,11 @@ MAX_QUERY = 200
 FUTURE_TOLERANCE = timedelta(minutes=5)
 # First due times further than this from now are surely a mistake (and would overflow the calendar).
 MAX_DUE_DISTANCE = timedelta(days=100 * 366)
+# A completion may be logged a day after it was done, but not dated before the chore existed: no earlier
+# than its creation or its first due time (whichever is earlier) minus this.
+BACKDATE_TOLERANCE = timedelta(days=1)
+# Every instant a client sends must lie in kit.pagination's range (what every driver and zone can hold).
+TIME_RANGE_MESSAGE = f"must be between {pagination.EARLIEST:%Y-%m-%d} and {pagination.LATEST:%Y-%m-%d} (UTC)"
 
 # Proto names of the recurrence kinds and assignment settings the slice does not implement yet.
 UNSUPPORTED_KINDS = ("weekly", "monthly", "yearly", "rrule", "adaptive")
@@ -254,13 +266,34 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+def _in_range(value: datetime) -> bool:
+    return pagination.EARLIEST <= _aware(value) <= pagination.LATEST
+
+
 def _validate_text(value: str, name: str, limit: int, errors: _Violations, *, required: bool = False) -> str:
     text = value.strip()
     if required and not text:
         errors.add(name, "is required")
     elif len(text) > limit:
         errors.add(name, f"must be at most {limit} characters")
+    elif has_control_characters(text):
+        errors.add(name, CONTROL_CHARACTERS_MESSAGE)
     return text
+
+
+def _check_filter_text(value: str, name: str, limit: int | None = None) -> None:
+    """A free-text ListChores filter: bounded, and nothing PostgreSQL refuses (NUL) or nobody can see."""
+    if limit is not None and len(value) > limit:
+        raise invalid(name, f"must be at most {limit} characters")
+    if has_control_characters(value):
+        raise invalid(name, CONTROL_CHARACTERS_MESSAGE)
+
+
+def _check_request_id(request_id: str, errors: _Violations) -> None:
+    if len(request_id) > MAX_REQUEST_ID:
+        errors.add("request_id", f"must be at most {MAX_REQUEST_ID} characters")
+    elif has_control_characters(request_id):
+        errors.add("request_id", CONTROL_CHARACTERS_MESSAGE)
 
 
 def _validate_labels(labels: Sequence[str], errors: _Violations) -> list[str]:
@@ -271,6 +304,8 @@ def _validate_labels(labels: Sequence[str], errors: _Violations) -> list[str]:
         label = raw.strip()
         if not label or len(label) > MAX_LABEL:
             errors.add(f"labels[{index}]", f"must be 1 to {MAX_LABEL} characters")
+        elif has_control_characters(label):
+            errors.add(f"labels[{index}]", CONTROL_CHARACTERS_MESSAGE)
         elif label not in result:
             result.append(label)
     return result
@@ -407,7 +442,9 @@ def _validate_fields(data: ChoreInput, paths: Iterable[str], now: datetime) -> t
             changes.assignment = _validate_assignment(data.assignment, errors)
         elif path == "next_due_time":
             due = data.next_due_time
-            if due is not None and abs(_aware(due) - now) > MAX_DUE_DISTANCE:
+            if due is not None and not _in_range(due):
+                errors.add("next_due_time", TIME_RANGE_MESSAGE)
+            elif due is not None and abs(_aware(due) - now) > MAX_DUE_DISTANCE:
                 errors.add("next_due_time", "must be within 100 years from now")
             changes.next_due_time = _aware(due) if due is not None else None
     return changes, errors
@@ -453,36 +490,42 @@ def _parse_order(order_by: str) -> tuple[ChoreOrder, bool]:
     return name, direction == ["desc"]
 
 
-def _chore_cursor(key: list[Any] | None, order: ChoreOrder) -> tuple[Any, uuid.UUID] | None:
-    """The (sort value, id) a page token holds, checked: a tampered token is INVALID_ARGUMENT, not a 500."""
-    if key is None:
-        return None
-    try:
-        value, raw_id = key
-        chore_id = uuid.UUID(str(raw_id))
-        if order == "due_at" and value == INFINITY:
-            return value, chore_id
-        if order in ("due_at", "created_at"):
-            return _aware(datetime.fromisoformat(str(value))), chore_id
-        if order == "points":
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise TypeError("points")
-            return value, chore_id
-        if not isinstance(value, str):
-            raise TypeError("title")
-        return value, chore_id
-    except (ValueError, TypeError) as exc:
-        raise invalid("page_token", "malformed page token") from exc
+# The kind of each sort value a page token holds (with the chore id after it); a forged token whose values
+# do not fit is INVALID_ARGUMENT, never a value PostgreSQL or the driver chokes on.
+_CHORE_CURSOR: dict[ChoreOrder, Sequence[pagination.CursorPart]] = {
+    # null: no due time (a done one-off chore), which sorts last
+    "due_at": (pagination.Timestamp(nullable=True), pagination.Uuid()),
+    "created_at": (pagination.Timestamp(), pagination.Uuid()),
+    "points": (pagination.Integer(), pagination.Uuid()),
+    "title": (pagination.Text(), pagination.Uuid()),
+}
+_COMPLETION_CURSOR: Sequence[pagination.CursorPart] = (pagination.Timestamp(), pagination.Uuid())
 
 
-def _completion_cursor(key: list[Any] | None) -> tuple[datetime, uuid.UUID] | None:
+def _chore_cursor(token: str, fingerprint: str, order: ChoreOrder) -> tuple[Any, uuid.UUID] | None:
+    """The (sort value, id) a page token holds, each part checked against its kind."""
+    key = pagination.decode_cursor(token, fingerprint, _CHORE_CURSOR[order])
     if key is None:
         return None
-    try:
-        value, raw_id = key
-        return _aware(datetime.fromisoformat(str(value))), uuid.UUID(str(raw_id))
-    except (ValueError, TypeError) as exc:
-        raise invalid("page_token", "malformed page token") from exc
+    value, chore_id = key
+    if order == "due_at" and value is None:
+        value = INFINITY
+    return value, chore_id
+
+
+def _completion_cursor(token: str, fingerprint: str) -> tuple[datetime, uuid.UUID] | None:
+    key = pagination.decode_cursor(token, fingerprint, _COMPLETION_CURSOR)
+    if key is None:
+        return None
+    complete_time, completion_id = key
+    return complete_time, completion_id
+
+
+def _earliest_completion(chore: Chore) -> datetime:
+    """The earliest time a completion of `chore` may be dated: its creation or the start of its schedule
+    (the anchor, never after the first due time), whichever is earlier, less a day's grace for logging late."""
+    start = chore.create_time if chore.anchor_time is None else min(chore.create_time, chore.anchor_time)
+    return start - BACKDATE_TOLERANCE
 
 
 def _caller_id() -> uuid.UUID:
@@ -554,11 +597,14 @@ class ChoreService:
     async def create_chore(self, parent: str, data: ChoreInput, *, request_id: str = "") -> Chore:
         household_id = self._household(parent)
         membership = await self._membership.require(household_id, roles=ADULT_ROLES)
-        if len(request_id) > MAX_REQUEST_ID:
-            raise invalid("request_id", f"must be at most {MAX_REQUEST_ID} characters")
+        errors = _Violations()
+        _check_request_id(request_id, errors)
+        errors.raise_if_any()
+        creator_id = _caller_id()
+        # A request id is the caller's own: another member reusing it creates their own chore.
         if request_id:
             async with self._sessions() as session:
-                existing = await ChoreRepository(session).by_request_id(household_id, request_id)
+                existing = await ChoreRepository(session).by_request_id(household_id, creator_id, request_id)
             if existing is not None:
                 return existing
         now = self._clock()
@@ -580,7 +626,7 @@ class ChoreService:
             next_due_time=due,
             assignee_id=scheduling.initial_assignee(changes.assignment),
             state=ACTIVE,
-            creator_id=_caller_id(),
+            creator_id=creator_id,
             last_completion_time=None,
             create_time=now,
             update_time=now,
@@ -605,7 +651,7 @@ class ChoreService:
                 raise
             # A concurrent retry with the same request_id won the race: its chore is the answer.
             async with self._sessions() as session:
-                existing = await ChoreRepository(session).by_request_id(household_id, request_id)
+                existing = await ChoreRepository(session).by_request_id(household_id, creator_id, request_id)
             if existing is None:
                 raise
             return existing
@@ -639,7 +685,7 @@ class ChoreService:
             order,
             descending,
         )
-        after = _chore_cursor(pagination.decode_token(query.page_token, fingerprint), order)
+        after = _chore_cursor(query.page_token, fingerprint, order)
         async with self._sessions() as session:
             rows = await ChoreRepository(session).page(
                 household_id, where, order=order, descending=descending, after=after, limit=size + 1
@@ -653,8 +699,12 @@ class ChoreService:
     def _filter(self, query: ListChoresQuery, membership: Membership) -> ChoreFilter:
         if query.status not in STATUSES:
             raise invalid("status", "must be one of due, overdue, upcoming, archived, done (or empty)")
-        if len(query.query) > MAX_QUERY:
-            raise invalid("query", f"must be at most {MAX_QUERY} characters")
+        _check_filter_text(query.query, "query", MAX_QUERY)
+        _check_filter_text(query.category, "category", MAX_CATEGORY)
+        _check_filter_text(query.label, "label", MAX_LABEL)
+        for name, value in (("due_after", query.due_after), ("due_before", query.due_before)):
+            if value is not None and not _in_range(value):
+                raise invalid(name, TIME_RANGE_MESSAGE)
         assignee_id: uuid.UUID | None = None
         if query.assignee:
             if query.assignee in ("me", "users/me"):
@@ -758,7 +808,9 @@ class ChoreService:
 
         errors = _Violations()
         completed_at = _aware(data.complete_time) if data.complete_time else now
-        if completed_at > now + FUTURE_TOLERANCE:
+        if not _in_range(completed_at):
+            errors.add("complete_time", TIME_RANGE_MESSAGE)
+        elif completed_at > now + FUTURE_TOLERANCE:
             errors.add("complete_time", "must not be in the future")
         note = _validate_text(data.note, "note", MAX_NOTE, errors)
         photo = data.photo.strip()
@@ -770,8 +822,7 @@ class ChoreService:
             else:
                 if photo_ids["household"] != household_id:
                     errors.add("photo", "must be a photo of this household")
-        if len(data.request_id) > MAX_REQUEST_ID:
-            errors.add("request_id", f"must be at most {MAX_REQUEST_ID} characters")
+        _check_request_id(data.request_id, errors)
         completed_by = caller_id
         if data.completed_by:
             named = _user_id(data.completed_by)
@@ -794,7 +845,8 @@ class ChoreService:
                 raise PermissionDenied("a child may only complete chores assigned to them")
             completions = CompletionRepository(session)
             if data.request_id:
-                first = await completions.by_request_id(chore.id, data.request_id)
+                # Scoped to the recorder: another member's completion with the same request id is not a retry.
+                first = await completions.by_request_id(chore.id, caller_id, data.request_id)
                 if first is not None:  # a retry: the first answer, and no second event
                     return CompleteResult(first, chore)
             if chore.state == ARCHIVED:
@@ -803,6 +855,13 @@ class ChoreService:
                 raise Gone("this one-off chore is already done")
             if chore.requires_photo and not photo:
                 raise invalid("photo", "this chore requires a photo")
+            earliest = _earliest_completion(chore)
+            if completed_at < earliest:
+                raise invalid(
+                    "complete_time",
+                    f"must not be before {earliest.astimezone(UTC).isoformat()}: a completion may be dated "
+                    "at most one day before the chore was created or first due",
+                )
 
             due = chore.next_due_time
             recurrence = scheduling.Recurrence.from_json(chore.recurrence)
@@ -870,7 +929,7 @@ class ChoreService:
         await self._membership.require(household_id)
         size = pagination.page_size(page_size)
         fingerprint = pagination.fingerprint("completions", str(household_id), str(chore_id or ALL_CHORES))
-        after = _completion_cursor(pagination.decode_token(page_token, fingerprint))
+        after = _completion_cursor(page_token, fingerprint)
         async with self._sessions() as session:
             if chore_id is not None and await ChoreRepository(session).get(household_id, chore_id) is None:
                 raise NotFound("chore not found")

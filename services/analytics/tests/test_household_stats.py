@@ -19,10 +19,12 @@ from hearth.analytics.v1 import analytics_pb2, analytics_pb2_grpc
 from hearth.events.v1 import events_pb2
 from hearth.user.v1 import user_pb2, user_pb2_grpc
 
+from kit import pagination
 from kit.ids import new_id
 from tests.support.events import consumed, envelope, member_joined, publish
 from tests.support.fixtures import redis_fixture, stack_fixture, stub_fixture
 from tests.support.people import Person, register
+from tests.support.rpc import refused
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -255,3 +257,23 @@ async def test_who_may_ask_and_what_is_refused(
     for person in (home.owner, home.member, home.child):
         stats = await get_stats(analytics, home, person)
         assert stats.name == name
+
+
+async def test_times_out_of_range_are_invalid_argument_naming_the_field(
+    stack: Stack, analytics: analytics_pb2_grpc.AnalyticsServiceStub
+) -> None:
+    """A window edge no datetime can hold (seconds=2**50), or outside 1900…2200 UTC (an end of 0001-01-02
+    would overflow computing the default start 30 days before it), is INVALID_ARGUMENT naming it."""
+    home = await make_home(stack)
+    year_1 = datetime(1, 1, 2, tzinfo=UTC)
+    for field in ("start_time", "end_time"):
+        for value in (Timestamp(seconds=2**50), Timestamp(seconds=-(2**50)), timestamp(year_1)):
+            refusal = await refused(get_stats(analytics, home, home.owner, **{field: value}))
+            assert refusal.code == grpc.StatusCode.INVALID_ARGUMENT, (field, value)
+            assert field in refusal.violations, (field, value)
+            assert "1900-01-01" in refusal.violations[field]
+    # The range's start is in it: a window at its very beginning is fine (and empty).
+    stats = await get_stats(
+        analytics, home, home.owner, start_time=timestamp(pagination.EARLIEST), end_time=timestamp(pagination.EARLIEST)
+    )
+    assert stats.household.completions == 0

@@ -6,6 +6,8 @@ the relay's wire format; people are real users with real access tokens from the 
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -16,12 +18,14 @@ import sqlalchemy as sa
 from hearth.events.v1 import events_pb2
 from hearth.notify.v1 import notify_pb2, notify_pb2_grpc
 
+from kit import pagination
 from kit.ids import new_id
 from services.notify.consumers import on_chore_completed
 from services.notify.models import Notification
 from tests.support.events import consumed, envelope, member_joined, publish
 from tests.support.fixtures import redis_fixture, stack_fixture, stub_fixture
 from tests.support.people import Person, register
+from tests.support.rpc import refused
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -371,3 +375,47 @@ async def test_callers_only_see_and_mark_their_own(
         await code_of(inbox.ListNotifications(notify_pb2.ListNotificationsRequest(parent="users/me")))
         == grpc.StatusCode.UNAUTHENTICATED
     )
+
+
+async def test_forged_page_tokens_are_invalid_argument(
+    stack: Stack, events: Events, inbox: notify_pb2_grpc.NotificationServiceStub
+) -> None:
+    """Page tokens are not signed: one built with the real query fingerprint but a sort key PostgreSQL cannot
+    hold (or not of its kind) is INVALID_ARGUMENT naming page_token, never INTERNAL."""
+    alice, bob = await people(stack, "Alice", "Bob")
+    await events.join(alice, "owner")
+    await events.join(bob, "member")
+    for n in range(2):
+        await events.complete(alice, f"Chore {n}")
+    real = await inbox.ListNotifications(
+        notify_pb2.ListNotificationsRequest(parent="users/me", page_size=1), metadata=bob.metadata
+    )
+    # The fingerprint computed the way the service does is the one its real tokens carry.
+    fingerprint = pagination.fingerprint("notifications", bob.user_id, False)
+    data = json.loads(base64.urlsafe_b64decode(real.next_page_token + "=" * (-len(real.next_page_token) % 4)))
+    assert data["q"] == fingerprint
+    create_time, notification_id = data["k"]
+    forgeries: list[list[object]] = [
+        ["0001-01-01T00:00:00+05:00", notification_id],
+        ["9999-12-31T23:59:59-05:00", notification_id],
+        ["2026-01-01T00:00:00", notification_id],  # no time zone
+        [None, notification_id],
+        [12, notification_id],
+        [create_time, "not-a-uuid"],
+        [create_time, None],
+        [create_time],
+    ]
+    for key in forgeries:
+        token = pagination.encode_token(key, fingerprint)
+        refusal = await refused(
+            inbox.ListNotifications(
+                notify_pb2.ListNotificationsRequest(parent="users/me", page_token=token), metadata=bob.metadata
+            )
+        )
+        assert refusal.code == grpc.StatusCode.INVALID_ARGUMENT, key
+        assert "page_token" in refusal.violations, key
+    # The real token still pages on.
+    rest = await inbox.ListNotifications(
+        notify_pb2.ListNotificationsRequest(parent="users/me", page_token=real.next_page_token), metadata=bob.metadata
+    )
+    assert [n.title for n in rest.notifications] == ["Alice completed Chore 0"]

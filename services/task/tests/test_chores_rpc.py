@@ -830,7 +830,10 @@ async def test_who_may_complete_what(stack: Stack, chores: task_pb2_grpc.ChoreSe
 
 async def test_completion_input_is_validated(stack: Stack, chores: task_pb2_grpc.ChoreServiceStub) -> None:
     home = await household(stack)
-    chore = await create(chores, home, title="Photo proof", requires_photo=True, recurrence=interval(1, 2))
+    # First due four days ago, so a completion may be dated back to five days ago.
+    chore = await create(
+        chores, home, title="Photo proof", requires_photo=True, recurrence=interval(1, 2), due=now() - timedelta(days=4)
+    )
     future = task_pb2.CompleteChoreRequest(name=chore.name, note="x" * 1001)
     future.complete_time.FromDatetime(datetime.now(UTC) + timedelta(minutes=10))
     refusal = await refused(chores.CompleteChore(future, metadata=home.owner.metadata))
@@ -864,7 +867,7 @@ async def test_list_completions_pages_newest_first(stack: Stack, chores: task_pb
     home = await household(stack)
     first = await create(chores, home, title="Water plants", recurrence=interval(1, Recurrence.Interval.DAYS))
     second = await create(chores, home, title="Bins", recurrence=interval(1, Recurrence.Interval.WEEKS))
-    base = now() - timedelta(days=1)
+    base = now() - timedelta(hours=12)  # within the day a completion may be backdated
     stamps = []
     for k, chore in enumerate([first, second, first, first, second]):
         request = task_pb2.CompleteChoreRequest(name=chore.name)

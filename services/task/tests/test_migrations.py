@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from kit.migrations import upgrade
+from kit.ids import new_id
+from kit.migrations import downgrade, upgrade
 from tests.support.migrations import check_reversible
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 CHORE_INDEXES = {
     "ix_chores_household_id_state_due",
     "ix_chores_household_id_state_create_time_id",
@@ -22,6 +25,12 @@ CHORE_INDEXES = {
     "ix_chores_household_id_category",
     "ix_chores_labels",
     "ix_chores_search",
+    "uq_chores_household_id_creator_id_request_id",
+}
+COMPLETION_INDEXES = {
+    "ix_completions_chore_id_complete_time_id",
+    "ix_completions_household_id_complete_time_id",
+    "uq_completions_chore_id_recorder_id_request_id",
 }
 
 
@@ -30,13 +39,59 @@ async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitab
         await fresh_database("task_migrations"),
         "task",
         tables={"chores", "completions", "outbox", "inbox"},
-        indexes={"chores": CHORE_INDEXES},
+        indexes={"chores": CHORE_INDEXES, "completions": COMPLETION_INDEXES},
         definitions={
             "ix_chores_search": ["USING gin (search)"],
             "ix_chores_labels": ["USING gin (labels)"],
             "ix_chores_household_id_state_due": ["COALESCE(next_due_time, 'infinity'"],
+            # Request ids are per caller (0002): scoped to the creator / the recorder.
+            "uq_chores_household_id_creator_id_request_id": ["UNIQUE", "(household_id, creator_id, request_id)"],
+            "uq_completions_chore_id_recorder_id_request_id": ["UNIQUE", "(chore_id, recorder_id, request_id)"],
         },
     )
+
+
+async def test_downgrading_request_ids_per_caller_keeps_the_first_of_colliding_ones(
+    fresh_database: Callable[[str], Awaitable[str]],
+) -> None:
+    """Two callers may share a request id at 0002; going back to 0001 (one per household / chore) keeps the
+    first one's and forgets the later one's, instead of failing on the old unique key."""
+    url = await fresh_database("task_request_ids")
+    await asyncio.to_thread(upgrade, SERVICE_DIR, url)
+    household, alice, bob = new_id(), new_id(), new_id()
+    first, second = new_id(), new_id()
+    chore_row = (
+        "INSERT INTO chores (id, household_id, title, description, category, labels, points, recurrence, assignment,"
+        " reminders, requires_photo, requires_approval, state, creator_id, create_time, update_time, version,"
+        " request_id) VALUES (:id, :household, 'Dishes', '', '', '{}', 1, '{}', '{}', '{}', false, false, 'active',"
+        " :creator, :at, :at, 1, 'same')"
+    )
+    completion_row = (
+        "INSERT INTO completions (id, household_id, chore_id, completed_by, recorder_id, complete_time, note, photo,"
+        " points, on_time, create_time, request_id) VALUES (:id, :household, :chore, :by, :by, now(), '', '', 1,"
+        " true, :at, 'same')"
+    )
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            for chore_id, creator, at in ((first, alice, T0), (second, bob, T0 + timedelta(days=1))):
+                await conn.execute(
+                    sa.text(chore_row), {"id": chore_id, "household": household, "creator": creator, "at": at}
+                )
+            for by, at in ((alice, T0 + timedelta(days=2)), (bob, T0 + timedelta(days=3))):
+                await conn.execute(
+                    sa.text(completion_row),
+                    {"id": new_id(), "household": household, "chore": first, "by": by, "at": at},
+                )
+        await asyncio.to_thread(downgrade, SERVICE_DIR, url, "0001")
+        async with engine.connect() as conn:
+            chores = dict((await conn.execute(sa.text("SELECT creator_id, request_id FROM chores"))).all())
+            completions = dict((await conn.execute(sa.text("SELECT recorder_id, request_id FROM completions"))).all())
+    finally:
+        await engine.dispose()
+    assert chores == {alice: "same", bob: None}
+    assert completions == {alice: "same", bob: None}
+    await asyncio.to_thread(upgrade, SERVICE_DIR, url)
 
 
 async def test_search_column_is_generated_from_title_and_description(

@@ -84,10 +84,8 @@ async def all_pages(
         if not rows:
             return seen
         seen.append(rows[0].title)
-        # What the service decodes a page token into: the sort value (a datetime, or "infinity") and the id.
-        assert cursor_value(rows[0], order) == (
-            rows[0].next_due_time.isoformat() if rows[0].next_due_time else INFINITY
-        )
+        # A page token holds the due time (null for none); the service decodes null into INFINITY.
+        assert cursor_value(rows[0], order) == (rows[0].next_due_time.isoformat() if rows[0].next_due_time else None)
         after = (rows[0].next_due_time or INFINITY, rows[0].id)
 
 
