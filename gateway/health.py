@@ -64,12 +64,16 @@ async def liveness() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/health/readiness", summary="Every service answers its gRPC health check and Redis answers")
+@router.get(
+    "/health/readiness",
+    summary="Ready when every service answers its gRPC health check (Redis down is degraded, still ready)",
+)
 async def readiness(request: Request) -> JSONResponse:
     parts = await components(request)
-    ready = all(part["status"] == "ok" for part in parts.values())
+    state = overall(parts)
+    ready = state != "down"
     return JSONResponse(
-        {"status": "ok" if ready else "unavailable", "components": parts}, status_code=200 if ready else 503
+        {"status": state if ready else "unavailable", "components": parts}, status_code=200 if ready else 503
     )
 
 

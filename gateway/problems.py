@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.converters import json_field
 from kit import context
-from kit.errors import ERRORS_BY_REASON, FieldViolation, HearthError
+from kit.errors import ERROR_DOMAIN, ERRORS_BY_REASON, FieldViolation, HearthError
 from kit.interceptors import error_from_rpc, status_details
 
 log = logging.getLogger("hearth.gateway")
@@ -97,7 +97,7 @@ def _reason(exc: grpc.aio.AioRpcError) -> str:
         return ""
     for detail in status.details:
         info = error_details_pb2.ErrorInfo()
-        if detail.Unpack(info):  # False for any other detail type
+        if detail.Unpack(info) and info.domain == ERROR_DOMAIN:  # Unpack: False for any other detail type
             return str(info.reason)
     return ""
 

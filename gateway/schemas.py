@@ -6,19 +6,74 @@ services, so REST and gRPC callers get the same answers; these models check shap
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo
+from pydantic import field_validator as _field_validator
+from pydantic_core import PydanticCustomError
+
+from kit.pagination import EARLIEST, LATEST
+from kit.text import CONTROL_CHARACTERS_MESSAGE, has_control_characters
+
+
+class _SecretMarker:
+    """Annotated metadata of a password field: only NUL is refused, nothing is trimmed or changed."""
+
+
+SECRET = _SecretMarker()
+NUL_MESSAGE = "must not contain NUL characters"
+TIMESTAMP_MESSAGE = f"must be between {EARLIEST:%Y-%m-%dT%H:%M:%SZ} and {LATEST:%Y-%m-%dT%H:%M:%SZ}"
+
+
+def plain_text(value: str) -> str:
+    """Refuse C0 control characters (except tab, newline, carriage return): PostgreSQL cannot store NUL."""
+    if has_control_characters(value):
+        raise PydanticCustomError("control_characters", CONTROL_CHARACTERS_MESSAGE)
+    return value
+
+
+def representable(moment: datetime) -> datetime:
+    """Refuse an instant outside the range every service stores (and one Python cannot even shift to UTC)."""
+    try:
+        utc = moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        utc = None
+    if utc is None or not EARLIEST <= utc <= LATEST:
+        raise PydanticCustomError("timestamp_out_of_range", TIMESTAMP_MESSAGE)
+    return moment
+
+
+# For query and path parameters (request bodies get the same check from `Body`).
+PlainText = AfterValidator(plain_text)
+# Every timestamp the gateway accepts, in bodies and in query parameters.
+Timestamp = Annotated[AwareDatetime, AfterValidator(representable)]
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
-Secret = Annotated[str, StringConstraints(strip_whitespace=False, max_length=256)]  # passwords are never trimmed
+# Passwords are never trimmed nor otherwise changed; only NUL is refused.
+Secret = Annotated[str, StringConstraints(strip_whitespace=False, max_length=256), SECRET]
 Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @_field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any, info: ValidationInfo) -> Any:
+        """Every string field, and every string in a list field (nested bodies run their own copy)."""
+        field = cls.model_fields.get(info.field_name or "")
+        if field is not None and SECRET in field.metadata:
+            if isinstance(value, str) and "\x00" in value:
+                raise PydanticCustomError("control_characters", NUL_MESSAGE)
+            return value
+        strings = value if isinstance(value, list) else [value]
+        for item in strings:
+            if isinstance(item, str):
+                plain_text(item)
+        return value
 
 
 class RegisterBody(Body):
@@ -119,7 +174,7 @@ class ChoreBody(Body):
     estimated_minutes: Annotated[int, Field(ge=0, le=1440)] | None = None
     recurrence: RecurrenceBody
     assignment: AssignmentBody
-    first_due_at: AwareDatetime | None = None
+    first_due_at: Timestamp | None = None
     reminders: Annotated[list[ReminderBody], Field(max_length=10)] | None = None
     requires_photo: bool = False
     requires_approval: bool = False
@@ -136,14 +191,14 @@ class ChorePatch(Body):
     estimated_minutes: Annotated[int, Field(ge=0, le=1440)] | None = None
     recurrence: RecurrenceBody | None = None
     assignment: AssignmentBody | None = None
-    next_due_at: AwareDatetime | None = None
+    next_due_at: Timestamp | None = None
     reminders: Annotated[list[ReminderBody], Field(max_length=10)] | None = None
     requires_photo: bool | None = None
     requires_approval: bool | None = None
 
 
 class CompleteBody(Body):
-    completed_at: AwareDatetime | None = None
+    completed_at: Timestamp | None = None
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] | None = None
     photo_id: Id | None = None
     completed_by: Id | None = None

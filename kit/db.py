@@ -42,6 +42,8 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
+        # Parameters are user data (password hashes, emails, notes): never in an error message or a log.
+        hide_parameters=True,
         # Each service's statements are few and fixed: let asyncpg cache their plans.
         connect_args={"server_settings": {"application_name": "hearth"}},
     )

@@ -112,6 +112,14 @@ class Unavailable(HearthError):
     code = "unavailable"
 
 
+class Timeout(HearthError):
+    """A call (usually to another service) did not finish before its deadline."""
+
+    grpc_code = grpc.StatusCode.DEADLINE_EXCEEDED
+    http_status = 504
+    code = "timeout"
+
+
 class Internal(HearthError):
     grpc_code = grpc.StatusCode.INTERNAL
     http_status = 500
@@ -154,6 +162,7 @@ ALL_ERRORS: tuple[type[HearthError], ...] = (
     Gone,
     RateLimited,
     Unavailable,
+    Timeout,
     Internal,
 )
 

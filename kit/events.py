@@ -28,13 +28,13 @@ from google.protobuf.message import DecodeError, Message
 from hearth.events.v1 import events_pb2
 from opentelemetry import trace
 from prometheus_client import Counter
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import ResponseError
 from redis.typing import EncodableT, FieldT
 from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kit.backoff import backoff_delay
-from kit.outbox import traced_context
+from kit.outbox import TRANSIENT_ERRORS, traced_context
 
 log = logging.getLogger("hearth.events")
 
@@ -102,6 +102,7 @@ class EventConsumer:
         block_ms: int = 1000,
         batch_size: int = 50,
         after_commit: AfterCommit | None = None,
+        max_backoff: float = 30.0,
     ) -> None:
         self._sessions = sessions
         self._redis = redis
@@ -115,6 +116,7 @@ class EventConsumer:
         self._block_ms = block_ms
         self._batch_size = batch_size
         self._after_commit = after_commit
+        self._max_backoff = max_backoff
         self._groups_ready = False
 
     async def ensure_groups(self) -> None:
@@ -128,15 +130,19 @@ class EventConsumer:
         self._groups_ready = True
 
     async def run(self) -> None:
+        """Poll forever; any failure is logged and retried with backoff (only cancellation stops it)."""
         failures = 0
         while True:
             try:
                 await self.poll_once()
                 failures = 0
-            except (RedisError, OSError, sa.exc.DBAPIError) as exc:
+            except Exception as exc:  # CancelledError is not an Exception: cancelling still stops the loop
                 failures += 1
-                delay = backoff_delay(failures)
-                log.warning("event consumer %s failed; retrying in %.1fs: %s", self._group, delay, exc)
+                delay = backoff_delay(failures, cap=self._max_backoff)
+                if isinstance(exc, TRANSIENT_ERRORS):
+                    log.warning("event consumer %s failed; retrying in %.1fs: %s", self._group, delay, exc)
+                else:
+                    log.exception("event consumer %s failed unexpectedly; retrying in %.1fs", self._group, delay)
                 self._groups_ready = False
                 await asyncio.sleep(delay)
 

@@ -23,13 +23,13 @@ from prometheus_client import Counter, Histogram
 from kit import context
 from kit.auth import TokenVerifier, bearer_token
 from kit.errors import (
-    ALL_ERRORS,
     ERROR_DOMAIN,
-    ERRORS_BY_REASON,
     FieldViolation,
     HearthError,
     Internal,
+    Timeout,
     Unauthenticated,
+    Unavailable,
     error_class,
 )
 
@@ -241,7 +241,13 @@ def status_details(exc: grpc.aio.AioRpcError) -> status_pb2.Status | None:
 
 
 def error_from_rpc(exc: grpc.aio.AioRpcError) -> HearthError:
-    """The domain exception a failed call carried (ErrorInfo reason), else one by status code."""
+    """The domain exception a failed call carried (our ErrorInfo reason), passed on unchanged.
+
+    A failure without an ErrorInfo of our domain was raised by gRPC itself or by something that is not
+    ours (a refused connection, a deadline, a proxy): its details name addresses and internals, so they
+    go to the log only and the caller gets a generic error — a timeout for DEADLINE_EXCEEDED, unavailable
+    for UNAVAILABLE, internal otherwise.
+    """
     status = status_details(exc)
     reason, violations, metadata = "", [], {}
     if status is not None:
@@ -249,19 +255,19 @@ def error_from_rpc(exc: grpc.aio.AioRpcError) -> HearthError:
             # Unpack returns False when the detail holds another message type.
             info, bad = error_details_pb2.ErrorInfo(), error_details_pb2.BadRequest()
             if detail.Unpack(info):
-                reason, metadata = info.reason, dict(info.metadata)
+                if info.domain == ERROR_DOMAIN:
+                    reason, metadata = info.reason, dict(info.metadata)
             elif detail.Unpack(bad):
                 violations = [FieldViolation(v.field, v.description) for v in bad.field_violations]
-    cls = error_class(reason, exc.code()) or _BY_CODE.get(exc.code(), Internal)
-    return cls(exc.details() or "", violations, metadata)
+    cls = error_class(reason, exc.code()) if reason else None
+    if cls is not None:
+        return cls(exc.details() or "", violations, metadata)
+    log.warning("downstream call failed: %s %s", exc.code().name, exc.details())
+    generic = _GENERIC.get(exc.code())
+    return generic() if generic is not None else Internal("internal error")
 
 
-def _by_code() -> dict[grpc.StatusCode, type[HearthError]]:
-    table: dict[grpc.StatusCode, type[HearthError]] = {}
-    for cls in ALL_ERRORS:
-        table.setdefault(cls.grpc_code, cls)
-    table[grpc.StatusCode.DEADLINE_EXCEEDED] = ERRORS_BY_REASON["UNAVAILABLE"]
-    return table
-
-
-_BY_CODE = _by_code()
+_GENERIC: dict[grpc.StatusCode, Callable[[], HearthError]] = {
+    grpc.StatusCode.DEADLINE_EXCEEDED: lambda: Timeout("a backend service timed out"),
+    grpc.StatusCode.UNAVAILABLE: lambda: Unavailable("a backend service is unavailable"),
+}

@@ -53,6 +53,10 @@ OUTBOX_PUBLISHED = Counter("hearth_outbox_published_total", "Events published fr
 
 _propagator = TraceContextTextMapPropagator()
 
+# Failures of a dependency that is down or restarting: logged briefly. Anything else is logged with its
+# stack trace; either way the background loops retry with backoff instead of dying.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (RedisError, OSError, asyncpg.PostgresError, sa.exc.DBAPIError)
+
 
 def _columns() -> list[sa.Column[Any]]:
     return [
@@ -239,10 +243,15 @@ class OutboxRelay:
                     await self.drain()
                     OUTBOX_PENDING.labels(self._stream).set(await self.pending_count())
                     failures = 0
-                except (RedisError, OSError, asyncpg.PostgresError, sa.exc.DBAPIError) as exc:
+                except Exception as exc:
+                    # Any failure (CancelledError is not an Exception: cancelling still stops the relay).
+                    # The relay must outlive it: the rows stay unsent and are published once it passes.
                     failures += 1
                     delay = backoff_delay(failures, cap=self._max_backoff)
-                    log.warning("outbox relay failed; retrying in %.1fs: %s", delay, exc)
+                    if isinstance(exc, TRANSIENT_ERRORS):
+                        log.warning("outbox relay failed; retrying in %.1fs: %s", delay, exc)
+                    else:
+                        log.exception("outbox relay failed unexpectedly; retrying in %.1fs", delay)
                     await self._close_listener()
                     await asyncio.sleep(delay)
                     continue

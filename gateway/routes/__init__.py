@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from gateway.clients import Clients
+from gateway.schemas import PlainText
 
 
 def get_clients(request: Request) -> Clients:
@@ -16,4 +17,4 @@ def get_clients(request: Request) -> Clients:
 
 ClientsDep = Annotated[Clients, Depends(get_clients)]
 # Forwarded to the services as `request_id` (AIP-155) where the method has one.
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200), PlainText]

@@ -6,22 +6,22 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from hearth.analytics.v1 import analytics_pb2
-from pydantic import AwareDatetime
 
 from gateway import converters
 from gateway.auth import CurrentCaller
 from gateway.routes import ClientsDep
+from gateway.schemas import PlainText, Timestamp
 
 router = APIRouter(tags=["analytics"])
 
 
 @router.get("/households/{hid}/stats", summary="Per-member and household stats over a window (default 30 days)")
 async def household_stats(
-    hid: Annotated[str, Path(max_length=64)],
+    hid: Annotated[str, Path(max_length=64), PlainText],
     caller: CurrentCaller,
     clients: ClientsDep,
-    from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    to: AwareDatetime | None = None,
+    from_: Annotated[Timestamp | None, Query(alias="from")] = None,
+    to: Timestamp | None = None,
 ) -> dict[str, Any]:
     request = analytics_pb2.GetHouseholdStatsRequest(name=f"households/{hid}/stats")
     if from_ is not None:

@@ -8,17 +8,17 @@ from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import JSONResponse
 from google.protobuf.field_mask_pb2 import FieldMask
 from hearth.task.v1 import task_pb2
-from pydantic import AwareDatetime
 
 from gateway import converters, schemas
 from gateway.auth import CurrentCaller
 from gateway.etags import IfMatch, IfNoneMatch, etag_header, if_match_etag, none_match, not_modified, tagged
 from gateway.routes import ClientsDep, IdempotencyKey
+from gateway.schemas import PlainText, Timestamp
 
 router = APIRouter(tags=["chores"])
 
-HouseholdId = Annotated[str, Path(max_length=64)]
-ChoreId = Annotated[str, Path(max_length=64)]
+HouseholdId = Annotated[str, Path(max_length=64), PlainText]
+ChoreId = Annotated[str, Path(max_length=64), PlainText]
 
 
 def chore_response(chore: task_pb2.Chore, status: int = 200) -> JSONResponse:
@@ -47,14 +47,14 @@ async def list_chores(
     caller: CurrentCaller,
     clients: ClientsDep,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
-    page_token: Annotated[str, Query(max_length=2000)] = "",
-    assignee_id: Annotated[str | None, Query(max_length=64)] = None,
-    category: Annotated[str | None, Query(max_length=50)] = None,
-    label: Annotated[str | None, Query(max_length=50)] = None,
+    page_token: Annotated[str, Query(max_length=2000), PlainText] = "",
+    assignee_id: Annotated[str | None, Query(max_length=64), PlainText] = None,
+    category: Annotated[str | None, Query(max_length=50), PlainText] = None,
+    label: Annotated[str | None, Query(max_length=50), PlainText] = None,
     status: Literal["due", "overdue", "upcoming", "archived"] | None = None,
-    due_before: AwareDatetime | None = None,
-    due_after: AwareDatetime | None = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
+    due_before: Timestamp | None = None,
+    due_after: Timestamp | None = None,
+    q: Annotated[str | None, Query(max_length=200), PlainText] = None,
     order_by: Annotated[
         str | None, Query(max_length=50, pattern=r"^(due_at|created_at|points|title)( (asc|desc))?$")
     ] = None,
@@ -150,7 +150,7 @@ async def list_completions(
     caller: CurrentCaller,
     clients: ClientsDep,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
-    page_token: Annotated[str, Query(max_length=2000)] = "",
+    page_token: Annotated[str, Query(max_length=2000), PlainText] = "",
 ) -> dict[str, Any]:
     response = await clients.chores.ListCompletions(
         task_pb2.ListCompletionsRequest(

@@ -12,12 +12,14 @@ from gateway import converters, schemas
 from gateway.auth import CurrentCaller
 from gateway.etags import IfMatch, IfNoneMatch, if_match_etag, none_match, not_modified, tagged
 from gateway.routes import ClientsDep, IdempotencyKey
+from gateway.schemas import PlainText
 
 router = APIRouter(tags=["households"])
 
-HouseholdId = Annotated[str, Path(max_length=64)]
+HouseholdId = Annotated[str, Path(max_length=64), PlainText]
+UserId = Annotated[str, Path(max_length=64), PlainText]
 PageSize = Annotated[int, Query(ge=1, le=200)]
-PageToken = Annotated[str, Query(max_length=2000)]
+PageToken = Annotated[str, Query(max_length=2000), PlainText]
 
 
 @router.post("/households", status_code=201, summary="Create a household; the caller is its owner")
@@ -108,7 +110,7 @@ async def create_invite(
 
 @router.post("/invites/{code}/accept", summary="Join the household of an invite")
 async def accept_invite(
-    code: Annotated[str, Path(max_length=200)], caller: CurrentCaller, clients: ClientsDep
+    code: Annotated[str, Path(max_length=200), PlainText], caller: CurrentCaller, clients: ClientsDep
 ) -> dict[str, Any]:
     return converters.member(await clients.households.AcceptInvite(user_pb2.AcceptInviteRequest(code=code)))
 
@@ -126,7 +128,7 @@ async def list_members(
 @router.patch("/households/{hid}/members/{uid}", summary="Change a member's role (owner/admin)")
 async def update_member(
     hid: HouseholdId,
-    uid: Annotated[str, Path(max_length=64)],
+    uid: UserId,
     body: schemas.MemberPatch,
     caller: CurrentCaller,
     clients: ClientsDep,
@@ -139,8 +141,6 @@ async def update_member(
 
 
 @router.delete("/households/{hid}/members/{uid}", status_code=204, summary="Remove a member, or leave")
-async def delete_member(
-    hid: HouseholdId, uid: Annotated[str, Path(max_length=64)], caller: CurrentCaller, clients: ClientsDep
-) -> Response:
+async def delete_member(hid: HouseholdId, uid: UserId, caller: CurrentCaller, clients: ClientsDep) -> Response:
     await clients.households.DeleteMember(user_pb2.DeleteMemberRequest(name=f"households/{hid}/members/{uid}"))
     return Response(status_code=204)

@@ -10,6 +10,7 @@ from hearth.notify.v1 import notify_pb2
 from gateway import converters
 from gateway.auth import CurrentCaller
 from gateway.routes import ClientsDep
+from gateway.schemas import PlainText
 
 router = APIRouter(tags=["notifications"])
 
@@ -20,7 +21,7 @@ async def list_notifications(
     clients: ClientsDep,
     unread: bool = False,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
-    page_token: Annotated[str, Query(max_length=2000)] = "",
+    page_token: Annotated[str, Query(max_length=2000), PlainText] = "",
 ) -> dict[str, Any]:
     response = await clients.notifications.ListNotifications(
         notify_pb2.ListNotificationsRequest(
@@ -41,7 +42,7 @@ async def read_all(caller: CurrentCaller, clients: ClientsDep) -> Response:
 
 @router.post("/notifications/{nid}/read", summary="Mark one notification read")
 async def read_one(
-    nid: Annotated[str, Path(max_length=64)], caller: CurrentCaller, clients: ClientsDep
+    nid: Annotated[str, Path(max_length=64), PlainText], caller: CurrentCaller, clients: ClientsDep
 ) -> dict[str, Any]:
     notification = await clients.notifications.MarkNotificationRead(
         notify_pb2.MarkNotificationReadRequest(name=f"users/{caller.user_id}/notifications/{nid}")

@@ -91,9 +91,16 @@ async def test_redis_down_is_degraded_not_down(stack: Stack) -> None:
     assert body["status"] == "degraded"
     assert body["components"]["redis"]["status"] == "degraded"
     assert all(body["components"][name]["status"] == "ok" for name in SERVICES)
-    # Not ready, though: a load balancer should prefer an instance that has its cache.
+
+
+async def test_readiness_is_200_and_degraded_when_only_redis_is_down(stack: Stack) -> None:
+    # Redis is optional (caches are bypassed, events wait in the outboxes): still ready, reported degraded.
     ready = await get_from_gateway(stack, "/health/readiness", redis_url="redis://127.0.0.1:1/0")
-    assert ready.status_code == 503
+    assert ready.status_code == 200, ready.text
+    body = ready.json()
+    assert body["status"] == "degraded"
+    assert body["components"]["redis"]["status"] == "degraded"
+    assert all(body["components"][name]["status"] == "ok" for name in SERVICES)
 
 
 async def test_liveness_does_not_depend_on_anything(stack: Stack) -> None:

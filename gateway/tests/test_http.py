@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.app import create_app
 from gateway.config import GatewaySettings
+from kit.text import CONTROL_CHARACTERS_MESSAGE
 from tests.support.api import API, PASSWORD, Person, create_household, expect, sign_up
 from tests.support.fixtures import http_fixture, stack_fixture
 from tests.support.infra import infra, unique
@@ -276,3 +277,31 @@ async def test_docs_page_is_served(http: httpx.AsyncClient) -> None:
     assert docs.status_code == 200
     assert "text/html" in docs.headers["content-type"]
     assert "/openapi.json" in docs.text
+
+
+async def test_control_characters_are_422_but_passwords_are_kept_as_sent(http: httpx.AsyncClient) -> None:
+    register = f"{API}/auth/register"
+    response = await http.post(register, json=register_body(display_name="Ev\u0000e"))
+    assert fields(problem_of(response, 422, "validation_failed")) == {"display_name": CONTROL_CHARACTERS_MESSAGE}
+    response = await http.post(register, json=register_body(locale="d\u001be"))
+    assert set(fields(problem_of(response, 422, "validation_failed"))) == {"locale"}
+    response = await http.post(f"{API}/auth/login", json={"email": "a\u0000@example.com", "password": PASSWORD})
+    assert set(fields(problem_of(response, 422, "validation_failed"))) == {"email"}
+    response = await http.post(f"{API}/auth/refresh", json={"refresh_token": "hr_\u0000"})
+    assert set(fields(problem_of(response, 422, "validation_failed"))) == {"refresh_token"}
+    # A password may hold anything but NUL, and is not altered.
+    response = await http.post(register, json=register_body(password=f"{PASSWORD}\u0000"))
+    assert set(fields(problem_of(response, 422, "validation_failed"))) == {"password"}
+    email, odd = f"{unique('ctl')}@example.com", f" {PASSWORD}\u0001 "
+    expect(await http.post(register, json={"email": email, "password": odd, "display_name": "Odd"}), 201)
+    expect(await http.post(f"{API}/auth/login", json={"email": email, "password": odd}), 200)
+
+    person = await sign_up(http, "Ctl")
+    response = await http.patch(f"{API}/users/me", json={"display_name": "x\u0000"}, headers=person.headers)
+    assert set(fields(problem_of(response, 422, "validation_failed"))) == {"display_name"}
+    response = await http.post(f"{API}/households", json={"name": "H\u0000", "timezone": "UTC"}, headers=person.headers)
+    assert set(fields(problem_of(response, 422, "validation_failed"))) == {"name"}
+    response = await http.get(f"{API}/households", params={"page_token": "a\x00"}, headers=person.headers)
+    assert set(fields(problem_of(response, 422, "validation_failed"))) == {"page_token"}
+    response = await http.post(f"{API}/invites/ab%00cd/accept", headers=person.headers)
+    assert set(fields(problem_of(response, 422, "validation_failed"))) == {"code"}

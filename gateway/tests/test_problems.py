@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from gateway import problems, schemas
 from kit import context
 from kit.errors import (
+    ALL_ERRORS,
     GRPC_TO_HTTP,
     AlreadyExists,
     Conflict,
@@ -25,6 +26,7 @@ from kit.errors import (
     PermissionDenied,
     PreconditionFailed,
     RateLimited,
+    Timeout,
     Unauthenticated,
     Unavailable,
 )
@@ -60,6 +62,7 @@ def body(response: Any) -> dict[str, Any]:
         (Gone("used"), 410, "gone"),
         (RateLimited("slow down"), 429, "rate_limited"),
         (Unavailable("later"), 503, "unavailable"),
+        (Timeout("slow"), 504, "timeout"),
         (Internal("oops"), 500, "internal"),
     ],
 )
@@ -125,6 +128,12 @@ def test_upstream_details_of_server_errors_are_not_shown() -> None:
 def test_the_table_agrees_with_kit_errors() -> None:
     for code, (status, _) in problems.STATUS_TABLE.items():
         assert GRPC_TO_HTTP[code] == status, code
+    # Every kit.errors class has a title, and its status agrees with the table for its gRPC code
+    # (FAILED_PRECONDITION aside: its reason picks 412 or 410).
+    for cls in ALL_ERRORS:
+        assert cls.code in problems.TITLES, cls
+        if cls.grpc_code != grpc.StatusCode.FAILED_PRECONDITION:
+            assert problems.STATUS_TABLE.get(cls.grpc_code, (500, "internal"))[0] == cls.http_status, cls
 
 
 def test_problem_carries_the_correlation_id() -> None:

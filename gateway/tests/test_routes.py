@@ -539,3 +539,71 @@ async def test_stats_window(http: httpx.AsyncClient) -> None:
 
     outsider = await sign_up(http, "Otto")
     problem(await http.get(f"{API}/households/{hid}/stats", headers=outsider.headers), 404, "not_found")
+
+
+# --- input no service can store --------------------------------------------------------------------
+
+
+def named_fields(response: httpx.Response) -> set[str]:
+    return {e["field"] for e in problem(response, 422, "validation_failed")["errors"]}
+
+
+async def test_unrepresentable_timestamps_are_422_with_the_field_named(
+    http: httpx.AsyncClient, home: tuple[str, Person, Person]
+) -> None:
+    hid, owner, _ = home
+    chore = await create_chore(http, hid, owner)
+    chores = f"{API}/households/{hid}/chores"
+    # Year 1 at +05:00 is before datetime.min in UTC; 9999-12-31 at -01:00 is after datetime.max.
+    too_early, too_late = "0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-01:00"
+    complete = f"{chores}/{chore['id']}/complete"
+    assert named_fields(await http.post(complete, json={"completed_at": too_early}, headers=owner.headers)) == {
+        "completed_at"
+    }
+    assert named_fields(
+        await http.post(complete, json={"completed_at": "1899-12-31T23:59:59Z"}, headers=owner.headers)
+    ) == {"completed_at"}
+    for params, field in [
+        ({"due_before": "0001-01-01T00:00:00+01:00"}, "due_before"),
+        ({"due_after": too_late}, "due_after"),
+        ({"due_after": "2200-01-01T00:00:01Z"}, "due_after"),
+    ]:
+        assert named_fields(await http.get(chores, params=params, headers=owner.headers)) == {field}, params
+    body = {"title": "X", "recurrence": {"kind": "once"}, "assignment": {"strategy": "unassigned"}}
+    assert named_fields(await http.post(chores, json=body | {"first_due_at": too_late}, headers=owner.headers)) == {
+        "first_due_at"
+    }
+    patched = await http.patch(f"{chores}/{chore['id']}", json={"next_due_at": too_early}, headers=owner.headers)
+    assert named_fields(patched) == {"next_due_at"}
+    stats = f"{API}/households/{hid}/stats"
+    assert named_fields(await http.get(stats, params={"from": too_early}, headers=owner.headers)) == {"from"}
+    assert named_fields(await http.get(stats, params={"to": too_late}, headers=owner.headers)) == {"to"}
+    # The edges of the range are accepted.
+    edge = {"due_after": "1900-01-01T00:00:00Z", "due_before": "2200-01-01T00:00:00Z"}
+    expect(await http.get(chores, params=edge, headers=owner.headers), 200)
+
+
+async def test_control_characters_are_422_with_the_field_named(
+    http: httpx.AsyncClient, home: tuple[str, Person, Person]
+) -> None:
+    hid, owner, _ = home
+    chores = f"{API}/households/{hid}/chores"
+    base = {"title": "X", "recurrence": {"kind": "once"}, "assignment": {"strategy": "unassigned"}}
+    for patch, field in [
+        ({"title": "Di\u0000shes"}, "title"),
+        ({"description": "bell\u0007"}, "description"),
+        ({"labels": ["ok", "n\u0000o"]}, "labels"),
+        ({"recurrence": {"kind": "rrule", "rrule": "FREQ=DAILY\u0000"}}, "recurrence.rrule"),
+        ({"assignment": {"strategy": "fixed", "assignees": ["\u0000"]}}, "assignment.assignees"),
+    ]:
+        response = await http.post(chores, json=base | patch, headers=owner.headers)
+        assert named_fields(response) == {field}, patch
+    for name in ("q", "category", "label", "page_token"):
+        response = await http.get(chores, params={name: "a\x00b"}, headers=owner.headers)
+        assert named_fields(response) == {name}, name
+    chore = await create_chore(http, hid, owner)
+    complete = await http.post(f"{chores}/{chore['id']}/complete", json={"note": "n\u0000"}, headers=owner.headers)
+    assert named_fields(complete) == {"note"}
+    # Tab, newline and carriage return are text.
+    fine = expect(await http.post(chores, json=base | {"description": "a\tb\r\nc"}, headers=owner.headers), 201)
+    assert fine["description"] == "a\tb\r\nc"

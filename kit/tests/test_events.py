@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
+import pytest
 import redis.asyncio as aioredis
 import sqlalchemy as sa
 from hearth.events.v1 import events_pb2
@@ -15,6 +19,7 @@ from kit.events import EventConsumer, dead_letter_stream, unpack
 from kit.outbox import OutboxRelay, add_event
 from kit.tests.conftest import Db, inbox, things
 from tests.support.infra import unique
+from tests.support.wait import eventually
 
 
 class Crash(Exception):
@@ -192,3 +197,46 @@ async def test_consumer_span_continues_the_producers_trace(db: Db, redis_client:
     assert span.parent is not None
     assert span.parent.span_id == request_span.get_span_context().span_id
     assert span.attributes["messaging.destination.name"] == stream
+
+
+async def test_the_run_loop_survives_any_exception(
+    db: Db, redis_client: aioredis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    stream = new_stream()
+    crashes = []
+
+    async def crash_once(envelope: events_pb2.Envelope) -> None:
+        # Escapes poll_once (after the commit, before XACK) with an error that is not Redis's or the database's.
+        if not crashes:
+            crashes.append(envelope.event_id)
+            raise Crash("unexpected")
+
+    worker = EventConsumer(
+        sessions=db.sessions,
+        redis=redis_client,
+        streams=[stream],
+        group="kit",
+        consumer="c1",
+        handlers={"chore.created": handle_created},
+        after_commit=crash_once,
+        claim_idle_ms=0,
+        block_ms=50,
+    )
+    await worker.ensure_groups()
+    await publish(db, redis_client, stream, 1)
+    with caplog.at_level(logging.ERROR, logger="hearth.events"):
+        task = asyncio.create_task(worker.run())
+        try:
+
+            async def acknowledged() -> bool:
+                assert not task.done(), task
+                return bool(crashes) and await pending(redis_client, stream) == 0
+
+            await eventually(acknowledged)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    assert task.cancelled()
+    assert await handled_count(db, 1) == 1
+    logged = [r for r in caplog.records if r.name == "hearth.events" and r.exc_info]
+    assert [type(r.exc_info[1]) for r in logged if r.exc_info] == [Crash]

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
 from hearth.task.v1 import task_pb2, task_pb2_grpc
 from prometheus_client import REGISTRY
 
@@ -85,6 +89,7 @@ def bad_request(exc: grpc.aio.AioRpcError) -> error_details_pb2.BadRequest | Non
         (errors.Unauthenticated("who are you"), grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED"),
         (errors.RateLimited("slow down"), grpc.StatusCode.RESOURCE_EXHAUSTED, "RATE_LIMITED"),
         (errors.Unavailable("try later"), grpc.StatusCode.UNAVAILABLE, "UNAVAILABLE"),
+        (errors.Timeout("took too long"), grpc.StatusCode.DEADLINE_EXCEEDED, "TIMEOUT"),
     ],
 )
 async def test_domain_errors_become_their_status_with_error_info(
@@ -183,6 +188,84 @@ async def test_a_failed_downstream_call_is_passed_on_with_its_status() -> None:
     bad = bad_request(raised.value)
     assert bad is not None
     assert [v.field for v in bad.field_violations] == ["name"]
+
+
+@asynccontextmanager
+async def relaying_to(address: str, *, timeout: float = 5) -> AsyncIterator[task_pb2_grpc.ChoreServiceStub]:
+    """A stub of a server whose GetChore calls GetChore at `address` and lets a failure escape."""
+    async with grpc.aio.insecure_channel(address) as inner_channel:
+        inner_stub = task_pb2_grpc.ChoreServiceStub(inner_channel)
+
+        async def relay(request: task_pb2.GetChoreRequest, ctx: grpc.aio.ServicerContext) -> task_pb2.Chore:
+            return await inner_stub.GetChore(request, timeout=timeout)
+
+        async with (
+            serving(Chores(GetChore=relay), public_methods=PUBLIC) as outer,
+            grpc.aio.insecure_channel(f"127.0.0.1:{outer.port}") as channel,
+        ):
+            yield task_pb2_grpc.ChoreServiceStub(channel)
+
+
+async def test_an_unreachable_downstream_is_a_generic_unavailable_without_its_address(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A port that was just served and is now closed: gRPC's own error text names it.
+    async with serving(Chores(), public_methods=PUBLIC) as gone:
+        port = gone.port
+    async with relaying_to(f"127.0.0.1:{port}") as stub:
+        with caplog.at_level(logging.WARNING, logger="hearth.grpc"), pytest.raises(grpc.aio.AioRpcError) as raised:
+            await stub.GetChore(task_pb2.GetChoreRequest(name="x"), timeout=5)
+    failed = raised.value
+    assert failed.code() == grpc.StatusCode.UNAVAILABLE
+    assert failed.details() == "a backend service is unavailable"
+    assert str(port) not in str(failed.trailing_metadata())
+    info = error_info(failed)
+    assert info is not None
+    assert info.reason == "UNAVAILABLE"
+    # ... and what the gateway makes of it shows no address either.
+    again = error_from_rpc(failed)
+    assert isinstance(again, errors.Unavailable)
+    assert str(port) not in again.message
+    # The raw text is in the log, for operators.
+    assert any(str(port) in r.getMessage() for r in caplog.records if r.name == "hearth.grpc")
+
+
+async def test_a_downstream_deadline_is_a_timeout_not_unavailable() -> None:
+    never = asyncio.Event()
+
+    async def hang(request: object, ctx: grpc.aio.ServicerContext) -> task_pb2.Chore:
+        await never.wait()
+        return task_pb2.Chore()
+
+    async with (
+        serving(Chores(GetChore=hang), public_methods=PUBLIC) as inner,
+        relaying_to(f"127.0.0.1:{inner.port}", timeout=0.2) as stub,
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await stub.GetChore(task_pb2.GetChoreRequest(name="x"), timeout=5)
+    failed = raised.value
+    assert failed.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert failed.details() == "a backend service timed out"
+    info = error_info(failed)
+    assert info is not None
+    assert info.reason == "TIMEOUT"
+    again = error_from_rpc(failed)
+    assert isinstance(again, errors.Timeout)
+    assert again.http_status == 504
+
+
+async def test_error_info_of_another_domain_is_not_taken_for_ours() -> None:
+    foreign = error_details_pb2.ErrorInfo(reason="NOT_FOUND", domain="example.com")
+    packed = any_pb2.Any()
+    packed.Pack(foreign)
+    status = status_pb2.Status(code=code_pb2.UNAVAILABLE, message="db-7.internal:5432 refused", details=[packed])
+    grpc_status = rpc_status.to_status(status)
+    failed = grpc.aio.AioRpcError(
+        grpc_status.code, grpc.aio.Metadata(), grpc.aio.Metadata(*grpc_status.trailing_metadata), details=status.message
+    )
+    again = error_from_rpc(failed)
+    assert isinstance(again, errors.Unavailable)
+    assert "db-7" not in again.message
 
 
 async def test_correlation_id_from_metadata_is_the_context_correlation_id(chores: Client) -> None:

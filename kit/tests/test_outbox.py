@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from typing import cast
 
 import pytest
 import redis.asyncio as aioredis
@@ -10,6 +12,7 @@ import sqlalchemy as sa
 from hearth.events.v1 import events_pb2
 from opentelemetry.sdk.trace import TracerProvider
 from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kit.events import unpack
 from kit.outbox import OutboxRelay, add_event
@@ -139,3 +142,51 @@ async def test_redis_down_keeps_rows_until_published(db: Db, redis_client: aiore
     assert await publisher.pending_count() == 3
     assert await publisher.drain() == 3
     assert await stream_event_ids(redis_client, stream) == ids
+
+
+class FlakySessions:
+    """A session factory that fails `failures` times with an error that is neither Redis's nor the
+    database driver's (the pool's own timeout), then hands out real sessions."""
+
+    def __init__(self, db: Db, failures: int) -> None:
+        self._db = db
+        self.failures = failures
+        self.calls = 0
+
+    def __call__(self) -> AsyncSession:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise sa.exc.TimeoutError("QueuePool limit of size 10 overflow 10 reached, connection timed out")
+        return self._db.sessions()
+
+
+async def test_relay_survives_any_exception_and_publishes_after_it(
+    db: Db, redis_client: aioredis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    stream = unique("t") + ".events.kit"
+    [event_id] = await write_things(db, 1)
+    sessions = FlakySessions(db, failures=3)
+    publisher = OutboxRelay(
+        sessions=cast(async_sessionmaker[AsyncSession], sessions),
+        redis=redis_client,
+        stream=stream,
+        dsn=db.dsn,
+        max_backoff=0.05,
+    )
+    with caplog.at_level(logging.ERROR, logger="hearth.outbox"):
+        task = asyncio.create_task(publisher.run())
+        try:
+
+            async def published() -> bool:
+                assert not task.done(), task
+                return await stream_event_ids(redis_client, stream) == [event_id]
+
+            await eventually(published)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    assert task.cancelled()  # cancelling still stops it
+    assert sessions.calls > 3
+    failures = [r for r in caplog.records if r.name == "hearth.outbox" and r.exc_info]
+    assert len(failures) == 3
+    assert all(isinstance(r.exc_info[1], sa.exc.TimeoutError) for r in failures if r.exc_info)
