@@ -5,6 +5,10 @@ Positive answers are cached for `ttl` seconds under
 `{namespace}:{service}:{household}:membership:{user}:v1`; membership events invalidate them
 (`invalidate`). Negative answers are not cached, so a new member is never locked out. When Redis
 is down the cache is bypassed (degraded, not dead).
+
+An answer fetched while an invalidation happens must not be written back over it (a demoted member
+would keep the old role until the TTL ends): `invalidate` bumps a generation counter beside the
+entry, and `get` writes its answer only if the generation is still the one it read before asking.
 """
 
 from __future__ import annotations
@@ -39,6 +43,18 @@ class Membership:
     time_zone: str
 
 
+# SET the entry only if the generation is unchanged since the reader looked (atomic in Redis).
+_SET_IF_GENERATION = """
+if (redis.call('GET', KEYS[2]) or '') == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+  return 1
+end
+return 0
+"""
+# How long a generation counter outlives its last invalidation (far longer than any read in flight).
+_GENERATION_TTL = 24 * 3600
+
+
 class MembershipClient:
     def __init__(
         self, channel: grpc.aio.Channel, redis: aioredis.Redis, *, namespace: str, service: str, ttl: int = 60
@@ -50,17 +66,19 @@ class MembershipClient:
         self._redis = redis
         self._prefix = f"{namespace}:{service}"
         self._ttl = ttl
+        self._set_if_generation = redis.register_script(_SET_IF_GENERATION)
 
     def _key(self, household_id: uuid.UUID | str, user_id: uuid.UUID | str) -> str:
         return f"{self._prefix}:{household_id}:membership:{user_id}:v1"
 
     async def get(self, household_id: uuid.UUID | str, user_id: uuid.UUID | str) -> Membership | None:
         key = self._key(household_id, user_id)
+        generation_key = f"{key}:gen"
+        cached, generation = None, None
         try:
-            cached = await self._redis.get(key)
+            cached, generation = await self._redis.mget(key, generation_key)
         except RedisError:
             log.warning("membership cache unavailable; asking the user service")
-            cached = None
         if cached:
             return Membership(**json.loads(cached))
         try:
@@ -79,7 +97,9 @@ class MembershipClient:
             time_zone=member.household_time_zone or "UTC",
         )
         with contextlib.suppress(RedisError):
-            await self._redis.set(key, json.dumps(asdict(found)), ex=self._ttl)
+            await self._set_if_generation(
+                keys=[key, generation_key], args=[generation or b"", json.dumps(asdict(found)), self._ttl]
+            )
         return found
 
     async def require(self, household_id: uuid.UUID | str, *, roles: Iterable[str] | None = None) -> Membership:
@@ -96,7 +116,12 @@ class MembershipClient:
         return membership
 
     async def invalidate(self, household_id: uuid.UUID | str, user_id: uuid.UUID | str) -> None:
+        key = self._key(household_id, user_id)
         try:
-            await self._redis.delete(self._key(household_id, user_id))
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.incr(f"{key}:gen")
+                pipe.expire(f"{key}:gen", _GENERATION_TTL)
+                pipe.delete(key)
+                await pipe.execute()
         except RedisError:
             log.warning("could not invalidate membership cache entry")

@@ -7,6 +7,7 @@ served from the Redis cache from one fetched over gRPC.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import socket
@@ -38,6 +39,9 @@ class Households(user_pb2_grpc.HouseholdServiceServicer):
         self.members: dict[str, user_pb2.Member] = {}
         self.asked: list[str] = []
         self.failure: errors.HearthError | None = None
+        # When set, GetMember reads its answer, then waits for `release` before replying (a slow answer).
+        self.hold: asyncio.Event | None = None
+        self.holding = asyncio.Event()
 
     def add(
         self,
@@ -58,6 +62,9 @@ class Households(user_pb2_grpc.HouseholdServiceServicer):
         if self.failure is not None:
             raise self.failure
         member = self.members.get(request.name)
+        if self.hold is not None:
+            self.holding.set()
+            await self.hold.wait()
         if member is None:
             raise errors.NotFound("member not found")
         return member
@@ -125,6 +132,24 @@ async def test_answer_is_cached_under_the_documented_key_with_the_ttl(env: Env) 
     assert cached is not None
     assert json.loads(cached) == asdict(first)
     assert 0 < await env.redis.ttl(env.key(h, u)) <= TTL
+
+
+async def test_an_answer_read_before_an_invalidation_is_not_written_back_over_it(env: Env) -> None:
+    h, u = new_id(), new_id()
+    env.households.add(h, u, user_pb2.ROLE_ADMIN)
+    env.households.hold = release = asyncio.Event()
+    # A request reads "admin" from the user service; before it can cache that, the member is demoted
+    # and the membership event invalidates the entry.
+    slow = asyncio.create_task(env.client.get(h, u))
+    await asyncio.wait_for(env.households.holding.wait(), 5)
+    env.households.add(h, u, user_pb2.ROLE_CHILD)
+    await env.client.invalidate(h, u)
+    release.set()
+    assert (await slow) is not None  # that request still gets the answer it asked for …
+    assert not await env.redis.exists(env.key(h, u))  # … but it is not cached over the invalidation
+    env.households.hold = None
+    assert await role_of(env.client, h, u) == "child"
+    assert await env.redis.exists(env.key(h, u))  # an answer read after the invalidation is cached again
 
 
 async def test_second_answer_comes_from_the_cache_not_the_user_service(env: Env) -> None:
