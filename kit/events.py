@@ -104,6 +104,9 @@ class EventConsumer:
         after_commit: AfterCommit | None = None,
         max_backoff: float = 30.0,
     ) -> None:
+        if block_ms < 1:
+            # run() waits for new entries inside XREADGROUP; without a block it would spin the event loop.
+            raise ValueError("block_ms must be at least 1 (poll_once(block_ms=0) reads without waiting)")
         self._sessions = sessions
         self._redis = redis
         self._streams = list(streams)

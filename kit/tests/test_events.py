@@ -45,9 +45,14 @@ async def publish(db: Db, redis: aioredis.Redis, stream: str, thing_id: int, *, 
 
 def consumer(db: Db, redis: aioredis.Redis, stream: str, name: str = "c1", **kwargs) -> EventConsumer:
     kwargs.setdefault("handlers", {"chore.created": handle_created})
-    return EventConsumer(
-        sessions=db.sessions, redis=redis, streams=[stream], group="kit", consumer=name, block_ms=0, **kwargs
-    )
+    # Tests drive poll_once() themselves; a 1 ms block keeps a poll with nothing new from waiting.
+    kwargs.setdefault("block_ms", 1)
+    return EventConsumer(sessions=db.sessions, redis=redis, streams=[stream], group="kit", consumer=name, **kwargs)
+
+
+def test_a_consumer_that_would_spin_is_refused(db: Db, redis_client: aioredis.Redis) -> None:
+    with pytest.raises(ValueError, match="block_ms must be at least 1"):
+        consumer(db, redis_client, "s", block_ms=0)
 
 
 async def handled_count(db: Db, thing_id: int) -> int:
