@@ -85,7 +85,8 @@ async def on_chore_completed(session: AsyncSession, envelope: events_pb2.Envelop
 
 
 def handlers(membership: MembershipClient | None = None) -> dict[str, Handler]:
-    """The handlers by event type; with `membership`, role changes and departures also drop its cache entry."""
+    """The handlers by event type; with `membership`, role changes and departures also drop its cache entry, and a
+    household change (its time zone) the entries of every member it lists."""
 
     def invalidating(
         handler: Handler, message: type[events_pb2.MemberUpdated] | type[events_pb2.MemberLeft]
@@ -98,9 +99,17 @@ def handlers(membership: MembershipClient | None = None) -> dict[str, Handler]:
 
         return handle
 
+    async def on_household_updated(session: AsyncSession, envelope: events_pb2.Envelope) -> None:
+        # A cached membership carries the household's time zone (streaks are counted in it): drop every member's.
+        if membership is not None:
+            updated = unpack(envelope, events_pb2.HouseholdUpdated)
+            for member_id in updated.member_ids:
+                await membership.invalidate(updated.household_id or envelope.household_id, member_id)
+
     return {
         "member.joined": on_member_joined,
         "member.updated": invalidating(on_member_updated, events_pb2.MemberUpdated),
         "member.left": invalidating(on_member_left, events_pb2.MemberLeft),
         "chore.completed": on_chore_completed,
+        "household.updated": on_household_updated,
     }

@@ -69,6 +69,14 @@ async def on_member_left(session: AsyncSession, envelope: events_pb2.Envelope) -
     )
 
 
+async def on_user_updated(session: AsyncSession, envelope: events_pb2.Envelope) -> None:
+    """A renamed user: later notifications use the new name (other profile changes do not concern notify)."""
+    updated = unpack(envelope, events_pb2.UserUpdated)
+    if not updated.display_name:
+        return
+    await MemberRepository(session).rename(_uuid(updated.user_id), updated.display_name, at=event_time(envelope))
+
+
 def completion_recipients(members: Iterable[HouseholdMember], completed_by: uuid.UUID) -> list[uuid.UUID]:
     """Who hears about a completion: every current adult member (owner, admin, member) but the one who did it."""
     return sorted(
@@ -121,5 +129,6 @@ HANDLERS: dict[str, Handler] = {
     "member.joined": on_member_joined,
     "member.updated": on_member_updated,
     "member.left": on_member_left,
+    "user.updated": on_user_updated,
     CHORE_COMPLETED: on_chore_completed,
 }

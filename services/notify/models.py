@@ -24,11 +24,13 @@ else:
 
 
 class HouseholdMember(Base):
-    """Who is in which household with what role, as told by member.* events.
+    """Who is in which household with what role, as told by member.* events, and their names (user.updated too).
 
     Events may arrive out of order (several relay replicas), so each row remembers the event time of
     the newest event applied to it (`as_of`) and an older event never overwrites a newer fact. A member
     who left keeps a row with `left_at` set (a tombstone), so a late `member.joined` cannot resurrect them.
+    Names have a time of their own (`name_as_of`): a rename is not a membership fact, and a late
+    `member.joined` must not bring back the name a later `user.updated` replaced.
     """
 
     __tablename__ = "household_members"
@@ -39,6 +41,8 @@ class HouseholdMember(Base):
     role: Mapped[str] = mapped_column(sa.Text, nullable=False)
     display_name: Mapped[str] = mapped_column(sa.Text, nullable=False)
     as_of: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+    # The event time of the name held (member.joined or user.updated); None when no event has named them yet.
+    name_as_of: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
     left_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
 
 

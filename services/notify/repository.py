@@ -43,6 +43,7 @@ class MemberRepository:
             display_name=display_name or "",
             as_of=at,
             left_at=at if left else None,
+            name_as_of=at if display_name is not None else None,
         )
         new = stmt.excluded
         newer = new.as_of >= table.c.as_of
@@ -53,12 +54,30 @@ class MemberRepository:
         if role is not None:
             updates["role"] = sa.case((newer, new.role), else_=table.c.role)
         if display_name is not None:
-            # Names only come with member.joined; fill a row an earlier-applied member.updated created.
-            updates["display_name"] = sa.case(
-                (sa.or_(newer, table.c.display_name == ""), new.display_name), else_=table.c.display_name
+            # Fill a row an earlier-applied member.updated created; never replace a newer name (user.updated).
+            takes_name = sa.and_(
+                sa.or_(newer, table.c.display_name == ""),
+                sa.or_(table.c.name_as_of.is_(None), new.name_as_of >= table.c.name_as_of),
             )
+            updates["display_name"] = sa.case((takes_name, new.display_name), else_=table.c.display_name)
+            updates["name_as_of"] = sa.case((takes_name, new.name_as_of), else_=table.c.name_as_of)
         upsert = stmt.on_conflict_do_update(index_elements=["household_id", "user_id"], set_=updates)
         await self._session.execute(upsert)
+
+    async def rename(self, user_id: uuid.UUID, display_name: str, *, at: datetime) -> None:
+        """A user.updated name, in every household the user is known in, unless a newer name is there already.
+
+        Membership facts (role, `as_of`, `left_at`) are left alone; a household whose member.joined has not been
+        handled yet gets the name that event carries."""
+        await self._session.execute(
+            sa.update(HouseholdMember)
+            .where(
+                HouseholdMember.user_id == user_id,
+                sa.or_(HouseholdMember.name_as_of.is_(None), HouseholdMember.name_as_of <= at),
+            )
+            .values(display_name=display_name, name_as_of=at)
+            .execution_options(synchronize_session=False)
+        )
 
     async def of_household(self, household_id: uuid.UUID) -> list[HouseholdMember]:
         """Every member row of the household, including those who left (for names)."""

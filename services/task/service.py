@@ -18,6 +18,10 @@ syntax, 'simple' configuration) over title and description.
 Archived chores cannot be completed or updated (FAILED_PRECONDITION, reason GONE); nor can a one-off
 chore that is already done. Archiving twice is a no-op.
 
+Events, each in the transaction of its change: CreateChore writes chore.created, CompleteChore
+chore.completed, UpdateChore chore.updated (naming the fields whose values changed; none when no value
+did) and DeleteChore chore.archived (not again when the chore is already archived).
+
 A completion may be dated up to 5 minutes ahead (clock skew) and back to one day before the chore was
 created or its schedule started, whichever is earlier (logged the day after is normal; older is not, or a
 late completion could be made on time). Every timestamp a client sends lies in 1900..2200 UTC
@@ -28,6 +32,7 @@ scoped to (household, creator), CompleteChore's to (chore, recorder).
 from __future__ import annotations
 
 import asyncio
+import copy
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -56,6 +61,8 @@ from services.task.repository import cursor_value as chore_cursor_value
 SOURCE = "task"
 CHORE_CREATED = "chore.created"
 CHORE_COMPLETED = "chore.completed"
+CHORE_UPDATED = "chore.updated"
+CHORE_ARCHIVED = "chore.archived"
 
 HOUSEHOLD = "households/{household}"
 CHORE = "households/{household}/chores/{chore}"
@@ -471,6 +478,11 @@ def _update_paths(update: ChoreUpdate) -> list[str]:
     return paths
 
 
+def _updatable_values(chore: Chore) -> dict[str, Any]:
+    """The chore's updatable fields (each a column of the same name), copied, to tell what an update changed."""
+    return {path: copy.deepcopy(getattr(chore, path)) for path in UPDATABLE}
+
+
 def etag_of(chore: Chore) -> str:
     return str(chore.version)
 
@@ -756,6 +768,7 @@ class ChoreService:
                 raise Gone("the chore is archived")
             if not paths:  # nothing to change (e.g. only output-only fields named): not a new version
                 return chore
+            before = _updatable_values(chore)
             for column, value in changes.columns.items():
                 setattr(chore, column, value)
             if changes.assignment is not None:
@@ -767,6 +780,19 @@ class ChoreService:
                 self._reschedule(chore, changes, now, _zone(membership.time_zone))
             chore.version += 1
             chore.update_time = now
+            after = _updatable_values(chore)
+            changed = [path for path in UPDATABLE if before[path] != after[path]]
+            if changed:  # values set to what they were already: nothing to announce
+                payload = events_pb2.ChoreUpdated(
+                    household_id=str(household_id),
+                    chore_id=str(chore.id),
+                    title=chore.title,
+                    changed=changed,
+                    assignee_id=str(chore.assignee_id or ""),
+                )
+                _timestamp(chore.next_due_time, payload.next_due_at)
+                await session.flush()
+                await add_event(session, type=CHORE_UPDATED, payload=payload, household_id=household_id, source=SOURCE)
         return chore
 
     @staticmethod
@@ -796,6 +822,16 @@ class ChoreService:
             chore.state = ARCHIVED
             chore.version += 1
             chore.update_time = self._clock()
+            await session.flush()
+            await add_event(
+                session,
+                type=CHORE_ARCHIVED,
+                payload=events_pb2.ChoreArchived(
+                    household_id=str(household_id), chore_id=str(chore.id), title=chore.title
+                ),
+                household_id=household_id,
+                source=SOURCE,
+            )
 
     # --- completions --------------------------------------------------------------------------------
 

@@ -50,6 +50,9 @@ from services.user.repository import (
 )
 
 MANAGERS = ("owner", "admin")
+# What UpdateUser and UpdateHousehold may change (update mask paths), in the order events list them.
+USER_FIELDS = ("display_name", "time_zone", "locale")
+HOUSEHOLD_FIELDS = ("display_name", "time_zone")
 INVITABLE_ROLES = ("admin", "member", "child")
 NAME_MAX = 100
 REQUEST_ID_MAX = 100
@@ -369,7 +372,7 @@ class UserService:
         me = caller_id()
         if user_ref not in ("me", str(me)):
             raise NotFound("user not found")
-        allowed = {"display_name", "time_zone", "locale"}
+        allowed = USER_FIELDS
         unknown = [path for path in mask if path not in allowed]
         if unknown:
             raise invalid("update_mask", f"cannot update {', '.join(unknown)}")
@@ -386,11 +389,26 @@ class UserService:
             if user is None:
                 raise NotFound("user not found")
             _check_etag(etag, user.version, "user")
+            changed = [path for path in USER_FIELDS if path in values and getattr(user, path) != values[path]]
             for key, value in values.items():
                 setattr(user, key, value)
             if values:
                 user.version += 1
                 user.update_time = utcnow()
+            if changed:  # set to what it was already: nothing to announce
+                await session.flush()
+                await add_event(
+                    session,
+                    type="user.updated",
+                    payload=events_pb2.UserUpdated(
+                        user_id=str(user.id),
+                        display_name=user.display_name,
+                        time_zone=user.time_zone,
+                        locale=user.locale,
+                        changed=changed,
+                    ),
+                    actor_id=user.id,
+                )
         return user
 
     # --- households -------------------------------------------------------------------------------
@@ -503,7 +521,7 @@ class UserService:
     async def update_household(
         self, household_id: uuid.UUID, changes: dict[str, str], mask: list[str], *, etag: str = ""
     ) -> tuple[Household, str]:
-        allowed = {"display_name", "time_zone"}
+        allowed = HOUSEHOLD_FIELDS
         unknown = [path for path in mask if path not in allowed]
         if unknown:
             raise invalid("update_mask", f"cannot update {', '.join(unknown)}")
@@ -516,11 +534,32 @@ class UserService:
         async with self._sessions() as session, session.begin():
             household, membership = await self._membership(session, household_id, roles=MANAGERS, lock=True)
             _check_etag(etag, household.version, "household")
+            changed = [
+                path
+                for path, key in (("display_name", "name"), ("time_zone", "time_zone"))
+                if key in values and getattr(household, key) != values[key]
+            ]
             for key, value in values.items():
                 setattr(household, key, value)
             if values:
                 household.version += 1
                 household.update_time = utcnow()
+            if changed:  # set to what it was already: nothing to announce
+                await session.flush()
+                # With every current member, so consumers drop what they cache per member (the time zone).
+                members = sorted(await MemberRepository(session).user_ids(household_id))
+                await add_event(
+                    session,
+                    type="household.updated",
+                    payload=events_pb2.HouseholdUpdated(
+                        household_id=str(household.id),
+                        display_name=household.name,
+                        time_zone=household.time_zone,
+                        changed=changed,
+                        member_ids=[str(user_id) for user_id in members],
+                    ),
+                    household_id=household.id,
+                )
         return household, membership.role
 
     async def delete_household(self, household_id: uuid.UUID, *, etag: str = "") -> None:

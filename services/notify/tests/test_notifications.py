@@ -1,7 +1,8 @@
 """notify end to end: events on the streams → the real consumer → the inbox, read through the real gRPC server.
 
-Members come from member.* events and completions from chore.completed events, XADDed to the stream in
-the relay's wire format; people are real users with real access tokens from the user service.
+Members come from member.* events (their new names from user.updated) and completions from chore.completed
+events, XADDed to the stream in the relay's wire format; people are real users with real access tokens from the
+user service.
 """
 
 from __future__ import annotations
@@ -195,6 +196,59 @@ async def test_role_changes_and_departures_change_who_hears(
     assert [n.title for n in await listed(inbox, gina)] == ["Alice completed Laundry"]
     for person in (bob, dan, frank):
         assert await listed(inbox, person) == [], person.display_name
+
+
+def renamed(person: Person, display_name: str, *, at: datetime) -> events_pb2.Envelope:
+    """`user.updated` for `person`'s new name, as the user service publishes it (no household)."""
+    payload = events_pb2.UserUpdated(
+        user_id=person.user_id, display_name=display_name, time_zone="UTC", locale="en", changed=["display_name"]
+    )
+    return envelope("user.updated", payload, household_id="", actor_id=person.user_id, occurred_at=at)
+
+
+async def test_a_renamed_user_is_named_anew_in_every_household(
+    stack: Stack, events: Events, inbox: notify_pb2_grpc.NotificationServiceStub
+) -> None:
+    alice, bob, carol = await people(stack, "Alice", "Bob", "Carol")
+    other = Events(stack, events.redis)
+    t0 = datetime.now(UTC) - timedelta(minutes=10)
+    for home, person, role in ((events, alice, "owner"), (events, bob, "member"), (other, alice, "member")):
+        await home.join(person, role, at=t0)
+    await other.join(carol, "owner", at=t0)
+    await events.complete(alice, "Dishes")
+    assert [n.title for n in await listed(inbox, bob)] == ["Alice completed Dishes"]
+
+    await events.send("user", renamed(alice, "Ally", at=t0 + timedelta(minutes=5)))
+    await events.complete(alice, "Bins")
+    await other.complete(alice, "Windows")
+
+    assert [n.title for n in await listed(inbox, bob)] == ["Ally completed Bins", "Alice completed Dishes"]
+    assert [n.title for n in await listed(inbox, carol)] == ["Ally completed Windows"]
+
+
+async def test_an_older_name_does_not_replace_a_newer_one_and_a_rename_is_no_membership_fact(
+    stack: Stack, events: Events, inbox: notify_pb2_grpc.NotificationServiceStub
+) -> None:
+    alice, bob, dan = await people(stack, "Alice", "Bob", "Dan")
+    t0 = datetime.now(UTC) - timedelta(minutes=10)
+    for person, role in ((alice, "owner"), (bob, "member"), (dan, "member")):
+        await events.join(person, role, at=t0)
+    hid = events.household_id
+
+    await events.send("user", renamed(alice, "Ally", at=t0 + timedelta(minutes=5)))
+    await events.send("user", renamed(alice, "Al", at=t0 + timedelta(minutes=3)))  # late and older: ignored
+    # A late member.joined (newer than the membership row, older than the name) keeps the newer name.
+    await events.join(alice, "owner", at=t0 + timedelta(minutes=1))
+    # A rename says nothing about membership: a role change made before it (but handled after) still applies.
+    await events.send("user", renamed(dan, "Daniel", at=t0 + timedelta(minutes=5)))
+    demoted = events_pb2.MemberUpdated(household_id=hid, user_id=dan.user_id, role="child")
+    await events.send(
+        "user", envelope("member.updated", demoted, household_id=hid, occurred_at=t0 + timedelta(minutes=2))
+    )
+
+    await events.complete(alice, "Laundry")
+    assert [n.title for n in await listed(inbox, bob)] == ["Ally completed Laundry"]
+    assert await listed(inbox, dan) == []
 
 
 async def test_a_completer_the_service_does_not_know_yet_is_someone(

@@ -1,6 +1,7 @@
-"""Membership changes write their events into the user service's outbox in the same transaction as the change
-(the same PostgreSQL transaction id, `xmin`, on both rows), with the right type, household, actor and payload;
-refused changes write none; the relay publishes them to the `user` stream.
+"""Membership, profile and household changes write their events into the user service's outbox in the same
+transaction as the change (the same PostgreSQL transaction id, `xmin`, on both rows), with the right type,
+household, actor and payload; refused changes (and changes to what a field already was) write none; the relay
+publishes them to the `user` stream.
 
 The module's stack runs without the outbox relay: publishing marks a row sent (an UPDATE, a new `xmin`), which
 would hide the transaction that wrote it. The last test starts a stack of its own with the relay."""
@@ -29,10 +30,11 @@ from services.user.tests.helpers import (
     household,
     invite,
     people,
+    register,
     stubs,
     user_stack,
 )
-from tests.support.events import household_events, payload
+from tests.support.events import household_events, outbox_events, payload
 from tests.support.infra import infra
 from tests.support.people import ROLES
 from tests.support.rpc import refused
@@ -206,6 +208,99 @@ async def test_refused_joins_write_no_event(stack: Stack, rpc: Stubs, c: Cast) -
     await refused(accept(rpc, code, c.member))  # already a member
 
     assert len(await household_events(stack, "user", "member.joined", home.id)) == 4  # owner, admin, member, kid
+
+
+async def update_user(rpc: Stubs, person: Person, paths: list[str], etag: str = "", **fields: str) -> user_pb2.User:
+    return await rpc.users.UpdateUser(
+        user_pb2.UpdateUserRequest(
+            user=user_pb2.User(name="users/me", etag=etag, **fields), update_mask=field_mask_pb2.FieldMask(paths=paths)
+        ),
+        metadata=person.metadata,
+    )
+
+
+async def update_household(
+    rpc: Stubs, home: Home, by: Person, paths: list[str], etag: str = "", **fields: str
+) -> user_pb2.Household:
+    return await rpc.households.UpdateHousehold(
+        user_pb2.UpdateHouseholdRequest(
+            household=user_pb2.Household(name=home.name, etag=etag, **fields),
+            update_mask=field_mask_pb2.FieldMask(paths=paths),
+        ),
+        metadata=by.metadata,
+    )
+
+
+async def user_events(stack: Stack, person: Person) -> list[events_pb2.Envelope]:
+    return [
+        e
+        for e in await outbox_events(stack, "user", "user.updated")
+        if payload(e, events_pb2.UserUpdated).user_id == person.user_id
+    ]
+
+
+async def test_updating_a_profile_announces_what_changed_once_and_only_when_made(
+    stack: Stack, rpc: Stubs, db: AsyncEngine
+) -> None:
+    person = await register(rpc, "Before")
+
+    await update_user(rpc, person, ["display_name", "locale"], display_name="After", locale="en")  # locale: as it was
+    [event] = await user_events(stack, person)
+    assert await event_xmin(db, event) == await xmin(db, "SELECT xmin::text FROM users WHERE id = :u", u=person.user_id)
+
+    await update_user(rpc, person, ["display_name"], display_name="After")  # no change: no event
+    await refused(update_user(rpc, person, ["display_name"], etag='W/"1"', display_name="Stale"))  # refused
+    await refused(update_user(rpc, person, ["time_zone"], time_zone="Nowhere/Special"))  # refused
+
+    assert await user_events(stack, person) == [event]
+    assert (event.type, event.actor_id, event.household_id, event.source) == (
+        "user.updated",
+        person.user_id,
+        "",
+        "user",
+    )
+    assert payload(event, events_pb2.UserUpdated) == events_pb2.UserUpdated(
+        user_id=person.user_id, display_name="After", time_zone="UTC", locale="en", changed=["display_name"]
+    )
+
+    await update_user(rpc, person, ["time_zone", "locale"], time_zone="Asia/Tokyo", locale="ja")
+    _, last = await user_events(stack, person)
+    assert payload(last, events_pb2.UserUpdated) == events_pb2.UserUpdated(
+        user_id=person.user_id,
+        display_name="After",
+        time_zone="Asia/Tokyo",
+        locale="ja",
+        changed=["time_zone", "locale"],
+    )
+    assert await event_xmin(db, last) == await xmin(db, "SELECT xmin::text FROM users WHERE id = :u", u=person.user_id)
+
+
+async def test_updating_a_household_announces_it_with_every_member(
+    stack: Stack, rpc: Stubs, c: Cast, db: AsyncEngine
+) -> None:
+    home = await full_household(rpc, c, display_name="Flat 9", time_zone="Europe/Berlin")
+
+    await refused(update_household(rpc, home, c.member, ["display_name"], display_name="Mine"))  # not a manager
+    await refused(update_household(rpc, home, c.owner, ["display_name"], etag='W/"99"', display_name="Stale"))
+    await update_household(rpc, home, c.owner, ["display_name"], display_name="Flat 9")  # no change: no event
+    assert await household_events(stack, "user", "household.updated", home.id) == []
+
+    await update_household(
+        rpc, home, c.admin, ["display_name", "time_zone"], display_name="Flat 9", time_zone="Europe/Lisbon"
+    )
+
+    [event] = await household_events(stack, "user", "household.updated", home.id)
+    assert (event.actor_id, event.source) == (c.admin.user_id, "user")
+    updated = payload(event, events_pb2.HouseholdUpdated)
+    assert (updated.household_id, updated.display_name, updated.time_zone, list(updated.changed)) == (
+        home.id,
+        "Flat 9",
+        "Europe/Lisbon",
+        ["time_zone"],
+    )
+    assert sorted(updated.member_ids) == sorted(p.user_id for p in (c.owner, c.admin, c.member, c.kid))
+    household_txid = await xmin(db, "SELECT xmin::text FROM households WHERE id = :h", h=home.id)
+    assert await event_xmin(db, event) == household_txid
 
 
 async def test_the_relay_publishes_the_events_to_the_user_stream() -> None:

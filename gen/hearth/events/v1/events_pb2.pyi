@@ -2,9 +2,10 @@ import datetime
 
 from google.protobuf import any_pb2 as _any_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -83,6 +84,34 @@ class MemberLeft(_message.Message):
     user_id: str
     def __init__(self, household_id: _Optional[str] = ..., user_id: _Optional[str] = ...) -> None: ...
 
+class UserUpdated(_message.Message):
+    __slots__ = ("user_id", "display_name", "time_zone", "locale", "changed")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    LOCALE_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    display_name: str
+    time_zone: str
+    locale: str
+    changed: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, user_id: _Optional[str] = ..., display_name: _Optional[str] = ..., time_zone: _Optional[str] = ..., locale: _Optional[str] = ..., changed: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class HouseholdUpdated(_message.Message):
+    __slots__ = ("household_id", "display_name", "time_zone", "changed", "member_ids")
+    HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_IDS_FIELD_NUMBER: _ClassVar[int]
+    household_id: str
+    display_name: str
+    time_zone: str
+    changed: _containers.RepeatedScalarFieldContainer[str]
+    member_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, household_id: _Optional[str] = ..., display_name: _Optional[str] = ..., time_zone: _Optional[str] = ..., changed: _Optional[_Iterable[str]] = ..., member_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class ChoreCreated(_message.Message):
     __slots__ = ("household_id", "chore_id", "title", "assignee_id", "next_due_at", "points")
     HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]
@@ -126,3 +155,29 @@ class ChoreCompleted(_message.Message):
     next_due_at: _timestamp_pb2.Timestamp
     next_assignee_id: str
     def __init__(self, household_id: _Optional[str] = ..., chore_id: _Optional[str] = ..., completion_id: _Optional[str] = ..., title: _Optional[str] = ..., completed_by: _Optional[str] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., points: _Optional[int] = ..., estimated_minutes: _Optional[int] = ..., on_time: _Optional[bool] = ..., next_due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., next_assignee_id: _Optional[str] = ...) -> None: ...
+
+class ChoreUpdated(_message.Message):
+    __slots__ = ("household_id", "chore_id", "title", "changed", "assignee_id", "next_due_at")
+    HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    CHORE_ID_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_ID_FIELD_NUMBER: _ClassVar[int]
+    NEXT_DUE_AT_FIELD_NUMBER: _ClassVar[int]
+    household_id: str
+    chore_id: str
+    title: str
+    changed: _containers.RepeatedScalarFieldContainer[str]
+    assignee_id: str
+    next_due_at: _timestamp_pb2.Timestamp
+    def __init__(self, household_id: _Optional[str] = ..., chore_id: _Optional[str] = ..., title: _Optional[str] = ..., changed: _Optional[_Iterable[str]] = ..., assignee_id: _Optional[str] = ..., next_due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ChoreArchived(_message.Message):
+    __slots__ = ("household_id", "chore_id", "title")
+    HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    CHORE_ID_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    household_id: str
+    chore_id: str
+    title: str
+    def __init__(self, household_id: _Optional[str] = ..., chore_id: _Optional[str] = ..., title: _Optional[str] = ...) -> None: ...
