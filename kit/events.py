@@ -55,6 +55,27 @@ def unpack(envelope: events_pb2.Envelope, cls: type[M]) -> M:
     return message
 
 
+def combine(*handler_maps: Mapping[str, Handler]) -> dict[str, Handler]:
+    """One handler map from several: where two maps handle the same event type, both run, in the order
+    given, inside the same transaction (e.g. a read model's update, then a cache invalidation)."""
+    by_type: dict[str, list[Handler]] = {}
+    for handlers in handler_maps:
+        for event_type, handler in handlers.items():
+            by_type.setdefault(event_type, []).append(handler)
+
+    def chain(handlers: list[Handler]) -> Handler:
+        if len(handlers) == 1:
+            return handlers[0]
+
+        async def run_all(session: AsyncSession, envelope: events_pb2.Envelope) -> None:
+            for handler in handlers:
+                await handler(session, envelope)
+
+        return run_all
+
+    return {event_type: chain(handlers) for event_type, handlers in by_type.items()}
+
+
 def _columns() -> list[sa.Column[Any]]:
     return [
         sa.Column("event_id", UUID(as_uuid=True), primary_key=True),

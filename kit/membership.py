@@ -22,10 +22,13 @@ from dataclasses import asdict, dataclass
 
 import grpc
 import redis.asyncio as aioredis
+from hearth.events.v1 import events_pb2
 from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit import context
 from kit.errors import NotFound, PermissionDenied, Unauthenticated
+from kit.events import Handler, unpack
 from kit.interceptors import error_from_rpc
 
 log = logging.getLogger("hearth.membership")
@@ -114,6 +117,31 @@ class MembershipClient:
         if roles is not None and membership.role not in set(roles):
             raise PermissionDenied(f"a {membership.role} may not do this")
         return membership
+
+    def invalidation_handlers(self) -> dict[str, Handler]:
+        """Event handlers (for kit.events.EventConsumer on the user stream) that drop cached answers the
+        user service says are stale: a member's role changed or they left; a household changed (a cached
+        answer carries its time zone), which drops the answer of every member the event lists.
+        Invalidation is idempotent, so redelivery is harmless."""
+
+        async def on_member_changed(session: AsyncSession, envelope: events_pb2.Envelope) -> None:
+            changed: events_pb2.MemberUpdated | events_pb2.MemberLeft = (
+                unpack(envelope, events_pb2.MemberUpdated)
+                if envelope.type == "member.updated"
+                else unpack(envelope, events_pb2.MemberLeft)
+            )
+            await self.invalidate(changed.household_id or envelope.household_id, changed.user_id)
+
+        async def on_household_updated(session: AsyncSession, envelope: events_pb2.Envelope) -> None:
+            updated = unpack(envelope, events_pb2.HouseholdUpdated)
+            for member_id in updated.member_ids:
+                await self.invalidate(updated.household_id or envelope.household_id, member_id)
+
+        return {
+            "member.updated": on_member_changed,
+            "member.left": on_member_changed,
+            "household.updated": on_household_updated,
+        }
 
     async def invalidate(self, household_id: uuid.UUID | str, user_id: uuid.UUID | str) -> None:
         key = self._key(household_id, user_id)

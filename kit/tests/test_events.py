@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -15,7 +16,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kit.events import EventConsumer, dead_letter_stream, unpack
+from kit.events import EventConsumer, Handler, combine, dead_letter_stream, unpack
 from kit.outbox import OutboxRelay, add_event
 from kit.tests.conftest import Db, inbox, things
 from tests.support.infra import unique
@@ -245,3 +246,22 @@ async def test_the_run_loop_survives_any_exception(
     assert await handled_count(db, 1) == 1
     logged = [r for r in caplog.records if r.name == "hearth.events" and r.exc_info]
     assert [type(r.exc_info[1]) for r in logged if r.exc_info] == [Crash]
+
+
+async def test_combine_runs_every_handler_of_a_type_in_the_order_given() -> None:
+    ran: list[str] = []
+
+    def recorder(name: str) -> Handler:
+        async def handle(session: Any, envelope: events_pb2.Envelope) -> None:
+            ran.append(name)
+
+        return handle
+
+    combined = combine(
+        {"member.left": recorder("read model"), "chore.completed": recorder("stats")},
+        {"member.left": recorder("cache")},
+    )
+    assert set(combined) == {"member.left", "chore.completed"}
+    await combined["member.left"](None, events_pb2.Envelope(type="member.left"))
+    await combined["chore.completed"](None, events_pb2.Envelope(type="chore.completed"))
+    assert ran == ["read model", "cache", "stats"]

@@ -13,7 +13,7 @@ from hearth.events.v1 import events_pb2
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.db import utcnow
-from kit.events import Handler, unpack
+from kit.events import Handler, combine, unpack
 from kit.membership import MembershipClient
 from services.analytics.repository import CompletionRepository, MemberRepository
 
@@ -85,31 +85,15 @@ async def on_chore_completed(session: AsyncSession, envelope: events_pb2.Envelop
 
 
 def handlers(membership: MembershipClient | None = None) -> dict[str, Handler]:
-    """The handlers by event type; with `membership`, role changes and departures also drop its cache entry, and a
-    household change (its time zone) the entries of every member it lists."""
-
-    def invalidating(
-        handler: Handler, message: type[events_pb2.MemberUpdated] | type[events_pb2.MemberLeft]
-    ) -> Handler:
-        async def handle(session: AsyncSession, envelope: events_pb2.Envelope) -> None:
-            await handler(session, envelope)
-            if membership is not None:
-                changed = unpack(envelope, message)
-                await membership.invalidate(changed.household_id or envelope.household_id, changed.user_id)
-
-        return handle
-
-    async def on_household_updated(session: AsyncSession, envelope: events_pb2.Envelope) -> None:
-        # A cached membership carries the household's time zone (streaks are counted in it): drop every member's.
-        if membership is not None:
-            updated = unpack(envelope, events_pb2.HouseholdUpdated)
-            for member_id in updated.member_ids:
-                await membership.invalidate(updated.household_id or envelope.household_id, member_id)
-
-    return {
+    """The handlers by event type; with `membership`, the events that make a cached membership answer stale
+    (role changes, departures, a household's time zone: streaks are counted in it) also drop it, after the
+    read model is updated."""
+    read_model: dict[str, Handler] = {
         "member.joined": on_member_joined,
-        "member.updated": invalidating(on_member_updated, events_pb2.MemberUpdated),
-        "member.left": invalidating(on_member_left, events_pb2.MemberLeft),
+        "member.updated": on_member_updated,
+        "member.left": on_member_left,
         "chore.completed": on_chore_completed,
-        "household.updated": on_household_updated,
     }
+    if membership is None:
+        return read_model
+    return combine(read_model, membership.invalidation_handlers())

@@ -8,7 +8,6 @@ from kit.grpc_server import Server
 from kit.runtime import create_runtime
 from kit.settings import ServiceSettings
 from kit.telemetry import Telemetry
-from services.task.consumers import handlers
 from services.task.service import ChoreService
 from services.task.servicer import ChoreServicer
 
@@ -22,6 +21,6 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
             [(task_pb2_grpc.add_ChoreServiceServicer_to_server, servicer, "hearth.task.v1.ChoreService")]
         )
     runtime.publish_outbox()
-    # Membership events from user drop this service's cached membership answers.
-    runtime.consume(["user"], handlers(membership))
+    # Membership and household events from user drop this service's cached membership answers.
+    runtime.consume(["user"], membership.invalidation_handlers())
     return runtime.attach(server)
