@@ -6,15 +6,15 @@ services, so REST and gRPC callers get the same answers; these models check shap
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo
 from pydantic import field_validator as _field_validator
 from pydantic_core import PydanticCustomError
 
-from kit.pagination import EARLIEST, LATEST
 from kit.text import CONTROL_CHARACTERS_MESSAGE, has_control_characters
+from kit.timestamps import EARLIEST, LATEST, in_range
 
 
 class _SecretMarker:
@@ -35,11 +35,7 @@ def plain_text(value: str) -> str:
 
 def representable(moment: datetime) -> datetime:
     """Refuse an instant outside the range every service stores (and one Python cannot even shift to UTC)."""
-    try:
-        utc = moment.astimezone(UTC)
-    except (OverflowError, ValueError):
-        utc = None
-    if utc is None or not EARLIEST <= utc <= LATEST:
+    if not in_range(moment):
         raise PydanticCustomError("timestamp_out_of_range", TIMESTAMP_MESSAGE)
     return moment
 

@@ -16,9 +16,10 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
+from kit import timestamps
 from kit.errors import invalid
 from kit.text import has_control_characters
 
@@ -58,11 +59,6 @@ def decode_token(token: str, query: str) -> list[Any] | None:
 
 # --- typed cursors -----------------------------------------------------------------------------------
 
-# Instants a cursor may name: wide enough for any real sort key, narrow enough that every driver and
-# PostgreSQL itself can represent the value in any time zone (year 1 or 9999 overflow on conversion).
-EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
-LATEST = datetime(2200, 1, 1, tzinfo=UTC)
-
 
 class CursorPart(Protocol):
     @property
@@ -80,7 +76,7 @@ class Timestamp:
         if not isinstance(value, str):
             raise TypeError("timestamp")
         moment = datetime.fromisoformat(value)
-        if moment.tzinfo is None or not EARLIEST <= moment.astimezone(UTC) <= LATEST:
+        if moment.tzinfo is None or not timestamps.in_range(moment):
             raise ValueError("timestamp out of range")
         return moment
 

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kit import pagination
+from kit import timestamps
 from kit.db import utcnow
 from kit.errors import FieldViolation, InvalidArgument, invalid
 from kit.membership import MembershipClient
@@ -25,7 +25,6 @@ from services.analytics.repository import CompletionRepository, MemberRepository
 STATS_PATTERN = "households/{household}/stats"
 # Every instant a client sends must lie in kit.pagination's range (what every driver and zone can hold; a
 # window's default start is computed from its end, which must not overflow).
-TIME_RANGE_MESSAGE = f"must be between {pagination.EARLIEST:%Y-%m-%d} and {pagination.LATEST:%Y-%m-%d} (UTC)"
 
 
 @dataclass(frozen=True)
@@ -57,8 +56,8 @@ class AnalyticsService:
     ) -> StatsReport:
         household_id = parse_ids(name, STATS_PATTERN)["household"]
         for field, value in (("start_time", start_time), ("end_time", end_time)):
-            if value is not None and not pagination.EARLIEST <= value <= pagination.LATEST:
-                raise invalid(field, TIME_RANGE_MESSAGE)
+            if value is not None and not timestamps.in_range(value):
+                raise invalid(field, timestamps.RANGE_MESSAGE)
         now = self._clock()
         try:
             start, end = stats.window(start_time, end_time, now=now)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import grpc
 from hearth.analytics.v1 import analytics_pb2, analytics_pb2_grpc
 
-from services.analytics.converters import stats_to_proto, time_of
+from kit.timestamps import from_proto
+from services.analytics.converters import stats_to_proto
 from services.analytics.service import AnalyticsService
 
 
@@ -20,7 +21,7 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
     ) -> analytics_pb2.HouseholdStats:
         report = await self._service.household_stats(
             request.name,
-            start_time=time_of(request, "start_time"),
-            end_time=time_of(request, "end_time"),
+            start_time=from_proto(request, "start_time"),
+            end_time=from_proto(request, "end_time"),
         )
         return stats_to_proto(report)

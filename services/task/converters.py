@@ -8,12 +8,11 @@ from typing import Any
 from google.protobuf.timestamp_pb2 import Timestamp
 from hearth.task.v1 import task_pb2
 
-from kit.errors import invalid
+from kit import timestamps
 from kit.names import user_name
 from services.task import scheduling
 from services.task.models import ACTIVE, ARCHIVED, DONE, Chore, Completion
 from services.task.service import (
-    TIME_RANGE_MESSAGE,
     AssignmentInput,
     ChoreInput,
     ChoreUpdate,
@@ -27,18 +26,6 @@ Recurrence = task_pb2.Recurrence
 Assignment = task_pb2.Assignment
 
 STATES = {ACTIVE: task_pb2.Chore.ACTIVE, DONE: task_pb2.Chore.DONE, ARCHIVED: task_pb2.Chore.ARCHIVED}
-
-
-def _time(message: Any, field: str) -> datetime | None:
-    """The timestamp `field` of `message`, None when unset; one no datetime can hold (seconds=2**50) is
-    INVALID_ARGUMENT naming the field (the service checks the range of those that convert)."""
-    if not message.HasField(field):
-        return None
-    stamp: Timestamp = getattr(message, field)
-    try:
-        return stamp.ToDatetime(tzinfo=UTC)
-    except (ValueError, OverflowError) as exc:
-        raise invalid(field, TIME_RANGE_MESSAGE) from exc
 
 
 def _set_time(target: Timestamp, value: datetime | None) -> None:
@@ -88,7 +75,7 @@ def chore_input(message: task_pb2.Chore) -> ChoreInput:
         estimated_minutes=message.estimated_minutes if message.HasField("estimated_minutes") else None,
         recurrence=recurrence_input(message.recurrence) if message.HasField("recurrence") else None,
         assignment=assignment_input(message.assignment) if message.HasField("assignment") else None,
-        next_due_time=_time(message, "next_due_time"),
+        next_due_time=timestamps.from_proto(message, "next_due_time"),
         reminders=tuple(reminder.before_minutes for reminder in message.reminders),
         requires_photo=message.requires_photo,
         requires_approval=message.requires_approval,
@@ -131,8 +118,8 @@ def list_query(request: task_pb2.ListChoresRequest) -> ListChoresQuery:
         category=request.category,
         label=request.label,
         status=request.status,
-        due_before=_time(request, "due_before"),
-        due_after=_time(request, "due_after"),
+        due_before=timestamps.from_proto(request, "due_before"),
+        due_after=timestamps.from_proto(request, "due_after"),
         query=request.query,
         order_by=request.order_by,
     )
@@ -140,7 +127,7 @@ def list_query(request: task_pb2.ListChoresRequest) -> ListChoresQuery:
 
 def complete_input(request: task_pb2.CompleteChoreRequest) -> CompleteInput:
     return CompleteInput(
-        complete_time=_time(request, "complete_time"),
+        complete_time=timestamps.from_proto(request, "complete_time"),
         note=request.note,
         photo=request.photo,
         completed_by=request.completed_by,

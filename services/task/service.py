@@ -25,7 +25,7 @@ did) and DeleteChore chore.archived (not again when the chore is already archive
 A completion may be dated up to 5 minutes ahead (clock skew) and back to one day before the chore was
 created or its schedule started, whichever is earlier (logged the day after is normal; older is not, or a
 late completion could be made on time). Every timestamp a client sends lies in 1900..2200 UTC
-(kit.pagination.EARLIEST..LATEST). Request ids (idempotency) are the caller's own: CreateChore's are
+(kit.timestamps.EARLIEST..LATEST). Request ids (idempotency) are the caller's own: CreateChore's are
 scoped to (household, creator), CompleteChore's to (chore, recorder).
 """
 
@@ -45,7 +45,7 @@ from opentelemetry import trace
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kit import context, pagination
+from kit import context, pagination, timestamps
 from kit.db import utcnow
 from kit.errors import FieldViolation, Gone, InvalidArgument, NotFound, PermissionDenied, PreconditionFailed, invalid
 from kit.ids import new_id, parse_id
@@ -90,7 +90,6 @@ MAX_DUE_DISTANCE = timedelta(days=100 * 366)
 # than its creation or its first due time (whichever is earlier) minus this.
 BACKDATE_TOLERANCE = timedelta(days=1)
 # Every instant a client sends must lie in kit.pagination's range (what every driver and zone can hold).
-TIME_RANGE_MESSAGE = f"must be between {pagination.EARLIEST:%Y-%m-%d} and {pagination.LATEST:%Y-%m-%d} (UTC)"
 
 # Proto names of the recurrence kinds and assignment settings the slice does not implement yet.
 UNSUPPORTED_KINDS = ("weekly", "monthly", "yearly", "rrule", "adaptive")
@@ -273,10 +272,6 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def _in_range(value: datetime) -> bool:
-    return pagination.EARLIEST <= _aware(value) <= pagination.LATEST
-
-
 def _validate_text(value: str, name: str, limit: int, errors: _Violations, *, required: bool = False) -> str:
     text = value.strip()
     if required and not text:
@@ -449,8 +444,8 @@ def _validate_fields(data: ChoreInput, paths: Iterable[str], now: datetime) -> t
             changes.assignment = _validate_assignment(data.assignment, errors)
         elif path == "next_due_time":
             due = data.next_due_time
-            if due is not None and not _in_range(due):
-                errors.add("next_due_time", TIME_RANGE_MESSAGE)
+            if due is not None and not timestamps.in_range(due):
+                errors.add("next_due_time", timestamps.RANGE_MESSAGE)
             elif due is not None and abs(_aware(due) - now) > MAX_DUE_DISTANCE:
                 errors.add("next_due_time", "must be within 100 years from now")
             changes.next_due_time = _aware(due) if due is not None else None
@@ -715,8 +710,8 @@ class ChoreService:
         _check_filter_text(query.category, "category", MAX_CATEGORY)
         _check_filter_text(query.label, "label", MAX_LABEL)
         for name, value in (("due_after", query.due_after), ("due_before", query.due_before)):
-            if value is not None and not _in_range(value):
-                raise invalid(name, TIME_RANGE_MESSAGE)
+            if value is not None and not timestamps.in_range(value):
+                raise invalid(name, timestamps.RANGE_MESSAGE)
         assignee_id: uuid.UUID | None = None
         if query.assignee:
             if query.assignee in ("me", "users/me"):
@@ -844,8 +839,8 @@ class ChoreService:
 
         errors = _Violations()
         completed_at = _aware(data.complete_time) if data.complete_time else now
-        if not _in_range(completed_at):
-            errors.add("complete_time", TIME_RANGE_MESSAGE)
+        if not timestamps.in_range(completed_at):
+            errors.add("complete_time", timestamps.RANGE_MESSAGE)
         elif completed_at > now + FUTURE_TOLERANCE:
             errors.add("complete_time", "must not be in the future")
         note = _validate_text(data.note, "note", MAX_NOTE, errors)

@@ -19,7 +19,7 @@ from hearth.analytics.v1 import analytics_pb2, analytics_pb2_grpc
 from hearth.events.v1 import events_pb2
 from hearth.user.v1 import user_pb2, user_pb2_grpc
 
-from kit import pagination
+from kit import timestamps
 from kit.ids import new_id
 from tests.support.events import consumed, envelope, member_joined, publish
 from tests.support.fixtures import redis_fixture, stack_fixture, stub_fixture
@@ -274,6 +274,6 @@ async def test_times_out_of_range_are_invalid_argument_naming_the_field(
             assert "1900-01-01" in refusal.violations[field]
     # The range's start is in it: a window at its very beginning is fine (and empty).
     stats = await get_stats(
-        analytics, home, home.owner, start_time=timestamp(pagination.EARLIEST), end_time=timestamp(pagination.EARLIEST)
+        analytics, home, home.owner, start_time=timestamp(timestamps.EARLIEST), end_time=timestamp(timestamps.EARLIEST)
     )
     assert stats.household.completions == 0

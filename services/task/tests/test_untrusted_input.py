@@ -19,7 +19,7 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from hearth.task.v1 import task_pb2, task_pb2_grpc
 
-from kit import pagination
+from kit import pagination, timestamps
 from kit.text import CONTROL_CHARACTERS_MESSAGE
 from tests.support.events import household_events
 from tests.support.fixtures import stack_fixture, stub_fixture
@@ -240,7 +240,7 @@ async def test_timestamps_out_of_range_are_invalid_argument(
         assert "2200-01-01" in message
 
     # The range's ends are in it.
-    for field, value in (("due_after", pagination.EARLIEST), ("due_before", pagination.LATEST)):
+    for field, value in (("due_after", timestamps.EARLIEST), ("due_before", timestamps.LATEST)):
         listed = await chores.ListChores(
             task_pb2.ListChoresRequest(parent=home.name, **{field: stamp(value)}), metadata=home.owner.metadata
         )
