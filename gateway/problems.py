@@ -1,7 +1,7 @@
-"""Errors as RFC 9457 problem+json — the one place HTTP statuses are chosen.
+"""Errors as RFC 9457 problem+json — the one place errors become HTTP responses.
 
 Domain errors arrive from the services as gRPC status + `google.rpc.ErrorInfo` (+ `BadRequest`);
-`kit.interceptors.error_from_rpc` turns them back into the same `kit.errors` exception, and this
+`kit.interceptors.carried_error` turns them back into the same `kit.errors` exception, and this
 module renders it. Request validation (FastAPI/pydantic) and routing errors get the same shape.
 """
 
@@ -14,13 +14,12 @@ import grpc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from google.rpc import error_details_pb2
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.converters import json_field
 from kit import context
-from kit.errors import ERROR_DOMAIN, ERRORS_BY_REASON, FieldViolation, HearthError
-from kit.interceptors import error_from_rpc, status_details
+from kit.errors import FieldViolation, HearthError, http_mapping
+from kit.interceptors import carried_error
 
 log = logging.getLogger("hearth.gateway")
 
@@ -70,46 +69,19 @@ def from_error(exc: HearthError) -> JSONResponse:
     return problem(exc.http_status, exc.code, exc.message, exc.violations)
 
 
-# The one gRPC status → HTTP table, for failed calls that carry no `ErrorInfo` we know (a deadline, a
-# service that is down, a status raised by gRPC itself). Statuses agree with kit.errors.GRPC_TO_HTTP
-# (STYLE.md); calls that do carry an ErrorInfo are rendered from the kit.errors class its reason names,
-# which is how FAILED_PRECONDITION becomes 412 (precondition_failed) or 410 (gone).
-STATUS_TABLE: dict[grpc.StatusCode, tuple[int, str]] = {
-    grpc.StatusCode.INVALID_ARGUMENT: (422, "validation_failed"),
-    grpc.StatusCode.FAILED_PRECONDITION: (400, "failed_precondition"),
-    grpc.StatusCode.OUT_OF_RANGE: (400, "out_of_range"),
-    grpc.StatusCode.UNAUTHENTICATED: (401, "unauthenticated"),
-    grpc.StatusCode.PERMISSION_DENIED: (403, "permission_denied"),
-    grpc.StatusCode.NOT_FOUND: (404, "not_found"),
-    grpc.StatusCode.ALREADY_EXISTS: (409, "conflict"),
-    grpc.StatusCode.ABORTED: (409, "conflict"),
-    grpc.StatusCode.RESOURCE_EXHAUSTED: (429, "rate_limited"),
-    grpc.StatusCode.CANCELLED: (499, "cancelled"),
-    grpc.StatusCode.UNIMPLEMENTED: (501, "not_implemented"),
-    grpc.StatusCode.UNAVAILABLE: (503, "unavailable"),
-    grpc.StatusCode.DEADLINE_EXCEEDED: (504, "timeout"),
-}
-
-
-def _reason(exc: grpc.aio.AioRpcError) -> str:
-    status = status_details(exc)
-    if status is None:
-        return ""
-    for detail in status.details:
-        info = error_details_pb2.ErrorInfo()
-        if detail.Unpack(info) and info.domain == ERROR_DOMAIN:  # Unpack: False for any other detail type
-            return str(info.reason)
-    return ""
-
-
 def from_rpc(exc: grpc.aio.AioRpcError) -> JSONResponse:
-    if _reason(exc) in ERRORS_BY_REASON:
-        # A domain error raised by a service: the same kit.errors exception again, its field violations
-        # renamed from proto paths to the JSON fields the client sent.
-        error = error_from_rpc(exc)
+    """A failed service call as problem+json.
+
+    A domain error raised by a service comes back as the same kit.errors exception (`carried_error`) and
+    is rendered as such; its field violations are renamed from proto paths to the JSON fields the client
+    sent. Any other failure (a deadline, a service that is down, a status raised by gRPC itself) maps by
+    its gRPC code (`kit.errors.http_mapping`, derived from the error classes).
+    """
+    error = carried_error(exc)
+    if error is not None:
         error.violations = [FieldViolation(json_field(v.field), v.message) for v in error.violations]
         return from_error(error)
-    status, code = STATUS_TABLE.get(exc.code(), (500, "internal"))
+    status, code = http_mapping(exc.code())
     if status >= 500:
         # Upstream internals (addresses, stack traces) are logged, never shown.
         log.warning("upstream call failed: %s %s", exc.code().name, exc.details())

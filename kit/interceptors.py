@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeAlias, cast
 
 import grpc
 from google.protobuf import any_pb2
+from google.protobuf.message import DecodeError
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 from prometheus_client import Counter, Histogram
@@ -230,14 +231,44 @@ def _pack(message: Any) -> any_pb2.Any:
 
 
 def status_details(exc: grpc.aio.AioRpcError) -> status_pb2.Status | None:
-    # grpc-stubs types this as grpc.RpcError's tuple of `_Metadatum`; an aio error carries `aio.Metadata`.
-    trailing = cast("grpc.aio.Metadata | None", exc.trailing_metadata())
-    for key, value in trailing or ():
-        if key == "grpc-status-details-bin":
-            status = status_pb2.Status()
-            status.ParseFromString(value if isinstance(value, bytes) else value.encode())
-            return status
-    return None
+    """The `google.rpc.Status` a failed call carries in its trailers (`rpc_status.from_call`), or None.
+
+    None too for a trailer that is not a Status, or one whose code or message disagree with the call's
+    own (rpc_status refuses those): something between the service and us rewrote the status, so its
+    details are not the service's word.
+    """
+    try:
+        # from_call reads only code(), details() and trailing_metadata(), which an aio error has; grpc-stubs
+        # declares it for the sync grpc.Call.
+        status: status_pb2.Status | None = rpc_status.from_call(cast(grpc.Call, exc))
+    except (ValueError, DecodeError) as unusable:
+        log.warning("ignoring the status details of a %s call: %s", exc.code().name, unusable)
+        return None
+    return status
+
+
+def carried_error(exc: grpc.aio.AioRpcError) -> HearthError | None:
+    """The `kit.errors` exception a failed call carries, as the service raised it; None if it carries none.
+
+    The one place where error details are decoded: a service passing a downstream failure on
+    (`error_from_rpc`) and the gateway rendering problem+json both read a failed call through it. Only an
+    `ErrorInfo` of our domain with a reason we know names an exception; its `BadRequest` field violations
+    and metadata come along.
+    """
+    status = status_details(exc)
+    if status is None:
+        return None
+    reason, violations, metadata = "", [], {}
+    for detail in status.details:
+        # Unpack returns False when the detail holds another message type.
+        info, bad = error_details_pb2.ErrorInfo(), error_details_pb2.BadRequest()
+        if detail.Unpack(info):
+            if info.domain == ERROR_DOMAIN:
+                reason, metadata = info.reason, dict(info.metadata)
+        elif detail.Unpack(bad):
+            violations = [FieldViolation(v.field, v.description) for v in bad.field_violations]
+    cls = error_class(reason, exc.code()) if reason else None
+    return cls(status.message, violations, metadata) if cls is not None else None
 
 
 def error_from_rpc(exc: grpc.aio.AioRpcError) -> HearthError:
@@ -248,20 +279,9 @@ def error_from_rpc(exc: grpc.aio.AioRpcError) -> HearthError:
     go to the log only and the caller gets a generic error — a timeout for DEADLINE_EXCEEDED, unavailable
     for UNAVAILABLE, internal otherwise.
     """
-    status = status_details(exc)
-    reason, violations, metadata = "", [], {}
-    if status is not None:
-        for detail in status.details:
-            # Unpack returns False when the detail holds another message type.
-            info, bad = error_details_pb2.ErrorInfo(), error_details_pb2.BadRequest()
-            if detail.Unpack(info):
-                if info.domain == ERROR_DOMAIN:
-                    reason, metadata = info.reason, dict(info.metadata)
-            elif detail.Unpack(bad):
-                violations = [FieldViolation(v.field, v.description) for v in bad.field_violations]
-    cls = error_class(reason, exc.code()) if reason else None
-    if cls is not None:
-        return cls(exc.details() or "", violations, metadata)
+    carried = carried_error(exc)
+    if carried is not None:
+        return carried
     log.warning("downstream call failed: %s %s", exc.code().name, exc.details())
     generic = _GENERIC.get(exc.code())
     return generic() if generic is not None else Internal("internal error")

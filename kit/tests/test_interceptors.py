@@ -19,7 +19,7 @@ from prometheus_client import REGISTRY
 
 from kit import context, errors
 from kit.errors import ERROR_DOMAIN, FieldViolation, HearthError
-from kit.interceptors import CORRELATION_HEADER, error_from_rpc, status_details
+from kit.interceptors import CORRELATION_HEADER, carried_error, error_from_rpc, status_details
 from kit.tests.grpc_helpers import CHORES, Chores, serving
 
 PUBLIC = [f"/{CHORES}/GetChore", f"/{CHORES}/CreateChore"]
@@ -266,6 +266,56 @@ async def test_error_info_of_another_domain_is_not_taken_for_ours() -> None:
     again = error_from_rpc(failed)
     assert isinstance(again, errors.Unavailable)
     assert "db-7" not in again.message
+
+
+def failed_call(code: grpc.StatusCode, message: str, trailing: tuple[tuple[str, bytes], ...]) -> grpc.aio.AioRpcError:
+    """A failed call as a client sees it: its code, message and trailers."""
+    return grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(*trailing), details=message)
+
+
+def status_trailer(status: status_pb2.Status) -> tuple[tuple[str, bytes], ...]:
+    return tuple(rpc_status.to_status(status).trailing_metadata)
+
+
+async def test_an_error_with_an_empty_message_is_read_back_as_itself(chores: Client) -> None:
+    failed = await failure(chores, errors.PermissionDenied(""))
+    again = carried_error(failed)
+    assert type(again) is errors.PermissionDenied
+    assert again.message == ""
+
+
+def test_a_bare_status_carries_no_error() -> None:
+    failed = failed_call(grpc.StatusCode.NOT_FOUND, "no such method", ())
+    assert status_details(failed) is None
+    assert carried_error(failed) is None
+    assert isinstance(error_from_rpc(failed), errors.Internal)
+
+
+def test_a_status_rewritten_on_the_way_is_not_taken_for_the_services_word(caplog: pytest.LogCaptureFixture) -> None:
+    # The trailer says NOT_FOUND with our ErrorInfo; the call itself ended UNAVAILABLE (a proxy answered):
+    # rpc_status refuses the mismatch, so nothing of the trailer is believed.
+    info = any_pb2.Any()
+    info.Pack(error_details_pb2.ErrorInfo(reason="NOT_FOUND", domain=ERROR_DOMAIN))
+    trailer = status_trailer(status_pb2.Status(code=code_pb2.NOT_FOUND, message="chore not found", details=[info]))
+    rewritten = failed_call(grpc.StatusCode.UNAVAILABLE, "upstream connect error", trailer)
+    with caplog.at_level(logging.WARNING, logger="hearth.grpc"):
+        assert carried_error(rewritten) is None
+    assert any("UNAVAILABLE" in r.getMessage() for r in caplog.records if r.name == "hearth.grpc")
+    assert isinstance(error_from_rpc(rewritten), errors.Unavailable)
+    # The same when only the message differs.
+    relabelled = failed_call(grpc.StatusCode.NOT_FOUND, "something else", trailer)
+    assert carried_error(relabelled) is None
+    # ... while the consistent call is read back.
+    assert isinstance(
+        carried_error(failed_call(grpc.StatusCode.NOT_FOUND, "chore not found", trailer)), errors.NotFound
+    )
+
+
+def test_undecodable_status_details_are_ignored_not_raised() -> None:
+    garbage = failed_call(grpc.StatusCode.DEADLINE_EXCEEDED, "late", (("grpc-status-details-bin", b"\xff\xff\xff"),))
+    assert status_details(garbage) is None
+    assert carried_error(garbage) is None
+    assert isinstance(error_from_rpc(garbage), errors.Timeout)
 
 
 async def test_correlation_id_from_metadata_is_the_context_correlation_id(chores: Client) -> None:
