@@ -12,15 +12,24 @@ For every stream entry, `EventConsumer`:
 
 A handler that raises leaves the entry pending, to be retried when reclaimed. After `max_attempts`
 deliveries it is moved to the dead-letter stream `<stream>.dead` (with the error) and acknowledged.
+
+Handlers are registered by payload message class (`{events_pb2.ChoreCompleted: on_chore_completed}`) and
+receive an `Event[ChoreCompleted]`: the decoded payload beside its envelope. The type on the wire is looked up
+in the catalogue (`kit.catalogue`): a known type this service has no handler for is acknowledged (not its
+business); a type the catalogue does not know — a typo, or a producer newer than this consumer — and a
+payload that is not the message its type names are logged, counted in `hearth_events_unknown_total` /
+dead-lettered, never dropped in silence. While a handler runs, the correlation id of the request that
+caused the event is the current one (logs and the span carry it).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
 
 import redis.asyncio as aioredis
 import sqlalchemy as sa
@@ -33,19 +42,64 @@ from redis.typing import EncodableT, FieldT
 from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kit.backoff import backoff_delay
-from kit.outbox import TRANSIENT_ERRORS, traced_context
+from kit import context
+from kit.backoff import retry_forever
+from kit.catalogue import payload_class, type_of
+from kit.db import utcnow
+from kit.outbox import traced_context
 
 log = logging.getLogger("hearth.events")
 
 M = TypeVar("M", bound=Message)
-Handler = Callable[[AsyncSession, events_pb2.Envelope], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Event(Generic[M]):
+    """One delivered event: its typed payload and the envelope it came in."""
+
+    payload: M
+    envelope: events_pb2.Envelope
+
+    @property
+    def event_id(self) -> uuid.UUID:
+        return uuid.UUID(self.envelope.event_id)
+
+    @property
+    def type(self) -> str:
+        return self.envelope.type
+
+    @property
+    def occurred_at(self) -> datetime:
+        """When the change happened (the envelope's time; now, for an envelope without one)."""
+        if self.envelope.HasField("occurred_at"):
+            return self.envelope.occurred_at.ToDatetime(tzinfo=UTC)
+        return utcnow()
+
+    @property
+    def household_id(self) -> str:
+        return self.envelope.household_id
+
+    @property
+    def actor_id(self) -> str:
+        return self.envelope.actor_id
+
+
+# A handler receives Event[<its payload class>]; the map keys name that class.
+Handler = Callable[[AsyncSession, Event[Any]], Awaitable[None]]
+Handlers = Mapping[type[Message], Handler]
 # Test seam: runs after the handler's transaction committed and before XACK (fault injection).
 AfterCommit = Callable[[events_pb2.Envelope], Awaitable[None]]
 
 TABLE = "inbox"
 
 EVENTS_HANDLED = Counter("hearth_events_handled_total", "Stream entries handled", ["stream", "group", "outcome"])
+EVENTS_UNKNOWN = Counter(
+    "hearth_events_unknown_total",
+    "Stream entries whose type the event catalogue does not know (dead-lettered)",
+    ["stream", "group", "type"],
+)
+# Label values come from the wire: keep a forged or garbage type from exploding the metric's cardinality.
+_MAX_TYPE_LABEL = 64
 
 
 def unpack(envelope: events_pb2.Envelope, cls: type[M]) -> M:
@@ -55,25 +109,25 @@ def unpack(envelope: events_pb2.Envelope, cls: type[M]) -> M:
     return message
 
 
-def combine(*handler_maps: Mapping[str, Handler]) -> dict[str, Handler]:
-    """One handler map from several: where two maps handle the same event type, both run, in the order
-    given, inside the same transaction (e.g. a read model's update, then a cache invalidation)."""
-    by_type: dict[str, list[Handler]] = {}
+def combine(*handler_maps: Handlers) -> dict[type[Message], Handler]:
+    """One handler map from several: where two maps handle the same payload, both run, in the order given,
+    inside the same transaction (e.g. a read model's update, then a cache invalidation)."""
+    by_class: dict[type[Message], list[Handler]] = {}
     for handlers in handler_maps:
-        for event_type, handler in handlers.items():
-            by_type.setdefault(event_type, []).append(handler)
+        for cls, handler in handlers.items():
+            by_class.setdefault(cls, []).append(handler)
 
     def chain(handlers: list[Handler]) -> Handler:
         if len(handlers) == 1:
             return handlers[0]
 
-        async def run_all(session: AsyncSession, envelope: events_pb2.Envelope) -> None:
+        async def run_all(session: AsyncSession, event: Event[Any]) -> None:
             for handler in handlers:
-                await handler(session, envelope)
+                await handler(session, event)
 
         return run_all
 
-    return {event_type: chain(handlers) for event_type, handlers in by_type.items()}
+    return {cls: chain(handlers) for cls, handlers in by_class.items()}
 
 
 def _columns() -> list[sa.Column[Any]]:
@@ -116,7 +170,7 @@ class EventConsumer:
         streams: Sequence[str],
         group: str,
         consumer: str,
-        handlers: Mapping[str, Handler],
+        handlers: Handlers,
         tracer: trace.Tracer | None = None,
         max_attempts: int = 5,
         claim_idle_ms: int = 30_000,
@@ -133,7 +187,8 @@ class EventConsumer:
         self._streams = list(streams)
         self._group = group
         self._consumer = consumer
-        self._handlers = dict(handlers)
+        # By wire type; type_of refuses a class that is not an event payload (a bug caught at start-up).
+        self._handlers = {type_of(cls): (cls, handler) for cls, handler in handlers.items()}
         self._tracer = tracer or trace.get_tracer("hearth.events")
         self._max_attempts = max_attempts
         self._claim_idle_ms = claim_idle_ms
@@ -155,20 +210,17 @@ class EventConsumer:
 
     async def run(self) -> None:
         """Poll forever; any failure is logged and retried with backoff (only cancellation stops it)."""
-        failures = 0
-        while True:
-            try:
-                await self.poll_once()
-                failures = 0
-            except Exception as exc:  # CancelledError is not an Exception: cancelling still stops the loop
-                failures += 1
-                delay = backoff_delay(failures, cap=self._max_backoff)
-                if isinstance(exc, TRANSIENT_ERRORS):
-                    log.warning("event consumer %s failed; retrying in %.1fs: %s", self._group, delay, exc)
-                else:
-                    log.exception("event consumer %s failed unexpectedly; retrying in %.1fs", self._group, delay)
-                self._groups_ready = False
-                await asyncio.sleep(delay)
+
+        async def forget_groups() -> None:
+            self._groups_ready = False  # a Redis that lost its data needs the groups made again
+
+        await retry_forever(
+            self.poll_once,
+            name=f"event consumer {self._group}",
+            log=log,
+            cap=self._max_backoff,
+            on_failure=forget_groups,
+        )
 
     async def poll_once(self, *, block_ms: int | None = None) -> int:
         """Reclaim stale entries, then read new ones (blocking up to `block_ms`); returns entries processed."""
@@ -220,12 +272,24 @@ class EventConsumer:
         except (DecodeError, ValueError) as exc:
             await self._dead_letter(stream, entry_id, fields, f"undecodable envelope: {exc}")
             return
-        handler = self._handlers.get(envelope.type)
-        if handler is None:  # not an event this service cares about
+        cls = payload_class(envelope.type)
+        if cls is None:
+            label = envelope.type if len(envelope.type) <= _MAX_TYPE_LABEL else "(too long)"
+            EVENTS_UNKNOWN.labels(stream, self._group, label).inc()
+            log.warning("event type %r is not in the catalogue", envelope.type[:_MAX_TYPE_LABEL])
+            await self._dead_letter(stream, entry_id, fields, f"unknown event type {envelope.type[:_MAX_TYPE_LABEL]!r}")
+            return
+        registered = self._handlers.get(envelope.type)
+        if registered is None:  # an event this service does not care about
             await self._redis.xack(stream, self._group, entry_id)
             return
         if delivery > self._max_attempts:
             await self._dead_letter(stream, entry_id, fields, f"gave up after {delivery - 1} attempts")
+            return
+        try:
+            event: Event[Any] = Event(unpack(envelope, cls), envelope)
+        except (DecodeError, ValueError) as exc:  # a payload that is not the message its type names: poison
+            await self._dead_letter(stream, entry_id, fields, f"undecodable payload: {exc}")
             return
         attributes = {
             "messaging.system": "redis",
@@ -234,29 +298,35 @@ class EventConsumer:
             "messaging.message.id": envelope.event_id,
             "hearth.event.type": envelope.type,
             "hearth.household_id": envelope.household_id,
+            "hearth.correlation_id": envelope.correlation_id,
         }
-        with self._tracer.start_as_current_span(
-            f"process {envelope.type}",
-            context=traced_context(envelope),
-            kind=trace.SpanKind.CONSUMER,
-            attributes=attributes,
-        ) as span:
-            try:
-                handled = await self._handle_once(envelope, handler)
-            except Exception as exc:
-                # Left pending: XAUTOCLAIM redelivers it after claim_idle_ms, up to max_attempts.
-                span.record_exception(exc)
-                span.set_status(trace.StatusCode.ERROR)
-                EVENTS_HANDLED.labels(stream, self._group, "error").inc()
-                log.exception("handler for %s failed (attempt %d)", envelope.type, delivery)
-                return
-            span.set_attribute("hearth.event.duplicate", not handled)
-        EVENTS_HANDLED.labels(stream, self._group, "handled" if handled else "duplicate").inc()
-        if self._after_commit is not None:
-            await self._after_commit(envelope)
-        await self._redis.xack(stream, self._group, entry_id)
+        correlation = context.correlation_id.set(envelope.correlation_id)
+        try:
+            with self._tracer.start_as_current_span(
+                f"process {envelope.type}",
+                context=traced_context(envelope),
+                kind=trace.SpanKind.CONSUMER,
+                attributes=attributes,
+            ) as span:
+                try:
+                    handled = await self._handle_once(event, registered[1])
+                except Exception as exc:
+                    # Left pending: XAUTOCLAIM redelivers it after claim_idle_ms, up to max_attempts.
+                    span.record_exception(exc)
+                    span.set_status(trace.StatusCode.ERROR)
+                    EVENTS_HANDLED.labels(stream, self._group, "error").inc()
+                    log.exception("handler for %s failed (attempt %d)", envelope.type, delivery)
+                    return
+                span.set_attribute("hearth.event.duplicate", not handled)
+            EVENTS_HANDLED.labels(stream, self._group, "handled" if handled else "duplicate").inc()
+            if self._after_commit is not None:
+                await self._after_commit(envelope)
+            await self._redis.xack(stream, self._group, entry_id)
+        finally:
+            context.correlation_id.reset(correlation)
 
-    async def _handle_once(self, envelope: events_pb2.Envelope, handler: Handler) -> bool:
+    async def _handle_once(self, event: Event[Any], handler: Handler) -> bool:
+        envelope = event.envelope
         async with self._sessions() as session, session.begin():
             inserted = await session.execute(
                 insert(_inbox)
@@ -266,7 +336,7 @@ class EventConsumer:
             )
             if inserted.first() is None:
                 return False
-            await handler(session, envelope)
+            await handler(session, event)
         return True
 
     async def _dead_letter(self, stream: str, entry_id: Any, fields: Mapping[Any, Any], reason: str) -> None:

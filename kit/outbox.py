@@ -31,13 +31,13 @@ from google.protobuf.message import Message
 from hearth.events.v1 import events_pb2
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from prometheus_client import Counter, Gauge
-from redis.exceptions import RedisError
 from redis.typing import EncodableT, FieldT
 from sqlalchemy.dialects.postgresql import BYTEA, UUID
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kit import context
-from kit.backoff import backoff_delay
+from kit.backoff import retry_forever
+from kit.catalogue import type_of
 from kit.db import utcnow
 from kit.ids import new_id
 
@@ -52,10 +52,6 @@ OUTBOX_PENDING = Gauge("hearth_outbox_pending", "Outbox rows not yet published",
 OUTBOX_PUBLISHED = Counter("hearth_outbox_published_total", "Events published from the outbox", ["stream"])
 
 _propagator = TraceContextTextMapPropagator()
-
-# Failures of a dependency that is down or restarting: logged briefly. Anything else is logged with its
-# stack trace; either way the background loops retry with backoff instead of dying.
-TRANSIENT_ERRORS: tuple[type[Exception], ...] = (RedisError, OSError, asyncpg.PostgresError, sa.exc.DBAPIError)
 
 
 def _columns() -> list[sa.Column[Any]]:
@@ -115,31 +111,33 @@ def _id_text(value: uuid.UUID | str | None) -> str:
 
 async def add_event(
     session: AsyncSession,
-    *,
-    type: str,
     payload: Message,
+    *,
     household_id: uuid.UUID | str | None = None,
     actor_id: uuid.UUID | str | None = None,
-    source: str = "",
 ) -> events_pb2.Envelope:
-    """Write an event into the outbox as part of `session`'s current transaction.
+    """Write `payload` as an event into the outbox, as part of `session`'s current transaction.
 
-    `actor_id` defaults to the authenticated caller, `source` to the running service.
+    The type is the payload's, from the catalogue (`kit.catalogue.type_of`); `actor_id` defaults to the
+    authenticated caller, the source to the running service; the request's correlation id and trace context
+    travel with it.
     """
+    event_type = type_of(payload)
     caller = context.caller.get()
     envelope = events_pb2.Envelope(
         event_id=str(new_id()),
-        type=type,
+        type=event_type,
         household_id=_id_text(household_id),
         actor_id=_id_text(actor_id) or (caller.user_id if caller else ""),
         traceparent=current_traceparent(),
-        source=source or context.service_name.get(),
+        source=context.service_name.get(),
+        correlation_id=context.correlation_id.get(),
     )
     envelope.occurred_at.FromDatetime(utcnow())
     envelope.payload.Pack(payload)
     await session.execute(
         sa.insert(_outbox).values(
-            event_id=uuid.UUID(envelope.event_id), event_type=type, envelope=envelope.SerializeToString()
+            event_id=uuid.UUID(envelope.event_id), event_type=event_type, envelope=envelope.SerializeToString()
         )
     )
     await session.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, "")))
@@ -231,32 +229,22 @@ class OutboxRelay:
                 await self._listener.close()
             self._listener = None
 
+    async def _round(self) -> None:
+        await self._listen()
+        # Clear before draining: a NOTIFY arriving mid-drain wakes the next round.
+        self._wake.clear()
+        await self.drain()
+        OUTBOX_PENDING.labels(self._stream).set(await self.pending_count())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+
     async def run(self) -> None:
-        """Publish forever: on every NOTIFY, else every `poll_interval`; back off while Redis or PG fail."""
-        failures = 0
+        """Publish forever: on every NOTIFY, else every `poll_interval`. On any failure the rows stay unsent
+        and the relay backs off (dropping its listener connection), then goes on."""
         try:
-            while True:
-                try:
-                    await self._listen()
-                    # Clear before draining: a NOTIFY arriving mid-drain wakes the next round.
-                    self._wake.clear()
-                    await self.drain()
-                    OUTBOX_PENDING.labels(self._stream).set(await self.pending_count())
-                    failures = 0
-                except Exception as exc:
-                    # Any failure (CancelledError is not an Exception: cancelling still stops the relay).
-                    # The relay must outlive it: the rows stay unsent and are published once it passes.
-                    failures += 1
-                    delay = backoff_delay(failures, cap=self._max_backoff)
-                    if isinstance(exc, TRANSIENT_ERRORS):
-                        log.warning("outbox relay failed; retrying in %.1fs: %s", delay, exc)
-                    else:
-                        log.exception("outbox relay failed unexpectedly; retrying in %.1fs", delay)
-                    await self._close_listener()
-                    await asyncio.sleep(delay)
-                    continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+            await retry_forever(
+                self._round, name="outbox relay", log=log, cap=self._max_backoff, on_failure=self._close_listener
+            )
         finally:
             await self._close_listener()
 

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,10 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from kit.auth import JwksSource, TokenVerifier, grpc_jwks_source
 from kit.db import asyncpg_dsn, create_engine, session_factory
-from kit.events import EventConsumer, Handler
+from kit.events import EventConsumer, Handlers
 from kit.grpc_client import make_channel
 from kit.grpc_server import Registration, Server, build_server
-from kit.membership import MembershipClient
 from kit.outbox import OutboxRelay
 from kit.settings import ServiceSettings
 from kit.telemetry import Telemetry, setup_telemetry
@@ -61,16 +60,6 @@ class Runtime:
             await self.close()
             raise
 
-    def membership_client(self) -> MembershipClient:
-        """ "Is X a member of H?" asked of the user service, cached in this service's Redis namespace."""
-        return MembershipClient(
-            self.channels["user"],
-            self.redis,
-            namespace=self.settings.redis_namespace,
-            service=self.settings.service,
-            ttl=self.settings.membership_ttl_seconds,
-        )
-
     def build_server(self, registrations: Sequence[Registration], *, public_methods: Iterable[str] = ()) -> Server:
         """The service's gRPC server (not started), on the configured host and port, verifying tokens."""
         return build_server(
@@ -96,7 +85,7 @@ class Runtime:
         )
         self.spawn("outbox-relay", relay.run())
 
-    def consume(self, domains: Sequence[str], handlers: Mapping[str, Handler]) -> None:
+    def consume(self, domains: Sequence[str], handlers: Handlers) -> None:
         """Run one consumer (group = this service) over the event streams of `domains`."""
         if not self.settings.run_consumers:
             return

@@ -16,8 +16,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kit.events import EventConsumer, Handler, combine, dead_letter_stream, unpack
-from kit.outbox import OutboxRelay, add_event
+from kit import context
+from kit.events import EVENTS_UNKNOWN, Event, EventConsumer, Handler, combine, dead_letter_stream
+from kit.ids import new_id
+from kit.outbox import OutboxRelay, add_event, stream_fields
 from kit.tests.conftest import Db, inbox, things
 from tests.support.infra import unique
 from tests.support.wait import eventually
@@ -27,10 +29,10 @@ class Crash(Exception):
     """Stands for the process dying at a precise point."""
 
 
-async def handle_created(session: AsyncSession, envelope: events_pb2.Envelope) -> None:
-    created = unpack(envelope, events_pb2.ChoreCreated)
+async def handle_created(session: AsyncSession, event: Event[events_pb2.ChoreCreated]) -> None:
+    assert isinstance(event.payload, events_pb2.ChoreCreated)  # typed: the consumer decoded it
     await session.execute(
-        sa.update(things).where(things.c.id == int(created.chore_id)).values(handled=things.c.handled + 1)
+        sa.update(things).where(things.c.id == int(event.payload.chore_id)).values(handled=things.c.handled + 1)
     )
 
 
@@ -39,13 +41,13 @@ async def publish(db: Db, redis: aioredis.Redis, stream: str, thing_id: int, *, 
     async with db.sessions() as session, session.begin():
         await session.execute(sa.insert(things).values(id=thing_id, name=f"thing {thing_id}"))
         payload = events_pb2.ChoreCreated(chore_id=str(thing_id))
-        envelope = await add_event(session, type="chore.created", payload=payload)
+        envelope = await add_event(session, payload)
     await OutboxRelay(sessions=db.sessions, redis=redis, stream=stream, dsn=db.dsn).drain()
     return envelope
 
 
 def consumer(db: Db, redis: aioredis.Redis, stream: str, name: str = "c1", **kwargs) -> EventConsumer:
-    kwargs.setdefault("handlers", {"chore.created": handle_created})
+    kwargs.setdefault("handlers", {events_pb2.ChoreCreated: handle_created})
     # Tests drive poll_once() themselves; a 1 ms block keeps a poll with nothing new from waiting.
     kwargs.setdefault("block_ms", 1)
     return EventConsumer(sessions=db.sessions, redis=redis, streams=[stream], group="kit", consumer=name, **kwargs)
@@ -131,13 +133,13 @@ async def test_a_failing_handler_rolls_back_and_is_retried(db: Db, redis_client:
     stream = new_stream()
     attempts = []
 
-    async def flaky(session: AsyncSession, envelope: events_pb2.Envelope) -> None:
-        await handle_created(session, envelope)  # an effect that must vanish with the failure
-        attempts.append(envelope.event_id)
+    async def flaky(session: AsyncSession, event: Event[events_pb2.ChoreCreated]) -> None:
+        await handle_created(session, event)  # an effect that must vanish with the failure
+        attempts.append(event.envelope.event_id)
         if len(attempts) == 1:
             raise Crash("first attempt fails after writing")
 
-    worker = consumer(db, redis_client, stream, handlers={"chore.created": flaky}, claim_idle_ms=0)
+    worker = consumer(db, redis_client, stream, handlers={events_pb2.ChoreCreated: flaky}, claim_idle_ms=0)
     await worker.ensure_groups()
     await publish(db, redis_client, stream, 1)
     await worker.poll_once()
@@ -152,10 +154,12 @@ async def test_a_failing_handler_rolls_back_and_is_retried(db: Db, redis_client:
 async def test_poison_event_goes_to_the_dead_letter_stream(db: Db, redis_client: aioredis.Redis) -> None:
     stream = new_stream()
 
-    async def poison(session: AsyncSession, envelope: events_pb2.Envelope) -> None:
+    async def poison(session: AsyncSession, event: Event[events_pb2.ChoreCreated]) -> None:
         raise ValueError("cannot handle this")
 
-    worker = consumer(db, redis_client, stream, handlers={"chore.created": poison}, claim_idle_ms=0, max_attempts=3)
+    worker = consumer(
+        db, redis_client, stream, handlers={events_pb2.ChoreCreated: poison}, claim_idle_ms=0, max_attempts=3
+    )
     await worker.ensure_groups()
     envelope = await publish(db, redis_client, stream, 1)
     for _ in range(5):
@@ -223,7 +227,7 @@ async def test_the_run_loop_survives_any_exception(
         streams=[stream],
         group="kit",
         consumer="c1",
-        handlers={"chore.created": handle_created},
+        handlers={events_pb2.ChoreCreated: handle_created},
         after_commit=crash_once,
         claim_idle_ms=0,
         block_ms=50,
@@ -248,20 +252,107 @@ async def test_the_run_loop_survives_any_exception(
     assert [type(r.exc_info[1]) for r in logged if r.exc_info] == [Crash]
 
 
-async def test_combine_runs_every_handler_of_a_type_in_the_order_given() -> None:
+async def test_combine_runs_every_handler_of_a_payload_in_the_order_given() -> None:
     ran: list[str] = []
 
     def recorder(name: str) -> Handler:
-        async def handle(session: Any, envelope: events_pb2.Envelope) -> None:
+        async def handle(session: Any, event: Event[Any]) -> None:
             ran.append(name)
 
         return handle
 
     combined = combine(
-        {"member.left": recorder("read model"), "chore.completed": recorder("stats")},
-        {"member.left": recorder("cache")},
+        {events_pb2.MemberLeft: recorder("read model"), events_pb2.ChoreCompleted: recorder("stats")},
+        {events_pb2.MemberLeft: recorder("cache")},
     )
-    assert set(combined) == {"member.left", "chore.completed"}
-    await combined["member.left"](None, events_pb2.Envelope(type="member.left"))
-    await combined["chore.completed"](None, events_pb2.Envelope(type="chore.completed"))
+    assert set(combined) == {events_pb2.MemberLeft, events_pb2.ChoreCompleted}
+    left = Event(events_pb2.MemberLeft(), events_pb2.Envelope(type="member.left"))
+    await combined[events_pb2.MemberLeft](None, left)
+    await combined[events_pb2.ChoreCompleted](None, Event(events_pb2.ChoreCompleted(), events_pb2.Envelope()))
     assert ran == ["read model", "cache", "stats"]
+
+
+def test_a_handler_for_a_message_that_is_not_an_event_is_refused_at_start(db: Db, redis_client: aioredis.Redis) -> None:
+    async def handle(session: Any, event: Event[Any]) -> None:
+        raise AssertionError("never called")
+
+    with pytest.raises(ValueError, match="not an event payload"):
+        consumer(db, redis_client, "s", handlers={events_pb2.Envelope: handle})
+
+
+def unknown_count(stream: str, event_type: str) -> float:
+    return EVENTS_UNKNOWN.labels(stream, "kit", event_type)._value.get()
+
+
+async def test_an_event_type_the_catalogue_does_not_know_is_counted_and_dead_lettered(
+    db: Db, redis_client: aioredis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    stream = new_stream()
+    worker = consumer(db, redis_client, stream)
+    await worker.ensure_groups()
+    typo = events_pb2.Envelope(event_id=str(new_id()), type="chore.complete", household_id="h")
+    typo.payload.Pack(events_pb2.ChoreCompleted(chore_id="1"))
+    with caplog.at_level(logging.WARNING, logger="hearth.events"):
+        await redis_client.xadd(stream, stream_fields(typo.SerializeToString(), typo.type, typo.event_id))
+        assert await worker.poll_once() == 1
+    assert unknown_count(stream, "chore.complete") == 1
+    assert await pending(redis_client, stream) == 0
+    [(_, dead)] = await redis_client.xrange(dead_letter_stream(stream))
+    assert events_pb2.Envelope.FromString(dead[b"envelope"]).event_id == typo.event_id
+    assert b"unknown event type" in dead[b"error"]
+    assert any("not in the catalogue" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_forged_huge_type_does_not_become_a_metric_label(db: Db, redis_client: aioredis.Redis) -> None:
+    stream = new_stream()
+    worker = consumer(db, redis_client, stream)
+    await worker.ensure_groups()
+    forged = events_pb2.Envelope(event_id=str(new_id()), type="x" * 10_000)
+    await redis_client.xadd(stream, stream_fields(forged.SerializeToString(), "x", forged.event_id))
+    await worker.poll_once()
+    assert unknown_count(stream, "(too long)") == 1
+    assert await redis_client.xlen(dead_letter_stream(stream)) == 1
+
+
+async def test_a_payload_that_is_not_the_message_its_type_names_is_dead_lettered(
+    db: Db, redis_client: aioredis.Redis
+) -> None:
+    stream = new_stream()
+    worker = consumer(db, redis_client, stream)
+    await worker.ensure_groups()
+    mismatched = events_pb2.Envelope(event_id=str(new_id()), type="chore.created")
+    mismatched.payload.Pack(events_pb2.MemberLeft(user_id="u"))
+    await redis_client.xadd(stream, stream_fields(mismatched.SerializeToString(), "chore.created", mismatched.event_id))
+    await worker.poll_once()
+    assert await pending(redis_client, stream) == 0
+    [(_, dead)] = await redis_client.xrange(dead_letter_stream(stream))
+    assert b"undecodable payload" in dead[b"error"]
+
+
+async def test_the_handler_runs_with_the_correlation_id_of_the_request_that_caused_the_event(
+    db: Db, redis_client: aioredis.Redis
+) -> None:
+    stream = new_stream()
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    seen: list[str] = []
+
+    async def record(session: AsyncSession, event: Event[events_pb2.ChoreCreated]) -> None:
+        seen.append(context.correlation_id.get())
+
+    worker = consumer(
+        db, redis_client, stream, handlers={events_pb2.ChoreCreated: record}, tracer=provider.get_tracer("test")
+    )
+    await worker.ensure_groups()
+    token = context.correlation_id.set("req-42")
+    try:
+        envelope = await publish(db, redis_client, stream, 1)
+    finally:
+        context.correlation_id.reset(token)
+    assert envelope.correlation_id == "req-42"
+    await worker.poll_once()
+    assert seen == ["req-42"]
+    assert context.correlation_id.get() == ""  # not leaked past the handler
+    [span] = [s for s in exporter.get_finished_spans() if s.kind == trace.SpanKind.CONSUMER]
+    assert span.attributes["hearth.correlation_id"] == "req-42"

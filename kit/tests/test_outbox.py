@@ -26,9 +26,7 @@ async def write_things(db: Db, count: int, *, start: int = 0) -> list[str]:
     for n in range(start, start + count):
         async with db.sessions() as session, session.begin():
             await session.execute(sa.insert(things).values(id=n, name=f"thing {n}"))
-            envelope = await add_event(
-                session, type="chore.created", payload=events_pb2.ChoreCreated(chore_id=str(n), title=f"thing {n}")
-            )
+            envelope = await add_event(session, events_pb2.ChoreCreated(chore_id=str(n), title=f"thing {n}"))
             ids.append(envelope.event_id)
     return ids
 
@@ -45,12 +43,12 @@ async def stream_event_ids(redis: aioredis.Redis, stream: str) -> list[str]:
 async def test_event_is_written_with_the_change_and_rolled_back_with_it(db: Db) -> None:
     async with db.sessions() as session, session.begin():
         await session.execute(sa.insert(things).values(id=1, name="kept"))
-        await add_event(session, type="chore.created", payload=events_pb2.ChoreCreated(chore_id="1"), household_id="h1")
+        await add_event(session, events_pb2.ChoreCreated(chore_id="1"), household_id="h1")
 
     async def failing_change() -> None:
         async with db.sessions() as session, session.begin():
             await session.execute(sa.insert(things).values(id=2, name="lost"))
-            await add_event(session, type="chore.created", payload=events_pb2.ChoreCreated(chore_id="2"))
+            await add_event(session, events_pb2.ChoreCreated(chore_id="2"))
             raise RuntimeError("the change fails")
 
     with pytest.raises(RuntimeError):
@@ -69,7 +67,7 @@ async def test_envelope_carries_the_current_traceparent(db: Db) -> None:
     tracer = TracerProvider().get_tracer("test")
     with tracer.start_as_current_span("change") as span:
         async with db.sessions() as session, session.begin():
-            envelope = await add_event(session, type="chore.created", payload=events_pb2.ChoreCreated())
+            envelope = await add_event(session, events_pb2.ChoreCreated())
     trace_id = format(span.get_span_context().trace_id, "032x")
     assert envelope.traceparent.startswith(f"00-{trace_id}-")
 
@@ -190,3 +188,11 @@ async def test_relay_survives_any_exception_and_publishes_after_it(
     failures = [r for r in caplog.records if r.name == "hearth.outbox" and r.exc_info]
     assert len(failures) == 3
     assert all(isinstance(r.exc_info[1], sa.exc.TimeoutError) for r in failures if r.exc_info)
+
+
+async def test_the_event_type_comes_from_the_payload_and_a_non_event_is_refused(db: Db) -> None:
+    async with db.sessions() as session, session.begin():
+        envelope = await add_event(session, events_pb2.MemberLeft(household_id="h", user_id="u"))
+        assert envelope.type == "member.left"
+        with pytest.raises(ValueError, match="not an event payload"):
+            await add_event(session, events_pb2.Envelope())

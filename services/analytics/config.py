@@ -14,3 +14,6 @@ class Settings(ServiceSettings):
     model_config = service_config("analytics")
 
     grpc_port: int = Field(default=DEFAULT_PORTS["analytics"])
+    # ANALYTICS_MEMBERSHIP_TTL_SECONDS: how long a membership answer from the user service is cached in Redis
+    # (membership events invalidate it sooner).
+    membership_ttl_seconds: int = Field(default=60, ge=1)

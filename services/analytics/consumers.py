@@ -9,19 +9,13 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+from google.protobuf.timestamp_pb2 import Timestamp
 from hearth.events.v1 import events_pb2
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kit.db import utcnow
-from kit.events import Handler, combine, unpack
-from kit.membership import MembershipClient
+from kit.events import Event, Handlers, combine
 from services.analytics.repository import CompletionRepository, MemberRepository
-
-
-def event_time(envelope: events_pb2.Envelope) -> datetime:
-    if envelope.HasField("occurred_at"):
-        return envelope.occurred_at.ToDatetime(tzinfo=UTC)
-    return utcnow()
+from services.user.client import MembershipClient
 
 
 def _uuid(*candidates: str) -> uuid.UUID:
@@ -32,67 +26,62 @@ def _uuid(*candidates: str) -> uuid.UUID:
     raise ValueError("event lacks a required id")
 
 
-async def on_member_joined(session: AsyncSession, envelope: events_pb2.Envelope) -> None:
-    joined = unpack(envelope, events_pb2.MemberJoined)
-    at = event_time(envelope)
+def _time(stamp: Timestamp, present: bool, default: datetime) -> datetime:
+    return stamp.ToDatetime(tzinfo=UTC) if present else default
+
+
+async def on_member_joined(session: AsyncSession, event: Event[events_pb2.MemberJoined]) -> None:
+    joined = event.payload
     await MemberRepository(session).apply(
-        _uuid(joined.household_id, envelope.household_id),
+        _uuid(joined.household_id, event.household_id),
         _uuid(joined.user_id),
-        at=at,
+        at=event.occurred_at,
         role=joined.role,
-        display_name=joined.display_name,
-        joined_at=joined.joined_at.ToDatetime(tzinfo=UTC) if joined.HasField("joined_at") else at,
+        joined_at=_time(joined.joined_at, joined.HasField("joined_at"), event.occurred_at),
     )
 
 
-async def on_member_updated(session: AsyncSession, envelope: events_pb2.Envelope) -> None:
-    updated = unpack(envelope, events_pb2.MemberUpdated)
+async def on_member_updated(session: AsyncSession, event: Event[events_pb2.MemberUpdated]) -> None:
+    updated = event.payload
     await MemberRepository(session).apply(
-        _uuid(updated.household_id, envelope.household_id),
-        _uuid(updated.user_id),
-        at=event_time(envelope),
-        role=updated.role,
+        _uuid(updated.household_id, event.household_id), _uuid(updated.user_id), at=event.occurred_at, role=updated.role
     )
 
 
-async def on_member_left(session: AsyncSession, envelope: events_pb2.Envelope) -> None:
-    left = unpack(envelope, events_pb2.MemberLeft)
+async def on_member_left(session: AsyncSession, event: Event[events_pb2.MemberLeft]) -> None:
+    left = event.payload
     await MemberRepository(session).apply(
-        _uuid(left.household_id, envelope.household_id), _uuid(left.user_id), at=event_time(envelope), left=True
+        _uuid(left.household_id, event.household_id), _uuid(left.user_id), at=event.occurred_at, left=True
     )
 
 
-async def on_chore_completed(session: AsyncSession, envelope: events_pb2.Envelope) -> None:
-    completed = unpack(envelope, events_pb2.ChoreCompleted)
+async def on_chore_completed(session: AsyncSession, event: Event[events_pb2.ChoreCompleted]) -> None:
+    completed = event.payload
     await CompletionRepository(session).upsert(
         {
             "completion_id": _uuid(completed.completion_id),
-            "household_id": _uuid(completed.household_id, envelope.household_id),
+            "household_id": _uuid(completed.household_id, event.household_id),
             "chore_id": _uuid(completed.chore_id),
-            "user_id": _uuid(completed.completed_by, envelope.actor_id),
-            "completed_at": (
-                completed.completed_at.ToDatetime(tzinfo=UTC)
-                if completed.HasField("completed_at")
-                else event_time(envelope)
-            ),
+            "user_id": _uuid(completed.completed_by, event.actor_id),
+            "completed_at": _time(completed.completed_at, completed.HasField("completed_at"), event.occurred_at),
             "due_at": completed.due_at.ToDatetime(tzinfo=UTC) if completed.HasField("due_at") else None,
             "on_time": completed.on_time,
             "points": completed.points,
             "estimated_minutes": max(0, completed.estimated_minutes),
-            "event_id": uuid.UUID(envelope.event_id),
+            "event_id": event.event_id,
         }
     )
 
 
-def handlers(membership: MembershipClient | None = None) -> dict[str, Handler]:
-    """The handlers by event type; with `membership`, the events that make a cached membership answer stale
+def handlers(membership: MembershipClient | None = None) -> Handlers:
+    """The handlers by payload; with `membership`, the events that make a cached membership answer stale
     (role changes, departures, a household's time zone: streaks are counted in it) also drop it, after the
     read model is updated."""
-    read_model: dict[str, Handler] = {
-        "member.joined": on_member_joined,
-        "member.updated": on_member_updated,
-        "member.left": on_member_left,
-        "chore.completed": on_chore_completed,
+    read_model: Handlers = {
+        events_pb2.MemberJoined: on_member_joined,
+        events_pb2.MemberUpdated: on_member_updated,
+        events_pb2.MemberLeft: on_member_left,
+        events_pb2.ChoreCompleted: on_chore_completed,
     }
     if membership is None:
         return read_model

@@ -24,20 +24,20 @@ else:
 
 
 class Member(Base):
-    """Household membership as told by member.* events.
+    """Household membership as told by member.* events (a `kit.projection.Projection`).
 
     Events may arrive out of order, so a row remembers the event time of the newest event applied
     (`as_of`) and older events never overwrite newer facts; a member who left keeps a row with
-    `left_at` set (a tombstone), so a late member.joined cannot resurrect them.
+    `left_at` set (a tombstone), so a late member.joined cannot resurrect them. Analytics serves ids, not
+    names (clients have the members list), so it keeps none.
     """
 
     __tablename__ = "members"
 
     household_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    # "owner", "admin", "member" or "child"; "" until a member.joined/updated names it.
-    role: Mapped[str] = mapped_column(sa.Text, nullable=False)
-    display_name: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    # "owner", "admin", "member" or "child"; None until a member.joined/updated names it.
+    role: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     joined_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
     as_of: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
     left_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)

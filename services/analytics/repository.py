@@ -11,8 +11,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kit.projection import Projection
 from services.analytics.models import Completion, Member
 from services.analytics.stats import Tally
+
+MEMBERS = Projection(Member.__table__, key=("household_id", "user_id"), tombstone="left_at")
 
 
 class MemberRepository:
@@ -26,43 +29,14 @@ class MemberRepository:
         *,
         at: datetime,
         role: str | None = None,
-        display_name: str | None = None,
         joined_at: datetime | None = None,
         left: bool = False,
     ) -> None:
-        """Upsert what one member.* event says, unless a newer event about this member was applied already.
-
-        `role`/`display_name`/`joined_at` None: the event does not speak about it (keep what is known).
-        """
-        table = Member.__table__
-        stmt = insert(Member).values(
-            household_id=household_id,
-            user_id=user_id,
-            role=role or "",
-            display_name=display_name or "",
-            joined_at=joined_at,
-            as_of=at,
-            left_at=at if left else None,
+        """What one member.* event says (newest event wins: kit.projection); None: the event does not say."""
+        values = {name: value for name, value in (("role", role), ("joined_at", joined_at)) if value is not None}
+        await MEMBERS.apply(
+            self._session, {"household_id": household_id, "user_id": user_id}, at=at, values=values, removed=left
         )
-        new = stmt.excluded
-        newer = new.as_of >= table.c.as_of
-        updates: dict[str, Any] = {
-            "as_of": sa.func.greatest(table.c.as_of, new.as_of),
-            "left_at": sa.case((newer, new.left_at), else_=table.c.left_at),
-        }
-        if role is not None:
-            updates["role"] = sa.case((newer, new.role), else_=table.c.role)
-        if display_name is not None:
-            # Names only come with member.joined; fill a row an earlier-applied member.updated created.
-            updates["display_name"] = sa.case(
-                (sa.or_(newer, table.c.display_name == ""), new.display_name), else_=table.c.display_name
-            )
-        if joined_at is not None:
-            updates["joined_at"] = sa.case(
-                (sa.or_(newer, table.c.joined_at.is_(None)), new.joined_at), else_=table.c.joined_at
-            )
-        upsert = stmt.on_conflict_do_update(index_elements=["household_id", "user_id"], set_=updates)
-        await self._session.execute(upsert)
 
     async def current(self, household_id: uuid.UUID) -> list[Member]:
         """The household's members now, in the order they joined."""

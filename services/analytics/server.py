@@ -8,15 +8,18 @@ from kit.grpc_server import Server
 from kit.runtime import create_runtime
 from kit.settings import ServiceSettings
 from kit.telemetry import Telemetry
+from services.analytics.config import Settings
 from services.analytics.consumers import handlers
 from services.analytics.service import AnalyticsService
 from services.analytics.servicer import AnalyticsServicer
+from services.user.client import membership_client
 
 
 async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Server:
+    assert isinstance(settings, Settings)  # kit.cli and the tests pass this service's own settings
     runtime = create_runtime(settings, telemetry=telemetry)
     async with runtime.closed_on_error():
-        membership = runtime.membership_client()
+        membership = membership_client(runtime, ttl=settings.membership_ttl_seconds)
         servicer = AnalyticsServicer(AnalyticsService(runtime.sessions, membership))
         server = runtime.build_server(
             [

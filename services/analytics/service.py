@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from kit import timestamps
 from kit.db import utcnow
 from kit.errors import FieldViolation, InvalidArgument, invalid
-from kit.membership import MembershipClient
 from kit.names import parse_ids
 from services.analytics import stats
 from services.analytics.repository import CompletionRepository, MemberRepository
+from services.user.client import MembershipClient
 
 STATS_PATTERN = "households/{household}/stats"
 # Every instant a client sends must lie in kit.pagination's range (what every driver and zone can hold; a

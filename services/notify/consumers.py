@@ -10,27 +10,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from hearth.events.v1 import events_pb2
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kit.db import utcnow
-from kit.events import Handler, unpack
+from kit.events import Event, Handlers
 from kit.ids import new_id
-from kit.membership import ADULT_ROLES
-from services.notify.models import HouseholdMember
-from services.notify.repository import MemberRepository, NotificationRepository
+from services.notify.repository import Member, MemberRepository, NotificationRepository
+from services.user.client import ADULT_ROLES
 
-CHORE_COMPLETED = "chore.completed"
 SOMEONE = "Someone"
-
-
-def event_time(envelope: events_pb2.Envelope) -> datetime:
-    if envelope.HasField("occurred_at"):
-        return envelope.occurred_at.ToDatetime(tzinfo=UTC)
-    return utcnow()
 
 
 def _uuid(*candidates: str) -> uuid.UUID:
@@ -41,43 +31,37 @@ def _uuid(*candidates: str) -> uuid.UUID:
     raise ValueError("event lacks a required id")
 
 
-async def on_member_joined(session: AsyncSession, envelope: events_pb2.Envelope) -> None:
-    joined = unpack(envelope, events_pb2.MemberJoined)
+async def on_member_joined(session: AsyncSession, event: Event[events_pb2.MemberJoined]) -> None:
+    joined, members = event.payload, MemberRepository(session)
+    user_id = _uuid(joined.user_id)
+    await members.apply(_uuid(joined.household_id, event.household_id), user_id, at=event.occurred_at, role=joined.role)
+    if joined.display_name:
+        await members.name(user_id, joined.display_name, at=event.occurred_at)
+
+
+async def on_member_updated(session: AsyncSession, event: Event[events_pb2.MemberUpdated]) -> None:
+    updated = event.payload
     await MemberRepository(session).apply(
-        _uuid(joined.household_id, envelope.household_id),
-        _uuid(joined.user_id),
-        at=event_time(envelope),
-        role=joined.role,
-        display_name=joined.display_name,
+        _uuid(updated.household_id, event.household_id), _uuid(updated.user_id), at=event.occurred_at, role=updated.role
     )
 
 
-async def on_member_updated(session: AsyncSession, envelope: events_pb2.Envelope) -> None:
-    updated = unpack(envelope, events_pb2.MemberUpdated)
+async def on_member_left(session: AsyncSession, event: Event[events_pb2.MemberLeft]) -> None:
+    left = event.payload
     await MemberRepository(session).apply(
-        _uuid(updated.household_id, envelope.household_id),
-        _uuid(updated.user_id),
-        at=event_time(envelope),
-        role=updated.role,
+        _uuid(left.household_id, event.household_id), _uuid(left.user_id), at=event.occurred_at, left=True
     )
 
 
-async def on_member_left(session: AsyncSession, envelope: events_pb2.Envelope) -> None:
-    left = unpack(envelope, events_pb2.MemberLeft)
-    await MemberRepository(session).apply(
-        _uuid(left.household_id, envelope.household_id), _uuid(left.user_id), at=event_time(envelope), left=True
-    )
-
-
-async def on_user_updated(session: AsyncSession, envelope: events_pb2.Envelope) -> None:
+async def on_user_updated(session: AsyncSession, event: Event[events_pb2.UserUpdated]) -> None:
     """A renamed user: later notifications use the new name (other profile changes do not concern notify)."""
-    updated = unpack(envelope, events_pb2.UserUpdated)
-    if not updated.display_name:
-        return
-    await MemberRepository(session).rename(_uuid(updated.user_id), updated.display_name, at=event_time(envelope))
+    if event.payload.display_name:
+        await MemberRepository(session).name(
+            _uuid(event.payload.user_id), event.payload.display_name, at=event.occurred_at
+        )
 
 
-def completion_recipients(members: Iterable[HouseholdMember], completed_by: uuid.UUID) -> list[uuid.UUID]:
+def completion_recipients(members: Iterable[Member], completed_by: uuid.UUID) -> list[uuid.UUID]:
     """Who hears about a completion: every current adult member (owner, admin, member) but the one who did it."""
     return sorted(
         m.user_id for m in members if m.left_at is None and m.role in ADULT_ROLES and m.user_id != completed_by
@@ -91,10 +75,10 @@ def completion_text(who: str, chore: str, points: int) -> tuple[str, str]:
     return f"{who} completed {chore}", body
 
 
-async def on_chore_completed(session: AsyncSession, envelope: events_pb2.Envelope) -> None:
-    completed = unpack(envelope, events_pb2.ChoreCompleted)
-    household_id = _uuid(completed.household_id, envelope.household_id)
-    completed_by = _uuid(completed.completed_by, envelope.actor_id)
+async def on_chore_completed(session: AsyncSession, event: Event[events_pb2.ChoreCompleted]) -> None:
+    completed = event.payload
+    household_id = _uuid(completed.household_id, event.household_id)
+    completed_by = _uuid(completed.completed_by, event.actor_id)
     members = await MemberRepository(session).of_household(household_id)
     names = {m.user_id: m.display_name for m in members}
     title, body = completion_text(names.get(completed_by) or SOMEONE, completed.title, completed.points)
@@ -104,20 +88,18 @@ async def on_chore_completed(session: AsyncSession, envelope: events_pb2.Envelop
         "completed_by": str(completed_by),
         "points": completed.points,
     }
-    event_id = uuid.UUID(envelope.event_id)
-    created = event_time(envelope)
     await NotificationRepository(session).add_many(
         [
             {
                 "id": new_id(),
                 "user_id": recipient,
                 "household_id": household_id,
-                "type": CHORE_COMPLETED,
+                "type": event.type,
                 "title": title,
                 "body": body,
                 "data": dict(data),
-                "event_id": event_id,
-                "create_time": created,
+                "event_id": event.event_id,
+                "create_time": event.occurred_at,
                 "read_time": None,
             }
             for recipient in completion_recipients(members, completed_by)
@@ -125,10 +107,10 @@ async def on_chore_completed(session: AsyncSession, envelope: events_pb2.Envelop
     )
 
 
-HANDLERS: dict[str, Handler] = {
-    "member.joined": on_member_joined,
-    "member.updated": on_member_updated,
-    "member.left": on_member_left,
-    "user.updated": on_user_updated,
-    CHORE_COMPLETED: on_chore_completed,
+HANDLERS: Handlers = {
+    events_pb2.MemberJoined: on_member_joined,
+    events_pb2.MemberUpdated: on_member_updated,
+    events_pb2.MemberLeft: on_member_left,
+    events_pb2.UserUpdated: on_user_updated,
+    events_pb2.ChoreCompleted: on_chore_completed,
 }

@@ -24,26 +24,35 @@ else:
 
 
 class HouseholdMember(Base):
-    """Who is in which household with what role, as told by member.* events, and their names (user.updated too).
+    """Who is in which household with what role, as member.* events tell it (a `kit.projection.Projection`).
 
-    Events may arrive out of order (several relay replicas), so each row remembers the event time of
-    the newest event applied to it (`as_of`) and an older event never overwrites a newer fact. A member
-    who left keeps a row with `left_at` set (a tombstone), so a late `member.joined` cannot resurrect them.
-    Names have a time of their own (`name_as_of`): a rename is not a membership fact, and a late
-    `member.joined` must not bring back the name a later `user.updated` replaced.
+    Events may arrive out of order, so each row keeps the time of the newest event applied to it (`as_of`)
+    and an older event never overwrites a newer fact. A member who left keeps a row with `left_at` set (a
+    tombstone), so a late `member.joined` cannot resurrect them.
     """
 
     __tablename__ = "household_members"
 
     household_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    # "owner", "admin", "member" or "child"; "" until a member.joined/updated names it.
-    role: Mapped[str] = mapped_column(sa.Text, nullable=False)
-    display_name: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    # "owner", "admin", "member" or "child"; None until a member.joined/updated names it.
+    role: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     as_of: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
-    # The event time of the name held (member.joined or user.updated); None when no event has named them yet.
-    name_as_of: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
     left_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+
+
+class UserName(Base):
+    """The display name of each user notify has heard of (member.joined carries it, user.updated renames).
+
+    A name is not a membership fact: it has its own event time, so a late member.joined cannot bring back a
+    name a later user.updated replaced, in any household.
+    """
+
+    __tablename__ = "user_names"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    display_name: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    as_of: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
 
 
 class Notification(Base):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,80 +12,56 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notify.models import HouseholdMember, Notification
+from kit.projection import Projection
+from services.notify.models import HouseholdMember, Notification, UserName
+
+
+@dataclass(frozen=True)
+class Member:
+    user_id: uuid.UUID
+    role: str | None
+    display_name: str
+    left_at: datetime | None
+
 
 # (create_time, id) of the last notification of the previous page; pages go newest first.
 Cursor = tuple[datetime, uuid.UUID]
 
 
+MEMBERS = Projection(HouseholdMember.__table__, key=("household_id", "user_id"), tombstone="left_at")
+NAMES = Projection(UserName.__table__, key=("user_id",))
+
+
 class MemberRepository:
+    """The members and names read models (newest event wins: see kit.projection)."""
+
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
     async def apply(
-        self,
-        household_id: uuid.UUID,
-        user_id: uuid.UUID,
-        *,
-        at: datetime,
-        role: str | None = None,
-        display_name: str | None = None,
-        left: bool = False,
+        self, household_id: uuid.UUID, user_id: uuid.UUID, *, at: datetime, role: str | None = None, left: bool = False
     ) -> None:
-        """Upsert what one member.* event says, unless a newer event about this member was applied already.
-
-        `role`/`display_name` None: the event does not speak about it (keep what is known).
-        """
-        table = HouseholdMember.__table__
-        stmt = insert(HouseholdMember).values(
-            household_id=household_id,
-            user_id=user_id,
-            role=role or "",
-            display_name=display_name or "",
-            as_of=at,
-            left_at=at if left else None,
-            name_as_of=at if display_name is not None else None,
-        )
-        new = stmt.excluded
-        newer = new.as_of >= table.c.as_of
-        updates: dict[str, Any] = {
-            "as_of": sa.func.greatest(table.c.as_of, new.as_of),
-            "left_at": sa.case((newer, new.left_at), else_=table.c.left_at),
-        }
-        if role is not None:
-            updates["role"] = sa.case((newer, new.role), else_=table.c.role)
-        if display_name is not None:
-            # Fill a row an earlier-applied member.updated created; never replace a newer name (user.updated).
-            takes_name = sa.and_(
-                sa.or_(newer, table.c.display_name == ""),
-                sa.or_(table.c.name_as_of.is_(None), new.name_as_of >= table.c.name_as_of),
-            )
-            updates["display_name"] = sa.case((takes_name, new.display_name), else_=table.c.display_name)
-            updates["name_as_of"] = sa.case((takes_name, new.name_as_of), else_=table.c.name_as_of)
-        upsert = stmt.on_conflict_do_update(index_elements=["household_id", "user_id"], set_=updates)
-        await self._session.execute(upsert)
-
-    async def rename(self, user_id: uuid.UUID, display_name: str, *, at: datetime) -> None:
-        """A user.updated name, in every household the user is known in, unless a newer name is there already.
-
-        Membership facts (role, `as_of`, `left_at`) are left alone; a household whose member.joined has not been
-        handled yet gets the name that event carries."""
-        await self._session.execute(
-            sa.update(HouseholdMember)
-            .where(
-                HouseholdMember.user_id == user_id,
-                sa.or_(HouseholdMember.name_as_of.is_(None), HouseholdMember.name_as_of <= at),
-            )
-            .values(display_name=display_name, name_as_of=at)
-            .execution_options(synchronize_session=False)
+        """What one member.* event says of a membership; `role` None: the event does not speak of it."""
+        values = {"role": role} if role is not None else {}
+        await MEMBERS.apply(
+            self._session, {"household_id": household_id, "user_id": user_id}, at=at, values=values, removed=left
         )
 
-    async def of_household(self, household_id: uuid.UUID) -> list[HouseholdMember]:
-        """Every member row of the household, including those who left (for names)."""
-        result = await self._session.scalars(
-            sa.select(HouseholdMember).where(HouseholdMember.household_id == household_id)
+    async def name(self, user_id: uuid.UUID, display_name: str, *, at: datetime) -> None:
+        """A user's display name as of `at` (member.joined, user.updated), in every household they are in."""
+        await NAMES.apply(self._session, {"user_id": user_id}, at=at, values={"display_name": display_name})
+
+    async def of_household(self, household_id: uuid.UUID) -> list[Member]:
+        """Every member row of the household with the member's name, including those who left (for names)."""
+        result = await self._session.execute(
+            sa.select(HouseholdMember, UserName.display_name)
+            .outerjoin(UserName, UserName.user_id == HouseholdMember.user_id)
+            .where(HouseholdMember.household_id == household_id)
         )
-        return list(result)
+        return [
+            Member(user_id=row.user_id, role=row.role, display_name=name or "", left_at=row.left_at)
+            for row, name in result.all()
+        ]
 
 
 class NotificationRepository:

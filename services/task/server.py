@@ -8,14 +8,17 @@ from kit.grpc_server import Server
 from kit.runtime import create_runtime
 from kit.settings import ServiceSettings
 from kit.telemetry import Telemetry
+from services.task.config import Settings
 from services.task.service import ChoreService
 from services.task.servicer import ChoreServicer
+from services.user.client import membership_client
 
 
 async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Server:
+    assert isinstance(settings, Settings)  # kit.cli and the tests pass this service's own settings
     runtime = create_runtime(settings, telemetry=telemetry)
     async with runtime.closed_on_error():
-        membership = runtime.membership_client()
+        membership = membership_client(runtime, ttl=settings.membership_ttl_seconds)
         servicer = ChoreServicer(ChoreService(runtime.sessions, membership))
         server = runtime.build_server(
             [(task_pb2_grpc.add_ChoreServiceServicer_to_server, servicer, "hearth.task.v1.ChoreService")]

@@ -49,7 +49,6 @@ from kit import context, pagination, timestamps
 from kit.db import utcnow
 from kit.errors import FieldViolation, Gone, InvalidArgument, NotFound, PermissionDenied, PreconditionFailed, invalid
 from kit.ids import new_id, parse_id
-from kit.membership import ADULT_ROLES, Membership, MembershipClient
 from kit.names import parse_ids, parse_name
 from kit.outbox import add_event
 from kit.text import CONTROL_CHARACTERS_MESSAGE, has_control_characters
@@ -57,12 +56,7 @@ from services.task import scheduling
 from services.task.models import ACTIVE, ARCHIVED, DONE, Chore, Completion
 from services.task.repository import INFINITY, ChoreFilter, ChoreOrder, ChoreRepository, CompletionRepository
 from services.task.repository import cursor_value as chore_cursor_value
-
-SOURCE = "task"
-CHORE_CREATED = "chore.created"
-CHORE_COMPLETED = "chore.completed"
-CHORE_UPDATED = "chore.updated"
-CHORE_ARCHIVED = "chore.archived"
+from services.user.client import ADULT_ROLES, Membership, MembershipClient
 
 HOUSEHOLD = "households/{household}"
 CHORE = "households/{household}/chores/{chore}"
@@ -652,7 +646,7 @@ class ChoreService:
             async with self._sessions() as session, session.begin():
                 ChoreRepository(session).add(chore)
                 await session.flush()
-                await add_event(session, type=CHORE_CREATED, payload=payload, household_id=household_id, source=SOURCE)
+                await add_event(session, payload, household_id=household_id)
         except IntegrityError:
             if not request_id:
                 raise
@@ -787,7 +781,7 @@ class ChoreService:
                 )
                 _timestamp(chore.next_due_time, payload.next_due_at)
                 await session.flush()
-                await add_event(session, type=CHORE_UPDATED, payload=payload, household_id=household_id, source=SOURCE)
+                await add_event(session, payload, household_id=household_id)
         return chore
 
     @staticmethod
@@ -820,12 +814,8 @@ class ChoreService:
             await session.flush()
             await add_event(
                 session,
-                type=CHORE_ARCHIVED,
-                payload=events_pb2.ChoreArchived(
-                    household_id=str(household_id), chore_id=str(chore.id), title=chore.title
-                ),
+                events_pb2.ChoreArchived(household_id=str(household_id), chore_id=str(chore.id), title=chore.title),
                 household_id=household_id,
-                source=SOURCE,
             )
 
     # --- completions --------------------------------------------------------------------------------
@@ -946,7 +936,7 @@ class ChoreService:
             _timestamp(due, payload.due_at)
             _timestamp(next_due, payload.next_due_at)
             await session.flush()
-            await add_event(session, type=CHORE_COMPLETED, payload=payload, household_id=household_id, source=SOURCE)
+            await add_event(session, payload, household_id=household_id)
         return CompleteResult(completion, chore)
 
     async def list_completions(self, parent: str, *, page_size: int = 0, page_token: str = "") -> CompletionPage:

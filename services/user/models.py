@@ -21,7 +21,6 @@ if TYPE_CHECKING:  # mypy cannot use a base class returned by a function; the ru
 else:
     Base = make_base()
 
-ROLES = ("owner", "admin", "member", "child")
 _TS = sa.DateTime(timezone=True)
 
 

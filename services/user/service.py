@@ -39,7 +39,7 @@ from kit.pagination import CursorPart, Uuid, decode_cursor, encode_token, finger
 from kit.pagination import Timestamp as TimestampPart
 from kit.text import CONTROL_CHARACTERS_MESSAGE, has_control_characters
 from services.user import keys, passwords, tokens
-from services.user.models import ROLES, Household, Invite, Membership, Session, User
+from services.user.models import Household, Invite, Membership, Session, User
 from services.user.repository import (
     HouseholdRepository,
     InviteRepository,
@@ -48,6 +48,7 @@ from services.user.repository import (
     SessionRepository,
     UserRepository,
 )
+from services.user.roles import ROLES
 
 MANAGERS = ("owner", "admin")
 # What UpdateUser and UpdateHousehold may change (update mask paths), in the order events list them.
@@ -240,8 +241,7 @@ class UserService:
                     await session.flush()
                     await add_event(
                         session,
-                        type="user.registered",
-                        payload=events_pb2.UserRegistered(
+                        events_pb2.UserRegistered(
                             user_id=str(user.id), display_name=user.display_name, time_zone=user.time_zone
                         ),
                         actor_id=user.id,
@@ -399,8 +399,7 @@ class UserService:
                 await session.flush()
                 await add_event(
                     session,
-                    type="user.updated",
-                    payload=events_pb2.UserUpdated(
+                    events_pb2.UserUpdated(
                         user_id=str(user.id),
                         display_name=user.display_name,
                         time_zone=user.time_zone,
@@ -476,8 +475,7 @@ class UserService:
             )
             await add_event(
                 session,
-                type="household.created",
-                payload=events_pb2.HouseholdCreated(
+                events_pb2.HouseholdCreated(
                     household_id=str(household.id), display_name=name, time_zone=zone, owner_id=str(me)
                 ),
                 household_id=household.id,
@@ -490,8 +488,7 @@ class UserService:
     ) -> None:
         await add_event(
             session,
-            type="member.joined",
-            payload=events_pb2.MemberJoined(
+            events_pb2.MemberJoined(
                 household_id=str(household_id),
                 user_id=str(user.id),
                 display_name=user.display_name,
@@ -550,8 +547,7 @@ class UserService:
                 members = sorted(await MemberRepository(session).user_ids(household_id))
                 await add_event(
                     session,
-                    type="household.updated",
-                    payload=events_pb2.HouseholdUpdated(
+                    events_pb2.HouseholdUpdated(
                         household_id=str(household.id),
                         display_name=household.name,
                         time_zone=household.time_zone,
@@ -573,8 +569,7 @@ class UserService:
             for user_id in members:
                 await add_event(
                     session,
-                    type="member.left",
-                    payload=events_pb2.MemberLeft(household_id=str(household_id), user_id=str(user_id)),
+                    events_pb2.MemberLeft(household_id=str(household_id), user_id=str(user_id)),
                     household_id=household_id,
                 )
             await memberships.delete_all(household_id)
@@ -738,8 +733,7 @@ class UserService:
     ) -> None:
         await add_event(
             session,
-            type="member.updated",
-            payload=events_pb2.MemberUpdated(household_id=str(household_id), user_id=str(user_id), role=role),
+            events_pb2.MemberUpdated(household_id=str(household_id), user_id=str(user_id), role=role),
             household_id=household_id,
         )
 
@@ -758,8 +752,7 @@ class UserService:
             await MemberRepository(session).delete(target.membership)
             await add_event(
                 session,
-                type="member.left",
-                payload=events_pb2.MemberLeft(household_id=str(household_id), user_id=str(user_id)),
+                events_pb2.MemberLeft(household_id=str(household_id), user_id=str(user_id)),
                 household_id=household_id,
             )
 

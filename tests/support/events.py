@@ -12,6 +12,8 @@ from google.protobuf.message import Message
 from hearth.events.v1 import events_pb2
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from kit.catalogue import payload_class
+from kit.events import Event
 from kit.ids import new_id
 from kit.outbox import STREAM_MAXLEN, stream_fields
 from tests.support.people import Person
@@ -27,10 +29,16 @@ def envelope(
     actor_id: str = "",
     source: str = "test",
     occurred_at: datetime | None = None,
+    correlation_id: str = "",
 ) -> events_pb2.Envelope:
-    """An envelope exactly as `kit.outbox.add_event` builds one."""
+    """An envelope exactly as `kit.outbox.add_event` builds one (the type is explicit, so a test can forge one)."""
     built = events_pb2.Envelope(
-        event_id=str(new_id()), type=type, household_id=household_id, actor_id=actor_id, source=source
+        event_id=str(new_id()),
+        type=type,
+        household_id=household_id,
+        actor_id=actor_id,
+        source=source,
+        correlation_id=correlation_id,
     )
     built.occurred_at.FromDatetime(occurred_at or datetime.now(UTC))
     built.payload.Pack(payload)
@@ -94,6 +102,13 @@ async def outbox_events(stack: Stack, service: str, event_type: str) -> list[eve
 async def household_events(stack: Stack, service: str, event_type: str, household_id: str) -> list[events_pb2.Envelope]:
     """The events of `event_type` about one household in `service`'s outbox, oldest first."""
     return [e for e in await outbox_events(stack, service, event_type) if e.household_id == household_id]
+
+
+def delivered(envelope: events_pb2.Envelope) -> Event[Any]:
+    """The envelope as a consumer's handler receives it: its payload decoded into the catalogue's class."""
+    cls = payload_class(envelope.type)
+    assert cls is not None, f"{envelope.type} is not in the event catalogue"
+    return Event(payload(envelope, cls), envelope)
 
 
 def payload(envelope: events_pb2.Envelope, cls: type[Message]) -> Any:

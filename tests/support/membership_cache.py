@@ -1,4 +1,4 @@
-"""Checks that a service's cached membership answers (kit.membership) follow the user service's events.
+"""Checks that a service's cached membership answers (services.user.client) follow the user service's events.
 
 Task and analytics both cache "is X a member of H" and drop the answer on the events that make it stale;
 each service's tests run these checks with their own `look` (a read that makes the service ask and
@@ -24,8 +24,13 @@ from tests.support.wait import eventually
 Look = Callable[[Household, Person], Awaitable[object]]
 
 
+def cached(stored: bytes) -> dict[str, str]:
+    """The JSON of a cached answer (kit.cache stores HMAC-SHA256 tag ‖ value; the tag is checked by the service)."""
+    return json.loads(stored[32:])
+
+
 def cache_key(stack: Stack, service: str, home: Household, person: Person) -> str:
-    return f"{stack.namespace}:{service}:{home.id}:membership:{person.user_id}:v1"
+    return f"{stack.namespace}:{service}:{home.id}:membership:{person.user_id}:v2"
 
 
 async def household_change_drops_every_listed_member(
@@ -62,7 +67,7 @@ async def time_zone_change_reaches_the_cache_before_the_ttl(
     member = home["member"]
     await look(home, member)
     key = cache_key(stack, service, home, member)
-    assert json.loads(await redis.get(key))["time_zone"] == "Europe/Berlin"
+    assert cached(await redis.get(key))["time_zone"] == "Europe/Berlin"
 
     async with grpc.aio.insecure_channel(stack.addr("user")) as channel:
         await user_pb2_grpc.HouseholdServiceStub(channel).UpdateHousehold(
@@ -78,4 +83,4 @@ async def time_zone_change_reaches_the_cache_before_the_ttl(
 
     await eventually(dropped)
     await look(home, member)
-    assert json.loads(await redis.get(key))["time_zone"] == "Asia/Tokyo"
+    assert cached(await redis.get(key))["time_zone"] == "Asia/Tokyo"

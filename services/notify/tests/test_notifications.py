@@ -23,7 +23,7 @@ from kit import pagination
 from kit.ids import new_id
 from services.notify.consumers import on_chore_completed
 from services.notify.models import Notification
-from tests.support.events import consumed, envelope, member_joined, publish
+from tests.support.events import consumed, delivered, envelope, member_joined, publish
 from tests.support.fixtures import redis_fixture, stack_fixture, stub_fixture
 from tests.support.people import Person, register
 from tests.support.rpc import refused
@@ -153,7 +153,7 @@ async def test_a_redelivered_event_notifies_once(
     sessions = stack.servers["notify"].runtime.sessions
     for _ in range(2):
         async with sessions() as session, session.begin():
-            await on_chore_completed(session, done)
+            await on_chore_completed(session, delivered(done))
     async with sessions() as session:
         count = await session.scalar(
             sa.select(sa.func.count()).select_from(Notification).where(Notification.event_id == done.event_id)

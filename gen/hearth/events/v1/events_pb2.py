@@ -23,38 +23,61 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import any_pb2 as google_dot_protobuf_dot_any__pb2
+from google.protobuf import descriptor_pb2 as google_dot_protobuf_dot_descriptor__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dhearth/events/v1/events.proto\x12\x10hearth.events.v1\x1a\x19google/protobuf/any.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcf\x01\n\x08\x45nvelope\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0chousehold_id\x18\x04 \x01(\t\x12\x10\n\x08\x61\x63tor_id\x18\x05 \x01(\t\x12\x13\n\x0btraceparent\x18\x06 \x01(\t\x12%\n\x07payload\x18\x07 \x01(\x0b\x32\x14.google.protobuf.Any\x12\x0e\n\x06source\x18\x08 \x01(\t\"J\n\x0eUserRegistered\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x11\n\ttime_zone\x18\x03 \x01(\t\"c\n\x10HouseholdCreated\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x11\n\ttime_zone\x18\x03 \x01(\t\x12\x10\n\x08owner_id\x18\x04 \x01(\t\"\x88\x01\n\x0cMemberJoined\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x0c\n\x04role\x18\x04 \x01(\t\x12-\n\tjoined_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"D\n\rMemberUpdated\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\"3\n\nMemberLeft\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\"h\n\x0bUserUpdated\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x11\n\ttime_zone\x18\x03 \x01(\t\x12\x0e\n\x06locale\x18\x04 \x01(\t\x12\x0f\n\x07\x63hanged\x18\x05 \x03(\t\"v\n\x10HouseholdUpdated\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x11\n\ttime_zone\x18\x03 \x01(\t\x12\x0f\n\x07\x63hanged\x18\x04 \x03(\t\x12\x12\n\nmember_ids\x18\x05 \x03(\t\"\x9b\x01\n\x0c\x43horeCreated\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x10\n\x08\x63hore_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x13\n\x0b\x61ssignee_id\x18\x04 \x01(\t\x12/\n\x0bnext_due_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06points\x18\x06 \x01(\x05\"\xd9\x02\n\x0e\x43horeCompleted\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x10\n\x08\x63hore_id\x18\x02 \x01(\t\x12\x15\n\rcompletion_id\x18\x03 \x01(\t\x12\r\n\x05title\x18\x04 \x01(\t\x12\x14\n\x0c\x63ompleted_by\x18\x05 \x01(\t\x12\x30\n\x0c\x63ompleted_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x06\x64ue_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06points\x18\x08 \x01(\x05\x12\x19\n\x11\x65stimated_minutes\x18\t \x01(\x05\x12\x0f\n\x07on_time\x18\n \x01(\x08\x12/\n\x0bnext_due_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10next_assignee_id\x18\x0c \x01(\t\"\x9c\x01\n\x0c\x43horeUpdated\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x10\n\x08\x63hore_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x0f\n\x07\x63hanged\x18\x04 \x03(\t\x12\x13\n\x0b\x61ssignee_id\x18\x05 \x01(\t\x12/\n\x0bnext_due_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"F\n\rChoreArchived\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x10\n\x08\x63hore_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dhearth/events/v1/events.proto\x12\x10hearth.events.v1\x1a\x19google/protobuf/any.proto\x1a google/protobuf/descriptor.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe7\x01\n\x08\x45nvelope\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0chousehold_id\x18\x04 \x01(\t\x12\x10\n\x08\x61\x63tor_id\x18\x05 \x01(\t\x12\x13\n\x0btraceparent\x18\x06 \x01(\t\x12%\n\x07payload\x18\x07 \x01(\x0b\x32\x14.google.protobuf.Any\x12\x0e\n\x06source\x18\x08 \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\t \x01(\t\"_\n\x0eUserRegistered\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x11\n\ttime_zone\x18\x03 \x01(\t:\x13\xa2\xbb\x18\x0fuser.registered\"z\n\x10HouseholdCreated\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x11\n\ttime_zone\x18\x03 \x01(\t\x12\x10\n\x08owner_id\x18\x04 \x01(\t:\x15\xa2\xbb\x18\x11household.created\"\x9b\x01\n\x0cMemberJoined\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x0c\n\x04role\x18\x04 \x01(\t\x12-\n\tjoined_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp:\x11\xa2\xbb\x18\rmember.joined\"X\n\rMemberUpdated\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t:\x12\xa2\xbb\x18\x0emember.updated\"D\n\nMemberLeft\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t:\x0f\xa2\xbb\x18\x0bmember.left\"z\n\x0bUserUpdated\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x11\n\ttime_zone\x18\x03 \x01(\t\x12\x0e\n\x06locale\x18\x04 \x01(\t\x12\x0f\n\x07\x63hanged\x18\x05 \x03(\t:\x10\xa2\xbb\x18\x0cuser.updated\"\x8d\x01\n\x10HouseholdUpdated\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x11\n\ttime_zone\x18\x03 \x01(\t\x12\x0f\n\x07\x63hanged\x18\x04 \x03(\t\x12\x12\n\nmember_ids\x18\x05 \x03(\t:\x15\xa2\xbb\x18\x11household.updated\"\xae\x01\n\x0c\x43horeCreated\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x10\n\x08\x63hore_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x13\n\x0b\x61ssignee_id\x18\x04 \x01(\t\x12/\n\x0bnext_due_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06points\x18\x06 \x01(\x05:\x11\xa2\xbb\x18\rchore.created\"\xee\x02\n\x0e\x43horeCompleted\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x10\n\x08\x63hore_id\x18\x02 \x01(\t\x12\x15\n\rcompletion_id\x18\x03 \x01(\t\x12\r\n\x05title\x18\x04 \x01(\t\x12\x14\n\x0c\x63ompleted_by\x18\x05 \x01(\t\x12\x30\n\x0c\x63ompleted_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x06\x64ue_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06points\x18\x08 \x01(\x05\x12\x19\n\x11\x65stimated_minutes\x18\t \x01(\x05\x12\x0f\n\x07on_time\x18\n \x01(\x08\x12/\n\x0bnext_due_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10next_assignee_id\x18\x0c \x01(\t:\x13\xa2\xbb\x18\x0f\x63hore.completed\"\xaf\x01\n\x0c\x43horeUpdated\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x10\n\x08\x63hore_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x0f\n\x07\x63hanged\x18\x04 \x03(\t\x12\x13\n\x0b\x61ssignee_id\x18\x05 \x01(\t\x12/\n\x0bnext_due_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp:\x11\xa2\xbb\x18\rchore.updated\"Z\n\rChoreArchived\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x10\n\x08\x63hore_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t:\x12\xa2\xbb\x18\x0e\x63hore.archived:5\n\nevent_type\x12\x1f.google.protobuf.MessageOptions\x18\xb4\x87\x03 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hearth.events.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ENVELOPE']._serialized_start=112
-  _globals['_ENVELOPE']._serialized_end=319
-  _globals['_USERREGISTERED']._serialized_start=321
-  _globals['_USERREGISTERED']._serialized_end=395
-  _globals['_HOUSEHOLDCREATED']._serialized_start=397
-  _globals['_HOUSEHOLDCREATED']._serialized_end=496
-  _globals['_MEMBERJOINED']._serialized_start=499
-  _globals['_MEMBERJOINED']._serialized_end=635
-  _globals['_MEMBERUPDATED']._serialized_start=637
-  _globals['_MEMBERUPDATED']._serialized_end=705
-  _globals['_MEMBERLEFT']._serialized_start=707
-  _globals['_MEMBERLEFT']._serialized_end=758
-  _globals['_USERUPDATED']._serialized_start=760
-  _globals['_USERUPDATED']._serialized_end=864
-  _globals['_HOUSEHOLDUPDATED']._serialized_start=866
-  _globals['_HOUSEHOLDUPDATED']._serialized_end=984
-  _globals['_CHORECREATED']._serialized_start=987
-  _globals['_CHORECREATED']._serialized_end=1142
-  _globals['_CHORECOMPLETED']._serialized_start=1145
-  _globals['_CHORECOMPLETED']._serialized_end=1490
-  _globals['_CHOREUPDATED']._serialized_start=1493
-  _globals['_CHOREUPDATED']._serialized_end=1649
-  _globals['_CHOREARCHIVED']._serialized_start=1651
-  _globals['_CHOREARCHIVED']._serialized_end=1721
+  _globals['_USERREGISTERED']._loaded_options = None
+  _globals['_USERREGISTERED']._serialized_options = b'\242\273\030\017user.registered'
+  _globals['_HOUSEHOLDCREATED']._loaded_options = None
+  _globals['_HOUSEHOLDCREATED']._serialized_options = b'\242\273\030\021household.created'
+  _globals['_MEMBERJOINED']._loaded_options = None
+  _globals['_MEMBERJOINED']._serialized_options = b'\242\273\030\rmember.joined'
+  _globals['_MEMBERUPDATED']._loaded_options = None
+  _globals['_MEMBERUPDATED']._serialized_options = b'\242\273\030\016member.updated'
+  _globals['_MEMBERLEFT']._loaded_options = None
+  _globals['_MEMBERLEFT']._serialized_options = b'\242\273\030\013member.left'
+  _globals['_USERUPDATED']._loaded_options = None
+  _globals['_USERUPDATED']._serialized_options = b'\242\273\030\014user.updated'
+  _globals['_HOUSEHOLDUPDATED']._loaded_options = None
+  _globals['_HOUSEHOLDUPDATED']._serialized_options = b'\242\273\030\021household.updated'
+  _globals['_CHORECREATED']._loaded_options = None
+  _globals['_CHORECREATED']._serialized_options = b'\242\273\030\rchore.created'
+  _globals['_CHORECOMPLETED']._loaded_options = None
+  _globals['_CHORECOMPLETED']._serialized_options = b'\242\273\030\017chore.completed'
+  _globals['_CHOREUPDATED']._loaded_options = None
+  _globals['_CHOREUPDATED']._serialized_options = b'\242\273\030\rchore.updated'
+  _globals['_CHOREARCHIVED']._loaded_options = None
+  _globals['_CHOREARCHIVED']._serialized_options = b'\242\273\030\016chore.archived'
+  _globals['_ENVELOPE']._serialized_start=146
+  _globals['_ENVELOPE']._serialized_end=377
+  _globals['_USERREGISTERED']._serialized_start=379
+  _globals['_USERREGISTERED']._serialized_end=474
+  _globals['_HOUSEHOLDCREATED']._serialized_start=476
+  _globals['_HOUSEHOLDCREATED']._serialized_end=598
+  _globals['_MEMBERJOINED']._serialized_start=601
+  _globals['_MEMBERJOINED']._serialized_end=756
+  _globals['_MEMBERUPDATED']._serialized_start=758
+  _globals['_MEMBERUPDATED']._serialized_end=846
+  _globals['_MEMBERLEFT']._serialized_start=848
+  _globals['_MEMBERLEFT']._serialized_end=916
+  _globals['_USERUPDATED']._serialized_start=918
+  _globals['_USERUPDATED']._serialized_end=1040
+  _globals['_HOUSEHOLDUPDATED']._serialized_start=1043
+  _globals['_HOUSEHOLDUPDATED']._serialized_end=1184
+  _globals['_CHORECREATED']._serialized_start=1187
+  _globals['_CHORECREATED']._serialized_end=1361
+  _globals['_CHORECOMPLETED']._serialized_start=1364
+  _globals['_CHORECOMPLETED']._serialized_end=1730
+  _globals['_CHOREUPDATED']._serialized_start=1733
+  _globals['_CHOREUPDATED']._serialized_end=1908
+  _globals['_CHOREARCHIVED']._serialized_start=1910
+  _globals['_CHOREARCHIVED']._serialized_end=2000
 # @@protoc_insertion_point(module_scope)

@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import any_pb2 as _any_pb2
+from google.protobuf import descriptor_pb2 as _descriptor_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -9,9 +10,11 @@ from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+event_type: _descriptor.FieldDescriptor
 
 class Envelope(_message.Message):
-    __slots__ = ("event_id", "type", "occurred_at", "household_id", "actor_id", "traceparent", "payload", "source")
+    __slots__ = ("event_id", "type", "occurred_at", "household_id", "actor_id", "traceparent", "payload", "source", "correlation_id")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -20,6 +23,7 @@ class Envelope(_message.Message):
     TRACEPARENT_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
+    CORRELATION_ID_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     type: str
     occurred_at: _timestamp_pb2.Timestamp
@@ -28,7 +32,8 @@ class Envelope(_message.Message):
     traceparent: str
     payload: _any_pb2.Any
     source: str
-    def __init__(self, event_id: _Optional[str] = ..., type: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., household_id: _Optional[str] = ..., actor_id: _Optional[str] = ..., traceparent: _Optional[str] = ..., payload: _Optional[_Union[_any_pb2.Any, _Mapping]] = ..., source: _Optional[str] = ...) -> None: ...
+    correlation_id: str
+    def __init__(self, event_id: _Optional[str] = ..., type: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., household_id: _Optional[str] = ..., actor_id: _Optional[str] = ..., traceparent: _Optional[str] = ..., payload: _Optional[_Union[_any_pb2.Any, _Mapping]] = ..., source: _Optional[str] = ..., correlation_id: _Optional[str] = ...) -> None: ...
 
 class UserRegistered(_message.Message):
     __slots__ = ("user_id", "display_name", "time_zone")

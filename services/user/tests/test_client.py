@@ -1,4 +1,4 @@
-"""kit.membership.MembershipClient against a real Redis and a real gRPC stand-in for the user service.
+"""services.user.client.MembershipClient against a real Redis and a real gRPC stand-in for the user service.
 
 The stand-in (`Households`) serves HouseholdService.GetMember through the real kit server stack from a
 table the test fills, and records every request it answers: that record is how a test tells an answer
@@ -23,13 +23,15 @@ import redis.asyncio as aioredis
 from hearth.user.v1 import user_pb2, user_pb2_grpc
 
 from kit import context, errors
+from kit.cache import SignedCache
 from kit.ids import new_id
-from kit.membership import ADULT_ROLES, Membership, MembershipClient
 from kit.tests.grpc_helpers import serving_registrations
+from services.user.client import ADULT_ROLES, Membership, MembershipClient
 
 HOUSEHOLDS = "hearth.user.v1.HouseholdService"
 SERVICE = "task"
 TTL = 45
+SECRET = b"a test secret of 32 bytes length"
 
 
 class Households(user_pb2_grpc.HouseholdServiceServicer):
@@ -103,10 +105,15 @@ class Env:
     redis: aioredis.Redis
     namespace: str
     channel: grpc.aio.Channel
+    cache: SignedCache
 
     def key(self, household_id: uuid.UUID, user_id: uuid.UUID) -> str:
-        """The documented cache key: {namespace}:{service}:{household}:membership:{user}:v1."""
-        return f"{self.namespace}:{SERVICE}:{household_id}:membership:{user_id}:v1"
+        """The documented cache key: {namespace}:{service}:{household}:membership:{user}:v2."""
+        return f"{self.namespace}:{SERVICE}:{household_id}:membership:{user_id}:v2"
+
+
+def signed_cache(redis: aioredis.Redis, namespace: str) -> SignedCache:
+    return SignedCache(redis, prefix=f"{namespace}:{SERVICE}", secret=SECRET, ttl=TTL)
 
 
 @pytest.fixture
@@ -117,8 +124,8 @@ async def env(redis_client: aioredis.Redis, namespace: str) -> AsyncIterator[Env
         serving_registrations([registration], public_methods=[f"/{HOUSEHOLDS}/GetMember"], service="user") as server,
         grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel,
     ):
-        client = MembershipClient(channel, redis_client, namespace=namespace, service=SERVICE, ttl=TTL)
-        yield Env(client, households, redis_client, namespace, channel)
+        cache = signed_cache(redis_client, namespace)
+        yield Env(MembershipClient(channel, cache), households, redis_client, namespace, channel, cache)
 
 
 async def test_answer_is_cached_under_the_documented_key_with_the_ttl(env: Env) -> None:
@@ -130,7 +137,9 @@ async def test_answer_is_cached_under_the_documented_key_with_the_ttl(env: Env) 
     assert first == Membership(str(h), str(u), "admin", "Ann", "Europe/Berlin")
     cached = await env.redis.get(env.key(h, u))
     assert cached is not None
-    assert json.loads(cached) == asdict(first)
+    opened = env.cache.open(env.key(h, u), cached)
+    assert opened is not None
+    assert json.loads(opened) == asdict(first)
     assert 0 < await env.redis.ttl(env.key(h, u)) <= TTL
 
 
@@ -245,11 +254,11 @@ async def test_invalidate_drops_the_entry_so_the_next_answer_is_fresh(env: Env) 
 async def test_redis_down_falls_through_to_the_user_service(env: Env, caplog: pytest.LogCaptureFixture) -> None:
     # Built like kit.runtime builds it (from_url: no client-side retries, so a refused connection fails fast).
     dead = aioredis.Redis.from_url(f"redis://127.0.0.1:{closed_port()}/0", socket_timeout=5, socket_connect_timeout=2)
-    client = MembershipClient(env.channel, dead, namespace=env.namespace, service=SERVICE, ttl=TTL)
+    client = MembershipClient(env.channel, signed_cache(dead, env.namespace))
     h, u = new_id(), new_id()
     env.households.add(h, u, user_pb2.ROLE_OWNER)
     try:
-        with caplog.at_level(logging.WARNING, logger="hearth.membership"):
+        with caplog.at_level(logging.WARNING, logger="hearth.cache"):
             assert await role_of(client, h, u) == "owner"
             assert await role_of(client, h, u) == "owner"
             with as_caller(u):
@@ -258,7 +267,7 @@ async def test_redis_down_falls_through_to_the_user_service(env: Env, caplog: py
     finally:
         await dead.aclose()
     assert len(env.households.asked) == 3  # nothing could be cached
-    assert any("membership cache unavailable" in r.getMessage() for r in caplog.records)
+    assert any("cache unavailable" in r.getMessage() for r in caplog.records)
 
 
 async def test_other_user_service_errors_are_raised_as_domain_errors_and_not_cached(env: Env) -> None:
@@ -273,6 +282,48 @@ async def test_other_user_service_errors_are_raised_as_domain_errors_and_not_cac
 async def test_user_service_unreachable_is_unavailable_not_not_found(redis_client: aioredis.Redis) -> None:
     """An outage must not read as "no such household" (which would be a wrong, cacheable-looking 404)."""
     async with grpc.aio.insecure_channel(f"127.0.0.1:{closed_port()}") as channel:
-        client = MembershipClient(channel, redis_client, namespace="unused", service=SERVICE)
+        client = MembershipClient(channel, signed_cache(redis_client, "unused"))
         with as_caller(new_id()), pytest.raises(errors.Unavailable):
             await client.require(new_id())
+
+
+# --- Redis is a trust boundary: what an attacker who can write keys gets -------------------------------
+
+
+async def test_a_forged_entry_is_a_miss_not_a_grant(env: Env) -> None:
+    """Writing a plausible answer into Redis (no access to the secret) does not make an outsider an owner."""
+    h, outsider = new_id(), new_id()
+    forged = Membership(str(h), str(outsider), "owner", "Mallory", "UTC")
+    await env.redis.set(env.key(h, outsider), json.dumps(asdict(forged)))
+    with as_caller(outsider), pytest.raises(errors.NotFound):
+        await env.client.require(h, roles=["owner"])
+    assert env.households.asked == [member_name(h, outsider)]  # the user service was asked, and said no
+
+
+async def test_an_altered_entry_is_a_miss(env: Env) -> None:
+    h, child = new_id(), new_id()
+    env.households.add(h, child, user_pb2.ROLE_CHILD)
+    await env.client.get(h, child)
+    stored = await env.redis.get(env.key(h, child))
+    await env.redis.set(env.key(h, child), stored.replace(b'"child"', b'"owner"'))
+    assert await role_of(env.client, h, child) == "child"
+    assert len(env.households.asked) == 2
+
+
+async def test_a_genuine_entry_copied_under_another_key_is_a_miss(env: Env) -> None:
+    """An owner's real entry of their own household, copied to make them an owner of another one."""
+    mine, theirs, owner = new_id(), new_id(), new_id()
+    env.households.add(mine, owner, user_pb2.ROLE_OWNER)
+    await env.client.get(mine, owner)
+    await env.redis.set(env.key(theirs, owner), await env.redis.get(env.key(mine, owner)))
+    with as_caller(owner), pytest.raises(errors.NotFound):
+        await env.client.require(theirs)
+
+
+async def test_an_entry_signed_with_another_services_secret_is_a_miss(env: Env) -> None:
+    h, u = new_id(), new_id()
+    env.households.add(h, u, user_pb2.ROLE_CHILD)
+    other = SignedCache(env.redis, prefix=f"{env.namespace}:{SERVICE}", secret=b"another service's secret!", ttl=TTL)
+    forged = json.dumps(asdict(Membership(str(h), str(u), "owner", "Ann", "UTC"))).encode()
+    await env.redis.set(env.key(h, u), other.seal(env.key(h, u), forged))
+    assert await role_of(env.client, h, u) == "child"

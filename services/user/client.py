@@ -1,0 +1,135 @@
+"""The user service as other services see it: roles, and "is X a member of H, with what role?".
+
+Every service that guards household resources asks the user service through `MembershipClient`: answers
+come from user's HouseholdService.GetMember and are cached in the asking service's Redis namespace
+(`kit.cache.SignedCache`: authenticated entries, invalidation-safe) under
+`{namespace}:{service}:{household}:membership:{user}:v2` for a TTL, and dropped sooner by the user events
+that make them stale (`invalidation_handlers`). Negative answers are not cached, so a new member is never
+locked out.
+
+The authorization policy lives here, beside the roles it speaks of: an outsider gets NOT_FOUND (never
+reveal that a household exists), a member without the role PERMISSION_DENIED.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+
+import grpc
+from hearth.events.v1 import events_pb2
+from hearth.user.v1 import user_pb2, user_pb2_grpc
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kit import context
+from kit.cache import SignedCache
+from kit.errors import NotFound, PermissionDenied, Unauthenticated
+from kit.events import Event, Handlers
+from kit.interceptors import error_from_rpc
+from kit.runtime import Runtime
+from services.user.roles import ADULT_ROLES, ROLES
+
+# Bumped when the cached form of a Membership changes, so old entries are simply never read.
+SCHEMA_VERSION = 2
+
+
+@dataclass(frozen=True)
+class Membership:
+    household_id: str
+    user_id: str
+    role: str
+    display_name: str
+    time_zone: str
+
+
+def role_name(role: user_pb2.Role) -> str:
+    """ROLE_ADMIN → "admin"."""
+    return user_pb2.Role.Name(role).removeprefix("ROLE_").lower()
+
+
+class MembershipClient:
+    def __init__(self, channel: grpc.aio.Channel, cache: SignedCache) -> None:
+        self._stub = user_pb2_grpc.HouseholdServiceStub(channel)
+        self._cache = cache
+
+    def _key(self, household_id: uuid.UUID | str, user_id: uuid.UUID | str) -> str:
+        return self._cache.key(household_id, "membership", user_id, f"v{SCHEMA_VERSION}")
+
+    async def get(self, household_id: uuid.UUID | str, user_id: uuid.UUID | str) -> Membership | None:
+        key = self._key(household_id, user_id)
+        cached = await self._cache.read(key)
+        if cached.value is not None:
+            try:
+                return Membership(**json.loads(cached.value))
+            except (ValueError, TypeError):
+                pass  # an entry of another shape (it verified, so ours): ask again and overwrite it
+        try:
+            member = await self._stub.GetMember(
+                user_pb2.GetMemberRequest(name=f"households/{household_id}/members/{user_id}")
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise error_from_rpc(exc) from exc
+        found = Membership(
+            household_id=str(household_id),
+            user_id=str(user_id),
+            role=role_name(member.role),
+            display_name=member.display_name,
+            time_zone=member.household_time_zone or "UTC",
+        )
+        await self._cache.write(key, json.dumps(asdict(found)).encode(), cached.generation)
+        return found
+
+    async def require(self, household_id: uuid.UUID | str, *, roles: Iterable[str] | None = None) -> Membership:
+        """The caller's membership. Not a member → NOT_FOUND (never reveal the household exists);
+        a member whose role is not in `roles` → PERMISSION_DENIED."""
+        caller = context.caller.get()
+        if caller is None:
+            raise Unauthenticated("authentication required")
+        membership = await self.get(household_id, caller.user_id)
+        if membership is None:
+            raise NotFound("household not found")
+        if roles is not None and membership.role not in set(roles):
+            raise PermissionDenied(f"a {membership.role} may not do this")
+        return membership
+
+    async def invalidate(self, household_id: uuid.UUID | str, user_id: uuid.UUID | str) -> None:
+        await self._cache.invalidate(self._key(household_id, user_id))
+
+    def invalidation_handlers(self) -> Handlers:
+        """Event handlers (for the user stream) that drop cached answers the user service says are stale: a
+        member's role changed or they left; a household changed (a cached answer carries its time zone), which
+        drops the answer of every member the event lists. Invalidation is idempotent, so redelivery is harmless."""
+
+        async def on_member_updated(session: AsyncSession, event: Event[events_pb2.MemberUpdated]) -> None:
+            await self.invalidate(event.payload.household_id or event.household_id, event.payload.user_id)
+
+        async def on_member_left(session: AsyncSession, event: Event[events_pb2.MemberLeft]) -> None:
+            await self.invalidate(event.payload.household_id or event.household_id, event.payload.user_id)
+
+        async def on_household_updated(session: AsyncSession, event: Event[events_pb2.HouseholdUpdated]) -> None:
+            for member_id in event.payload.member_ids:
+                await self.invalidate(event.payload.household_id or event.household_id, member_id)
+
+        return {
+            events_pb2.MemberUpdated: on_member_updated,
+            events_pb2.MemberLeft: on_member_left,
+            events_pb2.HouseholdUpdated: on_household_updated,
+        }
+
+
+def membership_client(runtime: Runtime, *, ttl: int) -> MembershipClient:
+    """The client a service's server.py wires: user's channel, this service's Redis namespace and cache secret."""
+    settings = runtime.settings
+    secret = settings.cache_secret.get_secret_value().encode() if settings.cache_secret else secrets.token_bytes(32)
+    cache = SignedCache(
+        runtime.redis, prefix=f"{settings.redis_namespace}:{settings.service}", secret=secret, ttl=ttl
+    )
+    return MembershipClient(runtime.channels["user"], cache)
+
+
+__all__ = ["ADULT_ROLES", "ROLES", "Membership", "MembershipClient", "membership_client", "role_name"]
