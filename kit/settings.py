@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -67,9 +67,9 @@ class ServiceSettings(BaseSettings):
     jwt_issuer: str = Field(default="https://hearth.dev", validation_alias=alias("HEARTH_JWT_ISSUER"))
     jwt_audience: str = Field(default="hearth", validation_alias=alias("HEARTH_JWT_AUDIENCE"))
 
-    # <NAME>_MEMBERSHIP_TTL_SECONDS: how long a membership answer from the user service is cached in Redis
-    # (membership events invalidate it sooner).
-    membership_ttl_seconds: int = Field(default=60, ge=1)
+    # <NAME>_CACHE_SECRET: the key that authenticates this service's Redis cache entries (kit.cache). Unset: a
+    # random one per process (safe; replicas then do not share entries). Set it alike on every replica.
+    cache_secret: SecretStr | None = Field(default=None, min_length=16)
 
     # Run the outbox relay / event consumers in this process. Any number of replicas may run them (relays claim
     # rows with SKIP LOCKED, consumers share a group); turn them off on replicas that should only serve RPCs,
