@@ -16,14 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kit import timestamps
 from kit.db import utcnow
-from kit.errors import FieldViolation, InvalidArgument, invalid
-from kit.names import parse_ids
+from kit.errors import FieldViolation, InvalidArgument
+from kit.validation import Violations
 from services.analytics import stats
 from services.analytics.repository import CompletionRepository, MemberRepository
 from services.user.client import MembershipClient
 
-STATS_PATTERN = "households/{household}/stats"
-# Every instant a client sends must lie in kit.pagination's range (what every driver and zone can hold; a
+# Every instant a client sends must lie in kit.timestamps' range (what every driver and zone can hold; a
 # window's default start is computed from its end, which must not overflow).
 
 
@@ -52,12 +51,12 @@ class AnalyticsService:
         self._clock = clock
 
     async def household_stats(
-        self, name: str, *, start_time: datetime | None = None, end_time: datetime | None = None
+        self, household_id: uuid.UUID, *, start_time: datetime | None = None, end_time: datetime | None = None
     ) -> StatsReport:
-        household_id = parse_ids(name, STATS_PATTERN)["household"]
-        for field, value in (("start_time", start_time), ("end_time", end_time)):
-            if value is not None and not timestamps.in_range(value):
-                raise invalid(field, timestamps.RANGE_MESSAGE)
+        with Violations() as errors:
+            for field, value in (("start_time", start_time), ("end_time", end_time)):
+                if value is not None and not timestamps.in_range(value):
+                    errors.add(field, timestamps.RANGE_MESSAGE)
         now = self._clock()
         try:
             start, end = stats.window(start_time, end_time, now=now)

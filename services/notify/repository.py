@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.projection import Projection
+from kit.repository import Cursor, after_key
 from services.notify.models import HouseholdMember, Notification, UserName
 
 
@@ -22,10 +23,6 @@ class Member:
     role: str | None
     display_name: str
     left_at: datetime | None
-
-
-# (create_time, id) of the last notification of the previous page; pages go newest first.
-Cursor = tuple[datetime, uuid.UUID]
 
 
 MEMBERS = Projection(HouseholdMember.__table__, key=("household_id", "user_id"), tombstone="left_at")
@@ -64,6 +61,10 @@ class MemberRepository:
         ]
 
 
+# The inbox's sort key (an index on user_id, create_time, id serves it).
+NEWEST_FIRST = (Notification.__table__.c.create_time, Notification.__table__.c.id)
+
+
 class NotificationRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -87,7 +88,7 @@ class NotificationRepository:
         if unread_only:
             query = query.where(Notification.read_time.is_(None))
         if after is not None:
-            query = query.where(sa.tuple_(Notification.create_time, Notification.id) < sa.tuple_(*after))
+            query = query.where(after_key(NEWEST_FIRST, after, descending=True))
         query = query.order_by(Notification.create_time.desc(), Notification.id.desc()).limit(limit)
         return list(await self._session.scalars(query))
 

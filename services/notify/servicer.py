@@ -1,4 +1,4 @@
-"""gRPC NotificationService: proto ↔ domain only (rules live in service.py)."""
+"""gRPC NotificationService: proto ↔ domain only — resource names are parsed here (rules live in service.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,14 @@ import grpc
 from google.protobuf import empty_pb2
 from hearth.notify.v1 import notify_pb2, notify_pb2_grpc
 
+from kit.errors import invalid
+from kit.ids import parse_id
+from kit.names import parse_name
 from services.notify.converters import notification_to_proto
 from services.notify.service import NotificationService
+
+USER = "users/{user}"
+NOTIFICATION = "users/{user}/notifications/{notification}"
 
 
 class NotificationServicer(notify_pb2_grpc.NotificationServiceServicer):
@@ -20,13 +26,13 @@ class NotificationServicer(notify_pb2_grpc.NotificationServiceServicer):
         context: grpc.aio.ServicerContext[notify_pb2.ListNotificationsRequest, notify_pb2.ListNotificationsResponse],
     ) -> notify_pb2.ListNotificationsResponse:
         page = await self._service.list_notifications(
-            request.parent,
+            parse_name(request.parent, USER, field="parent")["user"],
             page_size=request.page_size,
             page_token=request.page_token,
             unread_only=request.unread_only,
         )
         return notify_pb2.ListNotificationsResponse(
-            notifications=[notification_to_proto(n) for n in page.notifications],
+            notifications=[notification_to_proto(n) for n in page.items],
             next_page_token=page.next_page_token,
         )
 
@@ -35,12 +41,16 @@ class NotificationServicer(notify_pb2_grpc.NotificationServiceServicer):
         request: notify_pb2.MarkNotificationReadRequest,
         context: grpc.aio.ServicerContext[notify_pb2.MarkNotificationReadRequest, notify_pb2.Notification],
     ) -> notify_pb2.Notification:
-        return notification_to_proto(await self._service.mark_read(request.name))
+        parts = parse_name(request.name, NOTIFICATION)
+        notification_id = parse_id(parts["notification"])
+        if notification_id is None:
+            raise invalid("name", f"notification id {parts['notification']!r} is not a valid id")
+        return notification_to_proto(await self._service.mark_read(parts["user"], notification_id))
 
     async def MarkAllNotificationsRead(
         self,
         request: notify_pb2.MarkAllNotificationsReadRequest,
         context: grpc.aio.ServicerContext[notify_pb2.MarkAllNotificationsReadRequest, empty_pb2.Empty],
     ) -> empty_pb2.Empty:
-        await self._service.mark_all_read(request.parent)
+        await self._service.mark_all_read(parse_name(request.parent, USER, field="parent")["user"])
         return empty_pb2.Empty()
