@@ -1,17 +1,23 @@
-"""`python -m services.<name> [serve|migrate]`: the one entry point every service shares."""
+"""`python -m services.<name> [serve|migrate|worker]`: the one entry point every service shares.
+
+`worker` runs the service's background-job worker (kit.jobs): the retention jobs every service has, plus the
+service's own tasks (`jobs`, procrastinate Blueprints). It is a process of its own, beside `serve`, so jobs
+never compete with RPCs for the event loop and scale separately."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
+from procrastinate import Blueprint
 from prometheus_client import start_http_server
 
 from kit.db import ensure_database
 from kit.grpc_server import Server, serve
+from kit.jobs import run_worker
 from kit.logging import setup_logging
 from kit.migrations import upgrade
 from kit.settings import ServiceSettings
@@ -29,10 +35,16 @@ async def migrate(settings: ServiceSettings, service_dir: Path) -> None:
     await asyncio.to_thread(upgrade, service_dir, url)
 
 
-def main(settings_cls: type[ServiceSettings], create_server: CreateServer, service_dir: Path) -> None:
+def main(
+    settings_cls: type[ServiceSettings],
+    create_server: CreateServer,
+    service_dir: Path,
+    *,
+    jobs: Sequence[Blueprint] = (),
+) -> None:
     parser = argparse.ArgumentParser(prog=f"python -m services.{settings_cls.service}")
-    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate"])
-    parser.add_argument("--migrate", action="store_true", help="with serve: migrate first")
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate", "worker"])
+    parser.add_argument("--migrate", action="store_true", help="with serve or worker: migrate first")
     args = parser.parse_args()
     settings = settings_cls()
     setup_logging(settings.service, settings.log_level)
@@ -42,6 +54,9 @@ def main(settings_cls: type[ServiceSettings], create_server: CreateServer, servi
             await migrate(settings, service_dir)
             if args.command == "migrate":
                 return
+        if args.command == "worker":
+            await run_worker(settings, *jobs)
+            return
         telemetry = setup_telemetry(settings.service, otlp_endpoint=settings.otlp_endpoint, set_global=True)
         if settings.effective_metrics_port:
             start_http_server(settings.effective_metrics_port)

@@ -13,6 +13,8 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+from kit.cron import Cron
+
 DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 # Default gRPC ports (DESIGN.md); Prometheus metrics listen on port + 1000.
@@ -76,6 +78,16 @@ class ServiceSettings(BaseSettings):
     # but keep at least one replica with each on, or events wait in the outbox / stream.
     run_relay: bool = Field(default=True)
     run_consumers: bool = Field(default=True)
+
+    # Background jobs (kit.jobs; `python -m services.<name> worker`). Outbox rows published / inbox rows handled
+    # longer ago than this are pruned on `prune_cron`. Keep the inbox longer than any event can be redelivered
+    # (it is what makes a redelivery a no-op). A worker silent for 3 heartbeats is presumed dead and its jobs
+    # are requeued on `jobs_recovery_cron` (cron: 5 fields, or 6 with seconds last).
+    outbox_retention_days: float = Field(default=7, gt=0)
+    inbox_retention_days: float = Field(default=30, gt=0)
+    prune_cron: Cron = Field(default="17 * * * *")
+    jobs_recovery_cron: Cron = Field(default="* * * * *")
+    jobs_heartbeat_seconds: float = Field(default=10, gt=0)
 
     log_level: str = Field(default="INFO", validation_alias=alias("HEARTH_LOG_LEVEL"))
     otlp_endpoint: str | None = Field(default=None, validation_alias=alias("OTEL_EXPORTER_OTLP_ENDPOINT"))
