@@ -26,8 +26,6 @@ from services.notify.repository import NotificationRepository
 ME = "me"
 # A page token holds the (create_time, id) of the previous page's last notification, each part checked by
 # kit.pagination.decode_cursor: a forged value is INVALID_ARGUMENT, never a value PostgreSQL chokes on.
-# Typed loosely: kit's CursorPart Protocol declares `nullable` settable while its parts are frozen
-# dataclasses, so mypy refuses them as CursorParts until the Protocol declares it read-only.
 CURSOR: Sequence[pagination.CursorPart] = (pagination.Timestamp(), pagination.Uuid())
 
 
