@@ -47,3 +47,22 @@ async def fresh_database() -> AsyncIterator[Callable[[str], Awaitable[str]]]:
     yield make
     for url in created:
         await drop_database(url)
+
+
+@pytest.fixture
+async def service_database() -> AsyncIterator[Callable[[str], Awaitable[str]]]:
+    """Factory: `url = await service_database("task")` is a new database holding that service's schema at
+    head, cloned from its template (tests/support/templates.py) instead of migrated again; dropped afterwards.
+    Migration tests want `fresh_database`: an empty one, to migrate for real."""
+    from tests.support.stack import migrated_database  # the stack's imports only for tests that use it
+
+    created: list[str] = []
+
+    async def make(service: str) -> str:
+        url = await migrated_database(service)
+        created.append(url)
+        return url
+
+    yield make
+    for url in created:
+        await drop_database(url)

@@ -1,8 +1,9 @@
 """Start real Hearth services (and the gateway) in this process, on free ports, on fresh databases.
 
 Every service runs exactly as in production (`services.<name>.server.create_server`), only with
-port 0, its own freshly created and migrated database, a fresh Redis namespace, and — when a test
-passes one — a span exporter shared by all services so a test can follow one trace across them.
+port 0, its own fresh database (a clone of the service's migrated template, tests/support/templates.py),
+a fresh Redis namespace, and — when a test passes one — a span exporter shared by all services so a
+test can follow one trace across them.
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ from typing import Any
 import httpx
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from kit.db import drop_database, ensure_database
+from kit.db import drop_database
 from kit.grpc_server import Server
-from kit.migrations import upgrade
 from kit.telemetry import Telemetry, setup_telemetry
-from tests.support.infra import ROOT, database_url, infra, unique
+from tests.support import templates
+from tests.support.infra import database_url, infra, unique
 
 SERVICES = ("user", "task", "notify", "analytics")
 # Production-strength argon2 costs ~0.2 s a hash; tests register hundreds of people. Tests of the cost
@@ -33,10 +34,10 @@ FAST_PASSWORDS = {"password_time_cost": 1, "password_memory_kib": 1024, "passwor
 
 
 async def migrated_database(service: str) -> str:
-    url = database_url(unique(f"hearth_test_{service}"))
-    await ensure_database(url)
-    await asyncio.to_thread(upgrade, ROOT / "services" / service, url)
-    return url
+    """A new database holding `service`'s schema at head: a clone of its template (tests/support/templates.py)."""
+    name = unique(f"hearth_test_{service}")
+    await templates.clone(service, name)
+    return database_url(name)
 
 
 def service_settings(service: str, **overrides: Any) -> Any:
