@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from kit.db import make_base
@@ -40,6 +40,8 @@ class Member(Base):
     role: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     joined_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
     as_of: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+    # When each field was last set, by event time (kit.projection keeps it: newest wins per field).
+    versions: Mapped[dict[str, str]] = mapped_column(JSONB, nullable=False, server_default=sa.text("'{}'::jsonb"))
     left_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
 
 

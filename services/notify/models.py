@@ -38,6 +38,8 @@ class HouseholdMember(Base):
     # "owner", "admin", "member" or "child"; None until a member.joined/updated names it.
     role: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     as_of: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+    # When each field was last set, by event time (kit.projection keeps it: newest wins per field).
+    versions: Mapped[dict[str, str]] = mapped_column(JSONB, nullable=False, server_default=sa.text("'{}'::jsonb"))
     left_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
 
 
@@ -53,6 +55,8 @@ class UserName(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     display_name: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     as_of: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+    # When each field was last set, by event time (kit.projection keeps it: newest wins per field).
+    versions: Mapped[dict[str, str]] = mapped_column(JSONB, nullable=False, server_default=sa.text("'{}'::jsonb"))
 
 
 class Notification(Base):

@@ -2,7 +2,9 @@
 
 The member read models are now `kit.projection.Projection`s (newest event wins, NULL = not said yet): a
 display name is a fact about a user (member.joined carries it, user.updated changes it), not about a
-membership, so it moves to `user_names` with its own event time; `role` is NULL until an event names it.
+membership, so it moves to `user_names` with its own event time; `role` is NULL until an event names it;
+`versions` holds the event time that set each field (newest wins per field). Existing rows get their row time
+(`as_of`, or the name's own time) for every field.
 
 Revision ID: 0003
 Revises: 0002
@@ -14,6 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import UUID
+
+from kit.projection import versions_column
 
 revision = "0003"
 down_revision = "0002"
@@ -27,13 +31,15 @@ def upgrade() -> None:
         sa.Column("user_id", UUID(as_uuid=True), nullable=False),
         sa.Column("display_name", sa.Text, nullable=True),
         sa.Column("as_of", sa.DateTime(timezone=True), nullable=False),
+        versions_column(),
         sa.PrimaryKeyConstraint("user_id", name="pk_user_names"),
     )
     # The newest name each user had in any household (rows from before 0002 have no name time: their as_of).
     op.execute(
         """
-        INSERT INTO user_names (user_id, display_name, as_of)
-        SELECT DISTINCT ON (user_id) user_id, display_name, coalesce(name_as_of, as_of)
+        INSERT INTO user_names (user_id, display_name, as_of, versions)
+        SELECT DISTINCT ON (user_id) user_id, display_name, coalesce(name_as_of, as_of),
+               jsonb_build_object('display_name', coalesce(name_as_of, as_of))
         FROM household_members WHERE display_name <> ''
         ORDER BY user_id, coalesce(name_as_of, as_of) DESC
         """
@@ -42,9 +48,17 @@ def upgrade() -> None:
     op.drop_column("household_members", "display_name")
     op.alter_column("household_members", "role", nullable=True)
     op.execute("UPDATE household_members SET role = NULL WHERE role = ''")
+    op.add_column("household_members", versions_column())
+    op.execute(
+        """
+        UPDATE household_members SET versions = jsonb_build_object('left_at', as_of)
+            || CASE WHEN role IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('role', as_of) END
+        """
+    )
 
 
 def downgrade() -> None:
+    op.drop_column("household_members", "versions")
     op.execute("UPDATE household_members SET role = '' WHERE role IS NULL")
     op.alter_column("household_members", "role", nullable=False)
     op.add_column("household_members", sa.Column("display_name", sa.Text, nullable=False, server_default=""))
