@@ -1,26 +1,42 @@
-"""Protobuf ↔ domain for the task service: requests into service inputs, rows into resources."""
+"""Protobuf ↔ domain for the task service: requests into service inputs, rows into resources.
+
+Resource names are read here, and only here: the use cases take ids. A request's own name or parent that does
+not parse is INVALID_ARGUMENT at once (nothing else can be checked without it); a reference inside the request
+(an assignee, a photo, `completed_by`) that does not parse travels on as `validation.Unreadable`, so it is
+reported with every other bad field of the request (and only when the field matters to it).
+"""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from hearth.task.v1 import task_pb2
 
 from kit import timestamps
-from kit.names import user_name
+from kit.errors import InvalidArgument, invalid
+from kit.field_mask import present_fields
+from kit.ids import parse_id
+from kit.names import parse_ids, parse_name, user_name
 from services.task import scheduling
-from services.task.models import ACTIVE, ARCHIVED, DONE, Chore, Completion
-from services.task.service import (
+from services.task.models import ACTIVE, ARCHIVED, DONE, Chore, Completion, etag_of
+from services.task.validation import (
     AssignmentInput,
     ChoreInput,
     ChoreUpdate,
     CompleteInput,
     ListChoresQuery,
+    PhotoRef,
     RecurrenceInput,
-    etag_of,
+    Unreadable,
 )
+
+HOUSEHOLD = "households/{household}"
+CHORE = "households/{household}/chores/{chore}"
+PHOTO = "households/{household}/photos/{photo}"
+ALL_CHORES = "-"  # AIP-159: households/{h}/chores/- lists completions of every chore
 
 Recurrence = task_pb2.Recurrence
 Assignment = task_pb2.Assignment
@@ -43,6 +59,55 @@ def _enum_name(enum: Any, value: int, prefix: str = "") -> str:
         return str(value)
 
 
+# --- names → ids -----------------------------------------------------------------------------------
+
+
+def household_id(parent: str) -> uuid.UUID:
+    """The household of `parent` (households/{household}); INVALID_ARGUMENT on `parent`."""
+    return parse_ids(parent, HOUSEHOLD, field="parent")["household"]
+
+
+def chore_ids(name: str) -> tuple[uuid.UUID, uuid.UUID]:
+    """(household, chore) of households/{household}/chores/{chore}; INVALID_ARGUMENT on `name`."""
+    ids = parse_ids(name, CHORE)
+    return ids["household"], ids["chore"]
+
+
+def completions_parent(parent: str) -> tuple[uuid.UUID, uuid.UUID | None]:
+    """(household, chore) of a ListCompletions parent; chore None for every chore (households/{h}/chores/-)."""
+    names = parse_name(parent, CHORE, field="parent")
+    household = parse_id(names["household"])
+    chore = None if names["chore"] == ALL_CHORES else parse_id(names["chore"])
+    if household is None or (chore is None and names["chore"] != ALL_CHORES):
+        raise invalid("parent", f"must look like {CHORE} (chore id or -)")
+    return household, chore
+
+
+def user_ref(value: str) -> uuid.UUID | Unreadable:
+    """The id in "users/{id}" (a bare id is accepted too)."""
+    user_id = parse_id(value.removeprefix("users/"))
+    return Unreadable(value) if user_id is None else user_id
+
+
+def assignee_filter(value: str) -> uuid.UUID | Literal["me"] | Unreadable | None:
+    if not value:
+        return None
+    if value in ("me", "users/me"):
+        return "me"
+    return user_ref(value)
+
+
+def photo_ref(value: str) -> PhotoRef | Unreadable | None:
+    photo = value.strip()
+    if not photo:
+        return None
+    try:
+        ids = parse_ids(photo, PHOTO, field="photo")
+    except InvalidArgument:
+        return Unreadable(photo)
+    return PhotoRef(name=photo, household_id=ids["household"])
+
+
 # --- requests → inputs -----------------------------------------------------------------------------
 
 
@@ -57,7 +122,7 @@ def recurrence_input(message: task_pb2.Recurrence) -> RecurrenceInput:
 def assignment_input(message: task_pb2.Assignment) -> AssignmentInput:
     return AssignmentInput(
         strategy=_enum_name(Assignment.Strategy, message.strategy),
-        assignees=tuple(message.assignees),
+        assignees=tuple(user_ref(assignee) for assignee in message.assignees),
         rotate=_enum_name(Assignment.Rotate, message.rotate),
         on_miss=_enum_name(Assignment.OnMiss, message.on_miss),
         grace_minutes=message.grace_minutes,
@@ -82,30 +147,11 @@ def chore_input(message: task_pb2.Chore) -> ChoreInput:
     )
 
 
-def populated_fields(message: task_pb2.Chore) -> frozenset[str]:
-    """The updatable fields a client set (the implied update mask when none is given, AIP-134)."""
-    present = {
-        "title": bool(message.title),
-        "description": bool(message.description),
-        "category": bool(message.category),
-        "labels": bool(message.labels),
-        "points": bool(message.points),
-        "estimated_minutes": message.HasField("estimated_minutes"),
-        "recurrence": message.HasField("recurrence"),
-        "assignment": message.HasField("assignment"),
-        "next_due_time": message.HasField("next_due_time"),
-        "reminders": bool(message.reminders),
-        "requires_photo": message.requires_photo,
-        "requires_approval": message.requires_approval,
-    }
-    return frozenset(name for name, is_set in present.items() if is_set)
-
-
 def chore_update(request: task_pb2.UpdateChoreRequest) -> ChoreUpdate:
     return ChoreUpdate(
         chore=chore_input(request.chore),
         mask=tuple(request.update_mask.paths),
-        populated=populated_fields(request.chore),
+        populated=present_fields(request.chore),
         etag=request.chore.etag,
     )
 
@@ -114,7 +160,7 @@ def list_query(request: task_pb2.ListChoresRequest) -> ListChoresQuery:
     return ListChoresQuery(
         page_size=request.page_size,
         page_token=request.page_token,
-        assignee=request.assignee,
+        assignee=assignee_filter(request.assignee),
         category=request.category,
         label=request.label,
         status=request.status,
@@ -129,8 +175,8 @@ def complete_input(request: task_pb2.CompleteChoreRequest) -> CompleteInput:
     return CompleteInput(
         complete_time=timestamps.from_proto(request, "complete_time"),
         note=request.note,
-        photo=request.photo,
-        completed_by=request.completed_by,
+        photo=photo_ref(request.photo),
+        completed_by=user_ref(request.completed_by) if request.completed_by else None,
         request_id=request.request_id,
     )
 

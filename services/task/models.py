@@ -120,3 +120,8 @@ class Completion(Base):
 
 outbox = outbox_table(Base.metadata)
 inbox = inbox_table(Base.metadata)
+
+
+def etag_of(chore: Chore) -> str:
+    """A chore's etag (AIP-154): its version, bumped by every change."""
+    return str(chore.version)

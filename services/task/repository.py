@@ -11,15 +11,18 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kit.repository import Cursor, keyset
 from services.task.models import DUE_KEY_SQL, Chore, Completion
 
 ChoreOrder = Literal["due_at", "created_at", "points", "title"]
-# The sort value of "no due time" (a done one-off chore) in a keyset bound: it sorts last. Page tokens
-# hold null for it (see `cursor_value`).
-INFINITY = "infinity"
+# Where "no due time" (a done one-off chore) sorts: last. A cursor holds None for it (see `sort_value`).
+_INFINITY: sa.ColumnElement[Any] = sa.literal_column("'infinity'::timestamp with time zone")
 
-# Must be the very expression of ix_chores_household_id_state_due, so the planner uses that index.
-_DUE_KEY: sa.ColumnElement[Any] = sa.literal_column(DUE_KEY_SQL.replace("next_due_time", "chores.next_due_time"))
+# Must be the very expression of ix_chores_household_id_state_due, so the planner uses that index; typed, so a
+# cursor's due time is bound as a timestamp.
+_DUE_KEY: sa.ColumnElement[Any] = sa.literal_column(
+    DUE_KEY_SQL.replace("next_due_time", "chores.next_due_time"), sa.DateTime(timezone=True)
+)
 
 
 @dataclass(frozen=True)
@@ -40,31 +43,19 @@ class ChoreFilter:
 def sort_key(order: ChoreOrder) -> sa.ColumnElement[Any]:
     columns: dict[ChoreOrder, sa.ColumnElement[Any]] = {
         "due_at": _DUE_KEY,
-        "created_at": Chore.create_time,  # type: ignore[dict-item]
-        "points": Chore.points,  # type: ignore[dict-item]
-        "title": Chore.title,  # type: ignore[dict-item]
+        "created_at": Chore.create_time.expression,
+        "points": Chore.points.expression,
+        "title": Chore.title.expression,
     }
     return columns[order]
 
 
-def _bind(order: ChoreOrder, value: Any) -> sa.ColumnElement[Any]:
-    if order == "due_at" and value == INFINITY:
-        return sa.literal_column("'infinity'::timestamp with time zone")
-    types: dict[ChoreOrder, sa.types.TypeEngine[Any]] = {
-        "due_at": sa.DateTime(timezone=True),
-        "created_at": sa.DateTime(timezone=True),
-        "points": sa.Integer(),
-        "title": sa.Text(),
-    }
-    return sa.literal(value, types[order])
-
-
-def cursor_value(chore: Chore, order: ChoreOrder) -> Any:
-    """The sort value of `chore` as a page token stores it (JSON-friendly; null for no due time)."""
+def sort_value(chore: Chore, order: ChoreOrder) -> Any:
+    """`chore`'s value of the sort key `order` (None for no due time), as a keyset cursor holds it."""
     if order == "due_at":
-        return chore.next_due_time.isoformat() if chore.next_due_time is not None else None
+        return chore.next_due_time
     if order == "created_at":
-        return chore.create_time.isoformat()
+        return chore.create_time
     if order == "points":
         return chore.points
     return chore.title
@@ -98,10 +89,11 @@ class ChoreRepository:
         *,
         order: ChoreOrder,
         descending: bool,
-        after: tuple[Any, uuid.UUID] | None,
+        after: Cursor | None,
         limit: int,
     ) -> list[Chore]:
-        """One page in (sort key, id) order, strictly after the `after` cursor — keyset, never OFFSET."""
+        """One page in (sort key, id) order, strictly after the `after` cursor (sort value, id) — keyset, never
+        OFFSET; a due time of None in the cursor is "no due time", which sorts last."""
         query = page_query(household_id, where, order=order, descending=descending, after=after, limit=limit)
         return list(await self._session.scalars(query))
 
@@ -112,11 +104,13 @@ def page_query(
     *,
     order: ChoreOrder,
     descending: bool,
-    after: tuple[Any, uuid.UUID] | None,
+    after: Cursor | None,
     limit: int,
 ) -> sa.Select[Chore]:
-    key = sort_key(order)
-    query = sa.select(Chore).where(Chore.household_id == household_id, Chore.state.in_(list(where.states)))
+    # Select[Any]: kit.repository.keyset is typed for selects of rows (tuples), this one selects entities.
+    query: sa.Select[Any] = sa.select(Chore).where(
+        Chore.household_id == household_id, Chore.state.in_(list(where.states))
+    )
     if where.assignee_id is not None:
         query = query.where(Chore.assignee_id == where.assignee_id)
     if where.category is not None:
@@ -129,12 +123,9 @@ def page_query(
         query = query.where(Chore.next_due_time < where.due_before)
     if where.query is not None:
         query = query.where(Chore.search.bool_op("@@")(sa.func.websearch_to_tsquery("simple", where.query)))
-    if after is not None:
-        mark = sa.tuple_(_bind(order, after[0]), sa.literal(after[1], Chore.id.type))
-        current = sa.tuple_(key, Chore.id)
-        query = query.where(current < mark if descending else current > mark)
-    direction = (key.desc(), Chore.id.desc()) if descending else (key.asc(), Chore.id.asc())
-    return query.order_by(*direction).limit(limit)
+    if after is not None and order == "due_at" and after[0] is None:
+        after = (_INFINITY, *after[1:])
+    return keyset(query, (sort_key(order), Chore.id.expression), after=after, limit=limit, descending=descending)
 
 
 class CompletionRepository:
@@ -158,14 +149,13 @@ class CompletionRepository:
         household_id: uuid.UUID,
         chore_id: uuid.UUID | None,
         *,
-        after: tuple[datetime, uuid.UUID] | None,
+        after: Cursor | None,
         limit: int,
     ) -> list[Completion]:
-        """Newest first, of one chore or (chore_id None) of the whole household."""
-        query = sa.select(Completion).where(Completion.household_id == household_id)
+        """Newest first, of one chore or (chore_id None) of the whole household, strictly after the `after`
+        cursor (complete time, id)."""
+        query: sa.Select[Any] = sa.select(Completion).where(Completion.household_id == household_id)
         if chore_id is not None:
             query = query.where(Completion.chore_id == chore_id)
-        if after is not None:
-            query = query.where(sa.tuple_(Completion.complete_time, Completion.id) < sa.tuple_(*after))
-        query = query.order_by(Completion.complete_time.desc(), Completion.id.desc()).limit(limit)
-        return list(await self._session.scalars(query))
+        order = (Completion.complete_time.expression, Completion.id.expression)
+        return list(await self._session.scalars(keyset(query, order, after=after, limit=limit, descending=True)))

@@ -12,6 +12,10 @@ chore anchored on 31 January is due 28 February (clamped to the month's end) and
 Wall-clock times that do not exist (spring forward, e.g. 02:30 on the last Sunday of March in
 Europe/Berlin) resolve to the same instant as the time before the transition plus the gap, i.e.
 03:30 local; ambiguous ones (fall back) resolve to their first occurrence (PEP 495, fold=0).
+
+What a completion does to a chore (`complete`: its next due time, whether it is done, who has it next,
+whether it was on time) is one function of the chore's schedule state and the completion; the use case
+applies the `CompletionChange` it returns.
 """
 
 from __future__ import annotations
@@ -264,3 +268,58 @@ def next_assignee(assignment: Assignment, *, current: uuid.UUID | None) -> uuid.
     """Who the next occurrence is assigned to after a completion (fixed: always the same person)."""
     del current  # rotation strategies (round robin, least completed, ...) will need it
     return initial_assignee(assignment)
+
+
+# --- completion ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScheduleState:
+    """A chore's schedule as it stands before a completion: the open occurrence is due at `due`."""
+
+    recurrence: Recurrence
+    assignment: Assignment
+    due: datetime
+    # The schedule's origin (occurrences are anchor + k steps); None: count from `due`.
+    anchor: datetime | None = None
+    assignee_id: uuid.UUID | None = None
+    last_completion_time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CompletionChange:
+    """What completing the open occurrence changes on the chore."""
+
+    # The occurrence the completion fulfilled.
+    due: datetime
+    # None: the chore is done (a one-off, or a season the schedule never reaches again).
+    next_due: datetime | None
+    # Who has the next occurrence (unchanged when the chore is done).
+    assignee_id: uuid.UUID | None
+    on_time: bool
+    # The latest completion so far: a backdated completion never moves it backwards.
+    last_completion_time: datetime
+
+    @property
+    def done(self) -> bool:
+        return self.next_due is None
+
+
+def complete(state: ScheduleState, *, completed_at: datetime, tz: tzinfo) -> CompletionChange:
+    """The change of completing the occurrence due at `state.due` at `completed_at` (times in `tz`)."""
+    completed_at = _utc(completed_at, "completed_at")
+    following = next_due(
+        state.recurrence, previous_due=state.due, completed_at=completed_at, tz=tz, anchor=state.anchor
+    )
+    last = state.last_completion_time
+    return CompletionChange(
+        due=state.due,
+        next_due=following,
+        assignee_id=(
+            state.assignee_id if following is None else next_assignee(state.assignment, current=state.assignee_id)
+        ),
+        on_time=completed_on_time(
+            due=state.due, completed_at=completed_at, grace_minutes=state.assignment.grace_minutes
+        ),
+        last_completion_time=completed_at if last is None else max(_utc(last, "last_completion_time"), completed_at),
+    )

@@ -1,4 +1,5 @@
-"""gRPC ChoreService: proto ↔ domain only (rules live in service.py)."""
+"""gRPC ChoreService: proto ↔ domain only (rules live in service.py). Resource names become ids here
+(converters), so the use cases never parse a name."""
 
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ class ChoreServicer(task_pb2_grpc.ChoreServiceServicer):
         request: task_pb2.CreateChoreRequest,
         context: grpc.aio.ServicerContext[task_pb2.CreateChoreRequest, task_pb2.Chore],
     ) -> task_pb2.Chore:
+        data = converters.chore_input(request.chore)
         chore = await self._service.create_chore(
-            request.parent, converters.chore_input(request.chore), request_id=request.request_id
+            converters.household_id(request.parent), data, request_id=request.request_id
         )
         return converters.chore_to_proto(chore)
 
@@ -29,16 +31,17 @@ class ChoreServicer(task_pb2_grpc.ChoreServiceServicer):
         request: task_pb2.GetChoreRequest,
         context: grpc.aio.ServicerContext[task_pb2.GetChoreRequest, task_pb2.Chore],
     ) -> task_pb2.Chore:
-        return converters.chore_to_proto(await self._service.get_chore(request.name))
+        return converters.chore_to_proto(await self._service.get_chore(*converters.chore_ids(request.name)))
 
     async def ListChores(
         self,
         request: task_pb2.ListChoresRequest,
         context: grpc.aio.ServicerContext[task_pb2.ListChoresRequest, task_pb2.ListChoresResponse],
     ) -> task_pb2.ListChoresResponse:
-        page = await self._service.list_chores(request.parent, converters.list_query(request))
+        query = converters.list_query(request)
+        page = await self._service.list_chores(converters.household_id(request.parent), query)
         return task_pb2.ListChoresResponse(
-            chores=[converters.chore_to_proto(chore) for chore in page.chores], next_page_token=page.next_page_token
+            chores=[converters.chore_to_proto(chore) for chore in page.items], next_page_token=page.next_page_token
         )
 
     async def UpdateChore(
@@ -46,7 +49,8 @@ class ChoreServicer(task_pb2_grpc.ChoreServiceServicer):
         request: task_pb2.UpdateChoreRequest,
         context: grpc.aio.ServicerContext[task_pb2.UpdateChoreRequest, task_pb2.Chore],
     ) -> task_pb2.Chore:
-        chore = await self._service.update_chore(request.chore.name, converters.chore_update(request))
+        update = converters.chore_update(request)
+        chore = await self._service.update_chore(*converters.chore_ids(request.chore.name), update)
         return converters.chore_to_proto(chore)
 
     async def DeleteChore(
@@ -54,7 +58,7 @@ class ChoreServicer(task_pb2_grpc.ChoreServiceServicer):
         request: task_pb2.DeleteChoreRequest,
         context: grpc.aio.ServicerContext[task_pb2.DeleteChoreRequest, empty_pb2.Empty],
     ) -> empty_pb2.Empty:
-        await self._service.delete_chore(request.name, etag=request.etag)
+        await self._service.delete_chore(*converters.chore_ids(request.name), etag=request.etag)
         return empty_pb2.Empty()
 
     async def CompleteChore(
@@ -62,7 +66,8 @@ class ChoreServicer(task_pb2_grpc.ChoreServiceServicer):
         request: task_pb2.CompleteChoreRequest,
         context: grpc.aio.ServicerContext[task_pb2.CompleteChoreRequest, task_pb2.CompleteChoreResponse],
     ) -> task_pb2.CompleteChoreResponse:
-        result = await self._service.complete_chore(request.name, converters.complete_input(request))
+        data = converters.complete_input(request)
+        result = await self._service.complete_chore(*converters.chore_ids(request.name), data)
         return task_pb2.CompleteChoreResponse(
             completion=converters.completion_to_proto(result.completion),
             chore=converters.chore_to_proto(result.chore),
@@ -73,10 +78,11 @@ class ChoreServicer(task_pb2_grpc.ChoreServiceServicer):
         request: task_pb2.ListCompletionsRequest,
         context: grpc.aio.ServicerContext[task_pb2.ListCompletionsRequest, task_pb2.ListCompletionsResponse],
     ) -> task_pb2.ListCompletionsResponse:
+        household_id, chore_id = converters.completions_parent(request.parent)
         page = await self._service.list_completions(
-            request.parent, page_size=request.page_size, page_token=request.page_token
+            household_id, chore_id, page_size=request.page_size, page_token=request.page_token
         )
         return task_pb2.ListCompletionsResponse(
-            completions=[converters.completion_to_proto(c) for c in page.completions],
+            completions=[converters.completion_to_proto(c) for c in page.items],
             next_page_token=page.next_page_token,
         )

@@ -20,7 +20,7 @@ from kit.db import session_factory
 from kit.ids import new_id
 from kit.migrations import upgrade
 from services.task.models import ACTIVE, ARCHIVED, DONE, Chore
-from services.task.repository import INFINITY, ChoreFilter, ChoreOrder, ChoreRepository, cursor_value, page_query
+from services.task.repository import ChoreFilter, ChoreOrder, ChoreRepository, page_query, sort_value
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 6, 1, 12, tzinfo=UTC)
@@ -84,9 +84,9 @@ async def all_pages(
         if not rows:
             return seen
         seen.append(rows[0].title)
-        # A page token holds the due time (null for none); the service decodes null into INFINITY.
-        assert cursor_value(rows[0], order) == (rows[0].next_due_time.isoformat() if rows[0].next_due_time else None)
-        after = (rows[0].next_due_time or INFINITY, rows[0].id)
+        # A cursor holds the due time, None for none (which sorts last).
+        assert sort_value(rows[0], order) == rows[0].next_due_time
+        after = (sort_value(rows[0], order), rows[0].id)
 
 
 async def test_keyset_pages_over_chores_without_a_due_time(sessions: async_sessionmaker[AsyncSession]) -> None:
@@ -134,7 +134,7 @@ async def test_every_list_order_and_filter_is_served_by_an_index(sessions: async
     orders: list[tuple[ChoreFilter, ChoreOrder, bool, tuple[Any, uuid.UUID] | None, str]] = [
         (active, "due_at", False, None, "ix_chores_household_id_state_due"),
         (active, "due_at", True, (T0, new_id()), "ix_chores_household_id_state_due"),
-        (ChoreFilter(states=(DONE,)), "due_at", False, ("infinity", new_id()), "ix_chores_household_id_state_due"),
+        (ChoreFilter(states=(DONE,)), "due_at", False, (None, new_id()), "ix_chores_household_id_state_due"),
         (active, "created_at", True, None, "ix_chores_household_id_state_create_time_id"),
         (active, "points", False, (3, new_id()), "ix_chores_household_id_state_points_id"),
         (active, "title", False, ("m", new_id()), "ix_chores_household_id_state_title_id"),

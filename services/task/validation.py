@@ -1,0 +1,475 @@
+"""What a chore request may hold: the inputs the servicer hands over (resource names already read into ids) and
+the checks that turn them into validated values. Pure: no I/O, no clock (the use case passes `now`).
+
+Every check gathers its field problems in a `kit.validation.Violations`, so a client sees every bad field of
+a request at once; the use case raises them (after adding what only I/O can tell, such as "not a member").
+A reference the servicer could not read as a resource name arrives as `Unreadable` and is reported here, by
+the field it was sent in, only when that field matters to the request (an update that does not touch the
+assignment ignores its assignees).
+
+Checks that need the chore's stored state (a completion dated before the chore existed, a photo the chore
+requires) belong to the use case, which holds the row.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta, tzinfo
+from typing import Any, Literal, cast, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from kit import timestamps
+from kit.field_mask import UpdateMask
+from kit.text import CONTROL_CHARACTERS_MESSAGE, has_control_characters
+from kit.validation import Violations
+from services.task import scheduling
+from services.task.models import ACTIVE, ARCHIVED, DONE
+from services.task.repository import ChoreFilter, ChoreOrder
+
+MAX_TITLE = 200
+MAX_DESCRIPTION = 5000
+MAX_CATEGORY = 50
+MAX_LABELS = 20
+MAX_LABEL = 50
+MAX_POINTS = 1000
+MAX_ESTIMATED_MINUTES = 24 * 60
+MAX_EVERY = 1000
+MAX_REMINDERS = 10
+MAX_REMINDER_MINUTES = 7 * 24 * 60
+MAX_GRACE_MINUTES = 7 * 24 * 60
+MAX_NOTE = 1000
+MAX_QUERY = 200
+# A completion may be stamped slightly in the future (clock skew between devices), not more.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+# First due times further than this from now are surely a mistake (and would overflow the calendar).
+MAX_DUE_DISTANCE = timedelta(days=100 * 366)
+# A completion may be logged a day after it was done, but not dated before the chore existed: no earlier
+# than its creation or its first due time (whichever is earlier) minus this.
+BACKDATE_TOLERANCE = timedelta(days=1)
+
+# Proto names of the recurrence kinds and assignment settings the slice does not implement yet.
+UNSUPPORTED_KINDS = ("weekly", "monthly", "yearly", "rrule", "adaptive")
+UNSUPPORTED_STRATEGIES = (
+    "round_robin",
+    "least_completed",
+    "least_assigned",
+    "least_points",
+    "random",
+    "random_except_last",
+)
+SUPPORTED_ROTATE = ("", "on_completion")
+SUPPORTED_ON_MISS = ("", "keep")
+
+# The chore's update mask (AIP-134); each updatable field is a column of the same name.
+CHORE_MASK = UpdateMask(
+    updatable=(
+        "title",
+        "description",
+        "category",
+        "labels",
+        "points",
+        "estimated_minutes",
+        "recurrence",
+        "assignment",
+        "next_due_time",
+        "reminders",
+        "requires_photo",
+        "requires_approval",
+    ),
+    output_only=("name", "assignee", "state", "creator", "last_completion_time", "create_time", "update_time", "etag"),
+)
+UPDATABLE = CHORE_MASK.updatable
+STATUSES = ("", "due", "overdue", "upcoming", "archived", "done")
+ORDERS: tuple[ChoreOrder, ...] = get_args(ChoreOrder)
+# The assignee filter's alias of the caller (also spelt users/me).
+ME = "me"
+
+
+# --- inputs (what the servicer hands over, unvalidated) ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A reference the servicer could not read as a resource name, kept as sent (for the message)."""
+
+    sent: str
+
+
+@dataclass(frozen=True)
+class PhotoRef:
+    """A photo named households/{household}/photos/{photo}: the name as sent (stored as is) and its household."""
+
+    name: str
+    household_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class RecurrenceInput:
+    # The proto oneof's case ("once", "interval", "weekly", ...); "" when none is set.
+    kind: str = ""
+    every: int = 0
+    # "hours" … "years"; "" when unspecified.
+    unit: str = ""
+    rolling: bool = False
+    months: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class AssignmentInput:
+    # "fixed", "unassigned", "round_robin", ...; "" when unspecified.
+    strategy: str = ""
+    assignees: tuple[uuid.UUID | Unreadable, ...] = ()
+    rotate: str = ""
+    on_miss: str = ""
+    grace_minutes: int = 0
+    miss_penalty_points: int = 0
+
+
+@dataclass(frozen=True)
+class ChoreInput:
+    title: str = ""
+    description: str = ""
+    category: str = ""
+    labels: tuple[str, ...] = ()
+    points: int = 0
+    estimated_minutes: int | None = None
+    recurrence: RecurrenceInput | None = None
+    assignment: AssignmentInput | None = None
+    next_due_time: datetime | None = None
+    reminders: tuple[int, ...] = ()
+    requires_photo: bool = False
+    requires_approval: bool = False
+
+
+@dataclass(frozen=True)
+class ChoreUpdate:
+    chore: ChoreInput
+    # The update mask's paths; empty = the updatable fields in `populated` (AIP-134); "*" = every updatable field.
+    mask: tuple[str, ...] = ()
+    populated: frozenset[str] = frozenset()
+    # When set, must match the chore's current etag.
+    etag: str = ""
+
+
+@dataclass(frozen=True)
+class ListChoresQuery:
+    page_size: int = 0
+    page_token: str = ""
+    # a user's id, ME (the caller), or None (anyone)
+    assignee: uuid.UUID | Literal["me"] | Unreadable | None = None
+    category: str = ""
+    label: str = ""
+    status: str = ""
+    due_before: datetime | None = None
+    due_after: datetime | None = None
+    query: str = ""
+    order_by: str = ""
+
+
+@dataclass(frozen=True)
+class CompleteInput:
+    complete_time: datetime | None = None
+    note: str = ""
+    photo: PhotoRef | Unreadable | None = None
+    # None: the caller
+    completed_by: uuid.UUID | Unreadable | None = None
+    request_id: str = ""
+
+
+# --- validated values --------------------------------------------------------------------------------
+
+
+@dataclass
+class Changes:
+    """Validated values of the fields an operation sets (column name → value), plus the schedule parts."""
+
+    columns: dict[str, Any] = field(default_factory=dict)
+    recurrence: scheduling.Recurrence | None = None
+    assignment: scheduling.Assignment | None = None
+    next_due_time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ValidCompletion:
+    completed_at: datetime
+    note: str
+    # the photo's name, or ""
+    photo: str
+    # None: the caller
+    completed_by: uuid.UUID | None
+
+
+def aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def zone(name: str) -> tzinfo:
+    """The household's time zone (UTC when the user service names none it can open)."""
+    try:
+        return ZoneInfo(name) if name else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+# --- chores ------------------------------------------------------------------------------------------
+
+
+def _labels(labels: Sequence[str], errors: Violations) -> list[str]:
+    if len(labels) > MAX_LABELS:
+        errors.add("labels", f"at most {MAX_LABELS} labels")
+    result: list[str] = []
+    for index, raw in enumerate(labels):
+        label = raw.strip()
+        if not label or len(label) > MAX_LABEL:
+            errors.add(f"labels[{index}]", f"must be 1 to {MAX_LABEL} characters")
+        elif has_control_characters(label):
+            errors.add(f"labels[{index}]", CONTROL_CHARACTERS_MESSAGE)
+        elif label not in result:
+            result.append(label)
+    return result
+
+
+def _in_range(value: int, name: str, low: int, high: int, errors: Violations) -> int:
+    if not low <= value <= high:
+        errors.add(name, f"must be between {low} and {high}")
+    return value
+
+
+def recurrence(data: RecurrenceInput | None, errors: Violations) -> scheduling.Recurrence | None:
+    if data is None or not data.kind:
+        errors.add("recurrence", "is required (once or interval)")
+        return None
+    if data.kind in UNSUPPORTED_KINDS:
+        errors.add("recurrence", f"recurrence kind {data.kind!r} is not supported yet (use once or interval)")
+        return None
+    if data.kind not in scheduling.KINDS:
+        errors.add("recurrence", f"unknown recurrence kind {data.kind!r}")
+        return None
+    ok = True
+    if any(not 1 <= month <= 12 for month in data.months):
+        errors.add("recurrence.months", "months are 1 to 12")
+        ok = False
+    elif len(set(data.months)) != len(data.months):
+        errors.add("recurrence.months", "must not repeat a month")
+        ok = False
+    if data.kind == "interval":
+        if not 1 <= data.every <= MAX_EVERY:
+            errors.add("recurrence.every", f"must be between 1 and {MAX_EVERY}")
+            ok = False
+        if data.unit not in scheduling.UNITS:
+            errors.add("recurrence.unit", "is required (hours, days, weeks, months or years)")
+            ok = False
+    if not ok:
+        return None
+    return scheduling.Recurrence(
+        kind=data.kind,
+        every=data.every if data.kind == "interval" else 1,
+        unit=cast(scheduling.Unit, data.unit) if data.kind == "interval" else None,
+        rolling=data.rolling,
+        months=tuple(sorted(data.months)),
+    )
+
+
+def assignment(data: AssignmentInput | None, errors: Violations) -> scheduling.Assignment | None:
+    if data is None or not data.strategy:
+        errors.add("assignment.strategy", "is required (fixed or unassigned)")
+        return None
+    if data.strategy in UNSUPPORTED_STRATEGIES:
+        errors.add("assignment.strategy", f"strategy {data.strategy!r} is not supported yet (use fixed or unassigned)")
+        return None
+    if data.strategy not in scheduling.STRATEGIES:
+        errors.add("assignment.strategy", f"unknown strategy {data.strategy!r}")
+        return None
+    ok = True
+    assignees: list[uuid.UUID] = []
+    for index, user_id in enumerate(data.assignees):
+        if isinstance(user_id, Unreadable):
+            errors.add(f"assignment.assignees[{index}]", f"{user_id.sent!r} is not a user (users/{{id}})")
+            ok = False
+        elif user_id in assignees:
+            errors.add(f"assignment.assignees[{index}]", "is listed twice")
+            ok = False
+        else:
+            assignees.append(user_id)
+    if data.strategy == "fixed" and not data.assignees:
+        errors.add("assignment.assignees", "a fixed assignment needs one assignee")
+        ok = False
+    if data.strategy == "unassigned" and data.assignees:
+        errors.add("assignment.assignees", "an unassigned chore takes no assignees")
+        ok = False
+    if data.rotate not in SUPPORTED_ROTATE:
+        errors.add("assignment.rotate", f"rotate {data.rotate!r} is not supported yet")
+        ok = False
+    if data.on_miss not in SUPPORTED_ON_MISS:
+        errors.add("assignment.on_miss", f"on_miss {data.on_miss!r} is not supported yet")
+        ok = False
+    if data.miss_penalty_points:
+        errors.add("assignment.miss_penalty_points", "miss penalties are not supported yet")
+        ok = False
+    if not 0 <= data.grace_minutes <= MAX_GRACE_MINUTES:
+        errors.add("assignment.grace_minutes", f"must be between 0 and {MAX_GRACE_MINUTES}")
+        ok = False
+    if not ok:
+        return None
+    return scheduling.Assignment(
+        strategy=data.strategy,
+        assignees=tuple(assignees),
+        rotate=data.rotate,
+        on_miss=data.on_miss,
+        grace_minutes=data.grace_minutes,
+    )
+
+
+def chore_fields(data: ChoreInput, paths: Iterable[str], now: datetime, errors: Violations) -> Changes:
+    """The fields named in `paths`, validated; each violation names its field ("recurrence.every")."""
+    changes = Changes()
+    columns = changes.columns
+    for path in paths:
+        if path == "title":
+            columns["title"] = errors.text("title", data.title, max_length=MAX_TITLE, required=True)
+        elif path == "description":
+            columns["description"] = errors.text("description", data.description, max_length=MAX_DESCRIPTION)
+        elif path == "category":
+            columns["category"] = errors.text("category", data.category, max_length=MAX_CATEGORY)
+        elif path == "labels":
+            columns["labels"] = _labels(data.labels, errors)
+        elif path == "points":
+            columns["points"] = _in_range(data.points, "points", 0, MAX_POINTS, errors)
+        elif path == "estimated_minutes":
+            minutes = data.estimated_minutes
+            if minutes is not None:
+                _in_range(minutes, "estimated_minutes", 0, MAX_ESTIMATED_MINUTES, errors)
+            columns["estimated_minutes"] = minutes
+        elif path == "reminders":
+            if len(data.reminders) > MAX_REMINDERS:
+                errors.add("reminders", f"at most {MAX_REMINDERS} reminders")
+            for index, minutes in enumerate(data.reminders):
+                _in_range(minutes, f"reminders[{index}].before_minutes", 0, MAX_REMINDER_MINUTES, errors)
+            columns["reminders"] = sorted(set(data.reminders), reverse=True)
+        elif path == "requires_photo":
+            columns["requires_photo"] = data.requires_photo
+        elif path == "requires_approval":
+            if data.requires_approval:
+                errors.add("requires_approval", "approval of completions is not supported yet")
+            columns["requires_approval"] = False
+        elif path == "recurrence":
+            changes.recurrence = recurrence(data.recurrence, errors)
+        elif path == "assignment":
+            changes.assignment = assignment(data.assignment, errors)
+        elif path == "next_due_time":
+            due = data.next_due_time
+            if due is not None and not timestamps.in_range(due):
+                errors.add("next_due_time", timestamps.RANGE_MESSAGE)
+            elif due is not None and abs(aware(due) - now) > MAX_DUE_DISTANCE:
+                errors.add("next_due_time", "must be within 100 years from now")
+            changes.next_due_time = aware(due) if due is not None else None
+    return changes
+
+
+def update_paths(update: ChoreUpdate) -> list[str]:
+    """The fields an update sets, by the chore's update mask (AIP-134: see kit.field_mask)."""
+    return CHORE_MASK.paths(update.mask, present=update.populated)
+
+
+# --- completions -------------------------------------------------------------------------------------
+
+
+def completion(data: CompleteInput, household_id: uuid.UUID, now: datetime, errors: Violations) -> ValidCompletion:
+    completed_at = aware(data.complete_time) if data.complete_time else now
+    if not timestamps.in_range(completed_at):
+        errors.add("complete_time", timestamps.RANGE_MESSAGE)
+    elif completed_at > now + FUTURE_TOLERANCE:
+        errors.add("complete_time", "must not be in the future")
+    note = errors.text("note", data.note, max_length=MAX_NOTE)
+    photo = ""
+    if isinstance(data.photo, Unreadable):
+        errors.add("photo", "must be households/{household}/photos/{photo}")
+    elif data.photo is not None:
+        if data.photo.household_id != household_id:
+            errors.add("photo", "must be a photo of this household")
+        photo = data.photo.name
+    errors.request_id(data.request_id)
+    completed_by: uuid.UUID | None = None
+    if isinstance(data.completed_by, Unreadable):
+        errors.add("completed_by", "must name a user (users/{id})")
+    else:
+        completed_by = data.completed_by
+    return ValidCompletion(completed_at=completed_at, note=note, photo=photo, completed_by=completed_by)
+
+
+def earliest_completion(*, create_time: datetime, anchor_time: datetime | None) -> datetime:
+    """The earliest time a completion of a chore may be dated: its creation or the start of its schedule (the
+    anchor, never after the first due time), whichever is earlier, less a day's grace for logging late."""
+    start = create_time if anchor_time is None else min(create_time, anchor_time)
+    return start - BACKDATE_TOLERANCE
+
+
+# --- lists -------------------------------------------------------------------------------------------
+
+
+def order(order_by: str, errors: Violations) -> tuple[ChoreOrder, bool]:
+    """ListChores `order_by`: a sort key, optionally followed by "asc" or "desc" (default: due_at ascending)."""
+    words = order_by.split()
+    if not words:
+        return "due_at", False
+    name, direction = words[0], [w.lower() for w in words[1:]]
+    if name not in ORDERS or direction not in ([], ["asc"], ["desc"]):
+        errors.add("order_by", f'must be one of {", ".join(ORDERS)}, optionally followed by " desc"')
+        return "due_at", False
+    return name, direction == ["desc"]
+
+
+def _filter_text(value: str, name: str, limit: int, errors: Violations) -> None:
+    """A free-text filter: bounded, and nothing PostgreSQL refuses (NUL) or nobody can see."""
+    if len(value) > limit:
+        errors.add(name, f"must be at most {limit} characters")
+    elif has_control_characters(value):
+        errors.add(name, CONTROL_CHARACTERS_MESSAGE)
+
+
+def start_of_tomorrow(now: datetime, tz: tzinfo) -> datetime:
+    tomorrow = now.astimezone(tz).date() + timedelta(days=1)
+    return datetime.combine(tomorrow, time(0), tzinfo=tz).astimezone(UTC)
+
+
+def chore_filter(
+    query: ListChoresQuery, *, assignee_id: uuid.UUID | None, now: datetime, tz: tzinfo, errors: Violations
+) -> ChoreFilter:
+    """ListChores' filters as repository conditions (`status` bounds the due time in the household's zone:
+    see service.py). `assignee_id` is the assignee filter with ME already resolved to the caller."""
+    if query.status not in STATUSES:
+        errors.add("status", "must be one of due, overdue, upcoming, archived, done (or empty)")
+    _filter_text(query.query, "query", MAX_QUERY, errors)
+    _filter_text(query.category, "category", MAX_CATEGORY, errors)
+    _filter_text(query.label, "label", MAX_LABEL, errors)
+    for name, value in (("due_after", query.due_after), ("due_before", query.due_before)):
+        if value is not None and not timestamps.in_range(value):
+            errors.add(name, timestamps.RANGE_MESSAGE)
+    if isinstance(query.assignee, Unreadable):
+        errors.add("assignee", "must name a user (users/{id})")
+    due_after = aware(query.due_after) if query.due_after else None
+    due_before = aware(query.due_before) if query.due_before else None
+    states: tuple[str, ...] = (ACTIVE,)
+    if query.status == "overdue":
+        due_before = min(due_before, now) if due_before else now
+    elif query.status == "due":
+        end_of_today = start_of_tomorrow(now, tz)
+        due_before = min(due_before, end_of_today) if due_before else end_of_today
+    elif query.status == "upcoming":
+        start = start_of_tomorrow(now, tz)
+        due_after = max(due_after, start) if due_after else start
+    elif query.status == "archived":
+        states = (ARCHIVED,)
+    elif query.status == "done":
+        states = (DONE,)
+    return ChoreFilter(
+        states=states,
+        assignee_id=assignee_id,
+        category=query.category.strip() or None,
+        label=query.label.strip() or None,
+        due_after=due_after,
+        due_before=due_before,
+        query=query.query.strip() or None,
+    )
