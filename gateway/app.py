@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 import redis.asyncio as aioredis
 from fastapi import FastAPI
 
-from gateway import problems
+from gateway import openapi, problems
 from gateway.clients import connect
 from gateway.config import GatewaySettings
 from gateway.health import router as health_router
@@ -41,11 +41,16 @@ def create_app(settings: GatewaySettings, telemetry: Telemetry | None = None) ->
     app = FastAPI(
         title="Hearth API",
         version="1.0.0",
-        description="Households sharing chores. Errors are RFC 9457 problem+json; see API.md for the contract.",
+        description=(
+            "Households sharing chores. This document is the REST contract: every response body is described"
+            " here, with an example. Errors are RFC 9457 `application/problem+json` with a stable `code`;"
+            " authenticate with `Authorization: Bearer <access token>` from POST /api/v1/auth/login."
+        ),
         lifespan=lifespan,
     )
     app.state.settings = settings
     problems.install(app)
+    openapi.install(app)
     for module in (auth, users, households, chores, notifications, analytics):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(auth.jwks_router)

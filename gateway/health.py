@@ -18,6 +18,8 @@ from fastapi.responses import JSONResponse
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from gateway import openapi as doc
+from gateway import responses
 from gateway.clients import ADDRESSES
 
 router = APIRouter(tags=["operations"])
@@ -59,14 +61,22 @@ def overall(parts: dict[str, dict[str, Any]]) -> str:
     return "degraded" if "degraded" in states else "ok"
 
 
-@router.get("/health/liveness", summary="The process is up")
-async def liveness() -> dict[str, str]:
-    return {"status": "ok"}
+@router.get(
+    "/health/liveness",
+    summary="The process is up",
+    responses={200: doc.body(responses.Liveness, responses.LIVENESS, "The process answers")},
+)
+async def liveness() -> JSONResponse:
+    return JSONResponse({"status": "ok"})
 
 
 @router.get(
     "/health/readiness",
     summary="Ready when every service answers its gRPC health check (Redis down is degraded, still ready)",
+    responses={
+        200: doc.body(responses.Readiness, responses.READY, "Ready: ok, or degraded (Redis down)"),
+        503: doc.body(responses.Readiness, responses.NOT_READY, "Not ready: a service does not answer"),
+    },
 )
 async def readiness(request: Request) -> JSONResponse:
     parts = await components(request)
@@ -77,7 +87,14 @@ async def readiness(request: Request) -> JSONResponse:
     )
 
 
-@router.get("/health/status", summary="Each component and the overall state: ok, degraded or down")
+@router.get(
+    "/health/status",
+    summary="Each component and the overall state: ok, degraded or down",
+    responses={
+        200: doc.body(responses.SystemStatus, responses.STATUS_OK, "ok or degraded"),
+        503: doc.body(responses.SystemStatus, responses.STATUS_DOWN, "down: a service does not answer"),
+    },
+)
 async def status(request: Request) -> JSONResponse:
     parts = await components(request)
     state = overall(parts)

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.converters import json_field
 from kit import context
-from kit.errors import FieldViolation, HearthError, http_mapping
+from kit.errors import FieldViolation, HearthError, http_mapping, registered_errors
 from kit.interceptors import carried_error
 
 log = logging.getLogger("hearth.gateway")
@@ -49,20 +49,44 @@ TITLES = {
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 401: "unauthenticated"}
 
 
-def problem(
-    status: int, code: str, detail: str = "", errors: list[FieldViolation] | None = None, headers: Any = None
-) -> JSONResponse:
+def problem_body(
+    status: int,
+    code: str,
+    detail: str = "",
+    errors: list[FieldViolation] | None = None,
+    correlation_id: str | None = None,
+) -> dict[str, Any]:
+    """The problem+json document; `correlation_id` defaults to the request's."""
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE + code,
         "title": TITLES.get(code, code.replace("_", " ").capitalize()),
         "status": status,
         "detail": detail or TITLES.get(code, ""),
         "code": code,
-        "correlation_id": context.correlation_id.get(),
+        "correlation_id": context.correlation_id.get() if correlation_id is None else correlation_id,
     }
     if errors:
         body["errors"] = [{"field": e.field, "message": e.message} for e in errors]
-    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+    return body
+
+
+def problem(
+    status: int, code: str, detail: str = "", errors: list[FieldViolation] | None = None, headers: Any = None
+) -> JSONResponse:
+    return JSONResponse(
+        problem_body(status, code, detail, errors), status_code=status, media_type=MEDIA_TYPE, headers=headers
+    )
+
+
+def codes_for(status: int) -> list[str]:
+    """Every problem `code` a response with this HTTP status can carry, derived from where codes are chosen:
+    the kit.errors classes, the bare gRPC status mapping, and the HTTP errors rendered here."""
+    codes = {cls.code for cls in registered_errors() if cls.http_status == status}
+    codes |= {code for http, code in map(http_mapping, grpc.StatusCode) if http == status}
+    codes |= {code for http, code in HTTP_CODES.items() if http == status}
+    if status == 422:
+        codes.add("validation_failed")  # request validation (from_validation)
+    return sorted(codes)
 
 
 def from_error(exc: HearthError) -> JSONResponse:

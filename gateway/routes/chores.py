@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import JSONResponse
 from google.protobuf.field_mask_pb2 import FieldMask
 from hearth.task.v1 import task_pb2
 
-from gateway import converters, schemas
+from gateway import converters, responses, schemas
+from gateway import openapi as doc
 from gateway.auth import CurrentCaller
 from gateway.etags import IfMatch, IfNoneMatch, etag_header, if_match_etag, none_match, not_modified, tagged
 from gateway.routes import ClientsDep, IdempotencyKey
@@ -20,12 +21,19 @@ router = APIRouter(tags=["chores"])
 HouseholdId = Annotated[str, Path(max_length=64), PlainText]
 ChoreId = Annotated[str, Path(max_length=64), PlainText]
 
+CHORE = doc.body(responses.Chore, responses.CHORE, "The chore", etag=True)
+
 
 def chore_response(chore: task_pb2.Chore, status: int = 200) -> JSONResponse:
     return tagged(converters.chore(chore), chore.etag, status)
 
 
-@router.post("/households/{hid}/chores", status_code=201, summary="Create a chore (not for children)")
+@router.post(
+    "/households/{hid}/chores",
+    status_code=201,
+    summary="Create a chore (not for children)",
+    responses=doc.documented({201: CHORE}, 401, 403, 404, 413, 422),
+)
 async def create_chore(
     hid: HouseholdId,
     body: schemas.ChoreBody,
@@ -41,7 +49,13 @@ async def create_chore(
     return chore_response(chore, 201)
 
 
-@router.get("/households/{hid}/chores", summary="List chores (keyset pages, filters, full-text search)")
+@router.get(
+    "/households/{hid}/chores",
+    summary="List chores (keyset pages, filters, full-text search)",
+    responses=doc.documented(
+        {200: doc.body(responses.ChorePage, responses.CHORE_PAGE, "A page of the household's chores")}, 401, 404, 422
+    ),
+)
 async def list_chores(
     hid: HouseholdId,
     caller: CurrentCaller,
@@ -58,7 +72,7 @@ async def list_chores(
     order_by: Annotated[
         str | None, Query(max_length=50, pattern=r"^(due_at|created_at|points|title)( (asc|desc))?$")
     ] = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     request = task_pb2.ListChoresRequest(
         parent=f"households/{hid}",
         page_size=page_size,
@@ -75,10 +89,18 @@ async def list_chores(
     if due_after is not None:
         request.due_after.CopyFrom(converters.time_in(due_after))
     response = await clients.chores.ListChores(request)
-    return {"items": [converters.chore(c) for c in response.chores], "next_page_token": response.next_page_token}
+    # Hot path: the converters' JSON goes out as it is. A response_model would validate and re-serialize
+    # every chore a second time; the model is in `responses=` for the document only.
+    return JSONResponse(
+        {"items": [converters.chore(c) for c in response.chores], "next_page_token": response.next_page_token}
+    )
 
 
-@router.get("/households/{hid}/chores/{cid}", summary="One chore (ETag; If-None-Match → 304)")
+@router.get(
+    "/households/{hid}/chores/{cid}",
+    summary="One chore (ETag; If-None-Match → 304)",
+    responses=doc.documented({200: CHORE, 304: doc.NOT_MODIFIED}, 401, 404, 422),
+)
 async def get_chore(
     hid: HouseholdId, cid: ChoreId, caller: CurrentCaller, clients: ClientsDep, if_none_match: IfNoneMatch = None
 ) -> Response:
@@ -88,7 +110,11 @@ async def get_chore(
     return chore_response(chore)
 
 
-@router.patch("/households/{hid}/chores/{cid}", summary="Update a chore (JSON merge patch; If-Match → 412 when stale)")
+@router.patch(
+    "/households/{hid}/chores/{cid}",
+    summary="Update a chore (JSON merge patch; If-Match → 412 when stale)",
+    responses=doc.documented({200: CHORE}, 401, 403, 404, 410, 412, 413, 422),
+)
 async def update_chore(
     hid: HouseholdId,
     cid: ChoreId,
@@ -105,7 +131,12 @@ async def update_chore(
     return chore_response(updated)
 
 
-@router.delete("/households/{hid}/chores/{cid}", status_code=204, summary="Archive a chore")
+@router.delete(
+    "/households/{hid}/chores/{cid}",
+    status_code=204,
+    summary="Archive a chore",
+    responses=doc.documented({204: doc.empty("Archived")}, 401, 403, 404, 412, 422),
+)
 async def delete_chore(
     hid: HouseholdId, cid: ChoreId, caller: CurrentCaller, clients: ClientsDep, if_match: IfMatch = None
 ) -> Response:
@@ -119,6 +150,23 @@ async def delete_chore(
     "/households/{hid}/chores/{cid}/complete",
     status_code=201,
     summary="Complete a chore; the response is the completion, with the chore as it is now under `chore`",
+    responses=doc.documented(
+        {
+            201: doc.body(
+                responses.CompletedChore,
+                responses.COMPLETED_CHORE,
+                "The completion; the ETag is the chore's, as it is now",
+                etag=True,
+            )
+        },
+        401,
+        403,
+        404,
+        409,
+        410,
+        413,
+        422,
+    ),
 )
 async def complete_chore(
     hid: HouseholdId,
@@ -139,11 +187,18 @@ async def complete_chore(
     if body.completed_at is not None:
         message.complete_time.CopyFrom(converters.time_in(body.completed_at))
     response = await clients.chores.CompleteChore(message)
+    # Hot path, pre-serialized like list_chores: documented by `responses=`, never validated again.
     payload = converters.completion(response.completion) | {"chore": converters.chore(response.chore)}
     return JSONResponse(payload, status_code=201, headers={"ETag": etag_header(response.chore.etag)})
 
 
-@router.get("/households/{hid}/chores/{cid}/completions", summary="A chore's completion history, newest first")
+@router.get(
+    "/households/{hid}/chores/{cid}/completions",
+    summary="A chore's completion history, newest first",
+    responses=doc.documented(
+        {200: doc.body(responses.CompletionPage, responses.COMPLETION_PAGE, "A page of completions")}, 401, 404, 422
+    ),
+)
 async def list_completions(
     hid: HouseholdId,
     cid: ChoreId,
@@ -151,13 +206,15 @@ async def list_completions(
     clients: ClientsDep,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
     page_token: Annotated[str, Query(max_length=2000), PlainText] = "",
-) -> dict[str, Any]:
+) -> JSONResponse:
     response = await clients.chores.ListCompletions(
         task_pb2.ListCompletionsRequest(
             parent=f"households/{hid}/chores/{cid}", page_size=page_size, page_token=page_token
         )
     )
-    return {
-        "items": [converters.completion(c) for c in response.completions],
-        "next_page_token": response.next_page_token,
-    }
+    return JSONResponse(
+        {
+            "items": [converters.completion(c) for c in response.completions],
+            "next_page_token": response.next_page_token,
+        }
+    )

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
+from fastapi.responses import JSONResponse
 from google.protobuf.field_mask_pb2 import FieldMask
 from hearth.user.v1 import user_pb2
 
-from gateway import converters, schemas
+from gateway import converters, responses, schemas
+from gateway import openapi as doc
 from gateway.auth import CurrentCaller
 from gateway.etags import IfMatch, IfNoneMatch, if_match_etag, none_match, not_modified, tagged
 from gateway.routes import ClientsDep, IdempotencyKey
@@ -21,8 +23,16 @@ UserId = Annotated[str, Path(max_length=64), PlainText]
 PageSize = Annotated[int, Query(ge=1, le=200)]
 PageToken = Annotated[str, Query(max_length=2000), PlainText]
 
+HOUSEHOLD = doc.body(responses.Household, responses.HOUSEHOLD, "The household, with the caller's role", etag=True)
+MEMBER = doc.body(responses.Member, responses.MEMBER, "The membership")
 
-@router.post("/households", status_code=201, summary="Create a household; the caller is its owner")
+
+@router.post(
+    "/households",
+    status_code=201,
+    summary="Create a household; the caller is its owner",
+    responses=doc.documented({201: HOUSEHOLD}, 401, 413, 422),
+)
 async def create_household(
     body: schemas.HouseholdBody, caller: CurrentCaller, clients: ClientsDep, idempotency_key: IdempotencyKey = None
 ) -> Response:
@@ -35,20 +45,31 @@ async def create_household(
     return tagged(converters.household(household), household.etag, 201)
 
 
-@router.get("/households", summary="The caller's households")
+@router.get(
+    "/households",
+    summary="The caller's households",
+    responses=doc.documented(
+        {200: doc.body(responses.HouseholdPage, responses.HOUSEHOLD_PAGE, "A page of the caller's households")},
+        401,
+        422,
+    ),
+)
 async def list_households(
     caller: CurrentCaller, clients: ClientsDep, page_size: PageSize = 50, page_token: PageToken = ""
-) -> dict[str, Any]:
+) -> JSONResponse:
     response = await clients.households.ListHouseholds(
         user_pb2.ListHouseholdsRequest(page_size=page_size, page_token=page_token)
     )
-    return {
-        "items": [converters.household(h) for h in response.households],
-        "next_page_token": response.next_page_token,
-    }
+    return JSONResponse(
+        {"items": [converters.household(h) for h in response.households], "next_page_token": response.next_page_token}
+    )
 
 
-@router.get("/households/{hid}", summary="One household (ETag; If-None-Match → 304)")
+@router.get(
+    "/households/{hid}",
+    summary="One household (ETag; If-None-Match → 304)",
+    responses=doc.documented({200: HOUSEHOLD, 304: doc.NOT_MODIFIED}, 401, 404, 422),
+)
 async def get_household(
     hid: HouseholdId, caller: CurrentCaller, clients: ClientsDep, if_none_match: IfNoneMatch = None
 ) -> Response:
@@ -58,7 +79,11 @@ async def get_household(
     return tagged(converters.household(household), household.etag)
 
 
-@router.patch("/households/{hid}", summary="Rename or move a household (owner/admin; merge patch; If-Match)")
+@router.patch(
+    "/households/{hid}",
+    summary="Rename or move a household (owner/admin; merge patch; If-Match)",
+    responses=doc.documented({200: HOUSEHOLD}, 401, 403, 404, 412, 413, 422),
+)
 async def update_household(
     hid: HouseholdId,
     body: schemas.HouseholdPatch,
@@ -80,7 +105,12 @@ async def update_household(
     return tagged(converters.household(updated), updated.etag)
 
 
-@router.delete("/households/{hid}", status_code=204, summary="Delete a household (owner only; If-Match)")
+@router.delete(
+    "/households/{hid}",
+    status_code=204,
+    summary="Delete a household (owner only; If-Match)",
+    responses=doc.documented({204: doc.empty("Deleted")}, 401, 403, 404, 412, 422),
+)
 async def delete_household(
     hid: HouseholdId, caller: CurrentCaller, clients: ClientsDep, if_match: IfMatch = None
 ) -> Response:
@@ -90,14 +120,27 @@ async def delete_household(
     return Response(status_code=204)
 
 
-@router.post("/households/{hid}/invites", status_code=201, summary="Invite someone (owner/admin)")
+@router.post(
+    "/households/{hid}/invites",
+    status_code=201,
+    summary="Invite someone (owner/admin)",
+    responses=doc.documented(
+        {201: doc.body(responses.Invite, responses.INVITE, "The invite; its code is shown only here")},
+        401,
+        403,
+        404,
+        409,
+        413,
+        422,
+    ),
+)
 async def create_invite(
     hid: HouseholdId,
     body: schemas.InviteBody,
     caller: CurrentCaller,
     clients: ClientsDep,
     idempotency_key: IdempotencyKey = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     invite = await clients.households.CreateInvite(
         user_pb2.CreateInviteRequest(
             parent=f"households/{hid}",
@@ -105,42 +148,68 @@ async def create_invite(
             request_id=idempotency_key or "",
         )
     )
-    return converters.invite(invite)
+    return JSONResponse(converters.invite(invite), status_code=201)
 
 
-@router.post("/invites/{code}/accept", summary="Join the household of an invite")
+@router.post(
+    "/invites/{code}/accept",
+    summary="Join the household of an invite",
+    responses=doc.documented({200: MEMBER}, 401, 403, 404, 409, 410, 422),
+)
 async def accept_invite(
     code: Annotated[str, Path(max_length=200), PlainText], caller: CurrentCaller, clients: ClientsDep
-) -> dict[str, Any]:
-    return converters.member(await clients.households.AcceptInvite(user_pb2.AcceptInviteRequest(code=code)))
+) -> JSONResponse:
+    return JSONResponse(
+        converters.member(await clients.households.AcceptInvite(user_pb2.AcceptInviteRequest(code=code)))
+    )
 
 
-@router.get("/households/{hid}/members", summary="Members of a household")
+@router.get(
+    "/households/{hid}/members",
+    summary="Members of a household",
+    responses=doc.documented(
+        {200: doc.body(responses.MemberPage, responses.MEMBER_PAGE, "A page of the household's members")},
+        401,
+        404,
+        422,
+    ),
+)
 async def list_members(
     hid: HouseholdId, caller: CurrentCaller, clients: ClientsDep, page_size: PageSize = 50, page_token: PageToken = ""
-) -> dict[str, Any]:
+) -> JSONResponse:
     response = await clients.households.ListMembers(
         user_pb2.ListMembersRequest(parent=f"households/{hid}", page_size=page_size, page_token=page_token)
     )
-    return {"items": [converters.member(m) for m in response.members], "next_page_token": response.next_page_token}
+    return JSONResponse(
+        {"items": [converters.member(m) for m in response.members], "next_page_token": response.next_page_token}
+    )
 
 
-@router.patch("/households/{hid}/members/{uid}", summary="Change a member's role (owner/admin)")
+@router.patch(
+    "/households/{hid}/members/{uid}",
+    summary="Change a member's role (owner/admin); `owner` transfers ownership",
+    responses=doc.documented({200: MEMBER}, 401, 403, 404, 413, 422),
+)
 async def update_member(
     hid: HouseholdId,
     uid: UserId,
     body: schemas.MemberPatch,
     caller: CurrentCaller,
     clients: ClientsDep,
-) -> dict[str, Any]:
+) -> JSONResponse:
     member = user_pb2.Member(name=f"households/{hid}/members/{uid}", role=converters.role_in(body.role))
     updated = await clients.households.UpdateMember(
         user_pb2.UpdateMemberRequest(member=member, update_mask=FieldMask(paths=["role"]))
     )
-    return converters.member(updated)
+    return JSONResponse(converters.member(updated))
 
 
-@router.delete("/households/{hid}/members/{uid}", status_code=204, summary="Remove a member, or leave")
+@router.delete(
+    "/households/{hid}/members/{uid}",
+    status_code=204,
+    summary="Remove a member, or leave",
+    responses=doc.documented({204: doc.empty("Removed")}, 401, 403, 404, 422),
+)
 async def delete_member(hid: HouseholdId, uid: UserId, caller: CurrentCaller, clients: ClientsDep) -> Response:
     await clients.households.DeleteMember(user_pb2.DeleteMemberRequest(name=f"households/{hid}/members/{uid}"))
     return Response(status_code=204)

@@ -6,17 +6,24 @@ from fastapi import APIRouter, Response
 from google.protobuf.field_mask_pb2 import FieldMask
 from hearth.user.v1 import user_pb2
 
-from gateway import converters, schemas
+from gateway import converters, responses, schemas
+from gateway import openapi as doc
 from gateway.auth import CurrentCaller
 from gateway.etags import IfMatch, IfNoneMatch, if_match_etag, none_match, not_modified, tagged
 from gateway.routes import ClientsDep
 
 router = APIRouter(tags=["users"])
 
+PROFILE = doc.body(responses.User, responses.USER, "The caller's profile", etag=True)
+
 _PATHS = {"display_name": "display_name", "timezone": "time_zone", "locale": "locale"}
 
 
-@router.get("/users/me", summary="The caller's profile (ETag; If-None-Match → 304)")
+@router.get(
+    "/users/me",
+    summary="The caller's profile (ETag; If-None-Match → 304)",
+    responses=doc.documented({200: PROFILE, 304: doc.NOT_MODIFIED}, 401, 422),
+)
 async def get_me(caller: CurrentCaller, clients: ClientsDep, if_none_match: IfNoneMatch = None) -> Response:
     user = await clients.users.GetUser(user_pb2.GetUserRequest(name="users/me"))
     if none_match(if_none_match, user.etag):
@@ -24,7 +31,11 @@ async def get_me(caller: CurrentCaller, clients: ClientsDep, if_none_match: IfNo
     return tagged(converters.user(user), user.etag)
 
 
-@router.patch("/users/me", summary="Update the caller's profile (merge patch; If-Match → 412 when stale)")
+@router.patch(
+    "/users/me",
+    summary="Update the caller's profile (merge patch; If-Match → 412 when stale)",
+    responses=doc.documented({200: PROFILE}, 401, 412, 413, 422),
+)
 async def update_me(
     body: schemas.UserPatch, caller: CurrentCaller, clients: ClientsDep, if_match: IfMatch = None
 ) -> Response:

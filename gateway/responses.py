@@ -1,0 +1,502 @@
+"""Response bodies of the REST API as pydantic models, for the OpenAPI document and nothing else.
+
+The JSON itself is built by `gateway.converters` and sent pre-serialized: these models are never used to
+validate or re-serialize a response, so documenting a body costs no request anything. What keeps them true
+is `gateway/tests/test_openapi_contract.py`, which validates real responses against `/openapi.json`.
+Every model forbids properties it does not name (a field the converters add without documenting it fails
+that test), and a field is required wherever the converters always emit it, `null` or not.
+
+Each model has an example instance (`EXAMPLES`), built through the model once at import, so an example
+that drifts from its model fails at start-up rather than misleading a reader of `/docs`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# RFC 3339 in UTC with a `Z`, as `converters.time_out` writes it (API.md: "timestamps RFC 3339 UTC").
+UtcTime = Annotated[
+    str,
+    Field(
+        pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$",
+        json_schema_extra={"format": "date-time"},
+        examples=["2026-11-22T18:00:00Z"],
+    ),
+]
+Email = Annotated[str, Field(json_schema_extra={"format": "email"})]
+Role = Literal["owner", "admin", "member", "child"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+Month = Annotated[int, Field(ge=1, le=12)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- auth and users ---------------------------------------------------------------------------------
+
+
+class User(Model):
+    id: str
+    email: Email
+    display_name: str
+    timezone: str = Field(description="IANA time zone name; empty when the account has none")
+    locale: str
+    created_at: UtcTime
+    updated_at: UtcTime
+
+
+class Tokens(Model):
+    access_token: str = Field(description="A JWT for `Authorization: Bearer`")
+    refresh_token: str = Field(description="Spent by POST /auth/refresh, which hands out a new pair")
+    token_type: str
+    expires_in: int = Field(description="Seconds until the access token expires")
+
+
+class Jwk(Model):
+    kty: str
+    crv: str
+    x: str
+    kid: str
+    alg: str
+    use: str
+
+
+class Jwks(Model):
+    keys: list[Jwk]
+
+
+# --- households -------------------------------------------------------------------------------------
+
+
+class Household(Model):
+    id: str
+    name: str
+    timezone: str
+    role: Role = Field(description="The caller's role in the household")
+    created_at: UtcTime
+    updated_at: UtcTime
+
+
+class Invite(Model):
+    id: str
+    household_id: str
+    code: str = Field(description="What the invitee passes to POST /invites/{code}/accept")
+    role: Role
+    email: Email | None = Field(description="Only this address may accept, when set")
+    expires_at: UtcTime
+    created_at: UtcTime
+
+
+class Member(Model):
+    user_id: str
+    household_id: str
+    display_name: str
+    role: Role
+    joined_at: UtcTime
+
+
+# --- chores -----------------------------------------------------------------------------------------
+
+
+class _RecurrenceBase(Model):
+    rolling: bool = Field(description="The next due date counts from the actual completion, not the schedule")
+    # Left out of the JSON when the chore is not seasonal.
+    months: list[Month] = Field(default=[], description="The season the chore recurs in; absent: all year")
+
+
+class OnceRecurrence(_RecurrenceBase):
+    kind: Literal["once"]
+
+
+class IntervalRecurrence(_RecurrenceBase):
+    kind: Literal["interval"]
+    every: int
+    unit: Literal["hours", "days", "weeks", "months", "years"] | None
+
+
+class WeeklyRecurrence(_RecurrenceBase):
+    kind: Literal["weekly"]
+    every: int
+    days: list[Weekday]
+    time: str | None = Field(description="Local time of day, HH:MM")
+
+
+class MonthlyByDayRecurrence(_RecurrenceBase):
+    kind: Literal["monthly"]
+    every: int
+    day_of_month: int = Field(description="1..31, or -1 for the last day")
+
+
+class MonthlyByWeekdayRecurrence(_RecurrenceBase):
+    kind: Literal["monthly"]
+    every: int
+    weekday: Weekday
+    week: int = Field(description="1..4, or -1 for the last one")
+
+
+class YearlyRecurrence(_RecurrenceBase):
+    kind: Literal["yearly"]
+    every: int
+    month: Month
+    day: int
+
+
+class RRuleRecurrence(_RecurrenceBase):
+    kind: Literal["rrule"]
+    rrule: str = Field(description="RFC 5545 recurrence rule")
+
+
+class AdaptiveRecurrence(_RecurrenceBase):
+    kind: Literal["adaptive"]
+
+
+Recurrence = (
+    OnceRecurrence
+    | IntervalRecurrence
+    | WeeklyRecurrence
+    | MonthlyByDayRecurrence
+    | MonthlyByWeekdayRecurrence
+    | YearlyRecurrence
+    | RRuleRecurrence
+    | AdaptiveRecurrence
+)
+
+
+class Assignment(Model):
+    strategy: Literal[
+        "fixed",
+        "unassigned",
+        "round_robin",
+        "least_completed",
+        "least_assigned",
+        "least_points",
+        "random",
+        "random_except_last",
+    ]
+    assignees: list[str] = Field(description="User ids, in rotation order")
+    rotate: Literal["on_completion", "daily", "weekly"] | None
+    on_miss: Literal["keep", "advance"] | None
+    grace_minutes: int
+    miss_penalty_points: int
+
+
+class Reminder(Model):
+    before_minutes: int
+
+
+class Chore(Model):
+    id: str
+    household_id: str
+    title: str
+    description: str
+    category: str | None
+    labels: list[str]
+    points: int
+    estimated_minutes: int | None
+    recurrence: Recurrence
+    assignment: Assignment
+    next_due_at: UtcTime | None = Field(description="When the open occurrence is due; null when none is left")
+    assignee_id: str | None
+    status: Literal["active", "done", "archived"]
+    reminders: list[Reminder]
+    requires_photo: bool
+    requires_approval: bool
+    created_by: str | None
+    last_completed_at: UtcTime | None
+    created_at: UtcTime
+    updated_at: UtcTime
+    etag: str = Field(description="The ETag header's value, unquoted; If-Match takes it")
+
+
+class Completion(Model):
+    id: str
+    household_id: str
+    chore_id: str
+    completed_by: str
+    completed_at: UtcTime
+    note: str | None
+    photo_id: str | None
+    points: int
+    due_at: UtcTime | None = Field(description="When the completed occurrence was due")
+    on_time: bool
+    recorded_by: str | None = Field(description="Who recorded it, when not the one who did it")
+    created_at: UtcTime
+
+
+class CompletedChore(Completion):
+    chore: Chore = Field(description="The chore as it is now: next_due_at and assignee_id have moved on")
+
+
+# --- notifications and analytics --------------------------------------------------------------------
+
+
+class Notification(Model):
+    id: str
+    type: str = Field(description="The event type, e.g. chore.completed")
+    title: str
+    body: str
+    household_id: str | None
+    subject: str | None = Field(description="Resource name of what it is about")
+    actor_id: str | None
+    created_at: UtcTime
+    read_at: UtcTime | None
+    read: bool
+
+
+class MemberStats(Model):
+    user_id: str
+    completions: int
+    points: int
+    on_time_rate: float
+    current_streak: int
+    best_streak: int
+    share: float = Field(description="The member's part of the work, by estimated minutes (0..1)")
+
+
+class HouseholdTotals(Model):
+    completions: int
+    completion_rate: float
+    overdue: int
+    fairness: float = Field(description="1.0 when every member's share is equal")
+
+
+class Stats(Model):
+    from_: UtcTime | None = Field(alias="from")
+    to: UtcTime | None
+    members: list[MemberStats]
+    household: HouseholdTotals
+
+
+# --- lists ------------------------------------------------------------------------------------------
+
+ItemT = TypeVar("ItemT", bound=BaseModel)
+
+
+class Page(Model, Generic[ItemT]):
+    items: list[ItemT]
+    next_page_token: str = Field(description="Pass as ?page_token= for the next page; empty on the last page")
+
+
+class HouseholdPage(Page[Household]):
+    pass
+
+
+class MemberPage(Page[Member]):
+    pass
+
+
+class ChorePage(Page[Chore]):
+    pass
+
+
+class CompletionPage(Page[Completion]):
+    pass
+
+
+class NotificationPage(Page[Notification]):
+    pass
+
+
+# --- operations -------------------------------------------------------------------------------------
+
+ComponentState = Literal["ok", "degraded", "down"]
+
+
+class Component(Model):
+    status: ComponentState
+    detail: str = Field(description="The gRPC serving status, PONG, or why the check failed")
+    latency_ms: float
+
+
+class Liveness(Model):
+    status: Literal["ok"]
+
+
+class Readiness(Model):
+    status: Literal["ok", "degraded", "unavailable"]
+    components: dict[str, Component]
+
+
+class SystemStatus(Model):
+    status: ComponentState
+    components: dict[str, Component]
+
+
+# --- problems ---------------------------------------------------------------------------------------
+
+
+class FieldError(Model):
+    field: str = Field(description="The JSON field, dotted for nested ones (recurrence.kind)")
+    message: str
+
+
+class Problem(Model):
+    """RFC 9457 problem details, the body of every error (`application/problem+json`)."""
+
+    type: str = Field(json_schema_extra={"format": "uri"}, examples=["https://hearth.dev/problems/not_found"])
+    title: str
+    status: int
+    detail: str
+    code: str = Field(description="Stable machine string: validation_failed, not_found, conflict, ...")
+    correlation_id: str = Field(description="Also in the X-Correlation-ID header, the logs and the trace")
+    # Left out of the JSON when there are none.
+    errors: list[FieldError] = Field(default=[], description="Per-field errors of a validation_failed")
+
+
+# --- examples ---------------------------------------------------------------------------------------
+
+_HID = "0192f1a2-7c3e-7d41-9a55-3b1f0c2d4e51"
+_ALICE = "0192f1a0-11aa-7b2c-8d3e-4f5a6b7c8d90"
+_BOB = "0192f1a0-22bb-7c3d-9e4f-5a6b7c8d9e01"
+_CHORE = "0192f1a3-5b6c-7d8e-9f01-2a3b4c5d6e7f"
+_WHEN = "2026-11-22T18:00:00Z"
+
+USER = User(
+    id=_ALICE,
+    email="alice@example.com",
+    display_name="Alice",
+    timezone="Europe/Berlin",
+    locale="de",
+    created_at="2026-11-01T09:30:00Z",
+    updated_at="2026-11-01T09:30:00Z",
+)
+TOKENS = Tokens(access_token="eyJhbGciOiJFZERTQSJ9...", refresh_token="hr_4Fq...", token_type="Bearer", expires_in=900)
+JWKS = Jwks(
+    keys=[
+        Jwk(
+            kty="OKP",
+            crv="Ed25519",
+            x="11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+            kid="kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k",
+            alg="EdDSA",
+            use="sig",
+        )
+    ]
+)
+HOUSEHOLD = Household(
+    id=_HID,
+    name="Flat 3b",
+    timezone="Europe/Berlin",
+    role="owner",
+    created_at="2026-11-01T09:31:00Z",
+    updated_at="2026-11-01T09:31:00Z",
+)
+INVITE = Invite(
+    id="0192f1a2-9d8c-7b6a-8594-a3b2c1d0e9f8",
+    household_id=_HID,
+    code="hi_J7k2mQ9x",
+    role="member",
+    email=None,
+    expires_at="2026-11-08T09:32:00Z",
+    created_at="2026-11-01T09:32:00Z",
+)
+MEMBER = Member(user_id=_BOB, household_id=_HID, display_name="Bob", role="member", joined_at="2026-11-01T10:02:00Z")
+CHORE = Chore(
+    id=_CHORE,
+    household_id=_HID,
+    title="Vacuum",
+    description="Living room and hall",
+    category="cleaning",
+    labels=["weekly"],
+    points=20,
+    estimated_minutes=30,
+    recurrence=IntervalRecurrence(kind="interval", every=1, unit="weeks", rolling=False),
+    assignment=Assignment(
+        strategy="fixed",
+        assignees=[_ALICE, _BOB],
+        rotate="on_completion",
+        on_miss="keep",
+        grace_minutes=0,
+        miss_penalty_points=0,
+    ),
+    next_due_at=_WHEN,
+    assignee_id=_ALICE,
+    status="active",
+    reminders=[Reminder(before_minutes=60)],
+    requires_photo=False,
+    requires_approval=False,
+    created_by=_ALICE,
+    last_completed_at=None,
+    created_at="2026-11-01T09:40:00Z",
+    updated_at="2026-11-01T09:40:00Z",
+    etag="1",
+)
+COMPLETION = Completion(
+    id="0192f1b0-aa11-7b22-8c33-d44e55f66a77",
+    household_id=_HID,
+    chore_id=_CHORE,
+    completed_by=_ALICE,
+    completed_at="2026-11-22T17:45:12Z",
+    note="Under the sofa too",
+    photo_id=None,
+    points=20,
+    due_at=_WHEN,
+    on_time=True,
+    recorded_by=None,
+    created_at="2026-11-22T17:45:12Z",
+)
+COMPLETED_CHORE = CompletedChore(
+    **COMPLETION.model_dump(),
+    chore=CHORE.model_copy(
+        update={
+            "next_due_at": "2026-11-29T18:00:00Z",
+            "last_completed_at": "2026-11-22T17:45:12Z",
+            "etag": "2",
+        }
+    ),
+)
+NOTIFICATION = Notification(
+    id="0192f1b1-0c1d-7e2f-8a3b-4c5d6e7f8091",
+    type="chore.completed",
+    title="Alice completed Vacuum",
+    body="+20 points",
+    household_id=_HID,
+    subject=f"households/{_HID}/chores/{_CHORE}",
+    actor_id=_ALICE,
+    created_at="2026-11-22T17:45:13Z",
+    read_at=None,
+    read=False,
+)
+STATS = Stats.model_validate(
+    {
+        "from": "2026-10-23T18:00:00Z",
+        "to": "2026-11-22T18:00:00Z",
+        "members": [
+            MemberStats(
+                user_id=_ALICE, completions=6, points=120, on_time_rate=0.83, current_streak=3, best_streak=4, share=0.6
+            ),
+            MemberStats(
+                user_id=_BOB, completions=4, points=80, on_time_rate=1.0, current_streak=4, best_streak=4, share=0.4
+            ),
+        ],
+        "household": HouseholdTotals(completions=10, completion_rate=0.91, overdue=1, fairness=0.8),
+    }
+)
+_COMPONENTS = {
+    "user": Component(status="ok", detail="SERVING", latency_ms=1.2),
+    "task": Component(status="ok", detail="SERVING", latency_ms=1.1),
+    "notify": Component(status="ok", detail="SERVING", latency_ms=1.3),
+    "analytics": Component(status="ok", detail="SERVING", latency_ms=1.0),
+    "redis": Component(status="ok", detail="PONG", latency_ms=0.4),
+}
+_DOWN = {**_COMPONENTS, "task": Component(status="down", detail="UNAVAILABLE", latency_ms=1000.4)}
+_NEXT = "eyJrIjpbIjIwMjYtMTEtMjJUMTg6MDA6MDBaIl19"
+HOUSEHOLD_PAGE = HouseholdPage(items=[HOUSEHOLD], next_page_token="")
+MEMBER_PAGE = MemberPage(
+    items=[
+        Member(user_id=_ALICE, household_id=_HID, display_name="Alice", role="owner", joined_at="2026-11-01T09:31:00Z"),
+        MEMBER,
+    ],
+    next_page_token="",
+)
+CHORE_PAGE = ChorePage(items=[CHORE], next_page_token=_NEXT)
+COMPLETION_PAGE = CompletionPage(items=[COMPLETION], next_page_token="")
+NOTIFICATION_PAGE = NotificationPage(items=[NOTIFICATION], next_page_token="")
+LIVENESS = Liveness(status="ok")
+READY = Readiness(status="ok", components=_COMPONENTS)
+NOT_READY = Readiness(status="unavailable", components=_DOWN)
+STATUS_OK = SystemStatus(status="ok", components=_COMPONENTS)
+STATUS_DOWN = SystemStatus(status="down", components=_DOWN)

@@ -1,0 +1,492 @@
+"""/openapi.json is the contract: real responses of the real gateway and the four real services match it.
+
+The document is fetched from the running gateway. Every route the app serves is driven with real requests
+(its successes and the errors a client meets: no token, another household's ids, a stale If-Match, a spent
+invite, bad input, a body over the limit), and each response is checked against the document: its status
+is one the operation documents, its media type is documented for that status, its body validates against
+that schema (JSON Schema 2020-12, as OpenAPI 3.1 defines), and the headers the document calls required are
+there. A route that is not driven to a documented 2xx, or documents a 2xx without a schema, fails the test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+import pytest_asyncio
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from gateway.app import create_app
+from gateway.config import GatewaySettings
+from tests.support.api import PASSWORD
+from tests.support.fixtures import stack_fixture
+from tests.support.infra import infra, unique
+from tests.support.stack import SERVICES, Stack
+from tests.support.wait import eventually
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+API = "/api/v1"
+DOCUMENT = "urn:hearth:openapi"
+PROBLEM_JSON = "application/problem+json"
+
+
+stack = stack_fixture(SERVICES, gateway=True)
+
+
+def pointer(*parts: str) -> str:
+    """A JSON pointer (RFC 6901) to parts of the document."""
+    return "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def served_operations() -> set[tuple[str, str]]:
+    """(METHOD, path template) of every route the gateway app serves and documents, from its route table."""
+    app = create_app(GatewaySettings())
+    operations: set[tuple[str, str]] = set()
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if isinstance(route, APIRoute) and route.include_in_schema:
+            assert context.path_format is not None
+            operations |= {(method, context.path_format) for method in route.methods}
+    return operations
+
+
+@dataclass
+class Contract:
+    """The document as served, and which operations real responses were checked against."""
+
+    spec: dict[str, Any]
+    checked: set[tuple[str, str, int]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        resource = Resource.from_contents(self.spec, default_specification=DRAFT202012)
+        self.registry: Registry[Any] = Registry().with_resource(DOCUMENT, resource)
+
+    def operation(self, method: str, template: str) -> dict[str, Any]:
+        operation = self.spec["paths"].get(template, {}).get(method.lower())
+        assert operation is not None, f"{method} {template} is not in the document"
+        return dict(operation)
+
+    def validate(self, instance: Any, *at: str) -> None:
+        """Validate `instance` against the schema at `at` in the document (its $refs resolve in the document)."""
+        validator = Draft202012Validator(
+            {"$ref": f"{DOCUMENT}#{pointer(*at)}"},
+            registry=self.registry,
+            format_checker=Draft202012Validator.FORMAT_CHECKER,
+        )
+        errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
+        if errors:
+            raise ValidationError(
+                "; ".join(f"{'/'.join(map(str, e.absolute_path)) or '(body)'}: {e.message}" for e in errors[:5])
+            )
+
+    def check(self, response: httpx.Response, method: str, template: str) -> None:
+        operation = self.operation(method, template)
+        status = str(response.status_code)
+        documented = operation["responses"].get(status)
+        assert documented is not None, (
+            f"{method} {template} answered {status}, which it does not document: {response.text[:300]}"
+        )
+        for name, header in documented.get("headers", {}).items():
+            if header.get("required"):
+                assert name.lower() in response.headers, f"{method} {template} {status}: no {name} header"
+        content = documented.get("content", {})
+        if not content:
+            assert response.content == b"", f"{method} {template} {status} documents no body but sent one"
+        else:
+            media_type = response.headers.get("content-type", "").split(";")[0].strip()
+            assert media_type in content, f"{method} {template} {status}: {media_type} is not documented"
+            assert "schema" in content[media_type], f"{method} {template} {status} has no schema"
+            where = ("paths", template, method.lower(), "responses", status, "content", media_type, "schema")
+            try:
+                self.validate(response.json(), *where)
+            except ValidationError as invalid:
+                raise AssertionError(f"{method} {template} {status}: {invalid.message}\n{response.text}") from None
+        self.checked.add((method, template, response.status_code))
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def contract(stack: Stack) -> Contract:
+    async with stack.http() as client:
+        response = await client.get("/openapi.json")
+    assert response.status_code == 200
+    return Contract(response.json())
+
+
+class Api:
+    """An HTTP client of the gateway that checks every response against the contract."""
+
+    def __init__(self, http: httpx.AsyncClient, contract: Contract) -> None:
+        self.http = http
+        self.contract = contract
+
+    async def call(
+        self,
+        method: str,
+        template: str,
+        status: int,
+        *,
+        token: str | None = None,
+        path: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        url = template.format(**{k: quote(v, safe="") for k, v in (path or {}).items()})
+        sent = {**(headers or {}), **({"Authorization": f"Bearer {token}"} if token else {})}
+        response = await self.http.request(method, url, headers=sent, **kwargs)
+        assert response.status_code == status, f"{method} {url}: {response.status_code} {response.text[:500]}"
+        self.contract.check(response, method, template)
+        return response
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def api(stack: Stack, contract: Contract) -> AsyncIterator[Api]:
+    async with stack.http() as client:
+        yield Api(client, contract)
+
+
+@dataclass
+class Someone:
+    user_id: str
+    email: str
+    token: str
+    refresh_token: str
+
+
+async def someone(api: Api, name: str) -> Someone:
+    email = f"{unique(name.lower())}@example.com"
+    body = {"email": email, "password": PASSWORD, "display_name": name, "timezone": "Europe/Berlin"}
+    user = (await api.call("POST", f"{API}/auth/register", 201, json=body)).json()
+    pair = (await api.call("POST", f"{API}/auth/login", 200, json={"email": email, "password": PASSWORD})).json()
+    return Someone(user["id"], email, pair["access_token"], pair["refresh_token"])
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# The kinds the task service stores today (the document also describes weekly, monthly, yearly, rrule and
+# adaptive, which it refuses for now): each with and without its optional parts.
+RECURRENCES: list[dict[str, Any]] = [
+    {"kind": "once"},
+    {"kind": "once", "months": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]},
+    {"kind": "interval", "every": 2, "unit": "days", "months": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]},
+    {"kind": "interval", "every": 1, "unit": "weeks", "rolling": True},
+    {"kind": "interval", "every": 12, "unit": "hours"},
+]
+
+
+async def test_real_responses_match_the_document(api: Api, contract: Contract) -> None:
+    chores = f"{API}/households/{{hid}}/chores"
+    chore_url = f"{chores}/{{cid}}"
+
+    # --- auth ---
+    alice, bob, kid, outsider = [await someone(api, name) for name in ("Alice", "Bob", "Kid", "Otto")]
+    duplicate = {"email": alice.email.upper(), "password": PASSWORD, "display_name": "Again"}
+    await api.call("POST", f"{API}/auth/register", 409, json=duplicate)
+    await api.call("POST", f"{API}/auth/register", 422, json={"email": "x@example.com", "is_admin": True})
+    huge = {"email": "big@example.com", "password": PASSWORD, "display_name": "x" * (1024 * 1024 + 1)}
+    await api.call("POST", f"{API}/auth/register", 413, json=huge)
+    await api.call("POST", f"{API}/auth/login", 401, json={"email": alice.email, "password": "wrong password!"})
+    pair = (await api.call("POST", f"{API}/auth/refresh", 200, json={"refresh_token": alice.refresh_token})).json()
+    await api.call("POST", f"{API}/auth/refresh", 401, json={"refresh_token": alice.refresh_token})
+    alice.token, alice.refresh_token = pair["access_token"], pair["refresh_token"]
+    for jwks in ("/.well-known/jwks.json", f"{API}/.well-known/jwks.json"):
+        await api.call("GET", jwks, 200)
+
+    # --- the caller's profile ---
+    me = f"{API}/users/me"
+    etag = (await api.call("GET", me, 200, token=alice.token)).headers["etag"]
+    await api.call("GET", me, 304, token=alice.token, headers={"If-None-Match": etag})
+    await api.call("PATCH", me, 200, token=alice.token, json={"display_name": "Alice A."}, headers={"If-Match": etag})
+    await api.call("PATCH", me, 412, token=alice.token, json={"locale": "de"}, headers={"If-Match": etag})
+    await api.call("PATCH", me, 422, token=alice.token, json={"timezone": "Mars/Olympus"})
+
+    # --- households, invites, members ---
+    created = await api.call(
+        "POST", f"{API}/households", 201, token=alice.token, json={"name": "Flat 3b", "timezone": "Europe/Berlin"}
+    )
+    hid = created.json()["id"]
+    home = {"hid": hid}
+    await api.call("GET", f"{API}/households", 200, token=alice.token)
+    household = f"{API}/households/{{hid}}"
+    etag = (await api.call("GET", household, 200, token=alice.token, path=home)).headers["etag"]
+    await api.call("GET", household, 304, token=alice.token, path=home, headers={"If-None-Match": etag})
+    await api.call("GET", household, 404, token=outsider.token, path=home)
+    await api.call("GET", household, 422, token=alice.token, path={"hid": "x" * 65})
+    renamed = await api.call(
+        "PATCH", household, 200, token=alice.token, path=home, json={"name": "Flat 4"}, headers={"If-Match": etag}
+    )
+    await api.call(
+        "PATCH", household, 412, token=alice.token, path=home, json={"name": "X"}, headers={"If-Match": etag}
+    )
+
+    invites = f"{API}/households/{{hid}}/invites"
+    accept = f"{API}/invites/{{code}}/accept"
+    for person, role in ((bob, "member"), (kid, "child")):
+        invite = (await api.call("POST", invites, 201, token=alice.token, path=home, json={"role": role})).json()
+        await api.call("POST", accept, 200, token=person.token, path={"code": invite["code"]})
+    await api.call("POST", accept, 410, token=outsider.token, path={"code": invite["code"]})
+    await api.call("POST", accept, 404, token=outsider.token, path={"code": "no-such-code"})
+    await api.call("POST", invites, 403, token=kid.token, path=home, json={"role": "member"})
+    await api.call("POST", invites, 422, token=alice.token, path=home, json={"role": "owner"})
+    await api.call("PATCH", household, 403, token=bob.token, path=home, json={"name": "Bob's"})
+
+    members = f"{API}/households/{{hid}}/members"
+    member = f"{members}/{{uid}}"
+    await api.call("GET", members, 200, token=kid.token, path=home)
+    await api.call("GET", members, 200, token=kid.token, path=home, params={"page_size": 1})
+    await api.call("PATCH", member, 200, token=alice.token, path={**home, "uid": bob.user_id}, json={"role": "admin"})
+    await api.call("PATCH", member, 403, token=bob.token, path={**home, "uid": alice.user_id}, json={"role": "member"})
+
+    # --- chores: every recurrence shape, fixed and rotating assignment ---
+    due = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    made = []
+    for number, recurrence in enumerate(RECURRENCES):
+        body: dict[str, Any] = {
+            "title": f"Chore {number}",
+            "points": 5,
+            "recurrence": recurrence,
+            "assignment": {"strategy": "fixed", "assignees": [alice.user_id]},
+            "first_due_at": rfc3339(due),
+        }
+        if number % 2:
+            body |= {
+                "description": "With everything set",
+                "category": "cleaning",
+                "labels": ["weekly"],
+                "estimated_minutes": 20,
+                "reminders": [{"before_minutes": 30}],
+                "assignment": {
+                    "strategy": "fixed",
+                    "assignees": [bob.user_id, alice.user_id],
+                    "rotate": "on_completion",
+                    "on_miss": "keep",
+                    "grace_minutes": 60,
+                },
+            }
+        made.append((await api.call("POST", chores, 201, token=alice.token, path=home, json=body)).json())
+    unassigned = {"title": "Anyone", "recurrence": {"kind": "once"}, "assignment": {"strategy": "unassigned"}}
+    await api.call("POST", chores, 403, token=kid.token, path=home, json=unassigned)
+    await api.call("POST", chores, 404, token=outsider.token, path=home, json=unassigned)
+    await api.call("POST", chores, 422, token=alice.token, path=home, json={**unassigned, "points": 5000})
+    await api.call("POST", chores, 201, token=bob.token, path=home, json=unassigned)  # nobody assigned: nulls
+
+    listed = await api.call("GET", chores, 200, token=bob.token, path=home)
+    assert len(listed.json()["items"]) == len(RECURRENCES) + 1
+    page = (await api.call("GET", chores, 200, token=bob.token, path=home, params={"page_size": 2})).json()
+    assert page["next_page_token"]
+    await api.call("GET", chores, 200, token=bob.token, path=home, params={"page_token": page["next_page_token"]})
+    await api.call("GET", chores, 422, token=bob.token, path=home, params={"order_by": "secret"})
+    await api.call("GET", chores, 404, token=outsider.token, path=home)
+
+    once, weekly = made[0], made[3]
+    one = {**home, "cid": weekly["id"]}
+    etag = (await api.call("GET", chore_url, 200, token=bob.token, path=one)).headers["etag"]
+    await api.call("GET", chore_url, 304, token=bob.token, path=one, headers={"If-None-Match": etag})
+    await api.call("GET", chore_url, 404, token=outsider.token, path=one)
+    patch = {"title": "Weekly, renamed", "description": None}
+    await api.call("PATCH", chore_url, 200, token=bob.token, path=one, json=patch, headers={"If-Match": etag})
+    await api.call("PATCH", chore_url, 412, token=bob.token, path=one, json={"points": 1}, headers={"If-Match": etag})
+    await api.call("PATCH", chore_url, 403, token=kid.token, path=one, json={"points": 1})
+    await api.call("PATCH", chore_url, 422, token=bob.token, path=one, json={"colour": "red"})
+
+    complete = f"{chore_url}/complete"
+    done = {**home, "cid": once["id"]}
+    await api.call("POST", complete, 201, token=alice.token, path=done, json={"note": "all of it"})
+    await api.call("POST", complete, 410, token=alice.token, path=done, json={})
+    await api.call("POST", complete, 201, token=bob.token, path=one)  # no body at all
+    await api.call("POST", complete, 422, token=bob.token, path=one, json={"when": "now"})
+    await api.call("POST", complete, 403, token=kid.token, path=one, json={})
+    await api.call("GET", f"{chore_url}/completions", 200, token=kid.token, path=one)
+    await api.call("GET", f"{chore_url}/completions", 422, token=kid.token, path=one, params={"page_size": 0})
+
+    archived = {**home, "cid": made[-1]["id"]}
+    await api.call("DELETE", chore_url, 412, token=alice.token, path=archived, headers={"If-Match": '"stale"'})
+    await api.call("DELETE", chore_url, 204, token=alice.token, path=archived)
+    await api.call("GET", chore_url, 200, token=alice.token, path=archived)  # status "archived"
+    await api.call("PATCH", chore_url, 410, token=alice.token, path=archived, json={"points": 1})
+    await api.call("GET", chores, 200, token=alice.token, path=home, params={"status": "archived"})
+
+    # --- notifications: the completions reach Bob's inbox ---
+    inbox = f"{API}/notifications"
+
+    async def bobs_inbox() -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = (await api.call("GET", inbox, 200, token=bob.token)).json()["items"]
+        return items
+
+    first = (await eventually(bobs_inbox))[0]
+    read = f"{inbox}/{{nid}}/read"
+    await api.call("POST", read, 200, token=bob.token, path={"nid": first["id"]})
+    await api.call("POST", read, 404, token=alice.token, path={"nid": first["id"]})
+    await api.call("GET", inbox, 200, token=bob.token, params={"unread": "true"})
+    await api.call("POST", f"{inbox}/read-all", 204, token=bob.token)
+
+    # --- stats: the completions are counted ---
+    stats = f"{API}/households/{{hid}}/stats"
+
+    async def counted() -> bool:
+        body = (await api.call("GET", stats, 200, token=alice.token, path=home)).json()
+        return bool(body["household"]["completions"] >= 2)
+
+    await eventually(counted)
+    window = {"from": rfc3339(due - timedelta(days=60)), "to": rfc3339(due - timedelta(days=50))}
+    await api.call("GET", stats, 200, token=alice.token, path=home, params=window)
+    await api.call("GET", stats, 422, token=alice.token, path=home, params={"from": "yesterday"})
+    await api.call("GET", stats, 404, token=outsider.token, path=home)
+
+    # --- operations ---
+    for health in ("/health/liveness", "/health/readiness", "/health/status"):
+        await api.call("GET", health, 200)
+
+    # --- leaving, deleting, logging out ---
+    await api.call("DELETE", member, 403, token=bob.token, path={**home, "uid": alice.user_id})
+    await api.call("DELETE", member, 204, token=kid.token, path={**home, "uid": kid.user_id})
+    await api.call("DELETE", household, 412, token=alice.token, path=home, headers={"If-Match": etag})
+    await api.call(
+        "DELETE", household, 204, token=alice.token, path=home, headers={"If-Match": renamed.headers["etag"]}
+    )
+    await api.call("POST", f"{API}/auth/logout", 204, token=alice.token, json={"refresh_token": alice.refresh_token})
+
+    # --- every operation that needs a token refuses to work without one, as documented ---
+    for method, template in sorted(secured(contract)):
+        await api.call(method, template, 401, path=dict.fromkeys(placeholders(template), "x"))
+        await api.call(method, template, 401, token="not-a-token", path=dict.fromkeys(placeholders(template), "x"))
+
+    # Every route the app serves was driven to a documented success.
+    succeeded = {(method, template) for method, template, status in contract.checked if status < 300}
+    assert served_operations() - succeeded == set()
+
+
+def secured(contract: Contract) -> Iterator[tuple[str, str]]:
+    for template, item in contract.spec["paths"].items():
+        for method, operation in item.items():
+            if operation.get("security"):
+                yield method.upper(), template
+
+
+def placeholders(template: str) -> list[str]:
+    return [part[1:-1] for part in template.split("/") if part.startswith("{") and part.endswith("}")]
+
+
+async def test_every_route_documents_a_schema_for_each_success_and_problems_for_its_errors(
+    contract: Contract,
+) -> None:
+    assert {(m.upper(), p) for p, item in contract.spec["paths"].items() for m in item} == served_operations()
+    for method, template in served_operations():
+        operation = contract.operation(method, template)
+        where = f"{method} {template}"
+        statuses = {int(status): response for status, response in operation["responses"].items()}
+        successes = {status: response for status, response in statuses.items() if 200 <= status < 300}
+        assert successes, f"{where} documents no success"
+        for status, response in successes.items():
+            if status == 204:
+                assert "content" not in response, where
+            else:
+                schema = response.get("content", {}).get("application/json", {}).get("schema")
+                assert schema, f"{where} documents its {status} without a schema"
+                assert "example" in response["content"]["application/json"], f"{where} {status} has no example"
+        for status, response in statuses.items():
+            if status >= 400 and not template.startswith("/health/"):
+                assert list(response.get("content", {})) == [PROBLEM_JSON], f"{where} {status}"
+        if operation.get("security"):
+            assert 401 in statuses, f"{where} needs a token but does not document 401"
+        if operation.get("parameters") or operation.get("requestBody"):
+            assert 422 in statuses, f"{where} takes input but does not document 422"
+        if operation.get("requestBody"):
+            assert 413 in statuses, f"{where} takes a body but does not document 413"
+    # No FastAPI default validation error shape: ours is problem+json.
+    assert "HTTPValidationError" not in contract.spec["components"]["schemas"]
+
+
+async def test_every_example_in_the_document_fits_its_schema(contract: Contract) -> None:
+    examples = 0
+    for template, item in contract.spec["paths"].items():
+        for method, operation in item.items():
+            for status, response in operation["responses"].items():
+                for media_type, content in response.get("content", {}).items():
+                    if "example" in content:
+                        where = ("paths", template, method, "responses", status, "content", media_type, "schema")
+                        contract.validate(content["example"], *where)
+                        examples += 1
+    assert examples >= len(served_operations())
+
+
+async def test_a_broken_example_is_caught(contract: Contract) -> None:
+    # The validation above can fail: a chore without its etag, a problem with a foreign code.
+    chore = contract.spec["paths"][f"{API}/households/{{hid}}/chores/{{cid}}"]["get"]["responses"]["200"]
+    wrong = {k: v for k, v in chore["content"]["application/json"]["example"].items() if k != "etag"}
+    where = ("paths", f"{API}/households/{{hid}}/chores/{{cid}}", "get", "responses", "200", "content")
+    with pytest.raises(ValidationError, match="etag"):
+        contract.validate(wrong, *where, "application/json", "schema")
+    problem = contract.spec["paths"][f"{API}/users/me"]["get"]["responses"]["401"]
+    foreign = {**problem["content"][PROBLEM_JSON]["example"], "code": "not_found"}
+    with pytest.raises(ValidationError, match="not_found"):
+        contract.validate(
+            foreign, "paths", f"{API}/users/me", "get", "responses", "401", "content", PROBLEM_JSON, "schema"
+        )
+
+
+async def test_an_undocumented_field_in_a_response_fails_the_contract(contract: Contract) -> None:
+    # What the contract test guards against: the converters adding a field nobody documented.
+    example = contract.spec["paths"][f"{API}/users/me"]["get"]["responses"]["200"]["content"]["application/json"]
+    extended = {**example["example"], "password_hash": "$argon2id$..."}
+    with pytest.raises(ValidationError, match="password_hash"):
+        contract.validate(
+            extended, "paths", f"{API}/users/me", "get", "responses", "200", "content", "application/json", "schema"
+        )
+
+
+async def test_a_gateway_whose_services_are_down_answers_as_documented(contract: Contract) -> None:
+    """503s: readiness and status name the components, an API call is an `unavailable` problem."""
+    settings = GatewaySettings(
+        user_addr="127.0.0.1:1",
+        task_addr="127.0.0.1:1",
+        notify_addr="127.0.0.1:1",
+        analytics_addr="127.0.0.1:1",
+        redis_url=infra().redis_url,
+        grpc_timeout_seconds=2,
+    )
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://g") as client:
+        down = Api(client, contract)
+        for health in ("/health/readiness", "/health/status"):
+            body = (await down.call("GET", health, 503)).json()
+            assert body["components"]["user"]["status"] == "down"
+        login = {"email": "a@example.com", "password": PASSWORD}
+        problem = (await down.call("POST", f"{API}/auth/login", 503, json=login)).json()
+        assert problem["code"] == "unavailable"
+        await down.call("GET", "/.well-known/jwks.json", 503)
+
+
+async def test_a_reference_to_nowhere_fails_rather_than_passing() -> None:
+    # A schema that cannot be found must not validate everything (as an empty schema would).
+    contract = Contract({"openapi": "3.1.0", "paths": {}, "components": {"schemas": {}}})
+    with pytest.raises(Exception, match=r"Unresolvable|PointerToNowhere"):
+        contract.validate({}, "components", "schemas", "Missing")
+
+
+def routes_of(app: FastAPI) -> Iterator[APIRoute]:
+    for context in iter_route_contexts(app.routes):
+        if isinstance(context.original_route, APIRoute):
+            yield context.original_route
+
+
+async def test_no_route_validates_its_response_a_second_time() -> None:
+    """Documenting a body must not cost a request anything: no route has a response_model, whose
+    validation and re-serialization would run on every response (GET …/chores and POST …/complete above all)."""
+    routes = list(routes_of(create_app(GatewaySettings())))
+    assert routes
+    for route in routes:
+        assert route.response_field is None, f"{route.path} validates its responses ({route.response_model})"
