@@ -8,11 +8,15 @@ from typing import Any
 import grpc
 import pytest
 from fastapi.exceptions import RequestValidationError
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
 from pydantic import ValidationError
 
 from gateway import problems, schemas
 from kit import context
 from kit.errors import (
+    ERROR_DOMAIN,
     AlreadyExists,
     Conflict,
     FieldViolation,
@@ -130,6 +134,23 @@ def test_every_error_class_has_a_title() -> None:
         assert cls.code in problems.TITLES, cls
     for code in grpc.StatusCode:
         assert http_mapping(code)[1] in problems.TITLES, code
+
+
+def test_an_error_info_reason_we_do_not_know_maps_by_the_grpc_code() -> None:
+    info = any_pb2.Any()
+    info.Pack(error_details_pb2.ErrorInfo(reason="NOT_DUE_YET", domain=ERROR_DOMAIN))
+    status = rpc_status.to_status(status_pb2.Status(code=code_pb2.ABORTED, message="not yet", details=[info]))
+    problem = body(problems.from_rpc(rpc_error(status.code, status.details, tuple(status.trailing_metadata))))
+    assert (problem["status"], problem["code"], problem["detail"]) == (409, "conflict", "not yet")
+
+
+def test_problem_codes_by_status_come_from_every_place_codes_are_chosen() -> None:
+    assert problems.codes_for(404) == ["not_found"]
+    assert problems.codes_for(409) == ["conflict"]
+    assert problems.codes_for(400) == ["failed_precondition", "out_of_range"]  # bare statuses only
+    assert problems.codes_for(413) == ["payload_too_large"]  # the gateway's own
+    assert problems.codes_for(422) == ["validation_failed"]
+    assert problems.codes_for(418) == []
 
 
 def test_problem_carries_the_correlation_id() -> None:
