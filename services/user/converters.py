@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from hearth.user.v1 import user_pb2
 
 from kit.names import household_name, user_name
+from services.user.etags import etag_of
 from services.user.models import Household, Invite, User
-from services.user.service import Member, TokenPair, etag_of
+
+if TYPE_CHECKING:  # only named in annotations: the use cases import this module (events.py its timestamps)
+    from services.user.accounts import TokenPair
+    from services.user.households import Member
 
 
 def timestamp(moment: datetime) -> Timestamp:

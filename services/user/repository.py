@@ -1,7 +1,8 @@
 """SQL of the user service: accounts, login sessions, households, memberships, invites, request ids.
 
-Each repository wraps the caller's `AsyncSession`; transactions belong to the service layer. Lists
-are keyset-paginated (the caller passes the last key of the previous page, see `kit.pagination`).
+Each repository wraps the caller's `AsyncSession`; transactions belong to the use cases. Lists are
+keyset-paginated: the caller passes the previous page's last sort key and `kit.repository.keyset` orders and
+bounds the select (`kit.repository.page` joins the two).
 """
 
 from __future__ import annotations
@@ -9,12 +10,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kit.repository import Cursor, keyset
 from services.user.models import Household, IdempotentRequest, Invite, Membership, Session, SpentRefreshToken, User
+
+
+def _any_select(statement: sa.Select[Any, Any]) -> sa.Select[Any]:
+    """A select of several columns as kit.repository.keyset's signature takes it (one type parameter: SQLAlchemy
+    2.1 types a select by each of its columns, which keyset's `Select[R]` cannot match)."""
+    return cast("sa.Select[Any]", statement)
 
 
 class UserRepository:
@@ -103,19 +112,16 @@ class HouseholdRepository:
         return household, membership
 
     async def page_for_user(
-        self, user_id: uuid.UUID, *, after: uuid.UUID | None, limit: int
+        self, user_id: uuid.UUID, *, after: Cursor | None, limit: int
     ) -> list[tuple[Household, str]]:
-        """`user_id`'s live households with the user's role, by id (UUIDv7: creation order), after `after`."""
+        """`user_id`'s live households with the user's role, by id (UUIDv7: creation order), after the (id,) key."""
         statement = (
             sa.select(Household, Membership.role)
             .join(Membership, Membership.household_id == Household.id)
             .where(Membership.user_id == user_id, Household.delete_time.is_(None))
-            .order_by(Household.id)
-            .limit(limit)
         )
-        if after is not None:
-            statement = statement.where(Household.id > after)
-        return [(household, role) for household, role in await self._session.execute(statement)]
+        paged = keyset(_any_select(statement), (Household.id.expression,), after=after, limit=limit)
+        return [(household, role) for household, role in await self._session.execute(paged)]
 
 
 class MemberRepository:
@@ -146,19 +152,17 @@ class MemberRepository:
         return membership, name
 
     async def page_with_names(
-        self, household_id: uuid.UUID, *, after: tuple[datetime, uuid.UUID] | None, limit: int
+        self, household_id: uuid.UUID, *, after: Cursor | None, limit: int
     ) -> list[tuple[Membership, str]]:
         """Memberships with display names, in joining order (ties by user id), after the (join_time, user_id) key."""
         statement = (
             sa.select(Membership, User.display_name)
             .join(User, User.id == Membership.user_id)
             .where(Membership.household_id == household_id)
-            .order_by(Membership.join_time, Membership.user_id)
-            .limit(limit)
         )
-        if after is not None:
-            statement = statement.where(sa.tuple_(Membership.join_time, Membership.user_id) > after)
-        return [(membership, name) for membership, name in await self._session.execute(statement)]
+        order = (Membership.join_time.expression, Membership.user_id.expression)
+        paged = keyset(_any_select(statement), order, after=after, limit=limit)
+        return [(membership, name) for membership, name in await self._session.execute(paged)]
 
     async def user_ids(self, household_id: uuid.UUID) -> Sequence[uuid.UUID]:
         """The ids of the household's members (in no particular order)."""

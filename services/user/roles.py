@@ -12,3 +12,7 @@ from typing import Final
 ROLES: Final = ("owner", "admin", "member", "child")
 # Who may manage chores and hear about the household's work; a child may only see and complete.
 ADULT_ROLES: Final = frozenset({"owner", "admin", "member"})
+# Who manages the household's members and invites.
+MANAGERS: Final = ("owner", "admin")
+# The roles an invite may grant (there is one owner, who hands the household over instead).
+INVITABLE_ROLES: Final = ("admin", "member", "child")

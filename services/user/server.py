@@ -49,11 +49,19 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
         service = UserService(runtime.sessions, signing_key=signing_key, policy=policy, hashing=hashing)
         server = runtime.build_server(
             [
-                (user_pb2_grpc.add_AuthServiceServicer_to_server, AuthServicer(service), "hearth.user.v1.AuthService"),
-                (user_pb2_grpc.add_UserServiceServicer_to_server, UserServicer(service), "hearth.user.v1.UserService"),
+                (
+                    user_pb2_grpc.add_AuthServiceServicer_to_server,
+                    AuthServicer(service.accounts),
+                    "hearth.user.v1.AuthService",
+                ),
+                (
+                    user_pb2_grpc.add_UserServiceServicer_to_server,
+                    UserServicer(service.accounts),
+                    "hearth.user.v1.UserService",
+                ),
                 (
                     user_pb2_grpc.add_HouseholdServiceServicer_to_server,
-                    HouseholdServicer(service),
+                    HouseholdServicer(service.households),
                     "hearth.user.v1.HouseholdService",
                 ),
             ],

@@ -1,4 +1,7 @@
-"""gRPC servicers of the user service: proto ↔ use cases, nothing else."""
+"""gRPC servicers of the user service: proto ↔ use cases, nothing else.
+
+Resource names are parsed here and nowhere else (kit.names): the use cases take ids.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +13,18 @@ import grpc
 from google.protobuf import empty_pb2
 from hearth.user.v1 import user_pb2, user_pb2_grpc
 
+from kit.errors import NotFound
+from kit.ids import parse_id
 from kit.names import parse_ids, parse_name
+from kit.validation import caller_id
 from services.user import converters
-from services.user.service import UserService
+from services.user.accounts import Accounts
+from services.user.households import Households
 
 Context = grpc.aio.ServicerContext[Any, Any]
 HOUSEHOLD = "households/{household}"
 MEMBER = "households/{household}/members/{member}"
+USER = "users/{user}"
 
 
 def _household_id(name: str, field: str = "name") -> uuid.UUID:
@@ -28,16 +36,24 @@ def _member_ids(name: str) -> tuple[uuid.UUID, uuid.UUID]:
     return ids["household"], ids["member"]
 
 
-def _user_ref(name: str, field: str = "name") -> str:
-    return parse_name(name, "users/{user}", field=field)["user"]
+def _user_id(name: str, field: str = "name") -> uuid.UUID:
+    """`users/me` is the caller; `users/{id}` that user. An id that is no UUID names nobody: NOT_FOUND, as for
+    any profile but one's own (a malformed name, `people/x`, is INVALID_ARGUMENT)."""
+    user = parse_name(name, USER, field=field)["user"]
+    if user == "me":
+        return caller_id()
+    user_id = parse_id(user)
+    if user_id is None:
+        raise NotFound("user not found")
+    return user_id
 
 
 class AuthServicer(user_pb2_grpc.AuthServiceServicer):
-    def __init__(self, service: UserService) -> None:
-        self._service = service
+    def __init__(self, accounts: Accounts) -> None:
+        self._accounts = accounts
 
     async def Register(self, request: user_pb2.RegisterRequest, context: Context) -> user_pb2.User:
-        user = await self._service.register(
+        user = await self._accounts.register(
             email=request.email,
             password=request.password,
             display_name=request.display_name,
@@ -48,7 +64,7 @@ class AuthServicer(user_pb2_grpc.AuthServiceServicer):
         return converters.user_to_proto(user)
 
     async def Login(self, request: user_pb2.LoginRequest, context: Context) -> user_pb2.TokenPair:
-        pair = await self._service.login(
+        pair = await self._accounts.login(
             email=request.email,
             password=request.password,
             user_agent=request.user_agent,
@@ -57,22 +73,22 @@ class AuthServicer(user_pb2_grpc.AuthServiceServicer):
         return converters.tokens_to_proto(pair)
 
     async def RefreshToken(self, request: user_pb2.RefreshTokenRequest, context: Context) -> user_pb2.TokenPair:
-        return converters.tokens_to_proto(await self._service.refresh(request.refresh_token))
+        return converters.tokens_to_proto(await self._accounts.refresh(request.refresh_token))
 
     async def Logout(self, request: user_pb2.LogoutRequest, context: Context) -> empty_pb2.Empty:
-        await self._service.logout(request.refresh_token)
+        await self._accounts.logout(request.refresh_token)
         return empty_pb2.Empty()
 
     async def GetJwks(self, request: user_pb2.GetJwksRequest, context: Context) -> user_pb2.Jwks:
-        return user_pb2.Jwks(json=json.dumps(self._service.jwks()))
+        return user_pb2.Jwks(json=json.dumps(self._accounts.jwks()))
 
 
 class UserServicer(user_pb2_grpc.UserServiceServicer):
-    def __init__(self, service: UserService) -> None:
-        self._service = service
+    def __init__(self, accounts: Accounts) -> None:
+        self._accounts = accounts
 
     async def GetUser(self, request: user_pb2.GetUserRequest, context: Context) -> user_pb2.User:
-        return converters.user_to_proto(await self._service.get_user(_user_ref(request.name)))
+        return converters.user_to_proto(await self._accounts.get_user(_user_id(request.name)))
 
     async def UpdateUser(self, request: user_pb2.UpdateUserRequest, context: Context) -> user_pb2.User:
         changes = {
@@ -80,8 +96,8 @@ class UserServicer(user_pb2_grpc.UserServiceServicer):
             "time_zone": request.user.time_zone,
             "locale": request.user.locale,
         }
-        user = await self._service.update_user(
-            _user_ref(request.user.name or "users/me", "user.name"),
+        user = await self._accounts.update_user(
+            _user_id(request.user.name or "users/me", "user.name"),
             changes,
             list(request.update_mask.paths),
             etag=request.user.etag,
@@ -90,29 +106,30 @@ class UserServicer(user_pb2_grpc.UserServiceServicer):
 
 
 class HouseholdServicer(user_pb2_grpc.HouseholdServiceServicer):
-    def __init__(self, service: UserService) -> None:
-        self._service = service
+    def __init__(self, households: Households) -> None:
+        self._households = households
 
     async def CreateHousehold(self, request: user_pb2.CreateHouseholdRequest, context: Context) -> user_pb2.Household:
-        household, role = await self._service.create_household(
+        household, role = await self._households.create_household(
             name=request.household.display_name, time_zone=request.household.time_zone, request_id=request.request_id
         )
         return converters.household_to_proto(household, role)
 
     async def GetHousehold(self, request: user_pb2.GetHouseholdRequest, context: Context) -> user_pb2.Household:
-        return converters.household_to_proto(*await self._service.get_household(_household_id(request.name)))
+        return converters.household_to_proto(*await self._households.get_household(_household_id(request.name)))
 
     async def ListHouseholds(
         self, request: user_pb2.ListHouseholdsRequest, context: Context
     ) -> user_pb2.ListHouseholdsResponse:
-        rows, token = await self._service.list_households(size=request.page_size, token=request.page_token)
+        listed = await self._households.list_households(size=request.page_size, token=request.page_token)
         return user_pb2.ListHouseholdsResponse(
-            households=[converters.household_to_proto(h, role) for h, role in rows], next_page_token=token
+            households=[converters.household_to_proto(h, role) for h, role in listed.items],
+            next_page_token=listed.next_page_token,
         )
 
     async def UpdateHousehold(self, request: user_pb2.UpdateHouseholdRequest, context: Context) -> user_pb2.Household:
         changes = {"display_name": request.household.display_name, "time_zone": request.household.time_zone}
-        household, role = await self._service.update_household(
+        household, role = await self._households.update_household(
             _household_id(request.household.name, "household.name"),
             changes,
             list(request.update_mask.paths),
@@ -121,11 +138,11 @@ class HouseholdServicer(user_pb2_grpc.HouseholdServiceServicer):
         return converters.household_to_proto(household, role)
 
     async def DeleteHousehold(self, request: user_pb2.DeleteHouseholdRequest, context: Context) -> empty_pb2.Empty:
-        await self._service.delete_household(_household_id(request.name), etag=request.etag)
+        await self._households.delete_household(_household_id(request.name), etag=request.etag)
         return empty_pb2.Empty()
 
     async def CreateInvite(self, request: user_pb2.CreateInviteRequest, context: Context) -> user_pb2.Invite:
-        invite, code = await self._service.create_invite(
+        invite, code = await self._households.create_invite(
             _household_id(request.parent, "parent"),
             role=converters.role_from_proto(request.invite.role),
             email=request.invite.email,
@@ -134,22 +151,22 @@ class HouseholdServicer(user_pb2_grpc.HouseholdServiceServicer):
         return converters.invite_to_proto(invite, code)
 
     async def AcceptInvite(self, request: user_pb2.AcceptInviteRequest, context: Context) -> user_pb2.Member:
-        return converters.member_to_proto(await self._service.accept_invite(request.code))
+        return converters.member_to_proto(await self._households.accept_invite(request.code))
 
     async def ListMembers(self, request: user_pb2.ListMembersRequest, context: Context) -> user_pb2.ListMembersResponse:
-        members, token = await self._service.list_members(
+        listed = await self._households.list_members(
             _household_id(request.parent, "parent"), size=request.page_size, token=request.page_token
         )
         return user_pb2.ListMembersResponse(
-            members=[converters.member_to_proto(m) for m in members], next_page_token=token
+            members=[converters.member_to_proto(m) for m in listed.items], next_page_token=listed.next_page_token
         )
 
     async def GetMember(self, request: user_pb2.GetMemberRequest, context: Context) -> user_pb2.Member:
-        return converters.member_to_proto(await self._service.get_member(*_member_ids(request.name)))
+        return converters.member_to_proto(await self._households.get_member(*_member_ids(request.name)))
 
     async def UpdateMember(self, request: user_pb2.UpdateMemberRequest, context: Context) -> user_pb2.Member:
         household_id, user_id = _member_ids(request.member.name)
-        member = await self._service.update_member(
+        member = await self._households.update_member(
             household_id,
             user_id,
             role=converters.role_from_proto(request.member.role),
@@ -158,5 +175,5 @@ class HouseholdServicer(user_pb2_grpc.HouseholdServiceServicer):
         return converters.member_to_proto(member)
 
     async def DeleteMember(self, request: user_pb2.DeleteMemberRequest, context: Context) -> empty_pb2.Empty:
-        await self._service.delete_member(*_member_ids(request.name))
+        await self._households.delete_member(*_member_ids(request.name))
         return empty_pb2.Empty()

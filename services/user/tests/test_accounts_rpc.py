@@ -480,6 +480,44 @@ async def test_update_user_refuses_unknown_paths_and_invalid_values(
     assert (after.display_name, after.email, after.etag) == ("Stable", person.email, 'W/"1"')
 
 
+async def test_update_user_with_the_wildcard_mask_sets_every_updatable_field(rpc: Stubs) -> None:
+    """AIP-134 (kit.field_mask): `*` alone is every updatable field — a full replacement, so each must be given."""
+    person = await register(rpc, "Wild")
+
+    def replace(paths: list[str], **fields: str) -> Any:
+        return rpc.users.UpdateUser(
+            user_pb2.UpdateUserRequest(user=user_pb2.User(**fields), update_mask=field_mask_pb2.FieldMask(paths=paths)),
+            metadata=person.metadata,
+        )
+
+    updated = await replace(["*"], display_name="Card", time_zone="Asia/Tokyo", locale="fr")
+    partial = await refused(replace(["*"], display_name="Only the name"))
+    combined = await refused(replace(["*", "display_name"], display_name="Mixed"))
+
+    assert (updated.display_name, updated.time_zone, updated.locale) == ("Card", "Asia/Tokyo", "fr")
+    # Every missing field is reported at once.
+    assert (partial.code, set(partial.violations)) == (OK.INVALID_ARGUMENT, {"user.time_zone", "user.locale"})
+    assert (combined.code, list(combined.violations)) == (OK.INVALID_ARGUMENT, ["update_mask"])
+    assert await rpc.users.GetUser(ME, metadata=person.metadata) == updated
+
+
+async def test_update_user_reports_every_invalid_field_at_once(rpc: Stubs) -> None:
+    person = await register(rpc, "Careful")
+
+    refusal = await refused(
+        rpc.users.UpdateUser(
+            user_pb2.UpdateUserRequest(
+                user=user_pb2.User(display_name=" ", time_zone="Nowhere/Special", locale="x" * 36),
+                update_mask=field_mask_pb2.FieldMask(paths=["display_name", "time_zone", "locale"]),
+            ),
+            metadata=person.metadata,
+        )
+    )
+
+    assert refusal.code == OK.INVALID_ARGUMENT
+    assert set(refusal.violations) == {"user.display_name", "user.time_zone", "user.locale"}
+
+
 async def test_update_user_honours_the_etag(rpc: Stubs) -> None:
     person = await register(rpc, "Etag")
     current = await rpc.users.GetUser(ME, metadata=person.metadata)

@@ -11,6 +11,7 @@ import pytest
 from google.protobuf import field_mask_pb2
 from hearth.user.v1 import user_pb2
 
+from kit.validation import REQUEST_ID_MAX_LENGTH
 from services.user.tests.helpers import (
     Cast,
     Home,
@@ -139,11 +140,16 @@ async def test_create_with_a_request_id_creates_once_per_caller(rpc: Stubs) -> N
     assert [h.name for h in await list_all(rpc, first_person, 10)] == [first.name]
     too_long = await refused(
         rpc.households.CreateHousehold(
-            user_pb2.CreateHouseholdRequest(household=request.household, request_id="x" * 101),
+            user_pb2.CreateHouseholdRequest(household=request.household, request_id="x" * (REQUEST_ID_MAX_LENGTH + 1)),
             metadata=first_person.metadata,
         )
     )
     assert list(too_long.violations) == ["request_id"]
+    longest = await rpc.households.CreateHousehold(
+        user_pb2.CreateHouseholdRequest(household=request.household, request_id="y" * REQUEST_ID_MAX_LENGTH),
+        metadata=first_person.metadata,
+    )
+    assert longest.name != first.name
 
 
 async def test_get_shows_each_member_their_own_role(rpc: Stubs, c: Cast) -> None:
@@ -302,6 +308,42 @@ async def test_update_refuses_unknown_paths_and_invalid_values(
     assert refusal.code == Code.INVALID_ARGUMENT
     assert list(refusal.violations) == [field]
     assert await get(rpc, home, c.owner) == before
+
+
+async def test_update_with_the_wildcard_mask_sets_every_updatable_field(rpc: Stubs, c: Cast) -> None:
+    """AIP-134 (kit.field_mask): `*` alone is every updatable field — a full replacement, so each must be given."""
+    home = await household(rpc, c.owner, display_name="Wild")
+    before = await get(rpc, home, c.owner)
+
+    partial = await refused(update(rpc, home, c.owner, ["*"], display_name="Only the name"))
+    combined = await refused(update(rpc, home, c.owner, ["*", "time_zone"], display_name="X", time_zone="UTC"))
+    assert await get(rpc, home, c.owner) == before
+    updated = await update(rpc, home, c.owner, ["*"], display_name="Card", time_zone="Asia/Tokyo")
+
+    assert (partial.code, list(partial.violations)) == (Code.INVALID_ARGUMENT, ["household.time_zone"])
+    assert (combined.code, list(combined.violations)) == (Code.INVALID_ARGUMENT, ["update_mask"])
+    assert (updated.display_name, updated.time_zone) == ("Card", "Asia/Tokyo")
+
+
+async def test_create_and_update_report_every_invalid_field_at_once(rpc: Stubs, c: Cast) -> None:
+    created = await refused(
+        rpc.households.CreateHousehold(
+            user_pb2.CreateHouseholdRequest(
+                household=user_pb2.Household(display_name=" ", time_zone="Not/AZone"), request_id="r\x00"
+            ),
+            metadata=c.owner.metadata,
+        )
+    )
+    home = await household(rpc, c.owner, display_name="Kept")
+    updated = await refused(
+        update(rpc, home, c.owner, ["display_name", "time_zone"], display_name="x" * 101, time_zone="Not/AZone")
+    )
+
+    assert created.code == Code.INVALID_ARGUMENT
+    assert set(created.violations) == {"household.display_name", "household.time_zone", "request_id"}
+    assert updated.code == Code.INVALID_ARGUMENT
+    assert set(updated.violations) == {"household.display_name", "household.time_zone"}
+    assert (await get(rpc, home, c.owner)).display_name == "Kept"
 
 
 async def test_update_and_delete_honour_the_etag(rpc: Stubs, c: Cast) -> None:

@@ -238,6 +238,25 @@ async def test_role_changes_refuse_bad_requests(rpc: Stubs, c: Cast) -> None:
     assert await roles(rpc, home) == {"Olga": "owner", "Adam": "admin", "Mia": "member", "Kim": "child"}
 
 
+async def test_role_changes_take_the_wildcard_mask_and_report_every_problem_at_once(rpc: Stubs, c: Cast) -> None:
+    home = await full_household(rpc, c)
+
+    wildcard = await set_role(rpc, home, c.member, "child", by=c.owner, paths=("*",))
+    both = await refused(
+        rpc.households.UpdateMember(
+            user_pb2.UpdateMemberRequest(
+                member=user_pb2.Member(name=home.member(c.kid)),
+                update_mask=field_mask_pb2.FieldMask(paths=["role", "display_name"]),
+            ),
+            metadata=c.owner.metadata,
+        )
+    )
+
+    assert wildcard.role == ROLES["child"]
+    assert (both.code, set(both.violations)) == (Code.INVALID_ARGUMENT, {"update_mask", "member.role"})
+    assert (await roles(rpc, home))["Kim"] == "child"
+
+
 async def test_the_owner_transfers_ownership_and_stays_as_an_admin(rpc: Stubs, c: Cast) -> None:
     home = await full_household(rpc, c)
     own_role = await refused(set_role(rpc, home, c.owner, "admin", by=c.owner))

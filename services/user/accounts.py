@@ -1,0 +1,267 @@
+"""Use cases of accounts: registration, login, access and refresh tokens, logout, the caller's profile.
+
+Every state change commits together with its event (`kit.outbox.add_event`, payloads from
+services/user/events.py). Requests are validated whole (`kit.validation.Violations`): every bad field is
+reported at once. Profiles are the caller's own: anyone else's is NOT_FOUND.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kit import context
+from kit.db import utcnow
+from kit.errors import AlreadyExists, FieldViolation, NotFound, Unauthenticated, invalid
+from kit.field_mask import UpdateMask
+from kit.ids import new_id
+from kit.outbox import add_event
+from kit.validation import Violations, caller_id
+from services.user import events, keys, passwords, tokens, validation
+from services.user.etags import check_etag
+from services.user.models import Session, User
+from services.user.policy import Policy
+from services.user.repository import RequestRepository, SessionRepository, UserRepository
+
+# What UpdateUser may change, in the order events list them. Nothing is output-only here: a mask naming
+# any other field (name, email, create_time) is refused, not ignored.
+USER_MASK = UpdateMask(updatable=("display_name", "time_zone", "locale"))
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+class Accounts:
+    """AuthService's and UserService's use cases."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        signing_key: keys.SigningKey,
+        policy: Policy,
+        hashing: passwords.PasswordHashing,
+    ) -> None:
+        self._sessions = sessions
+        self._key = signing_key
+        self._hashing = hashing
+        self._policy = policy
+
+    def jwks(self) -> dict[str, Any]:
+        return keys.jwks([self._key])
+
+    # --- registration ---------------------------------------------------------------------------------
+
+    async def register(
+        self, *, email: str, password: str, display_name: str, time_zone: str, locale: str, request_id: str = ""
+    ) -> User:
+        # Every problem at once, so a form can show them all.
+        errors = Violations()
+        address = validation.email(errors, email)
+        name = validation.name(errors, "display_name", display_name)
+        zone = errors.time_zone("time_zone", time_zone, default=validation.DEFAULT_TIME_ZONE)
+        tag = validation.locale(errors, "locale", locale, default=validation.DEFAULT_LOCALE)
+        validation.password(errors, password)
+        errors.request_id(request_id)
+        errors.raise_if_any("the account details are not valid")
+        # Nobody is signed in yet: a retry is recognised by its request id together with the email.
+        request_key = f"register:{address}"
+        if request_id:
+            replayed = await self._replayed_registration(request_key, request_id, password)
+            if replayed is not None:
+                return replayed
+        # argon2 takes a good fraction of a second of CPU: off the event loop, or every RPC waits for it.
+        password_hash = await asyncio.to_thread(self._hashing.hash, password)
+        now = utcnow()
+        user = User(
+            id=new_id(),
+            email=address,
+            password_hash=password_hash,
+            display_name=name,
+            time_zone=zone,
+            locale=tag,
+            version=1,
+            create_time=now,
+            update_time=now,
+        )
+        earlier = None
+        try:
+            async with self._sessions() as session, session.begin():
+                if request_id:
+                    # First, so a concurrent retry waits here for this one and then replays it (rather than
+                    # colliding on the email and answering 409 to the client whose account was just made).
+                    earlier = await RequestRepository(session).claim(request_key, request_id, "Register", user.id, now)
+                if earlier is None:
+                    UserRepository(session).add(user)
+                    await session.flush()
+                    await add_event(session, events.user_registered(user), actor_id=user.id)
+        except IntegrityError as exc:
+            raise AlreadyExists(
+                "an account with this email already exists", [FieldViolation("email", "is already registered")]
+            ) from exc
+        if earlier is not None:
+            # A concurrent call with this request id made the account first: the same answer, if it is the same request.
+            replayed = await self._replayed_registration(request_key, request_id, password)
+            if replayed is None:  # pragma: no cover - the claim above found the record
+                raise AlreadyExists("an account with this email already exists")
+            return replayed
+        return user
+
+    async def _replayed_registration(self, request_key: str, request_id: str, password: str) -> User | None:
+        """The account a retried Register made, if this request id made one for this email; the password must
+        match too (the same request, not someone who knows the id): otherwise the id was used differently."""
+        async with self._sessions() as session:
+            found = await RequestRepository(session).get(request_key, request_id)
+            user = await UserRepository(session).get(found.resource_id) if found is not None else None
+        if found is None:
+            return None
+        if user is None or not await asyncio.to_thread(self._hashing.verify, user.password_hash, password):
+            raise invalid("request_id", "was already used for a different request")
+        return user
+
+    # --- sessions and tokens --------------------------------------------------------------------------
+
+    async def login(self, *, email: str, password: str, user_agent: str = "", ip_address: str = "") -> TokenPair:
+        address = validation.login_email(email)
+        async with self._sessions() as session:
+            user = await UserRepository(session).by_email(address) if address else None
+        stored = user.password_hash if user is not None else None
+        # Verify even for an unknown email (against a dummy hash): the same answer in the same time. In a thread,
+        # outside any transaction: argon2 is slow on purpose, and neither the event loop nor a connection waits.
+        if not await asyncio.to_thread(self._hashing.verify, stored, password) or user is None:
+            raise Unauthenticated("wrong email or password")
+        rehashed = ""
+        if self._hashing.needs_rehash(user.password_hash):
+            rehashed = await asyncio.to_thread(self._hashing.hash, password)
+        async with self._sessions() as session, session.begin():
+            if rehashed:
+                # Only if the hash is still the one verified (a concurrent password change wins).
+                await UserRepository(session).replace_password_hash(user.id, user.password_hash, rehashed)
+            now = utcnow()
+            refresh = tokens.new_refresh_token()
+            login = Session(
+                id=new_id(),
+                user_id=user.id,
+                refresh_hash=tokens.secret_hash(refresh),
+                generation=1,
+                user_agent=validation.printable(user_agent, validation.USER_AGENT_MAX),
+                ip_address=validation.printable(ip_address, validation.IP_ADDRESS_MAX),
+                create_time=now,
+                last_used_time=now,
+                expire_time=now + self._policy.refresh_ttl,
+            )
+            SessionRepository(session).add(login)
+        return self._pair(user.id, login.id, refresh, now)
+
+    def _pair(self, user_id: uuid.UUID, session_id: uuid.UUID, refresh: str, now: datetime) -> TokenPair:
+        access = tokens.issue_access_token(
+            self._key,
+            user_id=user_id,
+            session_id=session_id,
+            issuer=self._policy.issuer,
+            audience=self._policy.audience,
+            ttl=self._policy.access_ttl,
+            now=now,
+        )
+        return TokenPair(access, refresh, int(self._policy.access_ttl.total_seconds()))
+
+    async def refresh(self, refresh_token: str) -> TokenPair:
+        if not refresh_token:
+            raise invalid("refresh_token", "is required")
+        digest = tokens.secret_hash(refresh_token)
+        now = utcnow()
+        async with self._sessions() as session, session.begin():
+            logins = SessionRepository(session)
+            login = await logins.by_refresh_hash(digest)
+            if login is None:
+                spent = await logins.spent(digest)
+                if spent is not None:
+                    # A spent token came back: someone kept a copy. End the whole session.
+                    await logins.revoke(spent.session_id, now)
+                    await session.commit()
+                    raise Unauthenticated("refresh token reused; the session has been revoked")
+                raise Unauthenticated("unknown refresh token")
+            if login.revoke_time is not None or login.expire_time <= now:
+                raise Unauthenticated("the session has ended; log in again")
+            logins.spend(digest, login.id, now)
+            fresh = tokens.new_refresh_token()
+            login.refresh_hash = tokens.secret_hash(fresh)
+            login.generation += 1
+            login.last_used_time = now
+            user_id, session_id = login.user_id, login.id
+        return self._pair(user_id, session_id, fresh, now)
+
+    async def logout(self, refresh_token: str) -> None:
+        """End the session of `refresh_token` (the caller's, when signed in) or, without one, the caller's own."""
+        signed_in = context.caller.get() is not None
+        async with self._sessions() as session, session.begin():
+            logins = SessionRepository(session)
+            if refresh_token:
+                owner = caller_id() if signed_in else None
+                await logins.revoke_by_refresh_hash(tokens.secret_hash(refresh_token), utcnow(), user_id=owner)
+                return
+            caller = context.caller.get()
+            if caller is None or not caller.session_id:
+                raise invalid("refresh_token", "is required without an authenticated session")
+            await logins.revoke(uuid.UUID(caller.session_id), utcnow(), user_id=caller_id())
+
+    # --- the caller's profile -------------------------------------------------------------------------
+
+    async def get_user(self, user_id: uuid.UUID) -> User:
+        """The caller's profile; anyone else's is not shared (members see display names through ListMembers)."""
+        me = caller_id()
+        if user_id != me:
+            raise NotFound("user not found")
+        async with self._sessions() as session:
+            user = await UserRepository(session).get(me)
+        if user is None:
+            raise NotFound("user not found")
+        return user
+
+    async def update_user(
+        self, user_id: uuid.UUID, changes: Mapping[str, str], mask: Sequence[str], *, etag: str = ""
+    ) -> User:
+        """Change the caller's profile: the fields `mask` names (AIP-134, kit.field_mask), or those given."""
+        me = caller_id()
+        if user_id != me:
+            raise NotFound("user not found")
+        paths = USER_MASK.paths(mask, present=[path for path, value in changes.items() if value])
+        values: dict[str, str] = {}
+        with Violations() as errors:
+            for path in paths:
+                value = changes.get(path, "")
+                if path == "display_name":
+                    values[path] = validation.name(errors, "user.display_name", value)
+                elif path == "time_zone":
+                    values[path] = errors.time_zone("user.time_zone", value)
+                else:
+                    values[path] = validation.locale(errors, "user.locale", value)
+        async with self._sessions() as session, session.begin():
+            user = await UserRepository(session).get(me, lock=True)
+            if user is None:
+                raise NotFound("user not found")
+            check_etag(etag, user.version, "user")
+            changed = [path for path in paths if getattr(user, path) != values[path]]
+            for key, value in values.items():
+                setattr(user, key, value)
+            if values:
+                user.version += 1
+                user.update_time = utcnow()
+            if changed:  # set to what it was already: nothing to announce
+                await session.flush()
+                await add_event(session, events.user_updated(user, changed), actor_id=user.id)
+        return user
+
+
+__all__ = ["USER_MASK", "Accounts", "TokenPair"]

@@ -1,0 +1,84 @@
+"""The user service's events, as the payloads (hearth.events.v1) its use cases write to the outbox.
+
+Each builder takes what the change left behind (the rows as they are after it) and names nothing else:
+`kit.outbox.add_event(session, payload, household_id=..., actor_id=...)` derives the event type from the
+payload (kit.catalogue), so a use case writes `await add_event(session, events.member_left(h, u), household_id=h)`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+
+from hearth.events.v1 import events_pb2
+
+from services.user.converters import timestamp
+from services.user.models import Household, User
+
+
+def user_registered(user: User) -> events_pb2.UserRegistered:
+    return events_pb2.UserRegistered(user_id=str(user.id), display_name=user.display_name, time_zone=user.time_zone)
+
+
+def user_updated(user: User, changed: Iterable[str]) -> events_pb2.UserUpdated:
+    """The profile after the change; `changed` the fields whose value is new."""
+    return events_pb2.UserUpdated(
+        user_id=str(user.id),
+        display_name=user.display_name,
+        time_zone=user.time_zone,
+        locale=user.locale,
+        changed=list(changed),
+    )
+
+
+def household_created(household: Household, owner_id: uuid.UUID) -> events_pb2.HouseholdCreated:
+    return events_pb2.HouseholdCreated(
+        household_id=str(household.id),
+        display_name=household.name,
+        time_zone=household.time_zone,
+        owner_id=str(owner_id),
+    )
+
+
+def household_updated(
+    household: Household, changed: Iterable[str], member_ids: Iterable[uuid.UUID]
+) -> events_pb2.HouseholdUpdated:
+    """The household after the change, with every current member (sorted), so consumers drop what they cache per
+    member (the household's time zone)."""
+    return events_pb2.HouseholdUpdated(
+        household_id=str(household.id),
+        display_name=household.name,
+        time_zone=household.time_zone,
+        changed=list(changed),
+        member_ids=[str(user_id) for user_id in sorted(member_ids)],
+    )
+
+
+def member_joined(household_id: uuid.UUID, user: User, role: str, joined_at: datetime) -> events_pb2.MemberJoined:
+    return events_pb2.MemberJoined(
+        household_id=str(household_id),
+        user_id=str(user.id),
+        display_name=user.display_name,
+        role=role,
+        joined_at=timestamp(joined_at),
+    )
+
+
+def member_updated(household_id: uuid.UUID, user_id: uuid.UUID, role: str) -> events_pb2.MemberUpdated:
+    return events_pb2.MemberUpdated(household_id=str(household_id), user_id=str(user_id), role=role)
+
+
+def member_left(household_id: uuid.UUID, user_id: uuid.UUID) -> events_pb2.MemberLeft:
+    return events_pb2.MemberLeft(household_id=str(household_id), user_id=str(user_id))
+
+
+__all__ = [
+    "household_created",
+    "household_updated",
+    "member_joined",
+    "member_left",
+    "member_updated",
+    "user_registered",
+    "user_updated",
+]
