@@ -78,13 +78,13 @@ async def _databases(prefix: str) -> list[str]:
         await conn.close()
 
 
-def _add_migration(scratch: Scratch) -> None:
+def _add_migration(scratch: Scratch, table: str) -> None:
     revision = ScriptDirectory(str(scratch.versions.parent)).get_current_head()
-    (scratch.versions / "2999_01_01_9999_extra.py").write_text(
-        f'revision = "9999"\ndown_revision = {revision!r}\nbranch_labels = None\ndepends_on = None\n\n'
+    (scratch.versions / f"2999_01_01_{table}.py").write_text(
+        f'revision = "{table}"\ndown_revision = {revision!r}\nbranch_labels = None\ndepends_on = None\n\n'
         "from alembic import op\n\n\n"
-        "def upgrade() -> None:\n    op.execute('CREATE TABLE extra (id integer PRIMARY KEY)')\n\n\n"
-        "def downgrade() -> None:\n    op.execute('DROP TABLE extra')\n"
+        f"def upgrade() -> None:\n    op.execute('CREATE TABLE {table} (id integer PRIMARY KEY)')\n\n\n"
+        f"def downgrade() -> None:\n    op.execute('DROP TABLE {table}')\n"
     )
 
 
@@ -117,16 +117,16 @@ async def test_a_crashed_build_is_never_cloned(scratch: Scratch) -> None:
     assert await _databases(f"{templates.PREFIX}{scratch.service}_") == [templates.template_name(scratch.service)]
 
 
-async def test_a_new_migration_makes_a_new_template_and_drops_the_old_one(scratch: Scratch) -> None:
+async def test_a_new_migration_makes_a_new_template_and_the_oldest_are_dropped(scratch: Scratch) -> None:
     await scratch.clone()
-    old = templates.template_name(scratch.service)
-    _add_migration(scratch)
-    new = templates.template_name(scratch.service)
-    assert new != old
-    name = await scratch.clone()
-    assert len(scratch.upgrades) == 2
-    assert "extra" in (await schema(database_url(name), MODEL_SERVICE)).tables
-    assert await _databases(f"{templates.PREFIX}{scratch.service}_") == [new]
+    built = [templates.template_name(scratch.service)]
+    for table in ("extra_1", "extra_2", "extra_3"):
+        _add_migration(scratch, table)
+        built.append(templates.template_name(scratch.service))
+        name = await scratch.clone()
+        assert table in (await schema(database_url(name), MODEL_SERVICE)).tables
+    assert len(set(built)) == len(built) == len(scratch.upgrades)
+    assert set(await _databases(f"{templates.PREFIX}{scratch.service}_")) == set(built[-templates.KEEP :])
 
 
 async def test_a_change_in_kit_makes_a_new_template(scratch: Scratch) -> None:

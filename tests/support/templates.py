@@ -4,8 +4,9 @@ A stack's database is `CREATE DATABASE … TEMPLATE hearth_tpl_<service>_<hash>`
 running every Alembic migration again. `<hash>` covers everything the migrated schema depends on (the
 service's `alembic.ini` and `migrations/`, `kit/` whose table helpers migrations call, the Alembic and
 SQLAlchemy versions), so a changed or added migration names a new template and a stale one is never
-cloned; building a new one drops the service's older ones. Templates outlive a test run: the next run
-clones them straight away.
+cloned. Building one drops all but the service's `KEEP` newest: two checkouts testing against one server
+(a branch with a new migration and one without) then do not rebuild each other's templates on every
+clone. Templates outlive a test run: the next run clones them straight away.
 
 Safe between processes (xdist workers, two test runs at once): all of a service's templates share one
 PostgreSQL advisory lock. Cloning holds it shared; building and dropping hold it exclusively, so only one
@@ -34,6 +35,7 @@ from tests.support.infra import ROOT, database_url
 
 PREFIX = "hearth_tpl_"
 _BUILDING = "_building"
+KEEP = 3  # templates kept per service, the one just built included
 _DEPENDENCIES = ("alembic", "sqlalchemy")
 
 
@@ -90,17 +92,16 @@ async def _drop(conn: asyncpg.Connection, name: str) -> None:
     await conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
-async def _others(conn: asyncpg.Connection, service: str, keep: str) -> list[str]:
+async def _of_service(conn: asyncpg.Connection, service: str) -> list[str]:
+    """The service's templates (and a crashed build's scratch database), newest first."""
     rows = await conn.fetch(
-        "SELECT datname FROM pg_database WHERE starts_with(datname, $1) AND datname <> $2",
-        f"{PREFIX}{service}_",
-        keep,
+        "SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY oid DESC", f"{PREFIX}{service}_"
     )
     return [row["datname"] for row in rows]
 
 
 async def _build(conn: asyncpg.Connection, service: str, name: str) -> None:
-    """Migrate a scratch database and rename it `name` once complete; drop the service's other templates.
+    """Migrate a scratch database and rename it `name` once complete; drop the service's older templates.
 
     The caller holds the service's lock exclusively."""
     scratch = name + _BUILDING
@@ -111,7 +112,10 @@ async def _build(conn: asyncpg.Connection, service: str, name: str) -> None:
     # Alembic has closed its connection; RENAME waits (a few seconds at most) for its backend to go.
     await conn.execute(f'ALTER DATABASE "{scratch}" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false')
     await conn.execute(f'ALTER DATABASE "{scratch}" RENAME TO "{name}"')
-    for stale in await _others(conn, service, keep=name):
+    existing = await _of_service(conn, service)
+    complete = [other for other in existing if not other.endswith(_BUILDING)]
+    crashed = [other for other in existing if other.endswith(_BUILDING)]  # no build but this one is running
+    for stale in crashed + complete[KEEP:]:
         await _drop(conn, stale)
 
 
@@ -142,7 +146,7 @@ async def drop_templates(service: str) -> list[str]:
     async with _server() as conn:
         await conn.execute("SELECT pg_advisory_lock($1)", key)
         try:
-            names = await _others(conn, service, keep="")
+            names = await _of_service(conn, service)
             for name in names:
                 await _drop(conn, name)
             return names
@@ -150,4 +154,4 @@ async def drop_templates(service: str) -> list[str]:
             await conn.execute("SELECT pg_advisory_unlock($1)", key)
 
 
-__all__ = ["PREFIX", "clone", "drop_templates", "schema_hash", "service_dir", "template_name"]
+__all__ = ["KEEP", "PREFIX", "clone", "drop_templates", "schema_hash", "service_dir", "template_name"]
