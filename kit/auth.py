@@ -4,6 +4,13 @@ Tokens are EdDSA (Ed25519) JWTs signed by the user service; the public keys come
 (`AuthService.GetJwks`), fetched once and refreshed when a token names a key id we do not know
 (key rotation), at most once per `refresh_interval`. The algorithm is pinned: `alg: none`, HS256
 with the public key as secret, and every other algorithm are refused before any key is touched.
+
+Two kinds of token pass, told apart by `typ` and bound to their own audience (DESIGN.md, "Trust between
+services"): an end user's access token (`typ=access`, `aud=<HEARTH_JWT_AUDIENCE>`), and a service token
+(`typ=service`, `sub=service:<name>`, `aud=<HEARTH_JWT_AUDIENCE>:<callee>`, see `service_audience`) that
+the user service issues to a service for background work. A token of one kind never passes as the other:
+an access token carrying a service audience, a service token carrying the user audience, and a service
+token for another callee are all refused. Which RPCs take which kind is the AuthInterceptor's business.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import grpc
@@ -21,14 +28,33 @@ from kit.context import Caller
 from kit.errors import Unauthenticated
 
 ALGORITHM = "EdDSA"
+ACCESS_TYPE = "access"
+SERVICE_TYPE = "service"
+SERVICE_SUBJECT_PREFIX = "service:"
 JwksSource = Callable[[], Awaitable[dict[str, Any]]]
 
 
+def service_audience(audience: str, service: str) -> str:
+    """The audience of service tokens meant for `service`: "hearth:user" for audience "hearth"."""
+    return f"{audience}:{service}"
+
+
 class TokenVerifier:
-    def __init__(self, jwks_source: JwksSource, *, issuer: str, audience: str, refresh_interval: float = 30.0) -> None:
+    def __init__(
+        self,
+        jwks_source: JwksSource,
+        *,
+        issuer: str,
+        audience: str,
+        service_audience: str | None = None,
+        refresh_interval: float = 30.0,
+    ) -> None:
+        """`audience`: that of end users' access tokens; `service_audience`: that of service tokens meant for
+        this service (None: no service token is accepted)."""
         self._source = jwks_source
         self._issuer = issuer
         self._audience = audience
+        self._service_audience = service_audience
         self._refresh_interval = refresh_interval
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = float("-inf")
@@ -63,12 +89,13 @@ class TokenVerifier:
         if header.get("alg") != ALGORITHM:
             raise Unauthenticated("access token algorithm not accepted")
         key = await self._key(str(header.get("kid", "")))
+        audiences = [self._audience, *([self._service_audience] if self._service_audience else [])]
         try:
             claims = jwt.decode(
                 token,
                 key.key,
                 algorithms=[ALGORITHM],
-                audience=self._audience,
+                audience=audiences,
                 issuer=self._issuer,
                 options={"require": ["exp", "iat", "sub", "aud", "iss"]},
                 leeway=5,
@@ -77,11 +104,20 @@ class TokenVerifier:
             raise Unauthenticated("access token expired") from exc
         except jwt.PyJWTError as exc:
             raise Unauthenticated("invalid access token") from exc
-        if claims.get("typ") != "access":
+        kind, subject, aud = claims.get("typ"), str(claims["sub"]), claims.get("aud")
+        if kind == SERVICE_TYPE:
+            # Bound to this service exactly: a list of audiences or the users' audience does not do.
+            name = subject.removeprefix(SERVICE_SUBJECT_PREFIX)
+            if aud != self._service_audience or not subject.startswith(SERVICE_SUBJECT_PREFIX) or not name:
+                raise Unauthenticated("invalid service token")
+            return Caller(user_id="", token=token, service=name)
+        if kind != ACCESS_TYPE:
             raise Unauthenticated("not an access token")
+        if aud != self._audience or subject.startswith(SERVICE_SUBJECT_PREFIX):
+            raise Unauthenticated("invalid access token")
         scope = claims.get("scope", "")
         return Caller(
-            user_id=str(claims["sub"]),
+            user_id=subject,
             token=token,
             scopes=frozenset(scope.split()) if isinstance(scope, str) else frozenset(),
             session_id=str(claims.get("sid", "")),
@@ -109,3 +145,25 @@ def grpc_jwks_source(channel: grpc.aio.Channel) -> JwksSource:
         return dict(json.loads(response.json))
 
     return fetch
+
+
+def internal_methods(service_names: Iterable[str]) -> frozenset[str]:
+    """`/package.Service/Method` of every method of `service_names` marked `option (hearth.user.v1.internal) =
+    true` in its proto (the one place that says which RPCs are for services only). Services whose descriptors
+    are not loaded have none."""
+    from google.protobuf import descriptor_pool
+    from hearth.user.v1 import user_pb2
+
+    # The extension's descriptor (protoc's .pyi types it as a plain FieldDescriptor).
+    internal: Any = user_pb2.internal
+    pool = descriptor_pool.Default()
+    found: set[str] = set()
+    for name in service_names:
+        try:
+            service = pool.FindServiceByName(name)
+        except KeyError:
+            continue
+        for method in service.methods:
+            if method.GetOptions().Extensions[internal]:
+                found.add(f"/{service.full_name}/{method.name}")
+    return frozenset(found)

@@ -12,13 +12,20 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Caller:
-    """An authenticated principal, as proven by a verified access token."""
+    """An authenticated principal, as proven by a verified token: an end user (access token) or, on internal
+    RPCs only, another Hearth service doing background work (service token: `service` set, `user_id` empty)."""
 
     user_id: str
     # The raw bearer token, forwarded unchanged on calls this request makes to other services.
     token: str = field(repr=False)
     scopes: frozenset[str] = frozenset()
     session_id: str = ""
+    # The calling service's name ("notify") when the token is a service token (sub=service:<name>).
+    service: str = ""
+
+    @property
+    def is_service(self) -> bool:
+        return bool(self.service)
 
 
 correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar("correlation_id", default="")

@@ -18,7 +18,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from kit.auth import TokenVerifier
+from kit.auth import TokenVerifier, internal_methods
 from kit.interceptors import AuthInterceptor, CorrelationInterceptor, ErrorInterceptor, MetricsInterceptor
 from kit.telemetry import Telemetry
 
@@ -85,7 +85,7 @@ def build_server(
             CorrelationInterceptor(service),
             MetricsInterceptor(),
             ErrorInterceptor(),
-            AuthInterceptor(verifier, public_methods),
+            AuthInterceptor(verifier, public_methods, internal_methods(name for _, _, name in registrations)),
         ],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),

@@ -28,6 +28,7 @@ from kit.errors import (
     FieldViolation,
     HearthError,
     Internal,
+    PermissionDenied,
     Timeout,
     Unauthenticated,
     Unavailable,
@@ -134,15 +135,26 @@ class CorrelationInterceptor(_ServerInterceptor):
 
 
 class AuthInterceptor(_ServerInterceptor):
-    """Verifies the bearer token and sets `context.caller`; methods not in `public` require one."""
+    """Verifies the bearer token and sets `context.caller`; methods not in `public` require one.
 
-    def __init__(self, verifier: TokenVerifier, public: Iterable[str] = ()) -> None:
+    Who may call what (DESIGN.md, "Trust between services"): an `internal` method (the proto option
+    `hearth.user.v1.internal`, see `kit.auth.internal_methods`) takes only a service token meant for this
+    service; every other method — user-facing, public ones included — refuses service tokens. A token of the
+    wrong kind is PERMISSION_DENIED (the caller is known, it just may not call this); a missing, malformed,
+    expired or foreign token is UNAUTHENTICATED.
+    """
+
+    def __init__(self, verifier: TokenVerifier, public: Iterable[str] = (), internal: Iterable[str] = ()) -> None:
         self.verifier = verifier
         self.public = frozenset(public) | {"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"}
+        self.internal = frozenset(internal)
+        if self.public & self.internal:
+            raise ValueError(f"methods both public and internal: {sorted(self.public & self.internal)}")
 
     async def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
         method = details.method
         is_public = method in self.public or method.startswith("/grpc.reflection.")
+        is_internal = method in self.internal
 
         @asynccontextmanager
         async def scope(request: Any, ctx: Context) -> AsyncIterator[None]:
@@ -153,6 +165,10 @@ class AuthInterceptor(_ServerInterceptor):
                 yield
                 return
             caller = await self.verifier.verify(token)
+            if is_internal and not caller.is_service:
+                raise PermissionDenied("an internal method: only services may call it, with a service token")
+            if caller.is_service and not is_internal:
+                raise PermissionDenied("a service token is accepted on internal methods only")
             reset = context.caller.set(caller)
             try:
                 yield

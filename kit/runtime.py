@@ -19,12 +19,14 @@ import grpc
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from kit.auth import JwksSource, TokenVerifier, grpc_jwks_source
+from kit import redis_acl
+from kit.auth import JwksSource, TokenVerifier, grpc_jwks_source, service_audience
 from kit.db import asyncpg_dsn, create_engine, session_factory
 from kit.events import EventConsumer, Handlers
 from kit.grpc_client import make_channel
 from kit.grpc_server import Registration, Server, build_server
 from kit.outbox import OutboxRelay
+from kit.service_tokens import ServiceTokens
 from kit.settings import ServiceSettings
 from kit.telemetry import Telemetry, setup_telemetry
 
@@ -41,6 +43,8 @@ class Runtime:
     verifier: TokenVerifier
     channels: dict[str, grpc.aio.Channel] = field(default_factory=dict)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    # This service's own identity for background calls (None in the user service, which issues them).
+    service_tokens: ServiceTokens | None = None
 
     def spawn(self, name: str, coro: Coroutine[Any, Any, None]) -> None:
         """Run a background loop (relay, consumer) for the life of the server; a crash is logged."""
@@ -87,9 +91,13 @@ class Runtime:
 
     def consume(self, domains: Sequence[str], handlers: Handlers) -> None:
         """Run one consumer (group = this service) over the event streams of `domains`."""
+        service = self.settings.service
+        allowed = redis_acl.CONSUMES.get(service)
+        if allowed is not None and not set(domains) <= set(allowed):
+            # Its Redis ACL user could not read them (NOPERM at the first poll): say so at start-up instead.
+            raise ValueError(f"{service} consumes {sorted(domains)}, but kit.redis_acl.CONSUMES allows {allowed}")
         if not self.settings.run_consumers:
             return
-        service = self.settings.service
         consumer = EventConsumer(
             sessions=self.sessions,
             redis=self.redis,
@@ -148,7 +156,18 @@ def create_runtime(
             retry_methods=idempotent_methods(*user_pb2.DESCRIPTOR.services_by_name.values()),
         )
         jwks_source = grpc_jwks_source(channels["user"])
-    verifier = TokenVerifier(jwks_source, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+    verifier = TokenVerifier(
+        jwks_source,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        service_audience=service_audience(settings.jwt_audience, settings.service),
+    )
+    service_tokens = None
+    if "user" in channels:
+        secret = settings.service_secret.get_secret_value() if settings.service_secret else None
+        service_tokens = ServiceTokens(
+            channels["user"], service=settings.service, secret=secret, audience=settings.jwt_audience
+        )
     return Runtime(
         settings=settings,
         telemetry=telemetry,
@@ -157,4 +176,5 @@ def create_runtime(
         redis=aioredis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2),
         verifier=verifier,
         channels=channels,
+        service_tokens=service_tokens,
     )

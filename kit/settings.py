@@ -72,6 +72,10 @@ class ServiceSettings(BaseSettings):
     # <NAME>_CACHE_SECRET: the key that authenticates this service's Redis cache entries (kit.cache). Unset: a
     # random one per process (safe; replicas then do not share entries). Set it alike on every replica.
     cache_secret: SecretStr | None = Field(default=None, min_length=16)
+    # <NAME>_SERVICE_SECRET: this service's own credential, exchanged with the user service for short-lived
+    # service tokens for background work (kit.service_tokens); the user service holds the same value in
+    # USER_SERVICE_SECRETS_DIR/<name>. Unset: the service cannot call internal RPCs.
+    service_secret: SecretStr | None = Field(default=None, min_length=16)
 
     # Run the outbox relay / event consumers in this process. Any number of replicas may run them (relays claim
     # rows with SKIP LOCKED, consumers share a group); turn them off on replicas that should only serve RPCs,

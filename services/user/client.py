@@ -1,8 +1,11 @@
 """The user service as other services see it: roles, and "is X a member of H, with what role?".
 
 Every service that guards household resources asks the user service through `MembershipClient`: answers
-come from user's HouseholdService.GetMember and are cached in the asking service's Redis namespace
-(`kit.cache.SignedCache`: authenticated entries, invalidation-safe) under
+come from user's HouseholdService.GetMember, asked with the end user's token (forwarded by kit.grpc_client)
+while serving a user's request, or — in background work, where no end user is acting — from the internal
+MembershipService.GetMembership, asked with this service's own service token (kit.service_tokens). Both
+answer the same fact, "is X a member of H, with what role", so both share the cache. Answers are cached in
+the asking service's Redis namespace (`kit.cache.SignedCache`: authenticated entries, invalidation-safe) under
 `{namespace}:{service}:{household}:membership:{user}:v2` for a TTL, and dropped sooner by the user events
 that make them stale (`invalidation_handlers`). Negative answers are not cached, so a new member is never
 locked out.
@@ -26,10 +29,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit import context
 from kit.cache import SignedCache
-from kit.errors import NotFound, PermissionDenied, Unauthenticated
+from kit.errors import Internal, NotFound, PermissionDenied, Unauthenticated
 from kit.events import Event, Handlers
 from kit.interceptors import error_from_rpc
 from kit.runtime import Runtime
+from kit.service_tokens import ServiceTokens
 from services.user.roles import ADULT_ROLES, ROLES
 
 # Bumped when the cached form of a Membership changes, so old entries are simply never read.
@@ -51,9 +55,24 @@ def role_name(role: user_pb2.Role) -> str:
 
 
 class MembershipClient:
-    def __init__(self, channel: grpc.aio.Channel, cache: SignedCache) -> None:
+    def __init__(
+        self, channel: grpc.aio.Channel, cache: SignedCache, service_tokens: ServiceTokens | None = None
+    ) -> None:
         self._stub = user_pb2_grpc.HouseholdServiceStub(channel)
+        self._internal = user_pb2_grpc.MembershipServiceStub(channel)
         self._cache = cache
+        self._service_tokens = service_tokens
+
+    async def _ask(self, name: str) -> user_pb2.Member:
+        caller = context.caller.get()
+        if caller is not None and not caller.is_service:
+            # Acting for an end user: their token goes along (kit.grpc_client), user checks they may see H.
+            return await self._stub.GetMember(user_pb2.GetMemberRequest(name=name))
+        # Background work (or serving another service): this service's own identity, on the internal RPC.
+        if self._service_tokens is None:
+            raise Internal("no end user is acting and this service has no service identity to ask with")
+        metadata = await self._service_tokens.metadata("user")
+        return await self._internal.GetMembership(user_pb2.GetMembershipRequest(name=name), metadata=metadata)
 
     def _key(self, household_id: uuid.UUID | str, user_id: uuid.UUID | str) -> str:
         return self._cache.key(household_id, "membership", user_id, f"v{SCHEMA_VERSION}")
@@ -67,9 +86,7 @@ class MembershipClient:
             except (ValueError, TypeError):
                 pass  # an entry of another shape (it verified, so ours): ask again and overwrite it
         try:
-            member = await self._stub.GetMember(
-                user_pb2.GetMemberRequest(name=f"households/{household_id}/members/{user_id}")
-            )
+            member = await self._ask(f"households/{household_id}/members/{user_id}")
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 return None
@@ -126,10 +143,8 @@ def membership_client(runtime: Runtime, *, ttl: int) -> MembershipClient:
     """The client a service's server.py wires: user's channel, this service's Redis namespace and cache secret."""
     settings = runtime.settings
     secret = settings.cache_secret.get_secret_value().encode() if settings.cache_secret else secrets.token_bytes(32)
-    cache = SignedCache(
-        runtime.redis, prefix=f"{settings.redis_namespace}:{settings.service}", secret=secret, ttl=ttl
-    )
-    return MembershipClient(runtime.channels["user"], cache)
+    cache = SignedCache(runtime.redis, prefix=f"{settings.redis_namespace}:{settings.service}", secret=secret, ttl=ttl)
+    return MembershipClient(runtime.channels["user"], cache, runtime.service_tokens)
 
 
 __all__ = ["ADULT_ROLES", "ROLES", "Membership", "MembershipClient", "membership_client", "role_name"]

@@ -20,6 +20,9 @@ class Settings(ServiceSettings):
     grpc_port: int = Field(default=DEFAULT_PORTS["user"])
     # Where the Ed25519 signing key lives; generated on first start (USER_KEYS_DIR).
     keys_dir: Path = Field(default=REPO_ROOT / "var" / "keys")
+    # One file per service holding its secret (USER_SERVICE_SECRETS_DIR): who may get service tokens
+    # (services/user/service_tokens.py). Unset: no service can.
+    service_secrets_dir: Path | None = Field(default=None)
     access_token_ttl_seconds: int = Field(default=15 * 60, ge=30)
     # Fractions of a day are allowed (tests run with lifetimes of a millisecond instead of waiting).
     refresh_token_ttl_days: float = Field(default=30, gt=0)

@@ -13,7 +13,9 @@ from kit.settings import ServiceSettings
 from kit.telemetry import Telemetry
 from services.user import keys, passwords
 from services.user.config import Settings
+from services.user.internal import MembershipServicer
 from services.user.service import Policy, UserService
+from services.user.service_tokens import ServiceSecrets, ServiceTokenServicer
 from services.user.servicer import AuthServicer, HouseholdServicer, UserServicer
 
 # Reachable without a token (everything else needs one).
@@ -22,6 +24,8 @@ PUBLIC_METHODS = [
     "/hearth.user.v1.AuthService/Login",
     "/hearth.user.v1.AuthService/RefreshToken",
     "/hearth.user.v1.AuthService/GetJwks",
+    # Authenticated by the calling service's secret in the request (client credentials), not by a token.
+    "/hearth.user.v1.ServiceTokenService/IssueServiceToken",
 ]
 
 
@@ -63,6 +67,21 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
                     user_pb2_grpc.add_HouseholdServiceServicer_to_server,
                     HouseholdServicer(service.households),
                     "hearth.user.v1.HouseholdService",
+                ),
+                (
+                    user_pb2_grpc.add_ServiceTokenServiceServicer_to_server,
+                    ServiceTokenServicer(
+                        signing_key,
+                        ServiceSecrets(settings.service_secrets_dir),
+                        issuer=settings.jwt_issuer,
+                        audience=settings.jwt_audience,
+                    ),
+                    "hearth.user.v1.ServiceTokenService",
+                ),
+                (
+                    user_pb2_grpc.add_MembershipServiceServicer_to_server,
+                    MembershipServicer(runtime.sessions),
+                    "hearth.user.v1.MembershipService",
                 ),
             ],
             public_methods=PUBLIC_METHODS,

@@ -1,8 +1,10 @@
 """services.user.client.MembershipClient against a real Redis and a real gRPC stand-in for the user service.
 
-The stand-in (`Households`) serves HouseholdService.GetMember through the real kit server stack from a
-table the test fills, and records every request it answers: that record is how a test tells an answer
-served from the Redis cache from one fetched over gRPC.
+The stand-in (`Households`) serves HouseholdService.GetMember (the user-driven path) and the internal
+MembershipService.GetMembership (the background path, with a service token) through the real kit server stack
+from a table the test fills, and records every request it answers: that record is how a test tells an answer
+served from the Redis cache from one fetched over gRPC. Service tokens come from the real
+ServiceTokenServicer (services/user/service_tokens.py) on the same server, signed by a real signing key.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import json
 import logging
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -23,15 +26,22 @@ import redis.asyncio as aioredis
 from hearth.user.v1 import user_pb2, user_pb2_grpc
 
 from kit import context, errors
+from kit.auth import TokenVerifier
 from kit.cache import SignedCache
 from kit.ids import new_id
-from kit.tests.grpc_helpers import serving_registrations
+from kit.service_tokens import ServiceTokens
+from kit.tests.grpc_helpers import AUDIENCE, ISSUER, serving_registrations
+from services.user import keys
 from services.user.client import ADULT_ROLES, Membership, MembershipClient
+from services.user.service_tokens import ServiceSecrets, ServiceTokenServicer
 
 HOUSEHOLDS = "hearth.user.v1.HouseholdService"
+MEMBERSHIPS = "hearth.user.v1.MembershipService"
+SERVICE_TOKENS = "hearth.user.v1.ServiceTokenService"
 SERVICE = "task"
 TTL = 45
 SECRET = b"a test secret of 32 bytes length"
+SERVICE_SECRET = "task's own service secret, 32+ chars"
 
 
 class Households(user_pb2_grpc.HouseholdServiceServicer):
@@ -40,6 +50,8 @@ class Households(user_pb2_grpc.HouseholdServiceServicer):
     def __init__(self) -> None:
         self.members: dict[str, user_pb2.Member] = {}
         self.asked: list[str] = []
+        # Who asked, per request: the end user's id (GetMember) or "service:<name>" (GetMembership).
+        self.askers: list[str] = []
         self.failure: errors.HearthError | None = None
         # When set, GetMember reads its answer, then waits for `release` before replying (a slow answer).
         self.hold: asyncio.Event | None = None
@@ -60,6 +72,14 @@ class Households(user_pb2_grpc.HouseholdServiceServicer):
         )
 
     async def GetMember(self, request: user_pb2.GetMemberRequest, context: Any) -> user_pb2.Member:
+        return await self.answer(request.name)
+
+    async def answer(self, name: str) -> user_pb2.Member:
+        caller = context.caller.get()
+        self.askers.append(
+            "" if caller is None else f"service:{caller.service}" if caller.is_service else caller.user_id
+        )
+        request = user_pb2.GetMemberRequest(name=name)
         self.asked.append(request.name)
         if self.failure is not None:
             raise self.failure
@@ -70,6 +90,16 @@ class Households(user_pb2_grpc.HouseholdServiceServicer):
         if member is None:
             raise errors.NotFound("member not found")
         return member
+
+
+class Memberships(user_pb2_grpc.MembershipServiceServicer):
+    """The internal GetMembership over the same table as `Households`."""
+
+    def __init__(self, households: Households) -> None:
+        self.households = households
+
+    async def GetMembership(self, request: user_pb2.GetMembershipRequest, context: Any) -> user_pb2.Member:
+        return await self.households.answer(request.name)
 
 
 def member_name(household_id: uuid.UUID, user_id: uuid.UUID) -> str:
@@ -106,6 +136,7 @@ class Env:
     namespace: str
     channel: grpc.aio.Channel
     cache: SignedCache
+    tokens: ServiceTokens
 
     def key(self, household_id: uuid.UUID, user_id: uuid.UUID) -> str:
         """The documented cache key: {namespace}:{service}:{household}:membership:{user}:v2."""
@@ -117,15 +148,33 @@ def signed_cache(redis: aioredis.Redis, namespace: str) -> SignedCache:
 
 
 @pytest.fixture
-async def env(redis_client: aioredis.Redis, namespace: str) -> AsyncIterator[Env]:
+async def env(redis_client: aioredis.Redis, namespace: str, tmp_path: Any) -> AsyncIterator[Env]:
     households = Households()
-    registration = (user_pb2_grpc.add_HouseholdServiceServicer_to_server, households, HOUSEHOLDS)
+    key = keys.load_or_create(tmp_path / "keys")
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / SERVICE).write_text(SERVICE_SECRET)
+
+    async def jwks() -> dict[str, Any]:
+        return keys.jwks([key])
+
+    registrations = [
+        (user_pb2_grpc.add_HouseholdServiceServicer_to_server, households, HOUSEHOLDS),
+        (user_pb2_grpc.add_MembershipServiceServicer_to_server, Memberships(households), MEMBERSHIPS),
+        (
+            user_pb2_grpc.add_ServiceTokenServiceServicer_to_server,
+            ServiceTokenServicer(key, ServiceSecrets(tmp_path / "secrets"), issuer=ISSUER, audience=AUDIENCE),
+            SERVICE_TOKENS,
+        ),
+    ]
+    verifier = TokenVerifier(jwks, issuer=ISSUER, audience=AUDIENCE, service_audience=f"{AUDIENCE}:user")
+    public = [f"/{HOUSEHOLDS}/GetMember", f"/{SERVICE_TOKENS}/IssueServiceToken"]
     async with (
-        serving_registrations([registration], public_methods=[f"/{HOUSEHOLDS}/GetMember"], service="user") as server,
+        serving_registrations(registrations, verifier=verifier, public_methods=public, service="user") as server,
         grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel,
     ):
         cache = signed_cache(redis_client, namespace)
-        yield Env(MembershipClient(channel, cache), households, redis_client, namespace, channel, cache)
+        tokens = ServiceTokens(channel, service=SERVICE, secret=SERVICE_SECRET, audience=AUDIENCE)
+        yield Env(MembershipClient(channel, cache, tokens), households, redis_client, namespace, channel, cache, tokens)
 
 
 async def test_answer_is_cached_under_the_documented_key_with_the_ttl(env: Env) -> None:
@@ -254,7 +303,7 @@ async def test_invalidate_drops_the_entry_so_the_next_answer_is_fresh(env: Env) 
 async def test_redis_down_falls_through_to_the_user_service(env: Env, caplog: pytest.LogCaptureFixture) -> None:
     # Built like kit.runtime builds it (from_url: no client-side retries, so a refused connection fails fast).
     dead = aioredis.Redis.from_url(f"redis://127.0.0.1:{closed_port()}/0", socket_timeout=5, socket_connect_timeout=2)
-    client = MembershipClient(env.channel, signed_cache(dead, env.namespace))
+    client = MembershipClient(env.channel, signed_cache(dead, env.namespace), env.tokens)
     h, u = new_id(), new_id()
     env.households.add(h, u, user_pb2.ROLE_OWNER)
     try:
@@ -327,3 +376,64 @@ async def test_an_entry_signed_with_another_services_secret_is_a_miss(env: Env) 
     forged = json.dumps(asdict(Membership(str(h), str(u), "owner", "Ann", "UTC"))).encode()
     await env.redis.set(env.key(h, u), other.seal(env.key(h, u), forged))
     assert await role_of(env.client, h, u) == "child"
+
+
+# --- who asks: the end user while serving them, the service itself in background work ---------------------
+
+
+async def test_while_serving_a_user_the_user_driven_rpc_is_asked(env: Env) -> None:
+    h, u = new_id(), new_id()
+    env.households.add(h, u, user_pb2.ROLE_ADMIN)
+    with as_caller(u):
+        assert (await env.client.require(h)).role == "admin"
+    # GetMember on this plain channel carries no token; the stand-in saw no service identity and no fetch happened.
+    assert env.households.askers == [""]
+    assert env.tokens.fetches == 0
+
+
+async def test_background_work_asks_the_internal_rpc_with_its_service_token(env: Env) -> None:
+    h, u = new_id(), new_id()
+    env.households.add(h, u, user_pb2.ROLE_MEMBER)
+    assert await role_of(env.client, h, u) == "member"
+    other = new_id()
+    env.households.add(h, other, user_pb2.ROLE_CHILD)
+    assert await role_of(env.client, h, other) == "child"
+    assert env.households.askers == [f"service:{SERVICE}"] * 2
+    assert env.tokens.fetches == 1  # one token, reused until shortly before it expires
+
+
+async def test_concurrent_background_calls_fetch_one_token(env: Env) -> None:
+    h = new_id()
+    people = [new_id() for _ in range(8)]
+    for person in people:
+        env.households.add(h, person)
+    await asyncio.gather(*(env.client.get(h, person) for person in people))
+    assert env.tokens.fetches == 1
+
+
+async def test_a_token_close_to_expiry_is_replaced(env: Env) -> None:
+    now = [time.time()]
+    tokens = ServiceTokens(env.channel, service=SERVICE, secret=SERVICE_SECRET, audience=AUDIENCE, clock=lambda: now[0])
+    first = await tokens.token("user")
+    now[0] += 200  # of a five-minute lifetime: still fine
+    assert await tokens.token("user") == first
+    now[0] += 50  # less than a fifth left: a fresh one
+    assert await tokens.token("user") != first
+    assert tokens.fetches == 2
+
+
+async def test_a_wrong_service_secret_gets_no_token_and_no_answer(env: Env) -> None:
+    tokens = ServiceTokens(env.channel, service=SERVICE, secret="not the secret at all", audience=AUDIENCE)
+    client = MembershipClient(env.channel, env.cache, tokens)
+    h, u = new_id(), new_id()
+    env.households.add(h, u)
+    with pytest.raises(errors.Unauthenticated):
+        await client.get(h, u)
+    assert env.households.asked == []
+
+
+async def test_without_a_service_identity_background_work_is_refused(env: Env) -> None:
+    client = MembershipClient(env.channel, env.cache)
+    with pytest.raises(errors.Internal):
+        await client.get(new_id(), new_id())
+    assert env.households.asked == []

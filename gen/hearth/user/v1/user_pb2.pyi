@@ -4,6 +4,7 @@ from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.api import resource_pb2 as _resource_pb2
 from google.protobuf import empty_pb2 as _empty_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
+from google.protobuf import descriptor_pb2 as _descriptor_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -26,6 +27,8 @@ ROLE_OWNER: Role
 ROLE_ADMIN: Role
 ROLE_MEMBER: Role
 ROLE_CHILD: Role
+INTERNAL_FIELD_NUMBER: _ClassVar[int]
+internal: _descriptor.FieldDescriptor
 
 class User(_message.Message):
     __slots__ = ("name", "email", "display_name", "time_zone", "locale", "create_time", "update_time", "etag")
@@ -272,6 +275,30 @@ class UpdateMemberRequest(_message.Message):
     def __init__(self, member: _Optional[_Union[Member, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
 
 class DeleteMemberRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class IssueServiceTokenRequest(_message.Message):
+    __slots__ = ("service", "secret", "audience")
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    AUDIENCE_FIELD_NUMBER: _ClassVar[int]
+    service: str
+    secret: str
+    audience: str
+    def __init__(self, service: _Optional[str] = ..., secret: _Optional[str] = ..., audience: _Optional[str] = ...) -> None: ...
+
+class ServiceToken(_message.Message):
+    __slots__ = ("token", "expire_time")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    expire_time: _timestamp_pb2.Timestamp
+    def __init__(self, token: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GetMembershipRequest(_message.Message):
     __slots__ = ("name",)
     NAME_FIELD_NUMBER: _ClassVar[int]
     name: str

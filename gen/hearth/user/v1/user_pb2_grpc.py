@@ -895,3 +895,169 @@ class HouseholdService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class ServiceTokenServiceStub:
+    """Service tokens for background work (reminders, overdue scans, webhook fan-out): the credential a service
+    uses when no end user is acting. Client credentials: the request names the calling service and carries its
+    secret (the user service holds one per service). Reachable without a bearer token; a wrong secret or an
+    unknown service is UNAUTHENTICATED. The token is an EdDSA JWT signed by user's key with
+    sub=service:<name>, aud=<audience>, typ=service, valid for about five minutes.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.IssueServiceToken = channel.unary_unary(
+                '/hearth.user.v1.ServiceTokenService/IssueServiceToken',
+                request_serializer=hearth_dot_user_dot_v1_dot_user__pb2.IssueServiceTokenRequest.SerializeToString,
+                response_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.ServiceToken.FromString,
+                _registered_method=True)
+
+
+class ServiceTokenServiceServicer:
+    """Service tokens for background work (reminders, overdue scans, webhook fan-out): the credential a service
+    uses when no end user is acting. Client credentials: the request names the calling service and carries its
+    secret (the user service holds one per service). Reachable without a bearer token; a wrong secret or an
+    unknown service is UNAUTHENTICATED. The token is an EdDSA JWT signed by user's key with
+    sub=service:<name>, aud=<audience>, typ=service, valid for about five minutes.
+    """
+
+    def IssueServiceToken(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_ServiceTokenServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'IssueServiceToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.IssueServiceToken,
+                    request_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.IssueServiceTokenRequest.FromString,
+                    response_serializer=hearth_dot_user_dot_v1_dot_user__pb2.ServiceToken.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'hearth.user.v1.ServiceTokenService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('hearth.user.v1.ServiceTokenService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class ServiceTokenService:
+    """Service tokens for background work (reminders, overdue scans, webhook fan-out): the credential a service
+    uses when no end user is acting. Client credentials: the request names the calling service and carries its
+    secret (the user service holds one per service). Reachable without a bearer token; a wrong secret or an
+    unknown service is UNAUTHENTICATED. The token is an EdDSA JWT signed by user's key with
+    sub=service:<name>, aud=<audience>, typ=service, valid for about five minutes.
+    """
+
+    @staticmethod
+    def IssueServiceToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.user.v1.ServiceTokenService/IssueServiceToken',
+            hearth_dot_user_dot_v1_dot_user__pb2.IssueServiceTokenRequest.SerializeToString,
+            hearth_dot_user_dot_v1_dot_user__pb2.ServiceToken.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class MembershipServiceStub:
+    """Membership questions asked by services in the background, with a service token (internal).
+    HouseholdService.GetMember stays the user-facing question, answered for members only.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.GetMembership = channel.unary_unary(
+                '/hearth.user.v1.MembershipService/GetMembership',
+                request_serializer=hearth_dot_user_dot_v1_dot_user__pb2.GetMembershipRequest.SerializeToString,
+                response_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.Member.FromString,
+                _registered_method=True)
+
+
+class MembershipServiceServicer:
+    """Membership questions asked by services in the background, with a service token (internal).
+    HouseholdService.GetMember stays the user-facing question, answered for members only.
+    """
+
+    def GetMembership(self, request, context):
+        """The member households/{household}/members/{member}; NOT_FOUND when that user is not a member.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_MembershipServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'GetMembership': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMembership,
+                    request_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.GetMembershipRequest.FromString,
+                    response_serializer=hearth_dot_user_dot_v1_dot_user__pb2.Member.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'hearth.user.v1.MembershipService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('hearth.user.v1.MembershipService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class MembershipService:
+    """Membership questions asked by services in the background, with a service token (internal).
+    HouseholdService.GetMember stays the user-facing question, answered for members only.
+    """
+
+    @staticmethod
+    def GetMembership(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.user.v1.MembershipService/GetMembership',
+            hearth_dot_user_dot_v1_dot_user__pb2.GetMembershipRequest.SerializeToString,
+            hearth_dot_user_dot_v1_dot_user__pb2.Member.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -257,3 +257,83 @@ class HouseholdServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]: ...
 
 def add_HouseholdServiceServicer_to_server(servicer: HouseholdServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class ServiceTokenServiceStub:
+    """Service tokens for background work (reminders, overdue scans, webhook fan-out): the credential a service
+    uses when no end user is acting. Client credentials: the request names the calling service and carries its
+    secret (the user service holds one per service). Reachable without a bearer token; a wrong secret or an
+    unknown service is UNAUTHENTICATED. The token is an EdDSA JWT signed by user's key with
+    sub=service:<name>, aud=<audience>, typ=service, valid for about five minutes.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> ServiceTokenServiceAsyncStub: ...
+    IssueServiceToken: _grpc.UnaryUnaryMultiCallable[_user_pb2.IssueServiceTokenRequest, _user_pb2.ServiceToken]
+
+@_typing.type_check_only
+class ServiceTokenServiceAsyncStub(ServiceTokenServiceStub):
+    """Service tokens for background work (reminders, overdue scans, webhook fan-out): the credential a service
+    uses when no end user is acting. Client credentials: the request names the calling service and carries its
+    secret (the user service holds one per service). Reachable without a bearer token; a wrong secret or an
+    unknown service is UNAUTHENTICATED. The token is an EdDSA JWT signed by user's key with
+    sub=service:<name>, aud=<audience>, typ=service, valid for about five minutes.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    IssueServiceToken: _aio.UnaryUnaryMultiCallable[_user_pb2.IssueServiceTokenRequest, _user_pb2.ServiceToken]  # type: ignore[assignment]
+
+class ServiceTokenServiceServicer(metaclass=_abc_1.ABCMeta):
+    """Service tokens for background work (reminders, overdue scans, webhook fan-out): the credential a service
+    uses when no end user is acting. Client credentials: the request names the calling service and carries its
+    secret (the user service holds one per service). Reachable without a bearer token; a wrong secret or an
+    unknown service is UNAUTHENTICATED. The token is an EdDSA JWT signed by user's key with
+    sub=service:<name>, aud=<audience>, typ=service, valid for about five minutes.
+    """
+
+    @_abc_1.abstractmethod
+    def IssueServiceToken(
+        self,
+        request: _user_pb2.IssueServiceTokenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_user_pb2.ServiceToken, _abc.Awaitable[_user_pb2.ServiceToken]]: ...
+
+def add_ServiceTokenServiceServicer_to_server(servicer: ServiceTokenServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class MembershipServiceStub:
+    """Membership questions asked by services in the background, with a service token (internal).
+    HouseholdService.GetMember stays the user-facing question, answered for members only.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> MembershipServiceAsyncStub: ...
+    GetMembership: _grpc.UnaryUnaryMultiCallable[_user_pb2.GetMembershipRequest, _user_pb2.Member]
+    """The member households/{household}/members/{member}; NOT_FOUND when that user is not a member."""
+
+@_typing.type_check_only
+class MembershipServiceAsyncStub(MembershipServiceStub):
+    """Membership questions asked by services in the background, with a service token (internal).
+    HouseholdService.GetMember stays the user-facing question, answered for members only.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    GetMembership: _aio.UnaryUnaryMultiCallable[_user_pb2.GetMembershipRequest, _user_pb2.Member]  # type: ignore[assignment]
+    """The member households/{household}/members/{member}; NOT_FOUND when that user is not a member."""
+
+class MembershipServiceServicer(metaclass=_abc_1.ABCMeta):
+    """Membership questions asked by services in the background, with a service token (internal).
+    HouseholdService.GetMember stays the user-facing question, answered for members only.
+    """
+
+    @_abc_1.abstractmethod
+    def GetMembership(
+        self,
+        request: _user_pb2.GetMembershipRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_user_pb2.Member, _abc.Awaitable[_user_pb2.Member]]:
+        """The member households/{household}/members/{member}; NOT_FOUND when that user is not a member."""
+
+def add_MembershipServiceServicer_to_server(servicer: MembershipServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
