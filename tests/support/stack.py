@@ -24,7 +24,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from kit.db import drop_database
 from kit.grpc_server import Server
 from kit.telemetry import Telemetry, setup_telemetry
-from tests.support import templates
+from tests.support import templates, trust
 from tests.support.infra import database_url, infra, unique
 
 SERVICES = ("user", "task", "notify", "analytics")
@@ -52,6 +52,7 @@ class Stack:
     telemetry: dict[str, Telemetry] = field(default_factory=dict)
     databases: dict[str, str] = field(default_factory=dict)
     gateway_url: str = ""
+    credentials: trust.Credentials | None = None
     _uvicorn: Any = None
     _uvicorn_task: asyncio.Task[None] | None = None
 
@@ -78,18 +79,24 @@ async def running_stack(
     urls = await asyncio.gather(*(migrated_database(s) for s in ordered))
     stack.databases = dict(zip(ordered, urls, strict=True))
     try:
+        stack.credentials = creds = await trust.provision(stack.namespace, infra().redis_url, SERVICES)
         for service in ordered:
             settings = service_settings(
                 service,
                 **{
                     "database_url": stack.databases[service],
-                    "redis_url": infra().redis_url,
+                    "redis_url": creds.redis_urls[service],
+                    "service_secret": creds.service_secrets[service],
                     "redis_namespace": stack.namespace,
                     "grpc_host": "127.0.0.1",
                     "grpc_port": 0,
                     "metrics_port": 0,
                     "user_addr": stack.addr("user") if "user" in stack.servers else "127.0.0.1:1",
-                    **({"keys_dir": keys_dir, **FAST_PASSWORDS} if service == "user" else {}),
+                    **(
+                        {"keys_dir": keys_dir, "service_secrets_dir": creds.secrets_dir, **FAST_PASSWORDS}
+                        if service == "user"
+                        else {}
+                    ),
                     **overrides.get(service, {}),
                 },
             )
@@ -110,6 +117,8 @@ async def running_stack(
         for service in reversed(list(stack.servers)):
             await stack.servers[service].stop(0.5)
         await asyncio.gather(*(drop_database(url) for url in stack.databases.values()))
+        if stack.credentials is not None:
+            await trust.revoke(stack.credentials, infra().redis_url)
         shutil.rmtree(keys_dir, ignore_errors=True)
 
 
@@ -124,7 +133,7 @@ async def _start_gateway(stack: Stack, exporter: SpanExporter | None, overrides:
         task_addr=stack.addr("task") if "task" in stack.servers else "127.0.0.1:1",
         notify_addr=stack.addr("notify") if "notify" in stack.servers else "127.0.0.1:1",
         analytics_addr=stack.addr("analytics") if "analytics" in stack.servers else "127.0.0.1:1",
-        redis_url=infra().redis_url,
+        redis_url=stack.credentials.redis_urls["gateway"] if stack.credentials else infra().redis_url,
         redis_namespace=stack.namespace,
         **overrides,
     )
