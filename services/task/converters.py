@@ -21,8 +21,7 @@ from kit.field_mask import present_fields
 from kit.ids import parse_id
 from kit.names import parse_ids, parse_name, user_name
 from services.task import scheduling
-from services.task.models import ACTIVE, ARCHIVED, DONE, Chore, Completion, etag_of
-from services.task.validation import (
+from services.task.inputs import (
     AssignmentInput,
     ChoreInput,
     ChoreUpdate,
@@ -32,6 +31,7 @@ from services.task.validation import (
     RecurrenceInput,
     Unreadable,
 )
+from services.task.models import ACTIVE, ARCHIVED, DONE, Chore, Completion, etag_of
 
 HOUSEHOLD = "households/{household}"
 CHORE = "households/{household}/chores/{chore}"

@@ -75,13 +75,6 @@ class ChoreRepository:
             query = query.with_for_update()
         return (await self._session.scalars(query)).one_or_none()
 
-    async def by_request_id(self, household_id: uuid.UUID, creator_id: uuid.UUID, request_id: str) -> Chore | None:
-        """The chore `creator_id` created in `household_id` with `request_id` (request ids are per caller)."""
-        query = sa.select(Chore).where(
-            Chore.household_id == household_id, Chore.creator_id == creator_id, Chore.request_id == request_id
-        )
-        return (await self._session.scalars(query)).one_or_none()
-
     async def page(
         self,
         household_id: uuid.UUID,
@@ -135,13 +128,8 @@ class CompletionRepository:
     def add(self, completion: Completion) -> None:
         self._session.add(completion)
 
-    async def by_request_id(self, chore_id: uuid.UUID, recorder_id: uuid.UUID, request_id: str) -> Completion | None:
-        """The completion of `chore_id` that `recorder_id` recorded with `request_id` (request ids are per caller)."""
-        query = sa.select(Completion).where(
-            Completion.chore_id == chore_id,
-            Completion.recorder_id == recorder_id,
-            Completion.request_id == request_id,
-        )
+    async def get(self, household_id: uuid.UUID, completion_id: uuid.UUID) -> Completion | None:
+        query = sa.select(Completion).where(Completion.id == completion_id, Completion.household_id == household_id)
         return (await self._session.scalars(query)).one_or_none()
 
     async def page(

@@ -28,8 +28,13 @@ did) and DeleteChore chore.archived (not again when the chore is already archive
 A completion may be dated up to 5 minutes ahead (clock skew) and back to one day before the chore was
 created or its schedule started, whichever is earlier (logged the day after is normal; older is not, or a
 late completion could be made on time). Every timestamp a client sends lies in 1900..2200 UTC
-(kit.timestamps.EARLIEST..LATEST). Request ids (idempotency) are the caller's own: CreateChore's are
-scoped to (household, creator), CompleteChore's to (chore, recorder).
+(kit.timestamps.EARLIEST..LATEST).
+
+Request ids (kit.idempotency, AIP-155) are the caller's own — CreateChore's the creator's, CompleteChore's the
+recorder's — and kept 24 h: a retry with the same request_id gets the first result (and writes no second
+event); the same id with a different request (another household, chore or body) is INVALID_ARGUMENT on
+request_id. A retry is recognised after the request is validated and, for a completion, after the chore is
+locked and the caller's right to complete it checked.
 """
 
 from __future__ import annotations
@@ -43,10 +48,9 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from opentelemetry import trace
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kit import pagination
+from kit import idempotency, pagination
 from kit.db import utcnow
 from kit.errors import FieldViolation, Gone, NotFound, PermissionDenied, PreconditionFailed, invalid
 from kit.ids import new_id
@@ -54,17 +58,10 @@ from kit.outbox import add_event
 from kit.repository import Cursor, Page, page
 from kit.validation import Violations, caller_id
 from services.task import events, scheduling, validation
+from services.task.inputs import ME, ChoreInput, ChoreUpdate, CompleteInput, ListChoresQuery
 from services.task.models import ACTIVE, ARCHIVED, DONE, Chore, Completion, etag_of
 from services.task.repository import ChoreOrder, ChoreRepository, CompletionRepository, sort_value
-from services.task.validation import (
-    ME,
-    UPDATABLE,
-    ChoreInput,
-    ChoreUpdate,
-    CompleteInput,
-    ListChoresQuery,
-    zone,
-)
+from services.task.validation import UPDATABLE, zone
 from services.user.client import ADULT_ROLES, MembershipClient
 
 # The kind of each sort value a page token holds (with the chore id after it); a forged token whose values
@@ -148,12 +145,6 @@ class ChoreService:
         with Violations() as errors:
             errors.request_id(request_id)
         creator_id = caller_id()
-        # A request id is the caller's own: another member reusing it creates their own chore.
-        if request_id:
-            async with self._sessions() as session:
-                existing = await ChoreRepository(session).by_request_id(household_id, creator_id, request_id)
-            if existing is not None:
-                return existing
         now = self._clock()
         changes = await self._validated(household_id, data, UPDATABLE, now)
         assert changes.recurrence is not None  # or it raised
@@ -177,32 +168,36 @@ class ChoreService:
             create_time=now,
             update_time=now,
             version=1,
-            request_id=request_id or None,
         )
-        try:
-            async with self._sessions() as session, session.begin():
-                ChoreRepository(session).add(chore)
-                await session.flush()
-                await add_event(session, events.chore_created(chore), household_id=household_id)
-        except IntegrityError:
-            if not request_id:
-                raise
-            # A concurrent retry with the same request_id won the race: its chore is the answer.
-            async with self._sessions() as session:
-                existing = await ChoreRepository(session).by_request_id(household_id, creator_id, request_id)
-            if existing is None:
-                raise
-            return existing
+        async with self._sessions() as session, session.begin():
+            repository = ChoreRepository(session)
+            earlier = await idempotency.claim(
+                session,
+                scope="CreateChore",
+                caller=creator_id,
+                request_id=request_id,
+                fingerprint=idempotency.fingerprint(household_id, data),
+                resource_id=chore.id,
+            )
+            if earlier is not None:  # a retry: the first answer, and no second event
+                return await self._chore(repository, household_id, earlier)
+            repository.add(chore)
+            await session.flush()
+            await add_event(session, events.chore_created(chore), household_id=household_id)
+        return chore
+
+    @staticmethod
+    async def _chore(repository: ChoreRepository, household_id: uuid.UUID, chore_id: uuid.UUID) -> Chore:
+        chore = await repository.get(household_id, chore_id)
+        if chore is None:
+            raise NotFound("chore not found")
         return chore
 
     async def get_chore(self, household_id: uuid.UUID, chore_id: uuid.UUID) -> Chore:
         _annotate(household_id, chore_id)
         await self._membership.require(household_id)
         async with self._sessions() as session:
-            chore = await ChoreRepository(session).get(household_id, chore_id)
-        if chore is None:
-            raise NotFound("chore not found")
-        return chore
+            return await self._chore(ChoreRepository(session), household_id, chore_id)
 
     async def list_chores(self, household_id: uuid.UUID, query: ListChoresQuery) -> Page[Chore]:
         _annotate(household_id)
@@ -326,11 +321,23 @@ class ChoreService:
             if not adult and chore.assignee_id != recorder_id:
                 raise PermissionDenied("a child may only complete chores assigned to them")
             completions = CompletionRepository(session)
-            if data.request_id:
-                # Scoped to the recorder: another member's completion with the same request id is not a retry.
-                first = await completions.by_request_id(chore.id, recorder_id, data.request_id)
-                if first is not None:  # a retry: the first answer, and no second event
-                    return CompleteResult(first, chore)
+            completion_id = new_id()
+            # Under the chore's row lock, so concurrent retries are answered in turn.
+            earlier = await idempotency.claim(
+                session,
+                scope="CompleteChore",
+                caller=recorder_id,
+                request_id=data.request_id,
+                fingerprint=idempotency.fingerprint(
+                    household_id, chore_id, data.complete_time, data.note, data.photo, data.completed_by
+                ),
+                resource_id=completion_id,
+            )
+            if earlier is not None:  # a retry: the first answer, and no second event
+                first = await completions.get(household_id, earlier)
+                if first is None:
+                    raise NotFound("completion not found")
+                return CompleteResult(first, chore)
             if chore.state == ARCHIVED:
                 raise Gone("the chore is archived")
             if chore.state == DONE or chore.next_due_time is None:
@@ -354,7 +361,7 @@ class ChoreService:
             )
             change = scheduling.complete(state, completed_at=valid.completed_at, tz=zone(membership.time_zone))
             completion = Completion(
-                id=new_id(),
+                id=completion_id,
                 household_id=household_id,
                 chore_id=chore.id,
                 completed_by=completed_by,
@@ -366,7 +373,6 @@ class ChoreService:
                 due_time=change.due,
                 on_time=change.on_time,
                 create_time=now,
-                request_id=data.request_id or None,
             )
             completions.add(completion)
             chore.next_due_time = change.next_due

@@ -1,5 +1,5 @@
-"""What a chore request may hold: the inputs the servicer hands over (resource names already read into ids) and
-the checks that turn them into validated values. Pure: no I/O, no clock (the use case passes `now`).
+"""What a chore request may hold: the checks that turn the servicer's inputs (services.task.inputs, resource
+names already read into ids) into validated values. Pure: no I/O, no clock (the use case passes `now`).
 
 Every check gathers its field problems in a `kit.validation.Violations`, so a client sees every bad field of
 a request at once; the use case raises them (after adding what only I/O can tell, such as "not a member").
@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta, tzinfo
-from typing import Any, Literal, cast, get_args
+from typing import Any, cast, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kit import timestamps
@@ -25,6 +25,15 @@ from kit.field_mask import UpdateMask
 from kit.text import CONTROL_CHARACTERS_MESSAGE, has_control_characters
 from kit.validation import Violations
 from services.task import scheduling
+from services.task.inputs import (
+    AssignmentInput,
+    ChoreInput,
+    ChoreUpdate,
+    CompleteInput,
+    ListChoresQuery,
+    RecurrenceInput,
+    Unreadable,
+)
 from services.task.models import ACTIVE, ARCHIVED, DONE
 from services.task.repository import ChoreFilter, ChoreOrder
 
@@ -83,99 +92,6 @@ CHORE_MASK = UpdateMask(
 UPDATABLE = CHORE_MASK.updatable
 STATUSES = ("", "due", "overdue", "upcoming", "archived", "done")
 ORDERS: tuple[ChoreOrder, ...] = get_args(ChoreOrder)
-# The assignee filter's alias of the caller (also spelt users/me).
-ME = "me"
-
-
-# --- inputs (what the servicer hands over, unvalidated) ----------------------------------------------
-
-
-@dataclass(frozen=True)
-class Unreadable:
-    """A reference the servicer could not read as a resource name, kept as sent (for the message)."""
-
-    sent: str
-
-
-@dataclass(frozen=True)
-class PhotoRef:
-    """A photo named households/{household}/photos/{photo}: the name as sent (stored as is) and its household."""
-
-    name: str
-    household_id: uuid.UUID
-
-
-@dataclass(frozen=True)
-class RecurrenceInput:
-    # The proto oneof's case ("once", "interval", "weekly", ...); "" when none is set.
-    kind: str = ""
-    every: int = 0
-    # "hours" … "years"; "" when unspecified.
-    unit: str = ""
-    rolling: bool = False
-    months: tuple[int, ...] = ()
-
-
-@dataclass(frozen=True)
-class AssignmentInput:
-    # "fixed", "unassigned", "round_robin", ...; "" when unspecified.
-    strategy: str = ""
-    assignees: tuple[uuid.UUID | Unreadable, ...] = ()
-    rotate: str = ""
-    on_miss: str = ""
-    grace_minutes: int = 0
-    miss_penalty_points: int = 0
-
-
-@dataclass(frozen=True)
-class ChoreInput:
-    title: str = ""
-    description: str = ""
-    category: str = ""
-    labels: tuple[str, ...] = ()
-    points: int = 0
-    estimated_minutes: int | None = None
-    recurrence: RecurrenceInput | None = None
-    assignment: AssignmentInput | None = None
-    next_due_time: datetime | None = None
-    reminders: tuple[int, ...] = ()
-    requires_photo: bool = False
-    requires_approval: bool = False
-
-
-@dataclass(frozen=True)
-class ChoreUpdate:
-    chore: ChoreInput
-    # The update mask's paths; empty = the updatable fields in `populated` (AIP-134); "*" = every updatable field.
-    mask: tuple[str, ...] = ()
-    populated: frozenset[str] = frozenset()
-    # When set, must match the chore's current etag.
-    etag: str = ""
-
-
-@dataclass(frozen=True)
-class ListChoresQuery:
-    page_size: int = 0
-    page_token: str = ""
-    # a user's id, ME (the caller), or None (anyone)
-    assignee: uuid.UUID | Literal["me"] | Unreadable | None = None
-    category: str = ""
-    label: str = ""
-    status: str = ""
-    due_before: datetime | None = None
-    due_after: datetime | None = None
-    query: str = ""
-    order_by: str = ""
-
-
-@dataclass(frozen=True)
-class CompleteInput:
-    complete_time: datetime | None = None
-    note: str = ""
-    photo: PhotoRef | Unreadable | None = None
-    # None: the caller
-    completed_by: uuid.UUID | Unreadable | None = None
-    request_id: str = ""
 
 
 # --- validated values --------------------------------------------------------------------------------

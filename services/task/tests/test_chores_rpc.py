@@ -192,6 +192,10 @@ async def test_create_is_idempotent_with_a_request_id(stack: Stack, chores: task
     # Concurrent retries are one chore too.
     racing = await asyncio.gather(*(create(chores, home, title="Mop", request_id="race") for _ in range(5)))
     assert len({chore.name for chore in racing}) == 1
+    # The same id for a different request is refused, not answered with the first chore.
+    reused = await refused(create(chores, home, title="Something else", request_id=request_id))
+    assert reused.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "request_id" in reused.violations
     assert sorted(titles(await list_all(chores, home, page_size=10))) == ["Mop", "Water plants"]
     created_events = await household_events(stack, "task", "chore.created", home.id)
     assert len(created_events) == 2
@@ -762,6 +766,15 @@ async def test_complete_is_idempotent_with_a_request_id(stack: Stack, chores: ta
     racing = task_pb2.CompleteChoreRequest(name=chore.name, request_id="race")
     results = await asyncio.gather(*(chores.CompleteChore(racing, metadata=home.owner.metadata) for _ in range(5)))
     assert len({r.completion.name for r in results}) == 1
+    # The same id for a different request (another note, another chore) is refused.
+    other = await create(chores, home, title="Dishes", recurrence=interval(1, Recurrence.Interval.DAYS))
+    for different in (
+        task_pb2.CompleteChoreRequest(name=chore.name, request_id=request.request_id, note="again"),
+        task_pb2.CompleteChoreRequest(name=other.name, request_id=request.request_id),
+    ):
+        reused = await refused(chores.CompleteChore(different, metadata=home.owner.metadata))
+        assert reused.code == grpc.StatusCode.INVALID_ARGUMENT
+        assert "request_id" in reused.violations
     history = await chores.ListCompletions(
         task_pb2.ListCompletionsRequest(parent=chore.name), metadata=home.owner.metadata
     )

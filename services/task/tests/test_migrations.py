@@ -25,28 +25,27 @@ CHORE_INDEXES = {
     "ix_chores_household_id_category",
     "ix_chores_labels",
     "ix_chores_search",
-    "uq_chores_household_id_creator_id_request_id",
 }
 COMPLETION_INDEXES = {
     "ix_completions_chore_id_complete_time_id",
     "ix_completions_household_id_complete_time_id",
-    "uq_completions_chore_id_recorder_id_request_id",
 }
+# CreateChore's and CompleteChore's request ids (0004: kit.idempotency's table, per caller).
+IDEMPOTENCY_INDEXES = {"pk_idempotency_keys", "ix_idempotency_keys_created_at"}
 
 
 async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitable[str]]) -> None:
     await check_reversible(
         await fresh_database("task_migrations"),
         "task",
-        tables={"chores", "completions", "outbox", "inbox"},
-        indexes={"chores": CHORE_INDEXES, "completions": COMPLETION_INDEXES},
+        tables={"chores", "completions", "outbox", "inbox", "idempotency_keys"},
+        indexes={"chores": CHORE_INDEXES, "completions": COMPLETION_INDEXES, "idempotency_keys": IDEMPOTENCY_INDEXES},
         definitions={
             "ix_chores_search": ["USING gin (search)"],
             "ix_chores_labels": ["USING gin (labels)"],
             "ix_chores_household_id_state_due": ["COALESCE(next_due_time, 'infinity'"],
-            # Request ids are per caller (0002): scoped to the creator / the recorder.
-            "uq_chores_household_id_creator_id_request_id": ["UNIQUE", "(household_id, creator_id, request_id)"],
-            "uq_completions_chore_id_recorder_id_request_id": ["UNIQUE", "(chore_id, recorder_id, request_id)"],
+            # Request ids are per caller: keyed by the method, the creator / the recorder, and the id.
+            "pk_idempotency_keys": ["UNIQUE", "(scope, caller, request_id)"],
         },
     )
 
@@ -57,7 +56,7 @@ async def test_downgrading_request_ids_per_caller_keeps_the_first_of_colliding_o
     """Two callers may share a request id at 0002; going back to 0001 (one per household / chore) keeps the
     first one's and forgets the later one's, instead of failing on the old unique key."""
     url = await fresh_database("task_request_ids")
-    await asyncio.to_thread(upgrade, SERVICE_DIR, url)
+    await asyncio.to_thread(upgrade, SERVICE_DIR, url, "0002")  # request ids were columns until 0004
     household, alice, bob = new_id(), new_id(), new_id()
     first, second = new_id(), new_id()
     chore_row = (
@@ -91,6 +90,57 @@ async def test_downgrading_request_ids_per_caller_keeps_the_first_of_colliding_o
         await engine.dispose()
     assert chores == {alice: "same", bob: None}
     assert completions == {alice: "same", bob: None}
+    await asyncio.to_thread(upgrade, SERVICE_DIR, url)
+
+
+async def test_request_ids_move_into_idempotency_keys_and_back(fresh_database: Callable[[str], Awaitable[str]]) -> None:
+    """0004 carries the last day's request ids over (a retry never makes a second chore or completion; with no
+    fingerprint to compare, it is refused as a reused id); its downgrade puts them back on their rows."""
+    url = await fresh_database("task_idempotency_keys")
+    await asyncio.to_thread(upgrade, SERVICE_DIR, url, "0003")
+    household, alice = new_id(), new_id()
+    recent, old, completion = new_id(), new_id(), new_id()
+    now = datetime.now(UTC)
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            for chore_id, request_id, at in ((recent, "recent", now - timedelta(hours=1)), (old, "old", T0)):
+                await conn.execute(
+                    sa.text(
+                        "INSERT INTO chores (id, household_id, title, description, category, labels, points,"
+                        " recurrence, assignment, reminders, requires_photo, requires_approval, state, creator_id,"
+                        " create_time, update_time, version, request_id) VALUES (:id, :household, 'Dishes', '', '',"
+                        " '{}', 1, '{}', '{}', '{}', false, false, 'active', :creator, :at, :at, 1, :request_id)"
+                    ),
+                    {"id": chore_id, "household": household, "creator": alice, "at": at, "request_id": request_id},
+                )
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO completions (id, household_id, chore_id, completed_by, recorder_id, complete_time,"
+                    " note, photo, points, on_time, create_time, request_id) VALUES (:id, :household, :chore, :by,"
+                    " :by, now(), '', '', 1, true, now(), 'done')"
+                ),
+                {"id": completion, "household": household, "chore": recent, "by": alice},
+            )
+        await asyncio.to_thread(upgrade, SERVICE_DIR, url)
+        async with engine.connect() as conn:
+            keys = (
+                await conn.execute(sa.text("SELECT scope, caller, request_id, resource_id FROM idempotency_keys"))
+            ).all()
+        assert sorted(keys) == [
+            ("CompleteChore", str(alice), "done", completion),
+            ("CreateChore", str(alice), "recent", recent),
+        ]
+
+        await asyncio.to_thread(downgrade, SERVICE_DIR, url, "0003")
+        async with engine.connect() as conn:
+            chores = dict((await conn.execute(sa.text("SELECT id, request_id FROM chores"))).all())
+            completions = dict((await conn.execute(sa.text("SELECT id, request_id FROM completions"))).all())
+    finally:
+        await engine.dispose()
+    # The old one was past the 24 h an id is kept: forgotten.
+    assert chores == {recent: "recent", old: None}
+    assert completions == {completion: "done"}
     await asyncio.to_thread(upgrade, SERVICE_DIR, url)
 
 
