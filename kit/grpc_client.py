@@ -1,7 +1,7 @@
 """Channels to other services: long-lived, traced, with deadlines, metadata forwarding and retries.
 
-Every call made while serving a request carries that request's correlation id and bearer token
-(authorization lives in the services, so the callee decides with the end user's identity) and
+Every call made while serving a request carries that request's correlation id and the end user's bearer
+token (authorization lives in the services, so the callee decides with the end user's identity) and
 the smaller of its own timeout and the time left on the incoming deadline. Retries: only
 idempotent methods (AIP standard Get*/List*), only on UNAVAILABLE, with exponential backoff,
 via gRPC's service config.
@@ -70,7 +70,9 @@ class _ForwardingInterceptor(_UnaryUnary, _UnaryStream):
         if cid and CORRELATION_HEADER not in metadata:
             metadata.add(CORRELATION_HEADER, cid)
         caller = context.caller.get()
-        if caller is not None and "authorization" not in metadata:
+        # A service caller's token is meant for this service alone (its audience): passing it on would hand the
+        # next service a credential it could replay here. Background calls name their own (kit.service_tokens).
+        if caller is not None and not caller.is_service and "authorization" not in metadata:
             metadata.add("authorization", f"Bearer {caller.token}")
         timeout = details.timeout if details.timeout is not None else self.default_timeout
         inherited = deadline.get()
