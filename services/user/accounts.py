@@ -17,18 +17,18 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kit import context
+from kit import context, idempotency
 from kit.db import utcnow
 from kit.errors import AlreadyExists, FieldViolation, NotFound, Unauthenticated, invalid
 from kit.field_mask import UpdateMask
 from kit.ids import new_id
 from kit.outbox import add_event
 from kit.validation import Violations, caller_id
-from services.user import events, keys, passwords, tokens, validation
+from services.user import events, keys, passwords, request_ids, tokens, validation
 from services.user.etags import check_etag
 from services.user.models import Session, User
 from services.user.policy import Policy
-from services.user.repository import RequestRepository, SessionRepository, UserRepository
+from services.user.repository import SessionRepository, UserRepository
 
 # What UpdateUser may change, in the order events list them. Nothing is output-only here: a mask naming
 # any other field (name, email, create_time) is refused, not ignored.
@@ -75,13 +75,8 @@ class Accounts:
         validation.password(errors, password)
         errors.request_id(request_id)
         errors.raise_if_any("the account details are not valid")
-        # Nobody is signed in yet: a retry is recognised by its request id together with the email.
-        request_key = f"register:{address}"
-        if request_id:
-            replayed = await self._replayed_registration(request_key, request_id, password)
-            if replayed is not None:
-                return replayed
-        # argon2 takes a good fraction of a second of CPU: off the event loop, or every RPC waits for it.
+        # argon2 takes a good fraction of a second of CPU: off the event loop, or every RPC waits for it. Before the
+        # claim, so no transaction waits for it either (a retry pays it too: retries are rare).
         password_hash = await asyncio.to_thread(self._hashing.hash, password)
         now = utcnow()
         user = User(
@@ -95,13 +90,20 @@ class Accounts:
             create_time=now,
             update_time=now,
         )
-        earlier = None
         try:
             async with self._sessions() as session, session.begin():
-                if request_id:
-                    # First, so a concurrent retry waits here for this one and then replays it (rather than
-                    # colliding on the email and answering 409 to the client whose account was just made).
-                    earlier = await RequestRepository(session).claim(request_key, request_id, "Register", user.id, now)
+                # First, so a concurrent retry waits here for this one and then replays it (rather than colliding
+                # on the email and answering 409 to the client whose account was just made). Nobody is signed in
+                # yet: the id is the email's. The password is no part of the fingerprint (it would be stored, as
+                # an unsalted hash): a replay checks it against the account instead.
+                earlier = await request_ids.claim(
+                    session,
+                    caller=request_ids.registration_caller(address),
+                    request_id=request_id,
+                    operation="Register",
+                    request=(name, zone, tag),
+                    resource_id=user.id,
+                )
                 if earlier is None:
                     UserRepository(session).add(user)
                     await session.flush()
@@ -111,23 +113,16 @@ class Accounts:
                 "an account with this email already exists", [FieldViolation("email", "is already registered")]
             ) from exc
         if earlier is not None:
-            # A concurrent call with this request id made the account first: the same answer, if it is the same request.
-            replayed = await self._replayed_registration(request_key, request_id, password)
-            if replayed is None:  # pragma: no cover - the claim above found the record
-                raise AlreadyExists("an account with this email already exists")
-            return replayed
+            return await self._replayed_registration(earlier, password)
         return user
 
-    async def _replayed_registration(self, request_key: str, request_id: str, password: str) -> User | None:
-        """The account a retried Register made, if this request id made one for this email; the password must
-        match too (the same request, not someone who knows the id): otherwise the id was used differently."""
+    async def _replayed_registration(self, user_id: uuid.UUID, password: str) -> User:
+        """The account a retried Register made; the password must match too (the same request, not someone who
+        knows the id and the email): otherwise the id was used for a different request."""
         async with self._sessions() as session:
-            found = await RequestRepository(session).get(request_key, request_id)
-            user = await UserRepository(session).get(found.resource_id) if found is not None else None
-        if found is None:
-            return None
+            user = await UserRepository(session).get(user_id)
         if user is None or not await asyncio.to_thread(self._hashing.verify, user.password_hash, password):
-            raise invalid("request_id", "was already used for a different request")
+            raise idempotency.reused()
         return user
 
     # --- sessions and tokens --------------------------------------------------------------------------

@@ -25,16 +25,10 @@ from kit.pagination import CursorPart, Uuid, fingerprint
 from kit.pagination import Timestamp as TimestampPart
 from kit.repository import Page, page
 from kit.validation import Violations, caller_id
-from services.user import events, permissions, tokens, validation
+from services.user import events, permissions, request_ids, tokens, validation
 from services.user.etags import check_etag
 from services.user.models import Household, Invite, Membership
-from services.user.repository import (
-    HouseholdRepository,
-    InviteRepository,
-    MemberRepository,
-    RequestRepository,
-    UserRepository,
-)
+from services.user.repository import HouseholdRepository, InviteRepository, MemberRepository, UserRepository
 from services.user.roles import INVITABLE_ROLES, MANAGERS, ROLES
 
 # What UpdateHousehold and UpdateMember may change. Nothing is output-only: a mask naming any other field
@@ -87,21 +81,6 @@ class Households:
             permissions.require_role(membership.role, roles)
         return household, membership
 
-    async def _claim(
-        self, session: AsyncSession, operation: str, request_id: str, resource_id: uuid.UUID
-    ) -> uuid.UUID | None:
-        """Record that the caller's `request_id` makes `resource_id` (in the caller's transaction, so it commits or
-        rolls back with the resource); or the id of what an earlier call with it made, a concurrent one included
-        (the claim waits for it). None: there was none, this call goes ahead."""
-        if not request_id:
-            return None
-        earlier = await RequestRepository(session).claim(str(caller_id()), request_id, operation, resource_id, utcnow())
-        if earlier is None:
-            return None
-        if earlier.operation != operation:
-            raise invalid("request_id", "was already used for a different request")
-        return earlier.resource_id
-
     # --- households -----------------------------------------------------------------------------------
 
     async def create_household(self, *, name: str, time_zone: str, request_id: str = "") -> tuple[Household, str]:
@@ -114,7 +93,14 @@ class Households:
         async with self._sessions() as session, session.begin():
             households = HouseholdRepository(session)
             household_id = new_id()
-            replayed = await self._claim(session, "CreateHousehold", request_id, household_id)
+            replayed = await request_ids.claim(
+                session,
+                caller=me,
+                request_id=request_id,
+                operation="CreateHousehold",
+                request=(name, zone),
+                resource_id=household_id,
+            )
             if replayed is not None:
                 earlier = await households.get(replayed)
                 if earlier is None:  # pragma: no cover - households are only ever soft-deleted
@@ -210,9 +196,16 @@ class Households:
             _, membership = await self._membership(session, household_id)
             permissions.check_invite(membership.role, role)
             invite_id = new_id()
-            replayed = await self._claim(session, "CreateInvite", request_id, invite_id)
+            replayed = await request_ids.claim(
+                session,
+                caller=membership.user_id,
+                request_id=request_id,
+                operation="CreateInvite",
+                request=(household_id, role, address),
+                resource_id=invite_id,
+            )
             if replayed is not None:
-                return await self._replayed_invite(session, replayed, household_id)
+                return await self._replayed_invite(session, replayed)
             # Derived from the invite id under a server secret (tokens.invite_code): only its hash is stored, and a
             # retry with the same request id can still show the same code.
             code = tokens.invite_code(self._invite_secret, invite_id)
@@ -230,13 +223,12 @@ class Households:
             InviteRepository(session).add(invite)
         return invite, code
 
-    async def _replayed_invite(
-        self, session: AsyncSession, invite_id: uuid.UUID, household_id: uuid.UUID
-    ) -> tuple[Invite, str]:
-        """The invite a retried CreateInvite made, with its code computed again."""
+    async def _replayed_invite(self, session: AsyncSession, invite_id: uuid.UUID) -> tuple[Invite, str]:
+        """The invite a retried CreateInvite made (to the same household: it is in the fingerprint), with its code
+        computed again."""
         invite = await InviteRepository(session).get(invite_id)
-        if invite is None or invite.household_id != household_id:
-            raise invalid("request_id", "was already used for a different request")
+        if invite is None:  # pragma: no cover - invites are never deleted
+            raise NotFound("invite not found")
         code = tokens.invite_code(self._invite_secret, invite.id)
         if tokens.secret_hash(code) != invite.code_hash:
             # Made under another signing key (rotated since): the code cannot be shown again.

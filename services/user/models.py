@@ -1,4 +1,4 @@
-"""The user database: accounts, sessions (refresh tokens), households, memberships, invites."""
+"""The user database: accounts, sessions (refresh tokens), households, memberships, invites, request ids."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from kit.db import make_base
+from kit.idempotency import idempotency_table
 from kit.outbox import outbox_table
 
 if TYPE_CHECKING:  # mypy cannot use a base class returned by a function; the runtime one is make_base()'s
@@ -126,16 +127,6 @@ class Invite(Base):
     accepted_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
 
 
-class IdempotentRequest(Base):
-    """`request_id` of a create: a retry by the same caller returns the resource the first call made."""
-
-    __tablename__ = "idempotent_requests"
-
-    caller_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
-    request_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
-    operation: Mapped[str] = mapped_column(sa.Text, nullable=False)
-    resource_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
-    create_time: Mapped[datetime] = mapped_column(_TS, nullable=False)
-
-
 outbox = outbox_table(Base.metadata)
+# Request ids of Register, CreateHousehold and CreateInvite (kit.idempotency).
+idempotency_keys = idempotency_table(Base.metadata)

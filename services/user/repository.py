@@ -1,4 +1,4 @@
-"""SQL of the user service: accounts, login sessions, households, memberships, invites, request ids.
+"""SQL of the user service: accounts, login sessions, households, memberships, invites.
 
 Each repository wraps the caller's `AsyncSession`; transactions belong to the use cases. Lists are
 keyset-paginated: the caller passes the previous page's last sort key and `kit.repository.keyset` orders and
@@ -13,11 +13,10 @@ from datetime import datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.repository import Cursor, keyset
-from services.user.models import Household, IdempotentRequest, Invite, Membership, Session, SpentRefreshToken, User
+from services.user.models import Household, Invite, Membership, Session, SpentRefreshToken, User
 
 
 def _any_select(statement: sa.Select[Any, Any]) -> sa.Select[Any]:
@@ -190,42 +189,3 @@ class InviteRepository:
     async def by_code_hash(self, digest: bytes) -> Invite | None:
         """Locked (FOR UPDATE): two people accepting one code at once are serialised; the second sees it used."""
         return await self._session.scalar(sa.select(Invite).where(Invite.code_hash == digest).with_for_update())
-
-
-class RequestRepository:
-    """`request_id`s of creates (AIP-155), per caller: a retry finds the resource the first call made."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
-    async def get(self, caller_key: str, request_id: str) -> IdempotentRequest | None:
-        return await self._session.get(IdempotentRequest, (caller_key, request_id))
-
-    async def claim(
-        self, caller_key: str, request_id: str, operation: str, resource_id: uuid.UUID, now: datetime
-    ) -> IdempotentRequest | None:
-        """Record that this request makes `resource_id`, or the earlier request with the same id if there is one.
-
-        INSERT ... ON CONFLICT DO NOTHING: of two calls with one request id at once, the second waits here until
-        the first's transaction ends. If it committed, the second gets its record (and re-reads the resource it
-        made, committed with it); if it rolled back, the second makes its own. None means this call claimed it."""
-        while True:
-            claimed = await self._session.scalar(
-                insert(IdempotentRequest)
-                .values(
-                    caller_id=caller_key,
-                    request_id=request_id,
-                    operation=operation,
-                    resource_id=resource_id,
-                    create_time=now,
-                )
-                .on_conflict_do_nothing(index_elements=["caller_id", "request_id"])
-                .returning(IdempotentRequest.request_id)
-            )
-            if claimed is not None:
-                return None
-            # READ COMMITTED: this statement sees the row the conflicting (now committed) transaction wrote.
-            earlier = await self.get(caller_key, request_id)
-            if earlier is not None:
-                return earlier
-            # Gone again in between (cleaned up): claim it afresh.

@@ -398,3 +398,32 @@ async def test_an_invite_request_id_reused_for_something_else_is_invalid_argumen
     for refusal in (other_household, other_operation):
         assert refusal.code == Code.INVALID_ARGUMENT
         assert list(refusal.violations) == ["request_id"]
+
+
+async def test_a_request_id_reused_with_a_different_body_is_invalid_argument(rpc: Stubs, c: Cast) -> None:
+    """kit.idempotency's one rule: the same id is the same request only with the same meaningful fields."""
+    home = await household(rpc, c.owner)
+    request_id = str(uuid.uuid4())
+    await create_invite(rpc, home.name, c.owner, request_id, role="member")
+    created = user_pb2.CreateHouseholdRequest(
+        household=user_pb2.Household(display_name="First", time_zone="UTC"), request_id=str(uuid.uuid4())
+    )
+    await rpc.households.CreateHousehold(created, metadata=c.owner.metadata)
+    renamed = user_pb2.CreateHouseholdRequest(
+        household=user_pb2.Household(display_name="Second", time_zone="UTC"), request_id=created.request_id
+    )
+    email = new_email("reuser")
+    registration = user_pb2.RegisterRequest(
+        email=email, password=PASSWORD, display_name="Ann", request_id=str(uuid.uuid4())
+    )
+    await rpc.auth.Register(registration)
+    registration.display_name = "Bob"
+
+    refusals = [
+        await refused(create_invite(rpc, home.name, c.owner, request_id, role="child")),
+        await refused(rpc.households.CreateHousehold(renamed, metadata=c.owner.metadata)),
+        await refused(rpc.auth.Register(registration)),
+    ]
+
+    for refusal in refusals:
+        assert (refusal.code, list(refusal.violations)) == (Code.INVALID_ARGUMENT, ["request_id"])
