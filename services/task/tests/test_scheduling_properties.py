@@ -1,0 +1,264 @@
+"""Invariants of the scheduling rules, over generated schedules, zones (with and without DST, odd offsets,
+both hemispheres), due times and completion times (hypothesis). The example-based tests in test_scheduling.py
+pin the individual cases; these check that the rules hold everywhere in between.
+
+Rolling schedules count from the completion by design, so an early completion of a rolling chore may bring
+its next due time forward; "never moves backwards" is a property of schedule-based chores only.
+"""
+
+from __future__ import annotations
+
+import calendar
+import uuid
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from dateutil.relativedelta import relativedelta
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.task.scheduling import (
+    Assignment,
+    Recurrence,
+    ScheduleState,
+    complete,
+    completed_on_time,
+    next_due,
+    shift,
+)
+
+FAST = settings(max_examples=150, deadline=None)
+
+ZONES = [
+    ZoneInfo(name)
+    for name in (
+        "Europe/Berlin",
+        "America/New_York",
+        "Australia/Sydney",  # southern hemisphere: DST over the new year
+        "America/St_Johns",  # -03:30 with DST
+        "Australia/Lord_Howe",  # a 30-minute DST shift
+        "Asia/Kolkata",  # +05:30, no DST
+        "UTC",
+    )
+]
+DAY_OR_LONGER = ("days", "weeks", "months", "years")
+
+zones = st.sampled_from(ZONES)
+units = st.sampled_from(("hours", *DAY_OR_LONGER))
+
+
+def _valid(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+    return datetime(year, month, min(day, calendar.monthrange(year, month)[1]), hour, minute)
+
+
+# Local wall times, biased towards the small hours where DST transitions happen (and the 31st, which clamps).
+walls = st.builds(
+    _valid,
+    st.integers(2001, 2035),
+    st.integers(1, 12),
+    st.integers(1, 31),
+    st.sampled_from((0, 1, 2, 3, 12, 23)) | st.integers(0, 23),
+    st.sampled_from((0, 30)) | st.integers(0, 59),
+)
+
+
+def instant(wall: datetime, tz: tzinfo) -> datetime:
+    """The instant of a local wall time (gaps and overlaps resolved with fold=0, as scheduling does)."""
+    return wall.replace(tzinfo=tz).astimezone(UTC)
+
+
+def exists(wall: datetime, tz: tzinfo) -> bool:
+    return instant(wall, tz).astimezone(tz).replace(tzinfo=None) == wall
+
+
+def local_wall(moment: datetime, tz: tzinfo) -> datetime:
+    return moment.astimezone(tz).replace(tzinfo=None, fold=0)
+
+
+@st.composite
+def schedules(draw: Any, *, unit: Any = units, rolling: bool = False) -> tuple[Recurrence, datetime, datetime, tzinfo]:
+    """(recurrence, anchor, previous due on the anchor's grid, zone)."""
+    tz = draw(zones)
+    chosen = draw(unit)
+    every = draw(st.integers(1, 4) if chosen != "hours" else st.integers(1, 48))
+    recurrence = Recurrence("interval", every, chosen, rolling=rolling)
+    anchor = instant(draw(walls), tz)
+    previous_due = shift(anchor, chosen, every * draw(st.integers(0, 12)), tz)
+    return recurrence, anchor, previous_due, tz
+
+
+# Early (up to 3 days before due) or late (up to 400 days after).
+offsets = st.timedeltas(min_value=timedelta(days=-3), max_value=timedelta(days=400))
+
+
+@FAST
+@given(schedules(), offsets)
+def test_a_schedule_based_chore_falls_due_strictly_after_its_previous_due_and_its_completion(
+    schedule: tuple[Recurrence, datetime, datetime, tzinfo], offset: timedelta
+) -> None:
+    recurrence, anchor, previous_due, tz = schedule
+    completed_at = previous_due + offset
+    due = next_due(recurrence, previous_due=previous_due, completed_at=completed_at, tz=tz, anchor=anchor)
+    assert due is not None
+    assert due > previous_due
+    assert due > completed_at
+
+
+def _steps_between(anchor: datetime, due: datetime, unit: str, tz: tzinfo) -> int:
+    """How many units of `unit` lie between the anchor and the due time on the wall clock (hours: absolute)."""
+    if unit == "hours":
+        return int((due - anchor) / timedelta(hours=1))
+    start, end = local_wall(anchor, tz), local_wall(due, tz)
+    if unit in ("days", "weeks"):
+        days = (end.date() - start.date()).days
+        return days if unit == "days" else days // 7
+    months = (end.year - start.year) * 12 + end.month - start.month
+    return months if unit == "months" else months // 12
+
+
+@FAST
+@given(schedules(), offsets)
+def test_an_interval_schedule_stays_on_its_grid_and_skips_to_the_first_occurrence_after_the_completion(
+    schedule: tuple[Recurrence, datetime, datetime, tzinfo], offset: timedelta
+) -> None:
+    recurrence, anchor, previous_due, tz = schedule
+    assert recurrence.unit is not None
+    completed_at = previous_due + offset
+    due = next_due(recurrence, previous_due=previous_due, completed_at=completed_at, tz=tz, anchor=anchor)
+    assert due is not None
+    steps = _steps_between(anchor, due, recurrence.unit, tz)
+    assert steps % recurrence.every == 0
+    k = steps // recurrence.every
+    assert k >= 1
+    assert shift(anchor, recurrence.unit, recurrence.every * k, tz) == due  # on the grid
+    # ... and the first occurrence after both the previous due time and the completion.
+    assert shift(anchor, recurrence.unit, recurrence.every * (k - 1), tz) <= max(previous_due, completed_at)
+
+
+@FAST
+@given(schedules(unit=st.sampled_from(DAY_OR_LONGER)), offsets)
+def test_day_or_longer_steps_keep_the_wall_clock_time_across_dst(
+    schedule: tuple[Recurrence, datetime, datetime, tzinfo], offset: timedelta
+) -> None:
+    recurrence, anchor, previous_due, tz = schedule
+    due = next_due(recurrence, previous_due=previous_due, completed_at=previous_due + offset, tz=tz, anchor=anchor)
+    assert due is not None
+    start, got = local_wall(anchor, tz), local_wall(due, tz)
+    assert recurrence.unit is not None
+    steps = _steps_between(anchor, due, recurrence.unit, tz)
+    if recurrence.unit in ("days", "weeks"):
+        expected = start + timedelta(days=steps if recurrence.unit == "days" else 7 * steps)
+    else:
+        months = steps if recurrence.unit == "months" else 12 * steps
+        expected = start + relativedelta(months=months)  # the 31st clamps to the month's last day
+        last_day = calendar.monthrange(expected.year, expected.month)[1]
+        assert expected.day == min(start.day, last_day)
+    if exists(expected, tz):
+        assert got == expected  # same local time of day, whatever the offset did meanwhile
+    else:  # a spring-forward gap: the same instant as the wall time before it, plus the gap
+        assert due == instant(expected, tz)
+
+
+@FAST
+@given(schedules(rolling=True), offsets)
+def test_a_rolling_schedule_counts_from_the_completion(
+    schedule: tuple[Recurrence, datetime, datetime, tzinfo], offset: timedelta
+) -> None:
+    recurrence, anchor, previous_due, tz = schedule
+    assert recurrence.unit is not None
+    completed_at = previous_due + offset
+    due = next_due(recurrence, previous_due=previous_due, completed_at=completed_at, tz=tz, anchor=anchor)
+    assert due == shift(completed_at, recurrence.unit, recurrence.every, tz)
+    assert due is not None
+    assert due > completed_at
+    # Where the previous occurrence was due (or where the schedule started) plays no part.
+    elsewhere = previous_due + timedelta(days=17)
+    assert next_due(recurrence, previous_due=elsewhere, completed_at=completed_at, tz=tz, anchor=elsewhere) == due
+
+
+@FAST
+@given(zones, walls, offsets, st.booleans())
+def test_a_one_off_chore_is_done_after_one_completion(
+    tz: tzinfo, wall: datetime, offset: timedelta, rolling: bool
+) -> None:
+    due = instant(wall, tz)
+    assignee = uuid.uuid4()
+    state = ScheduleState(
+        recurrence=Recurrence("once", rolling=rolling),
+        assignment=Assignment("fixed", (assignee,)),
+        due=due,
+        assignee_id=assignee,
+    )
+    change = complete(state, completed_at=due + offset, tz=tz)
+    assert change.done
+    assert change.next_due is None
+    assert change.assignee_id == assignee  # nobody has a next occurrence to be given
+
+
+@FAST
+@given(
+    st.datetimes(min_value=datetime(2001, 1, 1), max_value=datetime(2035, 1, 1), timezones=st.just(UTC)),
+    st.timedeltas(min_value=timedelta(days=-2), max_value=timedelta(days=9)),
+    st.integers(0, 7 * 24 * 60),
+)
+def test_a_completion_is_on_time_iff_done_by_due_plus_grace(due: datetime, offset: timedelta, grace: int) -> None:
+    completed_at = due + offset
+    assert completed_on_time(due=due, completed_at=completed_at, grace_minutes=grace) == (
+        completed_at <= due + timedelta(minutes=grace)
+    )
+
+
+@st.composite
+def states(draw: Any) -> tuple[ScheduleState, datetime, tzinfo]:
+    """A chore's schedule state (any kind, rolling or not, with or without a season) and a completion time."""
+    kind = draw(st.sampled_from(("once", "interval")))
+    tz = draw(zones)
+    if kind == "once":
+        recurrence = Recurrence("once")
+        anchor = instant(draw(walls), tz)
+        due = anchor
+    else:
+        recurrence, anchor, due, tz = draw(schedules(rolling=draw(st.booleans())))
+        months = draw(st.sets(st.integers(1, 12), max_size=11))
+        recurrence = Recurrence(
+            "interval", recurrence.every, recurrence.unit, recurrence.rolling, tuple(sorted(months))
+        )
+    people = tuple(uuid.UUID(int=n + 1) for n in range(draw(st.integers(0, 3))))
+    assignment = Assignment(
+        "fixed" if people else "unassigned", people, grace_minutes=draw(st.integers(0, 7 * 24 * 60))
+    )
+    last = draw(st.none() | st.just(due - timedelta(days=draw(st.integers(-5, 30)))))
+    state = ScheduleState(
+        recurrence=recurrence,
+        assignment=assignment,
+        due=due,
+        anchor=anchor,
+        assignee_id=people[0] if people else None,
+        last_completion_time=last,
+    )
+    return state, due + draw(offsets), tz
+
+
+@FAST
+@given(states())
+def test_the_completion_change_is_deterministic_and_never_moves_a_schedule_backwards(
+    drawn: tuple[ScheduleState, datetime, tzinfo],
+) -> None:
+    state, completed_at, tz = drawn
+    change = complete(state, completed_at=completed_at, tz=tz)
+    assert complete(state, completed_at=completed_at, tz=tz) == change
+    assert change.due == state.due
+    assert change.done == (change.next_due is None)
+    assert change.on_time == completed_on_time(
+        due=state.due, completed_at=completed_at, grace_minutes=state.assignment.grace_minutes
+    )
+    latest = completed_at if state.last_completion_time is None else max(state.last_completion_time, completed_at)
+    assert change.last_completion_time == latest  # a backdated completion never moves it backwards
+    if change.next_due is not None:
+        assert state.recurrence.kind == "interval"
+        assert change.next_due > completed_at
+        if not state.recurrence.rolling:
+            assert change.next_due > state.due
+        if state.recurrence.months:
+            assert change.next_due.astimezone(tz).month in state.recurrence.months
