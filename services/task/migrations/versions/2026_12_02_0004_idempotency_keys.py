@@ -62,8 +62,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.add_column("chores", sa.Column("request_id", sa.Text(), nullable=True))
     op.add_column("completions", sa.Column("request_id", sa.Text(), nullable=True))
-    # (scope, caller, request_id) is unique, so these keys are too: (household, creator) and (chore, recorder)
-    # are narrower than the caller alone.
+    # (scope, caller, request_id) is unique, so the old keys are too: they add the household / the chore to the
+    # caller (and the request id).
     for table, caller, scope in (
         ("chores", "creator_id", "CreateChore"),
         ("completions", "recorder_id", "CompleteChore"),
