@@ -38,7 +38,8 @@ import sqlalchemy as sa
 from kit import pagination
 
 T = TypeVar("T")
-R = TypeVar("R", bound=tuple[Any, ...])
+# Any select — of rows or of entities (select(Chore)); keyset returns the same type it was given.
+S = TypeVar("S", bound=sa.Select[Any])
 # A previous page's last sort key, each part in its Python type (decoded by kit.pagination.decode_cursor).
 Cursor = tuple[Any, ...]
 Fetch = Callable[[Cursor | None, int], Awaitable[Sequence[T]]]
@@ -114,13 +115,13 @@ def after_key(
 
 
 def keyset(
-    statement: sa.Select[R],
+    statement: S,
     order: Sequence[sa.ColumnElement[Any]],
     *,
     after: Cursor | None,
     limit: int,
     descending: bool = False,
-) -> sa.Select[R]:
+) -> S:
     """`statement` ordered by `order` (all ascending or all descending), strictly after `after`, at most
     `limit` rows: the fetch a keyset page needs (never OFFSET)."""
     if after is not None:

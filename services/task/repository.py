@@ -100,8 +100,7 @@ def page_query(
     after: Cursor | None,
     limit: int,
 ) -> sa.Select[Chore]:
-    # Select[Any]: kit.repository.keyset is typed for selects of rows (tuples), this one selects entities.
-    query: sa.Select[Any] = sa.select(Chore).where(
+    query = sa.select(Chore).where(
         Chore.household_id == household_id, Chore.state.in_(list(where.states))
     )
     if where.assignee_id is not None:
