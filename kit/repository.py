@@ -39,7 +39,7 @@ from kit import pagination
 
 T = TypeVar("T")
 # Any select — of rows or of entities (select(Chore)); keyset returns the same type it was given.
-S = TypeVar("S", bound=sa.Select[Any])
+S = TypeVar("S", bound=sa.Select[*tuple[Any, ...]])
 # A previous page's last sort key, each part in its Python type (decoded by kit.pagination.decode_cursor).
 Cursor = tuple[Any, ...]
 Fetch = Callable[[Cursor | None, int], Awaitable[Sequence[T]]]

@@ -10,19 +10,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.repository import Cursor, keyset
 from services.user.models import Household, Invite, Membership, Session, SpentRefreshToken, User
-
-
-def _any_select(statement: sa.Select[Any, Any]) -> sa.Select[Any]:
-    """A select of several columns as kit.repository.keyset's signature takes it (one type parameter: SQLAlchemy
-    2.1 types a select by each of its columns, which keyset's `Select[R]` cannot match)."""
-    return cast("sa.Select[Any]", statement)
 
 
 class UserRepository:
@@ -119,7 +112,7 @@ class HouseholdRepository:
             .join(Membership, Membership.household_id == Household.id)
             .where(Membership.user_id == user_id, Household.delete_time.is_(None))
         )
-        paged = keyset(_any_select(statement), (Household.id.expression,), after=after, limit=limit)
+        paged = keyset(statement, (Household.id.expression,), after=after, limit=limit)
         return [(household, role) for household, role in await self._session.execute(paged)]
 
 
@@ -160,7 +153,7 @@ class MemberRepository:
             .where(Membership.household_id == household_id)
         )
         order = (Membership.join_time.expression, Membership.user_id.expression)
-        paged = keyset(_any_select(statement), order, after=after, limit=limit)
+        paged = keyset(statement, order, after=after, limit=limit)
         return [(membership, name) for membership, name in await self._session.execute(paged)]
 
     async def user_ids(self, household_id: uuid.UUID) -> Sequence[uuid.UUID]:
