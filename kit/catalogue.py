@@ -16,7 +16,6 @@ from typing import Any
 from google.protobuf.message import Message
 from hearth.events.v1 import events_pb2
 
-
 # The extension's descriptor (protoc's .pyi types it as a plain FieldDescriptor).
 _EVENT_TYPE: Any = events_pb2.event_type
 

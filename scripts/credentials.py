@@ -54,9 +54,11 @@ def redis_users(var: Path, admin_url: str, namespace: str) -> tuple[str, dict[st
         for process in redis_acl.CLIENTS:
             password = secret_file(directory / process, length=24)
             user = redis_acl.username(namespace, process)
-            client.execute_command("ACL", "SETUSER", user, *redis_acl.rules(namespace, process, password))
+            client.execute_command(  # type: ignore[no-untyped-call]  # raw ACL rules: acl_setuser has no form for selectors
+                "ACL", "SETUSER", user, *redis_acl.rules(namespace, process, password)
+            )
             urls[process] = redis_acl.url_with_credentials(admin_url, user, password)
-        client.execute_command("ACL", "SETUSER", "default", "on", "resetpass", f">{admin_password}")
+        client.acl_setuser("default", enabled=True, reset_passwords=True, passwords=[f"+{admin_password}"])
     finally:
         client.close()
     return redis_acl.url_with_credentials(admin_url, "default", admin_password), urls

@@ -100,9 +100,7 @@ def page_query(
     after: Cursor | None,
     limit: int,
 ) -> sa.Select[Chore]:
-    query = sa.select(Chore).where(
-        Chore.household_id == household_id, Chore.state.in_(list(where.states))
-    )
+    query = sa.select(Chore).where(Chore.household_id == household_id, Chore.state.in_(list(where.states)))
     if where.assignee_id is not None:
         query = query.where(Chore.assignee_id == where.assignee_id)
     if where.category is not None:

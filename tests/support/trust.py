@@ -40,7 +40,9 @@ async def provision(namespace: str, redis_url: str, services: tuple[str, ...]) -
         for process in redis_acl.CLIENTS:
             password = secrets.token_urlsafe(24)
             user = redis_acl.username(namespace, process)
-            await admin.execute_command("ACL", "SETUSER", user, *redis_acl.rules(namespace, process, password))
+            await admin.execute_command(  # type: ignore[no-untyped-call]  # raw ACL rules: acl_setuser has no form for selectors
+                "ACL", "SETUSER", user, *redis_acl.rules(namespace, process, password)
+            )
             creds.redis_passwords[process] = password
             creds.redis_urls[process] = redis_acl.url_with_credentials(redis_url, user, password)
     finally:
@@ -53,7 +55,7 @@ async def revoke(creds: Credentials, redis_url: str) -> None:
     try:
         users = [redis_acl.username(creds.namespace, process) for process in creds.redis_urls]
         if users:
-            await admin.execute_command("ACL", "DELUSER", *users)
+            await admin.acl_deluser(*users)
     finally:
         await admin.aclose()
     shutil.rmtree(creds.secrets_dir, ignore_errors=True)
