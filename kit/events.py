@@ -138,16 +138,32 @@ def _columns() -> list[sa.Column[Any]]:
     ]
 
 
+# The retention job (kit.jobs.prune_inbox) deletes by handling time.
+HANDLED_INDEX = "ix_inbox_handled_at"
+
+
 def inbox_table(metadata: sa.MetaData) -> sa.Table:
-    return sa.Table(TABLE, metadata, *_columns())
+    table = sa.Table(TABLE, metadata, *_columns())
+    sa.Index(HANDLED_INDEX, table.c.handled_at)
+    return table
 
 
 def create_inbox_table(op: Any) -> None:
+    """For a service's initial migration (schema version 1 of the inbox)."""
     op.create_table(TABLE, *_columns())
 
 
 def drop_inbox_table(op: Any) -> None:
     op.drop_table(TABLE)
+
+
+def create_inbox_handled_index(op: Any) -> None:
+    """Schema version 2 of the inbox: the index the retention job deletes by."""
+    op.create_index(HANDLED_INDEX, TABLE, ["handled_at"])
+
+
+def drop_inbox_handled_index(op: Any) -> None:
+    op.drop_index(HANDLED_INDEX, table_name=TABLE)
 
 
 _inbox = sa.table(TABLE, sa.column("event_id", UUID(as_uuid=True)), sa.column("event_type", sa.Text))

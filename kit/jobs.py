@@ -19,7 +19,9 @@ What every service's worker runs (`python -m services.<name> worker`, one per se
   unpublished row: the relay still owes it to Redis);
 - `hearth.prune_inbox`: delete inbox rows handled more than `<NAME>_INBOX_RETENTION_DAYS` ago (the inbox is
   what makes a redelivered event a no-op, so keep it longer than any event can be redelivered);
-- both on `<NAME>_PRUNE_CRON`; `hearth.retry_stalled_jobs` on `<NAME>_JOBS_RECOVERY_CRON` puts the jobs of a
+- `hearth.prune_request_ids`: delete `request_id` records older than their 24 h life (kit.idempotency; nothing
+  in a service without that table);
+- all three on `<NAME>_PRUNE_CRON`; `hearth.retry_stalled_jobs` on `<NAME>_JOBS_RECOVERY_CRON` puts the jobs of a
   worker that died mid-job (no heartbeat for 3 x `<NAME>_JOBS_HEARTBEAT_SECONDS`) back in the queue;
 - `hearth.remove_old_jobs` daily, so finished jobs do not grow without bound either (failed ones
   stay visible for `JOB_HISTORY_DAYS`).
@@ -46,6 +48,7 @@ from procrastinate.exceptions import ConnectorException
 from procrastinate.schema import SchemaManager
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from kit import idempotency
 from kit.backoff import backoff_delay
 from kit.db import asyncpg_dsn, create_engine, session_factory
 from kit.settings import ServiceSettings
@@ -63,6 +66,7 @@ STALLED_AFTER_HEARTBEATS = 3
 
 PRUNE_OUTBOX = "hearth.prune_outbox"
 PRUNE_INBOX = "hearth.prune_inbox"
+PRUNE_REQUEST_IDS = "hearth.prune_request_ids"
 RETRY_STALLED_JOBS = "hearth.retry_stalled_jobs"
 REMOVE_OLD_JOBS = "hearth.remove_old_jobs"
 # What a job of this module finds in `context.additional_context`.
@@ -136,7 +140,7 @@ async def prune_outbox(
         ids = (
             sa.select(_outbox.c.id)
             .where(_outbox.c.published_at.is_not(None), _outbox.c.published_at < cutoff)
-            .order_by(_outbox.c.id)
+            .order_by(_outbox.c.published_at)  # ix_outbox_published_at
             .limit(size)
         )
         return sa.delete(_outbox).where(_outbox.c.id.in_(ids.scalar_subquery()))
@@ -157,11 +161,28 @@ async def prune_inbox(
     cutoff = _cutoff(timestamp, retention_days)
 
     def batch(size: int) -> sa.Delete:
-        ids = sa.select(_inbox.c.event_id).where(_inbox.c.handled_at < cutoff).order_by(_inbox.c.event_id).limit(size)
+        ids = (
+            sa.select(_inbox.c.event_id)
+            .where(_inbox.c.handled_at < cutoff)
+            .order_by(_inbox.c.handled_at)  # ix_inbox_handled_at
+            .limit(size)
+        )
         return sa.delete(_inbox).where(_inbox.c.event_id.in_(ids.scalar_subquery()))
 
     deleted = await _delete_in_batches(sessions, batch, batch_size)
     log.info("pruned inbox", extra={"deleted": deleted, "cutoff": cutoff.isoformat()})
+    return deleted
+
+
+async def prune_request_ids(context: procrastinate.JobContext, timestamp: int) -> int:
+    """Delete request ids (kit.idempotency) that expired before the job's scheduled time; nothing in a service
+    that keeps none. A second run finds nothing more: expiry is measured from the scheduled time."""
+    sessions = _sessions(context)
+    async with sessions() as session, session.begin():
+        if await session.scalar(sa.select(sa.func.to_regclass(idempotency.TABLE))) is None:
+            return 0
+        deleted = await idempotency.prune(session, now=dt.datetime.fromtimestamp(timestamp, dt.UTC))
+    log.info("pruned request ids", extra={"deleted": deleted})
     return deleted
 
 
@@ -215,6 +236,9 @@ def create_app(settings: ServiceSettings, *blueprints: procrastinate.Blueprint) 
 
     outbox = app.task(name=PRUNE_OUTBOX, pass_context=True, retry=DEFAULT_RETRY, lock=PRUNE_OUTBOX)(prune_outbox)
     inbox = app.task(name=PRUNE_INBOX, pass_context=True, retry=DEFAULT_RETRY, lock=PRUNE_INBOX)(prune_inbox)
+    request_ids = app.task(name=PRUNE_REQUEST_IDS, pass_context=True, retry=DEFAULT_RETRY, lock=PRUNE_REQUEST_IDS)(
+        prune_request_ids
+    )
     stalled = app.task(
         name=RETRY_STALLED_JOBS, pass_context=True, queueing_lock=RETRY_STALLED_JOBS, lock=RETRY_STALLED_JOBS
     )(retry_stalled_jobs)
@@ -231,6 +255,7 @@ def create_app(settings: ServiceSettings, *blueprints: procrastinate.Blueprint) 
         queueing_lock=PRUNE_INBOX,
         task_kwargs={"retention_days": settings.inbox_retention_days},
     )(inbox)
+    app.periodic(cron=settings.prune_cron, periodic_id="retention", queueing_lock=PRUNE_REQUEST_IDS)(request_ids)
     app.periodic(
         cron=settings.jobs_recovery_cron,
         periodic_id="recovery",

@@ -70,10 +70,20 @@ def _unpublished_index() -> dict[str, Any]:
     return {"postgresql_where": sa.text("published_at IS NULL")}
 
 
+def _published_index() -> dict[str, Any]:
+    # The retention job (kit.jobs.prune_outbox) deletes by publication time: without this index every run
+    # would end in a scan of the whole table to learn that nothing more is old enough.
+    return {"postgresql_where": sa.text("published_at IS NOT NULL")}
+
+
+PUBLISHED_INDEX = "ix_outbox_published_at"
+
+
 def outbox_table(metadata: sa.MetaData) -> sa.Table:
     """Declare the `outbox` table on a service's metadata (so Alembic and the models agree)."""
     table = sa.Table(TABLE, metadata, *_columns())
     sa.Index("ix_outbox_unpublished", table.c.id, **_unpublished_index())
+    sa.Index(PUBLISHED_INDEX, table.c.published_at, **_published_index())
     return table
 
 
@@ -86,6 +96,15 @@ def create_outbox_table(op: Any) -> None:
 def drop_outbox_table(op: Any) -> None:
     op.drop_index("ix_outbox_unpublished", table_name=TABLE)
     op.drop_table(TABLE)
+
+
+def create_outbox_published_index(op: Any) -> None:
+    """Schema version 2 of the outbox: the index the retention job deletes by."""
+    op.create_index(PUBLISHED_INDEX, TABLE, ["published_at"], **_published_index())
+
+
+def drop_outbox_published_index(op: Any) -> None:
+    op.drop_index(PUBLISHED_INDEX, table_name=TABLE)
 
 
 # A lightweight handle for inserts/updates that does not depend on any one service's metadata.
@@ -257,8 +276,10 @@ def traced_context(envelope: events_pb2.Envelope) -> Any:
 __all__ = [
     "OutboxRelay",
     "add_event",
+    "create_outbox_published_index",
     "create_outbox_table",
     "current_traceparent",
+    "drop_outbox_published_index",
     "drop_outbox_table",
     "outbox_table",
     "stream_fields",

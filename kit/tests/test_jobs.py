@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from kit import jobs
+from kit import idempotency, jobs
 from kit.db import asyncpg_dsn, create_engine, session_factory
 from kit.migrations import upgrade
 from services.notify.config import Settings
@@ -172,6 +172,47 @@ async def test_a_rerun_of_a_prune_job_deletes_nothing_more(queue_db: QueueDb) ->
     assert due not in await queue_db.outbox_ids()
 
 
+async def test_prune_request_ids_deletes_expired_ones_only_and_nothing_where_there_are_none(
+    queue_db: QueueDb, fresh_database
+) -> None:
+    # notify keeps no request ids: the job succeeds and does nothing.
+    async with queue_db.sessions() as session, session.begin():
+        idle = await jobs.defer_in(session, jobs.PRUNE_REQUEST_IDS, timestamp=int(time.time()))
+    await jobs.run_worker(queue_db.settings(), install_signal_handlers=False, wait=False)
+    assert await queue_db.job(idle) == ("succeeded", 1)
+
+    url = await fresh_database("jobs_task")
+    await asyncio.to_thread(upgrade, ROOT / "services" / "task", url)
+    from services.task.config import Settings as TaskSettings
+
+    engine = create_engine(url, pool_size=2)
+    sessions = session_factory(engine)
+    scheduled = dt.datetime.now(dt.UTC)
+    try:
+        async with sessions() as session, session.begin():
+            for request_id, age in (
+                ("expired", idempotency.TTL + dt.timedelta(minutes=1)),
+                ("live", dt.timedelta(hours=1)),
+            ):
+                await idempotency.claim(
+                    session,
+                    scope="Test",
+                    caller=uuid.uuid4(),
+                    request_id=request_id,
+                    fingerprint="f",
+                    resource_id=uuid.uuid4(),
+                    now=scheduled - age,
+                )
+            await jobs.defer_in(session, jobs.PRUNE_REQUEST_IDS, timestamp=int(scheduled.timestamp()))
+        settings = TaskSettings(database_url=url, prune_cron=NEVER, jobs_recovery_cron=NEVER)
+        await jobs.run_worker(settings, install_signal_handlers=False, wait=False)
+        async with sessions() as session:
+            left = (await session.scalars(sa.text("SELECT request_id FROM idempotency_keys"))).all()
+        assert left == ["live"]
+    finally:
+        await engine.dispose()
+
+
 async def test_a_service_without_an_inbox_prunes_nothing_and_succeeds(fresh_database) -> None:
     url = await fresh_database("jobs_user")
     await asyncio.to_thread(upgrade, ROOT / "services" / "user", url)
@@ -205,6 +246,7 @@ def test_retention_and_recovery_are_registered_on_the_configured_crons(queue_db:
     assert periodic[jobs.PRUNE_OUTBOX].configure_kwargs["task_kwargs"]["retention_days"] == 3
     assert periodic[jobs.PRUNE_INBOX].cron == "*/5 * * * *"
     assert periodic[jobs.PRUNE_INBOX].configure_kwargs["task_kwargs"]["retention_days"] == 45
+    assert periodic[jobs.PRUNE_REQUEST_IDS].cron == "*/5 * * * *"
     assert periodic[jobs.RETRY_STALLED_JOBS].cron == "*/2 * * * *"
     assert periodic[jobs.REMOVE_OLD_JOBS].configure_kwargs["task_kwargs"] == {"max_hours": jobs.JOB_HISTORY_DAYS * 24}
 

@@ -29,7 +29,7 @@ INDEXES = {
     "sessions": {"uq_sessions_refresh_hash", "ix_sessions_user_id"},
     "memberships": {"uq_memberships_owner", "ix_memberships_user_id_household_id"},
     "invites": {"uq_invites_code_hash", "ix_invites_household_id"},
-    "outbox": {"ix_outbox_unpublished"},
+    "outbox": {"ix_outbox_unpublished", "ix_outbox_published_at"},
     "idempotency_keys": {"ix_idempotency_keys_created_at"},
 }
 
@@ -45,6 +45,7 @@ async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitab
             "uq_users_email": ["UNIQUE INDEX", "lower(email)"],
             "uq_memberships_owner": ["UNIQUE INDEX", "WHERE (role = 'owner'::text)"],
             "ix_outbox_unpublished": ["WHERE (published_at IS NULL)"],
+            "ix_outbox_published_at": ["WHERE (published_at IS NOT NULL)"],
         },
     )
 

@@ -1,0 +1,27 @@
+"""retention indexes: outbox.published_at, which the retention jobs (kit.jobs) delete by
+
+Without them each hourly prune ends in a scan of the whole table to learn that nothing more is old enough.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-12-02
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+from kit.outbox import create_outbox_published_index, drop_outbox_published_index
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    create_outbox_published_index(op)
+
+
+def downgrade() -> None:
+    drop_outbox_published_index(op)
