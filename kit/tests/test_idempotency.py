@@ -333,7 +333,7 @@ async def wait_until_blocked(db: Db, *, count: int = 1) -> None:
         "SELECT count(*) FROM pg_stat_activity WHERE datname = :name AND wait_event_type = 'Lock'"
     ).bindparams(name=name)
     async with db.engine.connect() as conn:
-        for _ in range(500):
+        for _ in range(2000):  # up to 20 s: a loaded CI machine may be slow to start the other task
             if (await conn.scalar(query) or 0) >= count:
                 return
             await asyncio.sleep(0.01)
