@@ -5,26 +5,26 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from kit.settings import DEFAULT_PORTS, alias
+from kit.settings import alias
+from services import deployment
 
 
 class GatewaySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", populate_by_name=True)
 
-    http_host: str = Field(default="0.0.0.0")
-    http_port: int = Field(default=8080)
-    user_addr: str = Field(default=f"localhost:{DEFAULT_PORTS['user']}", validation_alias=alias("HEARTH_USER_ADDR"))
-    task_addr: str = Field(default=f"localhost:{DEFAULT_PORTS['task']}", validation_alias=alias("HEARTH_TASK_ADDR"))
-    notify_addr: str = Field(
-        default=f"localhost:{DEFAULT_PORTS['notify']}", validation_alias=alias("HEARTH_NOTIFY_ADDR")
-    )
+    # The local deployment's defaults (services/deployment.py); 0.0.0.0 to listen beyond this machine.
+    http_host: str = Field(default=deployment.HOST)
+    http_port: int = Field(default=deployment.GATEWAY_PORT)
+    user_addr: str = Field(default=deployment.address("user"), validation_alias=alias("HEARTH_USER_ADDR"))
+    task_addr: str = Field(default=deployment.address("task"), validation_alias=alias("HEARTH_TASK_ADDR"))
+    notify_addr: str = Field(default=deployment.address("notify"), validation_alias=alias("HEARTH_NOTIFY_ADDR"))
     analytics_addr: str = Field(
-        default=f"localhost:{DEFAULT_PORTS['analytics']}", validation_alias=alias("HEARTH_ANALYTICS_ADDR")
+        default=deployment.address("analytics"), validation_alias=alias("HEARTH_ANALYTICS_ADDR")
     )
-    redis_url: str = Field(default="redis://127.0.0.1:6379/0", validation_alias=alias("REDIS_URL"))
-    redis_namespace: str = Field(default="hearth", validation_alias=alias("HEARTH_REDIS_NAMESPACE"))
-    jwt_issuer: str = Field(default="https://hearth.dev", validation_alias=alias("HEARTH_JWT_ISSUER"))
-    jwt_audience: str = Field(default="hearth", validation_alias=alias("HEARTH_JWT_AUDIENCE"))
+    redis_url: str = Field(default=deployment.REDIS_URL, validation_alias=alias("REDIS_URL"))
+    redis_namespace: str = Field(default=deployment.REDIS_NAMESPACE, validation_alias=alias("HEARTH_REDIS_NAMESPACE"))
+    jwt_issuer: str = Field(default=deployment.JWT_ISSUER, validation_alias=alias("HEARTH_JWT_ISSUER"))
+    jwt_audience: str = Field(default=deployment.JWT_AUDIENCE, validation_alias=alias("HEARTH_JWT_AUDIENCE"))
     # Deadline of each gRPC call the gateway makes on behalf of a request.
     grpc_timeout_seconds: float = Field(default=5.0)
     max_body_bytes: int = Field(default=1024 * 1024)

@@ -3,6 +3,10 @@
 Per-service variables carry the service's prefix (`TASK_DATABASE_URL`, `TASK_GRPC_PORT`); the
 deployment-wide ones keep their well-known names (`HEARTH_DATABASE_URL`, `REDIS_URL`,
 `OTEL_EXPORTER_OTLP_ENDPOINT`, `HEARTH_USER_ADDR`, ...).
+
+This module says what a service must be told, with defaults only where a mechanism has a safe one (bind to
+127.0.0.1, a grace period); where the deployment's parts are — servers, addresses, the token issuer — has
+no default here: `services/deployment.py` holds the local deployment's.
 """
 
 from __future__ import annotations
@@ -15,11 +19,6 @@ from sqlalchemy.engine import make_url
 
 from kit.cron import Cron
 
-DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-# Default gRPC ports (DESIGN.md); Prometheus metrics listen on port + 1000.
-DEFAULT_PORTS = {"user": 50051, "task": 50052, "notify": 50053, "analytics": 50054}
-
 
 def database_url_for(service: str, explicit: str | None, server_url: str | None) -> str:
     """`<NAME>_DATABASE_URL` if given, else database `hearth_<name>` on the `HEARTH_DATABASE_URL` server.
@@ -28,8 +27,10 @@ def database_url_for(service: str, explicit: str | None, server_url: str | None)
     """
     if explicit:
         url = make_url(explicit)
+    elif server_url:
+        url = make_url(server_url).set(database=f"hearth_{service}")
     else:
-        url = make_url(server_url or DEFAULT_SERVER_URL).set(database=f"hearth_{service}")
+        raise ValueError(f"no database: set {service.upper()}_DATABASE_URL or HEARTH_DATABASE_URL")
     return url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
 
 
@@ -55,19 +56,20 @@ class ServiceSettings(BaseSettings):
     database_url: str | None = None
     server_database_url: str | None = Field(default=None, validation_alias=alias("HEARTH_DATABASE_URL"))
     db_pool_size: int = Field(default=10)
-    redis_url: str = Field(default="redis://127.0.0.1:6379/0", validation_alias=alias("REDIS_URL"))
+    redis_url: str = Field(validation_alias=alias("REDIS_URL"))
     # Prefix of every Redis key and stream ("hearth.events.task", "hearth:task:..."); tests use a fresh one.
-    redis_namespace: str = Field(default="hearth", validation_alias=alias("HEARTH_REDIS_NAMESPACE"))
+    redis_namespace: str = Field(validation_alias=alias("HEARTH_REDIS_NAMESPACE"))
 
-    grpc_host: str = Field(default="0.0.0.0")
+    # Internal ports bind the loopback interface unless told otherwise (0.0.0.0 in a container).
+    grpc_host: str = Field(default="127.0.0.1")
     grpc_port: int = Field(default=0)
     # -1: grpc_port + 1000 (the default); 0: no metrics listener.
     metrics_port: int = Field(default=-1)
     shutdown_grace_seconds: float = Field(default=10.0, validation_alias=alias("HEARTH_SHUTDOWN_GRACE"))
 
-    user_addr: str = Field(default="localhost:50051", validation_alias=alias("HEARTH_USER_ADDR"))
-    jwt_issuer: str = Field(default="https://hearth.dev", validation_alias=alias("HEARTH_JWT_ISSUER"))
-    jwt_audience: str = Field(default="hearth", validation_alias=alias("HEARTH_JWT_AUDIENCE"))
+    user_addr: str = Field(validation_alias=alias("HEARTH_USER_ADDR"))
+    jwt_issuer: str = Field(validation_alias=alias("HEARTH_JWT_ISSUER"))
+    jwt_audience: str = Field(validation_alias=alias("HEARTH_JWT_AUDIENCE"))
 
     # <NAME>_CACHE_SECRET: the key that authenticates this service's Redis cache entries (kit.cache). Unset: a
     # random one per process (safe; replicas then do not share entries). Set it alike on every replica.

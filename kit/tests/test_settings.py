@@ -6,9 +6,9 @@ import os
 from typing import ClassVar
 
 import pytest
-from pydantic import Field
+from pydantic import Field, ValidationError
 
-from kit.settings import DEFAULT_SERVER_URL, ServiceSettings, database_url_for, service_config
+from kit.settings import ServiceSettings, database_url_for, service_config
 
 
 class DemoSettings(ServiceSettings):
@@ -34,12 +34,35 @@ GLOBAL_VARIABLES = (
 )
 
 
+# What a deployment must say (kit has no defaults for where things are).
+REQUIRED = {
+    "REDIS_URL": "redis://cache:6379/0",
+    "HEARTH_REDIS_NAMESPACE": "demo",
+    "HEARTH_USER_ADDR": "user:50051",
+    "HEARTH_JWT_ISSUER": "https://issuer.example",
+    "HEARTH_JWT_AUDIENCE": "demo",
+}
+
+
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Only what a test sets: nothing from the machine's (or CI's) environment."""
+    """Only what a test sets: nothing from the machine's (or CI's) environment, plus what a deployment must say."""
     for name in list(os.environ):
         if name.startswith("DEMO_") or name in GLOBAL_VARIABLES:
             monkeypatch.delenv(name)
+    for name, value in REQUIRED.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.mark.parametrize("name", sorted(REQUIRED))
+def test_kit_has_no_default_for_where_the_deployment_is(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    monkeypatch.delenv(name)
+    with pytest.raises(ValidationError, match=name):
+        DemoSettings()
+
+
+def test_internal_ports_bind_the_loopback_by_default() -> None:
+    assert DemoSettings().grpc_host == "127.0.0.1"
 
 
 def test_explicit_database_url_wins(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -53,12 +76,13 @@ def test_database_is_hearth_name_on_the_shared_server_otherwise(monkeypatch: pyt
     assert DemoSettings().sqlalchemy_url == "postgresql+asyncpg://app:s3cret@shared:5433/hearth_demo?sslmode=require"
 
 
-def test_without_either_the_local_default_server_is_used() -> None:
-    assert DemoSettings().sqlalchemy_url == database_url_for("demo", None, DEFAULT_SERVER_URL)
-    assert DemoSettings().sqlalchemy_url == "postgresql+asyncpg://postgres@127.0.0.1:5432/hearth_demo"
+def test_without_either_there_is_no_database_and_the_error_says_what_to_set() -> None:
+    with pytest.raises(ValueError, match="set DEMO_DATABASE_URL or HEARTH_DATABASE_URL"):
+        _ = DemoSettings().sqlalchemy_url
 
 
 def test_another_services_database_url_is_not_ours(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEARTH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     monkeypatch.setenv("TASK_DATABASE_URL", "postgresql://postgres@elsewhere/hearth_task")
     assert DemoSettings().sqlalchemy_url.endswith("@127.0.0.1:5432/hearth_demo")
 

@@ -6,11 +6,12 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from kit.settings import DEFAULT_PORTS, ServiceSettings, service_config
+from kit.settings import service_config
+from services.deployment import PORTS, DeploymentSettings
 
 
-class Settings(ServiceSettings):
+class Settings(DeploymentSettings):
     service: ClassVar[str] = "notify"
     model_config = service_config("notify")
 
-    grpc_port: int = Field(default=DEFAULT_PORTS["notify"])
+    grpc_port: int = Field(default=PORTS["notify"])

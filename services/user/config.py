@@ -7,17 +7,18 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from kit.settings import DEFAULT_PORTS, ServiceSettings, service_config
+from kit.settings import service_config
+from services.deployment import PORTS, DeploymentSettings
 from services.user.passwords import DEFAULT_COST
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-class Settings(ServiceSettings):
+class Settings(DeploymentSettings):
     service: ClassVar[str] = "user"
     model_config = service_config("user")
 
-    grpc_port: int = Field(default=DEFAULT_PORTS["user"])
+    grpc_port: int = Field(default=PORTS["user"])
     # Where the Ed25519 signing key lives; generated on first start (USER_KEYS_DIR).
     keys_dir: Path = Field(default=REPO_ROOT / "var" / "keys")
     # One file per service holding its secret (USER_SERVICE_SECRETS_DIR): who may get service tokens

@@ -28,14 +28,14 @@ from hearth.user.v1 import user_pb2, user_pb2_grpc
 from kit.auth import SERVICE_SUBJECT_PREFIX, SERVICE_TYPE, service_audience
 from kit.errors import InvalidArgument, Unauthenticated, invalid
 from kit.ids import new_id
-from kit.settings import DEFAULT_PORTS
+from services.deployment import SERVICES
 from services.user.keys import SigningKey
 
 log = logging.getLogger("hearth.user.service_tokens")
 
 SERVICE_TOKEN_TTL = timedelta(minutes=5)
 # The services a token may be meant for (its audience names one).
-CALLEES: tuple[str, ...] = tuple(DEFAULT_PORTS)
+CALLEES: tuple[str, ...] = SERVICES
 SERVICE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 # Compared against when the service is unknown, so a wrong name takes as long as a wrong secret.
 _NOBODY = hashlib.sha256(b"hearth: no such service").digest()
