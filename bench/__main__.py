@@ -2,7 +2,8 @@
 
 Starts the Hearth stack, seeds it, measures the two gateway scenarios, waits for the completion
 events to be consumed, starts the echo servers, measures the two ceilings, stops everything and
-prints the table (and rewrites bench/RESULTS.md with `--write-results`). Exit 1 when any request failed.
+prints the table (and rewrites bench/RESULTS.md with `--write-results`). Exit 1 when any request failed
+or any process exited during the run.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ async def measure(args: argparse.Namespace) -> report.Run:
         async with echo_servers() as echo:
             for scenario in scenarios.ceiling_scenarios(echo.http_port, echo.grpc_port, **load):
                 await measure_one(scenario, stack.processes.pids | echo.processes.pids)
+            run.exited = stack.processes.exited() + echo.processes.exited()
         say("stopping")
     return run
 
@@ -88,10 +90,11 @@ def main() -> int:
     print(report.console(run), flush=True)
     if args.write_results:
         say(f"wrote {report.write(run)}")
+    if run.exited:
+        say(f"!!! {', '.join(run.exited)} exited during the run (restarted by the supervisor) — see above !!!")
     if run.errors:
         say(f"!!! {run.errors} requests failed — see the table above !!!")
-        return 1
-    return 0
+    return 1 if run.errors or run.exited else 0
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import os
 import platform
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -42,6 +42,7 @@ class Run:
     infra: str
     outcomes: list[Outcome]
     events_drain_seconds: float | None  # after the completion scenario; None: did not settle in time
+    exited: list[str] = field(default_factory=list)  # processes that exited (and were restarted) during the run
 
     @property
     def errors(self) -> int:
@@ -115,10 +116,14 @@ def cpu_table(run: Run) -> str:
 
 
 def error_banner(run: Run) -> str:
-    """Empty, or a loud block (with a blank line before it) naming every scenario that had errors."""
-    if not run.errors:
+    """Empty, or a loud block (with a blank line before it) naming every scenario that had errors and every
+    process that exited during the run."""
+    if not run.errors and not run.exited:
         return ""
-    lines = ["", f"**!!! THIS RUN HAD {run.errors} ERRORS — its figures do not describe a healthy system !!!**", ""]
+    what = " and ".join([f"{run.errors} ERRORS"] * bool(run.errors) + ["A PROCESS THAT EXITED"] * bool(run.exited))
+    lines = ["", f"**!!! THIS RUN HAD {what} — its figures do not describe a healthy system !!!**", ""]
+    if run.exited:
+        lines.append(f"- exited during the run (restarted by the supervisor): {', '.join(run.exited)}")
     for o in run.outcomes:
         if o.result.errors or o.result.warmup_errors:
             kinds = ", ".join(f"{kind}: {n}" for kind, n in sorted(o.result.error_kinds.items())) or "—"
@@ -256,7 +261,7 @@ CPU during each measured window, % of one core:
 
 def console(run: Run) -> str:
     parts = [figures(run), "", "CPU, % of one core:", cpu_table(run), "", reading(run)]
-    if run.errors:
+    if run.errors or run.exited:
         parts = [error_banner(run), *parts, "", error_banner(run)]
     return "\n".join(parts)
 

@@ -1,11 +1,17 @@
 """The processes under test: the Hearth stack (4 services + gateway) and the two echo servers.
 
 Each is its own process, started the way `make run` starts them (`scripts/run.py`: `python -m
-services.<name>`, `python -m gateway`, configured through the environment, waited for through
-their health checks), but on free ports, with fresh databases `hearth_bench_<name>` (dropped
-before and after), a fresh Redis namespace, a throw-away signing key and WARNING-level logs.
-PostgreSQL and Redis are the machine's on 127.0.0.1 when they answer, else embedded ones
-(`tests/support/infra.py`). Everything is stopped and removed on the way out, failure or not.
+services.<name>`, `python -m gateway`, configured through the environment, each service with its own
+service secret, kept running by run.py's `Supervisor` — own process group, restarted after a backoff
+if it exits — and waited for through their health checks), but on free ports, with fresh databases
+`hearth_bench_<name>` (dropped before and after), a fresh Redis namespace, throw-away signing keys and
+service secrets, and WARNING-level logs. The job workers (`python -m services.<name> worker`) are not
+started: they only prune outbox/inbox rows and old jobs on a schedule, nothing on a request's path waits
+for them. PostgreSQL and Redis are the machine's on 127.0.0.1 when they answer, else embedded ones
+(`tests/support/infra.py`); that Redis is, to run.py, an external `REDIS_URL`, so every process uses
+it as given (no per-process ACL users), and so does the bench (it scans and deletes its namespace).
+A process that exits during a run is named by `Processes.exited()` (the run then fails). Everything is
+stopped and removed on the way out, failure or not.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import shutil
 import socket
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,15 +33,15 @@ from redis.exceptions import ResponseError
 
 from kit.db import drop_database
 from scripts.run import (
+    CHILD_ENV,
     SERVICES,
-    Child,
+    Supervised,
+    Supervisor,
     configure_environment,
     grpc_serving,
     http_live,
     migrate,
-    spawn,
-    stop_all,
-    wait_ready,
+    provide_credentials,
 )
 from tests.support import infra
 
@@ -44,11 +50,17 @@ LOG_LEVEL = "WARNING"  # per-request logs must not dominate what is measured
 
 @dataclass
 class Processes:
-    children: list[Child] = field(default_factory=list)
+    """The programs one `running()` block started, each kept running by scripts/run.py's Supervisor."""
+
+    supervisor: Supervisor = field(default_factory=Supervisor)
 
     @property
     def pids(self) -> dict[str, int]:
-        return {child.name: child.process.pid for child in self.children}
+        return {p.name: p.child.process.pid for p in self.supervisor.programs if p.child is not None}
+
+    def exited(self) -> list[str]:
+        """The programs that exited on their own since they were started (the supervisor restarted them)."""
+        return [p.name for p in self.supervisor.programs if p.quick_crashes]
 
 
 @dataclass
@@ -78,10 +90,12 @@ def free_ports(count: int) -> list[int]:
             sock.close()
 
 
-async def start(processes: Processes, name: str, *args: str) -> Child:
-    child = await spawn(name, *args)
-    processes.children.append(child)
-    return child
+async def start(processes: Processes, name: str, *args: str, ready: Callable[[], Awaitable[bool]]) -> None:
+    """Start `python <args>` under the supervisor and wait until `ready()` (its health check) says so."""
+    program = Supervised(name, args, ready=ready)
+    processes.supervisor.start(program)
+    if not await processes.supervisor.wait_ready(program):
+        raise RuntimeError(f"{name} did not become ready (its output is above)")
 
 
 @asynccontextmanager
@@ -89,11 +103,12 @@ async def running(processes: Processes) -> AsyncIterator[Processes]:
     try:
         yield processes
     finally:
-        await stop_all(processes.children)
+        await processes.supervisor.shutdown()
 
 
-def configure(ports: list[int], keys_dir: Path, namespace: str) -> dict[str, int]:
-    """The environment every child inherits (as `make run` does); returns the gRPC port per service.
+def configure(ports: list[int], keys_dir: Path, secrets_dir: Path, namespace: str) -> dict[str, int]:
+    """The environment every child inherits, and each one's own credentials (as `make run` gives them);
+    returns the gRPC port per service.
 
     `ports`: one per service, then the gateway's.
     """
@@ -120,7 +135,10 @@ def configure(ports: list[int], keys_dir: Path, namespace: str) -> dict[str, int
         }
     os.environ.update(env)
     os.environ.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)  # no trace export: comparable runs
-    return configure_environment()
+    os.environ.pop("USER_SERVICE_SECRETS_DIR", None)  # provide_credentials gives user the run's own directory
+    grpc_ports = configure_environment()
+    provide_credentials(secrets_dir)  # <NAME>_SERVICE_SECRET each, USER_SERVICE_SECRETS_DIR to user
+    return grpc_ports
 
 
 @asynccontextmanager
@@ -128,10 +146,11 @@ async def hearth_stack() -> AsyncIterator[Stack]:
     """user, task, notify, analytics and the gateway, each `python -m ...`, ready to serve."""
     namespace = infra.unique("bench")
     keys_dir = Path(tempfile.mkdtemp(prefix="hearth-bench-keys-"))
+    secrets_dir = Path(tempfile.mkdtemp(prefix="hearth-bench-service-secrets-"))
     databases: list[str] = []
     redis_url = ""
     try:
-        ports = configure(free_ports(len(SERVICES) + 1), keys_dir, namespace)
+        ports = configure(free_ports(len(SERVICES) + 1), keys_dir, secrets_dir, namespace)
         databases = [os.environ[f"{name.upper()}_DATABASE_URL"] for name in SERVICES]
         redis_url = os.environ["REDIS_URL"]
         await asyncio.gather(*(drop_database(url) for url in databases))  # leftovers of a killed run
@@ -139,17 +158,17 @@ async def hearth_stack() -> AsyncIterator[Stack]:
         async with running(Processes()) as processes:
             # user first: the others fetch its JWKS to verify tokens.
             for name, port in ports.items():
-                child = await start(processes, name, "-m", f"services.{name}")
-                await wait_ready(child, functools.partial(grpc_serving, port))
+                await start(processes, name, "-m", f"services.{name}", ready=functools.partial(grpc_serving, port))
             http_port = int(os.environ["GATEWAY_HTTP_PORT"])
-            gateway = await start(processes, "gateway", "-m", "gateway")
-            await wait_ready(gateway, functools.partial(http_live, http_port))
+            await start(processes, "gateway", "-m", "gateway", ready=functools.partial(http_live, http_port))
             yield Stack(f"http://127.0.0.1:{http_port}", redis_url, namespace, processes)
     finally:
         await asyncio.gather(*(drop_database(url) for url in databases), return_exceptions=True)
         if redis_url:
             await forget_namespace(redis_url, namespace)
+        CHILD_ENV.clear()
         shutil.rmtree(keys_dir, ignore_errors=True)
+        shutil.rmtree(secrets_dir, ignore_errors=True)
 
 
 @asynccontextmanager
@@ -157,12 +176,10 @@ async def echo_servers() -> AsyncIterator[Echo]:
     """The grpc echo and the FastAPI echo in front of it, each its own process."""
     grpc_port, http_port = free_ports(2)
     async with running(Processes()) as processes:
-        echo_grpc = await start(processes, "echo-grpc", "-m", "bench.echo", "grpc", str(grpc_port))
-        await wait_ready(echo_grpc, functools.partial(grpc_serving, grpc_port))
-        echo_http = await start(
-            processes, "echo-http", "-m", "bench.echo", "http", str(http_port), f"127.0.0.1:{grpc_port}"
-        )
-        await wait_ready(echo_http, functools.partial(http_live, http_port))
+        echo_grpc = ("-m", "bench.echo", "grpc", str(grpc_port))
+        await start(processes, "echo-grpc", *echo_grpc, ready=functools.partial(grpc_serving, grpc_port))
+        echo_http = ("-m", "bench.echo", "http", str(http_port), f"127.0.0.1:{grpc_port}")
+        await start(processes, "echo-http", *echo_http, ready=functools.partial(http_live, http_port))
         yield Echo(grpc_port, http_port, processes)
 
 

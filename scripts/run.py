@@ -113,6 +113,14 @@ def configure_environment() -> dict[str, int]:
     return ports
 
 
+def provide_credentials(secrets_dir: Path) -> None:
+    """What `spawn` adds to each child's environment (CHILD_ENV): its service secret (kept in `secrets_dir`) and,
+    on the embedded Valkey, its own REDIS_URL; with an external REDIS_URL every child uses that URL as given."""
+    from scripts.credentials import child_environments
+
+    CHILD_ENV.update(child_environments(secrets_dir, REDIS_URLS or None))
+
+
 def metrics_port(name: str, grpc_port: int) -> int:
     configured = int(os.environ.get(f"{name.upper()}_METRICS_PORT", "-1"))
     return grpc_port + 1000 if configured == -1 else configured
@@ -336,10 +344,7 @@ def main() -> int:
             stops.append(start_embedded_postgres())
         if not os.environ.get("REDIS_URL"):
             stops.append(start_embedded_valkey())
-        from scripts.credentials import child_environments
-
-        secrets_dir = Path(os.environ.get("USER_SERVICE_SECRETS_DIR", VAR / "service-secrets"))
-        CHILD_ENV.update(child_environments(secrets_dir, REDIS_URLS or None))
+        provide_credentials(Path(os.environ.get("USER_SERVICE_SECRETS_DIR", VAR / "service-secrets")))
         with contextlib.suppress(KeyboardInterrupt):
             return asyncio.run(supervise())
         return 0
