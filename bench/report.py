@@ -1,4 +1,8 @@
-"""The results: the console table, and bench/RESULTS.md (command, date, machine, tables, a reading)."""
+"""The results: the console table, and bench/RESULTS.md (command, date, machine, tables, a reading).
+
+A rewrite of RESULTS.md keeps, as it is, any block of the old file between `KEPT_BEGIN` and `KEPT_END` (a
+before/after comparison written by hand, say): it goes back in after the reading.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ from pathlib import Path
 from bench.scenarios import Outcome
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
+KEPT_BEGIN = "<!-- kept by bench/report.py on every rewrite: begin -->"
+KEPT_END = "<!-- kept by bench/report.py on every rewrite: end -->"
 BUSY_OTHER = 20.0  # % of one core used by unrelated processes that makes a run "not quiet"
 CORE_LIMIT = 85.0  # % of one core at which a single-threaded Python process is taken to be the bottleneck
 GROUPS = ("postgres", "redis", "other", "machine")  # not single processes
@@ -231,7 +237,16 @@ CAVEATS = """\
 """
 
 
-def render(run: Run) -> str:
+def kept_block(text: str) -> str:
+    """The block of `text` from KEPT_BEGIN to KEPT_END (markers included, then a blank line), or ""."""
+    start = text.find(KEPT_BEGIN)
+    end = text.find(KEPT_END, start)
+    if start == -1 or end == -1:
+        return ""
+    return text[start : end + len(KEPT_END)] + "\n\n"
+
+
+def render(run: Run, kept: str = "") -> str:
     banner = error_banner(run)
     return f"""# Benchmarks
 
@@ -254,7 +269,7 @@ CPU during each measured window, % of one core:
 
 {reading(run)}
 
-## How it was measured
+{kept}## How it was measured
 
 {CAVEATS}"""
 
@@ -267,5 +282,6 @@ def console(run: Run) -> str:
 
 
 def write(run: Run) -> Path:
-    RESULTS.write_text(render(run))
+    old = RESULTS.read_text() if RESULTS.exists() else ""
+    RESULTS.write_text(render(run, kept_block(old)))
     return RESULTS
