@@ -1,10 +1,12 @@
-"""The event catalogue: which payload message each event type carries, read from the protos themselves.
+"""The event catalogue: which payload message each event type carries, and which service publishes it, read
+from the protos themselves.
 
-Every event payload in `hearth.events.v1` declares its type with the `(hearth.events.v1.event_type)` message
-option (`option (event_type) = "chore.completed";`), so the binding lives in one place — the proto — and
-cannot drift: producers pass a payload and `type_of` names it; consumers look an incoming type up with
-`payload_class` and get the message class to decode it into. A type string no message declares is unknown
-(a consumer counts and dead-letters it instead of dropping it in silence).
+Every event payload in `hearth.events.v1` declares its type and its producer with message options
+(`option (event_type) = "chore.completed"; option (event_producer) = "task";`), so the binding lives in one
+place — the proto — and cannot drift: producers pass a payload and `type_of` names it; consumers look an
+incoming type up with `payload_class` and get the message class to decode it into, and `producer_of` tells
+which service's stream alone may carry it. A type string no message declares is unknown (a consumer counts
+and dead-letters it instead of dropping it in silence).
 """
 
 from __future__ import annotations
@@ -16,13 +18,18 @@ from typing import Any
 from google.protobuf.message import Message
 from hearth.events.v1 import events_pb2
 
-# The extension's descriptor (protoc's .pyi types it as a plain FieldDescriptor).
+# The extensions' descriptors (protoc's .pyi types them as plain FieldDescriptors).
 _EVENT_TYPE: Any = events_pb2.event_type
+_EVENT_PRODUCER: Any = events_pb2.event_producer
+
+
+def _option(cls: type[Message], extension: Any) -> str:
+    options = cls.DESCRIPTOR.GetOptions()
+    return str(options.Extensions[extension]) if options.HasExtension(extension) else ""
 
 
 def _declared_type(cls: type[Message]) -> str:
-    options = cls.DESCRIPTOR.GetOptions()
-    return str(options.Extensions[_EVENT_TYPE]) if options.HasExtension(_EVENT_TYPE) else ""
+    return _option(cls, _EVENT_TYPE)
 
 
 def _build() -> dict[str, type[Message]]:
@@ -34,6 +41,8 @@ def _build() -> dict[str, type[Message]]:
             continue
         if event_type in by_type:  # two messages claiming one type would make decoding ambiguous
             raise RuntimeError(f"event type {event_type!r} declared by {by_type[event_type].__name__} and {name}")
+        if not _option(cls, _EVENT_PRODUCER):
+            raise RuntimeError(f"event {name} names no (event_producer)")
         by_type[event_type] = cls
     return by_type
 
@@ -41,6 +50,10 @@ def _build() -> dict[str, type[Message]]:
 # Event type → payload class, e.g. "chore.completed" → events_pb2.ChoreCompleted.
 EVENT_TYPES: Mapping[str, type[Message]] = MappingProxyType(_build())
 _TYPE_BY_MESSAGE = {cls.DESCRIPTOR.full_name: event_type for event_type, cls in EVENT_TYPES.items()}
+# Event type → the service whose stream (hearth.events.<service>) carries it.
+PRODUCERS: Mapping[str, str] = MappingProxyType(
+    {event_type: _option(cls, _EVENT_PRODUCER) for event_type, cls in EVENT_TYPES.items()}
+)
 
 
 def type_of(payload: Message | type[Message]) -> str:
@@ -57,4 +70,9 @@ def payload_class(event_type: str) -> type[Message] | None:
     return EVENT_TYPES.get(event_type)
 
 
-__all__ = ["EVENT_TYPES", "payload_class", "type_of"]
+def producer_of(event_type: str) -> str | None:
+    """The service that publishes `event_type` (None when the catalogue does not know the type)."""
+    return PRODUCERS.get(event_type)
+
+
+__all__ = ["EVENT_TYPES", "PRODUCERS", "payload_class", "producer_of", "type_of"]

@@ -16,10 +16,13 @@ deliveries it is moved to the dead-letter stream `<stream>.dead` (with the error
 Handlers are registered by payload message class (`{events_pb2.ChoreCompleted: on_chore_completed}`) and
 receive an `Event[ChoreCompleted]`: the decoded payload beside its envelope. The type on the wire is looked up
 in the catalogue (`kit.catalogue`): a known type this service has no handler for is acknowledged (not its
-business); a type the catalogue does not know — a typo, or a producer newer than this consumer — and a
-payload that is not the message its type names are logged, counted in `hearth_events_unknown_total` /
-dead-lettered, never dropped in silence. While a handler runs, the correlation id of the request that
-caused the event is the current one (logs and the span carry it).
+business); a type the catalogue does not know — a typo, or a producer newer than this consumer — and a type
+on a stream that is not its producer's are logged, counted in `hearth_events_refused_total` and
+dead-lettered, never dropped in silence; so is a payload that is not the message its type names. A stream's
+name ends in the service that publishes it (`{namespace}.events.{service}`): with each service allowed to
+write only its own stream (kit.redis_acl), no service can speak for another. From the moment an envelope is
+decoded, the correlation id of the request that caused the event is the current one (the consumer's log
+lines and the span carry it).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kit import context
 from kit.backoff import retry_forever
-from kit.catalogue import payload_class, type_of
+from kit.catalogue import payload_class, producer_of, type_of
 from kit.db import utcnow
 from kit.outbox import traced_context
 
@@ -93,13 +96,15 @@ AfterCommit = Callable[[events_pb2.Envelope], Awaitable[None]]
 TABLE = "inbox"
 
 EVENTS_HANDLED = Counter("hearth_events_handled_total", "Stream entries handled", ["stream", "group", "outcome"])
-EVENTS_UNKNOWN = Counter(
-    "hearth_events_unknown_total",
-    "Stream entries whose type the event catalogue does not know (dead-lettered)",
-    ["stream", "group", "type"],
+EVENTS_REFUSED = Counter(
+    "hearth_events_refused_total",
+    "Stream entries refused and dead-lettered: a type the catalogue does not know, or one its stream may not carry",
+    # reason: unknown_type | foreign_stream. Never the type itself: it comes from the wire, and a label per
+    # garbage value would grow the metric without bound (the type is in the log line and the dead letter).
+    ["stream", "group", "reason"],
 )
-# Label values come from the wire: keep a forged or garbage type from exploding the metric's cardinality.
-_MAX_TYPE_LABEL = 64
+# How much of a type or correlation id from the wire goes into a log line.
+_MAX_LOGGED = 128
 
 
 def unpack(envelope: events_pb2.Envelope, cls: type[M]) -> M:
@@ -169,6 +174,11 @@ def drop_inbox_handled_index(op: Any) -> None:
 _inbox = sa.table(TABLE, sa.column("event_id", UUID(as_uuid=True)), sa.column("event_type", sa.Text))
 
 
+def stream_domain(stream: str) -> str:
+    """The service whose events a stream carries: `hearth.events.task` → "task"."""
+    return stream.rsplit(".", 1)[-1]
+
+
 def dead_letter_stream(stream: str) -> str:
     return f"{stream}.dead"
 
@@ -205,6 +215,10 @@ class EventConsumer:
         self._consumer = consumer
         # By wire type; type_of refuses a class that is not an event payload (a bug caught at start-up).
         self._handlers = {type_of(cls): (cls, handler) for cls, handler in handlers.items()}
+        domains = {stream_domain(stream) for stream in self._streams}
+        for event_type in self._handlers:
+            if producer_of(event_type) not in domains:  # a handler that could never run is a wiring mistake
+                raise ValueError(f"a handler for {event_type}, which none of {self._streams} carries")
         self._tracer = tracer or trace.get_tracer("hearth.events")
         self._max_attempts = max_attempts
         self._claim_idle_ms = claim_idle_ms
@@ -288,12 +302,29 @@ class EventConsumer:
         except (DecodeError, ValueError) as exc:
             await self._dead_letter(stream, entry_id, fields, f"undecodable envelope: {exc}")
             return
+        correlation = context.correlation_id.set(envelope.correlation_id[:_MAX_LOGGED])
+        try:
+            await self._dispatch(stream, entry_id, fields, envelope, delivery=delivery)
+        finally:
+            context.correlation_id.reset(correlation)
+
+    async def _refuse(self, stream: str, entry_id: Any, fields: Mapping[Any, Any], reason: str, why: str) -> None:
+        EVENTS_REFUSED.labels(stream, self._group, reason).inc()
+        log.warning("refused a stream entry: %s", why)
+        await self._dead_letter(stream, entry_id, fields, why)
+
+    async def _dispatch(
+        self, stream: str, entry_id: Any, fields: Mapping[Any, Any], envelope: events_pb2.Envelope, *, delivery: int
+    ) -> None:
+        event_type = envelope.type[:_MAX_LOGGED]
         cls = payload_class(envelope.type)
         if cls is None:
-            label = envelope.type if len(envelope.type) <= _MAX_TYPE_LABEL else "(too long)"
-            EVENTS_UNKNOWN.labels(stream, self._group, label).inc()
-            log.warning("event type %r is not in the catalogue", envelope.type[:_MAX_TYPE_LABEL])
-            await self._dead_letter(stream, entry_id, fields, f"unknown event type {envelope.type[:_MAX_TYPE_LABEL]!r}")
+            await self._refuse(stream, entry_id, fields, "unknown_type", f"unknown event type {event_type!r}")
+            return
+        producer = producer_of(envelope.type)
+        if stream_domain(stream) != producer:
+            why = f"{event_type} is published by {producer}, not on {stream}"
+            await self._refuse(stream, entry_id, fields, "foreign_stream", why)
             return
         registered = self._handlers.get(envelope.type)
         if registered is None:  # an event this service does not care about
@@ -316,30 +347,26 @@ class EventConsumer:
             "hearth.household_id": envelope.household_id,
             "hearth.correlation_id": envelope.correlation_id,
         }
-        correlation = context.correlation_id.set(envelope.correlation_id)
-        try:
-            with self._tracer.start_as_current_span(
-                f"process {envelope.type}",
-                context=traced_context(envelope),
-                kind=trace.SpanKind.CONSUMER,
-                attributes=attributes,
-            ) as span:
-                try:
-                    handled = await self._handle_once(event, registered[1])
-                except Exception as exc:
-                    # Left pending: XAUTOCLAIM redelivers it after claim_idle_ms, up to max_attempts.
-                    span.record_exception(exc)
-                    span.set_status(trace.StatusCode.ERROR)
-                    EVENTS_HANDLED.labels(stream, self._group, "error").inc()
-                    log.exception("handler for %s failed (attempt %d)", envelope.type, delivery)
-                    return
-                span.set_attribute("hearth.event.duplicate", not handled)
-            EVENTS_HANDLED.labels(stream, self._group, "handled" if handled else "duplicate").inc()
-            if self._after_commit is not None:
-                await self._after_commit(envelope)
-            await self._redis.xack(stream, self._group, entry_id)
-        finally:
-            context.correlation_id.reset(correlation)
+        with self._tracer.start_as_current_span(
+            f"process {envelope.type}",
+            context=traced_context(envelope),
+            kind=trace.SpanKind.CONSUMER,
+            attributes=attributes,
+        ) as span:
+            try:
+                handled = await self._handle_once(event, registered[1])
+            except Exception as exc:
+                # Left pending: XAUTOCLAIM redelivers it after claim_idle_ms, up to max_attempts.
+                span.record_exception(exc)
+                span.set_status(trace.StatusCode.ERROR)
+                EVENTS_HANDLED.labels(stream, self._group, "error").inc()
+                log.exception("handler for %s failed (attempt %d)", envelope.type, delivery)
+                return
+            span.set_attribute("hearth.event.duplicate", not handled)
+        EVENTS_HANDLED.labels(stream, self._group, "handled" if handled else "duplicate").inc()
+        if self._after_commit is not None:
+            await self._after_commit(envelope)
+        await self._redis.xack(stream, self._group, entry_id)
 
     async def _handle_once(self, event: Event[Any], handler: Handler) -> bool:
         envelope = event.envelope

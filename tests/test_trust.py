@@ -21,6 +21,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 from hearth.events.v1 import events_pb2
+from hearth.notify.v1 import notify_pb2, notify_pb2_grpc
 from hearth.task.v1 import task_pb2, task_pb2_grpc
 from hearth.user.v1 import user_pb2, user_pb2_grpc
 from redis.exceptions import NoPermissionError
@@ -29,11 +30,12 @@ from kit.ids import new_id
 from services.user import keys
 from services.user.client import Membership, membership_client
 from services.user.service_tokens import issue_service_token
-from tests.support.events import envelope, publish
+from tests.support.events import consumed, envelope, publish
 from tests.support.fixtures import redis_fixture, stack_fixture
 from tests.support.people import Household, household, register
 from tests.support.rpc import refused
 from tests.support.stack import Stack
+from tests.support.wait import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -210,6 +212,69 @@ async def test_notify_cannot_forge_a_completion_on_tasks_stream(stack: Stack, re
     finally:
         await notify.aclose()
     assert await redis.xlen(stream) == before
+
+
+async def test_a_service_cannot_speak_for_another_on_its_own_stream(stack: Stack, redis: aioredis.Redis) -> None:
+    """task may append to task's stream — but a member.joined there (role owner, for an outsider) is user's to
+    say: notify and analytics refuse it (dead-lettered), and the outsider hears nothing of the household."""
+    home = await household(stack, member="member")
+    outsider = await register(stack, "Mallory")
+    joined = events_pb2.MemberJoined(household_id=home.id, user_id=outsider.user_id, display_name="M", role="owner")
+    forged = envelope("member.joined", joined, household_id=home.id, source="user")
+    stream = f"{stack.namespace}.events.task"
+    task = redis_as(stack, "task")
+    try:
+        entry = await publish(task, stream, forged)  # allowed: it is task's own stream
+    finally:
+        await task.aclose()
+    for group in ("notify", "analytics"):
+        await consumed(redis, stream, group, entry)
+    dead = [fields for _, fields in await redis.xrange(f"{stream}.dead")]
+    assert sum(json_free(fields).get("original_id") == entry for fields in dead) == 2  # one per consumer group
+    # A real completion in the household now: the outsider is not among those notified.
+    async with grpc.aio.insecure_channel(stack.addr("task")) as channel:
+        chores = task_pb2_grpc.ChoreServiceStub(channel)
+        chore = await chores.CreateChore(
+            task_pb2.CreateChoreRequest(
+                parent=f"households/{home.id}",
+                chore=task_pb2.Chore(
+                    title="Bins",
+                    recurrence=task_pb2.Recurrence(once=task_pb2.Recurrence.Once()),
+                    assignment=task_pb2.Assignment(strategy=task_pb2.Assignment.UNASSIGNED),
+                ),
+            ),
+            metadata=home.owner.metadata,
+        )
+        await chores.CompleteChore(task_pb2.CompleteChoreRequest(name=chore.name), metadata=home.owner.metadata)
+    await eventually_notified(stack, home["member"].metadata)
+    async with grpc.aio.insecure_channel(stack.addr("notify")) as channel:
+        inbox = notify_pb2_grpc.NotificationServiceStub(channel)
+        mine = await inbox.ListNotifications(
+            notify_pb2.ListNotificationsRequest(parent="users/me"), metadata=outsider.metadata
+        )
+    assert list(mine.notifications) == []
+
+
+def json_free(fields: dict[Any, Any]) -> dict[str, str]:
+    return {
+        (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+        for k, v in fields.items()
+        if k not in (b"envelope", "envelope")
+    }
+
+
+async def eventually_notified(stack: Stack, metadata: Any) -> None:
+    """Until the member has heard of the completion (so notify has handled everything before it too)."""
+    async with grpc.aio.insecure_channel(stack.addr("notify")) as channel:
+        inbox = notify_pb2_grpc.NotificationServiceStub(channel)
+
+        async def heard() -> bool:
+            page = await inbox.ListNotifications(
+                notify_pb2.ListNotificationsRequest(parent="users/me"), metadata=metadata
+            )
+            return len(page.notifications) > 0
+
+        await eventually(heard)
 
 
 async def test_each_service_appends_only_to_its_own_stream(stack: Stack, redis: aioredis.Redis) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import Any
 
@@ -17,8 +18,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit import context
-from kit.events import EVENTS_UNKNOWN, Event, EventConsumer, Handler, combine, dead_letter_stream
+from kit.events import EVENTS_REFUSED, Event, EventConsumer, Handler, combine, dead_letter_stream
 from kit.ids import new_id
+from kit.logging import JsonFormatter
 from kit.outbox import OutboxRelay, add_event, stream_fields
 from kit.tests.conftest import Db, inbox, things
 from tests.support.infra import unique
@@ -68,7 +70,8 @@ async def pending(redis: aioredis.Redis, stream: str) -> int:
 
 
 def new_stream() -> str:
-    return unique("t") + ".events.kit"
+    """A stream of task's events (the consumer accepts chore.* only from the task stream)."""
+    return unique("t") + ".events.task"
 
 
 async def test_event_is_handled_and_acknowledged(db: Db, redis_client: aioredis.Redis) -> None:
@@ -277,11 +280,18 @@ def test_a_handler_for_a_message_that_is_not_an_event_is_refused_at_start(db: Db
         raise AssertionError("never called")
 
     with pytest.raises(ValueError, match="not an event payload"):
-        consumer(db, redis_client, "s", handlers={events_pb2.Envelope: handle})
+        consumer(db, redis_client, "t.events.task", handlers={events_pb2.Envelope: handle})
 
 
-def unknown_count(stream: str, event_type: str) -> float:
-    return EVENTS_UNKNOWN.labels(stream, "kit", event_type)._value.get()
+def test_a_handler_for_events_none_of_its_streams_carries_is_refused_at_start(
+    db: Db, redis_client: aioredis.Redis
+) -> None:
+    with pytest.raises(ValueError, match=r"member\.joined"):
+        consumer(db, redis_client, "t.events.task", handlers={events_pb2.MemberJoined: handle_created})
+
+
+def refused_count(stream: str, reason: str) -> float:
+    return EVENTS_REFUSED.labels(stream, "kit", reason)._value.get()
 
 
 async def test_an_event_type_the_catalogue_does_not_know_is_counted_and_dead_lettered(
@@ -295,23 +305,69 @@ async def test_an_event_type_the_catalogue_does_not_know_is_counted_and_dead_let
     with caplog.at_level(logging.WARNING, logger="hearth.events"):
         await redis_client.xadd(stream, stream_fields(typo.SerializeToString(), typo.type, typo.event_id))
         assert await worker.poll_once() == 1
-    assert unknown_count(stream, "chore.complete") == 1
+    assert refused_count(stream, "unknown_type") == 1
     assert await pending(redis_client, stream) == 0
     [(_, dead)] = await redis_client.xrange(dead_letter_stream(stream))
     assert events_pb2.Envelope.FromString(dead[b"envelope"]).event_id == typo.event_id
     assert b"unknown event type" in dead[b"error"]
-    assert any("not in the catalogue" in r.getMessage() for r in caplog.records)
+    assert any("unknown event type 'chore.complete'" in r.getMessage() for r in caplog.records)
 
 
-async def test_a_forged_huge_type_does_not_become_a_metric_label(db: Db, redis_client: aioredis.Redis) -> None:
+async def test_garbage_types_do_not_become_metric_labels(db: Db, redis_client: aioredis.Redis) -> None:
     stream = new_stream()
     worker = consumer(db, redis_client, stream)
     await worker.ensure_groups()
-    forged = events_pb2.Envelope(event_id=str(new_id()), type="x" * 10_000)
-    await redis_client.xadd(stream, stream_fields(forged.SerializeToString(), "x", forged.event_id))
+    for garbage in ("x" * 10_000, "a.b", "c.d"):
+        forged = events_pb2.Envelope(event_id=str(new_id()), type=garbage)
+        await redis_client.xadd(stream, stream_fields(forged.SerializeToString(), "x", forged.event_id))
     await worker.poll_once()
-    assert unknown_count(stream, "(too long)") == 1
-    assert await redis_client.xlen(dead_letter_stream(stream)) == 1
+    assert refused_count(stream, "unknown_type") == 3
+    label_sets = {tuple(s.labels.values()) for m in EVENTS_REFUSED.collect() for s in m.samples}
+    assert not any(garbage in labels for labels in label_sets for garbage in ("a.b", "c.d"))
+    assert await redis_client.xlen(dead_letter_stream(stream)) == 3
+
+
+class FormattedLines(logging.Handler):
+    """Formats each record as it is emitted (the JSON formatter reads the correlation id from the context then)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(JsonFormatter("test"))
+        self.lines: list[dict[str, Any]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(self.format(record)))
+
+
+async def test_an_event_on_a_stream_that_is_not_its_producers_is_refused(db: Db, redis_client: aioredis.Redis) -> None:
+    """What a service that may write only its own stream could still try: speak for another service there
+    (task's credentials appending member.joined, role owner, to task's stream)."""
+    stream = new_stream()
+    joined: list[Event[Any]] = []
+
+    async def record(session: AsyncSession, event: Event[events_pb2.ChoreCreated]) -> None:
+        joined.append(event)
+
+    worker = consumer(db, redis_client, stream, handlers={events_pb2.ChoreCreated: record})
+    await worker.ensure_groups()
+    forged = events_pb2.Envelope(event_id=str(new_id()), type="member.joined", household_id="h", correlation_id="c-9")
+    forged.payload.Pack(events_pb2.MemberJoined(household_id="h", user_id="mallory", role="owner"))
+    lines = FormattedLines()
+    logging.getLogger("hearth.events").addHandler(lines)
+    try:
+        await redis_client.xadd(stream, stream_fields(forged.SerializeToString(), forged.type, forged.event_id))
+        await worker.poll_once()
+    finally:
+        logging.getLogger("hearth.events").removeHandler(lines)
+    assert joined == []
+    assert refused_count(stream, "foreign_stream") == 1
+    [(_, dead)] = await redis_client.xrange(dead_letter_stream(stream))
+    assert b"published by user" in dead[b"error"]
+    assert await pending(redis_client, stream) == 0
+    # The consumer's log line about it carries the correlation id the envelope came with.
+    [line] = [entry for entry in lines.lines if "refused" in entry["message"]]
+    assert "published by user" in line["message"]
+    assert line["correlation_id"] == "c-9"
 
 
 async def test_a_payload_that_is_not_the_message_its_type_names_is_dead_lettered(

@@ -27,7 +27,7 @@ from google.protobuf import descriptor_pb2 as google_dot_protobuf_dot_descriptor
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dhearth/events/v1/events.proto\x12\x10hearth.events.v1\x1a\x19google/protobuf/any.proto\x1a google/protobuf/descriptor.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe7\x01\n\x08\x45nvelope\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0chousehold_id\x18\x04 \x01(\t\x12\x10\n\x08\x61\x63tor_id\x18\x05 \x01(\t\x12\x13\n\x0btraceparent\x18\x06 \x01(\t\x12%\n\x07payload\x18\x07 \x01(\x0b\x32\x14.google.protobuf.Any\x12\x0e\n\x06source\x18\x08 \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\t \x01(\t\"_\n\x0eUserRegistered\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x11\n\ttime_zone\x18\x03 \x01(\t:\x13\xa2\xbb\x18\x0fuser.registered\"z\n\x10HouseholdCreated\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x11\n\ttime_zone\x18\x03 \x01(\t\x12\x10\n\x08owner_id\x18\x04 \x01(\t:\x15\xa2\xbb\x18\x11household.created\"\x9b\x01\n\x0cMemberJoined\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x0c\n\x04role\x18\x04 \x01(\t\x12-\n\tjoined_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp:\x11\xa2\xbb\x18\rmember.joined\"X\n\rMemberUpdated\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t:\x12\xa2\xbb\x18\x0emember.updated\"D\n\nMemberLeft\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t:\x0f\xa2\xbb\x18\x0bmember.left\"z\n\x0bUserUpdated\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x11\n\ttime_zone\x18\x03 \x01(\t\x12\x0e\n\x06locale\x18\x04 \x01(\t\x12\x0f\n\x07\x63hanged\x18\x05 \x03(\t:\x10\xa2\xbb\x18\x0cuser.updated\"\x8d\x01\n\x10HouseholdUpdated\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x11\n\ttime_zone\x18\x03 \x01(\t\x12\x0f\n\x07\x63hanged\x18\x04 \x03(\t\x12\x12\n\nmember_ids\x18\x05 \x03(\t:\x15\xa2\xbb\x18\x11household.updated\"\xae\x01\n\x0c\x43horeCreated\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x10\n\x08\x63hore_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x13\n\x0b\x61ssignee_id\x18\x04 \x01(\t\x12/\n\x0bnext_due_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06points\x18\x06 \x01(\x05:\x11\xa2\xbb\x18\rchore.created\"\xee\x02\n\x0e\x43horeCompleted\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x10\n\x08\x63hore_id\x18\x02 \x01(\t\x12\x15\n\rcompletion_id\x18\x03 \x01(\t\x12\r\n\x05title\x18\x04 \x01(\t\x12\x14\n\x0c\x63ompleted_by\x18\x05 \x01(\t\x12\x30\n\x0c\x63ompleted_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x06\x64ue_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06points\x18\x08 \x01(\x05\x12\x19\n\x11\x65stimated_minutes\x18\t \x01(\x05\x12\x0f\n\x07on_time\x18\n \x01(\x08\x12/\n\x0bnext_due_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10next_assignee_id\x18\x0c \x01(\t:\x13\xa2\xbb\x18\x0f\x63hore.completed\"\xaf\x01\n\x0c\x43horeUpdated\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x10\n\x08\x63hore_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x0f\n\x07\x63hanged\x18\x04 \x03(\t\x12\x13\n\x0b\x61ssignee_id\x18\x05 \x01(\t\x12/\n\x0bnext_due_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp:\x11\xa2\xbb\x18\rchore.updated\"Z\n\rChoreArchived\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x10\n\x08\x63hore_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t:\x12\xa2\xbb\x18\x0e\x63hore.archived:5\n\nevent_type\x12\x1f.google.protobuf.MessageOptions\x18\xb4\x87\x03 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dhearth/events/v1/events.proto\x12\x10hearth.events.v1\x1a\x19google/protobuf/any.proto\x1a google/protobuf/descriptor.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe7\x01\n\x08\x45nvelope\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0chousehold_id\x18\x04 \x01(\t\x12\x10\n\x08\x61\x63tor_id\x18\x05 \x01(\t\x12\x13\n\x0btraceparent\x18\x06 \x01(\t\x12%\n\x07payload\x18\x07 \x01(\x0b\x32\x14.google.protobuf.Any\x12\x0e\n\x06source\x18\x08 \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\t \x01(\t\"g\n\x0eUserRegistered\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x11\n\ttime_zone\x18\x03 \x01(\t:\x1b\xa2\xbb\x18\x0fuser.registered\xaa\xbb\x18\x04user\"\x82\x01\n\x10HouseholdCreated\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x11\n\ttime_zone\x18\x03 \x01(\t\x12\x10\n\x08owner_id\x18\x04 \x01(\t:\x1d\xa2\xbb\x18\x11household.created\xaa\xbb\x18\x04user\"\xa3\x01\n\x0cMemberJoined\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x0c\n\x04role\x18\x04 \x01(\t\x12-\n\tjoined_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp:\x19\xa2\xbb\x18\rmember.joined\xaa\xbb\x18\x04user\"`\n\rMemberUpdated\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t:\x1a\xa2\xbb\x18\x0emember.updated\xaa\xbb\x18\x04user\"L\n\nMemberLeft\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t:\x17\xa2\xbb\x18\x0bmember.left\xaa\xbb\x18\x04user\"\x82\x01\n\x0bUserUpdated\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x11\n\ttime_zone\x18\x03 \x01(\t\x12\x0e\n\x06locale\x18\x04 \x01(\t\x12\x0f\n\x07\x63hanged\x18\x05 \x03(\t:\x18\xa2\xbb\x18\x0cuser.updated\xaa\xbb\x18\x04user\"\x95\x01\n\x10HouseholdUpdated\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x11\n\ttime_zone\x18\x03 \x01(\t\x12\x0f\n\x07\x63hanged\x18\x04 \x03(\t\x12\x12\n\nmember_ids\x18\x05 \x03(\t:\x1d\xa2\xbb\x18\x11household.updated\xaa\xbb\x18\x04user\"\xb6\x01\n\x0c\x43horeCreated\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x10\n\x08\x63hore_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x13\n\x0b\x61ssignee_id\x18\x04 \x01(\t\x12/\n\x0bnext_due_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06points\x18\x06 \x01(\x05:\x19\xa2\xbb\x18\rchore.created\xaa\xbb\x18\x04task\"\xf6\x02\n\x0e\x43horeCompleted\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x10\n\x08\x63hore_id\x18\x02 \x01(\t\x12\x15\n\rcompletion_id\x18\x03 \x01(\t\x12\r\n\x05title\x18\x04 \x01(\t\x12\x14\n\x0c\x63ompleted_by\x18\x05 \x01(\t\x12\x30\n\x0c\x63ompleted_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x06\x64ue_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06points\x18\x08 \x01(\x05\x12\x19\n\x11\x65stimated_minutes\x18\t \x01(\x05\x12\x0f\n\x07on_time\x18\n \x01(\x08\x12/\n\x0bnext_due_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10next_assignee_id\x18\x0c \x01(\t:\x1b\xa2\xbb\x18\x0f\x63hore.completed\xaa\xbb\x18\x04task\"\xb7\x01\n\x0c\x43horeUpdated\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x10\n\x08\x63hore_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x0f\n\x07\x63hanged\x18\x04 \x03(\t\x12\x13\n\x0b\x61ssignee_id\x18\x05 \x01(\t\x12/\n\x0bnext_due_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp:\x19\xa2\xbb\x18\rchore.updated\xaa\xbb\x18\x04task\"b\n\rChoreArchived\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x10\n\x08\x63hore_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t:\x1a\xa2\xbb\x18\x0e\x63hore.archived\xaa\xbb\x18\x04task:5\n\nevent_type\x12\x1f.google.protobuf.MessageOptions\x18\xb4\x87\x03 \x01(\t:9\n\x0e\x65vent_producer\x12\x1f.google.protobuf.MessageOptions\x18\xb5\x87\x03 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,49 +35,49 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hearth.events.v1.events_pb2
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_USERREGISTERED']._loaded_options = None
-  _globals['_USERREGISTERED']._serialized_options = b'\242\273\030\017user.registered'
+  _globals['_USERREGISTERED']._serialized_options = b'\242\273\030\017user.registered\252\273\030\004user'
   _globals['_HOUSEHOLDCREATED']._loaded_options = None
-  _globals['_HOUSEHOLDCREATED']._serialized_options = b'\242\273\030\021household.created'
+  _globals['_HOUSEHOLDCREATED']._serialized_options = b'\242\273\030\021household.created\252\273\030\004user'
   _globals['_MEMBERJOINED']._loaded_options = None
-  _globals['_MEMBERJOINED']._serialized_options = b'\242\273\030\rmember.joined'
+  _globals['_MEMBERJOINED']._serialized_options = b'\242\273\030\rmember.joined\252\273\030\004user'
   _globals['_MEMBERUPDATED']._loaded_options = None
-  _globals['_MEMBERUPDATED']._serialized_options = b'\242\273\030\016member.updated'
+  _globals['_MEMBERUPDATED']._serialized_options = b'\242\273\030\016member.updated\252\273\030\004user'
   _globals['_MEMBERLEFT']._loaded_options = None
-  _globals['_MEMBERLEFT']._serialized_options = b'\242\273\030\013member.left'
+  _globals['_MEMBERLEFT']._serialized_options = b'\242\273\030\013member.left\252\273\030\004user'
   _globals['_USERUPDATED']._loaded_options = None
-  _globals['_USERUPDATED']._serialized_options = b'\242\273\030\014user.updated'
+  _globals['_USERUPDATED']._serialized_options = b'\242\273\030\014user.updated\252\273\030\004user'
   _globals['_HOUSEHOLDUPDATED']._loaded_options = None
-  _globals['_HOUSEHOLDUPDATED']._serialized_options = b'\242\273\030\021household.updated'
+  _globals['_HOUSEHOLDUPDATED']._serialized_options = b'\242\273\030\021household.updated\252\273\030\004user'
   _globals['_CHORECREATED']._loaded_options = None
-  _globals['_CHORECREATED']._serialized_options = b'\242\273\030\rchore.created'
+  _globals['_CHORECREATED']._serialized_options = b'\242\273\030\rchore.created\252\273\030\004task'
   _globals['_CHORECOMPLETED']._loaded_options = None
-  _globals['_CHORECOMPLETED']._serialized_options = b'\242\273\030\017chore.completed'
+  _globals['_CHORECOMPLETED']._serialized_options = b'\242\273\030\017chore.completed\252\273\030\004task'
   _globals['_CHOREUPDATED']._loaded_options = None
-  _globals['_CHOREUPDATED']._serialized_options = b'\242\273\030\rchore.updated'
+  _globals['_CHOREUPDATED']._serialized_options = b'\242\273\030\rchore.updated\252\273\030\004task'
   _globals['_CHOREARCHIVED']._loaded_options = None
-  _globals['_CHOREARCHIVED']._serialized_options = b'\242\273\030\016chore.archived'
+  _globals['_CHOREARCHIVED']._serialized_options = b'\242\273\030\016chore.archived\252\273\030\004task'
   _globals['_ENVELOPE']._serialized_start=146
   _globals['_ENVELOPE']._serialized_end=377
   _globals['_USERREGISTERED']._serialized_start=379
-  _globals['_USERREGISTERED']._serialized_end=474
-  _globals['_HOUSEHOLDCREATED']._serialized_start=476
-  _globals['_HOUSEHOLDCREATED']._serialized_end=598
-  _globals['_MEMBERJOINED']._serialized_start=601
-  _globals['_MEMBERJOINED']._serialized_end=756
-  _globals['_MEMBERUPDATED']._serialized_start=758
-  _globals['_MEMBERUPDATED']._serialized_end=846
-  _globals['_MEMBERLEFT']._serialized_start=848
-  _globals['_MEMBERLEFT']._serialized_end=916
-  _globals['_USERUPDATED']._serialized_start=918
-  _globals['_USERUPDATED']._serialized_end=1040
-  _globals['_HOUSEHOLDUPDATED']._serialized_start=1043
-  _globals['_HOUSEHOLDUPDATED']._serialized_end=1184
-  _globals['_CHORECREATED']._serialized_start=1187
-  _globals['_CHORECREATED']._serialized_end=1361
-  _globals['_CHORECOMPLETED']._serialized_start=1364
-  _globals['_CHORECOMPLETED']._serialized_end=1730
-  _globals['_CHOREUPDATED']._serialized_start=1733
-  _globals['_CHOREUPDATED']._serialized_end=1908
-  _globals['_CHOREARCHIVED']._serialized_start=1910
-  _globals['_CHOREARCHIVED']._serialized_end=2000
+  _globals['_USERREGISTERED']._serialized_end=482
+  _globals['_HOUSEHOLDCREATED']._serialized_start=485
+  _globals['_HOUSEHOLDCREATED']._serialized_end=615
+  _globals['_MEMBERJOINED']._serialized_start=618
+  _globals['_MEMBERJOINED']._serialized_end=781
+  _globals['_MEMBERUPDATED']._serialized_start=783
+  _globals['_MEMBERUPDATED']._serialized_end=879
+  _globals['_MEMBERLEFT']._serialized_start=881
+  _globals['_MEMBERLEFT']._serialized_end=957
+  _globals['_USERUPDATED']._serialized_start=960
+  _globals['_USERUPDATED']._serialized_end=1090
+  _globals['_HOUSEHOLDUPDATED']._serialized_start=1093
+  _globals['_HOUSEHOLDUPDATED']._serialized_end=1242
+  _globals['_CHORECREATED']._serialized_start=1245
+  _globals['_CHORECREATED']._serialized_end=1427
+  _globals['_CHORECOMPLETED']._serialized_start=1430
+  _globals['_CHORECOMPLETED']._serialized_end=1804
+  _globals['_CHOREUPDATED']._serialized_start=1807
+  _globals['_CHOREUPDATED']._serialized_end=1990
+  _globals['_CHOREARCHIVED']._serialized_start=1992
+  _globals['_CHOREARCHIVED']._serialized_end=2090
 # @@protoc_insertion_point(module_scope)

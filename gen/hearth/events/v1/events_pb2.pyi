@@ -12,6 +12,8 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
 event_type: _descriptor.FieldDescriptor
+EVENT_PRODUCER_FIELD_NUMBER: _ClassVar[int]
+event_producer: _descriptor.FieldDescriptor
 
 class Envelope(_message.Message):
     __slots__ = ("event_id", "type", "occurred_at", "household_id", "actor_id", "traceparent", "payload", "source", "correlation_id")
