@@ -1,4 +1,4 @@
-"""Exponential backoff with jitter (each wait 50–100 % of its step), and the one retry-forever loop every background worker runs.
+"""Exponential backoff with jitter (each wait 50 to 100 % of its step), and the one retry-forever loop.
 
 The outbox relay and the event consumers must outlive any failure of a dependency (Redis restarting, a
 PostgreSQL failover, a bug in one handler): `retry_forever` runs one round of their work again and again,

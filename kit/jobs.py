@@ -29,8 +29,8 @@ What every service's worker runs (`python -m services.<name> worker`, one per se
 A job may run more than once (a worker killed between the effect and marking the job done, a retry after a
 failure), so every job here is written to have its effect once however often it runs: the prune jobs delete
 by a cutoff computed from their *scheduled* time, so a second run deletes nothing the first did not mean to.
-Failures retry with exponential backoff and jitter (each wait 50–100 % of its step) (`JitteredBackoff`; procrastinate's own
-`RetryStrategy` has no jitter).
+Failures retry with exponential backoff and jitter, each wait 50 to 100 % of its step (`JitteredBackoff`;
+procrastinate's own `RetryStrategy` has no jitter).
 """
 
 from __future__ import annotations
