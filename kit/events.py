@@ -114,6 +114,16 @@ def unpack(envelope: events_pb2.Envelope, cls: type[M]) -> M:
     return message
 
 
+def required_id(*candidates: str) -> uuid.UUID:
+    """The first non-empty candidate as a UUID — for ids a payload or its envelope may carry (the payload's
+    household id, else the envelope's). None given, or a malformed one, raises ValueError: the handler fails,
+    the event is retried, then dead-lettered."""
+    for value in candidates:
+        if value:
+            return uuid.UUID(value)
+    raise ValueError("event lacks a required id")
+
+
 def combine(*handler_maps: Handlers) -> dict[type[Message], Handler]:
     """One handler map from several: where two maps handle the same payload, both run, in the order given,
     inside the same transaction (e.g. a read model's update, then a cache invalidation)."""

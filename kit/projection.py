@@ -46,6 +46,9 @@ class Projection:
             if column not in self._table.c:
                 raise ValueError(f"{self._table.name} has no column {column!r}")
 
+    def has_field(self, name: str) -> bool:
+        return name in self._table.c and name not in (*self._key, self._as_of, VERSIONS)
+
     async def apply(
         self,
         session: AsyncSession,

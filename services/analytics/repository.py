@@ -15,28 +15,13 @@ from kit.projection import Projection
 from services.analytics.models import Completion, Member
 from services.analytics.stats import Tally
 
+# The members read model (fed by services.user.client.membership_mirror).
 MEMBERS = Projection(Member.__table__, key=("household_id", "user_id"), tombstone="left_at")
 
 
 class MemberRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-
-    async def apply(
-        self,
-        household_id: uuid.UUID,
-        user_id: uuid.UUID,
-        *,
-        at: datetime,
-        role: str | None = None,
-        joined_at: datetime | None = None,
-        left: bool = False,
-    ) -> None:
-        """What one member.* event says (newest event wins: kit.projection); None: the event does not say."""
-        values = {name: value for name, value in (("role", role), ("joined_at", joined_at)) if value is not None}
-        await MEMBERS.apply(
-            self._session, {"household_id": household_id, "user_id": user_id}, at=at, values=values, removed=left
-        )
 
     async def current(self, household_id: uuid.UUID) -> list[Member]:
         """The household's members now, in the order they joined."""

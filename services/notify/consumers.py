@@ -15,49 +15,26 @@ from typing import Any
 from hearth.events.v1 import events_pb2
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kit.events import Event, Handlers
+from kit.events import Event, Handlers, combine, required_id
 from kit.ids import new_id
-from services.notify.repository import Member, MemberRepository, NotificationRepository
-from services.user.client import ADULT_ROLES
+from services.notify.repository import MEMBERS, Member, MemberRepository, NotificationRepository
+from services.user.client import ADULT_ROLES, membership_mirror
 
 SOMEONE = "Someone"
 
 
-def _uuid(*candidates: str) -> uuid.UUID:
-    """The first non-empty candidate as a UUID (a malformed id raises: the event is retried, then dead-lettered)."""
-    for value in candidates:
-        if value:
-            return uuid.UUID(value)
-    raise ValueError("event lacks a required id")
-
-
 async def on_member_joined(session: AsyncSession, event: Event[events_pb2.MemberJoined]) -> None:
-    joined, members = event.payload, MemberRepository(session)
-    user_id = _uuid(joined.user_id)
-    await members.apply(_uuid(joined.household_id, event.household_id), user_id, at=event.occurred_at, role=joined.role)
-    if joined.display_name:
-        await members.name(user_id, joined.display_name, at=event.occurred_at)
-
-
-async def on_member_updated(session: AsyncSession, event: Event[events_pb2.MemberUpdated]) -> None:
-    updated = event.payload
-    await MemberRepository(session).apply(
-        _uuid(updated.household_id, event.household_id), _uuid(updated.user_id), at=event.occurred_at, role=updated.role
-    )
-
-
-async def on_member_left(session: AsyncSession, event: Event[events_pb2.MemberLeft]) -> None:
-    left = event.payload
-    await MemberRepository(session).apply(
-        _uuid(left.household_id, event.household_id), _uuid(left.user_id), at=event.occurred_at, left=True
-    )
+    """The name a member joins with (the membership itself is the mirror's: services.user.client)."""
+    if event.payload.display_name:
+        user_id = required_id(event.payload.user_id)
+        await MemberRepository(session).name(user_id, event.payload.display_name, at=event.occurred_at)
 
 
 async def on_user_updated(session: AsyncSession, event: Event[events_pb2.UserUpdated]) -> None:
     """A renamed user: later notifications use the new name (other profile changes do not concern notify)."""
     if event.payload.display_name:
         await MemberRepository(session).name(
-            _uuid(event.payload.user_id), event.payload.display_name, at=event.occurred_at
+            required_id(event.payload.user_id), event.payload.display_name, at=event.occurred_at
         )
 
 
@@ -77,8 +54,8 @@ def completion_text(who: str, chore: str, points: int) -> tuple[str, str]:
 
 async def on_chore_completed(session: AsyncSession, event: Event[events_pb2.ChoreCompleted]) -> None:
     completed = event.payload
-    household_id = _uuid(completed.household_id, event.household_id)
-    completed_by = _uuid(completed.completed_by, event.actor_id)
+    household_id = required_id(completed.household_id, event.household_id)
+    completed_by = required_id(completed.completed_by, event.actor_id)
     members = await MemberRepository(session).of_household(household_id)
     names = {m.user_id: m.display_name for m in members}
     title, body = completion_text(names.get(completed_by) or SOMEONE, completed.title, completed.points)
@@ -107,10 +84,11 @@ async def on_chore_completed(session: AsyncSession, event: Event[events_pb2.Chor
     )
 
 
-HANDLERS: Handlers = {
-    events_pb2.MemberJoined: on_member_joined,
-    events_pb2.MemberUpdated: on_member_updated,
-    events_pb2.MemberLeft: on_member_left,
-    events_pb2.UserUpdated: on_user_updated,
-    events_pb2.ChoreCompleted: on_chore_completed,
-}
+HANDLERS: Handlers = combine(
+    membership_mirror(MEMBERS),
+    {
+        events_pb2.MemberJoined: on_member_joined,
+        events_pb2.UserUpdated: on_user_updated,
+        events_pb2.ChoreCompleted: on_chore_completed,
+    },
+)

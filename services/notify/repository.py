@@ -30,19 +30,11 @@ NAMES = Projection(UserName.__table__, key=("user_id",))
 
 
 class MemberRepository:
-    """The members and names read models (newest event wins: see kit.projection)."""
+    """The members and names read models (newest event wins: see kit.projection; the members one is fed by
+    services.user.client.membership_mirror)."""
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-
-    async def apply(
-        self, household_id: uuid.UUID, user_id: uuid.UUID, *, at: datetime, role: str | None = None, left: bool = False
-    ) -> None:
-        """What one member.* event says of a membership; `role` None: the event does not speak of it."""
-        values = {"role": role} if role is not None else {}
-        await MEMBERS.apply(
-            self._session, {"household_id": household_id, "user_id": user_id}, at=at, values=values, removed=left
-        )
 
     async def name(self, user_id: uuid.UUID, display_name: str, *, at: datetime) -> None:
         """A user's display name as of `at` (member.joined, user.updated), in every household they are in."""

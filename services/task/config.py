@@ -7,14 +7,12 @@ from typing import ClassVar
 from pydantic import Field
 
 from kit.settings import service_config
-from services.deployment import PORTS, DeploymentSettings
+from services.deployment import PORTS
+from services.user.client import MembershipSettings
 
 
-class Settings(DeploymentSettings):
+class Settings(MembershipSettings):
     service: ClassVar[str] = "task"
     model_config = service_config("task")
 
     grpc_port: int = Field(default=PORTS["task"])
-    # TASK_MEMBERSHIP_TTL_SECONDS: how long a membership answer from the user service is cached in Redis
-    # (membership events invalidate it sooner).
-    membership_ttl_seconds: int = Field(default=60, ge=1)

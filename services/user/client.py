@@ -21,19 +21,23 @@ import secrets
 import uuid
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from datetime import UTC
 
 import grpc
 from hearth.events.v1 import events_pb2
 from hearth.user.v1 import user_pb2, user_pb2_grpc
+from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit import context
 from kit.cache import SignedCache
 from kit.errors import Internal, NotFound, PermissionDenied, Unauthenticated
-from kit.events import Event, Handlers
+from kit.events import Event, Handlers, required_id
 from kit.interceptors import error_from_rpc
+from kit.projection import Projection
 from kit.runtime import Runtime
 from kit.service_tokens import ServiceTokens
+from services.deployment import DeploymentSettings
 from services.user.roles import ADULT_ROLES, ROLES
 
 # Bumped when the cached form of a Membership changes, so old entries are simply never read.
@@ -139,6 +143,45 @@ class MembershipClient:
         }
 
 
+class MembershipSettings(DeploymentSettings):
+    """Settings of a service that caches membership answers (task, analytics)."""
+
+    # <NAME>_MEMBERSHIP_TTL_SECONDS: how long an answer is cached (membership events drop it sooner).
+    membership_ttl_seconds: int = Field(default=60, ge=1)
+
+
+def membership_mirror(projection: Projection) -> Handlers:
+    """Handlers that keep a service's own copy of who is in which household with what role, from user's
+    member.joined / member.updated / member.left, into `projection` (keyed by household_id, user_id; fields
+    `role`, and `joined_at` where the table has it; `left_at` as the tombstone). Order-independent and
+    idempotent: see kit.projection."""
+    keeps_joined_at = projection.has_field("joined_at")
+
+    def key(household_id: str, envelope_household: str, user_id: str) -> dict[str, uuid.UUID]:
+        return {"household_id": required_id(household_id, envelope_household), "user_id": required_id(user_id)}
+
+    async def on_joined(session: AsyncSession, event: Event[events_pb2.MemberJoined]) -> None:
+        joined = event.payload
+        values: dict[str, object] = {"role": joined.role}
+        if keeps_joined_at:
+            has_time = joined.HasField("joined_at")
+            values["joined_at"] = joined.joined_at.ToDatetime(tzinfo=UTC) if has_time else event.occurred_at
+        where = key(joined.household_id, event.household_id, joined.user_id)
+        await projection.apply(session, where, at=event.occurred_at, values=values)
+
+    async def on_updated(session: AsyncSession, event: Event[events_pb2.MemberUpdated]) -> None:
+        updated = event.payload
+        where = key(updated.household_id, event.household_id, updated.user_id)
+        await projection.apply(session, where, at=event.occurred_at, values={"role": updated.role})
+
+    async def on_left(session: AsyncSession, event: Event[events_pb2.MemberLeft]) -> None:
+        left = event.payload
+        where = key(left.household_id, event.household_id, left.user_id)
+        await projection.apply(session, where, at=event.occurred_at, removed=True)
+
+    return {events_pb2.MemberJoined: on_joined, events_pb2.MemberUpdated: on_updated, events_pb2.MemberLeft: on_left}
+
+
 def membership_client(runtime: Runtime, *, ttl: int) -> MembershipClient:
     """The client a service's server.py wires: user's channel, this service's Redis namespace and cache secret."""
     settings = runtime.settings
@@ -147,4 +190,13 @@ def membership_client(runtime: Runtime, *, ttl: int) -> MembershipClient:
     return MembershipClient(runtime.channels["user"], cache, runtime.service_tokens)
 
 
-__all__ = ["ADULT_ROLES", "ROLES", "Membership", "MembershipClient", "membership_client", "role_name"]
+__all__ = [
+    "ADULT_ROLES",
+    "ROLES",
+    "Membership",
+    "MembershipClient",
+    "MembershipSettings",
+    "membership_client",
+    "membership_mirror",
+    "role_name",
+]
