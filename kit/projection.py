@@ -13,6 +13,9 @@ event that last set each field, and each `apply` is one upsert whose outcome doe
   one clears it (a member who re-joins) and an older one does not;
 - `as_of` is the time of the newest event applied to the row (it only moves forward).
 Applying the same event twice is a no-op, so redelivery is harmless even without the consumer's inbox.
+Two different events with the very same time (to the microsecond) about one field are the one case where
+arrival order decides: the one applied last wins. Event times come from one producer's clock per entity, so
+that needs two changes to one member within a microsecond.
 
 The table needs, beside its key and fields: `as_of timestamptz NOT NULL`, `versions jsonb NOT NULL DEFAULT
 '{}'`, and (for removals) a nullable tombstone timestamp column. Fields not yet spoken about hold their

@@ -199,14 +199,33 @@ def test_a_one_off_chore_is_done_after_one_completion(
 @FAST
 @given(
     st.datetimes(min_value=datetime(2001, 1, 1), max_value=datetime(2035, 1, 1), timezones=st.just(UTC)),
+    zones,
     st.timedeltas(min_value=timedelta(days=-2), max_value=timedelta(days=9)),
+    st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=3)),
+    st.integers(0, 7 * 24 * 60),
     st.integers(0, 7 * 24 * 60),
 )
-def test_a_completion_is_on_time_iff_done_by_due_plus_grace(due: datetime, offset: timedelta, grace: int) -> None:
-    completed_at = due + offset
-    assert completed_on_time(due=due, completed_at=completed_at, grace_minutes=grace) == (
-        completed_at <= due + timedelta(minutes=grace)
-    )
+def test_on_time_is_a_deadline_earlier_is_never_later_and_more_grace_never_hurts(
+    due_utc: datetime, tz: tzinfo, offset: timedelta, earlier_by: timedelta, grace: int, more_grace: int
+) -> None:
+    """Properties, not the formula: the deadline itself counts, a moment after it does not; finishing earlier
+    is never worse; a longer grace never turns an on-time completion late; the zone the instants are given in
+    does not matter (instants are compared, not wall clocks — across DST changes too)."""
+
+    def local(moment: datetime) -> datetime:  # the same instant, as a household's zone writes it
+        return moment.astimezone(tz)
+
+    def on_time(done: datetime, grace_minutes: int = grace) -> bool:
+        return completed_on_time(due=local(due_utc), completed_at=local(done), grace_minutes=grace_minutes)
+
+    deadline = due_utc + timedelta(minutes=grace)
+    assert on_time(deadline)
+    assert not on_time(deadline + timedelta(microseconds=1))
+    done = due_utc + offset
+    if on_time(done):
+        assert on_time(done - earlier_by)
+        assert on_time(done, grace + more_grace)
+    assert on_time(done) == completed_on_time(due=due_utc, completed_at=done, grace_minutes=grace)
 
 
 @st.composite
