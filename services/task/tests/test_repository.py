@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -18,7 +17,6 @@ from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from kit.db import session_factory
 from kit.ids import new_id
-from kit.migrations import upgrade
 from services.task.models import ACTIVE, ARCHIVED, DONE, Chore
 from services.task.repository import ChoreFilter, ChoreOrder, ChoreRepository, page_query, sort_value
 
@@ -39,9 +37,10 @@ def _explain(element: Explain, compiler: Any, **kw: Any) -> str:
 
 
 @pytest.fixture
-async def sessions(fresh_database: Callable[[str], Awaitable[str]]) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    url = await fresh_database("task_repository")
-    await asyncio.to_thread(upgrade, SERVICE_DIR, url)
+async def sessions(
+    service_database: Callable[[str], Awaitable[str]],
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    url = await service_database("task")  # task's schema at head, cloned from its template
     engine = create_async_engine(url)
     yield session_factory(engine)
     await engine.dispose()
