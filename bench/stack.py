@@ -34,7 +34,6 @@ from redis.exceptions import ResponseError
 from kit.db import drop_database
 from scripts.run import (
     CHILD_ENV,
-    SERVICES,
     Supervised,
     Supervisor,
     configure_environment,
@@ -43,6 +42,7 @@ from scripts.run import (
     migrate,
     provide_credentials,
 )
+from services.deployment import SERVICES
 from tests.support import infra
 
 LOG_LEVEL = "WARNING"  # per-request logs must not dominate what is measured

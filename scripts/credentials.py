@@ -18,8 +18,7 @@ import secrets
 from pathlib import Path
 
 from kit import redis_acl
-
-SERVICES = ("user", "task", "notify", "analytics")
+from services.deployment import SERVICES
 
 
 def secret_file(path: Path, *, length: int = 32) -> str:

@@ -41,9 +41,9 @@ if str(ROOT) not in sys.path:  # `python scripts/run.py` puts scripts/ first, no
     sys.path.insert(0, str(ROOT))
 
 from kit.backoff import backoff_delay  # noqa: E402
+from services.deployment import PORTS as SERVICES  # noqa: E402  (name → gRPC port, the local deployment's)
 
 VAR = ROOT / "var"
-SERVICES = {"user": 50051, "task": 50052, "notify": 50053, "analytics": 50054}
 GRACE_SECONDS = 10.0
 READY_TIMEOUT = 60.0
 # A child that stays up this long was not "crashing right after start": its next restart starts the backoff over.
