@@ -333,8 +333,12 @@ async def wait_until_blocked(db: Db, *, count: int = 1) -> None:
         "SELECT count(*) FROM pg_stat_activity WHERE datname = :name AND wait_event_type = 'Lock'"
     ).bindparams(name=name)
     async with db.engine.connect() as conn:
-        for _ in range(2000):  # up to 20 s: a loaded CI machine may be slow to start the other task
-            if (await conn.scalar(query) or 0) >= count:
+        for _ in range(500):
+            waiting = await conn.scalar(query) or 0
+            # pg_stat_activity is a snapshot taken once per transaction: end it, or every later poll reads the
+            # first one (which made this test flaky when the first poll came before the claim blocked).
+            await conn.rollback()
+            if waiting >= count:
                 return
             await asyncio.sleep(0.01)
     raise AssertionError(f"{count} claim(s) never waited for the first transaction")
