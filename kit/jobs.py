@@ -286,6 +286,11 @@ async def run_worker(
     becomes due later (a retry after its backoff, a scheduled job). Jobs get the service's SQLAlchemy sessions
     as `context.additional_context["sessions"]`."""
     app = app or create_app(settings, *blueprints)
+    # procrastinate logs every job's start and end at INFO: with the minutely recovery job on every worker that
+    # is most of a quiet system's log. Its warnings and errors (failures, retries) still come through; our own
+    # jobs log what they did; HEARTH_LOG_LEVEL=DEBUG brings everything back.
+    if settings.log_level.upper() != "DEBUG":
+        logging.getLogger("procrastinate").setLevel(logging.WARNING)
     engine = create_engine(settings.sqlalchemy_url, pool_size=2)
     heartbeat = settings.jobs_heartbeat_seconds
     try:
