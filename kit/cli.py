@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from procrastinate import Blueprint
 from prometheus_client import start_http_server
@@ -33,6 +34,15 @@ async def migrate(settings: ServiceSettings, service_dir: Path) -> None:
     if await ensure_database(url):
         log.info("created database", extra={"database": url.rsplit("/", 1)[-1].split("?")[0]})
     await asyncio.to_thread(upgrade, service_dir, url)
+
+
+def serve_metrics(settings: ServiceSettings) -> Any:
+    """The Prometheus listener (a thread), on the gRPC host: loopback unless told otherwise, never prometheus_client's
+    own default of every interface. None when turned off."""
+    if not settings.effective_metrics_port:
+        return None
+    server, _ = start_http_server(settings.effective_metrics_port, addr=settings.grpc_host)
+    return server
 
 
 def main(
@@ -58,8 +68,7 @@ def main(
             await run_worker(settings, *jobs)
             return
         telemetry = setup_telemetry(settings.service, otlp_endpoint=settings.otlp_endpoint, set_global=True)
-        if settings.effective_metrics_port:
-            start_http_server(settings.effective_metrics_port)
+        serve_metrics(settings)
         server = await create_server(settings, telemetry)
         try:
             await serve(server, grace=settings.shutdown_grace_seconds)
