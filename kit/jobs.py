@@ -211,6 +211,28 @@ async def remove_old_jobs(context: procrastinate.JobContext, timestamp: int, max
     )
 
 
+# procrastinate's INFO lines for what happens on every tick: with the minutely recovery job on every worker they
+# are most of a quiet system's log. Everything else comes through — a retry ("job_error_retry" is INFO),
+# a failure, an abort, a worker starting or stopping; HEARTH_LOG_LEVEL=DEBUG keeps these too.
+ROUTINE_JOB_LOGS = frozenset(
+    {"start_job", "loaded_job_info", "job_success", "finish_task", "periodic_task_deferred", "wait_next_tick"}
+)
+
+
+class RoutineJobLogs(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        routine = record.levelno <= logging.INFO and getattr(record, "action", None) in ROUTINE_JOB_LOGS
+        return not (routine and record.name.startswith("procrastinate"))
+
+
+def _quiet_routine_job_logs() -> None:
+    # On the handlers, not the loggers: procrastinate logs through per-worker child loggers
+    # ("procrastinate.worker.task-worker"), and a logger's filters do not see its children's records.
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RoutineJobLogs) for f in handler.filters):
+            handler.addFilter(RoutineJobLogs())
+
+
 def worker_dsn(settings: ServiceSettings) -> str:
     """The libpq URL of the service's own database (procrastinate speaks psycopg, the services asyncpg)."""
     return asyncpg_dsn(settings.sqlalchemy_url)
@@ -286,11 +308,8 @@ async def run_worker(
     becomes due later (a retry after its backoff, a scheduled job). Jobs get the service's SQLAlchemy sessions
     as `context.additional_context["sessions"]`."""
     app = app or create_app(settings, *blueprints)
-    # procrastinate logs every job's start and end at INFO: with the minutely recovery job on every worker that
-    # is most of a quiet system's log. Its warnings and errors (failures, retries) still come through; our own
-    # jobs log what they did; HEARTH_LOG_LEVEL=DEBUG brings everything back.
     if settings.log_level.upper() != "DEBUG":
-        logging.getLogger("procrastinate").setLevel(logging.WARNING)
+        _quiet_routine_job_logs()
     engine = create_engine(settings.sqlalchemy_url, pool_size=2)
     heartbeat = settings.jobs_heartbeat_seconds
     try:

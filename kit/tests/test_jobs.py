@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import logging
 import os
 import signal
 import subprocess
@@ -453,3 +454,18 @@ async def test_a_worker_killed_mid_job_loses_nothing_and_the_job_has_its_effect_
         "SELECT count(*) FROM procrastinate.procrastinate_jobs WHERE task_name = :t", t=jobs.PRUNE_OUTBOX
     )
     assert jobs_for_task == 1
+
+
+def test_routine_job_lines_are_dropped_but_retries_and_failures_are_kept() -> None:
+    keep = jobs.RoutineJobLogs()
+
+    def record(name: str, level: int, action: str) -> logging.LogRecord:
+        made = logging.LogRecord(name, level, __file__, 1, "msg", None, None)
+        made.action = action
+        return made
+
+    assert not keep.filter(record("procrastinate.worker.task-worker", logging.INFO, "job_success"))
+    assert not keep.filter(record("procrastinate.periodic", logging.INFO, "periodic_task_deferred"))
+    assert keep.filter(record("procrastinate.worker", logging.INFO, "job_error_retry"))  # a retry is INFO
+    assert keep.filter(record("procrastinate.worker", logging.ERROR, "job_error"))
+    assert keep.filter(record("hearth.jobs", logging.INFO, "job_success"))  # ours are never dropped
