@@ -18,6 +18,8 @@ from typing import Any
 from google.protobuf.message import Message
 from hearth.events.v1 import events_pb2
 
+from kit import redis_acl
+
 # The extensions' descriptors (protoc's .pyi types them as plain FieldDescriptors).
 _EVENT_TYPE: Any = events_pb2.event_type
 _EVENT_PRODUCER: Any = events_pb2.event_producer
@@ -41,8 +43,11 @@ def _build() -> dict[str, type[Message]]:
             continue
         if event_type in by_type:  # two messages claiming one type would make decoding ambiguous
             raise RuntimeError(f"event type {event_type!r} declared by {by_type[event_type].__name__} and {name}")
-        if not _option(cls, _EVENT_PRODUCER):
-            raise RuntimeError(f"event {name} names no (event_producer)")
+        producer = _option(cls, _EVENT_PRODUCER)
+        if producer not in redis_acl.PRODUCERS:  # a typo would have every consumer refuse the event
+            raise RuntimeError(
+                f"event {name} names {producer!r} as its producer, not one of {sorted(redis_acl.PRODUCERS)}"
+            )
         by_type[event_type] = cls
     return by_type
 

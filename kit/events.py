@@ -103,8 +103,10 @@ EVENTS_REFUSED = Counter(
     # garbage value would grow the metric without bound (the type is in the log line and the dead letter).
     ["stream", "group", "reason"],
 )
-# How much of a type or correlation id from the wire goes into a log line.
+# How much of a type or correlation id from the wire goes into a log line or a span.
 _MAX_LOGGED = 128
+# Roughly how many entries a dead-letter stream keeps (the newest); far more than an incident produces.
+DEAD_LETTER_MAXLEN = 100_000
 
 
 def unpack(envelope: events_pb2.Envelope, cls: type[M]) -> M:
@@ -320,8 +322,7 @@ class EventConsumer:
 
     async def _refuse(self, stream: str, entry_id: Any, fields: Mapping[Any, Any], reason: str, why: str) -> None:
         EVENTS_REFUSED.labels(stream, self._group, reason).inc()
-        log.warning("refused a stream entry: %s", why)
-        await self._dead_letter(stream, entry_id, fields, why)
+        await self._dead_letter(stream, entry_id, fields, f"refused: {why}")
 
     async def _dispatch(
         self, stream: str, entry_id: Any, fields: Mapping[Any, Any], envelope: events_pb2.Envelope, *, delivery: int
@@ -355,7 +356,7 @@ class EventConsumer:
             "messaging.message.id": envelope.event_id,
             "hearth.event.type": envelope.type,
             "hearth.household_id": envelope.household_id,
-            "hearth.correlation_id": envelope.correlation_id,
+            "hearth.correlation_id": envelope.correlation_id[:_MAX_LOGGED],
         }
         with self._tracer.start_as_current_span(
             f"process {envelope.type}",
@@ -399,7 +400,8 @@ class EventConsumer:
             "error": reason,
             "original_id": _text(entry_id),
         }
-        await self._redis.xadd(dead_letter_stream(stream), dead)
+        # Capped: a flood of forged or poison entries must not grow the dead-letter stream without bound.
+        await self._redis.xadd(dead_letter_stream(stream), dead, maxlen=DEAD_LETTER_MAXLEN, approximate=True)
         await self._redis.xack(stream, self._group, entry_id)
         EVENTS_HANDLED.labels(stream, self._group, "dead").inc()
 

@@ -210,11 +210,18 @@ async def claim(
         return resource
 
 
-async def prune(session: AsyncSession, *, now: datetime | None = None, ttl: timedelta = TTL) -> int:
-    """Delete the ids that have expired (older than `ttl`); how many. For a periodic job."""
+async def prune(
+    session: AsyncSession, *, now: datetime | None = None, ttl: timedelta = TTL, limit: int | None = None
+) -> int:
+    """Delete ids that have expired (older than `ttl`), at most `limit` of them (oldest first, by the
+    created_at index); how many. A periodic job calls it in short transactions until it deletes fewer."""
     cutoff = (now if now is not None else utcnow()) - ttl
-    result = await session.execute(sa.delete(_keys).where(_keys.c.created_at <= cutoff).returning(_keys.c.request_id))
-    return len(result.all())
+    expired = sa.select(_keys.c.scope, _keys.c.caller, _keys.c.request_id).where(_keys.c.created_at <= cutoff)
+    if limit is not None:
+        expired = expired.order_by(_keys.c.created_at).limit(limit)
+    key = sa.tuple_(_keys.c.scope, _keys.c.caller, _keys.c.request_id)
+    result = await session.execute(sa.delete(_keys).where(key.in_(expired)))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 __all__ = [

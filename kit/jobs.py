@@ -178,10 +178,17 @@ async def prune_request_ids(context: procrastinate.JobContext, timestamp: int) -
     """Delete request ids (kit.idempotency) that expired before the job's scheduled time; nothing in a service
     that keeps none. A second run finds nothing more: expiry is measured from the scheduled time."""
     sessions = _sessions(context)
-    async with sessions() as session, session.begin():
+    async with sessions() as session:
         if await session.scalar(sa.select(sa.func.to_regclass(idempotency.TABLE))) is None:
             return 0
-        deleted = await idempotency.prune(session, now=dt.datetime.fromtimestamp(timestamp, dt.UTC))
+    now = dt.datetime.fromtimestamp(timestamp, dt.UTC)
+    deleted = 0
+    while True:  # short transactions, as the other prune jobs
+        async with sessions() as session, session.begin():
+            count = await idempotency.prune(session, now=now, limit=PRUNE_BATCH_SIZE)
+        deleted += count
+        if count < PRUNE_BATCH_SIZE:
+            break
     log.info("pruned request ids", extra={"deleted": deleted})
     return deleted
 

@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kit import context
 from kit.backoff import retry_forever
-from kit.catalogue import type_of
+from kit.catalogue import producer_of, type_of
 from kit.db import utcnow
 from kit.ids import new_id
 
@@ -142,6 +142,10 @@ async def add_event(
     travel with it.
     """
     event_type = type_of(payload)
+    service = context.service_name.get()
+    if service and producer_of(event_type) != service:
+        # Consumers would dead-letter it (it is not this service's to say): refuse it here, where the bug is.
+        raise ValueError(f"{event_type} is published by {producer_of(event_type)}, not {service}")
     caller = context.caller.get()
     envelope = events_pb2.Envelope(
         event_id=str(new_id()),
@@ -149,7 +153,7 @@ async def add_event(
         household_id=_id_text(household_id),
         actor_id=_id_text(actor_id) or (caller.user_id if caller else ""),
         traceparent=current_traceparent(),
-        source=context.service_name.get(),
+        source=service,
         correlation_id=context.correlation_id.get(),
     )
     envelope.occurred_at.FromDatetime(utcnow())

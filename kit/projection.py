@@ -13,9 +13,10 @@ event that last set each field, and each `apply` is one upsert whose outcome doe
   one clears it (a member who re-joins) and an older one does not;
 - `as_of` is the time of the newest event applied to the row (it only moves forward).
 Applying the same event twice is a no-op, so redelivery is harmless even without the consumer's inbox.
-Two different events with the very same time (to the microsecond) about one field are the one case where
-arrival order decides: the one applied last wins. Event times come from one producer's clock per entity, so
-that needs two changes to one member within a microsecond.
+"Newest" is by the events' `occurred_at`, the clock of the producing replica. Two events about one field with
+the very same time go to the one applied last; and with several producer replicas, clock skew larger than the
+time between two changes of one row (a member who leaves and re-joins within the skew) can order them wrongly.
+Where that matters, carry a version from the producer's database in the payload and project on it instead.
 
 The table needs, beside its key and fields: `as_of timestamptz NOT NULL`, `versions jsonb NOT NULL DEFAULT
 '{}'`, and (for removals) a nullable tombstone timestamp column. Fields not yet spoken about hold their

@@ -96,8 +96,8 @@ class Runtime:
         if allowed is not None and not set(domains) <= set(allowed):
             # Its Redis ACL user could not read them (NOPERM at the first poll): say so at start-up instead.
             raise ValueError(f"{service} consumes {sorted(domains)}, but kit.redis_acl.CONSUMES allows {allowed}")
-        if not self.settings.run_consumers:
-            return
+        # Built (and so checked: handlers for events none of these streams carries are refused) even where this
+        # replica runs no consumer, so a wiring mistake fails every replica's start, not only some.
         consumer = EventConsumer(
             sessions=self.sessions,
             redis=self.redis,
@@ -107,7 +107,8 @@ class Runtime:
             handlers=handlers,
             tracer=self.telemetry.tracer("hearth.events"),
         )
-        self.spawn("events", consumer.run())
+        if self.settings.run_consumers:
+            self.spawn("events", consumer.run())
 
     async def close(self) -> None:
         for task in self.tasks:

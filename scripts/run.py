@@ -41,6 +41,7 @@ if str(ROOT) not in sys.path:  # `python scripts/run.py` puts scripts/ first, no
     sys.path.insert(0, str(ROOT))
 
 from kit.backoff import backoff_delay  # noqa: E402
+from services.deployment import GATEWAY_PORT  # noqa: E402
 from services.deployment import PORTS as SERVICES  # noqa: E402  (name → gRPC port, the local deployment's)
 
 VAR = ROOT / "var"
@@ -106,7 +107,7 @@ def configure_environment() -> dict[str, int]:
     for name, port in ports.items():
         os.environ[f"{name.upper()}_GRPC_PORT"] = str(port)
         os.environ.setdefault(f"HEARTH_{name.upper()}_ADDR", f"localhost:{port}")
-    os.environ.setdefault("GATEWAY_HTTP_PORT", "8080")
+    os.environ.setdefault("GATEWAY_HTTP_PORT", str(GATEWAY_PORT))
     os.environ.setdefault("USER_KEYS_DIR", str(VAR / "keys"))
     os.environ.setdefault("HEARTH_WEBHOOKS_ALLOW_PRIVATE", "1")
     os.environ.setdefault("PYTHONUNBUFFERED", "1")

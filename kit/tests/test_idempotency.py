@@ -333,7 +333,7 @@ async def wait_until_blocked(db: Db, *, count: int = 1) -> None:
         "SELECT count(*) FROM pg_stat_activity WHERE datname = :name AND wait_event_type = 'Lock'"
     ).bindparams(name=name)
     async with db.engine.connect() as conn:
-        for _ in range(500):
+        for _ in range(2000):  # up to 20 s: a loaded CI machine may be slow to start the other task
             waiting = await conn.scalar(query) or 0
             # pg_stat_activity is a snapshot taken once per transaction: end it, or every later poll reads the
             # first one (which made this test flaky when the first poll came before the claim blocked).
@@ -402,3 +402,14 @@ async def test_prune_deletes_expired_ids_only(db: Db) -> None:
     assert [row.request_id for row in await rows(db)] == ["fresh"]
     async with db.sessions() as session, session.begin():
         assert await idempotency.prune(session, now=NOW) == 0
+
+
+async def test_prune_with_a_limit_takes_the_oldest_first_in_batches(db: Db) -> None:
+    for hours, request_id in ((50, "oldest"), (40, "older"), (30, "old"), (1, "fresh")):
+        await committed_claim(db, request_id=request_id, now=NOW - timedelta(hours=hours))
+    async with db.sessions() as session, session.begin():
+        assert await idempotency.prune(session, now=NOW, limit=2) == 2
+    assert [row.request_id for row in await rows(db)] == ["fresh", "old"]
+    async with db.sessions() as session, session.begin():
+        assert await idempotency.prune(session, now=NOW, limit=2) == 1
+    assert [row.request_id for row in await rows(db)] == ["fresh"]

@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from kit import context
 from kit.events import unpack
 from kit.outbox import OutboxRelay, add_event
 from kit.tests.conftest import Db, outbox, things
@@ -196,3 +197,20 @@ async def test_the_event_type_comes_from_the_payload_and_a_non_event_is_refused(
         assert envelope.type == "member.left"
         with pytest.raises(ValueError, match="not an event payload"):
             await add_event(session, events_pb2.Envelope())
+
+
+async def test_a_service_cannot_write_another_services_event(db: Db) -> None:
+    """Consumers would refuse it from this service's stream; the producing side refuses it first."""
+    token = context.service_name.set("notify")
+    try:
+        async with db.sessions() as session, session.begin():
+            with pytest.raises(ValueError, match="published by task, not notify"):
+                await add_event(session, events_pb2.ChoreCreated(chore_id="1"))
+    finally:
+        context.service_name.reset(token)
+    token = context.service_name.set("task")
+    try:
+        async with db.sessions() as session, session.begin():
+            assert (await add_event(session, events_pb2.ChoreCreated(chore_id="1"))).source == "task"
+    finally:
+        context.service_name.reset(token)

@@ -30,6 +30,6 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
                 )
             ]
         )
-    runtime.publish_outbox()
-    runtime.consume(["user", "task"], handlers(membership))
+        runtime.publish_outbox()
+        runtime.consume(["user", "task"], handlers(membership))
     return runtime.attach(server)

@@ -26,6 +26,6 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
                 )
             ]
         )
-    runtime.publish_outbox()
-    runtime.consume(["user", "task"], HANDLERS)
+        runtime.publish_outbox()
+        runtime.consume(["user", "task"], HANDLERS)
     return runtime.attach(server)

@@ -23,7 +23,7 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
         server = runtime.build_server(
             [(task_pb2_grpc.add_ChoreServiceServicer_to_server, servicer, "hearth.task.v1.ChoreService")]
         )
-    runtime.publish_outbox()
-    # Membership and household events from user drop this service's cached membership answers.
-    runtime.consume(["user"], membership.invalidation_handlers())
+        runtime.publish_outbox()
+        # Membership and household events from user drop this service's cached membership answers.
+        runtime.consume(["user"], membership.invalidation_handlers())
     return runtime.attach(server)

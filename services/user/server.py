@@ -86,5 +86,5 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
             ],
             public_methods=PUBLIC_METHODS,
         )
-    runtime.publish_outbox()
+        runtime.publish_outbox()
     return runtime.attach(server)

@@ -24,10 +24,10 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from kit.db import drop_database
 from kit.grpc_server import Server
 from kit.telemetry import Telemetry, setup_telemetry
+from services.deployment import SERVICES
 from tests.support import templates, trust
 from tests.support.infra import database_url, infra, unique
 
-SERVICES = ("user", "task", "notify", "analytics")
 # Production-strength argon2 costs ~0.2 s a hash; tests register hundreds of people. Tests of the cost
 # itself set their own.
 FAST_PASSWORDS = {"password_time_cost": 1, "password_memory_kib": 1024, "password_parallelism": 1}
