@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Header, Response
-from fastapi.responses import JSONResponse
+
+from gateway.serialize import JSONResponse
 
 IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=200)]
 IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match", max_length=200)]

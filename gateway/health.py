@@ -14,13 +14,13 @@ from typing import Any
 import grpc
 import redis.asyncio as aioredis
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway import openapi as doc
 from gateway import responses
 from gateway.clients import ADDRESSES
+from gateway.serialize import JSONResponse
 
 router = APIRouter(tags=["operations"])
 CHECK_TIMEOUT = 1.0

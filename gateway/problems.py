@@ -13,10 +13,10 @@ from typing import Any
 import grpc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.converters import json_field
+from gateway.serialize import JSONResponse
 from kit import context
 from kit.errors import FieldViolation, HearthError, http_mapping, registered_errors
 from kit.interceptors import carried_error

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from fastapi.responses import JSONResponse
 from hearth.analytics.v1 import analytics_pb2
 
 from gateway import converters, responses
@@ -13,6 +12,7 @@ from gateway import openapi as doc
 from gateway.auth import CurrentCaller
 from gateway.routes import ClientsDep
 from gateway.schemas import PlainText, Timestamp
+from gateway.serialize import JSONResponse
 
 router = APIRouter(tags=["analytics"])
 

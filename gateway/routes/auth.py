@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
 from hearth.user.v1 import user_pb2
 
 from gateway import converters, responses, schemas
 from gateway import openapi as doc
 from gateway.auth import CurrentCaller
 from gateway.routes import ClientsDep, IdempotencyKey
+from gateway.serialize import JSONResponse
 
 router = APIRouter(tags=["auth"])
 jwks_router = APIRouter(tags=["auth"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
-from fastapi.responses import JSONResponse
 from google.protobuf.field_mask_pb2 import FieldMask
 from hearth.task.v1 import task_pb2
 
@@ -15,6 +14,7 @@ from gateway.auth import CurrentCaller
 from gateway.etags import IfMatch, IfNoneMatch, etag_header, if_match_etag, none_match, not_modified, tagged
 from gateway.routes import ClientsDep, IdempotencyKey
 from gateway.schemas import PlainText, Timestamp
+from gateway.serialize import JSONResponse
 
 router = APIRouter(tags=["chores"])
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
-from fastapi.responses import JSONResponse
 from google.protobuf.field_mask_pb2 import FieldMask
 from hearth.user.v1 import user_pb2
 
@@ -15,6 +14,7 @@ from gateway.auth import CurrentCaller
 from gateway.etags import IfMatch, IfNoneMatch, if_match_etag, none_match, not_modified, tagged
 from gateway.routes import ClientsDep, IdempotencyKey
 from gateway.schemas import PlainText
+from gateway.serialize import JSONResponse
 
 router = APIRouter(tags=["households"])
 
