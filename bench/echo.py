@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 
 import grpc
 import uvicorn
+import uvloop
 from fastapi import FastAPI, Request
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
@@ -69,9 +70,17 @@ def main() -> None:
     args = parser.parse_args()
     setup_logging(f"echo-{args.kind}", os.environ.get("HEARTH_LOG_LEVEL", "WARNING"))
     if args.kind == "grpc":
-        asyncio.run(serve_grpc(args.port))
+        uvloop.run(serve_grpc(args.port))
     else:
-        uvicorn.run(create_app(args.target), host="127.0.0.1", port=args.port, log_config=None, access_log=False)
+        uvicorn.run(
+            create_app(args.target),
+            host="127.0.0.1",
+            port=args.port,
+            loop="uvloop",
+            http="httptools",
+            log_config=None,
+            access_log=False,
+        )
 
 
 if __name__ == "__main__":

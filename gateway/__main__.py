@@ -16,7 +16,17 @@ def main() -> None:
     telemetry = setup_telemetry("gateway", otlp_endpoint=settings.otlp_endpoint, set_global=True)
     app = create_app(settings, telemetry=telemetry)
     try:
-        uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False)
+        # uvloop and httptools, named rather than left to uvicorn's "auto", so a missing one fails at start
+        # instead of silently serving on the asyncio loop and h11.
+        uvicorn.run(
+            app,
+            host=settings.http_host,
+            port=settings.http_port,
+            loop="uvloop",
+            http="httptools",
+            log_config=None,
+            access_log=False,
+        )
     finally:
         telemetry.shutdown()
 
