@@ -1,7 +1,8 @@
 """`python -m bench [--duration S] [--warmup S] [--concurrency N] [--write-results]`.
 
-Starts the Hearth stack, seeds it, measures the two gateway scenarios, waits for the completion
-events to be consumed, starts the echo servers, measures the two ceilings, stops everything and
+Starts the Hearth stack, seeds it, measures the two gateway scenarios and ListChores straight to the task
+service over gRPC, waits for the completion events to be consumed, starts the echo servers, measures the
+three ceilings, stops everything and
 prints the table (and rewrites bench/RESULTS.md with `--write-results`). Exit 1 when any request failed
 or any process exited during the run.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shlex
 import signal
 import sys
@@ -60,7 +62,10 @@ async def measure(args: argparse.Namespace) -> report.Run:
     async with hearth_stack() as stack:
         say(f"seeding {CHORES} chores through {stack.gateway_url}")
         data = await seed(stack.gateway_url, CHORES)
-        for scenario in scenarios.gateway_scenarios(stack.gateway_url, data, **load):
+        task_port = int(os.environ["HEARTH_TASK_ADDR"].rsplit(":", 1)[1])
+        listing, *writes = scenarios.gateway_scenarios(stack.gateway_url, data, **load)
+        # The direct gRPC list right after the gateway's, before the completions start events flowing.
+        for scenario in [listing, *scenarios.direct_scenarios(task_port, data, **load), *writes]:
             await measure_one(scenario, stack.processes.pids)
         say("waiting for notify and analytics to consume the completion events")
         run.events_drain_seconds = await events_settled(stack, "task")

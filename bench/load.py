@@ -41,6 +41,10 @@ class LoadSpec:
     headers: dict[str, str] = field(default_factory=dict)
     body: str | None = None
     timeout: float = 30.0  # per request
+    # grpc: "health" (grpc.health.v1 Health/Check) or "list_chores" (hearth.task.v1 ChoreService/ListChores of
+    # `parent`, the default page), with `headers` sent as metadata (the bearer token)
+    rpc: str = "health"
+    parent: str = ""
 
 
 @dataclass
@@ -171,18 +175,27 @@ async def http_worker(spec: LoadSpec, requests: Iterator[bytes], recorder: Recor
 
 
 async def grpc_workers(spec: LoadSpec, recorder: Recorder) -> None:
-    """`concurrency` loops of grpc.health.v1 Health/Check on one channel."""
+    """`concurrency` loops of one unary call (`spec.rpc`) on one channel."""
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
+    from hearth.task.v1 import task_pb2, task_pb2_grpc
 
+    metadata = tuple((name.lower(), value) for name, value in spec.headers.items())
     async with grpc.aio.insecure_channel(f"{spec.host}:{spec.port}") as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        request = health_pb2.HealthCheckRequest()
+        call: Callable[..., Awaitable[Any]]
+        request: Any
+        if spec.rpc == "health":
+            call, request = health_pb2_grpc.HealthStub(channel).Check, health_pb2.HealthCheckRequest()
+        elif spec.rpc == "list_chores":
+            call = task_pb2_grpc.ChoreServiceStub(channel).ListChores
+            request = task_pb2.ListChoresRequest(parent=spec.parent, page_size=50)
+        else:
+            raise ValueError(f"unknown rpc {spec.rpc!r}")
 
         async def worker() -> None:
             while (started := time.perf_counter()) < recorder.end:
                 try:
-                    await stub.Check(request, timeout=spec.timeout)
+                    await call(request, timeout=spec.timeout, metadata=metadata)
                 except grpc.aio.AioRpcError as exc:
                     recorder.error(exc.code().name, time.perf_counter())
                 else:

@@ -180,10 +180,27 @@ def reading(run: Run) -> str:
                 else "Its events were **not** all consumed by notify and analytics within the timeout afterwards."
             )
         )
+    direct, payload = run.outcome("grpc-list"), run.outcome("payload")
+    if get is not None and direct is not None:
+        lines.append(
+            f"- **gRPC ListChores** straight to task serves {direct.result.ok_per_second:.0f} req/s (p50 "
+            f"{_ms(direct.result.p50_ms)} ms); GET chores through the gateway is {_share(get, direct)} of it. Task "
+            f"spends {_cpu_ms(direct, 'task'):.2f} ms of CPU per list here, {_cpu_ms(get, 'task'):.2f} ms behind the "
+            f"gateway."
+        )
+    if payload is not None and http is not None:
+        lines.append(
+            f"- **Payload ceiling** (FastAPI + one grpc.aio call of 50 prebuilt chores, the gateway's converter and "
+            f"JSON): {payload.result.ok_per_second:.0f} req/s, {_share(payload, http)} of the bare FastAPI ceiling; "
+            f"the FastAPI process spends {_cpu_ms(payload, 'echo-http'):.2f} ms per request against "
+            f"{_cpu_ms(http, 'echo-http'):.2f} ms for the echo"
+            + (f", the gateway {_cpu_ms(get, 'gateway'):.2f} ms on GET chores." if get is not None else ".")
+        )
     if http is not None and grpc is not None and grpc.result.ok_per_second:
         lines.append(
             f"- The FastAPI ceiling is {_share(http, grpc)} of the bare grpc.aio ceiling "
-            f"({grpc.result.ok_per_second:.0f} req/s). Per request, the FastAPI process (uvicorn + h11 + FastAPI + "
+            f"({grpc.result.ok_per_second:.0f} req/s). Per request, the FastAPI process "
+            f"(uvicorn + httptools + FastAPI + "
             f"a grpc.aio client call) spends {_cpu_ms(http, 'echo-http'):.2f} ms of CPU and the gRPC echo "
             f"{_cpu_ms(http, 'echo-grpc'):.2f} ms. The bare gRPC figure is bounded by its client as much as by its "
             f"server: the grpc.aio load client spends {_cpu_ms(grpc, 'load client'):.2f} ms per call, the server "
@@ -229,8 +246,14 @@ CAVEATS = """\
   error is an error and is reported above.
 - **Stack as in production:** four `python -m services.<name>` and `python -m gateway`, each its own
   process, fresh databases, outbox relay and event consumers running, OpenTelemetry SDK on (no exporter),
-  logs at WARNING. uvicorn runs as `python -m gateway` runs it: one worker, the asyncio loop and h11
-  (uvloop/httptools are not dependencies); the FastAPI ceiling is served the same way.
+  logs at WARNING. Every server process runs on uvloop; uvicorn runs as `python -m gateway` runs it: one
+  worker, uvloop and httptools; the FastAPI ceilings are served the same way. The load client stays on
+  asyncio's own loop (it did before uvloop too, so before/after pairs compare servers only).
+- **gRPC ListChores direct** is grpc.aio on one channel to the task service with the seed's bearer token,
+  page size 50: the gateway's GET without HTTP, auth in the gateway, conversion or JSON.
+- **Payload ceiling:** the FastAPI echo's `GET /chores` makes one grpc.aio ListChores call to the grpc
+  echo, which answers 50 prebuilt chores, and converts them with the gateway's converter and JSON
+  response (`bench/echo.py`): no auth, middleware, telemetry or database.
 - **POST complete** spreads the completions round-robin over 50 daily interval chores, so concurrent
   requests almost never wait on the same row lock; each completion is a transaction (lock, insert,
   update, outbox row) plus the events notify and analytics consume while the load runs.

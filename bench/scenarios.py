@@ -54,12 +54,35 @@ def gateway_scenarios(gateway_url: str, seed: Seed, **load: Any) -> list[Scenari
     ]
 
 
+def direct_scenarios(task_port: int, seed: Seed, **load: Any) -> list[Scenario]:
+    """The task service without the gateway: what GET chores costs below HTTP."""
+    return [
+        Scenario(
+            "grpc-list",
+            "gRPC ListChores direct to task (grpc.aio, 50 items)",
+            LoadSpec(
+                "grpc",
+                port=task_port,
+                rpc="list_chores",
+                parent=f"households/{seed.household_id}",
+                headers={"authorization": f"Bearer {seed.token}"},
+                **load,
+            ),
+        )
+    ]
+
+
 def ceiling_scenarios(http_port: int, grpc_port: int, **load: Any) -> list[Scenario]:
     return [
         Scenario(
             "echo-http",
             "ceiling: FastAPI route + 1 grpc.aio call",
             LoadSpec("http", port=http_port, paths=["/echo"], **load),
+        ),
+        Scenario(
+            "payload",
+            "payload ceiling: FastAPI route + 1 grpc.aio call of 50 prebuilt chores, gateway converter",
+            LoadSpec("http", port=http_port, paths=["/chores"], **load),
         ),
         Scenario("echo-grpc", "ceiling: bare grpc.aio unary call", LoadSpec("grpc", port=grpc_port, **load)),
     ]
