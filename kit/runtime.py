@@ -1,5 +1,11 @@
 """What every service process holds: settings, telemetry, database, Redis, token verifier, channels.
 
+Two Redis clients: `redis` for the event streams and the outbox relay (a blocking XREADGROUP waits seconds, so
+its socket timeout is long), and `cache_redis` for cache calls only (`<NAME>_CACHE_REDIS_URL`, default
+REDIS_URL): socket and connect timeouts of `<NAME>_CACHE_TIMEOUT_MS` (100 ms), no retries, and one circuit
+breaker (`cache_breaker`) shared by every cache of the service (`signed_cache`), so a hung Redis costs a
+request at most one short timeout (kit.cache).
+
 A service's `server.create_server()` builds a `Runtime`, makes its gRPC server with
 `runtime.build_server(...)`, starts its outbox relay (`publish_outbox`) and event consumer
 (`consume`) — background tasks whose lifetime is the server's — and returns `runtime.attach(server)`.
@@ -11,16 +17,21 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 from collections.abc import AsyncIterator, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from kit import redis_acl
 from kit.auth import JwksSource, TokenVerifier, grpc_jwks_source, service_audience
+from kit.breaker import CircuitBreaker
+from kit.cache import SignedCache
 from kit.db import asyncpg_dsn, create_engine, session_factory
 from kit.events import EventConsumer, Handlers
 from kit.grpc_client import make_channel
@@ -40,6 +51,9 @@ class Runtime:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     redis: aioredis.Redis
+    # The cache's own client (short timeouts, no retries) and its circuit breaker; see the module docstring.
+    cache_redis: aioredis.Redis
+    cache_breaker: CircuitBreaker
     verifier: TokenVerifier
     channels: dict[str, grpc.aio.Channel] = field(default_factory=dict)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -51,6 +65,20 @@ class Runtime:
         task = asyncio.create_task(coro, name=name)
         task.add_done_callback(_log_crash)
         self.tasks.append(task)
+
+    def signed_cache(self, *, ttl: int) -> SignedCache:
+        """A cache under this service's prefix (`{namespace}:{service}`), keyed by `<NAME>_CACHE_SECRET` (or a
+        random per-process secret), on the cache client, bounded by its timeout and breaker."""
+        settings = self.settings
+        secret = settings.cache_secret.get_secret_value().encode() if settings.cache_secret else secrets.token_bytes(32)
+        return SignedCache(
+            self.cache_redis,
+            prefix=f"{settings.redis_namespace}:{settings.service}",
+            secret=secret,
+            ttl=ttl,
+            breaker=self.cache_breaker,
+            timeout=settings.cache_timeout_ms / 1000,
+        )
 
     def stream(self, domain: str) -> str:
         return f"{self.settings.redis_namespace}.events.{domain}"
@@ -119,6 +147,7 @@ class Runtime:
         for channel in self.channels.values():
             await channel.close(None)  # no grace (grpcio's default; grpc-stubs makes the argument required)
         await self.redis.aclose()
+        await self.cache_redis.aclose()
         await self.engine.dispose()
 
     def attach(self, server: Server) -> Server:
@@ -133,6 +162,18 @@ class Runtime:
 def _log_crash(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("background task %s crashed", task.get_name(), exc_info=task.exception())
+
+
+def cache_client(settings: ServiceSettings) -> aioredis.Redis:
+    """The cache's Redis client: every socket operation and connect bounded by `cache_timeout_ms`, and no
+    retries (redis-py retries a timeout three times by default — a hung Redis would cost four timeouts)."""
+    timeout = settings.cache_timeout_ms / 1000
+    return aioredis.Redis.from_url(
+        settings.cache_redis_url or settings.redis_url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
+    )
 
 
 def create_runtime(
@@ -175,6 +216,12 @@ def create_runtime(
         engine=engine,
         sessions=session_factory(engine),
         redis=aioredis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2),
+        cache_redis=cache_client(settings),
+        cache_breaker=CircuitBreaker(
+            f"{settings.redis_namespace}:{settings.service}:cache",
+            failures=settings.cache_breaker_failures,
+            cooldown=settings.cache_breaker_cooldown_seconds,
+        ),
         verifier=verifier,
         channels=channels,
         service_tokens=service_tokens,

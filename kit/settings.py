@@ -74,6 +74,13 @@ class ServiceSettings(BaseSettings):
     # <NAME>_CACHE_SECRET: the key that authenticates this service's Redis cache entries (kit.cache). Unset: a
     # random one per process (safe; replicas then do not share entries). Set it alike on every replica.
     cache_secret: SecretStr | None = Field(default=None, min_length=16)
+    # The cache's own Redis client (kit.runtime, kit.cache): <NAME>_CACHE_REDIS_URL (unset: REDIS_URL); every cache
+    # call bounded by <NAME>_CACHE_TIMEOUT_MS; after <NAME>_CACHE_BREAKER_FAILURES consecutive failures the cache is
+    # bypassed for <NAME>_CACHE_BREAKER_COOLDOWN_SECONDS, then one trial call decides.
+    cache_redis_url: str | None = None
+    cache_timeout_ms: int = Field(default=100, ge=1, le=10_000)
+    cache_breaker_failures: int = Field(default=3, ge=1)
+    cache_breaker_cooldown_seconds: float = Field(default=5.0, gt=0)
     # <NAME>_SERVICE_SECRET: this service's own credential, exchanged with the user service for short-lived
     # service tokens for background work (kit.service_tokens); the user service holds the same value in
     # USER_SERVICE_SECRETS_DIR/<name>. Unset: the service cannot call internal RPCs.

@@ -8,7 +8,9 @@ answer the same fact, "is X a member of H, with what role", so both share the ca
 the asking service's Redis namespace (`kit.cache.SignedCache`: authenticated entries, invalidation-safe) under
 `{namespace}:{service}:{household}:membership:{user}:v2` for a TTL, and dropped sooner by the user events
 that make them stale (`invalidation_handlers`). Negative answers are not cached, so a new member is never
-locked out.
+locked out. The cache is the runtime's (`Runtime.signed_cache`): short timeouts and a circuit breaker, so a
+hung Redis makes answers come from the user service instead of slowing them down, and an invalidation lost
+meanwhile flushes the whole cache once Redis answers again (see kit.cache for the bound).
 
 The authorization policy lives here, beside the roles it speaks of: an outsider gets NOT_FOUND (never
 reveal that a household exists), a member without the role PERMISSION_DENIED.
@@ -17,7 +19,6 @@ reveal that a household exists), a member without the role PERMISSION_DENIED.
 from __future__ import annotations
 
 import json
-import secrets
 import uuid
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -183,11 +184,8 @@ def membership_mirror(projection: Projection) -> Handlers:
 
 
 def membership_client(runtime: Runtime, *, ttl: int) -> MembershipClient:
-    """The client a service's server.py wires: user's channel, this service's Redis namespace and cache secret."""
-    settings = runtime.settings
-    secret = settings.cache_secret.get_secret_value().encode() if settings.cache_secret else secrets.token_bytes(32)
-    cache = SignedCache(runtime.redis, prefix=f"{settings.redis_namespace}:{settings.service}", secret=secret, ttl=ttl)
-    return MembershipClient(runtime.channels["user"], cache, runtime.service_tokens)
+    """The client a service's server.py wires: user's channel and the runtime's cache (namespace, secret, breaker)."""
+    return MembershipClient(runtime.channels["user"], runtime.signed_cache(ttl=ttl), runtime.service_tokens)
 
 
 __all__ = [
