@@ -21,7 +21,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 from prometheus_client import Counter, Histogram
 
-from kit import context
+from kit import context, outages
 from kit.auth import TokenVerifier, bearer_token
 from kit.errors import (
     ERROR_DOMAIN,
@@ -179,7 +179,8 @@ class AuthInterceptor(_ServerInterceptor):
 
 
 class ErrorInterceptor(_ServerInterceptor):
-    """Domain exceptions → `google.rpc.Status` with ErrorInfo (+ BadRequest); others → generic INTERNAL."""
+    """Domain exceptions → `google.rpc.Status` with ErrorInfo (+ BadRequest); a database outage → UNAVAILABLE
+    (`kit.outages`); others → generic INTERNAL."""
 
     async def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
         method = details.method
@@ -195,12 +196,24 @@ class ErrorInterceptor(_ServerInterceptor):
             except grpc.aio.AioRpcError as exc:
                 # A downstream call failed: pass its error on as ours (its status keeps the details).
                 await _abort_with_status(ctx, to_grpc_status(error_from_rpc(exc)))
-            except Exception:
-                # The stack trace goes to the log only; the caller sees a generic message.
-                log.exception("unhandled error in %s", method)
-                await _abort_with_status(ctx, to_grpc_status(Internal("internal error")))
+            except Exception as exc:
+                await _abort_with_status(ctx, to_grpc_status(_unexpected(method, exc)))
 
         return _wrap(await continuation(details), scope)
+
+
+def _unexpected(method: str, exc: Exception) -> HearthError:
+    """What the caller gets for an exception that is not ours: UNAVAILABLE for a database outage, else INTERNAL.
+
+    An outage is expected operations, not a bug: one WARNING line per request, no stack (`kit.outages`).
+    Anything else logs its stack trace; the caller sees a generic message either way.
+    """
+    outage = outages.database_outage(exc)
+    if outage is not None:
+        log.warning("database unavailable in %s: %s", method, outages.describe(outage))
+        return outages.unavailable()
+    log.exception("unhandled error in %s", method, exc_info=exc)
+    return Internal("internal error")
 
 
 class MetricsInterceptor(_ServerInterceptor):
