@@ -30,6 +30,7 @@ from tests.support.infra import database_url, infra, unique
 
 # Production-strength argon2 costs ~0.2 s a hash; tests register hundreds of people. Tests of the cost
 # itself set their own.
+TEST_CACHE_TIMEOUT_MS = 2000
 FAST_PASSWORDS = {"password_time_cost": 1, "password_memory_kib": 1024, "password_parallelism": 1}
 
 
@@ -91,6 +92,9 @@ async def running_stack(
                     "grpc_host": "127.0.0.1",
                     "grpc_port": 0,
                     "metrics_port": 0,
+                    # Production's 100 ms cache timeout is for a hung Redis; on a loaded CI machine a healthy one
+                    # can miss it, turning a test's cached answer into a miss. Outage tests set their own.
+                    "cache_timeout_ms": TEST_CACHE_TIMEOUT_MS,
                     "user_addr": stack.addr("user") if "user" in stack.servers else "127.0.0.1:1",
                     **(
                         {"keys_dir": keys_dir, "service_secrets_dir": creds.secrets_dir, **FAST_PASSWORDS}
