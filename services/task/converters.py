@@ -8,6 +8,8 @@ reported with every other bad field of the request (and only when the field matt
 
 from __future__ import annotations
 
+import functools
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -44,9 +46,16 @@ Assignment = task_pb2.Assignment
 STATES = {ACTIVE: task_pb2.Chore.ACTIVE, DONE: task_pb2.Chore.DONE, ARCHIVED: task_pb2.Chore.ARCHIVED}
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _set_time(target: Timestamp, value: datetime | None) -> None:
+    """Timestamp.FromDatetime's result for an aware datetime, in integer arithmetic (exact, and about twice as
+    fast: this runs four times per chore of every list)."""
     if value is not None:
-        target.FromDatetime(value.astimezone(UTC))
+        delta = value - _EPOCH
+        target.seconds = delta.days * 86400 + delta.seconds
+        target.nanos = delta.microseconds * 1000
 
 
 def _enum_name(enum: Any, value: int, prefix: str = "") -> str:
@@ -210,16 +219,22 @@ def chore_name(chore: Chore) -> str:
     return f"households/{chore.household_id}/chores/{chore.id}"
 
 
-def chore_to_proto(chore: Chore) -> task_pb2.Chore:
+# A chore's columns as a plain row (repository.RESOURCE_COLUMNS, the read paths) or as a Chore (the write paths):
+# the same attribute names, except that a row holds the two JSONB columns as their text.
+ChoreRow = Any
+
+
+def _chore_message(chore: Chore | ChoreRow, recurrence: Recurrence, assignment: Assignment) -> task_pb2.Chore:
+    """The one place a chore's columns become its resource (both `chore_to_proto` and `chore_row_to_proto`)."""
     message = task_pb2.Chore(
-        name=chore_name(chore),
+        name=f"households/{chore.household_id}/chores/{chore.id}",
         title=chore.title,
         description=chore.description,
         category=chore.category,
-        labels=list(chore.labels),
+        labels=chore.labels,
         points=chore.points,
-        recurrence=recurrence_to_proto(scheduling.Recurrence.from_json(chore.recurrence)),
-        assignment=assignment_to_proto(scheduling.Assignment.from_json(chore.assignment)),
+        recurrence=recurrence,
+        assignment=assignment,
         assignee=user_name(chore.assignee_id),
         reminders=[task_pb2.Reminder(before_minutes=minutes) for minutes in chore.reminders],
         requires_photo=chore.requires_photo,
@@ -235,6 +250,31 @@ def chore_to_proto(chore: Chore) -> task_pb2.Chore:
     _set_time(message.create_time, chore.create_time)
     _set_time(message.update_time, chore.update_time)
     return message
+
+
+def chore_to_proto(chore: Chore) -> task_pb2.Chore:
+    return _chore_message(
+        chore,
+        recurrence_to_proto(scheduling.Recurrence.from_json(chore.recurrence)),
+        assignment_to_proto(scheduling.Assignment.from_json(chore.assignment)),
+    )
+
+
+# Chores of a household share a handful of schedules and assignments: each distinct JSONB text is parsed and
+# converted once. Bounded; the messages are never mutated (a message field set from one is a copy).
+@functools.lru_cache(maxsize=4096)
+def _recurrence_of(text: str) -> Recurrence:
+    return recurrence_to_proto(scheduling.Recurrence.from_json(json.loads(text)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _assignment_of(text: str) -> Assignment:
+    return assignment_to_proto(scheduling.Assignment.from_json(json.loads(text)))
+
+
+def chore_row_to_proto(row: ChoreRow) -> task_pb2.Chore:
+    """A row of repository.RESOURCE_COLUMNS as its resource: what chore_to_proto makes of the same chore."""
+    return _chore_message(row, _recurrence_of(row.recurrence), _assignment_of(row.assignment))
 
 
 def completion_to_proto(completion: Completion) -> task_pb2.Completion:

@@ -25,6 +25,36 @@ _DUE_KEY: sa.ColumnElement[Any] = sa.literal_column(
 )
 
 
+# Exactly what a Chore resource shows (converters.chore_row_to_proto), read as plain rows — no ORM instance per
+# chore on the read paths (GetChore, ListChores). The JSONB columns come as their text, parsed once per distinct
+# value by the converter; the other column names are the model's, so a row reads like a Chore.
+RESOURCE_COLUMNS: tuple[sa.ColumnElement[Any], ...] = (
+    Chore.id.expression,
+    Chore.household_id.expression,
+    Chore.title.expression,
+    Chore.description.expression,
+    Chore.category.expression,
+    Chore.labels.expression,
+    Chore.points.expression,
+    Chore.estimated_minutes.expression,
+    sa.cast(Chore.recurrence.expression, sa.Text).label("recurrence"),
+    sa.cast(Chore.assignment.expression, sa.Text).label("assignment"),
+    Chore.assignee_id.expression,
+    Chore.reminders.expression,
+    Chore.requires_photo.expression,
+    Chore.requires_approval.expression,
+    Chore.state.expression,
+    Chore.creator_id.expression,
+    Chore.next_due_time.expression,
+    Chore.last_completion_time.expression,
+    Chore.create_time.expression,
+    Chore.update_time.expression,
+    Chore.version.expression,
+)
+# A row of RESOURCE_COLUMNS.
+ChoreRow = sa.Row[Any]
+
+
 @dataclass(frozen=True)
 class ChoreFilter:
     """Every condition is optional and they combine with AND; `states` is always applied."""
@@ -50,7 +80,7 @@ def sort_key(order: ChoreOrder) -> sa.ColumnElement[Any]:
     return columns[order]
 
 
-def sort_value(chore: Chore, order: ChoreOrder) -> Any:
+def sort_value(chore: Chore | ChoreRow, order: ChoreOrder) -> Any:
     """`chore`'s value of the sort key `order` (None for no due time), as a keyset cursor holds it."""
     if order == "due_at":
         return chore.next_due_time
@@ -75,6 +105,11 @@ class ChoreRepository:
             query = query.with_for_update()
         return (await self._session.scalars(query)).one_or_none()
 
+    async def get_row(self, household_id: uuid.UUID, chore_id: uuid.UUID) -> ChoreRow | None:
+        """The chore's RESOURCE_COLUMNS, only if it belongs to `household_id` (the read path of `get`)."""
+        query = sa.select(*RESOURCE_COLUMNS).where(Chore.id == chore_id, Chore.household_id == household_id)
+        return (await self._session.execute(query)).one_or_none()
+
     async def page(
         self,
         household_id: uuid.UUID,
@@ -84,11 +119,11 @@ class ChoreRepository:
         descending: bool,
         after: Cursor | None,
         limit: int,
-    ) -> list[Chore]:
-        """One page in (sort key, id) order, strictly after the `after` cursor (sort value, id) — keyset, never
-        OFFSET; a due time of None in the cursor is "no due time", which sorts last."""
+    ) -> list[ChoreRow]:
+        """One page of RESOURCE_COLUMNS rows in (sort key, id) order, strictly after the `after` cursor (sort
+        value, id) — keyset, never OFFSET; a due time of None in the cursor is "no due time", which sorts last."""
         query = page_query(household_id, where, order=order, descending=descending, after=after, limit=limit)
-        return list(await self._session.scalars(query))
+        return list(await self._session.execute(query))
 
 
 def page_query(
@@ -99,8 +134,8 @@ def page_query(
     descending: bool,
     after: Cursor | None,
     limit: int,
-) -> sa.Select[Chore]:
-    query = sa.select(Chore).where(Chore.household_id == household_id, Chore.state.in_(list(where.states)))
+) -> sa.Select[Any]:
+    query = sa.select(*RESOURCE_COLUMNS).where(Chore.household_id == household_id, Chore.state.in_(list(where.states)))
     if where.assignee_id is not None:
         query = query.where(Chore.assignee_id == where.assignee_id)
     if where.category is not None:

@@ -60,7 +60,7 @@ from kit.validation import Violations, caller_id
 from services.task import events, scheduling, validation
 from services.task.inputs import ME, ChoreInput, ChoreUpdate, CompleteInput, ListChoresQuery
 from services.task.models import ACTIVE, ARCHIVED, DONE, Chore, Completion, etag_of
-from services.task.repository import ChoreOrder, ChoreRepository, CompletionRepository, sort_value
+from services.task.repository import ChoreOrder, ChoreRepository, ChoreRow, CompletionRepository, sort_value
 from services.task.validation import UPDATABLE, zone
 from services.user.client import ADULT_ROLES, MembershipClient
 
@@ -193,13 +193,18 @@ class ChoreService:
             raise NotFound("chore not found")
         return chore
 
-    async def get_chore(self, household_id: uuid.UUID, chore_id: uuid.UUID) -> Chore:
+    async def get_chore(self, household_id: uuid.UUID, chore_id: uuid.UUID) -> ChoreRow:
+        """The chore's columns as a plain row (repository.RESOURCE_COLUMNS; converters.chore_row_to_proto)."""
         _annotate(household_id, chore_id)
         await self._membership.require(household_id)
         async with self._sessions() as session:
-            return await self._chore(ChoreRepository(session), household_id, chore_id)
+            row = await ChoreRepository(session).get_row(household_id, chore_id)
+        if row is None:
+            raise NotFound("chore not found")
+        return row
 
-    async def list_chores(self, household_id: uuid.UUID, query: ListChoresQuery) -> Page[Chore]:
+    async def list_chores(self, household_id: uuid.UUID, query: ListChoresQuery) -> Page[ChoreRow]:
+        """A page of plain rows (repository.RESOURCE_COLUMNS; converters.chore_row_to_proto)."""
         _annotate(household_id)
         membership = await self._membership.require(household_id)
         errors = Violations()

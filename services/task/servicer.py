@@ -31,7 +31,7 @@ class ChoreServicer(task_pb2_grpc.ChoreServiceServicer):
         request: task_pb2.GetChoreRequest,
         context: grpc.aio.ServicerContext[task_pb2.GetChoreRequest, task_pb2.Chore],
     ) -> task_pb2.Chore:
-        return converters.chore_to_proto(await self._service.get_chore(*converters.chore_ids(request.name)))
+        return converters.chore_row_to_proto(await self._service.get_chore(*converters.chore_ids(request.name)))
 
     async def ListChores(
         self,
@@ -41,7 +41,7 @@ class ChoreServicer(task_pb2_grpc.ChoreServiceServicer):
         query = converters.list_query(request)
         page = await self._service.list_chores(converters.household_id(request.parent), query)
         return task_pb2.ListChoresResponse(
-            chores=[converters.chore_to_proto(chore) for chore in page.items], next_page_token=page.next_page_token
+            chores=[converters.chore_row_to_proto(row) for row in page.items], next_page_token=page.next_page_token
         )
 
     async def UpdateChore(

@@ -172,6 +172,76 @@ async def test_create_and_get_round_trip_every_field(stack: Stack, chores: task_
     assert got == created
 
 
+async def test_list_and_get_show_each_chore_as_its_writes_do(
+    stack: Stack, chores: task_pb2_grpc.ChoreServiceStub
+) -> None:
+    """GetChore and ListChores read plain rows (converters.chore_row_to_proto), the writes answer from the model
+    (converters.chore_to_proto): for the same chores, in every shape, the three agree field for field."""
+    home = await household(stack, member="member")
+    owner = home.owner.metadata
+    due = datetime(now().year + 1, 4, 15, 16, tzinfo=UTC)
+    every_field = Chore(
+        title="Vacuum",
+        description="All three floors.",
+        category="cleaning",
+        labels=["weekly", "indoor"],
+        points=20,
+        estimated_minutes=0,  # present although zero
+        recurrence=interval(2, Recurrence.Interval.WEEKS, rolling=True, months=[9, 4]),
+        assignment=Assignment(
+            strategy=Assignment.FIXED,
+            assignees=[home["member"].name, home.owner.name],
+            rotate=Assignment.ON_COMPLETION,
+            on_miss=Assignment.KEEP,
+            grace_minutes=90,
+        ),
+        reminders=[task_pb2.Reminder(before_minutes=60), task_pb2.Reminder(before_minutes=1440)],
+        requires_photo=True,
+    )
+    every_field.next_due_time.FromDatetime(due)
+    latest = {
+        "every field": await create(chores, home, chore=every_field),
+        "defaults": await create(chores, home, title="Defaults"),
+        "same schedule": await create(chores, home, title="Daily A", recurrence=interval(1, Recurrence.Interval.DAYS)),
+        "same schedule again": await create(
+            chores, home, title="Daily B", recurrence=interval(1, Recurrence.Interval.DAYS)
+        ),
+    }
+    done = await create(chores, home, title="One-off", due=now() + timedelta(hours=1))
+    completed = await chores.CompleteChore(task_pb2.CompleteChoreRequest(name=done.name), metadata=owner)
+    latest["done"] = completed.chore
+    assert not completed.chore.HasField("next_due_time")
+    updated = latest["defaults"]
+    updated.description = "now with a description"
+    latest["defaults"] = await chores.UpdateChore(
+        task_pb2.UpdateChoreRequest(chore=updated, update_mask=field_mask_pb2.FieldMask(paths=["description"])),
+        metadata=owner,
+    )
+    archived = await create(chores, home, title="Archived")
+    await chores.DeleteChore(task_pb2.DeleteChoreRequest(name=archived.name), metadata=owner)
+    latest["archived"] = archived
+    latest["archived"].state = Chore.ARCHIVED
+    latest["archived"].etag = str(int(archived.etag) + 1)
+
+    listed = [
+        chore
+        for status in ("", "done", "archived")
+        for chore in await list_all(chores, home, page_size=50, status=status)
+    ]
+    got = {
+        chore.name: await chores.GetChore(task_pb2.GetChoreRequest(name=chore.name), metadata=owner)
+        for chore in latest.values()
+    }
+    assert sorted(chore.name for chore in listed) == sorted(got)
+    for chore in listed:
+        assert chore == got[chore.name]
+    for key, chore in latest.items():
+        if key == "archived":  # DeleteChore answers Empty: all but the state, etag and update time as created
+            got[chore.name].ClearField("update_time")
+            chore.ClearField("update_time")
+        assert got[chore.name] == chore, key
+
+
 async def test_create_defaults(stack: Stack, chores: task_pb2_grpc.ChoreServiceStub) -> None:
     home = await household(stack)
     before = datetime.now(UTC)
