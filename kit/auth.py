@@ -11,13 +11,22 @@ services"): an end user's access token (`typ=access`, `aud=<HEARTH_JWT_AUDIENCE>
 the user service issues to a service for background work. A token of one kind never passes as the other:
 an access token carrying a service audience, a service token carrying the user audience, and a service
 token for another callee are all refused. Which RPCs take which kind is the AuthInterceptor's business.
+
+A verified token's caller is remembered (bounded, least recently used first out, keyed by the token's SHA-256)
+until the token's `exp` and never beyond, so a client's repeated calls cost one signature check, not one each:
+at `exp` the entry is dropped and the token verified in full (which refuses it as expired, with the same
+leeway as ever). A JWKS refresh that changes the key set forgets every remembered token, and a remembered
+token whose key is no longer published is verified again, so a key rotated out stops its tokens at once.
+Only successes are remembered; a refused token is checked in full every time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -31,6 +40,9 @@ ALGORITHM = "EdDSA"
 ACCESS_TYPE = "access"
 SERVICE_TYPE = "service"
 SERVICE_SUBJECT_PREFIX = "service:"
+# Tokens remembered by one verifier: a few per active session, far more than one process sees within a token's life
+# at our scale; the oldest unused goes first.
+VERIFIED_CACHE_SIZE = 10_000
 JwksSource = Callable[[], Awaitable[dict[str, Any]]]
 
 
@@ -48,9 +60,12 @@ class TokenVerifier:
         audience: str,
         service_audience: str | None = None,
         refresh_interval: float = 30.0,
+        cache_size: int = VERIFIED_CACHE_SIZE,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         """`audience`: that of end users' access tokens; `service_audience`: that of service tokens meant for
-        this service (None: no service token is accepted)."""
+        this service (None: no service token is accepted). `cache_size` verified tokens are remembered until
+        their `exp` by `clock` (wall-clock seconds, as `exp` is; 0: none)."""
         self._source = jwks_source
         self._issuer = issuer
         self._audience = audience
@@ -59,6 +74,11 @@ class TokenVerifier:
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = float("-inf")
         self._lock = asyncio.Lock()
+        self._jwks: dict[str, Any] | None = None
+        self._cache_size = cache_size
+        self._clock = clock
+        # sha256(token) → (caller, exp, kid), least recently used first
+        self._verified: OrderedDict[bytes, tuple[Caller, float, str]] = OrderedDict()
 
     async def _refresh(self) -> None:
         async with self._lock:
@@ -67,6 +87,9 @@ class TokenVerifier:
             jwks = await self._source()
             self._keys = {k["kid"]: jwt.PyJWK(k) for k in jwks.get("keys", []) if k.get("kid")}
             self._fetched_at = time.monotonic()
+            if jwks != self._jwks:  # keys added, removed or replaced: nothing verified before stands
+                self._verified.clear()
+                self._jwks = jwks
 
     async def _key(self, kid: str) -> jwt.PyJWK:
         if kid not in self._keys:
@@ -82,13 +105,31 @@ class TokenVerifier:
         The one other exception is the JWKS source's own failure (the user service unreachable): an outage
         is not the caller's fault, so it surfaces as UNAVAILABLE, never as a 401 that logs users out.
         """
+        digest = hashlib.sha256(token.encode()).digest()
+        remembered = self._verified.get(digest)
+        if remembered is not None:
+            caller, expires, kid = remembered
+            if self._clock() < expires and kid in self._keys:
+                self._verified.move_to_end(digest)
+                return caller
+            del self._verified[digest]  # expired or its key gone: verified in full, as the first time
+        caller, expires, kid = await self._verify(token)
+        if self._cache_size > 0:
+            self._verified[digest] = (caller, expires, kid)
+            while len(self._verified) > self._cache_size:
+                self._verified.popitem(last=False)
+        return caller
+
+    async def _verify(self, token: str) -> tuple[Caller, float, str]:
+        """The caller, the token's `exp` and its key id; Unauthenticated for anything wrong with the token."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
             raise Unauthenticated("malformed access token") from exc
         if header.get("alg") != ALGORITHM:
             raise Unauthenticated("access token algorithm not accepted")
-        key = await self._key(str(header.get("kid", "")))
+        kid = str(header.get("kid", ""))
+        key = await self._key(kid)
         audiences = [self._audience, *([self._service_audience] if self._service_audience else [])]
         try:
             claims = jwt.decode(
@@ -105,23 +146,25 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:
             raise Unauthenticated("invalid access token") from exc
         kind, subject, aud = claims.get("typ"), str(claims["sub"]), claims.get("aud")
+        expires = float(claims["exp"])  # a number: jwt.decode has checked it
         if kind == SERVICE_TYPE:
             # Bound to this service exactly: a list of audiences or the users' audience does not do.
             name = subject.removeprefix(SERVICE_SUBJECT_PREFIX)
             if aud != self._service_audience or not subject.startswith(SERVICE_SUBJECT_PREFIX) or not name:
                 raise Unauthenticated("invalid service token")
-            return Caller(user_id="", token=token, service=name)
+            return Caller(user_id="", token=token, service=name), expires, kid
         if kind != ACCESS_TYPE:
             raise Unauthenticated("not an access token")
         if aud != self._audience or subject.startswith(SERVICE_SUBJECT_PREFIX):
             raise Unauthenticated("invalid access token")
         scope = claims.get("scope", "")
-        return Caller(
+        caller = Caller(
             user_id=subject,
             token=token,
             scopes=frozenset(scope.split()) if isinstance(scope, str) else frozenset(),
             session_id=str(claims.get("sid", "")),
         )
+        return caller, expires, kid
 
 
 def bearer_token(authorization: str | None) -> str | None:

@@ -8,9 +8,12 @@ import hashlib
 import hmac
 import json
 import socket
+import time
+from datetime import datetime, tzinfo
 from typing import Any
 
 import grpc
+import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from hearth.user.v1 import user_pb2, user_pb2_grpc
@@ -220,3 +223,120 @@ async def test_an_unreachable_jwks_source_is_unavailable_not_unauthenticated() -
         with pytest.raises(grpc.aio.AioRpcError) as raised:
             await verifier(grpc_jwks_source(channel)).verify(SigningKey("k1").token())
     assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+# --- verified tokens remembered until exp ------------------------------------------------------------
+
+
+class Clock:
+    """The verifier's clock and PyJWT's together (its expiry check reads datetime.now)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.now = time.time()
+        clock = self
+
+        class FrozenDatetime(datetime):
+            @classmethod
+            def now(cls, tz: tzinfo | None = None) -> FrozenDatetime:
+                return cls.fromtimestamp(clock.now, tz)
+
+        monkeypatch.setattr(jwt.api_jwt, "datetime", FrozenDatetime)
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def signature_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every token jwt.decode (the signature and claims check) is asked about."""
+    checked: list[str] = []
+    decode = jwt.decode
+
+    def counting(token: str, *args: Any, **kwargs: Any) -> Any:
+        checked.append(token)
+        return decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counting)
+    return checked
+
+
+async def test_a_second_verification_of_a_token_checks_no_signature(signature_checks: list[str]) -> None:
+    key = SigningKey("k1")
+    v = verifier(StaticJwks(key))
+    token = key.token(sub="user-42")
+    first = await v.verify(token)
+    assert await v.verify(token) == first
+    assert signature_checks == [token]
+    other = key.token(sub="user-43")
+    assert (await v.verify(other)).user_id == "user-43"  # another token: checked, never mistaken for the first
+    assert signature_checks == [token, other]
+
+
+async def test_a_refused_token_is_checked_every_time(signature_checks: list[str]) -> None:
+    key = SigningKey("k1")
+    v = verifier(StaticJwks(key))
+    token = key.token(aud="someone-else")
+    await refused(v, token)
+    await refused(v, token)
+    assert signature_checks == [token, token]
+
+
+async def test_a_remembered_token_is_refused_at_expiry_as_ever(
+    monkeypatch: pytest.MonkeyPatch, signature_checks: list[str]
+) -> None:
+    clock = Clock(monkeypatch)
+    key = SigningKey("k1")
+    v = TokenVerifier(StaticJwks(key), issuer=ISSUER, audience=AUDIENCE, clock=clock)
+    claims = key.claims(ttl=60)
+    token = key.token(claims)
+    await v.verify(token)
+    clock.now = claims["exp"] - 0.5
+    await v.verify(token)
+    assert len(signature_checks) == 1  # remembered until exp
+    clock.now = claims["exp"]
+    await v.verify(token)  # never beyond it: checked in full again (accepted within PyJWT's leeway, as ever)
+    assert len(signature_checks) == 2
+    clock.now = claims["exp"] + 6
+    assert await refused(v, token) == "access token expired"
+
+
+async def test_the_remembered_tokens_are_bounded_least_recently_used_first_out(signature_checks: list[str]) -> None:
+    key = SigningKey("k1")
+    v = TokenVerifier(StaticJwks(key), issuer=ISSUER, audience=AUDIENCE, cache_size=3)
+    tokens = [key.token(sub=f"user-{n}") for n in range(4)]
+    for token in tokens[:3]:
+        await v.verify(token)
+    await v.verify(tokens[0])  # used again: the most recent now
+    await v.verify(tokens[3])  # a fourth: the least recently used (tokens[1]) goes
+    assert signature_checks == [*tokens[:3], tokens[3]]
+    await v.verify(tokens[0])
+    await v.verify(tokens[2])
+    assert len(signature_checks) == 4
+    await v.verify(tokens[1])
+    assert signature_checks[4:] == [tokens[1]]
+    assert len(v._verified) == 3
+
+
+async def test_a_token_whose_key_is_rotated_out_is_refused_after_the_refresh() -> None:
+    old, new = SigningKey("k1"), SigningKey("k2")
+    jwks = StaticJwks(old)
+    v = verifier(jwks, refresh_interval=0)
+    token = old.token()
+    await v.verify(token)
+    jwks.keys = [new]  # k1 withdrawn (compromised): its tokens must stop now, not at their exp
+    await v.verify(new.token())  # an unknown kid: the refresh
+    assert jwks.fetches == 2
+    assert await refused(v, token) == "access token signed by an unknown key"
+
+
+async def test_a_token_whose_kid_now_names_another_key_is_refused_after_the_refresh() -> None:
+    old = SigningKey("k1")
+    jwks = StaticJwks(old, SigningKey("k0"))
+    v = verifier(jwks, refresh_interval=0)
+    token = old.token()
+    await v.verify(token)
+    replaced = SigningKey("k1")  # the same kid, another key
+    jwks.keys = [replaced, SigningKey("k2")]
+    await v.verify(jwks.keys[1].token())  # k2 unknown: the refresh
+    assert await refused(v, token) == "invalid access token"
+    await v.verify(replaced.token())
