@@ -108,7 +108,7 @@ class ChoreRepository:
     async def get_row(self, household_id: uuid.UUID, chore_id: uuid.UUID) -> ChoreRow | None:
         """The chore's RESOURCE_COLUMNS, only if it belongs to `household_id` (the read path of `get`)."""
         query = sa.select(*RESOURCE_COLUMNS).where(Chore.id == chore_id, Chore.household_id == household_id)
-        return (await self._session.execute(query)).one_or_none()
+        return (await self._rows(query)).one_or_none()
 
     async def page(
         self,
@@ -123,7 +123,14 @@ class ChoreRepository:
         """One page of RESOURCE_COLUMNS rows in (sort key, id) order, strictly after the `after` cursor (sort
         value, id) — keyset, never OFFSET; a due time of None in the cursor is "no due time", which sorts last."""
         query = page_query(household_id, where, order=order, descending=descending, after=after, limit=limit)
-        return list(await self._session.execute(query))
+        return list(await self._rows(query))
+
+    async def _rows(self, query: sa.Select[Any]) -> sa.CursorResult[Any]:
+        """A Core select run on the session's connection (its transaction), past the ORM's result machinery:
+        plain rows, none of the ORM's per-row loading."""
+        connection = await self._session.connection()
+        result: sa.CursorResult[Any] = await connection.execute(query)
+        return result
 
 
 def page_query(
