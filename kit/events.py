@@ -226,7 +226,7 @@ class EventConsumer:
         self._group = group
         self._consumer = consumer
         # By wire type; type_of refuses a class that is not an event payload (a bug caught at start-up).
-        self._handlers = {type_of(cls): (cls, handler) for cls, handler in handlers.items()}
+        self._handlers = {type_of(cls): handler for cls, handler in handlers.items()}
         domains = {stream_domain(stream) for stream in self._streams}
         for event_type in self._handlers:
             if producer_of(event_type) not in domains:  # a handler that could never run is a wiring mistake
@@ -337,8 +337,8 @@ class EventConsumer:
             why = f"{event_type} is published by {producer}, not on {stream}"
             await self._refuse(stream, entry_id, fields, "foreign_stream", why)
             return
-        registered = self._handlers.get(envelope.type)
-        if registered is None:  # an event this service does not care about
+        handler = self._handlers.get(envelope.type)
+        if handler is None:  # an event this service does not care about
             await self._redis.xack(stream, self._group, entry_id)
             return
         if delivery > self._max_attempts:
@@ -365,7 +365,7 @@ class EventConsumer:
             attributes=attributes,
         ) as span:
             try:
-                handled = await self._handle_once(event, registered[1])
+                handled = await self._handle_once(event, handler)
             except Exception as exc:
                 # Left pending: XAUTOCLAIM redelivers it after claim_idle_ms, up to max_attempts.
                 span.record_exception(exc)
