@@ -210,17 +210,21 @@ async def claim(
         return resource
 
 
+def expired(*, now: datetime | None = None, ttl: timedelta = TTL, limit: int | None = None) -> sa.Delete:
+    """The DELETE of ids that have expired (older than `ttl`), at most `limit` of them, oldest first (by the
+    created_at index): what `prune` runs, and what a periodic job runs in short transactions (kit.jobs)."""
+    cutoff = (now if now is not None else utcnow()) - ttl
+    old = sa.select(_keys.c.scope, _keys.c.caller, _keys.c.request_id).where(_keys.c.created_at <= cutoff)
+    if limit is not None:
+        old = old.order_by(_keys.c.created_at).limit(limit)
+    return sa.delete(_keys).where(sa.tuple_(_keys.c.scope, _keys.c.caller, _keys.c.request_id).in_(old))
+
+
 async def prune(
     session: AsyncSession, *, now: datetime | None = None, ttl: timedelta = TTL, limit: int | None = None
 ) -> int:
-    """Delete ids that have expired (older than `ttl`), at most `limit` of them (oldest first, by the
-    created_at index); how many. A periodic job calls it in short transactions until it deletes fewer."""
-    cutoff = (now if now is not None else utcnow()) - ttl
-    expired = sa.select(_keys.c.scope, _keys.c.caller, _keys.c.request_id).where(_keys.c.created_at <= cutoff)
-    if limit is not None:
-        expired = expired.order_by(_keys.c.created_at).limit(limit)
-    key = sa.tuple_(_keys.c.scope, _keys.c.caller, _keys.c.request_id)
-    result = await session.execute(sa.delete(_keys).where(key.in_(expired)))
+    """Delete ids that have expired (`expired`) in `session`'s transaction; how many."""
+    result = await session.execute(expired(now=now, ttl=ttl, limit=limit))
     return int(getattr(result, "rowcount", 0) or 0)
 
 
@@ -232,6 +236,7 @@ __all__ = [
     "claim",
     "create_idempotency_table",
     "drop_idempotency_table",
+    "expired",
     "fingerprint",
     "idempotency_table",
     "prune",

@@ -115,6 +115,12 @@ def _cutoff(timestamp: int, retention_days: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(timestamp, dt.UTC) - dt.timedelta(days=retention_days)
 
 
+async def _has_table(sessions: async_sessionmaker[AsyncSession], name: str) -> bool:
+    """Whether the service's database has table `name` (a job every service runs may find nothing to prune)."""
+    async with sessions() as session:
+        return await session.scalar(sa.select(sa.func.to_regclass(name))) is not None
+
+
 async def _delete_in_batches(
     sessions: async_sessionmaker[AsyncSession], statement: Callable[[int], sa.Delete], batch_size: int
 ) -> int:
@@ -155,9 +161,8 @@ async def prune_inbox(
 ) -> int:
     """Delete inbox rows handled before `timestamp - retention_days` (nothing in a service with no inbox)."""
     sessions = _sessions(context)
-    async with sessions() as session:
-        if await session.scalar(sa.select(sa.func.to_regclass("inbox"))) is None:
-            return 0  # the service consumes no events
+    if not await _has_table(sessions, _inbox.name):
+        return 0  # the service consumes no events
     cutoff = _cutoff(timestamp, retention_days)
 
     def batch(size: int) -> sa.Delete:
@@ -178,17 +183,12 @@ async def prune_request_ids(context: procrastinate.JobContext, timestamp: int) -
     """Delete request ids (kit.idempotency) that expired before the job's scheduled time; nothing in a service
     that keeps none. A second run finds nothing more: expiry is measured from the scheduled time."""
     sessions = _sessions(context)
-    async with sessions() as session:
-        if await session.scalar(sa.select(sa.func.to_regclass(idempotency.TABLE))) is None:
-            return 0
+    if not await _has_table(sessions, idempotency.TABLE):
+        return 0
     now = dt.datetime.fromtimestamp(timestamp, dt.UTC)
-    deleted = 0
-    while True:  # short transactions, as the other prune jobs
-        async with sessions() as session, session.begin():
-            count = await idempotency.prune(session, now=now, limit=PRUNE_BATCH_SIZE)
-        deleted += count
-        if count < PRUNE_BATCH_SIZE:
-            break
+    deleted = await _delete_in_batches(
+        sessions, lambda size: idempotency.expired(now=now, limit=size), PRUNE_BATCH_SIZE
+    )
     log.info("pruned request ids", extra={"deleted": deleted})
     return deleted
 
