@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
@@ -17,6 +17,17 @@ from services.analytics.stats import Tally
 
 # The members read model (fed by services.user.client.membership_mirror).
 MEMBERS = Projection(Member.__table__, key=("household_id", "user_id"), tombstone="left_at")
+
+
+def _upsert_completion() -> sa.Insert:
+    """Built once: the consumer runs it for every completion, and building an upsert costs more than running it."""
+    table = cast(sa.Table, Completion.__table__)
+    stmt = insert(table)
+    updates = {column.name: stmt.excluded[column.name] for column in table.c if column.name != "completion_id"}
+    return stmt.on_conflict_do_update(index_elements=["completion_id"], set_=updates)
+
+
+_UPSERT_COMPLETION = _upsert_completion()
 
 
 class MemberRepository:
@@ -38,10 +49,10 @@ class CompletionRepository:
         self._session = session
 
     async def upsert(self, values: dict[str, Any]) -> None:
-        """Record a completion; the same completion again (a redelivered or re-published event) overwrites it."""
-        stmt = insert(Completion).values(**values)
-        updates = {key: stmt.excluded[key] for key in values if key != "completion_id"}
-        await self._session.execute(stmt.on_conflict_do_update(index_elements=["completion_id"], set_=updates))
+        """Record a completion (`values`: every column); the same completion again (a redelivered or
+        re-published event) overwrites it."""
+        connection = await self._session.connection()
+        await connection.execute(_UPSERT_COMPLETION, values)
 
     async def tallies(self, household_id: uuid.UUID, start: datetime, end: datetime) -> dict[str, Tally]:
         """Per person (former members too): completions, on-time ones, points and minutes in `[start, end)`."""

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
@@ -42,16 +42,24 @@ class MemberRepository:
 
     async def of_household(self, household_id: uuid.UUID) -> list[Member]:
         """Every member row of the household with the member's name, including those who left (for names)."""
-        result = await self._session.execute(
-            sa.select(HouseholdMember, UserName.display_name)
-            .outerjoin(UserName, UserName.user_id == HouseholdMember.user_id)
-            .where(HouseholdMember.household_id == household_id)
-        )
-        return [
-            Member(user_id=row.user_id, role=row.role, display_name=name or "", left_at=row.left_at)
-            for row, name in result.all()
-        ]
+        # Plain rows on the session's connection: no ORM entities to load (it runs for every chore.completed).
+        connection = await self._session.connection()
+        result = await connection.execute(_OF_HOUSEHOLD, {"household_id": household_id})
+        return [Member(user_id, role, name or "", left_at) for user_id, role, name, left_at in result]
 
+
+_members, _names = cast(sa.Table, HouseholdMember.__table__), cast(sa.Table, UserName.__table__)
+# Built once: the consumer runs it for every completion, and building a select costs more than running it.
+_OF_HOUSEHOLD = (
+    sa.select(_members.c.user_id, _members.c.role, _names.c.display_name, _members.c.left_at)
+    .outerjoin(_names, _names.c.user_id == _members.c.user_id)
+    .where(_members.c.household_id == sa.bindparam("household_id"))
+)
+_ADD_NOTIFICATIONS = (
+    insert(cast(sa.Table, Notification.__table__))
+    .on_conflict_do_nothing(constraint="uq_notifications_event_id_user_id")
+    .returning(Notification.__table__.c.id)
+)
 
 # The inbox's sort key (an index on user_id, create_time, id serves it).
 NEWEST_FIRST = (Notification.__table__.c.create_time, Notification.__table__.c.id)
@@ -65,12 +73,8 @@ class NotificationRepository:
         """Insert notifications, skipping any already there for the same (event, user); returns how many are new."""
         if not rows:
             return 0
-        result = await self._session.execute(
-            insert(Notification)
-            .values(list(rows))
-            .on_conflict_do_nothing(constraint="uq_notifications_event_id_user_id")
-            .returning(Notification.id)
-        )
+        connection = await self._session.connection()
+        result = await connection.execute(_ADD_NOTIFICATIONS, list(rows))
         return len(result.all())
 
     async def page(
