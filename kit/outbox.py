@@ -6,9 +6,10 @@ publishes unsent rows to the service's Redis Stream and marks them sent:
 
 - it wakes on PostgreSQL `LISTEN hearth_outbox`; polling every `poll_interval` is only the fallback
   for a lost notification or a dropped listener connection;
-- it claims rows with `FOR UPDATE SKIP LOCKED`, so any number of relay replicas run side by side and a
-  row is published by exactly one of them (a relay that crashes between `XADD` and `COMMIT` can
-  publish a row twice — consumers deduplicate on `event_id`, which is the at-least-once contract);
+- it claims rows with `FOR UPDATE SKIP LOCKED` and marks them sent in the same statement (`UPDATE ...
+  RETURNING`, committed only after the `XADD` pipeline succeeded), so any number of relay replicas run
+  side by side and a row is published by exactly one of them (a relay that crashes between `XADD` and
+  `COMMIT` can publish a row twice — consumers deduplicate on `event_id`, which is the at-least-once contract);
 - when Redis is down the rows simply stay unsent (the transaction rolls back) and the relay retries
   with exponential backoff and jitter; nothing is lost.
 
@@ -21,6 +22,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import time
 import uuid
 from typing import Any
 
@@ -118,6 +121,23 @@ _outbox = sa.table(
 )
 
 
+# Built once (the relay runs it on every NOTIFY): the oldest unsent rows no other replica holds, marked sent.
+_unsent = (
+    sa.select(_outbox.c.id)
+    .where(_outbox.c.published_at.is_(None))
+    .order_by(_outbox.c.id)
+    .limit(sa.bindparam("limit"))
+    .with_for_update(skip_locked=True)
+    .scalar_subquery()
+)
+_CLAIM = (
+    sa.update(_outbox)
+    .where(_outbox.c.id.in_(_unsent))
+    .values(published_at=sa.bindparam("published_at"))
+    .returning(_outbox.c.id, _outbox.c.event_id, _outbox.c.event_type, _outbox.c.envelope)
+)
+
+
 def current_traceparent() -> str:
     carrier: dict[str, str] = {}
     _propagator.inject(carrier)
@@ -193,22 +213,18 @@ class OutboxRelay:
         self._max_backoff = max_backoff
         self._wake = asyncio.Event()
         self._listener: asyncpg.Connection | None = None
+        self._counted_at = -math.inf
 
     async def publish_pending(self) -> int:
         """Publish one batch of unsent rows; returns how many were published."""
         async with self._sessions() as session, session.begin():
-            rows = (
-                await session.execute(
-                    sa.select(_outbox.c.id, _outbox.c.event_id, _outbox.c.event_type, _outbox.c.envelope)
-                    .where(_outbox.c.published_at.is_(None))
-                    .order_by(_outbox.c.id)
-                    .limit(self._batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            # Claimed and marked sent in one statement; published before the commit, so if publishing or the
+            # commit fails the rows stay unsent and go out again (at-least-once).
+            connection = await session.connection()
+            claimed = await connection.execute(_CLAIM, {"limit": self._batch_size, "published_at": utcnow()})
+            rows = sorted(claimed.all(), key=lambda row: row.id)  # RETURNING keeps no order: publish by id
             if not rows:
                 return 0
-            # Published first, marked sent second: if the commit fails the rows go out again (at-least-once).
             pipe = self._redis.pipeline(transaction=False)
             for row in rows:
                 pipe.xadd(
@@ -218,9 +234,6 @@ class OutboxRelay:
                     approximate=True,
                 )
             await pipe.execute()
-            await session.execute(
-                sa.update(_outbox).where(_outbox.c.id.in_([row.id for row in rows])).values(published_at=utcnow())
-            )
         OUTBOX_PUBLISHED.labels(self._stream).inc(len(rows))
         return len(rows)
 
@@ -257,7 +270,11 @@ class OutboxRelay:
         # Clear before draining: a NOTIFY arriving mid-drain wakes the next round.
         self._wake.clear()
         await self.drain()
-        OUTBOX_PENDING.labels(self._stream).set(await self.pending_count())
+        # The gauge is for dashboards: counting at most once per poll interval, not after every NOTIFY, spares a
+        # transaction per round under load.
+        if time.monotonic() - self._counted_at >= self._poll_interval:
+            OUTBOX_PENDING.labels(self._stream).set(await self.pending_count())
+            self._counted_at = time.monotonic()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), self._poll_interval)
 
