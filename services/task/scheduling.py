@@ -21,12 +21,11 @@ applies the `CompletionChange` it returns.
 from __future__ import annotations
 
 import uuid
+from calendar import isleap
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Literal, cast, get_args
-
-from dateutil.relativedelta import relativedelta
 
 Kind = Literal["once", "interval"]
 Unit = Literal["hours", "days", "weeks", "months", "years"]
@@ -47,6 +46,8 @@ _MAX_STEP: Mapping[Unit, timedelta] = {
 # Offsets of one zone differ by at most ~26 h between any two instants (UTC-12 … UTC+14): the slack
 # that makes "k steps of nominal length" a safe lower bound for where to start searching.
 _OFFSET_SLACK = timedelta(days=2)
+# Days of each month (index 1..12) in a common year; February gains one in leap years.
+_DAYS_IN_MONTH = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 # A season that a schedule never reaches (yearly in March, season April) must not loop forever.
 _MAX_SEASON_JUMPS = 400
 
@@ -129,26 +130,52 @@ class Assignment:
 def _utc(value: datetime, name: str) -> datetime:
     """`value` in UTC. Arithmetic on two datetimes that share a zone is wall-clock arithmetic in Python
     (23:00 + 24 h is 23:00 the next day, whatever DST did), so every instant is normalised first."""
+    if value.tzinfo is UTC:  # the common case (every instant here is UTC once normalised): already the answer
+        return value
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be timezone-aware")
     return value.astimezone(UTC)
+
+
+def _plus_months(wall: datetime, n: int) -> datetime:
+    """`wall` moved by `n` calendar months, the day clamped to the target month's last day (31 January + 1 month
+    is 28 or 29 February): what `dateutil.relativedelta(months=n)` does, without its per-call cost."""
+    year, month0 = divmod(wall.year * 12 + wall.month - 1 + n, 12)
+    month = month0 + 1
+    days = _DAYS_IN_MONTH[month] + (month == 2 and isleap(year))
+    # fold=0 like every other step (datetime + timedelta drops the fold): an ambiguous wall time is its first.
+    return wall.replace(year=year, month=month, day=min(wall.day, days), fold=0)
+
+
+def _wall_shift(wall: datetime, unit: Unit, n: int) -> datetime:
+    """The naive local `wall` time moved by `n` calendar units (not hours)."""
+    if unit == "days":
+        return wall + timedelta(days=n)
+    if unit == "weeks":
+        return wall + timedelta(weeks=n)
+    return _plus_months(wall, n if unit == "months" else 12 * n)
+
+
+def _localise(wall: datetime, tz: tzinfo) -> datetime:
+    # Attaching the zone to a naive wall time resolves gaps and overlaps with fold=0 (see module doc).
+    return wall.replace(tzinfo=tz).astimezone(UTC)
 
 
 def shift(start: datetime, unit: Unit, n: int, tz: tzinfo) -> datetime:
     """`start` moved by `n` units: hours in absolute time, the others on `tz`'s wall clock (month ends clamp)."""
     if unit == "hours":
         return _utc(start, "start") + timedelta(hours=n)
-    wall = start.astimezone(tz).replace(tzinfo=None)
-    if unit == "days":
-        moved = wall + timedelta(days=n)
-    elif unit == "weeks":
-        moved = wall + timedelta(weeks=n)
-    elif unit == "months":
-        moved = wall + relativedelta(months=n)
-    else:
-        moved = wall + relativedelta(years=n)
-    # Attaching the zone to a naive wall time resolves gaps and overlaps with fold=0 (see module doc).
-    return moved.replace(tzinfo=tz).astimezone(UTC)
+    return _localise(_wall_shift(start.astimezone(tz).replace(tzinfo=None), unit, n), tz)
+
+
+def _first_step_past(wall: datetime, later: datetime, unit: Unit, every: int) -> int:
+    """The first k whose `wall + k * every * unit` is after `later` on the wall clock: a guess of the first
+    occurrence after the instant `later` (in absolute time a DST change can put it one step off)."""
+    if unit == "days" or unit == "weeks":
+        return max(0, (later - wall) // timedelta(days=every if unit == "days" else 7 * every) + 1)
+    months = (later.year - wall.year) * 12 + later.month - wall.month
+    # The same month again can still be after `later` (a later day): the step back below checks that.
+    return max(0, months // (every if unit == "months" else 12 * every) + 1)
 
 
 def _first_step_after(anchor: datetime, unit: Unit, every: int, threshold: datetime, tz: tzinfo) -> datetime:
@@ -159,17 +186,26 @@ def _first_step_after(anchor: datetime, unit: Unit, every: int, threshold: datet
         step = timedelta(hours=every)
         k = (threshold - anchor) // step + 1
         return anchor + k * step
-    # Start from a k that is certainly not past the answer, then walk: a few steps at most.
+    # A k that is certainly not past the answer (occurrences never come faster than _MAX_STEP apart) ...
     lag = threshold - anchor - _OFFSET_SLACK
-    k = max(0, lag // (_MAX_STEP[unit] * every)) if lag > timedelta(0) else 0
+    floor = max(0, lag // (_MAX_STEP[unit] * every)) if lag > timedelta(0) else 0
+    # ... and a guess from the wall clocks, usually the answer itself. Occurrences only move forward as k grows,
+    # so stepping back while the one before is still after `threshold` (never below `floor`), then forward
+    # while it is not, finds the same first k as walking up from `floor` — in two steps instead of up to four.
+    wall = anchor.astimezone(tz).replace(tzinfo=None)
+    k = max(floor, _first_step_past(wall, threshold.astimezone(tz).replace(tzinfo=None), unit, every))
+    while k > floor and _localise(_wall_shift(wall, unit, every * (k - 1)), tz) > threshold:
+        k -= 1
     while True:
-        candidate = shift(anchor, unit, every * k, tz)
+        candidate = _localise(_wall_shift(wall, unit, every * k), tz)
         if candidate > threshold:
             return candidate
         k += 1
 
 
 def in_season(when: datetime, months: Iterable[int], tz: tzinfo) -> bool:
+    if not months:  # all year (most schedules): no need to look at the local month
+        return True
     season = set(months)
     return not season or when.astimezone(tz).month in season
 
