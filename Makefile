@@ -7,7 +7,7 @@ SERVICES := user task notify analytics
 # 2 cores here; override with `make test WORKERS=4` on a bigger machine.
 WORKERS ?= 2
 
-.PHONY: run test bench proto proto-check lint format migrate clean-var venv
+.PHONY: run test bench bench-scale proto proto-check lint format migrate clean-var venv
 
 venv: $(STAMP)
 
@@ -26,6 +26,10 @@ test: venv
 
 bench: venv
 	$(PY) -m bench --write-results
+
+# GET chores at 1 M chores / 20 k households against 50 (bench/scale.py); its own block of bench/RESULTS.md.
+bench-scale: venv
+	$(PY) -m bench.scale --write-results
 
 proto: venv
 	$(PY) scripts/gen_protos.py

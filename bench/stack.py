@@ -106,11 +106,13 @@ async def running(processes: Processes) -> AsyncIterator[Processes]:
         await processes.supervisor.shutdown()
 
 
-def configure(ports: list[int], keys_dir: Path, secrets_dir: Path, namespace: str) -> dict[str, int]:
+def configure(
+    ports: list[int], keys_dir: Path, secrets_dir: Path, namespace: str, database_prefix: str = "hearth_bench"
+) -> dict[str, int]:
     """The environment every child inherits, and each one's own credentials (as `make run` gives them);
     returns the gRPC port per service.
 
-    `ports`: one per service, then the gateway's.
+    `ports`: one per service, then the gateway's; `database_prefix`: the run's database names' prefix.
     """
     where = infra.infra()
     env = {
@@ -127,7 +129,7 @@ def configure(ports: list[int], keys_dir: Path, secrets_dir: Path, namespace: st
     for name, port in zip(SERVICES, ports[: len(SERVICES)], strict=True):
         prefix = name.upper()
         env |= {
-            f"{prefix}_DATABASE_URL": infra.database_url(f"hearth_bench_{name}"),
+            f"{prefix}_DATABASE_URL": infra.database_url(f"{database_prefix}_{name}"),
             f"{prefix}_GRPC_HOST": "127.0.0.1",
             f"{prefix}_GRPC_PORT": str(port),
             f"{prefix}_METRICS_PORT": "0",
@@ -142,15 +144,16 @@ def configure(ports: list[int], keys_dir: Path, secrets_dir: Path, namespace: st
 
 
 @asynccontextmanager
-async def hearth_stack() -> AsyncIterator[Stack]:
-    """user, task, notify, analytics and the gateway, each `python -m ...`, ready to serve."""
+async def hearth_stack(database_prefix: str = "hearth_bench") -> AsyncIterator[Stack]:
+    """user, task, notify, analytics and the gateway, each `python -m ...`, ready to serve, on the databases
+    `<database_prefix>_<service>` (another prefix lets a second bench run beside `make bench`)."""
     namespace = infra.unique("bench")
     keys_dir = Path(tempfile.mkdtemp(prefix="hearth-bench-keys-"))
     secrets_dir = Path(tempfile.mkdtemp(prefix="hearth-bench-service-secrets-"))
     databases: list[str] = []
     redis_url = ""
     try:
-        ports = configure(free_ports(len(SERVICES) + 1), keys_dir, secrets_dir, namespace)
+        ports = configure(free_ports(len(SERVICES) + 1), keys_dir, secrets_dir, namespace, database_prefix)
         databases = [os.environ[f"{name.upper()}_DATABASE_URL"] for name in SERVICES]
         redis_url = os.environ["REDIS_URL"]
         await asyncio.gather(*(drop_database(url) for url in databases))  # leftovers of a killed run
