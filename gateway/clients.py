@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 from hearth.analytics.v1 import analytics_pb2, analytics_pb2_grpc
@@ -26,12 +28,21 @@ class Clients:
     chores: task_pb2_grpc.ChoreServiceAsyncStub = field(init=False)
     notifications: notify_pb2_grpc.NotificationServiceAsyncStub = field(init=False)
     analytics: analytics_pb2_grpc.AnalyticsServiceAsyncStub = field(init=False)
+    # ChoreService/ListChores answering its response bytes, not parsed: the list route renders a page it has
+    # seen before from those bytes alone (gateway.rendered). Same channel, so the same deadlines and retries.
+    chore_pages: Callable[..., Awaitable[bytes]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.auth = user_pb2_grpc.AuthServiceStub(self.channels["user"])
         self.users = user_pb2_grpc.UserServiceStub(self.channels["user"])
         self.households = user_pb2_grpc.HouseholdServiceStub(self.channels["user"])
         self.chores = task_pb2_grpc.ChoreServiceStub(self.channels["task"])
+        raw: Any = self.channels["task"].unary_unary(
+            "/hearth.task.v1.ChoreService/ListChores",
+            request_serializer=task_pb2.ListChoresRequest.SerializeToString,
+            response_deserializer=None,
+        )
+        self.chore_pages = raw
         self.notifications = notify_pb2_grpc.NotificationServiceStub(self.channels["notify"])
         self.analytics = analytics_pb2_grpc.AnalyticsServiceStub(self.channels["analytics"])
 

@@ -46,11 +46,15 @@ class Server:
     health: HealthServicer
     service_names: list[str]
     cleanups: list[Cleanup] = field(default_factory=list)
+    # Run after the port is bound and before health says SERVING (a cache warm-up), in order.
+    startups: list[Cleanup] = field(default_factory=list)
     # The service's kit Runtime (engine, redis, ...), for tests and health; set by create_server.
     runtime: Any = None
 
     async def start(self) -> None:
         await self.server.start()
+        for startup in self.startups:
+            await startup()
         for name in ["", *self.service_names]:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 

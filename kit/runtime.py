@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import secrets
@@ -31,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from kit import redis_acl
 from kit.auth import JwksSource, TokenVerifier, grpc_jwks_source, service_audience
 from kit.breaker import CircuitBreaker
-from kit.cache import SignedCache
+from kit.cache import InvalidationFeed, SignedCache, TieredCache, invalidation_channel
 from kit.db import asyncpg_dsn, create_engine, session_factory
 from kit.events import EventConsumer, Handlers
 from kit.grpc_client import make_channel
@@ -59,6 +60,9 @@ class Runtime:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     # This service's own identity for background calls (None in the user service, which issues them).
     service_tokens: ServiceTokens | None = None
+    # This process's cache invalidation feed (the first `cache()` starts it) and the tiered caches it feeds.
+    cache_feed: InvalidationFeed | None = None
+    caches: list[TieredCache] = field(default_factory=list)
 
     def spawn(self, name: str, coro: Coroutine[Any, Any, None]) -> None:
         """Run a background loop (relay, consumer) for the life of the server; a crash is logged."""
@@ -66,19 +70,65 @@ class Runtime:
         task.add_done_callback(_log_crash)
         self.tasks.append(task)
 
-    def signed_cache(self, *, ttl: int) -> SignedCache:
-        """A cache under this service's prefix (`{namespace}:{service}`), keyed by `<NAME>_CACHE_SECRET` (or a
-        random per-process secret), on the cache client, bounded by its timeout and breaker."""
+    def signed_cache(self, *, ttl: int, name: str = "") -> SignedCache:
+        """A Redis-tier cache under this service's prefix (`{namespace}:{service}`), keyed by `<NAME>_CACHE_SECRET`
+        (or this process's random secret), on the cache client, bounded by its timeout and breaker."""
         settings = self.settings
-        secret = settings.cache_secret.get_secret_value().encode() if settings.cache_secret else secrets.token_bytes(32)
         return SignedCache(
             self.cache_redis,
-            prefix=f"{settings.redis_namespace}:{settings.service}",
-            secret=secret,
+            prefix=self.cache_prefix,
+            secret=self._cache_secret,
             ttl=ttl,
             breaker=self.cache_breaker,
             timeout=settings.cache_timeout_ms / 1000,
+            name=name,
         )
+
+    @property
+    def cache_prefix(self) -> str:
+        return f"{self.settings.redis_namespace}:{self.settings.service}"
+
+    @functools.cached_property
+    def _cache_secret(self) -> bytes:
+        secret = self.settings.cache_secret
+        return secret.get_secret_value().encode() if secret else secrets.token_bytes(32)
+
+    def cache(self, name: str, *, ttl: int) -> TieredCache:
+        """The read-through cache `name` of this service (kit.cache.TieredCache): an in-process tier kept honest by
+        this process's invalidation feed (started with the first cache, one per process), in front of the Redis
+        tier. `<NAME>_CACHE_LOCAL_ENTRIES=0` turns the in-process tier off."""
+        settings = self.settings
+        remote = self.signed_cache(ttl=ttl, name=name)
+        if settings.cache_local_entries == 0:
+            return TieredCache(remote)
+        if self.cache_feed is None:
+            self.cache_feed = InvalidationFeed(
+                aioredis.Redis.from_url(
+                    settings.cache_redis_url or settings.redis_url, socket_timeout=5, socket_connect_timeout=2
+                ),
+                invalidation_channel(self.cache_prefix),
+                staleness=settings.cache_local_staleness_ms / 1000,
+                heartbeat=settings.cache_local_staleness_ms / 5000,
+            )
+            self.spawn("cache-feed", self.cache_feed.run())
+        cache = TieredCache(remote, feed=self.cache_feed, local_entries=settings.cache_local_entries)
+        self.caches.append(cache)
+        return cache
+
+    async def warm_caches(self, wait: float = 2.0) -> None:
+        """Before serving: wait (briefly) for the invalidation feed, then load every cache's hot keys locally. A
+        Redis that does not answer only means a cold start."""
+        if self.cache_feed is None:
+            return
+        try:
+            async with asyncio.timeout(wait):
+                await self.cache_feed.subscribed.wait()
+        except TimeoutError:
+            log.warning("cache invalidation feed not subscribed yet; starting with cold in-process caches")
+            return
+        for cache in self.caches:
+            loaded = await cache.warm()
+            log.info("cache warmed", extra={"cache": cache.remote.label, "cache_entries": loaded})
 
     def stream(self, domain: str) -> str:
         return f"{self.settings.redis_namespace}.events.{domain}"
@@ -148,6 +198,8 @@ class Runtime:
             await channel.close(None)  # no grace (grpcio's default; grpc-stubs makes the argument required)
         await self.redis.aclose()
         await self.cache_redis.aclose()
+        if self.cache_feed is not None:
+            await self.cache_feed.close()
         await self.engine.dispose()
 
     def attach(self, server: Server) -> Server:
@@ -155,6 +207,7 @@ class Runtime:
             await self.close()
 
         server.cleanups.append(close)
+        server.startups.append(self.warm_caches)
         server.runtime = self
         return server
 

@@ -81,6 +81,11 @@ class ServiceSettings(BaseSettings):
     cache_timeout_ms: int = Field(default=100, ge=1, le=10_000)
     cache_breaker_failures: int = Field(default=3, ge=1)
     cache_breaker_cooldown_seconds: float = Field(default=5.0, gt=0)
+    # The in-process tier in front of Redis (kit.cache.TieredCache): <NAME>_CACHE_LOCAL_ENTRIES per cache (0: no
+    # local tier); it is read only while the invalidation feed heard from Redis within
+    # <NAME>_CACHE_LOCAL_STALENESS_MS — the bound on how long a lost invalidation can be served from memory.
+    cache_local_entries: int = Field(default=10_000, ge=0, le=1_000_000)
+    cache_local_staleness_ms: int = Field(default=1000, ge=50, le=60_000)
     # <NAME>_SERVICE_SECRET: this service's own credential, exchanged with the user service for short-lived
     # service tokens for background work (kit.service_tokens); the user service holds the same value in
     # USER_SERVICE_SECRETS_DIR/<name>. Unset: the service cannot call internal RPCs.

@@ -4,6 +4,10 @@ While it is down, task's RPCs answer UNAVAILABLE and the gateway 503 `unavailabl
 with a message that names no address; once it is back, requests succeed again within a second — stale
 pooled connections are replaced before use, not failed on (kit/db.py, kit/outages.py).
 
+The probes list the chores due today: a page whose content follows the clock is never cached
+(services/task/lists.py), so it must reach the database; a cached page would be answered from the cache during
+the outage, which is what the cache is for, but says nothing about the database.
+
 Task's database lives on a throw-away server of this module's own (tests/support/throwaway_pg.py); user's
 stays on the shared test server, so only task loses its database.
 """
@@ -49,7 +53,7 @@ class Setup:
     household_id: str
 
     async def list_chores(self) -> task_pb2.ListChoresResponse:
-        request = task_pb2.ListChoresRequest(parent=f"households/{self.household_id}", page_size=10)
+        request = task_pb2.ListChoresRequest(parent=f"households/{self.household_id}", page_size=10, status="due")
         metadata = (("authorization", f"Bearer {self.owner.token}"),)
         # The generated stubs declare the sync API; on an aio channel the call is awaited.
         call: Any = self.chores.ListChores(request, metadata=metadata, timeout=5)
@@ -57,7 +61,9 @@ class Setup:
         return response
 
     async def get_chores(self) -> httpx.Response:
-        return await self.http.get(f"{API}/households/{self.household_id}/chores", headers=self.owner.headers)
+        return await self.http.get(
+            f"{API}/households/{self.household_id}/chores", params={"status": "due"}, headers=self.owner.headers
+        )
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")

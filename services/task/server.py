@@ -9,6 +9,7 @@ from kit.runtime import create_runtime
 from kit.settings import ServiceSettings
 from kit.telemetry import Telemetry
 from services.task.config import Settings
+from services.task.lists import ChoreLists
 from services.task.service import ChoreService
 from services.task.servicer import ChoreServicer
 from services.user.client import membership_client
@@ -19,7 +20,8 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
     runtime = create_runtime(settings, telemetry=telemetry)
     async with runtime.closed_on_error():
         membership = membership_client(runtime, ttl=settings.membership_ttl_seconds)
-        servicer = ChoreServicer(ChoreService(runtime.sessions, membership))
+        lists = ChoreLists(runtime.cache("chore-lists", ttl=settings.chore_list_ttl_seconds))
+        servicer = ChoreServicer(ChoreService(runtime.sessions, membership, lists=lists))
         server = runtime.build_server(
             [(task_pb2_grpc.add_ChoreServiceServicer_to_server, servicer, "hearth.task.v1.ChoreService")]
         )

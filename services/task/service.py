@@ -59,6 +59,7 @@ from kit.repository import Cursor, Page, page
 from kit.validation import Violations, caller_id
 from services.task import events, scheduling, validation
 from services.task.inputs import ME, ChoreInput, ChoreUpdate, CompleteInput, ListChoresQuery
+from services.task.lists import ChoreLists
 from services.task.models import ACTIVE, ARCHIVED, DONE, Chore, Completion, etag_of
 from services.task.repository import ChoreOrder, ChoreRepository, ChoreRow, CompletionRepository, sort_value
 from services.task.validation import UPDATABLE, zone
@@ -112,10 +113,13 @@ class ChoreService:
         sessions: async_sessionmaker[AsyncSession],
         membership: MembershipClient,
         *,
+        lists: ChoreLists | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._sessions = sessions
         self._membership = membership
+        # Every chore write goes through `self._lists.writing(...)`, which drops the household's cached pages.
+        self._lists = lists or ChoreLists(None)
         self._clock = clock
 
     async def _validated(
@@ -169,7 +173,7 @@ class ChoreService:
             update_time=now,
             version=1,
         )
-        async with self._sessions() as session, session.begin():
+        async with self._lists.writing(self._sessions, household_id) as session:
             repository = ChoreRepository(session)
             earlier = await idempotency.claim(
                 session,
@@ -203,8 +207,12 @@ class ChoreService:
             raise NotFound("chore not found")
         return row
 
-    async def list_chores(self, household_id: uuid.UUID, query: ListChoresQuery) -> Page[ChoreRow]:
-        """A page of plain rows (repository.RESOURCE_COLUMNS; converters.chore_row_to_proto)."""
+    async def list_chores(
+        self, household_id: uuid.UUID, query: ListChoresQuery, render: Callable[[Page[ChoreRow]], bytes]
+    ) -> bytes:
+        """A page of plain rows (repository.RESOURCE_COLUMNS), as `render` serializes it (the servicer's
+        ListChoresResponse): cached per household and query (services.task.lists) once the caller's membership
+        is checked."""
         _annotate(household_id)
         membership = await self._membership.require(household_id)
         errors = Violations()
@@ -235,18 +243,28 @@ class ChoreService:
             order,
             descending,
         )
-        async with self._sessions() as session:
-            chores = ChoreRepository(session)
-            return await page(
-                lambda after, limit: chores.page(
-                    household_id, where, order=order, descending=descending, after=after, limit=limit
-                ),
-                page_size=query.page_size,
-                page_token=query.page_token,
-                query=fingerprint,
-                cursor=_CHORE_CURSOR[order],
-                key=lambda chore: (sort_value(chore, order), chore.id),
-            )
+
+        async def read() -> bytes:
+            async with self._sessions() as session:
+                chores = ChoreRepository(session)
+                found = await page(
+                    lambda after, limit: chores.page(
+                        household_id, where, order=order, descending=descending, after=after, limit=limit
+                    ),
+                    page_size=query.page_size,
+                    page_token=query.page_token,
+                    query=fingerprint,
+                    cursor=_CHORE_CURSOR[order],
+                    key=lambda chore: (sort_value(chore, order), chore.id),
+                )
+            return render(found)
+
+        return await self._lists.page(
+            household_id,
+            status=query.status,
+            parts=(fingerprint, query.page_token, pagination.page_size(query.page_size)),
+            render=read,
+        )
 
     async def update_chore(self, household_id: uuid.UUID, chore_id: uuid.UUID, update: ChoreUpdate) -> Chore:
         _annotate(household_id, chore_id)
@@ -255,7 +273,7 @@ class ChoreService:
         now = self._clock()
         # Validated (and assignees checked with the user service) before the row is locked.
         changes = await self._validated(household_id, update.chore, paths, now)
-        async with self._sessions() as session, session.begin():
+        async with self._lists.writing(self._sessions, household_id) as session:
             chore = await ChoreRepository(session).get(household_id, chore_id, lock=True)
             if chore is None:
                 raise NotFound("chore not found")
@@ -288,7 +306,7 @@ class ChoreService:
         """Archive the chore (soft delete): it stays readable, with state ARCHIVED."""
         _annotate(household_id, chore_id)
         await self._membership.require(household_id, roles=ADULT_ROLES)
-        async with self._sessions() as session, session.begin():
+        async with self._lists.writing(self._sessions, household_id) as session:
             chore = await ChoreRepository(session).get(household_id, chore_id, lock=True)
             if chore is None:
                 raise NotFound("chore not found")
@@ -319,7 +337,7 @@ class ChoreService:
             if await self._membership.get(household_id, completed_by) is None:
                 raise invalid("completed_by", "is not a member of this household")
 
-        async with self._sessions() as session, session.begin():
+        async with self._lists.writing(self._sessions, household_id) as session:
             chore = await ChoreRepository(session).get(household_id, chore_id, lock=True)
             if chore is None:
                 raise NotFound("chore not found")

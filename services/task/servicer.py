@@ -7,7 +7,9 @@ import grpc
 from google.protobuf import empty_pb2
 from hearth.task.v1 import task_pb2, task_pb2_grpc
 
+from kit.repository import Page
 from services.task import converters
+from services.task.repository import ChoreRow
 from services.task.service import ChoreService
 
 
@@ -39,10 +41,8 @@ class ChoreServicer(task_pb2_grpc.ChoreServiceServicer):
         context: grpc.aio.ServicerContext[task_pb2.ListChoresRequest, task_pb2.ListChoresResponse],
     ) -> task_pb2.ListChoresResponse:
         query = converters.list_query(request)
-        page = await self._service.list_chores(converters.household_id(request.parent), query)
-        return task_pb2.ListChoresResponse(
-            chores=[converters.chore_row_to_proto(row) for row in page.items], next_page_token=page.next_page_token
-        )
+        page = await self._service.list_chores(converters.household_id(request.parent), query, _render_chores)
+        return task_pb2.ListChoresResponse.FromString(page)
 
     async def UpdateChore(
         self,
@@ -86,3 +86,10 @@ class ChoreServicer(task_pb2_grpc.ChoreServiceServicer):
             completions=[converters.completion_to_proto(c) for c in page.items],
             next_page_token=page.next_page_token,
         )
+
+
+def _render_chores(page: Page[ChoreRow]) -> bytes:
+    """A page of chore rows as ListChoresResponse bytes, the form the service caches."""
+    return task_pb2.ListChoresResponse(
+        chores=[converters.chore_row_to_proto(row) for row in page.items], next_page_token=page.next_page_token
+    ).SerializeToString()

@@ -4,13 +4,20 @@ Every service that guards household resources asks the user service through `Mem
 come from user's HouseholdService.GetMember, asked with the end user's token (forwarded by kit.grpc_client)
 while serving a user's request, or — in background work, where no end user is acting — from the internal
 MembershipService.GetMembership, asked with this service's own service token (kit.service_tokens). Both
-answer the same fact, "is X a member of H, with what role", so both share the cache. Answers are cached in
-the asking service's Redis namespace (`kit.cache.SignedCache`: authenticated entries, invalidation-safe) under
-`{namespace}:{service}:{household}:membership:{user}:v2` for a TTL, and dropped sooner by the user events
-that make them stale (`invalidation_handlers`). Negative answers are not cached, so a new member is never
-locked out. The cache is the runtime's (`Runtime.signed_cache`): short timeouts and a circuit breaker, so a
-hung Redis makes answers come from the user service instead of slowing them down, and an invalidation lost
-meanwhile flushes the whole cache once Redis answers again (see kit.cache for the bound).
+answer the same fact, "is X a member of H, with what role", so both share the cache. Answers are cached
+(`kit.cache.TieredCache`: in this process, and in the asking service's Redis namespace as authenticated,
+invalidation-safe entries) under `{namespace}:{service}:{household}:membership:{user}:v2` for a TTL, and
+dropped sooner by the user events that make them stale (`invalidation_handlers`) — on every replica of the
+asking service, through the cache's invalidation feed, whichever replica consumed the event. Negative
+answers are not cached, so a new member is never locked out. The cache is the runtime's
+(`Runtime.cache("membership")`): short timeouts and a circuit breaker, so a hung Redis makes answers come
+from the user service instead of slowing them down, and an invalidation lost meanwhile flushes the whole
+cache once Redis answers again (see kit.cache for the bounds).
+
+The window in which a removed member is still answered as one: the time from the user service's commit to
+the asking service's consumer handling `member.left` (outbox relay woken by NOTIFY, stream, consumer group:
+milliseconds when all is well), plus the pub/sub delivery to the other replicas. When the feed is silent,
+the in-process tier stops answering after `<NAME>_CACHE_LOCAL_STALENESS_MS` (1 s).
 
 The authorization policy lives here, beside the roles it speaks of: an outsider gets NOT_FOUND (never
 reveal that a household exists), a member without the role PERMISSION_DENIED.
@@ -31,7 +38,7 @@ from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit import context
-from kit.cache import SignedCache
+from kit.cache import SignedCache, TieredCache
 from kit.errors import Internal, NotFound, PermissionDenied, Unauthenticated
 from kit.events import Event, Handlers, required_id
 from kit.interceptors import error_from_rpc
@@ -61,11 +68,15 @@ def role_name(role: user_pb2.Role) -> str:
 
 class MembershipClient:
     def __init__(
-        self, channel: grpc.aio.Channel, cache: SignedCache, service_tokens: ServiceTokens | None = None
+        self,
+        channel: grpc.aio.Channel,
+        cache: TieredCache | SignedCache,
+        service_tokens: ServiceTokens | None = None,
     ) -> None:
         self._stub = user_pb2_grpc.HouseholdServiceStub(channel)
         self._internal = user_pb2_grpc.MembershipServiceStub(channel)
-        self._cache = cache
+        # A bare Redis-tier cache (tests) is used without an in-process tier.
+        self._cache = cache if isinstance(cache, TieredCache) else TieredCache(cache)
         self._service_tokens = service_tokens
 
     async def _ask(self, name: str) -> user_pb2.Member:
@@ -84,27 +95,33 @@ class MembershipClient:
 
     async def get(self, household_id: uuid.UUID | str, user_id: uuid.UUID | str) -> Membership | None:
         key = self._key(household_id, user_id)
-        cached = await self._cache.read(key)
-        if cached.value is not None:
+
+        async def ask() -> bytes | None:
             try:
-                return Membership(**json.loads(cached.value))
-            except (ValueError, TypeError):
-                pass  # an entry of another shape (it verified, so ours): ask again and overwrite it
+                member = await self._ask(f"households/{household_id}/members/{user_id}")
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() == grpc.StatusCode.NOT_FOUND:
+                    return None  # not cached: a new member is never locked out
+                raise error_from_rpc(exc) from exc
+            found = Membership(
+                household_id=str(household_id),
+                user_id=str(user_id),
+                role=role_name(member.role),
+                display_name=member.display_name,
+                time_zone=member.household_time_zone or "UTC",
+            )
+            return json.dumps(asdict(found)).encode()
+
+        answer = await self._cache.fetch(key, ask)
+        if answer is None:
+            return None
         try:
-            member = await self._ask(f"households/{household_id}/members/{user_id}")
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.NOT_FOUND:
-                return None
-            raise error_from_rpc(exc) from exc
-        found = Membership(
-            household_id=str(household_id),
-            user_id=str(user_id),
-            role=role_name(member.role),
-            display_name=member.display_name,
-            time_zone=member.household_time_zone or "UTC",
-        )
-        await self._cache.write(key, json.dumps(asdict(found)).encode(), cached.generation)
-        return found
+            return Membership(**json.loads(answer))
+        except (ValueError, TypeError):
+            # An entry of another shape (it verified, so ours): drop it and ask again.
+            await self._cache.invalidate(key)
+            answer = await ask()
+            return None if answer is None else Membership(**json.loads(answer))
 
     async def require(self, household_id: uuid.UUID | str, *, roles: Iterable[str] | None = None) -> Membership:
         """The caller's membership. Not a member → NOT_FOUND (never reveal the household exists);
@@ -184,8 +201,9 @@ def membership_mirror(projection: Projection) -> Handlers:
 
 
 def membership_client(runtime: Runtime, *, ttl: int) -> MembershipClient:
-    """The client a service's server.py wires: user's channel and the runtime's cache (namespace, secret, breaker)."""
-    return MembershipClient(runtime.channels["user"], runtime.signed_cache(ttl=ttl), runtime.service_tokens)
+    """The client a service's server.py wires: user's channel and the runtime's cache (namespace, secret, breaker,
+    in-process tier)."""
+    return MembershipClient(runtime.channels["user"], runtime.cache("membership", ttl=ttl), runtime.service_tokens)
 
 
 __all__ = [

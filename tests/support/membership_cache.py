@@ -25,8 +25,9 @@ Look = Callable[[Household, Person], Awaitable[object]]
 
 
 def cached(stored: bytes) -> dict[str, str]:
-    """The JSON of a cached answer (kit.cache stores HMAC-SHA256 tag ‖ value; the tag is checked by the service)."""
-    return json.loads(stored[32:])
+    """The JSON of a cached answer (kit.cache stores HMAC-SHA256 tag ‖ stamp length ‖ stamp ‖ value; the tag is
+    checked by the service)."""
+    return json.loads(stored[33 + stored[32] :])
 
 
 def cache_key(stack: Stack, service: str, home: Household, person: Person) -> str:

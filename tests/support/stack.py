@@ -126,6 +126,21 @@ async def running_stack(
         shutil.rmtree(keys_dir, ignore_errors=True)
 
 
+@asynccontextmanager
+async def replica(stack: Stack, service: str) -> AsyncIterator[Server]:
+    """Another replica of a running `service`: the same settings (database, Redis user, namespace, secrets) on
+    its own port, as a second process would run it. Give the service a `cache_secret` so replicas share cache
+    entries (each process draws its own otherwise)."""
+    settings = stack.servers[service].runtime.settings.model_copy(update={"grpc_port": 0})
+    module = importlib.import_module(f"services.{service}.server")
+    server = await module.create_server(settings, setup_telemetry(service))
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop(0.5)
+
+
 async def _start_gateway(stack: Stack, exporter: SpanExporter | None, overrides: dict[str, Any]) -> None:
     import uvicorn
 
