@@ -1,9 +1,10 @@
 """`python -m bench [--duration S] [--warmup S] [--concurrency N] [--write-results]`.
 
-Starts the Hearth stack, seeds it, measures the two gateway scenarios and ListChores straight to the task
-service over gRPC, waits for the completion events to be consumed, starts the echo servers, measures the
-three ceilings, stops everything and
-prints the table (and rewrites bench/RESULTS.md with `--write-results`). Exit 1 when any request failed
+Starts the Hearth stack, seeds it, measures the gateway scenarios (GET chores cached and uncached, POST
+complete) and ListChores straight to the task service over gRPC, waits for the completion events to be
+consumed and measures completion → notification latency, starts the echo servers, measures the three
+ceilings, stops everything, times the recurrence engine on one core and prints the tables (and rewrites
+bench/RESULTS.md with `--write-results`). Exit 1 when any request failed
 or any process exited during the run.
 """
 
@@ -17,9 +18,13 @@ import signal
 import sys
 from datetime import UTC, datetime
 
-from bench import report, scenarios
+import asyncpg
+
+from bench import recurrence, report, scenarios
+from bench.latency import completion_to_notification
 from bench.seed import seed
 from bench.stack import echo_servers, events_settled, hearth_stack
+from kit.db import asyncpg_dsn
 from tests.support import infra
 
 CHORES = 50  # the list's default page size: GET returns all of them
@@ -63,19 +68,36 @@ async def measure(args: argparse.Namespace) -> report.Run:
         say(f"seeding {CHORES} chores through {stack.gateway_url}")
         data = await seed(stack.gateway_url, CHORES)
         task_port = int(os.environ["HEARTH_TASK_ADDR"].rsplit(":", 1)[1])
-        listing, *writes = scenarios.gateway_scenarios(stack.gateway_url, data, **load)
+        listing, uncached, complete = scenarios.gateway_scenarios(stack.gateway_url, data, **load)
         # The direct gRPC list right after the gateway's, before the completions start events flowing.
-        for scenario in [listing, *scenarios.direct_scenarios(task_port, data, **load), *writes]:
+        for scenario in [listing, *scenarios.direct_scenarios(task_port, data, **load), uncached]:
             await measure_one(scenario, stack.processes.pids)
+        began = await database_now(os.environ["TASK_DATABASE_URL"])
+        await measure_one(complete, stack.processes.pids)
         say("waiting for notify and analytics to consume the completion events")
         run.events_drain_seconds = await events_settled(stack, "task")
+        run.latency = await completion_to_notification(
+            os.environ["TASK_DATABASE_URL"], os.environ["NOTIFY_DATABASE_URL"], began
+        )
         say("starting the echo servers")
         async with echo_servers() as echo:
             for scenario in scenarios.ceiling_scenarios(echo.http_port, echo.grpc_port, **load):
                 await measure_one(scenario, stack.processes.pids | echo.processes.pids)
             run.exited = stack.processes.exited() + echo.processes.exited()
         say("stopping")
+    say("recurrence engine: next_due over a mix of schedules and zones, one core, 3 s")
+    run.recurrence = recurrence.measure(3.0)
     return run
+
+
+async def database_now(url: str) -> datetime:
+    """PostgreSQL's clock (the latency measurement compares times it wrote)."""
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        now: datetime = await connection.fetchval("SELECT now()")
+        return now
+    finally:
+        await connection.close()
 
 
 async def main_async(args: argparse.Namespace) -> report.Run:

@@ -1,7 +1,7 @@
 """The results: the console table, and bench/RESULTS.md (command, date, machine, tables, a reading).
 
-A rewrite of RESULTS.md keeps, as it is, any block of the old file between `KEPT_BEGIN` and `KEPT_END` (a
-before/after comparison written by hand, say): it goes back in after the reading.
+A rewrite of RESULTS.md keeps, as they are, the blocks of the old file between `KEPT_BEGIN` and `KEPT_END` (a
+before/after comparison written by hand, `make bench-scale`'s section): they go back in after the reading.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.latency import LatencyStats
+from bench.recurrence import RecurrenceResult
 from bench.scenarios import Outcome
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -49,6 +51,8 @@ class Run:
     outcomes: list[Outcome]
     events_drain_seconds: float | None  # after the completion scenario; None: did not settle in time
     exited: list[str] = field(default_factory=list)  # processes that exited (and were restarted) during the run
+    latency: LatencyStats | None = None  # completion → notification, over the completion scenario's completions
+    recurrence: RecurrenceResult | None = None
 
     @property
     def errors(self) -> int:
@@ -116,6 +120,72 @@ def figures(run: Run) -> str:
     return _table(["scenario", "concurrency", "requests", "errors", "req/s", "p50 ms", "p99 ms"], rows)
 
 
+def _ratio(part: Outcome | None, whole: Outcome | None) -> float | None:
+    if part is None or whole is None or not whole.result.ok_per_second:
+        return None
+    return part.result.ok_per_second / whole.result.ok_per_second
+
+
+def _verdict(met: bool | None) -> str:
+    return "n/a" if met is None else ("**met**" if met else "**missed**")
+
+
+def goals(run: Run) -> str:
+    """Issue 13's goal rows, each computed from this run (the scale row is `make bench-scale`'s section)."""
+    get, post, direct = run.outcome("list"), run.outcome("complete"), run.outcome("grpc-list")
+    http, grpc = run.outcome("echo-http"), run.outcome("echo-grpc")
+    rows = []
+    share = _ratio(get, http)
+    p99 = (get.result.p99_ms or 0) / http.result.p99_ms if get and http and http.result.p99_ms else None
+    rows.append(
+        [
+            "GET chores, 50 items, via gateway",
+            "≥ 50 % of the FastAPI ceiling, p99 ≤ 3x its p99",
+            "n/a" if share is None else f"{100 * share:.0f} %, p99 {p99:.1f}x" if p99 else f"{100 * share:.0f} %",
+            _verdict(None if share is None else share >= 0.5 and (p99 or 99) <= 3),
+        ]
+    )
+    share = _ratio(post, http)
+    latency = run.latency
+    late = latency.p99_ms if latency is not None else None
+    rows.append(
+        [
+            "POST complete via gateway",
+            "≥ 20 % of the FastAPI ceiling; completion → notification p99 ≤ 250 ms",
+            ("n/a" if share is None else f"{100 * share:.0f} %")
+            + ("" if late is None else f"; p99 {late:.0f} ms ({latency.handled if latency else 0} completions)"),
+            _verdict(None if share is None or late is None else share >= 0.2 and late <= 250),
+        ]
+    )
+    share = _ratio(direct, grpc)
+    rows.append(
+        [
+            "gRPC ListChores direct, 50 items",
+            "≥ 40 % of the bare grpc.aio echo",
+            "n/a" if share is None else f"{100 * share:.0f} %",
+            _verdict(None if share is None else share >= 0.4),
+        ]
+    )
+    engine = run.recurrence
+    rows.append(
+        [
+            "recurrence engine, next_due, mixed kinds, one core",
+            "≥ 50,000 computations/s",
+            "n/a" if engine is None else f"{engine.per_second:,.0f}/s",
+            _verdict(None if engine is None else engine.per_second >= 50_000),
+        ]
+    )
+    rows.append(
+        [
+            "GET chores among 1 M chores / 20 k households",
+            "p99 ≤ 1.25x the 50-chore database",
+            "make bench-scale (below)",
+            "—",
+        ]
+    )
+    return _table(["goal (issue 13)", "target", "this run", ""], rows, right_from=4)
+
+
 def cpu_table(run: Run) -> str:
     rows = [[o.scenario.key, *(f"{o.cpu[c]:.0f}" if c in o.cpu else "—" for c in CPU_COLUMNS)] for o in run.outcomes]
     return _table(["scenario", *CPU_COLUMNS], rows)
@@ -179,6 +249,29 @@ def reading(run: Run) -> str:
                 if run.events_drain_seconds is not None
                 else "Its events were **not** all consumed by notify and analytics within the timeout afterwards."
             )
+        )
+    latency = run.latency
+    if latency is not None:
+        lines.append(
+            f"- **Completion → notification** (task's completion row to notify's handling of its event, both "
+            f"PostgreSQL clocks): {latency.handled} of {latency.count} completions handled, {latency.matched} "
+            f"with a notification row; p50 {_ms(latency.p50_ms)} ms, p95 {_ms(latency.p95_ms)} ms, p99 "
+            f"{_ms(latency.p99_ms)} ms, max {_ms(latency.max_ms)} ms."
+        )
+    uncached = run.outcome("list-db")
+    if uncached is not None and get is not None:
+        lines.append(
+            f"- **GET chores uncached** (`status=due`, every request reads PostgreSQL): "
+            f"{uncached.result.ok_per_second:.0f} req/s, p99 {_ms(uncached.result.p99_ms)} ms — the miss path "
+            f"behind the cached {get.result.ok_per_second:.0f} req/s; task spends {_cpu_ms(uncached, 'task'):.2f} ms "
+            f"of CPU per list on it against {_cpu_ms(get, 'task'):.2f} ms on a hit."
+        )
+    if run.recurrence is not None:
+        engine = run.recurrence
+        lines.append(
+            f"- **Recurrence engine** (`scheduling.complete`, {len(engine.mix)} kinds of schedule over "
+            f"{len(engine.zones)} zones, one core): {engine.per_second:,.0f} computations/s "
+            f"({engine.computations:,} in {engine.seconds:.1f} s)."
         )
     direct, payload = run.outcome("grpc-list"), run.outcome("payload")
     if get is not None and direct is not None:
@@ -261,12 +354,17 @@ CAVEATS = """\
 
 
 def kept_block(text: str) -> str:
-    """The block of `text` from KEPT_BEGIN to KEPT_END (markers included, then a blank line), or ""."""
+    """Every block of `text` from KEPT_BEGIN to KEPT_END (markers included), in order, each followed by a blank
+    line; "" when there is none."""
+    blocks = []
     start = text.find(KEPT_BEGIN)
-    end = text.find(KEPT_END, start)
-    if start == -1 or end == -1:
-        return ""
-    return text[start : end + len(KEPT_END)] + "\n\n"
+    while start != -1:
+        end = text.find(KEPT_END, start)
+        if end == -1:
+            break
+        blocks.append(text[start : end + len(KEPT_END)] + "\n\n")
+        start = text.find(KEPT_BEGIN, end)
+    return "".join(blocks)
 
 
 def render(run: Run, kept: str = "") -> str:
@@ -284,6 +382,8 @@ Written by `make bench` (`python -m bench --write-results`); rerun it to refresh
 
 {figures(run)}
 
+{goals(run)}
+
 CPU during each measured window, % of one core:
 
 {cpu_table(run)}
@@ -298,7 +398,7 @@ CPU during each measured window, % of one core:
 
 
 def console(run: Run) -> str:
-    parts = [figures(run), "", "CPU, % of one core:", cpu_table(run), "", reading(run)]
+    parts = [figures(run), "", goals(run), "", "CPU, % of one core:", cpu_table(run), "", reading(run)]
     if run.errors or run.exited:
         parts = [error_banner(run), *parts, "", error_banner(run)]
     return "\n".join(parts)

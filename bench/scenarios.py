@@ -39,6 +39,11 @@ def gateway_scenarios(gateway_url: str, seed: Seed, **load: Any) -> list[Scenari
             LoadSpec("http", port=port, paths=[chores], headers=seed.headers, **load),
         ),
         Scenario(
+            "list-db",
+            "GET chores?status=due (50 items) via gateway — never cached: every request reads PostgreSQL",
+            LoadSpec("http", port=port, paths=[f"{chores}?status=due"], headers=seed.headers, **load),
+        ),
+        Scenario(
             "complete",
             f"POST complete via gateway ({len(seed.chore_ids)} chores, round-robin)",
             LoadSpec(

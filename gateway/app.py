@@ -47,6 +47,9 @@ def create_app(settings: GatewaySettings, telemetry: Telemetry | None = None) ->
             " authenticate with `Authorization: Bearer <access token>` from POST /api/v1/auth/login."
         ),
         lifespan=lifespan,
+        # One HTTP instrumentation, not two: kit.telemetry's OpenTelemetry middleware traces every request (and
+        # the gateway's metrics are Prometheus'); FastAPI's own would wrap each request a second time.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     problems.install(app)

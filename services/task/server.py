@@ -20,7 +20,8 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
     runtime = create_runtime(settings, telemetry=telemetry)
     async with runtime.closed_on_error():
         membership = membership_client(runtime, ttl=settings.membership_ttl_seconds)
-        lists = ChoreLists(runtime.cache("chore-lists", ttl=settings.chore_list_ttl_seconds))
+        ttl = settings.chore_list_ttl_seconds
+        lists = ChoreLists(runtime.cache("chore-lists", ttl=ttl) if ttl else None)
         servicer = ChoreServicer(ChoreService(runtime.sessions, membership, lists=lists))
         server = runtime.build_server(
             [(task_pb2_grpc.add_ChoreServiceServicer_to_server, servicer, "hearth.task.v1.ChoreService")]
