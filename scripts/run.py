@@ -82,7 +82,18 @@ def start_embedded_valkey() -> Callable[[], None]:
     data.mkdir(parents=True, exist_ok=True)
     port = int(os.environ.get("HEARTH_VALKEY_PORT", "6380"))
     say(f"starting embedded Valkey on 127.0.0.1:{port} (data in {data.relative_to(ROOT)})")
-    server = ValkeyServer(port=port, data_dir=data, persist=True, appendonly="yes")
+    # Bounded memory, and only keys with a TTL may be evicted (volatile-lru): cache entries, generations and
+    # rate-limit windows all expire; the event streams and ACL users never do, so they are never evicted.
+    # HEARTH_VALKEY_MAXMEMORY (default 256mb) sizes it.
+    maxmemory = os.environ.get("HEARTH_VALKEY_MAXMEMORY", "256mb")
+    server = ValkeyServer(
+        port=port,
+        data_dir=data,
+        persist=True,
+        appendonly="yes",
+        maxmemory=maxmemory,
+        **{"maxmemory-policy": "volatile-lru"},
+    )
     server.start()
     os.environ["REDIS_URL"] = url = f"redis://127.0.0.1:{server.port}/0"
     from scripts.credentials import redis_users
