@@ -10,6 +10,7 @@ import os
 import platform
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -395,6 +396,15 @@ CPU during each measured window, % of one core:
 {kept}## How it was measured
 
 {CAVEATS}"""
+
+
+def exit_status(say: Callable[[str], None], *, exited: list[str], errors: int) -> int:
+    """What a bench command ends with: loud lines for exited processes and failed requests, and 1 if any."""
+    if exited:
+        say(f"!!! {', '.join(exited)} exited during the run (restarted by the supervisor) — see above !!!")
+    if errors:
+        say(f"!!! {errors} requests failed — see the table above !!!")
+    return 1 if errors or exited else 0
 
 
 def console(run: Run) -> str:

@@ -406,11 +406,7 @@ def main() -> int:
     print(section(run), flush=True)
     if args.write_results:
         say(f"wrote {write(run)}")
-    if run.exited:
-        say(f"!!! {', '.join(run.exited)} exited during the run (restarted by the supervisor) !!!")
-    if run.errors:
-        say(f"!!! {run.errors} requests failed !!!")
-    return 1 if run.errors or run.exited else 0
+    return report.exit_status(say, exited=run.exited, errors=run.errors)
 
 
 if __name__ == "__main__":

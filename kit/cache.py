@@ -600,7 +600,8 @@ class TieredCache:
         return value
 
     def _keep(self, key: str, scope: str, value: bytes, since: int) -> None:
-        if self._local() is not None and self.local is not None:
+        # Not through _local(): the read that led here already counted a bypass, if there was one.
+        if self.local is not None and self.feed is not None and self.feed.live():
             self.local.put(key, scope, value, since)
 
     async def invalidate(self, scope: str) -> None:
