@@ -8,9 +8,10 @@ from contextlib import asynccontextmanager
 import redis.asyncio as aioredis
 from fastapi import FastAPI
 
-from gateway import openapi, problems
+from gateway import openapi, problems, tracing
 from gateway.clients import connect
 from gateway.config import GatewaySettings
+from gateway.fastlane import FastRoutes
 from gateway.health import router as health_router
 from gateway.middleware import RequestContextMiddleware
 from gateway.routes import analytics, auth, chores, households, notifications, users
@@ -47,7 +48,7 @@ def create_app(settings: GatewaySettings, telemetry: Telemetry | None = None) ->
             " authenticate with `Authorization: Bearer <access token>` from POST /api/v1/auth/login."
         ),
         lifespan=lifespan,
-        # One HTTP instrumentation, not two: kit.telemetry's OpenTelemetry middleware traces every request (and
+        # One HTTP instrumentation, not two: gateway.tracing's OpenTelemetry middleware traces every request (and
         # the gateway's metrics are Prometheus'); FastAPI's own would wrap each request a second time.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
@@ -59,7 +60,10 @@ def create_app(settings: GatewaySettings, telemetry: Telemetry | None = None) ->
     app.include_router(auth.jwks_router)
     app.include_router(auth.jwks_router, prefix=API_PREFIX)
     app.include_router(health_router)
+    # add_middleware puts each one outside the ones before it: span → request context → fast routes → FastAPI.
+    if settings.fast_routes:
+        app.add_middleware(FastRoutes)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     if telemetry is not None:
-        telemetry.instrument_fastapi(app)
+        tracing.instrument(app, telemetry)
     return app

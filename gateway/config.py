@@ -28,5 +28,7 @@ class GatewaySettings(BaseSettings):
     # Deadline of each gRPC call the gateway makes on behalf of a request.
     grpc_timeout_seconds: float = Field(default=5.0)
     max_body_bytes: int = Field(default=1024 * 1024)
+    # Serve plainly valid GET chores below FastAPI (gateway.fastlane); false sends every request through FastAPI.
+    fast_routes: bool = Field(default=True)
     log_level: str = Field(default="INFO", validation_alias=alias("HEARTH_LOG_LEVEL"))
     otlp_endpoint: str | None = Field(default=None, validation_alias=alias("OTEL_EXPORTER_OTLP_ENDPOINT"))

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import MutableMapping
 from typing import Any
 
+from opentelemetry import trace
 from prometheus_client import Counter, Histogram
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -88,10 +89,13 @@ class RequestContextMiddleware:
                 return
             try:
                 await self.app(scope, receive_limited, send_from_app)
-            except Exception:
+            except Exception as exc:
                 if response_started:
                     raise
                 if not too_large:
+                    span = trace.get_current_span()
+                    span.record_exception(exc)
+                    span.set_status(trace.StatusCode.ERROR, f"{type(exc).__name__}: {exc}")
                     # Rendered here, inside the correlation scope, so even a 500 carries the id.
                     log.exception("unhandled error on %s %s", scope["method"], scope["path"])
                     await problem(500, "internal", "something went wrong on our side")(scope, receive, send_with_id)

@@ -13,11 +13,16 @@ written back over it (a demoted member would keep the old role until the TTL end
 generation counter beside the entry; `read` returns the generation it saw, and `write` stores the value only
 if the generation is still that one (atomically, in a Lua script).
 
-Redis is never a single point of slowness. Every call is bounded by `timeout` (the runtime's cache client has
-socket and connect timeouts of the same size, `<NAME>_CACHE_TIMEOUT_MS`, 100 ms by default, and no retries),
-and guarded by a circuit breaker (kit.breaker): after a few consecutive failures or timeouts it opens and the
-cache is bypassed without touching Redis — reads are misses, writes and invalidations are skipped — and the
-service answers from its source of truth, degraded, not dead; after the cool-down one trial call decides.
+Redis is never a single point of slowness. Every read is bounded by `timeout` (`<NAME>_CACHE_TIMEOUT_MS`, 100 ms
+by default; the runtime's cache client has no retries), and an invalidation or flush by `invalidate_timeout`
+(`<NAME>_CACHE_INVALIDATE_TIMEOUT_MS`, 1 s): a read that misses its bound costs one database read, but an
+invalidation that misses it costs a flush of the whole namespace for every replica — and under load the bound
+is mostly spent waiting for this process's own busy event loop, not for Redis (a write load at 32 in flight
+timed out 100 ms invalidations against a healthy Redis, and flushed the cache each time). It runs after the
+write committed, so only that write waits. Every call is guarded by a circuit breaker (kit.breaker): after a few
+consecutive failures or timeouts it opens and the cache is bypassed without touching Redis — reads are misses,
+writes and invalidations are skipped — and the service answers from its source of truth, degraded, not dead;
+after the cool-down one trial call decides.
 
 An invalidation that could not be written (Redis failed, timed out, or the breaker was open) is not forgotten:
 the cache then owes a flush. Its next call that Redis answers first bumps the namespace-wide epoch
@@ -90,8 +95,10 @@ return 0
 HOT_KEYS = 1000
 # How long a generation counter outlives its last invalidation (far longer than any read in flight).
 GENERATION_TTL = 24 * 3600
-# The default bound of one cache call, in seconds (the runtime passes `<NAME>_CACHE_TIMEOUT_MS`).
+# The default bound of one cache read, in seconds (the runtime passes `<NAME>_CACHE_TIMEOUT_MS`), and of one
+# invalidation or flush (`<NAME>_CACHE_INVALIDATE_TIMEOUT_MS`).
 DEFAULT_TIMEOUT = 0.1
+DEFAULT_INVALIDATE_TIMEOUT = 1.0
 
 CACHE_REQUESTS = Counter(
     "hearth_cache_requests_total",
@@ -140,14 +147,15 @@ class SignedCache:
         ttl: int,
         breaker: CircuitBreaker | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        invalidate_timeout: float = DEFAULT_INVALIDATE_TIMEOUT,
         name: str = "",
     ) -> None:
         if len(secret) < 16:
             raise ValueError("the cache secret must be at least 16 bytes")
         if ttl < 1:
             raise ValueError("ttl must be at least one second")
-        if timeout <= 0:
-            raise ValueError("timeout must be positive")
+        if timeout <= 0 or invalidate_timeout <= 0:
+            raise ValueError("timeouts must be positive")
         self._redis = redis
         self.prefix = prefix
         # The metric label: caches of one service share the prefix (and Redis), not their counters.
@@ -155,6 +163,8 @@ class SignedCache:
         self._secret = secret
         self.ttl = ttl
         self.timeout = timeout
+        # Never shorter than a read's: an invalidation must not be the call that gives up first.
+        self.invalidate_timeout = max(timeout, invalidate_timeout)
         self.breaker = breaker or CircuitBreaker(f"{prefix}:cache")
         self._epoch_key = f"{prefix}:epoch"
         self._hot_key = f"{prefix}:hot"
@@ -251,7 +261,7 @@ class SignedCache:
                 pipe.publish(self.channel, scope)
                 await pipe.execute()
 
-        if isinstance(await self._call("invalidate", drop), _Skipped):
+        if isinstance(await self._call("invalidate", drop, self.invalidate_timeout), _Skipped):
             self.flush_pending = True
             log.warning(
                 "could not invalidate a cache entry; the whole cache is flushed when Redis answers again",
@@ -300,7 +310,7 @@ class SignedCache:
                 epoch, _ = await pipe.execute()
             return int(epoch)
 
-        epoch = await self._call("flush", bump)
+        epoch = await self._call("flush", bump, self.invalidate_timeout)
         if isinstance(epoch, _Skipped):
             return False
         self.flush_pending = False
@@ -311,13 +321,16 @@ class SignedCache:
         )
         return True
 
-    async def _call(self, operation: str, call: Callable[[], Awaitable[T]]) -> T | _Skipped:
-        """`call()` within `timeout`, if the breaker lets it through; `_SKIPPED` when it did not happen."""
+    async def _call(
+        self, operation: str, call: Callable[[], Awaitable[T]], timeout: float | None = None
+    ) -> T | _Skipped:
+        """`call()` within `timeout` (a read's by default), if the breaker lets it through; `_SKIPPED` when it did
+        not happen."""
         if not self.breaker.allow():
             CACHE_REQUESTS.labels(self.label, operation, "bypassed").inc()
             return _SKIPPED
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(self.timeout if timeout is None else timeout):
                 result = await call()
         except (RedisError, OSError, TimeoutError) as exc:
             self.breaker.failed()

@@ -2,9 +2,9 @@
 
 Two Redis clients: `redis` for the event streams and the outbox relay (a blocking XREADGROUP waits seconds, so
 its socket timeout is long), and `cache_redis` for cache calls only (`<NAME>_CACHE_REDIS_URL`, default
-REDIS_URL): socket and connect timeouts of `<NAME>_CACHE_TIMEOUT_MS` (100 ms), no retries, and one circuit
-breaker (`cache_breaker`) shared by every cache of the service (`signed_cache`), so a hung Redis costs a
-request at most one short timeout (kit.cache).
+REDIS_URL): reads bounded by `<NAME>_CACHE_TIMEOUT_MS` (100 ms), invalidations by
+`<NAME>_CACHE_INVALIDATE_TIMEOUT_MS` (1 s), no retries, and one circuit breaker (`cache_breaker`) shared by every
+cache of the service (`signed_cache`), so a hung Redis costs a read at most one short timeout (kit.cache).
 
 A service's `server.create_server()` builds a `Runtime`, makes its gRPC server with
 `runtime.build_server(...)`, starts its outbox relay (`publish_outbox`) and event consumer
@@ -81,6 +81,7 @@ class Runtime:
             ttl=ttl,
             breaker=self.cache_breaker,
             timeout=settings.cache_timeout_ms / 1000,
+            invalidate_timeout=settings.cache_invalidate_timeout_ms / 1000,
             name=name,
         )
 
@@ -218,9 +219,10 @@ def _log_crash(task: asyncio.Task[None]) -> None:
 
 
 def cache_client(settings: ServiceSettings) -> aioredis.Redis:
-    """The cache's Redis client: every socket operation and connect bounded by `cache_timeout_ms`, and no
-    retries (redis-py retries a timeout three times by default — a hung Redis would cost four timeouts)."""
-    timeout = settings.cache_timeout_ms / 1000
+    """The cache's Redis client: every socket operation and connect bounded by the longest cache bound (kit.cache
+    bounds each read by the shorter one itself), and no retries (redis-py retries a timeout three times by default
+    — a hung Redis would cost four timeouts)."""
+    timeout = max(settings.cache_timeout_ms, settings.cache_invalidate_timeout_ms) / 1000
     return aioredis.Redis.from_url(
         settings.cache_redis_url or settings.redis_url,
         socket_timeout=timeout,

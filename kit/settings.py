@@ -75,10 +75,12 @@ class ServiceSettings(BaseSettings):
     # random one per process (safe; replicas then do not share entries). Set it alike on every replica.
     cache_secret: SecretStr | None = Field(default=None, min_length=16)
     # The cache's own Redis client (kit.runtime, kit.cache): <NAME>_CACHE_REDIS_URL (unset: REDIS_URL); every cache
-    # call bounded by <NAME>_CACHE_TIMEOUT_MS; after <NAME>_CACHE_BREAKER_FAILURES consecutive failures the cache is
-    # bypassed for <NAME>_CACHE_BREAKER_COOLDOWN_SECONDS, then one trial call decides.
+    # read bounded by <NAME>_CACHE_TIMEOUT_MS, every invalidation by <NAME>_CACHE_INVALIDATE_TIMEOUT_MS (longer: a
+    # lost one flushes the whole cache, see kit.cache); after <NAME>_CACHE_BREAKER_FAILURES consecutive failures the
+    # cache is bypassed for <NAME>_CACHE_BREAKER_COOLDOWN_SECONDS, then one trial call decides.
     cache_redis_url: str | None = None
     cache_timeout_ms: int = Field(default=100, ge=1, le=10_000)
+    cache_invalidate_timeout_ms: int = Field(default=1000, ge=1, le=10_000)
     cache_breaker_failures: int = Field(default=3, ge=1)
     cache_breaker_cooldown_seconds: float = Field(default=5.0, gt=0)
     # The in-process tier in front of Redis (kit.cache.TieredCache): <NAME>_CACHE_LOCAL_ENTRIES per cache (0: no

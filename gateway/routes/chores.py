@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 import orjson
 from fastapi import APIRouter, Path, Query, Response
@@ -24,6 +24,10 @@ HouseholdId = Annotated[str, Path(max_length=64), PlainText]
 ChoreId = Annotated[str, Path(max_length=64), PlainText]
 
 CHORE = doc.body(responses.Chore, responses.CHORE, "The chore", etag=True)
+# The list's filters, shared with gateway.fastlane (which serves plainly valid lists below FastAPI).
+ChoreStatus = Literal["due", "overdue", "upcoming", "archived"]
+STATUSES: frozenset[str] = frozenset(get_args(ChoreStatus))
+ORDER_BY = r"^(due_at|created_at|points|title)( (asc|desc))?$"
 
 
 def chore_response(chore: task_pb2.Chore, status: int = 200) -> JSONResponse:
@@ -67,13 +71,11 @@ async def list_chores(
     assignee_id: Annotated[str | None, Query(max_length=64), PlainText] = None,
     category: Annotated[str | None, Query(max_length=50), PlainText] = None,
     label: Annotated[str | None, Query(max_length=50), PlainText] = None,
-    status: Literal["due", "overdue", "upcoming", "archived"] | None = None,
+    status: ChoreStatus | None = None,
     due_before: Timestamp | None = None,
     due_after: Timestamp | None = None,
     q: Annotated[str | None, Query(max_length=200), PlainText] = None,
-    order_by: Annotated[
-        str | None, Query(max_length=50, pattern=r"^(due_at|created_at|points|title)( (asc|desc))?$")
-    ] = None,
+    order_by: Annotated[str | None, Query(max_length=50, pattern=ORDER_BY)] = None,
 ) -> Response:
     request = task_pb2.ListChoresRequest(
         parent=f"households/{hid}",
@@ -93,14 +95,18 @@ async def list_chores(
     # Hot path: the page's bytes, rendered once per distinct page (gateway.rendered) and sent as they are. A
     # response_model would validate and re-serialize every chore a second time; the model is in `responses=`
     # for the document only.
-    body = _PAGES.body(await clients.chore_pages(request), _render_page)
-    return Response(body, media_type="application/json")
+    return Response(render_page(await clients.chore_pages(request)), media_type="application/json")
 
 
 _PAGES = RenderedBodies()
 
 
-def _render_page(data: bytes) -> bytes:
+def render_page(data: bytes) -> bytes:
+    """The JSON body of a ListChoresResponse's bytes, rendered once per distinct bytes."""
+    return _PAGES.body(data, _convert_page)
+
+
+def _convert_page(data: bytes) -> bytes:
     response = task_pb2.ListChoresResponse.FromString(data)
     return orjson.dumps(
         {"items": [converters.chore(c) for c in response.chores], "next_page_token": response.next_page_token}

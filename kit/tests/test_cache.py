@@ -243,3 +243,35 @@ async def test_metrics_are_exported() -> None:
     text = generate_latest(REGISTRY).decode()
     assert "hearth_cache_requests_total" in text
     assert "hearth_breaker_state" in text
+
+
+async def test_a_slow_redis_misses_reads_but_keeps_invalidations(spare: ThrowawayRedis, namespace: str) -> None:
+    """A Redis that answers late (here every client paused for 0.4 s; in production, mostly this process's own
+    saturated event loop) turns reads into misses but still takes the invalidation: no flush owed, entry gone."""
+    client = aioredis.Redis.from_url(spare.url, socket_timeout=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
+    try:
+        b = CircuitBreaker(f"{namespace}:svc:cache", failures=5, cooldown=5, clock=Clock())
+        c = SignedCache(
+            client, prefix=f"{namespace}:svc", secret=SECRET, ttl=300, breaker=b, timeout=TIMEOUT, invalidate_timeout=1
+        )
+        key = c.key("h", "membership", "u")
+        assert await c.write(key, b"member", (await c.read(key)).generation)
+        async with spare.client() as admin:
+            await admin.client_pause(400, all=True)  # in force once it returns: no other client is answered
+        started = time.monotonic()
+        assert (await c.read(key)).value is None  # the read gives up after 0.1 s: a miss
+        assert time.monotonic() - started < 0.3
+        assert await c.invalidate(key)  # the invalidation waits the pause out
+        assert not c.flush_pending
+        assert counted(c, "invalidate", "ok") == 1
+        assert counted(c, "read", "error") == 1
+        assert (await c.read(key)).value is None
+    finally:
+        await client.aclose()
+
+
+def test_an_invalidation_is_never_bounded_shorter_than_a_read(redis_client: aioredis.Redis) -> None:
+    c = SignedCache(redis_client, prefix="p", secret=SECRET, ttl=30, timeout=0.5, invalidate_timeout=0.2)
+    assert c.invalidate_timeout == 0.5
+    with pytest.raises(ValueError, match="timeouts must be positive"):
+        SignedCache(redis_client, prefix="p", secret=SECRET, ttl=30, invalidate_timeout=0)

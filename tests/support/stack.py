@@ -142,6 +142,25 @@ async def replica(stack: Stack, service: str) -> AsyncIterator[Server]:
 
 
 async def _start_gateway(stack: Stack, exporter: SpanExporter | None, overrides: dict[str, Any]) -> None:
+    server, task, url = await _serve_gateway(stack, exporter, overrides)
+    stack._uvicorn, stack._uvicorn_task, stack.gateway_url = server, task, url
+
+
+@asynccontextmanager
+async def another_gateway(stack: Stack, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A second gateway in front of the same services, with `overrides` of its settings; yields its client."""
+    server, task, url = await _serve_gateway(stack, None, overrides)
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def _serve_gateway(
+    stack: Stack, exporter: SpanExporter | None, overrides: dict[str, Any]
+) -> tuple[Any, asyncio.Task[None], str]:
     import uvicorn
 
     from gateway.app import create_app
@@ -157,18 +176,27 @@ async def _start_gateway(stack: Stack, exporter: SpanExporter | None, overrides:
         **overrides,
     )
     telemetry = setup_telemetry("gateway", exporter=exporter)
-    stack.telemetry["gateway"] = telemetry
+    if exporter is not None or "gateway" not in stack.telemetry:
+        stack.telemetry["gateway"] = telemetry
     app = create_app(settings, telemetry=telemetry)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
     server = uvicorn.Server(config)
-    stack._uvicorn = server
-    stack._uvicorn_task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve())
     while not server.started:
-        if stack._uvicorn_task.done():
-            await stack._uvicorn_task  # surfaces the start-up error
+        if task.done():
+            await task  # surfaces the start-up error
         await asyncio.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
-    stack.gateway_url = f"http://127.0.0.1:{port}"
+    return server, task, f"http://127.0.0.1:{port}"
 
 
-__all__ = ["FAST_PASSWORDS", "SERVICES", "Path", "Stack", "migrated_database", "running_stack", "service_settings"]
+__all__ = [
+    "FAST_PASSWORDS",
+    "SERVICES",
+    "Path",
+    "Stack",
+    "another_gateway",
+    "migrated_database",
+    "running_stack",
+    "service_settings",
+]
