@@ -12,14 +12,14 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias, cast
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from kit.auth import TokenVerifier, internal_methods
-from kit.interceptors import AuthInterceptor, CorrelationInterceptor, ErrorInterceptor, MetricsInterceptor
+from kit.interceptors import ServerInterceptor
 from kit.telemetry import Telemetry
 
 log = logging.getLogger("hearth.server")
@@ -27,6 +27,8 @@ log = logging.getLogger("hearth.server")
 # (add_XServicer_to_server function, servicer instance, full service name e.g. "hearth.task.v1.ChoreService")
 Registration = tuple[Callable[[Any, grpc.aio.Server], None], Any, str]
 Cleanup = Callable[[], Awaitable[None]]
+# A string: grpc-stubs makes RpcMethodHandler generic, grpcio's class is not subscriptable at runtime.
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 
 MAX_MESSAGE_BYTES = 12 * 1024 * 1024  # photos are up to 10 MiB
 
@@ -85,11 +87,13 @@ def build_server(
 ) -> Server:
     server = grpc.aio.server(
         interceptors=[
-            telemetry.server_interceptor(),
-            CorrelationInterceptor(service),
-            MetricsInterceptor(),
-            ErrorInterceptor(),
-            AuthInterceptor(verifier, public_methods, internal_methods(name for _, _, name in registrations)),
+            ServerInterceptor(
+                service,
+                verifier,
+                public=public_methods,
+                internal=internal_methods(name for _, _, name in registrations),
+                spans=telemetry.server_spans(),
+            )
         ],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -109,6 +113,64 @@ def build_server(
     if bound == 0:
         raise OSError(f"could not bind {host}:{port}")
     return Server(server, bound, health_servicer, names)
+
+
+def passing_bytes_through(
+    add: Callable[[Any, grpc.aio.Server], None], methods: Iterable[str]
+) -> Callable[[Any, grpc.aio.Server], None]:
+    """`add` (a generated `add_XServicer_to_server`) whose `methods` may answer with their response already
+    serialized: a `bytes` answer goes to the wire as it is, a message is serialized as usual.
+
+    For a servicer that keeps its answers serialized (the task service's cached ListChores pages): without it,
+    each answer would be parsed only for gRPC to serialize it again. The generated function hands its method
+    handlers to `server.add_registered_method_handlers`; they are taken there, the chosen ones get the
+    pass-through serializer, and all are registered on the real server as the generated code would.
+    """
+    chosen = frozenset(methods)
+
+    def add_passing_bytes(servicer: Any, server: grpc.aio.Server) -> None:
+        taken = _HandlersTaken()
+        add(servicer, cast(grpc.aio.Server, taken))
+        if taken.service is None:
+            raise TypeError(f"{add.__name__} registered no method handlers")
+        unknown = chosen - taken.handlers.keys()
+        if unknown:
+            raise ValueError(f"{taken.service} has no method {sorted(unknown)}")
+        handlers = {
+            name: _passing_bytes(handler) if name in chosen else handler for name, handler in taken.handlers.items()
+        }
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(taken.service, handlers),))
+        # grpcio ≥ 1.63's registration (generated code calls both); grpc-stubs 1.53 does not declare it.
+        server.add_registered_method_handlers(taken.service, handlers)  # type: ignore[attr-defined]
+
+    add_passing_bytes.__name__ = add.__name__
+    return add_passing_bytes
+
+
+class _HandlersTaken:
+    """Stands in for the server in a generated `add_XServicer_to_server` call, keeping the handlers it registers."""
+
+    def __init__(self) -> None:
+        self.service: str | None = None
+        self.handlers: dict[str, Handler] = {}
+
+    def add_generic_rpc_handlers(self, generic_handlers: Any) -> None:
+        pass  # the same handlers come again, by name, to add_registered_method_handlers
+
+    def add_registered_method_handlers(self, service: str, handlers: dict[str, Handler]) -> None:
+        self.service, self.handlers = service, dict(handlers)
+
+
+def _passing_bytes(handler: Handler) -> Handler:
+    serialize = handler.response_serializer
+
+    def serialize_unless_bytes(response: Any) -> bytes:
+        if type(response) is bytes:
+            return response
+        return serialize(response) if serialize is not None else response  # type: ignore[no-any-return]
+
+    # A handler is a namedtuple at runtime; grpc-stubs declares a plain class without `_replace`.
+    return handler._replace(response_serializer=serialize_unless_bytes)  # type: ignore[attr-defined,no-any-return]
 
 
 async def serve(server: Server, *, grace: float) -> None:

@@ -1,17 +1,26 @@
-"""grpc.aio server interceptors: correlation id, caller identity, errors, RED metrics.
+"""The grpc.aio server interceptor: trace span, correlation id, RED metrics, errors, caller identity.
 
-Order in `build_server` (outermost first): OpenTelemetry → correlation → metrics → errors → auth,
-so an authentication failure is still a proper `google.rpc.Status` and still counted.
+One interceptor, one handler wrapper per method, whose layers run in this order (outermost first):
+OpenTelemetry span → correlation id and deadline → metrics → errors → auth. So an authentication failure is
+still a proper `google.rpc.Status` and still counted, and every log line of the call carries its correlation
+and trace ids.
+
+Why one (issue 13): grpc.aio runs every interceptor's `intercept_service` on every call, and five of them,
+each wrapping the handler anew with an `asynccontextmanager` scope, cost more than the cached ListChores
+itself. The wrapper depends on the method only, so it is built once per method and kept; per call there
+are the layers' own few statements, in plain try/except/finally.
 """
 
 from __future__ import annotations
 
 import contextvars
+import inspect
 import logging
+import re
+import secrets
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeAlias, cast
 
 import grpc
@@ -35,9 +44,15 @@ from kit.errors import (
     error_class,
 )
 
+if TYPE_CHECKING:
+    from kit.telemetry import MethodSpans, ServerSpans, Started
+
 log = logging.getLogger("hearth.grpc")
 
 CORRELATION_HEADER = "x-correlation-id"
+# A correlation id the caller may choose (the gateway's rule): anything else — too long, or with characters
+# that would forge log lines — is replaced by one of ours.
+VALID_CORRELATION_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 # Absolute monotonic deadline of the RPC being served; client calls made while serving it inherit it.
 deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)
 
@@ -52,13 +67,14 @@ RPC_LATENCY = Histogram(
 Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
 # A string: grpc-stubs makes RpcMethodHandler generic, grpcio's class is not subscriptable at runtime.
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
-Scope: TypeAlias = Callable[[Any, Context], AbstractAsyncContextManager[None]]
 
 # Likewise for the base class of our server interceptors.
 if TYPE_CHECKING:
     _ServerInterceptor = grpc.aio.ServerInterceptor[Any, Any]
 else:
     _ServerInterceptor = grpc.aio.ServerInterceptor
+
+_HEALTH = frozenset({"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"})
 
 
 class _StatusAborter(Protocol):
@@ -70,34 +86,9 @@ async def _abort_with_status(ctx: Context, status: grpc.Status) -> NoReturn:
     await cast(_StatusAborter, ctx).abort_with_status(status)
 
 
-def _wrap(handler: Handler | None, scope: Scope) -> Handler | None:
-    """Return `handler` with its behaviour run inside `scope(request, ctx)`, for unary and streaming responses."""
-    if handler is None:
-        return None
-    if handler.unary_unary or handler.stream_unary:
-        field = "unary_unary" if handler.unary_unary else "stream_unary"
-        inner = getattr(handler, field)
-
-        async def unary(request: Any, ctx: Context) -> Any:
-            async with scope(request, ctx):
-                return await inner(request, ctx)
-
-        # At runtime a handler is a namedtuple; grpc-stubs declares a plain class without `_replace`.
-        return handler._replace(**{field: unary})  # type: ignore[attr-defined,no-any-return]
-
-    field = "unary_stream" if handler.unary_stream else "stream_stream"
-    inner = getattr(handler, field)
-
-    async def streaming(request: Any, ctx: Context) -> AsyncIterator[Any]:
-        async with scope(request, ctx):
-            async for item in inner(request, ctx):
-                yield item
-
-    return handler._replace(**{field: streaming})  # type: ignore[attr-defined,no-any-return]  # as above
-
-
-def _metadata(ctx: Context, key: str) -> str | None:
-    for k, v in ctx.invocation_metadata() or ():
+def _metadata(metadata: Iterable[tuple[str, str | bytes]], key: str) -> str | None:
+    """The first value of `key` in the call's metadata."""
+    for k, v in metadata:
         if k == key:
             return v if isinstance(v, str) else v.decode()
     return None
@@ -108,34 +99,17 @@ def _split(method: str) -> tuple[str, str]:
     return service, name
 
 
-class CorrelationInterceptor(_ServerInterceptor):
-    """Takes `x-correlation-id` from the caller (or makes one), and records the call's deadline."""
+class ServerInterceptor(_ServerInterceptor):
+    """Every RPC's plumbing, in the order of the module's docstring:
 
-    def __init__(self, service: str) -> None:
-        self.service = service
-
-    async def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
-        @asynccontextmanager
-        async def scope(request: Any, ctx: Context) -> AsyncIterator[None]:
-            cid = _metadata(ctx, CORRELATION_HEADER) or uuid.uuid4().hex
-            remaining = ctx.time_remaining()
-            tokens = (
-                context.correlation_id.set(cid),
-                context.service_name.set(self.service),
-                deadline.set(time.monotonic() + remaining if remaining is not None else None),
-            )
-            try:
-                yield
-            finally:
-                context.correlation_id.reset(tokens[0])
-                context.service_name.reset(tokens[1])
-                deadline.reset(tokens[2])
-
-        return _wrap(await continuation(details), scope)
-
-
-class AuthInterceptor(_ServerInterceptor):
-    """Verifies the bearer token and sets `context.caller`; methods not in `public` require one.
+    - tracing: the call's SERVER span (`kit.telemetry.ServerSpans`; health and reflection untraced);
+    - correlation: `x-correlation-id` from the caller when it is a valid one (else a new one) in
+      `context.correlation_id`, the service's name in `context.service_name`, the call's absolute deadline in
+      `deadline` (client calls made while serving it inherit it);
+    - metrics: RED — requests by status code, latency histogram;
+    - errors: domain exceptions → `google.rpc.Status` with ErrorInfo (+ BadRequest); a downstream call's
+      failure → its error, passed on; a database outage → UNAVAILABLE (`kit.outages`); others → generic INTERNAL;
+    - auth: verifies the bearer token and sets `context.caller`; methods not in `public` require one.
 
     Who may call what (DESIGN.md, "Trust between services"): an `internal` method (the proto option
     `hearth.user.v1.internal`, see `kit.auth.internal_methods`) takes only a service token meant for this
@@ -144,62 +118,191 @@ class AuthInterceptor(_ServerInterceptor):
     expired or foreign token is UNAUTHENTICATED.
     """
 
-    def __init__(self, verifier: TokenVerifier, public: Iterable[str] = (), internal: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        service: str,
+        verifier: TokenVerifier,
+        *,
+        public: Iterable[str] = (),
+        internal: Iterable[str] = (),
+        spans: ServerSpans | None = None,
+    ) -> None:
+        self.service = service
         self.verifier = verifier
-        self.public = frozenset(public) | {"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"}
+        self.public = frozenset(public) | _HEALTH
         self.internal = frozenset(internal)
         if self.public & self.internal:
             raise ValueError(f"methods both public and internal: {sorted(self.public & self.internal)}")
+        self.spans = spans
+        # method → (the handler as found, our wrapper of it): grpc.aio asks for the handler on every call.
+        self._wrapped: dict[str, tuple[Handler, Handler]] = {}
 
     async def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
+        handler: Handler | None = await continuation(details)
+        if handler is None:
+            return None
         method = details.method
-        is_public = method in self.public or method.startswith("/grpc.reflection.")
-        is_internal = method in self.internal
+        known = self._wrapped.get(method)
+        if known is not None and known[0] is handler:
+            return known[1]
+        wrapped = _MethodPlumbing(self, method).wrap(handler)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
 
-        @asynccontextmanager
-        async def scope(request: Any, ctx: Context) -> AsyncIterator[None]:
-            token = bearer_token(_metadata(ctx, "authorization"))
-            if token is None:
-                if not is_public:
-                    raise Unauthenticated("missing bearer token in the authorization metadata")
-                yield
-                return
-            caller = await self.verifier.verify(token)
-            if is_internal and not caller.is_service:
-                raise PermissionDenied("an internal method: only services may call it, with a service token")
-            if caller.is_service and not is_internal:
-                raise PermissionDenied("a service token is accepted on internal methods only")
-            reset = context.caller.set(caller)
+
+@dataclass(slots=True)
+class _Call:
+    """What a call's outer layers (span, correlation, metrics) undo when it ends."""
+
+    metadata: Iterable[tuple[str, str | bytes]]
+    span: Started | None
+    correlation: contextvars.Token[str]
+    service: contextvars.Token[str]
+    deadline: contextvars.Token[float | None]
+    started: float
+
+
+class _MethodPlumbing:
+    """The layers of `ServerInterceptor` for one method, with all that depends on the method alone worked out
+    once: its span settings, its metric series, whether it is public or internal."""
+
+    def __init__(self, interceptor: ServerInterceptor, method: str) -> None:
+        self.method = method
+        self.service = interceptor.service
+        self.verifier = interceptor.verifier
+        self.is_public = method in interceptor.public or method.startswith("/grpc.reflection.")
+        self.is_internal = method in interceptor.internal
+        self.spans: MethodSpans | None = interceptor.spans.for_method(method) if interceptor.spans else None
+        self.rpc_service, self.rpc_name = _split(method)
+        self.ok = RPC_REQUESTS.labels(self.rpc_service, self.rpc_name, "OK")
+        self.latency = RPC_LATENCY.labels(self.rpc_service, self.rpc_name)
+
+    def wrap(self, handler: Handler) -> Handler:
+        """`handler` with its behaviour run inside the layers, for unary and streaming responses."""
+        if handler.unary_unary or handler.stream_unary:
+            field = "unary_unary" if handler.unary_unary else "stream_unary"
+            inner = getattr(handler, field)
+
+            async def unary(request: Any, ctx: Context) -> Any:
+                call = self.enter(ctx)
+                try:
+                    response = await self.answer(inner, request, ctx, call.metadata)
+                except BaseException as exc:
+                    self.leave(call, ctx, exc)
+                    raise
+                self.leave(call, ctx, None)
+                return response
+
+            # At runtime a handler is a namedtuple; grpc-stubs declares a plain class without `_replace`.
+            return handler._replace(**{field: unary})  # type: ignore[attr-defined,no-any-return]
+
+        field = "unary_stream" if handler.unary_stream else "stream_stream"
+        inner = getattr(handler, field)
+
+        async def streaming(request: Any, ctx: Context) -> AsyncIterator[Any]:
+            call = self.enter(ctx)
             try:
-                yield
-            finally:
-                context.caller.reset(reset)
-
-        return _wrap(await continuation(details), scope)
-
-
-class ErrorInterceptor(_ServerInterceptor):
-    """Domain exceptions → `google.rpc.Status` with ErrorInfo (+ BadRequest); a database outage → UNAVAILABLE
-    (`kit.outages`); others → generic INTERNAL."""
-
-    async def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
-        method = details.method
-
-        @asynccontextmanager
-        async def scope(request: Any, ctx: Context) -> AsyncIterator[None]:
-            try:
-                yield
-            except HearthError as exc:
-                await _abort_with_status(ctx, to_grpc_status(exc))
-            except (grpc.aio.AbortError, grpc.aio.UsageError):
+                async for item in self.answer_stream(inner, request, ctx, call.metadata):
+                    yield item
+            except BaseException as exc:
+                self.leave(call, ctx, exc)
                 raise
-            except grpc.aio.AioRpcError as exc:
-                # A downstream call failed: pass its error on as ours (its status keeps the details).
-                await _abort_with_status(ctx, to_grpc_status(error_from_rpc(exc)))
-            except Exception as exc:
-                await _abort_with_status(ctx, to_grpc_status(_unexpected(method, exc)))
+            self.leave(call, ctx, None)
 
-        return _wrap(await continuation(details), scope)
+        return handler._replace(**{field: streaming})  # type: ignore[attr-defined,no-any-return]  # as above
+
+    # --- span, correlation, metrics: set up on the way in, undone on the way out ------------------------
+
+    def enter(self, ctx: Context) -> _Call:
+        metadata = ctx.invocation_metadata() or ()
+        span = self.spans.start(ctx, metadata) if self.spans is not None else None
+        given = _metadata(metadata, CORRELATION_HEADER)
+        cid = given if given and VALID_CORRELATION_ID.fullmatch(given) else secrets.token_hex(16)
+        remaining = ctx.time_remaining()
+        return _Call(
+            metadata,
+            span,
+            context.correlation_id.set(cid),
+            context.service_name.set(self.service),
+            deadline.set(time.monotonic() + remaining if remaining is not None else None),
+            time.perf_counter(),
+        )
+
+    def leave(self, call: _Call, ctx: Context, error: BaseException | None) -> None:
+        try:
+            if error is None:
+                self.ok.inc()
+            else:
+                code = ctx.code()
+                name = code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"
+                RPC_REQUESTS.labels(self.rpc_service, self.rpc_name, name).inc()
+            self.latency.observe(time.perf_counter() - call.started)
+        finally:
+            deadline.reset(call.deadline)
+            context.service_name.reset(call.service)
+            context.correlation_id.reset(call.correlation)
+            if call.span is not None:
+                assert self.spans is not None
+                self.spans.end(call.span, ctx, error)
+
+    # --- errors and auth: around the behaviour itself ------------------------------------------------------
+
+    async def answer(self, behaviour: Any, request: Any, ctx: Context, metadata: Any) -> Any:
+        try:
+            caller = await self.authenticate(metadata)
+            try:
+                return await behaviour(request, ctx)
+            finally:
+                if caller is not None:
+                    context.caller.reset(caller)
+        except (grpc.aio.AbortError, grpc.aio.UsageError):
+            raise
+        except Exception as exc:
+            await self.fail(ctx, exc)
+
+    async def answer_stream(self, behaviour: Any, request: Any, ctx: Context, metadata: Any) -> AsyncIterator[Any]:
+        try:
+            caller = await self.authenticate(metadata)
+            try:
+                responses = behaviour(request, ctx)
+                if inspect.isasyncgen(responses):
+                    async for item in responses:
+                        yield item
+                else:
+                    # A handler that writes its responses itself (`ctx.write`, as grpc_health's Watch does).
+                    await responses
+            finally:
+                if caller is not None:
+                    context.caller.reset(caller)
+        except (grpc.aio.AbortError, grpc.aio.UsageError):
+            raise
+        except Exception as exc:
+            await self.fail(ctx, exc)
+
+    async def authenticate(self, metadata: Any) -> contextvars.Token[context.Caller | None] | None:
+        """Verify the call's bearer token and make its caller current (the token to reset); None without a token."""
+        token = bearer_token(_metadata(metadata, "authorization"))
+        if token is None:
+            if not self.is_public:
+                raise Unauthenticated("missing bearer token in the authorization metadata")
+            return None
+        caller = await self.verifier.verify(token)
+        if self.is_internal and not caller.is_service:
+            raise PermissionDenied("an internal method: only services may call it, with a service token")
+        if caller.is_service and not self.is_internal:
+            raise PermissionDenied("a service token is accepted on internal methods only")
+        return context.caller.set(caller)
+
+    async def fail(self, ctx: Context, exc: Exception) -> NoReturn:
+        """Abort the call with the status `exc` stands for."""
+        if isinstance(exc, HearthError):
+            error = exc
+        elif isinstance(exc, grpc.aio.AioRpcError):
+            # A downstream call failed: pass its error on as ours (its status keeps the details).
+            error = error_from_rpc(exc)
+        else:
+            error = _unexpected(self.method, exc)
+        await _abort_with_status(ctx, to_grpc_status(error))
 
 
 def _unexpected(method: str, exc: Exception) -> HearthError:
@@ -214,28 +317,6 @@ def _unexpected(method: str, exc: Exception) -> HearthError:
         return outages.unavailable()
     log.exception("unhandled error in %s", method, exc_info=exc)
     return Internal("internal error")
-
-
-class MetricsInterceptor(_ServerInterceptor):
-    """RED metrics per RPC: requests by status code, latency histogram."""
-
-    async def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
-        service, name = _split(details.method)
-
-        @asynccontextmanager
-        async def scope(request: Any, ctx: Context) -> AsyncIterator[None]:
-            start = time.perf_counter()
-            code = "OK"
-            try:
-                yield
-            except BaseException:
-                code = ctx.code().name if isinstance(ctx.code(), grpc.StatusCode) else "UNKNOWN"
-                raise
-            finally:
-                RPC_REQUESTS.labels(service, name, code).inc()
-                RPC_LATENCY.labels(service, name).observe(time.perf_counter() - start)
-
-        return _wrap(await continuation(details), scope)
 
 
 def to_grpc_status(exc: HearthError) -> grpc.Status:

@@ -71,6 +71,9 @@ def _enum_name(enum: Any, value: int, prefix: str = "") -> str:
 # --- names → ids -----------------------------------------------------------------------------------
 
 
+# Every list and create names its household: the same few parents, parsed once each (a bad one raises, and
+# raising is never cached).
+@functools.lru_cache(maxsize=4096)
 def household_id(parent: str) -> uuid.UUID:
     """The household of `parent` (households/{household}); INVALID_ARGUMENT on `parent`."""
     return parse_ids(parent, HOUSEHOLD, field="parent")["household"]

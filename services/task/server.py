@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hearth.task.v1 import task_pb2_grpc
 
-from kit.grpc_server import Server
+from kit.grpc_server import Server, passing_bytes_through
 from kit.runtime import create_runtime
 from kit.settings import ServiceSettings
 from kit.telemetry import Telemetry
@@ -23,9 +23,9 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
         ttl = settings.chore_list_ttl_seconds
         lists = ChoreLists(runtime.cache("chore-lists", ttl=ttl) if ttl else None)
         servicer = ChoreServicer(ChoreService(runtime.sessions, membership, lists=lists))
-        server = runtime.build_server(
-            [(task_pb2_grpc.add_ChoreServiceServicer_to_server, servicer, "hearth.task.v1.ChoreService")]
-        )
+        # ListChores answers with the page as cached: ListChoresResponse bytes, sent as they are.
+        add = passing_bytes_through(task_pb2_grpc.add_ChoreServiceServicer_to_server, ["ListChores"])
+        server = runtime.build_server([(add, servicer, "hearth.task.v1.ChoreService")])
         runtime.publish_outbox()
         # Membership and household events from user drop this service's cached membership answers.
         runtime.consume(["user"], membership.invalidation_handlers())
