@@ -1,8 +1,10 @@
 """Transactional outbox: an event is a row written in the same transaction as the change it describes.
 
 `add_event` inserts a serialized `hearth.events.v1.Envelope` into the service's `outbox` table and
-`pg_notify`s the relay (the notification is delivered only if the transaction commits). `OutboxRelay`
-publishes unsent rows to the service's Redis Stream and marks them sent:
+`pg_notify`s the relay (the notification is delivered only if the transaction commits), in one statement; a hot
+path that writes its change in one statement folds the event into that statement instead (`with_event`, with
+`new_envelope` and `event_row`). `OutboxRelay` publishes unsent rows to the service's Redis Stream and marks them
+sent:
 
 - it wakes on PostgreSQL `LISTEN hearth_outbox`; polling every `poll_interval` is only the fallback
   for a lost notification or a dropped listener connection;
@@ -148,19 +150,16 @@ def _id_text(value: uuid.UUID | str | None) -> str:
     return "" if value is None else str(value)
 
 
-async def add_event(
-    session: AsyncSession,
+def new_envelope(
     payload: Message,
     *,
     household_id: uuid.UUID | str | None = None,
     actor_id: uuid.UUID | str | None = None,
 ) -> events_pb2.Envelope:
-    """Write `payload` as an event into the outbox, as part of `session`'s current transaction.
+    """The envelope of an event carrying `payload`, as `add_event` writes it (see there).
 
-    The type is the payload's, from the catalogue (`kit.catalogue.type_of`); `actor_id` defaults to the
-    authenticated caller, the source to the running service; the request's correlation id and trace context
-    travel with it.
-    """
+    For a use case that writes its event inside a statement of its own (`with_event`); the producer check is the
+    same, so an event no service could publish is refused before anything is written."""
     event_type = type_of(payload)
     service = context.service_name.get()
     if service and producer_of(event_type) != service:
@@ -178,12 +177,60 @@ async def add_event(
     )
     envelope.occurred_at.FromDatetime(utcnow())
     envelope.payload.Pack(payload)
-    await session.execute(
-        sa.insert(_outbox).values(
-            event_id=uuid.UUID(envelope.event_id), event_type=event_type, envelope=envelope.SerializeToString()
-        )
+    return envelope
+
+
+# The bind parameters of the outbox row in a `with_event` statement: prefixed, so that they never clash with the
+# parameters of the writes beside it.
+_EVENT_ID, _EVENT_TYPE, _ENVELOPE = "outbox_event_id", "outbox_event_type", "outbox_envelope"
+
+
+def event_row(envelope: events_pb2.Envelope) -> dict[str, Any]:
+    """The parameters of `envelope`'s outbox row, for a statement built by `with_event`."""
+    return {
+        _EVENT_ID: uuid.UUID(envelope.event_id),
+        _EVENT_TYPE: envelope.type,
+        _ENVELOPE: envelope.SerializeToString(),
+    }
+
+
+def with_event(*writes: sa.Insert | sa.Update | sa.Delete) -> sa.Select[Any]:
+    """One statement that runs `writes`, inserts one event's outbox row and wakes the relay:
+
+        WITH write_1 AS (...), ..., outbox_event AS (INSERT INTO outbox ...) SELECT pg_notify('hearth_outbox', '')
+
+    so a change and its event cost one round trip. Build it once (at import: SQLAlchemy then compiles it once)
+    and execute it with the writes' parameters and `event_row(envelope)`. PostgreSQL runs every data-modifying
+    WITH part exactly once, on the same snapshot: the writes must not depend on each other's effects (a row that
+    two of them change, or one that reads what another wrote). The notification is delivered only on commit."""
+    outbox_row = sa.insert(_outbox).values(
+        event_id=sa.bindparam(_EVENT_ID, type_=UUID(as_uuid=True)),
+        event_type=sa.bindparam(_EVENT_TYPE, type_=sa.Text),
+        envelope=sa.bindparam(_ENVELOPE, type_=BYTEA),
     )
-    await session.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, "")))
+    parts = [write.cte(f"write_{n}") for n, write in enumerate(writes, start=1)]
+    return sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, "")).add_cte(*parts, outbox_row.cte("outbox_event"))
+
+
+_ADD_EVENT = with_event()
+
+
+async def add_event(
+    session: AsyncSession,
+    payload: Message,
+    *,
+    household_id: uuid.UUID | str | None = None,
+    actor_id: uuid.UUID | str | None = None,
+) -> events_pb2.Envelope:
+    """Write `payload` as an event into the outbox, as part of `session`'s current transaction.
+
+    The type is the payload's, from the catalogue (`kit.catalogue.type_of`); `actor_id` defaults to the
+    authenticated caller, the source to the running service; the request's correlation id and trace context
+    travel with it. The row and the relay's NOTIFY go in one statement (`with_event`).
+    """
+    envelope = new_envelope(payload, household_id=household_id, actor_id=actor_id)
+    # Through the session (not its connection): it flushes pending changes first, as every statement did before.
+    await session.execute(_ADD_EVENT, event_row(envelope))
     return envelope
 
 
@@ -302,7 +349,10 @@ __all__ = [
     "current_traceparent",
     "drop_outbox_published_index",
     "drop_outbox_table",
+    "event_row",
+    "new_envelope",
     "outbox_table",
     "stream_fields",
     "traced_context",
+    "with_event",
 ]

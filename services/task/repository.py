@@ -9,8 +9,10 @@ from datetime import datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
+from hearth.events.v1 import events_pb2
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kit import outbox
 from kit.repository import Cursor, keyset
 from services.task.models import DUE_KEY_SQL, Chore, Completion
 
@@ -53,6 +55,32 @@ RESOURCE_COLUMNS: tuple[sa.ColumnElement[Any], ...] = (
 )
 # A row of RESOURCE_COLUMNS.
 ChoreRow = sa.Row[Any]
+
+_chores = Chore.metadata.tables[Chore.__tablename__]
+_completions = Completion.metadata.tables[Completion.__tablename__]
+# Every column of a chore but the generated search vector (never loaded), JSONB decoded: a row of them is what
+# `Chore(**row._mapping)` needs.
+_CHORE_COLUMNS = tuple(column for column in _chores.c if column.name != "search")
+# Built once: the write path's read of a chore under its row lock, as a plain row (no ORM unit of work).
+_LOCKED = (
+    sa.select(*_CHORE_COLUMNS)
+    .where(_chores.c.id == sa.bindparam("chore_id"), _chores.c.household_id == sa.bindparam("household_id"))
+    .with_for_update()
+)
+
+# What a completion changes on its chore (scheduling.complete's outcome, the version and the update time).
+COMPLETION_CHANGES = ("next_due_time", "state", "assignee_id", "last_completion_time", "version", "update_time")
+_COMPLETION_NAMES = tuple(column.name for column in _completions.c)
+# Built once: a completion, its chore's new schedule state and the chore.completed event, in one statement (one
+# round trip). The two writes touch different tables, so the snapshot PostgreSQL runs them on is no concern.
+_RECORD_COMPLETION = outbox.with_event(
+    sa.insert(_completions).values(
+        {name: sa.bindparam(f"completion_{name}", type_=_completions.c[name].type) for name in _COMPLETION_NAMES}
+    ),
+    sa.update(_chores)
+    .where(_chores.c.id == sa.bindparam("chore_id"))
+    .values({name: sa.bindparam(f"chore_{name}", type_=_chores.c[name].type) for name in COMPLETION_CHANGES}),
+)
 
 
 @dataclass(frozen=True)
@@ -104,6 +132,14 @@ class ChoreRepository:
         if lock:
             query = query.with_for_update()
         return (await self._session.scalars(query)).one_or_none()
+
+    async def locked(self, household_id: uuid.UUID, chore_id: uuid.UUID) -> Chore | None:
+        """The chore, only if it belongs to `household_id`, under its row lock (FOR UPDATE) — read as a plain row
+        and returned as a transient Chore: what it holds is the caller's to change and write (see
+        `CompletionRepository.record`); the session never flushes it."""
+        connection = await self._session.connection()
+        row = (await connection.execute(_LOCKED, {"chore_id": chore_id, "household_id": household_id})).one_or_none()
+        return None if row is None else Chore(**row._mapping)
 
     async def get_row(self, household_id: uuid.UUID, chore_id: uuid.UUID) -> ChoreRow | None:
         """The chore's RESOURCE_COLUMNS, only if it belongs to `household_id` (the read path of `get`)."""
@@ -164,8 +200,15 @@ class CompletionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    def add(self, completion: Completion) -> None:
-        self._session.add(completion)
+    async def record(self, completion: Completion, chore: Chore, envelope: events_pb2.Envelope) -> None:
+        """Insert `completion`, write `chore`'s COMPLETION_CHANGES and `envelope`'s outbox row, and wake the outbox
+        relay: one statement. `chore` is the one `ChoreRepository.locked` read, its lock held by this transaction."""
+        params: dict[str, Any] = {f"completion_{name}": getattr(completion, name) for name in _COMPLETION_NAMES}
+        params.update({f"chore_{name}": getattr(chore, name) for name in COMPLETION_CHANGES})
+        params["chore_id"] = chore.id
+        params.update(outbox.event_row(envelope))
+        connection = await self._session.connection()
+        await connection.execute(_RECORD_COMPLETION, params)
 
     async def get(self, household_id: uuid.UUID, completion_id: uuid.UUID) -> Completion | None:
         query = sa.select(Completion).where(Completion.id == completion_id, Completion.household_id == household_id)
