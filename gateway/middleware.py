@@ -7,7 +7,6 @@ to the route, the logs and the gRPC client interceptor that forwards it to the s
 from __future__ import annotations
 
 import logging
-import re
 import time
 import uuid
 from collections.abc import MutableMapping
@@ -20,11 +19,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.problems import problem
 from kit import context
+from kit.interceptors import VALID_CORRELATION_ID
 
 log = logging.getLogger("hearth.gateway")
 
 HEADER = "x-correlation-id"
-_VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 REQUESTS = Counter("hearth_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -50,7 +49,7 @@ class RequestContextMiddleware:
             return
         headers = Headers(scope=scope)
         given = headers.get(HEADER, "")
-        cid = given if _VALID_ID.match(given) else uuid.uuid4().hex
+        cid = given if VALID_CORRELATION_ID.fullmatch(given) else uuid.uuid4().hex
         token = context.correlation_id.set(cid)
         started = time.perf_counter()
         status = 500

@@ -10,7 +10,7 @@ services"): an end user's access token (`typ=access`, `aud=<HEARTH_JWT_AUDIENCE>
 (`typ=service`, `sub=service:<name>`, `aud=<HEARTH_JWT_AUDIENCE>:<callee>`, see `service_audience`) that
 the user service issues to a service for background work. A token of one kind never passes as the other:
 an access token carrying a service audience, a service token carrying the user audience, and a service
-token for another callee are all refused. Which RPCs take which kind is the AuthInterceptor's business.
+token for another callee are all refused. Which RPCs take which kind is kit.interceptors' business.
 
 A verified token's caller is remembered (bounded, least recently used first out, keyed by the token's SHA-256)
 until the token's `exp` and never beyond, so a client's repeated calls cost one signature check, not one each:

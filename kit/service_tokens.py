@@ -3,7 +3,7 @@
 Reminders, overdue scans, scheduled rotation and webhook fan-out run with no end user behind them, yet must
 ask other services questions (DESIGN.md, "Trust between services"). For those calls a service presents a
 service token: an EdDSA JWT signed by user's key, `sub=service:<name>`, `aud=<audience>:<callee>`,
-`typ=service`, valid for minutes. The callee accepts it on internal RPCs only (kit.interceptors.AuthInterceptor).
+`typ=service`, valid for minutes. The callee accepts it on internal RPCs only (kit.interceptors.ServerInterceptor).
 
 `ServiceTokens` gets them from `hearth.user.v1.ServiceTokenService.IssueServiceToken` with the service's own
 secret (`<NAME>_SERVICE_SECRET`), keeps each audience's token until shortly before it expires, and fetches at

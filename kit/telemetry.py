@@ -171,18 +171,6 @@ class Telemetry:
         usage = metrics.get_meter("hearth.db").create_up_down_counter("db.client.connections.usage", unit="connections")
         self._engine_tracers.append(EngineTracer(self.tracer("opentelemetry.sqlalchemy"), engine.sync_engine, usage))
 
-    def instrument_fastapi(self, app: Any) -> None:
-        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-
-        # No `http send` / `http receive` child span per ASGI message: two spans per request that say nothing the
-        # server span does not (its status, its duration), at a cost the issue-13 profile showed on every list.
-        FastAPIInstrumentor.instrument_app(
-            app,
-            tracer_provider=self.tracer_provider,
-            excluded_urls="/health.*,/metrics",
-            exclude_spans=["receive", "send"],
-        )
-
     def shutdown(self) -> None:
         self.tracer_provider.force_flush()
         self.tracer_provider.shutdown()

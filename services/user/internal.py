@@ -1,6 +1,6 @@
 """Internal RPCs of the user service: questions other services ask with a service token, for background work.
 
-`MembershipService` is marked `(hearth.user.v1.internal)` in the proto, so kit's AuthInterceptor lets only
+`MembershipService` is marked `(hearth.user.v1.internal)` in the proto, so kit's ServerInterceptor lets only
 service callers in (and refuses them on every user-facing method). It answers from the database directly:
 no end user is acting, so there is no "may the caller see this household" check — the service token is the
 authorization, and what it grants is the membership fact, nothing to change.
