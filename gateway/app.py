@@ -13,6 +13,7 @@ from gateway.clients import connect
 from gateway.config import GatewaySettings
 from gateway.fastlane import FastRoutes
 from gateway.health import router as health_router
+from gateway.idempotency import IdempotencyMiddleware, IdempotencyStore
 from gateway.middleware import RequestContextMiddleware
 from gateway.routes import analytics, auth, chores, households, notifications, users
 from kit.auth import TokenVerifier, grpc_jwks_source
@@ -30,6 +31,14 @@ def create_app(settings: GatewaySettings, telemetry: Telemetry | None = None) ->
         redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=1)
         app.state.clients = clients
         app.state.redis = redis
+        app.state.idempotency = IdempotencyStore(
+            redis,
+            namespace=settings.redis_namespace,
+            ttl=settings.idempotency_ttl_seconds,
+            # The claim outlives the request: a retry meanwhile is told it is still running, not run twice.
+            lock_ttl=int(settings.grpc_timeout_seconds * 3) + 5,
+            timeout=settings.idempotency_timeout_ms / 1000,
+        )
         app.state.verifier = TokenVerifier(
             grpc_jwks_source(clients.channels["user"]), issuer=settings.jwt_issuer, audience=settings.jwt_audience
         )
@@ -60,9 +69,11 @@ def create_app(settings: GatewaySettings, telemetry: Telemetry | None = None) ->
     app.include_router(auth.jwks_router)
     app.include_router(auth.jwks_router, prefix=API_PREFIX)
     app.include_router(health_router)
-    # add_middleware puts each one outside the ones before it: span → request context → fast routes → FastAPI.
+    # add_middleware puts each one outside the ones before it:
+    # span → request context → idempotency → fast routes → FastAPI.
     if settings.fast_routes:
         app.add_middleware(FastRoutes)
+    app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     if telemetry is not None:
         tracing.instrument(app, telemetry)

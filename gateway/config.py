@@ -28,6 +28,9 @@ class GatewaySettings(BaseSettings):
     # Deadline of each gRPC call the gateway makes on behalf of a request.
     grpc_timeout_seconds: float = Field(default=5.0)
     max_body_bytes: int = Field(default=1024 * 1024)
+    # Idempotency-Key records (gateway.idempotency): kept this long; each Redis call bounded by the timeout.
+    idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60, le=7 * 24 * 3600)
+    idempotency_timeout_ms: int = Field(default=250, ge=10, le=5000)
     # Serve plainly valid GET chores below FastAPI (gateway.fastlane); false sends every request through FastAPI.
     fast_routes: bool = Field(default=True)
     log_level: str = Field(default="INFO", validation_alias=alias("HEARTH_LOG_LEVEL"))

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 from gateway import problems, responses
+from gateway.idempotency import WRITES
 from kit.errors import FieldViolation
 
 SCHEMAS = "#/components/schemas/"
@@ -139,7 +140,12 @@ def _complete(spec: dict[str, Any]) -> None:
         if schemas.setdefault(name, schema) != schema:
             raise RuntimeError(f"two different schemas are named {name} in the OpenAPI document")
     for path_item in spec.get("paths", {}).values():
-        for operation in path_item.values():
+        for method, operation in path_item.items():
+            if method.upper() in WRITES:
+                # gateway.idempotency answers these on every write that sends an Idempotency-Key.
+                responses_of = operation.setdefault("responses", {})
+                for status in problems.IDEMPOTENCY_CODES:
+                    responses_of.setdefault(str(status), problem_response(status))
             for response in operation.get("responses", {}).values():
                 response.setdefault("headers", {})["X-Correlation-ID"] = CORRELATION_ID_HEADER
                 for content in response.get("content", {}).values():

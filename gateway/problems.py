@@ -35,6 +35,8 @@ TITLES = {
     "precondition_failed": "Precondition failed",
     "gone": "Gone",
     "rate_limited": "Too many requests",
+    "idempotency_key_in_use": "A request with this Idempotency-Key is still running",
+    "idempotency_key_reused": "This Idempotency-Key belongs to another request",
     "unavailable": "Service unavailable",
     "timeout": "The request took too long",
     "payload_too_large": "Request body too large",
@@ -47,6 +49,8 @@ TITLES = {
     "not_implemented": "Not implemented",
 }
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 401: "unauthenticated"}
+# What gateway.idempotency answers on any write.
+IDEMPOTENCY_CODES = {409: "idempotency_key_in_use", 422: "idempotency_key_reused"}
 
 
 def problem_body(
@@ -84,6 +88,7 @@ def codes_for(status: int) -> list[str]:
     codes = {cls.code for cls in registered_errors() if cls.http_status == status}
     codes |= {code for http, code in map(http_mapping, grpc.StatusCode) if http == status}
     codes |= {code for http, code in HTTP_CODES.items() if http == status}
+    codes |= {code for http, code in IDEMPOTENCY_CODES.items() if http == status}
     if status == 422:
         codes.add("validation_failed")  # request validation (from_validation)
     return sorted(codes)

@@ -439,8 +439,12 @@ async def test_complete_and_history(http: httpx.AsyncClient, home: tuple[str, Pe
     assert utc(completion["chore"]["last_completed_at"]) == utc(completion["completed_at"])
     assert response.headers["etag"] == f'"{completion["chore"]["etag"]}"'
 
-    retried = expect(await http.post(f"{url}/complete", json={"note": "done, all of them"}, headers=headers), 201)
-    assert retried["id"] == completion["id"]
+    retry = await http.post(f"{url}/complete", json={"note": "  done, all of them "}, headers=headers)
+    assert expect(retry, 201) == completion  # the first answer, replayed by the gateway
+    assert retry.headers["idempotent-replayed"] == "true"
+    assert retry.headers["etag"] == response.headers["etag"]
+    other = await http.post(f"{url}/complete", json={"note": "done, all of them"}, headers=headers)
+    problem(other, 422, "idempotency_key_reused")  # the same key for another request
 
     # No body at all is fine too.
     second = expect(await http.post(f"{url}/complete", headers=member.headers), 201)

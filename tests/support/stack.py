@@ -166,15 +166,15 @@ async def _serve_gateway(
     from gateway.app import create_app
     from gateway.config import GatewaySettings
 
-    settings = GatewaySettings(
-        user_addr=stack.addr("user"),
-        task_addr=stack.addr("task") if "task" in stack.servers else "127.0.0.1:1",
-        notify_addr=stack.addr("notify") if "notify" in stack.servers else "127.0.0.1:1",
-        analytics_addr=stack.addr("analytics") if "analytics" in stack.servers else "127.0.0.1:1",
-        redis_url=stack.credentials.redis_urls["gateway"] if stack.credentials else infra().redis_url,
-        redis_namespace=stack.namespace,
-        **overrides,
-    )
+    defaults: dict[str, Any] = {
+        "user_addr": stack.addr("user"),
+        "task_addr": stack.addr("task") if "task" in stack.servers else "127.0.0.1:1",
+        "notify_addr": stack.addr("notify") if "notify" in stack.servers else "127.0.0.1:1",
+        "analytics_addr": stack.addr("analytics") if "analytics" in stack.servers else "127.0.0.1:1",
+        "redis_url": stack.credentials.redis_urls["gateway"] if stack.credentials else infra().redis_url,
+        "redis_namespace": stack.namespace,
+    }
+    settings = GatewaySettings(**{**defaults, **overrides})
     telemetry = setup_telemetry("gateway", exporter=exporter)
     if exporter is not None or "gateway" not in stack.telemetry:
         stack.telemetry["gateway"] = telemetry

@@ -1,0 +1,316 @@
+"""Idempotency-Key on every POST, PATCH and DELETE: a retried write gets the first answer, and the work is done once.
+
+The semantics of the IETF draft (draft-ietf-httpapi-idempotency-key-header), kept by the gateway in Redis for 24 h
+(`GATEWAY_IDEMPOTENCY_TTL_SECONDS`), for every write route at once — no route knows about it:
+
+- The first request with a key claims it (`SET NX`, with a lock that outlives the request's deadline) and runs;
+  its response — status, the headers that matter (`IDEMPOTENT_HEADERS`) and body — is then stored under the key.
+- The same key with the same request (method, path, query and body — JSON compared in canonical form; their
+  SHA-256 is the fingerprint) answers the stored response, marked `Idempotent-Replayed: true`; the route does
+  not run again.
+- The same key with another request is 422 `idempotency_key_reused`; the same key while the first request is
+  still running is 409 `idempotency_key_in_use` with `Retry-After: 1`.
+- A key belongs to its caller: the user id of a bearer token that verifies, else (register, login, a token that
+  does not verify) the anonymous scope. Two users' equal keys never meet.
+- A 5xx is not stored and its key is released: the failure may be transient, and a retry should really retry.
+  The services' own `request_id` (the key, forwarded by the routes) stays the second line of defence, so a
+  write the gateway could not remember still happens once where the service supports it.
+- Redis unavailable (an error, a call over `GATEWAY_IDEMPOTENCY_TIMEOUT_MS`, or the breaker open): the request
+  runs without the gateway's memory — logged and counted (`hearth_gateway_idempotency_total{outcome="bypassed"}`)
+  — and the service's `request_id` decides. Refusing every write while Redis is down would turn a cache outage
+  into a write outage.
+
+Records live under `{namespace}:gateway:idempotency:*`, keys only the gateway's own Redis user may read or write
+(kit.redis_acl), so no other process can read a stored answer or plant one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import json
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import orjson
+import redis.asyncio as aioredis
+from prometheus_client import Counter
+from redis.exceptions import RedisError
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.problems import problem
+from kit.breaker import CircuitBreaker
+from kit.errors import FieldViolation, HearthError
+
+log = logging.getLogger("hearth.gateway")
+
+HEADER = "idempotency-key"
+WRITES = frozenset({"POST", "PATCH", "DELETE"})
+MAX_KEY_LENGTH = 200
+# The response headers a replay repeats; the others belong to the answer's moment (its correlation id, its date).
+IDEMPOTENT_HEADERS = frozenset(
+    {b"content-type", b"etag", b"location", b"content-language", b"deprecation", b"sunset", b"link", b"cache-control"}
+)
+REPLAYED_HEADER = (b"idempotent-replayed", b"true")
+
+IDEMPOTENCY = Counter(
+    "hearth_gateway_idempotency_total",
+    "Writes with an Idempotency-Key, by outcome (stored, replayed, reused: another request, in_use: still running, "
+    "released: a 5xx not kept, bypassed: Redis unavailable)",
+    ["outcome"],
+)
+
+T = TypeVar("T")
+
+# Store the response only if the key still holds this request's claim (a claim that outlived its lock may have
+# been taken over by a retry since).
+_FINISH = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+  return 1
+end
+return 0
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+@dataclass(frozen=True)
+class Record:
+    fingerprint: str
+    status: int | None = None  # None: still running
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+    body: bytes = b""
+
+    @classmethod
+    def parse(cls, raw: bytes | str) -> Record | None:
+        try:
+            data = json.loads(raw)
+            if data.get("status") is None:
+                return cls(str(data["fingerprint"]))
+            return cls(
+                str(data["fingerprint"]),
+                int(data["status"]),
+                tuple((k.encode("latin-1"), v.encode("latin-1")) for k, v in data["headers"]),
+                base64.b64decode(data["body"]),
+            )
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+class Unavailable(Exception):
+    """Redis did not answer within the bound, failed, or the breaker kept the call from it."""
+
+
+class IdempotencyStore:
+    def __init__(self, redis: aioredis.Redis, *, namespace: str, ttl: int, lock_ttl: int, timeout: float) -> None:
+        self._redis = redis
+        self._prefix = f"{namespace}:gateway:idempotency:"
+        self.ttl = ttl
+        self.lock_ttl = lock_ttl
+        self.timeout = timeout
+        self.breaker = CircuitBreaker("gateway:idempotency")
+        self._finish = redis.register_script(_FINISH)
+        self._release = redis.register_script(_RELEASE)
+
+    def key(self, scope: str, idempotency_key: str) -> str:
+        return self._prefix + hashlib.sha256(f"{scope}\n{idempotency_key}".encode()).hexdigest()
+
+    async def claim(self, key: str, fingerprint: str) -> tuple[str | None, Record | None]:
+        """(claim, None) when this request now holds the key; (None, record) when another holds or held it."""
+        claim = json.dumps({"fingerprint": fingerprint, "status": None, "claim": secrets.token_hex(16)})
+        for _ in range(3):  # the other's record may expire between our SET and our GET
+            if await self._call(lambda: self._redis.set(key, claim, nx=True, ex=self.lock_ttl)):
+                return claim, None
+            raw = await self._call(lambda: self._redis.get(key))
+            if raw is not None:
+                record = Record.parse(raw)
+                if record is not None:
+                    return None, record
+                await self._call(lambda: self._redis.delete(key))  # unreadable: treated as absent
+        raise Unavailable("the key kept changing under us")
+
+    async def finish(self, key: str, claim: str, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        stored = json.dumps(
+            {
+                "fingerprint": json.loads(claim)["fingerprint"],
+                "status": status,
+                "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in headers],
+                "body": base64.b64encode(body).decode(),
+            }
+        )
+        await self._call(lambda: self._finish(keys=[key], args=[claim, stored, self.ttl]))
+
+    async def release(self, key: str, claim: str) -> None:
+        await self._call(lambda: self._release(keys=[key], args=[claim]))
+
+    async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
+        if not self.breaker.allow():
+            raise Unavailable("the breaker is open")
+        try:
+            async with asyncio.timeout(self.timeout):
+                result = await call()
+        except (RedisError, OSError, TimeoutError) as exc:
+            self.breaker.failed()
+            raise Unavailable(type(exc).__name__) from exc
+        except BaseException:
+            self.breaker.abandoned()
+            raise
+        self.breaker.succeeded()
+        return result
+
+
+class IdempotencyMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in WRITES:
+            await self.app(scope, receive, send)
+            return
+        given = Headers(scope=scope).get(HEADER)
+        if given is None:
+            await self.app(scope, receive, send)
+            return
+        idempotency_key = _valid_key(given)
+        if idempotency_key is None:
+            message = f"must be 1 to {MAX_KEY_LENGTH} visible ASCII characters (a UUID, say)"
+            await problem(
+                422, "validation_failed", "the request is not valid", [FieldViolation("Idempotency-Key", message)]
+            )(scope, receive, send)
+            return
+        body = await _read_body(receive)
+        store: IdempotencyStore = scope["app"].state.idempotency
+        key = store.key(await _caller_scope(scope), idempotency_key)
+        fingerprint = _fingerprint(scope, body)
+        try:
+            claim, record = await store.claim(key, fingerprint)
+        except Unavailable as exc:
+            IDEMPOTENCY.labels("bypassed").inc()
+            log.warning("idempotency store unavailable (%s); the write runs without it", exc)
+            await self.app(scope, _replaying(body, receive), send)
+            return
+        if record is not None:
+            await _answer_from(record, fingerprint, scope, receive, send)
+            return
+        assert claim is not None
+        await self._run(scope, body, receive, send, store, key, claim)
+
+    async def _run(
+        self, scope: Scope, body: bytes, receive: Receive, send: Send, store: IdempotencyStore, key: str, claim: str
+    ) -> None:
+        status = 500
+        headers: list[tuple[bytes, bytes]] = []
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            nonlocal status, headers
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [(k.lower(), v) for k, v in message.get("headers", []) if k.lower() in IDEMPOTENT_HEADERS]
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, _replaying(body, receive), capture)
+        finally:
+            try:
+                if status >= 500:
+                    IDEMPOTENCY.labels("released").inc()
+                    await store.release(key, claim)
+                else:
+                    IDEMPOTENCY.labels("stored").inc()
+                    await store.finish(key, claim, status, headers, b"".join(chunks))
+            except Unavailable as exc:
+                # The claim expires with its lock; until then a retry is told the first is still running.
+                log.warning("could not record an idempotent write's answer (%s)", exc)
+
+
+def _valid_key(given: str) -> str | None:
+    """The key, without the quotes of the draft's structured-field form (`"…"`), if it is one we accept."""
+    key = given[1:-1] if len(given) >= 2 and given[0] == given[-1] == '"' else given
+    if not 1 <= len(key) <= MAX_KEY_LENGTH or not all("!" <= c <= "~" for c in key):
+        return None
+    return key
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """The request's body, read once already, handed to the app as one message; after it, the connection's own
+    messages (its disconnect)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def _caller_scope(scope: Scope) -> str:
+    """Whose key this is: the verified user of a bearer token, else the anonymous scope."""
+    scheme, _, token = Headers(scope=scope).get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token and not token.startswith("hk_"):
+        try:
+            caller = await scope["app"].state.verifier.verify(token)
+        except HearthError:
+            return "anonymous"
+        return f"user:{caller.user_id}"
+    return "anonymous"
+
+
+def _fingerprint(scope: Scope, body: bytes) -> str:
+    """SHA-256 of method, path, query and body; a JSON body as its canonical form (keys sorted, no spacing), so a
+    client whose serializer orders keys differently on a retry is not told it sent another request."""
+    with contextlib.suppress(orjson.JSONDecodeError, orjson.JSONEncodeError):  # not JSON: the bytes as they are
+        body = orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS) if body else body
+    digest = hashlib.sha256()
+    for part in (scope["method"].encode(), scope["path"].encode(), scope.get("query_string", b""), body):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+async def _answer_from(record: Record, fingerprint: str, scope: Scope, receive: Receive, send: Send) -> None:
+    if record.fingerprint != fingerprint:
+        IDEMPOTENCY.labels("reused").inc()
+        detail = "this Idempotency-Key was used for a different request; use a new key for a new request"
+        await problem(422, "idempotency_key_reused", detail)(scope, receive, send)
+        return
+    if record.status is None:
+        IDEMPOTENCY.labels("in_use").inc()
+        detail = "the first request with this Idempotency-Key is still running; retry shortly"
+        await problem(409, "idempotency_key_in_use", detail, headers={"Retry-After": "1"})(scope, receive, send)
+        return
+    IDEMPOTENCY.labels("replayed").inc()
+    headers: list[Any] = [*record.headers, REPLAYED_HEADER, (b"content-length", str(len(record.body)).encode())]
+    await send({"type": "http.response.start", "status": record.status, "headers": headers})
+    await send({"type": "http.response.body", "body": record.body})
+
+
+__all__ = ["IDEMPOTENCY", "IdempotencyMiddleware", "IdempotencyStore", "Record"]
