@@ -13,6 +13,8 @@ The semantics of the IETF draft (draft-ietf-httpapi-idempotency-key-header), kep
 - A key belongs to its caller: the user id of a bearer token that verifies, else (register, login, a token that
   does not verify) the anonymous scope. Two users' equal keys never meet.
 - A 5xx is not stored and its key is released: the failure may be transient, and a retry should really retry.
+  Nor is an answer marked `Cache-Control: no-store` (login's and refresh's tokens): a secret is not kept in
+  Redis for a day; a retry of it runs again.
   The services' own `request_id` (the key, forwarded by the routes) stays the second line of defence, so a
   write the gateway could not remember still happens once where the service supports it.
 - Redis unavailable (an error, a call over `GATEWAY_IDEMPOTENCY_TIMEOUT_MS`, or the breaker open): the request
@@ -62,7 +64,7 @@ REPLAYED_HEADER = (b"idempotent-replayed", b"true")
 IDEMPOTENCY = Counter(
     "hearth_gateway_idempotency_total",
     "Writes with an Idempotency-Key, by outcome (stored, replayed, reused: another request, in_use: still running, "
-    "released: a 5xx not kept, bypassed: Redis unavailable)",
+    "released: a 5xx or a no-store answer not kept, bypassed: Redis unavailable)",
     ["outcome"],
 )
 
@@ -212,12 +214,14 @@ class IdempotencyMiddleware:
         status = 500
         headers: list[tuple[bytes, bytes]] = []
         chunks: list[bytes] = []
+        secret = False
 
         async def capture(message: Message) -> None:
-            nonlocal status, headers
+            nonlocal status, headers, secret
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = [(k.lower(), v) for k, v in message.get("headers", []) if k.lower() in IDEMPOTENT_HEADERS]
+                secret = any(k == b"cache-control" and b"no-store" in v.lower() for k, v in headers)
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
             await send(message)
@@ -226,7 +230,7 @@ class IdempotencyMiddleware:
             await self.app(scope, _replaying(body, receive), capture)
         finally:
             try:
-                if status >= 500:
+                if status >= 500 or secret:
                     IDEMPOTENCY.labels("released").inc()
                     await store.release(key, claim)
                 else:

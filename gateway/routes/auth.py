@@ -41,6 +41,10 @@ async def register(
     return JSONResponse(converters.user(user), status_code=201)
 
 
+# Tokens: kept by no cache between here and the client (RFC 9111 no-store), nor by gateway.idempotency.
+SECRET_BEARING = {"Cache-Control": "no-store"}
+
+
 @router.post(
     "/auth/login",
     summary="Exchange email + password for an access and a refresh token",
@@ -56,7 +60,7 @@ async def login(body: schemas.LoginBody, request: Request, clients: ClientsDep) 
             ip_address=request.client.host if request.client else "",
         )
     )
-    return JSONResponse(converters.tokens(pair))
+    return JSONResponse(converters.tokens(pair), headers=SECRET_BEARING)
 
 
 @router.post(
@@ -68,7 +72,8 @@ async def refresh(body: schemas.RefreshBody, clients: ClientsDep) -> JSONRespons
     return JSONResponse(
         converters.tokens(
             await clients.auth.RefreshToken(user_pb2.RefreshTokenRequest(refresh_token=body.refresh_token))
-        )
+        ),
+        headers=SECRET_BEARING,
     )
 
 

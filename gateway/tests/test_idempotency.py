@@ -184,3 +184,16 @@ async def test_hostile_bodies_keep_their_answers(http: httpx.AsyncClient) -> Non
         assert 400 <= first.status_code < 500, first.text
         assert again.headers["idempotent-replayed"] == "true"
     assert await chores(http, hid, owner.headers) == []
+
+
+async def test_tokens_are_not_kept(http: httpx.AsyncClient) -> None:
+    person = await sign_up(http, "Tok")
+    headers = {"Idempotency-Key": key()}
+    body = {"email": person.email, "password": PASSWORD}
+    released = counted("released")
+    first = expect(await http.post(f"{API}/auth/login", json=body, headers=headers), 200)
+    second = await http.post(f"{API}/auth/login", json=body, headers=headers)
+    assert second.headers["cache-control"] == "no-store"
+    assert "idempotent-replayed" not in second.headers  # it ran again: new tokens, none kept in Redis
+    assert expect(second, 200)["refresh_token"] != first["refresh_token"]
+    assert counted("released") == released + 2
