@@ -26,6 +26,7 @@ def main() -> None:
             http="httptools",
             log_config=None,
             access_log=False,
+            server_header=False,  # no `server: uvicorn` banner
         )
     finally:
         telemetry.shutdown()

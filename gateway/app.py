@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
 from gateway import openapi, problems, tracing
 from gateway.clients import connect
@@ -20,6 +21,25 @@ from kit.auth import TokenVerifier, grpc_jwks_source
 from kit.telemetry import Telemetry
 
 API_PREFIX = "/api/v1"
+# What a browser app may send and read across origins (the API's own headers; credentials are bearer tokens, not
+# cookies, so no allow_credentials).
+CORS_REQUEST_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "Idempotency-Key",
+    "If-Match",
+    "If-None-Match",
+    "X-Correlation-ID",
+    "Accept-Language",
+]
+CORS_RESPONSE_HEADERS = [
+    "ETag",
+    "Location",
+    "Retry-After",
+    "X-Correlation-ID",
+    "Idempotent-Replayed",
+    "Content-Language",
+]
 
 
 def create_app(settings: GatewaySettings, telemetry: Telemetry | None = None) -> FastAPI:
@@ -60,6 +80,10 @@ def create_app(settings: GatewaySettings, telemetry: Telemetry | None = None) ->
         # One HTTP instrumentation, not two: gateway.tracing's OpenTelemetry middleware traces every request (and
         # the gateway's metrics are Prometheus'); FastAPI's own would wrap each request a second time.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # GATEWAY_DOCS_ENABLED=false: no /docs, /redoc nor /openapi.json (the contract stays in the repository).
+        docs_url="/docs" if settings.docs_enabled else None,
+        redoc_url="/redoc" if settings.docs_enabled else None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
     app.state.settings = settings
     problems.install(app)
@@ -70,11 +94,22 @@ def create_app(settings: GatewaySettings, telemetry: Telemetry | None = None) ->
     app.include_router(auth.jwks_router, prefix=API_PREFIX)
     app.include_router(health_router)
     # add_middleware puts each one outside the ones before it:
-    # span → request context → idempotency → fast routes → FastAPI.
+    # span → request context (+ security headers) → CORS → idempotency → fast routes → FastAPI.
     if settings.fast_routes:
         app.add_middleware(FastRoutes)
     app.add_middleware(IdempotencyMiddleware)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=CORS_REQUEST_HEADERS,
+            expose_headers=CORS_RESPONSE_HEADERS,
+            max_age=600,
+        )
+    app.add_middleware(
+        RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, hsts_max_age=settings.hsts_max_age
+    )
     if telemetry is not None:
         tracing.instrument(app, telemetry)
     return app

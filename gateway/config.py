@@ -28,6 +28,12 @@ class GatewaySettings(BaseSettings):
     # Deadline of each gRPC call the gateway makes on behalf of a request.
     grpc_timeout_seconds: float = Field(default=5.0)
     max_body_bytes: int = Field(default=1024 * 1024)
+    # Browser origins allowed to call the API (CORS), e.g. ["https://app.example.com"]; empty: no CORS at all.
+    cors_origins: list[str] = Field(default_factory=list)
+    # Strict-Transport-Security max-age on every response; 0 leaves the header out.
+    hsts_max_age: int = Field(default=63_072_000, ge=0)
+    # /docs, /redoc and /openapi.json; false serves none of them.
+    docs_enabled: bool = Field(default=True)
     # Idempotency-Key records (gateway.idempotency): kept this long; each Redis call bounded by the timeout.
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60, le=7 * 24 * 3600)
     idempotency_timeout_ms: int = Field(default=250, ge=10, le=5000)

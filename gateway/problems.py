@@ -77,6 +77,9 @@ def problem_body(
 def problem(
     status: int, code: str, detail: str = "", errors: list[FieldViolation] | None = None, headers: Any = None
 ) -> JSONResponse:
+    if status == 401:
+        # RFC 6750 §3: a 401 names the scheme that would have worked.
+        headers = {"WWW-Authenticate": 'Bearer realm="hearth"', **(headers or {})}
     return JSONResponse(
         problem_body(status, code, detail, errors), status_code=status, media_type=MEDIA_TYPE, headers=headers
     )

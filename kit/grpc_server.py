@@ -82,8 +82,9 @@ def build_server(
     telemetry: Telemetry,
     verifier: TokenVerifier,
     public_methods: Iterable[str] = (),
-    host: str = "0.0.0.0",
+    host: str = "127.0.0.1",
     port: int = 0,
+    reflect: bool = True,
 ) -> Server:
     server = grpc.aio.server(
         interceptors=[
@@ -108,7 +109,8 @@ def build_server(
     # grpcio-health-checking has shipped `health.aio` since 1.37; grpc-stubs 1.53 does not declare it.
     health_servicer: HealthServicer = health.aio.HealthServicer()  # type: ignore[attr-defined]
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    if reflect:
+        reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
     bound = server.add_insecure_port(f"{host}:{port}")
     if bound == 0:
         raise OSError(f"could not bind {host}:{port}")

@@ -153,6 +153,7 @@ class Runtime:
             public_methods=public_methods,
             host=self.settings.grpc_host,
             port=self.settings.grpc_port,
+            reflect=self.settings.grpc_reflection,
         )
 
     def publish_outbox(self) -> None:

@@ -63,6 +63,8 @@ class ServiceSettings(BaseSettings):
     # Internal ports bind the loopback interface unless told otherwise (0.0.0.0 in a container).
     grpc_host: str = Field(default="127.0.0.1")
     grpc_port: int = Field(default=0)
+    # <NAME>_GRPC_REFLECTION=false: no server reflection (grpcurl then needs the .proto files: -import-path/-proto).
+    grpc_reflection: bool = Field(default=True)
     # -1: grpc_port + 1000 (the default); 0: no metrics listener. It binds `grpc_host`, like the gRPC port.
     metrics_port: int = Field(default=-1)
     shutdown_grace_seconds: float = Field(default=10.0, validation_alias=alias("HEARTH_SHUTDOWN_GRACE"))

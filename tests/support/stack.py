@@ -127,11 +127,11 @@ async def running_stack(
 
 
 @asynccontextmanager
-async def replica(stack: Stack, service: str) -> AsyncIterator[Server]:
+async def replica(stack: Stack, service: str, **overrides: Any) -> AsyncIterator[Server]:
     """Another replica of a running `service`: the same settings (database, Redis user, namespace, secrets) on
     its own port, as a second process would run it. Give the service a `cache_secret` so replicas share cache
-    entries (each process draws its own otherwise)."""
-    settings = stack.servers[service].runtime.settings.model_copy(update={"grpc_port": 0})
+    entries (each process draws its own otherwise). `overrides`: settings this replica has otherwise."""
+    settings = stack.servers[service].runtime.settings.model_copy(update={"grpc_port": 0, **overrides})
     module = importlib.import_module(f"services.{service}.server")
     server = await module.create_server(settings, setup_telemetry(service))
     await server.start()
@@ -179,7 +179,7 @@ async def _serve_gateway(
     if exporter is not None or "gateway" not in stack.telemetry:
         stack.telemetry["gateway"] = telemetry
     app = create_app(settings, telemetry=telemetry)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on", server_header=False)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
