@@ -48,6 +48,7 @@ TITLES = {
     "cancelled": "The request was cancelled",
     "not_implemented": "Not implemented",
 }
+MALFORMED = "malformed JSON"
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 401: "unauthenticated"}
 # What gateway.idempotency answers on any write.
 IDEMPOTENCY_CODES = {409: "idempotency_key_in_use", 422: "idempotency_key_reused"}
@@ -138,7 +139,7 @@ def from_validation(exc: RequestValidationError) -> JSONResponse:
         kind = error.get("type", "")
         field = _field(tuple(error.get("loc", ())))
         if kind == "json_invalid":
-            message = "malformed JSON"
+            message = MALFORMED
         elif kind == "extra_forbidden":
             message = "unknown field"
         else:
@@ -162,6 +163,10 @@ def install(app: FastAPI) -> None:
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400:
+            # FastAPI's answer to a body it could not parse at all (JSON nested past the parser's depth, say);
+            # malformed JSON it can name is already 422 (from_validation).
+            return problem(422, "validation_failed", "the request is not valid", [FieldViolation("body", MALFORMED)])
         code = HTTP_CODES.get(exc.status_code, "internal" if exc.status_code >= 500 else "validation_failed")
         return problem(exc.status_code, code, str(exc.detail), headers=exc.headers)
 

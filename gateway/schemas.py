@@ -9,7 +9,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    ValidationInfo,
+)
 from pydantic import field_validator as _field_validator
 from pydantic_core import PydanticCustomError
 
@@ -43,7 +52,8 @@ def representable(moment: datetime) -> datetime:
 # For query and path parameters (request bodies get the same check from `Body`).
 PlainText = AfterValidator(plain_text)
 # Every timestamp the gateway accepts, in bodies and in query parameters.
-Timestamp = Annotated[AwareDatetime, AfterValidator(representable)]
+# Not strict (bodies are, see Body): JSON has no timestamp type, so an RFC 3339 string is how one arrives.
+Timestamp = Annotated[AwareDatetime, Strict(False), AfterValidator(representable)]
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -54,7 +64,9 @@ Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_l
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # strict: JSON's types as they are — `"points": true`, `"points": "20"`, `"requires_photo": "yes"` are 422, not
+    # quietly 1, 20 and True.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
     @_field_validator("*", mode="after")
     @classmethod

@@ -115,3 +115,28 @@ async def test_grpc_reflection_can_be_turned_off(stack: Any) -> None:
     assert "hearth.task.v1.ChoreService" in listed
     async with replica(stack, "task", grpc_reflection=False) as dark:
         assert await services(dark.port) == grpc.StatusCode.UNIMPLEMENTED
+
+
+async def test_bodies_are_strictly_typed_and_sanely_nested(http: httpx.AsyncClient) -> None:
+    owner = await sign_up(http, "Strict")
+    hid = await create_household(http, owner)
+    chore = {"title": "Typed", "recurrence": {"kind": "once"}, "assignment": {"strategy": "unassigned"}}
+    for field, value in (("points", True), ("points", "20"), ("requires_photo", "yes"), ("estimated_minutes", 1.5)):
+        answer = await http.post(f"{API}/households/{hid}/chores", json={**chore, field: value}, headers=owner.headers)
+        assert answer.status_code == 422, (field, value)
+        assert answer.json()["errors"][0]["field"] == field
+    nested = b"[" * 5000 + b"]" * 5000
+    for body in (nested, b'{"title": ' + nested + b"}"):
+        answer = await http.post(
+            f"{API}/households/{hid}/chores",
+            content=body,
+            headers={**owner.headers, "content-type": "application/json"},
+        )
+        assert answer.status_code == 422, answer.text
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert answer.json()["code"] == "validation_failed"
+    listed = await http.get(f"{API}/households/{hid}/chores", headers=owner.headers)
+    assert listed.json()["items"] == []
+    # Timestamps are strings in JSON, and stay accepted as such.
+    dated = {**chore, "first_due_at": "2030-01-01T09:00:00Z"}
+    assert (await http.post(f"{API}/households/{hid}/chores", json=dated, headers=owner.headers)).status_code == 201
