@@ -22,7 +22,6 @@ from urllib.parse import unquote
 import grpc
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, propagate, trace
-from opentelemetry.instrumentation.grpc import aio_client_interceptors
 from opentelemetry.instrumentation.grpc.version import __version__ as _GRPC_INSTRUMENTATION_VERSION
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
@@ -35,13 +34,6 @@ log = logging.getLogger("hearth.telemetry")
 
 # Health checks and reflection are noise in traces.
 _UNTRACED = ("/grpc.health.v1.Health/", "/grpc.reflection.")
-
-
-def _traced(info: Any) -> bool:
-    method = getattr(info, "method", "") or getattr(info, "full_method", "")
-    if isinstance(method, bytes):
-        method = method.decode()
-    return _traced_method(str(method))
 
 
 def _traced_method(method: str) -> bool:
@@ -135,6 +127,82 @@ class MethodSpans:
             span.end()
 
 
+class ClientSpans:
+    """The span of each call made, as opentelemetry-instrumentation-grpc's aio client interceptors make it.
+
+    The same span (name: the full method, kind CLIENT, the instrumentation's scope; attributes `rpc.system`,
+    `rpc.service`, `rpc.method`, `rpc.grpc.status_code`; ERROR with the call's details when it fails) and the
+    same W3C trace context (and baggage: the global propagator) injected into the call's metadata, so the
+    server continues the trace — without an interceptor (issue 13): grpc.aio runs each call of an intercepted
+    channel in a task of its own; kit.grpc_client's channel starts the span where the call is made and ends
+    it where the call is awaited, with the per-method attributes computed once.
+    """
+
+    def __init__(self, tracer_provider: trace.TracerProvider) -> None:
+        self._tracer = tracer_provider.get_tracer(_GRPC_SCOPE, _GRPC_INSTRUMENTATION_VERSION, schema_url=_GRPC_SCHEMA)
+
+    def for_method(self, method: str) -> ClientMethodSpans | None:
+        """How to trace calls of `method` ("/package.Service/Method"); None for health checks and reflection."""
+        return ClientMethodSpans(self._tracer, method) if _traced_method(method) else None
+
+
+def _set_pair(carrier: list[tuple[str, str]], key: str, value: str) -> None:
+    """The propagator's setter: `key` (lower-cased, as gRPC wants it) set to `value` in a list of metadata pairs."""
+    key = key.lower()
+    for k, _ in carrier:
+        if k == key:
+            carrier[:] = [(k, v) for k, v in carrier if k != key]
+            break
+    carrier.append((key, value))
+
+
+class _PairSetter:
+    set = staticmethod(_set_pair)
+
+
+_PAIRS = _PairSetter()
+
+
+class ClientMethodSpans:
+    """Starts and ends the spans of one method's calls."""
+
+    __slots__ = ("_attributes", "_name", "_tracer")
+
+    def __init__(self, tracer: trace.Tracer, method: str) -> None:
+        self._tracer = tracer
+        self._name = method
+        service, _, name = method.lstrip("/").partition("/")
+        # Shared by every span of the method: the SDK copies a span's attributes, it never keeps this dict.
+        self._attributes: dict[str, Any] = {
+            "rpc.system": "grpc",
+            "rpc.grpc.status_code": grpc.StatusCode.OK.value[0],
+            "rpc.method": name,
+            "rpc.service": service,
+        }
+
+    def start(self, metadata: list[tuple[str, str]]) -> trace.Span | None:
+        """Start a call's span and inject its context into `metadata`; None when instrumentation is suppressed."""
+        if not is_instrumentation_enabled():
+            return None
+        span = self._tracer.start_span(self._name, kind=trace.SpanKind.CLIENT, attributes=self._attributes)
+        propagate.inject(metadata, context=trace.set_span_in_context(span), setter=_PAIRS)  # type: ignore[arg-type]
+        return span
+
+    @staticmethod
+    def failed(span: trace.Span, code: grpc.StatusCode, details: str | None) -> None:
+        """The call ended with `code` (not OK): what the instrumentation's done callback records."""
+        span.set_attribute("rpc.grpc.status_code", code.value[0])
+        span.set_status(trace.Status(trace.StatusCode.ERROR, details))
+
+    @staticmethod
+    def refused(span: trace.Span, error: grpc.aio.AioRpcError) -> None:
+        """The call failed before it was sent (kit.grpc_client's passed deadline): as the instrumentation records
+        an error raised by the interceptors after it."""
+        span.set_attribute("rpc.grpc.status_code", error.code().value[0])
+        span.set_status(trace.Status(trace.StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+        span.record_exception(error)
+
+
 def _peer_attributes(peer: str, attributes: dict[str, Any]) -> None:
     """`net.peer.ip` / `net.peer.port` (and `net.peer.name` for loopback) of ipv4:1.2.3.4:5 or ipv6:[::1]:5."""
     if peer.startswith("unix:"):
@@ -164,8 +232,9 @@ class Telemetry:
         """The SERVER span of every RPC this service serves (kit.interceptors starts and ends them)."""
         return ServerSpans(self.tracer_provider)
 
-    def client_interceptors(self) -> list[grpc.aio.ClientInterceptor]:
-        return list(aio_client_interceptors(tracer_provider=self.tracer_provider, filter_=_traced))
+    def client_spans(self) -> ClientSpans:
+        """The CLIENT span of every call this service makes (kit.grpc_client starts and ends them)."""
+        return ClientSpans(self.tracer_provider)
 
     def instrument_engine(self, engine: AsyncEngine) -> None:
         usage = metrics.get_meter("hearth.db").create_up_down_counter("db.client.connections.usage", unit="connections")
