@@ -37,6 +37,7 @@ from kit.errors import (
     FieldViolation,
     HearthError,
     Internal,
+    InvalidArgument,
     PermissionDenied,
     Timeout,
     Unauthenticated,
@@ -179,6 +180,7 @@ class _MethodPlumbing:
 
     def wrap(self, handler: Handler) -> Handler:
         """`handler` with its behaviour run inside the layers, for unary and streaming responses."""
+        handler = self._tolerant(handler)
         if handler.unary_unary or handler.stream_unary:
             field = "unary_unary" if handler.unary_unary else "stream_unary"
             inner = getattr(handler, field)
@@ -210,6 +212,22 @@ class _MethodPlumbing:
             self.leave(call, ctx, None)
 
         return handler._replace(**{field: streaming})  # type: ignore[attr-defined,no-any-return]  # as above
+
+    @staticmethod
+    def _tolerant(handler: Handler) -> Handler:
+        """A unary request that does not decode reaches the behaviour as `UNDECODABLE` (answered INVALID_ARGUMENT
+        by `answer`) instead of failing in grpc's own code, which answers UNKNOWN naming a Python exception."""
+        decode = handler.request_deserializer
+        if decode is None or handler.request_streaming:
+            return handler
+
+        def tolerant(data: bytes) -> Any:
+            try:
+                return decode(data)
+            except Exception:
+                return UNDECODABLE
+
+        return handler._replace(request_deserializer=tolerant)  # type: ignore[attr-defined,no-any-return]
 
     # --- span, correlation, metrics: set up on the way in, undone on the way out ------------------------
 
@@ -251,6 +269,8 @@ class _MethodPlumbing:
         try:
             caller = await self.authenticate(metadata)
             try:
+                if request is UNDECODABLE:
+                    raise _undecodable(self.rpc_name)
                 return await behaviour(request, ctx)
             finally:
                 if caller is not None:
@@ -264,6 +284,8 @@ class _MethodPlumbing:
         try:
             caller = await self.authenticate(metadata)
             try:
+                if request is UNDECODABLE:
+                    raise _undecodable(self.rpc_name)
                 responses = behaviour(request, ctx)
                 if inspect.isasyncgen(responses):
                     async for item in responses:
@@ -305,6 +327,14 @@ class _MethodPlumbing:
         await _abort_with_status(ctx, to_grpc_status(error))
 
 
+# A request message that did not decode (see `_MethodPlumbing._tolerant`).
+UNDECODABLE = object()
+
+
+def _undecodable(method: str) -> InvalidArgument:
+    return InvalidArgument(f"the request is not a valid {method} request message")
+
+
 def _unexpected(method: str, exc: Exception) -> HearthError:
     """What the caller gets for an exception that is not ours: UNAVAILABLE for a database outage, else INTERNAL.
 
@@ -319,19 +349,32 @@ def _unexpected(method: str, exc: Exception) -> HearthError:
     return Internal("internal error")
 
 
+# The status travels in trailers, which gRPC bounds (8 KiB by default): a request with a thousand bad fields must
+# still get its error, not a RESOURCE_EXHAUSTED about metadata. So at most this many violations, and texts cut.
+MAX_VIOLATIONS = 20
+MAX_ERROR_TEXT = 500
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_ERROR_TEXT else text[: MAX_ERROR_TEXT - 1] + "…"
+
+
 def to_grpc_status(exc: HearthError) -> grpc.Status:
     info = error_details_pb2.ErrorInfo(reason=exc.reason, domain=ERROR_DOMAIN, metadata=exc.metadata)
     details = [_pack(info)]
     if exc.violations:
-        bad = error_details_pb2.BadRequest(
-            field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.message)
-                for v in exc.violations
-            ]
-        )
-        details.append(_pack(bad))
+        shown = exc.violations[:MAX_VIOLATIONS]
+        violations = [
+            error_details_pb2.BadRequest.FieldViolation(field=_cut(v.field), description=_cut(v.message)) for v in shown
+        ]
+        if len(exc.violations) > MAX_VIOLATIONS:
+            more = len(exc.violations) - MAX_VIOLATIONS
+            violations.append(
+                error_details_pb2.BadRequest.FieldViolation(field="", description=f"and {more} more like these")
+            )
+        details.append(_pack(error_details_pb2.BadRequest(field_violations=violations)))
     code = getattr(code_pb2, exc.grpc_code.name)
-    return rpc_status.to_status(status_pb2.Status(code=code, message=exc.message, details=details))
+    return rpc_status.to_status(status_pb2.Status(code=code, message=_cut(exc.message), details=details))
 
 
 def _pack(message: Any) -> any_pb2.Any:
