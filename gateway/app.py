@@ -91,7 +91,7 @@ def create_app(settings: GatewaySettings, telemetry: Telemetry | None = None) ->
     for module in (auth, users, households, chores, notifications, analytics):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(auth.jwks_router)
-    app.include_router(auth.jwks_router, prefix=API_PREFIX)
+    app.include_router(auth.jwks_router, prefix=API_PREFIX, deprecated=True)  # gateway.deprecation
     app.include_router(health_router)
     # add_middleware puts each one outside the ones before it:
     # span → request context (+ security headers) → CORS → idempotency → fast routes → FastAPI.
@@ -108,7 +108,10 @@ def create_app(settings: GatewaySettings, telemetry: Telemetry | None = None) ->
             max_age=600,
         )
     app.add_middleware(
-        RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, hsts_max_age=settings.hsts_max_age
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        hsts_max_age=settings.hsts_max_age,
+        access_sample=settings.access_log_sample,
     )
     if telemetry is not None:
         tracing.instrument(app, telemetry)

@@ -34,6 +34,8 @@ class GatewaySettings(BaseSettings):
     hsts_max_age: int = Field(default=63_072_000, ge=0)
     # /docs, /redoc and /openapi.json; false serves none of them.
     docs_enabled: bool = Field(default=True)
+    # The access log (logger hearth.access, INFO): the share of successful requests logged; errors always are.
+    access_log_sample: float = Field(default=1.0, ge=0.0, le=1.0)
     # Idempotency-Key records (gateway.idempotency): kept this long; each Redis call bounded by the timeout.
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60, le=7 * 24 * 3600)
     idempotency_timeout_ms: int = Field(default=250, ge=10, le=5000)

@@ -1,4 +1,5 @@
-"""Per-request plumbing as plain ASGI middleware: correlation id, body size limit, RED metrics.
+"""Per-request plumbing as plain ASGI middleware: correlation id, body size limit, RED metrics, security headers,
+the access log.
 
 Plain ASGI (not BaseHTTPMiddleware) so the correlation id set here is visible, through contextvars,
 to the route, the logs and the gRPC client interceptor that forwards it to the services.
@@ -7,6 +8,7 @@ to the route, the logs and the gRPC client interceptor that forwards it to the s
 from __future__ import annotations
 
 import logging
+import random
 import time
 import uuid
 from collections.abc import MutableMapping
@@ -17,11 +19,14 @@ from prometheus_client import Counter, Histogram
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway import deprecation
 from gateway.problems import problem
 from kit import context
 from kit.interceptors import VALID_CORRELATION_ID
 
 log = logging.getLogger("hearth.gateway")
+# The access log (`_log_access`): its own logger, so it can be routed or silenced on its own.
+access_log = logging.getLogger("hearth.access")
 
 HEADER = "x-correlation-id"
 
@@ -57,9 +62,12 @@ STRICT_CSP = b"default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, hsts_max_age: int = 63_072_000) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, hsts_max_age: int = 63_072_000, access_sample: float = 1.0
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self._access_sample = access_sample
         self._hsts = (
             ((b"strict-transport-security", f"max-age={hsts_max_age}; includeSubDomains".encode()),)
             if hsts_max_age > 0
@@ -94,7 +102,11 @@ class RequestContextMiddleware:
                 status = message["status"]
                 headers = MutableHeaders(scope=message)
                 headers[HEADER] = cid
-                message["headers"] = [*message["headers"], *self._security_headers(headers)]
+                message["headers"] = [
+                    *message["headers"],
+                    *self._security_headers(headers),
+                    *(deprecation.headers_for(_route(scope)) if deprecation.DEPRECATED else ()),
+                ]
             await send(message)
 
         async def send_from_app(message: Message) -> None:
@@ -135,9 +147,37 @@ class RequestContextMiddleware:
                 await self._too_large(scope, receive, send_with_id)
         finally:
             route = _route(scope)
+            elapsed = time.perf_counter() - started
             REQUESTS.labels(scope["method"], route, str(status)).inc()
-            LATENCY.labels(scope["method"], route, str(status)).observe(time.perf_counter() - started)
+            LATENCY.labels(scope["method"], route, str(status)).observe(elapsed)
+            if access_log.isEnabledFor(logging.INFO):
+                self._log_access(scope, route, status, elapsed)
             context.correlation_id.reset(token)
+
+    def _log_access(self, scope: Scope, route: str, status: int, elapsed: float) -> None:
+        """One line per request: who did what with which outcome — never a token, a body or the raw path (ids in
+        it are in the route template's place; the query string is left out, it may carry a search or a token).
+        Errors (4xx and 5xx) are always logged; successes by `access_sample`."""
+        if status < 400 and self._access_sample < 1 and random.random() >= self._access_sample:
+            return
+        caller = context.caller.get()
+        client = scope.get("client")
+        access_log.info(
+            "%s %s %d",
+            scope["method"],
+            route,
+            status,
+            extra={
+                "http_method": scope["method"],
+                "http_route": route,
+                "http_status": status,
+                "duration_ms": round(elapsed * 1000, 2),
+                "user_id": caller.user_id if caller is not None else None,
+                "client_ip": client[0] if client else None,
+                # Also in the record itself, so a handler that formats later (a queue, a test) still has it.
+                "correlation_id": context.correlation_id.get() or None,
+            },
+        )
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem(413, "payload_too_large", f"request bodies are limited to {self.max_body_bytes} bytes")

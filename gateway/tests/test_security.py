@@ -3,6 +3,7 @@ CORS only for the configured origins, the docs and gRPC reflection switchable of
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
@@ -10,6 +11,7 @@ import httpx
 import pytest
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from gateway.deprecation import Deprecated
 from tests.support.api import API, create_household, sign_up
 from tests.support.fixtures import http_fixture, stack_fixture
 from tests.support.people import PASSWORD
@@ -140,3 +142,22 @@ async def test_bodies_are_strictly_typed_and_sanely_nested(http: httpx.AsyncClie
     # Timestamps are strings in JSON, and stay accepted as such.
     dated = {**chore, "first_due_at": "2030-01-01T09:00:00Z"}
     assert (await http.post(f"{API}/households/{hid}/chores", json=dated, headers=owner.headers)).status_code == 201
+
+
+async def test_a_deprecated_route_says_so_and_names_its_successor(http: httpx.AsyncClient) -> None:
+    old = await http.get(f"{API}/.well-known/jwks.json")
+    new = await http.get("/.well-known/jwks.json")
+    assert old.status_code == new.status_code == 200
+    assert old.json() == new.json()  # it still works, unchanged, until its sunset
+    assert old.headers["deprecation"] == "@1796083200"  # 2026-12-01T00:00:00Z (RFC 9745)
+    assert old.headers["sunset"] == "Wed, 30 Jun 2027 00:00:00 GMT"  # RFC 8594
+    assert old.headers["link"] == '</.well-known/jwks.json>; rel="successor-version"'
+    assert "deprecation" not in new.headers
+    paths = (await http.get("/openapi.json")).json()["paths"]
+    assert paths[f"{API}/.well-known/jwks.json"]["get"]["deprecated"] is True
+    assert "deprecated" not in paths["/.well-known/jwks.json"]["get"]
+
+
+async def test_a_deprecation_gives_six_months_notice() -> None:
+    with pytest.raises(ValueError, match="six months"):
+        Deprecated(since=datetime(2027, 1, 1, tzinfo=UTC), sunset=datetime(2027, 3, 1, tzinfo=UTC), successor="/x")
