@@ -267,10 +267,8 @@ class _MethodPlumbing:
 
     async def answer(self, behaviour: Any, request: Any, ctx: Context, metadata: Any) -> Any:
         try:
-            caller = await self.authenticate(metadata)
+            caller = await self.admit(request, metadata)
             try:
-                if request is UNDECODABLE:
-                    raise _undecodable(self.rpc_name)
                 return await behaviour(request, ctx)
             finally:
                 if caller is not None:
@@ -282,10 +280,8 @@ class _MethodPlumbing:
 
     async def answer_stream(self, behaviour: Any, request: Any, ctx: Context, metadata: Any) -> AsyncIterator[Any]:
         try:
-            caller = await self.authenticate(metadata)
+            caller = await self.admit(request, metadata)
             try:
-                if request is UNDECODABLE:
-                    raise _undecodable(self.rpc_name)
                 responses = behaviour(request, ctx)
                 if inspect.isasyncgen(responses):
                     async for item in responses:
@@ -300,6 +296,16 @@ class _MethodPlumbing:
             raise
         except Exception as exc:
             await self.fail(ctx, exc)
+
+    async def admit(self, request: Any, metadata: Any) -> contextvars.Token[context.Caller | None] | None:
+        """Authenticate the call, then refuse a request that did not decode (so an anonymous caller learns nothing
+        of it). The caller's token to reset, as `authenticate`."""
+        caller = await self.authenticate(metadata)
+        if request is UNDECODABLE:
+            if caller is not None:
+                context.caller.reset(caller)
+            raise _undecodable(self.rpc_name)
+        return caller
 
     async def authenticate(self, metadata: Any) -> contextvars.Token[context.Caller | None] | None:
         """Verify the call's bearer token and make its caller current (the token to reset); None without a token."""

@@ -81,6 +81,18 @@ class ServerSpans:
         return MethodSpans(self._tracer, method) if _traced_method(method) else None
 
 
+def _rpc_attributes(method: str) -> dict[str, Any]:
+    """The attributes every span of `method` starts with (server and client alike), as the instrumentation sets
+    them. Shared by every span of the method: the SDK copies a span's attributes, it never keeps this dict."""
+    service, _, name = method.lstrip("/").partition("/")
+    return {
+        "rpc.system": "grpc",
+        "rpc.grpc.status_code": grpc.StatusCode.OK.value[0],
+        "rpc.method": name,
+        "rpc.service": service,
+    }
+
+
 class MethodSpans:
     """Starts and ends the spans of one method's calls."""
 
@@ -89,13 +101,7 @@ class MethodSpans:
     def __init__(self, tracer: trace.Tracer, method: str) -> None:
         self._tracer = tracer
         self._name = method
-        service, _, name = method.lstrip("/").partition("/")
-        self._attributes: dict[str, Any] = {
-            "rpc.system": "grpc",
-            "rpc.grpc.status_code": grpc.StatusCode.OK.value[0],
-            "rpc.method": name,
-            "rpc.service": service,
-        }
+        self._attributes = _rpc_attributes(method)
 
     def start(self, ctx: grpc.aio.ServicerContext[Any, Any], metadata: Any) -> Started | None:
         """Start the call's span and make it current; what `end` takes, or None when instrumentation is suppressed."""
@@ -171,14 +177,7 @@ class ClientMethodSpans:
     def __init__(self, tracer: trace.Tracer, method: str) -> None:
         self._tracer = tracer
         self._name = method
-        service, _, name = method.lstrip("/").partition("/")
-        # Shared by every span of the method: the SDK copies a span's attributes, it never keeps this dict.
-        self._attributes: dict[str, Any] = {
-            "rpc.system": "grpc",
-            "rpc.grpc.status_code": grpc.StatusCode.OK.value[0],
-            "rpc.method": name,
-            "rpc.service": service,
-        }
+        self._attributes = _rpc_attributes(method)
 
     def start(self, metadata: list[tuple[str, str]]) -> trace.Span | None:
         """Start a call's span and inject its context into `metadata`; None when instrumentation is suppressed."""

@@ -99,23 +99,11 @@ async def test_concurrent_duplicates_run_once(http: httpx.AsyncClient) -> None:
 
 async def test_keys_belong_to_their_caller(http: httpx.AsyncClient) -> None:
     alice, bob = await sign_up(http, "Alice"), await sign_up(http, "Bob")
-    shared = key()
-    a = expect(
-        await http.post(
-            f"{API}/households",
-            json={"name": "Ours", "timezone": "UTC"},
-            headers={**alice.headers, "Idempotency-Key": shared},
-        ),
-        201,
-    )
-    b = expect(
-        await http.post(
-            f"{API}/households",
-            json={"name": "Ours", "timezone": "UTC"},
-            headers={**bob.headers, "Idempotency-Key": shared},
-        ),
-        201,
-    )
+    shared, body = key(), {"name": "Ours", "timezone": "UTC"}
+    a, b = [
+        expect(await http.post(f"{API}/households", json=body, headers={**who.headers, "Idempotency-Key": shared}), 201)
+        for who in (alice, bob)
+    ]
     assert a["id"] != b["id"]  # Bob's own household, not a replay of Alice's
 
 
