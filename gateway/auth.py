@@ -32,3 +32,14 @@ async def authenticated(
 
 
 CurrentCaller = Annotated[Caller, Depends(authenticated)]
+
+
+def presented_token(authorization: str) -> str | None:
+    """The bearer token of an Authorization value exactly as `bearer_scheme` (FastAPI's HTTPBearer) reads it —
+    scheme case-insensitive, the token stripped — or None when it would not give `authenticated` one. The code
+    below FastAPI (gateway.fastlane, gateway.idempotency) must read the header no differently than the routes."""
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if not scheme or not token or scheme.lower() != "bearer":
+        return None
+    return token

@@ -30,6 +30,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import problems
+from gateway.auth import presented_token
 from gateway.routes.chores import ORDER_BY, STATUSES, render_page
 from kit import context
 from kit.errors import HearthError
@@ -89,13 +90,14 @@ def _list_request(hid: str, query_string: bytes) -> task_pb2.ListChoresRequest |
         if text is not None and (len(text) > limit or has_control_characters(text)):
             return None
     size = params.get("page_size", "50")
-    if not _PAGE_SIZE.match(size) or int(size) > 200:
+    if not _PAGE_SIZE.fullmatch(size) or int(size) > 200:
         return None
     status = params.get("status")
     if status is not None and status not in STATUSES:
         return None
     order_by = params.get("order_by")
-    if order_by is not None and not _ORDER_BY.match(order_by):
+    # fullmatch: Python's `$` also matches before a final newline, pydantic's (Rust) regex does not.
+    if order_by is not None and not _ORDER_BY.fullmatch(order_by):
         return None
     assignee = params.get("assignee_id")
     return task_pb2.ListChoresRequest(
@@ -114,12 +116,12 @@ def _list_request(hid: str, query_string: bytes) -> task_pb2.ListChoresRequest |
 async def _authenticate(scope: Scope) -> bool:
     """Verify the bearer token as gateway.auth does and make its caller this request's; False when the route
     has to answer (no token, an API key, a token that does not verify, the key source down)."""
-    scheme, _, token = Headers(scope=scope).get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token or token.startswith("hk_"):
+    token = presented_token(Headers(scope=scope).get("authorization", ""))
+    if token is None or token.startswith("hk_"):
         return False
     try:
         caller = await scope["app"].state.verifier.verify(token)
-    except HearthError:
+    except (HearthError, grpc.aio.AioRpcError):  # refused, or the key source down: the route's 401 or 503
         return False
     context.caller.set(caller)
     return True

@@ -10,11 +10,13 @@ The semantics of the IETF draft (draft-ietf-httpapi-idempotency-key-header), kep
   not run again.
 - The same key with another request is 422 `idempotency_key_reused`; the same key while the first request is
   still running is 409 `idempotency_key_in_use` with `Retry-After: 1`.
-- A key belongs to its caller: the user id of a bearer token that verifies, else (register, login, a token that
-  does not verify) the anonymous scope. Two users' equal keys never meet.
-- A 5xx is not stored and its key is released: the failure may be transient, and a retry should really retry.
-  Nor is an answer marked `Cache-Control: no-store` (login's and refresh's tokens): a secret is not kept in
-  Redis for a day; a retry of it runs again.
+- A key belongs to its caller: the user id of a bearer token that verifies; a request without credentials
+  shares one anonymous scope. A request whose credentials do not verify here runs without the gateway's memory
+  (the route answers it), so no answer lands in the anonymous scope by mistake. Two users' keys never meet.
+- Nothing under `/api/v1/auth/` is kept (passwords, codes, tokens); register relies on the user service's
+  `request_id`.
+- A 5xx, an answer that says "try again" (408, 409, 425, 429, 499), one marked `Cache-Control: no-store` (an
+  invite's code), one cut short, or one over 256 KiB is not stored and its key is released: a retry runs again.
   The services' own `request_id` (the key, forwarded by the routes) stays the second line of defence, so a
   write the gateway could not remember still happens once where the service supports it.
 - Redis unavailable (an error, a call over `GATEWAY_IDEMPOTENCY_TIMEOUT_MS`, or the breaker open): the request
@@ -31,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -39,6 +42,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import grpc
 import orjson
 import redis.asyncio as aioredis
 from prometheus_client import Counter
@@ -46,6 +50,7 @@ from redis.exceptions import RedisError
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.auth import presented_token
 from gateway.problems import problem
 from kit.breaker import CircuitBreaker
 from kit.errors import FieldViolation, HearthError
@@ -57,14 +62,35 @@ WRITES = frozenset({"POST", "PATCH", "DELETE"})
 MAX_KEY_LENGTH = 200
 # The response headers a replay repeats; the others belong to the answer's moment (its correlation id, its date).
 IDEMPOTENT_HEADERS = frozenset(
-    {b"content-type", b"etag", b"location", b"content-language", b"deprecation", b"sunset", b"link", b"cache-control"}
+    {
+        b"content-type",
+        b"etag",
+        b"location",
+        b"content-language",
+        b"deprecation",
+        b"sunset",
+        b"link",
+        b"cache-control",
+        b"www-authenticate",
+        b"retry-after",
+    }
 )
+# Answers that say "try again" (timeout, conflict with a concurrent change, too early, rate limited, cancelled):
+# kept, they would turn the retry the client should make into a replay of the refusal.
+RETRYABLE = frozenset({408, 409, 425, 429, 499})
+# Bodies larger than this are not kept (the key is released): a replay is for API answers, not downloads.
+MAX_KEPT_BODY = 256 * 1024
+# Nothing under /auth/ is kept: its bodies are passwords, codes and tokens, and even a fingerprint of a password
+# is not something to leave in Redis for a day. Register, the one write there that must not run twice, has the
+# user service's request_id (the forwarded key).
+UNKEPT_PREFIX = "/api/v1/auth/"
 REPLAYED_HEADER = (b"idempotent-replayed", b"true")
 
 IDEMPOTENCY = Counter(
     "hearth_gateway_idempotency_total",
     "Writes with an Idempotency-Key, by outcome (stored, replayed, reused: another request, in_use: still running, "
-    "released: a 5xx or a no-store answer not kept, bypassed: Redis unavailable)",
+    "released: an answer not kept (5xx, retryable, no-store, incomplete, too large), bypassed: Redis unavailable or "
+    "credentials not verifiable here)",
     ["outcome"],
 )
 
@@ -139,7 +165,8 @@ class IdempotencyStore:
                 record = Record.parse(raw)
                 if record is not None:
                     return None, record
-                await self._call(lambda: self._redis.delete(key))  # unreadable: treated as absent
+                # Unreadable: treated as absent — deleted only if it is still that value (not a new claim since).
+                await self._call(functools.partial(self._release, keys=[key], args=[raw]))
         raise Unavailable("the key kept changing under us")
 
     async def finish(self, key: str, claim: str, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
@@ -192,8 +219,14 @@ class IdempotencyMiddleware:
             )(scope, receive, send)
             return
         body = await _read_body(receive)
+        if body is None:
+            return  # disconnected mid-upload: nobody to answer, and a partial body must not claim the key
         store: IdempotencyStore = scope["app"].state.idempotency
-        key = store.key(await _caller_scope(scope), idempotency_key)
+        owner = await _caller_scope(scope)
+        if owner is None or scope["path"].startswith(UNKEPT_PREFIX):
+            await self.app(scope, _replaying(body, receive), send)
+            return
+        key = store.key(owner, idempotency_key)
         fingerprint = _fingerprint(scope, body)
         try:
             claim, record = await store.claim(key, fingerprint)
@@ -214,23 +247,29 @@ class IdempotencyMiddleware:
         status = 500
         headers: list[tuple[bytes, bytes]] = []
         chunks: list[bytes] = []
-        secret = False
+        size = 0
+        secret = complete = False
 
         async def capture(message: Message) -> None:
-            nonlocal status, headers, secret
+            nonlocal status, headers, secret, complete, size
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = [(k.lower(), v) for k, v in message.get("headers", []) if k.lower() in IDEMPOTENT_HEADERS]
                 secret = any(k == b"cache-control" and b"no-store" in v.lower() for k, v in headers)
             elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size <= MAX_KEPT_BODY:
+                    chunks.append(chunk)
+                complete = not message.get("more_body", False)
             await send(message)
 
         try:
             await self.app(scope, _replaying(body, receive), capture)
         finally:
             try:
-                if status >= 500 or secret:
+                # Only a whole answer is kept (not one cut short by an error or a cancellation mid-body).
+                if status >= 500 or status in RETRYABLE or secret or not complete or size > MAX_KEPT_BODY:
                     IDEMPOTENCY.labels("released").inc()
                     await store.release(key, claim)
                 else:
@@ -249,16 +288,16 @@ def _valid_key(given: str) -> str | None:
     return key
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole body; None when the client went away before sending all of it (no request to run or keep)."""
     chunks = []
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            break
+            return None
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
+            return b"".join(chunks)
 
 
 def _replaying(body: bytes, receive: Receive) -> Receive:
@@ -276,16 +315,22 @@ def _replaying(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _caller_scope(scope: Scope) -> str:
-    """Whose key this is: the verified user of a bearer token, else the anonymous scope."""
-    scheme, _, token = Headers(scope=scope).get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token and not token.startswith("hk_"):
-        try:
-            caller = await scope["app"].state.verifier.verify(token)
-        except HearthError:
-            return "anonymous"
-        return f"user:{caller.user_id}"
-    return "anonymous"
+async def _caller_scope(scope: Scope) -> str | None:
+    """Whose key this is: the verified user of the bearer token (read as the routes read it), or the anonymous
+    scope for a request with no Authorization header at all. None — the gateway keeps nothing — for a request
+    that presents credentials it cannot verify here (the route will answer it: 401, or 503 with the key source
+    down): such an answer must never land in the scope every anonymous caller shares."""
+    authorization = Headers(scope=scope).get("authorization")
+    if authorization is None:
+        return "anonymous"
+    token = presented_token(authorization)
+    if token is None or token.startswith("hk_"):
+        return None
+    try:
+        caller = await scope["app"].state.verifier.verify(token)
+    except (HearthError, grpc.aio.AioRpcError):
+        return None
+    return f"user:{caller.user_id}"
 
 
 def _fingerprint(scope: Scope, body: bytes) -> str:
@@ -312,7 +357,9 @@ async def _answer_from(record: Record, fingerprint: str, scope: Scope, receive: 
         await problem(409, "idempotency_key_in_use", detail, headers={"Retry-After": "1"})(scope, receive, send)
         return
     IDEMPOTENCY.labels("replayed").inc()
-    headers: list[Any] = [*record.headers, REPLAYED_HEADER, (b"content-length", str(len(record.body)).encode())]
+    headers: list[Any] = [*record.headers, REPLAYED_HEADER]
+    if record.status not in (204, 304):  # RFC 9110 §8.6: those carry no Content-Length
+        headers.append((b"content-length", str(len(record.body)).encode()))
     await send({"type": "http.response.start", "status": record.status, "headers": headers})
     await send({"type": "http.response.body", "body": record.body})
 

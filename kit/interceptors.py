@@ -359,6 +359,8 @@ def _unexpected(method: str, exc: Exception) -> HearthError:
 # still get its error, not a RESOURCE_EXHAUSTED about metadata. So at most this many violations, and texts cut.
 MAX_VIOLATIONS = 20
 MAX_ERROR_TEXT = 500
+# And the violations' texts together stay within this (base64 on the wire makes it ~1.4x): well inside 8 KiB.
+MAX_DETAIL_BYTES = 4096
 
 
 def _cut(text: str) -> str:
@@ -369,12 +371,16 @@ def to_grpc_status(exc: HearthError) -> grpc.Status:
     info = error_details_pb2.ErrorInfo(reason=exc.reason, domain=ERROR_DOMAIN, metadata=exc.metadata)
     details = [_pack(info)]
     if exc.violations:
-        shown = exc.violations[:MAX_VIOLATIONS]
-        violations = [
-            error_details_pb2.BadRequest.FieldViolation(field=_cut(v.field), description=_cut(v.message)) for v in shown
-        ]
-        if len(exc.violations) > MAX_VIOLATIONS:
-            more = len(exc.violations) - MAX_VIOLATIONS
+        violations: list[error_details_pb2.BadRequest.FieldViolation] = []
+        budget = MAX_DETAIL_BYTES
+        for v in exc.violations[:MAX_VIOLATIONS]:
+            field, message = _cut(v.field), _cut(v.message)
+            budget -= len(field.encode()) + len(message.encode())
+            if budget < 0 and violations:
+                break
+            violations.append(error_details_pb2.BadRequest.FieldViolation(field=field, description=message))
+        if len(exc.violations) > len(violations):
+            more = len(exc.violations) - len(violations)
             violations.append(
                 error_details_pb2.BadRequest.FieldViolation(field="", description=f"and {more} more like these")
             )

@@ -148,7 +148,8 @@ async def create_invite(
             request_id=idempotency_key or "",
         )
     )
-    return JSONResponse(converters.invite(invite), status_code=201)
+    # The code is a secret (the user service keeps only its hash): no cache keeps it, nor gateway.idempotency.
+    return JSONResponse(converters.invite(invite), status_code=201, headers={"Cache-Control": "no-store"})
 
 
 @router.post(

@@ -107,12 +107,39 @@ async def test_keys_belong_to_their_caller(http: httpx.AsyncClient) -> None:
     assert a["id"] != b["id"]  # Bob's own household, not a replay of Alice's
 
 
-async def test_anonymous_writes_replay_too(http: httpx.AsyncClient) -> None:
-    body = {"email": f"{uuid.uuid4().hex}@example.com", "password": PASSWORD, "display_name": "Anon"}
+async def test_anonymous_writes_replay_but_nothing_under_auth_is_kept(http: httpx.AsyncClient) -> None:
+    owner = await sign_up(http, "Anon")
+    hid = await create_household(http, owner)
+    invite = expect(
+        await http.post(f"{API}/households/{hid}/invites", json={"role": "member"}, headers=owner.headers), 201
+    )
     headers = {"Idempotency-Key": f'"{key()}"'}  # the draft's structured-field form, quotes and all
-    first = expect(await http.post(f"{API}/auth/register", json=body, headers=headers), 201)
-    second = await http.post(f"{API}/auth/register", json=body, headers=headers)
-    assert (second.status_code, second.json()) == (201, first)  # not 409 "already registered"
+    first = await http.post(f"{API}/invites/{invite['code']}/accept", headers=headers)
+    second = await http.post(f"{API}/invites/{invite['code']}/accept", headers=headers)
+    assert first.status_code == second.status_code == 401  # no credentials: the anonymous scope, replayed
+    assert second.headers["idempotent-replayed"] == "true"
+    assert second.headers["www-authenticate"] == first.headers["www-authenticate"]
+    body = {"email": f"{uuid.uuid4().hex}@example.com", "password": PASSWORD, "display_name": "Anon"}
+    registered = await http.post(f"{API}/auth/register", json=body, headers=headers)
+    again = await http.post(f"{API}/auth/register", json=body, headers=headers)
+    assert registered.status_code == 201
+    assert "idempotent-replayed" not in again.headers  # /auth/ is never kept: the user service's request_id answers
+    assert again.json()["id"] == registered.json()["id"]
+
+
+async def test_credentials_that_do_not_verify_never_share_the_anonymous_scope(http: httpx.AsyncClient) -> None:
+    owner = await sign_up(http, "Vera")
+    hid = await create_household(http, owner)
+    shared = key()
+    # The owner's token with two spaces: the route strips it (and so does the gateway's idempotency, alike).
+    spaced = {"Authorization": f"Bearer  {owner.token}", "Idempotency-Key": shared}
+    invite = await http.post(f"{API}/households/{hid}/invites", json={"role": "member"}, headers=spaced)
+    assert invite.status_code == 201
+    assert invite.headers["cache-control"] == "no-store"  # an invite's code is never kept
+    for stranger in ({"Idempotency-Key": shared}, {"Authorization": "Bearer garbage", "Idempotency-Key": shared}):
+        answer = await http.post(f"{API}/households/{hid}/invites", json={"role": "member"}, headers=stranger)
+        assert answer.status_code == 401, answer.text
+        assert "idempotent-replayed" not in answer.headers
 
 
 async def test_keys_that_are_not_keys_are_422(http: httpx.AsyncClient) -> None:
@@ -178,10 +205,24 @@ async def test_tokens_are_not_kept(http: httpx.AsyncClient) -> None:
     person = await sign_up(http, "Tok")
     headers = {"Idempotency-Key": key()}
     body = {"email": person.email, "password": PASSWORD}
-    released = counted("released")
     first = expect(await http.post(f"{API}/auth/login", json=body, headers=headers), 200)
     second = await http.post(f"{API}/auth/login", json=body, headers=headers)
     assert second.headers["cache-control"] == "no-store"
     assert "idempotent-replayed" not in second.headers  # it ran again: new tokens, none kept in Redis
     assert expect(second, 200)["refresh_token"] != first["refresh_token"]
+
+
+async def test_a_retryable_refusal_is_not_kept(http: httpx.AsyncClient) -> None:
+    owner = await sign_up(http, "Ria")
+    hid = await create_household(http, owner)
+    invite = expect(
+        await http.post(f"{API}/households/{hid}/invites", json={"role": "member"}, headers=owner.headers), 201
+    )
+    headers = {**owner.headers, "Idempotency-Key": key()}
+    released = counted("released")
+    # The owner is a member already: 409, an answer that says the state conflicts — not kept, a retry runs again.
+    for _ in range(2):
+        answer = await http.post(f"{API}/invites/{invite['code']}/accept", headers=headers)
+        assert answer.status_code == 409, answer.text
+        assert "idempotent-replayed" not in answer.headers
     assert counted("released") == released + 2

@@ -25,6 +25,7 @@ from kit.grpc_server import build_server, passing_bytes_through
 from kit.interceptors import CORRELATION_HEADER, carried_error
 from kit.telemetry import setup_telemetry
 from kit.tests.grpc_helpers import CHORES, Chores, SigningKey, bearer, make_verifier
+from tests.support.wait import eventually
 
 GET = f"/{CHORES}/GetChore"
 LIST = f"/{CHORES}/ListChores"
@@ -169,7 +170,13 @@ async def test_an_unauthenticated_call_is_counted_traced_and_a_status_with_error
             await rpc.stub.ListChores(task_pb2.ListChoresRequest(parent="households/h"), timeout=5)
         assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
         assert isinstance(carried_error(refused.value), errors.Unauthenticated)
-        assert _count(CHORES, "ListChores", "UNAUTHENTICATED") == before + 1
+
+        # The server counts and ends the span as the call leaves it, which may be just after the client has its
+        # status: wait for that, do not race it.
+        async def left() -> bool:
+            return _count(CHORES, "ListChores", "UNAUTHENTICATED") == before + 1 and len(rpc.finished(LIST)) == 1
+
+        await eventually(left)
         [span] = rpc.finished(LIST)
         assert span.attributes is not None
         assert span.attributes["rpc.grpc.status_code"] == grpc.StatusCode.UNAUTHENTICATED.value[0]
