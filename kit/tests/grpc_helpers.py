@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,7 @@ from hearth.task.v1 import task_pb2, task_pb2_grpc
 from kit import context
 from kit.auth import TokenVerifier
 from kit.grpc_server import Registration, Server, build_server
+from kit.interceptors import deadline
 from kit.telemetry import setup_telemetry
 
 ISSUER = "https://hearth.dev"
@@ -166,3 +167,19 @@ async def serving_registrations(
 
 def bearer(token: str) -> tuple[tuple[str, str]]:
     return (("authorization", f"Bearer {token}"),)
+
+
+@contextmanager
+def serving_request(
+    *, correlation_id: str = "", token: str | None = None, remaining: float | None = None
+) -> Iterator[None]:
+    """What the server interceptor sets while a request is being served (kit.context + the deadline)."""
+    cid = context.correlation_id.set(correlation_id)
+    caller = context.caller.set(context.Caller("user-7", token) if token else None)
+    until = deadline.set(time.monotonic() + remaining if remaining is not None else None)
+    try:
+        yield
+    finally:
+        deadline.reset(until)
+        context.caller.reset(caller)
+        context.correlation_id.reset(cid)

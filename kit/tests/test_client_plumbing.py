@@ -4,9 +4,8 @@ request's plumbing (correlation id, token, deadline) carried alongside — with 
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,12 +17,12 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from kit import context, errors
+from kit import errors
 from kit.grpc_client import idempotent_methods, make_channel
 from kit.grpc_server import build_server
-from kit.interceptors import CORRELATION_HEADER, deadline
+from kit.interceptors import CORRELATION_HEADER
 from kit.telemetry import setup_telemetry
-from kit.tests.grpc_helpers import CHORES, Chores, SigningKey, make_verifier
+from kit.tests.grpc_helpers import CHORES, Chores, SigningKey, make_verifier, serving_request
 
 CHORE_SERVICE = task_pb2.DESCRIPTOR.services_by_name["ChoreService"]
 GET = f"/{CHORES}/GetChore"
@@ -103,22 +102,6 @@ async def rig(
     finally:
         await channel.close()
         await server.stop(0)
-
-
-@contextmanager
-def serving_request(
-    *, correlation_id: str = "", token: str | None = None, remaining: float | None = None
-) -> Iterator[None]:
-    """What the server interceptor sets while a request is being served (kit.context + the deadline)."""
-    cid = context.correlation_id.set(correlation_id)
-    caller = context.caller.set(context.Caller("user-7", token) if token else None)
-    until = deadline.set(time.monotonic() + remaining if remaining is not None else None)
-    try:
-        yield
-    finally:
-        deadline.reset(until)
-        context.caller.reset(caller)
-        context.correlation_id.reset(cid)
 
 
 def get(name: str = "households/h/chores/c") -> task_pb2.GetChoreRequest:

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import grpc
 import pytest
 from hearth.task.v1 import task_pb2, task_pb2_grpc
 
-from kit import context, errors
+from kit import errors
 from kit.grpc_client import idempotent_methods, make_channel
-from kit.interceptors import CORRELATION_HEADER, deadline
-from kit.tests.grpc_helpers import CHORES, Chores, SigningKey, make_verifier, serving
+from kit.interceptors import CORRELATION_HEADER
+from kit.tests.grpc_helpers import CHORES, Chores, SigningKey, make_verifier, serving, serving_request
 
 CHORE_SERVICE = task_pb2.DESCRIPTOR.services_by_name["ChoreService"]
 KEY = SigningKey("client-test")
@@ -39,22 +38,6 @@ async def chores_channel(
             yield task_pb2_grpc.ChoreServiceStub(channel)
         finally:
             await channel.close()
-
-
-@contextmanager
-def serving_request(
-    *, correlation_id: str = "", token: str | None = None, remaining: float | None = None
-) -> Iterator[None]:
-    """What the server interceptors set while a request is being served (kit.context + the deadline)."""
-    cid = context.correlation_id.set(correlation_id)
-    caller = context.caller.set(context.Caller("user-7", token) if token else None)
-    until = deadline.set(time.monotonic() + remaining if remaining is not None else None)
-    try:
-        yield
-    finally:
-        deadline.reset(until)
-        context.caller.reset(caller)
-        context.correlation_id.reset(cid)
 
 
 def get(name: str = "households/h/chores/c") -> task_pb2.GetChoreRequest:
