@@ -30,7 +30,6 @@ Records live under `{namespace}:gateway:idempotency:*`, keys only the gateway's 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import functools
@@ -52,7 +51,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.auth import presented_token
 from gateway.problems import problem
-from kit.breaker import CircuitBreaker
+from kit.breaker import CircuitBreaker, Failed, Open
 from kit.errors import FieldViolation, HearthError
 
 log = logging.getLogger("hearth.gateway")
@@ -184,19 +183,10 @@ class IdempotencyStore:
         await self._call(lambda: self._release(keys=[key], args=[claim]))
 
     async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
-        if not self.breaker.allow():
-            raise Unavailable("the breaker is open")
         try:
-            async with asyncio.timeout(self.timeout):
-                result = await call()
-        except (RedisError, OSError, TimeoutError) as exc:
-            self.breaker.failed()
-            raise Unavailable(type(exc).__name__) from exc
-        except BaseException:
-            self.breaker.abandoned()
-            raise
-        self.breaker.succeeded()
-        return result
+            return await self.breaker.call(call, timeout=self.timeout, errors=(RedisError, OSError))
+        except (Open, Failed) as exc:
+            raise Unavailable(str(exc)) from exc
 
 
 class IdempotencyMiddleware:

@@ -94,18 +94,21 @@ class RequestContextMiddleware:
         status = 500
         response_started = False
         too_large = False
+        route = ""
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status, response_started
+            nonlocal status, response_started, route
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
                 headers = MutableHeaders(scope=message)
                 headers[HEADER] = cid
+                # Routing is done by now: the template found here is the one the metrics and the log use too.
+                route = _route(scope)
                 message["headers"] = [
                     *message["headers"],
                     *self._security_headers(headers),
-                    *(deprecation.headers_for(_route(scope)) if deprecation.DEPRECATED else ()),
+                    *deprecation.headers_for(route),
                 ]
             await send(message)
 
@@ -146,7 +149,7 @@ class RequestContextMiddleware:
             if too_large and not response_started:
                 await self._too_large(scope, receive, send_with_id)
         finally:
-            route = _route(scope)
+            route = route or _route(scope)  # no response started (a disconnect): look it up now
             elapsed = time.perf_counter() - started
             REQUESTS.labels(scope["method"], route, str(status)).inc()
             LATENCY.labels(scope["method"], route, str(status)).observe(elapsed)

@@ -13,19 +13,31 @@ tested without sleeping; the breaker does no I/O and is meant for one event loop
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from prometheus_client import Counter, Gauge
 
 log = logging.getLogger("hearth.breaker")
 
+T = TypeVar("T")
+
 BREAKER_STATE = Gauge("hearth_breaker_state", "Circuit breaker state (0 closed, 1 half-open, 2 open)", ["breaker"])
 BREAKER_TRANSITIONS = Counter(
     "hearth_breaker_transitions_total", "Circuit breaker state changes, by the state entered", ["breaker", "state"]
 )
+
+
+class Open(Exception):
+    """The breaker is open: the call was not tried."""
+
+
+class Failed(Exception):
+    """The call was tried and failed or timed out (the error is the `__cause__`)."""
 
 
 class BreakerState(enum.Enum):
@@ -91,6 +103,29 @@ class CircuitBreaker:
             self._opened_at = self._clock()
             self._enter(BreakerState.OPEN)
 
+    async def call(
+        self, call: Callable[[], Awaitable[T]], *, timeout: float, errors: tuple[type[BaseException], ...]
+    ) -> T:
+        """`call()` within `timeout`, if the breaker lets it through, reporting the outcome to the breaker.
+
+        Raises `Open` (nothing was tried) when the breaker keeps the call from its dependency, and `Failed` (its
+        `__cause__` the error) when the call raised one of `errors` or timed out; a cancellation passes through
+        and frees a half-open trial."""
+        if not self.allow():
+            raise Open(f"the breaker {self.name} is open")
+        caught: tuple[type[BaseException], ...] = (*errors, TimeoutError)
+        try:
+            async with asyncio.timeout(timeout):
+                result = await call()
+        except caught as exc:
+            self.failed()
+            raise Failed(type(exc).__name__) from exc
+        except BaseException:
+            self.abandoned()
+            raise
+        self.succeeded()
+        return result
+
     def abandoned(self) -> None:
         """An allowed call ended without an outcome (cancelled): free the half-open trial for the next caller."""
         self._trial_in_flight = False
@@ -114,4 +149,4 @@ class CircuitBreaker:
         )
 
 
-__all__ = ["BREAKER_STATE", "BREAKER_TRANSITIONS", "BreakerState", "CircuitBreaker"]
+__all__ = ["BREAKER_STATE", "BREAKER_TRANSITIONS", "BreakerState", "CircuitBreaker", "Failed", "Open"]

@@ -72,7 +72,7 @@ from prometheus_client import Counter, Gauge
 from redis.exceptions import RedisError
 
 from kit.backoff import retry_forever
-from kit.breaker import CircuitBreaker
+from kit.breaker import CircuitBreaker, Failed, Open
 
 log = logging.getLogger("hearth.cache")
 
@@ -326,24 +326,16 @@ class SignedCache:
     ) -> T | _Skipped:
         """`call()` within `timeout` (a read's by default), if the breaker lets it through; `_SKIPPED` when it did
         not happen."""
-        if not self.breaker.allow():
-            CACHE_REQUESTS.labels(self.label, operation, "bypassed").inc()
-            return _SKIPPED
         try:
-            async with asyncio.timeout(self.timeout if timeout is None else timeout):
-                result = await call()
-        except (RedisError, OSError, TimeoutError) as exc:
-            self.breaker.failed()
-            CACHE_REQUESTS.labels(self.label, operation, "error").inc()
-            log.warning(
-                "cache unavailable (%s); answering from the source", type(exc).__name__, extra={"cache_op": operation}
+            return await self.breaker.call(
+                call, timeout=self.timeout if timeout is None else timeout, errors=(RedisError, OSError)
             )
-            return _SKIPPED
-        except BaseException:
-            self.breaker.abandoned()
-            raise
-        self.breaker.succeeded()
-        return result
+        except Open:
+            CACHE_REQUESTS.labels(self.label, operation, "bypassed").inc()
+        except Failed as failed:
+            CACHE_REQUESTS.labels(self.label, operation, "error").inc()
+            log.warning("cache unavailable (%s); answering from the source", failed, extra={"cache_op": operation})
+        return _SKIPPED
 
 
 class LocalTier:

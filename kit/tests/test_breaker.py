@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
 from prometheus_client import REGISTRY
 
-from kit.breaker import BreakerState, CircuitBreaker
+from kit.breaker import BreakerState, CircuitBreaker, Failed, Open
 from tests.support.infra import unique
 
 
@@ -117,3 +118,36 @@ def test_nonsense_settings_are_refused() -> None:
         CircuitBreaker("x", failures=0)
     with pytest.raises(ValueError, match="cooldown"):
         CircuitBreaker("x", cooldown=0)
+
+
+async def test_call_reports_each_outcome_to_the_breaker() -> None:
+    clock = Clock()
+    b = breaker(clock, failures=2)
+
+    async def fine() -> str:
+        return "ok"
+
+    async def broken() -> str:
+        raise ConnectionError("refused")
+
+    async def hung() -> str:
+        await asyncio.Event().wait()
+        return "never"
+
+    assert await b.call(fine, timeout=1, errors=(OSError,)) == "ok"
+    with pytest.raises(Failed) as failed:
+        await b.call(broken, timeout=1, errors=(OSError,))
+    assert isinstance(failed.value.__cause__, ConnectionError)
+    with pytest.raises(Failed):
+        await b.call(hung, timeout=0.01, errors=(OSError,))  # a timeout is a failure too
+    assert b.state is BreakerState.OPEN
+    with pytest.raises(Open):
+        await b.call(fine, timeout=1, errors=(OSError,))  # not even tried
+
+    async def odd() -> str:
+        raise ValueError("not ours")
+
+    clock.now += 5  # half-open: one trial
+    with pytest.raises(ValueError, match="not ours"):  # an error outside `errors` is the caller's business
+        await b.call(odd, timeout=1, errors=(OSError,))
+    assert b.allow()  # the abandoned trial left the half-open slot free
