@@ -18,6 +18,7 @@ from pathlib import Path
 from bench.latency import LatencyStats
 from bench.recurrence import RecurrenceResult
 from bench.scenarios import Outcome
+from bench.stack import RATE_LIMITS
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 KEPT_BEGIN = "<!-- kept by bench/report.py on every rewrite: begin -->"
@@ -340,7 +341,8 @@ CAVEATS = """\
   error is an error and is reported above.
 - **Stack as in production:** four `python -m services.<name>` and `python -m gateway`, each its own
   process, fresh databases, outbox relay and event consumers running, OpenTelemetry SDK on (no exporter),
-  logs at WARNING. Every server process runs on uvloop; uvicorn runs as `python -m gateway` runs it: one
+  logs at WARNING. Rate limits on — every request is checked in Redis — with budgets the load never
+  exhausts ("Rate limits" above). Every server process runs on uvloop; uvicorn runs as `python -m gateway` runs it: one
   worker, uvloop and httptools; the FastAPI ceilings are served the same way. The load client stays on
   asyncio's own loop (it did before uvloop too, so before/after pairs compare servers only).
 - **gRPC ListChores direct** is grpc.aio on one channel to the task service with the seed's bearer token,
@@ -379,6 +381,7 @@ Written by `make bench` (`python -m bench --write-results`); rerun it to refresh
 - **Machine:** {machine()}
 - **Load:** concurrency {run.concurrency}, warm-up {run.warmup:g} s, measured {run.duration:g} s per scenario
 - **Infra:** {run.infra}
+- **Rate limits:** {", ".join(f"`{name}={value}`" for name, value in RATE_LIMITS.items())}
 - **Code:** {code_state()}
 
 {figures(run)}

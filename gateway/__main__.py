@@ -27,6 +27,9 @@ def main() -> None:
             log_config=None,
             access_log=False,
             server_header=False,  # no `server: uvicorn` banner
+            # Whose X-Forwarded-For to believe is GATEWAY_TRUSTED_PROXIES' (gateway.app); uvicorn's own handling
+            # would believe any process on 127.0.0.1.
+            proxy_headers=False,
         )
     finally:
         telemetry.shutdown()

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import redis.asyncio as aioredis
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from gateway import openapi, problems, tracing
 from gateway.clients import connect
@@ -16,6 +17,7 @@ from gateway.fastlane import FastRoutes
 from gateway.health import router as health_router
 from gateway.idempotency import IdempotencyMiddleware, IdempotencyStore
 from gateway.middleware import RequestContextMiddleware
+from gateway.ratelimit import RateLimiter, RateLimitMiddleware, parse_limit
 from gateway.routes import analytics, auth, chores, households, notifications, users
 from kit.auth import TokenVerifier, grpc_jwks_source
 from kit.telemetry import Telemetry
@@ -39,6 +41,10 @@ CORS_RESPONSE_HEADERS = [
     "X-Correlation-ID",
     "Idempotent-Replayed",
     "Content-Language",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "RateLimit-Policy",
 ]
 
 
@@ -58,6 +64,19 @@ def create_app(settings: GatewaySettings, telemetry: Telemetry | None = None) ->
             # The claim outlives the request: a retry meanwhile is told it is still running, not run twice.
             lock_ttl=int(settings.grpc_timeout_seconds * 3) + 5,
             timeout=settings.idempotency_timeout_ms / 1000,
+        )
+        app.state.rate_limiter = RateLimiter(
+            redis,
+            settings.redis_url,
+            namespace=settings.redis_namespace,
+            user=parse_limit(settings.rate_limit_user),
+            anonymous=parse_limit(settings.rate_limit_anonymous),
+            failures_per_account=settings.auth_failures_per_account,
+            failures_per_ip=settings.auth_failures_per_ip,
+            failure_window_seconds=settings.auth_failure_window_seconds,
+            fallback_per_account=settings.auth_fallback_failures_per_account,
+            fallback_per_ip=settings.auth_fallback_failures_per_ip,
+            timeout=settings.rate_limit_timeout_ms / 1000,
         )
         app.state.verifier = TokenVerifier(
             grpc_jwks_source(clients.channels["user"]), issuer=settings.jwt_issuer, audience=settings.jwt_audience
@@ -94,10 +113,14 @@ def create_app(settings: GatewaySettings, telemetry: Telemetry | None = None) ->
     app.include_router(auth.jwks_router, prefix=API_PREFIX, deprecated=True)  # gateway.deprecation
     app.include_router(health_router)
     # add_middleware puts each one outside the ones before it:
-    # span → request context (+ security headers) → CORS → idempotency → fast routes → FastAPI.
+    # [trusted proxies →] span → request context (+ security headers) → CORS → rate limits → idempotency → fast
+    # routes → FastAPI. Rate limits inside CORS, so a browser can read a 429; before idempotency, so a refused
+    # request claims no key.
     if settings.fast_routes:
         app.add_middleware(FastRoutes)
     app.add_middleware(IdempotencyMiddleware)
+    if settings.rate_limits_enabled:
+        app.add_middleware(RateLimitMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -115,4 +138,8 @@ def create_app(settings: GatewaySettings, telemetry: Telemetry | None = None) ->
     )
     if telemetry is not None:
         tracing.instrument(app, telemetry)
+    if settings.trusted_proxies:
+        # Outermost: the client address every layer sees (spans, access log, rate limits, login's IP) is the one
+        # the trusted proxies name in X-Forwarded-For; from anyone else the header is ignored.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app

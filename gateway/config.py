@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import ipaddress
+
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.ratelimit import parse_limit
 from kit.settings import alias
 from services import deployment
 
@@ -36,10 +39,35 @@ class GatewaySettings(BaseSettings):
     docs_enabled: bool = Field(default=True)
     # The access log (logger hearth.access, INFO): the share of successful requests logged; errors always are.
     access_log_sample: float = Field(default=1.0, ge=0.0, le=1.0)
-    # Idempotency-Key records (gateway.idempotency): kept this long; each Redis call bounded by the timeout.
-    idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60, le=7 * 24 * 3600)
-    idempotency_timeout_ms: int = Field(default=250, ge=10, le=5000)
-    # Serve plainly valid GET chores below FastAPI (gateway.fastlane); false sends every request through FastAPI.
-    fast_routes: bool = Field(default=True)
+    # Rate limits (gateway.ratelimit), in the `limits` notation ("1200/minute", "50 per second"): the request budget
+    # of each verified user or API key, and of each client IP for requests without credentials that verify.
+    rate_limits_enabled: bool = Field(default=True)
+    rate_limit_user: str = Field(default="1200/minute")
+    rate_limit_anonymous: str = Field(default="300/minute")
+    # Failed attempts on login, register, the password and MFA endpoints, per account and per client IP within the
+    # window; then 429 until it has passed. While Redis is unavailable, the in-process limits (per process) decide.
+    auth_failures_per_account: int = Field(default=10, ge=1)
+    auth_failures_per_ip: int = Field(default=100, ge=1)
+    auth_failure_window_seconds: int = Field(default=900, ge=1)
+    auth_fallback_failures_per_account: int = Field(default=5, ge=1)
+    auth_fallback_failures_per_ip: int = Field(default=20, ge=1)
+    # Each Redis call of the rate limits is bounded by this; past it the request budget fails open.
+    rate_limit_timeout_ms: int = Field(default=100, ge=10, le=5000)
+    # Proxies whose X-Forwarded-For names the client (IPs or CIDRs, e.g. ["10.0.0.0/8"]); empty: the socket peer
+    # is the client, and X-Forwarded-For is ignored.
+    trusted_proxies: list[str] = Field(default_factory=list)
     log_level: str = Field(default="INFO", validation_alias=alias("HEARTH_LOG_LEVEL"))
     otlp_endpoint: str | None = Field(default=None, validation_alias=alias("OTEL_EXPORTER_OTLP_ENDPOINT"))
+
+    @field_validator("rate_limit_user", "rate_limit_anonymous")
+    @classmethod
+    def _a_rate_limit(cls, value: str) -> str:
+        parse_limit(value)
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for proxy in value:
+            ipaddress.ip_network(proxy, strict=False)  # ValueError names the bad one
+        return value

@@ -49,6 +49,7 @@ from redis.exceptions import RedisError
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.asgi import read_body, replaying
 from gateway.auth import presented_token
 from gateway.problems import problem
 from kit.breaker import CircuitBreaker, Failed, Open
@@ -208,13 +209,13 @@ class IdempotencyMiddleware:
                 422, "validation_failed", "the request is not valid", [FieldViolation("Idempotency-Key", message)]
             )(scope, receive, send)
             return
-        body = await _read_body(receive)
+        body = await read_body(receive)
         if body is None:
             return  # disconnected mid-upload: nobody to answer, and a partial body must not claim the key
         store: IdempotencyStore = scope["app"].state.idempotency
         owner = await _caller_scope(scope)
         if owner is None or scope["path"].startswith(UNKEPT_PREFIX):
-            await self.app(scope, _replaying(body, receive), send)
+            await self.app(scope, replaying(body, receive), send)
             return
         key = store.key(owner, idempotency_key)
         fingerprint = _fingerprint(scope, body)
@@ -223,7 +224,7 @@ class IdempotencyMiddleware:
         except Unavailable as exc:
             IDEMPOTENCY.labels("bypassed").inc()
             log.warning("idempotency store unavailable (%s); the write runs without it", exc)
-            await self.app(scope, _replaying(body, receive), send)
+            await self.app(scope, replaying(body, receive), send)
             return
         if record is not None:
             await _answer_from(record, fingerprint, scope, receive, send)
@@ -255,7 +256,7 @@ class IdempotencyMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, _replaying(body, receive), capture)
+            await self.app(scope, replaying(body, receive), capture)
         finally:
             try:
                 # Only a whole answer is kept (not one cut short by an error or a cancellation mid-body).
@@ -276,33 +277,6 @@ def _valid_key(given: str) -> str | None:
     if not 1 <= len(key) <= MAX_KEY_LENGTH or not all("!" <= c <= "~" for c in key):
         return None
     return key
-
-
-async def _read_body(receive: Receive) -> bytes | None:
-    """The whole body; None when the client went away before sending all of it (no request to run or keep)."""
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-def _replaying(body: bytes, receive: Receive) -> Receive:
-    """The request's body, read once already, handed to the app as one message; after it, the connection's own
-    messages (its disconnect)."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 async def _caller_scope(scope: Scope) -> str | None:

@@ -35,6 +35,14 @@ ETAG_HEADER = {
     "required": True,
     "schema": {"type": "string"},
 }
+# gateway.ratelimit's headers on every response under /api/ (left out only while Redis cannot decide).
+RATE_LIMIT_HEADERS = {
+    "RateLimit-Limit": {"description": "The caller's request budget", "schema": {"type": "integer"}},
+    "RateLimit-Remaining": {"description": "Requests left in the budget now", "schema": {"type": "integer"}},
+    "RateLimit-Reset": {"description": "Seconds until the budget is whole again", "schema": {"type": "integer"}},
+    "RateLimit-Policy": {"description": "The budget and its period: `1200;w=60`", "schema": {"type": "string"}},
+}
+RATE_LIMITED_PREFIX = "/api/"
 # Statuses every route that calls a service can answer, whatever it does.
 UPSTREAM = (500, 503, 504)
 
@@ -53,7 +61,12 @@ _ERRORS: dict[int, tuple[str, str, list[FieldViolation]]] = {
     422: (
         "The request is not valid: unknown fields, bad values; `errors` names each field",
         "the request is not valid",
-        [FieldViolation("points", "Input should be less than or equal to 1000")],
+        [FieldViolation("points", "must be at most 1000")],
+    ),
+    429: (
+        "Over the caller's rate limit, or too many failed sign-in attempts: wait `Retry-After` seconds",
+        "too many requests",
+        [],
     ),
     500: ("Something went wrong on our side", "something went wrong on our side", []),
     503: ("A backend service is unavailable; try again", "a backend service did not answer in time; try again", []),
@@ -139,15 +152,21 @@ def _complete(spec: dict[str, Any]) -> None:
     for name, schema in {**problem.pop("$defs", {}), "Problem": problem}.items():
         if schemas.setdefault(name, schema) != schema:
             raise RuntimeError(f"two different schemas are named {name} in the OpenAPI document")
-    for path_item in spec.get("paths", {}).values():
+    for path, path_item in spec.get("paths", {}).items():
+        limited = path.startswith(RATE_LIMITED_PREFIX)
         for method, operation in path_item.items():
+            responses_of = operation.setdefault("responses", {})
             if method.upper() in WRITES:
                 # gateway.idempotency answers these on every write that sends an Idempotency-Key.
-                responses_of = operation.setdefault("responses", {})
                 for status in problems.IDEMPOTENCY_CODES:
                     responses_of.setdefault(str(status), problem_response(status))
-            for response in operation.get("responses", {}).values():
-                response.setdefault("headers", {})["X-Correlation-ID"] = CORRELATION_ID_HEADER
+            if limited:
+                responses_of.setdefault("429", problem_response(429))
+            for response in responses_of.values():
+                headers = response.setdefault("headers", {})
+                headers["X-Correlation-ID"] = CORRELATION_ID_HEADER
+                if limited:
+                    headers.update(RATE_LIMIT_HEADERS)
                 for content in response.get("content", {}).values():
                     if _EXAMPLE_TEXT in content:
                         content["example"] = json.loads(content.pop(_EXAMPLE_TEXT))

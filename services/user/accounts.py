@@ -7,7 +7,6 @@ reported at once. Profiles are the caller's own: anyone else's is NOT_FOUND.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -77,7 +76,7 @@ class Accounts:
         errors.raise_if_any("the account details are not valid")
         # argon2 takes a good fraction of a second of CPU: off the event loop, or every RPC waits for it. Before the
         # claim, so no transaction waits for it either (a retry pays it too: retries are rare).
-        password_hash = await asyncio.to_thread(self._hashing.hash, password)
+        password_hash = await self._hashing.hashed(password)
         now = utcnow()
         user = User(
             id=new_id(),
@@ -121,7 +120,7 @@ class Accounts:
         knows the id and the email): otherwise the id was used for a different request."""
         async with self._sessions() as session:
             user = await UserRepository(session).get(user_id)
-        if user is None or not await asyncio.to_thread(self._hashing.verify, user.password_hash, password):
+        if user is None or not await self._hashing.verified(user.password_hash, password):
             raise idempotency.reused()
         return user
 
@@ -134,11 +133,11 @@ class Accounts:
         stored = user.password_hash if user is not None else None
         # Verify even for an unknown email (against a dummy hash): the same answer in the same time. In a thread,
         # outside any transaction: argon2 is slow on purpose, and neither the event loop nor a connection waits.
-        if not await asyncio.to_thread(self._hashing.verify, stored, password) or user is None:
+        if not await self._hashing.verified(stored, password) or user is None:
             raise Unauthenticated("wrong email or password")
         rehashed = ""
         if self._hashing.needs_rehash(user.password_hash):
-            rehashed = await asyncio.to_thread(self._hashing.hash, password)
+            rehashed = await self._hashing.hashed(password)
         async with self._sessions() as session, session.begin():
             if rehashed:
                 # Only if the hash is still the one verified (a concurrent password change wins).

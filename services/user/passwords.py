@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
+from typing import TypeVar
 
 from argon2 import PasswordHasher, Type, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
+from prometheus_client import Counter
+
+from kit.errors import RateLimited
+
+T = TypeVar("T")
+
+PASSWORD_WORK = Counter(
+    "hearth_user_password_work_total",
+    "argon2 hashes and verifications, by outcome (done; refused: the gate was full, answered RESOURCE_EXHAUSTED)",
+    ["outcome"],
+)
 
 MIN_LENGTH = 10
 MAX_LENGTH = 256
@@ -32,11 +48,21 @@ def policy_violation(password: str) -> str | None:
     return None
 
 
+def available_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 class PasswordHashing:
     """argon2id at one cost. A stored hash made at another cost verifies, and `needs_rehash` says so.
 
     The cost is configurable (`USER_PASSWORD_*`) for where speed matters more than resistance to offline
-    cracking — the test suite, which registers hundreds of people; production keeps the default."""
+    cracking — the test suite, which registers hundreds of people; production keeps the default.
+
+    `hashed` and `verified` are the gate every request's argon2 work goes through: at most `concurrency` run at
+    once (threads of their own: argon2 releases the GIL, so they use the cores while the event loop goes on), at
+    most `queue` more wait, and beyond that a call is refused at once with RESOURCE_EXHAUSTED (429 at the
+    gateway). A flood of logins then costs the machine `concurrency` cores and gets quick refusals, instead of
+    queueing until every caller's deadline has passed; other users' requests keep their share of the CPU."""
 
     def __init__(
         self,
@@ -44,12 +70,48 @@ class PasswordHashing:
         time_cost: int = DEFAULT_COST.time_cost,
         memory_kib: int = DEFAULT_COST.memory_cost,
         parallelism: int = DEFAULT_COST.parallelism,
+        concurrency: int | None = None,
+        queue: int | None = None,
     ) -> None:
         self._hasher = PasswordHasher(
             time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
         )
         # Verified against when the email is unknown, so both failures cost the same time.
         self._dummy_hash = self._hasher.hash("not a real password, only for timing")
+        self.concurrency = concurrency or available_cores()
+        self.capacity = self.concurrency + (4 * self.concurrency if queue is None else queue)
+        self._executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="argon2")
+        self._admitted = 0
+
+    async def hashed(self, password: str) -> str:
+        return await self._gated(self.hash, password)
+
+    async def verified(self, password_hash: str | None, password: str) -> bool:
+        return await self._gated(self.verify, password_hash, password)
+
+    async def _gated(self, work: Callable[..., T], *args: str | None) -> T:
+        if self._admitted >= self.capacity:
+            PASSWORD_WORK.labels("refused").inc()
+            raise RateLimited("too many sign-ins are being checked right now; retry in a moment")
+        loop = asyncio.get_running_loop()
+        self._admitted += 1
+
+        def release(_: Future[T]) -> None:
+            # When the work is over (or was cancelled before it began), not when its caller stops waiting: an
+            # abandoned hash still holds its core until it finishes.
+            loop.call_soon_threadsafe(self._release)
+
+        future = self._executor.submit(work, *args)
+        future.add_done_callback(release)
+        result = await asyncio.wrap_future(future)
+        PASSWORD_WORK.labels("done").inc()
+        return result
+
+    def _release(self) -> None:
+        self._admitted -= 1
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
     def hash(self, password: str) -> str:
         return self._hasher.hash(password)

@@ -48,6 +48,8 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
         time_cost=settings.password_time_cost,
         memory_kib=settings.password_memory_kib,
         parallelism=settings.password_parallelism,
+        concurrency=settings.password_concurrency or None,
+        queue=settings.password_queue,
     )
     async with runtime.closed_on_error():
         service = UserService(runtime.sessions, signing_key=signing_key, policy=policy, hashing=hashing)
@@ -87,4 +89,10 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
             public_methods=PUBLIC_METHODS,
         )
         runtime.publish_outbox()
-    return runtime.attach(server)
+    server = runtime.attach(server)
+
+    async def close_hashing() -> None:
+        hashing.close()
+
+    server.cleanups.append(close_hashing)
+    return server

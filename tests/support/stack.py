@@ -64,6 +64,17 @@ class Stack:
         return httpx.AsyncClient(base_url=self.gateway_url, timeout=10, **kwargs)
 
 
+# A test module signs up and logs in people by the dozen from 127.0.0.1, faster than any person would: its
+# gateway gets budgets no test reaches, so a 429 is never a test's accident. The limits' own tests
+# (gateway/tests/test_rate_limits.py) run a gateway with production-sized or smaller ones.
+TEST_RATE_LIMITS: dict[str, Any] = {
+    "rate_limit_user": "100000/minute",
+    "rate_limit_anonymous": "100000/minute",
+    "auth_failures_per_account": 1000,
+    "auth_failures_per_ip": 10000,
+}
+
+
 @asynccontextmanager
 async def running_stack(
     services: Sequence[str] = SERVICES,
@@ -173,13 +184,16 @@ async def _serve_gateway(
         "analytics_addr": stack.addr("analytics") if "analytics" in stack.servers else "127.0.0.1:1",
         "redis_url": stack.credentials.redis_urls["gateway"] if stack.credentials else infra().redis_url,
         "redis_namespace": stack.namespace,
+        **TEST_RATE_LIMITS,
     }
     settings = GatewaySettings(**{**defaults, **overrides})
     telemetry = setup_telemetry("gateway", exporter=exporter)
     if exporter is not None or "gateway" not in stack.telemetry:
         stack.telemetry["gateway"] = telemetry
     app = create_app(settings, telemetry=telemetry)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on", server_header=False)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_config=None, lifespan="on", server_header=False, proxy_headers=False
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
