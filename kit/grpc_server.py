@@ -52,13 +52,22 @@ class Server:
     startups: list[Cleanup] = field(default_factory=list)
     # The service's kit Runtime (engine, redis, ...), for tests and health; set by create_server.
     runtime: Any = None
+    # Run once health says SERVING (the database watcher, which may then say otherwise), in order.
+    serving_hooks: list[Cleanup] = field(default_factory=list)
 
     async def start(self) -> None:
         await self.server.start()
         for startup in self.startups:
             await startup()
+        await self.set_serving(True)
+        for hook in self.serving_hooks:
+            await hook()
+
+    async def set_serving(self, serving: bool) -> None:
+        """SERVING or NOT_SERVING for the server and each of its services (ignored once stopping)."""
+        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
         for name in ["", *self.service_names]:
-            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+            await self.health.set(name, status)
 
     async def stop(self, grace: float = 5.0) -> None:
         """Say NOT_SERVING (so balancers drain), finish in-flight calls within `grace`, then clean up.

@@ -25,6 +25,7 @@ from typing import Any
 
 import grpc
 import redis.asyncio as aioredis
+from hearth.status.v1 import status_pb2_grpc
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -40,6 +41,9 @@ from kit.grpc_server import Registration, Server, build_server
 from kit.outbox import OutboxRelay
 from kit.service_tokens import ServiceTokens
 from kit.settings import ServiceSettings
+from kit.status import METHOD as STATUS_METHOD
+from kit.status import SERVICE_NAME as STATUS_SERVICE
+from kit.status import DatabaseWatcher, StatusServicer
 from kit.telemetry import Telemetry, setup_telemetry
 
 log = logging.getLogger("hearth.runtime")
@@ -63,6 +67,8 @@ class Runtime:
     # This process's cache invalidation feed (the first `cache()` starts it) and the tiered caches it feeds.
     cache_feed: InvalidationFeed | None = None
     caches: list[TieredCache] = field(default_factory=list)
+    # Flips the server's grpc health with the database's reachability (kit.status); made by `attach`.
+    database_watcher: DatabaseWatcher | None = None
 
     def spawn(self, name: str, coro: Coroutine[Any, Any, None]) -> None:
         """Run a background loop (relay, consumer) for the life of the server; a crash is logged."""
@@ -144,13 +150,15 @@ class Runtime:
             raise
 
     def build_server(self, registrations: Sequence[Registration], *, public_methods: Iterable[str] = ()) -> Server:
-        """The service's gRPC server (not started), on the configured host and port, verifying tokens."""
+        """The service's gRPC server (not started), on the configured host and port, verifying tokens; with
+        `hearth.status.v1.StatusService` (kit.status), answered without a token like grpc.health.v1."""
+        status = (status_pb2_grpc.add_StatusServiceServicer_to_server, StatusServicer(self), STATUS_SERVICE)
         return build_server(
             service=self.settings.service,
-            registrations=registrations,
+            registrations=[*registrations, status],
             telemetry=self.telemetry,
             verifier=self.verifier,
-            public_methods=public_methods,
+            public_methods=[*public_methods, STATUS_METHOD],
             host=self.settings.grpc_host,
             port=self.settings.grpc_port,
             reflect=self.settings.grpc_reflection,
@@ -208,8 +216,21 @@ class Runtime:
         async def close() -> None:
             await self.close()
 
+        settings = self.settings
+        self.database_watcher = watcher = DatabaseWatcher(
+            self.engine,
+            server.set_serving,
+            interval=settings.db_check_interval_seconds,
+            timeout=settings.health_check_timeout_ms / 1000,
+            failures=settings.db_check_failures,
+        )
+
+        async def watch() -> None:
+            self.spawn("database-watcher", watcher.run())
+
         server.cleanups.append(close)
         server.startups.append(self.warm_caches)
+        server.serving_hooks.append(watch)
         server.runtime = self
         return server
 

@@ -111,6 +111,13 @@ class ServiceSettings(BaseSettings):
     jobs_recovery_cron: Cron = Field(default="* * * * *")
     jobs_heartbeat_seconds: float = Field(default=10, gt=0)
 
+    # Health (kit.status): every <NAME>_DB_CHECK_INTERVAL_SECONDS the database watcher runs `SELECT 1` bounded by
+    # <NAME>_HEALTH_CHECK_TIMEOUT_MS; after <NAME>_DB_CHECK_FAILURES misses in a row grpc health says NOT_SERVING,
+    # the first answer says SERVING again. The same deadline bounds each check of GetServiceStatus.
+    db_check_interval_seconds: float = Field(default=2.0, gt=0, le=300)
+    health_check_timeout_ms: int = Field(default=1000, ge=10, le=30_000)
+    db_check_failures: int = Field(default=2, ge=1, le=100)
+
     log_level: str = Field(default="INFO", validation_alias=alias("HEARTH_LOG_LEVEL"))
     otlp_endpoint: str | None = Field(default=None, validation_alias=alias("OTEL_EXPORTER_OTLP_ENDPOINT"))
 

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 log = logging.getLogger("hearth.telemetry")
 
 # Health checks and reflection are noise in traces.
-_UNTRACED = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+_UNTRACED = ("/grpc.health.v1.Health/", "/grpc.reflection.", "/hearth.status.v1.StatusService/")
 
 
 def _traced_method(method: str) -> bool:

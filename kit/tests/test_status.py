@@ -1,0 +1,125 @@
+"""kit.status against real PostgreSQL: checks with deadlines, the outbox lag, the watcher's flips."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import redis.asyncio as aioredis
+import sqlalchemy as sa
+from hearth.events.v1 import events_pb2
+
+from kit.db import create_engine
+from kit.outbox import add_event
+from kit.status import DatabaseWatcher, check_database, check_redis, outbox_lag, rss_bytes
+from kit.tests.conftest import Db
+from tests.support.infra import infra
+
+DEAD = "postgresql+asyncpg://postgres:s3cret-password@127.0.0.1:1/nowhere"
+
+
+async def black_hole() -> tuple[asyncio.Server, int]:
+    """A listener that accepts and never answers: a dependency that hangs."""
+
+    async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # until the client gives up
+        writer.close()
+
+    server = await asyncio.start_server(hang, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+async def test_a_reachable_database_is_ok_and_an_unreachable_one_is_down_without_its_text(db: Db) -> None:
+    ok = await check_database(db.engine, 1.0)
+    assert (ok.ok, ok.detail) == (True, "SELECT 1")
+    assert ok.latency < 1.0
+    dead = create_engine(DEAD)
+    try:
+        down = await check_database(dead, 1.0)
+    finally:
+        await dead.dispose()
+    assert not down.ok
+    assert "s3cret" not in down.detail
+    assert "127.0.0.1" not in down.detail
+    assert down.detail in {"ConnectionRefusedError", "OSError"}
+
+
+async def test_a_hanging_database_or_redis_costs_one_deadline() -> None:
+    server, port = await black_hole()
+    hung = create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{port}/x")
+    redis = aioredis.Redis.from_url(f"redis://127.0.0.1:{port}/0", socket_timeout=30)
+    try:
+        began = time.monotonic()
+        database, cache = await asyncio.gather(check_database(hung, 0.3), check_redis(redis, 0.3))
+        assert time.monotonic() - began < 1.5
+    finally:
+        await hung.dispose()
+        await redis.aclose()
+        server.close()
+    assert (database.ok, database.detail) == (False, "timeout after 300 ms")
+    assert (cache.ok, cache.detail) == (False, "timeout after 300 ms")
+
+
+async def test_redis_answers_pong() -> None:
+    redis = aioredis.Redis.from_url(infra().redis_url)
+    try:
+        check = await check_redis(redis, 1.0)
+    finally:
+        await redis.aclose()
+    assert (check.ok, check.detail) == (True, "PONG")
+
+
+async def test_the_outbox_lag_is_the_backlog_and_the_oldest_unpublished_rows_age(db: Db) -> None:
+    empty = await outbox_lag(db.engine, 1.0)
+    assert empty is not None
+    assert (empty.backlog, empty.oldest_age) == (0, 0.0)
+    async with db.sessions.begin() as session:
+        for _ in range(3):
+            await add_event(session, events_pb2.ChoreCreated(chore_id="1"))
+        await session.execute(sa.text("UPDATE outbox SET created_at = now() - interval '90 seconds'"))
+    lag = await outbox_lag(db.engine, 1.0)
+    assert lag is not None
+    assert lag.backlog == 3
+    assert 90 <= lag.oldest_age < 120
+    async with db.sessions.begin() as session:
+        await session.execute(sa.text("UPDATE outbox SET published_at = now()"))
+    assert (await outbox_lag(db.engine, 1.0)) == empty
+    dead = create_engine(DEAD)
+    try:
+        assert await outbox_lag(dead, 1.0) is None
+    finally:
+        await dead.dispose()
+
+
+async def test_the_watcher_says_not_serving_after_two_misses_and_serving_at_the_first_answer(db: Db) -> None:
+    flips: list[bool] = []
+
+    async def record(serving: bool) -> None:
+        flips.append(serving)
+
+    dead = create_engine(DEAD)
+    watcher = DatabaseWatcher(db.engine, record, interval=0.01, timeout=1.0, failures=2)
+    try:
+        await watcher.step()
+        assert (watcher.serving, flips) == (True, [])
+        watcher.engine = dead
+        await watcher.step()
+        assert (watcher.serving, flips) == (True, [])  # one miss is not an outage
+        await watcher.step()
+        assert (watcher.serving, flips) == (False, [False])
+        await watcher.step()
+        assert flips == [False]  # said once
+        watcher.engine = db.engine
+        await watcher.step()
+        assert (watcher.serving, flips) == (True, [False, True])
+        watcher.engine = dead
+        await watcher.step()
+        watcher.engine = db.engine
+        await watcher.step()
+        assert flips == [False, True]  # a single miss between answers flips nothing
+    finally:
+        await dead.dispose()
+
+
+def test_rss_is_this_processs_resident_size() -> None:
+    assert 10 * 2**20 < rss_bytes() < 64 * 2**30
