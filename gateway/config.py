@@ -39,6 +39,25 @@ class GatewaySettings(BaseSettings):
     docs_enabled: bool = Field(default=True)
     # The access log (logger hearth.access, INFO): the share of successful requests logged; errors always are.
     access_log_sample: float = Field(default=1.0, ge=0.0, le=1.0)
+    # Health (gateway.health): the deadline of every check (a service's health and status RPCs, Redis, the disk).
+    health_check_timeout_ms: int = Field(default=1000, ge=10, le=30_000)
+    # /health/history: the last N /health/status checks, kept in a capped Redis list.
+    health_history_size: int = Field(default=100, ge=1, le=10_000)
+    # /health/memory: a process (the gateway, or a service by its status RPC) above this RSS is degraded.
+    health_memory_limit_mb: int = Field(default=1024, ge=1)
+    # /health/disk: the directory whose file system is watched (empty: the repository's var/, the local data dir;
+    # the nearest existing parent while it does not exist yet), degraded when less than the minimum is free.
+    health_disk_path: str = Field(default="")
+    health_disk_min_free_mb: int = Field(default=1024, ge=0)
+    # /health/test/{component}: a check runs at most once per cooldown; concurrent requests share one run.
+    health_test_cooldown_ms: int = Field(default=1000, ge=0, le=60_000)
+    # /health/metrics-summary and the status page: request rate, error rate and p99 over about this window.
+    health_metrics_window_seconds: int = Field(default=60, ge=5, le=3600)
+    # Idempotency-Key records (gateway.idempotency): kept this long; each Redis call bounded by the timeout.
+    idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60, le=7 * 24 * 3600)
+    idempotency_timeout_ms: int = Field(default=250, ge=10, le=5000)
+    # Serve plainly valid GET chores below FastAPI (gateway.fastlane); false sends every request through FastAPI.
+    fast_routes: bool = Field(default=True)
     # Rate limits (gateway.ratelimit), in the `limits` notation ("1200/minute", "50 per second"): the request budget
     # of each verified user or API key, and of each client IP for requests without credentials that verify.
     rate_limits_enabled: bool = Field(default=True)

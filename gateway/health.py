@@ -1,69 +1,353 @@
-"""Operations endpoints: liveness, readiness, status (per component, overall ok|degraded|down), metrics.
+"""Operations endpoints: the health of every part (/health/*), and the Prometheus metrics (/metrics).
 
-A gRPC service not SERVING makes the system `down` (the API cannot work without it); Redis not
-answering makes it `degraded` (caches are bypassed, events wait in the outboxes). Health answers 200
-for ok and degraded and 503 for down, so a load balancer can use it as is.
+What is checked, each with a deadline (GATEWAY_HEALTH_CHECK_TIMEOUT_MS), all side by side, so a part that hangs
+costs one deadline and never the endpoint:
+
+- each service: its grpc.health.v1 (NOT_SERVING while its database watcher finds the database unreachable,
+  kit.status) and its `hearth.status.v1.StatusService` (its database and Redis checked now, its outbox lag, its
+  RSS);
+- the gateway's Redis (PING), the gateway's RSS, the free space of the data directory.
+
+How bad a failure is (`judge`): user or task not serving, or its database down, is `down` — no chore can be read
+or written. Notify or analytics not serving, or *their* database down (the service then says NOT_SERVING: the
+same thing), is `degraded`: chores work, notifications and stats wait (their events stay in the streams). Any
+Redis down, a process over the memory limit or a disk short of space is `degraded`. Every /health endpoint
+answers 200 for ok or degraded and 503 for down; readiness answers for the gateway's ability to serve (user and
+task serving) and nothing optional.
+
+/health/status also files a summary of each check in Redis (`/health/history`: a list capped at
+GATEWAY_HEALTH_HISTORY_SIZE), written in the background so a hung Redis slows no health answer.
+/health/test/{component} runs one check on demand: at most once per GATEWAY_HEALTH_TEST_COOLDOWN_MS per
+component, concurrent requests sharing the run, so a flood of them costs the services nothing more.
+
+Nothing here names an address, a DSN or a stack trace: details are gRPC status names, fixed texts and exception
+class names.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
+import shutil
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path as FsPath
+from typing import Annotated, Any
 
 import grpc
 import redis.asyncio as aioredis
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from hearth.status.v1 import status_pb2, status_pb2_grpc
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 
 from gateway import openapi as doc
-from gateway import responses
+from gateway import responses, status_page
 from gateway.clients import ADDRESSES
+from gateway.config import GatewaySettings
+from gateway.problems import problem
+from gateway.red_summary import RedWindow
 from gateway.serialize import JSONResponse
+from kit.status import rss_bytes
 
+log = logging.getLogger("hearth.health")
 router = APIRouter(tags=["operations"])
-CHECK_TIMEOUT = 1.0
+
+# Without these the API cannot serve chores: their failure is `down`; the others' is `degraded`.
+ESSENTIAL = ("user", "task")
+GATEWAY_PARTS = ("redis", "memory", "disk")
+COMPONENTS = (*ADDRESSES, *GATEWAY_PARTS)
+RANK = {"ok": 0, "degraded": 1, "down": 2}
+MIB = 2**20
+DEFAULT_DATA_DIR = FsPath(__file__).resolve().parent.parent / "var"
+
+CHECKS_RUN = Counter("hearth_health_checks_total", "Health checks run by /health/test, per component", ["component"])
+
+Part = dict[str, Any]
 
 
-async def check_service(channel: grpc.aio.Channel) -> dict[str, Any]:
-    started = time.perf_counter()
-    try:
-        reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=CHECK_TIMEOUT)
-        status = "ok" if reply.status == health_pb2.HealthCheckResponse.SERVING else "down"
-        detail = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
-    except grpc.aio.AioRpcError as exc:
-        status, detail = "down", exc.code().name
-    return {"status": status, "detail": detail, "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
+def failing(service: str) -> str:
+    """What a service that does not work makes of the system."""
+    return "down" if service in ESSENTIAL else "degraded"
 
 
-async def check_redis(redis: aioredis.Redis) -> dict[str, Any]:
-    started = time.perf_counter()
-    try:
-        await asyncio.wait_for(redis.ping(), CHECK_TIMEOUT)
-        status, detail = "ok", "PONG"
-    except (TimeoutError, OSError, aioredis.RedisError) as exc:
-        status, detail = "degraded", type(exc).__name__
-    return {"status": status, "detail": detail, "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
+def worst(states: list[str]) -> str:
+    return max(states, key=RANK.__getitem__, default="ok")
 
 
-async def components(request: Request) -> dict[str, dict[str, Any]]:
-    channels = request.app.state.clients.channels
-    checks = [check_service(channels[name]) for name in ADDRESSES]
-    results = await asyncio.gather(*checks, check_redis(request.app.state.redis))
-    return dict(zip([*ADDRESSES, "redis"], results, strict=True))
+def overall(parts: Mapping[str, Part]) -> str:
+    return worst([part["status"] for part in parts.values()])
 
 
-def overall(parts: dict[str, dict[str, Any]]) -> str:
-    states = {part["status"] for part in parts.values()}
-    if "down" in states:
-        return "down"
-    return "degraded" if "degraded" in states else "ok"
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 1)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def judge(service: str, serving: bool, status: status_pb2.ServiceStatus | None, memory_limit: int) -> str:
+    """The state of one service from its grpc health and its status RPC (module docstring)."""
+    if not serving:
+        return failing(service)
+    if status is None:
+        return "degraded"  # serving, but it could not say how its dependencies are
+    if status.database.state != status_pb2.DependencyCheck.OK:
+        return failing(service)
+    if status.redis.state != status_pb2.DependencyCheck.OK or status.rss_bytes > memory_limit:
+        return "degraded"
+    return "ok"
+
+
+def _dependency(check: status_pb2.DependencyCheck, failed: str) -> Part:
+    ok = check.state == status_pb2.DependencyCheck.OK
+    return {
+        "status": "ok" if ok else failed,
+        "detail": check.detail,
+        "latency_ms": _ms(check.latency.ToNanoseconds() / 1e9),
+    }
+
+
+@dataclass
+class Health:
+    """The checks, bound to one app's settings; the app's channels and Redis client are passed per call."""
+
+    settings: GatewaySettings
+    red: RedWindow
+    _recent: dict[str, tuple[float, Part, str]] = field(default_factory=dict)
+    _running: dict[str, asyncio.Task[tuple[Part, str]]] = field(default_factory=dict)
+    _filing: set[asyncio.Task[None]] = field(default_factory=set)
+
+    @property
+    def timeout(self) -> float:
+        return self.settings.health_check_timeout_ms / 1000
+
+    @property
+    def memory_limit(self) -> int:
+        return self.settings.health_memory_limit_mb * MIB
+
+    # --- the checks ---
+
+    async def serving(self, name: str, channel: grpc.aio.Channel) -> Part:
+        """grpc.health.v1 of one service."""
+        started = time.perf_counter()
+        try:
+            call: Any = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=self.timeout)
+            reply = await call
+            ok = reply.status == health_pb2.HealthCheckResponse.SERVING
+            status, detail = (
+                ("ok" if ok else failing(name)),
+                health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status),
+            )
+        except grpc.aio.AioRpcError as exc:
+            status, detail = failing(name), exc.code().name
+        return {"status": status, "detail": detail, "latency_ms": _ms(time.perf_counter() - started)}
+
+    async def service_status(self, channel: grpc.aio.Channel) -> status_pb2.ServiceStatus | None:
+        try:
+            call: Any = status_pb2_grpc.StatusServiceStub(channel).GetServiceStatus(
+                status_pb2.GetServiceStatusRequest(), timeout=self.timeout
+            )
+            reply: status_pb2.ServiceStatus = await call
+            return reply
+        except grpc.aio.AioRpcError as exc:
+            log.debug("status RPC failed: %s", exc.code().name)
+            return None
+
+    async def service(self, name: str, channel: grpc.aio.Channel) -> Part:
+        """One service in full: serving or not, its database, Redis, outbox lag and memory."""
+        part, status = await asyncio.gather(self.serving(name, channel), self.service_status(channel))
+        serving = part["detail"] == "SERVING"
+        part["status"] = judge(name, serving, status, self.memory_limit)
+        if status is None:
+            unknown = {"status": failing(name), "detail": "not known: the service did not answer", "latency_ms": 0.0}
+            part |= {"database": unknown, "redis": {**unknown, "status": "degraded"}, "outbox": None, "rss_bytes": None}
+            if serving:
+                part["detail"] = "SERVING, but its status did not come"
+            return part
+        part |= {
+            "database": _dependency(status.database, failing(name)),
+            "redis": _dependency(status.redis, "degraded"),
+            "outbox": {
+                "backlog": status.outbox.backlog,
+                "oldest_age_seconds": round(status.outbox.oldest_age.ToNanoseconds() / 1e9, 3),
+            }
+            if status.outbox.known
+            else None,
+            "rss_bytes": status.rss_bytes,
+        }
+        return part
+
+    async def redis(self, redis: aioredis.Redis) -> Part:
+        started = time.perf_counter()
+        try:
+            await asyncio.wait_for(redis.ping(), self.timeout)
+            status, detail = "ok", "PONG"
+        except TimeoutError:
+            status, detail = "degraded", f"timeout after {self.settings.health_check_timeout_ms} ms"
+        except (OSError, aioredis.RedisError) as exc:
+            status, detail = "degraded", type(exc).__name__
+        return {"status": status, "detail": detail, "latency_ms": _ms(time.perf_counter() - started)}
+
+    def memory(self) -> Part:
+        started = time.perf_counter()
+        rss = rss_bytes()
+        over = rss > self.memory_limit
+        detail = f"RSS {rss // MIB} MiB {'over' if over else 'within'} the limit of {self.memory_limit // MIB} MiB"
+        return {
+            "status": "degraded" if over else "ok",
+            "detail": detail,
+            "latency_ms": _ms(time.perf_counter() - started),
+            "rss_bytes": rss,
+            "limit_bytes": self.memory_limit,
+        }
+
+    async def disk(self) -> Part:
+        """Free space where the data lives; statvfs in a thread, so a hung file system costs one deadline."""
+        started = time.perf_counter()
+        minimum = self.settings.health_disk_min_free_mb * MIB
+        path = FsPath(self.settings.health_disk_path) if self.settings.health_disk_path else DEFAULT_DATA_DIR
+        while not path.exists() and path != path.parent:
+            path = path.parent  # var/ before its first use: the file system it will be on
+        try:
+            usage = await asyncio.wait_for(asyncio.to_thread(shutil.disk_usage, path), self.timeout)
+        except TimeoutError:
+            detail = f"timeout after {self.settings.health_check_timeout_ms} ms"
+            return {"status": "degraded", "detail": detail, "latency_ms": _ms(time.perf_counter() - started)}
+        except OSError as exc:
+            return {
+                "status": "degraded",
+                "detail": type(exc).__name__,
+                "latency_ms": _ms(time.perf_counter() - started),
+            }
+        short = usage.free < minimum
+        detail = f"{usage.free // MIB} MiB free, {'under' if short else 'over'} the minimum of {minimum // MIB} MiB"
+        return {
+            "status": "degraded" if short else "ok",
+            "detail": detail,
+            "latency_ms": _ms(time.perf_counter() - started),
+            "free_bytes": usage.free,
+            "total_bytes": usage.total,
+            "min_free_bytes": minimum,
+        }
+
+    def check_of(self, request: Request, component: str) -> Callable[[], Awaitable[Part]]:
+        channels = request.app.state.clients.channels
+        if component in ADDRESSES:
+            return lambda: self.service(component, channels[component])
+        if component == "redis":
+            return lambda: self.redis(request.app.state.redis)
+        if component == "disk":
+            return self.disk
+
+        async def memory() -> Part:
+            return self.memory()
+
+        return memory
+
+    async def services(self, request: Request) -> dict[str, Part]:
+        channels = request.app.state.clients.channels
+        results = await asyncio.gather(*(self.service(name, channels[name]) for name in ADDRESSES))
+        return dict(zip(ADDRESSES, results, strict=True))
+
+    async def everything(self, request: Request) -> dict[str, Part]:
+        services, redis, disk = await asyncio.gather(
+            self.services(request), self.redis(request.app.state.redis), self.disk()
+        )
+        return {**services, "redis": redis, "memory": self.memory(), "disk": disk}
+
+    # --- on demand, bounded ---
+
+    async def on_demand(self, request: Request, component: str) -> tuple[Part, str, bool]:
+        """`component`'s check now — or the run of another request within the cooldown. (result, when, fresh)."""
+        recent = self._recent.get(component)
+        cooldown = self.settings.health_test_cooldown_ms / 1000
+        if recent is not None and time.monotonic() - recent[0] < cooldown:
+            return recent[1], recent[2], False
+        task = self._running.get(component)
+        fresh = task is None
+        if task is None:
+            check = self.check_of(request, component)
+
+            async def run() -> tuple[Part, str]:
+                CHECKS_RUN.labels(component).inc()
+                result = await check()
+                when = _now()
+                self._recent[component] = (time.monotonic(), result, when)
+                return result, when
+
+            task = asyncio.create_task(run())
+            self._running[component] = task
+            task.add_done_callback(lambda _: self._running.pop(component, None))
+        # Shielded: a client that leaves does not cancel the run the others wait for.
+        result, when = await asyncio.shield(task)
+        return result, when, fresh
+
+    # --- history ---
+
+    def history_key(self) -> str:
+        return f"{self.settings.redis_namespace}:gateway:health:history"
+
+    def file(self, redis: aioredis.Redis, state: str, parts: Mapping[str, Part], when: str) -> None:
+        """Keep a summary of this check in the capped list, in the background (bounded by the deadline)."""
+        entry = json.dumps(
+            {"checked_at": when, "status": state, "components": {name: p["status"] for name, p in parts.items()}}
+        )
+
+        async def push() -> None:
+            try:
+                async with asyncio.timeout(self.timeout):
+                    async with redis.pipeline(transaction=True) as pipe:
+                        pipe.lpush(self.history_key(), entry)
+                        pipe.ltrim(self.history_key(), 0, self.settings.health_history_size - 1)
+                        await pipe.execute()
+            except (TimeoutError, OSError, aioredis.RedisError) as exc:
+                log.info("health history not kept: %s", type(exc).__name__)
+
+        task = asyncio.create_task(push())
+        self._filing.add(task)
+        task.add_done_callback(self._filing.discard)
+
+    async def history(self, redis: aioredis.Redis) -> tuple[list[Any], str | None]:
+        try:
+            async with asyncio.timeout(self.timeout):
+                raw = await redis.lrange(self.history_key(), 0, self.settings.health_history_size - 1)
+        except TimeoutError:
+            return [], f"timeout after {self.settings.health_check_timeout_ms} ms"
+        except (OSError, aioredis.RedisError) as exc:
+            return [], type(exc).__name__
+        return [json.loads(item) for item in raw], None
+
+
+def _health(request: Request) -> Health:
+    """The app's `Health`, made at its first use from the app's settings (nothing in it belongs to an event loop)."""
+    state = request.app.state
+    health: Health | None = getattr(state, "health", None)
+    if health is None:
+        settings: GatewaySettings = state.settings
+        health = state.health = Health(settings, RedWindow(settings.health_metrics_window_seconds))
+    return health
+
+
+def _answer(body: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(body, status_code=503 if body["status"] == "down" else 200)
+
+
+def _documented(model: type[responses.Model], ok: Any, down: Any, what: str) -> dict[int | str, dict[str, Any]]:
+    """200 (ok or degraded) and, where the part can be down, 503."""
+    answers: dict[int | str, dict[str, Any]] = {200: doc.body(model, ok, f"{what}: ok or degraded")}
+    if down is not None:
+        answers[503] = doc.body(model, down, f"{what}: down")
+    return answers
 
 
 @router.get(
     "/health/liveness",
-    summary="The process is up",
+    summary="The process is up (depends on nothing)",
     responses={200: doc.body(responses.Liveness, responses.LIVENESS, "The process answers")},
 )
 async def liveness() -> JSONResponse:
@@ -72,35 +356,150 @@ async def liveness() -> JSONResponse:
 
 @router.get(
     "/health/readiness",
-    summary="Ready when every service answers its gRPC health check (Redis down is degraded, still ready)",
+    summary="Ready to serve: user and task answer SERVING (optional parts down are not a reason to stop traffic)",
     responses={
-        200: doc.body(responses.Readiness, responses.READY, "Ready: ok, or degraded (Redis down)"),
-        503: doc.body(responses.Readiness, responses.NOT_READY, "Not ready: a service does not answer"),
+        200: doc.body(responses.Readiness, responses.READY, "Ready"),
+        503: doc.body(responses.Readiness, responses.NOT_READY, "Not ready: user or task is not serving"),
     },
 )
 async def readiness(request: Request) -> JSONResponse:
-    parts = await components(request)
-    state = overall(parts)
-    ready = state != "down"
+    health = _health(request)
+    channels = request.app.state.clients.channels
+    results = await asyncio.gather(*(health.serving(name, channels[name]) for name in ESSENTIAL))
+    parts = dict(zip(ESSENTIAL, results, strict=True))
+    ready = overall(parts) == "ok"
     return JSONResponse(
-        {"status": state if ready else "unavailable", "components": parts}, status_code=200 if ready else 503
+        {"status": "ok" if ready else "unavailable", "components": parts}, status_code=200 if ready else 503
     )
 
 
 @router.get(
     "/health/status",
-    summary="Each component and the overall state: ok, degraded or down",
-    responses={
-        200: doc.body(responses.SystemStatus, responses.STATUS_OK, "ok or degraded"),
-        503: doc.body(responses.SystemStatus, responses.STATUS_DOWN, "down: a service does not answer"),
-    },
+    summary="Every component and the overall state: ok, degraded or down (filed in /health/history)",
+    responses=_documented(responses.SystemStatus, responses.STATUS_OK, responses.STATUS_DOWN, "The system"),
 )
 async def status(request: Request) -> JSONResponse:
-    parts = await components(request)
-    state = overall(parts)
-    return JSONResponse({"status": state, "components": parts}, status_code=503 if state == "down" else 200)
+    health = _health(request)
+    parts = await health.everything(request)
+    state, when = overall(parts), _now()
+    health.file(request.app.state.redis, state, parts, when)
+    return _answer({"status": state, "checked_at": when, "components": parts})
+
+
+@router.get(
+    "/health/database",
+    summary="Each service's database, checked by the service now with SELECT 1 and a deadline",
+    responses=_documented(responses.PartStatus, responses.DATABASES_OK, responses.DATABASES_DOWN, "The databases"),
+)
+async def database(request: Request) -> JSONResponse:
+    services = await _health(request).services(request)
+    parts = {name: part["database"] for name, part in services.items()}
+    return _answer({"status": overall(parts), "components": parts})
+
+
+@router.get(
+    "/health/cache",
+    summary="Redis as the gateway sees it and as each service sees it (down is degraded, never down)",
+    responses=_documented(responses.PartStatus, responses.CACHES_OK, None, "Redis"),
+)
+async def cache(request: Request) -> JSONResponse:
+    health = _health(request)
+    services, gateway = await asyncio.gather(health.services(request), health.redis(request.app.state.redis))
+    parts = {"gateway": gateway, **{name: part["redis"] for name, part in services.items()}}
+    return _answer({"status": overall(parts), "components": parts})
+
+
+@router.get(
+    "/health/services",
+    summary="Each service: serving or not, its database and Redis, outbox lag and memory",
+    responses=_documented(responses.SystemStatus, responses.SERVICES_OK, responses.STATUS_DOWN, "The services"),
+)
+async def services(request: Request) -> JSONResponse:
+    parts = await _health(request).services(request)
+    return _answer({"status": overall(parts), "checked_at": _now(), "components": parts})
+
+
+@router.get(
+    "/health/memory",
+    summary="Resident memory of the gateway and of each service, against GATEWAY_HEALTH_MEMORY_LIMIT_MB",
+    responses=_documented(responses.PartStatus, responses.MEMORY_OK, None, "Memory"),
+)
+async def memory(request: Request) -> JSONResponse:
+    health = _health(request)
+    parts: dict[str, Part] = {"gateway": health.memory()}
+    for name, part in (await health.services(request)).items():
+        rss = part["rss_bytes"]
+        if rss is None:
+            parts[name] = {"status": "degraded", "detail": "not known: the service did not answer", "latency_ms": 0.0}
+        else:
+            over = rss > health.memory_limit
+            parts[name] = {
+                "status": "degraded" if over else "ok",
+                "detail": f"RSS {rss // MIB} MiB {'over' if over else 'within'} the limit of "
+                f"{health.memory_limit // MIB} MiB",
+                "latency_ms": part["latency_ms"],
+                "rss_bytes": rss,
+                "limit_bytes": health.memory_limit,
+            }
+    return _answer({"status": overall(parts), "components": parts})
+
+
+@router.get(
+    "/health/disk",
+    summary="Free space of the data directory, against GATEWAY_HEALTH_DISK_MIN_FREE_MB",
+    responses=_documented(responses.PartStatus, responses.DISK_OK, None, "The disk"),
+)
+async def disk(request: Request) -> JSONResponse:
+    parts = {"disk": await _health(request).disk()}
+    return _answer({"status": overall(parts), "components": parts})
+
+
+@router.get(
+    "/health/history",
+    summary="The last GATEWAY_HEALTH_HISTORY_SIZE /health/status checks, newest first (kept in Redis)",
+    responses={200: doc.body(responses.History, responses.HISTORY, "The recent checks (none while Redis is down)")},
+)
+async def history(request: Request) -> JSONResponse:
+    health = _health(request)
+    checks, failure = await health.history(request.app.state.redis)
+    body: dict[str, Any] = {"status": "ok" if failure is None else "degraded", "checks": checks}
+    if failure is not None:
+        body["detail"] = f"Redis did not answer: {failure}"
+    return JSONResponse(body)
+
+
+@router.get(
+    "/health/test/{component}",
+    summary="Run one component's check now (at most once per cooldown; concurrent requests share the run)",
+    responses={
+        **_documented(responses.ComponentTest, responses.TEST_OK, responses.TEST_DOWN, "The component"),
+        **doc.documented({}, 404, 422, upstream=False),
+    },
+)
+async def check_now(
+    request: Request,
+    component: Annotated[str, Path(max_length=64, description=f"One of: {', '.join(COMPONENTS)}")],
+) -> Response:
+    if component not in COMPONENTS:
+        return problem(404, "not_found", f"no such component; known: {', '.join(COMPONENTS)}")
+    result, when, fresh = await _health(request).on_demand(request, component)
+    return _answer(
+        {"component": component, "status": result["status"], "checked_at": when, "fresh": fresh, "result": result}
+    )
+
+
+@router.get(
+    "/health/metrics-summary",
+    summary="The gateway's request rate, error rate and p99 latency over the recent window (the status page's)",
+    responses={200: doc.body(responses.MetricsSummary, responses.METRICS_SUMMARY, "This gateway process's RED")},
+)
+async def metrics_summary(request: Request) -> JSONResponse:
+    return JSONResponse(_health(request).red.summary())
 
 
 @router.get("/metrics", summary="Prometheus metrics of the gateway", include_in_schema=False)
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+router.include_router(status_page.router)

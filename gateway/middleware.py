@@ -50,8 +50,8 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
 )
-# HTML is served by the API docs only (Swagger UI and ReDoc, their scripts from the jsDelivr CDN, an inline
-# bootstrap script); everything else gets a policy that allows nothing.
+# HTML is served by the API docs (Swagger UI and ReDoc, their scripts from the jsDelivr CDN, an inline bootstrap
+# script) and the status page, which sets its own policy ('self' only); everything else gets one that allows nothing.
 DOCS_CSP = (
     b"default-src 'none'; script-src 'unsafe-inline' https://cdn.jsdelivr.net; style-src 'unsafe-inline' "
     b"https://cdn.jsdelivr.net https://fonts.googleapis.com; font-src https://fonts.gstatic.com; "
@@ -76,9 +76,11 @@ class RequestContextMiddleware:
 
     def _security_headers(self, headers: MutableHeaders) -> tuple[tuple[bytes, bytes], ...]:
         extra = SECURITY_HEADERS + self._hsts
-        if headers.get("content-type", "").startswith("text/html"):
+        if "content-security-policy" in headers:
+            pass  # a page with a policy of its own (the status page, gateway.status_page)
+        elif headers.get("content-type", "").startswith("text/html"):
             extra += ((b"content-security-policy", DOCS_CSP),)
-        elif "content-security-policy" not in headers:
+        else:
             extra += ((b"content-security-policy", STRICT_CSP),)
         return extra
 

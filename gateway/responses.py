@@ -309,10 +309,32 @@ class NotificationPage(Page[Notification]):
 ComponentState = Literal["ok", "degraded", "down"]
 
 
-class Component(Model):
+class Check(Model):
     status: ComponentState
-    detail: str = Field(description="The gRPC serving status, PONG, or why the check failed")
-    latency_ms: float
+    detail: str = Field(
+        description="The gRPC serving status, SELECT 1, PONG, a measure, or why the check failed (a gRPC status"
+        " name, 'timeout after N ms', an exception's class name; never an address)"
+    )
+    latency_ms: float = Field(description="How long the check took")
+
+
+class OutboxLag(Model):
+    backlog: int = Field(description="Outbox rows not yet published to the service's event stream")
+    oldest_age_seconds: float = Field(description="Age of the oldest of them; 0 without a backlog")
+
+
+class Component(Check):
+    """A part of the system. A service adds its database, Redis, outbox lag and memory (from its status RPC;
+    null where it did not answer); memory and disk add their measures."""
+
+    database: Check | None = None
+    redis: Check | None = None
+    outbox: OutboxLag | None = None
+    rss_bytes: int | None = Field(default=None, description="Resident memory of the process")
+    limit_bytes: int | None = Field(default=None, description="GATEWAY_HEALTH_MEMORY_LIMIT_MB, in bytes")
+    free_bytes: int | None = None
+    total_bytes: int | None = None
+    min_free_bytes: int | None = Field(default=None, description="GATEWAY_HEALTH_DISK_MIN_FREE_MB, in bytes")
 
 
 class Liveness(Model):
@@ -320,13 +342,50 @@ class Liveness(Model):
 
 
 class Readiness(Model):
-    status: Literal["ok", "degraded", "unavailable"]
-    components: dict[str, Component]
+    status: Literal["ok", "unavailable"]
+    components: dict[str, Check] = Field(description="user and task: their grpc.health.v1 answers")
 
 
 class SystemStatus(Model):
-    status: ComponentState
+    status: ComponentState = Field(description="The worst of the components' states")
+    checked_at: UtcTime
     components: dict[str, Component]
+
+
+class PartStatus(Model):
+    status: ComponentState = Field(description="The worst of the components' states")
+    components: dict[str, Component]
+
+
+class HistoryEntry(Model):
+    checked_at: UtcTime
+    status: ComponentState
+    components: dict[str, ComponentState]
+
+
+class History(Model):
+    status: Literal["ok", "degraded"] = Field(description="degraded: Redis, where the history is kept, did not answer")
+    checks: list[HistoryEntry] = Field(description="Newest first, at most GATEWAY_HEALTH_HISTORY_SIZE")
+    detail: str | None = Field(default=None, description="Why there is no history, when Redis did not answer")
+
+
+class ComponentTest(Model):
+    component: str
+    status: ComponentState
+    checked_at: UtcTime
+    fresh: bool = Field(
+        description="true: this request ran the check; false: it got the run of a request within the cooldown"
+    )
+    result: Component
+
+
+class MetricsSummary(Model):
+    window_seconds: float = Field(description="What the numbers cover: about the window, or since start if shorter")
+    requests: int = Field(description="API requests answered in the window (the operations routes not counted)")
+    requests_per_second: float
+    errors: int = Field(description="Of them, 5xx answers")
+    error_ratio: float
+    p99_ms: float | None = Field(description="99th percentile latency; null without requests")
 
 
 # --- problems ---------------------------------------------------------------------------------------
@@ -479,14 +538,64 @@ STATS = Stats.model_validate(
         "household": HouseholdTotals(completions=10, completion_rate=0.91, overdue=1, fairness=0.8),
     }
 )
-_COMPONENTS = {
-    "user": Component(status="ok", detail="SERVING", latency_ms=1.2),
-    "task": Component(status="ok", detail="SERVING", latency_ms=1.1),
-    "notify": Component(status="ok", detail="SERVING", latency_ms=1.3),
-    "analytics": Component(status="ok", detail="SERVING", latency_ms=1.0),
-    "redis": Component(status="ok", detail="PONG", latency_ms=0.4),
+_DB = Check(status="ok", detail="SELECT 1", latency_ms=0.7)
+_PONG = Check(status="ok", detail="PONG", latency_ms=0.3)
+_UNKNOWN = "not known: the service did not answer"
+
+
+def _service(latency: float, rss_mib: int, backlog: int = 0) -> Component:
+    return Component(
+        status="ok",
+        detail="SERVING",
+        latency_ms=latency,
+        database=_DB,
+        redis=_PONG,
+        outbox=OutboxLag(backlog=backlog, oldest_age_seconds=0.8 if backlog else 0.0),
+        rss_bytes=rss_mib * 2**20,
+    )
+
+
+_SERVICES = {
+    "user": _service(1.2, 96),
+    "task": _service(1.1, 104, backlog=2),
+    "notify": _service(1.3, 88),
+    "analytics": _service(1.0, 90),
 }
-_DOWN = {**_COMPONENTS, "task": Component(status="down", detail="UNAVAILABLE", latency_ms=1000.4)}
+_TASK_DOWN = Component(
+    status="down",
+    detail="UNAVAILABLE",
+    latency_ms=1.9,
+    database=Check(status="down", detail=_UNKNOWN, latency_ms=0.0),
+    redis=Check(status="degraded", detail=_UNKNOWN, latency_ms=0.0),
+    outbox=None,
+    rss_bytes=None,
+)
+_MEMORY = Component(
+    status="ok",
+    detail="RSS 112 MiB within the limit of 1024 MiB",
+    latency_ms=0.1,
+    rss_bytes=112 * 2**20,
+    limit_bytes=2**30,
+)
+_DISK = Component(
+    status="ok",
+    detail="51200 MiB free, over the minimum of 1024 MiB",
+    latency_ms=0.2,
+    free_bytes=50 * 2**30,
+    total_bytes=100 * 2**30,
+    min_free_bytes=2**30,
+)
+_COMPONENTS = {
+    **_SERVICES,
+    "redis": Component(status="ok", detail="PONG", latency_ms=0.4),
+    "memory": _MEMORY,
+    "disk": _DISK,
+}
+_DOWN = {**_COMPONENTS, "task": _TASK_DOWN}
+_READY = {
+    "user": Check(status="ok", detail="SERVING", latency_ms=1.2),
+    "task": Check(status="ok", detail="SERVING", latency_ms=1.1),
+}
 _NEXT = "eyJrIjpbIjIwMjYtMTEtMjJUMTg6MDA6MDBaIl19"
 HOUSEHOLD_PAGE = HouseholdPage(items=[HOUSEHOLD], next_page_token="")
 MEMBER_PAGE = MemberPage(
@@ -500,7 +609,39 @@ CHORE_PAGE = ChorePage(items=[CHORE], next_page_token=_NEXT)
 COMPLETION_PAGE = CompletionPage(items=[COMPLETION], next_page_token="")
 NOTIFICATION_PAGE = NotificationPage(items=[NOTIFICATION], next_page_token="")
 LIVENESS = Liveness(status="ok")
-READY = Readiness(status="ok", components=_COMPONENTS)
-NOT_READY = Readiness(status="unavailable", components=_DOWN)
-STATUS_OK = SystemStatus(status="ok", components=_COMPONENTS)
-STATUS_DOWN = SystemStatus(status="down", components=_DOWN)
+READY = Readiness(status="ok", components=_READY)
+NOT_READY = Readiness(
+    status="unavailable",
+    components={**_READY, "task": Check(status="down", detail="UNAVAILABLE", latency_ms=1.9)},
+)
+STATUS_OK = SystemStatus(status="ok", checked_at=_WHEN, components=_COMPONENTS)
+STATUS_DOWN = SystemStatus(status="down", checked_at=_WHEN, components=_DOWN)
+SERVICES_OK = SystemStatus(status="ok", checked_at=_WHEN, components=_SERVICES)
+DATABASES_OK = PartStatus(status="ok", components={name: Component(**_DB.model_dump()) for name in _SERVICES})
+DATABASES_DOWN = PartStatus(
+    status="down",
+    components={
+        **DATABASES_OK.components,
+        "task": Component(status="down", detail="timeout after 1000 ms", latency_ms=1000.6),
+    },
+)
+CACHES_OK = PartStatus(
+    status="ok", components={name: Component(**_PONG.model_dump()) for name in ("gateway", *_SERVICES)}
+)
+MEMORY_OK = PartStatus(status="ok", components={"gateway": _MEMORY})
+DISK_OK = PartStatus(status="ok", components={"disk": _DISK})
+HISTORY = History(
+    status="ok",
+    checks=[
+        HistoryEntry(
+            checked_at=_WHEN,
+            status="degraded",
+            components={**dict.fromkeys(_COMPONENTS, "ok"), "notify": "degraded"},
+        )
+    ],
+)
+TEST_OK = ComponentTest(component="redis", status="ok", checked_at=_WHEN, fresh=True, result=_COMPONENTS["redis"])
+TEST_DOWN = ComponentTest(component="task", status="down", checked_at=_WHEN, fresh=True, result=_TASK_DOWN)
+METRICS_SUMMARY = MetricsSummary(
+    window_seconds=60.2, requests=1204, requests_per_second=20.0, errors=3, error_ratio=0.0025, p99_ms=41.7
+)

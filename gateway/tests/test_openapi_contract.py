@@ -346,8 +346,14 @@ async def test_real_responses_match_the_document(api: Api, contract: Contract) -
     await api.call("GET", stats, 404, token=outsider.token, path=home)
 
     # --- operations ---
-    for health in ("/health/liveness", "/health/readiness", "/health/status"):
+    for health in OPERATIONS:
         await api.call("GET", health, 200)
+    for component in ("user", "task", "notify", "analytics", "redis", "memory", "disk"):
+        await api.call("GET", "/health/test/{component}", 200, path={"component": component})
+    await api.call("GET", "/health/test/{component}", 404, path={"component": "mainframe"})
+    await api.call("GET", "/health/test/{component}", 422, path={"component": "x" * 65})
+    await eventually(lambda: filed(api))  # /health/status files its checks in the background
+    await api.call("GET", "/health/history", 200)
 
     # --- leaving, deleting, logging out ---
     await api.call("DELETE", member, 403, token=bob.token, path={**home, "uid": alice.user_id})
@@ -366,6 +372,25 @@ async def test_real_responses_match_the_document(api: Api, contract: Contract) -
     # Every route the app serves was driven to a documented success.
     succeeded = {(method, template) for method, template, status in contract.checked if status < 300}
     assert served_operations() - succeeded == set()
+
+
+OPERATIONS = (
+    "/health/liveness",
+    "/health/readiness",
+    "/health/status",
+    "/health/database",
+    "/health/cache",
+    "/health/services",
+    "/health/memory",
+    "/health/disk",
+    "/health/history",
+    "/health/metrics-summary",
+)
+
+
+async def filed(api: Api) -> bool:
+    response = await api.http.get("/health/history")
+    return bool(response.json()["checks"])
 
 
 def secured(contract: Contract) -> Iterator[tuple[str, str]]:
@@ -461,9 +486,12 @@ async def test_a_gateway_whose_services_are_down_answers_as_documented(contract:
     transport = httpx.ASGITransport(app=app)
     async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://g") as client:
         down = Api(client, contract)
-        for health in ("/health/readiness", "/health/status"):
+        for health in ("/health/readiness", "/health/status", "/health/services", "/health/database"):
             body = (await down.call("GET", health, 503)).json()
             assert body["components"]["user"]["status"] == "down"
+        for health in ("/health/cache", "/health/memory", "/health/history", "/health/metrics-summary"):
+            await down.call("GET", health, 200)
+        await down.call("GET", "/health/test/{component}", 503, path={"component": "task"})
         login = {"email": "a@example.com", "password": PASSWORD}
         problem = (await down.call("POST", f"{API}/auth/login", 503, json=login)).json()
         assert problem["code"] == "unavailable"
