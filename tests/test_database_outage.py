@@ -25,6 +25,8 @@ import grpc
 import httpx
 import pytest
 import pytest_asyncio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from hearth.status.v1 import status_pb2, status_pb2_grpc
 from hearth.task.v1 import task_pb2, task_pb2_grpc
 
 from kit import outages
@@ -34,6 +36,7 @@ from tests.support.api import API, Person, create_chore, create_household, expec
 from tests.support.stack import Stack, running_stack
 from tests.support.templates import service_dir
 from tests.support.throwaway_pg import ThrowawayPostgres, throwaway_postgres
+from tests.support.wait import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -41,6 +44,8 @@ LIST_CHORES = "/hearth.task.v1.ChoreService/ListChores"
 # Well within the gateway's 5 s deadline: an outage must be answered, not waited out.
 PROMPT = 2.0
 RECOVERY = 1.0
+# Task's database watcher (kit.status), brisk: a SELECT 1 every 100 ms, 2 misses in a row say NOT_SERVING.
+WATCHER = {"db_check_interval_seconds": 0.1, "health_check_timeout_ms": 500, "db_check_failures": 2}
 
 
 @dataclass
@@ -73,7 +78,9 @@ async def setup() -> AsyncIterator[Setup]:
         await ensure_database(url)
         await asyncio.to_thread(upgrade, service_dir("task"), url)
         async with (
-            running_stack(["user", "task"], gateway=True, settings_overrides={"task": {"database_url": url}}) as stack,
+            running_stack(
+                ["user", "task"], gateway=True, settings_overrides={"task": {"database_url": url, **WATCHER}}
+            ) as stack,
             stack.http() as http,
             grpc.aio.insecure_channel(stack.addr("task")) as channel,
         ):
@@ -171,3 +178,49 @@ async def test_the_first_request_after_a_restart_nobody_saw_succeeds(setup: Setu
     assert all(len(r.chores) == 1 for r in results)
     response = await setup.get_chores()
     assert response.status_code == 200, response.text
+
+
+async def test_health_says_task_is_down_while_its_database_is_and_recovers_with_it(setup: Setup) -> None:
+    """Task's watcher flips its grpc health; the gateway's health follows: down (503), its database named."""
+    async with grpc.aio.insecure_channel(setup.stack.addr("task")) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        status = status_pb2_grpc.StatusServiceStub(channel)
+
+        async def serving(expected: int) -> bool:
+            call: Any = health.Check(health_pb2.HealthCheckRequest(), timeout=2)
+            return bool((await call).status == expected)
+
+        assert await serving(health_pb2.HealthCheckResponse.SERVING)
+        before = await setup.http.get("/health/database")
+        assert before.status_code == 200, before.text
+        assert before.json()["components"]["task"]["detail"] == "SELECT 1"
+
+        await stop(setup.pg)
+        try:
+            await eventually(lambda: serving(health_pb2.HealthCheckResponse.NOT_SERVING), timeout=PROMPT * 3)
+            call: Any = status.GetServiceStatus(status_pb2.GetServiceStatusRequest(), timeout=2)
+            reply: status_pb2.ServiceStatus = await call
+            assert (reply.serving, reply.database.state) == (False, status_pb2.DependencyCheck.DOWN)
+            assert reply.redis.state == status_pb2.DependencyCheck.OK
+            assert not reply.outbox.known
+
+            answers = {path: await setup.http.get(path) for path in ("/health/status", "/health/database")}
+            readiness = await setup.http.get("/health/readiness")
+        finally:
+            await start(setup.pg)
+        for path, response in answers.items():
+            assert response.status_code == 503, (path, response.text)
+            assert response.json()["status"] == "down"
+            assert str(setup.pg.port) not in response.text
+        task = answers["/health/status"].json()["components"]["task"]
+        assert (task["status"], task["detail"]) == ("down", "NOT_SERVING")
+        assert task["database"]["status"] == "down"
+        assert answers["/health/database"].json()["components"]["task"]["status"] == "down"
+        assert answers["/health/database"].json()["components"]["user"]["status"] == "ok"
+        assert readiness.status_code == 503
+        assert readiness.json()["components"]["task"]["detail"] == "NOT_SERVING"
+
+        await eventually(lambda: serving(health_pb2.HealthCheckResponse.SERVING), timeout=PROMPT * 3)
+        after = await setup.http.get("/health/database")
+        assert after.json()["components"]["task"]["status"] == "ok"
+        assert (await setup.http.get("/health/readiness")).status_code == 200
