@@ -16,6 +16,7 @@ from gateway.config import GatewaySettings
 from gateway.fastlane import FastRoutes
 from gateway.health import router as health_router
 from gateway.idempotency import IdempotencyMiddleware, IdempotencyStore
+from gateway.metrics import router as metrics_router
 from gateway.middleware import RequestContextMiddleware
 from gateway.ratelimit import RateLimiter, RateLimitMiddleware, parse_limit
 from gateway.routes import analytics, auth, chores, households, notifications, users
@@ -112,6 +113,7 @@ def create_app(settings: GatewaySettings, telemetry: Telemetry | None = None) ->
     app.include_router(auth.jwks_router)
     app.include_router(auth.jwks_router, prefix=API_PREFIX, deprecated=True)  # gateway.deprecation
     app.include_router(health_router)
+    app.include_router(metrics_router)
     # add_middleware puts each one outside the ones before it:
     # [trusted proxies →] span → request context (+ security headers) → CORS → rate limits → idempotency → fast
     # routes → FastAPI. Rate limits inside CORS, so a browser can read a 429; before idempotency, so a refused

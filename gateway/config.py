@@ -24,6 +24,11 @@ class GatewaySettings(BaseSettings):
     analytics_addr: str = Field(
         default=deployment.address("analytics"), validation_alias=alias("HEARTH_ANALYTICS_ADDR")
     )
+    # Each service's Prometheus exposition, relayed at /metrics/{service} (gateway.metrics); empty: not relayed.
+    user_metrics_url: str = Field(default=deployment.metrics_url("user"))
+    task_metrics_url: str = Field(default=deployment.metrics_url("task"))
+    notify_metrics_url: str = Field(default=deployment.metrics_url("notify"))
+    analytics_metrics_url: str = Field(default=deployment.metrics_url("analytics"))
     redis_url: str = Field(default=deployment.REDIS_URL, validation_alias=alias("REDIS_URL"))
     redis_namespace: str = Field(default=deployment.REDIS_NAMESPACE, validation_alias=alias("HEARTH_REDIS_NAMESPACE"))
     jwt_issuer: str = Field(default=deployment.JWT_ISSUER, validation_alias=alias("HEARTH_JWT_ISSUER"))

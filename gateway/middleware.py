@@ -15,7 +15,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from opentelemetry import trace
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -37,6 +37,8 @@ LATENCY = Histogram(
     ["method", "route", "status"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+
+IN_FLIGHT = Gauge("hearth_http_requests_in_flight", "HTTP requests being served now")
 
 
 class BodyTooLarge(Exception):
@@ -97,6 +99,7 @@ class RequestContextMiddleware:
         response_started = False
         too_large = False
         route = ""
+        IN_FLIGHT.inc()
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, response_started, route
@@ -151,6 +154,7 @@ class RequestContextMiddleware:
             if too_large and not response_started:
                 await self._too_large(scope, receive, send_with_id)
         finally:
+            IN_FLIGHT.dec()
             route = route or _route(scope)  # no response started (a disconnect): look it up now
             elapsed = time.perf_counter() - started
             REQUESTS.labels(scope["method"], route, str(status)).inc()

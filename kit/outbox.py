@@ -54,6 +54,14 @@ TABLE = "outbox"
 STREAM_MAXLEN = 1_000_000
 
 OUTBOX_PENDING = Gauge("hearth_outbox_pending", "Outbox rows not yet published", ["stream"])
+OUTBOX_LAG = Gauge(
+    "hearth_outbox_lag_seconds", "Age of the oldest outbox row not yet published (0: none waiting)", ["stream"]
+)
+# The unpublished rows and the oldest one's age, in one statement by the outbox's partial index (the relay's
+# gauges, kit.status's answer).
+BACKLOG = sa.text(
+    "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0) FROM outbox WHERE published_at IS NULL"
+)
 OUTBOX_PUBLISHED = Counter("hearth_outbox_published_total", "Events published from the outbox", ["stream"])
 
 _propagator = TraceContextTextMapPropagator()
@@ -284,12 +292,11 @@ class OutboxRelay:
         OUTBOX_PUBLISHED.labels(self._stream).inc(len(rows))
         return len(rows)
 
-    async def pending_count(self) -> int:
+    async def backlog(self) -> tuple[int, float]:
+        """How many rows wait to be published, and the oldest one's age in seconds."""
         async with self._sessions() as session:
-            count = await session.scalar(
-                sa.select(sa.func.count()).select_from(_outbox).where(_outbox.c.published_at.is_(None))
-            )
-        return int(count or 0)
+            count, age = (await session.execute(BACKLOG)).one()
+        return int(count), float(age)
 
     async def drain(self) -> int:
         """Publish until nothing is left (or other replicas hold the rest)."""
@@ -317,10 +324,12 @@ class OutboxRelay:
         # Clear before draining: a NOTIFY arriving mid-drain wakes the next round.
         self._wake.clear()
         await self.drain()
-        # The gauge is for dashboards: counting at most once per poll interval, not after every NOTIFY, spares a
+        # The gauges are for dashboards: counting at most once per poll interval, not after every NOTIFY, spares a
         # transaction per round under load.
         if time.monotonic() - self._counted_at >= self._poll_interval:
-            OUTBOX_PENDING.labels(self._stream).set(await self.pending_count())
+            pending, age = await self.backlog()
+            OUTBOX_PENDING.labels(self._stream).set(pending)
+            OUTBOX_LAG.labels(self._stream).set(age)
             self._counted_at = time.monotonic()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), self._poll_interval)

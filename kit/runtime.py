@@ -30,7 +30,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from kit import redis_acl
+from kit import metrics, redis_acl
 from kit.auth import JwksSource, TokenVerifier, grpc_jwks_source, service_audience
 from kit.breaker import CircuitBreaker
 from kit.cache import InvalidationFeed, SignedCache, TieredCache, invalidation_channel
@@ -263,6 +263,7 @@ def create_runtime(
     telemetry = telemetry or setup_telemetry(settings.service, otlp_endpoint=settings.otlp_endpoint)
     engine = create_engine(settings.sqlalchemy_url, pool_size=settings.db_pool_size)
     telemetry.instrument_engine(engine)
+    metrics.watch_pool(settings.service, engine)
     channels: dict[str, grpc.aio.Channel] = {}
     if jwks_source is None:
         from hearth.user.v1 import user_pb2

@@ -31,7 +31,7 @@ from google.protobuf import duration_pb2, timestamp_pb2
 from hearth.status.v1 import status_pb2, status_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kit import outages
+from kit import outages, outbox
 
 if TYPE_CHECKING:
     from kit.runtime import Runtime
@@ -40,11 +40,6 @@ log = logging.getLogger("hearth.status")
 
 SERVICE_NAME = "hearth.status.v1.StatusService"
 METHOD = f"/{SERVICE_NAME}/GetServiceStatus"
-
-_OUTBOX_LAG = sa.text(
-    "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0) FROM outbox WHERE published_at IS NULL"
-)
-
 
 @dataclass(frozen=True, slots=True)
 class Check:
@@ -95,7 +90,7 @@ async def outbox_lag(engine: AsyncEngine, timeout: float) -> Lag | None:
     """The outbox's unpublished rows (count, age of the oldest) by its partial index; None if not known in time."""
     try:
         async with asyncio.timeout(timeout), engine.connect() as connection:
-            backlog, age = (await connection.execute(_OUTBOX_LAG)).one()
+            backlog, age = (await connection.execute(outbox.BACKLOG)).one()
         return Lag(int(backlog), float(age))
     except Exception as exc:  # TimeoutError included: unknown, not an error of the status call
         log.debug("outbox lag unknown: %s", type(exc).__name__)

@@ -30,6 +30,11 @@ def address(service: str) -> str:
     return f"localhost:{PORTS[service]}"
 
 
+def metrics_url(service: str) -> str:
+    """Where `service`'s Prometheus metrics are in a local deployment (its gRPC port + 1000)."""
+    return f"http://127.0.0.1:{PORTS[service] + 1000}/metrics"
+
+
 class DeploymentSettings(ServiceSettings):
     """A service's settings with the local deployment's defaults filled in (each service's config.py)."""
 
@@ -53,4 +58,5 @@ __all__ = [
     "SERVICES",
     "DeploymentSettings",
     "address",
+    "metrics_url",
 ]

@@ -185,6 +185,8 @@ async def _serve_gateway(
         "redis_url": stack.credentials.redis_urls["gateway"] if stack.credentials else infra().redis_url,
         "redis_namespace": stack.namespace,
         **TEST_RATE_LIMITS,
+        # The services' metrics listeners are off in tests (one process, one registry): nothing to relay.
+        **{f"{name}_metrics_url": "" for name in SERVICES},
     }
     settings = GatewaySettings(**{**defaults, **overrides})
     telemetry = setup_telemetry("gateway", exporter=exporter)

@@ -1,0 +1,53 @@
+"""Operators' metrics: each service's, linked from the gateway (its own are at `/metrics`, gateway.health).
+
+Each service exports Prometheus on its own listener (`<NAME>_METRICS_PORT`, loopback by default, kit.cli). The
+gateway names them at `/metrics/services` and relays each at `/metrics/{service}` — the exposition as the service
+wrote it, fetched within the gateway's call deadline (`GATEWAY_GRPC_TIMEOUT_SECONDS`) — so one address reaches
+every process's metrics, also where the services' listeners are not reachable from outside. Neither is under `/api/`:
+like `/metrics`, they are for the operator's network, not the internet (keep them off the public proxy).
+"""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from gateway.problems import problem
+from gateway.serialize import JSONResponse
+from services.deployment import SERVICES
+
+router = APIRouter(tags=["operations"])
+# The relayed exposition is bounded (a service's is tens of KiB): more is not Prometheus text we asked for.
+MAX_EXPOSITION_BYTES = 8 * 1024 * 1024
+
+
+@router.get("/metrics/services", summary="Where each service's Prometheus metrics are", include_in_schema=False)
+async def services() -> JSONResponse:
+    return JSONResponse({"gateway": "/metrics", **{name: f"/metrics/{name}" for name in SERVICES}})
+
+
+@router.get("/metrics/{service}", summary="A service's Prometheus metrics, relayed", include_in_schema=False)
+async def service_metrics(service: str, request: Request) -> Response:
+    settings = request.app.state.settings
+    if service not in SERVICES:
+        return problem(404, "not_found", f"no service named {service[:50]!r}; see /metrics/services")
+    url = getattr(settings, f"{service}_metrics_url")
+    if not url:
+        return problem(404, "not_found", f"the {service} service's metrics are not configured")
+    try:
+        async with (
+            httpx.AsyncClient(timeout=settings.grpc_timeout_seconds) as client,
+            client.stream("GET", url) as upstream,
+        ):
+            if upstream.status_code != 200:
+                return problem(503, "unavailable", f"the {service} service's metrics did not answer")
+            body = b""
+            async for chunk in upstream.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_EXPOSITION_BYTES:
+                    return problem(503, "unavailable", f"the {service} service's metrics are larger than expected")
+            media_type = upstream.headers.get("content-type", CONTENT_TYPE_LATEST)
+    except httpx.HTTPError:
+        return problem(503, "unavailable", f"the {service} service's metrics did not answer")
+    return Response(body, media_type=media_type)
