@@ -92,3 +92,11 @@ async def test_grpcurl_lists_every_service_and_health_is_serving(stack: Stack) -
         assert any(name.startswith(f"hearth.{service}.v1.") for name in listed), listed
         health = json.loads(await grpcurl(stack.addr(service), "grpc.health.v1.Health/Check"))
         assert health == {"status": "SERVING"}
+        # The detailed status beside it (kit.status, the same servicer on every service), without a token.
+        assert "hearth.status.v1.StatusService" in listed
+        status = json.loads(await grpcurl(stack.addr(service), "hearth.status.v1.StatusService/GetServiceStatus"))
+        assert (status["service"], status["serving"]) == (service, True)
+        assert (status["database"]["state"], status["database"]["detail"]) == ("OK", "SELECT 1")
+        assert (status["redis"]["state"], status["redis"]["detail"]) == ("OK", "PONG")
+        assert status["outbox"]["known"] is True
+        assert int(status["rss_bytes"]) > 10 * 2**20
