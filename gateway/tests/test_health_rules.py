@@ -1,0 +1,62 @@
+"""The pure rules of gateway.health and gateway.red_summary: how bad a failure is, and the p99 of buckets."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+from google.protobuf import duration_pb2
+from hearth.status.v1 import status_pb2
+
+from gateway.health import judge, overall, worst
+from gateway.red_summary import quantile
+
+OK = status_pb2.DependencyCheck.OK
+DOWN = status_pb2.DependencyCheck.DOWN
+LIMIT = 1000
+
+
+def reported(database: int = OK, redis: int = OK, rss: int = 10) -> status_pb2.ServiceStatus:
+    return status_pb2.ServiceStatus(
+        serving=True,
+        database=status_pb2.DependencyCheck(state=database, latency=duration_pb2.Duration()),
+        redis=status_pb2.DependencyCheck(state=redis),
+        rss_bytes=rss,
+    )
+
+
+@pytest.mark.parametrize(
+    ("service", "failed"), [("user", "down"), ("task", "down"), ("notify", "degraded"), ("analytics", "degraded")]
+)
+def test_a_service_that_does_not_work_is_down_if_chores_need_it_else_degraded(service: str, failed: str) -> None:
+    assert judge(service, True, reported(), LIMIT) == "ok"
+    assert judge(service, False, None, LIMIT) == failed  # unreachable or NOT_SERVING
+    assert judge(service, False, reported(), LIMIT) == failed
+    assert judge(service, True, reported(database=DOWN), LIMIT) == failed
+    assert judge(service, True, reported(redis=DOWN), LIMIT) == "degraded"
+    assert judge(service, True, reported(rss=LIMIT + 1), LIMIT) == "degraded"
+    assert judge(service, True, None, LIMIT) == "degraded"  # serving, but silent about its dependencies
+
+
+def test_the_overall_state_is_the_worst_part() -> None:
+    states = ["ok", "degraded", "down"]
+    for combination in itertools.product(states, repeat=3):
+        parts = {str(n): {"status": s} for n, s in enumerate(combination)}
+        expected = "down" if "down" in combination else "degraded" if "degraded" in combination else "ok"
+        assert overall(parts) == worst(list(combination)) == expected
+    assert overall({}) == "ok"
+
+
+def test_p99_interpolates_within_the_bucket_like_prometheus() -> None:
+    # 100 observations: 90 under 10 ms, 9 more under 50 ms, the last under 100 ms.
+    buckets = [(0.01, 90.0), (0.05, 99.0), (0.1, 100.0), (math.inf, 100.0)]
+    assert quantile(0.99, buckets) == pytest.approx(0.05)
+    assert quantile(0.5, buckets) == pytest.approx(0.01 * 50 / 90)
+    assert quantile(0.995, buckets) == pytest.approx(0.075)
+
+
+def test_p99_beyond_the_last_finite_bucket_is_that_bucket_and_none_without_requests() -> None:
+    assert quantile(0.99, [(0.01, 1.0), (math.inf, 100.0)]) == 0.01
+    assert quantile(0.99, [(0.01, 0.0), (math.inf, 0.0)]) is None
+    assert quantile(0.99, []) is None
