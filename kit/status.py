@@ -29,6 +29,7 @@ import redis.asyncio as aioredis
 import sqlalchemy as sa
 from google.protobuf import duration_pb2, timestamp_pb2
 from hearth.status.v1 import status_pb2, status_pb2_grpc
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kit import outages, outbox
@@ -40,6 +41,7 @@ log = logging.getLogger("hearth.status")
 
 SERVICE_NAME = "hearth.status.v1.StatusService"
 METHOD = f"/{SERVICE_NAME}/GetServiceStatus"
+
 
 @dataclass(frozen=True, slots=True)
 class Check:
@@ -57,8 +59,10 @@ class Lag:
 async def _bounded(probe: Callable[[], Awaitable[str]], timeout: float) -> Check:
     started = time.perf_counter()
     try:
-        async with asyncio.timeout(timeout):
-            detail = await probe()
+        # Health checks are noise in traces (as health RPCs are): no SQL or Redis span for them.
+        with suppress_instrumentation():
+            async with asyncio.timeout(timeout):
+                detail = await probe()
         return Check(True, detail, time.perf_counter() - started)
     except TimeoutError:
         return Check(False, f"timeout after {round(timeout * 1000)} ms", time.perf_counter() - started)
@@ -89,8 +93,9 @@ async def check_redis(redis: aioredis.Redis, timeout: float) -> Check:
 async def outbox_lag(engine: AsyncEngine, timeout: float) -> Lag | None:
     """The outbox's unpublished rows (count, age of the oldest) by its partial index; None if not known in time."""
     try:
-        async with asyncio.timeout(timeout), engine.connect() as connection:
-            backlog, age = (await connection.execute(outbox.BACKLOG)).one()
+        with suppress_instrumentation():
+            async with asyncio.timeout(timeout), engine.connect() as connection:
+                backlog, age = (await connection.execute(outbox.BACKLOG)).one()
         return Lag(int(backlog), float(age))
     except Exception as exc:  # TimeoutError included: unknown, not an error of the status call
         log.debug("outbox lag unknown: %s", type(exc).__name__)

@@ -348,9 +348,17 @@ async def test_a_forged_membership_entry_lets_no_outsider_into_a_household(stack
 
 async def test_the_gateway_keeps_what_it_needs(stack: Stack) -> None:
     async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=10) as http:
-        reply = await http.get("/health/readiness")
-    assert reply.status_code == 200
-    assert reply.json()["components"]["redis"]["status"] == "ok"
+        reply = await http.get("/health/cache")
+        assert reply.status_code == 200
+        assert reply.json()["components"]["gateway"]["status"] == "ok"
+        # Its ACL user may keep the health history under its own prefix ({namespace}:gateway:health:history).
+        checked = (await http.get("/health/status")).json()["checked_at"]
+
+        async def filed() -> bool:
+            checks = (await http.get("/health/history")).json()["checks"]
+            return bool(checks) and checks[0]["checked_at"] == checked
+
+        await eventually(filed)
     gateway = redis_as(stack, "gateway")
     try:
         assert await gateway.ping()

@@ -8,10 +8,12 @@ import time
 import redis.asyncio as aioredis
 import sqlalchemy as sa
 from hearth.events.v1 import events_pb2
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from kit.db import create_engine
 from kit.outbox import add_event
 from kit.status import DatabaseWatcher, check_database, check_redis, outbox_lag, rss_bytes
+from kit.telemetry import setup_telemetry
 from kit.tests.conftest import Db
 from tests.support.infra import infra
 
@@ -123,3 +125,19 @@ async def test_the_watcher_says_not_serving_after_two_misses_and_serving_at_the_
 
 def test_rss_is_this_processs_resident_size() -> None:
     assert 10 * 2**20 < rss_bytes() < 64 * 2**30
+
+
+async def test_health_checks_leave_no_spans(db: Db) -> None:
+    exporter = InMemorySpanExporter()
+    telemetry = setup_telemetry("probe", exporter=exporter)
+    engine = create_engine(db.url)
+    telemetry.instrument_engine(engine)
+    try:
+        assert (await check_database(engine, 1.0)).ok
+        assert await outbox_lag(engine, 1.0) is not None
+        async with engine.connect() as connection:
+            await connection.execute(sa.text("SELECT 2"))  # a statement of the service's own is traced
+    finally:
+        await engine.dispose()
+        telemetry.shutdown()
+    assert [span.attributes.get("db.statement") for span in exporter.get_finished_spans()] == ["SELECT 2"]
