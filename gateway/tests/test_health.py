@@ -21,7 +21,7 @@ from gateway.app import create_app
 from gateway.config import GatewaySettings
 from tests.support.fixtures import http_fixture, stack_fixture
 from tests.support.infra import infra
-from tests.support.stack import SERVICES, Stack
+from tests.support.stack import SERVICES, Stack, replica
 from tests.support.throwaway_redis import throwaway_redis
 from tests.support.wait import eventually
 
@@ -328,6 +328,45 @@ async def test_a_hung_service_and_a_hung_redis_cost_one_deadline(stack: Stack) -
             body = (await client.get("/health/status")).json()
             assert body["components"]["notify"]["detail"] == "DEADLINE_EXCEEDED"
             assert body["components"]["redis"]["detail"] == "timeout after 500 ms"
+    finally:
+        hole.close()
+
+
+async def test_a_service_whose_database_hangs_answers_within_its_deadline_and_stops_serving(stack: Stack) -> None:
+    hole, address = await black_hole()
+    hung = {
+        "database_url": f"postgresql+asyncpg://postgres:s3cret@{address}/hearth_notify",
+        "health_check_timeout_ms": 300,
+        "db_check_interval_seconds": 0.05,
+        "run_relay": False,
+        "run_consumers": False,
+    }
+    try:
+        async with (
+            replica(stack, "notify", **hung) as notify,
+            gateway(stack, notify_addr=f"127.0.0.1:{notify.port}") as client,
+        ):
+            began = time.monotonic()
+            response = await client.get("/health/database")
+            assert time.monotonic() - began < 1.5
+            assert response.status_code == 200, response.text  # notify's database: degraded, not down
+            body = response.json()
+            assert body["status"] == "degraded"
+            assert body["components"]["notify"]["detail"] == "timeout after 300 ms"
+            assert body["components"]["task"]["status"] == "ok"
+            assert "s3cret" not in response.text
+
+            async def not_serving() -> bool:
+                services = (await client.get("/health/services")).json()
+                return bool(services["components"]["notify"]["detail"] == "NOT_SERVING")
+
+            await eventually(not_serving)
+            status = await client.get("/health/status")
+            assert status.status_code == 200
+            assert (status.json()["status"], status.json()["components"]["notify"]["status"]) == (
+                "degraded",
+                "degraded",
+            )
     finally:
         hole.close()
 
