@@ -8,7 +8,8 @@ Every service gets both from `kit.runtime` (never a servicer of its own):
   answer after that says SERVING again. Needing two misses in a row keeps one slow query from flapping it.
 - `StatusServicer.GetServiceStatus`: the database (`SELECT 1`), the service's Redis (PING) and the outbox lag
   (backlog and the oldest unpublished row's age), each checked now and bounded by the same deadline, run side
-  by side, so the answer comes within one deadline whatever hangs; plus the process's RSS.
+  by side, so the answer comes within one deadline whatever hangs — the shorter of the service's own and the
+  caller's (less a margin for the answer); plus the process's RSS.
 
 A check's `detail` is a fixed text or an exception's class name, never the exception's text (a driver's message
 names hosts and ports); the reason itself goes to the log, once per change of state.
@@ -155,6 +156,18 @@ class DatabaseWatcher:
             await asyncio.sleep(self.interval)
 
 
+# What the answer itself needs of the caller's deadline: the checks end this much before it.
+ANSWER_MARGIN = 0.05
+
+
+def within_deadline(timeout: float, remaining: float | None) -> float:
+    """The checks' bound: the service's own, shortened to end before the caller's deadline (its gateway's check
+    deadline may be no longer than ours), so the caller hears which check hung instead of DEADLINE_EXCEEDED."""
+    if remaining is None:
+        return timeout
+    return max(0.01, min(timeout, remaining - ANSWER_MARGIN))
+
+
 def _duration(seconds: float) -> duration_pb2.Duration:
     duration = duration_pb2.Duration()
     duration.FromNanoseconds(max(0, round(seconds * 1e9)))
@@ -174,7 +187,7 @@ class StatusServicer(status_pb2_grpc.StatusServiceServicer):
 
     async def GetServiceStatus(self, request: status_pb2.GetServiceStatusRequest, context: Any) -> Any:
         runtime = self.runtime
-        timeout = runtime.settings.health_check_timeout_ms / 1000
+        timeout = within_deadline(runtime.settings.health_check_timeout_ms / 1000, context.time_remaining())
         database, redis, lag = await asyncio.gather(
             check_database(runtime.engine, timeout),
             check_redis(runtime.redis, timeout),

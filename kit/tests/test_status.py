@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
 import redis.asyncio as aioredis
 import sqlalchemy as sa
 from hearth.events.v1 import events_pb2
@@ -12,7 +13,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from kit.db import create_engine
 from kit.outbox import add_event
-from kit.status import DatabaseWatcher, check_database, check_redis, outbox_lag, rss_bytes
+from kit.status import DatabaseWatcher, check_database, check_redis, outbox_lag, rss_bytes, within_deadline
 from kit.telemetry import setup_telemetry
 from kit.tests.conftest import Db
 from tests.support.infra import infra
@@ -141,3 +142,10 @@ async def test_health_checks_leave_no_spans(db: Db) -> None:
         await engine.dispose()
         telemetry.shutdown()
     assert [span.attributes.get("db.statement") for span in exporter.get_finished_spans()] == ["SELECT 2"]
+
+
+def test_the_checks_end_before_the_callers_deadline() -> None:
+    assert within_deadline(1.0, None) == 1.0
+    assert within_deadline(1.0, 5.0) == 1.0
+    assert within_deadline(1.0, 0.6) == pytest.approx(0.55)
+    assert within_deadline(1.0, 0.01) == 0.01  # a deadline all but spent still gets a (failing) check
