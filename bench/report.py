@@ -370,6 +370,13 @@ def kept_block(text: str) -> str:
     return "".join(blocks)
 
 
+def rate_limits() -> str:
+    """The limits the gateway ran with (bench.stack's budgets, or off when the environment turned them off)."""
+    if os.environ.get("GATEWAY_RATE_LIMITS_ENABLED", "true").lower() in ("false", "0", "no", "off"):
+        return "**off** (`GATEWAY_RATE_LIMITS_ENABLED=false`: no check at all)"
+    return "on, " + ", ".join(f"`{name}={value}`" for name, value in RATE_LIMITS.items())
+
+
 def render(run: Run, kept: str = "") -> str:
     banner = error_banner(run)
     return f"""# Benchmarks
@@ -381,7 +388,7 @@ Written by `make bench` (`python -m bench --write-results`); rerun it to refresh
 - **Machine:** {machine()}
 - **Load:** concurrency {run.concurrency}, warm-up {run.warmup:g} s, measured {run.duration:g} s per scenario
 - **Infra:** {run.infra}
-- **Rate limits:** {", ".join(f"`{name}={value}`" for name, value in RATE_LIMITS.items())}
+- **Rate limits:** {rate_limits()}
 - **Code:** {code_state()}
 
 {figures(run)}
