@@ -345,6 +345,7 @@ def print_banner(ports: dict[str, int], http_port: int) -> None:
         + ("   (a user per process, passwords in var/redis-acl/)" if REDIS_URLS else "")
     )
     say(f"try: curl -s localhost:{http_port}/health/status   ·   grpcurl -plaintext localhost:{ports['task']} list")
+    say(f"status page: http://localhost:{http_port}/status")
     say("a process that exits is restarted; Ctrl-C stops everything")
 
 
