@@ -271,9 +271,15 @@ class IdempotencyMiddleware:
                 log.warning("could not record an idempotent write's answer (%s)", exc)
 
 
+def unquoted(given: str) -> str:
+    """The key without the quotes of the draft's structured-field form (`"…"`): the same key either way, for the
+    gateway's record and for the `request_id` the routes forward."""
+    return given[1:-1] if len(given) >= 2 and given[0] == given[-1] == '"' else given
+
+
 def _valid_key(given: str) -> str | None:
-    """The key, without the quotes of the draft's structured-field form (`"…"`), if it is one we accept."""
-    key = given[1:-1] if len(given) >= 2 and given[0] == given[-1] == '"' else given
+    """The key, unquoted, if it is one we accept."""
+    key = unquoted(given)
     if not 1 <= len(key) <= MAX_KEY_LENGTH or not all("!" <= c <= "~" for c in key):
         return None
     return key

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from pydantic import AfterValidator
 
 from gateway.clients import Clients
+from gateway.idempotency import MAX_KEY_LENGTH, unquoted
 from gateway.schemas import PlainText
 
 
@@ -18,5 +20,11 @@ async def get_clients(request: Request) -> Clients:
 
 
 ClientsDep = Annotated[Clients, Depends(get_clients)]
-# Forwarded to the services as `request_id` (AIP-155) where the method has one.
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200), PlainText]
+# Forwarded to the services as `request_id` (AIP-155) where the method has one — unquoted, as gateway.idempotency
+# reads it, so `"k"` and `k` are one key to the service too (it decides alone while Redis is down).
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", max_length=MAX_KEY_LENGTH + 2),
+    PlainText,
+    AfterValidator(lambda key: unquoted(key) if key is not None else None),
+]

@@ -226,3 +226,17 @@ async def test_a_retryable_refusal_is_not_kept(http: httpx.AsyncClient) -> None:
         assert answer.status_code == 409, answer.text
         assert "idempotent-replayed" not in answer.headers
     assert counted("released") == released + 2
+
+
+async def test_a_quoted_key_is_the_same_key_to_the_service(stack: Any, http: httpx.AsyncClient) -> None:
+    owner = await sign_up(http, "Quinn")
+    hid = await create_household(http, owner)
+    plain = key()
+    # Without Redis the gateway keeps nothing: the task service's request_id alone decides, and it must see one key.
+    async with another_gateway(stack, redis_url="redis://127.0.0.1:1/0") as without:
+        quoted = {**owner.headers, "Idempotency-Key": f'"{plain}"'}
+        created = expect(await without.post(f"{API}/households/{hid}/chores", json=CHORE, headers=quoted), 201)
+        bare = {**owner.headers, "Idempotency-Key": plain}
+        again = expect(await without.post(f"{API}/households/{hid}/chores", json=CHORE, headers=bare), 201)
+    assert again["id"] == created["id"]
+    assert len(await chores(http, hid, owner.headers)) == 1
