@@ -56,3 +56,15 @@ async def test_successes_can_be_sampled_away_but_errors_never(stack: Any, caplog
             assert (await quiet.get("/health/liveness")).status_code == 200
             assert (await quiet.get(f"{API}/users/me")).status_code == 401
     assert [(e["http_route"], e["http_status"]) for e in lines(caplog)] == [("/api/v1/users/me", 401)]
+
+
+async def test_the_client_ip_is_the_trusted_proxy_s_word_and_nobody_else_s(
+    stack: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    forwarded = {"X-Forwarded-For": "203.0.113.9"}
+    with caplog.at_level(logging.INFO, logger="hearth.access"):
+        async with another_gateway(stack, trusted_proxies=["127.0.0.0/8"]) as behind_proxy:
+            assert (await behind_proxy.get(f"{API}/users/me", headers=forwarded)).status_code == 401
+        async with another_gateway(stack) as exposed:
+            assert (await exposed.get(f"{API}/users/me", headers=forwarded)).status_code == 401
+    assert [e["client_ip"] for e in lines(caplog)] == ["203.0.113.9", "127.0.0.1"]
