@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from gateway import openapi, problems, tracing
+from gateway import i18n, openapi, problems, tracing
 from gateway.clients import connect
 from gateway.config import GatewaySettings
 from gateway.fastlane import FastRoutes
@@ -107,6 +107,7 @@ def create_app(settings: GatewaySettings, telemetry: Telemetry | None = None) ->
     )
     app.state.settings = settings
     problems.install(app)
+    i18n.load()  # the problem texts' catalogues, read once, before the first request
     openapi.install(app)
     for module in (auth, users, households, chores, notifications, analytics):
         app.include_router(module.router, prefix=API_PREFIX)

@@ -112,6 +112,11 @@ def patterns() -> tuple[Pattern, ...]:
     return tuple(_pattern(msgid) for msgid in sorted(msgids, key=lambda m: (-_literal_length(m), m)))
 
 
+def load() -> None:
+    """Read the catalogues now (at startup): a broken .po fails the start, not the first error's answer."""
+    patterns()
+
+
 def languages() -> frozenset[str]:
     return frozenset(catalogues())
 
@@ -290,6 +295,7 @@ __all__ = [
     "gettext",
     "language_of",
     "languages",
+    "load",
     "negotiate",
     "placeholders",
     "translate",

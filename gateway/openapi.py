@@ -105,12 +105,24 @@ def empty(description: str, *, etag: bool = False) -> dict[str, Any]:
 NOT_MODIFIED = empty("If-None-Match matches the current entity tag: unchanged, no body", etag=True)
 
 
+# On every problem (gateway.problems): its texts are in the language Accept-Language asks for.
+PROBLEM_HEADERS = {
+    "Content-Language": {
+        "description": "The language of the problem's texts (`en`, `de`); `de, en` when some text had no translation"
+        " and stayed English. Ask with `Accept-Language` (q-values honoured; anything unknown is `en`).",
+        "schema": {"type": "string"},
+    },
+    "Vary": {"description": "`Accept-Language`: the texts depend on it", "schema": {"type": "string"}},
+}
+
+
 def problem_response(status: int) -> dict[str, Any]:
     """An error response: problem+json whose `status` and `code` are the ones this HTTP status comes with."""
     description, detail, errors = _ERRORS[status]
     codes = problems.codes_for(status)
     return {
         "description": description,
+        "headers": dict(PROBLEM_HEADERS),  # a copy: the document adds its own headers to each response
         "content": {
             problems.MEDIA_TYPE: {
                 "schema": {

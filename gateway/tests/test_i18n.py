@@ -347,3 +347,10 @@ async def test_successes_carry_no_content_language(http: httpx.AsyncClient) -> N
     listed = await http.get(f"{API}/households/{hid}/chores", headers={**person.headers, **DE})
     assert listed.status_code == 200
     assert "content-language" not in listed.headers
+
+
+@live
+async def test_the_openapi_document_names_the_problem_headers(http: httpx.AsyncClient) -> None:
+    spec = (await http.get("/openapi.json")).json()
+    answer = spec["paths"]["/api/v1/households/{hid}"]["get"]["responses"]["404"]
+    assert {"Content-Language", "Vary", "X-Correlation-ID"} <= set(answer["headers"])
