@@ -110,6 +110,18 @@ FIELD_MESSAGES: dict[str, str] = {
     "uuid_type": N_("must be a UUID"),
     "uuid_parsing": N_("must be a UUID"),
 }
+# Texts a library writes that reach clients as they are: email_validator's most frequent refusals (services.user
+# passes them on as the email field's message). Its rarer ones stay English (and say so in Content-Language).
+LIBRARY_TEXTS = (
+    N_("An email address must have an @-sign."),
+    N_("There must be something after the @-sign."),
+    N_("There must be something before the @-sign."),
+    N_("The part after the @-sign is not valid. It should have a period."),
+    N_("The part after the @-sign is not valid. It is not within a valid top-level domain."),
+    N_("The part after the @-sign is a special-use or reserved name that cannot be used with email."),
+    N_("The email address contains invalid characters before the @-sign: %(characters)s."),
+    N_("The email address contains an invalid character."),
+)
 # A string of at least one character is one that must not be empty ("must be at least 1 characters" reads badly).
 NOT_EMPTY = N_("must not be empty")
 # pydantic's list of allowed values ("'once', 'interval' or 'weekly'"): the quoted values, listed with commas.
