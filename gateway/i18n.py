@@ -39,6 +39,9 @@ _RANGE = re.compile(
     r"\s*(?P<tag>\*|[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*)\s*(?:;\s*[qQ]\s*=\s*(?P<q>0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?))?\s*",
     re.ASCII,
 )
+# Texts longer than this are not matched against the parameterised msgids (a few lazy groups each: a bounded text
+# keeps the matching cheap whatever the values in it); our messages are far shorter.
+MAX_MATCHED_CHARS = 1000
 # A python-format placeholder of a msgid: `%(name)s`.
 _PLACEHOLDER = re.compile(r"%\((?P<name>[a-z_][a-z0-9_]*)\)s")
 
@@ -163,11 +166,12 @@ def _ranges(header: str) -> list[str]:
 
 
 def language_of(scope: Mapping[str, Any]) -> str:
-    """The negotiated language of an ASGI request (its Accept-Language header; the first if sent twice)."""
-    for name, value in scope.get("headers", ()):
-        if name == b"accept-language":
-            return negotiate(value.decode("latin-1"))
-    return DEFAULT
+    """The negotiated language of an ASGI request (its Accept-Language header; sent twice, the two are one list,
+    RFC 9110 §5.3)."""
+    values = [value for name, value in scope.get("headers", ()) if name == b"accept-language"]
+    if not values:
+        return DEFAULT
+    return negotiate(b",".join(values).decode("latin-1"))
 
 
 # --- translation ---------------------------------------------------------------------------------------
@@ -204,6 +208,8 @@ def _translate(english: str, language: str) -> Rendered:
     found = texts.get((None, english))
     if found is not None:
         return Rendered(found, True)
+    if len(english) > MAX_MATCHED_CHARS:
+        return Rendered(english, False)
     for pattern in patterns():
         match = pattern.regex.fullmatch(english)
         if match is not None:

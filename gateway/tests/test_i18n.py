@@ -100,7 +100,7 @@ def test_the_extractor_turns_f_strings_into_parameterised_msgids() -> None:
     assert not any(msgid == "%(field_name)s: %(message)s" for msgid, _ in found)
 
 
-def test_the_update_is_stable(tmp_path: Path) -> None:
+def test_the_update_is_stable() -> None:
     # Merging the code's msgids into the committed catalogues changes nothing: they are up to date.
     for po in messages.po_files():
         catalog = messages.read(po)
@@ -161,6 +161,8 @@ def test_a_hostile_header_is_read_only_up_to_a_bound() -> None:
 
 def test_language_of_an_asgi_request() -> None:
     assert i18n.language_of({"headers": [(b"accept-language", b"de-DE,de;q=0.9")]}) == "de"
+    # sent twice: one list
+    assert i18n.language_of({"headers": [(b"accept-language", b"fr"), (b"accept-language", b"de;q=0.5")]}) == "de"
     assert i18n.language_of({"headers": [(b"accept-language", b"\xff\xfe")]}) == "en"
     assert i18n.language_of({"headers": []}) == "en"
 
@@ -172,6 +174,13 @@ def test_a_service_message_with_values_is_translated_with_its_values() -> None:
     assert i18n.translate("must be at most 200 characters", "de").text == "darf höchstens 200 Zeichen lang sein"
     # the most specific msgid wins: "must be between 1 and %(max_every)s" is not "… %(low)s and %(high)s"
     assert i18n.translate("'Mars/Base' is not an IANA time zone", "de").text == "'Mars/Base' ist keine IANA-Zeitzone"
+    # a text beyond the bound is not matched against the parameterised msgids (nor does it cost their matching)
+    long = "x" * i18n.MAX_MATCHED_CHARS + " is not an IANA time zone"
+    assert i18n.translate(long, "de") == i18n.Rendered(long, False)
+    hostile = " id " * 2_000 + " is not a valid id"
+    started = time.perf_counter()
+    assert not i18n.translate(hostile, "de").translated
+    assert time.perf_counter() - started < 0.5
     unknown = i18n.translate("a library's own words", "de")
     assert (unknown.text, unknown.translated) == ("a library's own words", False)
 
