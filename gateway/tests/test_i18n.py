@@ -373,3 +373,16 @@ async def test_the_openapi_document_names_the_problem_headers(http: httpx.AsyncC
     spec = (await http.get("/openapi.json")).json()
     answer = spec["paths"]["/api/v1/households/{hid}"]["get"]["responses"]["404"]
     assert {"Content-Language", "Vary", "X-Correlation-ID"} <= set(answer["headers"])
+
+
+@pytest.mark.parametrize("language", sorted(i18n.languages() - {i18n.DEFAULT}))
+def test_every_parameterised_message_is_read_back_as_itself(language: str) -> None:
+    # No other msgid's pattern takes a text written from this one (which would translate it as something else).
+    catalogue = i18n.catalogues()[language].texts
+    for context, msgid in i18n.catalogues()[i18n.DEFAULT].texts:
+        names = i18n.placeholders(msgid)
+        if context is not None or not names:
+            continue
+        values = {name: f"<{name}:7>" for name in names}
+        english = msgid % values
+        assert i18n.translate(english, language).text == catalogue[(None, msgid)] % values, msgid
