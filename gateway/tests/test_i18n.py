@@ -12,8 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 from babel.messages.pofile import read_po
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
-from gateway import i18n, problems
+from gateway import i18n, problems, schemas
 from kit.errors import FieldViolation, InvalidArgument, registered_errors
 from tests.support.api import API, create_household, sign_up
 from tests.support.fixtures import http_fixture, stack_fixture
@@ -386,3 +388,44 @@ def test_every_parameterised_message_is_read_back_as_itself(language: str) -> No
         values = {name: f"<{name}:7>" for name in names}
         english = msgid % values
         assert i18n.translate(english, language).text == catalogue[(None, msgid)] % values, msgid
+
+
+def test_pydantic_errors_in_our_words_with_their_values() -> None:
+    body = {
+        "title": "",
+        "points": 5000,
+        "estimated_minutes": -1,
+        "labels": ["a"] * 21,
+        "requires_photo": "yes",
+        "colour": "red",
+        "recurrence": {"kind": "sometimes", "every": "2", "time": "25:00", "months": "all"},
+        "assignment": {"strategy": "fixed", "assignees": [""] * 51},
+        "first_due_at": "tomorrow",
+    }
+    with pytest.raises(ValidationError) as caught:
+        schemas.ChoreBody.model_validate(body)
+    validation = RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in caught.value.errors()])
+    response = problems.from_validation(validation)
+    english = {e["field"]: e["message"] for e in json.loads(response.body)["errors"]}
+    response.in_language("de")
+    german = {e["field"]: e["message"] for e in json.loads(response.body)["errors"]}
+    assert response.headers["content-language"] == "de"  # every type sent here has our words
+    assert english["title"] == "must not be empty"
+    assert english["points"] == "must be at most 1000"
+    assert english["estimated_minutes"] == "must be at least 0"
+    assert english["labels"] == "must have at most 20 items"
+    assert english["requires_photo"] == "must be true or false"
+    assert english["colour"] == "unknown field"
+    assert english["recurrence.kind"] == "must be one of once, interval, weekly, monthly, yearly, rrule, adaptive"
+    assert english["recurrence.every"] == "must be an integer"
+    assert english["recurrence.time"] == "must match the pattern ^([01]\\d|2[0-3]):[0-5]\\d$"
+    assert english["recurrence.months"] == "must be a list"
+    assert english["assignment.assignees"] == "must have at most 50 items"
+    assert english["first_due_at"] == "must be an RFC 3339 date-time"
+    assert german["points"] == "darf höchstens 1000 sein"
+    assert german["labels"] == "darf höchstens 20 Einträge haben"
+    assert (
+        german["recurrence.kind"]
+        == "muss einer dieser Werte sein: once, interval, weekly, monthly, yearly, rrule, adaptive"
+    )
+    assert all(german[field] != english[field] for field in english)

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+# Shown to the caller (the use case raises it as the detail of its InvalidArgument).
+INVERTED_WINDOW_MESSAGE = "start_time must not be after end_time"
 DEFAULT_WINDOW = timedelta(days=30)
 UTC_ZONE = ZoneInfo("UTC")
 
@@ -84,7 +86,7 @@ def window(
     end = end if end is not None else now
     start = start if start is not None else end - default
     if start > end:
-        raise ValueError("start_time must not be after end_time")
+        raise ValueError(INVERTED_WINDOW_MESSAGE)
     return start, end
 
 
