@@ -186,16 +186,21 @@ class RateLimiter:
         self.breaker = CircuitBreaker("gateway:ratelimit")
         self._gcra = redis.register_script(_GCRA)
         window = f"{failure_window_seconds} second"
-        self.per_account = parse_limit(f"{failures_per_account} per {window}")
-        self.per_ip = parse_limit(f"{failures_per_ip} per {window}")
-        self.fallback_per_account = parse_limit(f"{fallback_per_account} per {window}")
-        self.fallback_per_ip = parse_limit(f"{fallback_per_ip} per {window}")
         # The same connection pool as every other Redis call of the gateway (its ACL user, its timeouts); `limits`
         # passes it on to redis-py (its options are typed for scalars only).
         pool: dict[str, Any] = {"connection_pool": redis.connection_pool}
         storage = RedisStorage("async+" + redis_url, implementation="redispy", key_prefix=self._prefix + "auth", **pool)
-        self.failures = MovingWindowRateLimiter(storage)
-        self.local_failures = MovingWindowRateLimiter(MemoryStorage())
+        self.failures = _FailureBudget(
+            MovingWindowRateLimiter(storage),
+            parse_limit(f"{failures_per_account} per {window}"),
+            parse_limit(f"{failures_per_ip} per {window}"),
+            guard=self._call,
+        )
+        self.local_failures = _FailureBudget(
+            MovingWindowRateLimiter(MemoryStorage()),
+            parse_limit(f"{fallback_per_account} per {window}"),
+            parse_limit(f"{fallback_per_ip} per {window}"),
+        )
         self._quiet = _Quiet()
 
     async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
@@ -232,82 +237,63 @@ class RateLimiter:
         """Before an auth attempt: None when it may run (the account's budget is charged one), else the seconds
         until it may (the account's or the IP's failures are at their limit)."""
         try:
-            return await self._attempt(self.failures, self.per_account, self.per_ip, account, ip, remote=True)
+            return await self.failures.attempt(account, ip)
         except StoreUnavailable as exc:
             RATE_LIMIT.labels("auth", "fallback").inc()
             self._quiet.warning("auth limits unavailable in Redis (%s); the in-process limiter decides", exc)
-            local = self.local_failures
-            return await self._attempt(local, self.fallback_per_account, self.fallback_per_ip, account, ip)
-
-    async def _attempt(
-        self,
-        limiter: MovingWindowRateLimiter,
-        per_account: RateLimitItem,
-        per_ip: RateLimitItem,
-        account: str | None,
-        ip: str,
-        *,
-        remote: bool = False,
-    ) -> int | None:
-        def guarded(call: Callable[[], Awaitable[T]]) -> Awaitable[T]:
-            return self._call(call) if remote else call()
-
-        if not await guarded(lambda: limiter.test(per_ip, "ip", ip)):
-            return await self._wait(guarded, limiter, per_ip, "ip", ip)
-        if account is not None:
-            # In Redis the attempt is charged now (check and charge are one script: parallel guesses get no more
-            # than the budget); the in-process limiter is charged when the attempt has failed (`settle`).
-            check = limiter.hit if remote else limiter.test
-            if not await guarded(lambda: check(per_account, "account", account)):
-                return await self._wait(guarded, limiter, per_account, "account", account)
-        RATE_LIMIT.labels("auth", "allowed").inc()
-        return None
-
-    async def _wait(
-        self,
-        guarded: Callable[[Callable[[], Awaitable[Any]]], Awaitable[Any]],
-        limiter: MovingWindowRateLimiter,
-        item: RateLimitItem,
-        *identifiers: str,
-    ) -> int:
-        RATE_LIMIT.labels("auth", "limited").inc()
-        stats = await guarded(lambda: limiter.get_window_stats(item, *identifiers))
-        return max(1, math.ceil(float(stats.reset_time) - time.time()))
+            return await self.local_failures.attempt(account, ip)
 
     async def settle(self, account: str | None, ip: str, *, succeeded: bool, every_attempt: bool) -> None:
         """After an auth attempt ran: a failure counts against the IP; a success gives the account its budget back
-        (or, where every attempt counts, counts like a failure)."""
-        for limiter, per_account, per_ip, remote in (
-            (self.failures, self.per_account, self.per_ip, True),
-            (self.local_failures, self.fallback_per_account, self.fallback_per_ip, False),
-        ):
+        (or, where every attempt counts, counts like a failure). The in-process budget keeps count alongside
+        Redis', so that when Redis goes away the failures made just before still count (it only ever decides
+        while Redis is unavailable)."""
+        for budget in (self.failures, self.local_failures):
             try:
-                await self._settle(limiter, per_account, per_ip, account, ip, succeeded, every_attempt, remote)
+                await budget.settle(account, ip, succeeded=succeeded, every_attempt=every_attempt)
             except StoreUnavailable as exc:
                 self._quiet.warning("could not record an auth attempt in Redis (%s)", exc)
 
-    async def _settle(
-        self,
-        limiter: MovingWindowRateLimiter,
-        per_account: RateLimitItem,
-        per_ip: RateLimitItem,
-        account: str | None,
-        ip: str,
-        succeeded: bool,
-        every_attempt: bool,
-        remote: bool,
-    ) -> None:
-        # The in-process limiter keeps count alongside Redis, so that when Redis goes away the failures made
-        # just before still count (it only ever decides while Redis is unavailable).
-        def guarded(call: Callable[[], Awaitable[T]]) -> Awaitable[T]:
-            return self._call(call) if remote else call()
 
+@dataclass(frozen=True)
+class _FailureBudget:
+    """Failed attempts per account and per IP in one `limits` moving window: Redis' (every call through `guard`,
+    the breaker and the timeout) or an in-process one (`guard` None)."""
+
+    limiter: MovingWindowRateLimiter
+    per_account: RateLimitItem
+    per_ip: RateLimitItem
+    guard: Callable[[Callable[[], Awaitable[Any]]], Awaitable[Any]] | None = None
+
+    async def _run(self, call: Callable[[], Awaitable[T]]) -> T:
+        return await (self.guard(call) if self.guard is not None else call())
+
+    async def attempt(self, account: str | None, ip: str) -> int | None:
+        limiter = self.limiter
+        if not await self._run(lambda: limiter.test(self.per_ip, "ip", ip)):
+            return await self._wait(self.per_ip, "ip", ip)
+        if account is not None:
+            # In Redis the attempt is charged now (check and charge are one script: parallel guesses get no more
+            # than the budget); the in-process budget is charged when the attempt has failed (`settle`).
+            check = limiter.hit if self.guard is not None else limiter.test
+            if not await self._run(lambda: check(self.per_account, "account", account)):
+                return await self._wait(self.per_account, "account", account)
+        RATE_LIMIT.labels("auth", "allowed").inc()
+        return None
+
+    async def _wait(self, item: RateLimitItem, *identifiers: str) -> int:
+        RATE_LIMIT.labels("auth", "limited").inc()
+        stats = await self._run(lambda: self.limiter.get_window_stats(item, *identifiers))
+        return max(1, math.ceil(float(stats.reset_time) - time.time()))
+
+    async def settle(self, account: str | None, ip: str, *, succeeded: bool, every_attempt: bool) -> None:
+        limiter = self.limiter
         if not succeeded or every_attempt:
-            await guarded(lambda: limiter.hit(per_ip, "ip", ip))
-            if not remote and account is not None:  # Redis' account budget was charged before the attempt
-                await guarded(lambda: limiter.hit(per_account, "account", account))
+            await self._run(lambda: limiter.hit(self.per_ip, "ip", ip))
+            if self.guard is None and account is not None:  # Redis' account budget was charged before the attempt
+                await self._run(lambda: limiter.hit(self.per_account, "account", account))
         elif account is not None:
-            await guarded(lambda: limiter.clear(per_account, "account", account))
+            await self._run(lambda: limiter.clear(self.per_account, "account", account))
 
 
 class RateLimitMiddleware:
