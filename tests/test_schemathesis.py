@@ -22,7 +22,7 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis import BaseSchema, Case
+from schemathesis import BaseSchema, Case, GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -129,8 +129,11 @@ CHECKS = [
     suppress_health_check=list(HealthCheck),
 )
 def test_every_operation_keeps_the_contract(case: Case[Any], live: Live) -> None:
-    # Half the cases address the seeded household, chore, invite and user, so they reach past the 404.
-    if case.path_parameters and zlib.crc32(repr(sorted(case.path_parameters.items())).encode()) % 2:
+    # Half the valid cases address the seeded household, chore, invite and user, so they reach past the 404. Never
+    # an invalid one: its bad path parameter would be swapped for a good one, and its refusal expected still.
+    meta = case.meta
+    positive = meta is not None and meta.generation.mode is GenerationMode.POSITIVE
+    if positive and case.path_parameters and zlib.crc32(repr(sorted(case.path_parameters.items())).encode()) % 2:
         for name in case.path_parameters:
             if name in live.ids:
                 case.path_parameters[name] = live.ids[name]
