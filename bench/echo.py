@@ -32,6 +32,7 @@ from hearth.task.v1 import task_pb2, task_pb2_grpc
 from gateway import converters
 from gateway.serialize import JSONResponse
 from kit.logging import setup_logging
+from kit.parent import die_with_parent
 
 PAYLOAD_CHORES = 50
 _HOUSEHOLD = "households/0192f1a2-7c3e-7d41-9a55-3b1f0c2d4e51"
@@ -122,6 +123,7 @@ def main() -> None:
     parser.add_argument("port", type=int)
     parser.add_argument("target", nargs="?", default="", help="http: the grpc echo's host:port")
     args = parser.parse_args()
+    die_with_parent()
     setup_logging(f"echo-{args.kind}", os.environ.get("HEARTH_LOG_LEVEL", "WARNING"))
     if args.kind == "grpc":
         uvloop.run(serve_grpc(args.port))

@@ -7,10 +7,12 @@ import uvicorn
 from gateway.app import create_app
 from gateway.config import GatewaySettings
 from kit.logging import setup_logging
+from kit.parent import die_with_parent
 from kit.telemetry import setup_telemetry
 
 
 def main() -> None:
+    die_with_parent()
     settings = GatewaySettings()
     setup_logging("gateway", settings.log_level)
     telemetry = setup_telemetry("gateway", otlp_endpoint=settings.otlp_endpoint, set_global=True)

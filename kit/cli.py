@@ -22,6 +22,7 @@ from kit.grpc_server import Server, serve
 from kit.jobs import run_worker
 from kit.logging import setup_logging
 from kit.migrations import upgrade
+from kit.parent import die_with_parent
 from kit.settings import ServiceSettings
 from kit.telemetry import Telemetry, setup_telemetry
 
@@ -57,6 +58,7 @@ def main(
     parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate", "worker"])
     parser.add_argument("--migrate", action="store_true", help="with serve or worker: migrate first")
     args = parser.parse_args()
+    die_with_parent()
     settings = settings_cls()
     setup_logging(settings.service, settings.log_level)
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import functools
 import os
 import signal
@@ -40,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `python scripts/run.py` puts scripts/ first, not the repository
     sys.path.insert(0, str(ROOT))
 
+from kit import parent  # noqa: E402
 from kit.backoff import backoff_delay  # noqa: E402
 from services.deployment import GATEWAY_PORT  # noqa: E402
 from services.deployment import PORTS as SERVICES  # noqa: E402  (name → gRPC port, the local deployment's)
@@ -57,7 +57,6 @@ CHILD_ENV: dict[str, dict[str, str]] = {}
 # Each process's REDIS_URL on the embedded Valkey (none with an external REDIS_URL: its users are the operator's).
 REDIS_URLS: dict[str, str] = {}
 COLOURS = {"user": 32, "task": 34, "notify": 35, "analytics": 36, "gateway": 33}
-PR_SET_PDEATHSIG = 1
 
 
 def say(message: str) -> None:
@@ -138,12 +137,6 @@ def metrics_port(name: str, grpc_port: int) -> int:
     return grpc_port + 1000 if configured == -1 else configured
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: SIGTERM when run.py dies, however it dies (Linux; elsewhere a no-op)."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
 async def pump_output(name: str, stream: asyncio.StreamReader) -> None:
     prefix = f"\033[{COLOURS.get(name.split('-')[0], 37)}m{name:>16}\033[0m │ "
     while line := await stream.readline():
@@ -163,11 +156,11 @@ async def spawn(name: str, *args: str) -> Child:
         sys.executable,
         *args,
         cwd=ROOT,
-        env={**os.environ, **CHILD_ENV.get(name.removesuffix("-worker"), {})},
+        # The child asks to die with run.py itself (kit.parent), so nothing runs between fork and exec.
+        env={**os.environ, **CHILD_ENV.get(name.removesuffix("-worker"), {}), parent.ENV: str(os.getpid())},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         process_group=0,
-        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
     )
     assert process.stdout is not None
     return Child(name, process, asyncio.create_task(pump_output(name, process.stdout)))
