@@ -78,6 +78,7 @@ def create_app(settings: GatewaySettings, telemetry: Telemetry | None = None) ->
             fallback_per_account=settings.auth_fallback_failures_per_account,
             fallback_per_ip=settings.auth_fallback_failures_per_ip,
             timeout=settings.rate_limit_timeout_ms / 1000,
+            ipv6_prefix=settings.rate_limit_ipv6_prefix,
         )
         app.state.verifier = TokenVerifier(
             grpc_jwks_source(clients.channels["user"]), issuer=settings.jwt_issuer, audience=settings.jwt_audience

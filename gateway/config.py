@@ -77,6 +77,8 @@ class GatewaySettings(BaseSettings):
     auth_fallback_failures_per_ip: int = Field(default=20, ge=1)
     # Each Redis call of the rate limits is bounded by this; past it the request budget fails open.
     rate_limit_timeout_ms: int = Field(default=100, ge=10, le=5000)
+    # An IPv6 client is counted by its network of this many bits (a /64 is one subscriber's).
+    rate_limit_ipv6_prefix: int = Field(default=64, ge=32, le=128)
     # Proxies whose X-Forwarded-For names the client (IPs or CIDRs, e.g. ["10.0.0.0/8"]); empty: the socket peer
     # is the client, and X-Forwarded-For is ignored.
     trusted_proxies: list[str] = Field(default_factory=list)
@@ -92,6 +94,6 @@ class GatewaySettings(BaseSettings):
     @field_validator("trusted_proxies")
     @classmethod
     def _addresses(cls, value: list[str]) -> list[str]:
-        for proxy in value:
-            ipaddress.ip_network(proxy, strict=False)  # ValueError names the bad one
-        return value
+        # Normalised (10.0.0.1/8 → 10.0.0.0/8): uvicorn reads an entry with host bits set as a literal host name,
+        # which would silently trust nothing. ValueError names a bad one.
+        return [str(ipaddress.ip_network(proxy, strict=False)) for proxy in value]

@@ -25,15 +25,14 @@ from urllib.parse import parse_qsl
 import grpc
 from hearth.task.v1 import task_pb2
 from prometheus_client import Counter
-from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import problems
-from gateway.auth import presented_token
+from gateway.auth import request_caller
 from gateway.routes.chores import ORDER_BY, STATUSES, render_page
 from kit import context
-from kit.errors import HearthError
+from kit.context import Caller
 from kit.text import has_control_characters
 
 _CHORES = re.compile(r"^/api/v1/households/([^/]+)/chores$")
@@ -116,12 +115,8 @@ def _list_request(hid: str, query_string: bytes) -> task_pb2.ListChoresRequest |
 async def _authenticate(scope: Scope) -> bool:
     """Verify the bearer token as gateway.auth does and make its caller this request's; False when the route
     has to answer (no token, an API key, a token that does not verify, the key source down)."""
-    token = presented_token(Headers(scope=scope).get("authorization", ""))
-    if token is None or token.startswith("hk_"):
-        return False
-    try:
-        caller = await scope["app"].state.verifier.verify(token)
-    except (HearthError, grpc.aio.AioRpcError):  # refused, or the key source down: the route's 401 or 503
+    caller = await request_caller(scope)
+    if not isinstance(caller, Caller):  # none, refused, or the key source down: the route's 401 or 503
         return False
     context.caller.set(caller)
     return True

@@ -41,7 +41,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import grpc
 import orjson
 import redis.asyncio as aioredis
 from prometheus_client import Counter
@@ -50,10 +49,11 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.asgi import read_body, replaying
-from gateway.auth import presented_token
+from gateway.auth import request_caller
 from gateway.problems import problem
 from kit.breaker import CircuitBreaker, Failed, Open
-from kit.errors import FieldViolation, HearthError
+from kit.context import Caller
+from kit.errors import FieldViolation
 
 log = logging.getLogger("hearth.gateway")
 
@@ -67,6 +67,7 @@ IDEMPOTENT_HEADERS = frozenset(
         b"etag",
         b"location",
         b"content-language",
+        b"vary",
         b"deprecation",
         b"sunset",
         b"link",
@@ -286,21 +287,14 @@ def _valid_key(given: str) -> str | None:
 
 
 async def _caller_scope(scope: Scope) -> str | None:
-    """Whose key this is: the verified user of the bearer token (read as the routes read it), or the anonymous
-    scope for a request with no Authorization header at all. None — the gateway keeps nothing — for a request
-    that presents credentials it cannot verify here (the route will answer it: 401, or 503 with the key source
-    down): such an answer must never land in the scope every anonymous caller shares."""
-    authorization = Headers(scope=scope).get("authorization")
-    if authorization is None:
+    """Whose key this is: the verified user of the bearer token (as the routes read it), or the anonymous scope
+    for a request with no Authorization header at all. None — the gateway keeps nothing — for a request that
+    presents credentials it cannot verify here (the route will answer it: 401, or 503 with the key source down):
+    such an answer must never land in the scope every anonymous caller shares."""
+    verdict = await request_caller(scope)
+    if verdict is None:
         return "anonymous"
-    token = presented_token(authorization)
-    if token is None or token.startswith("hk_"):
-        return None
-    try:
-        caller = await scope["app"].state.verifier.verify(token)
-    except (HearthError, grpc.aio.AioRpcError):
-        return None
-    return f"user:{caller.user_id}"
+    return f"user:{verdict.user_id}" if isinstance(verdict, Caller) else None
 
 
 def _fingerprint(scope: Scope, body: bytes) -> str:

@@ -2,12 +2,16 @@
 
 Each service exports Prometheus on its own listener (`<NAME>_METRICS_PORT`, loopback by default, kit.cli). The
 gateway names them at `/metrics/services` and relays each at `/metrics/{service}` — the exposition as the service
-wrote it, fetched within the gateway's call deadline (`GATEWAY_GRPC_TIMEOUT_SECONDS`) — so one address reaches
-every process's metrics, also where the services' listeners are not reachable from outside. Neither is under `/api/`:
-like `/metrics`, they are for the operator's network, not the internet (keep them off the public proxy).
+wrote it, within the gateway's call deadline for the whole relay (`GATEWAY_GRPC_TIMEOUT_SECONDS`) and at most
+8 MiB — so one address reaches every process's metrics, also where the services' listeners are not reachable from
+outside. A client per relay: a scrape every few seconds does not warrant a pool to keep and close. Neither path is
+under `/api/`: like `/metrics`, they are for the operator's network, not the internet (keep them off the public
+proxy).
 """
 
 from __future__ import annotations
+
+import asyncio
 
 import httpx
 from fastapi import APIRouter, Request, Response
@@ -35,19 +39,24 @@ async def service_metrics(service: str, request: Request) -> Response:
     url = getattr(settings, f"{service}_metrics_url")
     if not url:
         return problem(404, "not_found", f"the {service} service's metrics are not configured")
+    unavailable = problem(503, "unavailable", f"the {service} service's metrics did not answer")
     try:
+        # One deadline for the whole relay (httpx's timeout bounds each read, not the call: an upstream trickling a
+        # byte at a time would otherwise hold the request as long as it liked).
         async with (
+            asyncio.timeout(settings.grpc_timeout_seconds),
             httpx.AsyncClient(timeout=settings.grpc_timeout_seconds) as client,
             client.stream("GET", url) as upstream,
         ):
-            if upstream.status_code != 200:
-                return problem(503, "unavailable", f"the {service} service's metrics did not answer")
-            body = b""
+            declared = upstream.headers.get("content-length", "")
+            if upstream.status_code != 200 or (declared.isdigit() and int(declared) > MAX_EXPOSITION_BYTES):
+                return unavailable
+            body = bytearray()
             async for chunk in upstream.aiter_bytes():
                 body += chunk
                 if len(body) > MAX_EXPOSITION_BYTES:
-                    return problem(503, "unavailable", f"the {service} service's metrics are larger than expected")
+                    return unavailable
             media_type = upstream.headers.get("content-type", CONTENT_TYPE_LATEST)
-    except httpx.HTTPError:
-        return problem(503, "unavailable", f"the {service} service's metrics did not answer")
-    return Response(body, media_type=media_type)
+    except (httpx.HTTPError, TimeoutError):
+        return unavailable
+    return Response(bytes(body), media_type=media_type)

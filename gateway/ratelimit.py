@@ -1,8 +1,9 @@
 """Rate limits at the edge: a request budget per caller, and a failed-attempt budget on the auth endpoints.
 
 **The request budget** (every route under `/api/`): one GCRA bucket (the generic cell rate algorithm, a leaky
-bucket kept as one timestamp) per caller in Redis — the verified user of a bearer token, an API key (by its
-hash), or, without credentials that verify, the client IP. `GATEWAY_RATE_LIMIT_USER` / `_ANONYMOUS` set them
+bucket kept as one timestamp) per caller in Redis — the verified user of a bearer token, or, without credentials
+that verify, the client (its IPv4 address, its IPv6 /64): a flood of made-up tokens or API keys (not accepted
+until keys exist) spends one client's budget. `GATEWAY_RATE_LIMIT_USER` / `_ANONYMOUS` set them
 ("1200/minute": that many at once, refilled evenly over the period). Every answer carries `RateLimit-Limit`,
 `RateLimit-Remaining`, `RateLimit-Reset` (seconds until the bucket is full again) and `RateLimit-Policy`; beyond
 the budget it is 429 `rate_limited` with `Retry-After` (seconds until the next request is allowed).
@@ -10,7 +11,7 @@ the budget it is 429 `rate_limited` with `Retry-After` (seconds until the next r
 Why GCRA in one Lua script and not the `limits` library here: the headers need the decision *and* the remaining
 budget and reset on every request, which `limits` gives in two separate, non-atomic round trips (`hit`, then
 `get_window_stats`: 290 µs of gateway CPU per request measured, against 140 µs for the one script), on the
-gateway's hottest path. The script takes Redis' own clock, so any number of gateways share one budget.
+gateway's hottest path (bench/RESULTS.md prices the check: ~0.2 ms of gateway CPU per request). The script takes Redis' own clock, so any number of gateways share one budget.
 
 Redis unavailable (an error, a call over `GATEWAY_RATE_LIMIT_TIMEOUT_MS`, the breaker open): the request budget
 **fails open** — the request is served without RateLimit headers, logged (at most once a minute) and counted
@@ -20,22 +21,27 @@ Redis unavailable (an error, a call over `GATEWAY_RATE_LIMIT_TIMEOUT_MS`, the br
 `GATEWAY_AUTH_FAILURES_PER_ACCOUNT` (10) failed attempts per account and `GATEWAY_AUTH_FAILURES_PER_IP` (100) per
 client IP within `GATEWAY_AUTH_FAILURE_WINDOW_SECONDS` (15 minutes, a moving window of the `limits` library); past
 either, 429 until the window has passed — even with the right password, which is then never checked. The account
-is the `email` of the body (kept as a hash: no address in Redis) or, on the MFA endpoints, the caller. An attempt
+is the `email` of the body, read and normalised exactly as the route and the user service read it (kept as a
+hash: no address in Redis), or, on the MFA endpoints, the caller. The password and MFA endpoints are listed ahead
+of issue 15's routes; a 404 is no attempt. An attempt
 is taken from the account's budget before it runs (atomically, so a burst of parallel guesses gets no more than
 the budget) and given back in full on success: the budget counts failures since the last success. The IP's is
 counted when an attempt fails (a burst can overshoot it by the attempts in flight, which the user service's
 password gate bounds). Password-forgot counts every attempt: each one may send a mail. Redis unavailable: these
 limits **fail closed** to a strict in-process limiter (`GATEWAY_AUTH_FALLBACK_FAILURES_PER_ACCOUNT` / `_PER_IP`,
-per gateway process), logged and counted (`decision="fallback"`).
+per gateway process, fed only while Redis is unavailable), logged and counted (`decision="fallback"`).
 
 The client IP is the socket peer, or — only when that peer is one of `GATEWAY_TRUSTED_PROXIES` — the address the
 proxies name in `X-Forwarded-For` (uvicorn's ProxyHeadersMiddleware, installed by gateway.app; uvicorn's own
-proxy handling, which trusts 127.0.0.1 by default, is turned off).
+proxy handling, which trusts 127.0.0.1 by default, is turned off). It takes the right-most address that is not a
+trusted proxy: list only the proxies themselves — a client inside a trusted range could name any address.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+import json
 import logging
 import math
 import time
@@ -43,9 +49,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import grpc
-import orjson
 import redis.asyncio as aioredis
+from email_validator import EmailNotValidError
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
@@ -53,15 +58,14 @@ from limits.errors import StorageError
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from prometheus_client import Counter
 from redis.exceptions import RedisError
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.asgi import read_body, replaying
-from gateway.auth import presented_token
+from gateway.auth import request_caller
 from gateway.problems import problem
-from kit.auth import TokenVerifier
 from kit.breaker import CircuitBreaker, Failed, Open
-from kit.errors import HearthError
+from kit.context import Caller
+from kit.text import normalized_email
 
 log = logging.getLogger("hearth.gateway")
 
@@ -148,16 +152,17 @@ class StoreUnavailable(Exception):
 
 
 class _Quiet:
-    """Log a recurring warning at most once per `every` seconds (an outage must not flood the log)."""
+    """Log each recurring warning at most once per `every` seconds (an outage must not flood the log); one
+    message's repeats never silence another."""
 
     def __init__(self, every: float = 60.0) -> None:
         self.every = every
-        self._last = -math.inf
+        self._last: dict[str, float] = {}
 
     def warning(self, message: str, *args: Any) -> None:
         now = time.monotonic()
-        if now - self._last >= self.every:
-            self._last = now
+        if now - self._last.get(message, -math.inf) >= self.every:
+            self._last[message] = now
             log.warning(message, *args)
 
 
@@ -179,8 +184,10 @@ class RateLimiter:
         fallback_per_account: int,
         fallback_per_ip: int,
         timeout: float,
+        ipv6_prefix: int = 64,
     ) -> None:
         self._prefix = f"{namespace}:gateway:ratelimit:"
+        self.ipv6_prefix = ipv6_prefix
         self.user = user
         self.anonymous = anonymous
         self.timeout = timeout
@@ -250,14 +257,14 @@ class RateLimiter:
 
     async def settle(self, account: str | None, ip: str, *, succeeded: bool, every_attempt: bool) -> None:
         """After an auth attempt ran: a failure counts against the IP; a success gives the account its budget back
-        (or, where every attempt counts, counts like a failure). The in-process budget keeps count alongside
-        Redis', so that when Redis goes away the failures made just before still count (it only ever decides
-        while Redis is unavailable)."""
-        for budget in (self.failures, self.local_failures):
-            try:
-                await budget.settle(account, ip, succeeded=succeeded, every_attempt=every_attempt)
-            except StoreUnavailable as exc:
-                self._quiet.warning("could not record an auth attempt in Redis (%s)", exc)
+        (or, where every attempt counts, counts like a failure). In Redis; in the in-process budget only when Redis
+        cannot take it, so that one holds only an outage's attempts (`limits`' memory storage sweeps every key it
+        holds after each hit: fed on every failure, a credential-stuffing run would make each one cost more)."""
+        try:
+            await self.failures.settle(account, ip, succeeded=succeeded, every_attempt=every_attempt)
+        except StoreUnavailable as exc:
+            self._quiet.warning("could not record an auth attempt in Redis (%s); recorded in-process", exc)
+            await self.local_failures.settle(account, ip, succeeded=succeeded, every_attempt=every_attempt)
 
 
 @dataclass(frozen=True)
@@ -309,10 +316,10 @@ class RateLimitMiddleware:
         if scope["type"] != "http" or not scope["path"].startswith(LIMITED_PREFIX):
             await self.app(scope, receive, send)
             return
-        state = scope["app"].state
-        limiter: RateLimiter = state.rate_limiter
-        ip = _client_ip(scope)
-        caller = await _verified_caller(scope, state.verifier)
+        limiter: RateLimiter = scope["app"].state.rate_limiter
+        ip = _client_key(scope, limiter.ipv6_prefix)
+        verdict = await request_caller(scope)
+        caller = f"user:{verdict.user_id}" if isinstance(verdict, Caller) else None
         identity, item = (f"caller:{caller}", limiter.user) if caller else (f"ip:{ip}", limiter.anonymous)
         decision = await limiter.take(identity, item)
         extra = decision.headers() if decision is not None else []
@@ -357,8 +364,9 @@ class RateLimitMiddleware:
             await self.app(scope, replaying(body, receive), _with_headers(observe, extra))
         finally:
             # An attempt fails with a 4xx answer (wrong password, MFA code, a taken address); a 429 or 5xx says
-            # nothing about the credentials and is not held against the IP (the account's charge stays).
-            failed = 400 <= status < 500 and status != 429
+            # nothing about the credentials and is not held against the IP (the account's charge stays), nor is a
+            # 404 (an endpoint of AUTH_ROUTES this gateway does not serve yet).
+            failed = 400 <= status < 500 and status not in (404, 429)
             if failed or 200 <= status < 300:
                 await limiter.settle(account, ip, succeeded=not failed, every_attempt=route.every_attempt)
 
@@ -385,42 +393,45 @@ def _with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
     return sending
 
 
-def _client_ip(scope: Scope) -> str:
+def _client_key(scope: Scope, ipv6_prefix: int) -> str:
+    """The client as the limits count it: its IPv4 address, or its IPv6 network of `ipv6_prefix` bits (one /64 is
+    one subscriber's, and holds 2^64 addresses to rotate through)."""
     client = scope.get("client")
-    return str(client[0]) if client else "unknown"
-
-
-async def _verified_caller(scope: Scope, verifier: TokenVerifier) -> str | None:
-    """Whose budget a request spends: `user:<id>` for a bearer token that verifies (the verifier remembers
-    verified tokens, so this is a dict lookup after the first time), `key:<hash>` for an API key, else None (the
-    client IP's budget: no credentials, or ones that do not verify — a flood of made-up tokens is one IP's)."""
-    authorization = Headers(scope=scope).get("authorization")
-    token = presented_token(authorization) if authorization else None
-    if token is None:
-        return None
-    if token.startswith("hk_"):
-        return "key:" + hashlib.sha256(token.encode()).hexdigest()[:32]
+    if not client:
+        return "unknown"
     try:
-        caller = await verifier.verify(token)
-    except (HearthError, grpc.aio.AioRpcError):
-        return None
-    return f"user:{caller.user_id}"
+        address = ipaddress.ip_address(client[0])
+    except ValueError:
+        return str(client[0])
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:  # ::ffff:192.0.2.1 is the IPv4 client it names
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/{ipv6_prefix}", strict=False))
+    return str(address)
 
 
 def _account(route: AuthRoute, body: bytes, caller: str | None) -> str | None:
-    """The account an auth attempt is about, as a hash (Redis holds no address): the body's `email` (trimmed,
-    case-folded, as the user service compares them) or the verified caller."""
+    """The account an auth attempt is about, as a hash (Redis holds no address): the verified caller, or the body's
+    `email` read exactly as the route reads it — the standard library's parser, as FastAPI's (any encoding it
+    detects, a byte-order mark, the last of duplicate keys) — and normalised as the user service looks accounts
+    up (kit.text.normalized_email), so no spelling of an address is another account here. None when there is no
+    address: the route refuses such a body (422) without checking any password."""
     if route.account == "caller":
         return caller
-    if route.account != "email":
+    if route.account != "email" or not body:
         return None
     try:
-        email = orjson.loads(body).get("email") if body else None
-    except (orjson.JSONDecodeError, AttributeError):
+        document = json.loads(body)
+    except (ValueError, RecursionError):
         return None
+    email = document.get("email") if isinstance(document, dict) else None
     if not isinstance(email, str) or not email.strip():
         return None
-    return hashlib.sha256(email.strip().casefold().encode()).hexdigest()[:32]
+    try:
+        address = normalized_email(email)
+    except EmailNotValidError:  # no account has it: the service answers it as an unknown one
+        address = email.strip().casefold()
+    return hashlib.sha256(address.encode()).hexdigest()[:32]
 
 
 __all__ = ["AUTH_ROUTES", "RATE_LIMIT", "Decision", "RateLimitMiddleware", "RateLimiter", "parse_limit"]

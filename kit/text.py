@@ -8,9 +8,19 @@ from __future__ import annotations
 
 import re
 
+from email_validator import validate_email
+
 _FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 CONTROL_CHARACTERS_MESSAGE = "must not contain control characters or invalid Unicode"
 
 
 def has_control_characters(value: str) -> bool:
     return _FORBIDDEN.search(value) is not None
+
+
+def normalized_email(value: str) -> str:
+    """An address as accounts are stored and looked up — email_validator's normalisation (IDNA for the domain, so
+    full-width letters and ideographic full stops are the ASCII ones; NFC for the local part), then lower case.
+    `EmailNotValidError` for anything that is not an address. The user service keys accounts by it; the gateway's
+    failed-attempt budget keys them by it too, so no spelling of one account is another account to either."""
+    return validate_email(value.strip(), check_deliverability=False).normalized.lower()

@@ -198,6 +198,7 @@ async def test_hostile_bodies_keep_their_answers(http: httpx.AsyncClient) -> Non
         assert first.status_code == again.status_code
         assert 400 <= first.status_code < 500, first.text
         assert again.headers["idempotent-replayed"] == "true"
+        assert again.headers["vary"] == first.headers["vary"] == "Accept-Language"  # a problem's, replayed too
     assert await chores(http, hid, owner.headers) == []
 
 

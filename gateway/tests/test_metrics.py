@@ -4,6 +4,8 @@ exposition relayed at /metrics/{service} (gateway.metrics)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -75,9 +77,42 @@ def exposition_server() -> Iterator[str]:
 
 
 @pytest_asyncio.fixture(loop_scope="module")
-async def relaying(stack: Any, exposition_server: str) -> AsyncIterator[httpx.AsyncClient]:
+async def hostile_upstream() -> AsyncIterator[str]:
+    """A listener that answers /trickle one byte at a time, slower than any deadline, and /huge with a declared
+    body over the relay's bound."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request = await reader.readline()
+        with contextlib.suppress(ConnectionError):
+            if b"/huge" in request:
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 99999999999\r\n\r\n# HELP")
+                await writer.drain()
+            else:
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 1000000\r\n\r\n")
+                while True:
+                    writer.write(b"#")
+                    await writer.drain()
+                    await asyncio.sleep(0.2)  # the hostile peer's own pace
+            await reader.read()  # until the relay hangs up
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def relaying(stack: Any, exposition_server: str, hostile_upstream: str) -> AsyncIterator[httpx.AsyncClient]:
     dead = "http://127.0.0.1:1/metrics"
-    async with another_gateway(stack, user_metrics_url=exposition_server, task_metrics_url=dead) as gateway:
+    async with another_gateway(
+        stack,
+        user_metrics_url=exposition_server,
+        task_metrics_url=dead,
+        analytics_metrics_url=f"{hostile_upstream}/trickle",
+        notify_metrics_url="",
+        grpc_timeout_seconds=1,
+    ) as gateway:
         yield gateway
 
 
@@ -93,8 +128,18 @@ async def test_each_service_s_metrics_are_relayed_by_the_gateway(relaying: httpx
     assert down.status_code == 503
     assert down.headers["content-type"] == "application/problem+json"
     assert "127.0.0.1" not in down.text
+    # An upstream trickling bytes is cut off at the deadline (httpx's read timeout alone would wait forever).
+    trickle = await relaying.get("/metrics/analytics")
+    assert trickle.status_code == 503
+    assert trickle.headers["content-type"] == "application/problem+json"
     # Not configured (the stack's notify), or no such service: 404 problem+json.
     assert (await relaying.get("/metrics/notify")).status_code == 404
     unknown = await relaying.get("/metrics/" + "x" * 500)
     assert unknown.status_code == 404
     assert len(unknown.json()["detail"]) < 120
+
+
+async def test_an_exposition_over_the_bound_is_refused_before_it_is_read(stack: Any, hostile_upstream: str) -> None:
+    async with another_gateway(stack, user_metrics_url=f"{hostile_upstream}/huge") as gateway:
+        refused = await gateway.get("/metrics/user")
+    assert refused.status_code == 503

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from typing import Any
 
 import httpx
 import pytest
 from prometheus_client import REGISTRY
 
+from gateway.config import GatewaySettings
 from tests.support.api import API, expect, sign_up
 from tests.support.fixtures import http_fixture, stack_fixture
 from tests.support.infra import unique
@@ -247,3 +249,53 @@ async def test_a_login_flood_is_refused_quickly_and_others_are_served(stack: Any
     refused = next(answer for answer in answers if answer.status_code == 429)
     assert refused.json()["code"] == "rate_limited"
     assert "retry-after" in refused.headers
+
+
+async def test_no_spelling_or_encoding_of_a_login_escapes_the_account_budget(
+    stack: Any, http: httpx.AsyncClient
+) -> None:
+    rita = await sign_up(http, "Rita")
+    local, domain = rita.email.split("@")
+    wide = domain.translate({c: c + 0xFEE0 for c in range(ord("a"), ord("z") + 1)})  # full-width letters
+    guess = json.dumps({"email": rita.email, "password": "wrong password!"})
+    bodies = [
+        guess.encode("utf-16"),  # the standard library (FastAPI) reads UTF-16 and a byte-order mark; orjson not
+        b"\xef\xbb\xbf" + guess.encode(),
+        # Duplicate keys: the last one counts, for the route as for the limiter.
+        b'{"email": "nobody@example.com", "password": "x", ' + guess[1:].encode(),
+        json.dumps({"email": f"{local}@{wide}", "password": "wrong password!"}).encode(),  # IDNA: the same account
+    ]
+    async with another_gateway(stack, auth_failures_per_account=len(bodies), **BEHIND_PROXY) as gateway:
+        for body in bodies:
+            answer = await gateway.post(
+                f"{API}/auth/login", content=body, headers={**client_ip(), "content-type": "application/json"}
+            )
+            assert answer.status_code == 401, (body, answer.text)  # each one checked, and each one counted
+        assert_rate_limited(await gateway.post(f"{API}/auth/login", json=login(rita.email), headers=client_ip()))
+
+
+async def test_made_up_api_keys_spend_the_client_s_budget(stack: Any) -> None:
+    async with another_gateway(stack, rate_limit_anonymous="2/minute", **BEHIND_PROXY) as gateway:
+        ip = client_ip()
+        statuses = [
+            (await gateway.get(f"{API}/users/me", headers={**ip, "Authorization": f"Bearer hk_{n:032d}"})).status_code
+            for n in range(4)
+        ]
+    assert statuses == [401, 401, 429, 429]
+
+
+async def test_an_ipv6_client_is_its_64(stack: Any) -> None:
+    async with another_gateway(stack, rate_limit_anonymous="2/minute", **BEHIND_PROXY) as gateway:
+        jwks = f"{API}/.well-known/jwks.json"
+        for address in ("2001:db8:0:7::1", "2001:db8:0:7:ffff:ffff:ffff:ffff"):  # two addresses of one /64
+            assert (await gateway.get(jwks, headers={"X-Forwarded-For": address})).status_code == 200
+        assert_rate_limited(await gateway.get(jwks, headers={"X-Forwarded-For": "2001:db8:0:7:1234::5"}))
+        assert (await gateway.get(jwks, headers={"X-Forwarded-For": "2001:db8:0:8::1"})).status_code == 200
+
+
+async def test_a_trusted_proxy_range_is_read_as_the_network_it_names() -> None:
+    # uvicorn takes an entry with host bits set for a host name, which would trust nothing at all.
+    settings = GatewaySettings(trusted_proxies=["10.0.0.1/8", "192.0.2.7", "2001:db8::1/64"])
+    assert settings.trusted_proxies == ["10.0.0.0/8", "192.0.2.7/32", "2001:db8::/64"]
+    with pytest.raises(ValueError, match="not-an-address"):
+        GatewaySettings(trusted_proxies=["not-an-address"])

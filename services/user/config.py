@@ -33,7 +33,8 @@ class Settings(DeploymentSettings):
     password_time_cost: int = Field(default=DEFAULT_COST.time_cost, ge=1)
     password_memory_kib: int = Field(default=DEFAULT_COST.memory_cost, ge=64)
     password_parallelism: int = Field(default=DEFAULT_COST.parallelism, ge=1, le=64)
-    # The gate of argon2 work (passwords.PasswordHashing): this many at once (0: one per core this process may
-    # use) and this many more waiting (default: four per running one); beyond, RESOURCE_EXHAUSTED at once.
+    # The gate of argon2 work (passwords.PasswordHashing): this many at once (0: the cores this process may use
+    # over password_parallelism, at least one) and this many more waiting (default: four per running one); beyond,
+    # RESOURCE_EXHAUSTED at once.
     password_concurrency: int = Field(default=0, ge=0, le=256)
     password_queue: int | None = Field(default=None, ge=0, le=10_000)

@@ -59,7 +59,8 @@ class PasswordHashing:
     cracking — the test suite, which registers hundreds of people; production keeps the default.
 
     `hashed` and `verified` are the gate every request's argon2 work goes through: at most `concurrency` run at
-    once (threads of their own: argon2 releases the GIL, so they use the cores while the event loop goes on), at
+    once (by default the cores over argon2's parallelism; threads of their own: argon2 releases the GIL, so they
+    use the cores while the event loop goes on), at
     most `queue` more wait, and beyond that a call is refused at once with RESOURCE_EXHAUSTED (429 at the
     gateway). A flood of logins then costs the machine `concurrency` cores and gets quick refusals, instead of
     queueing until every caller's deadline has passed; other users' requests keep their share of the CPU."""
@@ -78,7 +79,9 @@ class PasswordHashing:
         )
         # Verified against when the email is unknown, so both failures cost the same time.
         self._dummy_hash = self._hasher.hash("not a real password, only for timing")
-        self.concurrency = concurrency or available_cores()
+        # Each hash runs `parallelism` lanes on threads of its own: a gate of one hash per core would let a flood
+        # take cores × parallelism threads. So by default as many at once as the cores hold lanes (at least one).
+        self.concurrency = concurrency or max(1, available_cores() // parallelism)
         self.capacity = self.concurrency + (4 * self.concurrency if queue is None else queue)
         self._executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="argon2")
         self._admitted = 0

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError
 
-from kit.text import CONTROL_CHARACTERS_MESSAGE, has_control_characters
+from kit.text import CONTROL_CHARACTERS_MESSAGE, has_control_characters, normalized_email
 from kit.validation import Violations
 from services.user import passwords
 
@@ -43,7 +43,7 @@ def email(errors: Violations, value: str, field: str = "email") -> str:
         errors.add(field, CONTROL_CHARACTERS_MESSAGE)
         return ""
     try:
-        return validate_email(value.strip(), check_deliverability=False).normalized.lower()
+        return normalized_email(value)
     except EmailNotValidError as exc:
         errors.add(field, str(exc))
         return ""

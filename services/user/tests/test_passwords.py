@@ -106,3 +106,14 @@ def test_the_common_list_is_loaded_normalised() -> None:
 def test_repetitive_passwords_are_refused() -> None:
     assert passwords.policy_violation("abababababab") == "is too repetitive"
     assert passwords.policy_violation("abcabcabcabd") is None  # four distinct characters
+
+
+def test_the_gate_holds_as_many_hashes_as_the_cores_hold_argon2_lanes() -> None:
+    cores = passwords.available_cores()
+    cheap = {"time_cost": 1, "memory_kib": 64}
+    assert passwords.PasswordHashing(**cheap, parallelism=1).concurrency == cores
+    # Each hash of parallelism p keeps p threads busy: a gate of one hash per core would be p times the cores.
+    assert passwords.PasswordHashing(**cheap, parallelism=2 * cores).concurrency == 1
+    gate = passwords.PasswordHashing(**cheap, parallelism=1, concurrency=3)
+    assert (gate.concurrency, gate.capacity) == (3, 15)  # four more waiting per running one
+    assert passwords.PasswordHashing(**cheap, parallelism=1, concurrency=2, queue=0).capacity == 2
