@@ -11,7 +11,8 @@ the budget it is 429 `rate_limited` with `Retry-After` (seconds until the next r
 Why GCRA in one Lua script and not the `limits` library here: the headers need the decision *and* the remaining
 budget and reset on every request, which `limits` gives in two separate, non-atomic round trips (`hit`, then
 `get_window_stats`: 290 µs of gateway CPU per request measured, against 140 µs for the one script), on the
-gateway's hottest path (bench/RESULTS.md prices the check: ~0.2 ms of gateway CPU per request). The script takes Redis' own clock, so any number of gateways share one budget.
+gateway's hottest path (bench/RESULTS.md prices the check: ~0.2 ms of gateway CPU per request). The script takes
+Redis' own clock, so any number of gateways share one budget.
 
 Redis unavailable (an error, a call over `GATEWAY_RATE_LIMIT_TIMEOUT_MS`, the breaker open): the request budget
 **fails open** — the request is served without RateLimit headers, logged (at most once a minute) and counted

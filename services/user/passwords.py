@@ -80,7 +80,7 @@ class PasswordHashing:
         # Verified against when the email is unknown, so both failures cost the same time.
         self._dummy_hash = self._hasher.hash("not a real password, only for timing")
         # Each hash runs `parallelism` lanes on threads of its own: a gate of one hash per core would let a flood
-        # take cores × parallelism threads. So by default as many at once as the cores hold lanes (at least one).
+        # take cores times parallelism threads. So by default as many at once as the cores hold lanes (at least one).
         self.concurrency = concurrency or max(1, available_cores() // parallelism)
         self.capacity = self.concurrency + (4 * self.concurrency if queue is None else queue)
         self._executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="argon2")
