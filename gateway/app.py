@@ -15,6 +15,7 @@ from gateway.clients import connect
 from gateway.config import GatewaySettings
 from gateway.fastlane import FastRoutes
 from gateway.health import router as health_router
+from gateway.health import start_history_sampler
 from gateway.idempotency import IdempotencyMiddleware, IdempotencyStore
 from gateway.metrics import router as metrics_router
 from gateway.middleware import RequestContextMiddleware
@@ -83,9 +84,11 @@ def create_app(settings: GatewaySettings, telemetry: Telemetry | None = None) ->
         app.state.verifier = TokenVerifier(
             grpc_jwks_source(clients.channels["user"]), issuer=settings.jwt_issuer, audience=settings.jwt_audience
         )
+        history = start_history_sampler(app)  # /health/history, sampled in the background (gateway.health)
         try:
             yield
         finally:
+            await history.stop()
             await clients.close()
             await redis.aclose()
 

@@ -46,8 +46,13 @@ class GatewaySettings(BaseSettings):
     access_log_sample: float = Field(default=1.0, ge=0.0, le=1.0)
     # Health (gateway.health): the deadline of every check (a service's health and status RPCs, Redis, the disk).
     health_check_timeout_ms: int = Field(default=1000, ge=10, le=30_000)
-    # /health/history: the last N /health/status checks, kept in a capped Redis list.
+    # /health/history: the last N samples of the status, kept in a capped Redis list.
     health_history_size: int = Field(default=100, ge=1, le=10_000)
+    # /health/history: how often the background sampler files the status (requests file nothing).
+    health_history_interval_seconds: float = Field(default=10.0, gt=0, le=3600)
+    # /health/status, /database, /cache, /services, /memory: answered from one full check at most this old;
+    # concurrent requests share its run (a flood costs the services nothing more).
+    health_snapshot_ttl_ms: int = Field(default=1000, ge=0, le=60_000)
     # /health/memory: a process (the gateway, or a service by its status RPC) above this RSS is degraded.
     health_memory_limit_mb: int = Field(default=1024, ge=1)
     # /health/disk: the directory whose file system is watched (empty: the repository's var/, the local data dir;

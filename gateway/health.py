@@ -15,10 +15,17 @@ Redis down, a process over the memory limit or a disk short of space is `degrade
 answers 200 for ok or degraded and 503 for down; readiness answers for the gateway's ability to serve (user and
 task serving) and nothing optional.
 
-/health/status also files a summary of each check in Redis (`/health/history`: a list capped at
-GATEWAY_HEALTH_HISTORY_SIZE), written in the background so a hung Redis slows no health answer.
-/health/test/{component} runs one check on demand: at most once per GATEWAY_HEALTH_TEST_COOLDOWN_MS per
-component, concurrent requests sharing the run, so a flood of them costs the services nothing more.
+Anyone may ask, as often as they like, and nothing here is rate-limited: so no request runs checks of its own.
+/health/status, /database, /cache, /services and /memory answer from one snapshot of the full check, run at most
+once per GATEWAY_HEALTH_SNAPSHOT_TTL_MS, concurrent requests sharing the run (kit.singleflight; each service
+coalesces its status calls too, kit.status): a flood costs each service a status call a second, not one per
+request. /health/test/{component} runs one check on demand the same way, at most once per
+GATEWAY_HEALTH_TEST_COOLDOWN_MS per component. /health/disk's statvfs runs in a thread, one at a time: while one
+hangs, the answer is "timeout after …" and no second thread is started.
+
+/health/history is a sample of the snapshot every GATEWAY_HEALTH_HISTORY_INTERVAL_SECONDS, taken by a background
+task for the life of the app (`start_history_sampler`, from the app's lifespan) and kept in Redis (a list capped
+at GATEWAY_HEALTH_HISTORY_SIZE): what requests ask decides neither how often nor what is filed.
 
 Nothing here names an address, a DSN or a stack trace: details are gRPC status names, fixed texts and exception
 class names.
@@ -27,6 +34,7 @@ class names.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import shutil
@@ -39,7 +47,7 @@ from typing import Annotated, Any
 
 import grpc
 import redis.asyncio as aioredis
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, FastAPI, Path, Request, Response
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hearth.status.v1 import status_pb2, status_pb2_grpc
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
@@ -51,7 +59,8 @@ from gateway.config import GatewaySettings
 from gateway.problems import problem
 from gateway.red_summary import RedWindow
 from gateway.serialize import JSONResponse
-from kit.status import rss_bytes
+from kit.singleflight import SharedRuns
+from kit.status import Check, bounded, rss_bytes
 
 log = logging.getLogger("hearth.health")
 router = APIRouter(tags=["operations"])
@@ -64,7 +73,12 @@ RANK = {"ok": 0, "degraded": 1, "down": 2}
 MIB = 2**20
 DEFAULT_DATA_DIR = FsPath(__file__).resolve().parent.parent / "var"
 
-CHECKS_RUN = Counter("hearth_health_checks_total", "Health checks run by /health/test, per component", ["component"])
+CHECKS_RUN = Counter(
+    "hearth_health_checks_total",
+    "Health checks run: per component by /health/test, and the full check of the snapshot as component 'all'",
+    ["component"],
+)
+SNAPSHOT = "all"
 
 Part = dict[str, Any]
 
@@ -112,15 +126,45 @@ def _dependency(check: status_pb2.DependencyCheck, failed: str) -> Part:
     }
 
 
+def _checked(check: Check) -> Part:
+    """A check of the gateway's own: a failure is `degraded` (Redis, the disk)."""
+    return {"status": "ok" if check.ok else "degraded", "detail": check.detail, "latency_ms": _ms(check.latency)}
+
+
+def _rss(rss: int, limit: int, latency_ms: float) -> Part:
+    """A process's memory against the limit (the gateway's own, or a service's from its status RPC)."""
+    over = rss > limit
+    return {
+        "status": "degraded" if over else "ok",
+        "detail": f"RSS {rss // MIB} MiB {'over' if over else 'within'} the limit of {limit // MIB} MiB",
+        "latency_ms": latency_ms,
+        "rss_bytes": rss,
+        "limit_bytes": limit,
+    }
+
+
+def _free_space(configured: str) -> shutil._ntuple_diskusage:
+    """statvfs of the data directory's file system; in a thread: a hung file system may block any call here."""
+    path = FsPath(configured) if configured else DEFAULT_DATA_DIR
+    while not path.exists() and path != path.parent:
+        path = path.parent  # var/ before its first use: the file system it will be on
+    return shutil.disk_usage(path)
+
+
+# A part whose status RPC did not answer: serving or not, how its dependencies are is not known — degraded, as
+# `judge` has it for a serving service (a service that is not serving is judged by that alone).
+UNKNOWN = {"status": "degraded", "detail": "not known: the service did not answer", "latency_ms": 0.0}
+
+
 @dataclass
 class Health:
     """The checks, bound to one app's settings; the app's channels and Redis client are passed per call."""
 
     settings: GatewaySettings
     red: RedWindow
-    _recent: dict[str, tuple[float, Part, str]] = field(default_factory=dict)
-    _running: dict[str, asyncio.Task[tuple[Part, str]]] = field(default_factory=dict)
-    _filing: set[asyncio.Task[None]] = field(default_factory=set)
+    # The shared runs (kit.singleflight): each /health/test component, the snapshot (SNAPSHOT), the statvfs.
+    _runs: SharedRuns[str, tuple[Any, str]] = field(default_factory=SharedRuns)
+    _statvfs: SharedRuns[str, shutil._ntuple_diskusage] = field(default_factory=SharedRuns)
 
     @property
     def timeout(self) -> float:
@@ -164,8 +208,7 @@ class Health:
         serving = part["detail"] == "SERVING"
         part["status"] = judge(name, serving, status, self.memory_limit)
         if status is None:
-            unknown = {"status": failing(name), "detail": "not known: the service did not answer", "latency_ms": 0.0}
-            part |= {"database": unknown, "redis": {**unknown, "status": "degraded"}, "outbox": None, "rss_bytes": None}
+            part |= {"database": dict(UNKNOWN), "redis": dict(UNKNOWN), "outbox": None, "rss_bytes": None}
             if serving:
                 part["detail"] = "SERVING, but its status did not come"
             return part
@@ -183,64 +226,50 @@ class Health:
         return part
 
     async def redis(self, redis: aioredis.Redis) -> Part:
-        started = time.perf_counter()
-        try:
-            await asyncio.wait_for(redis.ping(), self.timeout)
-            status, detail = "ok", "PONG"
-        except TimeoutError:
-            status, detail = "degraded", f"timeout after {self.settings.health_check_timeout_ms} ms"
-        except (OSError, aioredis.RedisError) as exc:
-            status, detail = "degraded", type(exc).__name__
-        return {"status": status, "detail": detail, "latency_ms": _ms(time.perf_counter() - started)}
+        async def ping() -> str:
+            await redis.ping()
+            return "PONG"
+
+        return _checked(await bounded(ping, self.timeout))
 
     def memory(self) -> Part:
         started = time.perf_counter()
         rss = rss_bytes()
-        over = rss > self.memory_limit
-        detail = f"RSS {rss // MIB} MiB {'over' if over else 'within'} the limit of {self.memory_limit // MIB} MiB"
-        return {
-            "status": "degraded" if over else "ok",
-            "detail": detail,
-            "latency_ms": _ms(time.perf_counter() - started),
-            "rss_bytes": rss,
-            "limit_bytes": self.memory_limit,
-        }
+        return _rss(rss, self.memory_limit, _ms(time.perf_counter() - started))
 
     async def disk(self) -> Part:
-        """Free space where the data lives; statvfs in a thread, so a hung file system costs one deadline."""
-        started = time.perf_counter()
+        """Free space where the data lives: one statvfs at a time, in a thread, waited for at most one deadline."""
         minimum = self.settings.health_disk_min_free_mb * MIB
-        path = FsPath(self.settings.health_disk_path) if self.settings.health_disk_path else DEFAULT_DATA_DIR
-        while not path.exists() and path != path.parent:
-            path = path.parent  # var/ before its first use: the file system it will be on
-        try:
-            usage = await asyncio.wait_for(asyncio.to_thread(shutil.disk_usage, path), self.timeout)
-        except TimeoutError:
-            detail = f"timeout after {self.settings.health_check_timeout_ms} ms"
-            return {"status": "degraded", "detail": detail, "latency_ms": _ms(time.perf_counter() - started)}
-        except OSError as exc:
-            return {
-                "status": "degraded",
-                "detail": type(exc).__name__,
-                "latency_ms": _ms(time.perf_counter() - started),
-            }
-        short = usage.free < minimum
-        detail = f"{usage.free // MIB} MiB free, {'under' if short else 'over'} the minimum of {minimum // MIB} MiB"
+        found: list[shutil._ntuple_diskusage] = []
+
+        async def statvfs() -> str:
+            # A statvfs that outlives the deadline keeps running (a thread cannot be stopped): the next request
+            # waits for that one, never starts another.
+            usage, _ = await self._statvfs.get(
+                "disk", lambda: asyncio.to_thread(_free_space, self.settings.health_disk_path), reuse=0
+            )
+            found.append(usage)
+            short = usage.free < minimum
+            return f"{usage.free // MIB} MiB free, {'under' if short else 'over'} the minimum of {minimum // MIB} MiB"
+
+        part = _checked(await bounded(statvfs, self.timeout))
+        if not found:
+            return part
+        usage = found[0]
         return {
-            "status": "degraded" if short else "ok",
-            "detail": detail,
-            "latency_ms": _ms(time.perf_counter() - started),
+            **part,
+            "status": "degraded" if usage.free < minimum else "ok",
             "free_bytes": usage.free,
             "total_bytes": usage.total,
             "min_free_bytes": minimum,
         }
 
-    def check_of(self, request: Request, component: str) -> Callable[[], Awaitable[Part]]:
-        channels = request.app.state.clients.channels
+    def check_of(self, state: Any, component: str) -> Callable[[], Awaitable[Part]]:
+        channels = state.clients.channels
         if component in ADDRESSES:
             return lambda: self.service(component, channels[component])
         if component == "redis":
-            return lambda: self.redis(request.app.state.redis)
+            return lambda: self.redis(state.redis)
         if component == "disk":
             return self.disk
 
@@ -249,68 +278,68 @@ class Health:
 
         return memory
 
-    async def services(self, request: Request) -> dict[str, Part]:
-        channels = request.app.state.clients.channels
-        results = await asyncio.gather(*(self.service(name, channels[name]) for name in ADDRESSES))
-        return dict(zip(ADDRESSES, results, strict=True))
-
-    async def everything(self, request: Request) -> dict[str, Part]:
-        services, redis, disk = await asyncio.gather(
-            self.services(request), self.redis(request.app.state.redis), self.disk()
+    async def everything(self, state: Any) -> dict[str, Part]:
+        channels = state.clients.channels
+        *services, redis, disk = await asyncio.gather(
+            *(self.service(name, channels[name]) for name in ADDRESSES), self.redis(state.redis), self.disk()
         )
-        return {**services, "redis": redis, "memory": self.memory(), "disk": disk}
+        return {**dict(zip(ADDRESSES, services, strict=True)), "redis": redis, "memory": self.memory(), "disk": disk}
 
-    # --- on demand, bounded ---
+    # --- shared runs, bounded ---
 
-    async def on_demand(self, request: Request, component: str) -> tuple[Part, str, bool]:
-        """`component`'s check now — or the run of another request within the cooldown. (result, when, fresh)."""
-        recent = self._recent.get(component)
-        cooldown = self.settings.health_test_cooldown_ms / 1000
-        if recent is not None and time.monotonic() - recent[0] < cooldown:
-            return recent[1], recent[2], False
-        task = self._running.get(component)
-        fresh = task is None
-        if task is None:
-            check = self.check_of(request, component)
+    async def _shared(self, key: str, check: Callable[[], Awaitable[Any]], reuse_ms: int) -> tuple[Any, str, bool]:
+        async def run() -> tuple[Any, str]:
+            CHECKS_RUN.labels(key).inc()
+            return await check(), _now()
 
-            async def run() -> tuple[Part, str]:
-                CHECKS_RUN.labels(component).inc()
-                result = await check()
-                when = _now()
-                self._recent[component] = (time.monotonic(), result, when)
-                return result, when
-
-            task = asyncio.create_task(run())
-            self._running[component] = task
-            task.add_done_callback(lambda _: self._running.pop(component, None))
-        # Shielded: a client that leaves does not cancel the run the others wait for.
-        result, when = await asyncio.shield(task)
+        (result, when), fresh = await self._runs.get(key, run, reuse=reuse_ms / 1000)
         return result, when, fresh
+
+    async def on_demand(self, state: Any, component: str) -> tuple[Part, str, bool]:
+        """`component`'s check now — or the run of another request within the cooldown. (result, when, fresh)."""
+        return await self._shared(component, self.check_of(state, component), self.settings.health_test_cooldown_ms)
+
+    async def snapshot(self, state: Any) -> tuple[dict[str, Part], str]:
+        """Every component: the full check, run at most once per GATEWAY_HEALTH_SNAPSHOT_TTL_MS. (parts, when)."""
+        parts, when, _ = await self._shared(
+            SNAPSHOT, lambda: self.everything(state), self.settings.health_snapshot_ttl_ms
+        )
+        return parts, when
 
     # --- history ---
 
     def history_key(self) -> str:
         return f"{self.settings.redis_namespace}:gateway:health:history"
 
-    def file(self, redis: aioredis.Redis, state: str, parts: Mapping[str, Part], when: str) -> None:
-        """Keep a summary of this check in the capped list, in the background (bounded by the deadline)."""
+    async def file(self, redis: aioredis.Redis, parts: Mapping[str, Part], when: str) -> None:
+        """Keep a summary of a snapshot in the capped list (bounded by the deadline)."""
         entry = json.dumps(
-            {"checked_at": when, "status": state, "components": {name: p["status"] for name, p in parts.items()}}
+            {
+                "checked_at": when,
+                "status": overall(parts),
+                "components": {name: p["status"] for name, p in parts.items()},
+            }
         )
+        try:
+            async with asyncio.timeout(self.timeout):
+                async with redis.pipeline(transaction=True) as pipe:
+                    pipe.lpush(self.history_key(), entry)
+                    pipe.ltrim(self.history_key(), 0, self.settings.health_history_size - 1)
+                    await pipe.execute()
+        except (TimeoutError, OSError, aioredis.RedisError) as exc:
+            log.info("health history not kept: %s", type(exc).__name__)
 
-        async def push() -> None:
-            try:
-                async with asyncio.timeout(self.timeout):
-                    async with redis.pipeline(transaction=True) as pipe:
-                        pipe.lpush(self.history_key(), entry)
-                        pipe.ltrim(self.history_key(), 0, self.settings.health_history_size - 1)
-                        await pipe.execute()
-            except (TimeoutError, OSError, aioredis.RedisError) as exc:
-                log.info("health history not kept: %s", type(exc).__name__)
-
-        task = asyncio.create_task(push())
-        self._filing.add(task)
-        task.add_done_callback(self._filing.discard)
+    async def sample(self, state: Any, stopping: asyncio.Event) -> None:
+        """File the snapshot every GATEWAY_HEALTH_HISTORY_INTERVAL_SECONDS (once per snapshot, however short),
+        until `stopping` is set."""
+        filed = ""
+        while not stopping.is_set():
+            parts, when = await self.snapshot(state)
+            if when != filed:
+                await self.file(state.redis, parts, when)
+                filed = when
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), self.settings.health_history_interval_seconds)
 
     async def history(self, redis: aioredis.Redis) -> tuple[list[Any], str | None]:
         try:
@@ -323,14 +352,46 @@ class Health:
         return [json.loads(item) for item in raw], None
 
 
-def _health(request: Request) -> Health:
+@dataclass
+class HistorySampler:
+    """The background task of `Health.sample`, for the life of the app."""
+
+    task: asyncio.Task[None]
+    stopping: asyncio.Event
+
+    async def stop(self) -> None:
+        # The event as well as the cancel: a cancel can be swallowed on its way down (seen in the tests: the task
+        # left "cancelling" in the interval's wait, the app's shutdown waiting on it); the event ends the loop anyway.
+        self.stopping.set()
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+
+
+def start_history_sampler(app: FastAPI) -> HistorySampler:
+    """Start filing /health/history (from the app's lifespan, once its clients and Redis are made)."""
+
+    def crashed(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("health history sampler crashed", exc_info=task.exception())
+
+    stopping = asyncio.Event()
+    task = asyncio.create_task(_health_of(app.state).sample(app.state, stopping), name="health-history")
+    task.add_done_callback(crashed)
+    return HistorySampler(task, stopping)
+
+
+def _health_of(state: Any) -> Health:
     """The app's `Health`, made at its first use from the app's settings (nothing in it belongs to an event loop)."""
-    state = request.app.state
     health: Health | None = getattr(state, "health", None)
     if health is None:
         settings: GatewaySettings = state.settings
         health = state.health = Health(settings, RedWindow(settings.health_metrics_window_seconds))
     return health
+
+
+def _health(request: Request) -> Health:
+    return _health_of(request.app.state)
 
 
 def _answer(body: dict[str, Any]) -> JSONResponse:
@@ -375,24 +436,28 @@ async def readiness(request: Request) -> JSONResponse:
 
 @router.get(
     "/health/status",
-    summary="Every component and the overall state: ok, degraded or down (filed in /health/history)",
+    summary="Every component and the overall state: ok, degraded or down (a snapshot at most "
+    "GATEWAY_HEALTH_SNAPSHOT_TTL_MS old)",
     responses=_documented(responses.SystemStatus, responses.STATUS_OK, responses.STATUS_DOWN, "The system"),
 )
 async def status(request: Request) -> JSONResponse:
-    health = _health(request)
-    parts = await health.everything(request)
-    state, when = overall(parts), _now()
-    health.file(request.app.state.redis, state, parts, when)
-    return _answer({"status": state, "checked_at": when, "components": parts})
+    parts, when = await _health(request).snapshot(request.app.state)
+    return _answer({"status": overall(parts), "checked_at": when, "components": parts})
+
+
+async def _services(request: Request) -> tuple[dict[str, Part], dict[str, Part], str]:
+    """The snapshot's services and the gateway's own parts, and when it was taken."""
+    parts, when = await _health(request).snapshot(request.app.state)
+    return {name: parts[name] for name in ADDRESSES}, {name: parts[name] for name in GATEWAY_PARTS}, when
 
 
 @router.get(
     "/health/database",
-    summary="Each service's database, checked by the service now with SELECT 1 and a deadline",
+    summary="Each service's database, checked by the service with SELECT 1 and a deadline (from the snapshot)",
     responses=_documented(responses.PartStatus, responses.DATABASES_OK, responses.DATABASES_DOWN, "The databases"),
 )
 async def database(request: Request) -> JSONResponse:
-    services = await _health(request).services(request)
+    services, _, _ = await _services(request)
     parts = {name: part["database"] for name, part in services.items()}
     return _answer({"status": overall(parts), "components": parts})
 
@@ -403,9 +468,8 @@ async def database(request: Request) -> JSONResponse:
     responses=_documented(responses.PartStatus, responses.CACHES_OK, None, "Redis"),
 )
 async def cache(request: Request) -> JSONResponse:
-    health = _health(request)
-    services, gateway = await asyncio.gather(health.services(request), health.redis(request.app.state.redis))
-    parts = {"gateway": gateway, **{name: part["redis"] for name, part in services.items()}}
+    services, gateway, _ = await _services(request)
+    parts = {"gateway": gateway["redis"], **{name: part["redis"] for name, part in services.items()}}
     return _answer({"status": overall(parts), "components": parts})
 
 
@@ -415,8 +479,8 @@ async def cache(request: Request) -> JSONResponse:
     responses=_documented(responses.SystemStatus, responses.SERVICES_OK, responses.STATUS_DOWN, "The services"),
 )
 async def services(request: Request) -> JSONResponse:
-    parts = await _health(request).services(request)
-    return _answer({"status": overall(parts), "checked_at": _now(), "components": parts})
+    parts, _, when = await _services(request)
+    return _answer({"status": overall(parts), "checked_at": when, "components": parts})
 
 
 @router.get(
@@ -425,22 +489,12 @@ async def services(request: Request) -> JSONResponse:
     responses=_documented(responses.PartStatus, responses.MEMORY_OK, None, "Memory"),
 )
 async def memory(request: Request) -> JSONResponse:
-    health = _health(request)
-    parts: dict[str, Part] = {"gateway": health.memory()}
-    for name, part in (await health.services(request)).items():
+    services, gateway, _ = await _services(request)
+    limit = _health(request).memory_limit
+    parts: dict[str, Part] = {"gateway": gateway["memory"]}
+    for name, part in services.items():
         rss = part["rss_bytes"]
-        if rss is None:
-            parts[name] = {"status": "degraded", "detail": "not known: the service did not answer", "latency_ms": 0.0}
-        else:
-            over = rss > health.memory_limit
-            parts[name] = {
-                "status": "degraded" if over else "ok",
-                "detail": f"RSS {rss // MIB} MiB {'over' if over else 'within'} the limit of "
-                f"{health.memory_limit // MIB} MiB",
-                "latency_ms": part["latency_ms"],
-                "rss_bytes": rss,
-                "limit_bytes": health.memory_limit,
-            }
+        parts[name] = dict(UNKNOWN) if rss is None else _rss(rss, limit, part["latency_ms"])
     return _answer({"status": overall(parts), "components": parts})
 
 
@@ -456,7 +510,8 @@ async def disk(request: Request) -> JSONResponse:
 
 @router.get(
     "/health/history",
-    summary="The last GATEWAY_HEALTH_HISTORY_SIZE /health/status checks, newest first (kept in Redis)",
+    summary="The last GATEWAY_HEALTH_HISTORY_SIZE samples of the status, taken every "
+    "GATEWAY_HEALTH_HISTORY_INTERVAL_SECONDS, newest first (kept in Redis)",
     responses={200: doc.body(responses.History, responses.HISTORY, "The recent checks (none while Redis is down)")},
 )
 async def history(request: Request) -> JSONResponse:
@@ -482,7 +537,7 @@ async def check_now(
 ) -> Response:
     if component not in COMPONENTS:
         return problem(404, "not_found", f"no such component; known: {', '.join(COMPONENTS)}")
-    result, when, fresh = await _health(request).on_demand(request, component)
+    result, when, fresh = await _health(request).on_demand(request.app.state, component)
     return _answer(
         {"component": component, "status": result["status"], "checked_at": when, "fresh": fresh, "result": result}
     )

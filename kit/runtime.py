@@ -43,7 +43,7 @@ from kit.service_tokens import ServiceTokens
 from kit.settings import ServiceSettings
 from kit.status import METHOD as STATUS_METHOD
 from kit.status import SERVICE_NAME as STATUS_SERVICE
-from kit.status import DatabaseWatcher, StatusServicer
+from kit.status import DatabaseWatcher, HealthConnection, StatusServicer
 from kit.telemetry import Telemetry, setup_telemetry
 
 log = logging.getLogger("hearth.runtime")
@@ -217,11 +217,13 @@ class Runtime:
             await self.close()
 
         settings = self.settings
+        timeout = settings.health_check_timeout_ms / 1000
         self.database_watcher = watcher = DatabaseWatcher(
-            self.engine,
+            # Not the pool: a pool busy with requests must not read as a dead database (kit.status).
+            HealthConnection(asyncpg_dsn(settings.sqlalchemy_url), connect_timeout=timeout),
             server.set_serving,
             interval=settings.db_check_interval_seconds,
-            timeout=settings.health_check_timeout_ms / 1000,
+            timeout=timeout,
             failures=settings.db_check_failures,
         )
 

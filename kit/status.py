@@ -9,10 +9,18 @@ Every service gets both from `kit.runtime` (never a servicer of its own):
 - `StatusServicer.GetServiceStatus`: the database (`SELECT 1`), the service's Redis (PING) and the outbox lag
   (backlog and the oldest unpublished row's age), each checked now and bounded by the same deadline, run side
   by side, so the answer comes within one deadline whatever hangs — the shorter of the service's own and the
-  caller's (less a margin for the answer); plus the process's RSS.
+  caller's (less a margin for the answer); plus the process's RSS. Concurrent calls share one run of the checks,
+  and a call within `STATUS_REUSE_SECONDS` of the last run gets its answer (kit.singleflight): a burst of status
+  calls costs the database one round of queries.
+
+The database checks (the watcher's and the status call's) run on one connection of their own
+(`HealthConnection`), never on a pooled one: a pool busy with requests is not a dead database, and health checks
+must not take connections from the requests. The connection is opened with its own connect timeout and opened
+again after any failure.
 
 A check's `detail` is a fixed text or an exception's class name, never the exception's text (a driver's message
-names hosts and ports); the reason itself goes to the log, once per change of state.
+names hosts and ports); the reason itself goes to the log, once per change of state (the watcher's flips, and
+each dependency of the status call turning down or ok again).
 """
 
 from __future__ import annotations
@@ -24,16 +32,18 @@ import resource
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+import asyncpg
+import grpc
 import redis.asyncio as aioredis
-import sqlalchemy as sa
 from google.protobuf import duration_pb2, timestamp_pb2
 from hearth.status.v1 import status_pb2, status_pb2_grpc
 from opentelemetry.instrumentation.utils import suppress_instrumentation
-from sqlalchemy.ext.asyncio import AsyncEngine
+from prometheus_client import Counter
 
 from kit import outages, outbox
+from kit.singleflight import SharedRuns
 
 if TYPE_CHECKING:
     from kit.runtime import Runtime
@@ -42,6 +52,16 @@ log = logging.getLogger("hearth.status")
 
 SERVICE_NAME = "hearth.status.v1.StatusService"
 METHOD = f"/{SERVICE_NAME}/GetServiceStatus"
+# A status call this soon after the last run of the checks gets that run's answer.
+STATUS_REUSE_SECONDS = 0.5
+
+STATUS_CALLS = Counter(
+    "hearth_status_calls_total",
+    "GetServiceStatus calls answered: with checks run for the call (checked) or another call's (shared)",
+    ["service", "answer"],
+)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +69,8 @@ class Check:
     ok: bool
     detail: str
     latency: float  # seconds
+    # Why it failed, in the driver's words: for the log only (it may name a host).
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +79,12 @@ class Lag:
     oldest_age: float  # seconds; 0 without a backlog
 
 
-async def _bounded(probe: Callable[[], Awaitable[str]], timeout: float) -> Check:
+def timed_out(timeout: float) -> str:
+    return f"timeout after {round(timeout * 1000)} ms"
+
+
+async def bounded(probe: Callable[[], Awaitable[str]], timeout: float) -> Check:
+    """`probe()` within `timeout`: ok with the detail it returns, or failed with a fixed text or a class name."""
     started = time.perf_counter()
     try:
         # Health checks are noise in traces (as health RPCs are): no SQL or Redis span for them.
@@ -66,21 +93,49 @@ async def _bounded(probe: Callable[[], Awaitable[str]], timeout: float) -> Check
                 detail = await probe()
         return Check(True, detail, time.perf_counter() - started)
     except TimeoutError:
-        return Check(False, f"timeout after {round(timeout * 1000)} ms", time.perf_counter() - started)
-    except Exception as exc:  # any failure is a DOWN with the class's name; the log has the reason
-        log.debug("check failed: %s", outages.describe(exc))
-        return Check(False, type(exc).__name__, time.perf_counter() - started)
+        return Check(False, timed_out(timeout), time.perf_counter() - started, reason="no answer in time")
+    except Exception as exc:  # any failure is a DOWN with the class's name; the reason is for the log
+        return Check(False, type(exc).__name__, time.perf_counter() - started, reason=outages.describe(exc))
 
 
-async def check_database(engine: AsyncEngine, timeout: float) -> Check:
-    """`SELECT 1` on a pooled connection (what requests use), within `timeout` — waiting for a free one included."""
+class HealthConnection:
+    """The health checks' own database connection (module docstring): one at a time, (re)opened when needed."""
+
+    def __init__(self, dsn: str, *, connect_timeout: float) -> None:
+        self.dsn = dsn
+        self.connect_timeout = connect_timeout
+        self._connection: asyncpg.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    async def run(self, query: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        async with self._lock:  # one query at a time on one connection; the caller's bound covers the wait
+            try:
+                connection = self._connection
+                if connection is None or connection.is_closed():
+                    connection = self._connection = await asyncpg.connect(
+                        self.dsn,
+                        timeout=self.connect_timeout,
+                        server_settings={"application_name": "hearth-health"},
+                    )
+                return await query(connection)
+            except BaseException:  # cancelled by a deadline included: its state is unknown, open a new one next
+                self.close()
+                raise
+
+    def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None and not connection.is_closed():
+            connection.terminate()
+
+
+async def check_database(connection: HealthConnection, timeout: float) -> Check:
+    """`SELECT 1` on the health connection within `timeout` (opening it, if needed, included)."""
 
     async def probe() -> str:
-        async with engine.connect() as connection:
-            await connection.execute(sa.text("SELECT 1"))
+        await connection.run(lambda c: c.fetchval("SELECT 1"))
         return "SELECT 1"
 
-    return await _bounded(probe, timeout)
+    return await bounded(probe, timeout)
 
 
 async def check_redis(redis: aioredis.Redis, timeout: float) -> Check:
@@ -88,16 +143,16 @@ async def check_redis(redis: aioredis.Redis, timeout: float) -> Check:
         await redis.ping()
         return "PONG"
 
-    return await _bounded(probe, timeout)
+    return await bounded(probe, timeout)
 
 
-async def outbox_lag(engine: AsyncEngine, timeout: float) -> Lag | None:
+async def outbox_lag(connection: HealthConnection, timeout: float) -> Lag | None:
     """The outbox's unpublished rows (count, age of the oldest) by its partial index; None if not known in time."""
     try:
-        with suppress_instrumentation():
-            async with asyncio.timeout(timeout), engine.connect() as connection:
-                backlog, age = (await connection.execute(outbox.BACKLOG)).one()
-        return Lag(int(backlog), float(age))
+        async with asyncio.timeout(timeout):
+            row = await connection.run(lambda c: c.fetchrow(outbox.BACKLOG.text))
+        assert row is not None  # an aggregate always answers one row
+        return Lag(int(row[0]), float(row[1]))
     except Exception as exc:  # TimeoutError included: unknown, not an error of the status call
         log.debug("outbox lag unknown: %s", type(exc).__name__)
         return None
@@ -113,30 +168,33 @@ def rss_bytes() -> int:
 
 
 class DatabaseWatcher:
-    """Flips the service's grpc health with its database's reachability (module docstring)."""
+    """Flips the service's grpc health with its database's reachability (module docstring), checked on
+    `connection` (the health checks' own, which the status call uses too)."""
 
     def __init__(
         self,
-        engine: AsyncEngine,
+        connection: HealthConnection,
         set_serving: Callable[[bool], Awaitable[None]],
         *,
         interval: float,
         timeout: float,
         failures: int,
     ) -> None:
-        self.engine = engine
+        self.connection = connection
         self._set_serving = set_serving
         self.interval = interval
         self.timeout = timeout
         self.failures = failures
         self.serving = True
         self.misses = 0
+        self.checks = 0  # checks made so far
         self.last: Check | None = None
 
     async def step(self) -> None:
         """One check, and the flip it calls for."""
-        check = await check_database(self.engine, self.timeout)
+        check = await check_database(self.connection, self.timeout)
         self.last = check
+        self.checks += 1
         if check.ok:
             self.misses = 0
             if not self.serving:
@@ -147,13 +205,16 @@ class DatabaseWatcher:
         self.misses += 1
         if self.serving and self.misses >= self.failures:
             self.serving = False
-            log.warning("database unreachable (%s, %d checks in a row): NOT_SERVING", check.detail, self.misses)
+            log.warning("database unreachable (%s, %d checks in a row): NOT_SERVING", check.reason, self.misses)
             await self._set_serving(False)
 
     async def run(self) -> None:
-        while True:
-            await self.step()
-            await asyncio.sleep(self.interval)
+        try:
+            while True:
+                await self.step()
+                await asyncio.sleep(self.interval)
+        finally:
+            self.connection.close()
 
 
 # What the answer itself needs of the caller's deadline: the checks end this much before it.
@@ -179,26 +240,55 @@ def _dependency(check: Check) -> status_pb2.DependencyCheck:
     return status_pb2.DependencyCheck(state=state, detail=check.detail, latency=_duration(check.latency))
 
 
+class _Changes:
+    """Logs a dependency's failure and recovery once each, not at every check."""
+
+    def __init__(self) -> None:
+        self._ok: dict[str, bool] = {}
+
+    def note(self, name: str, check: Check) -> None:
+        if self._ok.get(name, True) != check.ok:
+            if check.ok:
+                log.info("%s answers again", name)
+            else:
+                log.warning("%s check failed: %s (%s)", name, check.detail, check.reason)
+        self._ok[name] = check.ok
+
+
 class StatusServicer(status_pb2_grpc.StatusServiceServicer):
     """The one implementation of `hearth.status.v1.StatusService`, registered on every service by kit.runtime."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        self._runs: SharedRuns[str, status_pb2.ServiceStatus] = SharedRuns()
+        self._changes = _Changes()
 
     async def GetServiceStatus(self, request: status_pb2.GetServiceStatusRequest, context: Any) -> Any:
-        runtime = self.runtime
-        timeout = within_deadline(runtime.settings.health_check_timeout_ms / 1000, context.time_remaining())
-        database, redis, lag = await asyncio.gather(
-            check_database(runtime.engine, timeout),
-            check_redis(runtime.redis, timeout),
-            outbox_lag(runtime.engine, timeout),
+        watcher = self.runtime.database_watcher
+        if watcher is None:  # not attached to a started server yet
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "not started")
+        assert watcher is not None  # abort raised
+        timeout = within_deadline(self.runtime.settings.health_check_timeout_ms / 1000, context.time_remaining())
+        answer, fresh = await self._runs.get(
+            "status", lambda: self._checked(watcher, timeout), reuse=STATUS_REUSE_SECONDS
         )
+        STATUS_CALLS.labels(self.runtime.settings.service, "checked" if fresh else "shared").inc()
+        return answer
+
+    async def _checked(self, watcher: DatabaseWatcher, timeout: float) -> status_pb2.ServiceStatus:
+        runtime = self.runtime
+        database, redis, lag = await asyncio.gather(
+            check_database(watcher.connection, timeout),
+            check_redis(runtime.redis, timeout),
+            outbox_lag(watcher.connection, timeout),
+        )
+        self._changes.note("database", database)
+        self._changes.note("redis", redis)
         now = timestamp_pb2.Timestamp()
         now.GetCurrentTime()
-        watcher = runtime.database_watcher
         return status_pb2.ServiceStatus(
             service=runtime.settings.service,
-            serving=watcher.serving if watcher is not None else True,
+            serving=watcher.serving,
             database=_dependency(database),
             redis=_dependency(redis),
             outbox=status_pb2.OutboxLag(known=True, backlog=lag.backlog, oldest_age=_duration(lag.oldest_age))

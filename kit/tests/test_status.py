@@ -11,36 +11,34 @@ import sqlalchemy as sa
 from hearth.events.v1 import events_pb2
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from kit.db import create_engine
+from kit.db import asyncpg_dsn, create_engine
 from kit.outbox import add_event
-from kit.status import DatabaseWatcher, check_database, check_redis, outbox_lag, rss_bytes, within_deadline
+from kit.status import (
+    DatabaseWatcher,
+    HealthConnection,
+    check_database,
+    check_redis,
+    outbox_lag,
+    rss_bytes,
+    within_deadline,
+)
 from kit.telemetry import setup_telemetry
 from kit.tests.conftest import Db
+from tests.support.black_hole import black_hole
 from tests.support.infra import infra
 
 DEAD = "postgresql+asyncpg://postgres:s3cret-password@127.0.0.1:1/nowhere"
 
 
-async def black_hole() -> tuple[asyncio.Server, int]:
-    """A listener that accepts and never answers: a dependency that hangs."""
-
-    async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read()  # until the client gives up
-        writer.close()
-
-    server = await asyncio.start_server(hang, "127.0.0.1", 0)
-    return server, server.sockets[0].getsockname()[1]
+def health_connection(url: str) -> HealthConnection:
+    return HealthConnection(asyncpg_dsn(url), connect_timeout=1.0)
 
 
 async def test_a_reachable_database_is_ok_and_an_unreachable_one_is_down_without_its_text(db: Db) -> None:
-    ok = await check_database(db.engine, 1.0)
+    ok = await check_database(health_connection(db.url), 1.0)
     assert (ok.ok, ok.detail) == (True, "SELECT 1")
     assert ok.latency < 1.0
-    dead = create_engine(DEAD)
-    try:
-        down = await check_database(dead, 1.0)
-    finally:
-        await dead.dispose()
+    down = await check_database(health_connection(DEAD), 1.0)
     assert not down.ok
     assert "s3cret" not in down.detail
     assert "127.0.0.1" not in down.detail
@@ -48,17 +46,16 @@ async def test_a_reachable_database_is_ok_and_an_unreachable_one_is_down_without
 
 
 async def test_a_hanging_database_or_redis_costs_one_deadline() -> None:
-    server, port = await black_hole()
-    hung = create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{port}/x")
-    redis = aioredis.Redis.from_url(f"redis://127.0.0.1:{port}/0", socket_timeout=30)
-    try:
-        began = time.monotonic()
-        database, cache = await asyncio.gather(check_database(hung, 0.3), check_redis(redis, 0.3))
-        assert time.monotonic() - began < 1.5
-    finally:
-        await hung.dispose()
-        await redis.aclose()
-        server.close()
+    async with black_hole() as address:
+        hung = HealthConnection(f"postgresql://postgres@{address}/x", connect_timeout=30)
+        redis = aioredis.Redis.from_url(f"redis://{address}/0", socket_timeout=30)
+        try:
+            began = time.monotonic()
+            database, cache = await asyncio.gather(check_database(hung, 0.3), check_redis(redis, 0.3))
+            assert time.monotonic() - began < 1.5
+        finally:
+            hung.close()
+            await redis.aclose()
     assert (database.ok, database.detail) == (False, "timeout after 300 ms")
     assert (cache.ok, cache.detail) == (False, "timeout after 300 ms")
 
@@ -73,25 +70,23 @@ async def test_redis_answers_pong() -> None:
 
 
 async def test_the_outbox_lag_is_the_backlog_and_the_oldest_unpublished_rows_age(db: Db) -> None:
-    empty = await outbox_lag(db.engine, 1.0)
+    connection = health_connection(db.url)
+    empty = await outbox_lag(connection, 1.0)
     assert empty is not None
     assert (empty.backlog, empty.oldest_age) == (0, 0.0)
     async with db.sessions.begin() as session:
         for _ in range(3):
             await add_event(session, events_pb2.ChoreCreated(chore_id="1"))
         await session.execute(sa.text("UPDATE outbox SET created_at = now() - interval '90 seconds'"))
-    lag = await outbox_lag(db.engine, 1.0)
+    lag = await outbox_lag(connection, 1.0)
     assert lag is not None
     assert lag.backlog == 3
     assert 90 <= lag.oldest_age < 120
     async with db.sessions.begin() as session:
         await session.execute(sa.text("UPDATE outbox SET published_at = now()"))
-    assert (await outbox_lag(db.engine, 1.0)) == empty
-    dead = create_engine(DEAD)
-    try:
-        assert await outbox_lag(dead, 1.0) is None
-    finally:
-        await dead.dispose()
+    assert (await outbox_lag(connection, 1.0)) == empty
+    connection.close()
+    assert await outbox_lag(health_connection(DEAD), 1.0) is None
 
 
 async def test_the_watcher_says_not_serving_after_two_misses_and_serving_at_the_first_answer(db: Db) -> None:
@@ -100,28 +95,28 @@ async def test_the_watcher_says_not_serving_after_two_misses_and_serving_at_the_
     async def record(serving: bool) -> None:
         flips.append(serving)
 
-    dead = create_engine(DEAD)
-    watcher = DatabaseWatcher(db.engine, record, interval=0.01, timeout=1.0, failures=2)
+    live, dead = health_connection(db.url), health_connection(DEAD)
+    watcher = DatabaseWatcher(live, record, interval=0.01, timeout=1.0, failures=2)
     try:
         await watcher.step()
         assert (watcher.serving, flips) == (True, [])
-        watcher.engine = dead
+        watcher.connection = dead
         await watcher.step()
         assert (watcher.serving, flips) == (True, [])  # one miss is not an outage
         await watcher.step()
         assert (watcher.serving, flips) == (False, [False])
         await watcher.step()
         assert flips == [False]  # said once
-        watcher.engine = db.engine
+        watcher.connection = live
         await watcher.step()
         assert (watcher.serving, flips) == (True, [False, True])
-        watcher.engine = dead
+        watcher.connection = dead
         await watcher.step()
-        watcher.engine = db.engine
+        watcher.connection = live
         await watcher.step()
         assert flips == [False, True]  # a single miss between answers flips nothing
     finally:
-        await dead.dispose()
+        live.close()
 
 
 def test_rss_is_this_processs_resident_size() -> None:
@@ -133,12 +128,14 @@ async def test_health_checks_leave_no_spans(db: Db) -> None:
     telemetry = setup_telemetry("probe", exporter=exporter)
     engine = create_engine(db.url)
     telemetry.instrument_engine(engine)
+    health = health_connection(db.url)
     try:
-        assert (await check_database(engine, 1.0)).ok
-        assert await outbox_lag(engine, 1.0) is not None
+        assert (await check_database(health, 1.0)).ok
+        assert await outbox_lag(health, 1.0) is not None
         async with engine.connect() as connection:
             await connection.execute(sa.text("SELECT 2"))  # a statement of the service's own is traced
     finally:
+        health.close()
         await engine.dispose()
         telemetry.shutdown()
     assert [span.attributes.get("db.statement") for span in exporter.get_finished_spans()] == ["SELECT 2"]
