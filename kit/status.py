@@ -260,7 +260,7 @@ class StatusServicer(status_pb2_grpc.StatusServiceServicer):
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self._runs: SharedRuns[str, status_pb2.ServiceStatus] = SharedRuns()
+        self._runs: SharedRuns[bool, status_pb2.ServiceStatus] = SharedRuns()
         self._changes = _Changes()
 
     async def GetServiceStatus(self, request: status_pb2.GetServiceStatusRequest, context: Any) -> Any:
@@ -269,8 +269,9 @@ class StatusServicer(status_pb2_grpc.StatusServiceServicer):
             await context.abort(grpc.StatusCode.UNAVAILABLE, "not started")
         assert watcher is not None  # abort raised
         timeout = within_deadline(self.runtime.settings.health_check_timeout_ms / 1000, context.time_remaining())
+        # Keyed by what the watcher says: once it flips, no answer from before the flip is reused.
         answer, fresh = await self._runs.get(
-            "status", lambda: self._checked(watcher, timeout), reuse=STATUS_REUSE_SECONDS
+            watcher.serving, lambda: self._checked(watcher, timeout), reuse=STATUS_REUSE_SECONDS
         )
         STATUS_CALLS.labels(self.runtime.settings.service, "checked" if fresh else "shared").inc()
         return answer

@@ -79,7 +79,10 @@ async def setup() -> AsyncIterator[Setup]:
         await asyncio.to_thread(upgrade, service_dir("task"), url)
         async with (
             running_stack(
-                ["user", "task"], gateway=True, settings_overrides={"task": {"database_url": url, **WATCHER}}
+                ["user", "task"],
+                gateway=True,
+                # The gateway's health snapshot taken anew for each request: its answers follow the watcher at once.
+                settings_overrides={"task": {"database_url": url, **WATCHER}, "gateway": {"health_snapshot_ttl_ms": 0}},
             ) as stack,
             stack.http() as http,
             grpc.aio.insecure_channel(stack.addr("task")) as channel,

@@ -10,7 +10,7 @@ from google.protobuf import duration_pb2
 from hearth.status.v1 import status_pb2
 
 from gateway.health import judge, overall, worst
-from gateway.red_summary import quantile
+from gateway.red_summary import _counted, quantile
 
 OK = status_pb2.DependencyCheck.OK
 DOWN = status_pb2.DependencyCheck.DOWN
@@ -60,3 +60,21 @@ def test_p99_beyond_the_last_finite_bucket_is_that_bucket_and_none_without_reque
     assert quantile(0.99, [(0.01, 1.0), (math.inf, 100.0)]) == 0.01
     assert quantile(0.99, [(0.01, 0.0), (math.inf, 0.0)]) is None
     assert quantile(0.99, []) is None
+
+
+@pytest.mark.parametrize(
+    ("route", "counted"),
+    [
+        ("/api/v1/users/me", True),
+        ("/api/v1/households/{household_id}/chores", True),
+        ("/.well-known/jwks.json", True),
+        ("/health/status", False),
+        ("/health/metrics-summary", False),
+        ("/status", False),
+        ("/status/static/{name}", False),
+        ("/metrics", False),
+        ("/metrics/{service}", False),
+    ],
+)
+def test_the_metrics_summary_counts_api_routes_and_leaves_out_the_operations_routes(route: str, counted: bool) -> None:
+    assert _counted(route) is counted
