@@ -187,14 +187,12 @@ class DatabaseWatcher:
         self.failures = failures
         self.serving = True
         self.misses = 0
-        self.checks = 0  # checks made so far
         self.last: Check | None = None
 
     async def step(self) -> None:
         """One check, and the flip it calls for."""
         check = await check_database(self.connection, self.timeout)
         self.last = check
-        self.checks += 1
         if check.ok:
             self.misses = 0
             if not self.serving:
