@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 import pytest
@@ -14,8 +15,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from kit.db import asyncpg_dsn, create_engine
 from kit.outbox import add_event
 from kit.status import (
+    Check,
     DatabaseWatcher,
     HealthConnection,
+    _Changes,
     check_database,
     check_redis,
     outbox_lag,
@@ -146,3 +149,20 @@ def test_the_checks_end_before_the_callers_deadline() -> None:
     assert within_deadline(1.0, 5.0) == 1.0
     assert within_deadline(1.0, 0.6) == pytest.approx(0.55)
     assert within_deadline(1.0, 0.01) == 0.01  # a deadline all but spent still gets a (failing) check
+
+
+async def test_a_failing_dependency_is_logged_once_per_change_of_state(caplog: pytest.LogCaptureFixture) -> None:
+    """The module's promise: the reason (the driver's words) goes to the log when a check turns down or ok again,
+    not at every check (a status page asking every few seconds would flood it)."""
+    changes = _Changes()
+    dead = health_connection(DEAD)
+    with caplog.at_level(logging.DEBUG, logger="hearth.status"):
+        for _ in range(3):
+            changes.note("database", await check_database(dead, 1.0))
+        changes.note("database", Check(True, "SELECT 1", 0.001))
+        changes.note("database", Check(True, "SELECT 1", 0.001))
+    lines = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "hearth.status"]
+    assert len(lines) == 2, lines
+    assert lines[0][0] == logging.WARNING
+    assert lines[0][1].startswith("database check failed: ConnectionRefusedError")  # with the reason, for operators
+    assert lines[1] == (logging.INFO, "database answers again")
