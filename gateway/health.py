@@ -151,8 +151,7 @@ def _free_space(configured: str) -> shutil._ntuple_diskusage:
     return shutil.disk_usage(path)
 
 
-# A part whose status RPC did not answer: serving or not, how its dependencies are is not known — degraded, as
-# `judge` has it for a serving service (a service that is not serving is judged by that alone).
+# A part of a service whose status RPC did not answer: how it is, is not known (degraded, unless said otherwise).
 UNKNOWN = {"status": "degraded", "detail": "not known: the service did not answer", "latency_ms": 0.0}
 
 
@@ -208,7 +207,11 @@ class Health:
         serving = part["detail"] == "SERVING"
         part["status"] = judge(name, serving, status, self.memory_limit)
         if status is None:
-            part |= {"database": dict(UNKNOWN), "redis": dict(UNKNOWN), "outbox": None, "rss_bytes": None}
+            # Its database, not known, is what `judge` made of the service, so that /health/database and
+            # /health/status agree: degraded while it says SERVING (a timeout, or UNIMPLEMENTED mid-deploy), and
+            # what its failure means (down for user and task) while it is unreachable or not serving.
+            database = {**UNKNOWN, "status": part["status"]}
+            part |= {"database": database, "redis": dict(UNKNOWN), "outbox": None, "rss_bytes": None}
             if serving:
                 part["detail"] = "SERVING, but its status did not come"
             return part

@@ -552,3 +552,14 @@ async def test_a_hung_disk_blocks_nothing_and_starts_one_statvfs(
     assert walked
     assert loop_thread not in walked
     assert loop_thread not in statvfs
+
+
+async def test_an_unreachable_services_unknown_database_is_judged_as_the_service_on_every_answer(stack: Stack) -> None:
+    async with gateway(stack, task_addr=CLOSED, notify_addr=CLOSED) as client:
+        status = await client.get("/health/status")
+        database = await client.get("/health/database")
+    assert (status.status_code, database.status_code) == (503, 503)
+    for name, state in (("task", "down"), ("notify", "degraded")):
+        assert status.json()["components"][name]["status"] == state
+        assert database.json()["components"][name] == status.json()["components"][name]["database"]
+        assert database.json()["components"][name]["status"] == state

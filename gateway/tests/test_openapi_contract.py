@@ -352,7 +352,7 @@ async def test_real_responses_match_the_document(api: Api, contract: Contract) -
         await api.call("GET", "/health/test/{component}", 200, path={"component": component})
     await api.call("GET", "/health/test/{component}", 404, path={"component": "mainframe"})
     await api.call("GET", "/health/test/{component}", 422, path={"component": "x" * 65})
-    await eventually(lambda: filed(api))  # /health/status files its checks in the background
+    await eventually(lambda: filed(api))  # the gateway's history sampler files one at its start
     await api.call("GET", "/health/history", 200)
 
     # --- leaving, deleting, logging out ---
