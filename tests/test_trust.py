@@ -351,12 +351,12 @@ async def test_the_gateway_keeps_what_it_needs(stack: Stack) -> None:
         reply = await http.get("/health/cache")
         assert reply.status_code == 200
         assert reply.json()["components"]["gateway"]["status"] == "ok"
-        # Its ACL user may keep the health history under its own prefix ({namespace}:gateway:health:history).
-        checked = (await http.get("/health/status")).json()["checked_at"]
 
+        # Its ACL user may keep the health history under its own prefix ({namespace}:gateway:health:history): the
+        # sampler files a sample at the gateway's start.
         async def filed() -> bool:
             checks = (await http.get("/health/history")).json()["checks"]
-            return bool(checks) and checks[0]["checked_at"] == checked
+            return bool(checks)
 
         await eventually(filed)
     gateway = redis_as(stack, "gateway")
