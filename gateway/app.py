@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from starlette.middleware.cors import CORSMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -25,6 +26,7 @@ from kit.auth import TokenVerifier, grpc_jwks_source
 from kit.telemetry import Telemetry
 
 API_PREFIX = "/api/v1"
+API_ROUTERS = (auth, users, households, chores, notifications, analytics)
 # What a browser app may send and read across origins (the API's own headers; credentials are bearer tokens, not
 # cookies, so no allow_credentials).
 CORS_REQUEST_HEADERS = [
@@ -113,7 +115,7 @@ def create_app(settings: GatewaySettings, telemetry: Telemetry | None = None) ->
     problems.install(app)
     i18n.load()  # the problem texts' catalogues, read once, before the first request
     openapi.install(app)
-    for module in (auth, users, households, chores, notifications, analytics):
+    for module in API_ROUTERS:
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(auth.jwks_router)
     app.include_router(auth.jwks_router, prefix=API_PREFIX, deprecated=True)  # gateway.deprecation
@@ -127,7 +129,15 @@ def create_app(settings: GatewaySettings, telemetry: Telemetry | None = None) ->
         app.add_middleware(FastRoutes)
     app.add_middleware(IdempotencyMiddleware)
     if settings.rate_limits_enabled:
-        app.add_middleware(RateLimitMiddleware)
+        # What the API routers serve (FastAPI 0.16x keeps included routers as such in app.routes, unflattened).
+        served = frozenset(
+            (method, API_PREFIX + route.path)
+            for module in API_ROUTERS
+            for route in module.router.routes
+            if isinstance(route, APIRoute)
+            for method in route.methods or ()
+        )
+        app.add_middleware(RateLimitMiddleware, served=served)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -24,7 +24,7 @@ client IP within `GATEWAY_AUTH_FAILURE_WINDOW_SECONDS` (15 minutes, a moving win
 either, 429 until the window has passed — even with the right password, which is then never checked. The account
 is the `email` of the body, read and normalised exactly as the route and the user service read it (kept as a
 hash: no address in Redis), or, on the MFA endpoints, the caller. The password and MFA endpoints are listed ahead
-of issue 15's routes; a 404 is no attempt. An attempt
+of issue 15's routes and limited once the app serves them. An attempt
 is taken from the account's budget before it runs (atomically, so a burst of parallel guesses gets no more than
 the budget) and given back in full on success: the budget counts failures since the last success. The IP's is
 counted when an attempt fails (a burst can overshoot it by the attempts in flight, which the user service's
@@ -310,8 +310,12 @@ class _FailureBudget:
 
 
 class RateLimitMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    """`served`: the (method, path) pairs the app routes; an entry of AUTH_ROUTES outside them (issue 15's password
+    and MFA routes, until they exist) is not limited as a sign-in — its 404 must not charge anyone's account."""
+
+    def __init__(self, app: ASGIApp, served: frozenset[tuple[str, str]] | None = None) -> None:
         self.app = app
+        self.auth_routes = {key: route for key, route in AUTH_ROUTES.items() if served is None or key in served}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(LIMITED_PREFIX):
@@ -327,7 +331,7 @@ class RateLimitMiddleware:
         if decision is not None and not decision.allowed:
             await _refuse(scope, receive, send, decision.retry_after_seconds, extra, "too many requests")
             return
-        route = AUTH_ROUTES.get((scope["method"], scope["path"]))
+        route = self.auth_routes.get((scope["method"], scope["path"]))
         if route is None:
             await self.app(scope, receive, _with_headers(send, extra))
             return
@@ -365,9 +369,8 @@ class RateLimitMiddleware:
             await self.app(scope, replaying(body, receive), _with_headers(observe, extra))
         finally:
             # An attempt fails with a 4xx answer (wrong password, MFA code, a taken address); a 429 or 5xx says
-            # nothing about the credentials and is not held against the IP (the account's charge stays), nor is a
-            # 404 (an endpoint of AUTH_ROUTES this gateway does not serve yet).
-            failed = 400 <= status < 500 and status not in (404, 429)
+            # nothing about the credentials and is not held against the IP (the account's charge stays).
+            failed = 400 <= status < 500 and status != 429
             if failed or 200 <= status < 300:
                 await limiter.settle(account, ip, succeeded=not failed, every_attempt=route.every_attempt)
 
