@@ -51,7 +51,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.asgi import read_body, replaying
 from gateway.auth import request_caller
 from gateway.problems import problem
-from kit.breaker import CircuitBreaker, Failed, Open
+from kit.breaker import CircuitBreaker, Unavailable
 from kit.context import Caller
 from kit.errors import FieldViolation
 
@@ -137,10 +137,6 @@ class Record:
             return None
 
 
-class Unavailable(Exception):
-    """Redis did not answer within the bound, failed, or the breaker kept the call from it."""
-
-
 class IdempotencyStore:
     def __init__(self, redis: aioredis.Redis, *, namespace: str, ttl: int, lock_ttl: int, timeout: float) -> None:
         self._redis = redis
@@ -185,10 +181,8 @@ class IdempotencyStore:
         await self._call(lambda: self._release(keys=[key], args=[claim]))
 
     async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
-        try:
-            return await self.breaker.call(call, timeout=self.timeout, errors=(RedisError, OSError))
-        except (Open, Failed) as exc:
-            raise Unavailable(str(exc)) from exc
+        """`call` through the breaker, within the timeout; kit.breaker.Unavailable when Redis does not serve it."""
+        return await self.breaker.call(call, timeout=self.timeout, errors=(RedisError, OSError))
 
 
 class IdempotencyMiddleware:

@@ -64,7 +64,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.asgi import read_body, replaying
 from gateway.auth import request_caller
 from gateway.problems import problem
-from kit.breaker import CircuitBreaker, Failed, Open
+from kit.breaker import CircuitBreaker, Unavailable
 from kit.context import Caller
 from kit.text import normalized_email
 
@@ -148,10 +148,6 @@ class Decision:
         ]
 
 
-class StoreUnavailable(Exception):
-    """Redis did not answer within the bound, failed, or the breaker kept the call from it."""
-
-
 class _Quiet:
     """Log each recurring warning at most once per `every` seconds (an outage must not flood the log); one
     message's repeats never silence another."""
@@ -213,10 +209,8 @@ class RateLimiter:
         self._quiet = _Quiet()
 
     async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
-        try:
-            return await self.breaker.call(call, timeout=self.timeout, errors=(RedisError, OSError, StorageError))
-        except (Open, Failed) as exc:
-            raise StoreUnavailable(str(exc)) from exc
+        """`call` through the breaker, within the timeout; kit.breaker.Unavailable when Redis does not serve it."""
+        return await self.breaker.call(call, timeout=self.timeout, errors=(RedisError, OSError, StorageError))
 
     async def take(self, identity: str, item: RateLimitItem) -> Decision | None:
         """One request from `identity`'s budget: the decision, or None when Redis cannot decide (fail open)."""
@@ -232,7 +226,7 @@ class RateLimiter:
                         args=[item.amount, period * 1_000_000],
                     )
                 )
-        except StoreUnavailable as exc:
+        except Unavailable as exc:
             RATE_LIMIT.labels("request", "bypassed").inc()
             self._quiet.warning("rate limits unavailable (%s); requests are served unlimited", exc)
             return None
@@ -251,7 +245,7 @@ class RateLimiter:
         until it may (the account's or the IP's failures are at their limit)."""
         try:
             return await self.failures.attempt(account, ip)
-        except StoreUnavailable as exc:
+        except Unavailable as exc:
             RATE_LIMIT.labels("auth", "fallback").inc()
             self._quiet.warning("auth limits unavailable in Redis (%s); the in-process limiter decides", exc)
             return await self.local_failures.attempt(account, ip)
@@ -263,7 +257,7 @@ class RateLimiter:
         holds after each hit: fed on every failure, a credential-stuffing run would make each one cost more)."""
         try:
             await self.failures.settle(account, ip, succeeded=succeeded, every_attempt=every_attempt)
-        except StoreUnavailable as exc:
+        except Unavailable as exc:
             self._quiet.warning("could not record an auth attempt in Redis (%s); recorded in-process", exc)
             await self.local_failures.settle(account, ip, succeeded=succeeded, every_attempt=every_attempt)
 

@@ -32,11 +32,16 @@ BREAKER_TRANSITIONS = Counter(
 )
 
 
-class Open(Exception):
+class Unavailable(Exception):
+    """The dependency did not serve the call: the breaker kept it away (`Open`), or it failed or timed out
+    (`Failed`). What a caller catches when either means the same to it (serve without the dependency)."""
+
+
+class Open(Unavailable):
     """The breaker is open: the call was not tried."""
 
 
-class Failed(Exception):
+class Failed(Unavailable):
     """The call was tried and failed or timed out (the error is the `__cause__`)."""
 
 
@@ -149,4 +154,4 @@ class CircuitBreaker:
         )
 
 
-__all__ = ["BREAKER_STATE", "BREAKER_TRANSITIONS", "BreakerState", "CircuitBreaker", "Failed", "Open"]
+__all__ = ["BREAKER_STATE", "BREAKER_TRANSITIONS", "BreakerState", "CircuitBreaker", "Failed", "Open", "Unavailable"]
