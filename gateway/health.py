@@ -1,4 +1,4 @@
-"""Operations endpoints: the health of every part (/health/*), and the Prometheus metrics (/metrics).
+"""Operations endpoints: the health of every part (/health/*); the Prometheus metrics are gateway.metrics'.
 
 What is checked, each with a deadline (GATEWAY_HEALTH_CHECK_TIMEOUT_MS), all side by side, so a part that hangs
 costs one deadline and never the endpoint:
@@ -50,7 +50,7 @@ import redis.asyncio as aioredis
 from fastapi import APIRouter, FastAPI, Path, Request, Response
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hearth.status.v1 import status_pb2, status_pb2_grpc
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
+from prometheus_client import Counter
 
 from gateway import openapi as doc
 from gateway import responses, status_page
@@ -553,11 +553,6 @@ async def check_now(
 )
 async def metrics_summary(request: Request) -> JSONResponse:
     return JSONResponse(_health(request).red.summary())
-
-
-@router.get("/metrics", summary="Prometheus metrics of the gateway", include_in_schema=False)
-async def metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
 router.include_router(status_page.router)

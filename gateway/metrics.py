@@ -1,4 +1,4 @@
-"""Operators' metrics: each service's, linked from the gateway (its own are at `/metrics`, gateway.health).
+"""Operators' metrics: the gateway's own at `/metrics`, and each service's, linked from the gateway.
 
 Each service exports Prometheus on its own listener (`<NAME>_METRICS_PORT`, loopback by default, kit.cli). The
 gateway names them at `/metrics/services` and relays each at `/metrics/{service}` — the exposition as the service
@@ -15,7 +15,7 @@ import asyncio
 
 import httpx
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.problems import problem
 from gateway.serialize import JSONResponse
@@ -24,6 +24,11 @@ from services.deployment import SERVICES
 router = APIRouter(tags=["operations"])
 # The relayed exposition is bounded (a service's is tens of KiB): more is not Prometheus text we asked for.
 MAX_EXPOSITION_BYTES = 8 * 1024 * 1024
+
+
+@router.get("/metrics", summary="Prometheus metrics of the gateway", include_in_schema=False)
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/metrics/services", summary="Where each service's Prometheus metrics are", include_in_schema=False)
