@@ -190,23 +190,39 @@ def grpc_jwks_source(channel: grpc.aio.Channel) -> JwksSource:
     return fetch
 
 
-def internal_methods(service_names: Iterable[str]) -> frozenset[str]:
-    """`/package.Service/Method` of every method of `service_names` marked `option (hearth.user.v1.internal) =
-    true` in its proto (the one place that says which RPCs are for services only). Services whose descriptors
-    are not loaded have none."""
+def _method_options(service_names: Iterable[str]) -> Iterable[tuple[str, Any]]:
+    """(`/package.Service/Method`, its MethodOptions) of every method of `service_names` whose descriptors are
+    loaded (imports kept local: kit must not need the services' stubs at import time)."""
     from google.protobuf import descriptor_pool
-    from hearth.user.v1 import user_pb2
 
-    # The extension's descriptor (protoc's .pyi types it as a plain FieldDescriptor).
-    internal: Any = user_pb2.internal
     pool = descriptor_pool.Default()
-    found: set[str] = set()
     for name in service_names:
         try:
             service = pool.FindServiceByName(name)
         except KeyError:
             continue
         for method in service.methods:
-            if method.GetOptions().Extensions[internal]:
-                found.add(f"/{service.full_name}/{method.name}")
-    return frozenset(found)
+            yield f"/{service.full_name}/{method.name}", method.GetOptions()
+
+
+def internal_methods(service_names: Iterable[str]) -> frozenset[str]:
+    """The methods of `service_names` marked `option (hearth.options.v1.internal) = true` in their proto (the one
+    place that says which RPCs are for services only). Services whose descriptors are not loaded have none."""
+    from hearth.options.v1 import options_pb2
+
+    # The extension's descriptor (protoc's .pyi types it as a plain FieldDescriptor).
+    internal: Any = options_pb2.internal
+    return frozenset(method for method, options in _method_options(service_names) if options.Extensions[internal])
+
+
+def method_scopes(service_names: Iterable[str]) -> dict[str, str]:
+    """Method → the API-key scope it needs (`option (hearth.options.v1.scope)`); methods without one are absent
+    (closed to API keys)."""
+    from hearth.options.v1 import options_pb2
+
+    scope: Any = options_pb2.scope
+    return {
+        method: options.Extensions[scope]
+        for method, options in _method_options(service_names)
+        if options.Extensions[scope]
+    }

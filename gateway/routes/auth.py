@@ -56,8 +56,6 @@ async def login(body: schemas.LoginBody, request: Request, clients: ClientsDep) 
             email=body.email,
             password=body.password,
             totp_code=body.totp_code or "",
-            user_agent=request.headers.get("user-agent", "")[:500],
-            ip_address=request.client.host if request.client else "",
         )
     )
     return JSONResponse(converters.tokens(pair), headers=SECRET_BEARING)

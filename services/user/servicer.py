@@ -67,8 +67,8 @@ class AuthServicer(user_pb2_grpc.AuthServiceServicer):
         pair = await self._accounts.login(
             email=request.email,
             password=request.password,
-            user_agent=request.user_agent,
-            ip_address=request.ip_address or (context.peer() or ""),
+            user_agent="",
+            ip_address=context.peer() or "",
         )
         return converters.tokens_to_proto(pair)
 

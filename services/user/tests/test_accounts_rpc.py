@@ -264,7 +264,7 @@ async def test_login_issues_a_token_pair_the_services_verifier_accepts(stack: St
     person = await register(rpc, "Verified")
 
     pair = await rpc.auth.Login(
-        user_pb2.LoginRequest(email=f" {person.email.upper()} ", password=PASSWORD, user_agent="pytest")
+        user_pb2.LoginRequest(email=f" {person.email.upper()} ", password=PASSWORD)
     )
 
     assert pair.token_type == "Bearer"

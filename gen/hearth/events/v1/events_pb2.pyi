@@ -119,6 +119,52 @@ class HouseholdUpdated(_message.Message):
     member_ids: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, household_id: _Optional[str] = ..., display_name: _Optional[str] = ..., time_zone: _Optional[str] = ..., changed: _Optional[_Iterable[str]] = ..., member_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class SessionRevoked(_message.Message):
+    __slots__ = ("session_id", "user_id", "expire_time", "reason")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    user_id: str
+    expire_time: _timestamp_pb2.Timestamp
+    reason: str
+    def __init__(self, session_id: _Optional[str] = ..., user_id: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class UserDeleted(_message.Message):
+    __slots__ = ("user_id", "household_ids")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    HOUSEHOLD_IDS_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    household_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, user_id: _Optional[str] = ..., household_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class HouseholdDeleted(_message.Message):
+    __slots__ = ("household_id",)
+    HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    household_id: str
+    def __init__(self, household_id: _Optional[str] = ...) -> None: ...
+
+class MemberAwaySet(_message.Message):
+    __slots__ = ("household_id", "user_id", "start_time", "end_time")
+    HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    household_id: str
+    user_id: str
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    def __init__(self, household_id: _Optional[str] = ..., user_id: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class MemberAwayCleared(_message.Message):
+    __slots__ = ("household_id", "user_id")
+    HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    household_id: str
+    user_id: str
+    def __init__(self, household_id: _Optional[str] = ..., user_id: _Optional[str] = ...) -> None: ...
+
 class ChoreCreated(_message.Message):
     __slots__ = ("household_id", "chore_id", "title", "assignee_id", "next_due_at", "points")
     HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]

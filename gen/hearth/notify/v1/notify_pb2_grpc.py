@@ -182,3 +182,156 @@ class NotificationService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class PrivacyServiceStub:
+    """What this service holds about a user, for the user service's export job (GDPR art. 15/20).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.ExportUserData = channel.unary_unary(
+                '/hearth.notify.v1.PrivacyService/ExportUserData',
+                request_serializer=hearth_dot_notify_dot_v1_dot_notify__pb2.ExportUserDataRequest.SerializeToString,
+                response_deserializer=hearth_dot_notify_dot_v1_dot_notify__pb2.UserDataExport.FromString,
+                _registered_method=True)
+
+
+class PrivacyServiceServicer:
+    """What this service holds about a user, for the user service's export job (GDPR art. 15/20).
+    """
+
+    def ExportUserData(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_PrivacyServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'ExportUserData': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportUserData,
+                    request_deserializer=hearth_dot_notify_dot_v1_dot_notify__pb2.ExportUserDataRequest.FromString,
+                    response_serializer=hearth_dot_notify_dot_v1_dot_notify__pb2.UserDataExport.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'hearth.notify.v1.PrivacyService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('hearth.notify.v1.PrivacyService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class PrivacyService:
+    """What this service holds about a user, for the user service's export job (GDPR art. 15/20).
+    """
+
+    @staticmethod
+    def ExportUserData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.notify.v1.PrivacyService/ExportUserData',
+            hearth_dot_notify_dot_v1_dot_notify__pb2.ExportUserDataRequest.SerializeToString,
+            hearth_dot_notify_dot_v1_dot_notify__pb2.UserDataExport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class EmailServiceStub:
+    """Mail the other services send through notify (password reset links): rendered from notify's templates in the
+    recipient's locale and delivered by a job (retried with backoff) to the configured SMTP server.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.SendEmail = channel.unary_unary(
+                '/hearth.notify.v1.EmailService/SendEmail',
+                request_serializer=hearth_dot_notify_dot_v1_dot_notify__pb2.SendEmailRequest.SerializeToString,
+                response_deserializer=hearth_dot_notify_dot_v1_dot_notify__pb2.SendEmailResponse.FromString,
+                _registered_method=True)
+
+
+class EmailServiceServicer:
+    """Mail the other services send through notify (password reset links): rendered from notify's templates in the
+    recipient's locale and delivered by a job (retried with backoff) to the configured SMTP server.
+    """
+
+    def SendEmail(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_EmailServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'SendEmail': grpc.unary_unary_rpc_method_handler(
+                    servicer.SendEmail,
+                    request_deserializer=hearth_dot_notify_dot_v1_dot_notify__pb2.SendEmailRequest.FromString,
+                    response_serializer=hearth_dot_notify_dot_v1_dot_notify__pb2.SendEmailResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'hearth.notify.v1.EmailService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('hearth.notify.v1.EmailService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class EmailService:
+    """Mail the other services send through notify (password reset links): rendered from notify's templates in the
+    recipient's locale and delivered by a job (retried with backoff) to the configured SMTP server.
+    """
+
+    @staticmethod
+    def SendEmail(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.notify.v1.EmailService/SendEmail',
+            hearth_dot_notify_dot_v1_dot_notify__pb2.SendEmailRequest.SerializeToString,
+            hearth_dot_notify_dot_v1_dot_notify__pb2.SendEmailResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

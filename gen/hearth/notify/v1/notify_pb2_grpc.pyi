@@ -68,3 +68,65 @@ class NotificationServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]: ...
 
 def add_NotificationServiceServicer_to_server(servicer: NotificationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class PrivacyServiceStub:
+    """What this service holds about a user, for the user service's export job (GDPR art. 15/20)."""
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> PrivacyServiceAsyncStub: ...
+    ExportUserData: _grpc.UnaryUnaryMultiCallable[_notify_pb2.ExportUserDataRequest, _notify_pb2.UserDataExport]
+
+@_typing.type_check_only
+class PrivacyServiceAsyncStub(PrivacyServiceStub):
+    """What this service holds about a user, for the user service's export job (GDPR art. 15/20)."""
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    ExportUserData: _aio.UnaryUnaryMultiCallable[_notify_pb2.ExportUserDataRequest, _notify_pb2.UserDataExport]  # type: ignore[assignment]
+
+class PrivacyServiceServicer(metaclass=_abc_1.ABCMeta):
+    """What this service holds about a user, for the user service's export job (GDPR art. 15/20)."""
+
+    @_abc_1.abstractmethod
+    def ExportUserData(
+        self,
+        request: _notify_pb2.ExportUserDataRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_pb2.UserDataExport, _abc.Awaitable[_notify_pb2.UserDataExport]]: ...
+
+def add_PrivacyServiceServicer_to_server(servicer: PrivacyServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class EmailServiceStub:
+    """Mail the other services send through notify (password reset links): rendered from notify's templates in the
+    recipient's locale and delivered by a job (retried with backoff) to the configured SMTP server.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> EmailServiceAsyncStub: ...
+    SendEmail: _grpc.UnaryUnaryMultiCallable[_notify_pb2.SendEmailRequest, _notify_pb2.SendEmailResponse]
+
+@_typing.type_check_only
+class EmailServiceAsyncStub(EmailServiceStub):
+    """Mail the other services send through notify (password reset links): rendered from notify's templates in the
+    recipient's locale and delivered by a job (retried with backoff) to the configured SMTP server.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    SendEmail: _aio.UnaryUnaryMultiCallable[_notify_pb2.SendEmailRequest, _notify_pb2.SendEmailResponse]  # type: ignore[assignment]
+
+class EmailServiceServicer(metaclass=_abc_1.ABCMeta):
+    """Mail the other services send through notify (password reset links): rendered from notify's templates in the
+    recipient's locale and delivered by a job (retried with backoff) to the configured SMTP server.
+    """
+
+    @_abc_1.abstractmethod
+    def SendEmail(
+        self,
+        request: _notify_pb2.SendEmailRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_pb2.SendEmailResponse, _abc.Awaitable[_notify_pb2.SendEmailResponse]]: ...
+
+def add_EmailServiceServicer_to_server(servicer: EmailServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -114,3 +114,31 @@ class ChoreServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_task_pb2.ListCompletionsResponse, _abc.Awaitable[_task_pb2.ListCompletionsResponse]]: ...
 
 def add_ChoreServiceServicer_to_server(servicer: ChoreServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class PrivacyServiceStub:
+    """What this service holds about a user, for the user service's export job (GDPR art. 15/20)."""
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> PrivacyServiceAsyncStub: ...
+    ExportUserData: _grpc.UnaryUnaryMultiCallable[_task_pb2.ExportUserDataRequest, _task_pb2.UserDataExport]
+
+@_typing.type_check_only
+class PrivacyServiceAsyncStub(PrivacyServiceStub):
+    """What this service holds about a user, for the user service's export job (GDPR art. 15/20)."""
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    ExportUserData: _aio.UnaryUnaryMultiCallable[_task_pb2.ExportUserDataRequest, _task_pb2.UserDataExport]  # type: ignore[assignment]
+
+class PrivacyServiceServicer(metaclass=_abc_1.ABCMeta):
+    """What this service holds about a user, for the user service's export job (GDPR art. 15/20)."""
+
+    @_abc_1.abstractmethod
+    def ExportUserData(
+        self,
+        request: _task_pb2.ExportUserDataRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_task_pb2.UserDataExport, _abc.Awaitable[_task_pb2.UserDataExport]]: ...
+
+def add_PrivacyServiceServicer_to_server(servicer: PrivacyServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -62,6 +62,41 @@ class AuthServiceStub:
                 request_serializer=hearth_dot_user_dot_v1_dot_user__pb2.GetJwksRequest.SerializeToString,
                 response_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.Jwks.FromString,
                 _registered_method=True)
+        self.ListSessions = channel.unary_unary(
+                '/hearth.user.v1.AuthService/ListSessions',
+                request_serializer=hearth_dot_user_dot_v1_dot_user__pb2.ListSessionsRequest.SerializeToString,
+                response_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.ListSessionsResponse.FromString,
+                _registered_method=True)
+        self.RevokeSession = channel.unary_unary(
+                '/hearth.user.v1.AuthService/RevokeSession',
+                request_serializer=hearth_dot_user_dot_v1_dot_user__pb2.RevokeSessionRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.RevokeOtherSessions = channel.unary_unary(
+                '/hearth.user.v1.AuthService/RevokeOtherSessions',
+                request_serializer=hearth_dot_user_dot_v1_dot_user__pb2.RevokeOtherSessionsRequest.SerializeToString,
+                response_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.RevokeOtherSessionsResponse.FromString,
+                _registered_method=True)
+        self.ChangePassword = channel.unary_unary(
+                '/hearth.user.v1.AuthService/ChangePassword',
+                request_serializer=hearth_dot_user_dot_v1_dot_user__pb2.ChangePasswordRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.ForgotPassword = channel.unary_unary(
+                '/hearth.user.v1.AuthService/ForgotPassword',
+                request_serializer=hearth_dot_user_dot_v1_dot_user__pb2.ForgotPasswordRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.ResetPassword = channel.unary_unary(
+                '/hearth.user.v1.AuthService/ResetPassword',
+                request_serializer=hearth_dot_user_dot_v1_dot_user__pb2.ResetPasswordRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.ExchangeApiKey = channel.unary_unary(
+                '/hearth.user.v1.AuthService/ExchangeApiKey',
+                request_serializer=hearth_dot_user_dot_v1_dot_user__pb2.ExchangeApiKeyRequest.SerializeToString,
+                response_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.TokenPair.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
@@ -76,7 +111,9 @@ class AuthServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Login(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """UNAUTHENTICATED for a wrong email or password (one answer for both); UNAUTHENTICATED with reason
+        MFA_REQUIRED when the account has TOTP on and the code is missing, wrong or already used.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -96,6 +133,57 @@ class AuthServiceServicer:
 
     def GetJwks(self, request, context):
         """Public keys that verify access tokens (RFC 7517 JSON Web Key Set, as JSON).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSessions(self, request, context):
+        """The caller's sessions (signed-in devices), newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeSession(self, request, context):
+        """Ends one of the caller's sessions: its refresh token and its access tokens stop working at once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeOtherSessions(self, request, context):
+        """Ends every session of the caller but the current one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ChangePassword(self, request, context):
+        """Needs the current password (and a TOTP code when MFA is on); ends every other session.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ForgotPassword(self, request, context):
+        """Mails a reset link when the address has an account; the same answer, in the same time, when it has not.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResetPassword(self, request, context):
+        """Spends a reset token (single use, 30 minutes) and sets the password; ends every session. With MFA on, a
+        TOTP or recovery code is needed too (a reset never bypasses MFA).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExchangeApiKey(self, request, context):
+        """An API key (hk_...) for a short-lived access token that carries the key's scopes. The gateway calls this
+        for a request authenticated with `Bearer hk_...` and keeps the token until shortly before it expires.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -128,6 +216,41 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.GetJwks,
                     request_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.GetJwksRequest.FromString,
                     response_serializer=hearth_dot_user_dot_v1_dot_user__pb2.Jwks.SerializeToString,
+            ),
+            'ListSessions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSessions,
+                    request_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.ListSessionsRequest.FromString,
+                    response_serializer=hearth_dot_user_dot_v1_dot_user__pb2.ListSessionsResponse.SerializeToString,
+            ),
+            'RevokeSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeSession,
+                    request_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.RevokeSessionRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'RevokeOtherSessions': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeOtherSessions,
+                    request_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.RevokeOtherSessionsRequest.FromString,
+                    response_serializer=hearth_dot_user_dot_v1_dot_user__pb2.RevokeOtherSessionsResponse.SerializeToString,
+            ),
+            'ChangePassword': grpc.unary_unary_rpc_method_handler(
+                    servicer.ChangePassword,
+                    request_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.ChangePasswordRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'ForgotPassword': grpc.unary_unary_rpc_method_handler(
+                    servicer.ForgotPassword,
+                    request_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.ForgotPasswordRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'ResetPassword': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResetPassword,
+                    request_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.ResetPasswordRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'ExchangeApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExchangeApiKey,
+                    request_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.ExchangeApiKeyRequest.FromString,
+                    response_serializer=hearth_dot_user_dot_v1_dot_user__pb2.TokenPair.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -277,6 +400,599 @@ class AuthService:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def ListSessions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.user.v1.AuthService/ListSessions',
+            hearth_dot_user_dot_v1_dot_user__pb2.ListSessionsRequest.SerializeToString,
+            hearth_dot_user_dot_v1_dot_user__pb2.ListSessionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.user.v1.AuthService/RevokeSession',
+            hearth_dot_user_dot_v1_dot_user__pb2.RevokeSessionRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeOtherSessions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.user.v1.AuthService/RevokeOtherSessions',
+            hearth_dot_user_dot_v1_dot_user__pb2.RevokeOtherSessionsRequest.SerializeToString,
+            hearth_dot_user_dot_v1_dot_user__pb2.RevokeOtherSessionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ChangePassword(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.user.v1.AuthService/ChangePassword',
+            hearth_dot_user_dot_v1_dot_user__pb2.ChangePasswordRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ForgotPassword(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.user.v1.AuthService/ForgotPassword',
+            hearth_dot_user_dot_v1_dot_user__pb2.ForgotPasswordRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResetPassword(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.user.v1.AuthService/ResetPassword',
+            hearth_dot_user_dot_v1_dot_user__pb2.ResetPasswordRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExchangeApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.user.v1.AuthService/ExchangeApiKey',
+            hearth_dot_user_dot_v1_dot_user__pb2.ExchangeApiKeyRequest.SerializeToString,
+            hearth_dot_user_dot_v1_dot_user__pb2.TokenPair.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class MfaServiceStub:
+    """TOTP (RFC 6238) second factor of the caller's account. Changing it needs a recent sign-in (within ten
+    minutes) or the password in the request.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.StartTotpEnrollment = channel.unary_unary(
+                '/hearth.user.v1.MfaService/StartTotpEnrollment',
+                request_serializer=hearth_dot_user_dot_v1_dot_user__pb2.StartTotpEnrollmentRequest.SerializeToString,
+                response_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.TotpEnrollment.FromString,
+                _registered_method=True)
+        self.ActivateTotp = channel.unary_unary(
+                '/hearth.user.v1.MfaService/ActivateTotp',
+                request_serializer=hearth_dot_user_dot_v1_dot_user__pb2.ActivateTotpRequest.SerializeToString,
+                response_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.RecoveryCodes.FromString,
+                _registered_method=True)
+        self.DisableTotp = channel.unary_unary(
+                '/hearth.user.v1.MfaService/DisableTotp',
+                request_serializer=hearth_dot_user_dot_v1_dot_user__pb2.DisableTotpRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+
+
+class MfaServiceServicer:
+    """TOTP (RFC 6238) second factor of the caller's account. Changing it needs a recent sign-in (within ten
+    minutes) or the password in the request.
+    """
+
+    def StartTotpEnrollment(self, request, context):
+        """A new secret, not active until ActivateTotp proves the authenticator has it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ActivateTotp(self, request, context):
+        """Turns TOTP on with a first code; answers ten single-use recovery codes (shown once, stored hashed).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DisableTotp(self, request, context):
+        """Turns TOTP off; needs a current code (or a recovery code).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_MfaServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'StartTotpEnrollment': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartTotpEnrollment,
+                    request_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.StartTotpEnrollmentRequest.FromString,
+                    response_serializer=hearth_dot_user_dot_v1_dot_user__pb2.TotpEnrollment.SerializeToString,
+            ),
+            'ActivateTotp': grpc.unary_unary_rpc_method_handler(
+                    servicer.ActivateTotp,
+                    request_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.ActivateTotpRequest.FromString,
+                    response_serializer=hearth_dot_user_dot_v1_dot_user__pb2.RecoveryCodes.SerializeToString,
+            ),
+            'DisableTotp': grpc.unary_unary_rpc_method_handler(
+                    servicer.DisableTotp,
+                    request_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.DisableTotpRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'hearth.user.v1.MfaService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('hearth.user.v1.MfaService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class MfaService:
+    """TOTP (RFC 6238) second factor of the caller's account. Changing it needs a recent sign-in (within ten
+    minutes) or the password in the request.
+    """
+
+    @staticmethod
+    def StartTotpEnrollment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.user.v1.MfaService/StartTotpEnrollment',
+            hearth_dot_user_dot_v1_dot_user__pb2.StartTotpEnrollmentRequest.SerializeToString,
+            hearth_dot_user_dot_v1_dot_user__pb2.TotpEnrollment.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ActivateTotp(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.user.v1.MfaService/ActivateTotp',
+            hearth_dot_user_dot_v1_dot_user__pb2.ActivateTotpRequest.SerializeToString,
+            hearth_dot_user_dot_v1_dot_user__pb2.RecoveryCodes.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DisableTotp(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.user.v1.MfaService/DisableTotp',
+            hearth_dot_user_dot_v1_dot_user__pb2.DisableTotpRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class ApiKeyServiceStub:
+    """The caller's API keys: hk_ + 32 random bytes, stored hashed, shown once on creation.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.CreateApiKey = channel.unary_unary(
+                '/hearth.user.v1.ApiKeyService/CreateApiKey',
+                request_serializer=hearth_dot_user_dot_v1_dot_user__pb2.CreateApiKeyRequest.SerializeToString,
+                response_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.ApiKey.FromString,
+                _registered_method=True)
+        self.ListApiKeys = channel.unary_unary(
+                '/hearth.user.v1.ApiKeyService/ListApiKeys',
+                request_serializer=hearth_dot_user_dot_v1_dot_user__pb2.ListApiKeysRequest.SerializeToString,
+                response_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.ListApiKeysResponse.FromString,
+                _registered_method=True)
+        self.DeleteApiKey = channel.unary_unary(
+                '/hearth.user.v1.ApiKeyService/DeleteApiKey',
+                request_serializer=hearth_dot_user_dot_v1_dot_user__pb2.DeleteApiKeyRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+
+
+class ApiKeyServiceServicer:
+    """The caller's API keys: hk_ + 32 random bytes, stored hashed, shown once on creation.
+    """
+
+    def CreateApiKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListApiKeys(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteApiKey(self, request, context):
+        """Revokes the key: its exchanged access tokens stop working at once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_ApiKeyServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'CreateApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateApiKey,
+                    request_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.CreateApiKeyRequest.FromString,
+                    response_serializer=hearth_dot_user_dot_v1_dot_user__pb2.ApiKey.SerializeToString,
+            ),
+            'ListApiKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListApiKeys,
+                    request_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.ListApiKeysRequest.FromString,
+                    response_serializer=hearth_dot_user_dot_v1_dot_user__pb2.ListApiKeysResponse.SerializeToString,
+            ),
+            'DeleteApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteApiKey,
+                    request_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.DeleteApiKeyRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'hearth.user.v1.ApiKeyService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('hearth.user.v1.ApiKeyService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class ApiKeyService:
+    """The caller's API keys: hk_ + 32 random bytes, stored hashed, shown once on creation.
+    """
+
+    @staticmethod
+    def CreateApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.user.v1.ApiKeyService/CreateApiKey',
+            hearth_dot_user_dot_v1_dot_user__pb2.CreateApiKeyRequest.SerializeToString,
+            hearth_dot_user_dot_v1_dot_user__pb2.ApiKey.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListApiKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.user.v1.ApiKeyService/ListApiKeys',
+            hearth_dot_user_dot_v1_dot_user__pb2.ListApiKeysRequest.SerializeToString,
+            hearth_dot_user_dot_v1_dot_user__pb2.ListApiKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.user.v1.ApiKeyService/DeleteApiKey',
+            hearth_dot_user_dot_v1_dot_user__pb2.DeleteApiKeyRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class AuditServiceStub:
+    """The append-only log of security events: a user reads their own, an owner their household's.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.ListAuditEvents = channel.unary_unary(
+                '/hearth.user.v1.AuditService/ListAuditEvents',
+                request_serializer=hearth_dot_user_dot_v1_dot_user__pb2.ListAuditEventsRequest.SerializeToString,
+                response_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.ListAuditEventsResponse.FromString,
+                _registered_method=True)
+
+
+class AuditServiceServicer:
+    """The append-only log of security events: a user reads their own, an owner their household's.
+    """
+
+    def ListAuditEvents(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_AuditServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'ListAuditEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditEvents,
+                    request_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.ListAuditEventsRequest.FromString,
+                    response_serializer=hearth_dot_user_dot_v1_dot_user__pb2.ListAuditEventsResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'hearth.user.v1.AuditService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('hearth.user.v1.AuditService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class AuditService:
+    """The append-only log of security events: a user reads their own, an owner their household's.
+    """
+
+    @staticmethod
+    def ListAuditEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.user.v1.AuditService/ListAuditEvents',
+            hearth_dot_user_dot_v1_dot_user__pb2.ListAuditEventsRequest.SerializeToString,
+            hearth_dot_user_dot_v1_dot_user__pb2.ListAuditEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class UserServiceStub:
     """Missing associated documentation comment in .proto file."""
@@ -297,6 +1013,26 @@ class UserServiceStub:
                 request_serializer=hearth_dot_user_dot_v1_dot_user__pb2.UpdateUserRequest.SerializeToString,
                 response_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.User.FromString,
                 _registered_method=True)
+        self.DeleteUser = channel.unary_unary(
+                '/hearth.user.v1.UserService/DeleteUser',
+                request_serializer=hearth_dot_user_dot_v1_dot_user__pb2.DeleteUserRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.CreateExport = channel.unary_unary(
+                '/hearth.user.v1.UserService/CreateExport',
+                request_serializer=hearth_dot_user_dot_v1_dot_user__pb2.CreateExportRequest.SerializeToString,
+                response_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.Export.FromString,
+                _registered_method=True)
+        self.GetExport = channel.unary_unary(
+                '/hearth.user.v1.UserService/GetExport',
+                request_serializer=hearth_dot_user_dot_v1_dot_user__pb2.GetExportRequest.SerializeToString,
+                response_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.Export.FromString,
+                _registered_method=True)
+        self.DownloadExport = channel.unary_stream(
+                '/hearth.user.v1.UserService/DownloadExport',
+                request_serializer=hearth_dot_user_dot_v1_dot_user__pb2.DownloadExportRequest.SerializeToString,
+                response_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.ExportChunk.FromString,
+                _registered_method=True)
 
 
 class UserServiceServicer:
@@ -314,6 +1050,34 @@ class UserServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteUser(self, request, context):
+        """Erases the account (GDPR): needs the password and, with MFA on, a TOTP code. The account is gone at once
+        (its sessions and keys end); every service erases or anonymises what it holds on `user.deleted`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateExport(self, request, context):
+        """Starts an export of everything every service holds about the caller (a job gathering each service's part).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetExport(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DownloadExport(self, request, context):
+        """The finished archive (a zip of one JSON file per service), in chunks; its owner only, until it expires.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_UserServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -326,6 +1090,26 @@ def add_UserServiceServicer_to_server(servicer, server):
                     servicer.UpdateUser,
                     request_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.UpdateUserRequest.FromString,
                     response_serializer=hearth_dot_user_dot_v1_dot_user__pb2.User.SerializeToString,
+            ),
+            'DeleteUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteUser,
+                    request_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.DeleteUserRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'CreateExport': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateExport,
+                    request_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.CreateExportRequest.FromString,
+                    response_serializer=hearth_dot_user_dot_v1_dot_user__pb2.Export.SerializeToString,
+            ),
+            'GetExport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetExport,
+                    request_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.GetExportRequest.FromString,
+                    response_serializer=hearth_dot_user_dot_v1_dot_user__pb2.Export.SerializeToString,
+            ),
+            'DownloadExport': grpc.unary_stream_rpc_method_handler(
+                    servicer.DownloadExport,
+                    request_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.DownloadExportRequest.FromString,
+                    response_serializer=hearth_dot_user_dot_v1_dot_user__pb2.ExportChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -382,6 +1166,114 @@ class UserService:
             '/hearth.user.v1.UserService/UpdateUser',
             hearth_dot_user_dot_v1_dot_user__pb2.UpdateUserRequest.SerializeToString,
             hearth_dot_user_dot_v1_dot_user__pb2.User.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.user.v1.UserService/DeleteUser',
+            hearth_dot_user_dot_v1_dot_user__pb2.DeleteUserRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateExport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.user.v1.UserService/CreateExport',
+            hearth_dot_user_dot_v1_dot_user__pb2.CreateExportRequest.SerializeToString,
+            hearth_dot_user_dot_v1_dot_user__pb2.Export.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetExport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.user.v1.UserService/GetExport',
+            hearth_dot_user_dot_v1_dot_user__pb2.GetExportRequest.SerializeToString,
+            hearth_dot_user_dot_v1_dot_user__pb2.Export.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DownloadExport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/hearth.user.v1.UserService/DownloadExport',
+            hearth_dot_user_dot_v1_dot_user__pb2.DownloadExportRequest.SerializeToString,
+            hearth_dot_user_dot_v1_dot_user__pb2.ExportChunk.FromString,
             options,
             channel_credentials,
             insecure,
@@ -457,6 +1349,21 @@ class HouseholdServiceStub:
                 request_serializer=hearth_dot_user_dot_v1_dot_user__pb2.DeleteMemberRequest.SerializeToString,
                 response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
                 _registered_method=True)
+        self.SetAway = channel.unary_unary(
+                '/hearth.user.v1.HouseholdService/SetAway',
+                request_serializer=hearth_dot_user_dot_v1_dot_user__pb2.SetAwayRequest.SerializeToString,
+                response_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.Away.FromString,
+                _registered_method=True)
+        self.GetAway = channel.unary_unary(
+                '/hearth.user.v1.HouseholdService/GetAway',
+                request_serializer=hearth_dot_user_dot_v1_dot_user__pb2.GetAwayRequest.SerializeToString,
+                response_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.Away.FromString,
+                _registered_method=True)
+        self.DeleteAway = channel.unary_unary(
+                '/hearth.user.v1.HouseholdService/DeleteAway',
+                request_serializer=hearth_dot_user_dot_v1_dot_user__pb2.DeleteAwayRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
 
 
 class HouseholdServiceServicer:
@@ -487,7 +1394,8 @@ class HouseholdServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DeleteHousehold(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Owner only, and never with an API key. Emits household.deleted: every service erases what it holds for it.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -525,6 +1433,25 @@ class HouseholdServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DeleteMember(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetAway(self, request, context):
+        """A member's away period (skipped by assignment meanwhile): oneself, or an owner/admin for anyone.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAway(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteAway(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -586,6 +1513,21 @@ def add_HouseholdServiceServicer_to_server(servicer, server):
             'DeleteMember': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteMember,
                     request_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.DeleteMemberRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'SetAway': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetAway,
+                    request_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.SetAwayRequest.FromString,
+                    response_serializer=hearth_dot_user_dot_v1_dot_user__pb2.Away.SerializeToString,
+            ),
+            'GetAway': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAway,
+                    request_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.GetAwayRequest.FromString,
+                    response_serializer=hearth_dot_user_dot_v1_dot_user__pb2.Away.SerializeToString,
+            ),
+            'DeleteAway': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteAway,
+                    request_deserializer=hearth_dot_user_dot_v1_dot_user__pb2.DeleteAwayRequest.FromString,
                     response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
             ),
     }
@@ -885,6 +1827,87 @@ class HouseholdService:
             target,
             '/hearth.user.v1.HouseholdService/DeleteMember',
             hearth_dot_user_dot_v1_dot_user__pb2.DeleteMemberRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetAway(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.user.v1.HouseholdService/SetAway',
+            hearth_dot_user_dot_v1_dot_user__pb2.SetAwayRequest.SerializeToString,
+            hearth_dot_user_dot_v1_dot_user__pb2.Away.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAway(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.user.v1.HouseholdService/GetAway',
+            hearth_dot_user_dot_v1_dot_user__pb2.GetAwayRequest.SerializeToString,
+            hearth_dot_user_dot_v1_dot_user__pb2.Away.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteAway(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.user.v1.HouseholdService/DeleteAway',
+            hearth_dot_user_dot_v1_dot_user__pb2.DeleteAwayRequest.SerializeToString,
             google_dot_protobuf_dot_empty__pb2.Empty.FromString,
             options,
             channel_credentials,

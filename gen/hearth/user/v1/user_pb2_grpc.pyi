@@ -41,11 +41,32 @@ class AuthServiceStub:
     def __new__(cls, channel: _aio.Channel) -> AuthServiceAsyncStub: ...
     Register: _grpc.UnaryUnaryMultiCallable[_user_pb2.RegisterRequest, _user_pb2.User]
     Login: _grpc.UnaryUnaryMultiCallable[_user_pb2.LoginRequest, _user_pb2.TokenPair]
+    """UNAUTHENTICATED for a wrong email or password (one answer for both); UNAUTHENTICATED with reason
+    MFA_REQUIRED when the account has TOTP on and the code is missing, wrong or already used.
+    """
     RefreshToken: _grpc.UnaryUnaryMultiCallable[_user_pb2.RefreshTokenRequest, _user_pb2.TokenPair]
     """Spends the refresh token and issues a new pair; reusing a spent one revokes the session."""
     Logout: _grpc.UnaryUnaryMultiCallable[_user_pb2.LogoutRequest, _empty_pb2.Empty]
     GetJwks: _grpc.UnaryUnaryMultiCallable[_user_pb2.GetJwksRequest, _user_pb2.Jwks]
     """Public keys that verify access tokens (RFC 7517 JSON Web Key Set, as JSON)."""
+    ListSessions: _grpc.UnaryUnaryMultiCallable[_user_pb2.ListSessionsRequest, _user_pb2.ListSessionsResponse]
+    """The caller's sessions (signed-in devices), newest first."""
+    RevokeSession: _grpc.UnaryUnaryMultiCallable[_user_pb2.RevokeSessionRequest, _empty_pb2.Empty]
+    """Ends one of the caller's sessions: its refresh token and its access tokens stop working at once."""
+    RevokeOtherSessions: _grpc.UnaryUnaryMultiCallable[_user_pb2.RevokeOtherSessionsRequest, _user_pb2.RevokeOtherSessionsResponse]
+    """Ends every session of the caller but the current one."""
+    ChangePassword: _grpc.UnaryUnaryMultiCallable[_user_pb2.ChangePasswordRequest, _empty_pb2.Empty]
+    """Needs the current password (and a TOTP code when MFA is on); ends every other session."""
+    ForgotPassword: _grpc.UnaryUnaryMultiCallable[_user_pb2.ForgotPasswordRequest, _empty_pb2.Empty]
+    """Mails a reset link when the address has an account; the same answer, in the same time, when it has not."""
+    ResetPassword: _grpc.UnaryUnaryMultiCallable[_user_pb2.ResetPasswordRequest, _empty_pb2.Empty]
+    """Spends a reset token (single use, 30 minutes) and sets the password; ends every session. With MFA on, a
+    TOTP or recovery code is needed too (a reset never bypasses MFA).
+    """
+    ExchangeApiKey: _grpc.UnaryUnaryMultiCallable[_user_pb2.ExchangeApiKeyRequest, _user_pb2.TokenPair]
+    """An API key (hk_...) for a short-lived access token that carries the key's scopes. The gateway calls this
+    for a request authenticated with `Bearer hk_...` and keeps the token until shortly before it expires.
+    """
 
 @_typing.type_check_only
 class AuthServiceAsyncStub(AuthServiceStub):
@@ -56,11 +77,32 @@ class AuthServiceAsyncStub(AuthServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     Register: _aio.UnaryUnaryMultiCallable[_user_pb2.RegisterRequest, _user_pb2.User]  # type: ignore[assignment]
     Login: _aio.UnaryUnaryMultiCallable[_user_pb2.LoginRequest, _user_pb2.TokenPair]  # type: ignore[assignment]
+    """UNAUTHENTICATED for a wrong email or password (one answer for both); UNAUTHENTICATED with reason
+    MFA_REQUIRED when the account has TOTP on and the code is missing, wrong or already used.
+    """
     RefreshToken: _aio.UnaryUnaryMultiCallable[_user_pb2.RefreshTokenRequest, _user_pb2.TokenPair]  # type: ignore[assignment]
     """Spends the refresh token and issues a new pair; reusing a spent one revokes the session."""
     Logout: _aio.UnaryUnaryMultiCallable[_user_pb2.LogoutRequest, _empty_pb2.Empty]  # type: ignore[assignment]
     GetJwks: _aio.UnaryUnaryMultiCallable[_user_pb2.GetJwksRequest, _user_pb2.Jwks]  # type: ignore[assignment]
     """Public keys that verify access tokens (RFC 7517 JSON Web Key Set, as JSON)."""
+    ListSessions: _aio.UnaryUnaryMultiCallable[_user_pb2.ListSessionsRequest, _user_pb2.ListSessionsResponse]  # type: ignore[assignment]
+    """The caller's sessions (signed-in devices), newest first."""
+    RevokeSession: _aio.UnaryUnaryMultiCallable[_user_pb2.RevokeSessionRequest, _empty_pb2.Empty]  # type: ignore[assignment]
+    """Ends one of the caller's sessions: its refresh token and its access tokens stop working at once."""
+    RevokeOtherSessions: _aio.UnaryUnaryMultiCallable[_user_pb2.RevokeOtherSessionsRequest, _user_pb2.RevokeOtherSessionsResponse]  # type: ignore[assignment]
+    """Ends every session of the caller but the current one."""
+    ChangePassword: _aio.UnaryUnaryMultiCallable[_user_pb2.ChangePasswordRequest, _empty_pb2.Empty]  # type: ignore[assignment]
+    """Needs the current password (and a TOTP code when MFA is on); ends every other session."""
+    ForgotPassword: _aio.UnaryUnaryMultiCallable[_user_pb2.ForgotPasswordRequest, _empty_pb2.Empty]  # type: ignore[assignment]
+    """Mails a reset link when the address has an account; the same answer, in the same time, when it has not."""
+    ResetPassword: _aio.UnaryUnaryMultiCallable[_user_pb2.ResetPasswordRequest, _empty_pb2.Empty]  # type: ignore[assignment]
+    """Spends a reset token (single use, 30 minutes) and sets the password; ends every session. With MFA on, a
+    TOTP or recovery code is needed too (a reset never bypasses MFA).
+    """
+    ExchangeApiKey: _aio.UnaryUnaryMultiCallable[_user_pb2.ExchangeApiKeyRequest, _user_pb2.TokenPair]  # type: ignore[assignment]
+    """An API key (hk_...) for a short-lived access token that carries the key's scopes. The gateway calls this
+    for a request authenticated with `Bearer hk_...` and keeps the token until shortly before it expires.
+    """
 
 class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
     """Registration, login and the token lifecycle. Access tokens are short-lived EdDSA JWTs that every
@@ -79,7 +121,10 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _user_pb2.LoginRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_user_pb2.TokenPair, _abc.Awaitable[_user_pb2.TokenPair]]: ...
+    ) -> _typing.Union[_user_pb2.TokenPair, _abc.Awaitable[_user_pb2.TokenPair]]:
+        """UNAUTHENTICATED for a wrong email or password (one answer for both); UNAUTHENTICATED with reason
+        MFA_REQUIRED when the account has TOTP on and the code is missing, wrong or already used.
+        """
 
     @_abc_1.abstractmethod
     def RefreshToken(
@@ -104,7 +149,205 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_user_pb2.Jwks, _abc.Awaitable[_user_pb2.Jwks]]:
         """Public keys that verify access tokens (RFC 7517 JSON Web Key Set, as JSON)."""
 
+    @_abc_1.abstractmethod
+    def ListSessions(
+        self,
+        request: _user_pb2.ListSessionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_user_pb2.ListSessionsResponse, _abc.Awaitable[_user_pb2.ListSessionsResponse]]:
+        """The caller's sessions (signed-in devices), newest first."""
+
+    @_abc_1.abstractmethod
+    def RevokeSession(
+        self,
+        request: _user_pb2.RevokeSessionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
+        """Ends one of the caller's sessions: its refresh token and its access tokens stop working at once."""
+
+    @_abc_1.abstractmethod
+    def RevokeOtherSessions(
+        self,
+        request: _user_pb2.RevokeOtherSessionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_user_pb2.RevokeOtherSessionsResponse, _abc.Awaitable[_user_pb2.RevokeOtherSessionsResponse]]:
+        """Ends every session of the caller but the current one."""
+
+    @_abc_1.abstractmethod
+    def ChangePassword(
+        self,
+        request: _user_pb2.ChangePasswordRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
+        """Needs the current password (and a TOTP code when MFA is on); ends every other session."""
+
+    @_abc_1.abstractmethod
+    def ForgotPassword(
+        self,
+        request: _user_pb2.ForgotPasswordRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
+        """Mails a reset link when the address has an account; the same answer, in the same time, when it has not."""
+
+    @_abc_1.abstractmethod
+    def ResetPassword(
+        self,
+        request: _user_pb2.ResetPasswordRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
+        """Spends a reset token (single use, 30 minutes) and sets the password; ends every session. With MFA on, a
+        TOTP or recovery code is needed too (a reset never bypasses MFA).
+        """
+
+    @_abc_1.abstractmethod
+    def ExchangeApiKey(
+        self,
+        request: _user_pb2.ExchangeApiKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_user_pb2.TokenPair, _abc.Awaitable[_user_pb2.TokenPair]]:
+        """An API key (hk_...) for a short-lived access token that carries the key's scopes. The gateway calls this
+        for a request authenticated with `Bearer hk_...` and keeps the token until shortly before it expires.
+        """
+
 def add_AuthServiceServicer_to_server(servicer: AuthServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class MfaServiceStub:
+    """TOTP (RFC 6238) second factor of the caller's account. Changing it needs a recent sign-in (within ten
+    minutes) or the password in the request.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> MfaServiceAsyncStub: ...
+    StartTotpEnrollment: _grpc.UnaryUnaryMultiCallable[_user_pb2.StartTotpEnrollmentRequest, _user_pb2.TotpEnrollment]
+    """A new secret, not active until ActivateTotp proves the authenticator has it."""
+    ActivateTotp: _grpc.UnaryUnaryMultiCallable[_user_pb2.ActivateTotpRequest, _user_pb2.RecoveryCodes]
+    """Turns TOTP on with a first code; answers ten single-use recovery codes (shown once, stored hashed)."""
+    DisableTotp: _grpc.UnaryUnaryMultiCallable[_user_pb2.DisableTotpRequest, _empty_pb2.Empty]
+    """Turns TOTP off; needs a current code (or a recovery code)."""
+
+@_typing.type_check_only
+class MfaServiceAsyncStub(MfaServiceStub):
+    """TOTP (RFC 6238) second factor of the caller's account. Changing it needs a recent sign-in (within ten
+    minutes) or the password in the request.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    StartTotpEnrollment: _aio.UnaryUnaryMultiCallable[_user_pb2.StartTotpEnrollmentRequest, _user_pb2.TotpEnrollment]  # type: ignore[assignment]
+    """A new secret, not active until ActivateTotp proves the authenticator has it."""
+    ActivateTotp: _aio.UnaryUnaryMultiCallable[_user_pb2.ActivateTotpRequest, _user_pb2.RecoveryCodes]  # type: ignore[assignment]
+    """Turns TOTP on with a first code; answers ten single-use recovery codes (shown once, stored hashed)."""
+    DisableTotp: _aio.UnaryUnaryMultiCallable[_user_pb2.DisableTotpRequest, _empty_pb2.Empty]  # type: ignore[assignment]
+    """Turns TOTP off; needs a current code (or a recovery code)."""
+
+class MfaServiceServicer(metaclass=_abc_1.ABCMeta):
+    """TOTP (RFC 6238) second factor of the caller's account. Changing it needs a recent sign-in (within ten
+    minutes) or the password in the request.
+    """
+
+    @_abc_1.abstractmethod
+    def StartTotpEnrollment(
+        self,
+        request: _user_pb2.StartTotpEnrollmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_user_pb2.TotpEnrollment, _abc.Awaitable[_user_pb2.TotpEnrollment]]:
+        """A new secret, not active until ActivateTotp proves the authenticator has it."""
+
+    @_abc_1.abstractmethod
+    def ActivateTotp(
+        self,
+        request: _user_pb2.ActivateTotpRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_user_pb2.RecoveryCodes, _abc.Awaitable[_user_pb2.RecoveryCodes]]:
+        """Turns TOTP on with a first code; answers ten single-use recovery codes (shown once, stored hashed)."""
+
+    @_abc_1.abstractmethod
+    def DisableTotp(
+        self,
+        request: _user_pb2.DisableTotpRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
+        """Turns TOTP off; needs a current code (or a recovery code)."""
+
+def add_MfaServiceServicer_to_server(servicer: MfaServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class ApiKeyServiceStub:
+    """The caller's API keys: hk_ + 32 random bytes, stored hashed, shown once on creation."""
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> ApiKeyServiceAsyncStub: ...
+    CreateApiKey: _grpc.UnaryUnaryMultiCallable[_user_pb2.CreateApiKeyRequest, _user_pb2.ApiKey]
+    ListApiKeys: _grpc.UnaryUnaryMultiCallable[_user_pb2.ListApiKeysRequest, _user_pb2.ListApiKeysResponse]
+    DeleteApiKey: _grpc.UnaryUnaryMultiCallable[_user_pb2.DeleteApiKeyRequest, _empty_pb2.Empty]
+    """Revokes the key: its exchanged access tokens stop working at once."""
+
+@_typing.type_check_only
+class ApiKeyServiceAsyncStub(ApiKeyServiceStub):
+    """The caller's API keys: hk_ + 32 random bytes, stored hashed, shown once on creation."""
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    CreateApiKey: _aio.UnaryUnaryMultiCallable[_user_pb2.CreateApiKeyRequest, _user_pb2.ApiKey]  # type: ignore[assignment]
+    ListApiKeys: _aio.UnaryUnaryMultiCallable[_user_pb2.ListApiKeysRequest, _user_pb2.ListApiKeysResponse]  # type: ignore[assignment]
+    DeleteApiKey: _aio.UnaryUnaryMultiCallable[_user_pb2.DeleteApiKeyRequest, _empty_pb2.Empty]  # type: ignore[assignment]
+    """Revokes the key: its exchanged access tokens stop working at once."""
+
+class ApiKeyServiceServicer(metaclass=_abc_1.ABCMeta):
+    """The caller's API keys: hk_ + 32 random bytes, stored hashed, shown once on creation."""
+
+    @_abc_1.abstractmethod
+    def CreateApiKey(
+        self,
+        request: _user_pb2.CreateApiKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_user_pb2.ApiKey, _abc.Awaitable[_user_pb2.ApiKey]]: ...
+
+    @_abc_1.abstractmethod
+    def ListApiKeys(
+        self,
+        request: _user_pb2.ListApiKeysRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_user_pb2.ListApiKeysResponse, _abc.Awaitable[_user_pb2.ListApiKeysResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteApiKey(
+        self,
+        request: _user_pb2.DeleteApiKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
+        """Revokes the key: its exchanged access tokens stop working at once."""
+
+def add_ApiKeyServiceServicer_to_server(servicer: ApiKeyServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class AuditServiceStub:
+    """The append-only log of security events: a user reads their own, an owner their household's."""
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> AuditServiceAsyncStub: ...
+    ListAuditEvents: _grpc.UnaryUnaryMultiCallable[_user_pb2.ListAuditEventsRequest, _user_pb2.ListAuditEventsResponse]
+
+@_typing.type_check_only
+class AuditServiceAsyncStub(AuditServiceStub):
+    """The append-only log of security events: a user reads their own, an owner their household's."""
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    ListAuditEvents: _aio.UnaryUnaryMultiCallable[_user_pb2.ListAuditEventsRequest, _user_pb2.ListAuditEventsResponse]  # type: ignore[assignment]
+
+class AuditServiceServicer(metaclass=_abc_1.ABCMeta):
+    """The append-only log of security events: a user reads their own, an owner their household's."""
+
+    @_abc_1.abstractmethod
+    def ListAuditEvents(
+        self,
+        request: _user_pb2.ListAuditEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_user_pb2.ListAuditEventsResponse, _abc.Awaitable[_user_pb2.ListAuditEventsResponse]]: ...
+
+def add_AuditServiceServicer_to_server(servicer: AuditServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
 class UserServiceStub:
     @_typing.overload
@@ -113,12 +356,30 @@ class UserServiceStub:
     def __new__(cls, channel: _aio.Channel) -> UserServiceAsyncStub: ...
     GetUser: _grpc.UnaryUnaryMultiCallable[_user_pb2.GetUserRequest, _user_pb2.User]
     UpdateUser: _grpc.UnaryUnaryMultiCallable[_user_pb2.UpdateUserRequest, _user_pb2.User]
+    DeleteUser: _grpc.UnaryUnaryMultiCallable[_user_pb2.DeleteUserRequest, _empty_pb2.Empty]
+    """Erases the account (GDPR): needs the password and, with MFA on, a TOTP code. The account is gone at once
+    (its sessions and keys end); every service erases or anonymises what it holds on `user.deleted`.
+    """
+    CreateExport: _grpc.UnaryUnaryMultiCallable[_user_pb2.CreateExportRequest, _user_pb2.Export]
+    """Starts an export of everything every service holds about the caller (a job gathering each service's part)."""
+    GetExport: _grpc.UnaryUnaryMultiCallable[_user_pb2.GetExportRequest, _user_pb2.Export]
+    DownloadExport: _grpc.UnaryStreamMultiCallable[_user_pb2.DownloadExportRequest, _user_pb2.ExportChunk]
+    """The finished archive (a zip of one JSON file per service), in chunks; its owner only, until it expires."""
 
 @_typing.type_check_only
 class UserServiceAsyncStub(UserServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     GetUser: _aio.UnaryUnaryMultiCallable[_user_pb2.GetUserRequest, _user_pb2.User]  # type: ignore[assignment]
     UpdateUser: _aio.UnaryUnaryMultiCallable[_user_pb2.UpdateUserRequest, _user_pb2.User]  # type: ignore[assignment]
+    DeleteUser: _aio.UnaryUnaryMultiCallable[_user_pb2.DeleteUserRequest, _empty_pb2.Empty]  # type: ignore[assignment]
+    """Erases the account (GDPR): needs the password and, with MFA on, a TOTP code. The account is gone at once
+    (its sessions and keys end); every service erases or anonymises what it holds on `user.deleted`.
+    """
+    CreateExport: _aio.UnaryUnaryMultiCallable[_user_pb2.CreateExportRequest, _user_pb2.Export]  # type: ignore[assignment]
+    """Starts an export of everything every service holds about the caller (a job gathering each service's part)."""
+    GetExport: _aio.UnaryUnaryMultiCallable[_user_pb2.GetExportRequest, _user_pb2.Export]  # type: ignore[assignment]
+    DownloadExport: _aio.UnaryStreamMultiCallable[_user_pb2.DownloadExportRequest, _user_pb2.ExportChunk]  # type: ignore[assignment]
+    """The finished archive (a zip of one JSON file per service), in chunks; its owner only, until it expires."""
 
 class UserServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -135,6 +396,39 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_user_pb2.User, _abc.Awaitable[_user_pb2.User]]: ...
 
+    @_abc_1.abstractmethod
+    def DeleteUser(
+        self,
+        request: _user_pb2.DeleteUserRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
+        """Erases the account (GDPR): needs the password and, with MFA on, a TOTP code. The account is gone at once
+        (its sessions and keys end); every service erases or anonymises what it holds on `user.deleted`.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateExport(
+        self,
+        request: _user_pb2.CreateExportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_user_pb2.Export, _abc.Awaitable[_user_pb2.Export]]:
+        """Starts an export of everything every service holds about the caller (a job gathering each service's part)."""
+
+    @_abc_1.abstractmethod
+    def GetExport(
+        self,
+        request: _user_pb2.GetExportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_user_pb2.Export, _abc.Awaitable[_user_pb2.Export]]: ...
+
+    @_abc_1.abstractmethod
+    def DownloadExport(
+        self,
+        request: _user_pb2.DownloadExportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_user_pb2.ExportChunk], _abc.AsyncIterator[_user_pb2.ExportChunk]]:
+        """The finished archive (a zip of one JSON file per service), in chunks; its owner only, until it expires."""
+
 def add_UserServiceServicer_to_server(servicer: UserServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
 class HouseholdServiceStub:
@@ -147,6 +441,7 @@ class HouseholdServiceStub:
     ListHouseholds: _grpc.UnaryUnaryMultiCallable[_user_pb2.ListHouseholdsRequest, _user_pb2.ListHouseholdsResponse]
     UpdateHousehold: _grpc.UnaryUnaryMultiCallable[_user_pb2.UpdateHouseholdRequest, _user_pb2.Household]
     DeleteHousehold: _grpc.UnaryUnaryMultiCallable[_user_pb2.DeleteHouseholdRequest, _empty_pb2.Empty]
+    """Owner only, and never with an API key. Emits household.deleted: every service erases what it holds for it."""
     CreateInvite: _grpc.UnaryUnaryMultiCallable[_user_pb2.CreateInviteRequest, _user_pb2.Invite]
     AcceptInvite: _grpc.UnaryUnaryMultiCallable[_user_pb2.AcceptInviteRequest, _user_pb2.Member]
     ListMembers: _grpc.UnaryUnaryMultiCallable[_user_pb2.ListMembersRequest, _user_pb2.ListMembersResponse]
@@ -156,6 +451,10 @@ class HouseholdServiceStub:
     """
     UpdateMember: _grpc.UnaryUnaryMultiCallable[_user_pb2.UpdateMemberRequest, _user_pb2.Member]
     DeleteMember: _grpc.UnaryUnaryMultiCallable[_user_pb2.DeleteMemberRequest, _empty_pb2.Empty]
+    SetAway: _grpc.UnaryUnaryMultiCallable[_user_pb2.SetAwayRequest, _user_pb2.Away]
+    """A member's away period (skipped by assignment meanwhile): oneself, or an owner/admin for anyone."""
+    GetAway: _grpc.UnaryUnaryMultiCallable[_user_pb2.GetAwayRequest, _user_pb2.Away]
+    DeleteAway: _grpc.UnaryUnaryMultiCallable[_user_pb2.DeleteAwayRequest, _empty_pb2.Empty]
 
 @_typing.type_check_only
 class HouseholdServiceAsyncStub(HouseholdServiceStub):
@@ -165,6 +464,7 @@ class HouseholdServiceAsyncStub(HouseholdServiceStub):
     ListHouseholds: _aio.UnaryUnaryMultiCallable[_user_pb2.ListHouseholdsRequest, _user_pb2.ListHouseholdsResponse]  # type: ignore[assignment]
     UpdateHousehold: _aio.UnaryUnaryMultiCallable[_user_pb2.UpdateHouseholdRequest, _user_pb2.Household]  # type: ignore[assignment]
     DeleteHousehold: _aio.UnaryUnaryMultiCallable[_user_pb2.DeleteHouseholdRequest, _empty_pb2.Empty]  # type: ignore[assignment]
+    """Owner only, and never with an API key. Emits household.deleted: every service erases what it holds for it."""
     CreateInvite: _aio.UnaryUnaryMultiCallable[_user_pb2.CreateInviteRequest, _user_pb2.Invite]  # type: ignore[assignment]
     AcceptInvite: _aio.UnaryUnaryMultiCallable[_user_pb2.AcceptInviteRequest, _user_pb2.Member]  # type: ignore[assignment]
     ListMembers: _aio.UnaryUnaryMultiCallable[_user_pb2.ListMembersRequest, _user_pb2.ListMembersResponse]  # type: ignore[assignment]
@@ -174,6 +474,10 @@ class HouseholdServiceAsyncStub(HouseholdServiceStub):
     """
     UpdateMember: _aio.UnaryUnaryMultiCallable[_user_pb2.UpdateMemberRequest, _user_pb2.Member]  # type: ignore[assignment]
     DeleteMember: _aio.UnaryUnaryMultiCallable[_user_pb2.DeleteMemberRequest, _empty_pb2.Empty]  # type: ignore[assignment]
+    SetAway: _aio.UnaryUnaryMultiCallable[_user_pb2.SetAwayRequest, _user_pb2.Away]  # type: ignore[assignment]
+    """A member's away period (skipped by assignment meanwhile): oneself, or an owner/admin for anyone."""
+    GetAway: _aio.UnaryUnaryMultiCallable[_user_pb2.GetAwayRequest, _user_pb2.Away]  # type: ignore[assignment]
+    DeleteAway: _aio.UnaryUnaryMultiCallable[_user_pb2.DeleteAwayRequest, _empty_pb2.Empty]  # type: ignore[assignment]
 
 class HouseholdServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -209,7 +513,8 @@ class HouseholdServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _user_pb2.DeleteHouseholdRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]: ...
+    ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
+        """Owner only, and never with an API key. Emits household.deleted: every service erases what it holds for it."""
 
     @_abc_1.abstractmethod
     def CreateInvite(
@@ -253,6 +558,28 @@ class HouseholdServiceServicer(metaclass=_abc_1.ABCMeta):
     def DeleteMember(
         self,
         request: _user_pb2.DeleteMemberRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]: ...
+
+    @_abc_1.abstractmethod
+    def SetAway(
+        self,
+        request: _user_pb2.SetAwayRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_user_pb2.Away, _abc.Awaitable[_user_pb2.Away]]:
+        """A member's away period (skipped by assignment meanwhile): oneself, or an owner/admin for anyone."""
+
+    @_abc_1.abstractmethod
+    def GetAway(
+        self,
+        request: _user_pb2.GetAwayRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_user_pb2.Away, _abc.Awaitable[_user_pb2.Away]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteAway(
+        self,
+        request: _user_pb2.DeleteAwayRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]: ...
 
