@@ -13,6 +13,9 @@ Wall-clock times that do not exist (spring forward, e.g. 02:30 on the last Sunda
 Europe/Berlin) resolve to the same instant as the time before the transition plus the gap, i.e.
 03:30 local; ambiguous ones (fall back) resolve to their first occurrence (PEP 495, fold=0).
 
+Members marked away (`AwayPeriod`, from the user service's member.away_set) are not candidates for automatic
+assignment while away (`available`).
+
 What a completion does to a chore (`complete`: its next due time, whether it is done, who has it next,
 whether it was on time) is one function of the chore's schedule state and the completion; the use case
 applies the `CompletionChange` it returns.
@@ -23,7 +26,7 @@ from __future__ import annotations
 import uuid
 from calendar import isleap
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Literal, cast, get_args
 
@@ -304,6 +307,51 @@ def next_assignee(assignment: Assignment, *, current: uuid.UUID | None) -> uuid.
     """Who the next occurrence is assigned to after a completion (fixed: always the same person)."""
     del current  # rotation strategies (round robin, least completed, ...) will need it
     return initial_assignee(assignment)
+
+
+def without(assignment: Assignment, member: uuid.UUID) -> Assignment:
+    """`assignment` with `member` no longer in it (their account is gone): the others keep their order; a fixed
+    assignment left with nobody becomes unassigned (a fixed one needs an assignee)."""
+    if member not in assignment.assignees:
+        return assignment
+    rest = tuple(a for a in assignment.assignees if a != member)
+    strategy: Strategy = "unassigned" if assignment.strategy == "fixed" and not rest else assignment.strategy
+    return replace(assignment, strategy=strategy, assignees=rest)
+
+
+# --- away members ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AwayPeriod:
+    """A member is away in [start, end) (the user service's member.away_set): assignment skips them meanwhile.
+    `start` None: away since ever; `end` None: away until the period is cleared. An empty or inverted period
+    (end <= start) covers no instant."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def covers(self, at: datetime) -> bool:
+        at = _utc(at, "at")
+        if self.start is not None and at < _utc(self.start, "start"):
+            return False
+        return self.end is None or at < _utc(self.end, "end")
+
+
+def is_away(away: Mapping[uuid.UUID, AwayPeriod], member: uuid.UUID, at: datetime) -> bool:
+    """Whether `member` is away at the instant `at`, by the household's away periods (`away`: one per member)."""
+    period = away.get(member)
+    return period is not None and period.covers(at)
+
+
+def available(
+    candidates: Iterable[uuid.UUID], away: Mapping[uuid.UUID, AwayPeriod], at: datetime
+) -> tuple[uuid.UUID, ...]:
+    """`candidates` (in their order) who are not away at `at`: whom an automatic assignment may pick.
+
+    No strategy picks anyone yet (fixed is always `assignees[0]`, unassigned nobody); the rotating ones
+    (round robin, least completed, ...) choose among these."""
+    return tuple(member for member in candidates if not is_away(away, member, at))
 
 
 # --- completion ------------------------------------------------------------------------------------
