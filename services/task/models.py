@@ -1,4 +1,4 @@
-"""The task database: chores (with their current schedule state) and their completions."""
+"""The task database: chores (with their current schedule state), their completions, and members' away periods."""
 
 from __future__ import annotations
 
@@ -86,6 +86,11 @@ class Completion(Base):
         # History of one chore, and of the whole household (parent households/{h}/chores/-), newest first.
         sa.Index("ix_completions_chore_id_complete_time_id", "chore_id", "complete_time", "id"),
         sa.Index("ix_completions_household_id_complete_time_id", "household_id", "complete_time", "id"),
+        # A person's completions in every household, former ones included (erasure on user.deleted, export): done
+        # by them, or recorded by them. (A person's chores are found by a scan: a household has tens of chores,
+        # while its completions grow without bound.)
+        sa.Index("ix_completions_completed_by", "completed_by"),
+        sa.Index("ix_completions_recorder_id", "recorder_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -105,6 +110,30 @@ class Completion(Base):
     due_time: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
     on_time: Mapped[bool] = mapped_column(sa.Boolean, nullable=False)
     create_time: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+
+
+class Away(Base):
+    """A member's away period in a household, as told by the user service's member.away_set / member.away_cleared
+    (a `kit.projection.Projection`: one row per member per household; a newer period replaces the older one,
+    a clearing is the tombstone `cleared_at`, so a late older event cannot bring a cleared period back).
+    Assignment reads it as `scheduling.AwayPeriod`s. Erased with the member (user.deleted) or the household
+    (household.deleted)."""
+
+    __tablename__ = "away_periods"
+    __table_args__ = (
+        # A person's periods in every household (erasure, export).
+        sa.Index("ix_away_periods_user_id", "user_id"),
+    )
+
+    household_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    # [start_time, end_time); NULL start: away since ever, NULL end: until cleared.
+    start_time: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    end_time: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    as_of: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+    versions: Mapped[dict[str, str]] = mapped_column(JSONB, nullable=False, server_default=sa.text("'{}'::jsonb"))
+    # Set when the period was cleared (member.away_cleared): no longer away.
+    cleared_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
 
 
 def etag_of(chore: Chore) -> str:

@@ -1,4 +1,5 @@
-"""SQL of the task service: chores (keyset-paginated, filtered, full-text searched) and completions."""
+"""SQL of the task service: chores (keyset-paginated, filtered, full-text searched), completions, away periods.
+(What names a person across the tables, for erasure and export, is services.task.privacy's.)"""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit import outbox
 from kit.repository import Cursor, keyset
-from services.task.models import DUE_KEY_SQL, Chore, Completion
+from services.task.models import DUE_KEY_SQL, Away, Chore, Completion
+from services.task.scheduling import AwayPeriod
 
 ChoreOrder = Literal["due_at", "created_at", "points", "title"]
 # Where "no due time" (a done one-off chore) sorts: last. A cursor holds None for it (see `sort_value`).
@@ -229,3 +231,17 @@ class CompletionRepository:
             query = query.where(Completion.chore_id == chore_id)
         order = (Completion.complete_time.expression, Completion.id.expression)
         return list(await self._session.scalars(keyset(query, order, after=after, limit=limit, descending=True)))
+
+
+class AwayRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def household(self, household_id: uuid.UUID) -> dict[uuid.UUID, AwayPeriod]:
+        """The household's members who have an away period (not cleared), for `scheduling.is_away`/`available`."""
+        rows = await self._session.execute(
+            sa.select(Away.user_id, Away.start_time, Away.end_time).where(
+                Away.household_id == household_id, Away.cleared_at.is_(None)
+            )
+        )
+        return {user_id: AwayPeriod(start, end) for user_id, start, end in rows.all()}

@@ -29,7 +29,12 @@ CHORE_INDEXES = {
 COMPLETION_INDEXES = {
     "ix_completions_chore_id_complete_time_id",
     "ix_completions_household_id_complete_time_id",
+    # A person's completions in every household (0006: erasure and export).
+    "ix_completions_completed_by",
+    "ix_completions_recorder_id",
 }
+# Members' away periods (0006), one per member per household.
+AWAY_INDEXES = {"pk_away_periods", "ix_away_periods_user_id"}
 # CreateChore's and CompleteChore's request ids (0004: kit.idempotency's table, per caller).
 IDEMPOTENCY_INDEXES = {"pk_idempotency_keys", "ix_idempotency_keys_created_at"}
 
@@ -38,14 +43,20 @@ async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitab
     await check_reversible(
         await fresh_database("task_migrations"),
         "task",
-        tables={"chores", "completions", "outbox", "inbox", "idempotency_keys"},
-        indexes={"chores": CHORE_INDEXES, "completions": COMPLETION_INDEXES, "idempotency_keys": IDEMPOTENCY_INDEXES},
+        tables={"chores", "completions", "outbox", "inbox", "idempotency_keys", "away_periods"},
+        indexes={
+            "chores": CHORE_INDEXES,
+            "completions": COMPLETION_INDEXES,
+            "idempotency_keys": IDEMPOTENCY_INDEXES,
+            "away_periods": AWAY_INDEXES,
+        },
         definitions={
             "ix_chores_search": ["USING gin (search)"],
             "ix_chores_labels": ["USING gin (labels)"],
             "ix_chores_household_id_state_due": ["COALESCE(next_due_time, 'infinity'"],
             # Request ids are per caller: keyed by the method, the creator / the recorder, and the id.
             "pk_idempotency_keys": ["UNIQUE", "(scope, caller, request_id)"],
+            "pk_away_periods": ["(household_id, user_id)"],
         },
     )
 
