@@ -38,6 +38,7 @@ from services.task.models import ACTIVE, ARCHIVED, DONE, Chore, Completion, etag
 HOUSEHOLD = "households/{household}"
 CHORE = "households/{household}/chores/{chore}"
 PHOTO = "households/{household}/photos/{photo}"
+USER = "users/{user}"
 ALL_CHORES = "-"  # AIP-159: households/{h}/chores/- lists completions of every chore
 
 Recurrence = task_pb2.Recurrence

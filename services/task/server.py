@@ -9,9 +9,11 @@ from kit.runtime import create_runtime
 from kit.settings import ServiceSettings
 from kit.telemetry import Telemetry
 from services.task.config import Settings
+from services.task.consumers import handlers
 from services.task.lists import ChoreLists
+from services.task.privacy import UserData
 from services.task.service import ChoreService
-from services.task.servicer import ChoreServicer
+from services.task.servicer import ChoreServicer, PrivacyServicer
 from services.user.client import membership_client
 
 
@@ -25,8 +27,14 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
         servicer = ChoreServicer(ChoreService(runtime.sessions, membership, lists=lists))
         # ListChores answers with the page as cached: ListChoresResponse bytes, sent as they are.
         add = passing_bytes_through(task_pb2_grpc.add_ChoreServiceServicer_to_server, ["ListChores"])
-        server = runtime.build_server([(add, servicer, "hearth.task.v1.ChoreService")])
+        privacy = PrivacyServicer(UserData(runtime.sessions))
+        server = runtime.build_server(
+            [
+                (add, servicer, "hearth.task.v1.ChoreService"),
+                (task_pb2_grpc.add_PrivacyServiceServicer_to_server, privacy, "hearth.task.v1.PrivacyService"),
+            ]
+        )
         runtime.publish_outbox()
-        # Membership and household events from user drop this service's cached membership answers.
-        runtime.consume(["user"], membership.invalidation_handlers())
+        # From user: cached membership answers dropped, away periods, and what a deleted user or household leaves.
+        runtime.consume(["user"], handlers(membership, lists))
     return runtime.attach(server)

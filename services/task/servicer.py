@@ -1,5 +1,5 @@
-"""gRPC ChoreService: proto ↔ domain only (rules live in service.py). Resource names become ids here
-(converters), so the use cases never parse a name."""
+"""gRPC ChoreService and PrivacyService: proto ↔ domain only (rules live in service.py and privacy.py). Resource
+names become ids here (converters), so the use cases never parse a name."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import grpc
 from google.protobuf import empty_pb2
 from hearth.task.v1 import task_pb2, task_pb2_grpc
 
+from kit.names import parse_ids
 from kit.repository import Page
 from services.task import converters
+from services.task.privacy import UserData
 from services.task.repository import ChoreRow
 from services.task.service import ChoreService
 
@@ -87,6 +89,21 @@ class ChoreServicer(task_pb2_grpc.ChoreServiceServicer):
             completions=[converters.completion_to_proto(c) for c in page.items],
             next_page_token=page.next_page_token,
         )
+
+
+class PrivacyServicer(task_pb2_grpc.PrivacyServiceServicer):
+    """Internal (service tokens only): what task holds about a person, for the user service's export job."""
+
+    def __init__(self, user_data: UserData) -> None:
+        self._user_data = user_data
+
+    async def ExportUserData(
+        self,
+        request: task_pb2.ExportUserDataRequest,
+        context: grpc.aio.ServicerContext[task_pb2.ExportUserDataRequest, task_pb2.UserDataExport],
+    ) -> task_pb2.UserDataExport:
+        user_id = parse_ids(request.user, converters.USER, field="user")["user"]
+        return task_pb2.UserDataExport(json=await self._user_data.export(user_id))
 
 
 def _render_chores(page: Page[ChoreRow]) -> bytes:

@@ -1,0 +1,261 @@
+"""What the task service holds about a person, and what becomes of it (GDPR): erased or anonymised when their
+account is deleted (user.deleted), exported for their data export (PrivacyService.ExportUserData); and what it
+holds about a household, erased when the household is deleted (household.deleted).
+
+On user.deleted (`erase_user`) the household keeps its history, attributed to a deleted user, and loses the person:
+
+- completions they did or recorded stay (the household's counts, points and times do not change); `completed_by`
+  and `recorder_id` become `DELETED_USER`, and the note and photo of each such completion are cleared: free text
+  and a picture written, taken or uploaded by or about the person are theirs, not the household's;
+- chores they created stay, `creator_id` `DELETED_USER`; title and description are the household's (the
+  household goes on doing the chore), kept;
+- chores whose assignment lists them lose them (`scheduling.without`: the others keep their rotation order; a
+  fixed chore left with nobody becomes unassigned); a chore assigned to them passes to the assignment's next
+  assignee, or to nobody when it is done or archived; each such chore gets a new version and a chore.updated
+  event (field `assignment`), in the same transaction;
+- their away periods and their request ids (kit.idempotency: the caller's user id, kept 24 h only for retries
+  they can no longer send) are deleted;
+- events in the outbox that name them (published ones, kept for the retention period, and unpublished ones,
+  still to be sent) have their id replaced by `DELETED_USER`, so nothing task publishes from now on names them.
+Cached answers that name them (their membership in each household; chore list pages rendering them as an
+assignee) are dropped by the consumer (services.task.consumers). A page dropped is unreadable at once but stays
+in Redis until its TTL (`TASK_CHORE_LIST_TTL_SECONDS`).
+
+`DELETED_USER` is the nil UUID: one marker for every deleted person, so that no table keeps a per-person
+pseudonym that would still tie their completions together.
+
+On household.deleted (`erase_household`) its chores, completions, away periods and request ids are deleted, not
+archived: nobody can read them any more (no one is a member of a deleted household), so keeping them would be
+keeping the members' history for no purpose. Outbox rows about it are left to the outbox's retention.
+
+Every step is idempotent: handling the same event again finds nothing left to change.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from google.protobuf import json_format
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
+from hearth.events.v1 import events_pb2
+from sqlalchemy.dialects.postgresql import BYTEA, JSONB
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kit import context
+from kit.catalogue import payload_class
+from kit.errors import PermissionDenied
+from kit.outbox import add_event
+from services.task import converters, events, scheduling
+from services.task.models import ACTIVE, Away, Chore, Completion, idempotency_keys, outbox
+
+log = logging.getLogger("hearth.task.privacy")
+
+DELETED_USER = uuid.UUID(int=0)
+# The only service whose export job may read a person's data here.
+EXPORTER = "user"
+
+_ASSIGNEES: sa.ColumnElement[Any] = sa.literal_column("chores.assignment -> 'assignees'", JSONB)
+# Envelopes whose bytes hold the text of an id (a payload's ids are strings, so they appear as they are).
+_OUTBOX_NAMING = sa.text(
+    "SELECT id, envelope FROM outbox WHERE position(:needle IN envelope) > 0 ORDER BY id FOR UPDATE"
+).bindparams(sa.bindparam("needle", type_=BYTEA))
+
+
+def _chores_of(user_id: uuid.UUID) -> sa.ColumnElement[bool]:
+    """Chores that name `user_id`: created by them, assigned to them, or with them in the assignment. (A scan of
+    the chores: see models.Completion's indexes.)"""
+    return sa.or_(
+        Chore.creator_id == user_id,
+        Chore.assignee_id == user_id,
+        _ASSIGNEES.contains([str(user_id)]),
+    )
+
+
+def _completions_of(user_id: uuid.UUID) -> sa.ColumnElement[bool]:
+    return sa.or_(Completion.completed_by == user_id, Completion.recorder_id == user_id)
+
+
+# --- erasure -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Erased:
+    """What `erase_user` changed: the households whose cached chore pages show the person."""
+
+    households: set[uuid.UUID] = field(default_factory=set)
+
+
+async def erase_user(session: AsyncSession, user_id: uuid.UUID, *, now: datetime) -> Erased:
+    """Erase or anonymise everything that names `user_id` (see the module docstring), in `session`'s transaction."""
+    erased = Erased()
+    chores = await session.scalars(sa.select(Chore).where(_chores_of(user_id)).order_by(Chore.id).with_for_update())
+    for chore in list(chores):
+        erased.households.add(chore.household_id)
+        before = scheduling.Assignment.from_json(chore.assignment)
+        after = scheduling.without(before, user_id)
+        if chore.creator_id == user_id:
+            chore.creator_id = DELETED_USER
+        if chore.assignee_id == user_id:
+            chore.assignee_id = scheduling.initial_assignee(after) if chore.state == ACTIVE else None
+        chore.assignment = after.as_json()
+        chore.version += 1
+        chore.update_time = now
+        if after != before:
+            await session.flush()
+            await add_event(session, events.chore_updated(chore, ["assignment"]), household_id=chore.household_id)
+    await session.flush()
+
+    involved = _completions_of(user_id)
+    result = await session.execute(
+        sa.update(Completion)
+        .where(involved)
+        .values(
+            completed_by=sa.case((Completion.completed_by == user_id, DELETED_USER), else_=Completion.completed_by),
+            recorder_id=sa.case((Completion.recorder_id == user_id, DELETED_USER), else_=Completion.recorder_id),
+            note="",
+            photo="",
+        )
+        .returning(Completion.household_id)
+        .execution_options(synchronize_session=False)
+    )
+    erased.households.update(result.scalars())
+    await session.execute(sa.delete(Away).where(Away.user_id == user_id))
+    await session.execute(sa.delete(idempotency_keys).where(idempotency_keys.c.caller == str(user_id)))
+    await _anonymise_outbox(session, user_id)
+    return erased
+
+
+async def erase_household(session: AsyncSession, household_id: uuid.UUID) -> None:
+    """Delete what task holds for the household (see the module docstring), in `session`'s transaction."""
+    resources = sa.union_all(
+        sa.select(Chore.id).where(Chore.household_id == household_id),
+        sa.select(Completion.id).where(Completion.household_id == household_id),
+    )
+    await session.execute(sa.delete(idempotency_keys).where(idempotency_keys.c.resource_id.in_(resources)))
+    await session.execute(sa.delete(Away).where(Away.household_id == household_id))
+    # Completions would go with their chores (ON DELETE CASCADE); by household, they go by their index.
+    for model in (Completion, Chore):
+        await session.execute(
+            sa.delete(model).where(model.household_id == household_id).execution_options(synchronize_session=False)
+        )
+
+
+def _replace_in(message: Message, old: str, new: str) -> None:
+    """Every string field of `message` and of the messages inside it, with `old` replaced by `new`."""
+    for descriptor, value in message.ListFields():
+        repeated = descriptor.is_repeated
+        if descriptor.type == FieldDescriptor.TYPE_MESSAGE:
+            for item in value if repeated else [value]:
+                _replace_in(item, old, new)
+        elif descriptor.type == FieldDescriptor.TYPE_STRING:
+            if repeated:
+                value[:] = [text.replace(old, new) for text in value]
+            elif old in value:
+                setattr(message, descriptor.name, value.replace(old, new))
+
+
+def anonymised_envelope(data: bytes, user_id: uuid.UUID) -> bytes:
+    """The envelope `data` with `user_id` replaced by `DELETED_USER` wherever it names them (the actor, any id in
+    the payload); the same bytes when the payload's type is not in the catalogue (never one task wrote)."""
+    envelope = events_pb2.Envelope.FromString(data)
+    cls = payload_class(envelope.type)
+    if cls is None:
+        return data
+    payload = cls()
+    if not envelope.payload.Unpack(payload):
+        return data
+    old, new = str(user_id), str(DELETED_USER)
+    _replace_in(payload, old, new)
+    envelope.payload.Pack(payload)
+    _replace_in(envelope, old, new)  # the actor; inside the Any only its type URL is text
+    return envelope.SerializeToString()
+
+
+async def _anonymise_outbox(session: AsyncSession, user_id: uuid.UUID) -> None:
+    needle = str(user_id).encode()
+    rows = (await session.execute(_OUTBOX_NAMING, {"needle": needle})).all()
+    for row_id, data in rows:
+        anonymised = anonymised_envelope(data, user_id)
+        if needle in anonymised:  # a shape the rewrite does not reach: not published again, not kept
+            log.warning("an outbox event still names a deleted user after anonymising it; deleting it")
+            await session.execute(sa.delete(outbox).where(outbox.c.id == row_id))
+        else:
+            await session.execute(sa.update(outbox).where(outbox.c.id == row_id).values(envelope=anonymised))
+
+
+# --- export ------------------------------------------------------------------------------------------------
+
+
+def _resource(message: Message) -> dict[str, Any]:
+    """A resource as its JSON mapping (proto field names, RFC 3339 times, enum names)."""
+    return json_format.MessageToDict(message, preserving_proto_field_name=True)
+
+
+async def export_user(session: AsyncSession, user_id: uuid.UUID) -> dict[str, Any]:
+    """Everything task holds about `user_id`: the chores they created, those assigned to them or listing them in
+    their assignment, the completions they did or recorded (with times, notes and photos) and their away
+    periods (cleared ones too: `cleared_time`), in every household (former ones included)."""
+    chores = list(
+        await session.scalars(sa.select(Chore).where(_chores_of(user_id)).order_by(Chore.create_time, Chore.id))
+    )
+    assigned = [
+        chore
+        for chore in chores
+        if chore.assignee_id == user_id or user_id in scheduling.Assignment.from_json(chore.assignment).assignees
+    ]
+    completions = (
+        await session.execute(
+            sa.select(Completion, Chore.title)
+            .join(Chore, Chore.id == Completion.chore_id)
+            .where(_completions_of(user_id))
+            .order_by(Completion.complete_time, Completion.id)
+        )
+    ).all()
+    away = await session.scalars(sa.select(Away).where(Away.user_id == user_id).order_by(Away.household_id))
+    return {
+        "service": "task",
+        "user": f"users/{user_id}",
+        "chores_created": [_resource(converters.chore_to_proto(c)) for c in chores if c.creator_id == user_id],
+        "chores_assigned": [_resource(converters.chore_to_proto(c)) for c in assigned],
+        "completions": [
+            {**_resource(converters.completion_to_proto(completion)), "chore_title": title}
+            for completion, title in completions
+        ],
+        "away_periods": [
+            {
+                "household": f"households/{period.household_id}",
+                "start_time": period.start_time.isoformat() if period.start_time else None,
+                "end_time": period.end_time.isoformat() if period.end_time else None,
+                "cleared_time": period.cleared_at.isoformat() if period.cleared_at else None,
+            }
+            for period in away
+        ],
+    }
+
+
+class UserData:
+    """PrivacyService's use case: a person's data for the user service's export job (internal: service tokens
+    only, checked by kit.interceptors; and of those only the user service's)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def export(self, user_id: uuid.UUID) -> str:
+        """One JSON object (`export_user`), as text."""
+        caller = context.caller.get()
+        if caller is None or caller.service != EXPORTER:
+            raise PermissionDenied(f"only the {EXPORTER} service exports a person's data")
+        async with self._sessions() as session:
+            data = await export_user(session, user_id)
+        return json.dumps(data, ensure_ascii=False)
+
+
+__all__: Sequence[str] = ["DELETED_USER", "Erased", "UserData", "anonymised_envelope", "erase_household", "erase_user"]
