@@ -1,13 +1,15 @@
-"""The analytics database: read models built only from events (members, completions)."""
+"""The analytics database: read models built only from events (members, completions), and what erasure leaves
+behind so that late events cannot undo it (erased users, deleted households)."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import BYTEA, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from kit.db import make_base
@@ -54,12 +56,14 @@ class Completion(Base):
         sa.Index("ix_completions_household_id_completed_at", "household_id", "completed_at"),
         # Streaks: one member's days with a completion.
         sa.Index("ix_completions_household_id_user_id_completed_at", "household_id", "user_id", "completed_at"),
+        # One person's completions in every household (erasure on user.deleted, export).
+        sa.Index("ix_completions_user_id", "user_id"),
     )
 
     completion_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     household_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     chore_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
-    # Who did it (ChoreCompleted.completed_by).
+    # Who did it (ChoreCompleted.completed_by); DELETED_USER once their account is deleted.
     user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     completed_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
     due_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
@@ -67,6 +71,37 @@ class Completion(Base):
     points: Mapped[int] = mapped_column(sa.Integer, nullable=False)
     estimated_minutes: Mapped[int] = mapped_column(sa.Integer, nullable=False)
     event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+
+
+# Whom a deleted person's completions are attributed to: one marker for everyone deleted (the nil UUID), so the
+# household's totals stay whole and nothing ties a deleted person's completions together.
+DELETED_USER = uuid.UUID(int=0)
+
+
+def erasure_key(user_id: uuid.UUID) -> bytes:
+    """How an erased user is remembered: SHA-256 of their id (a UUIDv7's random part cannot be guessed back)."""
+    return hashlib.sha256(user_id.bytes).digest()
+
+
+class ErasedUser(Base):
+    """A person whose account was deleted (user.deleted), by `erasure_key` only: their id is not kept. Events
+    about them still on their way (a chore.completed published before the deletion, read from the task stream
+    after the user stream's user.deleted) are recorded as DELETED_USER's."""
+
+    __tablename__ = "erased_users"
+
+    user_key: Mapped[bytes] = mapped_column(BYTEA, primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+
+
+class DeletedHousehold(Base):
+    """A household that was deleted (household.deleted): its rows are gone, and events about it that arrive
+    late are dropped instead of starting it again. A household id names no person."""
+
+    __tablename__ = "deleted_households"
+
+    household_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    deleted_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
 
 
 outbox = outbox_table(Base.metadata)

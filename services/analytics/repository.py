@@ -8,11 +8,11 @@ from datetime import date, datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import BYTEA, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.projection import Projection
-from services.analytics.models import Completion, Member
+from services.analytics.models import DELETED_USER, Completion, DeletedHousehold, ErasedUser, Member, erasure_key
 from services.analytics.stats import Tally
 
 # The members read model (fed by services.user.client.membership_mirror).
@@ -20,9 +20,20 @@ MEMBERS = Projection(Member.__table__, key=("household_id", "user_id"), tombston
 
 
 def _upsert_completion() -> sa.Insert:
-    """Built once: the consumer runs it for every completion, and building an upsert costs more than running it."""
+    """Built once: the consumer runs it for every completion, and building an upsert costs more than running it.
+
+    One statement that also honours erasure: a completion by a person since erased (their `erasure_key` in
+    `erased_users`, bound as `user_key`) is recorded as DELETED_USER's, and one of a deleted household is not
+    recorded at all."""
     table = cast(sa.Table, Completion.__table__)
-    stmt = insert(table)
+    values: dict[str, sa.ColumnElement[Any]] = {
+        column.name: sa.bindparam(column.name, type_=column.type) for column in table.c
+    }
+    erased = sa.exists().where(ErasedUser.user_key == sa.bindparam("user_key", type_=BYTEA))
+    values["user_id"] = sa.case((erased, sa.literal(DELETED_USER, UUID(as_uuid=True))), else_=values["user_id"])
+    household_gone = sa.exists().where(DeletedHousehold.household_id == values["household_id"])
+    rows = sa.select(*(value.label(name) for name, value in values.items())).where(~household_gone)
+    stmt = insert(table).from_select(list(values), rows)
     updates = {column.name: stmt.excluded[column.name] for column in table.c if column.name != "completion_id"}
     return stmt.on_conflict_do_update(index_elements=["completion_id"], set_=updates)
 
@@ -50,9 +61,10 @@ class CompletionRepository:
 
     async def upsert(self, values: dict[str, Any]) -> None:
         """Record a completion (`values`: every column); the same completion again (a redelivered or
-        re-published event) overwrites it."""
+        re-published event) overwrites it. A completion of an erased person is recorded as DELETED_USER's; one
+        of a deleted household is dropped."""
         connection = await self._session.connection()
-        await connection.execute(_UPSERT_COMPLETION, values)
+        await connection.execute(_UPSERT_COMPLETION, {**values, "user_key": erasure_key(values["user_id"])})
 
     async def tallies(self, household_id: uuid.UUID, start: datetime, end: datetime) -> dict[str, Tally]:
         """Per person (former members too): completions, on-time ones, points and minutes in `[start, end)`."""

@@ -11,12 +11,16 @@ async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitab
     await check_reversible(
         await fresh_database("analytics_migrations"),
         "analytics",
-        tables={"members", "completions", "outbox", "inbox"},
+        tables={"members", "completions", "outbox", "inbox", "erased_users", "deleted_households"},
         indexes={
             "completions": {
                 "ix_completions_household_id_completed_at",
                 "ix_completions_household_id_user_id_completed_at",
-            }
+                # One person's completions in every household (0005: erasure and export).
+                "ix_completions_user_id",
+            },
+            "erased_users": {"pk_erased_users"},
+            "deleted_households": {"pk_deleted_households"},
         },
-        definitions={},
+        definitions={"pk_erased_users": ["(user_key)"]},
     )
