@@ -1,18 +1,23 @@
 """Event handlers of the analytics service, run by `kit.events.EventConsumer` inside its transaction.
 
 Everything analytics knows comes from here. Handlers are idempotent on their own (upserts keyed by
-member and by completion), beyond the consumer's inbox, and tolerate events out of order.
+member and by completion), beyond the consumer's inbox, and tolerate events out of order — erasure included:
+user.deleted and household.deleted (services.analytics.privacy) leave a mark that a late chore.completed
+from the task stream respects.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from hearth.events.v1 import events_pb2
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kit.db import utcnow
 from kit.events import Event, Handlers, combine, required_id
+from services.analytics import privacy
 from services.analytics.repository import MEMBERS, CompletionRepository
 from services.user.client import MembershipClient, membership_mirror
 
@@ -39,11 +44,31 @@ async def on_chore_completed(session: AsyncSession, event: Event[events_pb2.Chor
     )
 
 
+def erasure_handlers(membership: MembershipClient | None = None, *, clock: Callable[[], datetime] = utcnow) -> Handlers:
+    """user.deleted and household.deleted; with `membership`, a deleted user's cached answers (they carry their
+    display name) are dropped in every household they were in."""
+
+    async def on_user_deleted(session: AsyncSession, event: Event[events_pb2.UserDeleted]) -> None:
+        user_id = required_id(event.payload.user_id)
+        await privacy.erase_user(session, user_id, now=clock())
+        if membership is not None:
+            for household_id in event.payload.household_ids:
+                await membership.invalidate(required_id(household_id), user_id)
+
+    async def on_household_deleted(session: AsyncSession, event: Event[events_pb2.HouseholdDeleted]) -> None:
+        household_id = required_id(event.payload.household_id, event.household_id)
+        await privacy.erase_household(session, household_id, now=clock())
+
+    return {events_pb2.UserDeleted: on_user_deleted, events_pb2.HouseholdDeleted: on_household_deleted}
+
+
 def handlers(membership: MembershipClient | None = None) -> Handlers:
     """The handlers by payload; with `membership`, the events that make a cached membership answer stale
     (role changes, departures, a household's time zone: streaks are counted in it) also drop it, after the
     read model is updated."""
-    read_model = combine(membership_mirror(MEMBERS), {events_pb2.ChoreCompleted: on_chore_completed})
+    read_model = combine(
+        membership_mirror(MEMBERS), {events_pb2.ChoreCompleted: on_chore_completed}, erasure_handlers(membership)
+    )
     if membership is None:
         return read_model
     return combine(read_model, membership.invalidation_handlers())

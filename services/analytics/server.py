@@ -10,8 +10,9 @@ from kit.settings import ServiceSettings
 from kit.telemetry import Telemetry
 from services.analytics.config import Settings
 from services.analytics.consumers import handlers
+from services.analytics.privacy import UserData
 from services.analytics.service import AnalyticsService
-from services.analytics.servicer import AnalyticsServicer
+from services.analytics.servicer import AnalyticsServicer, PrivacyServicer
 from services.user.client import membership_client
 
 
@@ -27,7 +28,12 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
                     analytics_pb2_grpc.add_AnalyticsServiceServicer_to_server,
                     servicer,
                     "hearth.analytics.v1.AnalyticsService",
-                )
+                ),
+                (
+                    analytics_pb2_grpc.add_PrivacyServiceServicer_to_server,
+                    PrivacyServicer(UserData(runtime.sessions)),
+                    "hearth.analytics.v1.PrivacyService",
+                ),
             ]
         )
         runtime.publish_outbox()

@@ -16,12 +16,11 @@ import pytest
 import redis.asyncio as aioredis
 from google.protobuf.timestamp_pb2 import Timestamp
 from hearth.analytics.v1 import analytics_pb2, analytics_pb2_grpc
-from hearth.events.v1 import events_pb2
 from hearth.user.v1 import user_pb2, user_pb2_grpc
 
 from kit import timestamps
 from kit.ids import new_id
-from tests.support.events import consumed, envelope, member_joined, publish
+from services.analytics.tests.helpers import Events
 from tests.support.fixtures import redis_fixture, stack_fixture, stub_fixture
 from tests.support.people import Person, register
 from tests.support.rpc import refused
@@ -29,7 +28,6 @@ from tests.support.stack import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-GROUP = "analytics"
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
@@ -62,50 +60,6 @@ async def make_home(stack: Stack, time_zone: str = "Europe/Berlin") -> Home:
             )
             await households.AcceptInvite(user_pb2.AcceptInviteRequest(code=invite.code), metadata=person.metadata)
     return Home(household.name.removeprefix("households/"), alice, bob, carol)
-
-
-class Events:
-    def __init__(self, stack: Stack, redis: aioredis.Redis, household_id: str) -> None:
-        self.stack, self.redis, self.household_id = stack, redis, household_id
-
-    async def send(self, domain: str, event: events_pb2.Envelope) -> None:
-        stream = f"{self.stack.namespace}.events.{domain}"
-        await consumed(self.redis, stream, GROUP, await publish(self.redis, stream, event))
-
-    async def join(self, person: Person, role: str, at: datetime) -> None:
-        await self.send("user", member_joined(self.household_id, person, role, at=at))
-
-    async def leave(self, person: Person, at: datetime) -> None:
-        left = events_pb2.MemberLeft(household_id=self.household_id, user_id=person.user_id)
-        await self.send("user", envelope("member.left", left, household_id=self.household_id, occurred_at=at))
-
-    async def complete(
-        self,
-        by: Person,
-        at: datetime,
-        *,
-        points: int = 10,
-        minutes: int = 30,
-        on_time: bool = True,
-        completion_id: str | None = None,
-    ) -> str:
-        completion_id = completion_id or str(new_id())
-        payload = events_pb2.ChoreCompleted(
-            household_id=self.household_id,
-            chore_id=str(new_id()),
-            completion_id=completion_id,
-            title="Chore",
-            completed_by=by.user_id,
-            points=points,
-            estimated_minutes=minutes,
-            on_time=on_time,
-        )
-        payload.completed_at.FromDatetime(at)
-        payload.due_at.FromDatetime(at if on_time else at - timedelta(hours=1))
-        await self.send(
-            "task", envelope("chore.completed", payload, household_id=self.household_id, actor_id=by.user_id)
-        )
-        return completion_id
 
 
 def local(day: date, hour: int, minute: int = 0) -> datetime:
