@@ -1,9 +1,22 @@
-"""Password hashing (argon2id, RFC 9106's low-memory profile unless configured) and the password policy."""
+"""Password hashing (argon2id, RFC 9106's low-memory profile unless configured) and the password policy.
+
+A password is its NFC form (`normalized`; RFC 8265's OpaqueString profile): that is what is counted, compared with
+the common passwords and hashed, so "é" typed as one code point or as "e" and a combining acute is one character
+and one password, whichever keyboard typed it. Nothing else is changed: not case, not spaces, and never cut —
+argon2 hashes every character (unlike bcrypt, which ignores all after 72 bytes), so a password too long is refused,
+not truncated.
+
+The policy is NIST SP 800-63B's: a length, no composition rules, and no password from a list of common ones
+(password_lists/README.md). The account's email and display name are not compared with it: the registration's
+call site (accounts.py) does not pass them.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import gzip
 import os
+import unicodedata
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
@@ -24,27 +37,60 @@ PASSWORD_WORK = Counter(
     ["outcome"],
 )
 
+# Both in Unicode code points of the NFC form (`normalized`). 128 holds any passphrase a person types and what
+# password managers generate; a password longer than that is refused, never cut to fit.
 MIN_LENGTH = 10
-MAX_LENGTH = 256
+MAX_LENGTH = 128
 DEFAULT_COST = profiles.RFC_9106_LOW_MEMORY
+
+LISTS = Path(__file__).with_name("password_lists")
+COMMON_LISTS = ("django-common-passwords.txt.gz", "hearth.txt")
+
+TOO_COMMON_MESSAGE = "is too common; choose another"
+TOO_REPETITIVE_MESSAGE = "is too repetitive"
+
+
+def normalized(password: str) -> str:
+    """The password as it is counted, compared and hashed: its NFC form."""
+    return unicodedata.normalize("NFC", password)
+
+
+def common_key(password: str) -> str:
+    """What a password is looked up by in the common ones: case folded and stripped, so "Password1 " and
+    "PASSWORD1" are "password1"."""
+    return normalized(password).strip().casefold()
+
+
+def _read_list(path: Path) -> list[str]:
+    if path.suffix == ".gz":
+        with gzip.open(path, "rt", encoding="utf-8") as file:
+            return file.read().splitlines()
+    return path.read_text(encoding="utf-8").splitlines()
 
 
 @cache
 def common_passwords() -> frozenset[str]:
-    path = Path(__file__).with_name("common_passwords.txt")
-    return frozenset(line.strip().lower() for line in path.read_text().splitlines() if line.strip())
+    """Every listed password (COMMON_LISTS) by its `common_key`; read on first use, once per process (a few
+    milliseconds), so a process that never checks a new password never holds the list."""
+    keys = (common_key(line) for name in COMMON_LISTS for line in _read_list(LISTS / name))
+    return frozenset(key for key in keys if key)
+
+
+def is_common(password: str) -> bool:
+    return common_key(password) in common_passwords()
 
 
 def policy_violation(password: str) -> str | None:
     """Why `password` is not acceptable, or None."""
-    if len(password) < MIN_LENGTH:
+    candidate = normalized(password)
+    if len(candidate) < MIN_LENGTH:
         return f"must be at least {MIN_LENGTH} characters"
-    if len(password) > MAX_LENGTH:
+    if len(candidate) > MAX_LENGTH:
         return f"must be at most {MAX_LENGTH} characters"
-    if password.lower() in common_passwords():
-        return "is too common; choose another"
-    if len(set(password)) < 4:
-        return "is too repetitive"
+    if is_common(candidate):
+        return TOO_COMMON_MESSAGE
+    if len(set(candidate)) < 4:
+        return TOO_REPETITIVE_MESSAGE
     return None
 
 
@@ -117,11 +163,12 @@ class PasswordHashing:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     def hash(self, password: str) -> str:
-        return self._hasher.hash(password)
+        return self._hasher.hash(normalized(password))
 
     def verify(self, password_hash: str | None, password: str) -> bool:
         try:
-            return self._hasher.verify(password_hash or self._dummy_hash, password) and password_hash is not None
+            given = normalized(password)
+            return self._hasher.verify(password_hash or self._dummy_hash, given) and password_hash is not None
         except (VerificationError, InvalidHashError):
             return False
 
