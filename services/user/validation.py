@@ -8,12 +8,13 @@ validates straight through and raises once with every problem.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Collection
 
 from email_validator import EmailNotValidError
 
 from kit.text import CONTROL_CHARACTERS_MESSAGE, has_control_characters, normalized_email
-from kit.validation import Violations
+from kit.validation import REQUIRED_MESSAGE, Violations
 from services.user import passwords
 
 # Display names of people and households.
@@ -26,10 +27,66 @@ DEFAULT_TIME_ZONE = "UTC"
 USER_AGENT_MAX = 500
 IP_ADDRESS_MAX = 100
 
+NAME_INVISIBLE_MESSAGE = "must contain a visible character"
+
+# What draws nothing by itself: control and format characters (U+200B zero-width space, U+2060 word joiner, U+FEFF,
+# bidirectional marks, tags), spaces and separators (U+00A0, U+3000, U+2028), and combining marks, which only
+# change the character before them. Unassigned and private-use code points are not among them: they may be
+# characters newer than Python's Unicode database (an emoji), or a font's.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp", "Mn", "Mc", "Me"})
+_COMBINING = frozenset({"Mn", "Mc", "Me"})
+# Letters and symbols that draw as blank space, the usual fillers of "empty" names elsewhere: the Hangul fillers
+# (U+115F, U+1160, U+3164, U+FFA0) and the blank Braille pattern (U+2800).
+_BLANK = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+# Tag characters spell out the flags of Scotland, England and Wales after a black flag, up to a cancel tag.
+_TAGS = range(0xE0020, 0xE0080)
+_CANCEL_TAG = "\U000e007f"
+
+
+def is_visible(char: str) -> bool:
+    return char not in _BLANK and unicodedata.category(char) not in _INVISIBLE_CATEGORIES
+
+
+def strip_invisible(value: str) -> str:
+    """`value` without the invisible characters it starts and ends with.
+
+    At the end, combining marks go with the character they follow: they stay on a visible one (the U+FE0F of
+    "❤️", an accent NFC has no single character for) and go with an invisible one. So do tags ending in a cancel
+    tag with the symbol before them (🏴 and its tags are the flag of Scotland)."""
+    start, end = 0, len(value)
+    while start < end and not is_visible(value[start]):
+        start += 1
+    while end > start:
+        base = end
+        if value[base - 1] == _CANCEL_TAG:
+            while base > start and ord(value[base - 1]) in _TAGS:
+                base -= 1
+            if unicodedata.category(value[base - 1]) != "So":
+                base = end  # no emoji before them: tags like any other invisible character
+        while base > start and unicodedata.category(value[base - 1]) in _COMBINING:
+            base -= 1
+        if is_visible(value[base - 1]):
+            break
+        end = base - 1
+    return value[start:end]
+
 
 def name(errors: Violations, field: str, value: str) -> str:
-    """A display name: required, at most NAME_MAX characters."""
-    return errors.text(field, value, max_length=NAME_MAX, required=True)
+    """A display name: its NFC form without invisible characters at either end (`strip_invisible`), required,
+    with at least one visible character, at most NAME_MAX code points, and text kit.text allows.
+
+    Invisible characters inside stay: a zero-width joiner makes one emoji of several ("👩‍👩‍👧"), and Persian and
+    Indic names need zero-width (non-)joiners between letters."""
+    if has_control_characters(value):  # anywhere: what kit.text refuses is not stripped away unseen
+        errors.add(field, CONTROL_CHARACTERS_MESSAGE)
+        return value.strip()
+    trimmed = strip_invisible(unicodedata.normalize("NFC", value))
+    if not trimmed:
+        # Only white space is no name, as for every text field (kit.validation); only zero-width and other
+        # invisible characters look like one, so they are named.
+        errors.add(field, NAME_INVISIBLE_MESSAGE if value.strip() else REQUIRED_MESSAGE)
+        return trimmed
+    return errors.text(field, trimmed, max_length=NAME_MAX, required=True)
 
 
 def locale(errors: Violations, field: str, value: str, *, default: str = "") -> str:
@@ -82,13 +139,16 @@ __all__ = [
     "DEFAULT_TIME_ZONE",
     "IP_ADDRESS_MAX",
     "LOCALE_MAX",
+    "NAME_INVISIBLE_MESSAGE",
     "NAME_MAX",
     "USER_AGENT_MAX",
     "email",
+    "is_visible",
     "locale",
     "login_email",
     "name",
     "password",
     "printable",
     "role",
+    "strip_invisible",
 ]

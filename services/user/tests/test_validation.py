@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from kit.text import CONTROL_CHARACTERS_MESSAGE
-from kit.validation import Violations
+from kit.validation import REQUIRED_MESSAGE, Violations
 from services.user import events, validation
 from services.user.models import Household, User
+
+
+def refusals(errors: Violations) -> list[tuple[str, str]]:
+    return [(violation.field, violation.message) for violation in errors]
 
 
 def test_every_problem_is_collected() -> None:
@@ -51,6 +58,155 @@ def test_a_password_with_a_nul_is_refused() -> None:
     errors = Violations()
     validation.password(errors, "a perfectly long pass\x00phrase")
     assert [(v.field, v.message) for v in errors] == [("password", "must not contain NUL characters")]
+
+
+def test_a_password_longer_than_128_characters_is_refused_on_its_field() -> None:
+    errors = Violations()
+    validation.password(errors, "ab1!" * 32)
+    validation.password(errors, "ab1!" * 32 + "x", "new_password")
+    assert refusals(errors) == [("new_password", "must be at most 128 characters")]
+
+
+def test_a_common_password_is_refused_on_its_field() -> None:
+    errors = Violations()
+    validation.password(errors, "Password1 ")
+    assert refusals(errors) == [("password", "is too common; choose another")]
+
+
+# --- display names -------------------------------------------------------------------------------------
+
+# What draws nothing: format characters (zero-width space, word joiner, BOM, bidi marks, soft hyphen), spaces and
+# separators (no-break, ideographic, line and paragraph), combining marks alone, the Hangul fillers, blank Braille.
+INVISIBLE = [
+    "\u200b",
+    "\u2060",
+    "\ufeff",
+    "\u00a0",
+    "\u00ad",
+    "\u200e\u200f",
+    "\u202e",
+    "\u3000",
+    "\u2028\u2029",
+    "\u0301\u0308",
+    "\u20dd",
+    "\ufe0f",
+    "\u115f\u1160",
+    "\u3164",
+    "\uffa0",
+    "\u2800",
+    "\U000e0041",
+    " \t\n ",
+    "\x85",
+]
+CANCEL_TAG = "\U000e007f"
+invisible_characters = st.one_of(
+    st.characters(categories=["Cf", "Zs", "Zl", "Zp", "Mn", "Mc", "Me"]),
+    st.sampled_from("\t\n\r\x85\u115f\u1160\u3164\uffa0\u2800"),
+)
+
+
+def expected_refusal(invisible: str) -> str:
+    # Only white space (what str.strip removes) is an empty name, as in every text field.
+    return REQUIRED_MESSAGE if not invisible.strip() else validation.NAME_INVISIBLE_MESSAGE
+
+
+@pytest.mark.parametrize("invisible", INVISIBLE)
+def test_a_name_of_only_invisible_characters_is_refused(invisible: str) -> None:
+    errors = Violations()
+    assert validation.name(errors, "display_name", invisible) == ""
+    assert refusals(errors) == [("display_name", expected_refusal(invisible))]
+
+
+@given(st.text(invisible_characters, min_size=1))
+def test_any_name_of_only_invisible_characters_is_refused(invisible: str) -> None:
+    errors = Violations()
+    validation.name(errors, "household.display_name", invisible)
+    assert refusals(errors) == [("household.display_name", expected_refusal(invisible))]
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("", REQUIRED_MESSAGE),
+        ("   ", REQUIRED_MESSAGE),
+        ("\u00a0\u3000", REQUIRED_MESSAGE),
+        ("\u200b", validation.NAME_INVISIBLE_MESSAGE),
+        (" \u200b\u2060 ", validation.NAME_INVISIBLE_MESSAGE),
+        ("\u0301", validation.NAME_INVISIBLE_MESSAGE),
+        ("\u3164", validation.NAME_INVISIBLE_MESSAGE),
+    ],
+)
+def test_an_empty_name_is_required_and_an_invisible_one_is_named_so(given: str, message: str) -> None:
+    errors = Violations()
+    validation.name(errors, "display_name", given)
+    assert refusals(errors) == [("display_name", message)]
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("\u200bAnn\u200b", "Ann"),
+        ("\ufeff Ann \u00a0", "Ann"),
+        ("\u0301Ann\u2060", "Ann"),  # a mark with nothing before it to change
+        ("\u3164Ann\u3164", "Ann"),
+        ("Jose\u0301", "Jos\u00e9"),  # NFC: one é however it was typed
+        ("Spinal Tap\u0308", "Spinal Tap\u0308"),  # a mark NFC cannot compose stays on its letter (p̈)
+        ("\u2764\ufe0f", "\u2764\ufe0f"),  # the variation selector makes the heart an emoji
+        ("1\ufe0f\u20e3", "1\ufe0f\u20e3"),  # keycap one
+        ("\U0001f469\u200d\U0001f469\u200d\U0001f467", "\U0001f469\u200d\U0001f469\u200d\U0001f467"),
+        ("Scots \U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f", None),  # a flag
+        ("Ann\U000e0067\U000e0062\U000e007f", "Ann"),  # tags after a letter are no flag
+        ("Ann \U000e0041", "Ann"),
+        ("\u0645\u06cc\u200c\u062e\u0648\u0627\u0645", None),  # Persian: the joiner inside stays
+        ("Zoë Smith", None),
+    ],
+)
+def test_a_name_is_nfc_without_invisible_characters_at_its_ends(given: str, stored: str | None) -> None:
+    errors = Violations()
+    assert validation.name(errors, "display_name", given) == (stored or given)
+    assert not errors
+
+
+@given(st.text(invisible_characters), st.text(min_size=1), st.text(invisible_characters))
+def test_invisible_characters_around_a_name_change_nothing(before: str, name: str, after: str) -> None:
+    # Marks after a name belong to its last character, and tags up to a cancel tag after a symbol are an emoji.
+    assume(not after or unicodedata.category(after[0]) not in ("Mn", "Mc", "Me"))
+    assume(not (CANCEL_TAG in after and unicodedata.category(name[-1]) == "So"))
+    plain, padded = Violations(), Violations()
+    stored = validation.name(plain, "display_name", name)
+    if not plain:
+        assert validation.name(padded, "display_name", before + name + after) == stored
+        assert not padded
+
+
+@given(st.text())
+def test_an_accepted_name_is_visible_nfc_trimmed_and_stays_as_it_is(value: str) -> None:
+    errors = Violations()
+    stored = validation.name(errors, "display_name", value)
+    if not errors:
+        assert 1 <= len(stored) <= validation.NAME_MAX
+        assert unicodedata.is_normalized("NFC", stored)
+        assert any(validation.is_visible(char) for char in stored)
+        assert validation.is_visible(stored[0])
+        again = Violations()
+        assert validation.name(again, "display_name", stored) == stored
+        assert not again
+
+
+def test_a_name_is_at_most_100_characters_once_trimmed_and_composed() -> None:
+    errors = Violations()
+    assert validation.name(errors, "display_name", "\u200b" + "x" * 100 + "\u200b") == "x" * 100
+    assert validation.name(errors, "display_name", "e\u0301" * 100) == "\u00e9" * 100
+    assert not errors
+    validation.name(errors, "display_name", "x" * 101)
+    assert refusals(errors) == [("display_name", "must be at most 100 characters")]
+
+
+@pytest.mark.parametrize("given", ["Ev\x00e", "\x00", "Ann\x1b", "\u200bAnn\x7f", "\x1fAnn", "x" * 200 + "\x00"])
+def test_control_characters_in_a_name_are_refused_not_stripped(given: str) -> None:
+    errors = Violations()
+    validation.name(errors, "display_name", given)
+    assert refusals(errors) == [("display_name", CONTROL_CHARACTERS_MESSAGE)]
 
 
 def test_client_context_keeps_only_printable_text() -> None:
