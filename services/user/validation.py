@@ -8,9 +8,12 @@ validates straight through and raises once with every problem.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Collection
 
+from babel import Locale, UnknownLocaleError
+from babel.core import get_global, parse_locale
 from email_validator import EmailNotValidError
 
 from kit.text import CONTROL_CHARACTERS_MESSAGE, has_control_characters, normalized_email
@@ -89,9 +92,70 @@ def name(errors: Violations, field: str, value: str) -> str:
     return errors.text(field, trimmed, max_length=NAME_MAX, required=True)
 
 
+# A BCP 47 language tag (RFC 5646) as far as a locale is one: a language of 2 or 3 letters, and optionally a script
+# (4 letters), a region (2 letters or 3 digits) and a variant (5 to 8 letters or digits, or a digit and 3 more), in
+# this order, separated by "-", in any case. Extensions ("-u-ca-buddhist"), private use ("x-..."), grandfathered
+# tags and POSIX locales ("de_DE", "en_US.UTF-8") are not: no locale data names them.
+_LANGUAGE_TAG = re.compile(
+    r"(?P<language>[a-z]{2,3})(?:-(?P<script>[a-z]{4}))?(?:-(?P<region>[a-z]{2}|[0-9]{3}))?"
+    r"(?:-(?P<variant>[a-z0-9]{5,8}|[0-9][a-z0-9]{3}))?",
+    re.IGNORECASE | re.ASCII,
+)
+
+
+def canonical_locale(tag: str) -> str | None:
+    """`tag` as it is stored — BCP 47's case ("de-de" → "de-DE", "ZH-HANT-TW" → "zh-Hant-TW"), a deprecated
+    language replaced by its successor ("iw-IL" → "he-IL") and a script its language is written in anyway left out
+    ("en-Latn-US" → "en-US") — or None when it is not a language tag Babel (CLDR) has data for.
+
+    Babel's Locale.parse falls back to what it knows (likely subtags): "en-Cyrl" would be "en", "de-1901" "de",
+    "und" "en-US". A tag is known only when Babel kept everything it names, so none of those is."""
+    match = _LANGUAGE_TAG.fullmatch(tag)
+    if match is None:
+        return None
+    try:
+        parsed = Locale.parse(tag, sep="-")
+    except (ValueError, UnknownLocaleError):
+        return None
+    language = match["language"].lower()
+    # A deprecated language may stand for a language and a region ("cnr", Montenegrin, is "sr_ME").
+    alias = get_global("language_aliases").get(language)
+    implied_language, implied_region, implied_script, *_ = parse_locale(alias) if alias else (language, None, None)
+    script = (match["script"] or implied_script or "").title()
+    region = (match["region"] or implied_region or "").upper()
+    variant = (match["variant"] or "").lower()
+    if parsed.language != implied_language or (parsed.variant or "").lower() != variant:
+        return None
+    if region and parsed.territory != region:
+        return None
+    if script and parsed.script != script:
+        if script != _likely_script(implied_language):
+            return None
+        script = ""  # the language's own script: "en-Latn" says no more than "en"
+    return "-".join(part for part in (implied_language, script, region, variant) if part)
+
+
+def unknown_locale_message(tag: str) -> str:
+    return f"{tag!r} is not a known locale: a BCP 47 language tag such as en, de-DE, pt-BR or zh-Hant-TW"
+
+
+def _likely_script(language: str) -> str | None:
+    likely = get_global("likely_subtags").get(language)
+    return parse_locale(likely)[2] if likely else None
+
+
 def locale(errors: Violations, field: str, value: str, *, default: str = "") -> str:
-    """A locale tag (`default` when empty, required otherwise), at most LOCALE_MAX characters."""
-    return errors.text(field, value or default, max_length=LOCALE_MAX, required=True)
+    """A locale: a BCP 47 language tag Babel knows, in its canonical form (`canonical_locale`); `default` when
+    empty, required otherwise."""
+    before = len(errors)
+    tag = errors.text(field, value or default, max_length=LOCALE_MAX, required=True)
+    if len(errors) > before:
+        return tag
+    canonical = canonical_locale(tag)
+    if canonical is None:
+        errors.add(field, unknown_locale_message(tag))
+        return tag
+    return canonical
 
 
 def email(errors: Violations, value: str, field: str = "email") -> str:
@@ -142,6 +206,7 @@ __all__ = [
     "NAME_INVISIBLE_MESSAGE",
     "NAME_MAX",
     "USER_AGENT_MAX",
+    "canonical_locale",
     "email",
     "is_visible",
     "locale",
@@ -151,4 +216,5 @@ __all__ = [
     "printable",
     "role",
     "strip_invisible",
+    "unknown_locale_message",
 ]

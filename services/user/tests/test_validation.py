@@ -7,6 +7,8 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from babel import Locale
+from babel.localedata import locale_identifiers
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -207,6 +209,113 @@ def test_control_characters_in_a_name_are_refused_not_stripped(given: str) -> No
     errors = Violations()
     validation.name(errors, "display_name", given)
     assert refusals(errors) == [("display_name", CONTROL_CHARACTERS_MESSAGE)]
+
+
+# --- locales -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("en", "en"),
+        ("de-DE", "de-DE"),
+        ("de-de", "de-DE"),
+        ("DE-de", "de-DE"),
+        ("pt-BR", "pt-BR"),
+        ("es-419", "es-419"),
+        ("en-001", "en-001"),
+        ("zh-TW", "zh-TW"),  # as sent: Babel's zh-Hant-TW is what it means, not what was said
+        ("ZH-HANT-tw", "zh-Hant-TW"),
+        ("sr-latn-rs", "sr-Latn-RS"),
+        ("ca-ES-VALENCIA", "ca-ES-valencia"),
+        ("en-Latn-US", "en-US"),  # English is written in Latin anyway
+        ("iw", "he"),  # deprecated codes are their successors'
+        ("in-ID", "id-ID"),
+        ("tl", "fil"),
+        ("deu", "de"),
+        (" fr ", "fr"),
+    ],
+)
+def test_a_known_locale_is_stored_in_its_canonical_form(given: str, stored: str) -> None:
+    errors = Violations()
+    assert validation.locale(errors, "locale", given) == stored
+    assert not errors
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "xx-YY-ZZ-123",
+        "../etc",
+        "en_US.UTF-8",
+        "en-US.UTF-8",
+        "de_DE",  # POSIX's separator: the tag is de-DE
+        "en-US@euro",
+        "C",
+        "root",
+        "und",  # undetermined: Babel would read it as en-US
+        "xx",
+        "en-XX",
+        "en-UK",  # the United Kingdom is GB
+        "en-Cyrl",  # Babel would fall back to en
+        "de-1901",  # ... and to de
+        "de-CH-1996",
+        "es-ES-u-co-trad",
+        "x-klingon",
+        "i-klingon",
+        "en-",
+        "-en",
+        "en--US",
+        "e n",
+        "\u0435n",  # a Cyrillic e
+        "\uff45\uff4e",  # full-width
+    ],
+)
+def test_anything_but_a_known_language_tag_is_refused_naming_it(given: str) -> None:
+    errors = Violations()
+    assert validation.locale(errors, "user.locale", given) == given.strip()
+    assert refusals(errors) == [("user.locale", validation.unknown_locale_message(given.strip()))]
+    assert validation.canonical_locale(given) is None
+
+
+@pytest.mark.parametrize("identifier", sorted(locale_identifiers()))
+def test_every_locale_babel_has_data_for_is_accepted(identifier: str) -> None:
+    tag = identifier.replace("_", "-")
+    canonical = validation.canonical_locale(tag)
+    assert canonical is not None
+    assert canonical.lower() == tag.lower()  # only the case of a variant changes (ca-ES-VALENCIA → ca-ES-valencia)
+    assert validation.canonical_locale(canonical) == canonical
+    assert validation.canonical_locale(tag.swapcase()) == canonical
+
+
+@given(
+    st.one_of(
+        st.text(max_size=validation.LOCALE_MAX),
+        st.from_regex(r"[a-zA-Z]{2,3}(-[a-zA-Z]{4})?(-([a-zA-Z]{2}|[0-9]{3}))?(-[a-zA-Z0-9]{5,8})?", fullmatch=True),
+        st.sampled_from(sorted(locale_identifiers())).map(lambda identifier: identifier.replace("_", "-").upper()),
+    )
+)
+def test_a_stored_locale_is_canonical_and_babel_reads_it(value: str) -> None:
+    errors = Violations()
+    stored = validation.locale(errors, "locale", value, default="en")
+    if not errors:
+        assert validation.canonical_locale(stored) == stored
+        assert validation.canonical_locale(stored.upper()) == stored
+        assert Locale.parse(stored, sep="-")
+
+
+def test_an_empty_locale_takes_the_default_and_a_long_one_is_refused_by_length() -> None:
+    errors = Violations()
+    assert validation.locale(errors, "locale", "", default=validation.DEFAULT_LOCALE) == "en"
+    assert not errors
+    validation.locale(errors, "locale", "")
+    validation.locale(errors, "user.locale", "x" * 36)
+    validation.locale(errors, "other", "d\x00e")
+    assert refusals(errors) == [
+        ("locale", REQUIRED_MESSAGE),
+        ("user.locale", "must be at most 35 characters"),
+        ("other", CONTROL_CHARACTERS_MESSAGE),
+    ]
 
 
 def test_client_context_keeps_only_printable_text() -> None:
