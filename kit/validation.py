@@ -45,17 +45,27 @@ def too_long_message(max_length: int) -> str:
     return f"must be at most {max_length} characters"
 
 
+# Files of a tz database that available_timezones() lists but that are no zone a client may name: "localtime" (the
+# host's own zone, a link to /etc/localtime: another answer on each machine), "posixrules" and "Factory" (a
+# placeholder whose offset is "-00"); and the copies under posix/ and right/ (right/ counts leap seconds) that some
+# databases hold beside the zones.
+_NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+_NOT_ZONE_PREFIXES = ("posix/", "right/")
+
+
 @functools.cache
 def _known_time_zones() -> frozenset[str]:
     # available_timezones() walks the tz database on disk: once per process is enough.
-    return frozenset(available_timezones()) | {"UTC"}
+    names = {name for name in available_timezones() if name not in _NOT_ZONES}
+    return frozenset(name for name in names if not name.startswith(_NOT_ZONE_PREFIXES)) | {"UTC"}
 
 
 def is_time_zone(name: str) -> bool:
     """Whether `name` is an IANA time zone name ("Europe/Berlin", "UTC"), exactly as spelt.
 
-    ZoneInfo alone is not enough: it also opens files such as "posixrules" or "Etc/../UTC" that are not zone
-    names a client should send (and that another system reading the value may not know)."""
+    ZoneInfo alone is not enough: it also opens files such as "posixrules", "localtime" or "Etc/../UTC" that are
+    not zone names a client should send (and that another system reading the value may not know). Only the
+    canonical spelling is one: "europe/berlin" is not (a case-insensitive file system would open it)."""
     if not name or len(name) > TIME_ZONE_MAX_LENGTH or has_control_characters(name):
         return False
     if name not in _known_time_zones():

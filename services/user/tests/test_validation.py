@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 import uuid
 from datetime import UTC, datetime
+from zoneinfo import available_timezones
 
 import pytest
 from babel import Locale
@@ -316,6 +317,45 @@ def test_an_empty_locale_takes_the_default_and_a_long_one_is_refused_by_length()
         ("user.locale", "must be at most 35 characters"),
         ("other", CONTROL_CHARACTERS_MESSAGE),
     ]
+
+
+# --- time zones ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "localtime",  # the host's own zone: another one on every machine
+        "posixrules",
+        "Factory",
+        "right/Europe/Berlin",
+        "posix/Europe/Berlin",
+        "right/UTC",
+        "Europe/../UTC",
+        "../UTC",
+        "/UTC",
+        "/usr/share/zoneinfo/UTC",
+        "europe/berlin",  # canonical case only
+        "EUROPE/BERLIN",
+        "utc",
+        "Europe\\Berlin",
+    ],
+)
+def test_a_time_zone_is_an_iana_name_nothing_else(given: str) -> None:
+    errors = Violations()
+    errors.time_zone("user.time_zone", given)
+    assert refusals(errors) == [("user.time_zone", f"{given!r} is not an IANA time zone")]
+
+
+@given(st.sampled_from(sorted(available_timezones() - {"localtime", "Factory"})))
+def test_every_iana_zone_is_accepted_as_spelt_and_in_no_other_case(zone: str) -> None:
+    errors = Violations()
+    assert errors.time_zone("time_zone", zone) == zone
+    assert not errors
+    for other in {zone.lower(), zone.upper(), zone.swapcase()} - {zone}:
+        errors.time_zone("time_zone", other)
+        assert errors.fields == ["time_zone"]
+        errors.items.clear()
 
 
 def test_client_context_keeps_only_printable_text() -> None:
