@@ -1,4 +1,5 @@
-"""The notify database: a read model of household membership (from user events) and the in-app inbox."""
+"""The notify database: a read model of household membership (from user events), the in-app inbox, and the
+mails it delivers for the other services."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from kit.db import make_base
 from kit.events import inbox_table
+from kit.idempotency import idempotency_table
 from kit.outbox import outbox_table
 
 if TYPE_CHECKING:  # mypy cannot use a base class returned by a function; the runtime one is make_base()'s
@@ -90,5 +92,60 @@ class Notification(Base):
     read_time: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
 
 
+# What an EmailDelivery's `status` may be (services.notify.delivery moves it along):
+# pending (owed: queued, or waiting for a retry) → sending (an attempt under way) → sent | failed, or back to pending.
+PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+DELIVERY_STATUSES = (PENDING, SENDING, SENT, FAILED)
+
+
+class EmailDelivery(Base):
+    """One mail asked for with EmailService.SendEmail, and how its delivery went.
+
+    The rendered mail and the full address are kept only while the mail is owed: once it is sent, or has failed for
+    good, `recipient`, `subject`, `text_body` and `html_body` are cleared (a reset mail's body holds a secret link),
+    and what stays is the redacted address, the template, the times and the outcome. The request id that made it
+    is in `idempotency_keys` (kit.idempotency, scope "SendEmail"), kept 24 h.
+    """
+
+    __tablename__ = "email_deliveries"
+    __table_args__ = (
+        # Named "ck_email_deliveries_status" by the naming convention (kit.db).
+        sa.CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed')", name="status"),
+        # What is in flight or owed, oldest first (an operator's query; and the partial index stays small).
+        sa.Index(
+            "ix_email_deliveries_owed",
+            "create_time",
+            postgresql_where=sa.text("status IN ('pending', 'sending')"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    # Who asked: "service:<name>" (SendEmail is internal: service tokens only).
+    caller: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    template: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    # The language the mail was rendered in ("en", "de"), after falling back from the requested locale.
+    language: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    # The address as validated and normalised (email-validator); NULL once the delivery is over.
+    recipient: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    # "a***@example.com": what logs and operators see, kept after the delivery.
+    recipient_redacted: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    subject: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    text_body: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    html_body: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    # The Message-ID header, the same on every attempt: a receiver can tell a resent mail from a new one.
+    message_id: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    status: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    # SMTP attempts started (each run of the delivery job that got as far as connecting counts one).
+    attempts: Mapped[int] = mapped_column(sa.Integer, nullable=False, server_default=sa.text("0"))
+    # Why the last attempt failed (error class, SMTP code, the server's words with addresses masked).
+    last_error: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    # The procrastinate job that delivers it (kit.jobs), for looking it up in the queue.
+    job_id: Mapped[int | None] = mapped_column(sa.BigInteger, nullable=True)
+    create_time: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+    attempt_time: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    sent_time: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+
+
 outbox = outbox_table(Base.metadata)
 inbox = inbox_table(Base.metadata)
+idempotency_keys = idempotency_table(Base.metadata)

@@ -1,6 +1,9 @@
-"""Wiring of the notify service: runtime, servicer, outbox relay and the event consumer."""
+"""Wiring of the notify service: runtime, servicers, outbox relay and the event consumer (its jobs run in the
+worker: services.notify.delivery, `python -m services.notify worker`)."""
 
 from __future__ import annotations
+
+from email.utils import parseaddr
 
 from hearth.notify.v1 import notify_pb2_grpc
 
@@ -8,22 +11,33 @@ from kit.grpc_server import Server
 from kit.runtime import create_runtime
 from kit.settings import ServiceSettings
 from kit.telemetry import Telemetry
+from services.notify.config import Settings
 from services.notify.consumers import HANDLERS
+from services.notify.emails import EmailService
 from services.notify.service import NotificationService
-from services.notify.servicer import NotificationServicer
+from services.notify.servicer import EmailServicer, NotificationServicer
 
 
 async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Server:
     runtime = create_runtime(settings, telemetry=telemetry)
     async with runtime.closed_on_error():
         servicer = NotificationServicer(NotificationService(runtime.sessions))
+        assert isinstance(settings, Settings), "notify's server takes notify's settings"
+        # Message-IDs name the sending domain: the From address's.
+        from_domain = parseaddr(settings.smtp_from)[1].rpartition("@")[2]
+        emails = EmailService(runtime.sessions, message_id_domain=from_domain)
         server = runtime.build_server(
             [
                 (
                     notify_pb2_grpc.add_NotificationServiceServicer_to_server,
                     servicer,
                     "hearth.notify.v1.NotificationService",
-                )
+                ),
+                (
+                    notify_pb2_grpc.add_EmailServiceServicer_to_server,
+                    EmailServicer(emails),
+                    "hearth.notify.v1.EmailService",
+                ),
             ]
         )
         runtime.publish_outbox()

@@ -1,4 +1,5 @@
-"""gRPC NotificationService: proto ↔ domain only — resource names are parsed here (rules live in service.py)."""
+"""gRPC NotificationService and EmailService: proto ↔ domain only — resource names are parsed here (rules live in
+service.py and emails.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from kit.errors import invalid
 from kit.ids import parse_id
 from kit.names import parse_name
 from services.notify.converters import notification_to_proto
+from services.notify.emails import EmailService, MailRequest
 from services.notify.service import NotificationService
 
 USER = "users/{user}"
@@ -54,3 +56,24 @@ class NotificationServicer(notify_pb2_grpc.NotificationServiceServicer):
     ) -> empty_pb2.Empty:
         await self._service.mark_all_read(parse_name(request.parent, USER, field="parent")["user"])
         return empty_pb2.Empty()
+
+
+class EmailServicer(notify_pb2_grpc.EmailServiceServicer):
+    def __init__(self, service: EmailService) -> None:
+        self._service = service
+
+    async def SendEmail(
+        self,
+        request: notify_pb2.SendEmailRequest,
+        context: grpc.aio.ServicerContext[notify_pb2.SendEmailRequest, notify_pb2.SendEmailResponse],
+    ) -> notify_pb2.SendEmailResponse:
+        delivery_id = await self._service.send(
+            MailRequest(
+                to=request.to,
+                template=request.template,
+                locale=request.locale,
+                values=dict(request.values),
+                request_id=request.request_id,
+            )
+        )
+        return notify_pb2.SendEmailResponse(delivery=str(delivery_id))

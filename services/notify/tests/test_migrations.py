@@ -11,7 +11,16 @@ async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitab
     await check_reversible(
         await fresh_database("notify_migrations"),
         "notify",
-        tables={"household_members", "notifications", "outbox", "inbox"},
-        indexes={"notifications": {"ix_notifications_unread", "ix_notifications_user_id_create_time_id"}},
-        definitions={"ix_notifications_unread": ["WHERE (read_time IS NULL)"]},
+        tables={"household_members", "notifications", "outbox", "inbox", "email_deliveries", "idempotency_keys"},
+        indexes={
+            "notifications": {
+                "ix_notifications_unread",
+                "ix_notifications_user_id_create_time_id",
+            },
+            "email_deliveries": {"ix_email_deliveries_owed"},
+        },
+        definitions={
+            "ix_notifications_unread": ["WHERE (read_time IS NULL)"],
+            "ix_email_deliveries_owed": ["WHERE (status = ANY (ARRAY['pending'::text, 'sending'::text]))"],
+        },
     )

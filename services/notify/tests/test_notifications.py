@@ -23,7 +23,8 @@ from kit import pagination
 from kit.ids import new_id
 from services.notify.consumers import on_chore_completed
 from services.notify.models import Notification
-from tests.support.events import consumed, delivered, envelope, member_joined, publish
+from services.notify.tests.helpers import Events
+from tests.support.events import delivered, envelope
 from tests.support.fixtures import redis_fixture, stack_fixture, stub_fixture
 from tests.support.people import Person, register
 from tests.support.rpc import refused
@@ -31,50 +32,9 @@ from tests.support.stack import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-GROUP = "notify"
-
-
 stack = stack_fixture(["user", "notify"])
 redis = redis_fixture()
 inbox = stub_fixture("notify", notify_pb2_grpc.NotificationServiceStub)
-
-
-class Events:
-    """Feeds one test's events to the stack's streams and waits until notify has handled them."""
-
-    def __init__(self, stack: Stack, redis: aioredis.Redis) -> None:
-        self.stack, self.redis = stack, redis
-        self.household_id = str(new_id())
-
-    def stream(self, domain: str) -> str:
-        return f"{self.stack.namespace}.events.{domain}"
-
-    async def send(self, domain: str, event: events_pb2.Envelope) -> events_pb2.Envelope:
-        entry = await publish(self.redis, self.stream(domain), event)
-        await consumed(self.redis, self.stream(domain), GROUP, entry)
-        return event
-
-    async def join(self, person: Person, role: str, *, at: datetime | None = None) -> None:
-        await self.send("user", member_joined(self.household_id, person, role, at=at))
-
-    def completion(
-        self, by: Person, title: str = "Dishes", *, points: int = 10, at: datetime | None = None
-    ) -> events_pb2.Envelope:
-        payload = events_pb2.ChoreCompleted(
-            household_id=self.household_id,
-            chore_id=str(new_id()),
-            completion_id=str(new_id()),
-            title=title,
-            completed_by=by.user_id,
-            points=points,
-            estimated_minutes=15,
-            on_time=True,
-        )
-        payload.completed_at.FromDatetime(at or datetime.now(UTC))
-        return envelope("chore.completed", payload, household_id=self.household_id, actor_id=by.user_id, occurred_at=at)
-
-    async def complete(self, by: Person, title: str = "Dishes", **kwargs: object) -> events_pb2.Envelope:
-        return await self.send("task", self.completion(by, title, **kwargs))  # type: ignore[arg-type]
 
 
 @pytest_asyncio.fixture(loop_scope="module")
