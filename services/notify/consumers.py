@@ -4,6 +4,8 @@ The consumer's inbox already drops redelivered events; the handlers are idempote
 (upserts, and one notification per (event, recipient)), so replaying a stream is harmless.
 Events may arrive out of order across streams: a completion handled before the member.joined of a
 brand-new member does not notify that member (nothing is lost for anyone already known).
+user.deleted and household.deleted erase what notify holds about the person or the household
+(services.notify.privacy).
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.events import Event, Handlers, combine, required_id
 from kit.ids import new_id
+from services.notify import privacy
 from services.notify.repository import MEMBERS, Member, MemberRepository, NotificationRepository
+from services.notify.texts import SOMEONE, completion_text
 from services.user.client import ADULT_ROLES, membership_mirror
-
-SOMEONE = "Someone"
 
 
 async def on_member_joined(session: AsyncSession, event: Event[events_pb2.MemberJoined]) -> None:
@@ -45,13 +47,6 @@ def completion_recipients(members: Iterable[Member], completed_by: uuid.UUID) ->
     )
 
 
-def completion_text(who: str, chore: str, points: int) -> tuple[str, str]:
-    """(title, body) of a chore.completed notification."""
-    chore = chore or "a chore"
-    body = f"{who} completed “{chore}”" + (f" and earned {points} points." if points else ".")
-    return f"{who} completed {chore}", body
-
-
 async def on_chore_completed(session: AsyncSession, event: Event[events_pb2.ChoreCompleted]) -> None:
     completed = event.payload
     household_id = required_id(completed.household_id, event.household_id)
@@ -64,6 +59,8 @@ async def on_chore_completed(session: AsyncSession, event: Event[events_pb2.Chor
         "completion_id": completed.completion_id,
         "completed_by": str(completed_by),
         "points": completed.points,
+        # Kept so the texts can be written again without the person's name when they are deleted (privacy).
+        "chore_title": completed.title,
     }
     await NotificationRepository(session).add_many(
         [
@@ -84,11 +81,23 @@ async def on_chore_completed(session: AsyncSession, event: Event[events_pb2.Chor
     )
 
 
+async def on_user_deleted(session: AsyncSession, event: Event[events_pb2.UserDeleted]) -> None:
+    """The account is gone: erase what notify holds about the person, and their name from others' inboxes."""
+    await privacy.erase_user(session, required_id(event.payload.user_id))
+
+
+async def on_household_deleted(session: AsyncSession, event: Event[events_pb2.HouseholdDeleted]) -> None:
+    """The household is gone: its notifications, in every inbox, and its membership rows go with it."""
+    await privacy.erase_household(session, required_id(event.payload.household_id, event.household_id))
+
+
 HANDLERS: Handlers = combine(
     membership_mirror(MEMBERS),
     {
         events_pb2.MemberJoined: on_member_joined,
         events_pb2.UserUpdated: on_user_updated,
         events_pb2.ChoreCompleted: on_chore_completed,
+        events_pb2.UserDeleted: on_user_deleted,
+        events_pb2.HouseholdDeleted: on_household_deleted,
     },
 )

@@ -76,6 +76,10 @@ class Notification(Base):
             "id",
             postgresql_where=sa.text("read_time IS NULL"),
         ),
+        # household.deleted erases a household's notifications (services.notify.privacy).
+        sa.Index("ix_notifications_household_id", "household_id"),
+        # user.deleted finds the notifications that name the person as the actor (services.notify.privacy).
+        sa.Index("ix_notifications_actor", sa.text("(data ->> 'completed_by')")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)

@@ -14,8 +14,9 @@ from kit.telemetry import Telemetry
 from services.notify.config import Settings
 from services.notify.consumers import HANDLERS
 from services.notify.emails import EmailService
+from services.notify.privacy import UserData
 from services.notify.service import NotificationService
-from services.notify.servicer import EmailServicer, NotificationServicer
+from services.notify.servicer import EmailServicer, NotificationServicer, PrivacyServicer
 
 
 async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Server:
@@ -37,6 +38,11 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
                     notify_pb2_grpc.add_EmailServiceServicer_to_server,
                     EmailServicer(emails),
                     "hearth.notify.v1.EmailService",
+                ),
+                (
+                    notify_pb2_grpc.add_PrivacyServiceServicer_to_server,
+                    PrivacyServicer(UserData(runtime.sessions)),
+                    "hearth.notify.v1.PrivacyService",
                 ),
             ]
         )

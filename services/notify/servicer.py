@@ -1,5 +1,5 @@
-"""gRPC NotificationService and EmailService: proto ↔ domain only — resource names are parsed here (rules live in
-service.py and emails.py)."""
+"""gRPC NotificationService, EmailService and PrivacyService: proto ↔ domain only — resource names are parsed here
+(rules live in service.py, emails.py and privacy.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from kit.ids import parse_id
 from kit.names import parse_name
 from services.notify.converters import notification_to_proto
 from services.notify.emails import EmailService, MailRequest
+from services.notify.privacy import UserData
 from services.notify.service import NotificationService
 
 USER = "users/{user}"
@@ -77,3 +78,19 @@ class EmailServicer(notify_pb2_grpc.EmailServiceServicer):
             )
         )
         return notify_pb2.SendEmailResponse(delivery=str(delivery_id))
+
+
+class PrivacyServicer(notify_pb2_grpc.PrivacyServiceServicer):
+    def __init__(self, user_data: UserData) -> None:
+        self._user_data = user_data
+
+    async def ExportUserData(
+        self,
+        request: notify_pb2.ExportUserDataRequest,
+        context: grpc.aio.ServicerContext[notify_pb2.ExportUserDataRequest, notify_pb2.UserDataExport],
+    ) -> notify_pb2.UserDataExport:
+        user = parse_name(request.user, USER, field="user")["user"]
+        user_id = parse_id(user)
+        if user_id is None:
+            raise invalid("user", f"user id {user!r} is not a valid id")
+        return notify_pb2.UserDataExport(json=await self._user_data.export(user_id))

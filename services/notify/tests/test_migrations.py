@@ -16,11 +16,14 @@ async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitab
             "notifications": {
                 "ix_notifications_unread",
                 "ix_notifications_user_id_create_time_id",
+                "ix_notifications_household_id",
+                "ix_notifications_actor",
             },
             "email_deliveries": {"ix_email_deliveries_owed"},
         },
         definitions={
             "ix_notifications_unread": ["WHERE (read_time IS NULL)"],
+            "ix_notifications_actor": ["(data ->> 'completed_by'::text)"],
             "ix_email_deliveries_owed": ["WHERE (status = ANY (ARRAY['pending'::text, 'sending'::text]))"],
         },
     )

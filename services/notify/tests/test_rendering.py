@@ -13,6 +13,7 @@ from services.notify import rendering
 from services.notify.delivery import build_message, describe_failure, envelope_sender, is_permanent
 from services.notify.emails import MailRequest, checked, redacted_address
 from services.notify.models import PENDING, EmailDelivery
+from services.notify.privacy import chore_title_of
 
 RESET = rendering.CATALOGUE["password_reset"]
 VALUES = {"display_name": "Jörg", "reset_url": "https://hearth.example/reset#token=s3cret", "expires_minutes": "30"}
@@ -150,3 +151,12 @@ def test_only_a_5xx_refusal_of_the_recipient_or_message_is_permanent() -> None:
     assert describe_failure(aiosmtplib.SMTPRecipientsRefused([refused])) == (
         "SMTPRecipientsRefused: 550 5.1.1 <[redacted-email]>: User unknown"
     )
+
+
+def test_the_chore_of_an_old_notification_is_read_back_from_its_title_and_body() -> None:
+    assert chore_title_of("Alice completed Dishes", "Alice completed “Dishes” and earned 10 points.") == "Dishes"
+    # A name and a chore that hold the marker themselves.
+    title = "Bob completed things completed completed work"
+    body = "Bob completed things completed “completed work”."
+    assert chore_title_of(title, body) == "completed work"
+    assert chore_title_of("Something else", "entirely") is None

@@ -1,0 +1,149 @@
+"""What notify holds about a person, and what becomes of it (GDPR): erased or anonymised when their account is
+deleted (user.deleted), exported for their data export (PrivacyService.ExportUserData); and what it holds about
+a household, erased when the household is deleted (household.deleted).
+
+On user.deleted (`erase_user`):
+
+- their inbox (every notification addressed to them, read or not) is deleted;
+- notifications in other people's inboxes that name them as the actor (chore.completed: "Alice completed Dishes")
+  stay — they are the recipients' — but lose the person: the actor id (`data.completed_by`) becomes null and the
+  title and body are written again with `DELETED_USER_NAME` in place of their name;
+- their display name (`user_names`) and their membership rows, current and former (`household_members`), are
+  deleted. Every event about them comes on the user stream before user.deleted, so nothing brings them back.
+
+Mails notify delivered for them (models.EmailDelivery) are not keyed by person — SendEmail names an address, not
+a user — and keep the full address and the rendered mail only while the mail is owed (services.notify.delivery);
+what stays is a redacted address (`a***@example.com`), the template and the times, which name nobody.
+
+On household.deleted (`erase_household`) its notifications, in everyone's inbox, and its membership rows are
+deleted (member.left for each member came before: those rows are tombstones by then).
+
+Every step is idempotent: handling the same event again finds nothing left to change.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from google.protobuf import json_format
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kit import context
+from kit.errors import PermissionDenied
+from services.notify.converters import notification_to_proto
+from services.notify.models import HouseholdMember, Notification, UserName
+from services.notify.texts import completion_text
+
+# The only service whose export job may read a person's data here.
+EXPORTER = "user"
+DELETED_USER_NAME = "A deleted user"
+# Where a notification names the person who caused it (chore.completed's data; see services.notify.consumers).
+ACTOR_KEY = "completed_by"
+# Spelt as ix_notifications_actor indexes it (a bound key would not match the index's expression).
+_actor: sa.ColumnElement[str] = sa.literal_column(f"notifications.data ->> '{ACTOR_KEY}'", sa.Text)
+
+
+def chore_title_of(title: str, body: str) -> str | None:
+    """The chore a chore.completed notification written before `chore_title` was kept in its data is about, read
+    back from its title ("<who> completed <chore>") checked against its body ("<who> completed “<chore>”…");
+    None when the two do not fit (a name or a chore holding " completed " is tried at every split)."""
+    marker = " completed "
+    start = 0
+    while (at := title.find(marker, start)) >= 0:
+        who, chore = title[:at], title[at + len(marker) :]
+        if body.startswith(f"{who} completed “{chore}”"):
+            return chore
+        start = at + 1
+    return None
+
+
+async def erase_user(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Erase or anonymise everything that names `user_id` (see the module docstring), in `session`'s transaction."""
+    await session.execute(
+        sa.delete(Notification).where(Notification.user_id == user_id).execution_options(synchronize_session=False)
+    )
+    naming = await session.scalars(
+        sa.select(Notification).where(_actor == str(user_id)).order_by(Notification.id).with_for_update()
+    )
+    for notification in naming:
+        data = dict(notification.data)
+        chore = data.get("chore_title")
+        if not isinstance(chore, str):
+            chore = chore_title_of(notification.title, notification.body) or ""
+        notification.title, notification.body = completion_text(DELETED_USER_NAME, chore, int(data.get("points") or 0))
+        data[ACTOR_KEY] = None
+        notification.data = data
+    await session.execute(sa.delete(UserName).where(UserName.user_id == user_id))
+    await session.execute(sa.delete(HouseholdMember).where(HouseholdMember.user_id == user_id))
+    await session.flush()
+
+
+async def erase_household(session: AsyncSession, household_id: uuid.UUID) -> None:
+    """Delete the household's notifications and membership rows, in `session`'s transaction."""
+    await session.execute(
+        sa.delete(Notification)
+        .where(Notification.household_id == household_id)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(sa.delete(HouseholdMember).where(HouseholdMember.household_id == household_id))
+
+
+async def export_user(session: AsyncSession, user_id: uuid.UUID) -> dict[str, Any]:
+    """Everything notify holds about `user_id`: their notifications (read and unread, newest first, as the API
+    shows them), the display name notify knows them by and the households it knows them in (former ones too)."""
+    notifications = await session.scalars(
+        sa.select(Notification)
+        .where(Notification.user_id == user_id)
+        .order_by(Notification.create_time.desc(), Notification.id.desc())
+    )
+    name = await session.get(UserName, user_id)
+    memberships = await session.scalars(
+        sa.select(HouseholdMember).where(HouseholdMember.user_id == user_id).order_by(HouseholdMember.household_id)
+    )
+    return {
+        "service": "notify",
+        "user": f"users/{user_id}",
+        "display_name": name.display_name if name is not None else None,
+        "notifications": [
+            json_format.MessageToDict(notification_to_proto(n), preserving_proto_field_name=True) for n in notifications
+        ],
+        "households": [
+            {
+                "household": f"households/{member.household_id}",
+                "role": member.role,
+                "left_time": member.left_at.isoformat() if member.left_at else None,
+            }
+            for member in memberships
+        ],
+    }
+
+
+class UserData:
+    """PrivacyService's use case: a person's data for the user service's export job (internal: service tokens
+    only, checked by kit.interceptors; and of those only the user service's)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def export(self, user_id: uuid.UUID) -> str:
+        """One JSON object (`export_user`), as text."""
+        caller = context.caller.get()
+        if caller is None or caller.service != EXPORTER:
+            raise PermissionDenied(f"only the {EXPORTER} service exports a person's data")
+        async with self._sessions() as session:
+            data = await export_user(session, user_id)
+        return json.dumps(data, ensure_ascii=False)
+
+
+__all__: Sequence[str] = [
+    "DELETED_USER_NAME",
+    "UserData",
+    "chore_title_of",
+    "erase_household",
+    "erase_user",
+    "export_user",
+]
