@@ -53,11 +53,14 @@ async def on_chore_completed(session: AsyncSession, event: Event[events_pb2.Chor
     completed_by = required_id(completed.completed_by, event.actor_id)
     members = await MemberRepository(session).of_household(household_id)
     names = {m.user_id: m.display_name for m in members}
-    title, body = completion_text(names.get(completed_by) or SOMEONE, completed.title, completed.points)
+    # A completer whose account is gone comes as DELETED_USER_ID (task anonymises its outbox): nobody to name.
+    deleted = completed_by == privacy.DELETED_USER_ID
+    who = privacy.DELETED_USER_NAME if deleted else names.get(completed_by) or SOMEONE
+    title, body = completion_text(who, completed.title, completed.points)
     data: Mapping[str, Any] = {
         "chore_id": completed.chore_id,
         "completion_id": completed.completion_id,
-        "completed_by": str(completed_by),
+        "completed_by": None if deleted else str(completed_by),
         "points": completed.points,
         # Kept so the texts can be written again without the person's name when they are deleted (privacy).
         "chore_title": completed.title,

@@ -19,6 +19,12 @@ On household.deleted (`erase_household`) its notifications, in everyone's inbox,
 deleted (member.left for each member came before: those rows are tombstones by then).
 
 Every step is idempotent: handling the same event again finds nothing left to change.
+
+Events still on their way name nobody either when their producer anonymised them (task replaces a deleted
+person's id with `DELETED_USER_ID` in its outbox; the consumer writes such a completion as "A deleted user
+completed ..."). Not covered: an event a producer had already published, naming the person, that notify reads
+only after user.deleted (its task stream lagging behind its user stream): that completion notifies with the
+person's id in its data and "Someone" as the name, since notify keeps no list of deleted people to check against.
 """
 
 from __future__ import annotations
@@ -41,6 +47,9 @@ from services.notify.texts import completion_text
 # The only service whose export job may read a person's data here.
 EXPORTER = "user"
 DELETED_USER_NAME = "A deleted user"
+# What other services put in place of a deleted person's id in the events they still owe (task's outbox: the nil
+# UUID, services.task.privacy): a completion by it names nobody.
+DELETED_USER_ID = uuid.UUID(int=0)
 # Where a notification names the person who caused it (chore.completed's data; see services.notify.consumers).
 ACTOR_KEY = "completed_by"
 # Spelt as ix_notifications_actor indexes it (a bound key would not match the index's expression).
@@ -140,6 +149,7 @@ class UserData:
 
 
 __all__: Sequence[str] = [
+    "DELETED_USER_ID",
     "DELETED_USER_NAME",
     "UserData",
     "chore_title_of",

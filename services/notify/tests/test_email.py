@@ -331,3 +331,21 @@ async def test_a_recipient_the_server_refuses_for_good_fails_at_once_without_ret
     )
     assert (failed.recipient, failed.text_body) == (None, None)
     assert box.received == []
+
+
+async def test_a_mail_the_server_never_takes_fails_after_the_last_attempt_and_is_cleared(
+    stack: Stack, mail: notify_pb2_grpc.EmailServiceStub, as_user_service: Any
+) -> None:
+    to = address()
+    held = reserved_port()  # nothing ever listens there
+    reply = await mail.SendEmail(send_request(to), metadata=as_user_service)
+    try:
+        async with worker(stack, held.getsockname()[1], smtp_max_attempts=3):
+            assert await finished(stack, reply.delivery) == ("failed", 3)
+    finally:
+        held.close()
+    failed = await delivery(stack, reply.delivery)
+    assert (failed.status, failed.attempts, failed.sent_time) == (FAILED, 3, None)
+    assert failed.last_error is not None
+    assert failed.last_error.startswith("SMTPConnectError")
+    assert (failed.recipient, failed.subject, failed.text_body, failed.html_body) == (None, None, None, None)

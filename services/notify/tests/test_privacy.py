@@ -20,7 +20,7 @@ from hearth.notify.v1 import notify_pb2, notify_pb2_grpc
 from kit.ids import new_id
 from services.notify.consumers import on_user_deleted
 from services.notify.models import Notification
-from services.notify.privacy import DELETED_USER_NAME, erase_user
+from services.notify.privacy import DELETED_USER_ID, DELETED_USER_NAME, erase_user
 from services.notify.tests.helpers import Events, service_token
 from tests.support.events import delivered, envelope
 from tests.support.fixtures import redis_fixture, stack_fixture, stub_fixture
@@ -130,6 +130,17 @@ async def test_after_user_deleted_nothing_of_the_person_remains_and_others_keep_
     async with sessions() as session, session.begin():
         await on_user_deleted(session, delivered(deleted))
     assert {n.title for n in await listed(inbox, bob)} == set(bobs)
+
+
+async def test_a_completion_by_an_anonymised_completer_names_nobody(
+    stack: Stack, events: Events, inbox: notify_pb2_grpc.NotificationServiceStub
+) -> None:
+    ann = await person(stack, "Ann")
+    await events.join(ann, "owner")
+    gone = Person(str(DELETED_USER_ID), "", "")
+    await events.complete(gone, "Dishes", points=2)
+    [note] = await listed(inbox, ann)
+    assert (note.title, note.actor) == (f"{DELETED_USER_NAME} completed Dishes", "")
 
 
 async def test_a_notification_from_before_chore_titles_were_kept_is_anonymised_from_its_own_texts(
