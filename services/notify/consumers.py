@@ -53,8 +53,8 @@ async def on_chore_completed(session: AsyncSession, event: Event[events_pb2.Chor
     completed_by = required_id(completed.completed_by, event.actor_id)
     members = await MemberRepository(session).of_household(household_id)
     names = {m.user_id: m.display_name for m in members}
-    # A completer whose account is gone comes as DELETED_USER_ID (task anonymises its outbox): nobody to name.
-    deleted = completed_by == privacy.DELETED_USER_ID
+    # A completer whose account is gone (DELETED_USER_ID, or erased since the event was published): nobody to name.
+    deleted = await privacy.is_erased(session, completed_by)
     who = privacy.DELETED_USER_NAME if deleted else names.get(completed_by) or SOMEONE
     title, body = completion_text(who, completed.title, completed.points)
     data: Mapping[str, Any] = {
@@ -86,7 +86,7 @@ async def on_chore_completed(session: AsyncSession, event: Event[events_pb2.Chor
 
 async def on_user_deleted(session: AsyncSession, event: Event[events_pb2.UserDeleted]) -> None:
     """The account is gone: erase what notify holds about the person, and their name from others' inboxes."""
-    await privacy.erase_user(session, required_id(event.payload.user_id))
+    await privacy.erase_user(session, required_id(event.payload.user_id), at=event.occurred_at)
 
 
 async def on_household_deleted(session: AsyncSession, event: Event[events_pb2.HouseholdDeleted]) -> None:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import BYTEA, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from kit.db import make_base
@@ -94,6 +94,17 @@ class Notification(Base):
     event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     create_time: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
     read_time: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+
+
+class ErasedUser(Base):
+    """A person whose account was deleted (user.deleted), by `services.notify.privacy.erasure_key` only (SHA-256 of
+    the id; the id is not kept). A chore.completed about them still on its way — published before the deletion,
+    read from the task stream after the user stream's user.deleted — is then written as a deleted user's."""
+
+    __tablename__ = "erased_users"
+
+    user_key: Mapped[bytes] = mapped_column(BYTEA, primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
 
 
 # What an EmailDelivery's `status` may be (services.notify.delivery moves it along):

@@ -9,7 +9,9 @@ On user.deleted (`erase_user`):
   stay — they are the recipients' — but lose the person: the actor id (`data.completed_by`) becomes null and the
   title and body are written again with `DELETED_USER_NAME` in place of their name;
 - their display name (`user_names`) and their membership rows, current and former (`household_members`), are
-  deleted. Every event about them comes on the user stream before user.deleted, so nothing brings them back.
+  deleted. Every event about them comes on the user stream before user.deleted, so nothing brings them back;
+- they are remembered as erased by a hash of their id only (`erased_users`, `erasure_key`), for the events of
+  other streams still on their way (below).
 
 Mails notify delivered for them (models.EmailDelivery) are not keyed by person — SendEmail names an address, not
 a user — and keep the full address and the rendered mail only while the mail is owed (services.notify.delivery);
@@ -20,28 +22,30 @@ deleted (member.left for each member came before: those rows are tombstones by t
 
 Every step is idempotent: handling the same event again finds nothing left to change.
 
-Events still on their way name nobody either when their producer anonymised them (task replaces a deleted
-person's id with `DELETED_USER_ID` in its outbox; the consumer writes such a completion as "A deleted user
-completed ..."). Not covered: an event a producer had already published, naming the person, that notify reads
-only after user.deleted (its task stream lagging behind its user stream): that completion notifies with the
-person's id in its data and "Someone" as the name, since notify keeps no list of deleted people to check against.
+Events still on their way name nobody either: a chore.completed whose completer is `DELETED_USER_ID` (task puts it
+in place of a deleted person's id in its outbox) or an erased person (published before the deletion and read from
+the task stream after the user stream's user.deleted) is written as "A deleted user completed ..." with no actor.
+(The analytics service remembers erased people the same way; the mechanism belongs in kit once a third needs it.)
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from google.protobuf import json_format
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kit import context
 from kit.errors import PermissionDenied
 from services.notify.converters import notification_to_proto
-from services.notify.models import HouseholdMember, Notification, UserName
+from services.notify.models import ErasedUser, HouseholdMember, Notification, UserName
 from services.notify.texts import completion_text
 
 # The only service whose export job may read a person's data here.
@@ -54,6 +58,18 @@ DELETED_USER_ID = uuid.UUID(int=0)
 ACTOR_KEY = "completed_by"
 # Spelt as ix_notifications_actor indexes it (a bound key would not match the index's expression).
 _actor: sa.ColumnElement[str] = sa.literal_column(f"notifications.data ->> '{ACTOR_KEY}'", sa.Text)
+
+
+def erasure_key(user_id: uuid.UUID) -> bytes:
+    """How an erased person is remembered: SHA-256 of their id (a UUIDv7's random part cannot be guessed back)."""
+    return hashlib.sha256(user_id.bytes).digest()
+
+
+async def is_erased(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    """Whether `user_id` is a deleted person's (`DELETED_USER_ID`, or one erase_user erased)."""
+    if user_id == DELETED_USER_ID:
+        return True
+    return await session.get(ErasedUser, erasure_key(user_id)) is not None
 
 
 def chore_title_of(title: str, body: str) -> str | None:
@@ -70,7 +86,7 @@ def chore_title_of(title: str, body: str) -> str | None:
     return None
 
 
-async def erase_user(session: AsyncSession, user_id: uuid.UUID) -> None:
+async def erase_user(session: AsyncSession, user_id: uuid.UUID, *, at: datetime) -> None:
     """Erase or anonymise everything that names `user_id` (see the module docstring), in `session`'s transaction."""
     await session.execute(
         sa.delete(Notification).where(Notification.user_id == user_id).execution_options(synchronize_session=False)
@@ -88,6 +104,9 @@ async def erase_user(session: AsyncSession, user_id: uuid.UUID) -> None:
         notification.data = data
     await session.execute(sa.delete(UserName).where(UserName.user_id == user_id))
     await session.execute(sa.delete(HouseholdMember).where(HouseholdMember.user_id == user_id))
+    await session.execute(
+        insert(ErasedUser).values(user_key=erasure_key(user_id), erased_at=at).on_conflict_do_nothing()
+    )
     await session.flush()
 
 
@@ -155,5 +174,7 @@ __all__: Sequence[str] = [
     "chore_title_of",
     "erase_household",
     "erase_user",
+    "erasure_key",
     "export_user",
+    "is_erased",
 ]

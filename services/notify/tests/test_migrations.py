@@ -11,7 +11,15 @@ async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitab
     await check_reversible(
         await fresh_database("notify_migrations"),
         "notify",
-        tables={"household_members", "notifications", "outbox", "inbox", "email_deliveries", "idempotency_keys"},
+        tables={
+            "household_members",
+            "notifications",
+            "outbox",
+            "inbox",
+            "email_deliveries",
+            "idempotency_keys",
+            "erased_users",
+        },
         indexes={
             "notifications": {
                 "ix_notifications_unread",

@@ -131,6 +131,11 @@ async def test_after_user_deleted_nothing_of_the_person_remains_and_others_keep_
         await on_user_deleted(session, delivered(deleted))
     assert {n.title for n in await listed(inbox, bob)} == set(bobs)
 
+    # A completion of hers published before the deletion, read from the task stream after it: nobody named.
+    await events.complete(zelda, "Windows", points=1)
+    assert f"{DELETED_USER_NAME} completed Windows" in {n.title for n in await listed(inbox, bob)}
+    assert await tables_naming(stack, zelda.user_id, zelda.display_name) == {}
+
 
 async def test_a_completion_by_an_anonymised_completer_names_nobody(
     stack: Stack, events: Events, inbox: notify_pb2_grpc.NotificationServiceStub
@@ -168,7 +173,7 @@ async def test_a_notification_from_before_chore_titles_were_kept_is_anonymised_f
                 )
             )
     async with sessions() as session, session.begin():
-        await erase_user(session, actor)
+        await erase_user(session, actor, at=datetime.now(UTC))
     async with sessions() as session:
         found = (await session.scalars(sa.select(Notification).where(Notification.user_id == recipient))).all()
     assert sorted((n.title, n.body, n.data["completed_by"]) for n in found) == [
