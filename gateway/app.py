@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,11 +20,15 @@ from gateway.fastlane import FastRoutes
 from gateway.health import router as health_router
 from gateway.health import start_history_sampler
 from gateway.idempotency import IdempotencyMiddleware, IdempotencyStore
+from gateway.identity import GatewayIdentity
 from gateway.metrics import router as metrics_router
 from gateway.middleware import RequestContextMiddleware
 from gateway.ratelimit import RateLimiter, RateLimitMiddleware, parse_limit
 from gateway.routes import analytics, auth, chores, households, notifications, users
 from kit.auth import TokenVerifier, grpc_jwks_source
+from kit.revocations import RevocationList
+from kit.runtime import stop_tasks
+from kit.service_tokens import ServiceTokens
 from kit.telemetry import Telemetry
 
 API_PREFIX = "/api/v1"
@@ -57,7 +63,17 @@ def create_app(settings: GatewaySettings, telemetry: Telemetry | None = None) ->
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Channels and the Redis client belong to the event loop that serves requests, so they are
         # made here (at startup, in uvicorn's loop), not when the app object is built.
-        clients = connect(settings, telemetry)
+        identity = GatewayIdentity(None)
+        clients = connect(settings, telemetry, user_metadata=lambda: identity.forwarded())
+        if settings.service_secret is not None:
+            identity = GatewayIdentity(
+                ServiceTokens(
+                    clients.channels["user"],
+                    service="gateway",
+                    secret=settings.service_secret.get_secret_value(),
+                    audience=settings.jwt_audience,
+                )
+            )
         redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=1)
         app.state.clients = clients
         app.state.redis = redis
@@ -83,14 +99,31 @@ def create_app(settings: GatewaySettings, telemetry: Telemetry | None = None) ->
             timeout=settings.rate_limit_timeout_ms / 1000,
             ipv6_prefix=settings.rate_limit_ipv6_prefix,
         )
-        app.state.verifier = TokenVerifier(
-            grpc_jwks_source(clients.channels["user"]), issuer=settings.jwt_issuer, audience=settings.jwt_audience
+        # Every access token's session is checked against the revoked ones (kit.revocations), kept in memory.
+        revocations = RevocationList(
+            aioredis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2),
+            settings.redis_namespace,
+            outage_grace=settings.revocation_outage_grace_seconds,
         )
+        following = asyncio.create_task(revocations.run(), name="revocations")
+        app.state.revocations = revocations
+        app.state.verifier = TokenVerifier(
+            grpc_jwks_source(clients.channels["user"]),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            revocations=revocations,
+        )
+        identity.start()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(revocations.loaded.wait(), 2.0)
         history = start_history_sampler(app)  # /health/history, sampled in the background (gateway.health)
         try:
             yield
         finally:
             await history.stop()
+            await stop_tasks([following])
+            await identity.stop()
+            await revocations.close()
             await clients.close()
             await redis.aclose()
 

@@ -13,7 +13,7 @@ from hearth.task.v1 import task_pb2, task_pb2_grpc
 from hearth.user.v1 import user_pb2, user_pb2_grpc
 
 from gateway.config import GatewaySettings
-from kit.grpc_client import idempotent_methods, make_channel
+from kit.grpc_client import ExtraMetadata, idempotent_methods, make_channel
 from kit.telemetry import Telemetry
 
 
@@ -25,6 +25,9 @@ class Clients:
     auth: user_pb2_grpc.AuthServiceAsyncStub = field(init=False)
     users: user_pb2_grpc.UserServiceAsyncStub = field(init=False)
     households: user_pb2_grpc.HouseholdServiceAsyncStub = field(init=False)
+    audit: user_pb2_grpc.AuditServiceAsyncStub = field(init=False)
+    mfa: user_pb2_grpc.MfaServiceAsyncStub = field(init=False)
+    api_keys: user_pb2_grpc.ApiKeyServiceAsyncStub = field(init=False)
     chores: task_pb2_grpc.ChoreServiceAsyncStub = field(init=False)
     notifications: notify_pb2_grpc.NotificationServiceAsyncStub = field(init=False)
     analytics: analytics_pb2_grpc.AnalyticsServiceAsyncStub = field(init=False)
@@ -36,6 +39,9 @@ class Clients:
         self.auth = user_pb2_grpc.AuthServiceStub(self.channels["user"])
         self.users = user_pb2_grpc.UserServiceStub(self.channels["user"])
         self.households = user_pb2_grpc.HouseholdServiceStub(self.channels["user"])
+        self.audit = user_pb2_grpc.AuditServiceStub(self.channels["user"])
+        self.mfa = user_pb2_grpc.MfaServiceStub(self.channels["user"])
+        self.api_keys = user_pb2_grpc.ApiKeyServiceStub(self.channels["user"])
         self.chores = task_pb2_grpc.ChoreServiceStub(self.channels["task"])
         raw: Any = self.channels["task"].unary_unary(
             "/hearth.task.v1.ChoreService/ListChores",
@@ -51,7 +57,10 @@ class Clients:
             await channel.close(None)
 
 
-def connect(settings: GatewaySettings, telemetry: Telemetry | None) -> Clients:
+def connect(
+    settings: GatewaySettings, telemetry: Telemetry | None, *, user_metadata: ExtraMetadata | None = None
+) -> Clients:
+    """`user_metadata`: what every call to the user service adds (gateway.identity: the forwarded client)."""
     modules = {"user": user_pb2, "task": task_pb2, "notify": notify_pb2, "analytics": analytics_pb2}
     addresses = {
         "user": settings.user_addr,
@@ -65,6 +74,7 @@ def connect(settings: GatewaySettings, telemetry: Telemetry | None) -> Clients:
             telemetry=telemetry,
             retry_methods=idempotent_methods(*module.DESCRIPTOR.services_by_name.values()),
             default_timeout=settings.grpc_timeout_seconds,
+            extra_metadata=user_metadata if name == "user" else None,
         )
         for name, module in modules.items()
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.ratelimit import parse_limit
@@ -33,6 +33,14 @@ class GatewaySettings(BaseSettings):
     redis_namespace: str = Field(default=deployment.REDIS_NAMESPACE, validation_alias=alias("HEARTH_REDIS_NAMESPACE"))
     jwt_issuer: str = Field(default=deployment.JWT_ISSUER, validation_alias=alias("HEARTH_JWT_ISSUER"))
     jwt_audience: str = Field(default=deployment.JWT_AUDIENCE, validation_alias=alias("HEARTH_JWT_AUDIENCE"))
+    # GATEWAY_SERVICE_SECRET: the gateway's own credential (its file in USER_SERVICE_SECRETS_DIR on the user service),
+    # exchanged for the service token that lets it forward the HTTP client's address and User-Agent (gateway.identity).
+    service_secret: SecretStr | None = Field(default=None, min_length=16)
+    # While the list of revoked sessions is not current (Redis unreachable), access tokens older than this are
+    # refused, so clients refresh them (kit.revocations); the same value as the services'.
+    revocation_outage_grace_seconds: float = Field(
+        default=60.0, gt=0, le=3600, validation_alias=alias("HEARTH_REVOCATION_OUTAGE_GRACE_SECONDS")
+    )
     # Deadline of each gRPC call the gateway makes on behalf of a request.
     grpc_timeout_seconds: float = Field(default=5.0)
     max_body_bytes: int = Field(default=1024 * 1024)

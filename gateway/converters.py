@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
@@ -396,4 +397,31 @@ def stats(message: analytics_pb2.HouseholdStats) -> JSON:
             "overdue": message.household.overdue,
             "fairness": message.household.fairness,
         },
+    }
+
+
+def session(message: user_pb2.Session) -> JSON:
+    return {
+        "id": last_id(message.name),
+        "device": message.device,
+        "user_agent": message.user_agent,
+        "ip": message.ip_address,
+        "created_at": time_out(message.create_time),
+        "last_used_at": time_out(message.last_use_time),
+        "expires_at": time_out(message.expire_time),
+        "current": message.current,
+    }
+
+
+def audit_event(message: user_pb2.AuditEvent) -> JSON:
+    return {
+        "id": last_id(message.name),
+        "action": message.action,
+        "actor_id": last_id(message.actor) if message.actor else "",
+        "target": message.target,
+        "ip": message.ip_address,
+        "user_agent": message.user_agent,
+        "correlation_id": message.correlation_id,
+        "created_at": time_out(message.create_time),
+        "details": json.loads(message.details_json or "{}"),
     }

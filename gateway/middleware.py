@@ -20,6 +20,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import deprecation
+from gateway.identity import client_of
 from gateway.problems import problem
 from kit import context
 from kit.interceptors import VALID_CORRELATION_ID
@@ -94,6 +95,8 @@ class RequestContextMiddleware:
         given = headers.get(HEADER, "")
         cid = given if VALID_CORRELATION_ID.fullmatch(given) else uuid.uuid4().hex
         token = context.correlation_id.set(cid)
+        # Where the request came from (after the trusted proxies' headers), forwarded to the user service.
+        client = context.client.set(client_of(scope.get("client"), headers.get("user-agent", "")))
         started = time.perf_counter()
         status = 500
         response_started = False
@@ -161,6 +164,7 @@ class RequestContextMiddleware:
             LATENCY.labels(scope["method"], route, str(status)).observe(elapsed)
             if access_log.isEnabledFor(logging.INFO):
                 self._log_access(scope, route, status, elapsed)
+            context.client.reset(client)
             context.correlation_id.reset(token)
 
     def _log_access(self, scope: Scope, route: str, status: int, elapsed: float) -> None:

@@ -16,7 +16,7 @@ next domains (notify, analytics in full) are documented.
 
 from __future__ import annotations
 
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -644,4 +644,70 @@ TEST_OK = ComponentTest(component="redis", status="ok", checked_at=_WHEN, fresh=
 TEST_DOWN = ComponentTest(component="task", status="down", checked_at=_WHEN, fresh=True, result=_TASK_DOWN)
 METRICS_SUMMARY = MetricsSummary(
     window_seconds=60.2, requests=1204, requests_per_second=20.0, errors=3, error_ratio=0.0025, p99_ms=41.7
+)
+
+
+class Session(Model):
+    id: str
+    device: str = Field(description='What signed in, from its User-Agent: "Firefox on Linux"')
+    user_agent: str
+    ip: str = Field(description="The address it signed in from")
+    created_at: str
+    last_used_at: str = Field(description="The last refresh of its tokens")
+    expires_at: str
+    current: bool = Field(description="The session of the token this request came with")
+
+
+class SessionPage(Page[Session]):
+    pass
+
+
+class RevokedSessions(Model):
+    revoked: list[str] = Field(description="The ids of the sessions ended")
+
+
+class AuditEvent(Model):
+    id: str
+    action: str = Field(description='e.g. "login.succeeded", "login.failed", "session.revoked", "member.role_changed"')
+    actor_id: str = Field(description="Who did it; empty for an anonymous attempt")
+    target: str = Field(description="What it concerned, as a resource name")
+    ip: str
+    user_agent: str
+    correlation_id: str
+    created_at: str
+    details: dict[str, Any]
+
+
+class AuditPage(Page[AuditEvent]):
+    pass
+
+
+_SESSION_ID = "0193a0c4-7d2e-7c31-9a55-3c8f2d1e6b10"
+SESSION = Session(
+    id=_SESSION_ID,
+    device="Firefox on Linux",
+    user_agent="Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+    ip="203.0.113.7",
+    created_at="2026-11-22T18:00:00Z",
+    last_used_at="2026-11-23T07:45:00Z",
+    expires_at="2026-12-22T18:00:00Z",
+    current=True,
+)
+SESSION_PAGE = SessionPage(items=[SESSION], next_page_token="")
+REVOKED_SESSIONS = RevokedSessions(revoked=["0193a0c4-7d2e-7c31-9a55-3c8f2d1e6b11"])
+AUDIT_PAGE = AuditPage(
+    items=[
+        AuditEvent(
+            id="0193a0c4-7d2e-7c31-9a55-3c8f2d1e6c01",
+            action="login.succeeded",
+            actor_id=_ALICE,
+            target=f"users/{_ALICE}/sessions/{_SESSION_ID}",
+            ip="203.0.113.7",
+            user_agent="Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+            correlation_id="3f1c9a2e8b7d4c6a",
+            created_at="2026-11-22T18:00:00Z",
+            details={},
+        )
+    ],
+    next_page_token="",
 )

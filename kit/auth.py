@@ -35,6 +35,7 @@ import jwt
 
 from kit.context import Caller
 from kit.errors import Unauthenticated
+from kit.revocations import RevocationList
 
 ALGORITHM = "EdDSA"
 ACCESS_TYPE = "access"
@@ -62,10 +63,12 @@ class TokenVerifier:
         refresh_interval: float = 30.0,
         cache_size: int = VERIFIED_CACHE_SIZE,
         clock: Callable[[], float] = time.time,
+        revocations: RevocationList | None = None,
     ) -> None:
         """`audience`: that of end users' access tokens; `service_audience`: that of service tokens meant for
         this service (None: no service token is accepted). `cache_size` verified tokens are remembered until
-        their `exp` by `clock` (wall-clock seconds, as `exp` is; 0: none)."""
+        their `exp` by `clock` (wall-clock seconds, as `exp` is; 0: none). `revocations`: the revoked sessions,
+        asked about every access token's `sid` on every call, remembered or not (kit.revocations)."""
         self._source = jwks_source
         self._issuer = issuer
         self._audience = audience
@@ -77,6 +80,7 @@ class TokenVerifier:
         self._jwks: dict[str, Any] | None = None
         self._cache_size = cache_size
         self._clock = clock
+        self.revocations = revocations
         # sha256(token) → (caller, exp, kid), least recently used first
         self._verified: OrderedDict[bytes, tuple[Caller, float, str]] = OrderedDict()
 
@@ -111,14 +115,20 @@ class TokenVerifier:
             caller, expires, kid = remembered
             if self._clock() < expires and kid in self._keys:
                 self._verified.move_to_end(digest)
+                self._check_revoked(caller)
                 return caller
             del self._verified[digest]  # expired or its key gone: verified in full, as the first time
         caller, expires, kid = await self._verify(token)
+        self._check_revoked(caller)
         if self._cache_size > 0:
             self._verified[digest] = (caller, expires, kid)
             while len(self._verified) > self._cache_size:
                 self._verified.popitem(last=False)
         return caller
+
+    def _check_revoked(self, caller: Caller) -> None:
+        if self.revocations is not None and caller.session_id:
+            self.revocations.check(caller.session_id, caller.issued_at)
 
     async def _verify(self, token: str) -> tuple[Caller, float, str]:
         """The caller, the token's `exp` and its key id; Unauthenticated for anything wrong with the token."""
@@ -157,14 +167,34 @@ class TokenVerifier:
             raise Unauthenticated("not an access token")
         if aud != self._audience or subject.startswith(SERVICE_SUBJECT_PREFIX):
             raise Unauthenticated("invalid access token")
-        scope = claims.get("scope", "")
+        scope, api_key = claims.get("scope", ""), claims.get("akid", "")
+        if api_key and not (isinstance(api_key, str) and isinstance(scope, str)):
+            raise Unauthenticated("invalid access token")
         caller = Caller(
             user_id=subject,
             token=token,
             scopes=frozenset(scope.split()) if isinstance(scope, str) else frozenset(),
             session_id=str(claims.get("sid", "")),
+            api_key_id=str(api_key),
+            issued_at=float(claims["iat"]),
+            auth_time=_number(claims.get("auth_time"), default=float(claims["iat"])),
         )
         return caller, expires, kid
+
+
+def scope_allows(scopes: frozenset[str], required: str) -> bool:
+    """Whether an API key's `scopes` allow a method needing `required` ("" = closed to API keys): the scope
+    itself, or the same resource's `:write` for a `:read` (a key that may change chores may read them)."""
+    if not required:
+        return False
+    if required in scopes:
+        return True
+    resource, _, action = required.rpartition(":")
+    return action == "read" and f"{resource}:write" in scopes
+
+
+def _number(value: object, *, default: float) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else default
 
 
 def bearer_token(authorization: str | None) -> str | None:

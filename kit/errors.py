@@ -120,10 +120,31 @@ class Unauthenticated(HearthError):
     code = "unauthenticated"
 
 
+class MfaRequired(Unauthenticated):
+    """The password was right, but the account has a second factor and no valid, unused code came with it."""
+
+    code = "mfa_required"
+    owns_grpc_code = False
+
+
 class PermissionDenied(HearthError):
     grpc_code = grpc.StatusCode.PERMISSION_DENIED
     http_status = 403
     code = "permission_denied"
+
+
+class InsufficientScope(PermissionDenied):
+    """An API key's token calling outside the key's scopes (RFC 6750's error name)."""
+
+    code = "insufficient_scope"
+    owns_grpc_code = False
+
+
+class ReauthenticationRequired(PermissionDenied):
+    """A change to credentials (password, email, MFA) needs a recent sign-in or the password in the request."""
+
+    code = "reauthentication_required"
+    owns_grpc_code = False
 
 
 class NotFound(HearthError):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Generator, Iterable
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Sequence
 from typing import Any
 
 import grpc
@@ -65,6 +65,10 @@ def _refusal() -> grpc.aio.AioRpcError:
         "the deadline of the request being served has passed",
         None,
     )
+
+
+# Metadata a channel adds to every call (make_channel's `extra_metadata`).
+ExtraMetadata = Callable[[], Sequence[tuple[str, str]]]
 
 
 def _forwarded(
@@ -186,15 +190,21 @@ class _TracedStreamCall:
 class _MultiCallable:
     """One method of a `_Channel`: its calls forwarded (`_forwarded`) and traced (`spans`), built once per method."""
 
-    __slots__ = ("_default_timeout", "_inner", "_spans", "_traced_call")
+    __slots__ = ("_default_timeout", "_extra", "_inner", "_spans", "_traced_call")
 
     def __init__(
-        self, inner: Any, spans: ClientMethodSpans | None, default_timeout: float, traced_call: type[Any]
+        self,
+        inner: Any,
+        spans: ClientMethodSpans | None,
+        default_timeout: float,
+        traced_call: type[Any],
+        extra: ExtraMetadata | None = None,
     ) -> None:
         self._inner = inner
         self._spans = spans
         self._default_timeout = default_timeout
         self._traced_call = traced_call
+        self._extra = extra
 
     def __call__(
         self,
@@ -207,6 +217,8 @@ class _MultiCallable:
         compression: grpc.Compression | None = None,
     ) -> Any:
         timeout, pairs = _forwarded(timeout, metadata, self._default_timeout)
+        if self._extra is not None:
+            pairs.extend(self._extra())
         spans = self._spans
         span = spans.start(pairs) if spans is not None else None
         if timeout is None:
@@ -244,21 +256,28 @@ class _Channel(grpc.aio.Channel):
     Client-streaming methods, which Hearth does not have, go out as they are.
     """
 
-    def __init__(self, inner: grpc.aio.Channel, spans: ClientSpans | None, default_timeout: float) -> None:
+    def __init__(
+        self,
+        inner: grpc.aio.Channel,
+        spans: ClientSpans | None,
+        default_timeout: float,
+        extra: ExtraMetadata | None = None,
+    ) -> None:
         self._inner = inner
         self._spans = spans
         self._default_timeout = default_timeout
+        self._extra = extra
 
     def _method_spans(self, method: str) -> ClientMethodSpans | None:
         return self._spans.for_method(method) if self._spans is not None else None
 
     def unary_unary(self, method: str, *args: Any, **kwargs: Any) -> Any:
         inner = self._inner.unary_unary(method, *args, **kwargs)
-        return _MultiCallable(inner, self._method_spans(method), self._default_timeout, _TracedUnaryCall)
+        return _MultiCallable(inner, self._method_spans(method), self._default_timeout, _TracedUnaryCall, self._extra)
 
     def unary_stream(self, method: str, *args: Any, **kwargs: Any) -> Any:
         inner = self._inner.unary_stream(method, *args, **kwargs)
-        return _MultiCallable(inner, self._method_spans(method), self._default_timeout, _TracedStreamCall)
+        return _MultiCallable(inner, self._method_spans(method), self._default_timeout, _TracedStreamCall, self._extra)
 
     def stream_unary(self, method: str, *args: Any, **kwargs: Any) -> Any:
         return self._inner.stream_unary(method, *args, **kwargs)
@@ -291,7 +310,10 @@ def make_channel(
     telemetry: Telemetry | None = None,
     retry_methods: Iterable[tuple[str, str]] = (),
     default_timeout: float = DEFAULT_TIMEOUT,
+    extra_metadata: ExtraMetadata | None = None,
 ) -> grpc.aio.Channel:
+    """`extra_metadata`: called on every call, its pairs added to the call's (the gateway forwards the HTTP
+    client's address and User-Agent to the user service this way)."""
     inner = grpc.aio.insecure_channel(
         target,
         options=[
@@ -301,4 +323,4 @@ def make_channel(
             ("grpc.max_receive_message_length", 12 * 1024 * 1024),
         ],
     )
-    return _Channel(inner, telemetry.client_spans() if telemetry is not None else None, default_timeout)
+    return _Channel(inner, telemetry.client_spans() if telemetry is not None else None, default_timeout, extra_metadata)

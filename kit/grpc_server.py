@@ -18,7 +18,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from kit.auth import TokenVerifier, internal_methods
+from kit.auth import TokenVerifier, internal_methods, method_scopes
 from kit.interceptors import ServerInterceptor
 from kit.telemetry import Telemetry
 
@@ -94,6 +94,7 @@ def build_server(
     host: str = "127.0.0.1",
     port: int = 0,
     reflect: bool = True,
+    record_clients: bool = False,
 ) -> Server:
     server = grpc.aio.server(
         interceptors=[
@@ -102,7 +103,9 @@ def build_server(
                 verifier,
                 public=public_methods,
                 internal=internal_methods(name for _, _, name in registrations),
+                scopes=method_scopes(name for _, _, name in registrations),
                 spans=telemetry.server_spans(),
+                record_clients=record_clients,
             )
         ],
         options=[

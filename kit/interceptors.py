@@ -31,11 +31,12 @@ from grpc_status import rpc_status
 from prometheus_client import Counter, Histogram
 
 from kit import context, outages
-from kit.auth import TokenVerifier, bearer_token
+from kit.auth import TokenVerifier, bearer_token, scope_allows
 from kit.errors import (
     ERROR_DOMAIN,
     FieldViolation,
     HearthError,
+    InsufficientScope,
     Internal,
     InvalidArgument,
     PermissionDenied,
@@ -76,6 +77,16 @@ else:
     _ServerInterceptor = grpc.aio.ServerInterceptor
 
 _HEALTH = frozenset({"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"})
+# What the gateway forwards of the HTTP client (kit.context.Client), believed only with the gateway's own service
+# token beside it: anyone else's call is recorded with its own peer address and user-agent.
+GATEWAY_TOKEN_HEADER = "x-hearth-gateway-token"
+CLIENT_IP_HEADER = "x-hearth-client-ip"
+CLIENT_USER_AGENT_HEADER = "x-hearth-client-user-agent"
+GATEWAY_SERVICE = "gateway"
+# What is kept of a forwarded or reported User-Agent and address.
+USER_AGENT_MAX = 500
+IP_ADDRESS_MAX = 64
+_PEER = re.compile(r"^ipv4:([0-9.]+):\d+$|^ipv6:\[([0-9A-Fa-f:.%]+)\]:\d+$")
 
 
 class _StatusAborter(Protocol):
@@ -110,7 +121,11 @@ class ServerInterceptor(_ServerInterceptor):
     - metrics: RED — requests by status code, latency histogram;
     - errors: domain exceptions → `google.rpc.Status` with ErrorInfo (+ BadRequest); a downstream call's
       failure → its error, passed on; a database outage → UNAVAILABLE (`kit.outages`); others → generic INTERNAL;
-    - auth: verifies the bearer token and sets `context.caller`; methods not in `public` require one.
+    - auth: verifies the bearer token and sets `context.caller`; methods not in `public` require one; a token
+      exchanged for an API key calls only the methods whose scope (`option (hearth.options.v1.scope)`, see
+      `kit.auth.method_scopes`) its key holds — any other is PERMISSION_DENIED, reason INSUFFICIENT_SCOPE;
+    - client (`record_clients`): `context.client`, the device behind the call — the forwarded one when the gateway
+      proves itself with its service token, the call's own peer and user-agent otherwise.
 
     Who may call what (DESIGN.md, "Trust between services"): an `internal` method (the proto option
     `hearth.user.v1.internal`, see `kit.auth.internal_methods`) takes only a service token meant for this
@@ -126,12 +141,16 @@ class ServerInterceptor(_ServerInterceptor):
         *,
         public: Iterable[str] = (),
         internal: Iterable[str] = (),
+        scopes: dict[str, str] | None = None,
         spans: ServerSpans | None = None,
+        record_clients: bool = False,
     ) -> None:
         self.service = service
         self.verifier = verifier
         self.public = frozenset(public) | _HEALTH
         self.internal = frozenset(internal)
+        self.scopes = dict(scopes or {})
+        self.record_clients = record_clients
         if self.public & self.internal:
             raise ValueError(f"methods both public and internal: {sorted(self.public & self.internal)}")
         self.spans = spans
@@ -173,6 +192,8 @@ class _MethodPlumbing:
         self.verifier = interceptor.verifier
         self.is_public = method in interceptor.public or method.startswith("/grpc.reflection.")
         self.is_internal = method in interceptor.internal
+        self.scope = interceptor.scopes.get(method, "")
+        self.record_clients = interceptor.record_clients
         self.spans: MethodSpans | None = interceptor.spans.for_method(method) if interceptor.spans else None
         self.rpc_service, self.rpc_name = _split(method)
         self.ok = RPC_REQUESTS.labels(self.rpc_service, self.rpc_name, "OK")
@@ -268,9 +289,12 @@ class _MethodPlumbing:
     async def answer(self, behaviour: Any, request: Any, ctx: Context, metadata: Any) -> Any:
         try:
             caller = await self.admit(request, metadata)
+            client = context.client.set(await self.client(ctx, metadata)) if self.record_clients else None
             try:
                 return await behaviour(request, ctx)
             finally:
+                if client is not None:
+                    context.client.reset(client)
                 if caller is not None:
                     context.caller.reset(caller)
         except (grpc.aio.AbortError, grpc.aio.UsageError):
@@ -319,7 +343,31 @@ class _MethodPlumbing:
             raise PermissionDenied("an internal method: only services may call it, with a service token")
         if caller.is_service and not self.is_internal:
             raise PermissionDenied("a service token is accepted on internal methods only")
+        if caller.is_api_key and not scope_allows(caller.scopes, self.scope):
+            raise InsufficientScope(
+                f"this API key may not call {self.rpc_name}"
+                + (f": it needs the scope {self.scope}" if self.scope else "; API keys cannot")
+            )
         return context.caller.set(caller)
+
+    async def client(self, ctx: Context, metadata: Any) -> context.Client:
+        """The device behind the call: forwarded by the gateway (believed only with its valid service token), else
+        the call's own peer address and user-agent."""
+        forwarded_by = _metadata(metadata, GATEWAY_TOKEN_HEADER)
+        if forwarded_by:
+            try:
+                proxy = await self.verifier.verify(forwarded_by)
+            except Unauthenticated:
+                proxy = None
+            if proxy is not None and proxy.service == GATEWAY_SERVICE:
+                return context.Client(
+                    _printable(_metadata(metadata, CLIENT_IP_HEADER) or "", IP_ADDRESS_MAX),
+                    _printable(_metadata(metadata, CLIENT_USER_AGENT_HEADER) or "", USER_AGENT_MAX),
+                )
+            log.warning("ignored a forwarded client: %s did not prove it is the gateway", self.rpc_name)
+        peer = _PEER.match(ctx.peer() or "")
+        address = (peer.group(1) or peer.group(2)) if peer else ""
+        return context.Client(address, _printable(_metadata(metadata, "user-agent") or "", USER_AGENT_MAX))
 
     async def fail(self, ctx: Context, exc: Exception) -> NoReturn:
         """Abort the call with the status `exc` stands for."""
@@ -331,6 +379,11 @@ class _MethodPlumbing:
         else:
             error = _unexpected(self.method, exc)
         await _abort_with_status(ctx, to_grpc_status(error))
+
+
+def _printable(text: str, limit: int) -> str:
+    """`text` without control characters, cut to `limit`: it is shown to people and written to logs."""
+    return "".join(ch for ch in text if ch.isprintable())[:limit]
 
 
 # A request message that did not decode (see `_MethodPlumbing._tolerant`).

@@ -8,6 +8,8 @@ plant a cache entry. So each service connects as its own ACL user `<namespace>-<
   (SCAN, RANDOMKEY: key names carry household and user ids of other services);
 - append to its own event stream `{namespace}.events.{service}` (XADD; XLEN/XRANGE/XINFO to look) — and no
   other: `XADD` to another service's stream is `NOPERM`;
+- read the revoked sessions the user service keeps (`{namespace}:user:revoked-sessions`, ZRANGEBYSCORE/ZSCORE) and
+  subscribe to their channel (kit.revocations);
 - read the streams it consumes (`CONSUMES`) through its consumer group — XREADGROUP, XACK, XAUTOCLAIM,
   XPENDING, XGROUP CREATE, XINFO — but never append to them; and append dead letters to `<stream>.dead`.
 
@@ -30,7 +32,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 # Who reads whose events; server.py's `runtime.consume([...])` of each service must stay within this
 # (kit.runtime checks it at start-up, so the two cannot drift apart silently).
 CONSUMES: Mapping[str, tuple[str, ...]] = {
-    "user": (),
+    # The user service reads its own stream too: its `session.revoked` events feed the revocation set.
+    "user": ("user",),
     "task": ("user",),
     "notify": ("user", "task"),
     "analytics": ("user", "task"),
@@ -77,6 +80,10 @@ def rules(namespace: str, service: str, password: str, consumes: Iterable[str] |
     consumed = list(CONSUMES.get(service, ()) if consumes is None else consumes)
     prefix = f"{namespace}:{service}:*"
     args = ["reset", "on", f">{password}", f"~{prefix}", f"&{prefix}", "+@all", "-@dangerous", "-@admin", *_DENIED]
+    if service != "user":
+        # Every process checks tokens against the revoked sessions (kit.revocations): read the set, hear the channel.
+        args.append(f"(~{namespace}:user:revoked-sessions +zrangebyscore +zscore +zcard)")
+        args.append(f"&{namespace}:user:session-revocations")
     if service in PRODUCERS:
         args.append(f"(~{stream(namespace, service)} {' '.join(_OWN_STREAM)})")
     if consumed:

@@ -39,6 +39,7 @@ from kit.events import EventConsumer, Handlers
 from kit.grpc_client import make_channel
 from kit.grpc_server import Registration, Server, build_server
 from kit.outbox import OutboxRelay
+from kit.revocations import RevocationList
 from kit.service_tokens import ServiceTokens
 from kit.settings import ServiceSettings
 from kit.status import METHOD as STATUS_METHOD
@@ -69,6 +70,8 @@ class Runtime:
     caches: list[TieredCache] = field(default_factory=list)
     # Flips the server's grpc health with the database's reachability (kit.status); made by `attach`.
     database_watcher: DatabaseWatcher | None = None
+    # The revoked sessions the verifier checks every access token against (kit.revocations); run by `attach`.
+    revocations: RevocationList | None = None
 
     def spawn(self, name: str, coro: Coroutine[Any, Any, None]) -> None:
         """Run a background loop (relay, consumer) for the life of the server; a crash is logged."""
@@ -149,7 +152,13 @@ class Runtime:
             await self.close()
             raise
 
-    def build_server(self, registrations: Sequence[Registration], *, public_methods: Iterable[str] = ()) -> Server:
+    def build_server(
+        self,
+        registrations: Sequence[Registration],
+        *,
+        public_methods: Iterable[str] = (),
+        record_clients: bool = False,
+    ) -> Server:
         """The service's gRPC server (not started), on the configured host and port, verifying tokens; with
         `hearth.status.v1.StatusService` (kit.status), answered without a token like grpc.health.v1."""
         status = (status_pb2_grpc.add_StatusServiceServicer_to_server, StatusServicer(self), STATUS_SERVICE)
@@ -162,6 +171,7 @@ class Runtime:
             host=self.settings.grpc_host,
             port=self.settings.grpc_port,
             reflect=self.settings.grpc_reflection,
+            record_clients=record_clients,
         )
 
     def publish_outbox(self) -> None:
@@ -199,17 +209,15 @@ class Runtime:
             self.spawn("events", consumer.run())
 
     async def close(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_tasks(self.tasks)
         for channel in self.channels.values():
             await channel.close(None)  # no grace (grpcio's default; grpc-stubs makes the argument required)
         await self.redis.aclose()
         await self.cache_redis.aclose()
         if self.cache_feed is not None:
             await self.cache_feed.close()
+        if self.revocations is not None:
+            await self.revocations.close()
         await self.engine.dispose()
 
     def attach(self, server: Server) -> Server:
@@ -230,11 +238,37 @@ class Runtime:
         async def watch() -> None:
             self.spawn("database-watcher", watcher.run())
 
+        async def follow_revocations() -> None:
+            # Before serving, so the first call is checked against a loaded list (a Redis that does not answer
+            # costs this wait once; the list then counts as not current: kit.revocations).
+            if self.revocations is not None:
+                self.spawn("revocations", self.revocations.run())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.revocations.loaded.wait(), 2.0)
+
         server.cleanups.append(close)
+        server.startups.append(follow_revocations)
         server.startups.append(self.warm_caches)
         server.serving_hooks.append(watch)
         server.runtime = self
         return server
+
+
+async def stop_tasks(tasks: Iterable[asyncio.Task[None]], *, every: float = 0.5) -> None:
+    """Cancel `tasks` and wait until each has ended, cancelling again every `every` s while one runs on.
+
+    Why again: a cancellation can be swallowed on its way — redis-py reading a blocking XREADGROUP reply inside
+    its socket timeout has been seen to turn it into a timeout it then retries — and a task that lost its one
+    cancellation would keep a server's shutdown waiting forever (the test suite's 300 s teardown stalls)."""
+    pending = {task for task in tasks if not task.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=every)
+    for task in tasks:
+        if not task.cancelled():
+            with contextlib.suppress(Exception):
+                task.exception()  # retrieved: a crash was logged by _log_crash already
 
 
 def _log_crash(task: asyncio.Task[None]) -> None:
@@ -278,11 +312,17 @@ def create_runtime(
             retry_methods=idempotent_methods(*user_pb2.DESCRIPTOR.services_by_name.values()),
         )
         jwks_source = grpc_jwks_source(channels["user"])
+    revocations = RevocationList(
+        aioredis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2),
+        settings.redis_namespace,
+        outage_grace=settings.revocation_outage_grace_seconds,
+    )
     verifier = TokenVerifier(
         jwks_source,
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         service_audience=service_audience(settings.jwt_audience, settings.service),
+        revocations=revocations,
     )
     service_tokens = None
     if "user" in channels:
@@ -305,4 +345,5 @@ def create_runtime(
         verifier=verifier,
         channels=channels,
         service_tokens=service_tokens,
+        revocations=revocations,
     )

@@ -94,6 +94,11 @@ class ServiceSettings(BaseSettings):
     # service tokens for background work (kit.service_tokens); the user service holds the same value in
     # USER_SERVICE_SECRETS_DIR/<name>. Unset: the service cannot call internal RPCs.
     service_secret: SecretStr | None = Field(default=None, min_length=16)
+    # While this process's list of revoked sessions is not current (Redis unreachable), access tokens older than
+    # this are refused, so clients refresh them against the user service's database (kit.revocations).
+    revocation_outage_grace_seconds: float = Field(
+        default=60.0, gt=0, le=3600, validation_alias=alias("HEARTH_REVOCATION_OUTAGE_GRACE_SECONDS")
+    )
 
     # Run the outbox relay / event consumers in this process. Any number of replicas may run them (relays claim
     # rows with SKIP LOCKED, consumers share a group); turn them off on replicas that should only serve RPCs,

@@ -18,7 +18,7 @@ import secrets
 from pathlib import Path
 
 from kit import redis_acl
-from services.deployment import SERVICES
+from services.deployment import CREDENTIALED
 
 
 def secret_file(path: Path, *, length: int = 32) -> str:
@@ -32,7 +32,7 @@ def secret_file(path: Path, *, length: int = 32) -> str:
 
 
 def service_secrets(directory: Path) -> dict[str, str]:
-    return {service: secret_file(directory / service) for service in SERVICES}
+    return {service: secret_file(directory / service) for service in CREDENTIALED}
 
 
 def redis_users(var: Path, admin_url: str, namespace: str) -> tuple[str, dict[str, str]]:
@@ -69,7 +69,7 @@ def child_environments(secrets_dir: Path, redis_urls: dict[str, str] | None) -> 
     directory = secrets_dir
     secrets_by_service = service_secrets(directory)
     own: dict[str, dict[str, str]] = {}
-    for process in (*SERVICES, "gateway"):
+    for process in CREDENTIALED:
         env = {}
         if process in secrets_by_service:
             env[f"{process.upper()}_SERVICE_SECRET"] = secrets_by_service[process]

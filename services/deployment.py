@@ -14,6 +14,9 @@ from pydantic import Field
 from kit.settings import ServiceSettings, alias
 
 SERVICES = ("user", "task", "notify", "analytics")
+# The processes holding a service secret (service tokens): the services, and the gateway, whose token proves to the
+# user service that the client address and User-Agent it forwards are the HTTP client's (kit.interceptors).
+CREDENTIALED = (*SERVICES, "gateway")
 # gRPC ports; each service's Prometheus metrics listen on its port + 1000.
 PORTS = {"user": 50051, "task": 50052, "notify": 50053, "analytics": 50054}
 GATEWAY_PORT = 8080
@@ -47,6 +50,7 @@ class DeploymentSettings(ServiceSettings):
 
 
 __all__ = [
+    "CREDENTIALED",
     "DATABASE_SERVER_URL",
     "GATEWAY_PORT",
     "HOST",

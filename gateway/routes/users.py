@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
 from google.protobuf.field_mask_pb2 import FieldMask
 from hearth.user.v1 import user_pb2
 
@@ -11,6 +13,8 @@ from gateway import openapi as doc
 from gateway.auth import CurrentCaller
 from gateway.etags import IfMatch, IfNoneMatch, if_match_etag, none_match, not_modified, tagged
 from gateway.routes import ClientsDep
+from gateway.schemas import PlainText
+from gateway.serialize import JSONResponse
 
 router = APIRouter(tags=["users"])
 
@@ -50,3 +54,27 @@ async def update_me(
     mask = FieldMask(paths=[_PATHS[f] for f in sorted(fields)])
     updated = await clients.users.UpdateUser(user_pb2.UpdateUserRequest(user=user, update_mask=mask))
     return tagged(converters.user(updated), updated.etag)
+
+
+@router.get(
+    "/users/me/audit",
+    summary="The caller's security events (logins, MFA, password, sessions, API keys), newest first",
+    responses=doc.documented(
+        {200: doc.body(responses.AuditPage, responses.AUDIT_PAGE, "A page of the caller's security events")}, 401, 422
+    ),
+)
+async def my_audit(
+    caller: CurrentCaller,
+    clients: ClientsDep,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+    page_token: Annotated[str, Query(max_length=2000), PlainText] = "",
+) -> JSONResponse:
+    response = await clients.audit.ListAuditEvents(
+        user_pb2.ListAuditEventsRequest(parent="users/me", page_size=page_size, page_token=page_token)
+    )
+    return JSONResponse(
+        {
+            "items": [converters.audit_event(e) for e in response.audit_events],
+            "next_page_token": response.next_page_token,
+        }
+    )

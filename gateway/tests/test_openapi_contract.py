@@ -199,7 +199,26 @@ async def test_real_responses_match_the_document(api: Api, contract: Contract) -
     await api.call("POST", f"{API}/auth/register", 413, json=huge)
     await api.call("POST", f"{API}/auth/login", 401, json={"email": alice.email, "password": "wrong password!"})
     pair = (await api.call("POST", f"{API}/auth/refresh", 200, json={"refresh_token": alice.refresh_token})).json()
+    # Reusing the spent token ends the whole session, the new pair with it.
     await api.call("POST", f"{API}/auth/refresh", 401, json={"refresh_token": alice.refresh_token})
+    await api.call("GET", f"{API}/users/me", 401, token=pair["access_token"])
+    login = {"email": alice.email, "password": PASSWORD}
+    pair = (await api.call("POST", f"{API}/auth/login", 200, json=login)).json()
+    alice.token, alice.refresh_token = pair["access_token"], pair["refresh_token"]
+
+    # --- sessions and the audit log ---
+    second = (await api.call("POST", f"{API}/auth/login", 200, json=login)).json()
+    third = (await api.call("POST", f"{API}/auth/login", 200, json=login)).json()
+    sessions = (await api.call("GET", f"{API}/auth/sessions", 200, token=second["access_token"])).json()["items"]
+    await api.call("GET", f"{API}/auth/sessions", 422, token=alice.token, params={"page_size": 0})
+    mine = {"session_id": next(s["id"] for s in sessions if s["current"])}
+    revoke = f"{API}/auth/sessions/{{session_id}}"
+    await api.call("DELETE", revoke, 404, token=outsider.token, path=mine)
+    await api.call("DELETE", revoke, 204, token=third["access_token"], path=mine)
+    await api.call("DELETE", f"{API}/auth/sessions", 200, token=third["access_token"])
+    await api.call("GET", f"{API}/users/me/audit", 200, token=third["access_token"])
+    await api.call("GET", f"{API}/users/me/audit", 422, token=third["access_token"], params={"page_size": 500})
+    pair = (await api.call("POST", f"{API}/auth/login", 200, json=login)).json()
     alice.token, alice.refresh_token = pair["access_token"], pair["refresh_token"]
     for jwks in ("/.well-known/jwks.json", f"{API}/.well-known/jwks.json"):
         await api.call("GET", jwks, 200)

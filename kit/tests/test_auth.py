@@ -49,8 +49,14 @@ async def test_a_valid_token_gives_its_caller() -> None:
     token = key.token(sub="user-42")
     caller = await verifier(StaticJwks(key)).verify(token)
     assert caller == Caller(
-        user_id="user-42", token=token, scopes=frozenset({"chores:read", "chores:write"}), session_id="session-1"
+        user_id="user-42",
+        token=token,
+        scopes=frozenset({"chores:read", "chores:write"}),
+        session_id="session-1",
+        issued_at=caller.issued_at,
+        auth_time=caller.issued_at,  # no auth_time claim: the token's iat
     )
+    assert abs(caller.issued_at - time.time()) < 60
 
 
 async def test_an_expired_token_is_refused() -> None:

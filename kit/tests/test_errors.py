@@ -12,7 +12,10 @@ from kit.errors import HearthError, error_class, http_mapping, registered_errors
 CLASSES = [
     (errors.InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT, 422, "validation_failed", True),
     (errors.Unauthenticated, grpc.StatusCode.UNAUTHENTICATED, 401, "unauthenticated", True),
+    (errors.MfaRequired, grpc.StatusCode.UNAUTHENTICATED, 401, "mfa_required", False),
     (errors.PermissionDenied, grpc.StatusCode.PERMISSION_DENIED, 403, "permission_denied", True),
+    (errors.InsufficientScope, grpc.StatusCode.PERMISSION_DENIED, 403, "insufficient_scope", False),
+    (errors.ReauthenticationRequired, grpc.StatusCode.PERMISSION_DENIED, 403, "reauthentication_required", False),
     (errors.NotFound, grpc.StatusCode.NOT_FOUND, 404, "not_found", True),
     (errors.AlreadyExists, grpc.StatusCode.ALREADY_EXISTS, 409, "conflict", True),
     (errors.Conflict, grpc.StatusCode.ABORTED, 409, "conflict", True),

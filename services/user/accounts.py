@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,15 +23,21 @@ from kit.field_mask import UpdateMask
 from kit.ids import new_id
 from kit.outbox import add_event
 from kit.validation import Violations, caller_id
-from services.user import events, keys, passwords, request_ids, tokens, validation
+from services.user import audit, events, keys, passwords, request_ids, tokens, validation
 from services.user.etags import check_etag
 from services.user.models import Session, User
 from services.user.policy import Policy
 from services.user.repository import SessionRepository, UserRepository
+from services.user.revocation import Revoker
 
 # What UpdateUser may change, in the order events list them. Nothing is output-only here: a mask naming
 # any other field (name, email, create_time) is refused, not ignored.
 USER_MASK = UpdateMask(updatable=("display_name", "time_zone", "locale"))
+
+
+class SecondFactor(Protocol):
+    async def check_login(self, session: AsyncSession, user_id: uuid.UUID, code: str) -> None:
+        """MFA_REQUIRED unless the account has no second factor or `code` is a good, unused one (spent here)."""
 
 
 @dataclass(frozen=True)
@@ -51,11 +57,15 @@ class Accounts:
         signing_key: keys.SigningKey,
         policy: Policy,
         hashing: passwords.PasswordHashing,
+        revoker: Revoker,
+        second_factor: SecondFactor | None = None,
     ) -> None:
         self._sessions = sessions
+        self._second_factor = second_factor
         self._key = signing_key
         self._hashing = hashing
         self._policy = policy
+        self._revoker = revoker
 
     def jwks(self) -> dict[str, Any]:
         return keys.jwks([self._key])
@@ -126,7 +136,10 @@ class Accounts:
 
     # --- sessions and tokens --------------------------------------------------------------------------
 
-    async def login(self, *, email: str, password: str, user_agent: str = "", ip_address: str = "") -> TokenPair:
+    async def login(self, *, email: str, password: str, totp_code: str = "") -> TokenPair:
+        """A new session for the right email and password (and second factor). Where the client is — its address and
+        User-Agent, recorded on the session and in the audit log — is the call's own (kit.context.client): only the
+        gateway, proving itself, forwards someone else's."""
         address = validation.login_email(email)
         async with self._sessions() as session:
             user = await UserRepository(session).by_email(address) if address else None
@@ -134,11 +147,15 @@ class Accounts:
         # Verify even for an unknown email (against a dummy hash): the same answer in the same time. In a thread,
         # outside any transaction: argon2 is slow on purpose, and neither the event loop nor a connection waits.
         if not await self._hashing.verified(stored, password) or user is None:
+            await self._failed_login(user, "wrong_password" if user is not None else "unknown_account")
             raise Unauthenticated("wrong email or password")
         rehashed = ""
         if self._hashing.needs_rehash(user.password_hash):
             rehashed = await self._hashing.hashed(password)
+        client = context.client.get()
         async with self._sessions() as session, session.begin():
+            if self._second_factor is not None:
+                await self._second_factor.check_login(session, user.id, totp_code)
             if rehashed:
                 # Only if the hash is still the one verified (a concurrent password change wins).
                 await UserRepository(session).replace_password_hash(user.id, user.password_hash, rehashed)
@@ -149,16 +166,34 @@ class Accounts:
                 user_id=user.id,
                 refresh_hash=tokens.secret_hash(refresh),
                 generation=1,
-                user_agent=validation.printable(user_agent, validation.USER_AGENT_MAX),
-                ip_address=validation.printable(ip_address, validation.IP_ADDRESS_MAX),
+                user_agent=client.user_agent,
+                ip_address=client.ip_address,
                 create_time=now,
                 last_used_time=now,
                 expire_time=now + self._policy.refresh_ttl,
+                auth_time=now,
             )
             SessionRepository(session).add(login)
-        return self._pair(user.id, login.id, refresh, now)
+            await session.flush()
+            await audit.record(
+                session,
+                "login.succeeded",
+                user_id=user.id,
+                actor_id=user.id,
+                target=f"users/{user.id}/sessions/{login.id}",
+            )
+        return self._pair(user.id, login.id, refresh, now, auth_time=now)
 
-    def _pair(self, user_id: uuid.UUID, session_id: uuid.UUID, refresh: str, now: datetime) -> TokenPair:
+    async def _failed_login(self, user: User | None, reason: str) -> None:
+        """A failed attempt on a known account goes in its owner's log (an unknown email has no log to go in)."""
+        if user is None:
+            return
+        async with self._sessions() as session, session.begin():
+            await audit.record(session, "login.failed", user_id=user.id, actor_id=None, details={"reason": reason})
+
+    def _pair(
+        self, user_id: uuid.UUID, session_id: uuid.UUID, refresh: str, now: datetime, *, auth_time: datetime | None
+    ) -> TokenPair:
         access = tokens.issue_access_token(
             self._key,
             user_id=user_id,
@@ -167,6 +202,7 @@ class Accounts:
             audience=self._policy.audience,
             ttl=self._policy.access_ttl,
             now=now,
+            auth_time=auth_time,
         )
         return TokenPair(access, refresh, int(self._policy.access_ttl.total_seconds()))
 
@@ -181,9 +217,19 @@ class Accounts:
             if login is None:
                 spent = await logins.spent(digest)
                 if spent is not None:
-                    # A spent token came back: someone kept a copy. End the whole session.
-                    await logins.revoke(spent.session_id, now)
+                    # A spent token came back: someone kept a copy. End the whole session, its access tokens too.
+                    ended = await logins.revoke(spent.session_id, now)
+                    revocations = await self._revoker.record(session, ended, reason="refresh_token_reused", now=now)
+                    for session_id, user_id in ended:
+                        await audit.record(
+                            session,
+                            "session.reuse_detected",
+                            user_id=user_id,
+                            actor_id=None,
+                            target=f"users/{user_id}/sessions/{session_id}",
+                        )
                     await session.commit()
+                    await self._revoker.publish(revocations)
                     raise Unauthenticated("refresh token reused; the session has been revoked")
                 raise Unauthenticated("unknown refresh token")
             if login.revoke_time is not None or login.expire_time <= now:
@@ -193,22 +239,34 @@ class Accounts:
             login.refresh_hash = tokens.secret_hash(fresh)
             login.generation += 1
             login.last_used_time = now
-            user_id, session_id = login.user_id, login.id
-        return self._pair(user_id, session_id, fresh, now)
+            user_id, session_id, auth_time = login.user_id, login.id, login.auth_time or login.create_time
+        return self._pair(user_id, session_id, fresh, now, auth_time=auth_time)
 
     async def logout(self, refresh_token: str) -> None:
-        """End the session of `refresh_token` (the caller's, when signed in) or, without one, the caller's own."""
+        """End the session of `refresh_token` (the caller's, when signed in) or, without one, the caller's own: its
+        refresh token and its access tokens stop working at once."""
         signed_in = context.caller.get() is not None
+        now = utcnow()
         async with self._sessions() as session, session.begin():
             logins = SessionRepository(session)
             if refresh_token:
                 owner = caller_id() if signed_in else None
-                await logins.revoke_by_refresh_hash(tokens.secret_hash(refresh_token), utcnow(), user_id=owner)
-                return
-            caller = context.caller.get()
-            if caller is None or not caller.session_id:
-                raise invalid("refresh_token", "is required without an authenticated session")
-            await logins.revoke(uuid.UUID(caller.session_id), utcnow(), user_id=caller_id())
+                ended = await logins.revoke_by_refresh_hash(tokens.secret_hash(refresh_token), now, user_id=owner)
+            else:
+                caller = context.caller.get()
+                if caller is None or not caller.session_id:
+                    raise invalid("refresh_token", "is required without an authenticated session")
+                ended = await logins.revoke(uuid.UUID(caller.session_id), now, user_id=caller_id())
+            revocations = await self._revoker.record(session, ended, reason="logout", now=now)
+            for session_id, user_id in ended:
+                await audit.record(
+                    session,
+                    "logout",
+                    user_id=user_id,
+                    actor_id=user_id,
+                    target=f"users/{user_id}/sessions/{session_id}",
+                )
+        await self._revoker.publish(revocations)
 
     # --- the caller's profile -------------------------------------------------------------------------
 

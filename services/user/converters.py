@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -10,11 +11,12 @@ from hearth.user.v1 import user_pb2
 
 from kit.names import household_name, user_name
 from services.user.etags import etag_of
-from services.user.models import Household, Invite, User
+from services.user.models import AuditEvent, Household, Invite, User
 
 if TYPE_CHECKING:  # only named in annotations: the use cases import this module (events.py its timestamps)
     from services.user.accounts import TokenPair
     from services.user.households import Member
+    from services.user.sessions import ListedSession
 
 
 def timestamp(moment: datetime) -> Timestamp:
@@ -93,4 +95,33 @@ def tokens_to_proto(pair: TokenPair) -> user_pb2.TokenPair:
         refresh_token=pair.refresh_token,
         token_type="Bearer",
         expires_in=pair.expires_in,
+    )
+
+
+def session_to_proto(listed: ListedSession) -> user_pb2.Session:
+    login = listed.session
+    return user_pb2.Session(
+        name=f"users/me/sessions/{login.id}",
+        device=listed.device,
+        user_agent=login.user_agent,
+        ip_address=login.ip_address,
+        create_time=timestamp(login.create_time),
+        last_use_time=timestamp(login.last_used_time),
+        expire_time=timestamp(login.expire_time),
+        current=listed.current,
+    )
+
+
+def audit_event_to_proto(event: AuditEvent) -> user_pb2.AuditEvent:
+    parent = f"households/{event.household_id}" if event.household_id else f"users/{event.user_id}"
+    return user_pb2.AuditEvent(
+        name=f"{parent}/auditEvents/{event.id}",
+        action=event.action,
+        actor=f"users/{event.actor_id}" if event.actor_id else "",
+        target=event.target,
+        ip_address=event.ip_address,
+        user_agent=event.user_agent,
+        correlation_id=event.correlation_id,
+        create_time=timestamp(event.create_time),
+        details_json=json.dumps(event.details, sort_keys=True),
     )

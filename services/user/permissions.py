@@ -1,4 +1,5 @@
-"""Who may do what to whom in a household: pure rules over roles, raising PERMISSION_DENIED.
+"""Who may do what to whom in a household: the role x action table (services/user/roles.PERMISSIONS) and the
+rules about whom an action may touch, as pure functions raising PERMISSION_DENIED.
 
 The use cases (services/user/households.py) look the roles up and call these; whether the caller is a
 member at all (NOT_FOUND for an outsider) is decided before, by finding the caller's membership.
@@ -9,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from kit.errors import PermissionDenied
-from services.user.roles import MANAGERS
+from services.user.roles import allowed
+
+
+def require(mine: str, action: str) -> None:
+    """PERMISSION_DENIED unless the table lets `mine` do `action`."""
+    if not allowed(mine, action):
+        raise PermissionDenied(f"a {mine} may not do this")
 
 
 def require_role(mine: str, roles: Collection[str]) -> None:
@@ -19,7 +26,7 @@ def require_role(mine: str, roles: Collection[str]) -> None:
 
 def check_invite(mine: str, role: str) -> None:
     """A manager invites; only the owner invites admins."""
-    require_role(mine, MANAGERS)
+    require(mine, "member.invite")
     if role == "admin" and mine != "owner":
         raise PermissionDenied("only the owner may invite admins")
 
@@ -27,6 +34,7 @@ def check_invite(mine: str, role: str) -> None:
 def check_role_change(mine: str, target: str, role: str) -> None:
     """A manager changes another member's role to `role` (not "owner": see check_transfer). The owner's role is
     not changed this way; an admin manages members and children, only the owner manages admins."""
+    require(mine, "member.change_role")
     if target == "owner":
         raise PermissionDenied("the owner's role cannot be changed; the owner may transfer ownership")
     if mine == "admin" and (role == "admin" or target == "admin"):
@@ -35,7 +43,7 @@ def check_role_change(mine: str, target: str, role: str) -> None:
 
 def check_transfer(mine: str) -> None:
     """Only the owner hands the household over (to another member, who becomes the owner)."""
-    if mine != "owner":
+    if not allowed(mine, "household.transfer_ownership"):
         raise PermissionDenied("only the owner may transfer ownership")
 
 
@@ -43,12 +51,25 @@ def check_removal(mine: str, target: str, *, oneself: bool) -> None:
     """Anyone but the owner may leave; a manager removes others, but nobody removes the owner and an admin does
     not remove another admin."""
     if oneself:
-        if mine == "owner":
+        if not allowed(mine, "member.leave"):
             raise PermissionDenied("the owner cannot leave; transfer ownership first or delete the household")
-    elif mine not in MANAGERS:
+    elif not allowed(mine, "member.remove"):
         raise PermissionDenied(f"a {mine} may not remove members")
     elif target == "owner" or (mine == "admin" and target == "admin"):
         raise PermissionDenied("you may not remove this member")
 
 
-__all__ = ["check_invite", "check_removal", "check_role_change", "check_transfer", "require_role"]
+def check_away(mine: str, *, oneself: bool) -> None:
+    """Oneself, or an owner/admin for anyone."""
+    require(mine, "member.set_own_away" if oneself else "member.set_others_away")
+
+
+__all__ = [
+    "check_away",
+    "check_invite",
+    "check_removal",
+    "check_role_change",
+    "check_transfer",
+    "require",
+    "require_role",
+]

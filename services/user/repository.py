@@ -15,7 +15,18 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.repository import Cursor, keyset
-from services.user.models import Household, Invite, Membership, Session, SpentRefreshToken, User
+from services.user.models import (
+    ApiKey,
+    AuditEvent,
+    Away,
+    Household,
+    Invite,
+    Membership,
+    RecoveryCode,
+    Session,
+    SpentRefreshToken,
+    User,
+)
 
 
 class UserRepository:
@@ -59,20 +70,51 @@ class SessionRepository:
     def spend(self, digest: bytes, session_id: uuid.UUID, now: datetime) -> None:
         self._session.add(SpentRefreshToken(refresh_hash=digest, session_id=session_id, spend_time=now))
 
-    async def revoke(self, session_id: uuid.UUID, now: datetime, *, user_id: uuid.UUID | None = None) -> None:
-        """Revoke the session if it is live (and, given `user_id`, that user's)."""
-        await self._revoke(Session.id == session_id, now, user_id)
+    async def revoke(
+        self, session_id: uuid.UUID, now: datetime, *, user_id: uuid.UUID | None = None
+    ) -> list[tuple[uuid.UUID, uuid.UUID]]:
+        """Revoke the session if it is live (and, given `user_id`, that user's); what was ended."""
+        return await self._revoke(Session.id == session_id, now, user_id)
 
-    async def revoke_by_refresh_hash(self, digest: bytes, now: datetime, *, user_id: uuid.UUID | None = None) -> None:
+    async def revoke_by_refresh_hash(
+        self, digest: bytes, now: datetime, *, user_id: uuid.UUID | None = None
+    ) -> list[tuple[uuid.UUID, uuid.UUID]]:
         """Revoke the live session whose current refresh token has this hash (and, given `user_id`, is theirs)."""
-        await self._revoke(Session.refresh_hash == digest, now, user_id)
+        return await self._revoke(Session.refresh_hash == digest, now, user_id)
 
-    async def _revoke(self, condition: sa.ColumnElement[bool], now: datetime, user_id: uuid.UUID | None) -> None:
+    async def _revoke(
+        self, condition: sa.ColumnElement[bool], now: datetime, user_id: uuid.UUID | None
+    ) -> list[tuple[uuid.UUID, uuid.UUID]]:
+        """Revoke the live sessions matching `condition`; (session id, user id) of each one ended."""
         if user_id is not None:
             condition = condition & (Session.user_id == user_id)
-        await self._session.execute(
-            sa.update(Session).where(condition, Session.revoke_time.is_(None)).values(revoke_time=now)
+        rows = await self._session.execute(
+            sa.update(Session)
+            .where(condition, Session.revoke_time.is_(None))
+            .values(revoke_time=now)
+            .returning(Session.id, Session.user_id)
         )
+        return [(session_id, owner) for session_id, owner in rows]
+
+    async def revoke_returning(
+        self, session_ids: Sequence[uuid.UUID], now: datetime, *, user_id: uuid.UUID
+    ) -> list[tuple[uuid.UUID, uuid.UUID]]:
+        return await self._revoke(Session.id.in_(session_ids), now, user_id)
+
+    async def revoke_all(self, user_id: uuid.UUID, now: datetime, *, keep: uuid.UUID | None = None) -> list[uuid.UUID]:
+        """End every live session of `user_id` (but `keep`); the ids ended."""
+        condition = Session.user_id == user_id
+        if keep is not None:
+            condition = condition & (Session.id != keep)
+        return [session_id for session_id, _ in await self._revoke(condition, now, None)]
+
+    async def page_live(self, user_id: uuid.UUID, now: datetime, *, after: Cursor | None, limit: int) -> list[Session]:
+        """`user_id`'s sessions that are neither revoked nor expired, newest first."""
+        statement = sa.select(Session).where(
+            Session.user_id == user_id, Session.revoke_time.is_(None), Session.expire_time > now
+        )
+        paged = keyset(statement, (Session.id.expression,), after=after, limit=limit, descending=True)
+        return list(await self._session.scalars(paged))
 
 
 class HouseholdRepository:
@@ -182,3 +224,102 @@ class InviteRepository:
     async def by_code_hash(self, digest: bytes) -> Invite | None:
         """Locked (FOR UPDATE): two people accepting one code at once are serialised; the second sees it used."""
         return await self._session.scalar(sa.select(Invite).where(Invite.code_hash == digest).with_for_update())
+
+
+class AuditRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    def add(self, event: AuditEvent) -> None:
+        self._session.add(event)
+
+    async def page(self, kind: str, owner: uuid.UUID, *, after: Cursor | None, limit: int) -> list[AuditEvent]:
+        """A user's (`kind` "user") or a household's events, newest first (ids are UUIDv7)."""
+        column = AuditEvent.user_id if kind == "user" else AuditEvent.household_id
+        statement = sa.select(AuditEvent).where(column == owner)
+        paged = keyset(statement, (AuditEvent.id.expression,), after=after, limit=limit, descending=True)
+        return list(await self._session.scalars(paged))
+
+
+class ApiKeyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    def add(self, key: ApiKey) -> None:
+        self._session.add(key)
+
+    async def by_hash(self, digest: bytes) -> ApiKey | None:
+        return await self._session.scalar(sa.select(ApiKey).where(ApiKey.key_hash == digest))
+
+    async def get(self, key_id: uuid.UUID, user_id: uuid.UUID, *, lock: bool = False) -> ApiKey | None:
+        statement = sa.select(ApiKey).where(ApiKey.id == key_id, ApiKey.user_id == user_id)
+        return await self._session.scalar(statement.with_for_update() if lock else statement)
+
+    async def page(self, user_id: uuid.UUID, *, after: Cursor | None, limit: int) -> list[ApiKey]:
+        """`user_id`'s keys not revoked, newest first."""
+        statement = sa.select(ApiKey).where(ApiKey.user_id == user_id, ApiKey.revoke_time.is_(None))
+        paged = keyset(statement, (ApiKey.id.expression,), after=after, limit=limit, descending=True)
+        return list(await self._session.scalars(paged))
+
+    async def mark_used(self, key_id: uuid.UUID, now: datetime) -> bool:
+        """Record a use; True when it was the key's first."""
+        first = await self._session.scalar(
+            sa.update(ApiKey)
+            .where(ApiKey.id == key_id, ApiKey.last_use_time.is_(None))
+            .values(last_use_time=now)
+            .returning(ApiKey.id)
+        )
+        if first is None:
+            await self._session.execute(sa.update(ApiKey).where(ApiKey.id == key_id).values(last_use_time=now))
+        return first is not None
+
+    async def revoke_all(self, user_id: uuid.UUID, now: datetime) -> list[uuid.UUID]:
+        rows = await self._session.scalars(
+            sa.update(ApiKey)
+            .where(ApiKey.user_id == user_id, ApiKey.revoke_time.is_(None))
+            .values(revoke_time=now)
+            .returning(ApiKey.id)
+        )
+        return list(rows)
+
+
+class RecoveryCodeRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def replace(self, user_id: uuid.UUID, digests: Sequence[bytes]) -> None:
+        await self._session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
+        self._session.add_all(RecoveryCode(code_hash=d, user_id=user_id) for d in digests)
+
+    async def use(self, user_id: uuid.UUID, digest: bytes, now: datetime) -> bool:
+        """Spend the code if it is this user's and unused; True when it was."""
+        used = await self._session.scalar(
+            sa.update(RecoveryCode)
+            .where(RecoveryCode.code_hash == digest, RecoveryCode.user_id == user_id, RecoveryCode.use_time.is_(None))
+            .values(use_time=now)
+            .returning(RecoveryCode.code_hash)
+        )
+        return used is not None
+
+    async def delete_all(self, user_id: uuid.UUID) -> None:
+        await self._session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
+
+
+class AwayRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, household_id: uuid.UUID, user_id: uuid.UUID) -> Away | None:
+        return await self._session.get(Away, (household_id, user_id))
+
+    async def put(self, away: Away) -> Away:
+        return await self._session.merge(away)
+
+    async def delete(self, household_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+        deleted = await self._session.scalar(
+            sa.delete(Away).where(Away.household_id == household_id, Away.user_id == user_id).returning(Away.user_id)
+        )
+        return deleted is not None
+
+    async def delete_household(self, household_id: uuid.UUID) -> None:
+        await self._session.execute(sa.delete(Away).where(Away.household_id == household_id))

@@ -11,12 +11,13 @@ from kit.grpc_server import Server
 from kit.runtime import create_runtime
 from kit.settings import ServiceSettings
 from kit.telemetry import Telemetry
-from services.user import keys, passwords
+from services.user import keys, passwords, revocation
 from services.user.config import Settings
 from services.user.internal import MembershipServicer
+from services.user.revocation import Revoker
 from services.user.service import Policy, UserService
 from services.user.service_tokens import ServiceSecrets, ServiceTokenServicer
-from services.user.servicer import AuthServicer, HouseholdServicer, UserServicer
+from services.user.servicer import AuditServicer, AuthServicer, HouseholdServicer, UserServicer
 
 # Reachable without a token (everything else needs one).
 PUBLIC_METHODS = [
@@ -51,23 +52,35 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
         concurrency=settings.password_concurrency or None,
         queue=settings.password_queue,
     )
+    revoker = Revoker(runtime.redis, settings.redis_namespace, access_ttl=policy.access_ttl, local=runtime.revocations)
     async with runtime.closed_on_error():
-        service = UserService(runtime.sessions, signing_key=signing_key, policy=policy, hashing=hashing)
+        service = UserService(
+            runtime.sessions, signing_key=signing_key, policy=policy, hashing=hashing, revoker=revoker
+        )
         server = runtime.build_server(
             [
                 (
                     user_pb2_grpc.add_AuthServiceServicer_to_server,
-                    AuthServicer(service.accounts),
+                    # Not built yet (issue 15, in progress): ChangePassword, ForgotPassword, ResetPassword,
+                    # ExchangeApiKey answer UNIMPLEMENTED (the generated base class).
+                    AuthServicer(service.accounts, service.sessions),  # type: ignore[abstract]
                     "hearth.user.v1.AuthService",
                 ),
                 (
+                    user_pb2_grpc.add_AuditServiceServicer_to_server,
+                    AuditServicer(service.audit),
+                    "hearth.user.v1.AuditService",
+                ),
+                (
                     user_pb2_grpc.add_UserServiceServicer_to_server,
-                    UserServicer(service.accounts),
+                    # DeleteUser and the exports: UNIMPLEMENTED until built (issue 15, in progress).
+                    UserServicer(service.accounts),  # type: ignore[abstract]
                     "hearth.user.v1.UserService",
                 ),
                 (
                     user_pb2_grpc.add_HouseholdServiceServicer_to_server,
-                    HouseholdServicer(service.households),
+                    # SetAway, GetAway, DeleteAway: UNIMPLEMENTED until built (issue 15, in progress).
+                    HouseholdServicer(service.households),  # type: ignore[abstract]
                     "hearth.user.v1.HouseholdService",
                 ),
                 (
@@ -87,8 +100,11 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
                 ),
             ],
             public_methods=PUBLIC_METHODS,
+            # Sessions and the audit log record where a call came from (kit.context.client).
+            record_clients=True,
         )
         runtime.publish_outbox()
+        runtime.consume(["user"], revocation.handlers(runtime.redis, settings.redis_namespace))
     server = runtime.attach(server)
 
     async def close_hashing() -> None:

@@ -1,6 +1,6 @@
-"""The user service's use cases, built once from its keys and policy: `accounts` (AuthService, UserService)
-and `households` (HouseholdService). The use cases themselves live in services/user/accounts.py and
-services/user/households.py; this is only where they are put together for services/user/server.py.
+"""The user service's use cases, built once from its keys and policy: `accounts` (AuthService, UserService),
+`sessions` (the caller's sessions), `households` (HouseholdService) and `audit` (AuditService). The use cases
+themselves live in their own modules; this is only where they are put together for services/user/server.py.
 """
 
 from __future__ import annotations
@@ -9,8 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.user import keys, passwords, tokens
 from services.user.accounts import Accounts, TokenPair
+from services.user.audit import Audit
 from services.user.households import Households, Member
 from services.user.policy import Policy
+from services.user.revocation import Revoker
+from services.user.sessions import Sessions
 
 
 class UserService:
@@ -20,14 +23,22 @@ class UserService:
         *,
         signing_key: keys.SigningKey,
         policy: Policy,
+        revoker: Revoker,
         hashing: passwords.PasswordHashing | None = None,
     ) -> None:
+        self.revoker = revoker
         self.accounts = Accounts(
-            sessions, signing_key=signing_key, policy=policy, hashing=hashing or passwords.PasswordHashing()
+            sessions,
+            signing_key=signing_key,
+            policy=policy,
+            hashing=hashing or passwords.PasswordHashing(),
+            revoker=revoker,
         )
+        self.sessions = Sessions(sessions, revoker=revoker)
         self.households = Households(
             sessions, invite_secret=tokens.invite_secret(signing_key), invite_ttl=policy.invite_ttl
         )
+        self.audit = Audit(sessions)
 
 
 __all__ = ["Accounts", "Households", "Member", "Policy", "TokenPair", "UserService"]

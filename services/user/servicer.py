@@ -19,12 +19,15 @@ from kit.names import parse_ids, parse_name
 from kit.validation import caller_id
 from services.user import converters
 from services.user.accounts import Accounts
+from services.user.audit import Audit
 from services.user.households import Households
+from services.user.sessions import Sessions
 
 Context = grpc.aio.ServicerContext[Any, Any]
 HOUSEHOLD = "households/{household}"
 MEMBER = "households/{household}/members/{member}"
 USER = "users/{user}"
+SESSION = "users/{user}/sessions/{session}"
 
 
 def _household_id(name: str, field: str = "name") -> uuid.UUID:
@@ -48,9 +51,21 @@ def _user_id(name: str, field: str = "name") -> uuid.UUID:
     return user_id
 
 
+def _own_id(name: str, pattern: str, key: str, field: str = "name") -> uuid.UUID:
+    """The id `key` of a resource of the caller's (`users/me/...` or `users/<caller's id>/...`); another user's
+    or an id that is no UUID names nothing of theirs: NOT_FOUND (a malformed name is INVALID_ARGUMENT)."""
+    parts = parse_name(name, pattern, field=field)
+    owner = parts["user"]
+    resource = parse_id(parts[key])
+    if (owner != "me" and parse_id(owner) != caller_id()) or resource is None:
+        raise NotFound(f"{key.replace('_', ' ')} not found")
+    return resource
+
+
 class AuthServicer(user_pb2_grpc.AuthServiceServicer):
-    def __init__(self, accounts: Accounts) -> None:
+    def __init__(self, accounts: Accounts, sessions: Sessions) -> None:
         self._accounts = accounts
+        self._sessions = sessions
 
     async def Register(self, request: user_pb2.RegisterRequest, context: Context) -> user_pb2.User:
         user = await self._accounts.register(
@@ -64,12 +79,7 @@ class AuthServicer(user_pb2_grpc.AuthServiceServicer):
         return converters.user_to_proto(user)
 
     async def Login(self, request: user_pb2.LoginRequest, context: Context) -> user_pb2.TokenPair:
-        pair = await self._accounts.login(
-            email=request.email,
-            password=request.password,
-            user_agent="",
-            ip_address=context.peer() or "",
-        )
+        pair = await self._accounts.login(email=request.email, password=request.password, totp_code=request.totp_code)
         return converters.tokens_to_proto(pair)
 
     async def RefreshToken(self, request: user_pb2.RefreshTokenRequest, context: Context) -> user_pb2.TokenPair:
@@ -81,6 +91,24 @@ class AuthServicer(user_pb2_grpc.AuthServiceServicer):
 
     async def GetJwks(self, request: user_pb2.GetJwksRequest, context: Context) -> user_pb2.Jwks:
         return user_pb2.Jwks(json=json.dumps(self._accounts.jwks()))
+
+    async def ListSessions(
+        self, request: user_pb2.ListSessionsRequest, context: Context
+    ) -> user_pb2.ListSessionsResponse:
+        listed = await self._sessions.list_sessions(size=request.page_size, token=request.page_token)
+        return user_pb2.ListSessionsResponse(
+            sessions=[converters.session_to_proto(s) for s in listed.items], next_page_token=listed.next_page_token
+        )
+
+    async def RevokeSession(self, request: user_pb2.RevokeSessionRequest, context: Context) -> empty_pb2.Empty:
+        await self._sessions.revoke_session(_own_id(request.name, SESSION, "session"))
+        return empty_pb2.Empty()
+
+    async def RevokeOtherSessions(
+        self, request: user_pb2.RevokeOtherSessionsRequest, context: Context
+    ) -> user_pb2.RevokeOtherSessionsResponse:
+        ended = await self._sessions.revoke_other_sessions()
+        return user_pb2.RevokeOtherSessionsResponse(revoked=[f"users/me/sessions/{s}" for s in ended])
 
 
 class UserServicer(user_pb2_grpc.UserServiceServicer):
@@ -177,3 +205,24 @@ class HouseholdServicer(user_pb2_grpc.HouseholdServiceServicer):
     async def DeleteMember(self, request: user_pb2.DeleteMemberRequest, context: Context) -> empty_pb2.Empty:
         await self._households.delete_member(*_member_ids(request.name))
         return empty_pb2.Empty()
+
+
+class AuditServicer(user_pb2_grpc.AuditServiceServicer):
+    def __init__(self, audit: Audit) -> None:
+        self._audit = audit
+
+    async def ListAuditEvents(
+        self, request: user_pb2.ListAuditEventsRequest, context: Context
+    ) -> user_pb2.ListAuditEventsResponse:
+        if request.parent.startswith("households/"):
+            listed = await self._audit.list_events(
+                household_id=_household_id(request.parent, "parent"), size=request.page_size, token=request.page_token
+            )
+        else:
+            listed = await self._audit.list_events(
+                user_id=_user_id(request.parent, "parent"), size=request.page_size, token=request.page_token
+            )
+        return user_pb2.ListAuditEventsResponse(
+            audit_events=[converters.audit_event_to_proto(e) for e in listed.items],
+            next_page_token=listed.next_page_token,
+        )

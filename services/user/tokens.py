@@ -26,8 +26,13 @@ def issue_access_token(
     ttl: timedelta,
     now: datetime,
     scope: str = "",
+    auth_time: datetime | None = None,
+    api_key_id: uuid.UUID | None = None,
 ) -> str:
-    claims = {
+    """`session_id`: the session's id (an API key's id for a key's token: revoking the key ends it); `auth_time`:
+    when the person proved who they are (kept across refreshes; recent-authentication checks read it);
+    `api_key_id` and `scope`: a key's token, limited to the key's scopes (kit.interceptors)."""
+    claims: dict[str, object] = {
         "iss": issuer,
         "aud": audience,
         "sub": str(user_id),
@@ -37,7 +42,10 @@ def issue_access_token(
         "jti": str(new_id()),
         "typ": "access",
         "scope": scope,
+        "auth_time": int((auth_time or now).timestamp()),
     }
+    if api_key_id is not None:
+        claims["akid"] = str(api_key_id)
     return jwt.encode(claims, key.private_key, algorithm="EdDSA", headers={"kid": key.kid})
 
 

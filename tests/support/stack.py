@@ -24,7 +24,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from kit.db import drop_database
 from kit.grpc_server import Server
 from kit.telemetry import Telemetry, setup_telemetry
-from services.deployment import SERVICES
+from services.deployment import CREDENTIALED, SERVICES
 from tests.support import templates, trust
 from tests.support.infra import database_url, infra, unique
 
@@ -94,7 +94,7 @@ async def running_stack(
     urls = await asyncio.gather(*(migrated_database(s) for s in ordered))
     stack.databases = dict(zip(ordered, urls, strict=True))
     try:
-        stack.credentials = creds = await trust.provision(stack.namespace, infra().redis_url, SERVICES)
+        stack.credentials = creds = await trust.provision(stack.namespace, infra().redis_url, CREDENTIALED)
         for service in ordered:
             settings = service_settings(
                 service,
@@ -187,6 +187,7 @@ async def _serve_gateway(
         "analytics_addr": stack.addr("analytics") if "analytics" in stack.servers else "127.0.0.1:1",
         "redis_url": stack.credentials.redis_urls["gateway"] if stack.credentials else infra().redis_url,
         "redis_namespace": stack.namespace,
+        "service_secret": stack.credentials.service_secrets["gateway"] if stack.credentials else None,
         **TEST_RATE_LIMITS,
         # The services' metrics listeners are off in tests (one process, one registry): nothing to relay.
         **{f"{name}_metrics_url": "" for name in SERVICES},

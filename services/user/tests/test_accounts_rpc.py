@@ -263,9 +263,7 @@ async def test_passwords_are_stored_at_the_configured_cost_and_older_hashes_upgr
 async def test_login_issues_a_token_pair_the_services_verifier_accepts(stack: Stack, rpc: Stubs) -> None:
     person = await register(rpc, "Verified")
 
-    pair = await rpc.auth.Login(
-        user_pb2.LoginRequest(email=f" {person.email.upper()} ", password=PASSWORD)
-    )
+    pair = await rpc.auth.Login(user_pb2.LoginRequest(email=f" {person.email.upper()} ", password=PASSWORD))
 
     assert pair.token_type == "Bearer"
     assert pair.expires_in == 15 * 60

@@ -280,21 +280,6 @@ async def test_control_characters_in_create_invite_are_invalid_argument(
     assert refusal.violations == {field: CONTROL_CHARACTERS_MESSAGE}
 
 
-async def test_control_characters_in_the_reported_user_agent_do_not_stop_a_login(rpc: Stubs) -> None:
-    person = await register(rpc, "Agent")
-
-    tokens = await rpc.auth.Login(
-        user_pb2.LoginRequest(
-            email=person.email, password=PASSWORD, user_agent="Mozilla\x00/5.0\x07", ip_address="10.0.0.1\x00"
-        )
-    )
-
-    assert tokens.access_token
-    assert await rpc.users.GetUser(
-        user_pb2.GetUserRequest(name="users/me"), metadata=(("authorization", f"Bearer {tokens.access_token}"),)
-    )
-
-
 # --- racing requests --------------------------------------------------------------------------------------
 
 

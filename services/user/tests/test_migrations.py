@@ -23,6 +23,13 @@ TABLES = {
     "invites",
     "idempotency_keys",
     "outbox",
+    "recovery_codes",
+    "password_resets",
+    "api_keys",
+    "away_periods",
+    "audit_events",
+    "exports",
+    "inbox",
 }
 INDEXES = {
     "users": {"uq_users_email"},
@@ -31,6 +38,11 @@ INDEXES = {
     "invites": {"uq_invites_code_hash", "ix_invites_household_id"},
     "outbox": {"ix_outbox_unpublished", "ix_outbox_published_at"},
     "idempotency_keys": {"ix_idempotency_keys_created_at"},
+    "api_keys": {"uq_api_keys_key_hash", "ix_api_keys_user_id_id"},
+    "audit_events": {"ix_audit_events_user_id_id", "ix_audit_events_household_id_id"},
+    "recovery_codes": {"ix_recovery_codes_user_id"},
+    "password_resets": {"ix_password_resets_user_id"},
+    "exports": {"ix_exports_user_id"},
 }
 
 
@@ -46,6 +58,7 @@ async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitab
             "uq_memberships_owner": ["UNIQUE INDEX", "WHERE (role = 'owner'::text)"],
             "ix_outbox_unpublished": ["WHERE (published_at IS NULL)"],
             "ix_outbox_published_at": ["WHERE (published_at IS NOT NULL)"],
+            "ix_audit_events_user_id_id": ["WHERE (user_id IS NOT NULL)"],
         },
     )
 
