@@ -45,6 +45,7 @@ from kit.errors import (
     Unavailable,
     error_class,
 )
+from kit.text import printable
 
 if TYPE_CHECKING:
     from kit.telemetry import MethodSpans, ServerSpans, Started
@@ -361,13 +362,13 @@ class _MethodPlumbing:
                 proxy = None
             if proxy is not None and proxy.service == GATEWAY_SERVICE:
                 return context.Client(
-                    _printable(_metadata(metadata, CLIENT_IP_HEADER) or "", IP_ADDRESS_MAX),
-                    _printable(_metadata(metadata, CLIENT_USER_AGENT_HEADER) or "", USER_AGENT_MAX),
+                    printable(_metadata(metadata, CLIENT_IP_HEADER) or "", IP_ADDRESS_MAX),
+                    printable(_metadata(metadata, CLIENT_USER_AGENT_HEADER) or "", USER_AGENT_MAX),
                 )
             log.warning("ignored a forwarded client: %s did not prove it is the gateway", self.rpc_name)
         peer = _PEER.match(ctx.peer() or "")
         address = (peer.group(1) or peer.group(2)) if peer else ""
-        return context.Client(address, _printable(_metadata(metadata, "user-agent") or "", USER_AGENT_MAX))
+        return context.Client(address, printable(_metadata(metadata, "user-agent") or "", USER_AGENT_MAX))
 
     async def fail(self, ctx: Context, exc: Exception) -> NoReturn:
         """Abort the call with the status `exc` stands for."""
@@ -379,11 +380,6 @@ class _MethodPlumbing:
         else:
             error = _unexpected(self.method, exc)
         await _abort_with_status(ctx, to_grpc_status(error))
-
-
-def _printable(text: str, limit: int) -> str:
-    """`text` without control characters, cut to `limit`: it is shown to people and written to logs."""
-    return "".join(ch for ch in text if ch.isprintable())[:limit]
 
 
 # A request message that did not decode (see `_MethodPlumbing._tolerant`).

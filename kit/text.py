@@ -24,3 +24,9 @@ def normalized_email(value: str) -> str:
     `EmailNotValidError` for anything that is not an address. The user service keys accounts by it; the gateway's
     failed-attempt budget keys them by it too, so no spelling of one account is another account to either."""
     return validate_email(value.strip(), check_deliverability=False).normalized.lower()
+
+
+def printable(value: str, max_length: int) -> str:
+    """Client-reported context kept for display (a session's User-Agent): control characters dropped, not refused,
+    and cut to `max_length`."""
+    return "".join(char for char in value if not has_control_characters(char))[:max_length]

@@ -19,8 +19,9 @@ from prometheus_client import REGISTRY
 
 from kit import context, errors
 from kit.errors import ERROR_DOMAIN, FieldViolation, HearthError
-from kit.interceptors import CORRELATION_HEADER, carried_error, error_from_rpc, status_details
+from kit.interceptors import CORRELATION_HEADER, USER_AGENT_MAX, carried_error, error_from_rpc, status_details
 from kit.tests.grpc_helpers import CHORES, Chores, serving
+from kit.text import printable
 
 PUBLIC = [f"/{CHORES}/GetChore", f"/{CHORES}/CreateChore"]
 
@@ -353,3 +354,8 @@ async def test_metrics_count_calls_by_status_code(chores: Client) -> None:
         await chores.stub.CreateChore(task_pb2.CreateChoreRequest(parent="households/h"), timeout=5)
     assert _count("CreateChore", "OK") == ok_before + 1
     assert _count("CreateChore", "NOT_FOUND") == nf_before + 1
+
+
+def test_a_reported_client_keeps_only_printable_text() -> None:
+    assert printable("curl/8\x00\x1b[31m", 100) == "curl/8[31m"
+    assert printable("x" * 600, USER_AGENT_MAX) == "x" * 500

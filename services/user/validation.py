@@ -26,9 +26,6 @@ NAME_MAX = 100
 LOCALE_MAX = 35
 DEFAULT_LOCALE = "en"
 DEFAULT_TIME_ZONE = "UTC"
-# Client-reported context kept for display on a session.
-USER_AGENT_MAX = 500
-IP_ADDRESS_MAX = 100
 
 NAME_INVISIBLE_MESSAGE = "must contain a visible character"
 
@@ -192,20 +189,12 @@ def role(errors: Violations, field: str, value: str, allowed: Collection[str]) -
     return value
 
 
-def printable(value: str, max_length: int) -> str:
-    """Client-reported context kept for display (a session's user agent): control characters dropped, not
-    refused, and cut to `max_length`."""
-    return "".join(char for char in value if not has_control_characters(char))[:max_length]
-
-
 __all__ = [
     "DEFAULT_LOCALE",
     "DEFAULT_TIME_ZONE",
-    "IP_ADDRESS_MAX",
     "LOCALE_MAX",
     "NAME_INVISIBLE_MESSAGE",
     "NAME_MAX",
-    "USER_AGENT_MAX",
     "canonical_locale",
     "email",
     "is_visible",
@@ -213,7 +202,6 @@ __all__ = [
     "login_email",
     "name",
     "password",
-    "printable",
     "role",
     "strip_invisible",
     "unknown_locale_message",

@@ -358,11 +358,6 @@ def test_every_iana_zone_is_accepted_as_spelt_and_in_no_other_case(zone: str) ->
         errors.items.clear()
 
 
-def test_client_context_keeps_only_printable_text() -> None:
-    assert validation.printable("curl/8\x00\x1b[31m", 100) == "curl/8[31m"
-    assert validation.printable("x" * 600, validation.USER_AGENT_MAX) == "x" * 500
-
-
 def test_event_payloads_carry_the_rows_as_they_are_after_the_change() -> None:
     now = datetime(2026, 12, 2, 18, 0, tzinfo=UTC)
     owner, other = uuid.UUID(int=2), uuid.UUID(int=1)
