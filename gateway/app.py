@@ -14,6 +14,7 @@ from starlette.middleware.cors import CORSMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from gateway import i18n, openapi, problems, tracing
+from gateway.api_keys import KeyExchange
 from gateway.clients import connect
 from gateway.config import GatewaySettings
 from gateway.fastlane import FastRoutes
@@ -24,7 +25,7 @@ from gateway.identity import GatewayIdentity
 from gateway.metrics import router as metrics_router
 from gateway.middleware import RequestContextMiddleware
 from gateway.ratelimit import RateLimiter, RateLimitMiddleware, parse_limit
-from gateway.routes import analytics, auth, chores, households, notifications, users
+from gateway.routes import analytics, api_keys, auth, chores, households, notifications, users
 from kit.auth import TokenVerifier, grpc_jwks_source
 from kit.revocations import RevocationList
 from kit.runtime import stop_tasks
@@ -32,7 +33,7 @@ from kit.service_tokens import ServiceTokens
 from kit.telemetry import Telemetry
 
 API_PREFIX = "/api/v1"
-API_ROUTERS = (auth, users, households, chores, notifications, analytics)
+API_ROUTERS = (auth, users, api_keys, households, chores, notifications, analytics)
 # What a browser app may send and read across origins (the API's own headers; credentials are bearer tokens, not
 # cookies, so no allow_credentials).
 CORS_REQUEST_HEADERS = [
@@ -113,6 +114,7 @@ def create_app(settings: GatewaySettings, telemetry: Telemetry | None = None) ->
             audience=settings.jwt_audience,
             revocations=revocations,
         )
+        app.state.key_exchange = KeyExchange(clients.auth)
         identity.start()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(revocations.loaded.wait(), 2.0)

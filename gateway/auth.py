@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
+from gateway.api_keys import KEY_PREFIX, KeyExchange
 from kit import context
 from kit.auth import TokenVerifier
 from kit.context import Caller
@@ -17,7 +18,7 @@ from kit.errors import HearthError, Unauthenticated
 
 # Where a request's verdict on its credentials is kept (scope["state"]), so it is reached once per request.
 _VERDICT = "hearth.caller"
-API_KEYS_MESSAGE = "API keys are not supported yet"
+INVALID_API_KEY_MESSAGE = "invalid API key"
 
 # auto_error=False: a missing header is our 401 problem+json, not FastAPI's 403.
 bearer_scheme = HTTPBearer(auto_error=False, description="An access token from POST /api/v1/auth/login")
@@ -40,8 +41,9 @@ async def request_caller(scope: Scope) -> Caller | HearthError | grpc.aio.AioRpc
     """What this request's credentials prove, worked out once per request whoever asks first (rate limits,
     idempotency, the fast route, the routes' `authenticated`): the Caller of a bearer token that verifies; the
     error of one that does not (Unauthenticated, or the key source's failure — the route's 401 or 503); None
-    without an Authorization header. An API key is refused until keys exist (issue 15), a header that holds no
-    bearer token likewise. A forged token's signature is checked once, not once per layer."""
+    without an Authorization header. An API key (`hk_…`) is exchanged for its scoped access token
+    (gateway.api_keys), which is then verified like any other. A header that holds no bearer token is refused.
+    A forged token's signature is checked once, not once per layer."""
     state = scope.setdefault("state", {})
     if _VERDICT in state:
         remembered: Caller | HearthError | grpc.aio.AioRpcError | None = state[_VERDICT]
@@ -52,16 +54,30 @@ async def request_caller(scope: Scope) -> Caller | HearthError | grpc.aio.AioRpc
         token = presented_token(authorization)
         if token is None:
             verdict = Unauthenticated("a bearer access token is required")
-        elif token.startswith("hk_"):
-            verdict = Unauthenticated(API_KEYS_MESSAGE)
         else:
-            verifier: TokenVerifier = scope["app"].state.verifier
-            try:
-                verdict = await verifier.verify(token)
-            except (HearthError, grpc.aio.AioRpcError) as exc:
-                verdict = exc
+            verdict = await _verified(scope, token)
     state[_VERDICT] = verdict
     return verdict
+
+
+async def _verified(scope: Scope, token: str) -> Caller | HearthError | grpc.aio.AioRpcError:
+    state = scope["app"].state
+    verifier: TokenVerifier = state.verifier
+    key = token if token.startswith(KEY_PREFIX) else ""
+    try:
+        if key:
+            exchange: KeyExchange = state.key_exchange
+            token = await exchange.access_token(key)
+        return await verifier.verify(token)
+    except grpc.aio.AioRpcError as exc:
+        if key and exc.code() == grpc.StatusCode.UNAUTHENTICATED:
+            return Unauthenticated(INVALID_API_KEY_MESSAGE)
+        return exc
+    except HearthError as exc:
+        if key:
+            # The remembered token no longer verifies (the key was deleted: its id is revoked): ask again next time.
+            state.key_exchange.forget(key)
+        return exc
 
 
 CurrentCaller = Annotated[Caller, Depends(authenticated)]

@@ -89,9 +89,11 @@ def role_in(value: str) -> user_pb2.Role:
 # Services name fields as their proto paths (BadRequest field violations); clients sent API.md's JSON
 # names. Full paths are looked up first, then the request's resource prefix is dropped and each
 # segment renamed.
-_RESOURCE_PREFIXES = ("user.", "household.", "chore.", "invite.", "member.", "completion.")
+_RESOURCE_PREFIXES = ("user.", "household.", "chore.", "invite.", "member.", "completion.", "api_key.")
 _FIELD_RENAMES = {
     "household.display_name": "name",
+    "api_key.display_name": "name",
+    "api_key.expire_time": "expires_at",
     "time_zone": "timezone",
     "next_due_time": "next_due_at",
     "complete_time": "completed_at",
@@ -411,6 +413,21 @@ def session(message: user_pb2.Session) -> JSON:
         "expires_at": time_out(message.expire_time),
         "current": message.current,
     }
+
+
+def api_key(message: user_pb2.ApiKey) -> JSON:
+    shown: JSON = {
+        "id": last_id(message.name),
+        "name": message.display_name,
+        "scopes": list(message.scopes),
+        "prefix": message.prefix,
+        "created_at": time_out(message.create_time),
+        "expires_at": time_out(message.expire_time, message.HasField("expire_time")),
+        "last_used_at": time_out(message.last_use_time, message.HasField("last_use_time")),
+    }
+    if message.key:
+        shown["key"] = message.key
+    return shown
 
 
 def audit_event(message: user_pb2.AuditEvent) -> JSON:

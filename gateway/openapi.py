@@ -48,7 +48,11 @@ UPSTREAM = (500, 503, 504)
 
 _ERRORS: dict[int, tuple[str, str, list[FieldViolation]]] = {
     401: ("Missing, invalid or expired access token", "a bearer access token is required", []),
-    403: ("Authenticated, but the caller's role does not allow this", "a child may not do this", []),
+    403: (
+        "Authenticated, but the caller's role — or the API key's scopes (`insufficient_scope`) — does not allow this",
+        "a child may not do this",
+        [],
+    ),
     404: (
         "Not found, or in a household the caller is not a member of (never revealed)",
         "household not found",
@@ -174,6 +178,9 @@ def _complete(spec: dict[str, Any]) -> None:
                     responses_of.setdefault(str(status), problem_response(status))
             if limited:
                 responses_of.setdefault("429", problem_response(429))
+            if "401" in responses_of:
+                # Any authenticated route refuses an API key outside its scopes (kit.interceptors).
+                responses_of.setdefault("403", problem_response(403))
             for response in responses_of.values():
                 headers = response.setdefault("headers", {})
                 headers["X-Correlation-ID"] = CORRELATION_ID_HEADER

@@ -59,10 +59,12 @@ from limits.errors import StorageError
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from prometheus_client import Counter
 from redis.exceptions import RedisError
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.api_keys import KEY_PREFIX, KeyExchange
 from gateway.asgi import read_body, replaying
-from gateway.auth import request_caller
+from gateway.auth import presented_token, request_caller
 from gateway.problems import problem
 from kit.breaker import CircuitBreaker, Unavailable
 from kit.context import Caller
@@ -303,6 +305,16 @@ class _FailureBudget:
             await self._run(lambda: limiter.clear(self.per_account, "account", account))
 
 
+def _unexchanged_api_key(scope: Scope) -> bool:
+    """Whether the request presents an API key this process holds no access token for."""
+    authorization = Headers(scope=scope).get("authorization")
+    token = presented_token(authorization) if authorization is not None else None
+    if token is None or not token.startswith(KEY_PREFIX):
+        return False
+    exchange: KeyExchange = scope["app"].state.key_exchange
+    return not exchange.holds(token)
+
+
 class RateLimitMiddleware:
     """`served`: the (method, path) pairs the app routes; an entry of AUTH_ROUTES outside them (issue 15's password
     and MFA routes, until they exist) is not limited as a sign-in — its 404 must not charge anyone's account."""
@@ -317,10 +329,18 @@ class RateLimitMiddleware:
             return
         limiter: RateLimiter = scope["app"].state.rate_limiter
         ip = _client_key(scope, limiter.ipv6_prefix)
+        charged = None
+        if _unexchanged_api_key(scope):
+            # Finding out whether a key is good costs the user service a lookup: the client's address pays first,
+            # so a flood of made-up keys is stopped here, not there.
+            charged = await limiter.take(f"ip:{ip}", limiter.anonymous)
+            if charged is not None and not charged.allowed:
+                await _refuse(scope, receive, send, charged.retry_after_seconds, charged.headers(), "too many requests")
+                return
         verdict = await request_caller(scope)
         caller = f"user:{verdict.user_id}" if isinstance(verdict, Caller) else None
         identity, item = (f"caller:{caller}", limiter.user) if caller else (f"ip:{ip}", limiter.anonymous)
-        decision = await limiter.take(identity, item)
+        decision = charged if charged is not None and not caller else await limiter.take(identity, item)
         extra = decision.headers() if decision is not None else []
         if decision is not None and not decision.allowed:
             await _refuse(scope, receive, send, decision.retry_after_seconds, extra, "too many requests")

@@ -682,6 +682,27 @@ class AuditPage(Page[AuditEvent]):
     pass
 
 
+class ApiKey(Model):
+    id: str
+    name: str
+    scopes: list[str]
+    prefix: str = Field(description="The key's first characters, to recognise it")
+    created_at: str
+    expires_at: str | None = Field(description="After it the key no longer works; null: no expiry")
+    last_used_at: str | None = Field(
+        description="The last time it was exchanged for an access token (accurate to"
+        " the access token's lifetime); null: never used"
+    )
+
+
+class CreatedApiKey(ApiKey):
+    key: str = Field(description="The key (hk_…): shown in this answer only, stored hashed; use it as a bearer token")
+
+
+class ApiKeyPage(Page[ApiKey]):
+    pass
+
+
 _SESSION_ID = "0193a0c4-7d2e-7c31-9a55-3c8f2d1e6b10"
 SESSION = Session(
     id=_SESSION_ID,
@@ -695,6 +716,19 @@ SESSION = Session(
 )
 SESSION_PAGE = SessionPage(items=[SESSION], next_page_token="")
 REVOKED_SESSIONS = RevokedSessions(revoked=["0193a0c4-7d2e-7c31-9a55-3c8f2d1e6b11"])
+_API_KEY = dict(
+    id="0193a0c4-7d2e-7c31-9a55-3c8f2d1e6d01",
+    name="Home Assistant",
+    scopes=["chores:read", "chores:write"],
+    prefix="hk_Xq3vN8aT",
+    created_at="2026-11-22T18:00:00Z",
+    expires_at=None,
+    last_used_at="2026-11-23T07:45:00Z",
+)
+API_KEY_PAGE = ApiKeyPage(items=[ApiKey(**_API_KEY)], next_page_token="")
+CREATED_API_KEY = CreatedApiKey(
+    **{**_API_KEY, "last_used_at": None}, key="hk_Xq3vN8aTq0m5c2yZr7LwPb9sKdE1fGhJuV4nXoQeR6t"
+)
 AUDIT_PAGE = AuditPage(
     items=[
         AuditEvent(

@@ -106,6 +106,15 @@ class LogoutBody(Body):
     refresh_token: Annotated[str, StringConstraints(max_length=512)] | None = None
 
 
+class ApiKeyBody(Body):
+    name: Name
+    # Known scopes only (kit.auth.API_KEY_SCOPES; the user service says which when one is not).
+    scopes: Annotated[
+        list[Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)]], Field(max_length=20)
+    ]
+    expires_at: Timestamp | None = None
+
+
 class UserPatch(Body):
     display_name: Name | None = None
     timezone: Text | None = None

@@ -45,6 +45,18 @@ SERVICE_SUBJECT_PREFIX = "service:"
 # at our scale; the oldest unused goes first.
 VERIFIED_CACHE_SIZE = 10_000
 JwksSource = Callable[[], Awaitable[dict[str, Any]]]
+# Every scope an API key may hold: the `option (hearth.options.v1.scope)` values the protos give their methods
+# (kit/tests/test_auth.py holds the two together). A `:write` scope allows its `:read` too (`scope_allows`).
+API_KEY_SCOPES = (
+    "profile:read",
+    "households:read",
+    "households:write",
+    "chores:read",
+    "chores:write",
+    "notifications:read",
+    "notifications:write",
+    "analytics:read",
+)
 
 
 def service_audience(audience: str, service: str) -> str:

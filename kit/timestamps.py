@@ -31,9 +31,10 @@ def in_range(moment: datetime) -> bool:
     return EARLIEST <= utc <= LATEST
 
 
-def from_proto(message: Message, field: str) -> datetime | None:
+def from_proto(message: Message, field: str, *, path: str = "") -> datetime | None:
     """The Timestamp `field` of `message` as an aware datetime, None when unset; one no datetime can hold
-    (seconds=2**50) is INVALID_ARGUMENT naming the field. The range is the caller's to check (`in_range`),
+    (seconds=2**50) is INVALID_ARGUMENT naming the field (as `path`, when the message sits inside the request,
+    e.g. "api_key.expire_time"). The range is the caller's to check (`in_range`),
     so a service can report it beside its other field errors."""
     if not message.HasField(field):
         return None
@@ -41,4 +42,4 @@ def from_proto(message: Message, field: str) -> datetime | None:
     try:
         return stamp.ToDatetime(tzinfo=UTC)
     except (ValueError, OverflowError) as exc:
-        raise invalid(field, RANGE_MESSAGE) from exc
+        raise invalid(path or field, RANGE_MESSAGE) from exc

@@ -91,11 +91,11 @@ async def logout(
     refresh_token = body.refresh_token or "" if body else ""
     await clients.auth.Logout(user_pb2.LogoutRequest(refresh_token=refresh_token))
     if not refresh_token:
-        _known_revoked(request, caller.session_id)
+        known_revoked(request, caller.session_id)
     return Response(status_code=204)
 
 
-def _known_revoked(request: Request, *session_ids: str) -> None:
+def known_revoked(request: Request, *session_ids: str) -> None:
     """This gateway knows at once what it just had revoked (the other processes hear it within a Redis round trip,
     kit.revocations): the next request with the old token is refused here however fast it follows."""
     until = time.time() + KNOWN_REVOKED_SECONDS
@@ -137,7 +137,7 @@ async def revoke_session(
     session_id: SessionId, request: Request, caller: CurrentCaller, clients: ClientsDep
 ) -> Response:
     await clients.auth.RevokeSession(user_pb2.RevokeSessionRequest(name=f"users/me/sessions/{session_id}"))
-    _known_revoked(request, session_id)
+    known_revoked(request, session_id)
     return Response(status_code=204)
 
 
@@ -151,7 +151,7 @@ async def revoke_session(
 async def revoke_other_sessions(request: Request, caller: CurrentCaller, clients: ClientsDep) -> JSONResponse:
     response = await clients.auth.RevokeOtherSessions(user_pb2.RevokeOtherSessionsRequest())
     ended = [name.rsplit("/", 1)[-1] for name in response.revoked]
-    _known_revoked(request, *ended)
+    known_revoked(request, *ended)
     return JSONResponse({"revoked": ended})
 
 

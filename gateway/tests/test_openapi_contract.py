@@ -220,6 +220,19 @@ async def test_real_responses_match_the_document(api: Api, contract: Contract) -
     await api.call("GET", f"{API}/users/me/audit", 422, token=third["access_token"], params={"page_size": 500})
     pair = (await api.call("POST", f"{API}/auth/login", 200, json=login)).json()
     alice.token, alice.refresh_token = pair["access_token"], pair["refresh_token"]
+
+    # --- API keys ---
+    keys = f"{API}/api-keys"
+    key_body = {"name": "Script", "scopes": ["profile:read"], "expires_at": "2028-01-01T00:00:00Z"}
+    key = (await api.call("POST", keys, 201, token=alice.token, json=key_body)).json()
+    await api.call("POST", keys, 422, token=alice.token, json={"name": "Script", "scopes": ["root"]})
+    await api.call("GET", keys, 200, token=alice.token)
+    await api.call("GET", keys, 403, token=key["key"])
+    await api.call("GET", f"{API}/users/me", 200, token=key["key"])
+    one_key = f"{API}/api-keys/{{api_key_id}}"
+    await api.call("DELETE", one_key, 404, token=outsider.token, path={"api_key_id": key["id"]})
+    await api.call("DELETE", one_key, 204, token=alice.token, path={"api_key_id": key["id"]})
+    await api.call("GET", f"{API}/users/me", 401, token=key["key"])
     for jwks in ("/.well-known/jwks.json", f"{API}/.well-known/jwks.json"):
         await api.call("GET", jwks, 200)
 

@@ -16,9 +16,12 @@ import grpc
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
+from hearth.analytics.v1 import analytics_pb2
+from hearth.notify.v1 import notify_pb2
+from hearth.task.v1 import task_pb2
 from hearth.user.v1 import user_pb2, user_pb2_grpc
 
-from kit.auth import JwksSource, TokenVerifier, bearer_token, grpc_jwks_source
+from kit.auth import API_KEY_SCOPES, JwksSource, TokenVerifier, bearer_token, grpc_jwks_source, method_scopes
 from kit.context import Caller
 from kit.errors import Unauthenticated
 from kit.tests.grpc_helpers import AUDIENCE, ISSUER, SigningKey, StaticJwks, serving_registrations
@@ -346,3 +349,14 @@ async def test_a_token_whose_kid_now_names_another_key_is_refused_after_the_refr
     await v.verify(jwks.keys[1].token())  # k2 unknown: the refresh
     assert await refused(v, token) == "invalid access token"
     await v.verify(replaced.token())
+
+
+def test_the_api_key_scopes_are_exactly_those_the_protos_give_their_methods() -> None:
+    """A key may be granted a scope only if some RPC asks for it, and every scope an RPC asks for can be granted."""
+    services = [
+        service.full_name
+        for module in (user_pb2, task_pb2, notify_pb2, analytics_pb2)
+        for service in module.DESCRIPTOR.services_by_name.values()
+    ]
+    assert len(set(API_KEY_SCOPES)) == len(API_KEY_SCOPES)
+    assert set(method_scopes(services).values()) == set(API_KEY_SCOPES)

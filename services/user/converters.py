@@ -11,7 +11,7 @@ from hearth.user.v1 import user_pb2
 
 from kit.names import household_name, user_name
 from services.user.etags import etag_of
-from services.user.models import AuditEvent, Household, Invite, User
+from services.user.models import ApiKey, AuditEvent, Household, Invite, User
 
 if TYPE_CHECKING:  # only named in annotations: the use cases import this module (events.py its timestamps)
     from services.user.accounts import TokenPair
@@ -110,6 +110,22 @@ def session_to_proto(listed: ListedSession) -> user_pb2.Session:
         expire_time=timestamp(login.expire_time),
         current=listed.current,
     )
+
+
+def api_key_to_proto(key: ApiKey, secret: str = "") -> user_pb2.ApiKey:
+    message = user_pb2.ApiKey(
+        name=f"users/me/apiKeys/{key.id}",
+        display_name=key.name,
+        scopes=key.scopes,
+        key=secret,
+        prefix=key.prefix,
+        create_time=timestamp(key.create_time),
+    )
+    if key.expire_time is not None:
+        message.expire_time.CopyFrom(timestamp(key.expire_time))
+    if key.last_use_time is not None:
+        message.last_use_time.CopyFrom(timestamp(key.last_use_time))
+    return message
 
 
 def audit_event_to_proto(event: AuditEvent) -> user_pb2.AuditEvent:

@@ -261,6 +261,19 @@ class ApiKeyRepository:
         paged = keyset(statement, (ApiKey.id.expression,), after=after, limit=limit, descending=True)
         return list(await self._session.scalars(paged))
 
+    async def count_live(self, user_id: uuid.UUID, now: datetime) -> int:
+        """`user_id`'s keys neither deleted nor expired."""
+        count = await self._session.scalar(
+            sa.select(sa.func.count())
+            .select_from(ApiKey)
+            .where(
+                ApiKey.user_id == user_id,
+                ApiKey.revoke_time.is_(None),
+                sa.or_(ApiKey.expire_time.is_(None), ApiKey.expire_time > now),
+            )
+        )
+        return int(count or 0)
+
     async def mark_used(self, key_id: uuid.UUID, now: datetime) -> bool:
         """Record a use; True when it was the key's first."""
         first = await self._session.scalar(

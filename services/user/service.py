@@ -1,6 +1,7 @@
 """The user service's use cases, built once from its keys and policy: `accounts` (AuthService, UserService),
-`sessions` (the caller's sessions), `households` (HouseholdService) and `audit` (AuditService). The use cases
-themselves live in their own modules; this is only where they are put together for services/user/server.py.
+`sessions` (the caller's sessions), `households` (HouseholdService), `audit` (AuditService) and `api_keys`
+(ApiKeyService, ExchangeApiKey). The use cases themselves live in their own modules; this is only where they are
+put together for services/user/server.py.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.user import keys, passwords, tokens
 from services.user.accounts import Accounts, TokenPair
+from services.user.api_keys import ApiKeys
 from services.user.audit import Audit
 from services.user.households import Households, Member
 from services.user.policy import Policy
@@ -39,6 +41,7 @@ class UserService:
             sessions, invite_secret=tokens.invite_secret(signing_key), invite_ttl=policy.invite_ttl
         )
         self.audit = Audit(sessions)
+        self.api_keys = ApiKeys(sessions, signing_key=signing_key, policy=policy, revoker=revoker)
 
 
 __all__ = ["Accounts", "Households", "Member", "Policy", "TokenPair", "UserService"]

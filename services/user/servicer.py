@@ -13,12 +13,14 @@ import grpc
 from google.protobuf import empty_pb2
 from hearth.user.v1 import user_pb2, user_pb2_grpc
 
+from kit import timestamps
 from kit.errors import NotFound
 from kit.ids import parse_id
 from kit.names import parse_ids, parse_name
 from kit.validation import caller_id
 from services.user import converters
 from services.user.accounts import Accounts
+from services.user.api_keys import ApiKeys
 from services.user.audit import Audit
 from services.user.households import Households
 from services.user.sessions import Sessions
@@ -28,6 +30,7 @@ HOUSEHOLD = "households/{household}"
 MEMBER = "households/{household}/members/{member}"
 USER = "users/{user}"
 SESSION = "users/{user}/sessions/{session}"
+API_KEY = "users/{user}/apiKeys/{api_key}"
 
 
 def _household_id(name: str, field: str = "name") -> uuid.UUID:
@@ -63,9 +66,10 @@ def _own_id(name: str, pattern: str, key: str, field: str = "name") -> uuid.UUID
 
 
 class AuthServicer(user_pb2_grpc.AuthServiceServicer):
-    def __init__(self, accounts: Accounts, sessions: Sessions) -> None:
+    def __init__(self, accounts: Accounts, sessions: Sessions, *, api_keys: ApiKeys) -> None:
         self._accounts = accounts
         self._sessions = sessions
+        self._api_keys = api_keys
 
     async def Register(self, request: user_pb2.RegisterRequest, context: Context) -> user_pb2.User:
         user = await self._accounts.register(
@@ -109,6 +113,33 @@ class AuthServicer(user_pb2_grpc.AuthServiceServicer):
     ) -> user_pb2.RevokeOtherSessionsResponse:
         ended = await self._sessions.revoke_other_sessions()
         return user_pb2.RevokeOtherSessionsResponse(revoked=[f"users/me/sessions/{s}" for s in ended])
+
+    async def ExchangeApiKey(self, request: user_pb2.ExchangeApiKeyRequest, context: Context) -> user_pb2.TokenPair:
+        token, expires_in = await self._api_keys.exchange(request.key)
+        return user_pb2.TokenPair(access_token=token, token_type="Bearer", expires_in=expires_in)
+
+
+class ApiKeyServicer(user_pb2_grpc.ApiKeyServiceServicer):
+    def __init__(self, api_keys: ApiKeys) -> None:
+        self._api_keys = api_keys
+
+    async def CreateApiKey(self, request: user_pb2.CreateApiKeyRequest, context: Context) -> user_pb2.ApiKey:
+        key = request.api_key
+        expire_time = timestamps.from_proto(key, "expire_time", path="api_key.expire_time")
+        created = await self._api_keys.create(
+            name=key.display_name, scopes=list(key.scopes), expire_time=expire_time, request_id=request.request_id
+        )
+        return converters.api_key_to_proto(created.key, created.secret)
+
+    async def ListApiKeys(self, request: user_pb2.ListApiKeysRequest, context: Context) -> user_pb2.ListApiKeysResponse:
+        listed = await self._api_keys.list_keys(size=request.page_size, token=request.page_token)
+        return user_pb2.ListApiKeysResponse(
+            api_keys=[converters.api_key_to_proto(k) for k in listed.items], next_page_token=listed.next_page_token
+        )
+
+    async def DeleteApiKey(self, request: user_pb2.DeleteApiKeyRequest, context: Context) -> empty_pb2.Empty:
+        await self._api_keys.delete(_own_id(request.name, API_KEY, "api_key"))
+        return empty_pb2.Empty()
 
 
 class UserServicer(user_pb2_grpc.UserServiceServicer):
