@@ -128,8 +128,13 @@ async def test_keys_are_listed_without_the_key_and_cannot_manage_keys(http: http
 async def test_a_deleted_key_stops_at_once_though_the_gateway_remembered_its_token(http: httpx.AsyncClient) -> None:
     person = await sign_up(http, "Deleter")
     created = await new_key(http, person, "profile:read")
-    for _ in range(3):  # exchanged once, then remembered
+    assert expect(await http.get(f"{API}/users/me", headers=bearer(created["key"])), 200)["id"] == person.user_id
+    [first] = expect(await http.get(f"{API}/api-keys", headers=person.headers), 200)["items"]
+    for _ in range(3):
         assert expect(await http.get(f"{API}/users/me", headers=bearer(created["key"])), 200)["id"] == person.user_id
+    # Exchanged once, then remembered: no further exchange moved its last use.
+    [later] = expect(await http.get(f"{API}/api-keys", headers=person.headers), 200)["items"]
+    assert later["last_used_at"] == first["last_used_at"] is not None
 
     assert (await http.delete(f"{API}/api-keys/{created['id']}", headers=person.headers)).status_code == 204
 
