@@ -5,14 +5,12 @@ with a real signed-in owner's token, with the household, chore and invite of the
 for part of the cases (random ids only ever reach 404). Every response is checked: no 5xx, no status the document
 does not list for the operation, the body and headers as documented, and invalid requests refused.
 
-The services and the gateway run in this process, on an event loop of their own in a thread, because Schemathesis'
-tests are synchronous (they would otherwise block the loop the servers answer on); requests go over real HTTP.
+The services and the gateway run in this process, on an event loop of their own in a thread
+(tests/support/threaded.py), because Schemathesis' tests are synchronous; requests go over real HTTP.
 """
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,7 +34,8 @@ from gateway.app import create_app
 from gateway.config import GatewaySettings
 from tests.support.infra import unique
 from tests.support.people import PASSWORD
-from tests.support.stack import SERVICES, running_stack
+from tests.support.stack import SERVICES
+from tests.support.threaded import stack_in_thread
 
 API = "/api/v1"
 EXAMPLES = 12
@@ -79,33 +78,8 @@ def _seed(url: str) -> Live:
 
 @pytest.fixture(scope="module")
 def live() -> Iterator[Live]:
-    ready: dict[str, Any] = {}
-    started = threading.Event()
-
-    async def serve() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        ready["stop"] = lambda: loop.call_soon_threadsafe(stop.set)
-        try:
-            async with running_stack(SERVICES, gateway=True) as stack:
-                ready["url"] = stack.gateway_url
-                started.set()
-                await stop.wait()
-        except BaseException as exc:
-            ready["error"] = exc
-            started.set()
-            raise
-
-    thread = threading.Thread(target=asyncio.run, args=(serve(),), name="stack", daemon=True)
-    thread.start()
-    assert started.wait(120), "the stack did not start"
-    if "error" in ready:
-        raise ready["error"]
-    try:
-        yield _seed(ready["url"])
-    finally:
-        ready["stop"]()
-        thread.join(60)
+    with stack_in_thread(SERVICES, gateway=True) as stack:
+        yield _seed(stack.gateway_url)
 
 
 # The document the running gateway serves (the same code builds it; no service is needed to render it). Loaded at
