@@ -20,6 +20,8 @@ from kit import context
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 _BEARER = re.compile(r"(?i)(bearer\s+)[\w\-.~+/]+=*")
 _JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]+")
+# Hearth's opaque secrets by their prefixes: API keys (hk_) and refresh tokens (hr_).
+_OPAQUE = re.compile(r"\b(hk|hr)_[\w-]{16,}")
 _SECRET_KEYS = re.compile(r"(?i)password|secret|token|authorization|api_key|code|email")
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "taskName"}
 
@@ -27,6 +29,7 @@ _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"me
 def redact(text: str) -> str:
     text = _BEARER.sub(r"\1[redacted]", text)
     text = _JWT.sub("[redacted-jwt]", text)
+    text = _OPAQUE.sub(r"\1_[redacted]", text)
     return _EMAIL.sub("[redacted-email]", text)
 
 

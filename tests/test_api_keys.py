@@ -74,6 +74,19 @@ async def test_a_read_key_reads_chores_but_completing_one_is_insufficient_scope_
     expect(await http.post(f"{chores}/{chore['id']}/complete", json={}, headers=bearer(writer["key"])), 201)
 
 
+async def test_a_chores_only_key_lists_chores_of_a_household_no_service_has_asked_about_yet(
+    http: httpx.AsyncClient,
+) -> None:
+    """The task service's membership question (the user service's) is its own step, asked with its own identity:
+    a key without households:read still lists chores when no answer is cached."""
+    owner = await sign_up(http, "Cold")
+    key = await new_key(http, owner, "chores:read")
+    household_id = await create_household(http, owner)  # after the key: nothing asked about it yet
+    listed = expect(await http.get(f"{API}/households/{household_id}/chores", headers=bearer(key["key"])), 200)
+    assert listed["items"] == []
+    assert (await http.get(f"{API}/households/{household_id}", headers=bearer(key["key"]))).status_code == 403
+
+
 async def test_a_key_acts_as_its_user_only_within_their_households(http: httpx.AsyncClient) -> None:
     owner, stranger = await sign_up(http, "Home"), await sign_up(http, "Stranger")
     household_id = await create_household(http, owner)

@@ -38,3 +38,10 @@ def test_secrets_and_emails_are_redacted() -> None:
 
 def test_jwt_inside_text_is_redacted() -> None:
     assert "eyJ" not in redact("token eyJhbGciOi.eyJzdWIi.c2lnbmF0dXJl leaked")
+
+
+def test_api_keys_and_refresh_tokens_inside_text_are_redacted() -> None:
+    text = redact(
+        "key hk_Xq3vN8aTq0m5c2yZr7LwPb9sKdE1fGhJuV4nXoQeR6t and hr_abcdefghijklmnopqrstuvwxyz012345 but hr_short"
+    )
+    assert text == "key hk_[redacted] and hr_[redacted] but hr_short"

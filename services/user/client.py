@@ -2,8 +2,9 @@
 
 Every service that guards household resources asks the user service through `MembershipClient`: answers
 come from user's HouseholdService.GetMember, asked with the end user's token (forwarded by kit.grpc_client)
-while serving a user's request, or — in background work, where no end user is acting — from the internal
-MembershipService.GetMembership, asked with this service's own service token (kit.service_tokens). Both
+while serving a user's request, or — in background work, where no end user is acting, and for an API key's
+request — from the internal MembershipService.GetMembership, asked with this service's own service token
+(kit.service_tokens). Both
 answer the same fact, "is X a member of H, with what role", so both share the cache. Answers are cached
 (`kit.cache.TieredCache`: in this process, and in the asking service's Redis namespace as authenticated,
 invalidation-safe entries) under `{namespace}:{service}:{household}:membership:{user}:v2` for a TTL, and
@@ -81,10 +82,13 @@ class MembershipClient:
 
     async def _ask(self, name: str) -> user_pb2.Member:
         caller = context.caller.get()
-        if caller is not None and not caller.is_service:
+        if caller is not None and not caller.is_service and not (caller.is_api_key and self._service_tokens):
             # Acting for an end user: their token goes along (kit.grpc_client), user checks they may see H.
             return await self._stub.GetMember(user_pb2.GetMemberRequest(name=name))
-        # Background work (or serving another service): this service's own identity, on the internal RPC.
+        # Background work (or serving another service): this service's own identity, on the internal RPC. So too
+        # for an API key's call: this service has checked the key's scope for what it was asked; the membership
+        # question is this service's own authorization step, which a key scoped to chores alone must not fail
+        # for want of households:read.
         if self._service_tokens is None:
             raise Internal("no end user is acting and this service has no service identity to ask with")
         metadata = await self._service_tokens.metadata("user")

@@ -198,7 +198,16 @@ async def _serve_gateway(
         stack.telemetry["gateway"] = telemetry
     app = create_app(settings, telemetry=telemetry)
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_config=None, lifespan="on", server_header=False, proxy_headers=False
+        app,
+        host="127.0.0.1",
+        port=0,
+        log_config=None,
+        lifespan="on",
+        server_header=False,
+        proxy_headers=False,
+        # As `python -m gateway` runs: uvicorn's access lines show raw paths (an invite's code); hearth.access
+        # logs the route templates instead.
+        access_log=False,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
