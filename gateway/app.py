@@ -117,7 +117,7 @@ def create_app(settings: GatewaySettings, telemetry: Telemetry | None = None) ->
         app.state.key_exchange = KeyExchange(clients.auth)
         identity.start()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(revocations.loaded.wait(), 2.0)
+            await asyncio.wait_for(revocations.ready.wait(), 2.0)
         history = start_history_sampler(app)  # /health/history, sampled in the background (gateway.health)
         try:
             yield

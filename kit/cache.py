@@ -71,8 +71,8 @@ import redis.asyncio as aioredis
 from prometheus_client import Counter, Gauge
 from redis.exceptions import RedisError
 
-from kit.backoff import retry_forever
 from kit.breaker import CircuitBreaker, Failed, Open
+from kit.subscription import HeartbeatSubscription
 
 log = logging.getLogger("hearth.cache")
 
@@ -426,7 +426,7 @@ class LocalTier:
                 del self._by_scope[scope]
 
 
-class InvalidationFeed:
+class InvalidationFeed(HeartbeatSubscription):
     """This process's subscription to a prefix's invalidation channel, feeding every local tier registered.
 
     `live()` is what makes a local tier safe to read: true only while the feed heard from Redis (a message or
@@ -442,78 +442,33 @@ class InvalidationFeed:
         heartbeat: float = 0.2,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if not 0 < heartbeat < staleness:
-            raise ValueError("the heartbeat must be shorter than the staleness bound")
-        self._redis = redis
-        self.channel = channel
-        self.staleness = staleness
-        self.heartbeat = heartbeat
-        self._clock = clock
+        super().__init__(
+            redis,
+            channel,
+            staleness=staleness,
+            heartbeat=heartbeat,
+            clock=clock,
+            gauge=CACHE_FEED_LIVE.labels(channel),
+            log=log,
+            label=f"cache invalidation feed {channel}",
+        )
         self._tiers: list[LocalTier] = []
-        self._heard = -float("inf")
-        self._connected = False
-        self._live_gauge = CACHE_FEED_LIVE.labels(channel)
-        self.subscribed = asyncio.Event()  # set once the first subscription is confirmed (tests, warm-up)
-
-    async def close(self) -> None:
-        """Close the feed's Redis client (cancel `run()` first)."""
-        await self._redis.aclose()
 
     def register(self, tier: LocalTier) -> None:
         self._tiers.append(tier)
 
-    def live(self) -> bool:
-        return self._connected and self._clock() - self._heard < self.staleness
+    def _back(self) -> None:
+        # Back after a silence (or a new subscription): what was published meanwhile may be lost.
+        for tier in self._tiers:
+            tier.clear()
 
-    def _heard_now(self) -> None:
-        if not self.live():
-            # Back after a silence (or a new subscription): what was published meanwhile may be lost.
-            for tier in self._tiers:
-                tier.clear()
-        self._heard = self._clock()
-        self._live_gauge.set(1)
-
-    def _apply(self, scope: str) -> None:
+    def _apply(self, data: bytes | str) -> None:
+        scope = data.decode() if isinstance(data, bytes) else data
         for tier in self._tiers:
             if scope == FLUSH_ALL:
                 tier.clear()
             else:
                 tier.drop(scope)
-
-    async def run(self) -> None:
-        async def lost() -> None:
-            self._connected = False
-            self._live_gauge.set(0)
-
-        await retry_forever(self._listen, name=f"cache invalidation feed {self.channel}", log=log, on_failure=lost)
-
-    async def _listen(self) -> None:
-        pubsub = self._redis.pubsub()
-        try:
-            await pubsub.subscribe(self.channel)
-            pinged = self._clock()
-            while True:
-                message = await pubsub.get_message(timeout=self.heartbeat)
-                if message is not None:
-                    kind = message["type"]
-                    if kind == "subscribe":
-                        self._connected = True
-                        self._heard_now()
-                        self.subscribed.set()
-                    elif kind == "pong":
-                        self._heard_now()
-                    elif kind == "message" and self._connected:
-                        self._heard_now()
-                        self._apply(_bytes(message["data"]).decode())
-                if not self.live():
-                    self._live_gauge.set(0)
-                if self._clock() - pinged >= self.heartbeat:
-                    await pubsub.ping()
-                    pinged = self._clock()
-        finally:
-            self._connected = False
-            self._live_gauge.set(0)
-            await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
 
 
 class TieredCache:

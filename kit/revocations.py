@@ -26,7 +26,6 @@ subscriber (which logs someone out), never make a revoked one work again.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -36,8 +35,8 @@ from typing import Any
 import redis.asyncio as aioredis
 from prometheus_client import Gauge
 
-from kit.backoff import retry_forever
 from kit.errors import Unauthenticated
+from kit.subscription import HeartbeatSubscription
 
 log = logging.getLogger("hearth.revocations")
 
@@ -80,7 +79,7 @@ async def revoke(redis: aioredis.Redis, namespace: str, revocations: Iterable[Re
         await pipe.execute()
 
 
-class RevocationList:
+class RevocationList(HeartbeatSubscription):
     """This process's copy of the revoked sessions; `check` is what the token verifier asks. Run `run()` for the
     life of the process."""
 
@@ -94,23 +93,20 @@ class RevocationList:
         outage_grace: float = 60.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if not 0 < heartbeat < staleness:
-            raise ValueError("the heartbeat must be shorter than the staleness bound")
-        self._redis = redis
         self.key = revoked_key(namespace)
-        self.channel = revocation_channel(namespace)
-        self.staleness = staleness
-        self.heartbeat = heartbeat
+        super().__init__(
+            redis,
+            revocation_channel(namespace),
+            staleness=staleness,
+            heartbeat=heartbeat,
+            clock=clock,
+            gauge=REVOCATIONS_LIVE,
+            log=log,
+            label=f"revocation list {self.key}",
+        )
         self.outage_grace = outage_grace
-        self._clock = clock
         self._revoked: dict[str, float] = {}
-        self._connected = False
-        self._heard = -float("inf")
         self._pruned = 0.0
-        self.loaded = asyncio.Event()  # set once the set has been loaded (tests, warm-up)
-
-    def live(self) -> bool:
-        return self._connected and self._clock() - self._heard < self.staleness
 
     def is_revoked(self, session_id: str) -> bool:
         until = self._revoked.get(session_id)
@@ -130,34 +126,12 @@ class RevocationList:
             self._revoked[revocation.session_id] = revocation.until
         REVOCATIONS_KNOWN.set(len(self._revoked))
 
-    def _prune(self) -> None:
-        now = self._clock()
-        if now - self._pruned < 60:
-            return
-        self._pruned = now
-        for session_id in [s for s, until in self._revoked.items() if until <= now]:
-            del self._revoked[session_id]
-        REVOCATIONS_KNOWN.set(len(self._revoked))
-
-    async def close(self) -> None:
-        await self._redis.aclose()
-
-    async def run(self) -> None:
-        async def lost() -> None:
-            self._connected = False
-            REVOCATIONS_LIVE.set(0)
-
-        await retry_forever(self._listen, name=f"revocation list {self.key}", log=log, on_failure=lost)
-
-    async def _load(self) -> None:
+    async def _subscribed(self) -> None:
+        """Subscribed first, loaded second: nothing published in between is missed."""
         rows: Any = await self._redis.zrangebyscore(self.key, self._clock(), "+inf", withscores=True)
         for member, until in rows:
             session_id = member.decode() if isinstance(member, bytes) else str(member)
             self.add(Revocation(session_id, float(until)))
-
-    def _heard_now(self) -> None:
-        self._heard = self._clock()
-        REVOCATIONS_LIVE.set(1)
 
     def _apply(self, data: bytes | str) -> None:
         text = data.decode() if isinstance(data, bytes) else data
@@ -167,36 +141,15 @@ class RevocationList:
         except ValueError:
             log.warning("ignored a malformed revocation message on %s", self.channel)
 
-    async def _listen(self) -> None:
-        pubsub = self._redis.pubsub()
-        try:
-            await pubsub.subscribe(self.channel)
-            pinged = self._clock()
-            while True:
-                message = await pubsub.get_message(timeout=self.heartbeat)
-                if message is not None:
-                    kind = message["type"]
-                    if kind == "subscribe":
-                        # Subscribed first, loaded second: nothing published in between is missed.
-                        await self._load()
-                        self._connected = True
-                        self._heard_now()
-                        self.loaded.set()
-                    elif kind == "pong":
-                        self._heard_now()
-                    elif kind == "message":
-                        self._heard_now()
-                        self._apply(message["data"])
-                if not self.live():
-                    REVOCATIONS_LIVE.set(0)
-                if self._clock() - pinged >= self.heartbeat:
-                    await pubsub.ping()
-                    pinged = self._clock()
-                self._prune()
-        finally:
-            self._connected = False
-            REVOCATIONS_LIVE.set(0)
-            await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+    def _tick(self) -> None:
+        """Forget revocations past their `until` (a token of them has expired anyway), once a minute."""
+        now = self._clock()
+        if now - self._pruned < 60:
+            return
+        self._pruned = now
+        for session_id in [s for s, until in self._revoked.items() if until <= now]:
+            del self._revoked[session_id]
+        REVOCATIONS_KNOWN.set(len(self._revoked))
 
 
 __all__ = [

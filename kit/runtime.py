@@ -132,7 +132,7 @@ class Runtime:
             return
         try:
             async with asyncio.timeout(wait):
-                await self.cache_feed.subscribed.wait()
+                await self.cache_feed.ready.wait()
         except TimeoutError:
             log.warning("cache invalidation feed not subscribed yet; starting with cold in-process caches")
             return
@@ -244,7 +244,7 @@ class Runtime:
             if self.revocations is not None:
                 self.spawn("revocations", self.revocations.run())
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.revocations.loaded.wait(), 2.0)
+                    await asyncio.wait_for(self.revocations.ready.wait(), 2.0)
 
         server.cleanups.append(close)
         server.startups.append(follow_revocations)

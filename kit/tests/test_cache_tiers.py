@@ -88,7 +88,7 @@ class Process:
 
     async def start(self) -> None:
         self.task = asyncio.create_task(self.feed.run())
-        await asyncio.wait_for(self.feed.subscribed.wait(), 5)
+        await asyncio.wait_for(self.feed.ready.wait(), 5)
 
     async def stop(self) -> None:
         if self.task is not None:

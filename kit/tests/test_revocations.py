@@ -30,7 +30,7 @@ async def following(redis_client: aioredis.Redis, namespace: str) -> AsyncIterat
     """A list following the namespace's set, loaded."""
     listed = RevocationList(aioredis.Redis.from_url(infra().redis_url), namespace)
     task = asyncio.create_task(listed.run())
-    await asyncio.wait_for(listed.loaded.wait(), 5)
+    await asyncio.wait_for(listed.ready.wait(), 5)
     yield listed
     await stop_tasks([task])
     await listed.close()
@@ -55,7 +55,7 @@ async def test_what_was_revoked_before_the_list_started_is_loaded(redis_client: 
     listed = RevocationList(aioredis.Redis.from_url(infra().redis_url), namespace)
     task = asyncio.create_task(listed.run())
     try:
-        await asyncio.wait_for(listed.loaded.wait(), 5)
+        await asyncio.wait_for(listed.ready.wait(), 5)
         assert refusal(listed, "s-old", time.time()) == SESSION_ENDED_MESSAGE
         listed.check("s-other", time.time())  # nothing else is
     finally:
