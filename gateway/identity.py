@@ -17,7 +17,7 @@ import logging
 from collections.abc import Sequence
 
 from kit import context
-from kit.interceptors import CLIENT_IP_HEADER, CLIENT_USER_AGENT_HEADER, GATEWAY_TOKEN_HEADER
+from kit.interceptors import CLIENT_IP_HEADER, CLIENT_USER_AGENT_HEADER, GATEWAY_TOKEN_HEADER, USER_AGENT_MAX
 from kit.service_tokens import ServiceTokens
 
 log = logging.getLogger("hearth.gateway.identity")
@@ -74,7 +74,7 @@ class GatewayIdentity:
 
 
 def client_of(scope_client: tuple[str, int] | None, user_agent: str) -> context.Client:
-    return context.Client(scope_client[0] if scope_client else "", user_agent[:500])
+    return context.Client(scope_client[0] if scope_client else "", user_agent[:USER_AGENT_MAX])
 
 
 __all__ = ["GatewayIdentity", "client_of"]
