@@ -46,7 +46,7 @@ from kit.projection import Projection
 from kit.runtime import Runtime
 from kit.service_tokens import ServiceTokens
 from services.deployment import DeploymentSettings
-from services.user.roles import ADULT_ROLES, ROLES
+from services.user.roles import ADULT_ROLES, PERMISSIONS, ROLES
 
 # Bumped when the cached form of a Membership changes, so old entries are simply never read.
 SCHEMA_VERSION = 2
@@ -208,6 +208,7 @@ def membership_client(runtime: Runtime, *, ttl: int) -> MembershipClient:
 
 __all__ = [
     "ADULT_ROLES",
+    "PERMISSIONS",
     "ROLES",
     "Membership",
     "MembershipClient",

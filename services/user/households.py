@@ -1,9 +1,10 @@
 """Use cases of households: the households themselves, invites, members, their roles and the ownership.
 
 Authorization is here, over the caller's membership: an outsider asking about a household gets NOT_FOUND
-(never reveal that it exists); a member without the role PERMISSION_DENIED (the rules over roles are
-services/user/permissions.py). Every state change commits together with its event (`kit.outbox.add_event`,
-payloads from services/user/events.py). Requests are validated whole (`kit.validation.Violations`).
+(never reveal that it exists); a member whose role the table does not allow the action PERMISSION_DENIED (the
+table is services/user/roles.PERMISSIONS, the rules over it services/user/permissions.py). Every state change
+commits together with its event (`kit.outbox.add_event`, payloads from services/user/events.py). Requests are
+validated whole (`kit.validation.Violations`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from services.user import events, permissions, request_ids, tokens, validation
 from services.user.etags import check_etag
 from services.user.models import Household, Invite, Membership
 from services.user.repository import HouseholdRepository, InviteRepository, MemberRepository, UserRepository
-from services.user.roles import INVITABLE_ROLES, MANAGERS, ROLES
+from services.user.roles import INVITABLE_ROLES, ROLES
 
 # What UpdateHousehold and UpdateMember may change. Nothing is output-only: a mask naming any other field
 # (caller_role, create_time) is refused, not ignored.
@@ -66,10 +67,11 @@ class Households:
         session: AsyncSession,
         household_id: uuid.UUID,
         *,
-        roles: Sequence[str] | None = None,
+        action: str | None = None,
         lock: bool = False,
     ) -> tuple[Household, Membership]:
-        """The household and the caller's membership; NOT_FOUND for outsiders, PERMISSION_DENIED without `roles`.
+        """The household and the caller's membership; NOT_FOUND for outsiders, PERMISSION_DENIED when the table
+        does not let the caller's role do `action`.
 
         `lock` locks both rows (FOR UPDATE) for a change that depends on the caller's role: concurrent membership
         changes in one household queue up and each sees the roles the previous one left."""
@@ -77,8 +79,8 @@ class Households:
         if row is None:
             raise NotFound("household not found")
         household, membership = row
-        if roles is not None:
-            permissions.require_role(membership.role, roles)
+        if action is not None:
+            permissions.require(membership.role, action)
         return household, membership
 
     # --- households -----------------------------------------------------------------------------------
@@ -124,7 +126,7 @@ class Households:
 
     async def get_household(self, household_id: uuid.UUID) -> tuple[Household, str]:
         async with self._sessions() as session:
-            household, membership = await self._membership(session, household_id)
+            household, membership = await self._membership(session, household_id, action="household.read")
         return household, membership.role
 
     async def list_households(self, *, size: int, token: str) -> Page[tuple[Household, str]]:
@@ -155,7 +157,7 @@ class Households:
                 else:
                     values[path] = errors.time_zone("household.time_zone", value)
         async with self._sessions() as session, session.begin():
-            household, membership = await self._membership(session, household_id, roles=MANAGERS, lock=True)
+            household, membership = await self._membership(session, household_id, action="household.update", lock=True)
             check_etag(etag, household.version, "household")
             changed = [path for path in paths if getattr(household, HOUSEHOLD_COLUMNS[path]) != values[path]]
             for path, value in values.items():
@@ -174,7 +176,7 @@ class Households:
     async def delete_household(self, household_id: uuid.UUID, *, etag: str = "") -> None:
         """Owner only. Everyone leaves a deleted household: consumers drop their read models and cached access."""
         async with self._sessions() as session, session.begin():
-            household, _ = await self._membership(session, household_id, roles=("owner",), lock=True)
+            household, _ = await self._membership(session, household_id, action="household.delete", lock=True)
             check_etag(etag, household.version, "household")
             household.delete_time = utcnow()
             memberships = MemberRepository(session)
@@ -282,7 +284,7 @@ class Households:
     async def list_members(self, household_id: uuid.UUID, *, size: int, token: str) -> Page[Member]:
         """The household's members in joining order; members only."""
         async with self._sessions() as session:
-            household, _ = await self._membership(session, household_id)
+            household, _ = await self._membership(session, household_id, action="member.list")
             rows = await page(
                 lambda after, limit: MemberRepository(session).page_with_names(household_id, after=after, limit=limit),
                 page_size=size,
@@ -297,7 +299,7 @@ class Households:
     async def get_member(self, household_id: uuid.UUID, user_id: uuid.UUID) -> Member:
         """The membership check every other service relies on: only members may ask."""
         async with self._sessions() as session:
-            household, _ = await self._membership(session, household_id)
+            household, _ = await self._membership(session, household_id, action="member.list")
             return await self._member(session, household, user_id)
 
     async def _member(
@@ -319,7 +321,13 @@ class Households:
                 MEMBER_MASK.paths(mask, present=["role"])
             validation.role(errors, "member.role", role, ROLES)
         async with self._sessions() as session, session.begin():
-            household, mine = await self._membership(session, household_id, roles=MANAGERS, lock=True)
+            household, mine = await self._membership(session, household_id, lock=True)
+            # Who may is the table's (member.change_role, household.transfer_ownership): a role that may neither
+            # learns no more of the target than the member list shows it.
+            if role == "owner":
+                permissions.check_transfer(mine.role)
+            else:
+                permissions.require(mine.role, "member.change_role")
             target = await self._member(session, household, user_id, lock=True)
             if role == "owner":
                 await self._transfer_ownership(session, household_id, mine, target.membership)

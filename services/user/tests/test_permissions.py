@@ -8,7 +8,7 @@ import pytest
 
 from kit.errors import PermissionDenied
 from services.user import permissions
-from services.user.roles import INVITABLE_ROLES, MANAGERS, ROLES
+from services.user.roles import INVITABLE_ROLES, MANAGERS, PERMISSIONS, ROLES
 
 
 def allowed(check: object, *args: object, **kwargs: object) -> bool:
@@ -48,6 +48,11 @@ def test_anyone_but_the_owner_leaves(mine: str) -> None:
     assert allowed(permissions.check_removal, mine, mine, oneself=True) is (mine != "owner")
 
 
-@pytest.mark.parametrize("mine", ROLES)
-def test_require_role(mine: str) -> None:
-    assert allowed(permissions.require_role, mine, MANAGERS) is (mine in MANAGERS)
+@pytest.mark.parametrize(("mine", "action"), list(itertools.product(ROLES, PERMISSIONS)))
+def test_require_is_the_table(mine: str, action: str) -> None:
+    assert allowed(permissions.require, mine, action) is (mine in PERMISSIONS[action])
+
+
+def test_an_action_the_table_does_not_know_is_a_bug_not_a_refusal() -> None:
+    with pytest.raises(KeyError):
+        permissions.require("owner", "household.teleport")
