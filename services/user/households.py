@@ -1,4 +1,5 @@
-"""Use cases of households: the households themselves, invites, members, their roles and the ownership.
+"""Use cases of households: the households themselves, invites, members, their roles, the ownership and members'
+away periods.
 
 Authorization is here, over the caller's membership: an outsider asking about a household gets NOT_FOUND
 (never reveal that it exists); a member whose role the table does not allow the action PERMISSION_DENIED (the
@@ -12,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -25,11 +26,18 @@ from kit.outbox import add_event
 from kit.pagination import CursorPart, Uuid, fingerprint
 from kit.pagination import Timestamp as TimestampPart
 from kit.repository import Page, page
-from kit.validation import Violations, caller_id
+from kit.timestamps import RANGE_MESSAGE, in_range
+from kit.validation import REQUIRED_MESSAGE, Violations, caller_id
 from services.user import events, permissions, request_ids, tokens, validation
 from services.user.etags import check_etag
-from services.user.models import Household, Invite, Membership
-from services.user.repository import HouseholdRepository, InviteRepository, MemberRepository, UserRepository
+from services.user.models import Away, Household, Invite, Membership
+from services.user.repository import (
+    AwayRepository,
+    HouseholdRepository,
+    InviteRepository,
+    MemberRepository,
+    UserRepository,
+)
 from services.user.roles import INVITABLE_ROLES, ROLES
 
 # What UpdateHousehold and UpdateMember may change. Nothing is output-only: a mask naming any other field
@@ -41,6 +49,10 @@ HOUSEHOLD_COLUMNS = {"display_name": "name", "time_zone": "time_zone"}
 # Page-token cursors: ListHouseholds by household id, ListMembers by (join time, user id).
 HOUSEHOLD_CURSOR: Sequence[CursorPart] = (Uuid(),)
 MEMBER_CURSOR: Sequence[CursorPart] = (TimestampPart(), Uuid())
+# An away period is [from, to) with `to` still ahead, at most a year long and starting at most a year ahead: a
+# typo (2062 for 2026) or a hostile client cannot take a member out of every rotation for good.
+AWAY_MAX_SPAN = timedelta(days=366)
+AWAY_MAX_LEAD = timedelta(days=366)
 
 
 @dataclass(frozen=True)
@@ -180,9 +192,10 @@ class Households:
             check_etag(etag, household.version, "household")
             household.delete_time = utcnow()
             memberships = MemberRepository(session)
-            for user_id in await memberships.user_ids(household_id):
+            for user_id in sorted(await memberships.user_ids(household_id)):
                 await add_event(session, events.member_left(household_id, user_id), household_id=household_id)
             await memberships.delete_all(household_id)
+            await AwayRepository(session).delete_household(household_id)
 
     # --- invites --------------------------------------------------------------------------------------
 
@@ -357,14 +370,82 @@ class Households:
             )
 
     async def delete_member(self, household_id: uuid.UUID, user_id: uuid.UUID) -> None:
-        """Remove a member (owner or admin), or leave (anyone but the owner)."""
+        """Remove a member (owner or admin), or leave (anyone but the owner). Their away period goes with them
+        (member.away_cleared first, so the task service's copy does not outlive the membership)."""
         me = caller_id()
         async with self._sessions() as session, session.begin():
             household, mine = await self._membership(session, household_id, lock=True)
             target = await self._member(session, household, user_id, lock=True)
             permissions.check_removal(mine.role, target.membership.role, oneself=user_id == me)
+            if await AwayRepository(session).delete(household_id, user_id):
+                await add_event(session, events.member_away_cleared(household_id, user_id), household_id=household_id)
             await MemberRepository(session).delete(target.membership)
             await add_event(session, events.member_left(household_id, user_id), household_id=household_id)
 
+    # --- away periods ---------------------------------------------------------------------------------
 
-__all__ = ["HOUSEHOLD_MASK", "MEMBER_MASK", "Households", "Member"]
+    async def set_away(
+        self, household_id: uuid.UUID, user_id: uuid.UUID, *, start: datetime | None, end: datetime | None
+    ) -> Away:
+        """Mark a member away in [start, end), replacing any earlier period: oneself, or an owner/admin for anyone.
+        Setting the period it already has changes nothing and announces nothing (a retried PUT)."""
+        with Violations() as errors:
+            start, end = away_period(errors, start, end, now=utcnow())
+        async with self._sessions() as session, session.begin():
+            household, mine = await self._membership(session, household_id)
+            # Locked: concurrent changes to one member's period queue up (and a removal in between is seen).
+            target = await self._member(session, household, user_id, lock=True)
+            permissions.check_away(mine.role, target.membership.role, oneself=user_id == mine.user_id)
+            periods = AwayRepository(session)
+            current = await periods.get(household_id, user_id)
+            if current is not None and (current.start_time, current.end_time) == (start, end):
+                return current
+            away = await periods.put(Away(household_id=household_id, user_id=user_id, start_time=start, end_time=end))
+            await add_event(session, events.member_away_set(away), household_id=household_id)
+        return away
+
+    async def get_away(self, household_id: uuid.UUID, user_id: uuid.UUID) -> Away:
+        """A member's away period (the last one set, also once it has passed); NOT_FOUND when there is none."""
+        async with self._sessions() as session:
+            household, _ = await self._membership(session, household_id, action="member.read_away")
+            await self._member(session, household, user_id)
+            away = await AwayRepository(session).get(household_id, user_id)
+        if away is None:
+            raise NotFound("this member has no away period")
+        return away
+
+    async def delete_away(self, household_id: uuid.UUID, user_id: uuid.UUID) -> None:
+        """Clear a member's away period (whoever may set it); NOT_FOUND when there is none."""
+        async with self._sessions() as session, session.begin():
+            household, mine = await self._membership(session, household_id)
+            target = await self._member(session, household, user_id, lock=True)
+            permissions.check_away(mine.role, target.membership.role, oneself=user_id == mine.user_id)
+            if not await AwayRepository(session).delete(household_id, user_id):
+                raise NotFound("this member has no away period")
+            await add_event(session, events.member_away_cleared(household_id, user_id), household_id=household_id)
+
+
+def away_period(
+    errors: Violations, start: datetime | None, end: datetime | None, *, now: datetime
+) -> tuple[datetime, datetime]:
+    """[start, end) checked (AWAY_MAX_SPAN, AWAY_MAX_LEAD): both required, start before end, end still ahead.
+    Returns the values to use, valid or not (nothing acts on them unless `errors` stays empty)."""
+    for field, value in (("start_time", start), ("end_time", end)):
+        if value is None:
+            errors.add(field, REQUIRED_MESSAGE)
+        elif not in_range(value):
+            errors.add(field, RANGE_MESSAGE)
+    if start is None or end is None or errors:
+        return start or now, end or now
+    if end <= start:
+        errors.add("end_time", "must be after the start of the away period")
+    elif end <= now:
+        errors.add("end_time", "must be in the future")
+    elif end - start > AWAY_MAX_SPAN:
+        errors.add("end_time", "an away period may last at most 366 days")
+    if start - now > AWAY_MAX_LEAD:
+        errors.add("start_time", "an away period may start at most 366 days ahead")
+    return start, end
+
+
+__all__ = ["AWAY_MAX_LEAD", "AWAY_MAX_SPAN", "HOUSEHOLD_MASK", "MEMBER_MASK", "Households", "Member", "away_period"]

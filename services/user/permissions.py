@@ -54,9 +54,16 @@ def check_removal(mine: str, target: str, *, oneself: bool) -> None:
         raise PermissionDenied("you may not remove this member")
 
 
-def check_away(mine: str, *, oneself: bool) -> None:
-    """Oneself, or an owner/admin for anyone."""
-    require(mine, "member.set_own_away" if oneself else "member.set_others_away")
+def check_away(mine: str, target: str, *, oneself: bool) -> None:
+    """Setting or clearing an away period: one's own (every role, a child too: API.md's "oneself"; a manager can
+    clear it again), or a manager's for someone else — as with roles, not the owner's, and an admin's only with
+    member.manage_admins."""
+    if oneself:
+        require(mine, "member.set_own_away")
+        return
+    require(mine, "member.set_others_away")
+    if target == "owner" or (target == "admin" and not allowed(mine, "member.manage_admins")):
+        raise PermissionDenied("you may not change this member's away period")
 
 
 __all__ = [

@@ -56,3 +56,14 @@ def test_require_is_the_table(mine: str, action: str) -> None:
 def test_an_action_the_table_does_not_know_is_a_bug_not_a_refusal() -> None:
     with pytest.raises(KeyError):
         permissions.require("owner", "household.teleport")
+
+
+@pytest.mark.parametrize("mine", ROLES)
+def test_everyone_sets_their_own_away(mine: str) -> None:
+    assert allowed(permissions.check_away, mine, mine, oneself=True)
+
+
+@pytest.mark.parametrize(("mine", "target"), list(itertools.product(ROLES, ROLES)))
+def test_someone_elses_away_is_managed_like_their_role(mine: str, target: str) -> None:
+    expected = target != "owner" and (mine == "owner" or (mine == "admin" and target != "admin"))
+    assert allowed(permissions.check_away, mine, target, oneself=False) is expected
