@@ -4,8 +4,9 @@ away periods.
 Authorization is here, over the caller's membership: an outsider asking about a household gets NOT_FOUND
 (never reveal that it exists); a member whose role the table does not allow the action PERMISSION_DENIED (the
 table is services/user/roles.PERMISSIONS, the rules over it services/user/permissions.py). Every state change
-commits together with its event (`kit.outbox.add_event`, payloads from services/user/events.py). Requests are
-validated whole (`kit.validation.Violations`).
+commits together with its event (`kit.outbox.add_event`, payloads from services/user/events.py), and the
+security-relevant ones — role changes, ownership transfers, removals, deleting the household — with their audit
+event (services/user/audit.py). Requests are validated whole (`kit.validation.Violations`).
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ from kit.db import utcnow
 from kit.errors import AlreadyExists, Gone, NotFound, PermissionDenied, invalid
 from kit.field_mask import UpdateMask
 from kit.ids import new_id
+from kit.names import household_name
 from kit.outbox import add_event
 from kit.pagination import CursorPart, Uuid, fingerprint
 from kit.pagination import Timestamp as TimestampPart
 from kit.repository import Page, page
 from kit.timestamps import RANGE_MESSAGE, in_range
 from kit.validation import REQUIRED_MESSAGE, Violations, caller_id
-from services.user import events, permissions, request_ids, tokens, validation
+from services.user import audit, events, permissions, request_ids, tokens, validation
 from services.user.etags import check_etag
 from services.user.models import Away, Household, Invite, Membership
 from services.user.repository import (
@@ -186,9 +188,10 @@ class Households:
         return household, membership.role
 
     async def delete_household(self, household_id: uuid.UUID, *, etag: str = "") -> None:
-        """Owner only. Everyone leaves a deleted household: consumers drop their read models and cached access."""
+        """Owner only. Everyone leaves a deleted household (member.left each), then household.deleted tells every
+        service to erase what it holds for it. The household row stays, marked deleted, for its audit log."""
         async with self._sessions() as session, session.begin():
-            household, _ = await self._membership(session, household_id, action="household.delete", lock=True)
+            household, mine = await self._membership(session, household_id, action="household.delete", lock=True)
             check_etag(etag, household.version, "household")
             household.delete_time = utcnow()
             memberships = MemberRepository(session)
@@ -196,6 +199,16 @@ class Households:
                 await add_event(session, events.member_left(household_id, user_id), household_id=household_id)
             await memberships.delete_all(household_id)
             await AwayRepository(session).delete_household(household_id)
+            await add_event(session, events.household_deleted(household_id), household_id=household_id)
+            # In the owner's own log too: the household's is closed to everyone once it is gone.
+            await audit.record(
+                session,
+                "household.deleted",
+                household_id=household_id,
+                user_id=mine.user_id,
+                target=household_name(household_id),
+                details={"display_name": household.name},
+            )
 
     # --- invites --------------------------------------------------------------------------------------
 
@@ -346,9 +359,17 @@ class Households:
                 await self._transfer_ownership(session, household_id, mine, target.membership)
                 return target
             permissions.check_role_change(mine.role, target.membership.role, role)
-            if target.membership.role != role:
+            before = target.membership.role
+            if before != role:
                 target.membership.role = role
                 await add_event(session, events.member_updated(household_id, user_id, role), household_id=household_id)
+                await audit.record(
+                    session,
+                    "member.role_changed",
+                    household_id=household_id,
+                    target=_member_name(household_id, user_id),
+                    details={"from": before, "to": role},
+                )
         return target
 
     async def _transfer_ownership(
@@ -358,6 +379,7 @@ class Households:
         permissions.check_transfer(mine.role)
         if target.user_id == mine.user_id:
             return
+        previous = target.role
         mine.role = "admin"
         # Step down before the new owner steps up: uq_memberships_owner allows one owner at any moment.
         await session.flush()
@@ -368,6 +390,14 @@ class Households:
                 events.member_updated(household_id, membership.user_id, membership.role),
                 household_id=household_id,
             )
+        await audit.record(
+            session,
+            "household.ownership_transferred",
+            household_id=household_id,
+            target=_member_name(household_id, target.user_id),
+            # The actor is the previous owner, the target the new one (ids stay in the columns erasure rewrites).
+            details={"previous_role": previous},
+        )
 
     async def delete_member(self, household_id: uuid.UUID, user_id: uuid.UUID) -> None:
         """Remove a member (owner or admin), or leave (anyone but the owner). Their away period goes with them
@@ -381,6 +411,13 @@ class Households:
                 await add_event(session, events.member_away_cleared(household_id, user_id), household_id=household_id)
             await MemberRepository(session).delete(target.membership)
             await add_event(session, events.member_left(household_id, user_id), household_id=household_id)
+            await audit.record(
+                session,
+                "member.removed",
+                household_id=household_id,
+                target=_member_name(household_id, user_id),
+                details={"role": target.membership.role, "left": user_id == me},
+            )
 
     # --- away periods ---------------------------------------------------------------------------------
 
@@ -446,6 +483,10 @@ def away_period(
     if start - now > AWAY_MAX_LEAD:
         errors.add("start_time", "an away period may start at most 366 days ahead")
     return start, end
+
+
+def _member_name(household_id: uuid.UUID, user_id: uuid.UUID) -> str:
+    return f"{household_name(household_id)}/members/{user_id}"
 
 
 __all__ = ["AWAY_MAX_LEAD", "AWAY_MAX_SPAN", "HOUSEHOLD_MASK", "MEMBER_MASK", "Households", "Member", "away_period"]

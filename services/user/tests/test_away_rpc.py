@@ -1,7 +1,8 @@
 """Away periods over real gRPC (HouseholdService.SetAway / GetAway / DeleteAway): who may set, read and clear
 whose, the periods refused (inverted, past, over a year, too far ahead, missing, unrepresentable), other
 households' ids, and the events: member.away_set / member.away_cleared written once per change, in the
-transaction of the change, and cleared when the member leaves.
+transaction of the change, and cleared when the member leaves. Deleting the household: household.deleted once,
+after every member.left, in the deletion's transaction.
 
 The module's stack runs without the outbox relay (as test_events.py's), so an event row's `xmin` is still the
 transaction that wrote it."""
@@ -416,3 +417,45 @@ async def test_a_member_without_a_period_leaves_without_an_away_event(rpc: Stubs
     await rpc.households.DeleteMember(user_pb2.DeleteMemberRequest(name=home.member(c.kid)), metadata=c.kid.metadata)
 
     assert await away_events(db, home) == []
+
+
+async def test_deleting_a_household_announces_household_deleted_once_after_everyone_left(
+    stack: Stack, rpc: Stubs, c: Cast, db: AsyncEngine
+) -> None:
+    home = await full_household(rpc, c)
+    await set_away(rpc, home, c.member, c.member, soon(1), soon(2))
+
+    await rpc.households.DeleteHousehold(user_pb2.DeleteHouseholdRequest(name=home.name), metadata=c.owner.metadata)
+
+    (deleted,) = await household_events(stack, "user", "household.deleted", home.id)
+    assert payload(deleted, events_pb2.HouseholdDeleted).household_id == home.id
+    assert deleted.actor_id == c.owner.user_id
+    written = await household_outbox(db, home, "member.left", "household.deleted")
+    assert [e.type for e in written] == ["member.left"] * 4 + ["household.deleted"]
+    household_txid = await xmin(db, "SELECT xmin::text FROM households WHERE id = :h", h=home.id)
+    assert await xmin(db, "SELECT xmin::text FROM outbox WHERE event_id = :id", id=deleted.event_id) == household_txid
+    async with db.connect() as conn:
+        kept = await conn.execute(sa.text("SELECT count(*) FROM away_periods WHERE household_id = :h"), {"h": home.id})
+        assert kept.scalar_one() == 0
+    # Deleting it again: there is nothing (and nothing more is announced).
+    again = await refused(
+        rpc.households.DeleteHousehold(user_pb2.DeleteHouseholdRequest(name=home.name), metadata=c.owner.metadata)
+    )
+    assert again.code == Code.NOT_FOUND
+    assert len(await household_events(stack, "user", "household.deleted", home.id)) == 1
+
+
+@pytest.mark.parametrize("who", ["admin", "member", "kid", "outsider"])
+async def test_only_the_owner_deletes_and_a_refusal_announces_nothing(
+    stack: Stack, rpc: Stubs, c: Cast, who: str
+) -> None:
+    home = await full_household(rpc, c)
+
+    refusal = await refused(
+        rpc.households.DeleteHousehold(
+            user_pb2.DeleteHouseholdRequest(name=home.name), metadata=getattr(c, who).metadata
+        )
+    )
+
+    assert refusal.code == (Code.NOT_FOUND if who == "outsider" else Code.PERMISSION_DENIED)
+    assert await household_events(stack, "user", "household.deleted", home.id) == []
