@@ -89,7 +89,7 @@ def role_in(value: str) -> user_pb2.Role:
 # Services name fields as their proto paths (BadRequest field violations); clients sent API.md's JSON
 # names. Full paths are looked up first, then the request's resource prefix is dropped and each
 # segment renamed.
-_RESOURCE_PREFIXES = ("user.", "household.", "chore.", "invite.", "member.", "completion.")
+_RESOURCE_PREFIXES = ("user.", "household.", "chore.", "invite.", "member.", "completion.", "away.")
 _FIELD_RENAMES = {
     "household.display_name": "name",
     "time_zone": "timezone",
@@ -170,6 +170,16 @@ def member(message: user_pb2.Member) -> JSON:
         "display_name": message.display_name,
         "role": role(message.role),
         "joined_at": time_out(message.join_time),
+    }
+
+
+def away(message: user_pb2.Away) -> JSON:
+    parts = message.name.split("/")  # households/{h}/members/{u}/away
+    return {
+        "user_id": parts[3] if len(parts) > 3 else "",
+        "household_id": parts[1] if len(parts) > 1 else "",
+        "from": time_out(message.start_time),
+        "to": time_out(message.end_time),
     }
 
 
