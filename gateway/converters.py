@@ -89,7 +89,7 @@ def role_in(value: str) -> user_pb2.Role:
 # Services name fields as their proto paths (BadRequest field violations); clients sent API.md's JSON
 # names. Full paths are looked up first, then the request's resource prefix is dropped and each
 # segment renamed.
-_RESOURCE_PREFIXES = ("user.", "household.", "chore.", "invite.", "member.", "completion.", "away.")
+_RESOURCE_PREFIXES = ("user.", "household.", "chore.", "invite.", "member.", "completion.")
 _FIELD_RENAMES = {
     "household.display_name": "name",
     "time_zone": "timezone",
@@ -99,6 +99,7 @@ _FIELD_RENAMES = {
     "assignee": "assignee_id",
     "start_time": "from",
     "end_time": "to",
+    "away.name": "name",
     "query": "q",
     "unread_only": "unread",
 }
@@ -434,4 +435,12 @@ def audit_event(message: user_pb2.AuditEvent) -> JSON:
         "correlation_id": message.correlation_id,
         "created_at": time_out(message.create_time),
         "details": json.loads(message.details_json or "{}"),
+    }
+
+
+def audit_page(message: user_pb2.ListAuditEventsResponse) -> JSON:
+    """A page of audit events, a user's or a household's."""
+    return {
+        "items": [audit_event(e) for e in message.audit_events],
+        "next_page_token": message.next_page_token,
     }

@@ -7,7 +7,6 @@ correlation id), and a deleted household's chores erased by the task service on 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,13 +14,12 @@ import httpx
 import pytest
 import pytest_asyncio
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.task.repository import AwayRepository
 from services.task.scheduling import AwayPeriod
-from tests.support.api import API, Person, create_chore, create_household, expect, join, sign_up
-from tests.support.fixtures import http_fixture, stack_fixture
-from tests.support.stack import Stack
+from tests.support.api import API, Person, create_chore, create_household, expect, join, problem, sign_up
+from tests.support.fixtures import database_fixture, http_fixture, stack_fixture
 from tests.support.wait import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -32,11 +30,7 @@ http = http_fixture()
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def task_db(stack: Stack) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(stack.databases["task"])
-    yield engine
-    await engine.dispose()
+task_db = database_fixture("task")
 
 
 @pytest_asyncio.fixture(loop_scope="module")
@@ -59,14 +53,6 @@ def days(n: float) -> str:
 
 def away_url(hid: str, person: Person) -> str:
     return f"{API}/households/{hid}/members/{person.user_id}/away"
-
-
-def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code
-    return body
 
 
 async def task_away(task_db: AsyncEngine, hid: str) -> dict[uuid.UUID, AwayPeriod]:

@@ -11,11 +11,12 @@ from hearth.user.v1 import user_pb2
 
 from kit.names import household_name, user_name
 from services.user.etags import etag_of
-from services.user.models import AuditEvent, Away, Household, Invite, User
+from services.user.models import AuditEvent, Household, Invite, User
 
 if TYPE_CHECKING:  # only named in annotations: the use cases import this module (events.py its timestamps)
     from services.user.accounts import TokenPair
     from services.user.households import Member
+    from services.user.models import Away
     from services.user.sessions import ListedSession
 
 
@@ -89,6 +90,14 @@ def member_to_proto(member: Member) -> user_pb2.Member:
     )
 
 
+def away_to_proto(away: Away) -> user_pb2.Away:
+    return user_pb2.Away(
+        name=f"{household_name(away.household_id)}/members/{away.user_id}/away",
+        start_time=timestamp(away.start_time),
+        end_time=timestamp(away.end_time),
+    )
+
+
 def tokens_to_proto(pair: TokenPair) -> user_pb2.TokenPair:
     return user_pb2.TokenPair(
         access_token=pair.access_token,
@@ -124,12 +133,4 @@ def audit_event_to_proto(event: AuditEvent) -> user_pb2.AuditEvent:
         correlation_id=event.correlation_id,
         create_time=timestamp(event.create_time),
         details_json=json.dumps(event.details, sort_keys=True),
-    )
-
-
-def away_to_proto(away: Away) -> user_pb2.Away:
-    return user_pb2.Away(
-        name=f"{household_name(away.household_id)}/members/{away.user_id}/away",
-        start_time=timestamp(away.start_time),
-        end_time=timestamp(away.end_time),
     )

@@ -10,20 +10,19 @@ transaction that wrote it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
-import pytest_asyncio
 import sqlalchemy as sa
 from google.protobuf.timestamp_pb2 import Timestamp
 from hearth.events.v1 import events_pb2
 from hearth.user.v1 import user_pb2
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.user.tests.helpers import Cast, Home, Person, Stubs, full_household, household, user_stack
+from services.user.tests.helpers import Cast, Home, Person, Stubs, full_household, household
 from tests.support.events import delivered, household_events, payload
+from tests.support.fixtures import database_fixture, stack_fixture
 from tests.support.rpc import refused
 from tests.support.stack import Stack
 
@@ -33,17 +32,8 @@ Code = grpc.StatusCode
 
 
 # This module's own stack (in place of conftest.py's): no outbox relay, see above.
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def stack() -> AsyncIterator[Stack]:
-    async with user_stack(run_relay=False) as stack:
-        yield stack
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def db(stack: Stack) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(stack.databases["user"])
-    yield engine
-    await engine.dispose()
+stack = stack_fixture(["user"], settings_overrides={"user": {"run_relay": False}})
+db = database_fixture("user")
 
 
 def stamp(moment: datetime) -> Timestamp:
