@@ -101,6 +101,7 @@ _FIELD_RENAMES = {
     "assignee": "assignee_id",
     "start_time": "from",
     "end_time": "to",
+    "away.name": "name",
     "query": "q",
     "unread_only": "unread",
 }
@@ -172,6 +173,16 @@ def member(message: user_pb2.Member) -> JSON:
         "display_name": message.display_name,
         "role": role(message.role),
         "joined_at": time_out(message.join_time),
+    }
+
+
+def away(message: user_pb2.Away) -> JSON:
+    parts = message.name.split("/")  # households/{h}/members/{u}/away
+    return {
+        "user_id": parts[3] if len(parts) > 3 else "",
+        "household_id": parts[1] if len(parts) > 1 else "",
+        "from": time_out(message.start_time),
+        "to": time_out(message.end_time),
     }
 
 
@@ -441,4 +452,12 @@ def audit_event(message: user_pb2.AuditEvent) -> JSON:
         "correlation_id": message.correlation_id,
         "created_at": time_out(message.create_time),
         "details": json.loads(message.details_json or "{}"),
+    }
+
+
+def audit_page(message: user_pb2.ListAuditEventsResponse) -> JSON:
+    """A page of audit events, a user's or a household's."""
+    return {
+        "items": [audit_event(e) for e in message.audit_events],
+        "next_page_token": message.next_page_token,
     }

@@ -102,6 +102,17 @@ class Member(Model):
     joined_at: UtcTime
 
 
+class Away(Model):
+    """A member's away period [from, to): automatic assignment skips them meanwhile."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    user_id: str
+    household_id: str
+    start: UtcTime = Field(alias="from", description="The first moment the member is away")
+    to: UtcTime = Field(description="The member is back (exclusive)")
+
+
 # --- chores -----------------------------------------------------------------------------------------
 
 
@@ -457,6 +468,7 @@ INVITE = Invite(
     created_at="2026-11-01T09:32:00Z",
 )
 MEMBER = Member(user_id=_BOB, household_id=_HID, display_name="Bob", role="member", joined_at="2026-11-01T10:02:00Z")
+AWAY = Away(user_id=_BOB, household_id=_HID, start="2026-12-20T00:00:00Z", to="2027-01-06T00:00:00Z")
 CHORE = Chore(
     id=_CHORE,
     household_id=_HID,
@@ -741,6 +753,22 @@ AUDIT_PAGE = AuditPage(
             correlation_id="3f1c9a2e8b7d4c6a",
             created_at="2026-11-22T18:00:00Z",
             details={},
+        )
+    ],
+    next_page_token="",
+)
+HOUSEHOLD_AUDIT_PAGE = AuditPage(
+    items=[
+        AuditEvent(
+            id="0193a0c4-7d2e-7c31-9a55-3c8f2d1e6c02",
+            action="member.role_changed",
+            actor_id=_ALICE,
+            target=f"households/{_HID}/members/{_BOB}",
+            ip="203.0.113.7",
+            user_agent="Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+            correlation_id="5d0e7b1a9c3f4e28",
+            created_at="2026-11-22T18:05:00Z",
+            details={"from": "member", "to": "admin"},
         )
     ],
     next_page_token="",

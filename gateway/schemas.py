@@ -141,6 +141,14 @@ class MemberPatch(Body):
     role: Literal["owner", "admin", "member", "child"]
 
 
+class AwayBody(Body):
+    """PUT …/members/{uid}/away: away in [from, to). How long and how far ahead is the user service's to decide."""
+
+    # `from` is a Python keyword: the JSON name is the alias (errors name it too).
+    start: Timestamp = Field(alias="from")
+    to: Timestamp
+
+
 class RecurrenceBody(Body):
     kind: Literal["once", "interval", "weekly", "monthly", "yearly", "rrule", "adaptive"]
     every: Annotated[int, Field(ge=1, le=1000)] | None = None

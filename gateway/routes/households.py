@@ -1,4 +1,4 @@
-"""/households, their invites and members."""
+"""/households, their invites, members, members' away periods and the household's audit log."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ PageToken = Annotated[str, Query(max_length=2000), PlainText]
 
 HOUSEHOLD = doc.body(responses.Household, responses.HOUSEHOLD, "The household, with the caller's role", etag=True)
 MEMBER = doc.body(responses.Member, responses.MEMBER, "The membership")
+AWAY = doc.body(responses.Away, responses.AWAY, "The member's away period")
 
 
 @router.post(
@@ -214,3 +215,65 @@ async def update_member(
 async def delete_member(hid: HouseholdId, uid: UserId, caller: CurrentCaller, clients: ClientsDep) -> Response:
     await clients.households.DeleteMember(user_pb2.DeleteMemberRequest(name=f"households/{hid}/members/{uid}"))
     return Response(status_code=204)
+
+
+def _away(hid: str, uid: str) -> str:
+    return f"households/{hid}/members/{uid}/away"
+
+
+@router.put(
+    "/households/{hid}/members/{uid}/away",
+    summary="Mark a member away in [from, to), replacing any earlier period (oneself, or owner/admin for anyone)",
+    description="`to` must be ahead, after `from`, at most 366 days after it; `from` at most 366 days ahead. "
+    "Automatic assignment skips the member meanwhile. Setting the same period again changes nothing.",
+    responses=doc.documented({200: AWAY}, 401, 403, 404, 413, 422),
+)
+async def set_away(
+    hid: HouseholdId, uid: UserId, body: schemas.AwayBody, caller: CurrentCaller, clients: ClientsDep
+) -> JSONResponse:
+    away = user_pb2.Away(
+        name=_away(hid, uid), start_time=converters.time_in(body.start), end_time=converters.time_in(body.to)
+    )
+    return JSONResponse(converters.away(await clients.households.SetAway(user_pb2.SetAwayRequest(away=away))))
+
+
+@router.get(
+    "/households/{hid}/members/{uid}/away",
+    summary="A member's away period (any member may see it); 404 when there is none",
+    responses=doc.documented({200: AWAY}, 401, 404, 422),
+)
+async def get_away(hid: HouseholdId, uid: UserId, caller: CurrentCaller, clients: ClientsDep) -> JSONResponse:
+    return JSONResponse(
+        converters.away(await clients.households.GetAway(user_pb2.GetAwayRequest(name=_away(hid, uid))))
+    )
+
+
+@router.delete(
+    "/households/{hid}/members/{uid}/away",
+    status_code=204,
+    summary="Clear a member's away period (oneself, or owner/admin for anyone); 404 when there is none",
+    responses=doc.documented({204: doc.empty("Cleared")}, 401, 403, 404, 422),
+)
+async def delete_away(hid: HouseholdId, uid: UserId, caller: CurrentCaller, clients: ClientsDep) -> Response:
+    await clients.households.DeleteAway(user_pb2.DeleteAwayRequest(name=_away(hid, uid)))
+    return Response(status_code=204)
+
+
+@router.get(
+    "/households/{hid}/audit",
+    summary="The household's security events (role changes, ownership transfers, removals), newest first; owner only",
+    responses=doc.documented(
+        {200: doc.body(responses.AuditPage, responses.HOUSEHOLD_AUDIT_PAGE, "A page of the household's events")},
+        401,
+        403,
+        404,
+        422,
+    ),
+)
+async def household_audit(
+    hid: HouseholdId, caller: CurrentCaller, clients: ClientsDep, page_size: PageSize = 50, page_token: PageToken = ""
+) -> JSONResponse:
+    response = await clients.audit.ListAuditEvents(
+        user_pb2.ListAuditEventsRequest(parent=f"households/{hid}", page_size=page_size, page_token=page_token)
+    )
+    return JSONResponse(converters.audit_page(response))

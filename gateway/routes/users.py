@@ -72,9 +72,4 @@ async def my_audit(
     response = await clients.audit.ListAuditEvents(
         user_pb2.ListAuditEventsRequest(parent="users/me", page_size=page_size, page_token=page_token)
     )
-    return JSONResponse(
-        {
-            "items": [converters.audit_event(e) for e in response.audit_events],
-            "next_page_token": response.next_page_token,
-        }
-    )
+    return JSONResponse(converters.audit_page(response))

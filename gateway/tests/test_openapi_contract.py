@@ -281,6 +281,28 @@ async def test_real_responses_match_the_document(api: Api, contract: Contract) -
     await api.call("PATCH", member, 200, token=alice.token, path={**home, "uid": bob.user_id}, json={"role": "admin"})
     await api.call("PATCH", member, 403, token=bob.token, path={**home, "uid": alice.user_id}, json={"role": "member"})
 
+    # --- away periods and the household's audit log ---
+    away = f"{member}/away"
+    bobs = {**home, "uid": bob.user_id}
+    soon = datetime.now(UTC) + timedelta(days=1)
+    period = {"from": rfc3339(soon), "to": rfc3339(soon + timedelta(days=7))}
+    await api.call("PUT", away, 200, token=bob.token, path=bobs, json=period)
+    await api.call("GET", away, 200, token=kid.token, path=bobs)
+    await api.call("PUT", away, 403, token=kid.token, path=bobs, json=period)
+    await api.call("PUT", away, 404, token=outsider.token, path=bobs, json=period)
+    await api.call("PUT", away, 422, token=bob.token, path=bobs, json={"from": period["to"], "to": period["from"]})
+    await api.call("PUT", away, 422, token=bob.token, path=bobs, json={**period, "why": "holiday"})
+    await api.call("DELETE", away, 403, token=kid.token, path=bobs)
+    await api.call("DELETE", away, 204, token=alice.token, path=bobs)
+    await api.call("GET", away, 404, token=bob.token, path=bobs)
+    await api.call("DELETE", away, 404, token=bob.token, path=bobs)
+    audit = f"{household}/audit"
+    await api.call("GET", audit, 200, token=alice.token, path=home)
+    await api.call("GET", audit, 200, token=alice.token, path=home, params={"page_size": 1})
+    await api.call("GET", audit, 403, token=bob.token, path=home)
+    await api.call("GET", audit, 404, token=outsider.token, path=home)
+    await api.call("GET", audit, 422, token=alice.token, path=home, params={"page_size": 0})
+
     # --- chores: every recurrence shape, fixed and rotating assignment ---
     due = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     made = []

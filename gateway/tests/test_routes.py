@@ -14,7 +14,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from tests.support.api import API, Person, create_chore, create_household, expect, join, sign_up
+from tests.support.api import API, Person, create_chore, create_household, expect, join, problem, sign_up
 from tests.support.fixtures import http_fixture, stack_fixture
 from tests.support.stack import SERVICES
 from tests.support.wait import eventually
@@ -31,14 +31,6 @@ http = http_fixture()
 def utc(value: str) -> datetime:
     assert value.endswith("Z"), value
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code
-    return body
 
 
 # --- users -------------------------------------------------------------------------------------------

@@ -63,7 +63,7 @@ from services.task.lists import ChoreLists
 from services.task.models import ACTIVE, ARCHIVED, DONE, Chore, Completion, etag_of
 from services.task.repository import ChoreOrder, ChoreRepository, ChoreRow, CompletionRepository, sort_value
 from services.task.validation import UPDATABLE, zone
-from services.user.client import ADULT_ROLES, MembershipClient
+from services.user.client import PERMISSIONS, MembershipClient
 
 # The kind of each sort value a page token holds (with the chore id after it); a forged token whose values
 # do not fit is INVALID_ARGUMENT, never a value PostgreSQL or the driver chokes on.
@@ -145,7 +145,7 @@ class ChoreService:
 
     async def create_chore(self, household_id: uuid.UUID, data: ChoreInput, *, request_id: str = "") -> Chore:
         _annotate(household_id)
-        membership = await self._membership.require(household_id, roles=ADULT_ROLES)
+        membership = await self._membership.require(household_id, roles=PERMISSIONS["chore.create"])
         with Violations() as errors:
             errors.request_id(request_id)
         creator_id = caller_id()
@@ -200,7 +200,7 @@ class ChoreService:
     async def get_chore(self, household_id: uuid.UUID, chore_id: uuid.UUID) -> ChoreRow:
         """The chore's columns as a plain row (repository.RESOURCE_COLUMNS; converters.chore_row_to_proto)."""
         _annotate(household_id, chore_id)
-        await self._membership.require(household_id)
+        await self._membership.require(household_id, roles=PERMISSIONS["chore.read"])
         async with self._sessions() as session:
             row = await ChoreRepository(session).get_row(household_id, chore_id)
         if row is None:
@@ -214,7 +214,7 @@ class ChoreService:
         ListChoresResponse): cached per household and query (services.task.lists) once the caller's membership
         is checked."""
         _annotate(household_id)
-        membership = await self._membership.require(household_id)
+        membership = await self._membership.require(household_id, roles=PERMISSIONS["chore.read"])
         errors = Violations()
         order, descending = validation.order(query.order_by, errors)
         assignee_id: uuid.UUID | None = None
@@ -268,7 +268,7 @@ class ChoreService:
 
     async def update_chore(self, household_id: uuid.UUID, chore_id: uuid.UUID, update: ChoreUpdate) -> Chore:
         _annotate(household_id, chore_id)
-        membership = await self._membership.require(household_id, roles=ADULT_ROLES)
+        membership = await self._membership.require(household_id, roles=PERMISSIONS["chore.update"])
         paths = validation.update_paths(update)
         now = self._clock()
         # Validated (and assignees checked with the user service) before the row is locked.
@@ -305,7 +305,7 @@ class ChoreService:
     async def delete_chore(self, household_id: uuid.UUID, chore_id: uuid.UUID, *, etag: str = "") -> None:
         """Archive the chore (soft delete): it stays readable, with state ARCHIVED."""
         _annotate(household_id, chore_id)
-        await self._membership.require(household_id, roles=ADULT_ROLES)
+        await self._membership.require(household_id, roles=PERMISSIONS["chore.delete"])
         async with self._lists.writing(self._sessions, household_id) as session:
             chore = await ChoreRepository(session).get(household_id, chore_id, lock=True)
             if chore is None:
@@ -324,9 +324,11 @@ class ChoreService:
 
     async def complete_chore(self, household_id: uuid.UUID, chore_id: uuid.UUID, data: CompleteInput) -> CompleteResult:
         _annotate(household_id, chore_id)
-        membership = await self._membership.require(household_id)
+        membership = await self._membership.require(household_id, roles=PERMISSIONS["chore.complete_own"])
         recorder_id = caller_id()
-        adult = membership.role in ADULT_ROLES
+        # Completing a chore assigned to someone else, or recording one for someone else (chore.complete_own is
+        # every member's: a member completes what is assigned to them).
+        adult = membership.role in PERMISSIONS["chore.complete_any"]
         now = self._clock()
         with Violations() as errors:
             valid = validation.completion(data, household_id, now, errors)
@@ -414,7 +416,7 @@ class ChoreService:
     ) -> Page[Completion]:
         """Completions of one chore, or (chore_id None) of every chore of the household, newest first."""
         _annotate(household_id, chore_id)
-        await self._membership.require(household_id)
+        await self._membership.require(household_id, roles=PERMISSIONS["chore.read"])
         fingerprint = pagination.fingerprint("completions", str(household_id), str(chore_id or "-"))
         async with self._sessions() as session:
 

@@ -47,7 +47,7 @@ from kit.projection import Projection
 from kit.runtime import Runtime
 from kit.service_tokens import ServiceTokens
 from services.deployment import DeploymentSettings
-from services.user.roles import ADULT_ROLES, ROLES
+from services.user.roles import ADULT_ROLES, PERMISSIONS, ROLES
 
 # Bumped when the cached form of a Membership changes, so old entries are simply never read.
 SCHEMA_VERSION = 2
@@ -212,6 +212,7 @@ def membership_client(runtime: Runtime, *, ttl: int) -> MembershipClient:
 
 __all__ = [
     "ADULT_ROLES",
+    "PERMISSIONS",
     "ROLES",
     "Membership",
     "MembershipClient",

@@ -16,6 +16,7 @@ from services.user.models import ApiKey, AuditEvent, Household, Invite, User
 if TYPE_CHECKING:  # only named in annotations: the use cases import this module (events.py its timestamps)
     from services.user.accounts import TokenPair
     from services.user.households import Member
+    from services.user.models import Away
     from services.user.sessions import ListedSession
 
 
@@ -86,6 +87,14 @@ def member_to_proto(member: Member) -> user_pb2.Member:
         role=role_to_proto(membership.role),
         join_time=timestamp(membership.join_time),
         household_time_zone=member.household_time_zone,
+    )
+
+
+def away_to_proto(away: Away) -> user_pb2.Away:
+    return user_pb2.Away(
+        name=f"{household_name(away.household_id)}/members/{away.user_id}/away",
+        start_time=timestamp(away.start_time),
+        end_time=timestamp(away.end_time),
     )
 
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from hearth.events.v1 import events_pb2
 
 from services.user.converters import timestamp
-from services.user.models import Household, User
+from services.user.models import Away, Household, User
 
 
 def user_registered(user: User) -> events_pb2.UserRegistered:
@@ -73,9 +73,29 @@ def member_left(household_id: uuid.UUID, user_id: uuid.UUID) -> events_pb2.Membe
     return events_pb2.MemberLeft(household_id=str(household_id), user_id=str(user_id))
 
 
+def household_deleted(household_id: uuid.UUID) -> events_pb2.HouseholdDeleted:
+    return events_pb2.HouseholdDeleted(household_id=str(household_id))
+
+
+def member_away_set(away: Away) -> events_pb2.MemberAwaySet:
+    return events_pb2.MemberAwaySet(
+        household_id=str(away.household_id),
+        user_id=str(away.user_id),
+        start_time=timestamp(away.start_time),
+        end_time=timestamp(away.end_time),
+    )
+
+
+def member_away_cleared(household_id: uuid.UUID, user_id: uuid.UUID) -> events_pb2.MemberAwayCleared:
+    return events_pb2.MemberAwayCleared(household_id=str(household_id), user_id=str(user_id))
+
+
 __all__ = [
     "household_created",
+    "household_deleted",
     "household_updated",
+    "member_away_cleared",
+    "member_away_set",
     "member_joined",
     "member_left",
     "member_updated",

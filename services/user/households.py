@@ -1,9 +1,12 @@
-"""Use cases of households: the households themselves, invites, members, their roles and the ownership.
+"""Use cases of households: the households themselves, invites, members, their roles, the ownership and members'
+away periods.
 
 Authorization is here, over the caller's membership: an outsider asking about a household gets NOT_FOUND
-(never reveal that it exists); a member without the role PERMISSION_DENIED (the rules over roles are
-services/user/permissions.py). Every state change commits together with its event (`kit.outbox.add_event`,
-payloads from services/user/events.py). Requests are validated whole (`kit.validation.Violations`).
+(never reveal that it exists); a member whose role the table does not allow the action PERMISSION_DENIED (the
+table is services/user/roles.PERMISSIONS, the rules over it services/user/permissions.py). Every state change
+commits together with its event (`kit.outbox.add_event`, payloads from services/user/events.py), and the
+security-relevant ones — role changes, ownership transfers, removals, deleting the household — with their audit
+event (services/user/audit.py). Requests are validated whole (`kit.validation.Violations`).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,16 +23,24 @@ from kit.db import utcnow
 from kit.errors import AlreadyExists, Gone, NotFound, PermissionDenied, invalid
 from kit.field_mask import UpdateMask
 from kit.ids import new_id
+from kit.names import household_name
 from kit.outbox import add_event
 from kit.pagination import CursorPart, Uuid, fingerprint
 from kit.pagination import Timestamp as TimestampPart
 from kit.repository import Page, page
-from kit.validation import Violations, caller_id
-from services.user import events, permissions, request_ids, tokens, validation
+from kit.timestamps import RANGE_MESSAGE, in_range
+from kit.validation import REQUIRED_MESSAGE, Violations, caller_id
+from services.user import audit, events, permissions, request_ids, tokens, validation
 from services.user.etags import check_etag
-from services.user.models import Household, Invite, Membership
-from services.user.repository import HouseholdRepository, InviteRepository, MemberRepository, UserRepository
-from services.user.roles import INVITABLE_ROLES, MANAGERS, ROLES
+from services.user.models import Away, Household, Invite, Membership
+from services.user.repository import (
+    AwayRepository,
+    HouseholdRepository,
+    InviteRepository,
+    MemberRepository,
+    UserRepository,
+)
+from services.user.roles import INVITABLE_ROLES, ROLES
 
 # What UpdateHousehold and UpdateMember may change. Nothing is output-only: a mask naming any other field
 # (caller_role, create_time) is refused, not ignored.
@@ -40,6 +51,10 @@ HOUSEHOLD_COLUMNS = {"display_name": "name", "time_zone": "time_zone"}
 # Page-token cursors: ListHouseholds by household id, ListMembers by (join time, user id).
 HOUSEHOLD_CURSOR: Sequence[CursorPart] = (Uuid(),)
 MEMBER_CURSOR: Sequence[CursorPart] = (TimestampPart(), Uuid())
+# An away period is [from, to) with `to` still ahead, at most a year long and starting at most a year ahead: a
+# typo (2062 for 2026) or a hostile client cannot take a member out of every rotation for good.
+AWAY_MAX_SPAN = timedelta(days=366)
+AWAY_MAX_LEAD = timedelta(days=366)
 
 
 @dataclass(frozen=True)
@@ -66,10 +81,11 @@ class Households:
         session: AsyncSession,
         household_id: uuid.UUID,
         *,
-        roles: Sequence[str] | None = None,
+        action: str | None = None,
         lock: bool = False,
     ) -> tuple[Household, Membership]:
-        """The household and the caller's membership; NOT_FOUND for outsiders, PERMISSION_DENIED without `roles`.
+        """The household and the caller's membership; NOT_FOUND for outsiders, PERMISSION_DENIED when the table
+        does not let the caller's role do `action`.
 
         `lock` locks both rows (FOR UPDATE) for a change that depends on the caller's role: concurrent membership
         changes in one household queue up and each sees the roles the previous one left."""
@@ -77,8 +93,8 @@ class Households:
         if row is None:
             raise NotFound("household not found")
         household, membership = row
-        if roles is not None:
-            permissions.require_role(membership.role, roles)
+        if action is not None:
+            permissions.require(membership.role, action)
         return household, membership
 
     # --- households -----------------------------------------------------------------------------------
@@ -124,7 +140,7 @@ class Households:
 
     async def get_household(self, household_id: uuid.UUID) -> tuple[Household, str]:
         async with self._sessions() as session:
-            household, membership = await self._membership(session, household_id)
+            household, membership = await self._membership(session, household_id, action="household.read")
         return household, membership.role
 
     async def list_households(self, *, size: int, token: str) -> Page[tuple[Household, str]]:
@@ -155,7 +171,7 @@ class Households:
                 else:
                     values[path] = errors.time_zone("household.time_zone", value)
         async with self._sessions() as session, session.begin():
-            household, membership = await self._membership(session, household_id, roles=MANAGERS, lock=True)
+            household, membership = await self._membership(session, household_id, action="household.update", lock=True)
             check_etag(etag, household.version, "household")
             changed = [path for path in paths if getattr(household, HOUSEHOLD_COLUMNS[path]) != values[path]]
             for path, value in values.items():
@@ -172,15 +188,27 @@ class Households:
         return household, membership.role
 
     async def delete_household(self, household_id: uuid.UUID, *, etag: str = "") -> None:
-        """Owner only. Everyone leaves a deleted household: consumers drop their read models and cached access."""
+        """Owner only. Everyone leaves a deleted household (member.left each), then household.deleted tells every
+        service to erase what it holds for it. The household row stays, marked deleted, for its audit log."""
         async with self._sessions() as session, session.begin():
-            household, _ = await self._membership(session, household_id, roles=("owner",), lock=True)
+            household, mine = await self._membership(session, household_id, action="household.delete", lock=True)
             check_etag(etag, household.version, "household")
             household.delete_time = utcnow()
             memberships = MemberRepository(session)
-            for user_id in await memberships.user_ids(household_id):
+            for user_id in sorted(await memberships.user_ids(household_id)):
                 await add_event(session, events.member_left(household_id, user_id), household_id=household_id)
             await memberships.delete_all(household_id)
+            await AwayRepository(session).delete_household(household_id)
+            await add_event(session, events.household_deleted(household_id), household_id=household_id)
+            # In the owner's own log too: the household's is closed to everyone once it is gone.
+            await audit.record(
+                session,
+                "household.deleted",
+                household_id=household_id,
+                user_id=mine.user_id,
+                target=household_name(household_id),
+                details={"display_name": household.name},
+            )
 
     # --- invites --------------------------------------------------------------------------------------
 
@@ -282,7 +310,7 @@ class Households:
     async def list_members(self, household_id: uuid.UUID, *, size: int, token: str) -> Page[Member]:
         """The household's members in joining order; members only."""
         async with self._sessions() as session:
-            household, _ = await self._membership(session, household_id)
+            household, _ = await self._membership(session, household_id, action="member.list")
             rows = await page(
                 lambda after, limit: MemberRepository(session).page_with_names(household_id, after=after, limit=limit),
                 page_size=size,
@@ -297,7 +325,7 @@ class Households:
     async def get_member(self, household_id: uuid.UUID, user_id: uuid.UUID) -> Member:
         """The membership check every other service relies on: only members may ask."""
         async with self._sessions() as session:
-            household, _ = await self._membership(session, household_id)
+            household, _ = await self._membership(session, household_id, action="member.list")
             return await self._member(session, household, user_id)
 
     async def _member(
@@ -319,15 +347,29 @@ class Households:
                 MEMBER_MASK.paths(mask, present=["role"])
             validation.role(errors, "member.role", role, ROLES)
         async with self._sessions() as session, session.begin():
-            household, mine = await self._membership(session, household_id, roles=MANAGERS, lock=True)
+            household, mine = await self._membership(session, household_id, lock=True)
+            # Who may is the table's (member.change_role, household.transfer_ownership): a role that may neither
+            # learns no more of the target than the member list shows it.
+            if role == "owner":
+                permissions.check_transfer(mine.role)
+            else:
+                permissions.require(mine.role, "member.change_role")
             target = await self._member(session, household, user_id, lock=True)
             if role == "owner":
                 await self._transfer_ownership(session, household_id, mine, target.membership)
                 return target
             permissions.check_role_change(mine.role, target.membership.role, role)
-            if target.membership.role != role:
+            before = target.membership.role
+            if before != role:
                 target.membership.role = role
                 await add_event(session, events.member_updated(household_id, user_id, role), household_id=household_id)
+                await audit.record(
+                    session,
+                    "member.role_changed",
+                    household_id=household_id,
+                    target=_member_name(household_id, user_id),
+                    details={"from": before, "to": role},
+                )
         return target
 
     async def _transfer_ownership(
@@ -337,6 +379,7 @@ class Households:
         permissions.check_transfer(mine.role)
         if target.user_id == mine.user_id:
             return
+        previous = target.role
         mine.role = "admin"
         # Step down before the new owner steps up: uq_memberships_owner allows one owner at any moment.
         await session.flush()
@@ -347,16 +390,103 @@ class Households:
                 events.member_updated(household_id, membership.user_id, membership.role),
                 household_id=household_id,
             )
+        await audit.record(
+            session,
+            "household.ownership_transferred",
+            household_id=household_id,
+            target=_member_name(household_id, target.user_id),
+            # The actor is the previous owner, the target the new one (ids stay in the columns erasure rewrites).
+            details={"previous_role": previous},
+        )
 
     async def delete_member(self, household_id: uuid.UUID, user_id: uuid.UUID) -> None:
-        """Remove a member (owner or admin), or leave (anyone but the owner)."""
+        """Remove a member (owner or admin), or leave (anyone but the owner). Their away period goes with them
+        (member.away_cleared first, so the task service's copy does not outlive the membership)."""
         me = caller_id()
         async with self._sessions() as session, session.begin():
             household, mine = await self._membership(session, household_id, lock=True)
             target = await self._member(session, household, user_id, lock=True)
             permissions.check_removal(mine.role, target.membership.role, oneself=user_id == me)
+            if await AwayRepository(session).delete(household_id, user_id):
+                await add_event(session, events.member_away_cleared(household_id, user_id), household_id=household_id)
             await MemberRepository(session).delete(target.membership)
             await add_event(session, events.member_left(household_id, user_id), household_id=household_id)
+            await audit.record(
+                session,
+                "member.removed",
+                household_id=household_id,
+                target=_member_name(household_id, user_id),
+                details={"role": target.membership.role, "left": user_id == me},
+            )
+
+    # --- away periods ---------------------------------------------------------------------------------
+
+    async def set_away(
+        self, household_id: uuid.UUID, user_id: uuid.UUID, *, start: datetime | None, end: datetime | None
+    ) -> Away:
+        """Mark a member away in [start, end), replacing any earlier period: oneself, or an owner/admin for anyone.
+        Setting the period it already has changes nothing and announces nothing (a retried PUT)."""
+        with Violations() as errors:
+            start, end = away_period(errors, start, end, now=utcnow())
+        async with self._sessions() as session, session.begin():
+            household, mine = await self._membership(session, household_id)
+            # Locked: concurrent changes to one member's period queue up (and a removal in between is seen).
+            target = await self._member(session, household, user_id, lock=True)
+            permissions.check_away(mine.role, target.membership.role, oneself=user_id == mine.user_id)
+            periods = AwayRepository(session)
+            current = await periods.get(household_id, user_id)
+            if current is not None and (current.start_time, current.end_time) == (start, end):
+                return current
+            away = await periods.put(Away(household_id=household_id, user_id=user_id, start_time=start, end_time=end))
+            await add_event(session, events.member_away_set(away), household_id=household_id)
+        return away
+
+    async def get_away(self, household_id: uuid.UUID, user_id: uuid.UUID) -> Away:
+        """A member's away period (the last one set, also once it has passed); NOT_FOUND when there is none."""
+        async with self._sessions() as session:
+            household, _ = await self._membership(session, household_id, action="member.read_away")
+            await self._member(session, household, user_id)
+            away = await AwayRepository(session).get(household_id, user_id)
+        if away is None:
+            raise NotFound("this member has no away period")
+        return away
+
+    async def delete_away(self, household_id: uuid.UUID, user_id: uuid.UUID) -> None:
+        """Clear a member's away period (whoever may set it); NOT_FOUND when there is none."""
+        async with self._sessions() as session, session.begin():
+            household, mine = await self._membership(session, household_id)
+            target = await self._member(session, household, user_id, lock=True)
+            permissions.check_away(mine.role, target.membership.role, oneself=user_id == mine.user_id)
+            if not await AwayRepository(session).delete(household_id, user_id):
+                raise NotFound("this member has no away period")
+            await add_event(session, events.member_away_cleared(household_id, user_id), household_id=household_id)
 
 
-__all__ = ["HOUSEHOLD_MASK", "MEMBER_MASK", "Households", "Member"]
+def away_period(
+    errors: Violations, start: datetime | None, end: datetime | None, *, now: datetime
+) -> tuple[datetime, datetime]:
+    """[start, end) checked (AWAY_MAX_SPAN, AWAY_MAX_LEAD): both required, start before end, end still ahead.
+    Returns the values to use, valid or not (nothing acts on them unless `errors` stays empty)."""
+    for field, value in (("start_time", start), ("end_time", end)):
+        if value is None:
+            errors.add(field, REQUIRED_MESSAGE)
+        elif not in_range(value):
+            errors.add(field, RANGE_MESSAGE)
+    if start is None or end is None or errors:
+        return start or now, end or now
+    if end <= start:
+        errors.add("end_time", "must be after the start of the away period")
+    elif end <= now:
+        errors.add("end_time", "must be in the future")
+    elif end - start > AWAY_MAX_SPAN:
+        errors.add("end_time", "an away period may last at most 366 days")
+    if start - now > AWAY_MAX_LEAD:
+        errors.add("start_time", "an away period may start at most 366 days ahead")
+    return start, end
+
+
+def _member_name(household_id: uuid.UUID, user_id: uuid.UUID) -> str:
+    return f"{household_name(household_id)}/members/{user_id}"
+
+
+__all__ = ["AWAY_MAX_LEAD", "AWAY_MAX_SPAN", "HOUSEHOLD_MASK", "MEMBER_MASK", "Households", "Member", "away_period"]

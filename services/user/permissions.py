@@ -1,13 +1,13 @@
 """Who may do what to whom in a household: the role x action table (services/user/roles.PERMISSIONS) and the
 rules about whom an action may touch, as pure functions raising PERMISSION_DENIED.
 
-The use cases (services/user/households.py) look the roles up and call these; whether the caller is a
-member at all (NOT_FOUND for an outsider) is decided before, by finding the caller's membership.
+The use cases (services/user/households.py, audit.py) look the roles up and call these; whether the caller is
+a member at all (NOT_FOUND for an outsider) is decided before, by finding the caller's membership. No check
+names roles of its own for what the table decides: every "may a <role> do <action>" is `allowed`, so a change
+to the table changes the checks, and tests/test_role_matrix.py walks the table through REST.
 """
 
 from __future__ import annotations
-
-from collections.abc import Collection
 
 from kit.errors import PermissionDenied
 from services.user.roles import allowed
@@ -19,15 +19,10 @@ def require(mine: str, action: str) -> None:
         raise PermissionDenied(f"a {mine} may not do this")
 
 
-def require_role(mine: str, roles: Collection[str]) -> None:
-    if mine not in roles:
-        raise PermissionDenied(f"a {mine} may not do this")
-
-
 def check_invite(mine: str, role: str) -> None:
     """A manager invites; only the owner invites admins."""
     require(mine, "member.invite")
-    if role == "admin" and mine != "owner":
+    if role == "admin" and not allowed(mine, "member.manage_admins"):
         raise PermissionDenied("only the owner may invite admins")
 
 
@@ -37,7 +32,7 @@ def check_role_change(mine: str, target: str, role: str) -> None:
     require(mine, "member.change_role")
     if target == "owner":
         raise PermissionDenied("the owner's role cannot be changed; the owner may transfer ownership")
-    if mine == "admin" and (role == "admin" or target == "admin"):
+    if "admin" in (role, target) and not allowed(mine, "member.manage_admins"):
         raise PermissionDenied("only the owner manages admins")
 
 
@@ -55,13 +50,20 @@ def check_removal(mine: str, target: str, *, oneself: bool) -> None:
             raise PermissionDenied("the owner cannot leave; transfer ownership first or delete the household")
     elif not allowed(mine, "member.remove"):
         raise PermissionDenied(f"a {mine} may not remove members")
-    elif target == "owner" or (mine == "admin" and target == "admin"):
+    elif target == "owner" or (target == "admin" and not allowed(mine, "member.manage_admins")):
         raise PermissionDenied("you may not remove this member")
 
 
-def check_away(mine: str, *, oneself: bool) -> None:
-    """Oneself, or an owner/admin for anyone."""
-    require(mine, "member.set_own_away" if oneself else "member.set_others_away")
+def check_away(mine: str, target: str, *, oneself: bool) -> None:
+    """Setting or clearing an away period: one's own (every role, a child too: API.md's "oneself"; a manager can
+    clear it again), or a manager's for someone else — as with roles, not the owner's, and an admin's only with
+    member.manage_admins."""
+    if oneself:
+        require(mine, "member.set_own_away")
+        return
+    require(mine, "member.set_others_away")
+    if target == "owner" or (target == "admin" and not allowed(mine, "member.manage_admins")):
+        raise PermissionDenied("you may not change this member's away period")
 
 
 __all__ = [
@@ -71,5 +73,4 @@ __all__ = [
     "check_role_change",
     "check_transfer",
     "require",
-    "require_role",
 ]

@@ -5,10 +5,15 @@ service that asks it.
 (chores, completes any), `child` (sees the household, completes the chores assigned to them). Other services
 import these from here (through `services.user.client`), never spell them out themselves.
 
-`PERMISSIONS` is the one table of role x action: the checks (services/user/permissions.py, the task service's
-through ADULT_ROLES) and the tests (the REST matrix walk, tests/test_role_matrix.py) both read it. The rules
-about *whom* an action may touch (an admin does not manage admins, nobody removes the owner) are on top of it,
-in services/user/permissions.py.
+`PERMISSIONS` is the one table of role x action: the checks (services/user/permissions.py, and the task
+service's, which name the chore actions) and the tests (the REST matrix walk, tests/test_role_matrix.py) both
+read it. The rules about *whom* an action may touch are on top of it, in services/user/permissions.py: nobody
+changes the owner's role or removes the owner (the owner hands the household over instead), and what touches an
+admin — inviting one, making one, changing or removing one — is `member.manage_admins` as well.
+
+Away periods: anyone may set or clear their own (a child too: API.md says "oneself", and an owner or admin can
+clear it again), owners and admins someone else's under the same whom-rules as roles (nobody the owner's, only
+`member.manage_admins` an admin's); every member may see who is away, as they see who is a member.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ PERMISSIONS: Final[Mapping[str, frozenset[str]]] = {
     "member.invite": frozenset(MANAGERS),
     "member.change_role": frozenset(MANAGERS),
     "member.remove": frozenset(MANAGERS),
+    "member.manage_admins": OWNER,
     "member.leave": frozenset({"admin", "member", "child"}),
     "member.set_own_away": EVERYONE,
     "member.set_others_away": frozenset(MANAGERS),

@@ -86,8 +86,7 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
                 ),
                 (
                     user_pb2_grpc.add_HouseholdServiceServicer_to_server,
-                    # SetAway, GetAway, DeleteAway: UNIMPLEMENTED until built (issue 15, in progress).
-                    HouseholdServicer(service.households),  # type: ignore[abstract]
+                    HouseholdServicer(service.households),
                     "hearth.user.v1.HouseholdService",
                 ),
                 (

@@ -17,6 +17,7 @@ from kit import timestamps
 from kit.errors import NotFound
 from kit.ids import parse_id
 from kit.names import parse_ids, parse_name
+from kit.timestamps import from_proto
 from kit.validation import caller_id
 from services.user import converters
 from services.user.accounts import Accounts
@@ -28,6 +29,7 @@ from services.user.sessions import Sessions
 Context = grpc.aio.ServicerContext[Any, Any]
 HOUSEHOLD = "households/{household}"
 MEMBER = "households/{household}/members/{member}"
+AWAY = "households/{household}/members/{member}/away"
 USER = "users/{user}"
 SESSION = "users/{user}/sessions/{session}"
 API_KEY = "users/{user}/apiKeys/{api_key}"
@@ -39,6 +41,11 @@ def _household_id(name: str, field: str = "name") -> uuid.UUID:
 
 def _member_ids(name: str) -> tuple[uuid.UUID, uuid.UUID]:
     ids = parse_ids(name, MEMBER)
+    return ids["household"], ids["member"]
+
+
+def _away_ids(name: str, field: str = "name") -> tuple[uuid.UUID, uuid.UUID]:
+    ids = parse_ids(name, AWAY, field=field)
     return ids["household"], ids["member"]
 
 
@@ -235,6 +242,21 @@ class HouseholdServicer(user_pb2_grpc.HouseholdServiceServicer):
 
     async def DeleteMember(self, request: user_pb2.DeleteMemberRequest, context: Context) -> empty_pb2.Empty:
         await self._households.delete_member(*_member_ids(request.name))
+        return empty_pb2.Empty()
+
+    async def SetAway(self, request: user_pb2.SetAwayRequest, context: Context) -> user_pb2.Away:
+        away = await self._households.set_away(
+            *_away_ids(request.away.name, "away.name"),
+            start=from_proto(request.away, "start_time"),
+            end=from_proto(request.away, "end_time"),
+        )
+        return converters.away_to_proto(away)
+
+    async def GetAway(self, request: user_pb2.GetAwayRequest, context: Context) -> user_pb2.Away:
+        return converters.away_to_proto(await self._households.get_away(*_away_ids(request.name)))
+
+    async def DeleteAway(self, request: user_pb2.DeleteAwayRequest, context: Context) -> empty_pb2.Empty:
+        await self._households.delete_away(*_away_ids(request.name))
         return empty_pb2.Empty()
 
 

@@ -30,6 +30,15 @@ def expect(response: httpx.Response, status: int) -> Any:
     return response.json() if response.content else None
 
 
+def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """The problem+json body of a refusal with `status` and `code`."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["code"] == code
+    return body
+
+
 async def sign_up(http: httpx.AsyncClient, name: str) -> Person:
     email = f"{unique(name.lower())}@example.com"
     user = expect(

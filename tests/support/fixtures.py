@@ -14,6 +14,7 @@ import grpc
 import httpx
 import pytest_asyncio
 import redis.asyncio as aioredis
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tests.support.infra import infra
 from tests.support.stack import SERVICES, Stack, running_stack
@@ -64,3 +65,15 @@ def stub_fixture(service: str, stub: Callable[[grpc.aio.Channel], StubT]) -> Any
             yield stub(channel)
 
     return stub_of_service
+
+
+def database_fixture(service: str) -> Any:
+    """A module-scoped fixture: an engine on `service`'s database in the stack (to look at what it stored)."""
+
+    @pytest_asyncio.fixture(loop_scope="module", scope="module")
+    async def database(stack: Stack) -> AsyncIterator[AsyncEngine]:
+        engine = create_async_engine(stack.databases[service])
+        yield engine
+        await engine.dispose()
+
+    return database

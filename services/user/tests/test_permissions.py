@@ -8,7 +8,7 @@ import pytest
 
 from kit.errors import PermissionDenied
 from services.user import permissions
-from services.user.roles import INVITABLE_ROLES, MANAGERS, ROLES
+from services.user.roles import INVITABLE_ROLES, MANAGERS, PERMISSIONS, ROLES
 
 
 def allowed(check: object, *args: object, **kwargs: object) -> bool:
@@ -48,6 +48,22 @@ def test_anyone_but_the_owner_leaves(mine: str) -> None:
     assert allowed(permissions.check_removal, mine, mine, oneself=True) is (mine != "owner")
 
 
+@pytest.mark.parametrize(("mine", "action"), list(itertools.product(ROLES, PERMISSIONS)))
+def test_require_is_the_table(mine: str, action: str) -> None:
+    assert allowed(permissions.require, mine, action) is (mine in PERMISSIONS[action])
+
+
+def test_an_action_the_table_does_not_know_is_a_bug_not_a_refusal() -> None:
+    with pytest.raises(KeyError):
+        permissions.require("owner", "household.teleport")
+
+
 @pytest.mark.parametrize("mine", ROLES)
-def test_require_role(mine: str) -> None:
-    assert allowed(permissions.require_role, mine, MANAGERS) is (mine in MANAGERS)
+def test_everyone_sets_their_own_away(mine: str) -> None:
+    assert allowed(permissions.check_away, mine, mine, oneself=True)
+
+
+@pytest.mark.parametrize(("mine", "target"), list(itertools.product(ROLES, ROLES)))
+def test_someone_elses_away_is_managed_like_their_role(mine: str, target: str) -> None:
+    expected = target != "owner" and (mine == "owner" or (mine == "admin" and target != "admin"))
+    assert allowed(permissions.check_away, mine, target, oneself=False) is expected
