@@ -17,7 +17,7 @@ from services.user.internal import MembershipServicer
 from services.user.revocation import Revoker
 from services.user.service import Policy, UserService
 from services.user.service_tokens import ServiceSecrets, ServiceTokenServicer
-from services.user.servicer import AuditServicer, AuthServicer, HouseholdServicer, UserServicer
+from services.user.servicer import AuditServicer, AuthServicer, HouseholdServicer, MfaServicer, UserServicer
 
 # Reachable without a token (everything else needs one).
 PUBLIC_METHODS = [
@@ -25,6 +25,9 @@ PUBLIC_METHODS = [
     "/hearth.user.v1.AuthService/Login",
     "/hearth.user.v1.AuthService/RefreshToken",
     "/hearth.user.v1.AuthService/GetJwks",
+    # The person has forgotten the password: a reset link by mail, then the token from it.
+    "/hearth.user.v1.AuthService/ForgotPassword",
+    "/hearth.user.v1.AuthService/ResetPassword",
     # Authenticated by the calling service's secret in the request (client credentials), not by a token.
     "/hearth.user.v1.ServiceTokenService/IssueServiceToken",
 ]
@@ -61,10 +64,15 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
             [
                 (
                     user_pb2_grpc.add_AuthServiceServicer_to_server,
-                    # Not built yet (issue 15, in progress): ChangePassword, ForgotPassword, ResetPassword,
-                    # ExchangeApiKey answer UNIMPLEMENTED (the generated base class).
-                    AuthServicer(service.accounts, service.sessions),  # type: ignore[abstract]
+                    # Not built yet (issue 15, in progress): ExchangeApiKey answers UNIMPLEMENTED (the generated
+                    # base class).
+                    AuthServicer(service.accounts, service.sessions, service.password_resets),  # type: ignore[abstract]
                     "hearth.user.v1.AuthService",
+                ),
+                (
+                    user_pb2_grpc.add_MfaServiceServicer_to_server,
+                    MfaServicer(service.mfa),
+                    "hearth.user.v1.MfaService",
                 ),
                 (
                     user_pb2_grpc.add_AuditServiceServicer_to_server,

@@ -1,5 +1,6 @@
 """The user service's use cases, built once from its keys and policy: `accounts` (AuthService, UserService),
-`sessions` (the caller's sessions), `households` (HouseholdService) and `audit` (AuditService). The use cases
+`sessions` (the caller's sessions), `households` (HouseholdService), `audit` (AuditService), `mfa` (MfaService,
+and the second factor of logins) and `password_resets` (ForgotPassword, ResetPassword). The use cases
 themselves live in their own modules; this is only where they are put together for services/user/server.py.
 """
 
@@ -11,6 +12,8 @@ from services.user import keys, passwords, tokens
 from services.user.accounts import Accounts, TokenPair
 from services.user.audit import Audit
 from services.user.households import Households, Member
+from services.user.mfa import Mfa, SecretBox
+from services.user.password_reset import PasswordResets, request_box
 from services.user.policy import Policy
 from services.user.revocation import Revoker
 from services.user.sessions import Sessions
@@ -27,12 +30,23 @@ class UserService:
         hashing: passwords.PasswordHashing | None = None,
     ) -> None:
         self.revoker = revoker
+        hashing = hashing or passwords.PasswordHashing()
+        self.mfa = Mfa(
+            sessions,
+            box=SecretBox(tokens.derived_secret(signing_key, b"hearth.user.totp-secret.v1")),
+            recovery_key=tokens.derived_secret(signing_key, b"hearth.user.recovery-code.v1"),
+            hashing=hashing,
+        )
         self.accounts = Accounts(
             sessions,
             signing_key=signing_key,
             policy=policy,
-            hashing=hashing or passwords.PasswordHashing(),
+            hashing=hashing,
             revoker=revoker,
+            second_factor=self.mfa,
+        )
+        self.password_resets = PasswordResets(
+            sessions, box=request_box(signing_key), hashing=hashing, revoker=revoker, second_factor=self.mfa
         )
         self.sessions = Sessions(sessions, revoker=revoker)
         self.households = Households(
