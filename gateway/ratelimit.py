@@ -23,10 +23,10 @@ Redis unavailable (an error, a call over `GATEWAY_RATE_LIMIT_TIMEOUT_MS`, the br
 client IP within `GATEWAY_AUTH_FAILURE_WINDOW_SECONDS` (15 minutes, a moving window of the `limits` library); past
 either, 429 until the window has passed — even with the right password, which is then never checked. The account
 is the `email` of the body, read and normalised exactly as the route and the user service read it (kept as a
-hash: no address in Redis), or, on the MFA endpoints, the caller. The password and MFA endpoints are listed ahead
-of issue 15's routes and limited once the app serves them. An attempt
-is taken from the account's budget before it runs (atomically, so a burst of parallel guesses gets no more than
-the budget) and given back in full on success: the budget counts failures since the last success. The IP's is
+hash: no address in Redis), or, on the MFA and password-change endpoints, the caller (password reset: the IP
+alone; its token names no account until it is checked). A route listed here is limited once the app serves it.
+An attempt is taken from the account's budget before it runs (atomically, so a burst of parallel guesses gets no
+more than the budget) and given back in full on success: the budget counts failures since the last success. The IP's is
 counted when an attempt fails (a burst can overshoot it by the attempts in flight, which the user service's
 password gate bounds). Password-forgot counts every attempt: each one may send a mail. Redis unavailable: these
 limits **fail closed** to a strict in-process limiter (`GATEWAY_AUTH_FALLBACK_FAILURES_PER_ACCOUNT` / `_PER_IP`,
@@ -98,6 +98,7 @@ AUTH_ROUTES: dict[tuple[str, str], AuthRoute] = {
     ("POST", "/api/v1/auth/register"): AuthRoute("email"),
     ("POST", "/api/v1/auth/password/forgot"): AuthRoute("email", every_attempt=True),
     ("POST", "/api/v1/auth/password/reset"): AuthRoute(None),
+    ("POST", "/api/v1/auth/password/change"): AuthRoute("caller"),
     ("POST", "/api/v1/auth/mfa/totp"): AuthRoute("caller"),
     ("POST", "/api/v1/auth/mfa/totp/activate"): AuthRoute("caller"),
     ("DELETE", "/api/v1/auth/mfa/totp"): AuthRoute("caller"),
@@ -316,8 +317,8 @@ def _unexchanged_api_key(scope: Scope) -> bool:
 
 
 class RateLimitMiddleware:
-    """`served`: the (method, path) pairs the app routes; an entry of AUTH_ROUTES outside them (issue 15's password
-    and MFA routes, until they exist) is not limited as a sign-in — its 404 must not charge anyone's account."""
+    """`served`: the (method, path) pairs the app routes; an entry of AUTH_ROUTES outside them (a route listed ahead
+    of the app serving it) is not limited as a sign-in — its 404 must not charge anyone's account."""
 
     def __init__(self, app: ASGIApp, served: frozenset[tuple[str, str]] | None = None) -> None:
         self.app = app

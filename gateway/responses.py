@@ -773,3 +773,42 @@ HOUSEHOLD_AUDIT_PAGE = AuditPage(
     ],
     next_page_token="",
 )
+
+
+# --- the second factor (TOTP) -----------------------------------------------------------------------------
+
+
+class TotpEnrollment(Model):
+    secret: str = Field(description="The new secret in base32, for typing into an authenticator app")
+    otpauth_uri: str = Field(description="The same as an otpauth:// URI, for a QR code")
+
+
+class RecoveryCodes(Model):
+    recovery_codes: list[str] = Field(
+        description="Ten single-use codes that stand in for the app's code; shown this once, stored only hashed"
+    )
+
+
+class Accepted(Model):
+    status: Literal["accepted"] = Field(description="Taken; what follows happens in the background")
+
+
+ACCEPTED = Accepted(status="accepted")
+TOTP_ENROLLMENT = TotpEnrollment(
+    secret="JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+    otpauth_uri="otpauth://totp/Hearth:alice%40example.com?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=Hearth",
+)
+RECOVERY_CODES = RecoveryCodes(
+    recovery_codes=[
+        "K7QX2-MZP4D",
+        "R3TWA-9BVNE",
+        "HD6PJ-Q2XKS",
+        "W4MZC-7LRGA",
+        "B2NVE-XQ5TJ",
+        "P7HDK-3WMZR",
+        "Z5QAS-LN2VX",
+        "C6TGB-J4RPM",
+        "E3XWN-KQ7DH",
+        "M2LPZ-VA6SQ",
+    ]
+)

@@ -98,6 +98,40 @@ class LoginBody(Body):
     totp_code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=16)] | None = None
 
 
+# A TOTP code ("123456", "123 456") or a recovery code ("ABCDE-FGHJK").
+SecondFactorCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+
+
+class TotpEnrollBody(Body):
+    # Needed unless the caller signed in within the last ten minutes.
+    password: Secret | None = None
+
+
+class TotpActivateBody(Body):
+    code: SecondFactorCode
+
+
+class TotpDisableBody(Body):
+    code: SecondFactorCode
+    password: Secret | None = None
+
+
+class ForgotPasswordBody(Body):
+    email: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=254)]
+
+
+class ResetPasswordBody(Body):
+    token: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512)]
+    new_password: Secret
+    totp_code: SecondFactorCode | None = None
+
+
+class ChangePasswordBody(Body):
+    current_password: Secret
+    new_password: Secret
+    totp_code: SecondFactorCode | None = None
+
+
 class RefreshBody(Body):
     refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=512)]
 
@@ -119,6 +153,8 @@ class UserPatch(Body):
     display_name: Name | None = None
     timezone: Text | None = None
     locale: Annotated[str, StringConstraints(strip_whitespace=True, max_length=35)] | None = None
+    # A new address needs a recent sign-in (403 reauthentication_required otherwise).
+    email: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254)] | None = None
 
 
 class HouseholdBody(Body):

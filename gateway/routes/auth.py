@@ -1,4 +1,4 @@
-"""/auth/*: register, login, refresh, logout, sessions; and the JWKS."""
+"""/auth/*: register, login, refresh, logout, sessions, the second factor (TOTP), the password; and the JWKS."""
 
 from __future__ import annotations
 
@@ -153,6 +153,110 @@ async def revoke_other_sessions(request: Request, caller: CurrentCaller, clients
     ended = [name.rsplit("/", 1)[-1] for name in response.revoked]
     known_revoked(request, *ended)
     return JSONResponse({"revoked": ended})
+
+
+# --- the second factor -------------------------------------------------------------------------------------
+
+MFA_ERRORS = (401, 403, 409, 413, 422, 429)
+
+
+@router.post(
+    "/auth/mfa/totp",
+    summary="Start enrolling an authenticator app: a new TOTP secret, not active until activated",
+    description="Needs a sign-in within the last ten minutes, or `password`; otherwise 403 `reauthentication_required`."
+    " Activate within ten minutes.",
+    responses=doc.documented(
+        {200: doc.body(responses.TotpEnrollment, responses.TOTP_ENROLLMENT, "The secret and its otpauth:// URI")},
+        *MFA_ERRORS,
+    ),
+)
+async def start_totp_enrollment(
+    caller: CurrentCaller, clients: ClientsDep, body: schemas.TotpEnrollBody | None = None
+) -> JSONResponse:
+    password = body.password or "" if body else ""
+    enrollment = await clients.mfa.StartTotpEnrollment(user_pb2.StartTotpEnrollmentRequest(password=password))
+    return JSONResponse({"secret": enrollment.secret, "otpauth_uri": enrollment.otpauth_uri}, headers=SECRET_BEARING)
+
+
+@router.post(
+    "/auth/mfa/totp/activate",
+    summary="Turn TOTP on with a first code from the app; answers ten recovery codes, shown this once",
+    description="A wrong or already used code is 401 `mfa_required`.",
+    responses=doc.documented(
+        {200: doc.body(responses.RecoveryCodes, responses.RECOVERY_CODES, "The recovery codes")}, 410, *MFA_ERRORS
+    ),
+)
+async def activate_totp(body: schemas.TotpActivateBody, caller: CurrentCaller, clients: ClientsDep) -> JSONResponse:
+    codes = await clients.mfa.ActivateTotp(user_pb2.ActivateTotpRequest(code=body.code))
+    return JSONResponse({"recovery_codes": list(codes.codes)}, headers=SECRET_BEARING)
+
+
+@router.delete(
+    "/auth/mfa/totp",
+    status_code=204,
+    summary="Turn TOTP off, with a current code or a recovery code",
+    description="Needs a sign-in within the last ten minutes, or `password`. A wrong code is 401 `mfa_required`.",
+    responses=doc.documented({204: doc.empty("TOTP is off; sign-ins need the password alone")}, 404, *MFA_ERRORS),
+)
+async def disable_totp(body: schemas.TotpDisableBody, caller: CurrentCaller, clients: ClientsDep) -> Response:
+    await clients.mfa.DisableTotp(user_pb2.DisableTotpRequest(code=body.code, password=body.password or ""))
+    return Response(status_code=204)
+
+
+# --- the password --------------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/auth/password/change",
+    status_code=204,
+    summary="Change the password: every other session ends",
+    description="A wrong `current_password` is 403 `reauthentication_required`; with TOTP on, `totp_code` is needed"
+    " (401 `mfa_required`).",
+    responses=doc.documented({204: doc.empty("Changed; only this session goes on")}, *MFA_ERRORS),
+)
+async def change_password(body: schemas.ChangePasswordBody, caller: CurrentCaller, clients: ClientsDep) -> Response:
+    await clients.auth.ChangePassword(
+        user_pb2.ChangePasswordRequest(
+            current_password=body.current_password, new_password=body.new_password, totp_code=body.totp_code or ""
+        )
+    )
+    return Response(status_code=204)
+
+
+@router.post(
+    "/auth/password/forgot",
+    status_code=202,
+    summary="Mail a reset link (valid 30 minutes) if the address has an account",
+    description="The same answer, in the same time, for every address.",
+    responses=doc.documented(
+        {
+            202: doc.body(
+                responses.Accepted, responses.ACCEPTED, "Accepted: a link is on its way if the address has an account"
+            )
+        },
+        413,
+        422,
+        429,
+    ),
+)
+async def forgot_password(body: schemas.ForgotPasswordBody, clients: ClientsDep) -> JSONResponse:
+    await clients.auth.ForgotPassword(user_pb2.ForgotPasswordRequest(email=body.email))
+    return JSONResponse({"status": "accepted"}, status_code=202)
+
+
+@router.post(
+    "/auth/password/reset",
+    status_code=204,
+    summary="Set a new password with the token from the reset mail: every session ends",
+    description="An unknown token is 404, a used or expired one 410. With TOTP on, `totp_code` (a code or a recovery"
+    " code) is needed too: 401 `mfa_required` without it, and the token stays good.",
+    responses=doc.documented({204: doc.empty("The password is set; sign in with it")}, 401, 404, 410, 413, 422, 429),
+)
+async def reset_password(body: schemas.ResetPasswordBody, clients: ClientsDep) -> Response:
+    await clients.auth.ResetPassword(
+        user_pb2.ResetPasswordRequest(token=body.token, new_password=body.new_password, totp_code=body.totp_code or "")
+    )
+    return Response(status_code=204)
 
 
 @jwks_router.get(

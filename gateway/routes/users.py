@@ -20,7 +20,7 @@ router = APIRouter(tags=["users"])
 
 PROFILE = doc.body(responses.User, responses.USER, "The caller's profile", etag=True)
 
-_PATHS = {"display_name": "display_name", "timezone": "time_zone", "locale": "locale"}
+_PATHS = {"display_name": "display_name", "timezone": "time_zone", "locale": "locale", "email": "email"}
 
 
 @router.get(
@@ -37,8 +37,8 @@ async def get_me(caller: CurrentCaller, clients: ClientsDep, if_none_match: IfNo
 
 @router.patch(
     "/users/me",
-    summary="Update the caller's profile (merge patch; If-Match → 412 when stale)",
-    responses=doc.documented({200: PROFILE}, 401, 412, 413, 422),
+    summary="Update the caller's profile (merge patch; If-Match → 412 when stale; a new email needs a recent sign-in)",
+    responses=doc.documented({200: PROFILE}, 401, 403, 409, 412, 413, 422),
 )
 async def update_me(
     body: schemas.UserPatch, caller: CurrentCaller, clients: ClientsDep, if_match: IfMatch = None
@@ -49,6 +49,7 @@ async def update_me(
         display_name=body.display_name or "",
         time_zone=body.timezone or "",
         locale=body.locale or "",
+        email=body.email or "",
         etag=if_match_etag(if_match),
     )
     mask = FieldMask(paths=[_PATHS[f] for f in sorted(fields)])

@@ -28,6 +28,7 @@ from referencing.jsonschema import DRAFT202012
 
 from gateway.app import create_app
 from gateway.config import GatewaySettings
+from services.user.tests.credentials import Totp, current_step, stored_reset_token, wrong_code
 from tests.support.api import PASSWORD
 from tests.support.fixtures import stack_fixture
 from tests.support.infra import infra, unique
@@ -186,7 +187,7 @@ RECURRENCES: list[dict[str, Any]] = [
 ]
 
 
-async def test_real_responses_match_the_document(api: Api, contract: Contract) -> None:
+async def test_real_responses_match_the_document(stack: Stack, api: Api, contract: Contract) -> None:
     chores = f"{API}/households/{{hid}}/chores"
     chore_url = f"{chores}/{{cid}}"
 
@@ -235,6 +236,32 @@ async def test_real_responses_match_the_document(api: Api, contract: Contract) -
     await api.call("GET", f"{API}/users/me", 401, token=key["key"])
     for jwks in ("/.well-known/jwks.json", f"{API}/.well-known/jwks.json"):
         await api.call("GET", jwks, 200)
+
+    # --- the second factor and the password ---
+    mfa = f"{API}/auth/mfa/totp"
+    totp = Totp((await api.call("POST", mfa, 200, token=alice.token)).json()["secret"], current_step())
+    activate = f"{mfa}/activate"
+    await api.call("POST", activate, 401, token=alice.token, json={"code": wrong_code(totp.activation_code)})
+    codes = (await api.call("POST", activate, 200, token=alice.token, json={"code": totp.activation_code})).json()
+    await api.call("POST", activate, 409, token=alice.token, json={"code": totp.next_code})
+    await api.call("POST", f"{API}/auth/login", 401, json=login)  # mfa_required
+    await api.call("DELETE", mfa, 401, token=alice.token, json={"code": "000000"})
+    await api.call("DELETE", mfa, 204, token=alice.token, json={"code": codes["recovery_codes"][0]})
+    await api.call("DELETE", mfa, 404, token=alice.token, json={"code": codes["recovery_codes"][1]})
+    change = f"{API}/auth/password/change"
+    changed = {"current_password": PASSWORD, "new_password": "an interim passphrase"}
+    await api.call("POST", change, 403, token=alice.token, json={**changed, "current_password": "not it at all"})
+    await api.call("POST", change, 422, token=alice.token, json={**changed, "new_password": "short"})
+    await api.call("POST", change, 204, token=alice.token, json=changed)
+    forgot, reset = f"{API}/auth/password/forgot", f"{API}/auth/password/reset"
+    await api.call("POST", forgot, 202, json={"email": alice.email})
+    await api.call("POST", forgot, 422, json={"email": ""})
+    token = await stored_reset_token(stack, alice.user_id)
+    await api.call("POST", reset, 204, json={"token": token, "new_password": PASSWORD})
+    await api.call("POST", reset, 410, json={"token": token, "new_password": PASSWORD})
+    await api.call("POST", reset, 404, json={"token": "no-such-token", "new_password": PASSWORD})
+    pair = (await api.call("POST", f"{API}/auth/login", 200, json=login)).json()  # the reset ended every session
+    alice.token, alice.refresh_token = pair["access_token"], pair["refresh_token"]
 
     # --- the caller's profile ---
     me = f"{API}/users/me"

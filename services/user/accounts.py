@@ -18,21 +18,24 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kit import context, idempotency
 from kit.db import utcnow
-from kit.errors import AlreadyExists, FieldViolation, NotFound, Unauthenticated, invalid
+from kit.errors import AlreadyExists, Conflict, FieldViolation, MfaRequired, NotFound, Unauthenticated, invalid
 from kit.field_mask import UpdateMask
 from kit.ids import new_id
 from kit.outbox import add_event
-from kit.validation import Violations, caller_id
+from kit.validation import REQUIRED_MESSAGE, Violations, caller_id
 from services.user import audit, events, keys, passwords, request_ids, tokens, validation
 from services.user.etags import check_etag
 from services.user.models import Session, User
 from services.user.policy import Policy
-from services.user.repository import SessionRepository, UserRepository
+from services.user.recent_auth import require_recent_authentication
+from services.user.repository import PasswordResetRepository, SessionRepository, UserRepository
 from services.user.revocation import Revoker
 
 # What UpdateUser may change, in the order events list them. Nothing is output-only here: a mask naming
-# any other field (name, email, create_time) is refused, not ignored.
-USER_MASK = UpdateMask(updatable=("display_name", "time_zone", "locale"))
+# any other field (name, create_time) is refused, not ignored. A new email needs a recent sign-in
+# (services/user/recent_auth.py).
+USER_MASK = UpdateMask(updatable=("display_name", "time_zone", "locale", "email"))
+SAME_PASSWORD_MESSAGE = "must differ from the current password"
 
 
 class SecondFactor(Protocol):
@@ -152,6 +155,15 @@ class Accounts:
         rehashed = ""
         if self._hashing.needs_rehash(user.password_hash):
             rehashed = await self._hashing.hashed(password)
+        try:
+            return await self._signed_in(user, rehashed, totp_code)
+        except MfaRequired:
+            await self._failed_login(user, "mfa_required")
+            raise
+
+    async def _signed_in(self, user: User, rehashed: str, totp_code: str) -> TokenPair:
+        """The new session of `user`, whose password was right: the second factor is checked (and spent) in the
+        transaction that makes it."""
         client = context.client.get()
         async with self._sessions() as session, session.begin():
             if self._second_factor is not None:
@@ -284,7 +296,8 @@ class Accounts:
     async def update_user(
         self, user_id: uuid.UUID, changes: Mapping[str, str], mask: Sequence[str], *, etag: str = ""
     ) -> User:
-        """Change the caller's profile: the fields `mask` names (AIP-134, kit.field_mask), or those given."""
+        """Change the caller's profile: the fields `mask` names (AIP-134, kit.field_mask), or those given. A new email
+        needs a recent sign-in (UpdateUser carries no password) and must be no other account's."""
         me = caller_id()
         if user_id != me:
             raise NotFound("user not found")
@@ -297,23 +310,79 @@ class Accounts:
                     values[path] = validation.name(errors, "user.display_name", value)
                 elif path == "time_zone":
                     values[path] = errors.time_zone("user.time_zone", value)
+                elif path == "email":
+                    values[path] = validation.email(errors, value, "user.email")
                 else:
                     values[path] = validation.locale(errors, "user.locale", value)
-        async with self._sessions() as session, session.begin():
-            user = await UserRepository(session).get(me, lock=True)
-            if user is None:
-                raise NotFound("user not found")
-            check_etag(etag, user.version, "user")
-            changed = [path for path in paths if getattr(user, path) != values[path]]
-            for key, value in values.items():
-                setattr(user, key, value)
-            if values:
-                user.version += 1
-                user.update_time = utcnow()
-            if changed:  # set to what it was already: nothing to announce
-                await session.flush()
-                await add_event(session, events.user_updated(user, changed), actor_id=user.id)
+        now = utcnow()
+        try:
+            async with self._sessions() as session, session.begin():
+                user = await UserRepository(session).get(me, lock=True)
+                if user is None:
+                    raise NotFound("user not found")
+                check_etag(etag, user.version, "user")
+                changed = [path for path in paths if getattr(user, path) != values[path]]
+                if "email" in changed:
+                    await require_recent_authentication(self._hashing, user.password_hash, "", now=now)
+                for key, value in values.items():
+                    setattr(user, key, value)
+                if values:
+                    user.version += 1
+                    user.update_time = now
+                if changed:  # set to what it was already: nothing to announce
+                    await session.flush()
+                    await add_event(session, events.user_updated(user, changed), actor_id=user.id)
+                if "email" in changed:
+                    # A reset link mailed to the old address must not outlive the change.
+                    await PasswordResetRepository(session).spend_all(me, now)
+                    await audit.record(session, "email.changed", user_id=me)
+        except IntegrityError as exc:
+            raise AlreadyExists(
+                "an account with this email already exists", [FieldViolation("user.email", "is already registered")]
+            ) from exc
         return user
+
+    # --- the caller's password ------------------------------------------------------------------------
+
+    async def change_password(self, *, current_password: str, new_password: str, totp_code: str) -> None:
+        """Set a new password: the current one is needed (it is the recent authentication), and with TOTP on a code;
+        every other session of the account ends, its access tokens at once. Unused reset links stop working."""
+        me = caller_id()
+        errors = Violations()
+        if not current_password:
+            errors.add("current_password", REQUIRED_MESSAGE)
+        validation.password(errors, new_password, field="new_password")
+        if current_password and passwords.normalized(new_password) == passwords.normalized(current_password):
+            errors.add("new_password", SAME_PASSWORD_MESSAGE)
+        errors.raise_if_any("the new password is not valid")
+        async with self._sessions() as session:
+            user = await UserRepository(session).get(me)
+        if user is None:
+            raise NotFound("user not found")
+        await require_recent_authentication(
+            self._hashing, user.password_hash, current_password, now=utcnow(), field="current_password"
+        )
+        new_hash = await self._hashing.hashed(new_password)
+        caller = context.caller.get()
+        current = uuid.UUID(caller.session_id) if caller is not None and caller.session_id else None
+        now = utcnow()
+        async with self._sessions() as session, session.begin():
+            if self._second_factor is not None:
+                await self._second_factor.check_login(session, me, totp_code)
+            locked = await UserRepository(session).get(me, lock=True)
+            if locked is None:
+                raise NotFound("user not found")
+            if locked.password_hash != user.password_hash:
+                raise Conflict("the password was changed meanwhile; sign in again")
+            locked.password_hash = new_hash
+            locked.password_change_time = now
+            await PasswordResetRepository(session).spend_all(me, now)
+            ended = await SessionRepository(session).revoke_all(me, now, keep=current)
+            revocations = await self._revoker.record(
+                session, [(s, me) for s in ended], reason="password_changed", now=now
+            )
+            await audit.record(session, "password.changed", user_id=me, details={"sessions_revoked": len(ended)})
+        await self._revoker.publish(revocations)
 
 
 __all__ = ["USER_MASK", "Accounts", "TokenPair"]

@@ -7,8 +7,8 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from kit.settings import service_config
-from services.deployment import PORTS, DeploymentSettings
+from kit.settings import alias, service_config
+from services.deployment import PORTS, DeploymentSettings, address
 from services.user.passwords import DEFAULT_COST
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -38,3 +38,8 @@ class Settings(DeploymentSettings):
     # RESOURCE_EXHAUSTED at once.
     password_concurrency: int = Field(default=0, ge=0, le=256)
     password_queue: int | None = Field(default=None, ge=0, le=10_000)
+    # Where the worker asks notify to mail password-reset links (HEARTH_NOTIFY_ADDR), and the link it mails
+    # (USER_PASSWORD_RESET_URL): the app's page that takes the token, `{token}` standing for it. In the fragment by
+    # default, so the token reaches neither a server's access log nor a Referer header.
+    notify_addr: str = Field(default=address("notify"), validation_alias=alias("HEARTH_NOTIFY_ADDR"))
+    password_reset_url: str = Field(default="http://localhost:8080/reset-password#token={token}", pattern=r"\{token\}")

@@ -22,6 +22,7 @@ from services.user.models import (
     Household,
     Invite,
     Membership,
+    PasswordReset,
     RecoveryCode,
     Session,
     SpentRefreshToken,
@@ -336,3 +337,39 @@ class AwayRepository:
 
     async def delete_household(self, household_id: uuid.UUID) -> None:
         await self._session.execute(sa.delete(Away).where(Away.household_id == household_id))
+
+
+class PasswordResetRepository:
+    """Password-reset tokens (only their SHA-256 is stored)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    def add(self, reset: PasswordReset) -> None:
+        self._session.add(reset)
+
+    async def get(self, digest: bytes, *, lock: bool = False) -> PasswordReset | None:
+        return await self._session.get(PasswordReset, digest, with_for_update=lock)
+
+    async def live_count(self, user_id: uuid.UUID, now: datetime) -> int:
+        """How many of `user_id`'s tokens are neither used nor expired."""
+        return int(
+            await self._session.scalar(
+                sa.select(sa.func.count())
+                .select_from(PasswordReset)
+                .where(
+                    PasswordReset.user_id == user_id,
+                    PasswordReset.use_time.is_(None),
+                    PasswordReset.expire_time > now,
+                )
+            )
+            or 0
+        )
+
+    async def spend_all(self, user_id: uuid.UUID, now: datetime) -> None:
+        """Every unused token of `user_id` stops working (one was used, or the password changed)."""
+        await self._session.execute(
+            sa.update(PasswordReset)
+            .where(PasswordReset.user_id == user_id, PasswordReset.use_time.is_(None))
+            .values(use_time=now)
+        )

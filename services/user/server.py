@@ -17,7 +17,14 @@ from services.user.internal import MembershipServicer
 from services.user.revocation import Revoker
 from services.user.service import Policy, UserService
 from services.user.service_tokens import ServiceSecrets, ServiceTokenServicer
-from services.user.servicer import ApiKeyServicer, AuditServicer, AuthServicer, HouseholdServicer, UserServicer
+from services.user.servicer import (
+    ApiKeyServicer,
+    AuditServicer,
+    AuthServicer,
+    HouseholdServicer,
+    MfaServicer,
+    UserServicer,
+)
 
 # Reachable without a token (everything else needs one).
 PUBLIC_METHODS = [
@@ -27,6 +34,9 @@ PUBLIC_METHODS = [
     "/hearth.user.v1.AuthService/GetJwks",
     # The key is the credential (services/user/api_keys.py).
     "/hearth.user.v1.AuthService/ExchangeApiKey",
+    # The person has forgotten the password: a reset link by mail, then the token from it.
+    "/hearth.user.v1.AuthService/ForgotPassword",
+    "/hearth.user.v1.AuthService/ResetPassword",
     # Authenticated by the calling service's secret in the request (client credentials), not by a token.
     "/hearth.user.v1.ServiceTokenService/IssueServiceToken",
 ]
@@ -63,15 +73,20 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
             [
                 (
                     user_pb2_grpc.add_AuthServiceServicer_to_server,
-                    # Not built yet (issue 15, in progress): ChangePassword, ForgotPassword, ResetPassword answer
-                    # UNIMPLEMENTED (the generated base class).
-                    AuthServicer(service.accounts, service.sessions, api_keys=service.api_keys),  # type: ignore[abstract]
+                    AuthServicer(
+                        service.accounts, service.sessions, service.password_resets, api_keys=service.api_keys
+                    ),
                     "hearth.user.v1.AuthService",
                 ),
                 (
                     user_pb2_grpc.add_ApiKeyServiceServicer_to_server,
                     ApiKeyServicer(service.api_keys),
                     "hearth.user.v1.ApiKeyService",
+                ),
+                (
+                    user_pb2_grpc.add_MfaServiceServicer_to_server,
+                    MfaServicer(service.mfa),
+                    "hearth.user.v1.MfaService",
                 ),
                 (
                     user_pb2_grpc.add_AuditServiceServicer_to_server,

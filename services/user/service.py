@@ -1,6 +1,7 @@
 """The user service's use cases, built once from its keys and policy: `accounts` (AuthService, UserService),
-`sessions` (the caller's sessions), `households` (HouseholdService), `audit` (AuditService) and `api_keys`
-(ApiKeyService, ExchangeApiKey). The use cases themselves live in their own modules; this is only where they are
+`sessions` (the caller's sessions), `households` (HouseholdService), `audit` (AuditService), `api_keys`
+(ApiKeyService, ExchangeApiKey), `mfa` (MfaService, and the second factor of logins) and `password_resets`
+(ForgotPassword, ResetPassword). The use cases themselves live in their own modules; this is only where they are
 put together for services/user/server.py.
 """
 
@@ -13,6 +14,8 @@ from services.user.accounts import Accounts, TokenPair
 from services.user.api_keys import ApiKeys
 from services.user.audit import Audit
 from services.user.households import Households, Member
+from services.user.mfa import Mfa, SecretBox
+from services.user.password_reset import PasswordResets, request_box
 from services.user.policy import Policy
 from services.user.revocation import Revoker
 from services.user.sessions import Sessions
@@ -29,12 +32,23 @@ class UserService:
         hashing: passwords.PasswordHashing | None = None,
     ) -> None:
         self.revoker = revoker
+        hashing = hashing or passwords.PasswordHashing()
+        self.mfa = Mfa(
+            sessions,
+            box=SecretBox(tokens.derived_secret(signing_key, b"hearth.user.totp-secret.v1")),
+            recovery_key=tokens.derived_secret(signing_key, b"hearth.user.recovery-code.v1"),
+            hashing=hashing,
+        )
         self.accounts = Accounts(
             sessions,
             signing_key=signing_key,
             policy=policy,
-            hashing=hashing or passwords.PasswordHashing(),
+            hashing=hashing,
             revoker=revoker,
+            second_factor=self.mfa,
+        )
+        self.password_resets = PasswordResets(
+            sessions, box=request_box(signing_key), hashing=hashing, revoker=revoker, second_factor=self.mfa
         )
         self.sessions = Sessions(sessions, revoker=revoker)
         self.households = Households(

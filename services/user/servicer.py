@@ -24,6 +24,8 @@ from services.user.accounts import Accounts
 from services.user.api_keys import ApiKeys
 from services.user.audit import Audit
 from services.user.households import Households
+from services.user.mfa import Mfa
+from services.user.password_reset import PasswordResets
 from services.user.sessions import Sessions
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -73,9 +75,12 @@ def _own_id(name: str, pattern: str, key: str, field: str = "name") -> uuid.UUID
 
 
 class AuthServicer(user_pb2_grpc.AuthServiceServicer):
-    def __init__(self, accounts: Accounts, sessions: Sessions, *, api_keys: ApiKeys) -> None:
+    def __init__(
+        self, accounts: Accounts, sessions: Sessions, password_resets: PasswordResets, *, api_keys: ApiKeys
+    ) -> None:
         self._accounts = accounts
         self._sessions = sessions
+        self._password_resets = password_resets
         self._api_keys = api_keys
 
     async def Register(self, request: user_pb2.RegisterRequest, context: Context) -> user_pb2.User:
@@ -125,6 +130,22 @@ class AuthServicer(user_pb2_grpc.AuthServiceServicer):
         token, expires_in = await self._api_keys.exchange(request.key)
         return user_pb2.TokenPair(access_token=token, token_type="Bearer", expires_in=expires_in)
 
+    async def ChangePassword(self, request: user_pb2.ChangePasswordRequest, context: Context) -> empty_pb2.Empty:
+        await self._accounts.change_password(
+            current_password=request.current_password, new_password=request.new_password, totp_code=request.totp_code
+        )
+        return empty_pb2.Empty()
+
+    async def ForgotPassword(self, request: user_pb2.ForgotPasswordRequest, context: Context) -> empty_pb2.Empty:
+        await self._password_resets.forgot(request.email)
+        return empty_pb2.Empty()
+
+    async def ResetPassword(self, request: user_pb2.ResetPasswordRequest, context: Context) -> empty_pb2.Empty:
+        await self._password_resets.reset(
+            token=request.token, new_password=request.new_password, totp_code=request.totp_code
+        )
+        return empty_pb2.Empty()
+
 
 class ApiKeyServicer(user_pb2_grpc.ApiKeyServiceServicer):
     def __init__(self, api_keys: ApiKeys) -> None:
@@ -149,6 +170,24 @@ class ApiKeyServicer(user_pb2_grpc.ApiKeyServiceServicer):
         return empty_pb2.Empty()
 
 
+class MfaServicer(user_pb2_grpc.MfaServiceServicer):
+    def __init__(self, mfa: Mfa) -> None:
+        self._mfa = mfa
+
+    async def StartTotpEnrollment(
+        self, request: user_pb2.StartTotpEnrollmentRequest, context: Context
+    ) -> user_pb2.TotpEnrollment:
+        enrollment = await self._mfa.start_enrollment(request.password)
+        return user_pb2.TotpEnrollment(secret=enrollment.secret, otpauth_uri=enrollment.otpauth_uri)
+
+    async def ActivateTotp(self, request: user_pb2.ActivateTotpRequest, context: Context) -> user_pb2.RecoveryCodes:
+        return user_pb2.RecoveryCodes(codes=await self._mfa.activate(request.code))
+
+    async def DisableTotp(self, request: user_pb2.DisableTotpRequest, context: Context) -> empty_pb2.Empty:
+        await self._mfa.disable(request.code, request.password)
+        return empty_pb2.Empty()
+
+
 class UserServicer(user_pb2_grpc.UserServiceServicer):
     def __init__(self, accounts: Accounts) -> None:
         self._accounts = accounts
@@ -161,6 +200,7 @@ class UserServicer(user_pb2_grpc.UserServiceServicer):
             "display_name": request.user.display_name,
             "time_zone": request.user.time_zone,
             "locale": request.user.locale,
+            "email": request.user.email,
         }
         user = await self._accounts.update_user(
             _user_id(request.user.name or "users/me", "user.name"),

@@ -53,13 +53,18 @@ def new_refresh_token() -> str:
     return "hr_" + secrets.token_urlsafe(32)
 
 
-def invite_secret(key: SigningKey) -> bytes:
-    """The key invite codes are derived with: an HMAC of the signing key's private bytes under a label of its own
+def derived_secret(key: SigningKey, label: bytes) -> bytes:
+    """A 32-byte key of its own for one purpose (`label`): an HMAC of the signing key's private bytes under the label
     (never the signing key itself), so it lives only where the signing key does, never in the database."""
     raw = key.private_key.private_bytes(
         serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
     )
-    return hmac.new(raw, b"hearth.user.invite-code.v1", hashlib.sha256).digest()
+    return hmac.new(raw, label, hashlib.sha256).digest()
+
+
+def invite_secret(key: SigningKey) -> bytes:
+    """The key invite codes are derived with (`derived_secret`)."""
+    return derived_secret(key, b"hearth.user.invite-code.v1")
 
 
 def invite_code(secret: bytes, invite_id: uuid.UUID) -> str:

@@ -454,7 +454,7 @@ async def test_update_user_without_a_mask_changes_the_fields_given(rpc: Stubs) -
 @pytest.mark.parametrize(
     ("user", "paths", "field"),
     [
-        (user_pb2.User(email="new@example.com"), ["email"], "update_mask"),
+        (user_pb2.User(display_name="x"), ["create_time"], "update_mask"),
         (user_pb2.User(display_name="x"), ["display_name", "password_hash"], "update_mask"),
         (user_pb2.User(display_name="  "), ["display_name"], "user.display_name"),
         (user_pb2.User(time_zone="Nowhere/Special"), ["time_zone"], "user.time_zone"),
@@ -488,13 +488,16 @@ async def test_update_user_with_the_wildcard_mask_sets_every_updatable_field(rpc
             metadata=person.metadata,
         )
 
-    updated = await replace(["*"], display_name="Card", time_zone="Asia/Tokyo", locale="fr")
+    updated = await replace(["*"], display_name="Card", time_zone="Asia/Tokyo", locale="fr", email=person.email)
     partial = await refused(replace(["*"], display_name="Only the name"))
     combined = await refused(replace(["*", "display_name"], display_name="Mixed"))
 
     assert (updated.display_name, updated.time_zone, updated.locale) == ("Card", "Asia/Tokyo", "fr")
     # Every missing field is reported at once.
-    assert (partial.code, set(partial.violations)) == (OK.INVALID_ARGUMENT, {"user.time_zone", "user.locale"})
+    assert (partial.code, set(partial.violations)) == (
+        OK.INVALID_ARGUMENT,
+        {"user.time_zone", "user.locale", "user.email"},
+    )
     assert (combined.code, list(combined.violations)) == (OK.INVALID_ARGUMENT, ["update_mask"])
     assert await rpc.users.GetUser(ME, metadata=person.metadata) == updated
 
