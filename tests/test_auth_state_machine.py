@@ -1,18 +1,23 @@
-"""A Hypothesis state machine over the session lifecycle, through the real gateway and user service.
+"""A Hypothesis state machine over the session lifecycle, through the real gateway, user and notify services,
+both workers and a real SMTP server.
 
 It signs one person in and out in random orders — login, refresh, a spent refresh token presented again, logout,
-revoking one session from another, revoking all others — while a model keeps which sessions live and which
-tokens each was given. After every step the invariants hold:
+revoking one session from another, revoking all others, changing the password, resetting it through the link
+mailed by `forgot` — while a model keeps which sessions live, which tokens each was given and which password
+is current. After every step the invariants hold:
 
 - no access token of an ended session works again (the very next request, not at `exp`);
 - no refresh token of an ended session works again, nor any refresh token once spent (reuse answers 401, and
   it ends its whole session: the family dies, the current pair with it);
+- a password change ends every other session, a reset every session; no used reset link works again, and no
+  earlier password signs in;
 - every live session's newest access and refresh tokens work; the sessions list shows exactly the live ones.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
 import httpx
@@ -21,10 +26,13 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from services.notify.tests.helpers import Mailbox, smtp_server
+from services.notify.tests.test_email import worker
+from services.user.tests.test_password_reset_mail import token_in, user_worker
 from tests.support.infra import unique
 from tests.support.people import PASSWORD
 from tests.support.stack import Stack
-from tests.support.threaded import stack_in_thread
+from tests.support.threaded import Threaded, stack_in_thread
 
 API = "/api/v1"
 # The machine signs in and fails refreshes far more often than a person would: budgets no step can spend.
@@ -50,10 +58,18 @@ class Login:
         return self.refresh[:-1]
 
 
+@contextlib.asynccontextmanager
+async def mail(stack: Stack) -> AsyncIterator[Mailbox]:
+    """The SMTP server and both workers: forgot's job mails the link through notify."""
+    async with smtp_server(Mailbox()) as box, worker(stack, box.port), user_worker(stack):
+        yield box
+
+
 @pytest.fixture(scope="module")
-def live() -> Iterator[Stack]:
-    with stack_in_thread(["user"], gateway=True, settings_overrides={"gateway": GATEWAY_LIMITS}) as stack:
-        yield stack
+def live() -> Iterator[Threaded]:
+    overrides = {"gateway": GATEWAY_LIMITS}
+    with stack_in_thread(["user", "notify"], gateway=True, settings_overrides=overrides, within=mail) as running:
+        yield running
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -62,10 +78,15 @@ def bearer(token: str) -> dict[str, str]:
 
 class Sessions(RuleBasedStateMachine):
     http: httpx.Client
+    running: Threaded
 
     def __init__(self) -> None:
         super().__init__()
         self.logins: list[Login] = []
+        self.password = PASSWORD
+        self.old_passwords: list[str] = []
+        self.used_links: list[str] = []
+        self.mails = 0
 
     @initialize()
     def register(self) -> None:
@@ -74,11 +95,16 @@ class Sessions(RuleBasedStateMachine):
         assert self.http.post(f"{API}/auth/register", json=body).status_code == 201
         self.login()
 
+    def _new_password(self) -> str:
+        self.old_passwords.append(self.password)
+        self.password = f"passphrase number {len(self.old_passwords)} of the machine"
+        return self.password
+
     # --- steps ---------------------------------------------------------------------------------------
 
     @rule()
     def login(self) -> None:
-        answer = self.http.post(f"{API}/auth/login", json={"email": self.email, "password": PASSWORD})
+        answer = self.http.post(f"{API}/auth/login", json={"email": self.email, "password": self.password})
         assert answer.status_code == 200, answer.text
         pair = answer.json()
         me = self.http.get(f"{API}/auth/sessions", headers=bearer(pair["access_token"])).json()["items"]
@@ -133,6 +159,29 @@ class Sessions(RuleBasedStateMachine):
         for login in self._live():
             login.alive = login is keep
 
+    @precondition(lambda self: self._live())
+    @rule(data=st.data())
+    def change_password(self, data: st.DataObject) -> None:
+        by = data.draw(st.sampled_from(self._live()))
+        body = {"current_password": self.password, "new_password": self._new_password()}
+        answer = self.http.post(f"{API}/auth/password/change", json=body, headers=bearer(by.access[-1]))
+        assert answer.status_code == 204, answer.text
+        for login in self._live():
+            login.alive = login is by
+
+    @rule()
+    def reset_password_through_the_mail(self) -> None:
+        assert self.http.post(f"{API}/auth/password/forgot", json={"email": self.email}).status_code == 202
+        self.mails += 1
+        link = token_in(self.running.run(self.running.extra.mail_for(self.email, nth=self.mails)))
+        answer = self.http.post(
+            f"{API}/auth/password/reset", json={"token": link, "new_password": self._new_password()}
+        )
+        assert answer.status_code == 204, answer.text
+        self.used_links.append(link)
+        for login in self.logins:
+            login.alive = False
+
     # --- invariants ----------------------------------------------------------------------------------
 
     @invariant()
@@ -147,6 +196,15 @@ class Sessions(RuleBasedStateMachine):
                 assert self.http.post(f"{API}/auth/refresh", json={"refresh_token": token}).status_code == 401
 
     @invariant()
+    def used_links_and_earlier_passwords_stay_dead(self) -> None:
+        for link in self.used_links[-2:]:
+            body = {"token": link, "new_password": "an attacker's passphrase"}
+            assert self.http.post(f"{API}/auth/password/reset", json=body).status_code == 410
+        for password in self.old_passwords[-2:]:
+            body = {"email": self.email, "password": password}
+            assert self.http.post(f"{API}/auth/login", json=body).status_code == 401
+
+    @invariant()
     def live_sessions_work_and_are_the_ones_listed(self) -> None:
         live = self._live()
         for login in live:
@@ -159,9 +217,10 @@ class Sessions(RuleBasedStateMachine):
         return [login for login in self.logins if login.alive]
 
 
-def test_the_session_lifecycle_holds_its_invariants(live: Stack) -> None:
-    with httpx.Client(base_url=live.gateway_url, timeout=10) as http:
+def test_the_session_lifecycle_holds_its_invariants(live: Threaded) -> None:
+    with httpx.Client(base_url=live.stack.gateway_url, timeout=10) as http:
         Sessions.http = http
+        Sessions.running = live
         run = Sessions.TestCase
         run.settings = settings(
             max_examples=25,

@@ -78,8 +78,8 @@ def _seed(url: str) -> Live:
 
 @pytest.fixture(scope="module")
 def live() -> Iterator[Live]:
-    with stack_in_thread(SERVICES, gateway=True) as stack:
-        yield _seed(stack.gateway_url)
+    with stack_in_thread(SERVICES, gateway=True) as running:
+        yield _seed(running.stack.gateway_url)
 
 
 # The document the running gateway serves (the same code builds it; no service is needed to render it). Loaded at

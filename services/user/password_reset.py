@@ -236,23 +236,32 @@ async def mail_reset_link(
             return "too_many"
         token = secrets.token_urlsafe(TOKEN_BYTES)
         digest = tokens.secret_hash(token)
-        await mailer.send(
-            notify_pb2.SendEmailRequest(
-                to=user.email,
-                template="password_reset",
-                locale=user.locale,
-                values={
-                    "display_name": user.display_name,
-                    "reset_url": reset_url.replace("{token}", token),
-                    "expires_minutes": str(int(RESET_TTL.total_seconds() // 60)),
-                },
-                request_id=str(uuid.UUID(bytes=digest[:16])),
-            )
-        )
+        # Stored before it is mailed: the mail can arrive (and be clicked) before this job's next step, so the
+        # link must work the moment notify has it. A mail notify did not take takes its token back, so failed
+        # sends do not fill the account's live links.
         async with sessions() as session, session.begin():
             PasswordResetRepository(session).add(
                 PasswordReset(token_hash=digest, user_id=user.id, create_time=now, expire_time=now + RESET_TTL)
             )
+        try:
+            await mailer.send(
+                notify_pb2.SendEmailRequest(
+                    to=user.email,
+                    template="password_reset",
+                    locale=user.locale,
+                    values={
+                        "display_name": user.display_name,
+                        "reset_url": reset_url.replace("{token}", token),
+                        "expires_minutes": str(int(RESET_TTL.total_seconds() // 60)),
+                    },
+                    request_id=str(uuid.UUID(bytes=digest[:16])),
+                )
+            )
+        except BaseException:
+            async with sessions() as session, session.begin():
+                await PasswordResetRepository(session).delete(digest)
+            raise
+        async with sessions() as session, session.begin():
             await audit.record(session, "password.reset_requested", user_id=user.id, actor_id=None)
         log.info("password reset link mailed", extra={"user_id": str(user.id)})
         return "sent"

@@ -366,6 +366,10 @@ class PasswordResetRepository:
             or 0
         )
 
+    async def delete(self, digest: bytes) -> None:
+        """A token that was never mailed (notify did not take the mail)."""
+        await self._session.execute(sa.delete(PasswordReset).where(PasswordReset.token_hash == digest))
+
     async def spend_all(self, user_id: uuid.UUID, now: datetime) -> None:
         """Every unused token of `user_id` stops working (one was used, or the password changed)."""
         await self._session.execute(

@@ -5,13 +5,31 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from tests.support.stack import SERVICES, Stack, running_stack
 
 START_TIMEOUT_SECONDS = 120
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Threaded:
+    stack: Stack
+    loop: asyncio.AbstractEventLoop
+    # What `within` gave (a mailbox, a worker), or None.
+    extra: Any
+
+    def run(self, coroutine: Awaitable[T], timeout: float = 60) -> T:
+        """Run `coroutine` on the stack's loop and wait for its result (for objects that live there)."""
+
+        async def wrapped() -> T:
+            return await coroutine
+
+        return asyncio.run_coroutine_threadsafe(wrapped(), self.loop).result(timeout)
 
 
 @contextmanager
@@ -20,9 +38,11 @@ def stack_in_thread(
     *,
     gateway: bool = False,
     settings_overrides: dict[str, dict[str, Any]] | None = None,
-) -> Iterator[Stack]:
-    """tests/support/stack.py's `running_stack`, served from a thread until the block ends. Talk to it over the
-    network only (HTTP, gRPC): its objects belong to the other loop."""
+    within: Callable[[Stack], AbstractAsyncContextManager[Any]] | None = None,
+) -> Iterator[Threaded]:
+    """tests/support/stack.py's `running_stack`, served from a thread until the block ends, with `within(stack)`
+    (workers, an SMTP server) entered on its loop too. Talk to it over the network (HTTP, gRPC), or through
+    `Threaded.run` for the objects that live on its loop."""
     ready: dict[str, Any] = {}
     started = threading.Event()
 
@@ -31,8 +51,12 @@ def stack_in_thread(
         loop = asyncio.get_running_loop()
         ready["stop"] = lambda: loop.call_soon_threadsafe(stop.set)
         try:
-            async with running_stack(services, gateway=gateway, settings_overrides=settings_overrides) as stack:
-                ready["stack"] = stack
+            async with (
+                running_stack(services, gateway=gateway, settings_overrides=settings_overrides) as stack,
+                AsyncExitStack() as extras,
+            ):
+                extra = await extras.enter_async_context(within(stack)) if within is not None else None
+                ready["running"] = Threaded(stack, loop, extra)
                 started.set()
                 await stop.wait()
         except BaseException as exc:
@@ -46,7 +70,7 @@ def stack_in_thread(
     if "error" in ready:
         raise ready["error"]
     try:
-        yield ready["stack"]
+        yield ready["running"]
     finally:
         ready["stop"]()
         thread.join(60)

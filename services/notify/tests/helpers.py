@@ -119,11 +119,11 @@ class Mailbox:
     def to(self, address: str) -> list[Received]:
         return [mail for mail in self.received if address in mail.recipients]
 
-    async def mail_for(self, address: str, *, timeout: float = 20) -> Received:
-        """The first mail to `address`, once it has arrived."""
+    async def mail_for(self, address: str, *, timeout: float = 20, nth: int = 1) -> Received:
+        """The `nth` mail to `address` (the first by default), once it has arrived."""
         async with asyncio.timeout(timeout), self._arrived:
-            await self._arrived.wait_for(lambda: bool(self.to(address)))
-        return self.to(address)[0]
+            await self._arrived.wait_for(lambda: len(self.to(address)) >= nth)
+        return self.to(address)[nth - 1]
 
 
 @asynccontextmanager
