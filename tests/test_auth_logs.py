@@ -1,8 +1,9 @@
 """Logs never hold a credential: a whole auth flow runs through the real gateway and services — register, a failed
 and a good login, refresh, a reused refresh token, sessions, an API key created, used, refused and deleted, a
-household invite accepted, logout — with every Hearth logger at DEBUG and the rest at INFO, each record rendered
-as production renders it (kit.logging.JsonFormatter). No password, access or refresh token, API key, invite code
-or full email address appears in any of them."""
+household invite accepted, TOTP enrolled and used, recovery codes, the password changed, forgotten and reset,
+logout — with every Hearth logger at DEBUG and the rest at INFO, each record rendered
+as production renders it (kit.logging.JsonFormatter). No password, access or refresh token, API key, invite code,
+TOTP secret or code, recovery code, reset token or full email address appears in any of them."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ import httpx
 import pytest
 
 from kit.logging import JsonFormatter
+from services.user.tests.credentials import Totp, current_step, stored_reset_token
 from tests.support.api import API, PASSWORD, expect
 from tests.support.fixtures import http_fixture, stack_fixture
 from tests.support.infra import unique
+from tests.support.stack import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -58,7 +61,7 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def test_a_full_auth_flow_logs_no_credential(http: httpx.AsyncClient, logs: Captured) -> None:
+async def test_a_full_auth_flow_logs_no_credential(http: httpx.AsyncClient, stack: Stack, logs: Captured) -> None:
     secrets: dict[str, str] = {"password": PASSWORD}
     email = f"{unique('logged')}@example.com"
     secrets["email"] = email
@@ -66,7 +69,7 @@ async def test_a_full_auth_flow_logs_no_credential(http: httpx.AsyncClient, logs
     secrets["other email"] = other_email
 
     register = {"email": email, "password": PASSWORD, "display_name": "Logged"}
-    expect(await http.post(f"{API}/auth/register", json=register), 201)
+    user = expect(await http.post(f"{API}/auth/register", json=register), 201)
     wrong = "a wrong password, quite long"
     secrets["wrong password"] = wrong
     assert (await http.post(f"{API}/auth/login", json={"email": email, "password": wrong})).status_code == 401
@@ -113,6 +116,42 @@ async def test_a_full_auth_flow_logs_no_credential(http: httpx.AsyncClient, logs
     )
     secrets["invite code"] = invite["code"]
     expect(await http.post(f"{API}/invites/{invite['code']}/accept", headers=bearer(guest["access_token"])), 200)
+
+    # The second factor: its secret, codes and recovery codes.
+    enrolled = expect(await http.post(f"{API}/auth/mfa/totp", headers=me), 200)
+    secrets["TOTP secret"] = enrolled["secret"]
+    totp = Totp(enrolled["secret"], current_step())
+    codes = expect(
+        await http.post(f"{API}/auth/mfa/totp/activate", json={"code": totp.activation_code}, headers=me), 200
+    )["recovery_codes"]
+    secrets |= {f"recovery code {n}": code for n, code in enumerate(codes)}
+    secrets["TOTP code"] = totp.next_code
+    login = {"email": email, "password": PASSWORD}
+    assert (await http.post(f"{API}/auth/login", json=login)).status_code == 401  # mfa_required
+    pair = expect(await http.post(f"{API}/auth/login", json={**login, "totp_code": totp.next_code}), 200)
+    assert (await http.post(f"{API}/auth/login", json={**login, "totp_code": totp.next_code})).status_code == 401
+    secrets["access token after MFA"] = pair["access_token"]
+    me = bearer(pair["access_token"])
+
+    # The password changed, then reset with a link (stored as the worker stores one) and a recovery code.
+    changed = "the changed passphrase, long"
+    secrets["changed password"] = changed
+    change = {"current_password": PASSWORD, "new_password": changed, "totp_code": codes[0]}
+    assert (await http.post(f"{API}/auth/password/change", json=change, headers=me)).status_code == 204
+    assert (await http.post(f"{API}/auth/password/forgot", json={"email": email})).status_code == 202
+    assert (await http.post(f"{API}/auth/password/forgot", json={"email": unknown})).status_code == 202
+    link = await stored_reset_token(stack, user["id"])
+    secrets["reset token"] = link
+    reset_to = "the reset passphrase, long"
+    secrets["reset password"] = reset_to
+    reset = {"token": link, "new_password": reset_to, "totp_code": codes[1]}
+    assert (await http.post(f"{API}/auth/password/reset", json=reset)).status_code == 204
+    assert (await http.post(f"{API}/auth/password/reset", json=reset)).status_code == 410
+    pair = expect(
+        await http.post(f"{API}/auth/login", json={"email": email, "password": reset_to, "totp_code": codes[2]}), 200
+    )
+    secrets["access token after the reset"] = pair["access_token"]
+    me = bearer(pair["access_token"])
 
     assert (await http.post(f"{API}/auth/logout", headers=me)).status_code == 204
     assert (await http.get(f"{API}/users/me", headers=me)).status_code == 401
