@@ -14,6 +14,7 @@ from kit.interceptors import CLIENT_IP_HEADER, CLIENT_USER_AGENT_HEADER, GATEWAY
 from services.user.sessions import device_name
 from services.user.tests.helpers import PASSWORD, Person, Stubs, register
 from tests.support.rpc import refused
+from tests.support.service_tokens import issue
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -142,7 +143,7 @@ async def test_a_direct_caller_cannot_forge_where_it_signs_in_from(rpc: Stubs) -
 
 async def test_the_gateway_proving_itself_records_the_client_it_forwards(rpc: Stubs, stack: Stack) -> None:
     assert stack.credentials is not None
-    token = await rpc_service_token(stack)
+    token = await issue(stack, "gateway", "hearth:user")
     person = await register(rpc, "Forwarded")
 
     pair = await second_login(
@@ -153,17 +154,6 @@ async def test_the_gateway_proving_itself_records_the_client_it_forwards(rpc: St
 
     current = next(s for s in await sessions_of(rpc, pair.access_token) if s.current)
     assert (current.ip_address, current.user_agent, current.device) == ("203.0.113.9", FIREFOX, "Firefox on Linux")
-
-
-async def rpc_service_token(stack: Stack) -> str:
-    assert stack.credentials is not None
-    async with grpc.aio.insecure_channel(stack.addr("user")) as channel:
-        issued = await user_pb2_grpc.ServiceTokenServiceStub(channel).IssueServiceToken(
-            user_pb2.IssueServiceTokenRequest(
-                service="gateway", secret=stack.credentials.service_secrets["gateway"], audience="hearth:user"
-            )
-        )
-    return issued.token
 
 
 @pytest.mark.parametrize(
