@@ -1,4 +1,4 @@
-"""`python -m services.user [serve|migrate]`."""
+"""`python -m services.user [serve|migrate|worker]`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from pathlib import Path
 
 from kit.cli import main
 from services.user.config import Settings
+from services.user.exports import export_jobs
 from services.user.server import create_server
 
 if __name__ == "__main__":
-    main(Settings, create_server, Path(__file__).parent)
+    main(Settings, create_server, Path(__file__).parent, jobs=[export_jobs(Settings())])

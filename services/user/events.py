@@ -73,12 +73,23 @@ def member_left(household_id: uuid.UUID, user_id: uuid.UUID) -> events_pb2.Membe
     return events_pb2.MemberLeft(household_id=str(household_id), user_id=str(user_id))
 
 
+def household_deleted(household_id: uuid.UUID) -> events_pb2.HouseholdDeleted:
+    return events_pb2.HouseholdDeleted(household_id=str(household_id))
+
+
+def user_deleted(user_id: uuid.UUID, household_ids: Iterable[uuid.UUID]) -> events_pb2.UserDeleted:
+    """The account is gone; `household_ids`: the households it was a member of until then."""
+    return events_pb2.UserDeleted(user_id=str(user_id), household_ids=[str(h) for h in household_ids])
+
+
 __all__ = [
     "household_created",
+    "household_deleted",
     "household_updated",
     "member_joined",
     "member_left",
     "member_updated",
+    "user_deleted",
     "user_registered",
     "user_updated",
 ]

@@ -10,8 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.user import keys, passwords, tokens
 from services.user.accounts import Accounts, TokenPair
 from services.user.audit import Audit
+from services.user.exports import Exports
 from services.user.households import Households, Member
 from services.user.policy import Policy
+from services.user.privacy import Privacy, TotpSecondFactor
 from services.user.revocation import Revoker
 from services.user.sessions import Sessions
 
@@ -27,11 +29,13 @@ class UserService:
         hashing: passwords.PasswordHashing | None = None,
     ) -> None:
         self.revoker = revoker
+        # One gate of argon2 work for every use case that checks a password (passwords.PasswordHashing).
+        hashing = hashing or passwords.PasswordHashing()
         self.accounts = Accounts(
             sessions,
             signing_key=signing_key,
             policy=policy,
-            hashing=hashing or passwords.PasswordHashing(),
+            hashing=hashing,
             revoker=revoker,
         )
         self.sessions = Sessions(sessions, revoker=revoker)
@@ -39,6 +43,13 @@ class UserService:
             sessions, invite_secret=tokens.invite_secret(signing_key), invite_ttl=policy.invite_ttl
         )
         self.audit = Audit(sessions)
+        self.privacy = Privacy(
+            sessions,
+            hashing=hashing,
+            revoker=revoker,
+            verify_second_factor=TotpSecondFactor(signing_key).verify_second_factor,
+        )
+        self.exports = Exports(sessions)
 
 
 __all__ = ["Accounts", "Households", "Member", "Policy", "TokenPair", "UserService"]
