@@ -112,6 +112,11 @@ class UserPatch(Body):
     locale: Annotated[str, StringConstraints(strip_whitespace=True, max_length=35)] | None = None
 
 
+class DeleteUserBody(Body):
+    password: Secret
+    totp_code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=16)] | None = None
+
+
 class HouseholdBody(Body):
     name: Name
     timezone: Text

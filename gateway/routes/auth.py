@@ -104,6 +104,8 @@ def _known_revoked(request: Request, *session_ids: str) -> None:
             request.app.state.revocations.add(Revocation(session_id, until))
 
 
+# For the other routes that end sessions (DELETE /users/me ends all of the caller's).
+known_revoked = _known_revoked
 # How long the gateway's own note of a revocation lasts: beyond any access token's life (the shared set has it too).
 KNOWN_REVOKED_SECONDS = 24 * 3600
 SessionId = Annotated[str, Path(max_length=64), PlainText]
