@@ -12,29 +12,14 @@ from hearth.user.v1 import user_pb2, user_pb2_grpc
 
 from kit.interceptors import CLIENT_IP_HEADER, CLIENT_USER_AGENT_HEADER, GATEWAY_TOKEN_HEADER
 from services.user.sessions import device_name
-from services.user.tests.helpers import PASSWORD, Person, Stubs, register
+from services.user.tests.helpers import PASSWORD, Person, Stubs, register, works
 from tests.support.rpc import refused
-from tests.support.service_tokens import issue
+from tests.support.service_tokens import bearer, issue
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
-
-
-def bearer(token: str) -> tuple[tuple[str, str], ...]:
-    return (("authorization", f"Bearer {token}"),)
-
-
-async def works(rpc: Stubs, token: str) -> bool:
-    """Whether the service takes the token (False: UNAUTHENTICATED; any other refusal fails the test)."""
-    try:
-        await rpc.users.GetUser(user_pb2.GetUserRequest(name="users/me"), metadata=bearer(token))
-    except grpc.aio.AioRpcError as exc:
-        if exc.code() != grpc.StatusCode.UNAUTHENTICATED:
-            raise
-        return False
-    return True
 
 
 async def second_login(rpc: Stubs, person: Person, **metadata: str) -> user_pb2.TokenPair:
