@@ -82,7 +82,7 @@ async def test_a_deleted_user_leaves_nothing_in_any_database_and_households_keep
     await join(http, theirs, gone, mate, "member")
     elsewhere = await create_household(http, keeper, "Keeper's")
     await join(http, elsewhere, keeper, gone, "member")
-    alone = await create_household(http, gone, "Just me")
+    alone = await create_household(http, gone, f"{display_name}'s den")  # named after them: the name goes too
 
     fixed = {"strategy": "fixed", "assignees": [gone.user_id]}
     rotation = {"strategy": "fixed", "assignees": [gone.user_id, mate.user_id], "rotate": "on_completion"}

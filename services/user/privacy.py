@@ -4,11 +4,11 @@ DeleteUser needs the account's password and, with MFA on, a second factor (`Seco
 transaction; when it commits the account is gone (the email can sign up again) and:
 
 - **households**: the person's memberships are removed (member.left each). A household they were the only member
-  of is deleted (delete_time; household.deleted, after the member.left). A household they owned with others in it
-  passes to the longest-standing admin, else the longest-standing member, else the longest-standing child
-  (`successor`; member.updated): a household is never left without an owner, and one whose adults are all gone
-  still has someone who can invite an adult or delete it. The transfer (and a deletion) is in the household's
-  audit log, its actor the deleted-user marker (below);
+  of is deleted (delete_time, its name cleared; household.deleted, after the member.left). A household they owned
+  with others in it passes to the longest-standing admin, else the longest-standing member, else the
+  longest-standing child (`successor`; member.updated): a household is never left without an owner, and one
+  whose adults are all gone still has someone who can invite an adult or delete it. The transfer (and a
+  deletion) is in the household's audit log, its actor the deleted-user marker (below);
 - **sessions and API keys** end at once (services/user/revocation.py: `session.revoked` for each, reason
   `user_deleted`, and the shared revocation set after the commit); then their rows are deleted with the account
   (refresh-token hashes, recovery codes, password resets, API keys, away periods, exports: ON DELETE CASCADE);
@@ -24,7 +24,9 @@ transaction; when it commits the account is gone (the email can sign up again) a
 What stays in the user database naming them is only the outbox, until its events are on the stream: the
 service consumes its own user.deleted (`handlers`) and then rewrites every outbox row naming the person
 (kit.erasure: their id becomes `DELETED_USER`, and the display name, time zone and locale that user.registered,
-member.joined and user.updated carry are cleared), so the retained events name nobody either.
+member.joined and user.updated carry are cleared, as is the name of a household deleted with them), so the
+retained events name nobody either. A household that lives on keeps its name, in its row and its events: it is
+the household's, which its remaining members may have chosen to keep.
 
 The account is deleted, not anonymised: a row of a deleted person would be an account nobody can use, kept only to
 be filtered out everywhere. Households keep their history elsewhere (task's completions, analytics' facts),
@@ -42,7 +44,7 @@ import hashlib
 import hmac
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Protocol
 
 import pyotp
@@ -57,10 +59,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kit import context
 from kit.db import utcnow
-from kit.erasure import DELETED_USER, anonymise_outbox
+from kit.erasure import DELETED_USER, Scrub, anonymise_outbox
 from kit.errors import Conflict, MfaRequired, NotFound, Unauthenticated, invalid
 from kit.events import Event, Handlers
 from kit.ids import new_id
+from kit.names import household_name
 from kit.outbox import add_event
 from kit.revocations import Revocation
 from kit.validation import caller_id
@@ -87,7 +90,8 @@ from services.user.revocation import Revoker
 # Who takes over a household whose owner's account is deleted: the first role here that someone holds.
 SUCCESSION = ("admin", "member", "child")
 REASON = "owner_deleted_account"
-# The fields of an event's (sub)message about the person themselves, cleared with their id (kit.erasure's scrub).
+# The fields of an event's (sub)message about the person (or a household that was theirs alone), cleared with
+# their id (kit.erasure's scrub).
 PERSONAL_FIELDS = ("display_name", "time_zone", "locale")
 TOTP_STEP_SECONDS = 30
 
@@ -251,13 +255,21 @@ async def _leave_households(session: AsyncSession, me: uuid.UUID) -> list[uuid.U
         await session.flush()  # the owner's row goes before the successor's becomes one (uq_memberships_owner)
         await add_event(session, events.member_left(household_id, me), household_id=household_id)
         if not others:
+            # Nobody else's: its name (often the person's own) goes too; the row stays, marked deleted.
+            household.name = ""
             household.delete_time = household.update_time = utcnow()
             household.version += 1
             await add_event(session, events.household_deleted(household_id), household_id=household_id)
-            await audit.record(session, "household.deleted", household_id=household_id, details={"reason": REASON})
+            await audit.record(
+                session,
+                "household.deleted",
+                household_id=household_id,
+                target=household_name(household_id),
+                details={"reason": REASON},
+            )
         elif owner:
             heir = successor(others)
-            heir.role = "owner"
+            previous, heir.role = heir.role, "owner"
             await session.flush()
             await add_event(
                 session, events.member_updated(household_id, heir.user_id, "owner"), household_id=household_id
@@ -266,8 +278,8 @@ async def _leave_households(session: AsyncSession, me: uuid.UUID) -> list[uuid.U
                 session,
                 "household.ownership_transferred",
                 household_id=household_id,
-                target=f"households/{household_id}/members/{heir.user_id}",
-                details={"reason": REASON},
+                target=f"{household_name(household_id)}/members/{heir.user_id}",
+                details={"previous_role": previous, "reason": REASON},
             )
     return left
 
@@ -305,25 +317,38 @@ async def _anonymise_audit(session: AsyncSession, me: uuid.UUID) -> None:
     )
 
 
-def scrub_person(message: Message, user_id: str) -> None:
-    """kit.erasure's scrub for the user service's events: in any (sub)message about `user_id` (its `user_id`
-    field), clear the display name, time zone and locale (user.registered, member.joined, user.updated)."""
-    fields = message.DESCRIPTOR.fields_by_name
-    if {d.name: v for d, v in message.ListFields()}.get("user_id") == user_id:
-        for name in PERSONAL_FIELDS:
-            if name in fields:
-                message.ClearField(name)
-    for descriptor, value in message.ListFields():
-        if descriptor.type == FieldDescriptor.TYPE_MESSAGE:
-            for item in value if descriptor.is_repeated else [value]:
-                scrub_person(item, user_id)
+def scrubber(erased_households: Collection[str] = ()) -> Scrub:
+    """kit.erasure's scrub for the user service's events: in any (sub)message about the person (its `user_id`
+    field is theirs) the display name, time zone and locale are cleared (user.registered, member.joined,
+    user.updated); in any about a household deleted with them (`erased_households`: nobody else's) the household's
+    name and time zone (household.created, household.updated)."""
+
+    def scrub(message: Message, user_id: str) -> None:
+        fields = message.DESCRIPTOR.fields_by_name
+        values = {d.name: v for d, v in message.ListFields()}
+        if values.get("user_id") == user_id or values.get("household_id") in erased_households:
+            for name in PERSONAL_FIELDS:
+                if name in fields:
+                    message.ClearField(name)
+        for descriptor, value in message.ListFields():
+            if descriptor.type == FieldDescriptor.TYPE_MESSAGE:
+                for item in value if descriptor.is_repeated else [value]:
+                    scrub(item, user_id)
+
+    return scrub
 
 
 def handlers() -> Handlers:
     async def on_user_deleted(session: AsyncSession, event: Event[events_pb2.UserDeleted]) -> None:
         """The account's events are on the stream now (user.deleted is the last of them): rewrite every outbox row
-        naming the person, so what the outbox keeps for its retention names nobody."""
-        await anonymise_outbox(session, uuid.UUID(event.payload.user_id), scrub=scrub_person)
+        naming the person, so what the outbox keeps for its retention names nobody. Of the households they were in,
+        those deleted by now went with them (they were alone in them: see `_leave_households`)."""
+        member_of = [uuid.UUID(h) for h in event.payload.household_ids]
+        deleted = await session.scalars(
+            sa.select(Household.id).where(Household.id.in_(member_of), Household.delete_time.is_not(None))
+        )
+        erased = {str(household_id) for household_id in deleted}
+        await anonymise_outbox(session, uuid.UUID(event.payload.user_id), scrub=scrubber(erased))
 
     return {events_pb2.UserDeleted: on_user_deleted}
 
@@ -335,7 +360,7 @@ __all__ = [
     "TotpSecondFactor",
     "erase_account",
     "handlers",
-    "scrub_person",
+    "scrubber",
     "successor",
     "totp_cipher_key",
 ]
