@@ -441,6 +441,23 @@ def api_key(message: user_pb2.ApiKey) -> JSON:
     return shown
 
 
+_EXPORT_STATES = {user_pb2.Export.PENDING: "pending", user_pb2.Export.DONE: "done", user_pb2.Export.FAILED: "failed"}
+
+
+def export(message: user_pb2.Export, *, download_url: str) -> JSON:
+    """`download_url`: where the finished archive is (the route knows its own path); null until it is done."""
+    status = _EXPORT_STATES.get(message.state, "pending")
+    return {
+        "id": last_id(message.name),
+        "status": status,
+        "created_at": time_out(message.create_time),
+        "expires_at": time_out(message.expire_time, message.HasField("expire_time")),
+        "size_bytes": message.size_bytes,
+        "error": message.error,
+        "download_url": download_url if status == "done" else None,
+    }
+
+
 def audit_event(message: user_pb2.AuditEvent) -> JSON:
     return {
         "id": last_id(message.name),

@@ -13,8 +13,8 @@ The semantics of the IETF draft (draft-ietf-httpapi-idempotency-key-header), kep
 - A key belongs to its caller: the user id of a bearer token that verifies; a request without credentials
   shares one anonymous scope. A request whose credentials do not verify here runs without the gateway's memory
   (the route answers it), so no answer lands in the anonymous scope by mistake. Two users' keys never meet.
-- Nothing under `/api/v1/auth/` is kept (passwords, codes, tokens); register relies on the user service's
-  `request_id`.
+- Nothing under `/api/v1/auth/` is kept (passwords, codes, tokens), nor `DELETE /api/v1/users/me` (a password);
+  register relies on the user service's `request_id`.
 - A 5xx, an answer that says "try again" (408, 409, 425, 429, 499), one marked `Cache-Control: no-store` (an
   invite's code), one cut short, or one over 256 KiB is not stored and its key is released: a retry runs again.
   The services' own `request_id` (the key, forwarded by the routes) stays the second line of defence, so a
@@ -85,6 +85,8 @@ MAX_KEPT_BODY = 256 * 1024
 # is not something to leave in Redis for a day. Register, the one write there that must not run twice, has the
 # user service's request_id (the forwarded key).
 UNKEPT_PREFIX = "/api/v1/auth/"
+# Writes elsewhere whose bodies hold a password for the same reason (deleting the account).
+UNKEPT_WRITES = frozenset({("DELETE", "/api/v1/users/me")})
 REPLAYED_HEADER = (b"idempotent-replayed", b"true")
 
 IDEMPOTENCY = Counter(
@@ -209,7 +211,11 @@ class IdempotencyMiddleware:
             return  # disconnected mid-upload: nobody to answer, and a partial body must not claim the key
         store: IdempotencyStore = scope["app"].state.idempotency
         owner = await _caller_scope(scope)
-        if owner is None or scope["path"].startswith(UNKEPT_PREFIX):
+        if (
+            owner is None
+            or scope["path"].startswith(UNKEPT_PREFIX)
+            or (scope["method"], scope["path"]) in UNKEPT_WRITES
+        ):
             await self.app(scope, replaying(body, receive), send)
             return
         key = store.key(owner, idempotency_key)

@@ -102,6 +102,8 @@ AUTH_ROUTES: dict[tuple[str, str], AuthRoute] = {
     ("POST", "/api/v1/auth/mfa/totp"): AuthRoute("caller"),
     ("POST", "/api/v1/auth/mfa/totp/activate"): AuthRoute("caller"),
     ("DELETE", "/api/v1/auth/mfa/totp"): AuthRoute("caller"),
+    # Deleting the account asks for its password: a stolen access token must not make it a guessing oracle.
+    ("DELETE", "/api/v1/users/me"): AuthRoute("caller"),
 }
 
 # GCRA: KEYS[1] holds the bucket's theoretical arrival time (µs, Redis' clock). ARGV: the burst (the limit) and

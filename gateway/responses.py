@@ -715,6 +715,23 @@ class ApiKeyPage(Page[ApiKey]):
     pass
 
 
+class AccountDeleted(Model):
+    id: str = Field(description="The account that was deleted")
+    status: Literal["deleted"]
+
+
+class Export(Model):
+    id: str
+    status: Literal["pending", "done", "failed"] = Field(description="`pending` until the archive is made")
+    created_at: UtcTime
+    expires_at: UtcTime | None = Field(description="When a finished archive is deleted: from then on, 410")
+    size_bytes: int = Field(description="The archive's size (0 until it is done)")
+    error: str = Field(description="Why it failed (`failed` only; empty otherwise)")
+    download_url: str | None = Field(
+        description="The zip (one JSON file per service), for its owner's access token only; null until `done`"
+    )
+
+
 _SESSION_ID = "0193a0c4-7d2e-7c31-9a55-3c8f2d1e6b10"
 SESSION = Session(
     id=_SESSION_ID,
@@ -811,4 +828,24 @@ RECOVERY_CODES = RecoveryCodes(
         "E3XWN-KQ7DH",
         "M2LPZ-VA6SQ",
     ]
+)
+ACCOUNT_DELETED = AccountDeleted(id=_ALICE, status="deleted")
+_EXPORT_ID = "0193a0c4-7d2e-7c31-9a55-3c8f2d1e6d01"
+EXPORT_PENDING = Export(
+    id=_EXPORT_ID,
+    status="pending",
+    created_at="2026-11-22T18:00:00Z",
+    expires_at=None,
+    size_bytes=0,
+    error="",
+    download_url=None,
+)
+EXPORT_DONE = Export(
+    id=_EXPORT_ID,
+    status="done",
+    created_at="2026-11-22T18:00:00Z",
+    expires_at="2026-11-29T18:00:05Z",
+    size_bytes=48213,
+    error="",
+    download_url=f"/api/v1/users/me/exports/{_EXPORT_ID}/archive",
 )

@@ -157,6 +157,11 @@ class UserPatch(Body):
     email: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254)] | None = None
 
 
+class DeleteUserBody(Body):
+    password: Secret
+    totp_code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=16)] | None = None
+
+
 class HouseholdBody(Body):
     name: Name
     timezone: Text

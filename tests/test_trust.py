@@ -34,6 +34,7 @@ from tests.support.events import consumed, envelope, publish
 from tests.support.fixtures import redis_fixture, stack_fixture
 from tests.support.people import Household, household, register
 from tests.support.rpc import refused
+from tests.support.service_tokens import bearer, issue
 from tests.support.stack import Stack
 from tests.support.wait import eventually
 
@@ -45,23 +46,6 @@ stack = stack_fixture(
     ["user", "task", "notify", "analytics"], gateway=True, settings_overrides={"user": {"keys_dir": KEYS_DIR}}
 )
 redis = redis_fixture()
-
-
-def bearer(token: str) -> tuple[tuple[str, str]]:
-    return (("authorization", f"Bearer {token}"),)
-
-
-async def issue(stack: Stack, service: str, audience: str, *, secret: str | None = None) -> str:
-    assert stack.credentials is not None
-    async with grpc.aio.insecure_channel(stack.addr("user")) as channel:
-        reply = await user_pb2_grpc.ServiceTokenServiceStub(channel).IssueServiceToken(
-            user_pb2.IssueServiceTokenRequest(
-                service=service,
-                secret=stack.credentials.service_secrets[service] if secret is None else secret,
-                audience=audience,
-            )
-        )
-    return reply.token
 
 
 async def get_membership(stack: Stack, home: Household, user_id: str, token: str) -> user_pb2.Member:

@@ -16,7 +16,8 @@ On user.deleted (`erase_user`) the household keeps its history, attributed to a 
 - their away periods and their request ids (kit.idempotency: the caller's user id, kept 24 h only for retries
   they can no longer send) are deleted;
 - events in the outbox that name them (published ones, kept for the retention period, and unpublished ones,
-  still to be sent) have their id replaced by `DELETED_USER`, so nothing task publishes from now on names them.
+  still to be sent) have their id replaced by `DELETED_USER` (kit.erasure), so nothing task publishes from now on
+  names them.
 Cached answers that name them (their membership in each household; chore list pages rendering them as an
 assignee) are dropped by the consumer (services.task.consumers). A page dropped is unreadable at once but stays
 in Redis until its TTL (`TASK_CHORE_LIST_TTL_SECONDS`).
@@ -34,7 +35,6 @@ Every step is idempotent: handling the same event again finds nothing left to ch
 from __future__ import annotations
 
 import json
-import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -43,30 +43,21 @@ from typing import Any
 
 import sqlalchemy as sa
 from google.protobuf import json_format
-from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
-from hearth.events.v1 import events_pb2
-from sqlalchemy.dialects.postgresql import BYTEA, JSONB
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kit import context
-from kit.catalogue import payload_class
+from kit.erasure import DELETED_USER, anonymise_outbox
 from kit.errors import PermissionDenied
 from kit.outbox import add_event
 from services.task import converters, events, scheduling
-from services.task.models import ACTIVE, Away, Chore, Completion, idempotency_keys, outbox
+from services.task.models import ACTIVE, Away, Chore, Completion, idempotency_keys
 
-log = logging.getLogger("hearth.task.privacy")
-
-DELETED_USER = uuid.UUID(int=0)
 # The only service whose export job may read a person's data here.
 EXPORTER = "user"
 
 _ASSIGNEES: sa.ColumnElement[Any] = sa.literal_column("chores.assignment -> 'assignees'", JSONB)
-# Envelopes whose bytes hold the text of an id (a payload's ids are strings, so they appear as they are).
-_OUTBOX_NAMING = sa.text(
-    "SELECT id, envelope FROM outbox WHERE position(:needle IN envelope) > 0 ORDER BY id FOR UPDATE"
-).bindparams(sa.bindparam("needle", type_=BYTEA))
 
 
 def _chores_of(user_id: uuid.UUID) -> sa.ColumnElement[bool]:
@@ -129,7 +120,7 @@ async def erase_user(session: AsyncSession, user_id: uuid.UUID, *, now: datetime
     erased.households.update(result.scalars())
     await session.execute(sa.delete(Away).where(Away.user_id == user_id))
     await session.execute(sa.delete(idempotency_keys).where(idempotency_keys.c.caller == str(user_id)))
-    await _anonymise_outbox(session, user_id)
+    await anonymise_outbox(session, user_id)
     return erased
 
 
@@ -146,49 +137,6 @@ async def erase_household(session: AsyncSession, household_id: uuid.UUID) -> Non
         await session.execute(
             sa.delete(model).where(model.household_id == household_id).execution_options(synchronize_session=False)
         )
-
-
-def _replace_in(message: Message, old: str, new: str) -> None:
-    """Every string field of `message` and of the messages inside it, with `old` replaced by `new`."""
-    for descriptor, value in message.ListFields():
-        repeated = descriptor.is_repeated
-        if descriptor.type == FieldDescriptor.TYPE_MESSAGE:
-            for item in value if repeated else [value]:
-                _replace_in(item, old, new)
-        elif descriptor.type == FieldDescriptor.TYPE_STRING:
-            if repeated:
-                value[:] = [text.replace(old, new) for text in value]
-            elif old in value:
-                setattr(message, descriptor.name, value.replace(old, new))
-
-
-def anonymised_envelope(data: bytes, user_id: uuid.UUID) -> bytes:
-    """The envelope `data` with `user_id` replaced by `DELETED_USER` wherever it names them (the actor, any id in
-    the payload); the same bytes when the payload's type is not in the catalogue (never one task wrote)."""
-    envelope = events_pb2.Envelope.FromString(data)
-    cls = payload_class(envelope.type)
-    if cls is None:
-        return data
-    payload = cls()
-    if not envelope.payload.Unpack(payload):
-        return data
-    old, new = str(user_id), str(DELETED_USER)
-    _replace_in(payload, old, new)
-    envelope.payload.Pack(payload)
-    _replace_in(envelope, old, new)  # the actor; inside the Any only its type URL is text
-    return envelope.SerializeToString()
-
-
-async def _anonymise_outbox(session: AsyncSession, user_id: uuid.UUID) -> None:
-    needle = str(user_id).encode()
-    rows = (await session.execute(_OUTBOX_NAMING, {"needle": needle})).all()
-    for row_id, data in rows:
-        anonymised = anonymised_envelope(data, user_id)
-        if needle in anonymised:  # a shape the rewrite does not reach: not published again, not kept
-            log.warning("an outbox event still names a deleted user after anonymising it; deleting it")
-            await session.execute(sa.delete(outbox).where(outbox.c.id == row_id))
-        else:
-            await session.execute(sa.update(outbox).where(outbox.c.id == row_id).values(envelope=anonymised))
 
 
 # --- export ------------------------------------------------------------------------------------------------
@@ -258,4 +206,4 @@ class UserData:
         return json.dumps(data, ensure_ascii=False)
 
 
-__all__: Sequence[str] = ["DELETED_USER", "Erased", "UserData", "anonymised_envelope", "erase_household", "erase_user"]
+__all__: Sequence[str] = ["DELETED_USER", "Erased", "UserData", "erase_household", "erase_user"]

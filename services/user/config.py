@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from kit.cron import Cron
 from kit.settings import alias, service_config
 from services.deployment import PORTS, DeploymentSettings, address
 from services.user.passwords import DEFAULT_COST
@@ -41,5 +42,17 @@ class Settings(DeploymentSettings):
     # Where the worker asks notify to mail password-reset links (HEARTH_NOTIFY_ADDR), and the link it mails
     # (USER_PASSWORD_RESET_URL): the app's page that takes the token, `{token}` standing for it. In the fragment by
     # default, so the token reaches neither a server's access log nor a Referer header.
-    notify_addr: str = Field(default=address("notify"), validation_alias=alias("HEARTH_NOTIFY_ADDR"))
     password_reset_url: str = Field(default="http://localhost:8080/reset-password#token={token}", pattern=r"\{token\}")
+    # Data exports (services/user/exports.py): the worker's export job asks each of these services for its part
+    # (PrivacyService.ExportUserData), each call within USER_EXPORT_CALL_TIMEOUT_SECONDS; a job that cannot gather
+    # every part runs again with jittered backoff, USER_EXPORT_MAX_ATTEMPTS runs in all, then the export is failed.
+    # A finished archive can be downloaded for USER_EXPORT_TTL_HOURS; USER_EXPORT_PRUNE_CRON drops expired archives.
+    task_addr: str = Field(default=address("task"), validation_alias=alias("HEARTH_TASK_ADDR"))
+    notify_addr: str = Field(default=address("notify"), validation_alias=alias("HEARTH_NOTIFY_ADDR"))
+    analytics_addr: str = Field(default=address("analytics"), validation_alias=alias("HEARTH_ANALYTICS_ADDR"))
+    export_call_timeout_seconds: float = Field(default=30, gt=0, le=600)
+    export_max_attempts: int = Field(default=4, ge=1, le=20)
+    export_retry_base_seconds: float = Field(default=5, gt=0)
+    export_retry_cap_seconds: float = Field(default=300, gt=0)
+    export_ttl_hours: float = Field(default=7 * 24, gt=0)
+    export_prune_cron: Cron = Field(default="29 * * * *")

@@ -11,7 +11,7 @@ from hearth.user.v1 import user_pb2
 
 from kit.names import household_name, user_name
 from services.user.etags import etag_of
-from services.user.models import ApiKey, AuditEvent, Household, Invite, User
+from services.user.models import ApiKey, AuditEvent, Export, Household, Invite, User
 
 if TYPE_CHECKING:  # only named in annotations: the use cases import this module (events.py its timestamps)
     from services.user.accounts import TokenPair
@@ -150,3 +150,17 @@ def audit_event_to_proto(event: AuditEvent) -> user_pb2.AuditEvent:
         create_time=timestamp(event.create_time),
         details_json=json.dumps(event.details, sort_keys=True),
     )
+
+
+def export_to_proto(export: Export, size_bytes: int = 0) -> user_pb2.Export:
+    state: user_pb2.Export.State = user_pb2.Export.State.Value(export.state.upper())  # type: ignore[assignment]
+    message = user_pb2.Export(
+        name=f"users/{export.user_id}/exports/{export.id}",
+        state=state,
+        create_time=timestamp(export.create_time),
+        size_bytes=size_bytes,
+        error=export.error,
+    )
+    if export.expire_time is not None:
+        message.expire_time.CopyFrom(timestamp(export.expire_time))
+    return message

@@ -90,6 +90,11 @@ def member_away_cleared(household_id: uuid.UUID, user_id: uuid.UUID) -> events_p
     return events_pb2.MemberAwayCleared(household_id=str(household_id), user_id=str(user_id))
 
 
+def user_deleted(user_id: uuid.UUID, household_ids: Iterable[uuid.UUID]) -> events_pb2.UserDeleted:
+    """The account is gone; `household_ids`: the households it was a member of until then."""
+    return events_pb2.UserDeleted(user_id=str(user_id), household_ids=[str(h) for h in household_ids])
+
+
 __all__ = [
     "household_created",
     "household_deleted",
@@ -99,6 +104,7 @@ __all__ = [
     "member_joined",
     "member_left",
     "member_updated",
+    "user_deleted",
     "user_registered",
     "user_updated",
 ]

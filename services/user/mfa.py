@@ -46,7 +46,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from kit.db import utcnow
 from kit.errors import Conflict, FieldViolation, Gone, MfaRequired, NotFound, invalid
 from kit.validation import caller_id
-from services.user import audit
+from services.user import audit, tokens
+from services.user.keys import SigningKey
 from services.user.models import User
 from services.user.passwords import PasswordHashing
 from services.user.recent_auth import RECENT_AUTHENTICATION, require_recent_authentication
@@ -141,6 +142,18 @@ class Mfa:
         self._recovery_key = recovery_key
         self._hashing = hashing
         self._clock = clock
+
+    @classmethod
+    def under(
+        cls, sessions: async_sessionmaker[AsyncSession], signing_key: SigningKey, *, hashing: PasswordHashing
+    ) -> Mfa:
+        """The second factor with its keys derived from the service's signing key (how the service is wired)."""
+        return cls(
+            sessions,
+            box=SecretBox(tokens.derived_secret(signing_key, b"hearth.user.totp-secret.v1")),
+            recovery_key=tokens.derived_secret(signing_key, b"hearth.user.recovery-code.v1"),
+            hashing=hashing,
+        )
 
     def _recovery_digest(self, code: str) -> bytes:
         return hmac.new(self._recovery_key, canonical_code(code).encode(), hashlib.sha256).digest()

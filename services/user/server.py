@@ -7,11 +7,12 @@ from typing import Any
 
 from hearth.user.v1 import user_pb2_grpc
 
+from kit.events import combine
 from kit.grpc_server import Server
 from kit.runtime import create_runtime
 from kit.settings import ServiceSettings
 from kit.telemetry import Telemetry
-from services.user import keys, passwords, revocation
+from services.user import keys, passwords, privacy, revocation
 from services.user.config import Settings
 from services.user.internal import MembershipServicer
 from services.user.revocation import Revoker
@@ -95,8 +96,7 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
                 ),
                 (
                     user_pb2_grpc.add_UserServiceServicer_to_server,
-                    # DeleteUser and the exports: UNIMPLEMENTED until built (issue 15, in progress).
-                    UserServicer(service.accounts),  # type: ignore[abstract]
+                    UserServicer(service.accounts, service.privacy, service.exports),
                     "hearth.user.v1.UserService",
                 ),
                 (
@@ -125,7 +125,9 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
             record_clients=True,
         )
         runtime.publish_outbox()
-        runtime.consume(["user"], revocation.handlers(runtime.redis, settings.redis_namespace))
+        runtime.consume(
+            ["user"], combine(revocation.handlers(runtime.redis, settings.redis_namespace), privacy.handlers())
+        )
     server = runtime.attach(server)
 
     async def close_hashing() -> None:

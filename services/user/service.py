@@ -13,10 +13,12 @@ from services.user import keys, passwords, tokens
 from services.user.accounts import Accounts, TokenPair
 from services.user.api_keys import ApiKeys
 from services.user.audit import Audit
+from services.user.exports import Exports
 from services.user.households import Households, Member
-from services.user.mfa import Mfa, SecretBox
+from services.user.mfa import Mfa
 from services.user.password_reset import PasswordResets, request_box
 from services.user.policy import Policy
+from services.user.privacy import Privacy
 from services.user.revocation import Revoker
 from services.user.sessions import Sessions
 
@@ -32,13 +34,9 @@ class UserService:
         hashing: passwords.PasswordHashing | None = None,
     ) -> None:
         self.revoker = revoker
+        # One gate of argon2 work for every use case that checks a password (passwords.PasswordHashing).
         hashing = hashing or passwords.PasswordHashing()
-        self.mfa = Mfa(
-            sessions,
-            box=SecretBox(tokens.derived_secret(signing_key, b"hearth.user.totp-secret.v1")),
-            recovery_key=tokens.derived_secret(signing_key, b"hearth.user.recovery-code.v1"),
-            hashing=hashing,
-        )
+        self.mfa = Mfa.under(sessions, signing_key, hashing=hashing)
         self.accounts = Accounts(
             sessions,
             signing_key=signing_key,
@@ -56,6 +54,8 @@ class UserService:
         )
         self.audit = Audit(sessions)
         self.api_keys = ApiKeys(sessions, signing_key=signing_key, policy=policy, revoker=revoker)
+        self.privacy = Privacy(sessions, hashing=hashing, revoker=revoker, second_factor=self.mfa)
+        self.exports = Exports(sessions)
 
 
 __all__ = ["Accounts", "Households", "Member", "Policy", "TokenPair", "UserService"]

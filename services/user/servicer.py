@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -23,9 +24,11 @@ from services.user import converters
 from services.user.accounts import Accounts
 from services.user.api_keys import ApiKeys
 from services.user.audit import Audit
+from services.user.exports import CHUNK_BYTES, Exports
 from services.user.households import Households
 from services.user.mfa import Mfa
 from services.user.password_reset import PasswordResets
+from services.user.privacy import Privacy
 from services.user.sessions import Sessions
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -35,6 +38,7 @@ AWAY = "households/{household}/members/{member}/away"
 USER = "users/{user}"
 SESSION = "users/{user}/sessions/{session}"
 API_KEY = "users/{user}/apiKeys/{api_key}"
+EXPORT = "users/{user}/exports/{export}"
 
 
 def _household_id(name: str, field: str = "name") -> uuid.UUID:
@@ -189,8 +193,10 @@ class MfaServicer(user_pb2_grpc.MfaServiceServicer):
 
 
 class UserServicer(user_pb2_grpc.UserServiceServicer):
-    def __init__(self, accounts: Accounts) -> None:
+    def __init__(self, accounts: Accounts, privacy: Privacy, exports: Exports) -> None:
         self._accounts = accounts
+        self._privacy = privacy
+        self._exports = exports
 
     async def GetUser(self, request: user_pb2.GetUserRequest, context: Context) -> user_pb2.User:
         return converters.user_to_proto(await self._accounts.get_user(_user_id(request.name)))
@@ -209,6 +215,23 @@ class UserServicer(user_pb2_grpc.UserServiceServicer):
             etag=request.user.etag,
         )
         return converters.user_to_proto(user)
+
+    async def DeleteUser(self, request: user_pb2.DeleteUserRequest, context: Context) -> empty_pb2.Empty:
+        await self._privacy.delete_user(_user_id(request.name), password=request.password, totp_code=request.totp_code)
+        return empty_pb2.Empty()
+
+    async def CreateExport(self, request: user_pb2.CreateExportRequest, context: Context) -> user_pb2.Export:
+        return converters.export_to_proto(await self._exports.create_export(request_id=request.request_id))
+
+    async def GetExport(self, request: user_pb2.GetExportRequest, context: Context) -> user_pb2.Export:
+        return converters.export_to_proto(*await self._exports.get_export(_own_id(request.name, EXPORT, "export")))
+
+    async def DownloadExport(
+        self, request: user_pb2.DownloadExportRequest, context: Context
+    ) -> AsyncIterator[user_pb2.ExportChunk]:
+        archive = await self._exports.archive(_own_id(request.name, EXPORT, "export"))
+        for offset in range(0, len(archive), CHUNK_BYTES):
+            yield user_pb2.ExportChunk(data=archive[offset : offset + CHUNK_BYTES])
 
 
 class HouseholdServicer(user_pb2_grpc.HouseholdServiceServicer):

@@ -116,3 +116,34 @@ def payload(envelope: events_pb2.Envelope, cls: type[Message]) -> Any:
     message = cls()
     assert envelope.payload.Unpack(message), f"{envelope.type} does not carry a {cls.__name__}"
     return message
+
+
+async def settled(stack: Stack, redis: aioredis.Redis) -> None:
+    """Wait until every event is where it is going: no service's outbox holds an unpublished row, and every
+    consumer group of every service's stream has read to its end and acknowledged all (what a change's whole
+    cascade of events has run through, e.g. user.deleted and the chore.updated task writes on it)."""
+    engines = [create_async_engine(url) for url in stack.databases.values()]
+
+    async def quiet() -> bool:
+        for engine in engines:
+            async with engine.connect() as conn:
+                if await conn.scalar(sa.text("SELECT count(*) FROM outbox WHERE published_at IS NULL")):
+                    return False
+        for service in stack.databases:
+            stream = f"{stack.namespace}.events.{service}"
+            if not await redis.exists(stream):
+                continue
+            last = await redis.xrevrange(stream, count=1)
+            end = last[0][0].decode() if last else "0-0"
+            for info in await redis.xinfo_groups(stream):
+                delivered = info["last-delivered-id"]
+                delivered = delivered.decode() if isinstance(delivered, bytes) else str(delivered)
+                if _entry(delivered) < _entry(end) or int(info["pending"]):
+                    return False
+        return True
+
+    try:
+        await eventually(quiet, timeout=30)
+    finally:
+        for engine in engines:
+            await engine.dispose()

@@ -22,12 +22,14 @@ from hearth.analytics.v1 import analytics_pb2, analytics_pb2_grpc
 from hearth.events.v1 import events_pb2
 
 from services.analytics.tests.helpers import Events
-from services.task.tests.helpers import join, rows_naming, service_token
+from services.task.tests.helpers import join
 from tests.support.fixtures import redis_fixture, stack_fixture, stub_fixture
 from tests.support.infra import unique
 from tests.support.membership_cache import cache_key
 from tests.support.people import Household, Person, household, register
+from tests.support.rows import rows_naming
 from tests.support.rpc import refused
+from tests.support.service_tokens import service_token
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

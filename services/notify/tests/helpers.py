@@ -12,11 +12,9 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 
-import grpc
 import redis.asyncio as aioredis
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from hearth.events.v1 import events_pb2
-from hearth.user.v1 import user_pb2, user_pb2_grpc
 
 from kit.ids import new_id
 from services.notify import mailsink
@@ -63,18 +61,6 @@ class Events:
 
     async def complete(self, by: Person, title: str = "Dishes", **kwargs: Any) -> events_pb2.Envelope:
         return await self.send("task", self.completion(by, title, **kwargs))
-
-
-async def service_token(stack: Stack, service: str, callee: str = "notify") -> tuple[tuple[str, str]]:
-    """Call metadata with `service`'s own service token for `callee`, issued by the stack's user service."""
-    assert stack.credentials is not None
-    async with grpc.aio.insecure_channel(stack.addr("user")) as channel:
-        reply = await user_pb2_grpc.ServiceTokenServiceStub(channel).IssueServiceToken(
-            user_pb2.IssueServiceTokenRequest(
-                service=service, secret=stack.credentials.service_secrets[service], audience=f"hearth:{callee}"
-            )
-        )
-    return (("authorization", f"Bearer {reply.token}"),)
 
 
 @dataclass(frozen=True)

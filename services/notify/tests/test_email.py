@@ -26,11 +26,12 @@ from kit import jobs
 from kit.ids import new_id
 from services.notify.delivery import SEND_EMAIL, delivery_lock, email_jobs
 from services.notify.models import FAILED, SENT, EmailDelivery
-from services.notify.tests.helpers import Mailbox, service_token, smtp_server
+from services.notify.tests.helpers import Mailbox, smtp_server
 from tests.support.fixtures import stack_fixture, stub_fixture
 from tests.support.infra import unique
 from tests.support.people import register
 from tests.support.rpc import refused
+from tests.support.service_tokens import service_token
 from tests.support.stack import Stack
 from tests.support.wait import eventually
 
@@ -49,7 +50,7 @@ async def mailbox() -> AsyncIterator[Mailbox]:
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def as_user_service(stack: Stack) -> tuple[tuple[str, str]]:
-    return await service_token(stack, "user")
+    return await service_token(stack, "user", "notify")
 
 
 def address() -> str:

@@ -21,12 +21,13 @@ from kit.ids import new_id
 from services.notify.consumers import on_user_deleted
 from services.notify.models import Notification
 from services.notify.privacy import DELETED_USER_ID, DELETED_USER_NAME, erase_user
-from services.notify.tests.helpers import Events, service_token
+from services.notify.tests.helpers import Events
 from tests.support.events import delivered, envelope
 from tests.support.fixtures import redis_fixture, stack_fixture, stub_fixture
 from tests.support.infra import unique
 from tests.support.people import Person, register
 from tests.support.rpc import refused
+from tests.support.service_tokens import service_token
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -217,7 +218,7 @@ async def test_the_export_holds_the_persons_notifications_name_and_households(
     await events.join(kai, "member")
     done = await events.complete(kai, "Dishes", points=3)
     reply = await privacy.ExportUserData(
-        notify_pb2.ExportUserDataRequest(user=olga.name), metadata=await service_token(stack, "user")
+        notify_pb2.ExportUserDataRequest(user=olga.name), metadata=await service_token(stack, "user", "notify")
     )
     data = json.loads(reply.json)
     assert data["service"] == "notify"
@@ -234,7 +235,8 @@ async def test_the_export_holds_the_persons_notifications_name_and_households(
     assert "read_time" not in notification
 
     nobody = await privacy.ExportUserData(
-        notify_pb2.ExportUserDataRequest(user=f"users/{uuid.uuid4()}"), metadata=await service_token(stack, "user")
+        notify_pb2.ExportUserDataRequest(user=f"users/{uuid.uuid4()}"),
+        metadata=await service_token(stack, "user", "notify"),
     )
     assert json.loads(nobody.json)["notifications"] == []
 
@@ -245,13 +247,13 @@ async def test_only_the_user_service_may_export(stack: Stack, privacy: notify_pb
     refusal = await refused(privacy.ExportUserData(request, metadata=olga.metadata))
     assert refusal.code == grpc.StatusCode.PERMISSION_DENIED  # a user's own token: internal method
     assert "only services" in refusal.message
-    refusal = await refused(privacy.ExportUserData(request, metadata=await service_token(stack, "task")))
+    refusal = await refused(privacy.ExportUserData(request, metadata=await service_token(stack, "task", "notify")))
     assert refusal.code == grpc.StatusCode.PERMISSION_DENIED
     assert "only the user service" in refusal.message
     assert (await refused(privacy.ExportUserData(request))).code == grpc.StatusCode.UNAUTHENTICATED
     bad = await refused(
         privacy.ExportUserData(
-            notify_pb2.ExportUserDataRequest(user="users/me"), metadata=await service_token(stack, "user")
+            notify_pb2.ExportUserDataRequest(user="users/me"), metadata=await service_token(stack, "user", "notify")
         )
     )
     assert bad.code == grpc.StatusCode.INVALID_ARGUMENT

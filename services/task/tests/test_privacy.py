@@ -31,13 +31,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 from services.task import scheduling
 from services.task.privacy import DELETED_USER
 from services.task.repository import AwayRepository
-from services.task.tests.helpers import deliver, join, rows_naming, service_token
+from services.task.tests.helpers import deliver, join
 from tests.support.events import household_events, payload
 from tests.support.fixtures import redis_fixture, stack_fixture, stub_fixture
 from tests.support.infra import unique
 from tests.support.membership_cache import cache_key
 from tests.support.people import Household, Person, household, register
+from tests.support.rows import rows_naming
 from tests.support.rpc import refused
+from tests.support.service_tokens import service_token
 from tests.support.stack import Stack
 from tests.support.wait import eventually
 

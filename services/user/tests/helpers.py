@@ -70,6 +70,19 @@ async def register(rpc: Stubs, display_name: str = "Person", *, email: str = "")
     )
 
 
+async def works(rpc: Stubs, token: str) -> bool:
+    """Whether the service takes the access token (False: UNAUTHENTICATED; any other refusal fails the test)."""
+    try:
+        await rpc.users.GetUser(
+            user_pb2.GetUserRequest(name="users/me"), metadata=(("authorization", f"Bearer {token}"),)
+        )
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() != grpc.StatusCode.UNAUTHENTICATED:
+            raise
+        return False
+    return True
+
+
 async def people(rpc: Stubs, *display_names: str) -> list[Person]:
     """Several new users at once (registration hashes a password: concurrently is faster)."""
     return list(await asyncio.gather(*(register(rpc, name) for name in display_names)))

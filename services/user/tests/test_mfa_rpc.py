@@ -33,6 +33,7 @@ from services.user.tests.helpers import PASSWORD, Person, Stubs, register
 from services.user.tests.test_sessions_rpc import works
 from tests.support.fixtures import stub_fixture
 from tests.support.rpc import refused
+from tests.support.service_tokens import service_token
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -327,7 +328,6 @@ async def test_hostile_codes_are_refused_as_wrong_codes(
 
 
 async def test_a_service_token_cannot_change_anyones_mfa(stack: Stack, mfa: user_pb2_grpc.MfaServiceStub) -> None:
-    from services.notify.tests.helpers import service_token
 
     as_task = await service_token(stack, "task", callee="user")
     refusal = await refused(mfa.StartTotpEnrollment(user_pb2.StartTotpEnrollmentRequest(), metadata=as_task))

@@ -30,6 +30,7 @@ from services.user.tests.helpers import PASSWORD, Stubs, new_email, register
 from services.user.tests.test_sessions_rpc import works
 from tests.support.fixtures import stub_fixture
 from tests.support.rpc import refused
+from tests.support.service_tokens import service_token
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -127,7 +128,6 @@ async def test_with_mfa_on_changing_the_password_needs_a_code(rpc: Stubs, mfa: u
 
 
 async def test_only_a_signed_in_person_changes_a_password(stack: Stack, rpc: Stubs) -> None:
-    from services.notify.tests.helpers import service_token
 
     anonymous = await refused(rpc.auth.ChangePassword(change()))
     assert anonymous.code == OK.UNAUTHENTICATED

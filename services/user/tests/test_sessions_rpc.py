@@ -12,28 +12,14 @@ from hearth.user.v1 import user_pb2, user_pb2_grpc
 
 from kit.interceptors import CLIENT_IP_HEADER, CLIENT_USER_AGENT_HEADER, GATEWAY_TOKEN_HEADER
 from services.user.sessions import device_name
-from services.user.tests.helpers import PASSWORD, Person, Stubs, register
+from services.user.tests.helpers import PASSWORD, Person, Stubs, register, works
 from tests.support.rpc import refused
+from tests.support.service_tokens import bearer, issue
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
-
-
-def bearer(token: str) -> tuple[tuple[str, str], ...]:
-    return (("authorization", f"Bearer {token}"),)
-
-
-async def works(rpc: Stubs, token: str) -> bool:
-    """Whether the service takes the token (False: UNAUTHENTICATED; any other refusal fails the test)."""
-    try:
-        await rpc.users.GetUser(user_pb2.GetUserRequest(name="users/me"), metadata=bearer(token))
-    except grpc.aio.AioRpcError as exc:
-        if exc.code() != grpc.StatusCode.UNAUTHENTICATED:
-            raise
-        return False
-    return True
 
 
 async def second_login(rpc: Stubs, person: Person, **metadata: str) -> user_pb2.TokenPair:
@@ -142,7 +128,7 @@ async def test_a_direct_caller_cannot_forge_where_it_signs_in_from(rpc: Stubs) -
 
 async def test_the_gateway_proving_itself_records_the_client_it_forwards(rpc: Stubs, stack: Stack) -> None:
     assert stack.credentials is not None
-    token = await rpc_service_token(stack)
+    token = await issue(stack, "gateway", "hearth:user")
     person = await register(rpc, "Forwarded")
 
     pair = await second_login(
@@ -153,17 +139,6 @@ async def test_the_gateway_proving_itself_records_the_client_it_forwards(rpc: St
 
     current = next(s for s in await sessions_of(rpc, pair.access_token) if s.current)
     assert (current.ip_address, current.user_agent, current.device) == ("203.0.113.9", FIREFOX, "Firefox on Linux")
-
-
-async def rpc_service_token(stack: Stack) -> str:
-    assert stack.credentials is not None
-    async with grpc.aio.insecure_channel(stack.addr("user")) as channel:
-        issued = await user_pb2_grpc.ServiceTokenServiceStub(channel).IssueServiceToken(
-            user_pb2.IssueServiceTokenRequest(
-                service="gateway", secret=stack.credentials.service_secrets["gateway"], audience="hearth:user"
-            )
-        )
-    return issued.token
 
 
 @pytest.mark.parametrize(
