@@ -6,7 +6,8 @@ plant a cache entry. So each service connects as its own ACL user `<namespace>-<
 - use any key and pub/sub channel under its own prefix `{namespace}:{service}:*` (cache, generations, ...),
   with every command but the dangerous and admin ones, FUNCTION, SCRIPT FLUSH/KILL and the key listings
   (SCAN, RANDOMKEY: key names carry household and user ids of other services);
-- append to its own event stream `{namespace}.events.{service}` (XADD; XLEN/XRANGE/XINFO to look) — and no
+- append to its own event stream `{namespace}.events.{service}` (XADD; XLEN/XRANGE/XINFO to look; XDEL to erase a
+  deleted person's entries, kit.erasure) — and no
   other: `XADD` to another service's stream is `NOPERM`;
 - read the revoked sessions the user service keeps (`{namespace}:user:revoked-sessions`, ZRANGEBYSCORE/ZSCORE) and
   subscribe to their channel (kit.revocations);
@@ -47,7 +48,18 @@ _GLOB = re.compile(r"[*?\[\]\\\s]")
 
 # Besides -@dangerous and -@admin: commands of no key that reach beyond the service's own data.
 _DENIED = ["-function", "-script|flush", "-script|kill", "-scan", "-randomkey", "-select", "-swapdb", "-move"]
-_OWN_STREAM = ["+xadd", "+xlen", "+xrange", "+xrevrange", "+xinfo|stream", "+xtrim"]
+# XDEL, XINFO GROUPS and XPENDING: erasing a deleted person's entries once every group has them (kit.erasure).
+_OWN_STREAM = [
+    "+xadd",
+    "+xlen",
+    "+xrange",
+    "+xrevrange",
+    "+xinfo|stream",
+    "+xinfo|groups",
+    "+xpending",
+    "+xdel",
+    "+xtrim",
+]
 _CONSUMED_STREAM = [
     "+xreadgroup",
     "+xack",

@@ -35,7 +35,8 @@ from kit.auth import JwksSource, TokenVerifier, grpc_jwks_source, service_audien
 from kit.breaker import CircuitBreaker
 from kit.cache import InvalidationFeed, SignedCache, TieredCache, invalidation_channel
 from kit.db import asyncpg_dsn, create_engine, session_factory
-from kit.events import EventConsumer, Handlers
+from kit.erasure import stream_erasure
+from kit.events import EventConsumer, Handlers, combine
 from kit.grpc_client import make_channel
 from kit.grpc_server import Registration, Server, build_server
 from kit.outbox import OutboxRelay
@@ -188,8 +189,12 @@ class Runtime:
         self.spawn("outbox-relay", relay.run())
 
     def consume(self, domains: Sequence[str], handlers: Handlers) -> None:
-        """Run one consumer (group = this service) over the event streams of `domains`."""
+        """Run one consumer (group = this service) over the event streams of `domains`. A service that hears the
+        user stream also erases a deleted person's entries from its own stream (kit.erasure.stream_erasure), beside
+        whatever its own user.deleted handler erases."""
         service = self.settings.service
+        if "user" in domains and service in redis_acl.PRODUCERS:
+            handlers = combine(handlers, stream_erasure(self.redis, self.stream(service)))
         allowed = redis_acl.CONSUMES.get(service)
         if allowed is not None and not set(domains) <= set(allowed):
             # Its Redis ACL user could not read them (NOPERM at the first poll): say so at start-up instead.

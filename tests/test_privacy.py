@@ -28,7 +28,7 @@ import redis.asyncio as aioredis
 
 from kit.erasure import DELETED_USER
 from tests.support.api import API, PASSWORD, Person, create_chore, create_household, expect, join, sign_up
-from tests.support.events import settled
+from tests.support.events import settled, stream_entries_naming
 from tests.support.fixtures import http_fixture, redis_fixture, stack_fixture
 from tests.support.infra import unique
 from tests.support.jobs import run_user_jobs
@@ -106,6 +106,8 @@ async def test_a_deleted_user_leaves_nothing_in_any_database_and_households_keep
     needles = (gone.user_id, gone.email, display_name)
     for service, url in stack.databases.items():
         assert await rows_naming(url, *needles), f"{service}: the search finds them before"
+    published = await stream_entries_naming(stack, redis, gone.user_id)
+    assert set(published) == {"user", "task"}, published  # what the streams carried of them, all read by now
 
     # A wrong password deletes nothing; the right one deletes the account, once.
     assert (await delete_account(http, gone, "not the password")).status_code == 401
@@ -118,6 +120,12 @@ async def test_a_deleted_user_leaves_nothing_in_any_database_and_households_keep
 
     for service, url in stack.databases.items():
         assert await rows_naming(url, *needles) == {}, service
+    # Nor do the streams still carry what they published of them before (kit.erasure.erase_from_stream); only the
+    # deletion's own events may name them until every group has read them, then age out.
+    remaining = await stream_entries_naming(stack, redis, gone.user_id)
+    assert {service: ids & published.get(service, set()) for service, ids in remaining.items()} == {
+        service: set() for service in remaining
+    }
 
     # The households' history: the same completions, times and points; theirs now the deleted user's.
     after = {c["id"]: c for chore in (bins, dishes) for c in await completions(http, theirs, chore, mate)}

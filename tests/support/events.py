@@ -118,6 +118,18 @@ def payload(envelope: events_pb2.Envelope, cls: type[Message]) -> Any:
     return message
 
 
+async def stream_entries_naming(stack: Stack, redis: aioredis.Redis, needle: str) -> dict[str, set[bytes]]:
+    """Per service stream, the ids of the entries whose envelope holds `needle` (someone's id)."""
+    found: dict[str, set[bytes]] = {}
+    for service in stack.databases:
+        stream = f"{stack.namespace}.events.{service}"
+        entries = await redis.xrange(stream)
+        naming = {entry_id for entry_id, fields in entries if needle.encode() in fields.get(b"envelope", b"")}
+        if naming:
+            found[service] = naming
+    return found
+
+
 async def settled(stack: Stack, redis: aioredis.Redis) -> None:
     """Wait until every event is where it is going: no service's outbox holds an unpublished row, and every
     consumer group of every service's stream has read to its end and acknowledged all (what a change's whole
