@@ -374,22 +374,20 @@ class RateLimitMiddleware:
             detail = f"too many failed attempts; try again in {wait} seconds"
             await _refuse(scope, receive, send, wait, extra, detail)
             return
-        status = 500
 
         async def observe(message: Message) -> None:
-            nonlocal status
             if message["type"] == "http.response.start":
+                # Settled before the answer leaves, so the client's next attempt, however fast, meets the count
+                # (with Redis down the in-process count is only taken here). An attempt fails with a 4xx answer
+                # (wrong password, MFA code, a taken address); a 429 or 5xx says nothing about the credentials and
+                # is not held against the IP (the account's charge stays).
                 status = message["status"]
+                failed = 400 <= status < 500 and status != 429
+                if failed or 200 <= status < 300:
+                    await limiter.settle(account, ip, succeeded=not failed, every_attempt=route.every_attempt)
             await send(message)
 
-        try:
-            await self.app(scope, replaying(body, receive), _with_headers(observe, extra))
-        finally:
-            # An attempt fails with a 4xx answer (wrong password, MFA code, a taken address); a 429 or 5xx says
-            # nothing about the credentials and is not held against the IP (the account's charge stays).
-            failed = 400 <= status < 500 and status != 429
-            if failed or 200 <= status < 300:
-                await limiter.settle(account, ip, succeeded=not failed, every_attempt=route.every_attempt)
+        await self.app(scope, replaying(body, receive), _with_headers(observe, extra))
 
 
 async def _refuse(
