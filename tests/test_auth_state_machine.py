@@ -27,9 +27,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from services.notify.tests.helpers import Mailbox, smtp_server
-from services.notify.tests.test_email import worker
-from services.user.tests.test_password_reset_mail import token_in, user_worker
+from services.user.tests.credentials import RESET_PAGE, token_in
 from tests.support.infra import unique
+from tests.support.jobs import mailing_user_worker, notify_worker
 from tests.support.people import PASSWORD
 from tests.support.stack import Stack
 from tests.support.threaded import Threaded, stack_in_thread
@@ -61,7 +61,11 @@ class Login:
 @contextlib.asynccontextmanager
 async def mail(stack: Stack) -> AsyncIterator[Mailbox]:
     """The SMTP server and both workers: forgot's job mails the link through notify."""
-    async with smtp_server(Mailbox()) as box, worker(stack, box.port), user_worker(stack):
+    async with (
+        smtp_server(Mailbox()) as box,
+        notify_worker(stack, box.port),
+        mailing_user_worker(stack, RESET_PAGE + "{token}"),
+    ):
         yield box
 
 

@@ -34,9 +34,9 @@ from kit.db import asyncpg_dsn, create_engine, session_factory
 from kit.migrations import upgrade
 from services.notify.config import Settings
 from tests.support.infra import ROOT
+from tests.support.jobs import NEVER, running_worker
 from tests.support.wait import eventually
 
-NEVER = "0 0 1 1 *"  # once a year: far enough from any test run that the periodic deferrer ignores it
 DAY = dt.timedelta(days=1)
 
 
@@ -105,20 +105,6 @@ async def add_inbox_row(db: QueueDb, *, handled_at: dt.datetime, label: str) -> 
             sa.text("INSERT INTO inbox (event_id, event_type, handled_at) VALUES (:id, :label, :at)"),
             {"id": uuid.uuid4(), "label": label, "at": handled_at},
         )
-
-
-@contextlib.asynccontextmanager
-async def running_worker(settings: Settings, app: procrastinate.App | None = None) -> AsyncIterator[None]:
-    """A real worker, in this process, for the duration of the block."""
-    task = asyncio.create_task(
-        jobs.run_worker(settings, app=app, install_signal_handlers=False, poll_seconds=0.1), name="worker"
-    )
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 # --- the retention jobs -------------------------------------------------------------------------------------

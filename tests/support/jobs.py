@@ -1,14 +1,70 @@
-"""The user service's job worker in tests: run as `python -m services.user worker` runs it, against a stack."""
+"""Job workers in tests, run as `python -m services.<name> worker` runs them, in this process, against a stack:
+a worker for the duration of a block (`running_worker`), notify's sending mail to a local SMTP server, the user
+service's (password-reset mail, exports)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
+import procrastinate
+
 from kit import jobs
+from kit.settings import ServiceSettings
+from services.notify.delivery import email_jobs
 from services.user.exports import GatherParts, export_jobs
+from services.user.password_reset import password_reset_jobs
 from tests.support.stack import Stack
 
-NEVER = "0 0 1 1 *"  # the worker's periodic jobs stay out of the way
+NEVER = "0 0 1 1 *"  # once a year: the worker's periodic jobs stay out of the way of any test run
+
+
+@contextlib.asynccontextmanager
+async def running_worker(settings: ServiceSettings, app: procrastinate.App | None = None) -> AsyncIterator[None]:
+    """A real worker, in this process, for the duration of the block."""
+    task = asyncio.create_task(
+        jobs.run_worker(settings, app=app, install_signal_handlers=False, poll_seconds=0.1), name="worker"
+    )
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@contextlib.asynccontextmanager
+async def notify_worker(stack: Stack, port: int, **settings: Any) -> AsyncIterator[None]:
+    """notify's job worker sending to the SMTP server on 127.0.0.1:`port`."""
+    config = stack.servers["notify"].runtime.settings.model_copy(
+        update={
+            "prune_cron": NEVER,
+            "jobs_recovery_cron": NEVER,
+            "smtp_host": "127.0.0.1",
+            "smtp_port": port,
+            "smtp_timeout_seconds": 5,
+            "smtp_retry_base_seconds": 0.2,
+            "smtp_retry_cap_seconds": 0.5,
+            **settings,
+        }
+    )
+    async with running_worker(config, jobs.create_app(config, email_jobs(config))):
+        yield
+
+
+def mailing_user_worker(stack: Stack, reset_url: str) -> contextlib.AbstractAsyncContextManager[None]:
+    """The user service's worker mailing password-reset links through the stack's notify, `reset_url` the link."""
+    config = stack.servers["user"].runtime.settings.model_copy(
+        update={
+            "prune_cron": NEVER,
+            "jobs_recovery_cron": NEVER,
+            "notify_addr": stack.addr("notify"),
+            "password_reset_url": reset_url,
+        }
+    )
+    return running_worker(config, jobs.create_app(config, password_reset_jobs(config)))
 
 
 def user_worker_settings(stack: Stack, **overrides: Any) -> Any:
@@ -35,4 +91,4 @@ async def run_user_jobs(stack: Stack, *, gather: GatherParts | None = None, **ov
     )
 
 
-__all__ = ["NEVER", "run_user_jobs", "user_worker_settings"]
+__all__ = ["NEVER", "mailing_user_worker", "notify_worker", "run_user_jobs", "running_worker", "user_worker_settings"]

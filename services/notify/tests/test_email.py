@@ -8,7 +8,6 @@ Nothing is patched: an SMTP server that is down is a port nobody listens on, and
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import socket
@@ -24,11 +23,12 @@ from hearth.notify.v1 import notify_pb2, notify_pb2_grpc
 
 from kit import jobs
 from kit.ids import new_id
-from services.notify.delivery import SEND_EMAIL, delivery_lock, email_jobs
+from services.notify.delivery import SEND_EMAIL, delivery_lock
 from services.notify.models import FAILED, SENT, EmailDelivery
 from services.notify.tests.helpers import Mailbox, smtp_server
 from tests.support.fixtures import stack_fixture, stub_fixture
 from tests.support.infra import unique
+from tests.support.jobs import notify_worker
 from tests.support.people import register
 from tests.support.rpc import refused
 from tests.support.service_tokens import service_token
@@ -37,7 +37,6 @@ from tests.support.wait import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-NEVER = "0 0 1 1 *"  # the worker's periodic jobs stay out of the way
 stack = stack_fixture(["user", "notify"])
 mail = stub_fixture("notify", notify_pb2_grpc.EmailServiceStub)
 
@@ -74,32 +73,6 @@ def send_request(to: str, *, locale: str = "en", request_id: str = "", **values:
         values=reset_values(**values),
         request_id=request_id or str(new_id()),
     )
-
-
-@contextlib.asynccontextmanager
-async def worker(stack: Stack, port: int, **settings: Any) -> AsyncIterator[None]:
-    """notify's job worker, as `python -m services.notify worker` runs it, sending to 127.0.0.1:`port`."""
-    config = stack.servers["notify"].runtime.settings.model_copy(
-        update={
-            "prune_cron": NEVER,
-            "jobs_recovery_cron": NEVER,
-            "smtp_host": "127.0.0.1",
-            "smtp_port": port,
-            "smtp_timeout_seconds": 5,
-            "smtp_retry_base_seconds": 0.2,
-            "smtp_retry_cap_seconds": 0.5,
-            **settings,
-        }
-    )
-    task = asyncio.create_task(
-        jobs.run_worker(config, email_jobs(config), install_signal_handlers=False, poll_seconds=0.1), name="worker"
-    )
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def delivery(stack: Stack, delivery_id: str) -> EmailDelivery:
@@ -152,7 +125,7 @@ async def test_a_reset_mail_in_german_reaches_the_smtp_server_rendered_and_nothi
     queued = await delivery(stack, reply.delivery)
     assert (queued.status, queued.recipient, queued.language) == ("pending", to, "de")
 
-    async with worker(stack, mailbox.port):
+    async with notify_worker(stack, mailbox.port):
         received = await mailbox.mail_for(to)
         assert await finished(stack, reply.delivery) == ("succeeded", 1)
 
@@ -193,7 +166,7 @@ async def test_an_english_mail_and_the_fallback_to_english(
     english, french = address(), address()
     await mail.SendEmail(send_request(english, locale="en-GB", expires_minutes="1"), metadata=as_user_service)
     await mail.SendEmail(send_request(french, locale="fr"), metadata=as_user_service)
-    async with worker(stack, mailbox.port):
+    async with notify_worker(stack, mailbox.port):
         for to in (english, french):
             received = await mailbox.mail_for(to)
             assert received.message["Subject"] == "Reset your Hearth password"
@@ -246,7 +219,7 @@ async def test_one_request_id_sends_one_mail_and_a_reused_one_is_refused(
     assert refusal.code == grpc.StatusCode.INVALID_ARGUMENT
     assert set(refusal.violations) == {"request_id"}
 
-    async with worker(stack, mailbox.port):
+    async with notify_worker(stack, mailbox.port):
         await mailbox.mail_for(to)
         # The one job there is has run to its end: no other mail can follow.
         assert await finished(stack, again.delivery) == ("succeeded", 1)
@@ -259,7 +232,7 @@ async def test_a_delivery_job_run_again_sends_nothing_more(
 ) -> None:
     to = address()
     reply = await mail.SendEmail(send_request(to), metadata=as_user_service)
-    async with worker(stack, mailbox.port):
+    async with notify_worker(stack, mailbox.port):
         await mailbox.mail_for(to)
         assert await finished(stack, reply.delivery) == ("succeeded", 1)
         # At least once: the same job queued (or run) a second time.
@@ -294,7 +267,7 @@ async def test_with_the_smtp_server_down_the_job_retries_and_the_mail_arrives_on
     held = reserved_port()
     port = held.getsockname()[1]
     reply = await mail.SendEmail(send_request(to), metadata=as_user_service)
-    async with worker(stack, port, smtp_max_attempts=50):
+    async with notify_worker(stack, port, smtp_max_attempts=50):
 
         async def retried() -> bool:
             found = await delivery(stack, reply.delivery)
@@ -322,7 +295,7 @@ async def test_a_recipient_the_server_refuses_for_good_fails_at_once_without_ret
 ) -> None:
     to = address()
     reply = await mail.SendEmail(send_request(to), metadata=as_user_service)
-    async with smtp_server(Mailbox(refuse={to})) as box, worker(stack, box.port):
+    async with smtp_server(Mailbox(refuse={to})) as box, notify_worker(stack, box.port):
         assert await finished(stack, reply.delivery) == ("failed", 1)
     failed = await delivery(stack, reply.delivery)
     assert (failed.status, failed.attempts) == (FAILED, 1)
@@ -341,7 +314,7 @@ async def test_a_mail_the_server_never_takes_fails_after_the_last_attempt_and_is
     held = reserved_port()  # nothing ever listens there
     reply = await mail.SendEmail(send_request(to), metadata=as_user_service)
     try:
-        async with worker(stack, held.getsockname()[1], smtp_max_attempts=3):
+        async with notify_worker(stack, held.getsockname()[1], smtp_max_attempts=3):
             assert await finished(stack, reply.delivery) == ("failed", 3)
     finally:
         held.close()

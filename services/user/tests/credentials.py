@@ -7,6 +7,7 @@ test waits for the clock."""
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 import uuid
@@ -18,11 +19,22 @@ import sqlalchemy as sa
 from hearth.user.v1 import user_pb2, user_pb2_grpc
 
 from kit.db import utcnow
+from services.notify.tests.helpers import Received
 from services.user import tokens
 from services.user.models import PasswordReset
 from services.user.password_reset import RESET_TTL
 from services.user.recent_auth import RECENT_AUTHENTICATION
 from tests.support.stack import Stack
+
+# The page a reset mail links to in the tests (USER_PASSWORD_RESET_URL without its `{token}`).
+RESET_PAGE = "https://app.hearth.example/reset-password#token="
+
+
+def token_in(mail: Received) -> str:
+    """The reset token of the link in a reset mail."""
+    found = re.search(re.escape(RESET_PAGE) + r"([A-Za-z0-9_-]{43,})", mail.part("plain"))
+    assert found is not None, mail.part("plain")
+    return found.group(1)
 
 
 def current_step() -> int:
@@ -101,11 +113,13 @@ async def audit_actions(stack: Stack, user_id: str) -> list[str]:
 
 
 __all__ = [
+    "RESET_PAGE",
     "Totp",
     "audit_actions",
     "current_step",
     "enable_totp",
     "sign_in_long_ago",
     "stored_reset_token",
+    "token_in",
     "wrong_code",
 ]

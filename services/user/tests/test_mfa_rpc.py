@@ -29,8 +29,7 @@ from services.user.tests.credentials import (
     sign_in_long_ago,
     wrong_code,
 )
-from services.user.tests.helpers import PASSWORD, Person, Stubs, register
-from services.user.tests.test_sessions_rpc import works
+from services.user.tests.helpers import PASSWORD, Person, Stubs, register, works
 from tests.support.fixtures import stub_fixture
 from tests.support.rpc import refused
 from tests.support.service_tokens import service_token

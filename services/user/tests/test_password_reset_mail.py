@@ -7,9 +7,7 @@ Nothing is patched: the services, both workers, PostgreSQL and the SMTP server a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import re
 import uuid
 from collections.abc import AsyncIterator
 
@@ -19,16 +17,13 @@ import pytest_asyncio
 import sqlalchemy as sa
 from hearth.user.v1 import user_pb2, user_pb2_grpc
 
-from kit import jobs
-from kit.tests.test_jobs import running_worker
 from services.notify.delivery import SEND_EMAIL
-from services.notify.tests.helpers import Mailbox, Received, smtp_server
-from services.notify.tests.test_email import NEVER, worker
-from services.user.password_reset import MAX_LIVE_RESETS, SEND_PASSWORD_RESET, password_reset_jobs
-from services.user.tests.credentials import audit_actions, enable_totp
-from services.user.tests.helpers import PASSWORD, Person, Stubs, new_email, register
-from services.user.tests.test_sessions_rpc import works
+from services.notify.tests.helpers import Mailbox, smtp_server
+from services.user.password_reset import MAX_LIVE_RESETS, SEND_PASSWORD_RESET
+from services.user.tests.credentials import RESET_PAGE, audit_actions, enable_totp, token_in
+from services.user.tests.helpers import PASSWORD, Person, Stubs, new_email, register, works
 from tests.support.fixtures import stack_fixture, stub_fixture
+from tests.support.jobs import mailing_user_worker, notify_worker
 from tests.support.rpc import refused
 from tests.support.stack import Stack
 from tests.support.wait import eventually
@@ -37,7 +32,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 OK = grpc.StatusCode
 NEW_PASSWORD = "the passphrase after the reset"
-RESET_PAGE = "https://app.hearth.example/reset-password#token="
 stack = stack_fixture(["user", "notify"])
 mfa = stub_fixture("user", user_pb2_grpc.MfaServiceStub)
 
@@ -45,27 +39,12 @@ mfa = stub_fixture("user", user_pb2_grpc.MfaServiceStub)
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def mailbox(stack: Stack) -> AsyncIterator[Mailbox]:
     """The SMTP server, with both services' workers running for the whole module."""
-    async with smtp_server(Mailbox()) as box, worker(stack, box.port), user_worker(stack):
+    async with (
+        smtp_server(Mailbox()) as box,
+        notify_worker(stack, box.port),
+        mailing_user_worker(stack, RESET_PAGE + "{token}"),
+    ):
         yield box
-
-
-def user_worker(stack: Stack) -> contextlib.AbstractAsyncContextManager[None]:
-    """The user service's worker, as `python -m services.user worker` runs it, pointed at the stack's notify."""
-    config = stack.servers["user"].runtime.settings.model_copy(
-        update={
-            "prune_cron": NEVER,
-            "jobs_recovery_cron": NEVER,
-            "notify_addr": stack.addr("notify"),
-            "password_reset_url": RESET_PAGE + "{token}",
-        }
-    )
-    return running_worker(config, jobs.create_app(config, password_reset_jobs(config)))
-
-
-def token_in(mail: Received) -> str:
-    found = re.search(re.escape(RESET_PAGE) + r"([A-Za-z0-9_-]{43,})", mail.part("plain"))
-    assert found is not None, mail.part("plain")
-    return found.group(1)
 
 
 async def forgot(rpc: Stubs, email: str) -> None:

@@ -26,8 +26,7 @@ from services.user.tests.credentials import (
     stored_reset_token,
     wrong_code,
 )
-from services.user.tests.helpers import PASSWORD, Stubs, new_email, register
-from services.user.tests.test_sessions_rpc import works
+from services.user.tests.helpers import PASSWORD, Stubs, new_email, register, works
 from tests.support.fixtures import stub_fixture
 from tests.support.rpc import refused
 from tests.support.service_tokens import service_token
