@@ -8,8 +8,6 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from gateway.tests.test_rate_limits import assert_rate_limited
-from gateway.tests.test_routes import problem
 from services.user.tests.credentials import (
     Totp,
     current_step,
@@ -17,7 +15,7 @@ from services.user.tests.credentials import (
     stored_reset_token,
     wrong_code,
 )
-from tests.support.api import API, PASSWORD, Person, expect, sign_up
+from tests.support.api import API, PASSWORD, Person, assert_rate_limited, expect, problem, sign_up
 from tests.support.fixtures import http_fixture, stack_fixture
 from tests.support.infra import unique
 from tests.support.stack import Stack, another_gateway

@@ -20,7 +20,7 @@ from prometheus_client import REGISTRY
 
 from gateway.config import GatewaySettings
 from gateway.ratelimit import RateLimitMiddleware
-from tests.support.api import API, expect, sign_up
+from tests.support.api import API, assert_rate_limited, expect, sign_up
 from tests.support.fixtures import http_fixture, stack_fixture
 from tests.support.infra import unique
 from tests.support.people import PASSWORD
@@ -51,15 +51,6 @@ def login(email: str, password: str = PASSWORD) -> dict[str, str]:
 
 async def attempt(gateway: httpx.AsyncClient, email: str, password: str, headers: dict[str, str]) -> int:
     return (await gateway.post(f"{API}/auth/login", json=login(email, password), headers=headers)).status_code
-
-
-def assert_rate_limited(response: httpx.Response) -> dict[str, Any]:
-    assert response.status_code == 429, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    assert int(response.headers["retry-after"]) >= 1
-    problem: dict[str, Any] = response.json()
-    assert problem["code"] == "rate_limited"
-    return problem
 
 
 async def test_every_answer_carries_the_budget_and_beyond_it_is_429(stack: Any, http: httpx.AsyncClient) -> None:

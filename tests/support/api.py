@@ -30,6 +30,16 @@ def expect(response: httpx.Response, status: int) -> Any:
     return response.json() if response.content else None
 
 
+def assert_rate_limited(response: httpx.Response) -> dict[str, Any]:
+    """A 429 problem+json that says when to come back."""
+    assert response.status_code == 429, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert int(response.headers["retry-after"]) >= 1
+    limited: dict[str, Any] = response.json()
+    assert limited["code"] == "rate_limited"
+    return limited
+
+
 def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
     """The problem+json body of a refusal with `status` and `code`."""
     assert response.status_code == status, response.text
