@@ -91,6 +91,8 @@ class Completion(Base):
         # while its completions grow without bound.)
         sa.Index("ix_completions_completed_by", "completed_by"),
         sa.Index("ix_completions_recorder_id", "recorder_id"),
+        # The occurrences a person held (erasure on user.deleted).
+        sa.Index("ix_completions_assignee_id", "assignee_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -101,6 +103,8 @@ class Completion(Base):
     # Who did it, and who recorded it (an adult may record a completion for someone else).
     completed_by: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     recorder_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    # Who had the occurrence when it was completed (None: nobody); least_assigned counts these.
+    assignee_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
     complete_time: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
     note: Mapped[str] = mapped_column(sa.Text, nullable=False)
     # households/{h}/photos/{p}, or "".

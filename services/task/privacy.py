@@ -7,6 +7,8 @@ On user.deleted (`erase_user`) the household keeps its history, attributed to a 
 - completions they did or recorded stay (the household's counts, points and times do not change); `completed_by`
   and `recorder_id` become `DELETED_USER`, and the note and photo of each such completion are cleared: free text
   and a picture written, taken or uploaded by or about the person are theirs, not the household's;
+- completions of occurrences they held (`assignee_id`, what least_assigned counts) keep their note: only the id
+  becomes `DELETED_USER`;
 - chores they created stay, `creator_id` `DELETED_USER`; title and description are the household's (the
   household goes on doing the chore), kept;
 - chores whose assignment lists them lose them (`scheduling.without`: the others keep their rotation order; a
@@ -118,6 +120,13 @@ async def erase_user(session: AsyncSession, user_id: uuid.UUID, *, now: datetime
         .execution_options(synchronize_session=False)
     )
     erased.households.update(result.scalars())
+    # Having held an occurrence someone else completed is no reason to clear that person's note.
+    await session.execute(
+        sa.update(Completion)
+        .where(Completion.assignee_id == user_id)
+        .values(assignee_id=DELETED_USER)
+        .execution_options(synchronize_session=False)
+    )
     await session.execute(sa.delete(Away).where(Away.user_id == user_id))
     await session.execute(sa.delete(idempotency_keys).where(idempotency_keys.c.caller == str(user_id)))
     await anonymise_outbox(session, user_id)

@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit import outbox
 from kit.repository import Cursor, keyset
+from services.task.assignment import COUNTING, WINDOW, Assignment, AwayPeriod, Tally
 from services.task.models import DUE_KEY_SQL, Away, Chore, Completion
-from services.task.scheduling import AwayPeriod
 
 ChoreOrder = Literal["due_at", "created_at", "points", "title"]
 # Where "no due time" (a done one-off chore) sorts: last. A cursor holds None for it (see `sort_value`).
@@ -245,3 +245,66 @@ class AwayRepository:
             )
         )
         return {user_id: AwayPeriod(start, end) for user_id, start, end in rows.all()}
+
+
+class Tallies:
+    """What an assignment strategy chooses by (`assignment.Tally`), each part read only when the strategy needs
+    it, each a bounded query: the household's away periods (one row per member), and the last WINDOW's counts of
+    the listed members only — by the chore's completions (ix_completions_chore_id_complete_time_id) or the
+    household's (ix_completions_household_id_complete_time_id)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def tally(
+        self, household_id: uuid.UUID, chore_id: uuid.UUID | None, assignment: Assignment, *, now: datetime
+    ) -> Tally:
+        """The tally of `assignment` for the chore `chore_id` (None: a chore not created yet, which has no
+        history) as of `now`."""
+        strategy, members = assignment.strategy, list(assignment.assignees)
+        if strategy in ("fixed", "unassigned") or not members:
+            return Tally()
+        away = await AwayRepository(self._session).household(household_id)
+        since = now - WINDOW
+        counts: dict[uuid.UUID, int] = {}
+        if strategy in COUNTING and (chore_id is not None or strategy == "least_points"):
+            counts = await self._counts(household_id, chore_id, strategy, members, since)
+        last = await self._last_completer(chore_id) if chore_id is not None and strategy != "least_points" else None
+        return Tally(
+            away=away,
+            completed=counts if strategy == "least_completed" else {},
+            assigned=counts if strategy == "least_assigned" else {},
+            points=counts if strategy == "least_points" else {},
+            last=last,
+        )
+
+    async def _counts(
+        self,
+        household_id: uuid.UUID,
+        chore_id: uuid.UUID | None,
+        strategy: str,
+        members: list[uuid.UUID],
+        since: datetime,
+    ) -> dict[uuid.UUID, int]:
+        who: sa.ColumnElement[Any] = Completion.completed_by.expression
+        value: sa.ColumnElement[Any] = sa.func.count()
+        scope: sa.ColumnElement[bool] = sa.and_(
+            Completion.household_id == household_id, Completion.chore_id == chore_id
+        )
+        if strategy == "least_points":  # the household's points, not the chore's (see services.task.assignment)
+            value, scope = sa.func.sum(Completion.points), Completion.household_id == household_id
+        elif strategy == "least_assigned":
+            who = Completion.assignee_id.expression
+        rows = await self._session.execute(
+            sa.select(who, value).where(scope, Completion.complete_time >= since, who.in_(members)).group_by(who)
+        )
+        return {member: int(total) for member, total in rows.all()}
+
+    async def _last_completer(self, chore_id: uuid.UUID) -> uuid.UUID | None:
+        latest: uuid.UUID | None = await self._session.scalar(
+            sa.select(Completion.completed_by)
+            .where(Completion.chore_id == chore_id)
+            .order_by(Completion.complete_time.desc(), Completion.id.desc())
+            .limit(1)
+        )
+        return latest

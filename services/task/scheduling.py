@@ -1,4 +1,4 @@
-"""Recurrence and assignment: when a chore falls due next and who does it. Pure functions, no I/O.
+"""Recurrence: when a chore falls due next (who does it: services.task.assignment). Pure functions, no I/O.
 
 Times in and out are timezone-aware datetimes (returned in UTC). Calendar steps (days, weeks,
 months, years) are taken on the wall clock of the household's time zone, so a chore due 18:00
@@ -13,30 +13,36 @@ Wall-clock times that do not exist (spring forward, e.g. 02:30 on the last Sunda
 Europe/Berlin) resolve to the same instant as the time before the transition plus the gap, i.e.
 03:30 local; ambiguous ones (fall back) resolve to their first occurrence (PEP 495, fold=0).
 
-Members marked away (`AwayPeriod`, from the user service's member.away_set) are not candidates for automatic
-assignment while away (`available`).
-
 What a completion does to a chore (`complete`: its next due time, whether it is done, who has it next,
 whether it was on time) is one function of the chore's schedule state and the completion; the use case
-applies the `CompletionChange` it returns.
+applies the `CompletionChange` it returns. Who has it next is services.task.assignment's (`next_assignee`).
 """
 
 from __future__ import annotations
 
+import random
 import uuid
 from calendar import isleap
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Literal, cast, get_args
 
+from services.task.assignment import NO_TALLY, Tally, next_assignee
+
+# Re-exported: where callers found them before assignment had its own module.
+from services.task.assignment import Assignment as Assignment
+from services.task.assignment import AwayPeriod as AwayPeriod
+from services.task.assignment import available as available
+from services.task.assignment import initial_assignee as initial_assignee
+from services.task.assignment import is_away as is_away
+from services.task.assignment import without as without
+
 Kind = Literal["once", "interval"]
 Unit = Literal["hours", "days", "weeks", "months", "years"]
-Strategy = Literal["fixed", "unassigned"]
 
 KINDS: tuple[Kind, ...] = get_args(Kind)
 UNITS: tuple[Unit, ...] = get_args(Unit)
-STRATEGIES: tuple[Strategy, ...] = get_args(Strategy)
 
 # Upper bound of one step of each unit in absolute time (a step is never longer than this).
 _MAX_STEP: Mapping[Unit, timedelta] = {
@@ -91,39 +97,6 @@ class Recurrence:
             unit=cast(Unit, unit) if unit else None,
             rolling=bool(data.get("rolling", False)),
             months=tuple(int(m) for m in data.get("months") or ()),
-        )
-
-
-@dataclass(frozen=True)
-class Assignment:
-    """A validated assignment. The rotation settings are kept as given (they round-trip to clients)."""
-
-    strategy: Strategy
-    assignees: tuple[uuid.UUID, ...] = ()
-    rotate: str = ""
-    on_miss: str = ""
-    grace_minutes: int = 0
-    miss_penalty_points: int = 0
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "strategy": self.strategy,
-            "assignees": [str(a) for a in self.assignees],
-            "rotate": self.rotate,
-            "on_miss": self.on_miss,
-            "grace_minutes": self.grace_minutes,
-            "miss_penalty_points": self.miss_penalty_points,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Assignment:
-        return cls(
-            strategy=cast(Strategy, data["strategy"]),
-            assignees=tuple(uuid.UUID(a) for a in data.get("assignees") or ()),
-            rotate=str(data.get("rotate") or ""),
-            on_miss=str(data.get("on_miss") or ""),
-            grace_minutes=int(data.get("grace_minutes") or 0),
-            miss_penalty_points=int(data.get("miss_penalty_points") or 0),
         )
 
 
@@ -293,67 +266,6 @@ def completed_on_time(*, due: datetime, completed_at: datetime, grace_minutes: i
     return _utc(completed_at, "completed_at") <= _utc(due, "due") + timedelta(minutes=max(grace_minutes, 0))
 
 
-# --- assignment ------------------------------------------------------------------------------------
-
-
-def initial_assignee(assignment: Assignment) -> uuid.UUID | None:
-    """Who a new chore is assigned to: fixed → the first assignee; unassigned → nobody."""
-    if assignment.strategy == "fixed":
-        return assignment.assignees[0] if assignment.assignees else None
-    return None
-
-
-def next_assignee(assignment: Assignment, *, current: uuid.UUID | None) -> uuid.UUID | None:
-    """Who the next occurrence is assigned to after a completion (fixed: always the same person)."""
-    del current  # rotation strategies (round robin, least completed, ...) will need it
-    return initial_assignee(assignment)
-
-
-def without(assignment: Assignment, member: uuid.UUID) -> Assignment:
-    """`assignment` with `member` no longer in it (their account is gone): the others keep their order; a fixed
-    assignment left with nobody becomes unassigned (a fixed one needs an assignee)."""
-    if member not in assignment.assignees:
-        return assignment
-    rest = tuple(a for a in assignment.assignees if a != member)
-    strategy: Strategy = "unassigned" if assignment.strategy == "fixed" and not rest else assignment.strategy
-    return replace(assignment, strategy=strategy, assignees=rest)
-
-
-# --- away members ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AwayPeriod:
-    """A member is away in [start, end) (the user service's member.away_set): assignment skips them meanwhile.
-    `start` None: away since ever; `end` None: away until the period is cleared. An empty or inverted period
-    (end <= start) covers no instant."""
-
-    start: datetime | None = None
-    end: datetime | None = None
-
-    def covers(self, at: datetime) -> bool:
-        at = _utc(at, "at")
-        if self.start is not None and at < _utc(self.start, "start"):
-            return False
-        return self.end is None or at < _utc(self.end, "end")
-
-
-def is_away(away: Mapping[uuid.UUID, AwayPeriod], member: uuid.UUID, at: datetime) -> bool:
-    """Whether `member` is away at the instant `at`, by the household's away periods (`away`: one per member)."""
-    period = away.get(member)
-    return period is not None and period.covers(at)
-
-
-def available(
-    candidates: Iterable[uuid.UUID], away: Mapping[uuid.UUID, AwayPeriod], at: datetime
-) -> tuple[uuid.UUID, ...]:
-    """`candidates` (in their order) who are not away at `at`: whom an automatic assignment may pick.
-
-    No strategy picks anyone yet (fixed is always `assignees[0]`, unassigned nobody); the rotating ones
-    (round robin, least completed, ...) choose among these."""
-    return tuple(member for member in candidates if not is_away(away, member, at))
-
-
 # --- completion ------------------------------------------------------------------------------------
 
 
@@ -389,8 +301,16 @@ class CompletionChange:
         return self.next_due is None
 
 
-def complete(state: ScheduleState, *, completed_at: datetime, tz: tzinfo) -> CompletionChange:
-    """The change of completing the occurrence due at `state.due` at `completed_at` (times in `tz`)."""
+def complete(
+    state: ScheduleState,
+    *,
+    completed_at: datetime,
+    tz: tzinfo,
+    tally: Tally = NO_TALLY,
+    rng: random.Random | None = None,
+) -> CompletionChange:
+    """The change of completing the occurrence due at `state.due` at `completed_at` (times in `tz`); the next
+    assignee is chosen by `assignment.next_assignee` from `tally` (and `rng`, for the random strategies)."""
     completed_at = _utc(completed_at, "completed_at")
     following = next_due(
         state.recurrence, previous_due=state.due, completed_at=completed_at, tz=tz, anchor=state.anchor
@@ -400,7 +320,9 @@ def complete(state: ScheduleState, *, completed_at: datetime, tz: tzinfo) -> Com
         due=state.due,
         next_due=following,
         assignee_id=(
-            state.assignee_id if following is None else next_assignee(state.assignment, current=state.assignee_id)
+            state.assignee_id
+            if following is None
+            else next_assignee(state.assignment, current=state.assignee_id, at=following, tally=tally, rng=rng)
         ),
         on_time=completed_on_time(
             due=state.due, completed_at=completed_at, grace_minutes=state.assignment.grace_minutes

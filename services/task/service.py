@@ -41,9 +41,10 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import random
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
@@ -57,11 +58,19 @@ from kit.ids import new_id
 from kit.outbox import add_event, new_envelope
 from kit.repository import Cursor, Page, page
 from kit.validation import Violations, caller_id
+from services.task import assignment as assigning
 from services.task import events, scheduling, validation
 from services.task.inputs import ME, ChoreInput, ChoreUpdate, CompleteInput, ListChoresQuery
 from services.task.lists import ChoreLists
 from services.task.models import ACTIVE, ARCHIVED, DONE, Chore, Completion, etag_of
-from services.task.repository import ChoreOrder, ChoreRepository, ChoreRow, CompletionRepository, sort_value
+from services.task.repository import (
+    ChoreOrder,
+    ChoreRepository,
+    ChoreRow,
+    CompletionRepository,
+    Tallies,
+    sort_value,
+)
 from services.task.validation import UPDATABLE, zone
 from services.user.client import PERMISSIONS, MembershipClient
 
@@ -107,6 +116,27 @@ def _reschedule(chore: Chore, changes: validation.Changes, now: datetime, tz: tz
     chore.state = ACTIVE
 
 
+def _counting(
+    tally: assigning.Tally, *, completed_by: uuid.UUID, assignee_id: uuid.UUID | None, points: int
+) -> assigning.Tally:
+    """`tally` (read before the completion is written) with the completion being made counted in, and its doer as
+    the last completer: the next assignee is chosen as if it were already recorded."""
+
+    def plus(counts: Mapping[uuid.UUID, int], member: uuid.UUID | None, amount: int) -> dict[uuid.UUID, int]:
+        counted = dict(counts)
+        if member is not None:
+            counted[member] = counted.get(member, 0) + amount
+        return counted
+
+    return replace(
+        tally,
+        completed=plus(tally.completed, completed_by, 1),
+        assigned=plus(tally.assigned, assignee_id, 1),
+        points=plus(tally.points, completed_by, points),
+        last=completed_by,
+    )
+
+
 class ChoreService:
     def __init__(
         self,
@@ -115,8 +145,11 @@ class ChoreService:
         *,
         lists: ChoreLists | None = None,
         clock: Callable[[], datetime] = utcnow,
+        rng: random.Random | None = None,
     ) -> None:
         self._sessions = sessions
+        # What the random assignment strategies draw from (tests pass a seeded one).
+        self._rng = rng or random.SystemRandom()
         self._membership = membership
         # Every chore write goes through `self._lists.writing(...)`, which drops the household's cached pages.
         self._lists = lists or ChoreLists(None)
@@ -165,7 +198,7 @@ class ChoreService:
             assignment=changes.assignment.as_json(),
             anchor_time=start,
             next_due_time=due,
-            assignee_id=scheduling.initial_assignee(changes.assignment),
+            assignee_id=None,
             state=ACTIVE,
             creator_id=creator_id,
             last_completion_time=None,
@@ -185,6 +218,8 @@ class ChoreService:
             )
             if earlier is not None:  # a retry: the first answer, and no second event
                 return await self._chore(repository, household_id, earlier)
+            tally = await Tallies(session).tally(household_id, None, changes.assignment, now=now)
+            chore.assignee_id = assigning.initial_assignee(changes.assignment, at=due, tally=tally, rng=self._rng)
             repository.add(chore)
             await session.flush()
             await add_event(session, events.chore_created(chore), household_id=household_id)
@@ -286,13 +321,22 @@ class ChoreService:
             before = _updatable_values(chore)
             for column, value in changes.columns.items():
                 setattr(chore, column, value)
-            if changes.assignment is not None:
-                chore.assignment = changes.assignment.as_json()
-                chore.assignee_id = scheduling.initial_assignee(changes.assignment)
             if changes.recurrence is not None:
                 chore.recurrence = changes.recurrence.as_json()
             if "recurrence" in paths or "next_due_time" in paths:
                 _reschedule(chore, changes, now, zone(membership.time_zone))
+            if changes.assignment is not None:
+                # An edit continues the rotation (assignment.reassigned), judged at the open occurrence's due time.
+                tally = await Tallies(session).tally(household_id, chore.id, changes.assignment, now=now)
+                chore.assignee_id = assigning.reassigned(
+                    assigning.Assignment.from_json(chore.assignment),
+                    changes.assignment,
+                    current=chore.assignee_id,
+                    at=chore.next_due_time or now,
+                    tally=tally,
+                    rng=self._rng,
+                )
+                chore.assignment = changes.assignment.as_json()
             chore.version += 1
             chore.update_time = now
             after = _updatable_values(chore)
@@ -378,21 +422,31 @@ class ChoreService:
                     f"must not be before {earliest.astimezone(UTC).isoformat()}: a completion may be dated "
                     "at most one day before the chore was created or first due",
                 )
+            assignment = assigning.Assignment.from_json(chore.assignment)
+            tally = _counting(
+                await Tallies(session).tally(household_id, chore.id, assignment, now=now),
+                completed_by=completed_by,
+                assignee_id=chore.assignee_id,
+                points=chore.points,
+            )
             state = scheduling.ScheduleState(
                 recurrence=scheduling.Recurrence.from_json(chore.recurrence),
-                assignment=scheduling.Assignment.from_json(chore.assignment),
+                assignment=assignment,
                 due=chore.next_due_time,
                 anchor=chore.anchor_time,
                 assignee_id=chore.assignee_id,
                 last_completion_time=chore.last_completion_time,
             )
-            change = scheduling.complete(state, completed_at=valid.completed_at, tz=zone(membership.time_zone))
+            change = scheduling.complete(
+                state, completed_at=valid.completed_at, tz=zone(membership.time_zone), tally=tally, rng=self._rng
+            )
             completion = Completion(
                 id=completion_id,
                 household_id=household_id,
                 chore_id=chore.id,
                 completed_by=completed_by,
                 recorder_id=recorder_id,
+                assignee_id=chore.assignee_id,
                 complete_time=valid.completed_at,
                 note=valid.note,
                 photo=valid.photo,

@@ -24,6 +24,7 @@ from kit import timestamps
 from kit.field_mask import UpdateMask
 from kit.text import CONTROL_CHARACTERS_MESSAGE, has_control_characters
 from kit.validation import Violations
+from services.task import assignment as assigning
 from services.task import scheduling
 from services.task.inputs import (
     AssignmentInput,
@@ -60,15 +61,11 @@ BACKDATE_TOLERANCE = timedelta(days=1)
 
 # Proto names of the recurrence kinds and assignment settings the slice does not implement yet.
 UNSUPPORTED_KINDS = ("weekly", "monthly", "yearly", "rrule", "adaptive")
-UNSUPPORTED_STRATEGIES = (
-    "round_robin",
-    "least_completed",
-    "least_assigned",
-    "least_points",
-    "random",
-    "random_except_last",
-)
+# Rotating daily/weekly needs the scheduled job that is not built; on_completion is what every strategy does.
+UNSUPPORTED_ROTATE = ("daily", "weekly")
 SUPPORTED_ROTATE = ("", "on_completion")
+# At most this many people in one rotation (a household is rarely a tenth of it).
+MAX_ASSIGNEES = 50
 SUPPORTED_ON_MISS = ("", "keep")
 
 # The chore's update mask (AIP-134); each updatable field is a column of the same name.
@@ -103,7 +100,7 @@ class Changes:
 
     columns: dict[str, Any] = field(default_factory=dict)
     recurrence: scheduling.Recurrence | None = None
-    assignment: scheduling.Assignment | None = None
+    assignment: assigning.Assignment | None = None
     next_due_time: datetime | None = None
 
 
@@ -188,19 +185,23 @@ def recurrence(data: RecurrenceInput | None, errors: Violations) -> scheduling.R
     )
 
 
-def assignment(data: AssignmentInput | None, errors: Violations) -> scheduling.Assignment | None:
+def assignment(data: AssignmentInput | None, errors: Violations) -> assigning.Assignment | None:
     if data is None or not data.strategy:
-        errors.add("assignment.strategy", "is required (fixed or unassigned)")
+        errors.add(
+            "assignment.strategy",
+            "is required (fixed, unassigned, round_robin, least_completed, least_assigned, least_points, random "
+            "or random_except_last)",
+        )
         return None
-    if data.strategy in UNSUPPORTED_STRATEGIES:
-        errors.add("assignment.strategy", f"strategy {data.strategy!r} is not supported yet (use fixed or unassigned)")
-        return None
-    if data.strategy not in scheduling.STRATEGIES:
+    if data.strategy not in assigning.STRATEGIES:
         errors.add("assignment.strategy", f"unknown strategy {data.strategy!r}")
         return None
     ok = True
     assignees: list[uuid.UUID] = []
-    for index, user_id in enumerate(data.assignees):
+    if len(data.assignees) > MAX_ASSIGNEES:
+        errors.add("assignment.assignees", f"at most {MAX_ASSIGNEES} assignees")
+        ok = False
+    for index, user_id in enumerate(data.assignees[:MAX_ASSIGNEES]):
         if isinstance(user_id, Unreadable):
             errors.add(f"assignment.assignees[{index}]", f"{user_id.sent!r} is not a user (users/{{id}})")
             ok = False
@@ -212,11 +213,17 @@ def assignment(data: AssignmentInput | None, errors: Violations) -> scheduling.A
     if data.strategy == "fixed" and not data.assignees:
         errors.add("assignment.assignees", "a fixed assignment needs one assignee")
         ok = False
+    elif data.strategy in assigning.AUTOMATIC and not data.assignees:
+        errors.add("assignment.assignees", f"strategy {data.strategy!r} needs at least one assignee")
+        ok = False
     if data.strategy == "unassigned" and data.assignees:
         errors.add("assignment.assignees", "an unassigned chore takes no assignees")
         ok = False
-    if data.rotate not in SUPPORTED_ROTATE:
-        errors.add("assignment.rotate", f"rotate {data.rotate!r} is not supported yet")
+    if data.rotate in UNSUPPORTED_ROTATE:
+        errors.add("assignment.rotate", f"rotate {data.rotate!r} is not supported yet (use on_completion)")
+        ok = False
+    elif data.rotate not in SUPPORTED_ROTATE:
+        errors.add("assignment.rotate", f"unknown rotate {data.rotate!r}")
         ok = False
     if data.on_miss not in SUPPORTED_ON_MISS:
         errors.add("assignment.on_miss", f"on_miss {data.on_miss!r} is not supported yet")
@@ -229,7 +236,7 @@ def assignment(data: AssignmentInput | None, errors: Violations) -> scheduling.A
         ok = False
     if not ok:
         return None
-    return scheduling.Assignment(
+    return assigning.Assignment(
         strategy=data.strategy,
         assignees=tuple(assignees),
         rotate=data.rotate,

@@ -340,7 +340,7 @@ async def test_invalid_input_is_refused_with_field_violations(
         (new_chore(assignment=Assignment()), "assignment.strategy", "required"),
         (new_chore(recurrence=Recurrence(weekly=Recurrence.Weekly(every=1))), "recurrence", "not supported yet"),
         (new_chore(recurrence=Recurrence(rrule=Recurrence.RRule(rrule="FREQ=DAILY"))), "recurrence", "not supported"),
-        (new_chore(assignment=Assignment(strategy=Assignment.ROUND_ROBIN)), "assignment.strategy", "not supported"),
+        (new_chore(assignment=Assignment(strategy=Assignment.ROUND_ROBIN)), "assignment.assignees", "at least one"),
         (new_chore(assignment=Assignment(strategy=Assignment.FIXED)), "assignment.assignees", "needs one assignee"),
         (new_chore(assignment=fixed(outsider)), "assignment.assignees[0]", "not a member"),
         (

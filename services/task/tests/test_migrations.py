@@ -32,6 +32,8 @@ COMPLETION_INDEXES = {
     # A person's completions in every household (0006: erasure and export).
     "ix_completions_completed_by",
     "ix_completions_recorder_id",
+    # Who held each completed occurrence (0008: least_assigned, erasure).
+    "ix_completions_assignee_id",
 }
 # Members' away periods (0006), one per member per household.
 AWAY_INDEXES = {"pk_away_periods", "ix_away_periods_user_id"}
