@@ -4,6 +4,7 @@ from the database (repository.Tallies), an edit continuing the rotation, and bad
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
@@ -21,11 +22,15 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 stack = stack_fixture(["user", "task"])
 chores = stub_fixture("task", task_pb2_grpc.ChoreServiceStub)
 Assignment = task_pb2.Assignment
-DAILY = task_pb2.Recurrence(interval=task_pb2.Recurrence.Interval(every=1, unit=task_pb2.Recurrence.Interval.DAYS))
+HOURLY = task_pb2.Recurrence(interval=task_pb2.Recurrence.Interval(every=1, unit=task_pb2.Recurrence.Interval.HOURS))
 
 
 def new_chore(title: str = "Dishes", **fields: Any) -> task_pb2.Chore:
-    return task_pb2.Chore(title=title, **{"points": 10, "recurrence": DAILY, **fields})
+    """An hourly chore first due ten days ago: each occurrence is completed at its own due time (`complete`),
+    so every one of them is open (none is run ahead of the schedule) and all fall in the 30-day window."""
+    chore = task_pb2.Chore(title=title, **{"points": 10, "recurrence": HOURLY, **fields})
+    chore.next_due_time.FromDatetime(datetime.now(UTC) - timedelta(days=10))
+    return chore
 
 
 def strategy(kind: Any, *people: Person) -> task_pb2.Assignment:
@@ -44,8 +49,11 @@ async def make(
 async def complete(
     chores: task_pb2_grpc.ChoreServiceStub, home: Household, chore: task_pb2.Chore, by: Person | None = None
 ) -> task_pb2.Chore:
-    """The owner records a completion (done by `by`, default the owner); the chore as it is afterwards."""
-    request = task_pb2.CompleteChoreRequest(name=chore.name, completed_by=by.name if by else "")
+    """The owner records a completion (done by `by`, default the owner) at the open occurrence's due time; the
+    chore as it is afterwards."""
+    request = task_pb2.CompleteChoreRequest(
+        name=chore.name, completed_by=by.name if by else "", complete_time=chore.next_due_time
+    )
     return (await chores.CompleteChore(request, metadata=home.owner.metadata)).chore
 
 
