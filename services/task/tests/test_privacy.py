@@ -140,6 +140,7 @@ async def test_a_deleted_user_leaves_no_trace_and_the_household_keeps_its_histor
     for_them = await complete(chores, shared, owner, note="Zephyrine forgot the pans", completed_by=gone.name)
     recorded_by_them = await complete(chores, others, gone, note="watered them for Other", completed_by=other.name)
     not_theirs = await complete(chores, others, other, note="all good")
+    held_by_them = await complete(chores, theirs, other, note="took the bins out")  # theirs, done by another
     last = await complete(chores, once, gone)  # a done one-off: its assignee goes with them, nobody takes over
     await deliver(stack, redis, "member.away_set", away(home, gone, None, None), household_id=home.id)
     await deliver(stack, redis, "member.away_set", away(home, other, None, None), household_id=home.id)
@@ -171,6 +172,7 @@ async def test_a_deleted_user_leaves_no_trace_and_the_household_keeps_its_histor
         for_them.name: (DELETED, owner.name, ""),
         recorded_by_them.name: (other.name, DELETED, ""),
         not_theirs.name: (other.name, other.name, "all good"),
+        held_by_them.name: (other.name, other.name, "took the bins out"),  # only who held it goes
         last.name: (DELETED, DELETED, ""),
     }
 
