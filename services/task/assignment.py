@@ -156,6 +156,11 @@ def _after(order: Sequence[uuid.UUID], member: uuid.UUID, pool: Sequence[uuid.UU
     return None
 
 
+def _pool(assignees: tuple[uuid.UUID, ...], tally: Tally, at: datetime | None) -> tuple[uuid.UUID, ...]:
+    """Whom an automatic strategy may pick for the occurrence due at `at` (None: nobody is judged away)."""
+    return available(assignees, tally.away, at) if at is not None else assignees
+
+
 def _count(assignment: Assignment, tally: Tally) -> Mapping[uuid.UUID, int]:
     if assignment.strategy == "least_completed":
         return tally.completed
@@ -179,7 +184,7 @@ def next_assignee(
         return None
     if assignment.strategy == "fixed":
         return assignees[0]
-    pool = available(assignees, tally.away, at) if at is not None else assignees
+    pool = _pool(assignees, tally, at)
     if not pool:  # everyone is away: see the module docstring
         return current if current in assignees else None
     strategy = assignment.strategy
@@ -225,7 +230,7 @@ def reassigned(
     assignee in `before`'s order (the next still listed and not away), and the others choose afresh."""
     if after.strategy not in AUTOMATIC:
         return initial_assignee(after)
-    pool = available(after.assignees, tally.away, at) if at is not None else after.assignees
+    pool = _pool(after.assignees, tally, at)
     if current is not None and current in pool:
         return current
     if not pool:
