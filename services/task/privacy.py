@@ -13,7 +13,8 @@ On user.deleted (`erase_user`) the household keeps its history, attributed to a 
   household goes on doing the chore), kept;
 - chores whose assignment lists them lose them (`scheduling.without`: the others keep their rotation order; a
   fixed chore left with nobody becomes unassigned); a chore assigned to them passes to the assignment's next
-  assignee, or to nobody when it is done or archived; each such chore gets a new version and a chore.updated
+  assignee (`assignment.reassigned`: a round robin to whoever followed them), or to nobody when it is done or
+  archived; each such chore gets a new version and a chore.updated
   event (field `assignment`), in the same transaction;
 - their away periods and their request ids (kit.idempotency: the caller's user id, kept 24 h only for retries
   they can no longer send) are deleted;
@@ -37,6 +38,7 @@ Every step is idempotent: handling the same event again finds nothing left to ch
 from __future__ import annotations
 
 import json
+import random
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -53,9 +55,11 @@ from kit import context
 from kit.erasure import DELETED_USER, anonymise_outbox
 from kit.errors import PermissionDenied
 from kit.outbox import add_event
-from services.task import converters, events, scheduling
+from services.task import assignment, converters, events, scheduling
 from services.task.models import ACTIVE, Away, Chore, Completion, idempotency_keys
 
+# What a random strategy draws from when a chore's assignee is erased.
+_RNG = random.SystemRandom()
 # The only service whose export job may read a person's data here.
 EXPORTER = "user"
 
@@ -97,7 +101,9 @@ async def erase_user(session: AsyncSession, user_id: uuid.UUID, *, now: datetime
         if chore.creator_id == user_id:
             chore.creator_id = DELETED_USER
         if chore.assignee_id == user_id:
-            chore.assignee_id = scheduling.initial_assignee(after) if chore.state == ACTIVE else None
+            chore.assignee_id = (
+                assignment.reassigned(before, after, current=user_id, rng=_RNG) if chore.state == ACTIVE else None
+            )
         chore.assignment = after.as_json()
         chore.version += 1
         chore.update_time = now

@@ -214,6 +214,27 @@ async def test_a_deleted_user_leaves_no_trace_and_the_household_keeps_its_histor
     assert await history(chores, home) == after
 
 
+async def test_a_deleted_assignee_passes_a_rotation_on_to_whoever_followed_them(
+    stack: Stack, redis: aioredis.Redis, chores: task_pb2_grpc.ChoreServiceStub
+) -> None:
+    home = await household(stack, other="member")
+    owner, other = home.owner, home["other"]
+    gone = await person(stack, home)
+    rotation = Assignment(strategy=Assignment.ROUND_ROBIN, assignees=[other.name, gone.name, owner.name])
+    turn = await create(chores, home, owner, new_chore("Dishes", rotation))
+    await complete(chores, turn, other)  # now it is theirs
+    assert (await get(chores, home, turn)).assignee == gone.name
+    drawn = Assignment(strategy=Assignment.RANDOM_EXCEPT_LAST, assignees=[gone.name, other.name])
+    lottery = await create(chores, home, owner, new_chore("Bins", drawn))
+    while (await get(chores, home, lottery)).assignee != gone.name:
+        await complete(chores, lottery, owner)
+
+    await deliver(stack, redis, "user.deleted", events_pb2.UserDeleted(user_id=gone.user_id, household_ids=[home.id]))
+
+    assert (await get(chores, home, turn)).assignee == owner.name  # the one after them, not the first
+    assert (await get(chores, home, lottery)).assignee == other.name
+
+
 async def test_events_in_the_outbox_that_name_a_deleted_user_are_anonymised(
     stack: Stack, redis: aioredis.Redis, chores: task_pb2_grpc.ChoreServiceStub
 ) -> None:
