@@ -23,8 +23,10 @@ Away members (`AwayPeriod`, from the user service's member.away_set) are skipped
 everyone listed is away the current assignee keeps it if still listed, else nobody has it (unassigned: it can
 be claimed) — a chore is not handed to someone who is away, nor to someone not listed.
 
-`rotate` on_completion is the only rotation that exists: the next assignee is chosen when an occurrence is
-completed. (daily/weekly rotation need a scheduled job that is not built.)
+`rotate` on_completion is what the use case applies: the next assignee is chosen when an occurrence is
+completed. `rotate` daily/weekly decouples the assignee from completions: `rotation_at` says who has the chore at
+an instant (the turn changes at local midnight, or Monday's); applying it needs a scheduled job that moves the
+assignee at each turn, which is not built, so validation still refuses daily/weekly.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import random
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Literal, cast, get_args
 
 Strategy = Literal[
@@ -242,6 +244,36 @@ def reassigned(
         if successor is not None:
             return successor
     return next_assignee(after, current=current, at=at, tally=tally, rng=rng)
+
+
+def rotation_at(
+    assignees: Sequence[uuid.UUID],
+    rotate: Literal["daily", "weekly"],
+    *,
+    start: datetime,
+    first: uuid.UUID,
+    at: datetime,
+    tz: tzinfo,
+    away: Mapping[uuid.UUID, AwayPeriod] | None = None,
+) -> uuid.UUID | None:
+    """Who has a chore rotating `rotate` at the instant `at`, when `first` had the turn that contains `start`.
+
+    Turns are local days (weekly: weeks from Monday) in the household's zone `tz`, so a DST change never moves a
+    turn; each turn passes to the next in `assignees` order (wrapping round), whatever was completed. A member
+    away at `at` is skipped for the next not away (list order); None when everyone is, or `first` is not listed.
+    Instants before `start` count backwards the same way."""
+    if first not in assignees:
+        return None
+    start_day, day = start.astimezone(tz).date(), at.astimezone(tz).date()
+    if rotate == "daily":
+        turns = (day - start_day).days
+    else:  # weeks counted from the Monday of each instant's week
+        turns = ((day - timedelta(days=day.weekday())) - (start_day - timedelta(days=start_day.weekday()))).days // 7
+    order = tuple(assignees)
+    nominal = order[(order.index(first) + turns) % len(order)]
+    pool = available(order, away or {}, at)
+    start_index = order.index(nominal)
+    return next((member for member in (*order[start_index:], *order[:start_index]) if member in pool), None)
 
 
 def without(assignment: Assignment, member: uuid.UUID) -> Assignment:

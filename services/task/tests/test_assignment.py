@@ -8,6 +8,7 @@ import random
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -19,6 +20,7 @@ from services.task.assignment import (
     initial_assignee,
     next_assignee,
     reassigned,
+    rotation_at,
 )
 
 T0 = datetime(2027, 7, 1, 12, tzinfo=UTC)
@@ -203,3 +205,54 @@ def test_fixed_and_unassigned_ignore_away_and_history() -> None:
 def test_a_new_round_robin_chore_starts_at_the_first_not_away() -> None:
     assert initial_assignee(rr(MIA, ZOE), at=T0, tally=Tally(away=AWAY_MIA, last=ZOE)) == ZOE
     assert initial_assignee(rr(MIA, ZOE), at=T0 + timedelta(days=3), tally=Tally(away=AWAY_MIA)) == MIA
+
+
+# --- rotate daily / weekly (the pure part; the job that applies it is not built) ----------------------------
+
+BERLIN = ZoneInfo("Europe/Berlin")
+# Monday 2027-03-22 09:00 in Berlin; the clocks go forward on Sunday 2027-03-28.
+MONDAY = datetime(2027, 3, 22, 9, tzinfo=BERLIN)
+
+
+@pytest.mark.parametrize(
+    ("at", "expected"),
+    [
+        (MONDAY, ZOE),
+        (datetime(2027, 3, 22, 23, 59, tzinfo=BERLIN), ZOE),  # the same local day
+        (datetime(2027, 3, 23, 0, 0, tzinfo=BERLIN), ANNA),  # local midnight: the next turn
+        (datetime(2027, 3, 24, 12, tzinfo=BERLIN), MIA),
+        (datetime(2027, 3, 25, 12, tzinfo=BERLIN), ZOE),  # round again
+        (datetime(2027, 3, 28, 0, 30, tzinfo=BERLIN), ZOE),  # 6 turns on, the DST night
+        # 00:30 on the 29th in Berlin (summer time) is still the 28th in UTC: the turn follows the local day
+        (datetime(2027, 3, 28, 22, 30, tzinfo=UTC), ANNA),
+        (datetime(2027, 3, 21, 12, tzinfo=BERLIN), MIA),  # before the start: counted backwards
+    ],
+)
+def test_daily_rotation_turns_at_local_midnight(at: datetime, expected: uuid.UUID) -> None:
+    assert rotation_at(ROTATION, "daily", start=MONDAY, first=ZOE, at=at, tz=BERLIN) == expected
+
+
+@pytest.mark.parametrize(
+    ("at", "expected"),
+    [
+        (datetime(2027, 3, 28, 23, tzinfo=BERLIN), ZOE),  # Sunday: the same week
+        (datetime(2027, 3, 29, 0, tzinfo=BERLIN), ANNA),  # Monday: the next
+        (datetime(2027, 4, 8, 12, tzinfo=BERLIN), MIA),
+        (datetime(2027, 4, 12, 12, tzinfo=BERLIN), ZOE),
+    ],
+)
+def test_weekly_rotation_turns_on_monday(at: datetime, expected: uuid.UUID) -> None:
+    # Started on a Wednesday: the turn still changes on Mondays.
+    start = datetime(2027, 3, 24, 18, tzinfo=BERLIN)
+    assert rotation_at(ROTATION, "weekly", start=start, first=ZOE, at=at, tz=BERLIN) == expected
+
+
+def test_a_timed_rotation_skips_the_away_and_does_not_shift_the_others() -> None:
+    tuesday = datetime(2027, 3, 23, 12, tzinfo=UTC)  # Anna's turn
+    away = {ANNA: AwayPeriod(tuesday - timedelta(hours=1), tuesday + timedelta(hours=1))}
+    assert rotation_at(ROTATION, "daily", start=MONDAY, first=ZOE, at=tuesday, tz=BERLIN, away=away) == MIA
+    wednesday = tuesday + timedelta(days=1)  # Mia's turn as before: the skip did not move the rotation
+    assert rotation_at(ROTATION, "daily", start=MONDAY, first=ZOE, at=wednesday, tz=BERLIN, away=away) == MIA
+    everyone = {member: AwayPeriod() for member in ROTATION}
+    assert rotation_at(ROTATION, "daily", start=MONDAY, first=ZOE, at=tuesday, tz=BERLIN, away=everyone) is None
+    assert rotation_at(ROTATION, "daily", start=MONDAY, first=BEN, at=tuesday, tz=BERLIN) is None
