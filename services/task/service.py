@@ -25,6 +25,11 @@ Events, each in the transaction of its change: CreateChore writes chore.created,
 chore.completed, UpdateChore chore.updated (naming the fields whose values changed; none when no value
 did) and DeleteChore chore.archived (not again when the chore is already archived).
 
+Assignment (services.task.assignment): CreateChore, UpdateChore (when it sets the assignment: the rotation goes on
+from the current assignee) and CompleteChore choose the assignee from what `repository.Tallies` reads in the same
+transaction — nothing for fixed and unassigned chores, else the away periods and the listed members' 30-day counts;
+a completion counts itself in. Each completion records who held its occurrence (`Completion.assignee_id`).
+
 A completion may be dated up to 5 minutes ahead (clock skew) and back to one day before the chore was
 created or its schedule started, whichever is earlier (logged the day after is normal; older is not, or a
 late completion could be made on time). Every timestamp a client sends lies in 1900..2200 UTC
