@@ -336,7 +336,27 @@ _RULE_RANGES = {"BYMONTH": (1, 12), "BYMONTHDAY": (1, 31), "BYYEARDAY": (1, 366)
 # within it has ended; long enough for a leap day's rule (every 4, at worst 8 years).
 _RULE_HORIZON = {"DAILY": 9, "WEEKLY": 20, "MONTHLY": 60, "YEARLY": RULE_HORIZON_YEARS}
 MAX_RULE_COUNT = 10_000
+# Why an RRULE is refused (the texts a client sees, in the gateway's catalogue).
+ONE_RULE_MESSAGE = "must be one RRULE value, e.g. FREQ=WEEKLY;BYDAY=MO (no DTSTART or other properties)"
+DTSTART_MESSAGE = "DTSTART is not part of the rule: the chore's first due time starts it"
+FREQ_MESSAGE = "FREQ must be DAILY, WEEKLY, MONTHLY or YEARLY"
+BYSECOND_MESSAGE = "BYSECOND is not supported (due times are to the minute)"
+COUNT_UNTIL_MESSAGE = "COUNT and UNTIL exclude each other (RFC 5545)"
+INVALID_RULE_MESSAGE = "is not a valid RRULE (RFC 5545)"
+UNTIL_MESSAGE = "UNTIL must be a date (YYYYMMDD) or date-time (YYYYMMDDTHHMMSS, or ...Z in UTC)"
 MAX_RULE_INTERVAL = 50
+
+
+def _part_message(part: str) -> str:
+    return f"{part!r} is not NAME=VALUE"
+
+
+def _twice_message(name: str) -> str:
+    return f"{name} is given twice"
+
+
+def _range_message(name: str, low: int, high: int) -> str:
+    return f"{name} must be {low} to {high}"
 
 
 @dataclass(frozen=True)
@@ -360,43 +380,41 @@ def parse_rrule(text: str, dtstart: datetime, tz: tzinfo = UTC) -> Rule:
     if body[:6].upper() == "RRULE:":
         body = body[6:]
     if not body or any(c in body for c in "\r\n:"):
-        raise ValueError("must be one RRULE value, e.g. FREQ=WEEKLY;BYDAY=MO (no DTSTART or other properties)")
+        raise ValueError(ONE_RULE_MESSAGE)
     parts: dict[str, str] = {}
     for part in body.split(";"):
         name, sep, value = part.partition("=")
         name = name.strip().upper()
         if not sep or not name or not value.strip():
-            raise ValueError(f"{part!r} is not NAME=VALUE")
+            raise ValueError(_part_message(part))
         if name in parts:
-            raise ValueError(f"{name} is given twice")
+            raise ValueError(_twice_message(name))
         parts[name] = value.strip().upper()
     if "DTSTART" in parts:
-        raise ValueError("DTSTART is not part of the rule: the chore's first due time starts it")
+        raise ValueError(DTSTART_MESSAGE)
     freq = parts.get("FREQ", "")
     if freq not in _RULE_HORIZON:
-        raise ValueError("FREQ must be DAILY, WEEKLY, MONTHLY or YEARLY")
+        raise ValueError(FREQ_MESSAGE)
     if "BYSECOND" in parts:
-        raise ValueError("BYSECOND is not supported (due times are to the minute)")
+        raise ValueError(BYSECOND_MESSAGE)
     if "COUNT" in parts and "UNTIL" in parts:
-        raise ValueError("COUNT and UNTIL exclude each other (RFC 5545)")
+        raise ValueError(COUNT_UNTIL_MESSAGE)
     for name, high in (("COUNT", MAX_RULE_COUNT), ("INTERVAL", MAX_RULE_INTERVAL)):
         if name in parts and not (parts[name].isdigit() and 1 <= int(parts[name]) <= high):
-            raise ValueError(f"{name} must be 1 to {high}")
+            raise ValueError(_range_message(name, 1, high))
     for name, (low, high) in _RULE_RANGES.items():
         for value in parts.get(name, "").split(",") if name in parts else ():
             number = value.removeprefix("+").removeprefix("-")
             if not number.isdigit() or not low <= int(number) <= high or (name == "BYMONTH" and value != number):
-                raise ValueError(
-                    f"{name} values must be {low} to {high}" + ("" if name == "BYMONTH" else " or negative")
-                )
+                raise ValueError(_range_message(name, low, high))
     until = _until(parts.pop("UNTIL"), tz) if "UNTIL" in parts else None
     count = int(parts.pop("COUNT")) if "COUNT" in parts else None
     try:
         rule = rrulestr(";".join(f"{k}={v}" for k, v in parts.items()), dtstart=dtstart)
     except (ValueError, TypeError, KeyError, IndexError, OverflowError) as error:
-        raise ValueError(f"is not a valid RRULE ({error})") from None
+        raise ValueError(INVALID_RULE_MESSAGE) from error
     if not isinstance(rule, rrule):
-        raise ValueError("must be one RRULE")
+        raise ValueError(ONE_RULE_MESSAGE)
     return Rule(rule, count, freq, until)
 
 
@@ -411,7 +429,7 @@ def _until(value: str, tz: tzinfo) -> datetime:
             return moment.astimezone(tz).replace(tzinfo=None)
         return datetime.strptime(value, "%Y%m%dT%H%M%S")
     except ValueError:
-        raise ValueError("UNTIL must be a date (YYYYMMDD) or date-time (YYYYMMDDTHHMMSS, or ...Z in UTC)") from None
+        raise ValueError(UNTIL_MESSAGE) from None
 
 
 def _rule(recurrence: Recurrence, dtstart: datetime, tz: tzinfo = UTC) -> Rule:
