@@ -28,8 +28,8 @@ the intervals between the last ADAPTIVE_HISTORY completions (the newest weighs m
 week) until two completions give an interval.
 
 `rolling` counts from the completion instead of the schedule (interval: completion + step; calendar kinds:
-the rule restarts at the completion, so "every 2 weeks" counts from the completion's week; adaptive always
-is). `months` limits any kind to a season: slots outside it are skipped.
+the rule restarts on the completion's day at the schedule's time of day, so "every 2 weeks" counts from the
+completion's week; adaptive always is). `months` limits any kind to a season: slots outside it are skipped.
 
 Wall-clock times that do not exist (spring forward, e.g. 02:30 on the last Sunday of March in
 Europe/Berlin) resolve to the first valid instant after the gap (03:00 local); ambiguous ones (fall back)
@@ -227,6 +227,11 @@ def _wall_shift(wall: datetime, unit: Unit, n: int) -> datetime:
     if unit == "weeks":
         return wall + timedelta(weeks=n)
     return _plus_months(wall, n if unit == "months" else 12 * n)
+
+
+def _wall(moment: datetime, tz: tzinfo) -> datetime:
+    """The naive local wall time of the instant `moment` in `tz`."""
+    return moment.astimezone(tz).replace(tzinfo=None)
 
 
 def _localise(wall: datetime, tz: tzinfo) -> datetime:
@@ -483,16 +488,16 @@ def _years_on(wall: datetime, years: int) -> datetime:
 
 
 def _first_slot(
-    recurrence: Recurrence, origin: datetime, threshold: datetime, tz: tzinfo, *, inclusive: bool = False
+    recurrence: Recurrence, wall: datetime, threshold: datetime, tz: tzinfo, *, inclusive: bool = False
 ) -> datetime | None:
-    """The first slot of a calendar recurrence whose rule starts at `origin` that is after `threshold` (or at it,
-    `inclusive`) and in season; None when the rule has ended (COUNT, UNTIL) or has none within its horizon.
+    """The first slot of a calendar recurrence whose rule starts at the naive local time `wall` that is after
+    `threshold` (or at it, `inclusive`) and in season; None when the rule has ended (COUNT, UNTIL) or has none
+    within its horizon.
 
     dateutil checks UNTIL only against the slots it finds: a rule no date matches (FREQ=DAILY;BYMONTH=4;
     BYMONTHDAY=31) runs on to the year 9999, seconds of work. So the search runs on a copy moved a multiple of
     400 years on (the Gregorian calendar repeats exactly: same weekdays, leap days, week numbers) to just before
     9999, where that end comes after at most 400 more years, and its slots are moved back."""
-    wall = origin.astimezone(tz).replace(tzinfo=None)
     target = threshold.astimezone(tz).replace(tzinfo=None)
     dtstart = _fast_forward(recurrence, wall, target)
     found = _rule(recurrence, dtstart, tz)
@@ -566,9 +571,18 @@ def next_due(
         step = adaptive_interval([*history, completed_at])
         return _in_season_from(completed_at + step, recurrence.months, tz)
     if recurrence.kind in CALENDAR_KINDS:
-        start = completed_at if recurrence.rolling else anchor
-        origin = _utc(start, "anchor") if start is not None else previous_due
-        return _first_slot(recurrence, origin, max(previous_due, completed_at), tz)
+        origin = _wall(_utc(anchor, "anchor") if anchor is not None else previous_due, tz)
+        threshold = max(previous_due, completed_at)
+        if not recurrence.rolling:
+            return _first_slot(recurrence, origin, threshold, tz)
+        # The rule restarts on the completion's day, at the schedule's time of day. Restarted there, "every 3
+        # months" may never meet a season (August, November, ... for June): then it restarts when the season does.
+        restarted = datetime.combine(_wall(completed_at, tz).date(), origin.time())
+        due = _first_slot(recurrence, restarted, threshold, tz)
+        if due is None and recurrence.months:
+            season = _wall(_season_start_after(completed_at, recurrence.months, tz), tz)
+            due = _first_slot(recurrence, datetime.combine(season.date(), origin.time()), threshold, tz)
+        return due
     assert recurrence.unit is not None  # guaranteed by Recurrence.__post_init__
     if recurrence.rolling:
         origin, threshold = completed_at, completed_at
@@ -588,7 +602,7 @@ def first_due(recurrence: Recurrence, *, start: datetime, tz: tzinfo) -> datetim
     """
     start = _utc(start, "start")
     if recurrence.kind in CALENDAR_KINDS:
-        return _first_slot(recurrence, start, start, tz, inclusive=True)
+        return _first_slot(recurrence, _wall(start, tz), start, tz, inclusive=True)
     if in_season(start, recurrence.months, tz):
         return start
     if recurrence.kind in ("once", "adaptive"):
