@@ -79,45 +79,21 @@ def test_a_weekly_0900_chore_stays_0900_across_both_new_york_transitions() -> No
 
 
 @pytest.mark.parametrize(
-    ("tz", "start", "time", "expected_utc", "after_wall"),
+    ("tz", "monday", "time", "expected_utc", "after_wall"),
     [
         # Spring forward: 02:30 does not exist; the first valid instant after the gap is 03:00 summer time.
-        (
-            BERLIN,
-            at(BERLIN, 2026, 3, 23, 0, 0),
-            "02:30",
-            datetime(2026, 3, 29, 1, 0, tzinfo=UTC),
-            "2026-04-05 Sun 02:30 CEST",
-        ),
-        (
-            NEW_YORK,
-            at(NEW_YORK, 2026, 3, 2, 0, 0),
-            "02:30",
-            datetime(2026, 3, 8, 7, 0, tzinfo=UTC),
-            "2026-03-15 Sun 02:30 EDT",
-        ),
+        (BERLIN, (2026, 3, 23), "02:30", datetime(2026, 3, 29, 1, 0, tzinfo=UTC), "2026-04-05 Sun 02:30 CEST"),
+        (NEW_YORK, (2026, 3, 2), "02:30", datetime(2026, 3, 8, 7, 0, tzinfo=UTC), "2026-03-15 Sun 02:30 EDT"),
         # Fall back: 02:30 (Berlin) / 01:30 (New York) happen twice; the first (summer time) is the one.
-        (
-            BERLIN,
-            at(BERLIN, 2026, 10, 19, 0, 0),
-            "02:30",
-            datetime(2026, 10, 25, 0, 30, tzinfo=UTC),
-            "2026-11-01 Sun 02:30 CET",
-        ),
-        (
-            NEW_YORK,
-            at(NEW_YORK, 2026, 10, 26, 0, 0),
-            "01:30",
-            datetime(2026, 11, 1, 5, 30, tzinfo=UTC),
-            "2026-11-08 Sun 01:30 EST",
-        ),
+        (BERLIN, (2026, 10, 19), "02:30", datetime(2026, 10, 25, 0, 30, tzinfo=UTC), "2026-11-01 Sun 02:30 CET"),
+        (NEW_YORK, (2026, 10, 26), "01:30", datetime(2026, 11, 1, 5, 30, tzinfo=UTC), "2026-11-08 Sun 01:30 EST"),
     ],
 )
 def test_weekly_times_in_gaps_and_overlaps(
-    tz: ZoneInfo, start: datetime, time: str, expected_utc: datetime, after_wall: str
+    tz: ZoneInfo, monday: tuple[int, int, int], time: str, expected_utc: datetime, after_wall: str
 ) -> None:
     weekly = Recurrence("weekly", days=("sun",), time=time)
-    dues = series(weekly, start, tz, 2)
+    dues = series(weekly, at(tz, *monday, 0, 0), tz, 2)
     assert dues[0] == expected_utc
     assert walls(dues[1:], tz) == [after_wall]
 
