@@ -424,11 +424,12 @@ def parse_rrule(text: str, dtstart: datetime, tz: tzinfo = UTC) -> Rule:
 
 
 def _until(value: str, tz: tzinfo) -> datetime:
-    """An RRULE's UNTIL as naive wall time: a date is its day's end-inclusive start, "...Z" is UTC (RFC 5545's
-    form when the start has a zone) seen on `tz`'s wall clock, a bare date-time is wall time already."""
+    """An RRULE's UNTIL as naive wall time: a date includes its whole day (a chore due at 09:00 "until 1 March"
+    is due on 1 March), "...Z" is UTC (RFC 5545's form when the start has a zone) seen on `tz`'s wall clock, a
+    bare date-time is wall time already."""
     try:
         if len(value) == 8:
-            return datetime.strptime(value, "%Y%m%d")
+            return datetime.strptime(value, "%Y%m%d").replace(hour=23, minute=59, second=59)
         if value.endswith("Z"):
             moment = datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
             return moment.astimezone(tz).replace(tzinfo=None)

@@ -277,6 +277,14 @@ def test_an_rrule_with_a_count_ends_the_chore() -> None:
     assert next_due(thrice, previous_due=dues[-1], completed_at=dues[-1], tz=NEW_YORK, anchor=anchor) is None
 
 
+def test_an_rrule_until_date_includes_its_day() -> None:
+    rule = Recurrence("rrule", rrule="FREQ=DAILY;UNTIL=20260302")
+    anchor = at(BERLIN, 2026, 3, 1, 9, 0)
+    assert walls(series(rule, anchor, BERLIN, 2), BERLIN) == ["2026-03-01 Sun 09:00 CET", "2026-03-02 Mon 09:00 CET"]
+    last = at(BERLIN, 2026, 3, 2, 9, 0)
+    assert next_due(rule, previous_due=last, completed_at=last, tz=BERLIN, anchor=anchor) is None
+
+
 def test_an_rrule_until_is_local_wall_time() -> None:
     rule = Recurrence("rrule", rrule="FREQ=MONTHLY;BYMONTHDAY=1;UNTIL=20260301T000000")
     anchor = at(BERLIN, 2026, 1, 1, 0, 0)
