@@ -371,8 +371,10 @@ class Rule:
 
     rule: rrule
     count: int | None = None
+    # An RFC 5545 rule's FREQ and INTERVAL (a weekly/monthly/yearly kind's rule: searched like YEARLY).
     freq: str = "YEARLY"
     until: datetime | None = None
+    interval: int = 1
 
 
 def parse_rrule(text: str, dtstart: datetime, tz: tzinfo = UTC) -> Rule:
@@ -420,7 +422,7 @@ def parse_rrule(text: str, dtstart: datetime, tz: tzinfo = UTC) -> Rule:
         raise ValueError(INVALID_RULE_MESSAGE) from error
     if not isinstance(rule, rrule):
         raise ValueError(ONE_RULE_MESSAGE)
-    return Rule(rule, count, freq, until)
+    return Rule(rule, count, freq, until, int(parts.get("INTERVAL", "1")))
 
 
 def _until(value: str, tz: tzinfo) -> datetime:
@@ -502,6 +504,13 @@ def _first_slot(
     target = threshold.astimezone(tz).replace(tzinfo=None)
     dtstart = _fast_forward(recurrence, wall, target)
     found = _rule(recurrence, dtstart, tz)
+    if found.count is None and found.freq in ("DAILY", "WEEKLY"):
+        # An RFC 5545 rule walks a day (or week) per step from its start: a daily one ten years old is 3650 steps.
+        # Without COUNT, starting whole INTERVAL periods later gives the same slots (the same weekdays, times of
+        # day and period boundaries; what the rule leaves implicit dateutil reads from the start again).
+        period = timedelta(days=found.interval * (7 if found.freq == "WEEKLY" else 1))
+        if target - dtstart > 2 * period + _OFFSET_SLACK:
+            dtstart += period * ((target - dtstart - _OFFSET_SLACK) // period)
     horizon = target.replace(year=min(target.year + _RULE_HORIZON[found.freq], 9999), day=min(target.day, 28))
     until = horizon if found.until is None else min(found.until, horizon)
     moved = 400 * ((9999 - horizon.year) // 400)
