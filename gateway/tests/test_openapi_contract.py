@@ -182,14 +182,20 @@ def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-# The kinds the task service stores today (the document also describes weekly, monthly, yearly, rrule and
-# adaptive, which it refuses for now): each with and without its optional parts.
+# Every recurrence kind of the document: each with and without its optional parts.
 RECURRENCES: list[dict[str, Any]] = [
     {"kind": "once"},
     {"kind": "once", "months": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]},
     {"kind": "interval", "every": 2, "unit": "days", "months": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]},
     {"kind": "interval", "every": 1, "unit": "weeks", "rolling": True},
     {"kind": "interval", "every": 12, "unit": "hours"},
+    {"kind": "weekly", "days": ["mon", "thu"], "time": "18:00"},
+    {"kind": "weekly", "every": 2, "days": ["sat"], "months": [4, 5, 6, 7, 8, 9, 10], "rolling": True},
+    {"kind": "monthly", "day_of_month": -1},
+    {"kind": "monthly", "every": 2, "weekday": "sat", "week": 2},
+    {"kind": "yearly", "month": 2, "day": 29},
+    {"kind": "rrule", "rrule": "FREQ=WEEKLY;BYDAY=MO,TH;COUNT=20"},
+    {"kind": "adaptive"},
 ]
 
 

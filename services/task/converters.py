@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -126,10 +127,28 @@ def photo_ref(value: str) -> PhotoRef | Unreadable | None:
 
 def recurrence_input(message: task_pb2.Recurrence) -> RecurrenceInput:
     kind = message.WhichOneof("kind") or ""
-    every, unit = 0, ""
+    common = RecurrenceInput(kind=kind, rolling=message.rolling, months=tuple(message.months))
     if kind == "interval":
-        every, unit = message.interval.every, _enum_name(Recurrence.Interval.Unit, message.interval.unit)
-    return RecurrenceInput(kind=kind, every=every, unit=unit, rolling=message.rolling, months=tuple(message.months))
+        unit = _enum_name(Recurrence.Interval.Unit, message.interval.unit)
+        return replace(common, every=message.interval.every, unit=unit)
+    if kind == "weekly":
+        weekly = message.weekly
+        return replace(common, every=weekly.every, days=tuple(weekly.days), time=weekly.time)
+    if kind == "monthly":
+        monthly = message.monthly
+        return replace(
+            common,
+            every=monthly.every,
+            day_of_month=monthly.day_of_month,
+            weekday=monthly.weekday,
+            week=monthly.week,
+        )
+    if kind == "yearly":
+        yearly = message.yearly
+        return replace(common, every=yearly.every, month=yearly.month, day=yearly.day)
+    if kind == "rrule":
+        return replace(common, rrule=message.rrule.rrule)
+    return common
 
 
 def assignment_input(message: task_pb2.Assignment) -> AssignmentInput:
@@ -199,11 +218,26 @@ def complete_input(request: task_pb2.CompleteChoreRequest) -> CompleteInput:
 
 def recurrence_to_proto(recurrence: scheduling.Recurrence) -> task_pb2.Recurrence:
     message = Recurrence(rolling=recurrence.rolling, months=list(recurrence.months))
+    every = recurrence.every
     if recurrence.kind == "once":
         message.once.SetInParent()
-    else:
+    elif recurrence.kind == "interval":
         assert recurrence.unit is not None
-        message.interval.CopyFrom(Recurrence.Interval(every=recurrence.every, unit=recurrence.unit.upper()))
+        message.interval.CopyFrom(Recurrence.Interval(every=every, unit=recurrence.unit.upper()))
+    elif recurrence.kind == "weekly":
+        message.weekly.CopyFrom(Recurrence.Weekly(every=every, days=recurrence.days, time=recurrence.time))
+    elif recurrence.kind == "monthly":
+        message.monthly.CopyFrom(
+            Recurrence.Monthly(
+                every=every, day_of_month=recurrence.day_of_month, weekday=recurrence.weekday, week=recurrence.week
+            )
+        )
+    elif recurrence.kind == "yearly":
+        message.yearly.CopyFrom(Recurrence.Yearly(every=every, month=recurrence.month, day=recurrence.day))
+    elif recurrence.kind == "rrule":
+        message.rrule.CopyFrom(Recurrence.RRule(rrule=recurrence.rrule))
+    else:
+        message.adaptive.SetInParent()
     return message
 
 

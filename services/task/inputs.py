@@ -36,6 +36,15 @@ class RecurrenceInput:
     unit: str = ""
     rolling: bool = False
     months: tuple[int, ...] = ()
+    # weekly: "mon".."sun" and "HH:MM"; monthly: day_of_month, or weekday + week; yearly: month + day; rrule.
+    days: tuple[str, ...] = ()
+    time: str = ""
+    day_of_month: int = 0
+    weekday: str = ""
+    week: int = 0
+    month: int = 0
+    day: int = 0
+    rrule: str = ""
 
 
 @dataclass(frozen=True)

@@ -216,6 +216,16 @@ class CompletionRepository:
         query = sa.select(Completion).where(Completion.id == completion_id, Completion.household_id == household_id)
         return (await self._session.scalars(query)).one_or_none()
 
+    async def recent_times(self, household_id: uuid.UUID, chore_id: uuid.UUID, limit: int) -> tuple[datetime, ...]:
+        """The complete times of the chore's newest `limit` completions (what an adaptive schedule learns from)."""
+        query = (
+            sa.select(Completion.complete_time)
+            .where(Completion.household_id == household_id, Completion.chore_id == chore_id)
+            .order_by(Completion.complete_time.desc())
+            .limit(limit)
+        )
+        return tuple(await self._session.scalars(query))
+
     async def page(
         self,
         household_id: uuid.UUID,

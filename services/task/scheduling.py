@@ -9,9 +9,31 @@ the time the schedule was last reset): occurrence k is `anchor + k * every * uni
 the anchor rather than from the previous occurrence is what keeps "the 31st" the 31st: a monthly
 chore anchored on 31 January is due 28 February (clamped to the month's end) and 31 March again.
 
+Calendar kinds are rules on the wall clock, expanded with dateutil's rrule in naive local time and then
+localised (a weekly 09:00 chore stays 09:00 whatever the offset does):
+- weekly: `days` (mon..sun) at `time` ("HH:MM"), every `every` weeks (weeks start on Monday and are counted
+  from the anchor's week);
+- monthly: `day_of_month` 1..31 or -1 (last), a day beyond the month's end being its last day (the 31st is
+  28/29 February, then 31 March again: each month is computed afresh, never from the previous one); or the
+  `week`-th (1..4, -1 = last) `weekday` of the month; every `every` months from the anchor's month;
+- yearly: `month` + `day` every `every` years; 29 February is 28 February in common years;
+- rrule: an RFC 5545 RRULE (FREQ DAILY or slower, no DTSTART: the anchor starts it, so COUNT counts from
+  the first due time; after its COUNT/UNTIL the chore is done).
+Monthly, yearly and rrule chores are due at the anchor's local time of day (the first due time's), unless
+the rule names BYHOUR/BYMINUTE; weekly ones at `time` (the anchor's when empty). The first due time of a
+calendar chore is its first slot at or after the requested one.
+
+Adaptive chores learn their interval: the next due time is the completion plus the decay-weighted mean of
+the intervals between the last ADAPTIVE_HISTORY completions (the newest weighs most), ADAPTIVE_DEFAULT (a
+week) until two completions give an interval.
+
+`rolling` counts from the completion instead of the schedule (interval: completion + step; calendar kinds:
+the rule restarts on the completion's day at the schedule's time of day, so "every 2 weeks" counts from the
+completion's week; adaptive always is). `months` limits any kind to a season: slots outside it are skipped.
+
 Wall-clock times that do not exist (spring forward, e.g. 02:30 on the last Sunday of March in
-Europe/Berlin) resolve to the same instant as the time before the transition plus the gap, i.e.
-03:30 local; ambiguous ones (fall back) resolve to their first occurrence (PEP 495, fold=0).
+Europe/Berlin) resolve to the first valid instant after the gap (03:00 local); ambiguous ones (fall back)
+resolve to their first occurrence (PEP 495, fold=0).
 
 What a completion does to a chore (`complete`: its next due time, whether it is done, who has it next,
 whether it was on time) is one function of the chore's schedule state and the completion; the use case
@@ -26,7 +48,10 @@ from calendar import isleap
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
+from itertools import pairwise
 from typing import Any, Literal, cast, get_args
+
+from dateutil.rrule import MO, MONTHLY, WEEKLY, YEARLY, rrule, rrulestr, weekday
 
 from services.task.assignment import NO_TALLY, Tally, next_assignee
 
@@ -38,11 +63,25 @@ from services.task.assignment import initial_assignee as initial_assignee
 from services.task.assignment import is_away as is_away
 from services.task.assignment import without as without
 
-Kind = Literal["once", "interval"]
+Kind = Literal["once", "interval", "weekly", "monthly", "yearly", "rrule", "adaptive"]
 Unit = Literal["hours", "days", "weeks", "months", "years"]
 
 KINDS: tuple[Kind, ...] = get_args(Kind)
 UNITS: tuple[Unit, ...] = get_args(Unit)
+# Weekday names as API.md spells them, in dateutil's (and datetime.weekday()'s) order: mon = 0.
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# Kinds whose occurrences are calendar slots (a dateutil rule expanded on the wall clock).
+CALENDAR_KINDS = ("weekly", "monthly", "yearly", "rrule")
+# Adaptive: the interval assumed until two completions tell a real one, how fast older intervals stop
+# counting (each interval weighs this much less than the next newer one), the completions it looks at,
+# and the bounds of what it learns.
+ADAPTIVE_DEFAULT = timedelta(days=7)
+ADAPTIVE_DECAY = 0.5
+ADAPTIVE_HISTORY = 10
+ADAPTIVE_MIN = timedelta(hours=1)
+ADAPTIVE_MAX = timedelta(days=366)
+# How far ahead a calendar rule is searched for its next slot: a rule with none within it has ended.
+RULE_HORIZON_YEARS = 100
 
 # Upper bound of one step of each unit in absolute time (a step is never longer than this).
 _MAX_STEP: Mapping[Unit, timedelta] = {
@@ -63,13 +102,24 @@ _MAX_SEASON_JUMPS = 400
 
 @dataclass(frozen=True)
 class Recurrence:
-    """A validated recurrence. `every`/`unit` only for kind "interval"; `months` empty = all year."""
+    """A validated recurrence. `every`/`unit` only for kind "interval" (`every` also for weekly, monthly,
+    yearly); `months` empty = all year. Weekly: `days` (mon..sun) at `time` ("HH:MM", "" = the anchor's time
+    of day). Monthly: `day_of_month` (1..31, -1 = last) or `weekday` + `week` (1..4, -1 = last). Yearly:
+    `month` + `day`. Rrule: the RFC 5545 `rrule` text (validated by `parse_rrule`)."""
 
     kind: Kind
     every: int = 1
     unit: Unit | None = None
     rolling: bool = False
     months: tuple[int, ...] = ()
+    days: tuple[str, ...] = ()
+    time: str = ""
+    day_of_month: int = 0
+    weekday: str = ""
+    week: int = 0
+    month: int = 0
+    day: int = 0
+    rrule: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -78,15 +128,27 @@ class Recurrence:
             raise ValueError("an interval needs every >= 1 and a unit")
         if any(not 1 <= month <= 12 for month in self.months):
             raise ValueError("months are 1..12")
+        if self.kind in CALENDAR_KINDS:
+            _rule(self, datetime(2000, 1, 1))  # raises ValueError when the fields make no rule
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "kind": self.kind,
             "every": self.every,
             "unit": self.unit,
             "rolling": self.rolling,
             "months": list(self.months),
         }
+        # Only the fields of the kind: the rows of once/interval chores stay what they were.
+        if self.kind == "weekly":
+            data |= {"days": list(self.days), "time": self.time}
+        elif self.kind == "monthly":
+            data |= {"day_of_month": self.day_of_month, "weekday": self.weekday, "week": self.week}
+        elif self.kind == "yearly":
+            data |= {"month": self.month, "day": self.day}
+        elif self.kind == "rrule":
+            data["rrule"] = self.rrule
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Recurrence:
@@ -97,6 +159,14 @@ class Recurrence:
             unit=cast(Unit, unit) if unit else None,
             rolling=bool(data.get("rolling", False)),
             months=tuple(int(m) for m in data.get("months") or ()),
+            days=tuple(str(d) for d in data.get("days") or ()),
+            time=str(data.get("time") or ""),
+            day_of_month=int(data.get("day_of_month") or 0),
+            weekday=str(data.get("weekday") or ""),
+            week=int(data.get("week") or 0),
+            month=int(data.get("month") or 0),
+            day=int(data.get("day") or 0),
+            rrule=str(data.get("rrule") or ""),
         )
 
 
@@ -132,9 +202,27 @@ def _wall_shift(wall: datetime, unit: Unit, n: int) -> datetime:
     return _plus_months(wall, n if unit == "months" else 12 * n)
 
 
+def _wall(moment: datetime, tz: tzinfo) -> datetime:
+    """The naive local wall time of the instant `moment` in `tz`."""
+    return moment.astimezone(tz).replace(tzinfo=None)
+
+
 def _localise(wall: datetime, tz: tzinfo) -> datetime:
-    # Attaching the zone to a naive wall time resolves gaps and overlaps with fold=0 (see module doc).
-    return wall.replace(tzinfo=tz).astimezone(UTC)
+    """The instant of the naive local `wall` time: an ambiguous one is its first (fold=0), a non-existent one
+    (in a spring-forward gap) the first valid instant after the gap (see module doc)."""
+    at = wall.replace(tzinfo=tz).astimezone(UTC)
+    if tz is UTC or at.astimezone(tz).replace(tzinfo=None) == wall:
+        return at
+    # In a gap fold=0 reads the wall time with the offset before it, fold=1 with the one after: the
+    # transition lies between the two readings. Transitions fall on whole seconds; halve down to one.
+    low, high = sorted((wall.replace(tzinfo=tz, fold=1).astimezone(UTC), at))
+    while high - low > timedelta(seconds=1):
+        middle = low + timedelta(seconds=(high - low) // timedelta(seconds=1) // 2)
+        if middle.astimezone(tz).replace(tzinfo=None) >= wall:
+            high = middle
+        else:
+            low = middle
+    return high
 
 
 def shift(start: datetime, unit: Unit, n: int, tz: tzinfo) -> datetime:
@@ -211,6 +299,230 @@ def _first_in_season_after(
     return None
 
 
+def _month_days(day: int) -> dict[str, Any]:
+    """dateutil's rule parts for "day `day` of the month, or its last day when the month is shorter" (plain
+    BYMONTHDAY=31 would skip the short months: the last of the days 28..`day` that exist is the one)."""
+    if day == -1 or day <= 28:
+        return {"bymonthday": day}
+    return {"bymonthday": tuple(range(28, day + 1)), "bysetpos": -1}
+
+
+# RFC 5545 rule parts with numbers dateutil takes without complaint but that no date has: their range.
+_RULE_RANGES = {"BYMONTH": (1, 12), "BYMONTHDAY": (1, 31), "BYYEARDAY": (1, 366), "BYWEEKNO": (1, 53)}
+# How far a rule of each frequency is searched for its next slot (dateutil walks every period of it, even
+# those no date matches: FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30 would walk to the year 9999). A rule with no slot
+# within it has ended; long enough for a leap day's rule (every 4, at worst 8 years).
+_RULE_HORIZON = {"DAILY": 9, "WEEKLY": 20, "MONTHLY": 60, "YEARLY": RULE_HORIZON_YEARS}
+MAX_RULE_COUNT = 10_000
+# Why an RRULE is refused (the texts a client sees, in the gateway's catalogue).
+ONE_RULE_MESSAGE = "must be one RRULE value, e.g. FREQ=WEEKLY;BYDAY=MO (no DTSTART or other properties)"
+DTSTART_MESSAGE = "DTSTART is not part of the rule: the chore's first due time starts it"
+FREQ_MESSAGE = "FREQ must be DAILY, WEEKLY, MONTHLY or YEARLY"
+BYSECOND_MESSAGE = "BYSECOND is not supported (due times are to the minute)"
+COUNT_UNTIL_MESSAGE = "COUNT and UNTIL exclude each other (RFC 5545)"
+INVALID_RULE_MESSAGE = "is not a valid RRULE (RFC 5545)"
+UNTIL_MESSAGE = "UNTIL must be a date (YYYYMMDD) or date-time (YYYYMMDDTHHMMSS, or ...Z in UTC)"
+MAX_RULE_INTERVAL = 50
+
+
+def _part_message(part: str) -> str:
+    return f"{part!r} is not NAME=VALUE"
+
+
+def _twice_message(name: str) -> str:
+    return f"{name} is given twice"
+
+
+def _range_message(name: str, low: int, high: int) -> str:
+    return f"{name} must be {low} to {high}"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A calendar recurrence's dateutil rule (naive wall time), with the RFC 5545 COUNT kept apart: the rule
+    itself is searched to a horizon (`until`), and the slot's index counted against `count`."""
+
+    rule: rrule
+    count: int | None = None
+    # An RFC 5545 rule's FREQ and INTERVAL (a weekly/monthly/yearly kind's rule: searched like YEARLY).
+    freq: str = "YEARLY"
+    until: datetime | None = None
+    interval: int = 1
+
+
+def parse_rrule(text: str, dtstart: datetime, tz: tzinfo = UTC) -> Rule:
+    """The RFC 5545 RRULE `text` ("FREQ=...;...", optionally "RRULE:"-prefixed) as a rule from the naive wall
+    time `dtstart` in `tz` (an UNTIL in UTC, "...Z", is read on `tz`'s wall clock; one without Z is wall time).
+    ValueError, with the reason, for what Hearth refuses: DTSTART and other properties inside it (the chore's
+    first due time starts it), frequencies below DAILY (a chore is not done hourly by rule: bounded work),
+    BYSECOND (times are to the minute), COUNT with UNTIL, and out-of-range numbers."""
+    body = text.strip()
+    if body[:6].upper() == "RRULE:":
+        body = body[6:]
+    if not body or any(c in body for c in "\r\n:"):
+        raise ValueError(ONE_RULE_MESSAGE)
+    parts: dict[str, str] = {}
+    for part in body.split(";"):
+        name, sep, value = part.partition("=")
+        name = name.strip().upper()
+        if not sep or not name or not value.strip():
+            raise ValueError(_part_message(part))
+        if name in parts:
+            raise ValueError(_twice_message(name))
+        parts[name] = value.strip().upper()
+    if "DTSTART" in parts:
+        raise ValueError(DTSTART_MESSAGE)
+    freq = parts.get("FREQ", "")
+    if freq not in _RULE_HORIZON:
+        raise ValueError(FREQ_MESSAGE)
+    if "BYSECOND" in parts:
+        raise ValueError(BYSECOND_MESSAGE)
+    if "COUNT" in parts and "UNTIL" in parts:
+        raise ValueError(COUNT_UNTIL_MESSAGE)
+    for name, high in (("COUNT", MAX_RULE_COUNT), ("INTERVAL", MAX_RULE_INTERVAL)):
+        if name in parts and not (parts[name].isdigit() and 1 <= int(parts[name]) <= high):
+            raise ValueError(_range_message(name, 1, high))
+    for name, (low, high) in _RULE_RANGES.items():
+        for value in parts.get(name, "").split(",") if name in parts else ():
+            number = value.removeprefix("+").removeprefix("-")
+            if not number.isdigit() or not low <= int(number) <= high or (name == "BYMONTH" and value != number):
+                raise ValueError(_range_message(name, low, high))
+    until = _until(parts.pop("UNTIL"), tz) if "UNTIL" in parts else None
+    count = int(parts.pop("COUNT")) if "COUNT" in parts else None
+    try:
+        rule = rrulestr(";".join(f"{k}={v}" for k, v in parts.items()), dtstart=dtstart)
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError) as error:
+        raise ValueError(INVALID_RULE_MESSAGE) from error
+    if not isinstance(rule, rrule):
+        raise ValueError(ONE_RULE_MESSAGE)
+    return Rule(rule, count, freq, until, int(parts.get("INTERVAL", "1")))
+
+
+def _until(value: str, tz: tzinfo) -> datetime:
+    """An RRULE's UNTIL as naive wall time: a date includes its whole day (a chore due at 09:00 "until 1 March"
+    is due on 1 March), "...Z" is UTC (RFC 5545's form when the start has a zone) seen on `tz`'s wall clock, a
+    bare date-time is wall time already."""
+    try:
+        if len(value) == 8:
+            return datetime.strptime(value, "%Y%m%d").replace(hour=23, minute=59, second=59)
+        if value.endswith("Z"):
+            moment = datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            return moment.astimezone(tz).replace(tzinfo=None)
+        return datetime.strptime(value, "%Y%m%dT%H%M%S")
+    except ValueError:
+        raise ValueError(UNTIL_MESSAGE) from None
+
+
+def _rule(recurrence: Recurrence, dtstart: datetime, tz: tzinfo = UTC) -> Rule:
+    """The rule of a calendar recurrence, in naive wall time from `dtstart` (its phase for `every`, and the time
+    of day when the recurrence names none)."""
+    if recurrence.kind == "rrule":
+        return parse_rrule(recurrence.rrule, dtstart, tz)
+    parts: dict[str, Any] = {"dtstart": dtstart, "interval": recurrence.every, "wkst": MO}
+    if recurrence.kind == "weekly":
+        if not recurrence.days:
+            raise ValueError("a weekly recurrence needs days")
+        parts["byweekday"] = tuple(WEEKDAYS.index(day) for day in recurrence.days)
+        if recurrence.time:
+            hour, minute = recurrence.time.split(":")
+            parts |= {"byhour": int(hour), "byminute": int(minute), "bysecond": 0}
+        return Rule(rrule(WEEKLY, **parts))
+    if recurrence.kind == "monthly":
+        if recurrence.weekday:
+            if recurrence.week not in (1, 2, 3, 4, -1):
+                raise ValueError("week is 1..4 or -1")
+            parts["byweekday"] = weekday(WEEKDAYS.index(recurrence.weekday), recurrence.week)
+        elif recurrence.day_of_month == -1 or 1 <= recurrence.day_of_month <= 31:
+            parts |= _month_days(recurrence.day_of_month)
+        else:
+            raise ValueError("day_of_month is 1..31 or -1")
+        return Rule(rrule(MONTHLY, **parts))
+    if not 1 <= recurrence.month <= 12 or not 1 <= recurrence.day <= _DAYS_IN_MONTH[recurrence.month] + (
+        recurrence.month == 2
+    ):
+        raise ValueError("a yearly recurrence needs a month 1..12 and a day of it")
+    return Rule(rrule(YEARLY, bymonth=recurrence.month, **parts, **_month_days(recurrence.day)))
+
+
+def _fast_forward(recurrence: Recurrence, wall: datetime, target: datetime) -> datetime:
+    """A later rule start than `wall` with the same phase (whole `every` periods on) that is still well before
+    the wall time `target`: dateutil walks every occurrence from the start, so a years-old anchor would cost
+    hundreds of steps. An RFC 5545 rule (COUNT counts from its start) always starts at `wall`."""
+    if recurrence.kind == "rrule" or target - wall < timedelta(days=62):
+        return wall
+    if recurrence.kind == "weekly":
+        monday = wall - timedelta(days=wall.weekday())
+        period = timedelta(weeks=recurrence.every)
+        return monday + period * ((target - monday - _OFFSET_SLACK) // period)
+    step = recurrence.every * (12 if recurrence.kind == "yearly" else 1)
+    months = (target.year - wall.year) * 12 + target.month - wall.month - 1
+    return _plus_months(wall.replace(day=1), step * (months // step))
+
+
+def _years_on(wall: datetime, years: int) -> datetime:
+    return wall.replace(year=wall.year + years)
+
+
+def _first_slot(
+    recurrence: Recurrence, wall: datetime, threshold: datetime, tz: tzinfo, *, inclusive: bool = False
+) -> datetime | None:
+    """The first slot of a calendar recurrence whose rule starts at the naive local time `wall` that is after
+    `threshold` (or at it, `inclusive`) and in season; None when the rule has ended (COUNT, UNTIL) or has none
+    within its horizon.
+
+    dateutil checks UNTIL only against the slots it finds: a rule no date matches (FREQ=DAILY;BYMONTH=4;
+    BYMONTHDAY=31) runs on to the year 9999, seconds of work. So the search runs on a copy moved a multiple of
+    400 years on (the Gregorian calendar repeats exactly: same weekdays, leap days, week numbers) to just before
+    9999, where that end comes after at most 400 more years, and its slots are moved back."""
+    target = threshold.astimezone(tz).replace(tzinfo=None)
+    dtstart = _fast_forward(recurrence, wall, target)
+    found = _rule(recurrence, dtstart, tz)
+    if found.count is None and found.freq in ("DAILY", "WEEKLY"):
+        # An RFC 5545 rule walks a day (or week) per step from its start: a daily one ten years old is 3650 steps.
+        # Without COUNT, starting whole INTERVAL periods later gives the same slots (the same weekdays, times of
+        # day and period boundaries; what the rule leaves implicit dateutil reads from the start again).
+        period = timedelta(days=found.interval * (7 if found.freq == "WEEKLY" else 1))
+        if target - dtstart > 2 * period + _OFFSET_SLACK:
+            dtstart += period * ((target - dtstart - _OFFSET_SLACK) // period)
+    horizon = target.replace(year=min(target.year + _RULE_HORIZON[found.freq], 9999), day=min(target.day, 28))
+    until = horizon if found.until is None else min(found.until, horizon)
+    moved = 400 * ((9999 - horizon.year) // 400)
+    rule = found.rule.replace(dtstart=_years_on(dtstart, moved), until=_years_on(until, moved))
+    # Slots are localised in wall-clock order, so the answer is never before the threshold's wall time less
+    # the largest offset change. A COUNT is counted from the rule's start, so that rule is walked from there.
+    if found.count is None:
+        start = _years_on(max(wall, target - _OFFSET_SLACK), moved)
+        slots: Iterable[datetime] = rule.xafter(start, inc=True)
+    else:
+        slots = (slot for _, slot in zip(range(found.count), rule, strict=False))
+    for slot in slots:
+        at = _localise(_years_on(slot, -moved), tz)
+        if (at > threshold or (inclusive and at == threshold)) and in_season(at, recurrence.months, tz):
+            return at
+    return None
+
+
+def adaptive_interval(completions: Iterable[datetime], *, default: timedelta = ADAPTIVE_DEFAULT) -> timedelta:
+    """The interval an adaptive chore expects next: the decay-weighted mean of the intervals between the last
+    `ADAPTIVE_HISTORY` completions (the newest weighs 1, each older one ADAPTIVE_DECAY times the next),
+    bounded to [ADAPTIVE_MIN, ADAPTIVE_MAX]; `default` until there are two completions to measure."""
+    times = sorted({_utc(t, "completion") for t in completions})[-ADAPTIVE_HISTORY:]
+    total = weights = 0.0
+    weight = 1.0
+    for earlier, later in reversed(list(pairwise(times))):
+        total += (later - earlier).total_seconds() * weight
+        weights += weight
+        weight *= ADAPTIVE_DECAY
+    if not weights:
+        return default
+    return min(max(timedelta(seconds=round(total / weights)), ADAPTIVE_MIN), ADAPTIVE_MAX)
+
+
+def _in_season_from(when: datetime, months: tuple[int, ...], tz: tzinfo) -> datetime:
+    """`when` if in season, else the start (local midnight of the 1st) of the next in-season month."""
+    return when if in_season(when, months, tz) else _season_start_after(when, months, tz)
+
+
 def next_due(
     recurrence: Recurrence,
     *,
@@ -218,6 +530,7 @@ def next_due(
     completed_at: datetime,
     tz: tzinfo,
     anchor: datetime | None = None,
+    history: Iterable[datetime] = (),
 ) -> datetime | None:
     """When the chore falls due after the occurrence due at `previous_due` was done at `completed_at`.
 
@@ -225,13 +538,34 @@ def next_due(
     - schedule-based interval: the first occurrence of the schedule (counted from `anchor`, default
       `previous_due`) after `previous_due` and after `completed_at` — a late completion skips the
       occurrences missed meanwhile, an early one does not pull the next one forward;
-    - `rolling`: counted from `completed_at` instead;
+    - weekly, monthly, yearly, rrule: the first slot of the rule (started at `anchor`) after `previous_due`
+      and after `completed_at`, the same way; None when an RFC 5545 rule has run out (COUNT, UNTIL);
+    - adaptive: `completed_at` plus `adaptive_interval` of `history` (the chore's earlier completion times)
+      and this completion;
+    - `rolling`: counted from `completed_at` instead (a calendar rule restarts there: `every` counts from
+      the completion's week, month or year; never the occurrence just done);
     - `months`: occurrences outside the season are skipped (None if the schedule never reaches it).
     """
     previous_due = _utc(previous_due, "previous_due")
     completed_at = _utc(completed_at, "completed_at")
     if recurrence.kind == "once":
         return None
+    if recurrence.kind == "adaptive":
+        step = adaptive_interval([*history, completed_at])
+        return _in_season_from(completed_at + step, recurrence.months, tz)
+    if recurrence.kind in CALENDAR_KINDS:
+        origin = _wall(_utc(anchor, "anchor") if anchor is not None else previous_due, tz)
+        threshold = max(previous_due, completed_at)
+        if not recurrence.rolling:
+            return _first_slot(recurrence, origin, threshold, tz)
+        # The rule restarts on the completion's day, at the schedule's time of day. Restarted there, "every 3
+        # months" may never meet a season (August, November, ... for June): then it restarts when the season does.
+        restarted = datetime.combine(_wall(completed_at, tz).date(), origin.time())
+        due = _first_slot(recurrence, restarted, threshold, tz)
+        if due is None and recurrence.months:
+            season = _wall(_season_start_after(completed_at, recurrence.months, tz), tz)
+            due = _first_slot(recurrence, datetime.combine(season.date(), origin.time()), threshold, tz)
+        return due
     assert recurrence.unit is not None  # guaranteed by Recurrence.__post_init__
     if recurrence.rolling:
         origin, threshold = completed_at, completed_at
@@ -244,18 +578,20 @@ def next_due(
 def first_due(recurrence: Recurrence, *, start: datetime, tz: tzinfo) -> datetime | None:
     """The first due time of a chore whose schedule starts at `start` (the requested first due time).
 
-    `start` itself when in season; otherwise the first in-season occurrence of the schedule (for a
-    one-off chore: the 1st of the next in-season month, at `start`'s local time of day). None when an
-    interval schedule never reaches its season.
+    A calendar kind (weekly, monthly, yearly, rrule): its first in-season slot at or after `start`. Otherwise
+    `start` itself when in season; else the first in-season occurrence of the schedule (for a one-off or
+    adaptive chore: the 1st of the next in-season month, at `start`'s local time of day). None when the
+    schedule never reaches its season.
     """
     start = _utc(start, "start")
+    if recurrence.kind in CALENDAR_KINDS:
+        return _first_slot(recurrence, _wall(start, tz), start, tz, inclusive=True)
     if in_season(start, recurrence.months, tz):
         return start
-    if recurrence.kind == "once":
+    if recurrence.kind in ("once", "adaptive"):
         season = _season_start_after(start, recurrence.months, tz).astimezone(tz)
         wall = start.astimezone(tz)
-        moved = datetime.combine(season.date(), wall.time().replace(fold=0), tzinfo=tz)
-        return moved.astimezone(UTC)
+        return _localise(datetime.combine(season.date(), wall.time().replace(fold=0)), tz)
     assert recurrence.unit is not None
     return _first_in_season_after(start, recurrence.unit, recurrence.every, start, recurrence.months, tz)
 
@@ -280,6 +616,8 @@ class ScheduleState:
     anchor: datetime | None = None
     assignee_id: uuid.UUID | None = None
     last_completion_time: datetime | None = None
+    # Earlier completion times of the chore (the newest ADAPTIVE_HISTORY suffice): what an adaptive one learns from.
+    history: tuple[datetime, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -313,7 +651,12 @@ def complete(
     assignee is chosen by `assignment.next_assignee` from `tally` (and `rng`, for the random strategies)."""
     completed_at = _utc(completed_at, "completed_at")
     following = next_due(
-        state.recurrence, previous_due=state.due, completed_at=completed_at, tz=tz, anchor=state.anchor
+        state.recurrence,
+        previous_due=state.due,
+        completed_at=completed_at,
+        tz=tz,
+        anchor=state.anchor,
+        history=state.history,
     )
     last = state.last_completion_time
     return CompletionChange(

@@ -113,9 +113,10 @@ def _annotate(household_id: uuid.UUID, chore_id: uuid.UUID | None = None) -> Non
 def _reschedule(chore: Chore, changes: validation.Changes, now: datetime, tz: tzinfo) -> None:
     """A new schedule (or a new due time) starts counting afresh; a done one-off chore comes back."""
     start = changes.next_due_time or chore.next_due_time or now
-    due = scheduling.first_due(scheduling.Recurrence.from_json(chore.recurrence), start=start, tz=tz)
+    recurrence = scheduling.Recurrence.from_json(chore.recurrence)
+    due = scheduling.first_due(recurrence, start=start, tz=tz)
     if due is None:
-        raise invalid("recurrence.months", "the schedule never falls in these months")
+        raise validation.never_due(recurrence)
     chore.anchor_time = start
     chore.next_due_time = due
     chore.state = ACTIVE
@@ -194,7 +195,7 @@ class ChoreService:
         start = changes.next_due_time or now
         due = scheduling.first_due(changes.recurrence, start=start, tz=zone(membership.time_zone))
         if due is None:
-            raise invalid("recurrence.months", "the schedule never falls in these months")
+            raise validation.never_due(changes.recurrence)
         chore = Chore(
             id=new_id(),
             household_id=household_id,
@@ -434,13 +435,21 @@ class ChoreService:
                 assignee_id=chore.assignee_id,
                 points=chore.points,
             )
+            recurrence = scheduling.Recurrence.from_json(chore.recurrence)
+            # Only an adaptive chore learns from its history: the newest few completions, one bounded query.
+            history = (
+                await completions.recent_times(household_id, chore.id, scheduling.ADAPTIVE_HISTORY)
+                if recurrence.kind == "adaptive"
+                else ()
+            )
             state = scheduling.ScheduleState(
-                recurrence=scheduling.Recurrence.from_json(chore.recurrence),
+                recurrence=recurrence,
                 assignment=assignment,
                 due=chore.next_due_time,
                 anchor=chore.anchor_time,
                 assignee_id=chore.assignee_id,
                 last_completion_time=chore.last_completion_time,
+                history=history,
             )
             change = scheduling.complete(
                 state, completed_at=valid.completed_at, tz=zone(membership.time_zone), tally=tally, rng=self._rng

@@ -13,7 +13,9 @@ requires) belong to the use case, which holds the row.
 
 from __future__ import annotations
 
+import re
 import uuid
+from calendar import monthrange
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta, tzinfo
@@ -21,6 +23,7 @@ from typing import Any, cast, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kit import timestamps
+from kit.errors import InvalidArgument, invalid
 from kit.field_mask import UpdateMask
 from kit.text import CONTROL_CHARACTERS_MESSAGE, has_control_characters
 from kit.validation import Violations
@@ -59,8 +62,12 @@ MAX_DUE_DISTANCE = timedelta(days=100 * 366)
 # than its creation or its first due time (whichever is earlier) minus this.
 BACKDATE_TOLERANCE = timedelta(days=1)
 
-# Proto names of the recurrence kinds and assignment settings the slice does not implement yet.
-UNSUPPORTED_KINDS = ("weekly", "monthly", "yearly", "rrule", "adaptive")
+# Recurrences: every N years at most this (a yearly rule is searched a century ahead), an RRULE this long.
+MAX_EVERY_YEARS = 50
+MAX_RRULE = 500
+KINDS_HINT = "once, interval, weekly, monthly, yearly, rrule or adaptive"
+TIME_OF_DAY = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
+
 # Rotating daily/weekly needs the scheduled job that is not built; on_completion is what every strategy does.
 UNSUPPORTED_ROTATE = ("daily", "weekly")
 SUPPORTED_ROTATE = ("", "on_completion")
@@ -150,39 +157,120 @@ def _in_range(value: int, name: str, low: int, high: int, errors: Violations) ->
     return value
 
 
+def _every(data: RecurrenceInput, high: int, errors: Violations) -> int:
+    """A calendar kind's `every`: 1 when left out (proto3 sends 0), else 1..`high`."""
+    if data.every == 0:
+        return 1
+    if not 1 <= data.every <= high:
+        errors.add("recurrence.every", f"must be between 1 and {high}")
+    return data.every
+
+
+def _weekday(value: str, name: str, errors: Violations) -> None:
+    if value not in scheduling.WEEKDAYS:
+        errors.add(name, f"must be one of {', '.join(scheduling.WEEKDAYS)}")
+
+
+def _weekly(data: RecurrenceInput, errors: Violations) -> None:
+    if not data.days:
+        errors.add("recurrence.days", f"a weekly chore needs at least one day ({', '.join(scheduling.WEEKDAYS)})")
+    for index, day in enumerate(data.days):
+        _weekday(day, f"recurrence.days[{index}]", errors)
+    if len(set(data.days)) != len(data.days):
+        errors.add("recurrence.days", "must not repeat a day")
+    if data.time and not TIME_OF_DAY.fullmatch(data.time):
+        errors.add("recurrence.time", "must be a time of day HH:MM (00:00 to 23:59)")
+
+
+def _monthly(data: RecurrenceInput, errors: Violations) -> None:
+    by_weekday = bool(data.weekday) or data.week != 0
+    if by_weekday and data.day_of_month:
+        errors.add("recurrence.day_of_month", "give either day_of_month, or weekday and week, not both")
+    elif by_weekday:
+        if not data.weekday:
+            errors.add("recurrence.weekday", "is required with week (mon..sun)")
+        else:
+            _weekday(data.weekday, "recurrence.weekday", errors)
+        if data.week not in (1, 2, 3, 4, -1):
+            errors.add("recurrence.week", "is required with weekday: 1 to 4, or -1 for the last")
+    elif not (data.day_of_month == -1 or 1 <= data.day_of_month <= 31):
+        errors.add(
+            "recurrence.day_of_month",
+            "is required: 1 to 31 (a short month's last day stands in), -1 for the last day, or weekday and week",
+        )
+
+
+def _yearly(data: RecurrenceInput, errors: Violations) -> None:
+    if not 1 <= data.month <= 12:
+        errors.add("recurrence.month", "is required: 1 to 12")
+    else:
+        # 29 February is allowed (28 February in common years).
+        last = monthrange(2000, data.month)[1]
+        if not 1 <= data.day <= last:
+            errors.add("recurrence.day", f"must be between 1 and {last} for month {data.month}")
+
+
+def _rrule(data: RecurrenceInput, errors: Violations) -> None:
+    if not data.rrule.strip():
+        errors.add("recurrence.rrule", "is required (RFC 5545, e.g. FREQ=WEEKLY;BYDAY=MO,TH)")
+    elif len(data.rrule) > MAX_RRULE:
+        errors.add("recurrence.rrule", f"must be at most {MAX_RRULE} characters")
+    else:
+        try:
+            scheduling.parse_rrule(data.rrule, datetime(2000, 1, 1))
+        except ValueError as error:
+            errors.add("recurrence.rrule", str(error))
+
+
 def recurrence(data: RecurrenceInput | None, errors: Violations) -> scheduling.Recurrence | None:
     if data is None or not data.kind:
-        errors.add("recurrence", "is required (once or interval)")
-        return None
-    if data.kind in UNSUPPORTED_KINDS:
-        errors.add("recurrence", f"recurrence kind {data.kind!r} is not supported yet (use once or interval)")
+        errors.add("recurrence", f"is required ({KINDS_HINT})")
         return None
     if data.kind not in scheduling.KINDS:
-        errors.add("recurrence", f"unknown recurrence kind {data.kind!r}")
+        errors.add("recurrence", f"unknown recurrence kind {data.kind!r} ({KINDS_HINT})")
         return None
-    ok = True
+    before = len(errors)
     if any(not 1 <= month <= 12 for month in data.months):
         errors.add("recurrence.months", "months are 1 to 12")
-        ok = False
     elif len(set(data.months)) != len(data.months):
         errors.add("recurrence.months", "must not repeat a month")
-        ok = False
+    every = 1
     if data.kind == "interval":
         if not 1 <= data.every <= MAX_EVERY:
             errors.add("recurrence.every", f"must be between 1 and {MAX_EVERY}")
-            ok = False
         if data.unit not in scheduling.UNITS:
             errors.add("recurrence.unit", "is required (hours, days, weeks, months or years)")
-            ok = False
-    if not ok:
+        every = data.every
+    elif data.kind in ("weekly", "monthly", "yearly"):
+        every = _every(data, MAX_EVERY_YEARS if data.kind == "yearly" else MAX_EVERY, errors)
+        {"weekly": _weekly, "monthly": _monthly, "yearly": _yearly}[data.kind](data, errors)
+    elif data.kind == "rrule":
+        _rrule(data, errors)
+    if len(errors) > before:
         return None
+    kind = data.kind
     return scheduling.Recurrence(
-        kind=data.kind,
-        every=data.every if data.kind == "interval" else 1,
-        unit=cast(scheduling.Unit, data.unit) if data.kind == "interval" else None,
+        kind=kind,
+        every=every,
+        unit=cast(scheduling.Unit, data.unit) if kind == "interval" else None,
         rolling=data.rolling,
         months=tuple(sorted(data.months)),
+        days=data.days if kind == "weekly" else (),
+        time=data.time if kind == "weekly" else "",
+        day_of_month=data.day_of_month if kind == "monthly" and not data.weekday else 0,
+        weekday=data.weekday if kind == "monthly" else "",
+        week=data.week if kind == "monthly" and data.weekday else 0,
+        month=data.month if kind == "yearly" else 0,
+        day=data.day if kind == "yearly" else 0,
+        rrule=data.rrule.strip() if kind == "rrule" else "",
     )
+
+
+def never_due(recurrence: scheduling.Recurrence) -> InvalidArgument:
+    """The refusal of a schedule with no due time at all (`scheduling.first_due` gave None)."""
+    if recurrence.kind == "rrule" and not recurrence.months:
+        return invalid("recurrence.rrule", "the rule never falls due after the first due time")
+    return invalid("recurrence.months", "the schedule never falls in these months")
 
 
 def assignment(data: AssignmentInput | None, errors: Violations) -> assigning.Assignment | None:

@@ -119,12 +119,13 @@ def test_other_zones_use_their_own_transition_dates() -> None:
 
 
 def test_wall_time_in_the_spring_gap_resolves_forward_then_returns() -> None:
-    # 02:30 does not exist on 29 March 2026 in Berlin: that day it is 03:30 CEST; the next day 02:30 again.
+    # 02:30 does not exist on 29 March 2026 in Berlin: that day it is the first valid instant after the gap,
+    # 03:00 CEST; the next day 02:30 again.
     daily = every(1, "days")
     anchor = berlin(2026, 3, 28, 2, 30)
     gap_day = next_due(daily, previous_due=anchor, completed_at=anchor, tz=BERLIN, anchor=anchor)
-    assert gap_day == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
-    assert local(gap_day).hour == 3
+    assert gap_day == datetime(2026, 3, 29, 1, 0, tzinfo=UTC)
+    assert (local(gap_day).hour, local(gap_day).minute) == (3, 0)
     after = next_due(daily, previous_due=gap_day, completed_at=gap_day, tz=BERLIN, anchor=anchor)
     assert local(after) == berlin(2026, 3, 30, 2, 30)
 
@@ -391,7 +392,9 @@ def test_recurrence_rejects_impossible_values() -> None:
     with pytest.raises(ValueError, match="a unit"):
         Recurrence("interval", 1, None)
     with pytest.raises(ValueError, match="unknown recurrence kind"):
-        Recurrence("weekly")  # type: ignore[arg-type]
+        Recurrence("fortnightly")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="needs days"):
+        Recurrence("weekly")
     with pytest.raises(ValueError, match=r"months are 1\.\.12"):
         Recurrence("once", months=(13,))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import uuid
 from datetime import UTC, datetime, timedelta, tzinfo
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,11 +20,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.task.scheduling import (
+    ADAPTIVE_DEFAULT,
+    ADAPTIVE_MAX,
+    ADAPTIVE_MIN,
     Assignment,
     Recurrence,
     ScheduleState,
     complete,
     completed_on_time,
+    first_due,
     next_due,
     shift,
 )
@@ -156,8 +161,9 @@ def test_day_or_longer_steps_keep_the_wall_clock_time_across_dst(
         assert expected.day == min(start.day, last_day)
     if exists(expected, tz):
         assert got == expected  # same local time of day, whatever the offset did meanwhile
-    else:  # a spring-forward gap: the same instant as the wall time before it, plus the gap
-        assert due == instant(expected, tz)
+    else:  # a spring-forward gap: the first valid instant after it (the transition)
+        assert local_wall(due, tz) > expected
+        assert local_wall(due - timedelta(seconds=1), tz) < expected
 
 
 @FAST
@@ -281,3 +287,138 @@ def test_the_completion_change_is_deterministic_and_never_moves_a_schedule_backw
             assert change.next_due > state.due
         if state.recurrence.months:
             assert change.next_due.astimezone(tz).month in state.recurrence.months
+
+
+# --- calendar kinds (weekly, monthly, yearly, rrule) and adaptive -------------------------------------------
+
+WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+clock_times = st.sampled_from(("00:00", "01:30", "02:30", "03:00", "09:00", "23:59")) | st.builds(
+    lambda h, m: f"{h:02d}:{m:02d}", st.integers(0, 23), st.integers(0, 59)
+)
+seasons = st.just(()) | st.lists(st.integers(1, 12), min_size=1, max_size=11, unique=True).map(
+    lambda ms: tuple(sorted(ms))
+)
+
+
+@st.composite
+def calendar_recurrences(draw: Any) -> Recurrence:
+    kind = draw(st.sampled_from(("weekly", "monthly_day", "monthly_weekday", "yearly", "rrule")))
+    every = draw(st.integers(1, 3))
+    rolling = draw(st.booleans())
+    months = draw(seasons)
+    if kind == "weekly":
+        days = tuple(draw(st.lists(st.sampled_from(WEEKDAY_NAMES), min_size=1, max_size=7, unique=True)))
+        return Recurrence("weekly", every, days=days, time=draw(clock_times), rolling=rolling, months=months)
+    if kind == "monthly_day":
+        day = draw(st.sampled_from((-1, 1, 15, 28, 29, 30, 31)) | st.integers(1, 31))
+        return Recurrence("monthly", every, day_of_month=day, rolling=rolling, months=months)
+    if kind == "monthly_weekday":
+        name, week = draw(st.sampled_from(WEEKDAY_NAMES)), draw(st.sampled_from((1, 2, 3, 4, -1)))
+        return Recurrence("monthly", every, weekday=name, week=week, rolling=rolling, months=months)
+    if kind == "yearly":
+        month = draw(st.sampled_from(months) if months else st.integers(1, 12))
+        day = draw(st.integers(1, calendar.monthrange(2000, month)[1]))  # 2000: 29 February allowed
+        return Recurrence("yearly", every, month=month, day=day, rolling=rolling, months=months)
+    rule = draw(
+        st.sampled_from(
+            (
+                "FREQ=DAILY;INTERVAL=3",
+                "FREQ=WEEKLY;BYDAY=MO,FR;BYHOUR=2;BYMINUTE=30",
+                "FREQ=MONTHLY;BYDAY=-1SU",
+                "FREQ=MONTHLY;BYMONTHDAY=31",
+                "FREQ=YEARLY;BYMONTH=3,10;BYDAY=-1SU;BYHOUR=2",
+            )
+        )
+    )
+    return Recurrence("rrule", rrule=rule, rolling=rolling, months=months)
+
+
+def _allowed_weekdays(recurrence: Recurrence) -> set[int] | None:
+    if recurrence.kind == "weekly":
+        return {WEEKDAY_NAMES.index(d) for d in recurrence.days}
+    if recurrence.kind == "monthly" and recurrence.weekday:
+        return {WEEKDAY_NAMES.index(recurrence.weekday)}
+    return None
+
+
+def _wall_time(recurrence: Recurrence, anchor_wall: datetime) -> tuple[int, int] | None:
+    """The local time of day every slot should show (None: the rule sets it itself)."""
+    if recurrence.kind == "weekly":
+        hour, minute = recurrence.time.split(":")
+        return int(hour), int(minute)
+    if recurrence.kind in ("monthly", "yearly"):
+        return anchor_wall.hour, anchor_wall.minute
+    return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(calendar_recurrences(), zones, walls, st.integers(0, 60), offsets)
+def test_a_calendar_chore_falls_due_after_the_reference_on_an_allowed_day_at_its_time(
+    recurrence: Recurrence, tz: tzinfo, anchor_wall: datetime, skip_days: int, offset: timedelta
+) -> None:
+    anchor = instant(anchor_wall, tz)
+    first = first_due(recurrence, start=anchor, tz=tz)
+    if first is None:  # a season the rule never reaches (yearly in March, season April)
+        return
+    assert first >= anchor
+    previous_due = next_due(
+        recurrence, previous_due=first, completed_at=first + timedelta(days=skip_days), tz=tz, anchor=anchor
+    )
+    assert previous_due is not None
+    completed_at = previous_due + offset
+    due = next_due(recurrence, previous_due=previous_due, completed_at=completed_at, tz=tz, anchor=anchor)
+    assert due is not None
+    # Strictly after the reference instants.
+    assert due > completed_at
+    assert due > previous_due
+    wall = local_wall(due, tz)
+    # In season, on an allowed weekday.
+    if recurrence.months:
+        assert wall.month in recurrence.months
+    allowed = _allowed_weekdays(recurrence)
+    if allowed is not None and exists(wall, tz):
+        assert wall.weekday() in allowed
+    # The local time never drifts: the rule's time, except in a spring gap (then the first instant after it).
+    expected = _wall_time(recurrence, local_wall(anchor, tz))
+    if expected is not None:
+        intended = wall.replace(hour=expected[0], minute=expected[1], second=0, microsecond=0)
+        if exists(intended, tz):
+            assert (wall.hour, wall.minute) == expected
+        else:
+            assert local_wall(due - timedelta(seconds=1), tz) < intended < wall
+    if recurrence.kind == "monthly" and not recurrence.weekday and exists(wall, tz):
+        last = calendar.monthrange(wall.year, wall.month)[1]
+        day = recurrence.day_of_month
+        assert wall.day == (last if day == -1 else min(day, last))
+    # Stable under recomputation: the same inputs give the same answer, and any reference just before the
+    # answer (on the same schedule) gives it again.
+    assert next_due(recurrence, previous_due=previous_due, completed_at=completed_at, tz=tz, anchor=anchor) == due
+    if not recurrence.rolling:
+        just_before = due - timedelta(seconds=1)
+        again = next_due(recurrence, previous_due=previous_due, completed_at=just_before, tz=tz, anchor=anchor)
+        assert again == due
+
+
+@FAST
+@given(
+    st.lists(
+        st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)),
+        max_size=15,
+    ),
+    zones,
+)
+def test_an_adaptive_chore_falls_due_after_its_completion_within_the_bounds(
+    history: list[datetime], tz: tzinfo
+) -> None:
+    completed_at = max(history, default=datetime(2030, 1, 2, tzinfo=UTC)) + timedelta(minutes=1)
+    due = next_due(Recurrence("adaptive"), previous_due=completed_at, completed_at=completed_at, tz=tz, history=history)
+    assert due is not None
+    assert completed_at + ADAPTIVE_MIN <= due <= completed_at + ADAPTIVE_MAX
+    # The learned interval lies within the intervals it learned from (a weighted mean), or is the default.
+    times = sorted({*history, completed_at})[-10:]
+    gaps = [b - a for a, b in pairwise(times)]
+    if gaps:
+        assert max(min(gaps), ADAPTIVE_MIN) - timedelta(seconds=1) <= due - completed_at
+        assert due - completed_at <= min(max(max(gaps), ADAPTIVE_MIN), ADAPTIVE_MAX) + timedelta(seconds=1)
+    else:
+        assert due - completed_at == ADAPTIVE_DEFAULT
