@@ -34,7 +34,7 @@ from services.task.inputs import (
     RecurrenceInput,
     Unreadable,
 )
-from services.task.models import ACTIVE, ARCHIVED, DONE, Chore, Completion, etag_of
+from services.task.models import ACTIVE, ARCHIVED, DONE, Chore, Completion, PointEntry, Reward, etag_of
 
 HOUSEHOLD = "households/{household}"
 CHORE = "households/{household}/chores/{chore}"
@@ -328,4 +328,57 @@ def completion_to_proto(completion: Completion) -> task_pb2.Completion:
     _set_time(message.complete_time, completion.complete_time)
     _set_time(message.due_time, completion.due_time)
     _set_time(message.create_time, completion.create_time)
+    return message
+
+
+# --- points and rewards (services.task.points) ------------------------------------------------------------
+
+REWARD = "households/{household}/rewards/{reward}"
+
+
+def reward_ids(name: str) -> tuple[uuid.UUID, uuid.UUID]:
+    """(household, reward) of households/{household}/rewards/{reward}; INVALID_ARGUMENT on `name`."""
+    ids = parse_ids(name, REWARD)
+    return ids["household"], ids["reward"]
+
+
+def optional_user(value: str, *, field: str = "user") -> uuid.UUID | None:
+    """users/{user}, or None when empty; INVALID_ARGUMENT on `field` when it does not parse."""
+    return parse_ids(value, USER, field=field)["user"] if value else None
+
+
+def point_entry_to_proto(entry: PointEntry) -> task_pb2.PointEntry:
+    message = task_pb2.PointEntry(
+        name=f"households/{entry.household_id}/points/{entry.id}",
+        user=user_name(entry.user_id),
+        delta=entry.delta,
+        reason=task_pb2.PointEntry.Reason.Name(task_pb2.PointEntry.Reason.Value(entry.reason.upper())),
+        completion_id=str(entry.completion_id or ""),
+        reward_id=str(entry.reward_id or ""),
+        balance=entry.balance,
+    )
+    _set_time(message.create_time, entry.create_time)
+    return message
+
+
+def reward_to_proto(reward: Reward) -> task_pb2.Reward:
+    message = task_pb2.Reward(
+        name=f"households/{reward.household_id}/rewards/{reward.id}",
+        title=reward.title,
+        description=reward.description,
+        cost=reward.cost,
+        creator=user_name(reward.creator_id),
+    )
+    _set_time(message.create_time, reward.create_time)
+    return message
+
+
+def redemption_to_proto(entry: PointEntry, cost: int) -> task_pb2.Redemption:
+    message = task_pb2.Redemption(
+        name=f"households/{entry.household_id}/rewards/{entry.reward_id}/redemptions/{entry.id}",
+        user=user_name(entry.user_id),
+        cost=cost,
+        balance=entry.balance,
+    )
+    _set_time(message.create_time, entry.create_time)
     return message

@@ -150,3 +150,72 @@ inbox = inbox_table(Base.metadata)
 # CreateChore's and CompleteChore's request ids (kit.idempotency): scoped to the caller, so two members
 # using the same one each make their own request.
 idempotency_keys = idempotency_table(Base.metadata)
+
+
+# --- points and rewards (services.task.points) --------------------------------------------------------------
+
+COMPLETION_POINTS, UNDO, PENALTY, REDEMPTION, ADJUSTMENT = "completion", "undo", "penalty", "redemption", "adjustment"
+POINT_REASONS = (COMPLETION_POINTS, UNDO, PENALTY, REDEMPTION, ADJUSTMENT)
+
+
+class PointEntry(Base):
+    """One line of a member's points ledger: append-only (no code path updates or deletes one, but erasure, which
+    replaces the user id with kit.erasure.DELETED_USER, and a deleted household's erasure). A redemption is its
+    ledger entry: its id is the redemption's id."""
+
+    __tablename__ = "points_ledger"
+    __table_args__ = (
+        sa.CheckConstraint(f"reason IN {POINT_REASONS!r}", name="reason"),
+        # A member's entries, newest first (GET …/points), keyset on (create_time, id).
+        sa.Index(
+            "ix_points_ledger_household_id_user_id_create_time_id", "household_id", "user_id", "create_time", "id"
+        ),
+        # A person's entries in every household (erasure, export).
+        sa.Index("ix_points_ledger_user_id", "user_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    household_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    delta: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    reason: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    # What the entry is about (each NULL when it is about something else).
+    completion_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    reward_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    # Who caused it (the completer's recorder, the redeemer, the job's service identity: NULL).
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    # The member's balance after this entry.
+    balance: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
+    create_time: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+
+
+class PointBalance(Base):
+    """SUM(points_ledger.delta) per member, kept in the transaction of each entry (services.task.points.record):
+    reading a balance is one primary-key lookup, and its row lock is what serialises concurrent redemptions."""
+
+    __tablename__ = "point_balances"
+    __table_args__ = (sa.Index("ix_point_balances_user_id", "user_id"),)
+
+    household_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    balance: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
+    update_time: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+
+
+class Reward(Base):
+    """What a household's members may spend their points on (created by owners and admins)."""
+
+    __tablename__ = "rewards"
+    __table_args__ = (
+        sa.CheckConstraint("cost BETWEEN 1 AND 100000", name="cost"),
+        sa.Index("ix_rewards_household_id_create_time_id", "household_id", "create_time", "id"),
+        sa.Index("ix_rewards_creator_id", "creator_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    household_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    title: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    description: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    cost: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    creator_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    create_time: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)

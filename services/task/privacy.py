@@ -16,6 +16,9 @@ On user.deleted (`erase_user`) the household keeps its history, attributed to a 
   assignee (`assignment.reassigned`: a round robin to whoever followed them), or to nobody when it is done or
   archived; each such chore gets a new version and a chore.updated
   event (field `assignment`), in the same transaction;
+- their points ledger entries stay (the household's history), `user_id` / `actor_id` `DELETED_USER` (the
+  only change a ledger entry ever takes); their balances are deleted; rewards they created stay, `creator_id`
+  `DELETED_USER`;
 - their away periods and their request ids (kit.idempotency: the caller's user id, kept 24 h only for retries
   they can no longer send) are deleted;
 - events in the outbox that name them (published ones, kept for the retention period, and unpublished ones,
@@ -28,7 +31,8 @@ in Redis until its TTL (`TASK_CHORE_LIST_TTL_SECONDS`).
 `DELETED_USER` is the nil UUID: one marker for every deleted person, so that no table keeps a per-person
 pseudonym that would still tie their completions together.
 
-On household.deleted (`erase_household`) its chores, completions, away periods and request ids are deleted, not
+On household.deleted (`erase_household`) its chores, completions, points ledger, balances, rewards, away periods
+and request ids are deleted, not
 archived: nobody can read them any more (no one is a member of a deleted household), so keeping them would be
 keeping the members' history for no purpose. Outbox rows about it are left to the outbox's retention.
 
@@ -56,7 +60,7 @@ from kit.erasure import DELETED_USER, anonymise_outbox
 from kit.errors import PermissionDenied
 from kit.outbox import add_event
 from services.task import assignment, converters, events, scheduling
-from services.task.models import ACTIVE, Away, Chore, Completion, idempotency_keys
+from services.task.models import ACTIVE, Away, Chore, Completion, PointBalance, PointEntry, Reward, idempotency_keys
 
 # What a random strategy draws from when a chore's assignee is erased.
 _RNG = random.SystemRandom()
@@ -134,9 +138,30 @@ async def erase_user(session: AsyncSession, user_id: uuid.UUID, *, now: datetime
         .execution_options(synchronize_session=False)
     )
     await session.execute(sa.delete(Away).where(Away.user_id == user_id))
+    await _erase_points_of(session, user_id)
     await session.execute(sa.delete(idempotency_keys).where(idempotency_keys.c.caller == str(user_id)))
     await anonymise_outbox(session, user_id)
     return erased
+
+
+async def _erase_points_of(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """The person's ledger entries stay (the household's history of points), their id replaced by DELETED_USER
+    (the ledger's one permitted change); their balances go (nobody can spend them); rewards they created stay,
+    the creator DELETED_USER."""
+    for column in (PointEntry.user_id, PointEntry.actor_id):
+        await session.execute(
+            sa.update(PointEntry)
+            .where(column == user_id)
+            .values({column.key: DELETED_USER})
+            .execution_options(synchronize_session=False)
+        )
+    await session.execute(sa.delete(PointBalance).where(PointBalance.user_id == user_id))
+    await session.execute(
+        sa.update(Reward)
+        .where(Reward.creator_id == user_id)
+        .values(creator_id=DELETED_USER)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def erase_household(session: AsyncSession, household_id: uuid.UUID) -> None:
@@ -144,11 +169,13 @@ async def erase_household(session: AsyncSession, household_id: uuid.UUID) -> Non
     resources = sa.union_all(
         sa.select(Chore.id).where(Chore.household_id == household_id),
         sa.select(Completion.id).where(Completion.household_id == household_id),
+        sa.select(Reward.id).where(Reward.household_id == household_id),
+        sa.select(PointEntry.id).where(PointEntry.household_id == household_id),
     )
     await session.execute(sa.delete(idempotency_keys).where(idempotency_keys.c.resource_id.in_(resources)))
     await session.execute(sa.delete(Away).where(Away.household_id == household_id))
     # Completions would go with their chores (ON DELETE CASCADE); by household, they go by their index.
-    for model in (Completion, Chore):
+    for model in (Completion, Chore, PointEntry, PointBalance, Reward):
         await session.execute(
             sa.delete(model).where(model.household_id == household_id).execution_options(synchronize_session=False)
         )
@@ -164,8 +191,9 @@ def _resource(message: Message) -> dict[str, Any]:
 
 async def export_user(session: AsyncSession, user_id: uuid.UUID) -> dict[str, Any]:
     """Everything task holds about `user_id`: the chores they created, those assigned to them or listing them in
-    their assignment, the completions they did or recorded (with times, notes and photos) and their away
-    periods (cleared ones too: `cleared_time`), in every household (former ones included)."""
+    their assignment, the completions they did or recorded (with times, notes and photos), their away
+    periods (cleared ones too: `cleared_time`), their points ledger and balances, and the rewards they created, in
+    every household (former ones included)."""
     chores = list(
         await session.scalars(sa.select(Chore).where(_chores_of(user_id)).order_by(Chore.create_time, Chore.id))
     )
@@ -183,6 +211,15 @@ async def export_user(session: AsyncSession, user_id: uuid.UUID) -> dict[str, An
         )
     ).all()
     away = await session.scalars(sa.select(Away).where(Away.user_id == user_id).order_by(Away.household_id))
+    entries = await session.scalars(
+        sa.select(PointEntry).where(PointEntry.user_id == user_id).order_by(PointEntry.create_time, PointEntry.id)
+    )
+    balances = await session.scalars(
+        sa.select(PointBalance).where(PointBalance.user_id == user_id).order_by(PointBalance.household_id)
+    )
+    rewards = await session.scalars(
+        sa.select(Reward).where(Reward.creator_id == user_id).order_by(Reward.create_time, Reward.id)
+    )
     return {
         "service": "task",
         "user": f"users/{user_id}",
@@ -201,6 +238,11 @@ async def export_user(session: AsyncSession, user_id: uuid.UUID) -> dict[str, An
             }
             for period in away
         ],
+        "points_ledger": [_resource(converters.point_entry_to_proto(entry)) for entry in entries],
+        "point_balances": [
+            {"household": f"households/{balance.household_id}", "balance": balance.balance} for balance in balances
+        ],
+        "rewards_created": [_resource(converters.reward_to_proto(reward)) for reward in rewards],
     }
 
 

@@ -11,9 +11,10 @@ from kit.telemetry import Telemetry
 from services.task.config import Settings
 from services.task.consumers import handlers
 from services.task.lists import ChoreLists
+from services.task.points import PointsService
 from services.task.privacy import UserData
 from services.task.service import ChoreService
-from services.task.servicer import ChoreServicer, PrivacyServicer
+from services.task.servicer import ChoreServicer, PointsServicer, PrivacyServicer
 from services.user.client import membership_client
 
 
@@ -28,10 +29,12 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
         # ListChores answers with the page as cached: ListChoresResponse bytes, sent as they are.
         add = passing_bytes_through(task_pb2_grpc.add_ChoreServiceServicer_to_server, ["ListChores"])
         privacy = PrivacyServicer(UserData(runtime.sessions))
+        points = PointsServicer(PointsService(runtime.sessions, membership))
         server = runtime.build_server(
             [
                 (add, servicer, "hearth.task.v1.ChoreService"),
                 (task_pb2_grpc.add_PrivacyServiceServicer_to_server, privacy, "hearth.task.v1.PrivacyService"),
+                (task_pb2_grpc.add_PointsServiceServicer_to_server, points, "hearth.task.v1.PointsService"),
             ]
         )
         runtime.publish_outbox()

@@ -64,10 +64,10 @@ from kit.outbox import add_event, new_envelope
 from kit.repository import Cursor, Page, page
 from kit.validation import Violations, caller_id
 from services.task import assignment as assigning
-from services.task import events, scheduling, validation
+from services.task import events, points, scheduling, validation
 from services.task.inputs import ME, ChoreInput, ChoreUpdate, CompleteInput, ListChoresQuery
 from services.task.lists import ChoreLists
-from services.task.models import ACTIVE, ARCHIVED, DONE, Chore, Completion, etag_of
+from services.task.models import ACTIVE, ARCHIVED, COMPLETION_POINTS, DONE, Chore, Completion, etag_of
 from services.task.repository import (
     ChoreOrder,
     ChoreRepository,
@@ -477,6 +477,17 @@ class ChoreService:
             chore.update_time = now
             envelope = new_envelope(events.chore_completed(chore, completion), household_id=household_id)
             await completions.record(completion, chore, envelope)
+            if completion.points:
+                await points.record(
+                    session,
+                    household_id,
+                    completed_by,
+                    completion.points,
+                    COMPLETION_POINTS,
+                    completion_id=completion.id,
+                    actor_id=recorder_id,
+                    now=now,
+                )
         return CompleteResult(completion, chore)
 
     async def list_completions(

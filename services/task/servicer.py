@@ -10,6 +10,7 @@ from hearth.task.v1 import task_pb2, task_pb2_grpc
 from kit.names import parse_ids
 from kit.repository import Page
 from services.task import converters
+from services.task.points import PointsService, RewardInput
 from services.task.privacy import UserData
 from services.task.repository import ChoreRow
 from services.task.service import ChoreService
@@ -89,6 +90,60 @@ class ChoreServicer(task_pb2_grpc.ChoreServiceServicer):
             completions=[converters.completion_to_proto(c) for c in page.items],
             next_page_token=page.next_page_token,
         )
+
+
+class PointsServicer(task_pb2_grpc.PointsServiceServicer):
+    def __init__(self, service: PointsService) -> None:
+        self._service = service
+
+    async def ListPointEntries(
+        self,
+        request: task_pb2.ListPointEntriesRequest,
+        context: grpc.aio.ServicerContext[task_pb2.ListPointEntriesRequest, task_pb2.ListPointEntriesResponse],
+    ) -> task_pb2.ListPointEntriesResponse:
+        ledger = await self._service.ledger(
+            converters.household_id(request.parent),
+            converters.optional_user(request.user),
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return task_pb2.ListPointEntriesResponse(
+            user=f"users/{ledger.user_id}",
+            balance=ledger.balance,
+            entries=[converters.point_entry_to_proto(e) for e in ledger.entries.items],
+            next_page_token=ledger.entries.next_page_token,
+        )
+
+    async def CreateReward(
+        self,
+        request: task_pb2.CreateRewardRequest,
+        context: grpc.aio.ServicerContext[task_pb2.CreateRewardRequest, task_pb2.Reward],
+    ) -> task_pb2.Reward:
+        data = RewardInput(title=request.reward.title, description=request.reward.description, cost=request.reward.cost)
+        reward = await self._service.create_reward(
+            converters.household_id(request.parent), data, request_id=request.request_id
+        )
+        return converters.reward_to_proto(reward)
+
+    async def ListRewards(
+        self,
+        request: task_pb2.ListRewardsRequest,
+        context: grpc.aio.ServicerContext[task_pb2.ListRewardsRequest, task_pb2.ListRewardsResponse],
+    ) -> task_pb2.ListRewardsResponse:
+        page = await self._service.list_rewards(
+            converters.household_id(request.parent), page_size=request.page_size, page_token=request.page_token
+        )
+        return task_pb2.ListRewardsResponse(
+            rewards=[converters.reward_to_proto(r) for r in page.items], next_page_token=page.next_page_token
+        )
+
+    async def RedeemReward(
+        self,
+        request: task_pb2.RedeemRewardRequest,
+        context: grpc.aio.ServicerContext[task_pb2.RedeemRewardRequest, task_pb2.Redemption],
+    ) -> task_pb2.Redemption:
+        redeemed = await self._service.redeem(*converters.reward_ids(request.name), request_id=request.request_id)
+        return converters.redemption_to_proto(redeemed.entry, redeemed.cost)
 
 
 class PrivacyServicer(task_pb2_grpc.PrivacyServiceServicer):

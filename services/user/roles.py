@@ -55,6 +55,10 @@ PERMISSIONS: Final[Mapping[str, frozenset[str]]] = {
     "chore.delete": ADULT_ROLES,
     "chore.complete_any": ADULT_ROLES,
     "chore.complete_own": EVERYONE,
+    # points and rewards (the task service's checks, services/task/points.py)
+    "points.read": EVERYONE,
+    "reward.manage": frozenset(MANAGERS),
+    "reward.redeem": EVERYONE,
 }
 
 

@@ -39,18 +39,39 @@ COMPLETION_INDEXES = {
 AWAY_INDEXES = {"pk_away_periods", "ix_away_periods_user_id"}
 # CreateChore's and CompleteChore's request ids (0004: kit.idempotency's table, per caller).
 IDEMPOTENCY_INDEXES = {"pk_idempotency_keys", "ix_idempotency_keys_created_at"}
+# Points and rewards (0010): a member's entries newest first, a person's everywhere (erasure, export).
+LEDGER_INDEXES = {
+    "pk_points_ledger",
+    "ix_points_ledger_household_id_user_id_create_time_id",
+    "ix_points_ledger_user_id",
+}
+BALANCE_INDEXES = {"pk_point_balances", "ix_point_balances_user_id"}
+REWARD_INDEXES = {"pk_rewards", "ix_rewards_household_id_create_time_id", "ix_rewards_creator_id"}
 
 
 async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitable[str]]) -> None:
     await check_reversible(
         await fresh_database("task_migrations"),
         "task",
-        tables={"chores", "completions", "outbox", "inbox", "idempotency_keys", "away_periods"},
+        tables={
+            "chores",
+            "completions",
+            "outbox",
+            "inbox",
+            "idempotency_keys",
+            "away_periods",
+            "points_ledger",
+            "point_balances",
+            "rewards",
+        },
         indexes={
             "chores": CHORE_INDEXES,
             "completions": COMPLETION_INDEXES,
             "idempotency_keys": IDEMPOTENCY_INDEXES,
             "away_periods": AWAY_INDEXES,
+            "points_ledger": LEDGER_INDEXES,
+            "point_balances": BALANCE_INDEXES,
+            "rewards": REWARD_INDEXES,
         },
         definitions={
             "ix_chores_search": ["USING gin (search)"],
@@ -59,6 +80,7 @@ async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitab
             # Request ids are per caller: keyed by the method, the creator / the recorder, and the id.
             "pk_idempotency_keys": ["UNIQUE", "(scope, caller, request_id)"],
             "pk_away_periods": ["(household_id, user_id)"],
+            "pk_point_balances": ["(household_id, user_id)"],
         },
     )
 

@@ -355,6 +355,14 @@ async def test_the_user_service_exports_what_task_holds_about_a_person(
     assert data["away_periods"] == [
         {"household": home.name, "start_time": start.isoformat(), "end_time": None, "cleared_time": None}
     ]
+    # Their points: the ledger entry the completion wrote, and the balance.
+    [entry] = data["points_ledger"]
+    assert (entry["user"], entry["reason"], entry["completion_id"]) == (
+        someone.name,
+        "COMPLETION",
+        done.name.rsplit("/", 1)[-1],
+    )
+    assert data["point_balances"] == [{"household": home.name, "balance": entry["delta"]}]
     # Someone who has nothing here gets an empty export, not an error.
     nobody = await register(stack, "Nobody")
     empty = await privacy.ExportUserData(
@@ -367,6 +375,9 @@ async def test_the_user_service_exports_what_task_holds_about_a_person(
         "chores_assigned": [],
         "completions": [],
         "away_periods": [],
+        "points_ledger": [],
+        "point_balances": [],
+        "rewards_created": [],
     }
 
 

@@ -225,6 +225,26 @@ class ChoreUpdated(_message.Message):
     next_due_at: _timestamp_pb2.Timestamp
     def __init__(self, household_id: _Optional[str] = ..., chore_id: _Optional[str] = ..., title: _Optional[str] = ..., changed: _Optional[_Iterable[str]] = ..., assignee_id: _Optional[str] = ..., next_due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
+class PointsChanged(_message.Message):
+    __slots__ = ("household_id", "user_id", "entry_id", "delta", "reason", "balance", "completion_id", "reward_id")
+    HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_ID_FIELD_NUMBER: _ClassVar[int]
+    DELTA_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    BALANCE_FIELD_NUMBER: _ClassVar[int]
+    COMPLETION_ID_FIELD_NUMBER: _ClassVar[int]
+    REWARD_ID_FIELD_NUMBER: _ClassVar[int]
+    household_id: str
+    user_id: str
+    entry_id: str
+    delta: int
+    reason: str
+    balance: int
+    completion_id: str
+    reward_id: str
+    def __init__(self, household_id: _Optional[str] = ..., user_id: _Optional[str] = ..., entry_id: _Optional[str] = ..., delta: _Optional[int] = ..., reason: _Optional[str] = ..., balance: _Optional[int] = ..., completion_id: _Optional[str] = ..., reward_id: _Optional[str] = ...) -> None: ...
+
 class ChoreArchived(_message.Message):
     __slots__ = ("household_id", "chore_id", "title")
     HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]

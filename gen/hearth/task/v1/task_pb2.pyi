@@ -355,3 +355,127 @@ class UserDataExport(_message.Message):
     JSON_FIELD_NUMBER: _ClassVar[int]
     json: str
     def __init__(self, json: _Optional[str] = ...) -> None: ...
+
+class PointEntry(_message.Message):
+    __slots__ = ("name", "user", "delta", "reason", "completion_id", "reward_id", "balance", "create_time")
+    class Reason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        REASON_UNSPECIFIED: _ClassVar[PointEntry.Reason]
+        COMPLETION: _ClassVar[PointEntry.Reason]
+        UNDO: _ClassVar[PointEntry.Reason]
+        PENALTY: _ClassVar[PointEntry.Reason]
+        REDEMPTION: _ClassVar[PointEntry.Reason]
+        ADJUSTMENT: _ClassVar[PointEntry.Reason]
+    REASON_UNSPECIFIED: PointEntry.Reason
+    COMPLETION: PointEntry.Reason
+    UNDO: PointEntry.Reason
+    PENALTY: PointEntry.Reason
+    REDEMPTION: PointEntry.Reason
+    ADJUSTMENT: PointEntry.Reason
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    DELTA_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    COMPLETION_ID_FIELD_NUMBER: _ClassVar[int]
+    REWARD_ID_FIELD_NUMBER: _ClassVar[int]
+    BALANCE_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    user: str
+    delta: int
+    reason: PointEntry.Reason
+    completion_id: str
+    reward_id: str
+    balance: int
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., user: _Optional[str] = ..., delta: _Optional[int] = ..., reason: _Optional[_Union[PointEntry.Reason, str]] = ..., completion_id: _Optional[str] = ..., reward_id: _Optional[str] = ..., balance: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListPointEntriesRequest(_message.Message):
+    __slots__ = ("parent", "user", "page_size", "page_token")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    user: str
+    page_size: int
+    page_token: str
+    def __init__(self, parent: _Optional[str] = ..., user: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListPointEntriesResponse(_message.Message):
+    __slots__ = ("user", "balance", "entries", "next_page_token")
+    USER_FIELD_NUMBER: _ClassVar[int]
+    BALANCE_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    user: str
+    balance: int
+    entries: _containers.RepeatedCompositeFieldContainer[PointEntry]
+    next_page_token: str
+    def __init__(self, user: _Optional[str] = ..., balance: _Optional[int] = ..., entries: _Optional[_Iterable[_Union[PointEntry, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class Reward(_message.Message):
+    __slots__ = ("name", "title", "description", "cost", "creator", "create_time")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    COST_FIELD_NUMBER: _ClassVar[int]
+    CREATOR_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    title: str
+    description: str
+    cost: int
+    creator: str
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., cost: _Optional[int] = ..., creator: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CreateRewardRequest(_message.Message):
+    __slots__ = ("parent", "reward", "request_id")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    REWARD_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    reward: Reward
+    request_id: str
+    def __init__(self, parent: _Optional[str] = ..., reward: _Optional[_Union[Reward, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ListRewardsRequest(_message.Message):
+    __slots__ = ("parent", "page_size", "page_token")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    page_size: int
+    page_token: str
+    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListRewardsResponse(_message.Message):
+    __slots__ = ("rewards", "next_page_token")
+    REWARDS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    rewards: _containers.RepeatedCompositeFieldContainer[Reward]
+    next_page_token: str
+    def __init__(self, rewards: _Optional[_Iterable[_Union[Reward, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class RedeemRewardRequest(_message.Message):
+    __slots__ = ("name", "request_id")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class Redemption(_message.Message):
+    __slots__ = ("name", "user", "cost", "balance", "create_time")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    COST_FIELD_NUMBER: _ClassVar[int]
+    BALANCE_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    user: str
+    cost: int
+    balance: int
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., user: _Optional[str] = ..., cost: _Optional[int] = ..., balance: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

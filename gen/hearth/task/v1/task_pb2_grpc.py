@@ -432,3 +432,215 @@ class PrivacyService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class PointsServiceStub:
+    """--- points and rewards ---
+
+    A household's points: each member's append-only ledger and balance, and the rewards points buy.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.ListPointEntries = channel.unary_unary(
+                '/hearth.task.v1.PointsService/ListPointEntries',
+                request_serializer=hearth_dot_task_dot_v1_dot_task__pb2.ListPointEntriesRequest.SerializeToString,
+                response_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.ListPointEntriesResponse.FromString,
+                _registered_method=True)
+        self.CreateReward = channel.unary_unary(
+                '/hearth.task.v1.PointsService/CreateReward',
+                request_serializer=hearth_dot_task_dot_v1_dot_task__pb2.CreateRewardRequest.SerializeToString,
+                response_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.Reward.FromString,
+                _registered_method=True)
+        self.ListRewards = channel.unary_unary(
+                '/hearth.task.v1.PointsService/ListRewards',
+                request_serializer=hearth_dot_task_dot_v1_dot_task__pb2.ListRewardsRequest.SerializeToString,
+                response_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.ListRewardsResponse.FromString,
+                _registered_method=True)
+        self.RedeemReward = channel.unary_unary(
+                '/hearth.task.v1.PointsService/RedeemReward',
+                request_serializer=hearth_dot_task_dot_v1_dot_task__pb2.RedeemRewardRequest.SerializeToString,
+                response_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.Redemption.FromString,
+                _registered_method=True)
+
+
+class PointsServiceServicer:
+    """--- points and rewards ---
+
+    A household's points: each member's append-only ledger and balance, and the rewards points buy.
+    """
+
+    def ListPointEntries(self, request, context):
+        """A member's balance and ledger entries, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateReward(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRewards(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RedeemReward(self, request, context):
+        """Spends the reward's cost from the caller's balance; never below zero (ABORTED, reason INSUFFICIENT_POINTS).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_PointsServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'ListPointEntries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPointEntries,
+                    request_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.ListPointEntriesRequest.FromString,
+                    response_serializer=hearth_dot_task_dot_v1_dot_task__pb2.ListPointEntriesResponse.SerializeToString,
+            ),
+            'CreateReward': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateReward,
+                    request_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.CreateRewardRequest.FromString,
+                    response_serializer=hearth_dot_task_dot_v1_dot_task__pb2.Reward.SerializeToString,
+            ),
+            'ListRewards': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRewards,
+                    request_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.ListRewardsRequest.FromString,
+                    response_serializer=hearth_dot_task_dot_v1_dot_task__pb2.ListRewardsResponse.SerializeToString,
+            ),
+            'RedeemReward': grpc.unary_unary_rpc_method_handler(
+                    servicer.RedeemReward,
+                    request_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.RedeemRewardRequest.FromString,
+                    response_serializer=hearth_dot_task_dot_v1_dot_task__pb2.Redemption.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'hearth.task.v1.PointsService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('hearth.task.v1.PointsService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class PointsService:
+    """--- points and rewards ---
+
+    A household's points: each member's append-only ledger and balance, and the rewards points buy.
+    """
+
+    @staticmethod
+    def ListPointEntries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.task.v1.PointsService/ListPointEntries',
+            hearth_dot_task_dot_v1_dot_task__pb2.ListPointEntriesRequest.SerializeToString,
+            hearth_dot_task_dot_v1_dot_task__pb2.ListPointEntriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateReward(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.task.v1.PointsService/CreateReward',
+            hearth_dot_task_dot_v1_dot_task__pb2.CreateRewardRequest.SerializeToString,
+            hearth_dot_task_dot_v1_dot_task__pb2.Reward.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRewards(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.task.v1.PointsService/ListRewards',
+            hearth_dot_task_dot_v1_dot_task__pb2.ListRewardsRequest.SerializeToString,
+            hearth_dot_task_dot_v1_dot_task__pb2.ListRewardsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RedeemReward(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.task.v1.PointsService/RedeemReward',
+            hearth_dot_task_dot_v1_dot_task__pb2.RedeemRewardRequest.SerializeToString,
+            hearth_dot_task_dot_v1_dot_task__pb2.Redemption.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -142,3 +142,73 @@ class PrivacyServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_task_pb2.UserDataExport, _abc.Awaitable[_task_pb2.UserDataExport]]: ...
 
 def add_PrivacyServiceServicer_to_server(servicer: PrivacyServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class PointsServiceStub:
+    """--- points and rewards ---
+
+    A household's points: each member's append-only ledger and balance, and the rewards points buy.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> PointsServiceAsyncStub: ...
+    ListPointEntries: _grpc.UnaryUnaryMultiCallable[_task_pb2.ListPointEntriesRequest, _task_pb2.ListPointEntriesResponse]
+    """A member's balance and ledger entries, newest first."""
+    CreateReward: _grpc.UnaryUnaryMultiCallable[_task_pb2.CreateRewardRequest, _task_pb2.Reward]
+    ListRewards: _grpc.UnaryUnaryMultiCallable[_task_pb2.ListRewardsRequest, _task_pb2.ListRewardsResponse]
+    RedeemReward: _grpc.UnaryUnaryMultiCallable[_task_pb2.RedeemRewardRequest, _task_pb2.Redemption]
+    """Spends the reward's cost from the caller's balance; never below zero (ABORTED, reason INSUFFICIENT_POINTS)."""
+
+@_typing.type_check_only
+class PointsServiceAsyncStub(PointsServiceStub):
+    """--- points and rewards ---
+
+    A household's points: each member's append-only ledger and balance, and the rewards points buy.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    ListPointEntries: _aio.UnaryUnaryMultiCallable[_task_pb2.ListPointEntriesRequest, _task_pb2.ListPointEntriesResponse]  # type: ignore[assignment]
+    """A member's balance and ledger entries, newest first."""
+    CreateReward: _aio.UnaryUnaryMultiCallable[_task_pb2.CreateRewardRequest, _task_pb2.Reward]  # type: ignore[assignment]
+    ListRewards: _aio.UnaryUnaryMultiCallable[_task_pb2.ListRewardsRequest, _task_pb2.ListRewardsResponse]  # type: ignore[assignment]
+    RedeemReward: _aio.UnaryUnaryMultiCallable[_task_pb2.RedeemRewardRequest, _task_pb2.Redemption]  # type: ignore[assignment]
+    """Spends the reward's cost from the caller's balance; never below zero (ABORTED, reason INSUFFICIENT_POINTS)."""
+
+class PointsServiceServicer(metaclass=_abc_1.ABCMeta):
+    """--- points and rewards ---
+
+    A household's points: each member's append-only ledger and balance, and the rewards points buy.
+    """
+
+    @_abc_1.abstractmethod
+    def ListPointEntries(
+        self,
+        request: _task_pb2.ListPointEntriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_task_pb2.ListPointEntriesResponse, _abc.Awaitable[_task_pb2.ListPointEntriesResponse]]:
+        """A member's balance and ledger entries, newest first."""
+
+    @_abc_1.abstractmethod
+    def CreateReward(
+        self,
+        request: _task_pb2.CreateRewardRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_task_pb2.Reward, _abc.Awaitable[_task_pb2.Reward]]: ...
+
+    @_abc_1.abstractmethod
+    def ListRewards(
+        self,
+        request: _task_pb2.ListRewardsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_task_pb2.ListRewardsResponse, _abc.Awaitable[_task_pb2.ListRewardsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def RedeemReward(
+        self,
+        request: _task_pb2.RedeemRewardRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_task_pb2.Redemption, _abc.Awaitable[_task_pb2.Redemption]]:
+        """Spends the reward's cost from the caller's balance; never below zero (ABORTED, reason INSUFFICIENT_POINTS)."""
+
+def add_PointsServiceServicer_to_server(servicer: PointsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
