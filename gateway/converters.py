@@ -369,6 +369,56 @@ def completion(message: task_pb2.Completion) -> JSON:
     }
 
 
+# --- points and rewards ------------------------------------------------------------------------------
+
+
+def point_entry(message: task_pb2.PointEntry) -> JSON:
+    return {
+        "id": last_id(message.name),
+        "user_id": last_id(message.user),
+        "delta": message.delta,
+        "reason": task_pb2.PointEntry.Reason.Name(message.reason).lower(),
+        "completion_id": message.completion_id or None,
+        "reward_id": message.reward_id or None,
+        "balance": message.balance,
+        "created_at": time_out(message.create_time),
+    }
+
+
+def points(message: task_pb2.ListPointEntriesResponse) -> JSON:
+    return {
+        "user_id": last_id(message.user),
+        "balance": message.balance,
+        "items": [point_entry(e) for e in message.entries],
+        "next_page_token": message.next_page_token,
+    }
+
+
+def reward(message: task_pb2.Reward) -> JSON:
+    return {
+        "id": last_id(message.name),
+        "household_id": message.name.split("/")[1],
+        "title": message.title,
+        "description": message.description or None,
+        "cost": message.cost,
+        "created_by": last_id(message.creator),
+        "created_at": time_out(message.create_time),
+    }
+
+
+def redemption(message: task_pb2.Redemption) -> JSON:
+    parts = message.name.split("/")  # households/{h}/rewards/{r}/redemptions/{id}
+    return {
+        "id": parts[-1],
+        "household_id": parts[1],
+        "reward_id": parts[3],
+        "user_id": last_id(message.user),
+        "cost": message.cost,
+        "balance": message.balance,
+        "created_at": time_out(message.create_time),
+    }
+
+
 # --- notify / analytics -----------------------------------------------------------------------------
 
 

@@ -245,6 +245,47 @@ class CompletedChore(Completion):
     chore: Chore = Field(description="The chore as it is now: next_due_at and assignee_id have moved on")
 
 
+# --- points and rewards ------------------------------------------------------------------------------
+
+
+class PointEntry(Model):
+    id: str
+    user_id: str
+    delta: int = Field(description="Points added (completion) or taken (undo, penalty, redemption)")
+    reason: Literal["completion", "undo", "penalty", "redemption", "adjustment"]
+    completion_id: str | None
+    reward_id: str | None
+    balance: int = Field(description="The member's balance after this entry")
+    created_at: UtcTime
+
+
+class Points(Model):
+    user_id: str
+    balance: int
+    items: list[PointEntry] = Field(description="The ledger, newest first")
+    next_page_token: str = Field(description="Pass as ?page_token= for the next page; empty on the last page")
+
+
+class Reward(Model):
+    id: str
+    household_id: str
+    title: str
+    description: str | None
+    cost: int
+    created_by: str
+    created_at: UtcTime
+
+
+class Redemption(Model):
+    id: str
+    household_id: str
+    reward_id: str
+    user_id: str
+    cost: int
+    balance: int = Field(description="The redeemer's balance after it")
+    created_at: UtcTime
+
+
 # --- notifications and analytics --------------------------------------------------------------------
 
 
@@ -312,6 +353,10 @@ class CompletionPage(Page[Completion]):
 
 
 class NotificationPage(Page[Notification]):
+    pass
+
+
+class RewardPage(Page[Reward]):
     pass
 
 
@@ -620,6 +665,53 @@ MEMBER_PAGE = MemberPage(
 CHORE_PAGE = ChorePage(items=[CHORE], next_page_token=_NEXT)
 COMPLETION_PAGE = CompletionPage(items=[COMPLETION], next_page_token="")
 NOTIFICATION_PAGE = NotificationPage(items=[NOTIFICATION], next_page_token="")
+_REWARD_ID = "0193a0c4-7d2e-7c31-9a55-3c8f2d1e6e01"
+REWARD = Reward(
+    id=_REWARD_ID,
+    household_id=_HID,
+    title="Ice cream",
+    description=None,
+    cost=50,
+    created_by=_ALICE,
+    created_at="2026-11-20T10:00:00Z",
+)
+REWARD_PAGE = RewardPage(items=[REWARD], next_page_token="")
+POINTS = Points(
+    user_id=_ALICE,
+    balance=20,
+    items=[
+        PointEntry(
+            id="0193a0c4-7d2e-7c31-9a55-3c8f2d1e6e02",
+            user_id=_ALICE,
+            delta=-50,
+            reason="redemption",
+            completion_id=None,
+            reward_id=_REWARD_ID,
+            balance=20,
+            created_at="2026-11-23T08:00:00Z",
+        ),
+        PointEntry(
+            id="0192f1b0-aa11-7b22-8c33-d44e55f66a78",
+            user_id=_ALICE,
+            delta=20,
+            reason="completion",
+            completion_id="0192f1b0-aa11-7b22-8c33-d44e55f66a77",
+            reward_id=None,
+            balance=70,
+            created_at="2026-11-22T17:45:12Z",
+        ),
+    ],
+    next_page_token="",
+)
+REDEMPTION = Redemption(
+    id="0193a0c4-7d2e-7c31-9a55-3c8f2d1e6e02",
+    household_id=_HID,
+    reward_id=_REWARD_ID,
+    user_id=_ALICE,
+    cost=50,
+    balance=20,
+    created_at="2026-11-23T08:00:00Z",
+)
 LIVENESS = Liveness(status="ok")
 READY = Readiness(status="ok", components=_READY)
 NOT_READY = Readiness(

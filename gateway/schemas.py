@@ -268,3 +268,9 @@ class CompleteBody(Body):
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] | None = None
     photo_id: Id | None = None
     completed_by: Id | None = None
+
+
+class RewardBody(Body):
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    cost: Annotated[int, Field(ge=1, le=100_000)]
+    description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None

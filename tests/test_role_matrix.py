@@ -20,7 +20,7 @@ import pytest
 import pytest_asyncio
 
 from services.user.roles import PERMISSIONS, ROLES
-from tests.support.api import API, Person, create_chore, create_household, expect, join, sign_up
+from tests.support.api import API, Person, create_chore, create_household, create_reward, earn, expect, join, sign_up
 from tests.support.fixtures import stack_fixture
 from tests.support.stack import Stack
 
@@ -46,6 +46,7 @@ class World:
     hid: str
     people: dict[str, Person]
     chores: dict[str, str] = field(default_factory=dict)
+    rewards: dict[str, str] = field(default_factory=dict)
 
     def member_url(self, key: str) -> str:
         return f"{API}/households/{self.hid}/members/{self.people[key].user_id}"
@@ -98,6 +99,13 @@ async def my_chore(http: httpx.AsyncClient, world: World, me: Person) -> None:
 async def second_member_away(http: httpx.AsyncClient, world: World, me: Person) -> None:
     owner = world.people["owner"]
     expect(await http.put(f"{world.member_url('member2')}/away", json=period(), headers=owner.headers), 200)
+
+
+async def reward_i_can_afford(http: httpx.AsyncClient, world: World, me: Person) -> None:
+    """The owner's reward costing 5, and 5 points for `me` (a completion the owner records for them)."""
+    owner = world.people["owner"]
+    world.rewards["treat"] = (await create_reward(http, world.hid, owner, 5))["id"]
+    await earn(http, world.hid, owner, me, 5)
 
 
 CELLS: dict[str, Cell] = {
@@ -169,6 +177,26 @@ CELLS: dict[str, Cell] = {
     ),
     "chore.complete_own": Cell(
         201, lambda http, w, me: http.post(f"{w.chore_url('mine')}/complete", json={}, headers=me.headers), my_chore
+    ),
+    # points and rewards
+    "points.read": Cell(
+        200,
+        lambda http, w, me: http.get(
+            f"{API}/households/{w.hid}/points", params={"user_id": w.people["member2"].user_id}, headers=me.headers
+        ),
+    ),
+    "reward.manage": Cell(
+        201,
+        lambda http, w, me: http.post(
+            f"{API}/households/{w.hid}/rewards", json={"title": "Cinema", "cost": 100}, headers=me.headers
+        ),
+    ),
+    "reward.redeem": Cell(
+        201,
+        lambda http, w, me: http.post(
+            f"{API}/households/{w.hid}/rewards/{w.rewards['treat']}/redeem", headers=me.headers
+        ),
+        reward_i_can_afford,
     ),
 }
 

@@ -422,6 +422,36 @@ async def test_real_responses_match_the_document(stack: Stack, api: Api, contrac
     await api.call("GET", f"{chore_url}/completions", 200, token=kid.token, path=one)
     await api.call("GET", f"{chore_url}/completions", 422, token=kid.token, path=one, params={"page_size": 0})
 
+    # --- points and rewards: the completions above earned points ---
+    points = f"{API}/households/{{hid}}/points"
+    await api.call("GET", points, 200, token=alice.token, path=home)
+    await api.call("GET", points, 200, token=kid.token, path=home, params={"user_id": bob.user_id, "page_size": 1})
+    await api.call("GET", points, 404, token=outsider.token, path=home)
+    await api.call("GET", points, 422, token=alice.token, path=home, params={"page_size": 0})
+    rewards = f"{API}/households/{{hid}}/rewards"
+    treat = (
+        await api.call("POST", rewards, 201, token=alice.token, path=home, json={"title": "Cinema", "cost": 1})
+    ).json()
+    await api.call(
+        "POST",
+        rewards,
+        201,
+        token=alice.token,
+        path=home,
+        json={"title": "Pizza", "cost": 100_000, "description": "Friday"},
+    )
+    await api.call("POST", rewards, 403, token=kid.token, path=home, json={"title": "Sweets", "cost": 1})
+    await api.call("POST", rewards, 404, token=outsider.token, path=home, json={"title": "Sweets", "cost": 1})
+    await api.call("POST", rewards, 422, token=alice.token, path=home, json={"title": "Free", "cost": 0})
+    await api.call("GET", rewards, 200, token=kid.token, path=home)
+    await api.call("GET", rewards, 404, token=outsider.token, path=home)
+    redeem = f"{rewards}/{{rid}}/redeem"
+    one_reward = {**home, "rid": treat["id"]}
+    await api.call("POST", redeem, 201, token=alice.token, path=one_reward)
+    await api.call("POST", redeem, 409, token=kid.token, path=one_reward)  # no points of their own
+    await api.call("POST", redeem, 404, token=outsider.token, path=one_reward)
+    await api.call("POST", redeem, 422, token=alice.token, path={**home, "rid": "x" * 65})
+
     archived = {**home, "cid": made[-1]["id"]}
     await api.call("DELETE", chore_url, 412, token=alice.token, path=archived, headers={"If-Match": '"stale"'})
     await api.call("DELETE", chore_url, 204, token=alice.token, path=archived)

@@ -85,3 +85,30 @@ async def create_chore(http: httpx.AsyncClient, household_id: str, person: Perso
         await http.post(f"{API}/households/{household_id}/chores", json=body, headers=person.headers), 201
     )
     return chore
+
+
+async def earn(http: httpx.AsyncClient, household_id: str, adult: Person, person: Person, points: int) -> None:
+    """`person` earns `points`: a one-off chore worth them, completed for them by `adult`."""
+    chore = await create_chore(http, household_id, adult, title="Earn", points=points)
+    expect(
+        await http.post(
+            f"{API}/households/{household_id}/chores/{chore['id']}/complete",
+            json={"completed_by": person.user_id},
+            headers=adult.headers,
+        ),
+        201,
+    )
+
+
+async def create_reward(
+    http: httpx.AsyncClient, household_id: str, person: Person, cost: int, **fields: Any
+) -> dict[str, Any]:
+    reward: dict[str, Any] = expect(
+        await http.post(
+            f"{API}/households/{household_id}/rewards",
+            json={"title": "Ice cream", "cost": cost, **fields},
+            headers=person.headers,
+        ),
+        201,
+    )
+    return reward
