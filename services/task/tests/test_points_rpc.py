@@ -129,6 +129,14 @@ async def test_redeeming_spends_and_never_goes_below_zero(
     assert refusal.code == grpc.StatusCode.ABORTED
     mine = await ledger(points, home, None, kid)
     assert mine.balance == 5
+    # Each redemption wrote points.changed (the refused ones wrote nothing).
+    changed = [
+        payload(e, events_pb2.PointsChanged) for e in await household_events(stack, "task", "points.changed", home.id)
+    ]
+    assert sorted((c.reason, c.delta, c.balance, c.reward_id) for c in changed if c.reason == "redemption") == [
+        ("redemption", -10, 5, treat.name.rsplit("/", 1)[-1]),
+        ("redemption", -10, 15, treat.name.rsplit("/", 1)[-1]),
+    ]
     assert [(e.delta, e.reason, e.reward_id) for e in mine.entries][:2] == [
         (-10, task_pb2.PointEntry.REDEMPTION, treat.name.rsplit("/", 1)[-1]),
     ] * 2

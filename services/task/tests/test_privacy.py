@@ -23,6 +23,7 @@ import grpc
 import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
+import sqlalchemy as sa
 from google.protobuf.message import Message
 from hearth.events.v1 import events_pb2
 from hearth.task.v1 import task_pb2, task_pb2_grpc
@@ -55,6 +56,7 @@ stack = stack_fixture(["user", "task"], settings_overrides={"task": {"membership
 redis = redis_fixture()
 chores = stub_fixture("task", task_pb2_grpc.ChoreServiceStub)
 privacy = stub_fixture("task", task_pb2_grpc.PrivacyServiceStub)
+points = stub_fixture("task", task_pb2_grpc.PointsServiceStub)
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
@@ -402,3 +404,42 @@ async def test_export_names_a_user(stack: Stack, privacy: task_pb2_grpc.PrivacyS
     refusal = await refused(privacy.ExportUserData(task_pb2.ExportUserDataRequest(user=name), metadata=token))
     assert refusal.code == grpc.StatusCode.INVALID_ARGUMENT
     assert set(refusal.violations) == {"user"}
+
+
+# --- points and rewards ------------------------------------------------------------------------------------
+
+
+async def test_a_deleted_users_points_and_rewards_are_anonymised_and_the_household_keeps_them(
+    stack: Stack,
+    redis: aioredis.Redis,
+    db: AsyncEngine,
+    chores: task_pb2_grpc.ChoreServiceStub,
+    points: task_pb2_grpc.PointsServiceStub,
+) -> None:
+    """Their ledger entries stay (the household's history), under DELETED_USER; their balance goes; a reward
+    they made stays, its creator DELETED_USER; nothing names them any more."""
+    home = await household(stack)
+    gone = await register(stack, unique("Gone"))
+    await join(stack, home, gone, "admin")
+    made = await points.CreateReward(
+        task_pb2.CreateRewardRequest(parent=home.name, reward=task_pb2.Reward(title="Cake", cost=3), request_id="r"),
+        metadata=gone.metadata,
+    )
+    await complete(chores, await create(chores, home, home.owner, new_chore("Bins", fixed(gone))), gone)
+    await points.RedeemReward(task_pb2.RedeemRewardRequest(name=made.name, request_id="x"), metadata=gone.metadata)
+
+    await deliver(stack, redis, "user.deleted", events_pb2.UserDeleted(user_id=gone.user_id, household_ids=[home.id]))
+
+    assert await rows_naming(stack.databases["task"], gone.user_id, gone.display_name) == {}
+    async with AsyncSession(db) as session:
+        ledger = (
+            await session.execute(
+                sa.text(
+                    "SELECT user_id, delta, reason FROM points_ledger WHERE household_id = :h ORDER BY create_time"
+                ),
+                {"h": home.id},
+            )
+        ).all()
+    assert ledger == [(DELETED_USER, 5, "completion"), (DELETED_USER, -3, "redemption")]
+    listed = await points.ListRewards(task_pb2.ListRewardsRequest(parent=home.name), metadata=home.owner.metadata)
+    assert [(r.name, r.creator) for r in listed.rewards] == [(made.name, DELETED)]
