@@ -44,8 +44,8 @@ from services.user.client import PERMISSIONS, MembershipClient
 
 COST_MIN, COST_MAX = 1, 100_000
 TITLE_MAX, DESCRIPTION_MAX = 200, 2000
-_ENTRY_CURSOR: Sequence[pagination.CursorPart] = (pagination.Timestamp(), pagination.Uuid())
-_REWARD_CURSOR: Sequence[pagination.CursorPart] = (pagination.Timestamp(), pagination.Uuid())
+# Ledger entries and rewards are both listed by (create_time, id).
+_CREATION_CURSOR: Sequence[pagination.CursorPart] = (pagination.Timestamp(), pagination.Uuid())
 _balances = PointBalance.metadata.tables[PointBalance.__tablename__]
 
 
@@ -184,6 +184,33 @@ class Redeemed:
     cost: int
 
 
+async def _by_creation(
+    session: AsyncSession,
+    model: type[PointEntry] | type[Reward],
+    where: sa.ColumnElement[bool],
+    *,
+    page_size: int,
+    page_token: str,
+    fingerprint: str,
+    descending: bool,
+) -> Page[Any]:
+    """A keyset page of `model` rows matching `where`, by (create_time, id)."""
+
+    async def fetch(after: Cursor | None, limit: int) -> list[Any]:
+        query: sa.Select[Any] = sa.select(model).where(where)
+        order = (model.create_time.expression, model.id.expression)
+        return list(await session.scalars(keyset(query, order, after=after, limit=limit, descending=descending)))
+
+    return await page(
+        fetch,
+        page_size=page_size,
+        page_token=page_token,
+        query=fingerprint,
+        cursor=_CREATION_CURSOR,
+        key=lambda row: (row.create_time, row.id),
+    )
+
+
 class PointsService:
     """The use cases of PointsService (gRPC), authorised through the user service like ChoreService's."""
 
@@ -209,21 +236,14 @@ class PointsService:
             raise NotFound("member not found")
         fingerprint = pagination.fingerprint("points", str(household_id), str(user))
         async with self._sessions() as session:
-
-            async def fetch(after: Cursor | None, limit: int) -> list[PointEntry]:
-                query: sa.Select[Any] = sa.select(PointEntry).where(
-                    PointEntry.household_id == household_id, PointEntry.user_id == user
-                )
-                order = (PointEntry.create_time.expression, PointEntry.id.expression)
-                return list(await session.scalars(keyset(query, order, after=after, limit=limit, descending=True)))
-
-            entries = await page(
-                fetch,
+            entries = await _by_creation(
+                session,
+                PointEntry,
+                sa.and_(PointEntry.household_id == household_id, PointEntry.user_id == user),
                 page_size=page_size,
                 page_token=page_token,
-                query=fingerprint,
-                cursor=_ENTRY_CURSOR,
-                key=lambda entry: (entry.create_time, entry.id),
+                fingerprint=fingerprint,
+                descending=True,
             )
             balance = await balance_of(session, household_id, user)
         return Ledger(user, balance, entries)
@@ -275,19 +295,14 @@ class PointsService:
         await self._membership.require(household_id, roles=PERMISSIONS["points.read"])
         fingerprint = pagination.fingerprint("rewards", str(household_id))
         async with self._sessions() as session:
-
-            async def fetch(after: Cursor | None, limit: int) -> list[Reward]:
-                query: sa.Select[Any] = sa.select(Reward).where(Reward.household_id == household_id)
-                order = (Reward.create_time.expression, Reward.id.expression)
-                return list(await session.scalars(keyset(query, order, after=after, limit=limit)))
-
-            return await page(
-                fetch,
+            return await _by_creation(
+                session,
+                Reward,
+                Reward.household_id == household_id,
                 page_size=page_size,
                 page_token=page_token,
-                query=fingerprint,
-                cursor=_REWARD_CURSOR,
-                key=lambda reward: (reward.create_time, reward.id),
+                fingerprint=fingerprint,
+                descending=False,
             )
 
     async def redeem(self, household_id: uuid.UUID, reward_id: uuid.UUID, *, request_id: str = "") -> Redeemed:
