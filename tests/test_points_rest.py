@@ -145,3 +145,27 @@ async def test_abuse_is_refused(http: httpx.AsyncClient) -> None:
         "validation_failed",
     )
     assert expect(await http.get(f"{API}/households/{other}/points", headers=outsider.headers), 200)["balance"] == 50
+
+
+async def test_an_api_key_reads_points_with_chores_read_and_needs_chores_write_to_spend(
+    http: httpx.AsyncClient,
+) -> None:
+    owner = await sign_up(http, "Olga")
+    hid = await create_household(http, owner)
+    await earn(http, hid, owner, owner, 10)
+    treat = await create_reward(http, hid, owner, 5)
+    made = expect(
+        await http.post(f"{API}/api-keys", json={"name": "wall", "scopes": ["chores:read"]}, headers=owner.headers), 201
+    )
+    key = {"Authorization": f"Bearer {made['key']}"}
+    assert expect(await http.get(f"{API}/households/{hid}/points", headers=key), 200)["balance"] == 10
+    expect(await http.get(f"{API}/households/{hid}/rewards", headers=key), 200)
+    problem(
+        await http.post(f"{API}/households/{hid}/rewards/{treat['id']}/redeem", headers=key), 403, "insufficient_scope"
+    )
+    problem(
+        await http.post(f"{API}/households/{hid}/rewards", json={"title": "x", "cost": 1}, headers=key),
+        403,
+        "insufficient_scope",
+    )
+    assert expect(await http.get(f"{API}/households/{hid}/points", headers=owner.headers), 200)["balance"] == 10

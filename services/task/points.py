@@ -3,7 +3,8 @@
 The ledger (`models.PointEntry`) only grows: `record` appends an entry (completion +, undo -, penalty -,
 redemption -, adjustment + or -) and moves the member's balance in the same transaction; nothing updates or deletes an
 entry (erasure replaces a deleted person's id with kit.erasure.DELETED_USER; a deleted household's go with it).
-Every entry writes `points.changed` through the outbox, in its transaction.
+Every entry writes `points.changed` through the outbox, in its transaction. A completion credits its completer
+(`completed_by`, not the recorder) with the chore's points; a chore worth 0 points writes no entry.
 
 Balances: `point_balances` holds SUM(delta) per (household, member), moved by the statement that appends the
 entry (an upsert, `balance + delta`), so reading a balance is one primary-key lookup however long the ledger, and
