@@ -169,3 +169,17 @@ async def test_an_api_key_reads_points_with_chores_read_and_needs_chores_write_t
         "insufficient_scope",
     )
     assert expect(await http.get(f"{API}/households/{hid}/points", headers=owner.headers), 200)["balance"] == 10
+
+
+async def test_deleting_a_reward_archives_it(http: httpx.AsyncClient) -> None:
+    owner, kid = await sign_up(http, "Olga"), await sign_up(http, "Kim")
+    hid = await create_household(http, owner)
+    await join(http, hid, owner, kid, "child")
+    await earn(http, hid, owner, kid, 10)
+    treat = await create_reward(http, hid, owner, 5)
+    url = f"{API}/households/{hid}/rewards/{treat['id']}"
+    problem(await http.delete(url, headers=kid.headers), 403, "permission_denied")
+    expect(await http.delete(url, headers=owner.headers), 204)
+    assert expect(await http.get(f"{API}/households/{hid}/rewards", headers=kid.headers), 200)["items"] == []
+    problem(await http.post(f"{url}/redeem", headers=kid.headers), 410, "gone")
+    assert expect(await http.get(f"{API}/households/{hid}/points", headers=kid.headers), 200)["balance"] == 10

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 from hearth.task.v1 import task_pb2
 
 from gateway import converters, responses, schemas
@@ -104,6 +104,7 @@ async def list_rewards(
         403,
         404,
         409,
+        410,
         422,
     ),
 )
@@ -118,3 +119,14 @@ async def redeem_reward(
         task_pb2.RedeemRewardRequest(name=f"households/{hid}/rewards/{rid}", request_id=idempotency_key or "")
     )
     return JSONResponse(converters.redemption(redemption), status_code=201)
+
+
+@router.delete(
+    "/households/{hid}/rewards/{rid}",
+    status_code=204,
+    summary="Delete (archive) a reward: no longer listed or redeemable (owners and admins)",
+    responses=doc.documented({204: doc.empty("Archived")}, 401, 403, 404, 422),
+)
+async def delete_reward(hid: HouseholdId, rid: RewardId, caller: CurrentCaller, clients: ClientsDep) -> Response:
+    await clients.points.DeleteReward(task_pb2.DeleteRewardRequest(name=f"households/{hid}/rewards/{rid}"))
+    return Response(status_code=204)

@@ -451,6 +451,11 @@ async def test_real_responses_match_the_document(stack: Stack, api: Api, contrac
     await api.call("POST", redeem, 409, token=kid.token, path=one_reward)  # no points of their own
     await api.call("POST", redeem, 404, token=outsider.token, path=one_reward)
     await api.call("POST", redeem, 422, token=alice.token, path={**home, "rid": "x" * 65})
+    reward_url = f"{rewards}/{{rid}}"
+    await api.call("DELETE", reward_url, 403, token=kid.token, path=one_reward)
+    await api.call("DELETE", reward_url, 404, token=outsider.token, path=one_reward)
+    await api.call("DELETE", reward_url, 204, token=alice.token, path=one_reward)
+    await api.call("POST", redeem, 410, token=alice.token, path=one_reward)
 
     archived = {**home, "cid": made[-1]["id"]}
     await api.call("DELETE", chore_url, 412, token=alice.token, path=archived, headers={"If-Match": '"stale"'})

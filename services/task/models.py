@@ -203,7 +203,8 @@ class PointBalance(Base):
 
 
 class Reward(Base):
-    """What a household's members may spend their points on (created by owners and admins)."""
+    """What a household's members may spend their points on (created by owners and admins). Deleting one archives
+    it (`archive_time`): the ledger's redemptions keep pointing at it."""
 
     __tablename__ = "rewards"
     __table_args__ = (
@@ -219,3 +220,5 @@ class Reward(Base):
     cost: Mapped[int] = mapped_column(sa.Integer, nullable=False)
     creator_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     create_time: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+    # Set when deleted: no longer listed or redeemable.
+    archive_time: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)

@@ -17,7 +17,8 @@ already spent, or a penalty, may leave a balance below zero (a debt), which the 
 Rules: any member reads anyone's ledger in their household (`points.read`); owners and admins create rewards
 (`reward.manage`); every member, a child too, redeems a reward for themselves (`reward.redeem`). Someone else's
 household's reward is NOT_FOUND. CreateReward's and RedeemReward's request ids are the caller's (kit.idempotency):
-a retry gets the first answer and spends once.
+a retry gets the first answer and spends once. Deleting a reward archives it: it is no longer listed, and
+redeeming it is FAILED_PRECONDITION (GONE, 410) — but a retry of a redemption made before still gets its answer.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kit import idempotency, pagination
 from kit.db import utcnow
-from kit.errors import Conflict, NotFound
+from kit.errors import Conflict, Gone, NotFound
 from kit.ids import new_id
 from kit.outbox import add_event
 from kit.repository import Cursor, Page, keyset, page
@@ -283,10 +284,11 @@ class PointsService:
         return reward
 
     @staticmethod
-    async def _reward(session: AsyncSession, household_id: uuid.UUID, reward_id: uuid.UUID) -> Reward:
-        reward = await session.scalar(
-            sa.select(Reward).where(Reward.id == reward_id, Reward.household_id == household_id)
-        )
+    async def _reward(
+        session: AsyncSession, household_id: uuid.UUID, reward_id: uuid.UUID, *, lock: bool = False
+    ) -> Reward:
+        query = sa.select(Reward).where(Reward.id == reward_id, Reward.household_id == household_id)
+        reward = await session.scalar(query.with_for_update() if lock else query)
         if reward is None:
             raise NotFound("reward not found")
         return reward
@@ -299,12 +301,20 @@ class PointsService:
             return await _by_creation(
                 session,
                 Reward,
-                Reward.household_id == household_id,
+                sa.and_(Reward.household_id == household_id, Reward.archive_time.is_(None)),
                 page_size=page_size,
                 page_token=page_token,
                 fingerprint=fingerprint,
                 descending=False,
             )
+
+    async def delete_reward(self, household_id: uuid.UUID, reward_id: uuid.UUID) -> None:
+        """Archive the reward (again: a no-op)."""
+        await self._membership.require(household_id, roles=PERMISSIONS["reward.manage"])
+        async with self._sessions.begin() as session:
+            reward = await self._reward(session, household_id, reward_id, lock=True)
+            if reward.archive_time is None:
+                reward.archive_time = self._clock()
 
     async def redeem(self, household_id: uuid.UUID, reward_id: uuid.UUID, *, request_id: str = "") -> Redeemed:
         """Spend the reward's cost from the caller's balance: CONFLICT (ABORTED) when it does not cover it."""
@@ -329,6 +339,8 @@ class PointsService:
                 if first is None:
                     raise NotFound("redemption not found")
                 return Redeemed(first, -first.delta)
+            if reward.archive_time is not None:
+                raise Gone("the reward has been deleted")
             entry = await spend(
                 session, household_id, user_id, reward.cost, reward_id=reward.id, entry_id=entry_id, now=now
             )

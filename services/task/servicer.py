@@ -137,6 +137,14 @@ class PointsServicer(task_pb2_grpc.PointsServiceServicer):
             rewards=[converters.reward_to_proto(r) for r in page.items], next_page_token=page.next_page_token
         )
 
+    async def DeleteReward(
+        self,
+        request: task_pb2.DeleteRewardRequest,
+        context: grpc.aio.ServicerContext[task_pb2.DeleteRewardRequest, empty_pb2.Empty],
+    ) -> empty_pb2.Empty:
+        await self._service.delete_reward(*converters.reward_ids(request.name))
+        return empty_pb2.Empty()
+
     async def RedeemReward(
         self,
         request: task_pb2.RedeemRewardRequest,

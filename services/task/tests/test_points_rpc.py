@@ -251,3 +251,35 @@ async def test_outsiders_and_other_households_ids_are_not_found(
             points.RedeemReward(task_pb2.RedeemRewardRequest(name=name), metadata=home.owner.metadata)
         )
         assert refusal.code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_a_deleted_reward_is_archived_unlisted_and_not_redeemable(
+    stack: Stack, chores: task_pb2_grpc.ChoreServiceStub, points: task_pb2_grpc.PointsServiceStub
+) -> None:
+    home = await household(stack, member="member")
+    member = home["member"]
+    await earn(chores, home, member, 20)
+    treat = await reward(points, home, 5)
+    kept = await reward(points, home, 5)
+    first = task_pb2.RedeemRewardRequest(name=treat.name, request_id="before")
+    made = await points.RedeemReward(first, metadata=member.metadata)
+    refusal = await refused(
+        points.DeleteReward(task_pb2.DeleteRewardRequest(name=treat.name), metadata=member.metadata)
+    )
+    assert refusal.code == grpc.StatusCode.PERMISSION_DENIED
+    for _ in range(2):  # again: a no-op
+        await points.DeleteReward(task_pb2.DeleteRewardRequest(name=treat.name), metadata=home.owner.metadata)
+    listed = await points.ListRewards(task_pb2.ListRewardsRequest(parent=home.name), metadata=member.metadata)
+    assert [r.name for r in listed.rewards] == [kept.name]
+    refusal = await refused(
+        points.RedeemReward(task_pb2.RedeemRewardRequest(name=treat.name), metadata=member.metadata)
+    )
+    assert (refusal.code, refusal.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "GONE")
+    # A retry of a redemption made before still gets its answer, spending nothing more.
+    assert (await points.RedeemReward(first, metadata=member.metadata)).name == made.name
+    assert (await ledger(points, home, None, member)).balance == 15
+    other = await household(stack)
+    refusal = await refused(
+        points.DeleteReward(task_pb2.DeleteRewardRequest(name=kept.name), metadata=other.owner.metadata)
+    )
+    assert refusal.code == grpc.StatusCode.NOT_FOUND

@@ -461,6 +461,11 @@ class PointsServiceStub:
                 request_serializer=hearth_dot_task_dot_v1_dot_task__pb2.ListRewardsRequest.SerializeToString,
                 response_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.ListRewardsResponse.FromString,
                 _registered_method=True)
+        self.DeleteReward = channel.unary_unary(
+                '/hearth.task.v1.PointsService/DeleteReward',
+                request_serializer=hearth_dot_task_dot_v1_dot_task__pb2.DeleteRewardRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
         self.RedeemReward = channel.unary_unary(
                 '/hearth.task.v1.PointsService/RedeemReward',
                 request_serializer=hearth_dot_task_dot_v1_dot_task__pb2.RedeemRewardRequest.SerializeToString,
@@ -493,6 +498,13 @@ class PointsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteReward(self, request, context):
+        """Archives the reward: no longer listed or redeemable (the ledger's redemptions keep its id).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def RedeemReward(self, request, context):
         """Spends the reward's cost from the caller's balance; never below zero (ABORTED, reason INSUFFICIENT_POINTS).
         """
@@ -517,6 +529,11 @@ def add_PointsServiceServicer_to_server(servicer, server):
                     servicer.ListRewards,
                     request_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.ListRewardsRequest.FromString,
                     response_serializer=hearth_dot_task_dot_v1_dot_task__pb2.ListRewardsResponse.SerializeToString,
+            ),
+            'DeleteReward': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteReward,
+                    request_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.DeleteRewardRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
             ),
             'RedeemReward': grpc.unary_unary_rpc_method_handler(
                     servicer.RedeemReward,
@@ -608,6 +625,33 @@ class PointsService:
             '/hearth.task.v1.PointsService/ListRewards',
             hearth_dot_task_dot_v1_dot_task__pb2.ListRewardsRequest.SerializeToString,
             hearth_dot_task_dot_v1_dot_task__pb2.ListRewardsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteReward(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.task.v1.PointsService/DeleteReward',
+            hearth_dot_task_dot_v1_dot_task__pb2.DeleteRewardRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
             options,
             channel_credentials,
             insecure,

@@ -157,6 +157,8 @@ class PointsServiceStub:
     """A member's balance and ledger entries, newest first."""
     CreateReward: _grpc.UnaryUnaryMultiCallable[_task_pb2.CreateRewardRequest, _task_pb2.Reward]
     ListRewards: _grpc.UnaryUnaryMultiCallable[_task_pb2.ListRewardsRequest, _task_pb2.ListRewardsResponse]
+    DeleteReward: _grpc.UnaryUnaryMultiCallable[_task_pb2.DeleteRewardRequest, _empty_pb2.Empty]
+    """Archives the reward: no longer listed or redeemable (the ledger's redemptions keep its id)."""
     RedeemReward: _grpc.UnaryUnaryMultiCallable[_task_pb2.RedeemRewardRequest, _task_pb2.Redemption]
     """Spends the reward's cost from the caller's balance; never below zero (ABORTED, reason INSUFFICIENT_POINTS)."""
 
@@ -172,6 +174,8 @@ class PointsServiceAsyncStub(PointsServiceStub):
     """A member's balance and ledger entries, newest first."""
     CreateReward: _aio.UnaryUnaryMultiCallable[_task_pb2.CreateRewardRequest, _task_pb2.Reward]  # type: ignore[assignment]
     ListRewards: _aio.UnaryUnaryMultiCallable[_task_pb2.ListRewardsRequest, _task_pb2.ListRewardsResponse]  # type: ignore[assignment]
+    DeleteReward: _aio.UnaryUnaryMultiCallable[_task_pb2.DeleteRewardRequest, _empty_pb2.Empty]  # type: ignore[assignment]
+    """Archives the reward: no longer listed or redeemable (the ledger's redemptions keep its id)."""
     RedeemReward: _aio.UnaryUnaryMultiCallable[_task_pb2.RedeemRewardRequest, _task_pb2.Redemption]  # type: ignore[assignment]
     """Spends the reward's cost from the caller's balance; never below zero (ABORTED, reason INSUFFICIENT_POINTS)."""
 
@@ -202,6 +206,14 @@ class PointsServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _task_pb2.ListRewardsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_task_pb2.ListRewardsResponse, _abc.Awaitable[_task_pb2.ListRewardsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteReward(
+        self,
+        request: _task_pb2.DeleteRewardRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
+        """Archives the reward: no longer listed or redeemable (the ledger's redemptions keep its id)."""
 
     @_abc_1.abstractmethod
     def RedeemReward(

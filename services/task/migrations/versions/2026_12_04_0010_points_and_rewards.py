@@ -3,7 +3,8 @@
 `points_ledger`: append-only, one row per change of a member's points (completion +, undo -, penalty -,
 redemption -, adjustment + or -), with the balance after it. `point_balances`: the running SUM(delta) per member, kept
 in the same transaction as each entry, so a balance is one primary-key read and its row lock serialises
-concurrent redemptions (never below zero). `rewards`: what a household's points buy. The downgrade drops the
+concurrent redemptions (never below zero). `rewards`: what a household's points buy (archived, not deleted,
+so redemptions keep pointing at them). The downgrade drops the
 three tables (the points are lost).
 
 Revision ID: 0010
@@ -64,6 +65,7 @@ def upgrade() -> None:
         sa.Column("cost", sa.Integer, nullable=False),
         sa.Column("creator_id", UUID(as_uuid=True), nullable=False),
         sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("archive_time", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint("cost BETWEEN 1 AND 100000", name="cost"),
     )
     op.create_index("ix_rewards_household_id_create_time_id", "rewards", ["household_id", "create_time", "id"])
