@@ -10,10 +10,11 @@ from kit.settings import ServiceSettings
 from kit.telemetry import Telemetry
 from services.task.config import Settings
 from services.task.consumers import handlers
+from services.task.feeds import CalendarFeeds
 from services.task.lists import ChoreLists
 from services.task.privacy import UserData
 from services.task.service import ChoreService
-from services.task.servicer import ChoreServicer, PrivacyServicer
+from services.task.servicer import CalendarFeedServicer, ChoreServicer, PrivacyServicer
 from services.user.client import membership_client
 
 
@@ -28,11 +29,15 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
         # ListChores answers with the page as cached: ListChoresResponse bytes, sent as they are.
         add = passing_bytes_through(task_pb2_grpc.add_ChoreServiceServicer_to_server, ["ListChores"])
         privacy = PrivacyServicer(UserData(runtime.sessions))
+        feeds = CalendarFeedServicer(CalendarFeeds(runtime.sessions, membership))
         server = runtime.build_server(
             [
                 (add, servicer, "hearth.task.v1.ChoreService"),
                 (task_pb2_grpc.add_PrivacyServiceServicer_to_server, privacy, "hearth.task.v1.PrivacyService"),
-            ]
+                (task_pb2_grpc.add_CalendarFeedServiceServicer_to_server, feeds, "hearth.task.v1.CalendarFeedService"),
+            ],
+            # The feed token is the credential: calendar clients send no bearer token (services.task.feeds).
+            public_methods=["/hearth.task.v1.CalendarFeedService/GetCalendarFeed"],
         )
         runtime.publish_outbox()
         # From user: cached membership answers dropped, away periods, and what a deleted user or household leaves.

@@ -37,6 +37,8 @@ COMPLETION_INDEXES = {
 }
 # Members' away periods (0006), one per member per household.
 AWAY_INDEXES = {"pk_away_periods", "ix_away_periods_user_id"}
+# Calendar feed tokens (0011), one per member per household, found by their hash.
+FEED_INDEXES = {"pk_calendar_feeds", "ux_calendar_feeds_token_hash", "ix_calendar_feeds_user_id"}
 # CreateChore's and CompleteChore's request ids (0004: kit.idempotency's table, per caller).
 IDEMPOTENCY_INDEXES = {"pk_idempotency_keys", "ix_idempotency_keys_created_at"}
 
@@ -45,12 +47,13 @@ async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitab
     await check_reversible(
         await fresh_database("task_migrations"),
         "task",
-        tables={"chores", "completions", "outbox", "inbox", "idempotency_keys", "away_periods"},
+        tables={"chores", "completions", "outbox", "inbox", "idempotency_keys", "away_periods", "calendar_feeds"},
         indexes={
             "chores": CHORE_INDEXES,
             "completions": COMPLETION_INDEXES,
             "idempotency_keys": IDEMPOTENCY_INDEXES,
             "away_periods": AWAY_INDEXES,
+            "calendar_feeds": FEED_INDEXES,
         },
         definitions={
             "ix_chores_search": ["USING gin (search)"],
