@@ -39,6 +39,7 @@ from services.task import scheduling
 from services.task.scheduling import Recurrence
 
 PRODID = "-//Hearth//Chores//EN"
+CALSCALE = "GREGORIAN"
 DEFAULT_NAME = "Hearth chores"
 # Bounds of one feed: chores in it, occurrences of one expanded chore, and how far ahead those reach.
 MAX_CHORES = 500
@@ -46,7 +47,6 @@ MAX_EXPANDED = 100
 HORIZON = timedelta(days=30)
 # An event's length when the chore has no estimate: a calendar shows a zero-length event badly or not at all.
 DEFAULT_DURATION = timedelta(minutes=15)
-CONTENT_TYPE = "text/calendar; charset=utf-8"
 
 _FREQ = {"days": "DAILY", "weeks": "WEEKLY", "months": "MONTHLY", "years": "YEARLY"}
 _RFC_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
@@ -72,7 +72,7 @@ def build(chores: Iterable[FeedChore], *, tz: tzinfo, now: datetime, name: str =
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
-    calendar.add("calscale", "GREGORIAN")
+    calendar.add("calscale", CALSCALE)
     calendar.add("x-wr-calname", name or DEFAULT_NAME)
     calendar.add("x-wr-timezone", getattr(tz, "key", "UTC"))
     ordered = sorted(chores, key=lambda chore: (chore.next_due_time, chore.id))[:MAX_CHORES]
