@@ -12,6 +12,10 @@ left, a token of another household's URL, a revoked or rotated token, an empty, 
 same NOT_FOUND "calendar feed not found" (nothing tells a guess apart from a revoked token). The token is found by
 its hash (an index lookup on a hash of a secret leaks nothing about the token by its timing), and the hashes are
 compared again with `hmac.compare_digest`.
+
+The user stream erases what a feed row holds (`handlers`): member.left the member's feed of that household (the
+fetch-time membership check already refuses it; this keeps no dead credential), user.deleted all of a person's,
+household.deleted all of a household's.
 """
 
 from __future__ import annotations
@@ -24,10 +28,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from hearth.events.v1 import events_pb2
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kit.db import utcnow
 from kit.errors import NotFound
+from kit.events import Event, Handlers, required_id
 from kit.validation import caller_id
 from services.task import calendar
 from services.task.repository import CalendarFeedRepository
@@ -118,3 +124,24 @@ class CalendarFeeds:
         ]
         body = calendar.build(feed_chores, tz=zone(membership.time_zone), now=self._clock())
         return Feed(body=body, etag=hashlib.sha256(body).hexdigest()[:32])
+
+
+def handlers() -> Handlers:
+    """The feeds a departed member, a deleted person or a deleted household leave, deleted (see the module doc)."""
+
+    async def on_member_left(session: AsyncSession, event: Event[events_pb2.MemberLeft]) -> None:
+        household_id = required_id(event.payload.household_id, event.household_id)
+        await CalendarFeedRepository(session).delete(household_id, required_id(event.payload.user_id))
+
+    async def on_user_deleted(session: AsyncSession, event: Event[events_pb2.UserDeleted]) -> None:
+        await CalendarFeedRepository(session).delete_everywhere(user_id=required_id(event.payload.user_id))
+
+    async def on_household_deleted(session: AsyncSession, event: Event[events_pb2.HouseholdDeleted]) -> None:
+        household_id = required_id(event.payload.household_id, event.household_id)
+        await CalendarFeedRepository(session).delete_everywhere(household_id=household_id)
+
+    return {
+        events_pb2.MemberLeft: on_member_left,
+        events_pb2.UserDeleted: on_user_deleted,
+        events_pb2.HouseholdDeleted: on_household_deleted,
+    }

@@ -344,6 +344,17 @@ class CalendarFeedRepository:
             sa.delete(CalendarFeed).where(CalendarFeed.household_id == household_id, CalendarFeed.user_id == user_id)
         )
 
+    async def delete_everywhere(
+        self, *, user_id: uuid.UUID | None = None, household_id: uuid.UUID | None = None
+    ) -> None:
+        """Every feed of a person (user.deleted) or of a household (household.deleted)."""
+        query = sa.delete(CalendarFeed)
+        if user_id is not None:
+            query = query.where(CalendarFeed.user_id == user_id)
+        if household_id is not None:
+            query = query.where(CalendarFeed.household_id == household_id)
+        await self._session.execute(query)
+
     async def find(self, token_hash: bytes) -> CalendarFeed | None:
         query = sa.select(CalendarFeed).where(CalendarFeed.token_hash == token_hash)
         return (await self._session.scalars(query)).one_or_none()

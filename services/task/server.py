@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hearth.task.v1 import task_pb2_grpc
 
+from kit.events import combine
 from kit.grpc_server import Server, passing_bytes_through
 from kit.runtime import create_runtime
 from kit.settings import ServiceSettings
@@ -11,6 +12,7 @@ from kit.telemetry import Telemetry
 from services.task.config import Settings
 from services.task.consumers import handlers
 from services.task.feeds import CalendarFeeds
+from services.task.feeds import handlers as feed_handlers
 from services.task.lists import ChoreLists
 from services.task.privacy import UserData
 from services.task.service import ChoreService
@@ -41,5 +43,5 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
         )
         runtime.publish_outbox()
         # From user: cached membership answers dropped, away periods, and what a deleted user or household leaves.
-        runtime.consume(["user"], handlers(membership, lists))
+        runtime.consume(["user"], combine(handlers(membership, lists), feed_handlers()))
     return runtime.attach(server)

@@ -9,13 +9,18 @@ from zoneinfo import ZoneInfo
 
 import grpc
 import pytest
+import redis.asyncio as aioredis
+import sqlalchemy as sa
+from hearth.events.v1 import events_pb2
 from hearth.task.v1 import task_pb2, task_pb2_grpc
 from hearth.user.v1 import user_pb2, user_pb2_grpc
 from icalendar import Calendar
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.task.feeds import NOT_FOUND_MESSAGE
+from services.task.tests.helpers import deliver
 from services.task.tests.test_chores_rpc import create, new_chore
-from tests.support.fixtures import stack_fixture, stub_fixture
+from tests.support.fixtures import database_fixture, redis_fixture, stack_fixture, stub_fixture
 from tests.support.people import Household, Person, household
 from tests.support.rpc import refused
 from tests.support.stack import Stack
@@ -27,6 +32,8 @@ BERLIN = ZoneInfo("Europe/Berlin")
 Recurrence = task_pb2.Recurrence
 
 stack = stack_fixture(["user", "task"])
+database = database_fixture("task")
+redis = redis_fixture()
 chores = stub_fixture("task", task_pb2_grpc.ChoreServiceStub)
 feeds = stub_fixture("task", task_pb2_grpc.CalendarFeedServiceStub)
 
@@ -106,7 +113,19 @@ async def test_every_bad_token_gets_the_same_answer(stack: Stack, feeds: task_pb
     await not_found(feeds, "", token)
 
 
-async def test_a_member_who_left_gets_nothing(stack: Stack, feeds: task_pb2_grpc.CalendarFeedServiceStub) -> None:
+async def feeds_of(database: AsyncEngine, *, user_id: str = "", household_id: str = "") -> int:
+    """How many feed rows name the person or the household."""
+    async with database.connect() as conn:
+        found = await conn.scalar(
+            sa.text("SELECT count(*) FROM calendar_feeds WHERE user_id::text = :u OR household_id::text = :h"),
+            {"u": user_id, "h": household_id},
+        )
+    return int(found or 0)
+
+
+async def test_a_member_who_left_gets_nothing(
+    stack: Stack, feeds: task_pb2_grpc.CalendarFeedServiceStub, database: AsyncEngine
+) -> None:
     home = await household(stack, member="member")
     token = await token_of(feeds, home, home["member"])
     await fetch(feeds, home, token)  # cached: a member
@@ -126,6 +145,30 @@ async def test_a_member_who_left_gets_nothing(stack: Stack, feeds: task_pb2_grpc
     # member.left drops task's cached answer (the TTL is far longer than this test).
     await eventually(refused_now)
     await not_found(feeds, home.name, token)
+    # member.left also deletes the dead credential.
+    await eventually(lambda: _none_left(database, user_id=home["member"].user_id))
+
+
+async def _none_left(database: AsyncEngine, **who: str) -> bool:
+    return await feeds_of(database, **who) == 0
+
+
+async def test_a_deleted_person_or_household_leaves_no_feed(
+    stack: Stack, feeds: task_pb2_grpc.CalendarFeedServiceStub, database: AsyncEngine, redis: aioredis.Redis
+) -> None:
+    home, other = await household(stack, member="member"), await household(stack)
+    await token_of(feeds, home, home["member"])
+    await token_of(feeds, home, home.owner)
+    await token_of(feeds, other, other.owner)
+    member = home["member"]
+    await deliver(stack, redis, "user.deleted", events_pb2.UserDeleted(user_id=member.user_id, household_ids=[home.id]))
+    assert await feeds_of(database, user_id=member.user_id) == 0
+    assert await feeds_of(database, user_id=home.owner.user_id) == 1  # the others' stay
+    await deliver(
+        stack, redis, "household.deleted", events_pb2.HouseholdDeleted(household_id=home.id), household_id=home.id
+    )
+    assert await feeds_of(database, household_id=home.id) == 0
+    assert await feeds_of(database, household_id=other.id) == 1
 
 
 async def test_creating_and_revoking_need_a_member(stack: Stack, feeds: task_pb2_grpc.CalendarFeedServiceStub) -> None:
