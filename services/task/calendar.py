@@ -90,7 +90,7 @@ def _events(chore: FeedChore, tz: tzinfo, now: datetime) -> list[Event]:
     start = chore.next_due_time.astimezone(tz)
     rule = rrule_of(chore, tz)
     if rule is not None or chore.recurrence.kind in ("once", "adaptive"):
-        event = _event(chore, f"{chore.id}@hearth", start)
+        event = _event(chore, f"{chore.id}@hearth", start if rule is None else _rule_start(chore, start, tz))
         if rule is not None:
             event.add("rrule", rule)
         return [event]
@@ -98,6 +98,24 @@ def _events(chore: FeedChore, tz: tzinfo, now: datetime) -> list[Event]:
         _event(chore, f"{chore.id}-{due.astimezone(UTC):%Y%m%dT%H%M%SZ}@hearth", due.astimezone(tz))
         for due in occurrences(chore, tz, until=now + HORIZON)
     ]
+
+
+def _rule_start(chore: FeedChore, start: datetime, tz: tzinfo) -> datetime:
+    """The DTSTART of a rule: the next due time, unless that is a wall time that did not exist (02:30 on a spring
+    forward day, which scheduling moved to 03:00): then the schedule's own time of day, so the later occurrences the
+    client expands from it are at 02:30 again, not at 03:00."""
+    recurrence = chore.recurrence
+    if recurrence.kind == "weekly" and recurrence.time:
+        hour, minute = (int(part) for part in recurrence.time.split(":"))
+        intended = start.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    else:
+        anchor = (chore.anchor_time or chore.next_due_time).astimezone(tz)
+        intended = start.replace(hour=anchor.hour, minute=anchor.minute, second=anchor.second, microsecond=0)
+    if intended == start or intended.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == intended.replace(
+        tzinfo=None
+    ):
+        return start  # the due time is the schedule's wall time, or another one that exists (BYHOUR rules)
+    return intended
 
 
 def _event(chore: FeedChore, uid: str, start: datetime) -> Event:
@@ -144,31 +162,36 @@ def rrule_of(chore: FeedChore, tz: tzinfo) -> vRecur | None:
         assert recurrence.unit is not None  # Recurrence.__post_init__
         if recurrence.unit == "hours":
             return None
-        parts = {"FREQ": _FREQ[recurrence.unit], "INTERVAL": recurrence.every}
+        parts = {"FREQ": _FREQ[recurrence.unit], **_interval(recurrence.every)}
         anchor = (chore.anchor_time or chore.next_due_time).astimezone(tz)
         if recurrence.unit in ("months", "years") and anchor.day > 28:
             parts |= _month_days(anchor.day)
             if recurrence.unit == "years":
                 parts["BYMONTH"] = anchor.month
     elif recurrence.kind == "weekly":
-        parts = {"FREQ": "WEEKLY", "INTERVAL": recurrence.every, "WKST": "MO"}
+        parts = {"FREQ": "WEEKLY", **_interval(recurrence.every), "WKST": "MO"}
         parts["BYDAY"] = [_RFC_DAYS[scheduling.WEEKDAYS.index(day)] for day in recurrence.days]
         if recurrence.time:
             hour, minute = recurrence.time.split(":")
             parts |= {"BYHOUR": int(hour), "BYMINUTE": int(minute)}
     elif recurrence.kind == "monthly":
-        parts = {"FREQ": "MONTHLY", "INTERVAL": recurrence.every}
+        parts = {"FREQ": "MONTHLY", **_interval(recurrence.every)}
         if recurrence.weekday:
             week = recurrence.week
             parts["BYDAY"] = f"{week}{_RFC_DAYS[scheduling.WEEKDAYS.index(recurrence.weekday)]}"
         else:
             parts |= _month_days(recurrence.day_of_month)
     else:  # yearly
-        parts = {"FREQ": "YEARLY", "INTERVAL": recurrence.every, "BYMONTH": recurrence.month}
+        parts = {"FREQ": "YEARLY", **_interval(recurrence.every), "BYMONTH": recurrence.month}
         parts |= _month_days(recurrence.day)
     if recurrence.months:
         parts["BYMONTH"] = list(recurrence.months)
     return vRecur(parts)
+
+
+def _interval(every: int) -> dict[str, Any]:
+    """INTERVAL, left out when it is RFC 5545's default of 1."""
+    return {"INTERVAL": every} if every > 1 else {}
 
 
 def _month_days(day: int) -> dict[str, Any]:

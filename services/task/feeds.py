@@ -64,33 +64,27 @@ def token_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
+@dataclass(frozen=True)
 class CalendarFeeds:
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        membership: MembershipClient,
-        *,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        self._sessions = sessions
-        self._membership = membership
-        self._clock = clock
+    sessions: async_sessionmaker[AsyncSession]
+    membership: MembershipClient
+    clock: Callable[[], datetime] = utcnow
 
     async def create(self, household_id: uuid.UUID) -> CreatedFeed:
         """A new feed token for the caller in the household; the one they had before stops working."""
-        await self._membership.require(household_id, roles=PERMISSIONS["chore.read"])
+        await self.membership.require(household_id, roles=PERMISSIONS["chore.read"])
         user_id = caller_id()
         token = secrets.token_urlsafe(TOKEN_BYTES)
-        now = self._clock()
-        async with self._sessions.begin() as session:
+        now = self.clock()
+        async with self.sessions.begin() as session:
             await CalendarFeedRepository(session).put(household_id, user_id, token_hash(token), now)
         return CreatedFeed(token=token, create_time=now)
 
     async def revoke(self, household_id: uuid.UUID) -> None:
         """The caller's feed token in the household stops working (a no-op when they have none)."""
-        await self._membership.require(household_id, roles=PERMISSIONS["chore.read"])
+        await self.membership.require(household_id, roles=PERMISSIONS["chore.read"])
         user_id = caller_id()
-        async with self._sessions.begin() as session:
+        async with self.sessions.begin() as session:
             await CalendarFeedRepository(session).delete(household_id, user_id)
 
     async def render(self, household_id: uuid.UUID, token: str) -> Feed:
@@ -98,12 +92,12 @@ class CalendarFeeds:
         if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
             raise NotFound(NOT_FOUND_MESSAGE)
         wanted = token_hash(token)
-        async with self._sessions() as session:
+        async with self.sessions() as session:
             repository = CalendarFeedRepository(session)
             feed = await repository.find(wanted)
             if feed is None or not hmac.compare_digest(feed.token_hash, wanted) or feed.household_id != household_id:
                 raise NotFound(NOT_FOUND_MESSAGE)
-            membership = await self._membership.get(household_id, feed.user_id)
+            membership = await self.membership.get(household_id, feed.user_id)
             if membership is None:
                 raise NotFound(NOT_FOUND_MESSAGE)
             chores = await repository.chores(household_id, calendar.MAX_CHORES)
@@ -122,7 +116,7 @@ class CalendarFeeds:
             for chore in chores
             if chore.next_due_time is not None
         ]
-        body = calendar.build(feed_chores, tz=zone(membership.time_zone), now=self._clock())
+        body = calendar.build(feed_chores, tz=zone(membership.time_zone), now=self.clock())
         return Feed(body=body, etag=hashlib.sha256(body).hexdigest()[:32])
 
 

@@ -172,3 +172,19 @@ def test_scheduling_agrees_on_a_weekly_every_two() -> None:
     (event,) = parsed(item).events
     assert expand(event, 8) == scheduled(item, 8)
     assert scheduling.first_due(item.recurrence, start=due, tz=BERLIN) == due
+
+
+def test_a_rule_due_in_a_dst_gap_starts_at_its_own_wall_time() -> None:
+    # 02:30 does not exist on 28 March 2027 in Berlin: scheduling makes that occurrence 03:00, but the rule the
+    # client expands must start at 02:30, or every later Sunday would be 03:00 too.
+    gap_day = datetime(2027, 3, 28, 3, 0, tzinfo=BERLIN)
+    item = chore(
+        Recurrence(kind="weekly", days=("sun",), time="02:30"),
+        gap_day,
+        anchor_time=datetime(2027, 3, 21, 2, 30, tzinfo=BERLIN),
+    )
+    (event,) = parsed(item).events
+    assert event["dtstart"].to_ical() == b"20270328T023000"
+    later = expand(event, 3)[1:]
+    assert [start.strftime("%m-%d %H:%M") for start in later] == ["04-04 02:30", "04-11 02:30"]
+    assert later == scheduled(item, 3)[1:]
