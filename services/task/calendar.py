@@ -16,10 +16,10 @@ Recurrences that RFC 5545 can say exactly become an RRULE from the next due time
   step from an anchor on the 29th..31st is "that day or the month's last" (BYMONTHDAY..;BYSETPOS=-1);
 - `months` (a season) becomes BYMONTH, unless the rrule already limits the months.
 Everything else is expanded into one VEVENT per occurrence (UID `<chore id>-<due, UTC>@hearth`) up to HORIZON ahead,
-at most MAX_EXPANDED per chore, assuming each is done on time: hour intervals (absolute time, no wall-clock rule
-says them), `rolling` schedules (they count from the real completion), an RFC 5545 COUNT (it counts from the
-chore's first due time, not the next one) and a season on a rule that names BYMONTH itself. An adaptive chore's
-later due times are learned from completions not yet made: it shows its next due time only.
+at most MAX_EXPANDED per chore and MAX_EVENTS in all, assuming each is done on time: hour intervals (absolute time,
+no wall-clock rule says them), `rolling` schedules (they count from the real completion), an RFC 5545 COUNT (it
+counts from the chore's first due time, not the next one) and a season on a rule that names BYMONTH itself. An
+adaptive chore's later due times are learned from completions not yet made: it shows its next due time only.
 
 A wall time that does not exist (spring forward) is where Hearth and a calendar client may differ: Hearth makes it
 the first valid instant (02:30 → 03:00), RFC 5545 clients read it with the offset before the gap (03:30).
@@ -44,6 +44,9 @@ DEFAULT_NAME = "Hearth chores"
 # Bounds of one feed: chores in it, occurrences of one expanded chore, and how far ahead those reach.
 MAX_CHORES = 500
 MAX_EXPANDED = 100
+# Events in one feed: 500 hourly chores would otherwise be 50,000 (10 MiB, 15 s of CPU per fetch); this bounds a
+# fetch to about 0.15 s of CPU (216 KiB). A chore past the budget still shows its next occurrence.
+MAX_EVENTS = 1000
 HORIZON = timedelta(days=30)
 # An event's length when the chore has no estimate: a calendar shows a zero-length event badly or not at all.
 DEFAULT_DURATION = timedelta(minutes=15)
@@ -76,8 +79,14 @@ def build(chores: Iterable[FeedChore], *, tz: tzinfo, now: datetime, name: str =
     calendar.add("x-wr-calname", name or DEFAULT_NAME)
     calendar.add("x-wr-timezone", getattr(tz, "key", "UTC"))
     ordered = sorted(chores, key=lambda chore: (chore.next_due_time, chore.id))[:MAX_CHORES]
-    for chore in ordered:
-        for event in _events(chore, tz, now):
+    budget = MAX_EVENTS
+    for index, chore in enumerate(ordered):
+        # Soonest chores first; one event is kept for each chore after this one, so when expansions use the budget
+        # up, a later chore still shows its next occurrence.
+        later = len(ordered) - index - 1
+        events = _events(chore, tz, now, limit=max(1, min(MAX_EXPANDED, budget - later)))
+        budget -= len(events)
+        for event in events:
             calendar.add_component(event)
     if ordered and tz is not UTC:
         # The VTIMEZONE's transitions from the earliest event on, to some years past the horizon.
@@ -86,7 +95,7 @@ def build(chores: Iterable[FeedChore], *, tz: tzinfo, now: datetime, name: str =
     return bytes(calendar.to_ical())
 
 
-def _events(chore: FeedChore, tz: tzinfo, now: datetime) -> list[Event]:
+def _events(chore: FeedChore, tz: tzinfo, now: datetime, *, limit: int) -> list[Event]:
     start = chore.next_due_time.astimezone(tz)
     rule = rrule_of(chore, tz)
     if rule is not None or chore.recurrence.kind in ("once", "adaptive"):
@@ -96,7 +105,7 @@ def _events(chore: FeedChore, tz: tzinfo, now: datetime) -> list[Event]:
         return [event]
     return [
         _event(chore, f"{chore.id}-{due.astimezone(UTC):%Y%m%dT%H%M%SZ}@hearth", due.astimezone(tz))
-        for due in occurrences(chore, tz, until=now + HORIZON)
+        for due in occurrences(chore, tz, until=now + HORIZON, limit=limit)
     ]
 
 
@@ -134,12 +143,12 @@ def _event(chore: FeedChore, uid: str, start: datetime) -> Event:
     return event
 
 
-def occurrences(chore: FeedChore, tz: tzinfo, *, until: datetime) -> list[datetime]:
+def occurrences(chore: FeedChore, tz: tzinfo, *, until: datetime, limit: int = MAX_EXPANDED) -> list[datetime]:
     """The chore's due times from its next one, each as if the one before were done on time, up to `until` (the
-    next one always) and at most MAX_EXPANDED."""
+    next one always) and at most `limit`."""
     due: datetime | None = chore.next_due_time
     found: list[datetime] = []
-    while due is not None and len(found) < MAX_EXPANDED and (not found or due <= until):
+    while due is not None and len(found) < limit and (not found or due <= until):
         found.append(due)
         due = scheduling.next_due(
             chore.recurrence, previous_due=due, completed_at=due, tz=tz, anchor=chore.anchor_time or due

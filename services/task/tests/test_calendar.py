@@ -135,6 +135,11 @@ def test_expansion_is_bounded_per_chore_and_chores_per_feed() -> None:
     assert len(parsed(item).events) == calendar.MAX_EXPANDED
     many = [chore(Recurrence(kind="once"), NOW + timedelta(minutes=i)) for i in range(calendar.MAX_CHORES + 5)]
     assert len(parsed(*many).events) == calendar.MAX_CHORES
+    # 500 hourly chores: the feed stops expanding at MAX_EVENTS, and every chore still shows its next occurrence.
+    hourly = [chore(Recurrence(kind="interval", every=1, unit="hours"), NOW + timedelta(minutes=i)) for i in range(500)]
+    events = parsed(*hourly).events
+    assert len(events) <= calendar.MAX_EVENTS
+    assert {event["uid"].split("-2027")[0] for event in events} == {f"{item.id}" for item in hourly}
 
 
 def test_rolling_count_and_adaptive_chores_are_not_rules() -> None:
