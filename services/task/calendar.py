@@ -216,7 +216,10 @@ def _rfc_rule(text: str, tz: tzinfo) -> dict[str, Any] | None:
     body = text.strip()
     if body[:6].upper() == "RRULE:":
         body = body[6:]
-    parts = dict(vRecur.from_ical(body))
+    try:
+        parts = dict(vRecur.from_ical(body))
+    except ValueError:
+        return None  # a rule dateutil takes that icalendar cannot re-write: its occurrences are expanded instead
     if "COUNT" in parts:
         return None
     if "UNTIL" in parts:
