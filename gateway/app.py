@@ -25,7 +25,7 @@ from gateway.identity import GatewayIdentity
 from gateway.metrics import router as metrics_router
 from gateway.middleware import RequestContextMiddleware
 from gateway.ratelimit import RateLimiter, RateLimitMiddleware, parse_limit
-from gateway.routes import analytics, api_keys, auth, chores, households, notifications, points, users
+from gateway.routes import analytics, api_keys, auth, calendar, chores, households, notifications, points, users
 from kit.auth import TokenVerifier, grpc_jwks_source
 from kit.revocations import RevocationList
 from kit.runtime import stop_tasks
@@ -33,7 +33,7 @@ from kit.service_tokens import ServiceTokens
 from kit.telemetry import Telemetry
 
 API_PREFIX = "/api/v1"
-API_ROUTERS = (auth, users, api_keys, households, chores, points, notifications, analytics)
+API_ROUTERS = (auth, users, api_keys, households, chores, points, calendar, notifications, analytics)
 # What a browser app may send and read across origins (the API's own headers; credentials are bearer tokens, not
 # cookies, so no allow_credentials).
 CORS_REQUEST_HEADERS = [
@@ -194,4 +194,6 @@ def create_app(settings: GatewaySettings, telemetry: Telemetry | None = None) ->
         # Outermost: the client address every layer sees (spans, access log, rate limits, login's IP) is the one
         # the trusted proxies name in X-Forwarded-For; from anyone else the header is ignored.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    # Outside everything: a calendar feed's token leaves the query string before a span or log can record it.
+    app.add_middleware(calendar.HiddenFeedToken)
     return app

@@ -528,3 +528,7 @@ def audit_page(message: user_pb2.ListAuditEventsResponse) -> JSON:
         "items": [audit_event(e) for e in message.audit_events],
         "next_page_token": message.next_page_token,
     }
+
+
+def calendar_feed(message: task_pb2.CalendarFeed, url: str) -> JSON:
+    return {"token": message.token, "url": url, "created_at": time_out(message.create_time)}

@@ -465,6 +465,12 @@ class Problem(Model):
     errors: list[FieldError] = Field(default=[], description="Per-field errors of a validation_failed")
 
 
+class CalendarFeed(Model):
+    token: str = Field(description="The feed's credential, shown only now (32 random bytes, URL-safe base64)")
+    url: str = Field(description="The feed to subscribe to in a calendar app: GET …/calendar.ics?token=")
+    created_at: UtcTime
+
+
 # --- examples ---------------------------------------------------------------------------------------
 
 _HID = "0192f1a2-7c3e-7d41-9a55-3b1f0c2d4e51"
@@ -940,4 +946,10 @@ EXPORT_DONE = Export(
     size_bytes=48213,
     error="",
     download_url=f"/api/v1/users/me/exports/{_EXPORT_ID}/archive",
+)
+_FEED_TOKEN = "pQ3v9XkT2mL8sR4wY7zA1bC6dE0fG5hJ9kN2oP4qS8u"
+CALENDAR_FEED = CalendarFeed(
+    token=_FEED_TOKEN,
+    url=f"https://hearth.example/api/v1/households/{_HID}/calendar.ics?token={_FEED_TOKEN}",
+    created_at="2026-11-22T18:00:00Z",
 )

@@ -464,6 +464,21 @@ async def test_real_responses_match_the_document(stack: Stack, api: Api, contrac
     await api.call("PATCH", chore_url, 410, token=alice.token, path=archived, json={"points": 1})
     await api.call("GET", chores, 200, token=alice.token, path=home, params={"status": "archived"})
 
+    # --- the calendar feed: its token made with a bearer token, the feed opened with the feed token alone ---
+    feed_token_url = f"{API}/households/{{hid}}/calendar-feed"
+    ics = f"{API}/households/{{hid}}/calendar.ics"
+    feed = (await api.call("POST", feed_token_url, 201, token=bob.token, path=home)).json()
+    await api.call("POST", feed_token_url, 404, token=outsider.token, path=home)
+    await api.call("POST", feed_token_url, 422, token=bob.token, path={"hid": "x" * 65})
+    served = await api.call("GET", ics, 200, path=home, params={"token": feed["token"]})
+    unchanged = {"If-None-Match": served.headers["etag"]}
+    await api.call("GET", ics, 304, path=home, params={"token": feed["token"]}, headers=unchanged)
+    await api.call("GET", ics, 404, path=home, params={"token": "guess"})
+    await api.call("GET", ics, 422, path={"hid": "x" * 65}, params={"token": feed["token"]})
+    await api.call("DELETE", feed_token_url, 204, token=bob.token, path=home)
+    await api.call("DELETE", feed_token_url, 404, token=outsider.token, path=home)
+    await api.call("GET", ics, 404, path=home, params={"token": feed["token"]})
+
     # --- notifications: the completions reach Bob's inbox ---
     inbox = f"{API}/notifications"
 

@@ -140,6 +140,25 @@ class Away(Base):
     cleared_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
 
 
+class CalendarFeed(Base):
+    """A member's calendar feed token for a household (services.task.feeds): one per member per household; creating
+    it again replaces the token. Only the token's SHA-256 is kept (the token itself is shown once), so a copy of the
+    table opens no feed."""
+
+    __tablename__ = "calendar_feeds"
+    __table_args__ = (
+        # A fetch finds its feed by the token's hash.
+        sa.Index("ux_calendar_feeds_token_hash", "token_hash", unique=True),
+        # A person's feeds in every household (erasure, export).
+        sa.Index("ix_calendar_feeds_user_id", "user_id"),
+    )
+
+    household_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    token_hash: Mapped[bytes] = mapped_column(sa.LargeBinary, nullable=False)
+    create_time: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+
+
 def etag_of(chore: Chore) -> str:
     """A chore's etag (AIP-154): its version, bumped by every change."""
     return str(chore.version)

@@ -11,12 +11,13 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 from hearth.events.v1 import events_pb2
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit import outbox
 from kit.repository import Cursor, keyset
 from services.task.assignment import COUNTING, WINDOW, Assignment, AwayPeriod, Tally
-from services.task.models import DUE_KEY_SQL, Away, Chore, Completion
+from services.task.models import ACTIVE, DUE_KEY_SQL, Away, CalendarFeed, Chore, Completion
 
 ChoreOrder = Literal["due_at", "created_at", "points", "title"]
 # Where "no due time" (a done one-off chore) sorts: last. A cursor holds None for it (see `sort_value`).
@@ -318,3 +319,52 @@ class Tallies:
             .limit(1)
         )
         return latest
+
+
+class CalendarFeedRepository:
+    """Members' calendar feed tokens (their hashes) and the chores a feed shows."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def put(self, household_id: uuid.UUID, user_id: uuid.UUID, token_hash: bytes, now: datetime) -> None:
+        """The member's feed, with this token from now on (an earlier token stops opening it)."""
+        insert = postgresql.insert(CalendarFeed).values(
+            household_id=household_id, user_id=user_id, token_hash=token_hash, create_time=now
+        )
+        await self._session.execute(
+            insert.on_conflict_do_update(
+                index_elements=[CalendarFeed.household_id, CalendarFeed.user_id],
+                set_={"token_hash": insert.excluded.token_hash, "create_time": insert.excluded.create_time},
+            )
+        )
+
+    async def delete(self, household_id: uuid.UUID, user_id: uuid.UUID) -> None:
+        await self._session.execute(
+            sa.delete(CalendarFeed).where(CalendarFeed.household_id == household_id, CalendarFeed.user_id == user_id)
+        )
+
+    async def delete_everywhere(
+        self, *, user_id: uuid.UUID | None = None, household_id: uuid.UUID | None = None
+    ) -> None:
+        """Every feed of a person (user.deleted) or of a household (household.deleted)."""
+        query = sa.delete(CalendarFeed)
+        if user_id is not None:
+            query = query.where(CalendarFeed.user_id == user_id)
+        if household_id is not None:
+            query = query.where(CalendarFeed.household_id == household_id)
+        await self._session.execute(query)
+
+    async def find(self, token_hash: bytes) -> CalendarFeed | None:
+        query = sa.select(CalendarFeed).where(CalendarFeed.token_hash == token_hash)
+        return (await self._session.scalars(query)).one_or_none()
+
+    async def chores(self, household_id: uuid.UUID, limit: int) -> list[Chore]:
+        """The household's active chores with a due time, soonest first, at most `limit`."""
+        query = (
+            sa.select(Chore)
+            .where(Chore.household_id == household_id, Chore.state == ACTIVE, Chore.next_due_time.is_not(None))
+            .order_by(Chore.next_due_time, Chore.id)
+            .limit(limit)
+        )
+        return list(await self._session.scalars(query))

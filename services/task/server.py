@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from hearth.task.v1 import task_pb2_grpc
 
+from kit.events import combine
 from kit.grpc_server import Server, passing_bytes_through
 from kit.runtime import create_runtime
 from kit.settings import ServiceSettings
 from kit.telemetry import Telemetry
 from services.task.config import Settings
 from services.task.consumers import handlers
+from services.task.feeds import CalendarFeeds
+from services.task.feeds import handlers as feed_handlers
 from services.task.lists import ChoreLists
 from services.task.points import PointsService
 from services.task.privacy import UserData
 from services.task.service import ChoreService
-from services.task.servicer import ChoreServicer, PointsServicer, PrivacyServicer
+from services.task.servicer import CalendarFeedServicer, ChoreServicer, PointsServicer, PrivacyServicer
 from services.user.client import membership_client
 
 
@@ -30,14 +33,18 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
         add = passing_bytes_through(task_pb2_grpc.add_ChoreServiceServicer_to_server, ["ListChores"])
         privacy = PrivacyServicer(UserData(runtime.sessions))
         points = PointsServicer(PointsService(runtime.sessions, membership))
+        feeds = CalendarFeedServicer(CalendarFeeds(runtime.sessions, membership))
         server = runtime.build_server(
             [
                 (add, servicer, "hearth.task.v1.ChoreService"),
                 (task_pb2_grpc.add_PrivacyServiceServicer_to_server, privacy, "hearth.task.v1.PrivacyService"),
                 (task_pb2_grpc.add_PointsServiceServicer_to_server, points, "hearth.task.v1.PointsService"),
-            ]
+                (task_pb2_grpc.add_CalendarFeedServiceServicer_to_server, feeds, "hearth.task.v1.CalendarFeedService"),
+            ],
+            # The feed token is the credential: calendar clients send no bearer token (services.task.feeds).
+            public_methods=["/hearth.task.v1.CalendarFeedService/GetCalendarFeed"],
         )
         runtime.publish_outbox()
         # From user: cached membership answers dropped, away periods, and what a deleted user or household leaves.
-        runtime.consume(["user"], handlers(membership, lists))
+        runtime.consume(["user"], combine(handlers(membership, lists), feed_handlers()))
     return runtime.attach(server)

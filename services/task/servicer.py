@@ -7,9 +7,12 @@ import grpc
 from google.protobuf import empty_pb2
 from hearth.task.v1 import task_pb2, task_pb2_grpc
 
+from kit.errors import InvalidArgument, NotFound
 from kit.names import parse_ids
 from kit.repository import Page
+from kit.validation import caller_id
 from services.task import converters
+from services.task.feeds import NOT_FOUND_MESSAGE, CalendarFeeds
 from services.task.points import PointsService, RewardInput
 from services.task.privacy import UserData
 from services.task.repository import ChoreRow
@@ -152,6 +155,46 @@ class PointsServicer(task_pb2_grpc.PointsServiceServicer):
     ) -> task_pb2.Redemption:
         redeemed = await self._service.redeem(*converters.reward_ids(request.name), request_id=request.request_id)
         return converters.redemption_to_proto(redeemed.entry, redeemed.cost)
+
+
+class CalendarFeedServicer(task_pb2_grpc.CalendarFeedServiceServicer):
+    """A member's calendar feed token, and the feed it opens (GetCalendarFeed is public: the token is the credential;
+    services.task.feeds)."""
+
+    def __init__(self, feeds: CalendarFeeds) -> None:
+        self._feeds = feeds
+
+    async def CreateCalendarFeed(
+        self,
+        request: task_pb2.CreateCalendarFeedRequest,
+        context: grpc.aio.ServicerContext[task_pb2.CreateCalendarFeedRequest, task_pb2.CalendarFeed],
+    ) -> task_pb2.CalendarFeed:
+        household_id = converters.household_id(request.parent)
+        created = await self._feeds.create(household_id)
+        feed = task_pb2.CalendarFeed(name=f"households/{household_id}/calendarFeeds/{caller_id()}", token=created.token)
+        feed.create_time.FromDatetime(created.create_time)
+        return feed
+
+    async def DeleteCalendarFeed(
+        self,
+        request: task_pb2.DeleteCalendarFeedRequest,
+        context: grpc.aio.ServicerContext[task_pb2.DeleteCalendarFeedRequest, empty_pb2.Empty],
+    ) -> empty_pb2.Empty:
+        await self._feeds.revoke(converters.household_id(request.parent))
+        return empty_pb2.Empty()
+
+    async def GetCalendarFeed(
+        self,
+        request: task_pb2.GetCalendarFeedRequest,
+        context: grpc.aio.ServicerContext[task_pb2.GetCalendarFeedRequest, task_pb2.CalendarFeedContent],
+    ) -> task_pb2.CalendarFeedContent:
+        try:
+            household_id = converters.household_id(request.parent)
+        except InvalidArgument:
+            # A malformed household in the URL is as unknown as a wrong token: one answer for every bad request.
+            raise NotFound(NOT_FOUND_MESSAGE) from None
+        feed = await self._feeds.render(household_id, request.token)
+        return task_pb2.CalendarFeedContent(ics=feed.body, etag=feed.etag)
 
 
 class PrivacyServicer(task_pb2_grpc.PrivacyServiceServicer):

@@ -37,6 +37,8 @@ COMPLETION_INDEXES = {
 }
 # Members' away periods (0006), one per member per household.
 AWAY_INDEXES = {"pk_away_periods", "ix_away_periods_user_id"}
+# Calendar feed tokens (0011), one per member per household, found by their hash.
+FEED_INDEXES = {"pk_calendar_feeds", "ux_calendar_feeds_token_hash", "ix_calendar_feeds_user_id"}
 # CreateChore's and CompleteChore's request ids (0004: kit.idempotency's table, per caller).
 IDEMPOTENCY_INDEXES = {"pk_idempotency_keys", "ix_idempotency_keys_created_at"}
 # Points and rewards (0010): a member's entries newest first, a person's everywhere (erasure, export).
@@ -63,6 +65,7 @@ async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitab
             "points_ledger",
             "point_balances",
             "rewards",
+            "calendar_feeds",
         },
         indexes={
             "chores": CHORE_INDEXES,
@@ -72,6 +75,7 @@ async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitab
             "points_ledger": LEDGER_INDEXES,
             "point_balances": BALANCE_INDEXES,
             "rewards": REWARD_INDEXES,
+            "calendar_feeds": FEED_INDEXES,
         },
         definitions={
             "ix_chores_search": ["USING gin (search)"],

@@ -485,3 +485,41 @@ class Redemption(_message.Message):
     balance: int
     create_time: _timestamp_pb2.Timestamp
     def __init__(self, name: _Optional[str] = ..., user: _Optional[str] = ..., cost: _Optional[int] = ..., balance: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CreateCalendarFeedRequest(_message.Message):
+    __slots__ = ("parent",)
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    def __init__(self, parent: _Optional[str] = ...) -> None: ...
+
+class CalendarFeed(_message.Message):
+    __slots__ = ("name", "token", "create_time")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    token: str
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., token: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class DeleteCalendarFeedRequest(_message.Message):
+    __slots__ = ("parent",)
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    def __init__(self, parent: _Optional[str] = ...) -> None: ...
+
+class GetCalendarFeedRequest(_message.Message):
+    __slots__ = ("parent", "token")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    token: str
+    def __init__(self, parent: _Optional[str] = ..., token: _Optional[str] = ...) -> None: ...
+
+class CalendarFeedContent(_message.Message):
+    __slots__ = ("ics", "etag")
+    ICS_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    ics: bytes
+    etag: str
+    def __init__(self, ics: _Optional[bytes] = ..., etag: _Optional[str] = ...) -> None: ...

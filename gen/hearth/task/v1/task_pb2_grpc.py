@@ -359,6 +359,175 @@ class ChoreService:
             _registered_method=True)
 
 
+class CalendarFeedServiceStub:
+    """A member's iCalendar feed of a household's chores (RFC 5545). The feed token is its only credential, so calendar
+    clients can subscribe without an Authorization header: 32 random bytes, shown once, stored as its SHA-256.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.CreateCalendarFeed = channel.unary_unary(
+                '/hearth.task.v1.CalendarFeedService/CreateCalendarFeed',
+                request_serializer=hearth_dot_task_dot_v1_dot_task__pb2.CreateCalendarFeedRequest.SerializeToString,
+                response_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.CalendarFeed.FromString,
+                _registered_method=True)
+        self.DeleteCalendarFeed = channel.unary_unary(
+                '/hearth.task.v1.CalendarFeedService/DeleteCalendarFeed',
+                request_serializer=hearth_dot_task_dot_v1_dot_task__pb2.DeleteCalendarFeedRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.GetCalendarFeed = channel.unary_unary(
+                '/hearth.task.v1.CalendarFeedService/GetCalendarFeed',
+                request_serializer=hearth_dot_task_dot_v1_dot_task__pb2.GetCalendarFeedRequest.SerializeToString,
+                response_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.CalendarFeedContent.FromString,
+                _registered_method=True)
+
+
+class CalendarFeedServiceServicer:
+    """A member's iCalendar feed of a household's chores (RFC 5545). The feed token is its only credential, so calendar
+    clients can subscribe without an Authorization header: 32 random bytes, shown once, stored as its SHA-256.
+    """
+
+    def CreateCalendarFeed(self, request, context):
+        """A new feed token for the caller in the household; the one they had before stops working (rotation). No
+        scope: a credential, so closed to API keys.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteCalendarFeed(self, request, context):
+        """The caller's feed token in the household stops working (no-op when there is none).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCalendarFeed(self, request, context):
+        """Public (no bearer token): the feed `token` opens, while its member still belongs to the household. Every bad
+        token (wrong, rotated, revoked, another household's, a former member's, malformed) is NOT_FOUND alike.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_CalendarFeedServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'CreateCalendarFeed': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateCalendarFeed,
+                    request_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.CreateCalendarFeedRequest.FromString,
+                    response_serializer=hearth_dot_task_dot_v1_dot_task__pb2.CalendarFeed.SerializeToString,
+            ),
+            'DeleteCalendarFeed': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteCalendarFeed,
+                    request_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.DeleteCalendarFeedRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'GetCalendarFeed': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCalendarFeed,
+                    request_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.GetCalendarFeedRequest.FromString,
+                    response_serializer=hearth_dot_task_dot_v1_dot_task__pb2.CalendarFeedContent.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'hearth.task.v1.CalendarFeedService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('hearth.task.v1.CalendarFeedService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class CalendarFeedService:
+    """A member's iCalendar feed of a household's chores (RFC 5545). The feed token is its only credential, so calendar
+    clients can subscribe without an Authorization header: 32 random bytes, shown once, stored as its SHA-256.
+    """
+
+    @staticmethod
+    def CreateCalendarFeed(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.task.v1.CalendarFeedService/CreateCalendarFeed',
+            hearth_dot_task_dot_v1_dot_task__pb2.CreateCalendarFeedRequest.SerializeToString,
+            hearth_dot_task_dot_v1_dot_task__pb2.CalendarFeed.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteCalendarFeed(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.task.v1.CalendarFeedService/DeleteCalendarFeed',
+            hearth_dot_task_dot_v1_dot_task__pb2.DeleteCalendarFeedRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCalendarFeed(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.task.v1.CalendarFeedService/GetCalendarFeed',
+            hearth_dot_task_dot_v1_dot_task__pb2.GetCalendarFeedRequest.SerializeToString,
+            hearth_dot_task_dot_v1_dot_task__pb2.CalendarFeedContent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
 class PrivacyServiceStub:
     """What this service holds about a user, for the user service's export job (GDPR art. 15/20).
     """

@@ -115,6 +115,79 @@ class ChoreServiceServicer(metaclass=_abc_1.ABCMeta):
 
 def add_ChoreServiceServicer_to_server(servicer: ChoreServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
+class CalendarFeedServiceStub:
+    """A member's iCalendar feed of a household's chores (RFC 5545). The feed token is its only credential, so calendar
+    clients can subscribe without an Authorization header: 32 random bytes, shown once, stored as its SHA-256.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> CalendarFeedServiceAsyncStub: ...
+    CreateCalendarFeed: _grpc.UnaryUnaryMultiCallable[_task_pb2.CreateCalendarFeedRequest, _task_pb2.CalendarFeed]
+    """A new feed token for the caller in the household; the one they had before stops working (rotation). No
+    scope: a credential, so closed to API keys.
+    """
+    DeleteCalendarFeed: _grpc.UnaryUnaryMultiCallable[_task_pb2.DeleteCalendarFeedRequest, _empty_pb2.Empty]
+    """The caller's feed token in the household stops working (no-op when there is none)."""
+    GetCalendarFeed: _grpc.UnaryUnaryMultiCallable[_task_pb2.GetCalendarFeedRequest, _task_pb2.CalendarFeedContent]
+    """Public (no bearer token): the feed `token` opens, while its member still belongs to the household. Every bad
+    token (wrong, rotated, revoked, another household's, a former member's, malformed) is NOT_FOUND alike.
+    """
+
+@_typing.type_check_only
+class CalendarFeedServiceAsyncStub(CalendarFeedServiceStub):
+    """A member's iCalendar feed of a household's chores (RFC 5545). The feed token is its only credential, so calendar
+    clients can subscribe without an Authorization header: 32 random bytes, shown once, stored as its SHA-256.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    CreateCalendarFeed: _aio.UnaryUnaryMultiCallable[_task_pb2.CreateCalendarFeedRequest, _task_pb2.CalendarFeed]  # type: ignore[assignment]
+    """A new feed token for the caller in the household; the one they had before stops working (rotation). No
+    scope: a credential, so closed to API keys.
+    """
+    DeleteCalendarFeed: _aio.UnaryUnaryMultiCallable[_task_pb2.DeleteCalendarFeedRequest, _empty_pb2.Empty]  # type: ignore[assignment]
+    """The caller's feed token in the household stops working (no-op when there is none)."""
+    GetCalendarFeed: _aio.UnaryUnaryMultiCallable[_task_pb2.GetCalendarFeedRequest, _task_pb2.CalendarFeedContent]  # type: ignore[assignment]
+    """Public (no bearer token): the feed `token` opens, while its member still belongs to the household. Every bad
+    token (wrong, rotated, revoked, another household's, a former member's, malformed) is NOT_FOUND alike.
+    """
+
+class CalendarFeedServiceServicer(metaclass=_abc_1.ABCMeta):
+    """A member's iCalendar feed of a household's chores (RFC 5545). The feed token is its only credential, so calendar
+    clients can subscribe without an Authorization header: 32 random bytes, shown once, stored as its SHA-256.
+    """
+
+    @_abc_1.abstractmethod
+    def CreateCalendarFeed(
+        self,
+        request: _task_pb2.CreateCalendarFeedRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_task_pb2.CalendarFeed, _abc.Awaitable[_task_pb2.CalendarFeed]]:
+        """A new feed token for the caller in the household; the one they had before stops working (rotation). No
+        scope: a credential, so closed to API keys.
+        """
+
+    @_abc_1.abstractmethod
+    def DeleteCalendarFeed(
+        self,
+        request: _task_pb2.DeleteCalendarFeedRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
+        """The caller's feed token in the household stops working (no-op when there is none)."""
+
+    @_abc_1.abstractmethod
+    def GetCalendarFeed(
+        self,
+        request: _task_pb2.GetCalendarFeedRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_task_pb2.CalendarFeedContent, _abc.Awaitable[_task_pb2.CalendarFeedContent]]:
+        """Public (no bearer token): the feed `token` opens, while its member still belongs to the household. Every bad
+        token (wrong, rotated, revoked, another household's, a former member's, malformed) is NOT_FOUND alike.
+        """
+
+def add_CalendarFeedServiceServicer_to_server(servicer: CalendarFeedServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
 class PrivacyServiceStub:
     """What this service holds about a user, for the user service's export job (GDPR art. 15/20)."""
 
