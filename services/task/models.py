@@ -65,6 +65,8 @@ class Chore(Base):
     # NULL once a one-off chore is done.
     next_due_time: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
     assignee_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    # When the open occurrence opened (scheduling.is_open): NULL, open since the chore or its schedule began.
+    open_time: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
     # Reminder lead times in minutes.
     reminders: Mapped[list[int]] = mapped_column(ARRAY(sa.Integer), nullable=False)
     requires_photo: Mapped[bool] = mapped_column(sa.Boolean, nullable=False)

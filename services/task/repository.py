@@ -71,7 +71,15 @@ _LOCKED = (
 )
 
 # What a completion changes on its chore (scheduling.complete's outcome, the version and the update time).
-COMPLETION_CHANGES = ("next_due_time", "state", "assignee_id", "last_completion_time", "version", "update_time")
+COMPLETION_CHANGES = (
+    "next_due_time",
+    "state",
+    "assignee_id",
+    "open_time",
+    "last_completion_time",
+    "version",
+    "update_time",
+)
 _COMPLETION_NAMES = tuple(column.name for column in _completions.c)
 # Built once: a completion, its chore's new schedule state and the chore.completed event, in one statement (one
 # round trip). The two writes touch different tables, so the snapshot PostgreSQL runs them on is no concern.

@@ -38,6 +38,17 @@ resolve to their first occurrence (PEP 495, fold=0).
 What a completion does to a chore (`complete`: its next due time, whether it is done, who has it next,
 whether it was on time) is one function of the chore's schedule state and the completion; the use case
 applies the `CompletionChange` it returns. Who has it next is services.task.assignment's (`next_assignee`).
+
+No running ahead of the schedule (`is_open`, `opens_at`): a recurring chore's open occurrence may be completed
+(or skipped) only once it is *open*. The first occurrence is open from the chore's creation (or from the reset of
+its schedule: `chores.open_time` NULL). When an occurrence due at D ends at instant t (the server's clock, not the
+client's `completed_at`, which may be backdated) and the next one is due at N:
+- t <= D (early or on time): the next occurrence opens at D — the period (D, N] is its own, so completing the
+  current period's occurrence early is fine, but a second completion before D is 409 `not_due_yet`;
+- t > D (late): the late completion used up the period it fell in, so the next occurrence opens at N (it can be
+  done once it is due, not ahead).
+An occurrence that opens at O is open strictly after O. So a member completing a daily chore 30 times in a row
+gets one completion (and its points) and 29 refusals (`not_due_yet`), however the first due time was chosen.
 """
 
 from __future__ import annotations
@@ -603,6 +614,20 @@ def completed_on_time(*, due: datetime, completed_at: datetime, grace_minutes: i
 
 
 # --- completion ------------------------------------------------------------------------------------
+
+
+def is_open(open_time: datetime | None, now: datetime) -> bool:
+    """Whether the chore's open occurrence may be ended (completed, skipped) at `now`: open strictly after the
+    instant it opened (None: open since the chore or its schedule began)."""
+    return open_time is None or _utc(now, "now") > _utc(open_time, "open_time")
+
+
+def opens_at(*, due: datetime, next_due: datetime | None, ended_at: datetime) -> datetime | None:
+    """When the next occurrence (due at `next_due`; None: there is none) opens, once the occurrence due at `due`
+    ended at `ended_at` (the server's clock): at `due` when it ended early or on time, at `next_due` when late."""
+    if next_due is None:
+        return None
+    return due if _utc(ended_at, "ended_at") <= _utc(due, "due") else next_due
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,9 @@ ListChores `status` (times in the household's time zone):
 syntax, 'simple' configuration) over title and description.
 
 Archived chores cannot be completed or updated (FAILED_PRECONDITION, reason GONE); nor can a one-off
-chore that is already done. Archiving twice is a no-op.
+chore that is already done. A recurring chore's next occurrence cannot be completed before it opens
+(FAILED_PRECONDITION, reason NOT_DUE_YET, REST 409 `not_due_yet`: the window is scheduling's), checked after a
+retry is recognised, so a replayed request_id still gets its first answer. Archiving twice is a no-op.
 
 Events, each in the transaction of its change: CreateChore writes chore.created, CompleteChore
 chore.completed, UpdateChore chore.updated (naming the fields whose values changed; none when no value
@@ -58,7 +60,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kit import idempotency, pagination
 from kit.db import utcnow
-from kit.errors import FieldViolation, Gone, NotFound, PermissionDenied, PreconditionFailed, invalid
+from kit.errors import FieldViolation, Gone, NotDueYet, NotFound, PermissionDenied, PreconditionFailed, invalid
 from kit.ids import new_id
 from kit.outbox import add_event, new_envelope
 from kit.repository import Cursor, Page, page
@@ -119,6 +121,7 @@ def _reschedule(chore: Chore, changes: validation.Changes, now: datetime, tz: tz
         raise validation.never_due(recurrence)
     chore.anchor_time = start
     chore.next_due_time = due
+    chore.open_time = None  # a new schedule's first occurrence is open at once
     chore.state = ACTIVE
 
 
@@ -205,6 +208,7 @@ class ChoreService:
             anchor_time=start,
             next_due_time=due,
             assignee_id=None,
+            open_time=None,
             state=ACTIVE,
             creator_id=creator_id,
             last_completion_time=None,
@@ -419,6 +423,8 @@ class ChoreService:
                 raise Gone("the chore is archived")
             if chore.state == DONE or chore.next_due_time is None:
                 raise Gone("this one-off chore is already done")
+            if not scheduling.is_open(chore.open_time, now):
+                raise NotDueYet("the next occurrence of this chore is not open yet")
             if chore.requires_photo and not valid.photo:
                 raise invalid("photo", "this chore requires a photo")
             earliest = validation.earliest_completion(create_time=chore.create_time, anchor_time=chore.anchor_time)
@@ -470,6 +476,7 @@ class ChoreService:
                 create_time=now,
             )
             chore.next_due_time = change.next_due
+            chore.open_time = scheduling.opens_at(due=change.due, next_due=change.next_due, ended_at=now)
             chore.state = DONE if change.done else ACTIVE
             chore.assignee_id = change.assignee_id
             chore.last_completion_time = change.last_completion_time

@@ -36,6 +36,7 @@ from tests.support.events import household_events, payload
 from tests.support.fixtures import redis_fixture, stack_fixture, stub_fixture
 from tests.support.infra import unique
 from tests.support.membership_cache import cache_key
+from tests.support.occurrences import reopen
 from tests.support.people import Household, Person, household, register
 from tests.support.rows import rows_naming
 from tests.support.rpc import refused
@@ -139,6 +140,7 @@ async def test_a_deleted_user_leaves_no_trace_and_the_household_keeps_its_histor
     by_them = await complete(chores, anyone, gone, note="did it before the game", request_id=unique("retry"))
     for_them = await complete(chores, shared, owner, note="Zephyrine forgot the pans", completed_by=gone.name)
     recorded_by_them = await complete(chores, others, gone, note="watered them for Other", completed_by=other.name)
+    await reopen(stack, others.name)
     not_theirs = await complete(chores, others, other, note="all good")
     held_by_them = await complete(chores, theirs, other, note="took the bins out")  # theirs, done by another
     last = await complete(chores, once, gone)  # a done one-off: its assignee goes with them, nobody takes over
