@@ -616,6 +616,23 @@ def completed_on_time(*, due: datetime, completed_at: datetime, grace_minutes: i
 # --- completion ------------------------------------------------------------------------------------
 
 
+# How far a one-off chore (which has no next occurrence to bound it) may be snoozed.
+SNOOZE_LIMIT = timedelta(days=365)
+
+
+def following_due(state: ScheduleState, *, tz: tzinfo) -> datetime | None:
+    """When the occurrence after the open one would be due were the open one done on time (None: there is none):
+    how far a snooze may move the open one (strictly before it)."""
+    return next_due(
+        state.recurrence,
+        previous_due=state.due,
+        completed_at=state.due,
+        tz=tz,
+        anchor=state.anchor,
+        history=state.history,
+    )
+
+
 def is_open(open_time: datetime | None, now: datetime) -> bool:
     """Whether the chore's open occurrence may be ended (completed, skipped) at `now`: open strictly after the
     instant it opened (None: open since the chore or its schedule began)."""

@@ -45,7 +45,7 @@ async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitab
     await check_reversible(
         await fresh_database("task_migrations"),
         "task",
-        tables={"chores", "completions", "outbox", "inbox", "idempotency_keys", "away_periods"},
+        tables={"chores", "completions", "occurrences", "outbox", "inbox", "idempotency_keys", "away_periods"},
         indexes={
             "chores": CHORE_INDEXES,
             "completions": COMPLETION_INDEXES,

@@ -357,6 +357,15 @@ async def test_the_user_service_exports_what_task_holds_about_a_person(
     assert data["away_periods"] == [
         {"household": home.name, "start_time": start.isoformat(), "end_time": None, "cleared_time": None}
     ]
+    # The occurrence they did (and held), with its completion.
+    [occurrence] = data["occurrences"]
+    assert (occurrence["outcome"], occurrence["completed_by"], occurrence["assignee"]) == (
+        "DONE",
+        someone.name,
+        someone.name,
+    )
+    assert occurrence["completion"] == done.name
+    assert occurrence["chore_title"] == "Dishes"
     # Someone who has nothing here gets an empty export, not an error.
     nobody = await register(stack, "Nobody")
     empty = await privacy.ExportUserData(
@@ -368,6 +377,7 @@ async def test_the_user_service_exports_what_task_holds_about_a_person(
         "chores_created": [],
         "chores_assigned": [],
         "completions": [],
+        "occurrences": [],
         "away_periods": [],
     }
 
