@@ -268,3 +268,7 @@ class CompleteBody(Body):
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] | None = None
     photo_id: Id | None = None
     completed_by: Id | None = None
+
+
+class SnoozeBody(Body):
+    until: Timestamp = Field(description="The open occurrence's new due time: after now, before the next occurrence")
