@@ -7,7 +7,8 @@ Authorization (through the user service, cached): any member of a household read
 admins and members create, update and archive them (a child gets PERMISSION_DENIED); an outsider gets
 NOT_FOUND for everything in the household, chore ids of another household included. Adults complete
 any chore, and may record a completion for another member; a child completes only the chores assigned
-to them, as themselves.
+to them, as themselves. Adults skip and snooze (a child gets PERMISSION_DENIED); adults undo any completion,
+everyone else only one they did or recorded (the lifecycle: scheduling's module docstring).
 
 ListChores `status` (times in the household's time zone):
 - "" (default): every active chore (not done, not archived);
@@ -25,7 +26,9 @@ retry is recognised, so a replayed request_id still gets its first answer. Archi
 
 Events, each in the transaction of its change: CreateChore writes chore.created, CompleteChore
 chore.completed, UpdateChore chore.updated (naming the fields whose values changed; none when no value
-did) and DeleteChore chore.archived (not again when the chore is already archived).
+did) and DeleteChore chore.archived (not again when the chore is already archived); SkipChore chore.skipped,
+SnoozeChore chore.snoozed, DeleteCompletion (undo) completion.undone. CompleteChore and SkipChore also write the
+ended occurrence's row (models.Occurrence) in their transaction.
 
 Assignment (services.task.assignment): CreateChore, UpdateChore (when it sets the assignment: the rotation goes on
 from the current assignee) and CompleteChore choose the assignee from what `repository.Tallies` reads in the same
