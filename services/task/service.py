@@ -53,10 +53,10 @@ import asyncio
 import copy
 import random
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
-from typing import Any
+from typing import Any, TypeVar
 
 from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -114,6 +114,8 @@ _CHORE_CURSOR: dict[ChoreOrder, Sequence[pagination.CursorPart]] = {
     "title": (pagination.Text(), pagination.Uuid()),
 }
 _COMPLETION_CURSOR: Sequence[pagination.CursorPart] = (pagination.Timestamp(), pagination.Uuid())
+# A row of a chore's history (a completion, an occurrence).
+_Row = TypeVar("_Row")
 
 
 @dataclass(frozen=True)
@@ -571,15 +573,40 @@ class ChoreService:
         self, household_id: uuid.UUID, chore_id: uuid.UUID | None, *, page_size: int = 0, page_token: str = ""
     ) -> Page[Completion]:
         """Completions of one chore, or (chore_id None) of every chore of the household, newest first."""
+        return await self._history(
+            household_id,
+            chore_id,
+            "completions",
+            lambda session, after, limit: CompletionRepository(session).page(
+                household_id, chore_id, after=after, limit=limit
+            ),
+            lambda completion: (completion.complete_time, completion.id),
+            page_size=page_size,
+            page_token=page_token,
+        )
+
+    async def _history(
+        self,
+        household_id: uuid.UUID,
+        chore_id: uuid.UUID | None,
+        kind: str,
+        read: Callable[[AsyncSession, Cursor | None, int], Awaitable[list[_Row]]],
+        key: Callable[[_Row], tuple[datetime, uuid.UUID]],
+        *,
+        page_size: int,
+        page_token: str,
+    ) -> Page[_Row]:
+        """A keyset page (by time, id; newest first) of `kind` rows `read` returns, of one chore (NOT_FOUND unless
+        it is the household's) or (chore_id None) of the whole household; for members only."""
         _annotate(household_id, chore_id)
         await self._membership.require(household_id, roles=PERMISSIONS["chore.read"])
-        fingerprint = pagination.fingerprint("completions", str(household_id), str(chore_id or "-"))
+        fingerprint = pagination.fingerprint(kind, str(household_id), str(chore_id or "-"))
         async with self._sessions() as session:
 
-            async def fetch(after: Cursor | None, limit: int) -> list[Completion]:
+            async def fetch(after: Cursor | None, limit: int) -> list[_Row]:
                 if chore_id is not None and await ChoreRepository(session).get(household_id, chore_id) is None:
                     raise NotFound("chore not found")
-                return await CompletionRepository(session).page(household_id, chore_id, after=after, limit=limit)
+                return await read(session, after, limit)
 
             return await page(
                 fetch,
@@ -587,7 +614,7 @@ class ChoreService:
                 page_token=page_token,
                 query=fingerprint,
                 cursor=_COMPLETION_CURSOR,
-                key=lambda completion: (completion.complete_time, completion.id),
+                key=key,
             )
 
     # --- the occurrence lifecycle (scheduling's table) ------------------------------------------------
@@ -734,21 +761,14 @@ class ChoreService:
         self, household_id: uuid.UUID, chore_id: uuid.UUID, *, page_size: int = 0, page_token: str = ""
     ) -> Page[Occurrence]:
         """The chore's ended occurrences, newest first (by when they ended)."""
-        _annotate(household_id, chore_id)
-        await self._membership.require(household_id, roles=PERMISSIONS["chore.read"])
-        fingerprint = pagination.fingerprint("occurrences", str(household_id), str(chore_id))
-        async with self._sessions() as session:
-
-            async def fetch(after: Cursor | None, limit: int) -> list[Occurrence]:
-                if await ChoreRepository(session).get(household_id, chore_id) is None:
-                    raise NotFound("chore not found")
-                return await OccurrenceRepository(session).page(household_id, chore_id, after=after, limit=limit)
-
-            return await page(
-                fetch,
-                page_size=page_size,
-                page_token=page_token,
-                query=fingerprint,
-                cursor=_COMPLETION_CURSOR,
-                key=lambda occurrence: (occurrence.end_time, occurrence.id),
-            )
+        return await self._history(
+            household_id,
+            chore_id,
+            "occurrences",
+            lambda session, after, limit: OccurrenceRepository(session).page(
+                household_id, chore_id, after=after, limit=limit
+            ),
+            lambda occurrence: (occurrence.end_time, occurrence.id),
+            page_size=page_size,
+            page_token=page_token,
+        )
