@@ -419,6 +419,28 @@ def redemption(message: task_pb2.Redemption) -> JSON:
     }
 
 
+OUTCOMES = {
+    task_pb2.Occurrence.DONE: "done",
+    task_pb2.Occurrence.SKIPPED: "skipped",
+    task_pb2.Occurrence.MISSED: "missed",
+}
+
+
+def occurrence(message: task_pb2.Occurrence) -> JSON:
+    parts = message.name.split("/")
+    return {
+        "id": last_id(message.name),
+        "chore_id": parts[3] if len(parts) > 3 else "",
+        "due_at": time_out(message.due_time),
+        "assignee_id": last_id(message.assignee) or None,
+        "outcome": OUTCOMES.get(message.outcome, "done"),
+        "completed_by": last_id(message.completed_by) or None,
+        "recorded_by": last_id(message.recorder) or None,
+        "at": time_out(message.end_time),
+        "completion_id": last_id(message.completion) or None,
+    }
+
+
 # --- notify / analytics -----------------------------------------------------------------------------
 
 

@@ -49,6 +49,7 @@ TITLES = {
     "conflict": NC_("title", "Conflict"),
     "precondition_failed": NC_("title", "Precondition failed"),
     "gone": NC_("title", "Gone"),
+    "not_due_yet": NC_("title", "Not due yet"),
     "rate_limited": NC_("title", "Too many requests"),
     "idempotency_key_in_use": NC_("title", "A request with this Idempotency-Key is still running"),
     "idempotency_key_reused": NC_("title", "This Idempotency-Key belongs to another request"),

@@ -352,6 +352,22 @@ class CompletionPage(Page[Completion]):
     pass
 
 
+class Occurrence(Model):
+    id: str
+    chore_id: str
+    due_at: UtcTime = Field(description="When the occurrence was due")
+    assignee_id: str | None = Field(description="Who held it")
+    outcome: Literal["done", "skipped", "missed"]
+    completed_by: str | None = Field(description="Who did it (done)")
+    recorded_by: str | None = Field(description="Who recorded the completion or the skip")
+    at: UtcTime = Field(description="When it ended")
+    completion_id: str | None = Field(description="The completion (done)")
+
+
+class OccurrencePage(Page[Occurrence]):
+    pass
+
+
 class NotificationPage(Page[Notification]):
     pass
 
@@ -564,6 +580,18 @@ COMPLETION = Completion(
     recorded_by=None,
     created_at="2026-11-22T17:45:12Z",
 )
+OCCURRENCE = Occurrence(
+    id="0192f1b0-aa11-7b22-8c33-d44e55f66a78",
+    chore_id=_CHORE,
+    due_at=_WHEN,
+    assignee_id=_ALICE,
+    outcome="done",
+    completed_by=_ALICE,
+    recorded_by=_ALICE,
+    at="2026-11-22T17:45:12Z",
+    completion_id="0192f1b0-aa11-7b22-8c33-d44e55f66a77",
+)
+OCCURRENCE_PAGE = OccurrencePage(items=[OCCURRENCE], next_page_token="")
 COMPLETED_CHORE = CompletedChore(
     **COMPLETION.model_dump(),
     chore=CHORE.model_copy(

@@ -274,3 +274,7 @@ class RewardBody(Body):
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     cost: Annotated[int, Field(ge=1, le=100_000)]
     description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
+
+
+class SnoozeBody(Body):
+    until: Timestamp = Field(description="The open occurrence's new due time: after now, before the next occurrence")

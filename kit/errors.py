@@ -185,6 +185,16 @@ class Gone(HearthError):
     owns_grpc_code = False
 
 
+class NotDueYet(HearthError):
+    """A recurring chore's next occurrence is not open yet: the schedule cannot be run ahead of (services.task
+    scheduling's window), so a chore's points cannot be farmed by completing it again and again."""
+
+    grpc_code = grpc.StatusCode.FAILED_PRECONDITION
+    http_status = 409
+    code = "not_due_yet"
+    owns_grpc_code = False
+
+
 class RateLimited(HearthError):
     grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
     http_status = 429

@@ -52,6 +52,7 @@ ERROR_CLASSES = (
     "Conflict",
     "PreconditionFailed",
     "Gone",
+    "NotDueYet",
     "RateLimited",
     "Unavailable",
     "Timeout",

@@ -235,3 +235,81 @@ async def list_completions(
             "next_page_token": response.next_page_token,
         }
     )
+
+
+CompletionId = Annotated[str, Path(max_length=64), PlainText]
+
+
+@router.post(
+    "/households/{hid}/chores/{cid}/skip",
+    summary="Skip the open occurrence (no points): the next one is computed and the assignee moves on (not children)",
+    responses=doc.documented({200: CHORE}, 401, 403, 404, 409, 410, 422),
+)
+async def skip_chore(
+    hid: HouseholdId,
+    cid: ChoreId,
+    caller: CurrentCaller,
+    clients: ClientsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    chore = await clients.chores.SkipChore(
+        task_pb2.SkipChoreRequest(name=f"households/{hid}/chores/{cid}", request_id=idempotency_key or "")
+    )
+    return chore_response(chore)
+
+
+@router.post(
+    "/households/{hid}/chores/{cid}/snooze",
+    summary="Move the open occurrence's due time to `until`; the schedule stays (not children)",
+    responses=doc.documented({200: CHORE}, 401, 403, 404, 410, 413, 422),
+)
+async def snooze_chore(
+    hid: HouseholdId, cid: ChoreId, body: schemas.SnoozeBody, caller: CurrentCaller, clients: ClientsDep
+) -> JSONResponse:
+    chore = await clients.chores.SnoozeChore(
+        task_pb2.SnoozeChoreRequest(name=f"households/{hid}/chores/{cid}", until=converters.time_in(body.until))
+    )
+    return chore_response(chore)
+
+
+@router.delete(
+    "/households/{hid}/chores/{cid}/completions/{completion_id}",
+    status_code=204,
+    summary="Undo the chore's latest completion: its due time, assignee and state go back",
+    responses=doc.documented({204: doc.empty("Undone")}, 401, 403, 404, 409, 422),
+)
+async def undo_completion(
+    hid: HouseholdId, cid: ChoreId, completion_id: CompletionId, caller: CurrentCaller, clients: ClientsDep
+) -> Response:
+    await clients.chores.DeleteCompletion(
+        task_pb2.DeleteCompletionRequest(name=f"households/{hid}/chores/{cid}/completions/{completion_id}")
+    )
+    return Response(status_code=204)
+
+
+@router.get(
+    "/households/{hid}/chores/{cid}/occurrences",
+    summary="A chore's ended occurrences (done, skipped, missed), newest first",
+    responses=doc.documented(
+        {200: doc.body(responses.OccurrencePage, responses.OCCURRENCE_PAGE, "A page of occurrences")}, 401, 404, 422
+    ),
+)
+async def list_occurrences(
+    hid: HouseholdId,
+    cid: ChoreId,
+    caller: CurrentCaller,
+    clients: ClientsDep,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+    page_token: Annotated[str, Query(max_length=2000), PlainText] = "",
+) -> JSONResponse:
+    response = await clients.chores.ListOccurrences(
+        task_pb2.ListOccurrencesRequest(
+            parent=f"households/{hid}/chores/{cid}", page_size=page_size, page_token=page_token
+        )
+    )
+    return JSONResponse(
+        {
+            "items": [converters.occurrence(o) for o in response.occurrences],
+            "next_page_token": response.next_page_token,
+        }
+    )

@@ -456,6 +456,34 @@ async def test_real_responses_match_the_document(stack: Stack, api: Api, contrac
     await api.call("DELETE", reward_url, 404, token=outsider.token, path=one_reward)
     await api.call("DELETE", reward_url, 204, token=alice.token, path=one_reward)
     await api.call("POST", redeem, 410, token=alice.token, path=one_reward)
+    # --- the occurrence lifecycle: not running ahead, undo, snooze, skip, history ---
+    every_two_days = {**home, "cid": made[2]["id"]}
+    undone = (await api.call("POST", complete, 201, token=bob.token, path=every_two_days)).json()
+    await api.call("POST", complete, 409, token=bob.token, path=every_two_days, json={})  # not_due_yet
+    undo = f"{chore_url}/completions/{{completion_id}}"
+    undo_path = {**every_two_days, "completion_id": undone["id"]}
+    await api.call("DELETE", undo, 403, token=kid.token, path=undo_path)
+    await api.call("DELETE", undo, 404, token=outsider.token, path=undo_path)
+    await api.call("DELETE", undo, 422, token=bob.token, path={**undo_path, "completion_id": "not-an-id"})
+    await api.call("DELETE", undo, 204, token=bob.token, path=undo_path)
+    await api.call("DELETE", undo, 404, token=bob.token, path=undo_path)
+    twelve_hours = {**home, "cid": made[4]["id"]}
+    snooze, skip = f"{chore_url}/snooze", f"{chore_url}/skip"
+    later = {"until": rfc3339(datetime.now(UTC) + timedelta(hours=1))}
+    await api.call("POST", snooze, 403, token=kid.token, path=twelve_hours, json=later)
+    await api.call("POST", snooze, 404, token=outsider.token, path=twelve_hours, json=later)
+    await api.call("POST", snooze, 422, token=bob.token, path=twelve_hours, json={"until": rfc3339(due)})
+    await api.call("POST", snooze, 422, token=bob.token, path=twelve_hours, json={})
+    await api.call("POST", snooze, 200, token=bob.token, path=twelve_hours, json=later)
+    await api.call("POST", skip, 403, token=kid.token, path=twelve_hours)
+    await api.call("POST", skip, 404, token=outsider.token, path=twelve_hours)
+    await api.call("POST", skip, 200, token=bob.token, path=twelve_hours)
+    await api.call("POST", skip, 409, token=bob.token, path=twelve_hours)  # not_due_yet
+    await api.call("POST", skip, 410, token=bob.token, path=done)  # a done one-off chore
+    occurrences = f"{chore_url}/occurrences"
+    await api.call("GET", occurrences, 200, token=kid.token, path=twelve_hours)
+    await api.call("GET", occurrences, 422, token=kid.token, path=twelve_hours, params={"page_size": 0})
+    await api.call("GET", occurrences, 404, token=outsider.token, path=twelve_hours)
 
     archived = {**home, "cid": made[-1]["id"]}
     await api.call("DELETE", chore_url, 412, token=alice.token, path=archived, headers={"If-Match": '"stale"'})

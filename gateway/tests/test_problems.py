@@ -138,7 +138,7 @@ def test_every_error_class_has_a_title() -> None:
 
 def test_an_error_info_reason_we_do_not_know_maps_by_the_grpc_code() -> None:
     info = any_pb2.Any()
-    info.Pack(error_details_pb2.ErrorInfo(reason="NOT_DUE_YET", domain=ERROR_DOMAIN))
+    info.Pack(error_details_pb2.ErrorInfo(reason="NOT_A_REASON_OF_OURS", domain=ERROR_DOMAIN))
     status = rpc_status.to_status(status_pb2.Status(code=code_pb2.ABORTED, message="not yet", details=[info]))
     problem = body(problems.from_rpc(rpc_error(status.code, status.details, tuple(status.trailing_metadata))))
     assert (problem["status"], problem["code"], problem["detail"]) == (409, "conflict", "not yet")
@@ -146,7 +146,8 @@ def test_an_error_info_reason_we_do_not_know_maps_by_the_grpc_code() -> None:
 
 def test_problem_codes_by_status_come_from_every_place_codes_are_chosen() -> None:
     assert problems.codes_for(404) == ["not_found"]
-    assert problems.codes_for(409) == ["conflict", "idempotency_key_in_use"]  # kit.errors, gateway.idempotency
+    # kit.errors, gateway.idempotency
+    assert problems.codes_for(409) == ["conflict", "idempotency_key_in_use", "not_due_yet"]
     assert problems.codes_for(400) == ["failed_precondition", "out_of_range"]  # bare statuses only
     assert problems.codes_for(413) == ["payload_too_large"]  # the gateway's own
     assert problems.codes_for(422) == ["idempotency_key_reused", "validation_failed"]

@@ -16,7 +16,8 @@ import pytest_asyncio
 
 from tests.support.api import API, Person, create_chore, create_household, expect, join, problem, sign_up
 from tests.support.fixtures import http_fixture, stack_fixture
-from tests.support.stack import SERVICES
+from tests.support.occurrences import reopen
+from tests.support.stack import SERVICES, Stack
 from tests.support.wait import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -401,7 +402,7 @@ async def test_idempotency_key_creates_one_chore(http: httpx.AsyncClient) -> Non
     assert [c["id"] for c in listed["items"]] == [first["id"]]
 
 
-async def test_complete_and_history(http: httpx.AsyncClient, home: tuple[str, Person, Person]) -> None:
+async def test_complete_and_history(stack: Stack, http: httpx.AsyncClient, home: tuple[str, Person, Person]) -> None:
     hid, owner, member = home
     due = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
     chore = await create_chore(
@@ -438,6 +439,9 @@ async def test_complete_and_history(http: httpx.AsyncClient, home: tuple[str, Pe
     other = await http.post(f"{url}/complete", json={"note": "done, all of them"}, headers=headers)
     problem(other, 422, "idempotency_key_reused")  # the same key for another request
 
+    # The next occurrence is not open yet (the first completion was late): no running ahead of the schedule.
+    problem(await http.post(f"{url}/complete", headers=member.headers), 409, "not_due_yet")
+    await reopen(stack, chore["id"])
     # No body at all is fine too.
     second = expect(await http.post(f"{url}/complete", headers=member.headers), 201)
     assert second["completed_by"] == member.user_id

@@ -21,6 +21,7 @@ CLASSES = [
     (errors.Conflict, grpc.StatusCode.ABORTED, 409, "conflict", True),
     (errors.PreconditionFailed, grpc.StatusCode.FAILED_PRECONDITION, 412, "precondition_failed", False),
     (errors.Gone, grpc.StatusCode.FAILED_PRECONDITION, 410, "gone", False),
+    (errors.NotDueYet, grpc.StatusCode.FAILED_PRECONDITION, 409, "not_due_yet", False),
     (errors.RateLimited, grpc.StatusCode.RESOURCE_EXHAUSTED, 429, "rate_limited", True),
     (errors.Unavailable, grpc.StatusCode.UNAVAILABLE, 503, "unavailable", True),
     (errors.Timeout, grpc.StatusCode.DEADLINE_EXCEEDED, 504, "timeout", True),

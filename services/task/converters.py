@@ -34,12 +34,31 @@ from services.task.inputs import (
     RecurrenceInput,
     Unreadable,
 )
-from services.task.models import ACTIVE, ARCHIVED, DONE, Chore, Completion, PointEntry, Reward, etag_of
+from services.task.models import (
+    ACTIVE,
+    ARCHIVED,
+    DONE,
+    OUTCOME_DONE,
+    OUTCOME_MISSED,
+    OUTCOME_SKIPPED,
+    Chore,
+    Completion,
+    Occurrence,
+    PointEntry,
+    Reward,
+    etag_of,
+)
 
 HOUSEHOLD = "households/{household}"
 CHORE = "households/{household}/chores/{chore}"
 PHOTO = "households/{household}/photos/{photo}"
 USER = "users/{user}"
+COMPLETION = "households/{household}/chores/{chore}/completions/{completion}"
+OUTCOMES = {
+    OUTCOME_DONE: task_pb2.Occurrence.DONE,
+    OUTCOME_SKIPPED: task_pb2.Occurrence.SKIPPED,
+    OUTCOME_MISSED: task_pb2.Occurrence.MISSED,
+}
 ALL_CHORES = "-"  # AIP-159: households/{h}/chores/- lists completions of every chore
 
 Recurrence = task_pb2.Recurrence
@@ -85,6 +104,12 @@ def chore_ids(name: str) -> tuple[uuid.UUID, uuid.UUID]:
     """(household, chore) of households/{household}/chores/{chore}; INVALID_ARGUMENT on `name`."""
     ids = parse_ids(name, CHORE)
     return ids["household"], ids["chore"]
+
+
+def completion_ids(name: str) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
+    """(household, chore, completion) of households/{h}/chores/{c}/completions/{id}; INVALID_ARGUMENT on `name`."""
+    ids = parse_ids(name, COMPLETION)
+    return ids["household"], ids["chore"], ids["completion"]
 
 
 def completions_parent(parent: str) -> tuple[uuid.UUID, uuid.UUID | None]:
@@ -381,4 +406,19 @@ def redemption_to_proto(entry: PointEntry, cost: int) -> task_pb2.Redemption:
         balance=entry.balance,
     )
     _set_time(message.create_time, entry.create_time)
+    return message
+
+
+def occurrence_to_proto(occurrence: Occurrence) -> task_pb2.Occurrence:
+    chore = f"households/{occurrence.household_id}/chores/{occurrence.chore_id}"
+    message = task_pb2.Occurrence(
+        name=f"{chore}/occurrences/{occurrence.id}",
+        assignee=user_name(occurrence.assignee_id),
+        outcome=OUTCOMES[occurrence.outcome],
+        completed_by=user_name(occurrence.completed_by),
+        recorder=user_name(occurrence.recorder_id),
+        completion=f"{chore}/completions/{occurrence.completion_id}" if occurrence.completion_id else "",
+    )
+    _set_time(message.due_time, occurrence.due_time)
+    _set_time(message.end_time, occurrence.end_time)
     return message

@@ -70,3 +70,44 @@ def chore_updated(chore: Chore, changed: Sequence[str]) -> events_pb2.ChoreUpdat
 
 def chore_archived(chore: Chore) -> events_pb2.ChoreArchived:
     return events_pb2.ChoreArchived(household_id=str(chore.household_id), chore_id=str(chore.id), title=chore.title)
+
+
+def chore_skipped(chore: Chore, *, due: datetime, skipped_by: object) -> events_pb2.ChoreSkipped:
+    """`chore` after the skip: its next due time and next assignee."""
+    payload = events_pb2.ChoreSkipped(
+        household_id=str(chore.household_id),
+        chore_id=str(chore.id),
+        title=chore.title,
+        skipped_by=str(skipped_by),
+        next_assignee_id=_id(chore.assignee_id) if chore.next_due_time is not None else "",
+    )
+    _set(payload.due_at, due)
+    _set(payload.next_due_at, chore.next_due_time)
+    return payload
+
+
+def chore_snoozed(chore: Chore, *, previous_due: datetime | None) -> events_pb2.ChoreSnoozed:
+    payload = events_pb2.ChoreSnoozed(
+        household_id=str(chore.household_id),
+        chore_id=str(chore.id),
+        title=chore.title,
+        assignee_id=_id(chore.assignee_id),
+    )
+    _set(payload.previous_due_at, previous_due)
+    _set(payload.next_due_at, chore.next_due_time)
+    return payload
+
+
+def completion_undone(chore: Chore, completion: Completion) -> events_pb2.CompletionUndone:
+    """`chore` as the undo restored it."""
+    payload = events_pb2.CompletionUndone(
+        household_id=str(chore.household_id),
+        chore_id=str(chore.id),
+        completion_id=str(completion.id),
+        title=chore.title,
+        completed_by=str(completion.completed_by),
+        points=completion.points,
+        assignee_id=_id(chore.assignee_id),
+    )
+    _set(payload.next_due_at, chore.next_due_time)
+    return payload

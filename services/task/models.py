@@ -1,4 +1,5 @@
-"""The task database: chores (with their current schedule state), their completions, and members' away periods."""
+"""The task database: chores (with their current schedule state), their completions and ended occurrences, and
+members' away periods."""
 
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ else:
 
 ACTIVE, DONE, ARCHIVED = "active", "done", "archived"
 STATES = (ACTIVE, DONE, ARCHIVED)
+# How an occurrence ended (Occurrence.outcome).
+OUTCOME_DONE, OUTCOME_SKIPPED, OUTCOME_MISSED = "done", "skipped", "missed"
+OUTCOMES = (OUTCOME_DONE, OUTCOME_SKIPPED, OUTCOME_MISSED)
 
 # The sort key of "by due time": a done one-off chore has no next due time and sorts last.
 DUE_KEY_SQL = "coalesce(next_due_time, 'infinity'::timestamp with time zone)"
@@ -65,6 +69,8 @@ class Chore(Base):
     # NULL once a one-off chore is done.
     next_due_time: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
     assignee_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    # When the open occurrence opened (scheduling.is_open): NULL, open since the chore or its schedule began.
+    open_time: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
     # Reminder lead times in minutes.
     reminders: Mapped[list[int]] = mapped_column(ARRAY(sa.Integer), nullable=False)
     requires_photo: Mapped[bool] = mapped_column(sa.Boolean, nullable=False)
@@ -113,6 +119,53 @@ class Completion(Base):
     # The occurrence this completion fulfilled.
     due_time: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
     on_time: Mapped[bool] = mapped_column(sa.Boolean, nullable=False)
+    create_time: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+
+
+class Occurrence(Base):
+    """An occurrence of a chore that ended: done (with its completion), skipped or missed — written in the transaction
+    that ended it. A done or skipped row keeps what the chore was before (`prior_*`), which undoing the completion
+    restores (services.task.scheduling's lifecycle table); `after_version` is the chore's version the change left,
+    so an undo can tell that nothing changed the chore since."""
+
+    __tablename__ = "occurrences"
+    __table_args__ = (
+        sa.CheckConstraint(f"outcome IN {OUTCOMES!r}", name="outcome"),
+        # History of one chore, newest first (ListOccurrences), and the household's erasure.
+        sa.Index("ix_occurrences_chore_id_end_time_id", "chore_id", "end_time", "id"),
+        sa.Index("ix_occurrences_household_id", "household_id"),
+        # A person's rows in every household (erasure on user.deleted, export).
+        sa.Index("ix_occurrences_assignee_id", "assignee_id"),
+        sa.Index("ix_occurrences_completed_by", "completed_by"),
+        sa.Index("ix_occurrences_recorder_id", "recorder_id"),
+        sa.Index("ix_occurrences_completion_id", "completion_id", unique=True),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    household_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    chore_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), sa.ForeignKey("chores.id", ondelete="CASCADE"), nullable=False
+    )
+    due_time: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+    # Who held it (None: nobody).
+    assignee_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    outcome: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    # Who did it (done only), and who recorded the completion or the skip (None: missed, seen by the service).
+    completed_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    recorder_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    # When it ended: the completion's time, or when it was skipped or missed.
+    end_time: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+    # The completion of a done occurrence; undoing it deletes both.
+    completion_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), sa.ForeignKey("completions.id", ondelete="CASCADE"), nullable=True
+    )
+    # The chore before the change (what an undo restores) and its version after it.
+    prior_next_due_time: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    prior_open_time: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    prior_assignee_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    prior_state: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    prior_last_completion_time: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    after_version: Mapped[int] = mapped_column(sa.Integer, nullable=False)
     create_time: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
 
 

@@ -19,6 +19,8 @@ On user.deleted (`erase_user`) the household keeps its history, attributed to a 
 - their points ledger entries stay (the household's history), `user_id` / `actor_id` `DELETED_USER` (the
   only change a ledger entry ever takes); their balances are deleted; rewards they created stay, `creator_id`
   `DELETED_USER`;
+- occurrences (the ended ones' history, models.Occurrence) they held, did, recorded or skipped stay, with each such
+  id (`assignee_id`, `completed_by`, `recorder_id`, `prior_assignee_id`) `DELETED_USER`: they hold no free text;
 - their away periods and their request ids (kit.idempotency: the caller's user id, kept 24 h only for retries
   they can no longer send) are deleted;
 - events in the outbox that name them (published ones, kept for the retention period, and unpublished ones,
@@ -31,10 +33,10 @@ in Redis until its TTL (`TASK_CHORE_LIST_TTL_SECONDS`).
 `DELETED_USER` is the nil UUID: one marker for every deleted person, so that no table keeps a per-person
 pseudonym that would still tie their completions together.
 
-On household.deleted (`erase_household`) its chores, completions, points ledger, balances, rewards, away periods
-and request ids are deleted, not
-archived: nobody can read them any more (no one is a member of a deleted household), so keeping them would be
-keeping the members' history for no purpose. Outbox rows about it are left to the outbox's retention.
+On household.deleted (`erase_household`) its chores, completions, occurrences, points ledger, balances, rewards, away
+periods and request ids are deleted, not archived: nobody can read them any more (no one is a member of a deleted
+household), so keeping them would be keeping the members' history for no purpose. Outbox rows about it are left to
+the outbox's retention.
 
 Every step is idempotent: handling the same event again finds nothing left to change.
 """
@@ -60,7 +62,17 @@ from kit.erasure import DELETED_USER, anonymise_outbox
 from kit.errors import PermissionDenied
 from kit.outbox import add_event
 from services.task import assignment, converters, events, scheduling
-from services.task.models import ACTIVE, Away, Chore, Completion, PointBalance, PointEntry, Reward, idempotency_keys
+from services.task.models import (
+    ACTIVE,
+    Away,
+    Chore,
+    Completion,
+    Occurrence,
+    PointBalance,
+    PointEntry,
+    Reward,
+    idempotency_keys,
+)
 
 # What a random strategy draws from when a chore's assignee is erased.
 _RNG = random.SystemRandom()
@@ -82,6 +94,17 @@ def _chores_of(user_id: uuid.UUID) -> sa.ColumnElement[bool]:
 
 def _completions_of(user_id: uuid.UUID) -> sa.ColumnElement[bool]:
     return sa.or_(Completion.completed_by == user_id, Completion.recorder_id == user_id)
+
+
+# The columns of an occurrence that may name a person (each indexed but prior_assignee_id, which is only ever the
+# assignee_id of the same row or a later-erased one's: it is rewritten in the same statements).
+_OCCURRENCE_PEOPLE = ("assignee_id", "completed_by", "recorder_id", "prior_assignee_id")
+
+
+def _occurrences_of(user_id: uuid.UUID) -> sa.ColumnElement[bool]:
+    return sa.or_(
+        Occurrence.assignee_id == user_id, Occurrence.completed_by == user_id, Occurrence.recorder_id == user_id
+    )
 
 
 # --- erasure -----------------------------------------------------------------------------------------------
@@ -137,6 +160,17 @@ async def erase_user(session: AsyncSession, user_id: uuid.UUID, *, now: datetime
         .values(assignee_id=DELETED_USER)
         .execution_options(synchronize_session=False)
     )
+    await session.execute(
+        sa.update(Occurrence)
+        .where(sa.or_(_occurrences_of(user_id), Occurrence.prior_assignee_id == user_id))
+        .values(
+            {
+                name: sa.case((getattr(Occurrence, name) == user_id, DELETED_USER), else_=getattr(Occurrence, name))
+                for name in _OCCURRENCE_PEOPLE
+            }
+        )
+        .execution_options(synchronize_session=False)
+    )
     await session.execute(sa.delete(Away).where(Away.user_id == user_id))
     await _erase_points_of(session, user_id)
     await session.execute(sa.delete(idempotency_keys).where(idempotency_keys.c.caller == str(user_id)))
@@ -171,11 +205,12 @@ async def erase_household(session: AsyncSession, household_id: uuid.UUID) -> Non
         sa.select(Completion.id).where(Completion.household_id == household_id),
         sa.select(Reward.id).where(Reward.household_id == household_id),
         sa.select(PointEntry.id).where(PointEntry.household_id == household_id),
+        sa.select(Occurrence.id).where(Occurrence.household_id == household_id),
     )
     await session.execute(sa.delete(idempotency_keys).where(idempotency_keys.c.resource_id.in_(resources)))
     await session.execute(sa.delete(Away).where(Away.household_id == household_id))
     # Completions would go with their chores (ON DELETE CASCADE); by household, they go by their index.
-    for model in (Completion, Chore, PointEntry, PointBalance, Reward):
+    for model in (Occurrence, PointEntry, PointBalance, Completion, Reward, Chore):
         await session.execute(
             sa.delete(model).where(model.household_id == household_id).execution_options(synchronize_session=False)
         )
@@ -192,8 +227,8 @@ def _resource(message: Message) -> dict[str, Any]:
 async def export_user(session: AsyncSession, user_id: uuid.UUID) -> dict[str, Any]:
     """Everything task holds about `user_id`: the chores they created, those assigned to them or listing them in
     their assignment, the completions they did or recorded (with times, notes and photos), their away
-    periods (cleared ones too: `cleared_time`), their points ledger and balances, and the rewards they created, in
-    every household (former ones included)."""
+    periods (cleared ones too: `cleared_time`), the occurrences they held, did, recorded or skipped, their points
+    ledger and balances, and the rewards they created, in every household (former ones included)."""
     chores = list(
         await session.scalars(sa.select(Chore).where(_chores_of(user_id)).order_by(Chore.create_time, Chore.id))
     )
@@ -208,6 +243,14 @@ async def export_user(session: AsyncSession, user_id: uuid.UUID) -> dict[str, An
             .join(Chore, Chore.id == Completion.chore_id)
             .where(_completions_of(user_id))
             .order_by(Completion.complete_time, Completion.id)
+        )
+    ).all()
+    occurrences = (
+        await session.execute(
+            sa.select(Occurrence, Chore.title)
+            .join(Chore, Chore.id == Occurrence.chore_id)
+            .where(_occurrences_of(user_id))
+            .order_by(Occurrence.end_time, Occurrence.id)
         )
     ).all()
     away = await session.scalars(sa.select(Away).where(Away.user_id == user_id).order_by(Away.household_id))
@@ -228,6 +271,10 @@ async def export_user(session: AsyncSession, user_id: uuid.UUID) -> dict[str, An
         "completions": [
             {**_resource(converters.completion_to_proto(completion)), "chore_title": title}
             for completion, title in completions
+        ],
+        "occurrences": [
+            {**_resource(converters.occurrence_to_proto(occurrence)), "chore_title": title}
+            for occurrence, title in occurrences
         ],
         "away_periods": [
             {

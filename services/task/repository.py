@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kit import outbox
 from kit.repository import Cursor, keyset
 from services.task.assignment import COUNTING, WINDOW, Assignment, AwayPeriod, Tally
-from services.task.models import ACTIVE, DUE_KEY_SQL, Away, CalendarFeed, Chore, Completion
+from services.task.models import ACTIVE, DUE_KEY_SQL, Away, CalendarFeed, Chore, Completion, Occurrence
 
 ChoreOrder = Literal["due_at", "created_at", "points", "title"]
 # Where "no due time" (a done one-off chore) sorts: last. A cursor holds None for it (see `sort_value`).
@@ -61,6 +61,7 @@ ChoreRow = sa.Row[Any]
 
 _chores = Chore.metadata.tables[Chore.__tablename__]
 _completions = Completion.metadata.tables[Completion.__tablename__]
+_occurrences = Occurrence.metadata.tables[Occurrence.__tablename__]
 # Every column of a chore but the generated search vector (never loaded), JSONB decoded: a row of them is what
 # `Chore(**row._mapping)` needs.
 _CHORE_COLUMNS = tuple(column for column in _chores.c if column.name != "search")
@@ -72,10 +73,24 @@ _LOCKED = (
 )
 
 # What a completion changes on its chore (scheduling.complete's outcome, the version and the update time).
-COMPLETION_CHANGES = ("next_due_time", "state", "assignee_id", "last_completion_time", "version", "update_time")
+COMPLETION_CHANGES = (
+    "next_due_time",
+    "state",
+    "assignee_id",
+    "open_time",
+    "last_completion_time",
+    "version",
+    "update_time",
+)
 _COMPLETION_NAMES = tuple(column.name for column in _completions.c)
 # Built once: a completion, its chore's new schedule state and the chore.completed event, in one statement (one
 # round trip). The two writes touch different tables, so the snapshot PostgreSQL runs them on is no concern.
+# Built once: a locked chore's COMPLETION_CHANGES written back (skip, snooze, undo: the changes without a completion).
+_WRITE_SCHEDULE = (
+    sa.update(_chores)
+    .where(_chores.c.id == sa.bindparam("chore_id"))
+    .values({name: sa.bindparam(f"chore_{name}", type_=_chores.c[name].type) for name in COMPLETION_CHANGES})
+)
 _RECORD_COMPLETION = outbox.with_event(
     sa.insert(_completions).values(
         {name: sa.bindparam(f"completion_{name}", type_=_completions.c[name].type) for name in _COMPLETION_NAMES}
@@ -143,6 +158,13 @@ class ChoreRepository:
         connection = await self._session.connection()
         row = (await connection.execute(_LOCKED, {"chore_id": chore_id, "household_id": household_id})).one_or_none()
         return None if row is None else Chore(**row._mapping)
+
+    async def write_schedule(self, chore: Chore) -> None:
+        """Write back the COMPLETION_CHANGES of a chore `locked` read (its lock held by this transaction)."""
+        params: dict[str, Any] = {f"chore_{name}": getattr(chore, name) for name in COMPLETION_CHANGES}
+        params["chore_id"] = chore.id
+        connection = await self._session.connection()
+        await connection.execute(_WRITE_SCHEDULE, params)
 
     async def get_row(self, household_id: uuid.UUID, chore_id: uuid.UUID) -> ChoreRow | None:
         """The chore's RESOURCE_COLUMNS, only if it belongs to `household_id` (the read path of `get`)."""
@@ -217,6 +239,10 @@ class CompletionRepository:
         query = sa.select(Completion).where(Completion.id == completion_id, Completion.household_id == household_id)
         return (await self._session.scalars(query)).one_or_none()
 
+    async def delete(self, completion: Completion) -> None:
+        """Delete an undone completion (its occurrence row goes with it: ON DELETE CASCADE)."""
+        await self._session.execute(sa.delete(Completion).where(Completion.id == completion.id))
+
     async def recent_times(self, household_id: uuid.UUID, chore_id: uuid.UUID, limit: int) -> tuple[datetime, ...]:
         """The complete times of the chore's newest `limit` completions (what an adaptive schedule learns from)."""
         query = (
@@ -241,6 +267,34 @@ class CompletionRepository:
         if chore_id is not None:
             query = query.where(Completion.chore_id == chore_id)
         order = (Completion.complete_time.expression, Completion.id.expression)
+        return list(await self._session.scalars(keyset(query, order, after=after, limit=limit, descending=True)))
+
+
+class OccurrenceRepository:
+    """The occurrences that ended (models.Occurrence): written with the change that ended them, read as history."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, occurrence: Occurrence) -> None:
+        """Insert `occurrence` now (after its completion, which it references), past the ORM's unit of work."""
+        connection = await self._session.connection()
+        await connection.execute(
+            sa.insert(_occurrences).values({column.name: getattr(occurrence, column.name) for column in _occurrences.c})
+        )
+
+    async def of_completion(self, completion_id: uuid.UUID) -> Occurrence | None:
+        query = sa.select(Occurrence).where(Occurrence.completion_id == completion_id)
+        return (await self._session.scalars(query)).one_or_none()
+
+    async def page(
+        self, household_id: uuid.UUID, chore_id: uuid.UUID, *, after: Cursor | None, limit: int
+    ) -> list[Occurrence]:
+        """Newest first (by end time, id), strictly after the `after` cursor."""
+        query: sa.Select[Any] = sa.select(Occurrence).where(
+            Occurrence.household_id == household_id, Occurrence.chore_id == chore_id
+        )
+        order = (Occurrence.end_time.expression, Occurrence.id.expression)
         return list(await self._session.scalars(keyset(query, order, after=after, limit=limit, descending=True)))
 
 

@@ -38,6 +38,54 @@ resolve to their first occurrence (PEP 495, fold=0).
 What a completion does to a chore (`complete`: its next due time, whether it is done, who has it next,
 whether it was on time) is one function of the chore's schedule state and the completion; the use case
 applies the `CompletionChange` it returns. Who has it next is services.task.assignment's (`next_assignee`).
+
+No running ahead of the schedule (`is_open`, `opens_at`): a recurring chore's open occurrence may be completed
+(or skipped) only once it is *open*. The first occurrence is open from the chore's creation (or from the reset of
+its schedule: `chores.open_time` NULL). When an occurrence due at D ends at instant t (the server's clock, not the
+client's `completed_at`, which may be backdated) and the next one is due at N:
+- t <= D (early or on time): the next occurrence opens at D — the period (D, N] is its own, so completing the
+  current period's occurrence early is fine, but a second completion before D is 409 `not_due_yet`;
+- t > D (late): the late completion used up the period it fell in, so the next occurrence opens at N (it can be
+  done once it is due, not ahead).
+An occurrence that opens at O is open strictly after O. So a member completing a daily chore 30 times in a row
+gets one completion (and its points) and 29 refusals (`not_due_yet`), however the first due time was chosen.
+
+The occurrence lifecycle — what each step does (D: the open occurrence's due time, N: the next one's, t: when it
+ended; the use cases are services.task.service's):
+
+    step                | next_due_at                          | assignee          | points         | occurrence row
+    --------------------|--------------------------------------|-------------------|----------------|---------------
+    complete early      | N, opening at D                      | moves on (1)      | the chore's (2)| done (3)
+    complete on time    | N, opening at D                      | moves on          | the chore's    | done
+    complete late       | first slot after t, opening when due | moves on          | the chore's    | done
+    again before open   | unchanged: 409 not_due_yet           | unchanged         | none           | none
+    skip (4)            | N, opening as a completion's would   | moves on          | none           | skipped (3)
+    snooze {until} (5)  | until; anchor and window unchanged   | unchanged         | none           | none (not ended)
+    undo the latest (6) | back to D, with D's window           | back to D's       | taken back (2) | deleted
+    undo older/changed  | unchanged: 409 conflict              | unchanged         | unchanged      | unchanged
+    approve / reject    | not built (requires_approval)        | not built         | not built      | not built
+    missed              | the miss scan: not built here        | not built here    | not built here | (outcome exists)
+
+(1) the strategy's next (services.task.assignment.next_assignee), judged at the next due time.
+(2) the completion carries the chore's points (least_points and the points ledger count them); an undo deletes
+    the completion, so they no longer count.
+(3) due D, assignee who held it, completed_by (done only), recorded_by, at t, the completion's id; it keeps the
+    chore's state before the step, which an undo restores.
+(4) adults only; the assignee moves on as after a completion, no points; the window applies (409 not_due_yet).
+(5) adults only; now < until < the occurrence after D (one-off chores: within SNOOZE_LIMIT), else 422 on until.
+(6) only while the chore's version is the one the completion left (nothing completed, skipped, snoozed or edited
+    since, else 409 conflict); adults undo any completion, everyone else one they did or recorded (else 403).
+
+Each row's test (in services/task/tests/test_lifecycle_rpc.py unless said otherwise):
+- complete early: test_lifecycle_complete_early
+- complete on time: test_lifecycle.py::test_on_time_completion_opens_the_next_occurrence_at_the_due_time
+- complete late: test_lifecycle_complete_late
+- again before open: test_a_second_completion_before_the_next_occurrence_opens_is_not_due_yet,
+  tests/test_lifecycle_rest.py::test_thirty_completions_in_a_row_count_once
+- skip: test_lifecycle_skip
+- snooze: test_lifecycle_snooze, test_snooze_refuses_the_past_the_next_occurrence_and_absurd_dates
+- undo the latest: test_lifecycle_undo, test_a_child_undoes_only_their_own_completions
+- undo older/changed: test_only_the_latest_completion_can_be_undone
 """
 
 from __future__ import annotations
@@ -603,6 +651,37 @@ def completed_on_time(*, due: datetime, completed_at: datetime, grace_minutes: i
 
 
 # --- completion ------------------------------------------------------------------------------------
+
+
+# How far a one-off chore (which has no next occurrence to bound it) may be snoozed.
+SNOOZE_LIMIT = timedelta(days=365)
+
+
+def following_due(state: ScheduleState, *, tz: tzinfo) -> datetime | None:
+    """When the occurrence after the open one would be due were the open one done on time (None: there is none):
+    how far a snooze may move the open one (strictly before it)."""
+    return next_due(
+        state.recurrence,
+        previous_due=state.due,
+        completed_at=state.due,
+        tz=tz,
+        anchor=state.anchor,
+        history=state.history,
+    )
+
+
+def is_open(open_time: datetime | None, now: datetime) -> bool:
+    """Whether the chore's open occurrence may be ended (completed, skipped) at `now`: open strictly after the
+    instant it opened (None: open since the chore or its schedule began)."""
+    return open_time is None or _utc(now, "now") > _utc(open_time, "open_time")
+
+
+def opens_at(*, due: datetime, next_due: datetime | None, ended_at: datetime) -> datetime | None:
+    """When the next occurrence (due at `next_due`; None: there is none) opens, once the occurrence due at `due`
+    ended at `ended_at` (the server's clock): at `due` when it ended early or on time, at `next_due` when late."""
+    if next_due is None:
+        return None
+    return due if _utc(ended_at, "ended_at") <= _utc(due, "due") else next_due
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ Authorization (through the user service, cached): any member of a household read
 admins and members create, update and archive them (a child gets PERMISSION_DENIED); an outsider gets
 NOT_FOUND for everything in the household, chore ids of another household included. Adults complete
 any chore, and may record a completion for another member; a child completes only the chores assigned
-to them, as themselves.
+to them, as themselves. Adults skip and snooze (a child gets PERMISSION_DENIED); adults undo any completion,
+everyone else only one they did or recorded (the lifecycle: scheduling's module docstring).
 
 ListChores `status` (times in the household's time zone):
 - "" (default): every active chore (not done, not archived);
@@ -19,11 +20,15 @@ ListChores `status` (times in the household's time zone):
 syntax, 'simple' configuration) over title and description.
 
 Archived chores cannot be completed or updated (FAILED_PRECONDITION, reason GONE); nor can a one-off
-chore that is already done. Archiving twice is a no-op.
+chore that is already done. A recurring chore's next occurrence cannot be completed before it opens
+(FAILED_PRECONDITION, reason NOT_DUE_YET, REST 409 `not_due_yet`: the window is scheduling's), checked after a
+retry is recognised, so a replayed request_id still gets its first answer. Archiving twice is a no-op.
 
 Events, each in the transaction of its change: CreateChore writes chore.created, CompleteChore
 chore.completed, UpdateChore chore.updated (naming the fields whose values changed; none when no value
-did) and DeleteChore chore.archived (not again when the chore is already archived).
+did) and DeleteChore chore.archived (not again when the chore is already archived); SkipChore chore.skipped,
+SnoozeChore chore.snoozed, DeleteCompletion (undo) completion.undone. CompleteChore and SkipChore also write the
+ended occurrence's row (models.Occurrence) in their transaction.
 
 Assignment (services.task.assignment): CreateChore, UpdateChore (when it sets the assignment: the rotation goes on
 from the current assignee) and CompleteChore choose the assignee from what `repository.Tallies` reads in the same
@@ -48,17 +53,26 @@ import asyncio
 import copy
 import random
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
-from typing import Any
+from typing import Any, TypeVar
 
 from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kit import idempotency, pagination
+from kit import idempotency, pagination, timestamps
 from kit.db import utcnow
-from kit.errors import FieldViolation, Gone, NotFound, PermissionDenied, PreconditionFailed, invalid
+from kit.errors import (
+    Conflict,
+    FieldViolation,
+    Gone,
+    NotDueYet,
+    NotFound,
+    PermissionDenied,
+    PreconditionFailed,
+    invalid,
+)
 from kit.ids import new_id
 from kit.outbox import add_event, new_envelope
 from kit.repository import Cursor, Page, page
@@ -67,12 +81,25 @@ from services.task import assignment as assigning
 from services.task import events, points, scheduling, validation
 from services.task.inputs import ME, ChoreInput, ChoreUpdate, CompleteInput, ListChoresQuery
 from services.task.lists import ChoreLists
-from services.task.models import ACTIVE, ARCHIVED, COMPLETION_POINTS, DONE, Chore, Completion, etag_of
+from services.task.models import (
+    ACTIVE,
+    ARCHIVED,
+    COMPLETION_POINTS,
+    DONE,
+    OUTCOME_DONE,
+    OUTCOME_SKIPPED,
+    UNDO,
+    Chore,
+    Completion,
+    Occurrence,
+    etag_of,
+)
 from services.task.repository import (
     ChoreOrder,
     ChoreRepository,
     ChoreRow,
     CompletionRepository,
+    OccurrenceRepository,
     Tallies,
     sort_value,
 )
@@ -89,6 +116,8 @@ _CHORE_CURSOR: dict[ChoreOrder, Sequence[pagination.CursorPart]] = {
     "title": (pagination.Text(), pagination.Uuid()),
 }
 _COMPLETION_CURSOR: Sequence[pagination.CursorPart] = (pagination.Timestamp(), pagination.Uuid())
+# A row of a chore's history (a completion, an occurrence).
+_Row = TypeVar("_Row")
 
 
 @dataclass(frozen=True)
@@ -119,6 +148,7 @@ def _reschedule(chore: Chore, changes: validation.Changes, now: datetime, tz: tz
         raise validation.never_due(recurrence)
     chore.anchor_time = start
     chore.next_due_time = due
+    chore.open_time = None  # a new schedule's first occurrence is open at once
     chore.state = ACTIVE
 
 
@@ -141,6 +171,73 @@ def _counting(
         points=plus(tally.points, completed_by, points),
         last=completed_by,
     )
+
+
+async def _schedule_state(
+    completions: CompletionRepository, chore: Chore, due: datetime, assignment: assigning.Assignment
+) -> scheduling.ScheduleState:
+    """The locked chore's schedule with its open occurrence due at `due`."""
+    recurrence = scheduling.Recurrence.from_json(chore.recurrence)
+    # Only an adaptive chore learns from its history: the newest few completions, one bounded query.
+    history = (
+        await completions.recent_times(chore.household_id, chore.id, scheduling.ADAPTIVE_HISTORY)
+        if recurrence.kind == "adaptive"
+        else ()
+    )
+    return scheduling.ScheduleState(
+        recurrence=recurrence,
+        assignment=assignment,
+        due=due,
+        anchor=chore.anchor_time,
+        assignee_id=chore.assignee_id,
+        last_completion_time=chore.last_completion_time,
+        history=history,
+    )
+
+
+def _ended(
+    chore: Chore,
+    *,
+    due: datetime,
+    outcome: str,
+    completed_by: uuid.UUID | None,
+    recorder_id: uuid.UUID | None,
+    end_time: datetime,
+    completion_id: uuid.UUID | None,
+    now: datetime,
+) -> Occurrence:
+    """The row of `chore`'s open occurrence ending, made BEFORE the chore is changed: it keeps what an undo restores,
+    and the version the change will leave."""
+    return Occurrence(
+        id=new_id(),
+        household_id=chore.household_id,
+        chore_id=chore.id,
+        due_time=due,
+        assignee_id=chore.assignee_id,
+        outcome=outcome,
+        completed_by=completed_by,
+        recorder_id=recorder_id,
+        end_time=end_time,
+        completion_id=completion_id,
+        prior_next_due_time=chore.next_due_time,
+        prior_open_time=chore.open_time,
+        prior_assignee_id=chore.assignee_id,
+        prior_state=chore.state,
+        prior_last_completion_time=chore.last_completion_time,
+        after_version=chore.version + 1,
+        create_time=now,
+    )
+
+
+def _open_occurrence(chore: Chore, now: datetime) -> datetime:
+    """The due time of the chore's open occurrence, once it may be ended at `now` (else GONE / NOT_DUE_YET)."""
+    if chore.state == ARCHIVED:
+        raise Gone("the chore is archived")
+    if chore.state == DONE or chore.next_due_time is None:
+        raise Gone("this one-off chore is already done")
+    if not scheduling.is_open(chore.open_time, now):
+        raise NotDueYet("the next occurrence of this chore is not open yet")
+    return chore.next_due_time
 
 
 class ChoreService:
@@ -205,6 +302,7 @@ class ChoreService:
             anchor_time=start,
             next_due_time=due,
             assignee_id=None,
+            open_time=None,
             state=ACTIVE,
             creator_id=creator_id,
             last_completion_time=None,
@@ -415,10 +513,7 @@ class ChoreService:
                 if first is None:
                     raise NotFound("completion not found")
                 return CompleteResult(first, chore)
-            if chore.state == ARCHIVED:
-                raise Gone("the chore is archived")
-            if chore.state == DONE or chore.next_due_time is None:
-                raise Gone("this one-off chore is already done")
+            due = _open_occurrence(chore, now)
             if chore.requires_photo and not valid.photo:
                 raise invalid("photo", "this chore requires a photo")
             earliest = validation.earliest_completion(create_time=chore.create_time, anchor_time=chore.anchor_time)
@@ -435,24 +530,19 @@ class ChoreService:
                 assignee_id=chore.assignee_id,
                 points=chore.points,
             )
-            recurrence = scheduling.Recurrence.from_json(chore.recurrence)
-            # Only an adaptive chore learns from its history: the newest few completions, one bounded query.
-            history = (
-                await completions.recent_times(household_id, chore.id, scheduling.ADAPTIVE_HISTORY)
-                if recurrence.kind == "adaptive"
-                else ()
-            )
-            state = scheduling.ScheduleState(
-                recurrence=recurrence,
-                assignment=assignment,
-                due=chore.next_due_time,
-                anchor=chore.anchor_time,
-                assignee_id=chore.assignee_id,
-                last_completion_time=chore.last_completion_time,
-                history=history,
-            )
+            state = await _schedule_state(completions, chore, due, assignment)
             change = scheduling.complete(
                 state, completed_at=valid.completed_at, tz=zone(membership.time_zone), tally=tally, rng=self._rng
+            )
+            occurrence = _ended(
+                chore,
+                due=change.due,
+                outcome=OUTCOME_DONE,
+                completed_by=completed_by,
+                recorder_id=recorder_id,
+                end_time=valid.completed_at,
+                completion_id=completion_id,
+                now=now,
             )
             completion = Completion(
                 id=completion_id,
@@ -470,6 +560,7 @@ class ChoreService:
                 create_time=now,
             )
             chore.next_due_time = change.next_due
+            chore.open_time = scheduling.opens_at(due=change.due, next_due=change.next_due, ended_at=now)
             chore.state = DONE if change.done else ACTIVE
             chore.assignee_id = change.assignee_id
             chore.last_completion_time = change.last_completion_time
@@ -477,6 +568,7 @@ class ChoreService:
             chore.update_time = now
             envelope = new_envelope(events.chore_completed(chore, completion), household_id=household_id)
             await completions.record(completion, chore, envelope)
+            await OccurrenceRepository(session).add(occurrence)
             if completion.points:
                 await points.record(
                     session,
@@ -494,15 +586,40 @@ class ChoreService:
         self, household_id: uuid.UUID, chore_id: uuid.UUID | None, *, page_size: int = 0, page_token: str = ""
     ) -> Page[Completion]:
         """Completions of one chore, or (chore_id None) of every chore of the household, newest first."""
+        return await self._history(
+            household_id,
+            chore_id,
+            "completions",
+            lambda session, after, limit: CompletionRepository(session).page(
+                household_id, chore_id, after=after, limit=limit
+            ),
+            lambda completion: (completion.complete_time, completion.id),
+            page_size=page_size,
+            page_token=page_token,
+        )
+
+    async def _history(
+        self,
+        household_id: uuid.UUID,
+        chore_id: uuid.UUID | None,
+        kind: str,
+        read: Callable[[AsyncSession, Cursor | None, int], Awaitable[list[_Row]]],
+        key: Callable[[_Row], tuple[datetime, uuid.UUID]],
+        *,
+        page_size: int,
+        page_token: str,
+    ) -> Page[_Row]:
+        """A keyset page (by time, id; newest first) of `kind` rows `read` returns, of one chore (NOT_FOUND unless
+        it is the household's) or (chore_id None) of the whole household; for members only."""
         _annotate(household_id, chore_id)
         await self._membership.require(household_id, roles=PERMISSIONS["chore.read"])
-        fingerprint = pagination.fingerprint("completions", str(household_id), str(chore_id or "-"))
+        fingerprint = pagination.fingerprint(kind, str(household_id), str(chore_id or "-"))
         async with self._sessions() as session:
 
-            async def fetch(after: Cursor | None, limit: int) -> list[Completion]:
+            async def fetch(after: Cursor | None, limit: int) -> list[_Row]:
                 if chore_id is not None and await ChoreRepository(session).get(household_id, chore_id) is None:
                     raise NotFound("chore not found")
-                return await CompletionRepository(session).page(household_id, chore_id, after=after, limit=limit)
+                return await read(session, after, limit)
 
             return await page(
                 fetch,
@@ -510,5 +627,173 @@ class ChoreService:
                 page_token=page_token,
                 query=fingerprint,
                 cursor=_COMPLETION_CURSOR,
-                key=lambda completion: (completion.complete_time, completion.id),
+                key=key,
             )
+
+    # --- the occurrence lifecycle (scheduling's table) ------------------------------------------------
+
+    async def skip_chore(self, household_id: uuid.UUID, chore_id: uuid.UUID, *, request_id: str = "") -> Chore:
+        """Skip the open occurrence (adults: chore.complete_any): outcome skipped, no points; the next one is
+        computed and the assignee moves on as a completion would. Not before the occurrence is open (NOT_DUE_YET),
+        not for an archived or done chore (GONE). A retry with the same request_id skips once."""
+        _annotate(household_id, chore_id)
+        membership = await self._membership.require(household_id, roles=PERMISSIONS["chore.complete_any"])
+        with Violations() as errors:
+            errors.request_id(request_id)
+        skipper = caller_id()
+        now = self._clock()
+        async with self._lists.writing(self._sessions, household_id) as session:
+            repository = ChoreRepository(session)
+            chore = await repository.locked(household_id, chore_id)
+            if chore is None:
+                raise NotFound("chore not found")
+            occurrence_id = new_id()
+            earlier = await idempotency.claim(
+                session,
+                scope="SkipChore",
+                caller=skipper,
+                request_id=request_id,
+                fingerprint=idempotency.fingerprint(household_id, chore_id),
+                resource_id=occurrence_id,
+            )
+            if earlier is not None:  # a retry: skipped once already, and no second event
+                return chore
+            due = _open_occurrence(chore, now)
+            assignment = assigning.Assignment.from_json(chore.assignment)
+            # The skipped occurrence counts as held by its assignee (the rotation moves on), not as done by anyone.
+            tally = await Tallies(session).tally(household_id, chore.id, assignment, now=now)
+            state = await _schedule_state(CompletionRepository(session), chore, due, assignment)
+            change = scheduling.complete(
+                state, completed_at=now, tz=zone(membership.time_zone), tally=tally, rng=self._rng
+            )
+            occurrence = _ended(
+                chore,
+                due=due,
+                outcome=OUTCOME_SKIPPED,
+                completed_by=None,
+                recorder_id=skipper,
+                end_time=now,
+                completion_id=None,
+                now=now,
+            )
+            occurrence.id = occurrence_id
+            chore.next_due_time = change.next_due
+            chore.open_time = scheduling.opens_at(due=due, next_due=change.next_due, ended_at=now)
+            chore.state = DONE if change.done else ACTIVE
+            chore.assignee_id = change.assignee_id
+            chore.version += 1
+            chore.update_time = now
+            await repository.write_schedule(chore)
+            await OccurrenceRepository(session).add(occurrence)
+            await add_event(
+                session, events.chore_skipped(chore, due=due, skipped_by=skipper), household_id=household_id
+            )
+        return chore
+
+    async def snooze_chore(self, household_id: uuid.UUID, chore_id: uuid.UUID, until: datetime | None) -> Chore:
+        """Move the open occurrence's due time to `until` (adults: chore.complete_any), which must lie after now and
+        before the occurrence after it would be due (for a one-off chore: within SNOOZE_LIMIT); the schedule's
+        anchor, the assignee and the window stay. No occurrence row: the occurrence has not ended."""
+        _annotate(household_id, chore_id)
+        membership = await self._membership.require(household_id, roles=PERMISSIONS["chore.complete_any"])
+        now = self._clock()
+        with Violations() as errors:
+            if until is None:
+                errors.add("until", "is required")
+            elif not timestamps.in_range(until):
+                errors.add("until", timestamps.RANGE_MESSAGE)
+            elif until <= now:
+                errors.add("until", "must be in the future")
+        assert until is not None
+        async with self._lists.writing(self._sessions, household_id) as session:
+            repository = ChoreRepository(session)
+            chore = await repository.locked(household_id, chore_id)
+            if chore is None:
+                raise NotFound("chore not found")
+            if chore.state == ARCHIVED:
+                raise Gone("the chore is archived")
+            if chore.state == DONE or chore.next_due_time is None:
+                raise Gone("this one-off chore is already done")
+            due = chore.next_due_time
+            state = await _schedule_state(
+                CompletionRepository(session), chore, due, assigning.Assignment.from_json(chore.assignment)
+            )
+            following = scheduling.following_due(state, tz=zone(membership.time_zone))
+            limit = following if following is not None else now + scheduling.SNOOZE_LIMIT
+            if until >= limit:
+                raise invalid(
+                    "until",
+                    f"must be before {limit.astimezone(UTC).isoformat()}, when the next occurrence would be due",
+                )
+            chore.next_due_time = until
+            chore.version += 1
+            chore.update_time = now
+            await repository.write_schedule(chore)
+            await add_event(session, events.chore_snoozed(chore, previous_due=due), household_id=household_id)
+        return chore
+
+    async def undo_completion(self, household_id: uuid.UUID, chore_id: uuid.UUID, completion_id: uuid.UUID) -> Chore:
+        """Undo the chore's latest completion: the chore's next due time, window, assignee, state and last
+        completion time go back to what they were before it, and the completion (with its occurrence row) is
+        deleted. Only while nothing changed the chore since (else ABORTED, REST 409 `conflict`): so only the latest
+        completion, and not after a skip, snooze or edit. Adults undo any (chore.complete_any); everyone else only a
+        completion they did or recorded (else PERMISSION_DENIED)."""
+        _annotate(household_id, chore_id)
+        membership = await self._membership.require(household_id, roles=PERMISSIONS["chore.complete_own"])
+        caller = caller_id()
+        adult = membership.role in PERMISSIONS["chore.complete_any"]
+        async with self._lists.writing(self._sessions, household_id) as session:
+            repository = ChoreRepository(session)
+            chore = await repository.locked(household_id, chore_id)
+            if chore is None:
+                raise NotFound("chore not found")
+            completions = CompletionRepository(session)
+            completion = await completions.get(household_id, completion_id)
+            if completion is None or completion.chore_id != chore.id:
+                raise NotFound("completion not found")
+            if not adult and caller not in (completion.completed_by, completion.recorder_id):
+                raise PermissionDenied("a child may only undo their own completions")
+            occurrence = await OccurrenceRepository(session).of_completion(completion.id)
+            if occurrence is None or occurrence.after_version != chore.version:
+                raise Conflict(
+                    "only the chore's latest completion can be undone, and only while nothing else changed the chore"
+                )
+            chore.next_due_time = occurrence.prior_next_due_time
+            chore.open_time = occurrence.prior_open_time
+            chore.assignee_id = occurrence.prior_assignee_id
+            chore.state = occurrence.prior_state
+            chore.last_completion_time = occurrence.prior_last_completion_time
+            chore.version += 1
+            chore.update_time = self._clock()
+            await repository.write_schedule(chore)
+            await completions.delete(completion)
+            if completion.points:
+                # The ledger is append-only: the points the completion earned are taken back by an entry of their own.
+                await points.record(
+                    session,
+                    household_id,
+                    completion.completed_by,
+                    -completion.points,
+                    UNDO,
+                    completion_id=completion.id,
+                    actor_id=caller,
+                    now=chore.update_time,
+                )
+            await add_event(session, events.completion_undone(chore, completion), household_id=household_id)
+        return chore
+
+    async def list_occurrences(
+        self, household_id: uuid.UUID, chore_id: uuid.UUID, *, page_size: int = 0, page_token: str = ""
+    ) -> Page[Occurrence]:
+        """The chore's ended occurrences, newest first (by when they ended)."""
+        return await self._history(
+            household_id,
+            chore_id,
+            "occurrences",
+            lambda session, after, limit: OccurrenceRepository(session).page(
+                household_id, chore_id, after=after, limit=limit
+            ),
+            lambda occurrence: (occurrence.end_time, occurrence.id),
+            page_size=page_size,
+            page_token=page_token,
+        )

@@ -7,6 +7,7 @@ import grpc
 from google.protobuf import empty_pb2
 from hearth.task.v1 import task_pb2, task_pb2_grpc
 
+from kit import timestamps
 from kit.errors import InvalidArgument, NotFound
 from kit.names import parse_ids
 from kit.repository import Page
@@ -91,6 +92,46 @@ class ChoreServicer(task_pb2_grpc.ChoreServiceServicer):
         )
         return task_pb2.ListCompletionsResponse(
             completions=[converters.completion_to_proto(c) for c in page.items],
+            next_page_token=page.next_page_token,
+        )
+
+    async def SkipChore(
+        self,
+        request: task_pb2.SkipChoreRequest,
+        context: grpc.aio.ServicerContext[task_pb2.SkipChoreRequest, task_pb2.Chore],
+    ) -> task_pb2.Chore:
+        chore = await self._service.skip_chore(*converters.chore_ids(request.name), request_id=request.request_id)
+        return converters.chore_to_proto(chore)
+
+    async def SnoozeChore(
+        self,
+        request: task_pb2.SnoozeChoreRequest,
+        context: grpc.aio.ServicerContext[task_pb2.SnoozeChoreRequest, task_pb2.Chore],
+    ) -> task_pb2.Chore:
+        until = timestamps.from_proto(request, "until")
+        chore = await self._service.snooze_chore(*converters.chore_ids(request.name), until)
+        return converters.chore_to_proto(chore)
+
+    async def DeleteCompletion(
+        self,
+        request: task_pb2.DeleteCompletionRequest,
+        context: grpc.aio.ServicerContext[task_pb2.DeleteCompletionRequest, task_pb2.Chore],
+    ) -> task_pb2.Chore:
+        chore = await self._service.undo_completion(*converters.completion_ids(request.name))
+        return converters.chore_to_proto(chore)
+
+    async def ListOccurrences(
+        self,
+        request: task_pb2.ListOccurrencesRequest,
+        context: grpc.aio.ServicerContext[task_pb2.ListOccurrencesRequest, task_pb2.ListOccurrencesResponse],
+    ) -> task_pb2.ListOccurrencesResponse:
+        ids = parse_ids(request.parent, converters.CHORE, field="parent")
+        household_id, chore_id = ids["household"], ids["chore"]
+        page = await self._service.list_occurrences(
+            household_id, chore_id, page_size=request.page_size, page_token=request.page_token
+        )
+        return task_pb2.ListOccurrencesResponse(
+            occurrences=[converters.occurrence_to_proto(o) for o in page.items],
             next_page_token=page.next_page_token,
         )
 

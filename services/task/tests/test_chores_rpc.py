@@ -22,6 +22,7 @@ from kit.ids import new_id
 from tests.support.events import household_events, payload
 from tests.support.fixtures import stack_fixture, stub_fixture
 from tests.support.infra import infra
+from tests.support.occurrences import reopen
 from tests.support.people import Household, Person, household, register
 from tests.support.rpc import refused
 from tests.support.stack import Stack
@@ -793,7 +794,8 @@ async def test_complete_moves_the_schedule_and_writes_the_event(
     assert body.next_due_at == done.chore.next_due_time
     assert body.next_assignee_id == member.user_id
 
-    # On time: completed before it is due.
+    # On time: completed before it is due (once that occurrence is open).
+    await reopen(stack, chore.name)
     early = await chores.CompleteChore(task_pb2.CompleteChoreRequest(name=chore.name), metadata=member.metadata)
     assert early.completion.on_time is True
     assert due_of(early.chore) == (expected_next.replace(tzinfo=None) + timedelta(weeks=1)).replace(tzinfo=BERLIN)
@@ -833,10 +835,12 @@ async def test_complete_is_idempotent_with_a_request_id(stack: Stack, chores: ta
     assert retry.chore.next_due_time == first.chore.next_due_time  # moved once
     assert retry.chore.etag == first.chore.etag
     # Concurrent retries of another request: one completion, one event.
+    await reopen(stack, chore.name)
     racing = task_pb2.CompleteChoreRequest(name=chore.name, request_id="race")
     results = await asyncio.gather(*(chores.CompleteChore(racing, metadata=home.owner.metadata) for _ in range(5)))
     assert len({r.completion.name for r in results}) == 1
     # The same id for a different request (another note, another chore) is refused.
+    await reopen(stack, chore.name)
     other = await create(chores, home, title="Dishes", recurrence=interval(1, Recurrence.Interval.DAYS))
     for different in (
         task_pb2.CompleteChoreRequest(name=chore.name, request_id=request.request_id, note="again"),
@@ -863,15 +867,18 @@ async def test_concurrent_completions_are_serialised(stack: Stack, chores: task_
         *(
             chores.CompleteChore(task_pb2.CompleteChoreRequest(name=chore.name), metadata=home.owner.metadata)
             for _ in range(4)
-        )
+        ),
+        return_exceptions=True,
     )
-    # Each completion fulfilled the next occurrence in turn (the row lock orders them); none was lost.
-    assert sorted(r.completion.due_time.ToDatetime(tzinfo=UTC) for r in results) == [
-        (start.astimezone(BERLIN).replace(tzinfo=None) + timedelta(days=k)).replace(tzinfo=BERLIN).astimezone(UTC)
-        for k in range(4)
-    ]
+    # The row lock orders them: the first fulfils the open occurrence, the others find the next one not open yet
+    # (scheduling.is_open); none is lost, none counted twice.
+    done = [r for r in results if isinstance(r, task_pb2.CompleteChoreResponse)]
+    [first] = done
+    assert first.completion.due_time.ToDatetime(tzinfo=UTC) == start
+    refusals = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
+    assert [r.code() for r in refusals] == [grpc.StatusCode.FAILED_PRECONDITION] * 3
     final = await chores.GetChore(task_pb2.GetChoreRequest(name=chore.name), metadata=home.owner.metadata)
-    assert final.etag == str(int(chore.etag) + 4)
+    assert final.etag == str(int(chore.etag) + 1)
 
 
 async def test_who_may_complete_what(stack: Stack, chores: task_pb2_grpc.ChoreServiceStub) -> None:
@@ -895,8 +902,10 @@ async def test_who_may_complete_what(stack: Stack, chores: task_pb2_grpc.ChoreSe
     assert on_behalf.code == grpc.StatusCode.PERMISSION_DENIED
 
     # Adults complete any chore, and may record one for another member.
+    await reopen(stack, kids_chore.name)
     for chore in (kids_chore, members_chore, anyones_chore):
         await chores.CompleteChore(task_pb2.CompleteChoreRequest(name=chore.name), metadata=member.metadata)
+    await reopen(stack, kids_chore.name)
     recorded = await chores.CompleteChore(
         task_pb2.CompleteChoreRequest(name=kids_chore.name, completed_by=kid.name), metadata=home.owner.metadata
     )
@@ -939,6 +948,7 @@ async def test_completion_input_is_validated(stack: Stack, chores: task_pb2_grpc
     slightly_ahead.complete_time.FromDatetime(datetime.now(UTC) + timedelta(minutes=2))  # clock skew is fine
     ok = await chores.CompleteChore(slightly_ahead, metadata=home.owner.metadata)
     assert ok.completion.photo == photo
+    await reopen(stack, chore.name)
     backdated = task_pb2.CompleteChoreRequest(name=chore.name, photo=photo)
     backdated.complete_time.FromDatetime(datetime.now(UTC) - timedelta(days=3))
     old = await chores.CompleteChore(backdated, metadata=home.owner.metadata)
@@ -958,6 +968,7 @@ async def test_list_completions_pages_newest_first(stack: Stack, chores: task_pb
         request.complete_time.FromDatetime(stamp)
         stamps.append((stamp, chore.name))
         await chores.CompleteChore(request, metadata=home.owner.metadata)
+        await reopen(stack, chore.name)
 
     async def history(parent: str) -> list[task_pb2.Completion]:
         found, token = [], ""

@@ -58,6 +58,7 @@ async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitab
         tables={
             "chores",
             "completions",
+            "occurrences",
             "outbox",
             "inbox",
             "idempotency_keys",

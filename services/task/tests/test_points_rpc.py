@@ -90,6 +90,36 @@ async def test_a_completion_credits_the_completer_in_the_ledger_and_writes_point
     ]
 
 
+async def test_undoing_a_completion_takes_its_points_back_with_an_entry_of_its_own(
+    stack: Stack, chores: task_pb2_grpc.ChoreServiceStub, points: task_pb2_grpc.PointsServiceStub
+) -> None:
+    home = await household(stack, member="member")
+    chore = await chores.CreateChore(
+        task_pb2.CreateChoreRequest(
+            parent=home.name,
+            chore=task_pb2.Chore(
+                title="Undone",
+                points=9,
+                recurrence=task_pb2.Recurrence(once=task_pb2.Recurrence.Once()),
+                assignment=task_pb2.Assignment(strategy=task_pb2.Assignment.UNASSIGNED),
+            ),
+        ),
+        metadata=home.owner.metadata,
+    )
+    done = await chores.CompleteChore(task_pb2.CompleteChoreRequest(name=chore.name), metadata=home["member"].metadata)
+    await chores.DeleteCompletion(
+        task_pb2.DeleteCompletionRequest(name=done.completion.name), metadata=home["member"].metadata
+    )
+    after = await ledger(points, home, None, home["member"])
+    # Append-only: the credit stays, the undo is its own entry, and the balance is back where it was.
+    assert [(e.delta, e.balance, e.reason) for e in after.entries] == [
+        (-9, 0, task_pb2.PointEntry.UNDO),
+        (9, 9, task_pb2.PointEntry.COMPLETION),
+    ]
+    assert after.balance == 0
+    assert {e.completion_id for e in after.entries} == {done.completion.name.rsplit("/", 1)[-1]}
+
+
 async def test_the_ledger_pages_newest_first(
     stack: Stack, chores: task_pb2_grpc.ChoreServiceStub, points: task_pb2_grpc.PointsServiceStub
 ) -> None:

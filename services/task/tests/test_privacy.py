@@ -37,6 +37,7 @@ from tests.support.events import household_events, payload
 from tests.support.fixtures import redis_fixture, stack_fixture, stub_fixture
 from tests.support.infra import unique
 from tests.support.membership_cache import cache_key
+from tests.support.occurrences import reopen
 from tests.support.people import Household, Person, household, register
 from tests.support.rows import rows_naming
 from tests.support.rpc import refused
@@ -141,6 +142,7 @@ async def test_a_deleted_user_leaves_no_trace_and_the_household_keeps_its_histor
     by_them = await complete(chores, anyone, gone, note="did it before the game", request_id=unique("retry"))
     for_them = await complete(chores, shared, owner, note="Zephyrine forgot the pans", completed_by=gone.name)
     recorded_by_them = await complete(chores, others, gone, note="watered them for Other", completed_by=other.name)
+    await reopen(stack, others.name)
     not_theirs = await complete(chores, others, other, note="all good")
     held_by_them = await complete(chores, theirs, other, note="took the bins out")  # theirs, done by another
     last = await complete(chores, once, gone)  # a done one-off: its assignee goes with them, nobody takes over
@@ -365,6 +367,15 @@ async def test_the_user_service_exports_what_task_holds_about_a_person(
         done.name.rsplit("/", 1)[-1],
     )
     assert data["point_balances"] == [{"household": home.name, "balance": entry["delta"]}]
+    # The occurrence they did (and held), with its completion.
+    [occurrence] = data["occurrences"]
+    assert (occurrence["outcome"], occurrence["completed_by"], occurrence["assignee"]) == (
+        "DONE",
+        someone.name,
+        someone.name,
+    )
+    assert occurrence["completion"] == done.name
+    assert occurrence["chore_title"] == "Dishes"
     # Someone who has nothing here gets an empty export, not an error.
     nobody = await register(stack, "Nobody")
     empty = await privacy.ExportUserData(
@@ -376,6 +387,7 @@ async def test_the_user_service_exports_what_task_holds_about_a_person(
         "chores_created": [],
         "chores_assigned": [],
         "completions": [],
+        "occurrences": [],
         "away_periods": [],
         "points_ledger": [],
         "point_balances": [],

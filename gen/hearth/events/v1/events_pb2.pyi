@@ -209,6 +209,60 @@ class ChoreCompleted(_message.Message):
     next_assignee_id: str
     def __init__(self, household_id: _Optional[str] = ..., chore_id: _Optional[str] = ..., completion_id: _Optional[str] = ..., title: _Optional[str] = ..., completed_by: _Optional[str] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., points: _Optional[int] = ..., estimated_minutes: _Optional[int] = ..., on_time: _Optional[bool] = ..., next_due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., next_assignee_id: _Optional[str] = ...) -> None: ...
 
+class ChoreSkipped(_message.Message):
+    __slots__ = ("household_id", "chore_id", "title", "skipped_by", "due_at", "next_due_at", "next_assignee_id")
+    HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    CHORE_ID_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_BY_FIELD_NUMBER: _ClassVar[int]
+    DUE_AT_FIELD_NUMBER: _ClassVar[int]
+    NEXT_DUE_AT_FIELD_NUMBER: _ClassVar[int]
+    NEXT_ASSIGNEE_ID_FIELD_NUMBER: _ClassVar[int]
+    household_id: str
+    chore_id: str
+    title: str
+    skipped_by: str
+    due_at: _timestamp_pb2.Timestamp
+    next_due_at: _timestamp_pb2.Timestamp
+    next_assignee_id: str
+    def __init__(self, household_id: _Optional[str] = ..., chore_id: _Optional[str] = ..., title: _Optional[str] = ..., skipped_by: _Optional[str] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., next_due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., next_assignee_id: _Optional[str] = ...) -> None: ...
+
+class ChoreSnoozed(_message.Message):
+    __slots__ = ("household_id", "chore_id", "title", "previous_due_at", "next_due_at", "assignee_id")
+    HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    CHORE_ID_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_DUE_AT_FIELD_NUMBER: _ClassVar[int]
+    NEXT_DUE_AT_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_ID_FIELD_NUMBER: _ClassVar[int]
+    household_id: str
+    chore_id: str
+    title: str
+    previous_due_at: _timestamp_pb2.Timestamp
+    next_due_at: _timestamp_pb2.Timestamp
+    assignee_id: str
+    def __init__(self, household_id: _Optional[str] = ..., chore_id: _Optional[str] = ..., title: _Optional[str] = ..., previous_due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., next_due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., assignee_id: _Optional[str] = ...) -> None: ...
+
+class CompletionUndone(_message.Message):
+    __slots__ = ("household_id", "chore_id", "completion_id", "title", "completed_by", "points", "next_due_at", "assignee_id")
+    HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    CHORE_ID_FIELD_NUMBER: _ClassVar[int]
+    COMPLETION_ID_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_BY_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_DUE_AT_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_ID_FIELD_NUMBER: _ClassVar[int]
+    household_id: str
+    chore_id: str
+    completion_id: str
+    title: str
+    completed_by: str
+    points: int
+    next_due_at: _timestamp_pb2.Timestamp
+    assignee_id: str
+    def __init__(self, household_id: _Optional[str] = ..., chore_id: _Optional[str] = ..., completion_id: _Optional[str] = ..., title: _Optional[str] = ..., completed_by: _Optional[str] = ..., points: _Optional[int] = ..., next_due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., assignee_id: _Optional[str] = ...) -> None: ...
+
 class ChoreUpdated(_message.Message):
     __slots__ = ("household_id", "chore_id", "title", "changed", "assignee_id", "next_due_at")
     HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]

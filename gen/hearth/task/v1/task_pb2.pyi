@@ -344,6 +344,76 @@ class ListCompletionsResponse(_message.Message):
     next_page_token: str
     def __init__(self, completions: _Optional[_Iterable[_Union[Completion, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
+class SkipChoreRequest(_message.Message):
+    __slots__ = ("name", "request_id")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class SnoozeChoreRequest(_message.Message):
+    __slots__ = ("name", "until")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    until: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class DeleteCompletionRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class Occurrence(_message.Message):
+    __slots__ = ("name", "due_time", "assignee", "outcome", "completed_by", "recorder", "end_time", "completion")
+    class Outcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        OUTCOME_UNSPECIFIED: _ClassVar[Occurrence.Outcome]
+        DONE: _ClassVar[Occurrence.Outcome]
+        SKIPPED: _ClassVar[Occurrence.Outcome]
+        MISSED: _ClassVar[Occurrence.Outcome]
+    OUTCOME_UNSPECIFIED: Occurrence.Outcome
+    DONE: Occurrence.Outcome
+    SKIPPED: Occurrence.Outcome
+    MISSED: Occurrence.Outcome
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DUE_TIME_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_BY_FIELD_NUMBER: _ClassVar[int]
+    RECORDER_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    COMPLETION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    due_time: _timestamp_pb2.Timestamp
+    assignee: str
+    outcome: Occurrence.Outcome
+    completed_by: str
+    recorder: str
+    end_time: _timestamp_pb2.Timestamp
+    completion: str
+    def __init__(self, name: _Optional[str] = ..., due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., assignee: _Optional[str] = ..., outcome: _Optional[_Union[Occurrence.Outcome, str]] = ..., completed_by: _Optional[str] = ..., recorder: _Optional[str] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completion: _Optional[str] = ...) -> None: ...
+
+class ListOccurrencesRequest(_message.Message):
+    __slots__ = ("parent", "page_size", "page_token")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    page_size: int
+    page_token: str
+    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListOccurrencesResponse(_message.Message):
+    __slots__ = ("occurrences", "next_page_token")
+    OCCURRENCES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    occurrences: _containers.RepeatedCompositeFieldContainer[Occurrence]
+    next_page_token: str
+    def __init__(self, occurrences: _Optional[_Iterable[_Union[Occurrence, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
 class ExportUserDataRequest(_message.Message):
     __slots__ = ("user",)
     USER_FIELD_NUMBER: _ClassVar[int]

@@ -70,6 +70,26 @@ class ChoreServiceStub:
                 request_serializer=hearth_dot_task_dot_v1_dot_task__pb2.ListCompletionsRequest.SerializeToString,
                 response_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.ListCompletionsResponse.FromString,
                 _registered_method=True)
+        self.SkipChore = channel.unary_unary(
+                '/hearth.task.v1.ChoreService/SkipChore',
+                request_serializer=hearth_dot_task_dot_v1_dot_task__pb2.SkipChoreRequest.SerializeToString,
+                response_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.Chore.FromString,
+                _registered_method=True)
+        self.SnoozeChore = channel.unary_unary(
+                '/hearth.task.v1.ChoreService/SnoozeChore',
+                request_serializer=hearth_dot_task_dot_v1_dot_task__pb2.SnoozeChoreRequest.SerializeToString,
+                response_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.Chore.FromString,
+                _registered_method=True)
+        self.DeleteCompletion = channel.unary_unary(
+                '/hearth.task.v1.ChoreService/DeleteCompletion',
+                request_serializer=hearth_dot_task_dot_v1_dot_task__pb2.DeleteCompletionRequest.SerializeToString,
+                response_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.Chore.FromString,
+                _registered_method=True)
+        self.ListOccurrences = channel.unary_unary(
+                '/hearth.task.v1.ChoreService/ListOccurrences',
+                request_serializer=hearth_dot_task_dot_v1_dot_task__pb2.ListOccurrencesRequest.SerializeToString,
+                response_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.ListOccurrencesResponse.FromString,
+                _registered_method=True)
 
 
 class ChoreServiceServicer:
@@ -120,6 +140,34 @@ class ChoreServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SkipChore(self, request, context):
+        """Skips the open occurrence (outcome skipped, no points): the next one is computed, the assignee moves on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SnoozeChore(self, request, context):
+        """Moves the open occurrence's due time to `until` (after now, before the next occurrence); the schedule stays.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteCompletion(self, request, context):
+        """Undoes the chore's latest completion: its due time, assignee and state go back; returns the chore.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListOccurrences(self, request, context):
+        """One row per occurrence that ended (done, skipped, missed), newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ChoreServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -157,6 +205,26 @@ def add_ChoreServiceServicer_to_server(servicer, server):
                     servicer.ListCompletions,
                     request_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.ListCompletionsRequest.FromString,
                     response_serializer=hearth_dot_task_dot_v1_dot_task__pb2.ListCompletionsResponse.SerializeToString,
+            ),
+            'SkipChore': grpc.unary_unary_rpc_method_handler(
+                    servicer.SkipChore,
+                    request_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.SkipChoreRequest.FromString,
+                    response_serializer=hearth_dot_task_dot_v1_dot_task__pb2.Chore.SerializeToString,
+            ),
+            'SnoozeChore': grpc.unary_unary_rpc_method_handler(
+                    servicer.SnoozeChore,
+                    request_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.SnoozeChoreRequest.FromString,
+                    response_serializer=hearth_dot_task_dot_v1_dot_task__pb2.Chore.SerializeToString,
+            ),
+            'DeleteCompletion': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteCompletion,
+                    request_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.DeleteCompletionRequest.FromString,
+                    response_serializer=hearth_dot_task_dot_v1_dot_task__pb2.Chore.SerializeToString,
+            ),
+            'ListOccurrences': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOccurrences,
+                    request_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.ListOccurrencesRequest.FromString,
+                    response_serializer=hearth_dot_task_dot_v1_dot_task__pb2.ListOccurrencesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -348,6 +416,114 @@ class ChoreService:
             '/hearth.task.v1.ChoreService/ListCompletions',
             hearth_dot_task_dot_v1_dot_task__pb2.ListCompletionsRequest.SerializeToString,
             hearth_dot_task_dot_v1_dot_task__pb2.ListCompletionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SkipChore(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.task.v1.ChoreService/SkipChore',
+            hearth_dot_task_dot_v1_dot_task__pb2.SkipChoreRequest.SerializeToString,
+            hearth_dot_task_dot_v1_dot_task__pb2.Chore.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SnoozeChore(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.task.v1.ChoreService/SnoozeChore',
+            hearth_dot_task_dot_v1_dot_task__pb2.SnoozeChoreRequest.SerializeToString,
+            hearth_dot_task_dot_v1_dot_task__pb2.Chore.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteCompletion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.task.v1.ChoreService/DeleteCompletion',
+            hearth_dot_task_dot_v1_dot_task__pb2.DeleteCompletionRequest.SerializeToString,
+            hearth_dot_task_dot_v1_dot_task__pb2.Chore.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListOccurrences(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.task.v1.ChoreService/ListOccurrences',
+            hearth_dot_task_dot_v1_dot_task__pb2.ListOccurrencesRequest.SerializeToString,
+            hearth_dot_task_dot_v1_dot_task__pb2.ListOccurrencesResponse.FromString,
             options,
             channel_credentials,
             insecure,

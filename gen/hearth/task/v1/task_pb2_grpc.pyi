@@ -45,6 +45,14 @@ class ChoreServiceStub:
     CompleteChore: _grpc.UnaryUnaryMultiCallable[_task_pb2.CompleteChoreRequest, _task_pb2.CompleteChoreResponse]
     """Records a completion; the chore's next_due_time and assignee move on."""
     ListCompletions: _grpc.UnaryUnaryMultiCallable[_task_pb2.ListCompletionsRequest, _task_pb2.ListCompletionsResponse]
+    SkipChore: _grpc.UnaryUnaryMultiCallable[_task_pb2.SkipChoreRequest, _task_pb2.Chore]
+    """Skips the open occurrence (outcome skipped, no points): the next one is computed, the assignee moves on."""
+    SnoozeChore: _grpc.UnaryUnaryMultiCallable[_task_pb2.SnoozeChoreRequest, _task_pb2.Chore]
+    """Moves the open occurrence's due time to `until` (after now, before the next occurrence); the schedule stays."""
+    DeleteCompletion: _grpc.UnaryUnaryMultiCallable[_task_pb2.DeleteCompletionRequest, _task_pb2.Chore]
+    """Undoes the chore's latest completion: its due time, assignee and state go back; returns the chore."""
+    ListOccurrences: _grpc.UnaryUnaryMultiCallable[_task_pb2.ListOccurrencesRequest, _task_pb2.ListOccurrencesResponse]
+    """One row per occurrence that ended (done, skipped, missed), newest first."""
 
 @_typing.type_check_only
 class ChoreServiceAsyncStub(ChoreServiceStub):
@@ -59,6 +67,14 @@ class ChoreServiceAsyncStub(ChoreServiceStub):
     CompleteChore: _aio.UnaryUnaryMultiCallable[_task_pb2.CompleteChoreRequest, _task_pb2.CompleteChoreResponse]  # type: ignore[assignment]
     """Records a completion; the chore's next_due_time and assignee move on."""
     ListCompletions: _aio.UnaryUnaryMultiCallable[_task_pb2.ListCompletionsRequest, _task_pb2.ListCompletionsResponse]  # type: ignore[assignment]
+    SkipChore: _aio.UnaryUnaryMultiCallable[_task_pb2.SkipChoreRequest, _task_pb2.Chore]  # type: ignore[assignment]
+    """Skips the open occurrence (outcome skipped, no points): the next one is computed, the assignee moves on."""
+    SnoozeChore: _aio.UnaryUnaryMultiCallable[_task_pb2.SnoozeChoreRequest, _task_pb2.Chore]  # type: ignore[assignment]
+    """Moves the open occurrence's due time to `until` (after now, before the next occurrence); the schedule stays."""
+    DeleteCompletion: _aio.UnaryUnaryMultiCallable[_task_pb2.DeleteCompletionRequest, _task_pb2.Chore]  # type: ignore[assignment]
+    """Undoes the chore's latest completion: its due time, assignee and state go back; returns the chore."""
+    ListOccurrences: _aio.UnaryUnaryMultiCallable[_task_pb2.ListOccurrencesRequest, _task_pb2.ListOccurrencesResponse]  # type: ignore[assignment]
+    """One row per occurrence that ended (done, skipped, missed), newest first."""
 
 class ChoreServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -112,6 +128,38 @@ class ChoreServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _task_pb2.ListCompletionsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_task_pb2.ListCompletionsResponse, _abc.Awaitable[_task_pb2.ListCompletionsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def SkipChore(
+        self,
+        request: _task_pb2.SkipChoreRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_task_pb2.Chore, _abc.Awaitable[_task_pb2.Chore]]:
+        """Skips the open occurrence (outcome skipped, no points): the next one is computed, the assignee moves on."""
+
+    @_abc_1.abstractmethod
+    def SnoozeChore(
+        self,
+        request: _task_pb2.SnoozeChoreRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_task_pb2.Chore, _abc.Awaitable[_task_pb2.Chore]]:
+        """Moves the open occurrence's due time to `until` (after now, before the next occurrence); the schedule stays."""
+
+    @_abc_1.abstractmethod
+    def DeleteCompletion(
+        self,
+        request: _task_pb2.DeleteCompletionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_task_pb2.Chore, _abc.Awaitable[_task_pb2.Chore]]:
+        """Undoes the chore's latest completion: its due time, assignee and state go back; returns the chore."""
+
+    @_abc_1.abstractmethod
+    def ListOccurrences(
+        self,
+        request: _task_pb2.ListOccurrencesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_task_pb2.ListOccurrencesResponse, _abc.Awaitable[_task_pb2.ListOccurrencesResponse]]:
+        """One row per occurrence that ended (done, skipped, missed), newest first."""
 
 def add_ChoreServiceServicer_to_server(servicer: ChoreServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 

@@ -18,7 +18,6 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import UUID
 
 revision = "0008"
-# 0007 is another change of issue 16 made beside this one; whichever merges second re-points its down_revision.
 down_revision = "0006"
 branch_labels = None
 depends_on = None

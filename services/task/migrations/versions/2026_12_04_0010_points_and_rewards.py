@@ -8,7 +8,7 @@ so redemptions keep pointing at them). The downgrade drops the
 three tables (the points are lost).
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-04
 """
 
@@ -19,8 +19,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import UUID
 
 revision = "0010"
-# 0009 may be another change of issue 16 made beside this one; whichever merges second re-points its down_revision.
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
