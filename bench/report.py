@@ -350,9 +350,10 @@ CAVEATS = """\
 - **Payload ceiling:** the FastAPI echo's `GET /chores` makes one grpc.aio ListChores call to the grpc
   echo, which answers 50 prebuilt chores, and converts them with the gateway's converter and JSON
   response (`bench/echo.py`): no auth, middleware, telemetry or database.
-- **POST complete** spreads the completions round-robin over 50 daily interval chores, so concurrent
-  requests almost never wait on the same row lock; each completion is a transaction (lock, insert,
-  update, outbox row) plus the events notify and analytics consume while the load runs.
+- **POST complete** completes each of 6000 one-off chores (a household of their own) once: an occurrence is
+  completed once (a second completion before the next opens is 409 `not_due_yet`), and concurrent requests
+  never wait on the same row lock; each completion is a transaction (lock, insert, update, occurrence row,
+  points ledger entry and balance, outbox rows) plus the events notify and analytics consume while the load runs.
 """
 
 

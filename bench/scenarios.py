@@ -32,6 +32,7 @@ class Outcome:
 def gateway_scenarios(gateway_url: str, seed: Seed, **load: Any) -> list[Scenario]:
     port = int(gateway_url.rsplit(":", 1)[1])
     chores = f"{api.API}/households/{seed.household_id}/chores"
+    done = f"{api.API}/households/{seed.completion_household_id}/chores"
     return [
         Scenario(
             "list",
@@ -45,12 +46,12 @@ def gateway_scenarios(gateway_url: str, seed: Seed, **load: Any) -> list[Scenari
         ),
         Scenario(
             "complete",
-            f"POST complete via gateway ({len(seed.chore_ids)} chores, round-robin)",
+            f"POST complete via gateway ({len(seed.completion_chore_ids)} one-off chores, each completed once)",
             LoadSpec(
                 "http",
                 port=port,
                 method="POST",
-                paths=[f"{chores}/{cid}/complete" for cid in seed.chore_ids],
+                paths=[f"{done}/{cid}/complete" for cid in seed.completion_chore_ids],
                 headers=seed.headers,
                 body="{}",
                 **load,
