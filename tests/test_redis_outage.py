@@ -141,9 +141,11 @@ async def test_a_hung_cache_redis_slows_no_read_and_lets_no_removed_member_back_
             return breaker.state is BreakerState.CLOSED
 
         await eventually(closed, timeout=10 * COOLDOWN, interval=0.05)
-        assert counted(stack, "flush", "ok", "membership") == 1
+        # The breaker may have closed on a call that reads no entry (an invalidation): the flush owed is made by the
+        # next read, before it reads — so the stale "member" answer is never served, and by then the cache is flushed.
         assert await rest(member) == 404
         assert await rpc(member) == 404
+        assert counted(stack, "flush", "ok", "membership") == 1
 
         # The cache is used again: the owner's answer is cached anew and then served from it.
         assert await rest(owner) == 200
