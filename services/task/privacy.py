@@ -65,6 +65,7 @@ from services.task import assignment, converters, events, scheduling
 from services.task.models import (
     ACTIVE,
     Away,
+    CalendarFeed,
     Chore,
     Completion,
     Occurrence,
@@ -228,7 +229,8 @@ async def export_user(session: AsyncSession, user_id: uuid.UUID) -> dict[str, An
     """Everything task holds about `user_id`: the chores they created, those assigned to them or listing them in
     their assignment, the completions they did or recorded (with times, notes and photos), their away
     periods (cleared ones too: `cleared_time`), the occurrences they held, did, recorded or skipped, their points
-    ledger and balances, and the rewards they created, in every household (former ones included)."""
+    ledger and balances, the rewards they created and their calendar feeds, in every household (former ones
+    included)."""
     chores = list(
         await session.scalars(sa.select(Chore).where(_chores_of(user_id)).order_by(Chore.create_time, Chore.id))
     )
@@ -263,6 +265,9 @@ async def export_user(session: AsyncSession, user_id: uuid.UUID) -> dict[str, An
     rewards = await session.scalars(
         sa.select(Reward).where(Reward.creator_id == user_id).order_by(Reward.create_time, Reward.id)
     )
+    feeds = await session.scalars(
+        sa.select(CalendarFeed).where(CalendarFeed.user_id == user_id).order_by(CalendarFeed.household_id)
+    )
     return {
         "service": "task",
         "user": f"users/{user_id}",
@@ -290,6 +295,11 @@ async def export_user(session: AsyncSession, user_id: uuid.UUID) -> dict[str, An
             {"household": f"households/{balance.household_id}", "balance": balance.balance} for balance in balances
         ],
         "rewards_created": [_resource(converters.reward_to_proto(reward)) for reward in rewards],
+        # That they have a feed, and since when; never its token (only a hash is kept, and that opens nothing).
+        "calendar_feeds": [
+            {"household": f"households/{feed.household_id}", "create_time": feed.create_time.isoformat()}
+            for feed in feeds
+        ],
     }
 
 

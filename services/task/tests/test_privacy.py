@@ -337,6 +337,10 @@ async def test_the_user_service_exports_what_task_holds_about_a_person(
     theirs = await create(chores, home, home.owner, new_chore("Dishes", fixed(someone, home["other"])))
     await create(chores, home, home.owner, new_chore("Plants", fixed(home["other"])))  # nothing of theirs
     done = await complete(chores, theirs, someone, note="with the new sponge")
+    async with grpc.aio.insecure_channel(stack.addr("task")) as channel:
+        feed = await task_pb2_grpc.CalendarFeedServiceStub(channel).CreateCalendarFeed(
+            task_pb2.CreateCalendarFeedRequest(parent=home.name), metadata=someone.metadata
+        )
     start = datetime(2027, 8, 1, tzinfo=UTC)
     await deliver(stack, redis, "member.away_set", away(home, someone, start, None), household_id=home.id)
 
@@ -345,6 +349,9 @@ async def test_the_user_service_exports_what_task_holds_about_a_person(
     )
 
     data = json.loads(reply.json)
+    [exported_feed] = data["calendar_feeds"]
+    assert exported_feed["household"] == home.name
+    assert feed.token not in reply.json
     assert data["service"] == "task"
     assert data["user"] == someone.name
     assert [c["name"] for c in data["chores_created"]] == [made.name]
@@ -392,6 +399,7 @@ async def test_the_user_service_exports_what_task_holds_about_a_person(
         "points_ledger": [],
         "point_balances": [],
         "rewards_created": [],
+        "calendar_feeds": [],
     }
 
 
