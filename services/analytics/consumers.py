@@ -44,6 +44,12 @@ async def on_chore_completed(session: AsyncSession, event: Event[events_pb2.Chor
     )
 
 
+async def on_completion_undone(session: AsyncSession, event: Event[events_pb2.CompletionUndone]) -> None:
+    """An undone completion leaves the stats (task publishes completion.undone after the chore.completed it takes
+    back, on the same stream: the order holds)."""
+    await CompletionRepository(session).forget(required_id(event.payload.completion_id))
+
+
 def erasure_handlers(membership: MembershipClient | None = None, *, clock: Callable[[], datetime] = utcnow) -> Handlers:
     """user.deleted and household.deleted; with `membership`, a deleted user's cached answers (they carry their
     display name) are dropped in every household they were in."""
@@ -67,7 +73,9 @@ def handlers(membership: MembershipClient | None = None) -> Handlers:
     (role changes, departures, a household's time zone: streaks are counted in it) also drop it, after the
     read model is updated."""
     read_model = combine(
-        membership_mirror(MEMBERS), {events_pb2.ChoreCompleted: on_chore_completed}, erasure_handlers(membership)
+        membership_mirror(MEMBERS),
+        {events_pb2.ChoreCompleted: on_chore_completed, events_pb2.CompletionUndone: on_completion_undone},
+        erasure_handlers(membership),
     )
     if membership is None:
         return read_model

@@ -66,6 +66,10 @@ class CompletionRepository:
         connection = await self._session.connection()
         await connection.execute(_UPSERT_COMPLETION, {**values, "user_key": erasure_key(values["user_id"])})
 
+    async def forget(self, completion_id: uuid.UUID) -> None:
+        """A completion that was undone: it counts for nobody any more (its points went back in the task ledger)."""
+        await self._session.execute(sa.delete(Completion).where(Completion.completion_id == completion_id))
+
     async def tallies(self, household_id: uuid.UUID, start: datetime, end: datetime) -> dict[str, Tally]:
         """Per person (former members too): completions, on-time ones, points and minutes in `[start, end)`."""
         rows = await self._session.execute(
