@@ -190,6 +190,18 @@ class AwayBody(Body):
     to: Timestamp
 
 
+# The fields each recurrence kind takes (besides `kind`, `rolling` and `months`, which every kind takes).
+RECURRENCE_FIELDS: dict[str, frozenset[str]] = {
+    "once": frozenset(),
+    "interval": frozenset({"every", "unit"}),
+    "weekly": frozenset({"every", "days", "time"}),
+    "monthly": frozenset({"every", "day_of_month", "weekday", "week"}),
+    "yearly": frozenset({"every", "month", "day"}),
+    "rrule": frozenset({"rrule"}),
+    "adaptive": frozenset(),
+}
+
+
 class RecurrenceBody(Body):
     kind: Literal["once", "interval", "weekly", "monthly", "yearly", "rrule", "adaptive"]
     every: Annotated[int, Field(ge=1, le=1000)] | None = None
@@ -204,6 +216,16 @@ class RecurrenceBody(Body):
     rrule: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
     rolling: bool = False
     months: list[Annotated[int, Field(ge=1, le=12)]] | None = None
+
+    @_field_validator("every", "unit", "days", "time", "day_of_month", "weekday", "week", "month", "day", "rrule")
+    @classmethod
+    def _belongs_to_the_kind(cls, value: Any, info: ValidationInfo) -> Any:
+        """A field the kind has no use for is refused, not dropped (bad input loses nothing: the client learns the
+        chore would not be what it sent). `null` is as good as leaving it out."""
+        kind = info.data.get("kind")
+        if value is not None and kind is not None and info.field_name not in RECURRENCE_FIELDS[kind]:
+            raise PydanticCustomError("not_for_kind", "does not apply to a {kind} recurrence", {"kind": kind})
+        return value
 
 
 class AssignmentBody(Body):
