@@ -2,8 +2,9 @@
 
 **The request budget** (every route under `/api/`): one GCRA bucket (the generic cell rate algorithm, a leaky
 bucket kept as one timestamp) per caller in Redis — the verified user of a bearer token, or, without credentials
-that verify, the client (its IPv4 address, its IPv6 /64): a flood of made-up tokens or API keys (not accepted
-until keys exist) spends one client's budget. `GATEWAY_RATE_LIMIT_USER` / `_ANONYMOUS` set them
+that verify, the client (its IPv4 address, its IPv6 /64): a flood of made-up tokens or API keys spends one
+client's budget (an API key this process holds no token for is charged to the client before it is exchanged).
+`GATEWAY_RATE_LIMIT_USER` / `_ANONYMOUS` set them
 ("1200/minute": that many at once, refilled evenly over the period). Every answer carries `RateLimit-Limit`,
 `RateLimit-Remaining`, `RateLimit-Reset` (seconds until the bucket is full again) and `RateLimit-Policy`; beyond
 the budget it is 429 `rate_limited` with `Retry-After` (seconds until the next request is allowed).
