@@ -28,6 +28,10 @@ RENEW_BEFORE_SECONDS = 30.0
 EXCHANGE_TIMEOUT_SECONDS = 5.0
 
 
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
 class KeyExchange:
     def __init__(self, stub: user_pb2_grpc.AuthServiceAsyncStub, *, size: int = CACHE_SIZE) -> None:
         self._stub = stub
@@ -38,14 +42,11 @@ class KeyExchange:
     async def access_token(self, key: str) -> str:
         """The access token for `key`: remembered, or exchanged now. Raises the exchange's failure (an
         AioRpcError: UNAUTHENTICATED for a key that is no good, UNAVAILABLE when the user service is down)."""
-        digest = hashlib.sha256(key.encode()).digest()
-        remembered = self._tokens.get(digest)
+        digest = _digest(key)
+        remembered = self._fresh(digest)
         if remembered is not None:
-            token, renew_at = remembered
-            if time.monotonic() < renew_at:
-                self._tokens.move_to_end(digest)
-                return token
-            del self._tokens[digest]
+            self._tokens.move_to_end(digest)
+            return remembered
         task = self._running.get(digest)
         if task is None:
             task = asyncio.create_task(self._exchange(key, digest))
@@ -57,14 +58,21 @@ class KeyExchange:
 
     def holds(self, key: str) -> bool:
         """Whether a token for `key` is remembered and still good (no exchange needed)."""
-        remembered = self._tokens.get(hashlib.sha256(key.encode()).digest())
-        return remembered is not None and time.monotonic() < remembered[1]
+        return self._fresh(_digest(key)) is not None
 
     def forget(self, key: str) -> None:
-        self._tokens.pop(hashlib.sha256(key.encode()).digest(), None)
+        self._tokens.pop(_digest(key), None)
 
-    def __len__(self) -> int:
-        return len(self._tokens)
+    def _fresh(self, digest: bytes) -> str | None:
+        """The remembered token of the key with this digest, unless it is due for renewal (then it is dropped)."""
+        remembered = self._tokens.get(digest)
+        if remembered is None:
+            return None
+        token, renew_at = remembered
+        if time.monotonic() < renew_at:
+            return token
+        del self._tokens[digest]
+        return None
 
     async def _exchange(self, key: str, digest: bytes) -> tuple[str, float]:
         pair = await self._stub.ExchangeApiKey(
