@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -23,13 +23,9 @@ class Threaded:
     # What `within` gave (a mailbox, a worker), or None.
     extra: Any
 
-    def run(self, coroutine: Awaitable[T], timeout: float = 60) -> T:
+    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float = 60) -> T:
         """Run `coroutine` on the stack's loop and wait for its result (for objects that live there)."""
-
-        async def wrapped() -> T:
-            return await coroutine
-
-        return asyncio.run_coroutine_threadsafe(wrapped(), self.loop).result(timeout)
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
 
 @contextmanager
