@@ -24,9 +24,10 @@ everyone listed is away the current assignee keeps it if still listed, else nobo
 be claimed) — a chore is not handed to someone who is away, nor to someone not listed.
 
 `rotate` on_completion is what the use case applies: the next assignee is chosen when an occurrence is
-completed. `rotate` daily/weekly decouples the assignee from completions: `rotation_at` says who has the chore at
-an instant (the turn changes at local midnight, or Monday's); applying it needs a scheduled job that moves the
-assignee at each turn, which is not built, so validation still refuses daily/weekly.
+completed. `rotate` daily/weekly (round_robin only) decouples the assignee from completions: a completion or a
+skip leaves the assignee as it is (scheduling.complete), and `rotation_at` says who has the chore at an instant
+(the turn changes at local midnight, or Monday's: `turn_start`, `next_turn`); the rotation scan
+(services.task.jobs) moves the assignee at each turn.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import random
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Any, Literal, cast, get_args
 
 Strategy = Literal[
@@ -49,6 +50,9 @@ Strategy = Literal[
     "random_except_last",
 ]
 STRATEGIES: tuple[Strategy, ...] = get_args(Strategy)
+Rotate = Literal["daily", "weekly"]
+# `Assignment.rotate` values whose turns follow the clock, not completions.
+SCHEDULED: tuple[Rotate, ...] = get_args(Rotate)
 # Strategies that pick among the assignees by themselves (and so skip the away).
 AUTOMATIC: frozenset[Strategy] = frozenset(STRATEGIES) - {"fixed", "unassigned"}
 # Strategies choosing by what happened in the last WINDOW (services.task.repository.Tallies gathers it).
@@ -248,7 +252,7 @@ def reassigned(
 
 def rotation_at(
     assignees: Sequence[uuid.UUID],
-    rotate: Literal["daily", "weekly"],
+    rotate: Rotate,
     *,
     start: datetime,
     first: uuid.UUID,
@@ -274,6 +278,28 @@ def rotation_at(
     pool = available(order, away or {}, at)
     start_index = order.index(nominal)
     return next((member for member in (*order[start_index:], *order[:start_index]) if member in pool), None)
+
+
+def turn_start(rotate: Rotate, at: datetime, tz: tzinfo) -> datetime:
+    """The instant (UTC) the turn containing `at` began: local midnight of its day (weekly: of its week's Monday)
+    in `tz`. A midnight that does not exist (a zone that springs forward at 24:00) is the instant after the gap."""
+    day = at.astimezone(tz).date()
+    if rotate == "weekly":
+        day -= timedelta(days=day.weekday())
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+
+
+def next_turn(rotate: Rotate, at: datetime, tz: tzinfo) -> datetime:
+    """The instant (UTC) the turn after the one containing `at` begins: a local day (or week) later, so 23 or 25
+    hours after a DST change, never a fixed 24."""
+    start = turn_start(rotate, at, tz).astimezone(tz).date()
+    following = start + timedelta(days=1 if rotate == "daily" else 7)
+    return datetime.combine(following, time(0), tzinfo=tz).astimezone(UTC)
+
+
+def is_scheduled(assignment: Assignment) -> bool:
+    """Whether the chore rotates on the clock (daily/weekly): completions then leave the assignee be."""
+    return assignment.rotate in SCHEDULED
 
 
 def without(assignment: Assignment, member: uuid.UUID) -> Assignment:

@@ -111,3 +111,57 @@ def completion_undone(chore: Chore, completion: Completion) -> events_pb2.Comple
     )
     _set(payload.next_due_at, chore.next_due_time)
     return payload
+
+
+def chore_overdue(
+    chore: Chore,
+    *,
+    due: datetime,
+    held_by: object | None,
+    penalty: int,
+    occurrence_id: object,
+    grace_minutes: int,
+) -> events_pb2.ChoreOverdue:
+    """`chore` after its occurrence due at `due` was marked missed: its next occurrence (unset when a one-off chore
+    stays overdue) and who has it; `held_by` held the missed one."""
+    moved_on = chore.next_due_time is not None and chore.next_due_time != due
+    payload = events_pb2.ChoreOverdue(
+        household_id=str(chore.household_id),
+        chore_id=str(chore.id),
+        title=chore.title,
+        assignee_id=_id(held_by),
+        grace_minutes=grace_minutes,
+        penalty_points=penalty,
+        next_assignee_id=_id(chore.assignee_id),
+        occurrence_id=str(occurrence_id),
+    )
+    _set(payload.due_at, due)
+    if moved_on:
+        _set(payload.next_due_at, chore.next_due_time)
+    return payload
+
+
+def chore_due_soon(chore: Chore, *, due: datetime, before_minutes: int) -> events_pb2.ChoreDueSoon:
+    payload = events_pb2.ChoreDueSoon(
+        household_id=str(chore.household_id),
+        chore_id=str(chore.id),
+        title=chore.title,
+        assignee_id=_id(chore.assignee_id),
+        before_minutes=before_minutes,
+    )
+    _set(payload.due_at, due)
+    return payload
+
+
+def chore_assigned(chore: Chore, *, previous: object | None, reason: str) -> events_pb2.ChoreAssigned:
+    """`chore` after its assignee changed by itself (`reason`: "missed" or "rotation")."""
+    payload = events_pb2.ChoreAssigned(
+        household_id=str(chore.household_id),
+        chore_id=str(chore.id),
+        title=chore.title,
+        assignee_id=_id(chore.assignee_id),
+        previous_assignee_id=_id(previous),
+        reason=reason,
+    )
+    _set(payload.next_due_at, chore.next_due_time)
+    return payload

@@ -60,14 +60,16 @@ async def record(
     *,
     completion_id: uuid.UUID | None = None,
     reward_id: uuid.UUID | None = None,
+    occurrence_id: uuid.UUID | None = None,
     actor_id: uuid.UUID | None = None,
     entry_id: uuid.UUID | None = None,
     now: datetime | None = None,
 ) -> PointEntry:
     """Append a ledger entry of `delta` points for `user_id`, move their balance and write `points.changed`, in
     `session`'s transaction (holding the balance row's lock until it ends). Any sign of `delta` is taken: this
-    is for completions, undos (a negative delta referring to the completion), penalties and adjustments; spending
-    goes through `spend`, which never takes a balance below zero."""
+    is for completions, undos (a negative delta referring to the completion), penalties (a negative delta referring
+    to the missed occurrence, once per occurrence: a unique index) and adjustments; spending goes through `spend`,
+    which never takes a balance below zero."""
     if reason not in POINT_REASONS:
         raise ValueError(f"unknown ledger reason {reason!r}")
     moment = now or utcnow()
@@ -89,6 +91,7 @@ async def record(
             reason=reason,
             completion_id=completion_id,
             reward_id=reward_id,
+            occurrence_id=occurrence_id,
             actor_id=actor_id,
             balance=balance,
             create_time=moment,
@@ -130,6 +133,7 @@ async def spend(
             reason=REDEMPTION,
             completion_id=None,
             reward_id=reward_id,
+            occurrence_id=None,
             actor_id=user_id,
             balance=balance,
             create_time=now,
@@ -154,6 +158,7 @@ def points_changed(entry: PointEntry) -> events_pb2.PointsChanged:
         balance=entry.balance,
         completion_id=str(entry.completion_id or ""),
         reward_id=str(entry.reward_id or ""),
+        occurrence_id=str(entry.occurrence_id or ""),
     )
 
 

@@ -101,7 +101,7 @@ from typing import Any, Literal, cast, get_args
 
 from dateutil.rrule import MO, MONTHLY, WEEKLY, YEARLY, rrule, rrulestr, weekday
 
-from services.task.assignment import NO_TALLY, Tally, next_assignee
+from services.task.assignment import NO_TALLY, Tally, is_scheduled, next_assignee
 
 # Re-exported: where callers found them before assignment had its own module.
 from services.task.assignment import Assignment as Assignment
@@ -741,9 +741,10 @@ def complete(
     return CompletionChange(
         due=state.due,
         next_due=following,
+        # A chore rotating on the clock keeps its assignee until the rotation scan passes the turn on.
         assignee_id=(
             state.assignee_id
-            if following is None
+            if following is None or is_scheduled(state.assignment)
             else next_assignee(state.assignment, current=state.assignee_id, at=following, tally=tally, rng=rng)
         ),
         on_time=completed_on_time(

@@ -441,6 +441,8 @@ class ChoreService:
                     rng=self._rng,
                 )
                 chore.assignment = changes.assignment.as_json()
+                # A daily/weekly rotation starts afresh from the assignee the edit left (services.task.jobs).
+                chore.rotation_time = chore.rotation_next_time = chore.rotation_index = None
             chore.version += 1
             chore.update_time = now
             after = _updatable_values(chore)

@@ -68,12 +68,15 @@ MAX_RRULE = 500
 KINDS_HINT = "once, interval, weekly, monthly, yearly, rrule or adaptive"
 TIME_OF_DAY = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
 
-# Rotating daily/weekly needs the scheduled job that is not built; on_completion is what every strategy does.
-UNSUPPORTED_ROTATE = ("daily", "weekly")
-SUPPORTED_ROTATE = ("", "on_completion")
+# on_completion is what every strategy does; daily/weekly is the rotation scan's (services.task.jobs), which goes
+# round the assignees in list order: round_robin's order, so only that strategy may rotate on a schedule.
+SCHEDULED_ROTATE = ("daily", "weekly")
+SUPPORTED_ROTATE = ("", "on_completion", *SCHEDULED_ROTATE)
 # At most this many people in one rotation (a household is rarely a tenth of it).
 MAX_ASSIGNEES = 50
-SUPPORTED_ON_MISS = ("", "keep")
+SUPPORTED_ON_MISS = ("", "keep", "advance")
+# A miss penalty is at most what a chore can earn.
+MAX_MISS_PENALTY = MAX_POINTS
 
 # The chore's update mask (AIP-134); each updatable field is a column of the same name.
 CHORE_MASK = UpdateMask(
@@ -307,17 +310,17 @@ def assignment(data: AssignmentInput | None, errors: Violations) -> assigning.As
     if data.strategy == "unassigned" and data.assignees:
         errors.add("assignment.assignees", "an unassigned chore takes no assignees")
         ok = False
-    if data.rotate in UNSUPPORTED_ROTATE:
-        errors.add("assignment.rotate", f"rotate {data.rotate!r} is not supported yet (use on_completion)")
-        ok = False
-    elif data.rotate not in SUPPORTED_ROTATE:
+    if data.rotate not in SUPPORTED_ROTATE:
         errors.add("assignment.rotate", f"unknown rotate {data.rotate!r}")
+        ok = False
+    elif data.rotate in SCHEDULED_ROTATE and data.strategy != "round_robin":
+        errors.add("assignment.rotate", f"rotate {data.rotate!r} goes round the assignees in order: use round_robin")
         ok = False
     if data.on_miss not in SUPPORTED_ON_MISS:
         errors.add("assignment.on_miss", f"on_miss {data.on_miss!r} is not supported yet")
         ok = False
-    if data.miss_penalty_points:
-        errors.add("assignment.miss_penalty_points", "miss penalties are not supported yet")
+    if not 0 <= data.miss_penalty_points <= MAX_MISS_PENALTY:
+        _in_range(data.miss_penalty_points, "assignment.miss_penalty_points", 0, MAX_MISS_PENALTY, errors)
         ok = False
     if not 0 <= data.grace_minutes <= MAX_GRACE_MINUTES:
         errors.add("assignment.grace_minutes", f"must be between 0 and {MAX_GRACE_MINUTES}")
@@ -330,6 +333,7 @@ def assignment(data: AssignmentInput | None, errors: Violations) -> assigning.As
         rotate=data.rotate,
         on_miss=data.on_miss,
         grace_minutes=data.grace_minutes,
+        miss_penalty_points=data.miss_penalty_points,
     )
 
 

@@ -162,14 +162,14 @@ async def test_bad_assignments_are_refused(stack: Stack, chores: task_pb2_grpc.C
             "at most 50",
         ),
         (
-            Assignment(strategy=Assignment.ROUND_ROBIN, assignees=[a.name], rotate=Assignment.WEEKLY),
+            Assignment(strategy=Assignment.LEAST_POINTS, assignees=[a.name], rotate=Assignment.WEEKLY),
             "assignment.rotate",
-            "not supported",
+            "use round_robin",
         ),
         (
-            Assignment(strategy=Assignment.ROUND_ROBIN, assignees=[a.name], miss_penalty_points=5),
+            Assignment(strategy=Assignment.ROUND_ROBIN, assignees=[a.name], miss_penalty_points=1001),
             "assignment.miss_penalty_points",
-            "not supported",
+            "between 0 and 1000",
         ),
     ]
     for assignment, field, message in cases:

@@ -357,7 +357,7 @@ async def test_invalid_input_is_refused_with_field_violations(
         (
             new_chore(assignment=Assignment(strategy=Assignment.UNASSIGNED, rotate=Assignment.DAILY)),
             "assignment.rotate",
-            "not supported",
+            "use round_robin",
         ),
         (new_chore(labels=["ok", " "]), "labels[1]", "1 to 50"),
         (new_chore(points=-1), "points", "between 0 and 1000"),

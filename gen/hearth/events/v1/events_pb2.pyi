@@ -280,7 +280,7 @@ class ChoreUpdated(_message.Message):
     def __init__(self, household_id: _Optional[str] = ..., chore_id: _Optional[str] = ..., title: _Optional[str] = ..., changed: _Optional[_Iterable[str]] = ..., assignee_id: _Optional[str] = ..., next_due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class PointsChanged(_message.Message):
-    __slots__ = ("household_id", "user_id", "entry_id", "delta", "reason", "balance", "completion_id", "reward_id")
+    __slots__ = ("household_id", "user_id", "entry_id", "delta", "reason", "balance", "completion_id", "reward_id", "occurrence_id")
     HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     ENTRY_ID_FIELD_NUMBER: _ClassVar[int]
@@ -289,6 +289,7 @@ class PointsChanged(_message.Message):
     BALANCE_FIELD_NUMBER: _ClassVar[int]
     COMPLETION_ID_FIELD_NUMBER: _ClassVar[int]
     REWARD_ID_FIELD_NUMBER: _ClassVar[int]
+    OCCURRENCE_ID_FIELD_NUMBER: _ClassVar[int]
     household_id: str
     user_id: str
     entry_id: str
@@ -297,7 +298,66 @@ class PointsChanged(_message.Message):
     balance: int
     completion_id: str
     reward_id: str
-    def __init__(self, household_id: _Optional[str] = ..., user_id: _Optional[str] = ..., entry_id: _Optional[str] = ..., delta: _Optional[int] = ..., reason: _Optional[str] = ..., balance: _Optional[int] = ..., completion_id: _Optional[str] = ..., reward_id: _Optional[str] = ...) -> None: ...
+    occurrence_id: str
+    def __init__(self, household_id: _Optional[str] = ..., user_id: _Optional[str] = ..., entry_id: _Optional[str] = ..., delta: _Optional[int] = ..., reason: _Optional[str] = ..., balance: _Optional[int] = ..., completion_id: _Optional[str] = ..., reward_id: _Optional[str] = ..., occurrence_id: _Optional[str] = ...) -> None: ...
+
+class ChoreOverdue(_message.Message):
+    __slots__ = ("household_id", "chore_id", "title", "assignee_id", "due_at", "grace_minutes", "penalty_points", "next_due_at", "next_assignee_id", "occurrence_id")
+    HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    CHORE_ID_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_ID_FIELD_NUMBER: _ClassVar[int]
+    DUE_AT_FIELD_NUMBER: _ClassVar[int]
+    GRACE_MINUTES_FIELD_NUMBER: _ClassVar[int]
+    PENALTY_POINTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_DUE_AT_FIELD_NUMBER: _ClassVar[int]
+    NEXT_ASSIGNEE_ID_FIELD_NUMBER: _ClassVar[int]
+    OCCURRENCE_ID_FIELD_NUMBER: _ClassVar[int]
+    household_id: str
+    chore_id: str
+    title: str
+    assignee_id: str
+    due_at: _timestamp_pb2.Timestamp
+    grace_minutes: int
+    penalty_points: int
+    next_due_at: _timestamp_pb2.Timestamp
+    next_assignee_id: str
+    occurrence_id: str
+    def __init__(self, household_id: _Optional[str] = ..., chore_id: _Optional[str] = ..., title: _Optional[str] = ..., assignee_id: _Optional[str] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., grace_minutes: _Optional[int] = ..., penalty_points: _Optional[int] = ..., next_due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., next_assignee_id: _Optional[str] = ..., occurrence_id: _Optional[str] = ...) -> None: ...
+
+class ChoreDueSoon(_message.Message):
+    __slots__ = ("household_id", "chore_id", "title", "assignee_id", "due_at", "before_minutes")
+    HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    CHORE_ID_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_ID_FIELD_NUMBER: _ClassVar[int]
+    DUE_AT_FIELD_NUMBER: _ClassVar[int]
+    BEFORE_MINUTES_FIELD_NUMBER: _ClassVar[int]
+    household_id: str
+    chore_id: str
+    title: str
+    assignee_id: str
+    due_at: _timestamp_pb2.Timestamp
+    before_minutes: int
+    def __init__(self, household_id: _Optional[str] = ..., chore_id: _Optional[str] = ..., title: _Optional[str] = ..., assignee_id: _Optional[str] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., before_minutes: _Optional[int] = ...) -> None: ...
+
+class ChoreAssigned(_message.Message):
+    __slots__ = ("household_id", "chore_id", "title", "assignee_id", "previous_assignee_id", "reason", "next_due_at")
+    HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    CHORE_ID_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_ID_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_ASSIGNEE_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    NEXT_DUE_AT_FIELD_NUMBER: _ClassVar[int]
+    household_id: str
+    chore_id: str
+    title: str
+    assignee_id: str
+    previous_assignee_id: str
+    reason: str
+    next_due_at: _timestamp_pb2.Timestamp
+    def __init__(self, household_id: _Optional[str] = ..., chore_id: _Optional[str] = ..., title: _Optional[str] = ..., assignee_id: _Optional[str] = ..., previous_assignee_id: _Optional[str] = ..., reason: _Optional[str] = ..., next_due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ChoreArchived(_message.Message):
     __slots__ = ("household_id", "chore_id", "title")
