@@ -1,21 +1,29 @@
 """Job workers in tests, run as `python -m services.<name> worker` runs them, in this process, against a stack:
 a worker for the duration of a block (`running_worker`), notify's sending mail to a local SMTP server, the user
-service's (password-reset mail, exports)."""
+service's (password-reset mail, exports); and a real worker process (`worker_process`) for what only a process can
+show (being killed mid-job)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import json
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import procrastinate
+from pydantic import AliasChoices, SecretStr
 
 from kit import jobs
 from kit.settings import ServiceSettings
 from services.notify.delivery import email_jobs
 from services.user.exports import GatherParts, export_jobs
 from services.user.password_reset import password_reset_jobs
+from tests.support.infra import ROOT
 from tests.support.stack import Stack
 
 NEVER = "0 0 1 1 *"  # once a year: the worker's periodic jobs stay out of the way of any test run
@@ -91,4 +99,42 @@ async def run_user_jobs(stack: Stack, *, gather: GatherParts | None = None, **ov
     )
 
 
-__all__ = ["NEVER", "mailing_user_worker", "notify_worker", "run_user_jobs", "running_worker", "user_worker_settings"]
+def environment(settings: ServiceSettings, **overrides: Any) -> dict[str, str]:
+    """The variables from which `python -m services.<name>` reads `settings` (with `overrides`, by field name), over
+    this process's environment without any Hearth variable of its own."""
+    config = settings.model_copy(update=overrides)
+    prefix = f"{config.service.upper()}_"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEARTH_", prefix, "REDIS_URL", "OTEL_"))}
+    for name, field in type(config).model_fields.items():
+        value = getattr(config, name)
+        if value is None:
+            continue
+        alias = field.validation_alias
+        variable = str(alias.choices[0]) if isinstance(alias, AliasChoices) else f"{prefix}{name.upper()}"
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        env[variable] = json.dumps(value) if isinstance(value, list | dict | tuple | bool) else str(value)
+    return env | {"PYTHONUNBUFFERED": "1"}
+
+
+@contextlib.contextmanager
+def worker_process(settings: ServiceSettings, log: Path, **overrides: Any) -> Iterator[subprocess.Popen[bytes]]:
+    """`python -m services.<name> worker` as a process of its own, with `settings` (and `overrides`), its output in
+    `log`; killed at the end of the block if it is still running."""
+    with log.open("ab") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", f"services.{settings.service}", "worker"],
+            cwd=ROOT,
+            env=environment(settings, **overrides),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+
+
+__all__ = ["NEVER", "environment", "worker_process", "mailing_user_worker", "notify_worker", "run_user_jobs", "running_worker", "user_worker_settings"]
