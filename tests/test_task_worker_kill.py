@@ -54,7 +54,7 @@ async def scalar(engine: AsyncEngine, query: str, **params: Any) -> Any:
 
 async def job_status(engine: AsyncEngine, job_id: int) -> str:
     status = await scalar(
-        engine, f"SELECT status::text FROM {QUEUE_SCHEMA}.procrastinate_jobs WHERE id = :id", id=job_id  # noqa: S608
+        engine, f"SELECT status::text FROM {QUEUE_SCHEMA}.procrastinate_jobs WHERE id = :id", id=job_id
     )
     return str(status)
 

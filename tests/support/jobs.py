@@ -137,4 +137,13 @@ def worker_process(settings: ServiceSettings, log: Path, **overrides: Any) -> It
         process.wait(timeout=10)
 
 
-__all__ = ["NEVER", "environment", "worker_process", "mailing_user_worker", "notify_worker", "run_user_jobs", "running_worker", "user_worker_settings"]
+__all__ = [
+    "NEVER",
+    "environment",
+    "mailing_user_worker",
+    "notify_worker",
+    "run_user_jobs",
+    "running_worker",
+    "user_worker_settings",
+    "worker_process",
+]
