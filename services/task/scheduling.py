@@ -64,9 +64,10 @@ ended; the use cases are services.task.service's):
     undo the latest (6) | back to D, with D's window           | back to D's       | taken back (2) | deleted
     undo older/changed  | unchanged: 409 conflict              | unchanged         | unchanged      | unchanged
     approve / reject    | not built (requires_approval)        | not built         | not built      | not built
-    missed              | the miss scan: not built here        | not built here    | not built here | (outcome exists)
+    missed (7)          | first slot after the scan, when due  | on_miss (8)       | - penalty (9)  | missed (3)
 
-(1) the strategy's next (services.task.assignment.next_assignee), judged at the next due time.
+(1) the strategy's next (services.task.assignment.next_assignee), judged at the next due time; a chore rotating
+    daily/weekly keeps its assignee (the turn decides: the rotation scan, services.task.jobs).
 (2) the completion carries the chore's points (least_points and the points ledger count them); an undo deletes
     the completion, so they no longer count.
 (3) due D, assignee who held it, completed_by (done only), recorded_by, at t, the completion's id; it keeps the
@@ -75,6 +76,15 @@ ended; the use cases are services.task.service's):
 (5) adults only; now < until < the occurrence after D (one-off chores: within SNOOZE_LIMIT), else 422 on until.
 (6) only while the chore's version is the one the completion left (nothing completed, skipped, snoozed or edited
     since, else 409 conflict); adults undo any completion, everyone else one they did or recorded (else 403).
+(7) the miss scan (services.task.jobs, TASK_MISS_SCAN_CRON, every minute): D is missed when it is still open at
+    D + grace_minutes — marked once, ending at D + grace, and chore.overdue is written then (by the first scan after
+    it), in the transaction that marks it. The next due time is the first slot after the scan, as for a late
+    completion (a worker down for a day marks one occurrence of an hourly chore, not 24). A one-off chore keeps D
+    and stays overdue (it can still be completed), marked once.
+(8) keep (or unset): unchanged; advance: the strategy's next, away members skipped (chore.assigned); a chore
+    rotating daily/weekly keeps its turn's assignee either way.
+(9) miss_penalty_points from whoever held D (nobody: no penalty), once per occurrence (points.changed); a penalty is
+    a debt, not a redemption: it may take the balance below zero.
 
 Each row's test (in services/task/tests/test_lifecycle_rpc.py unless said otherwise):
 - complete early: test_lifecycle_complete_early
@@ -86,6 +96,10 @@ Each row's test (in services/task/tests/test_lifecycle_rpc.py unless said otherw
 - snooze: test_lifecycle_snooze, test_snooze_refuses_the_past_the_next_occurrence_and_absurd_dates
 - undo the latest: test_lifecycle_undo, test_a_child_undoes_only_their_own_completions
 - undo older/changed: test_only_the_latest_completion_can_be_undone
+- missed (all in tests/test_task_jobs.py): test_grace_is_respected, test_keep_and_advance,
+  test_advance_skips_an_away_member, test_a_penalty_is_deducted_once_and_may_leave_a_debt,
+  test_a_one_off_chore_is_marked_once_and_stays_overdue, test_two_concurrent_scans_mark_each_occurrence_missed_once,
+  test_a_long_outage_marks_one_occurrence_not_every_slot; a killed worker: tests/test_task_worker_kill.py
 """
 
 from __future__ import annotations
