@@ -19,6 +19,7 @@ from hearth.task.v1 import task_pb2, task_pb2_grpc
 from hearth.user.v1 import user_pb2, user_pb2_grpc
 
 from services.task.jobs import MembershipZones, Scans
+from services.task.lists import ChoreLists
 from services.task.models import OUTCOME_MISSED, PENALTY, Occurrence, PointEntry
 from services.task.repository import AwayRepository
 from tests.support.events import consumed, envelope, household_events, payload, publish
@@ -493,3 +494,23 @@ async def test_notify_acknowledges_the_scans_events(stack: Stack, redis: Any) ->
         built = envelope(event_type, message, household_id=household_id, source="task")
         await consumed(redis, stream, "notify", await publish(redis, stream, built))
     assert await redis.exists(f"{stream}.dead") == 0
+
+
+async def test_a_scan_drops_the_households_cached_chore_pages(
+    stack: Stack, chores: task_pb2_grpc.ChoreServiceStub
+) -> None:
+    home = await household(stack)
+    due = now() - timedelta(hours=2)
+    chore = await make(chores, home, due=due, assignment=round_robin(home.owner))
+    listing = task_pb2.ListChoresRequest(parent=home.name)
+    [before] = (await chores.ListChores(listing, metadata=home.owner.metadata)).chores  # the page is cached now
+    assert at(before.next_due_time) == due
+    runtime = stack.servers["task"].runtime
+    lists = ChoreLists(runtime.cache("chore-lists", ttl=runtime.settings.chore_list_ttl_seconds))
+    await scans(stack, lists=lists).missed(now())
+
+    async def moved_on() -> bool:
+        [listed] = (await chores.ListChores(listing, metadata=home.owner.metadata)).chores
+        return listed.name == chore.name and at(listed.next_due_time) == due + timedelta(days=1)
+
+    await eventually(moved_on)
