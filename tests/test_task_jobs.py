@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,12 +19,14 @@ from hearth.events.v1 import events_pb2
 from hearth.task.v1 import task_pb2, task_pb2_grpc
 from hearth.user.v1 import user_pb2, user_pb2_grpc
 
-from services.task.jobs import MembershipZones, Scans
+from kit.jobs import QUEUE_SCHEMA, defer_in, run_worker
+from services.task.jobs import SCAN_MISSED, SCAN_REMINDERS, SCAN_ROTATIONS, MembershipZones, Scans, task_jobs
 from services.task.lists import ChoreLists
 from services.task.models import OUTCOME_MISSED, PENALTY, Occurrence, PointEntry
 from services.task.repository import AwayRepository
 from tests.support.events import consumed, envelope, household_events, payload, publish
 from tests.support.fixtures import redis_fixture, stack_fixture, stub_fixture
+from tests.support.jobs import NEVER
 from tests.support.people import Household, Person, household
 from tests.support.rpc import refused
 from tests.support.stack import Stack
@@ -514,3 +517,39 @@ async def test_a_scan_drops_the_households_cached_chore_pages(
         return listed.name == chore.name and at(listed.next_due_time) == due + timedelta(days=1)
 
     await eventually(moved_on)
+
+
+async def test_the_worker_runs_the_three_scans(stack: Stack, chores: task_pb2_grpc.ChoreServiceStub) -> None:
+    home = await household(stack)
+    soon = await make(
+        chores, home, due=now() + timedelta(minutes=20), assignment=round_robin(home.owner), reminders=(30,)
+    )
+    late = await make(chores, home, due=now() - timedelta(hours=1), assignment=round_robin(home.owner))
+    runtime = stack.servers["task"].runtime
+    settings = runtime.settings.model_copy(
+        update={name: NEVER for name in ("miss_scan_cron", "reminder_scan_cron", "rotation_scan_cron", "prune_cron")}
+        | {"jobs_recovery_cron": NEVER}
+    )
+    stamp = int(now().timestamp())
+    async with runtime.sessions() as session, session.begin():
+        queued = [
+            await defer_in(session, name, timestamp=stamp) for name in (SCAN_MISSED, SCAN_REMINDERS, SCAN_ROTATIONS)
+        ]
+    # Run as `python -m services.task worker` runs them, until nothing is due.
+    await run_worker(
+        settings,
+        task_jobs(settings, scans=lambda sessions: replace(scans(stack), sessions=sessions)),
+        install_signal_handlers=False,
+        wait=False,
+        poll_seconds=0.05,
+    )
+    async with runtime.sessions() as session:
+        statuses = await session.scalars(
+            sa.text(f"SELECT status::text FROM {QUEUE_SCHEMA}.procrastinate_jobs WHERE id = ANY(:ids)"),
+            {"ids": queued},
+        )
+        assert list(statuses) == ["succeeded"] * 3
+    assert [e.chore_id for e in await events_of(stack, "chore.due_soon", home, events_pb2.ChoreDueSoon)] == [
+        str(chore_id(soon))
+    ]
+    assert len(await missed_rows(stack, late)) == 1
