@@ -204,10 +204,11 @@ class Scans:
             base = where()
             if failed:
                 base = base.where(Chore.id.not_in(failed))
-            # The zones first, unlocked: no row lock is held while the user service is asked.
+            # The zones first, read unlocked and asked with no transaction open: no row lock (nor connection) is held
+            # while the user service answers, and its failure fails the job (retried) before anything is written.
             async with self.sessions() as session:
-                ahead = list(await session.scalars(base.limit(self.batch_size)))
-                await zones.prefetch(chore for chore in ahead if needs_zone(chore))
+                ahead = [chore for chore in await session.scalars(base.limit(self.batch_size)) if needs_zone(chore)]
+            await zones.prefetch(ahead)
             households: set[uuid.UUID] = set()
             async with self.sessions() as session, session.begin():
                 batch = list(
