@@ -19,8 +19,10 @@ from services.task.assignment import (
     Tally,
     initial_assignee,
     next_assignee,
+    next_turn,
     reassigned,
     rotation_at,
+    turn_start,
 )
 
 T0 = datetime(2027, 7, 1, 12, tzinfo=UTC)
@@ -256,3 +258,29 @@ def test_a_timed_rotation_skips_the_away_and_does_not_shift_the_others() -> None
     everyone = {member: AwayPeriod() for member in ROTATION}
     assert rotation_at(ROTATION, "daily", start=MONDAY, first=ZOE, at=tuesday, tz=BERLIN, away=everyone) is None
     assert rotation_at(ROTATION, "daily", start=MONDAY, first=BEN, at=tuesday, tz=BERLIN) is None
+
+
+SANTIAGO = ZoneInfo("America/Santiago")  # springs forward at midnight: 00:00 does not exist that day
+
+
+@pytest.mark.parametrize(
+    ("rotate", "tz", "at", "start", "following"),
+    [
+        # The spring-forward day in Berlin has 23 hours, the fall-back one 25: turns follow the wall clock.
+        ("daily", BERLIN, datetime(2027, 3, 28, 12, tzinfo=BERLIN), (2027, 3, 27, 23), (2027, 3, 28, 22)),
+        ("daily", BERLIN, datetime(2027, 10, 31, 12, tzinfo=BERLIN), (2027, 10, 30, 22), (2027, 10, 31, 23)),
+        ("daily", BERLIN, datetime(2027, 3, 28, 21, 59, tzinfo=UTC), (2027, 3, 27, 23), (2027, 3, 28, 22)),
+        # Weekly: from Monday's midnight, the week with the fall-back night 169 hours long.
+        ("weekly", BERLIN, datetime(2027, 10, 27, 12, tzinfo=BERLIN), (2027, 10, 24, 22), (2027, 10, 31, 23)),
+        ("weekly", BERLIN, datetime(2027, 11, 1, 0, 0, tzinfo=BERLIN), (2027, 10, 31, 23), (2027, 11, 7, 23)),
+        # A midnight that does not exist (Chile, 5 September 2027) starts the turn at the instant after the gap.
+        ("daily", SANTIAGO, datetime(2027, 9, 5, 12, tzinfo=SANTIAGO), (2027, 9, 5, 4), (2027, 9, 6, 3)),
+    ],
+)
+def test_turns_start_at_local_midnight(
+    rotate: str, tz: ZoneInfo, at: datetime, start: tuple[int, ...], following: tuple[int, ...]
+) -> None:
+    begins = turn_start(rotate, at, tz)  # type: ignore[arg-type]
+    assert begins == datetime(*start, tzinfo=UTC)  # type: ignore[misc]
+    assert next_turn(rotate, at, tz) == datetime(*following, tzinfo=UTC)  # type: ignore[arg-type, misc]
+    assert begins <= at < next_turn(rotate, at, tz)  # type: ignore[arg-type]
