@@ -17,8 +17,9 @@
 - **Scheduled rotation** (`task:scan_rotations`, TASK_ROTATION_SCAN_CRON): a round-robin chore with rotate daily or
   weekly passes to the next assignee at each turn (local midnight, or Monday's, in the household's zone:
   assignment.turn_start / next_turn / rotation_at), once per turn boundary, skipping members away at the time, and
-  writes chore.assigned. The first scan that sees a chore (or sees it after its assignment was edited) starts its
-  rotation from the current assignee.
+  writes chore.assigned when that changes the assignee (a worker down for several turns catches up in one change).
+  The first scan that sees a chore (or sees it after its assignment was edited) starts its rotation from the
+  current assignee. The miss scan leaves such a chore's assignee to the rotation (on_miss advance does not apply).
 
 Each scan is a pure function of the database and `now` (`Scans`: the tests drive time by passing it), run in
 batches of TASK_SCAN_BATCH_SIZE chores, one transaction each, the batch's rows taken `FOR UPDATE SKIP LOCKED`: two
