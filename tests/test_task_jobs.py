@@ -553,3 +553,19 @@ async def test_the_worker_runs_the_three_scans(stack: Stack, chores: task_pb2_gr
         str(chore_id(soon))
     ]
     assert len(await missed_rows(stack, late)) == 1
+
+
+async def test_a_miss_leaves_a_scheduled_rotation_to_its_turns(
+    stack: Stack, chores: task_pb2_grpc.ChoreServiceStub
+) -> None:
+    home = await household(stack, member="member")
+    chore = await make(
+        chores,
+        home,
+        due=now() - timedelta(hours=2),
+        assignment=round_robin(home.owner, home["member"], rotate=Assignment.WEEKLY, on_miss=Assignment.ADVANCE),
+    )
+    await scans(stack).missed(now())
+    assert len(await missed_rows(stack, chore)) == 1
+    assert (await get(chores, home, chore)).assignee == home.owner.name  # the week's turn still decides
+    assert await events_of(stack, "chore.assigned", home, events_pb2.ChoreAssigned) == []
