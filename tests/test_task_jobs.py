@@ -569,3 +569,23 @@ async def test_a_miss_leaves_a_scheduled_rotation_to_its_turns(
     assert len(await missed_rows(stack, chore)) == 1
     assert (await get(chores, home, chore)).assignee == home.owner.name  # the week's turn still decides
     assert await events_of(stack, "chore.assigned", home, events_pb2.ChoreAssigned) == []
+
+
+async def test_a_reminder_at_the_due_time_of_a_chore_without_grace(
+    stack: Stack, chores: task_pb2_grpc.ChoreServiceStub
+) -> None:
+    home = await household(stack)
+    due = now() + timedelta(hours=1)
+    on_time = await make(chores, home, due=due, assignment=round_robin(home.owner), reminders=(0,))
+    too_late = await make(chores, home, due=due, assignment=round_robin(home.owner), reminders=(0,), title="Bins")
+    await scans(stack).reminders(due - timedelta(seconds=1))
+    assert await events_of(stack, "chore.due_soon", home, events_pb2.ChoreDueSoon) == []
+    # The scan after the due instant still sends it (a minutely scan rarely runs at that very second) ...
+    await scans(stack).reminders(due + timedelta(seconds=40))
+    found = await events_of(stack, "chore.due_soon", home, events_pb2.ChoreDueSoon)
+    assert sorted(e.chore_id for e in found) == sorted(str(chore_id(c)) for c in (on_time, too_late))
+    # ... but not one long after: a chore snoozed to a new due time seen only 11 minutes past it gets none.
+    later = due + timedelta(hours=2)
+    await chores.SnoozeChore(task_pb2.SnoozeChoreRequest(name=too_late.name, until=later), metadata=home.owner.metadata)
+    await scans(stack).reminders(later + timedelta(minutes=11))
+    assert len(await events_of(stack, "chore.due_soon", home, events_pb2.ChoreDueSoon)) == 2

@@ -11,9 +11,10 @@
   chore.overdue (once per occurrence), points.changed (the penalty), chore.assigned (when the assignee changed).
 - **Reminders** (`task:scan_reminders`, TASK_REMINDER_SCAN_CRON): for each `reminders[].before_minutes` of a chore,
   chore.due_soon once per occurrence, from `due - before_minutes` until the occurrence is missed (due + grace; after
-  that chore.overdue says it). Sent keys are rows of `sent_reminders` (chore, due time, lead time), so a snoozed or
-  rescheduled occurrence, having a new due time, is reminded afresh. When a scan finds several of a chore's
-  reminders due at once (the worker was down), it sends the closest one and counts the earlier ones as sent.
+  that chore.overdue says it), but at least until REMINDER_SLACK_MINUTES past due (so a reminder at the due time of
+  a chore without grace goes out). Sent keys are rows of `sent_reminders` (chore, due time, lead time), so a
+  snoozed or rescheduled occurrence, having a new due time, is reminded afresh. When a scan finds several of a
+  chore's reminders due at once (the worker was down), it sends the closest one and counts the earlier ones as sent.
 - **Scheduled rotation** (`task:scan_rotations`, TASK_ROTATION_SCAN_CRON): a round-robin chore with rotate daily or
   weekly passes to the next assignee at each turn (local midnight, or Monday's, in the household's zone:
   assignment.turn_start / next_turn / rotation_at), once per turn boundary, skipping members away at the time, and
@@ -80,15 +81,29 @@ SCAN_MISSED, SCAN_REMINDERS, SCAN_ROTATIONS = (f"task:{name}" for name in (MISS_
 # chore.assigned's reasons.
 MISSED, ROTATION = "missed", "rotation"
 ZONE_TIMEOUT_SECONDS = 5.0
+# How long past its due time a reminder may still go out when the chore's grace is shorter (see _reminded_until).
+REMINDER_SLACK_MINUTES = 10
 
 _occurrences = Occurrence.metadata.tables[Occurrence.__tablename__]
 _sent = SentReminder.metadata.tables[SentReminder.__tablename__]
 
 
+def _grace() -> sa.ColumnElement[int]:
+    return sa.func.coalesce(Chore.assignment["grace_minutes"].astext.cast(sa.Integer), 0)
+
+
 def _missed_at() -> sa.ColumnElement[datetime | None]:
     """`next_due_time + grace` as SQL: the instant the open occurrence is missed."""
-    grace = sa.func.coalesce(Chore.assignment["grace_minutes"].astext.cast(sa.Integer), 0)
-    return Chore.next_due_time + sa.func.make_interval(0, 0, 0, 0, 0, grace)
+    return Chore.next_due_time + sa.func.make_interval(0, 0, 0, 0, 0, _grace())
+
+
+def _reminded_until() -> sa.ColumnElement[datetime | None]:
+    """Until when a reminder of the open occurrence may still go out: until it is missed, but at least
+    REMINDER_SLACK_MINUTES past its due time (a reminder at the due time of a chore without grace would else have only
+    the instant itself, which a minutely scan rarely hits)."""
+    return Chore.next_due_time + sa.func.make_interval(
+        0, 0, 0, 0, 0, sa.func.greatest(_grace(), REMINDER_SLACK_MINUTES)
+    )
 
 
 # Whether the closest of the chore's reminders whose time has come at :now is still to send (a scan sends the
@@ -355,7 +370,7 @@ class Scans:
                     Chore.next_due_time >= now - timedelta(minutes=MAX_GRACE_MINUTES),
                     sa.func.cardinality(Chore.reminders) > 0,
                     Chore.next_due_time - sa.func.make_interval(0, 0, 0, 0, 0, largest) <= now,
-                    _missed_at() >= now,
+                    _reminded_until() >= now,
                     unsent,
                 )
                 .order_by(Chore.next_due_time, Chore.id)
