@@ -19,14 +19,14 @@ from hearth.events.v1 import events_pb2
 from hearth.task.v1 import task_pb2, task_pb2_grpc
 from hearth.user.v1 import user_pb2, user_pb2_grpc
 
-from kit.jobs import QUEUE_SCHEMA, defer_in, run_worker
+from kit.jobs import QUEUE_SCHEMA, create_app, defer_in, run_worker
 from services.task.jobs import SCAN_MISSED, SCAN_REMINDERS, SCAN_ROTATIONS, MembershipZones, Scans, task_jobs
 from services.task.lists import ChoreLists
 from services.task.models import OUTCOME_MISSED, PENALTY, Occurrence, PointEntry
 from services.task.repository import AwayRepository
 from tests.support.events import consumed, envelope, household_events, payload, publish
 from tests.support.fixtures import redis_fixture, stack_fixture, stub_fixture
-from tests.support.jobs import NEVER
+from tests.support.jobs import NEVER, running_worker
 from tests.support.people import Household, Person, household
 from tests.support.rpc import refused
 from tests.support.stack import Stack
@@ -589,3 +589,31 @@ async def test_a_reminder_at_the_due_time_of_a_chore_without_grace(
     await chores.SnoozeChore(task_pb2.SnoozeChoreRequest(name=too_late.name, until=later), metadata=home.owner.metadata)
     await scans(stack).reminders(later + timedelta(minutes=11))
     assert len(await events_of(stack, "chore.due_soon", home, events_pb2.ChoreDueSoon)) == 2
+
+
+async def test_the_worker_schedules_the_scans_on_their_crons(stack: Stack) -> None:
+    runtime = stack.servers["task"].runtime
+    every_second = "* * * * * *"
+    settings = runtime.settings.model_copy(
+        update={name: every_second for name in ("miss_scan_cron", "reminder_scan_cron", "rotation_scan_cron")}
+        | {"prune_cron": NEVER, "jobs_recovery_cron": NEVER}
+    )
+    app = create_app(settings, task_jobs(settings, scans=lambda sessions: replace(scans(stack), sessions=sessions)))
+    jobs = f"{QUEUE_SCHEMA}.procrastinate_jobs"
+    async with runtime.sessions() as session:
+        before = await session.scalar(sa.text(f"SELECT coalesce(max(id), 0) FROM {jobs}"))
+
+    async def each_ran() -> bool:
+        # Jobs the worker deferred itself, on the crons (not ones a test deferred before).
+        async with runtime.sessions() as session:
+            done = await session.scalars(
+                sa.text(
+                    f"SELECT DISTINCT task_name FROM {jobs}"
+                    " WHERE id > :before AND status = 'succeeded' AND task_name = ANY(:names)"
+                ),
+                {"before": before, "names": [SCAN_MISSED, SCAN_REMINDERS, SCAN_ROTATIONS]},
+            )
+            return len(list(done)) == 3
+
+    async with running_worker(settings, app):
+        await eventually(each_ran, timeout=30)
