@@ -239,6 +239,13 @@ class Completion(Model):
     on_time: bool
     recorded_by: str | None = Field(description="Who recorded it, when not the one who did it")
     created_at: UtcTime
+    status: Literal["approved", "pending", "rejected"] = Field(
+        description="Whether it counts: a child's completion of a chore that requires approval is `pending` until an "
+        "adult approves it (then it earns its points) or rejects it (it never counts); every other one is `approved`"
+    )
+    reviewed_by: str | None = Field(description="Who approved or rejected it; null while pending or if not needed")
+    reviewed_at: UtcTime | None
+    review_note: str | None = Field(description="The reviewer's word, e.g. why it was rejected")
 
 
 class CompletedChore(Completion):
@@ -579,6 +586,10 @@ COMPLETION = Completion(
     on_time=True,
     recorded_by=None,
     created_at="2026-11-22T17:45:12Z",
+    status="approved",
+    reviewed_by=None,
+    reviewed_at=None,
+    review_note=None,
 )
 OCCURRENCE = Occurrence(
     id="0192f1b0-aa11-7b22-8c33-d44e55f66a78",

@@ -292,6 +292,12 @@ class CompleteBody(Body):
     completed_by: Id | None = None
 
 
+class ReviewBody(Body):
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] | None = Field(
+        default=None, description="A word for the member, e.g. why it was rejected"
+    )
+
+
 class RewardBody(Body):
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     cost: Annotated[int, Field(ge=1, le=100_000)]

@@ -209,6 +209,12 @@ async def complete_chore(
     return JSONResponse(payload, status_code=201, headers={"ETag": etag_header(response.chore.etag)})
 
 
+ReviewStatus = Annotated[
+    Literal["approved", "pending", "rejected"] | None,
+    Query(description="Only completions of this review status"),
+]
+
+
 @router.get(
     "/households/{hid}/chores/{cid}/completions",
     summary="A chore's completion history, newest first",
@@ -223,10 +229,39 @@ async def list_completions(
     clients: ClientsDep,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
     page_token: Annotated[str, Query(max_length=2000), PlainText] = "",
+    status: ReviewStatus = None,
+) -> JSONResponse:
+    return await _completions(clients, f"households/{hid}/chores/{cid}", page_size, page_token, status)
+
+
+@router.get(
+    "/households/{hid}/completions",
+    summary="The completions of every chore of the household, newest first (`?status=pending`: what waits for "
+    "an adult's approval)",
+    responses=doc.documented(
+        {200: doc.body(responses.CompletionPage, responses.COMPLETION_PAGE, "A page of completions")}, 401, 404, 422
+    ),
+)
+async def list_household_completions(
+    hid: HouseholdId,
+    caller: CurrentCaller,
+    clients: ClientsDep,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+    page_token: Annotated[str, Query(max_length=2000), PlainText] = "",
+    status: ReviewStatus = None,
+) -> JSONResponse:
+    return await _completions(clients, f"households/{hid}/chores/-", page_size, page_token, status)
+
+
+async def _completions(
+    clients: ClientsDep, parent: str, page_size: int, page_token: str, status: str | None
 ) -> JSONResponse:
     response = await clients.chores.ListCompletions(
         task_pb2.ListCompletionsRequest(
-            parent=f"households/{hid}/chores/{cid}", page_size=page_size, page_token=page_token
+            parent=parent,
+            page_size=page_size,
+            page_token=page_token,
+            status=converters.REVIEW_STATUS_VALUES[status] if status else task_pb2.Completion.STATUS_UNSPECIFIED,
         )
     )
     return JSONResponse(
@@ -238,6 +273,65 @@ async def list_completions(
 
 
 CompletionId = Annotated[str, Path(max_length=64), PlainText]
+
+
+@router.post(
+    "/households/{hid}/chores/{cid}/completions/{completion_id}/approve",
+    summary="Approve a child's pending completion (adults): it counts from now on and earns its points",
+    responses=doc.documented(
+        {200: doc.body(responses.Completion, responses.COMPLETION, "The completion, approved")},
+        401,
+        403,
+        404,
+        409,
+        413,
+        422,
+    ),
+)
+async def approve_completion(
+    hid: HouseholdId,
+    cid: ChoreId,
+    completion_id: CompletionId,
+    caller: CurrentCaller,
+    clients: ClientsDep,
+    body: schemas.ReviewBody | None = None,
+) -> JSONResponse:
+    completion = await clients.chores.ApproveCompletion(
+        task_pb2.ApproveCompletionRequest(
+            name=f"households/{hid}/chores/{cid}/completions/{completion_id}", note=(body and body.note) or ""
+        )
+    )
+    return JSONResponse(converters.completion(completion))
+
+
+@router.post(
+    "/households/{hid}/chores/{cid}/completions/{completion_id}/reject",
+    summary="Reject a child's pending completion (adults): it never counts, and the occurrence opens again unless "
+    "the chore has moved on since (then it counts as missed)",
+    responses=doc.documented(
+        {200: doc.body(responses.Completion, responses.COMPLETION, "The completion, rejected")},
+        401,
+        403,
+        404,
+        409,
+        413,
+        422,
+    ),
+)
+async def reject_completion(
+    hid: HouseholdId,
+    cid: ChoreId,
+    completion_id: CompletionId,
+    caller: CurrentCaller,
+    clients: ClientsDep,
+    body: schemas.ReviewBody | None = None,
+) -> JSONResponse:
+    completion = await clients.chores.RejectCompletion(
+        task_pb2.RejectCompletionRequest(
+            name=f"households/{hid}/chores/{cid}/completions/{completion_id}", note=(body and body.note) or ""
+        )
+    )
+    return JSONResponse(converters.completion(completion))
 
 
 @router.post(

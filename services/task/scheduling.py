@@ -63,7 +63,10 @@ ended; the use cases are services.task.service's):
     snooze {until} (5)  | until; anchor and window unchanged   | unchanged         | none           | none (not ended)
     undo the latest (6) | back to D, with D's window           | back to D's       | taken back (2) | deleted
     undo older/changed  | unchanged: 409 conflict              | unchanged         | unchanged      | unchanged
-    approve / reject    | not built (requires_approval)        | not built         | not built      | not built
+    complete, pending(7)| as a completion's                    | moves on          | none yet       | done
+    approve (7)         | unchanged                            | unchanged         | the chore's    | unchanged
+    reject, unchanged(7)| back to D, with D's window           | back to D's       | none, ever     | deleted
+    reject, moved on (7)| unchanged                            | unchanged         | none, ever     | missed
     missed              | the miss scan: not built here        | not built here    | not built here | (outcome exists)
 
 (1) the strategy's next (services.task.assignment.next_assignee), judged at the next due time.
@@ -75,6 +78,11 @@ ended; the use cases are services.task.service's):
 (5) adults only; now < until < the occurrence after D (one-off chores: within SNOOZE_LIMIT), else 422 on until.
 (6) only while the chore's version is the one the completion left (nothing completed, skipped, snoozed or edited
     since, else 409 conflict); adults undo any completion, everyone else one they did or recorded (else 403).
+(7) a chore with requires_approval: a child's completion is pending (an adult's is approved at once) — the
+    schedule moves on as for any completion, but it earns nothing and is not yet a chore.completed. An adult
+    approves it (its points are booked then; chore.completed) or rejects it (it never counts): the occurrence opens
+    again as an undo would when nothing changed the chore since, else it stays ended and counts as missed. The same
+    decision twice is a no-op; the other one on a reviewed completion is 409 conflict (undo an approved one).
 
 Each row's test (in services/task/tests/test_lifecycle_rpc.py unless said otherwise):
 - complete early: test_lifecycle_complete_early
@@ -86,6 +94,7 @@ Each row's test (in services/task/tests/test_lifecycle_rpc.py unless said otherw
 - snooze: test_lifecycle_snooze, test_snooze_refuses_the_past_the_next_occurrence_and_absurd_dates
 - undo the latest: test_lifecycle_undo, test_a_child_undoes_only_their_own_completions
 - undo older/changed: test_only_the_latest_completion_can_be_undone
+- complete, pending / approve / reject (both cases): services/task/tests/test_review.py
 """
 
 from __future__ import annotations

@@ -24,11 +24,19 @@ chore that is already done. A recurring chore's next occurrence cannot be comple
 (FAILED_PRECONDITION, reason NOT_DUE_YET, REST 409 `not_due_yet`: the window is scheduling's), checked after a
 retry is recognised, so a replayed request_id still gets its first answer. Archiving twice is a no-op.
 
-Events, each in the transaction of its change: CreateChore writes chore.created, CompleteChore
-chore.completed, UpdateChore chore.updated (naming the fields whose values changed; none when no value
-did) and DeleteChore chore.archived (not again when the chore is already archived); SkipChore chore.skipped,
-SnoozeChore chore.snoozed, DeleteCompletion (undo) completion.undone. CompleteChore and SkipChore also write the
-ended occurrence's row (models.Occurrence) in their transaction.
+Review (chores with `requires_approval`): a completion a child records is PENDING — the occurrence ends and the
+schedule moves on as for any completion, but it earns no points and is no chore.completed yet (CompleteChore writes
+completion.submitted instead); an adult approves it (its points are booked, chore.completed and completion.approved
+are written) or rejects it (completion.rejected; it never counts, and the occurrence opens again if nothing changed
+the chore since, else it stays ended as missed). A completion an adult records is approved at once: adults are the
+approvers. ListCompletions `status=PENDING` is what waits for approval.
+
+Events, each in the transaction of its change: CreateChore writes chore.created, CompleteChore chore.completed
+(completion.submitted when pending), UpdateChore chore.updated (naming the fields whose values changed; none when
+no value did) and DeleteChore chore.archived (not again when the chore is already archived); SkipChore
+chore.skipped, SnoozeChore chore.snoozed, DeleteCompletion (undo) completion.undone, ApproveCompletion
+chore.completed and completion.approved, RejectCompletion completion.rejected. CompleteChore and SkipChore also
+write the ended occurrence's row (models.Occurrence) in their transaction.
 
 Assignment (services.task.assignment): CreateChore, UpdateChore (when it sets the assignment: the rotation goes on
 from the current assignee) and CompleteChore choose the assignee from what `repository.Tallies` reads in the same
@@ -83,11 +91,15 @@ from services.task.inputs import ME, ChoreInput, ChoreUpdate, CompleteInput, Lis
 from services.task.lists import ChoreLists
 from services.task.models import (
     ACTIVE,
+    APPROVED,
     ARCHIVED,
     COMPLETION_POINTS,
     DONE,
     OUTCOME_DONE,
+    OUTCOME_MISSED,
     OUTCOME_SKIPPED,
+    PENDING,
+    REJECTED,
     UNDO,
     Chore,
     Completion,
@@ -238,6 +250,17 @@ def _open_occurrence(chore: Chore, now: datetime) -> datetime:
     if not scheduling.is_open(chore.open_time, now):
         raise NotDueYet("the next occurrence of this chore is not open yet")
     return chore.next_due_time
+
+
+def _restore(chore: Chore, occurrence: Occurrence, *, now: datetime) -> None:
+    """Put `chore`'s schedule back to what it was before `occurrence` ended (undo; a rejection that reopens it)."""
+    chore.next_due_time = occurrence.prior_next_due_time
+    chore.open_time = occurrence.prior_open_time
+    chore.assignee_id = occurrence.prior_assignee_id
+    chore.state = occurrence.prior_state
+    chore.last_completion_time = occurrence.prior_last_completion_time
+    chore.version += 1
+    chore.update_time = now
 
 
 class ChoreService:
@@ -558,6 +581,11 @@ class ChoreService:
                 due_time=change.due,
                 on_time=change.on_time,
                 create_time=now,
+                # A child's word needs an adult's approval where the chore asks for it; an adult's is the approval.
+                status=PENDING if chore.requires_approval and not adult else APPROVED,
+                reviewer_id=None,
+                review_time=None,
+                review_note="",
             )
             chore.next_due_time = change.next_due
             chore.open_time = scheduling.opens_at(due=change.due, next_due=change.next_due, ended_at=now)
@@ -566,10 +594,16 @@ class ChoreService:
             chore.last_completion_time = change.last_completion_time
             chore.version += 1
             chore.update_time = now
-            envelope = new_envelope(events.chore_completed(chore, completion), household_id=household_id)
-            await completions.record(completion, chore, envelope)
+            # A pending completion is not yet a chore.completed (notify and analytics count those): that is published
+            # when it is approved (review_completion), and never when it is rejected.
+            payload = (
+                events.completion_submitted(chore, completion)
+                if completion.status == PENDING
+                else events.chore_completed(chore, completion)
+            )
+            await completions.record(completion, chore, new_envelope(payload, household_id=household_id))
             await OccurrenceRepository(session).add(occurrence)
-            if completion.points:
+            if completion.points and completion.status == APPROVED:
                 await points.record(
                     session,
                     household_id,
@@ -583,15 +617,22 @@ class ChoreService:
         return CompleteResult(completion, chore)
 
     async def list_completions(
-        self, household_id: uuid.UUID, chore_id: uuid.UUID | None, *, page_size: int = 0, page_token: str = ""
+        self,
+        household_id: uuid.UUID,
+        chore_id: uuid.UUID | None,
+        *,
+        page_size: int = 0,
+        page_token: str = "",
+        status: str | None = None,
     ) -> Page[Completion]:
-        """Completions of one chore, or (chore_id None) of every chore of the household, newest first."""
+        """Completions of one chore, or (chore_id None) of every chore of the household, newest first; only those of
+        review `status` when given (PENDING: what waits for an adult's approval)."""
         return await self._history(
             household_id,
             chore_id,
-            "completions",
+            "completions" if status is None else f"completions:{status}",
             lambda session, after, limit: CompletionRepository(session).page(
-                household_id, chore_id, after=after, limit=limit
+                household_id, chore_id, after=after, limit=limit, status=status
             ),
             lambda completion: (completion.complete_time, completion.id),
             page_size=page_size,
@@ -753,21 +794,17 @@ class ChoreService:
                 raise NotFound("completion not found")
             if not adult and caller not in (completion.completed_by, completion.recorder_id):
                 raise PermissionDenied("a child may only undo their own completions")
+            if completion.status == REJECTED:
+                raise Conflict("a rejected completion cannot be undone: it never counted")
             occurrence = await OccurrenceRepository(session).of_completion(completion.id)
             if occurrence is None or occurrence.after_version != chore.version:
                 raise Conflict(
                     "only the chore's latest completion can be undone, and only while nothing else changed the chore"
                 )
-            chore.next_due_time = occurrence.prior_next_due_time
-            chore.open_time = occurrence.prior_open_time
-            chore.assignee_id = occurrence.prior_assignee_id
-            chore.state = occurrence.prior_state
-            chore.last_completion_time = occurrence.prior_last_completion_time
-            chore.version += 1
-            chore.update_time = self._clock()
+            _restore(chore, occurrence, now=self._clock())
             await repository.write_schedule(chore)
             await completions.delete(completion)
-            if completion.points:
+            if completion.points and completion.status == APPROVED:  # a pending one earned nothing yet
                 # The ledger is append-only: the points the completion earned are taken back by an entry of their own.
                 await points.record(
                     session,
@@ -781,6 +818,78 @@ class ChoreService:
                 )
             await add_event(session, events.completion_undone(chore, completion), household_id=household_id)
         return chore
+
+    async def review_completion(
+        self, household_id: uuid.UUID, chore_id: uuid.UUID, completion_id: uuid.UUID, *, approve: bool, note: str = ""
+    ) -> Completion:
+        """Approve or reject a pending completion (adults: chore.approve; the lifecycle: scheduling's table).
+
+        Approving books its points and publishes chore.completed (with completion.approved): from now on it counts
+        as if it had been approved when it was made. Rejecting publishes completion.rejected; it never counts, and
+        the occurrence opens again (its due time, window, assignee and state as before the completion, its row gone)
+        when nothing changed the chore since — else the chore has moved on (a later completion, skip, snooze or
+        edit) and the occurrence stays ended, as missed. The same decision again is a no-op (a retried request
+        gets the completion as it is, and no second event); the other decision on a reviewed completion is ABORTED
+        (REST 409): undo an approved one instead."""
+        _annotate(household_id, chore_id)
+        await self._membership.require(household_id, roles=PERMISSIONS["chore.approve"])
+        with Violations() as errors:
+            note = errors.text("note", note, max_length=validation.MAX_NOTE)
+        reviewer = caller_id()
+        target = APPROVED if approve else REJECTED
+        async with self._lists.writing(self._sessions, household_id) as session:
+            repository = ChoreRepository(session)
+            chore = await repository.locked(household_id, chore_id)
+            if chore is None:
+                raise NotFound("chore not found")
+            completions = CompletionRepository(session)
+            completion = await completions.get(household_id, completion_id, lock=True)
+            if completion is None or completion.chore_id != chore.id:
+                raise NotFound("completion not found")
+            if completion.status == target:
+                return completion
+            if completion.status == APPROVED:
+                raise Conflict("the completion was approved already (undo it instead)")
+            if completion.status == REJECTED:
+                raise Conflict("the completion was rejected already")
+            now = self._clock()
+            completion.status = target
+            completion.reviewer_id = reviewer
+            completion.review_time = now
+            completion.review_note = note
+            if approve:
+                if completion.points:
+                    await points.record(
+                        session,
+                        household_id,
+                        completion.completed_by,
+                        completion.points,
+                        COMPLETION_POINTS,
+                        completion_id=completion.id,
+                        actor_id=reviewer,
+                        now=now,
+                    )
+                await add_event(session, events.chore_completed(chore, completion), household_id=household_id)
+                await add_event(
+                    session, events.completion_approved(chore, completion, reviewer), household_id=household_id
+                )
+                return completion
+            occurrences = OccurrenceRepository(session)
+            occurrence = await occurrences.of_completion(completion.id)
+            reopened = occurrence is not None and occurrence.after_version == chore.version
+            if occurrence is not None and reopened:
+                _restore(chore, occurrence, now=now)
+                await repository.write_schedule(chore)
+                await occurrences.delete(occurrence)
+            elif occurrence is not None:
+                occurrence.outcome = OUTCOME_MISSED
+                occurrence.completed_by = None
+            await add_event(
+                session,
+                events.completion_rejected(chore, completion, reviewer, reopened=reopened),
+                household_id=household_id,
+            )
+        return completion
 
     async def list_occurrences(
         self, household_id: uuid.UUID, chore_id: uuid.UUID, *, page_size: int = 0, page_token: str = ""
