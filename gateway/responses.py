@@ -488,6 +488,20 @@ class Problem(Model):
     errors: list[FieldError] = Field(default=[], description="Per-field errors of a validation_failed")
 
 
+class BatchResult(Model):
+    index: int = Field(description="The item's position in the request's `items`")
+    chore: Chore | None = Field(default=None, description="The chore made; absent when the item was refused")
+    error: Problem | None = Field(
+        default=None,
+        description="Why the item was refused, as POST …/chores would have answered it; in an atomic batch, the items "
+        "that were valid answer 409 conflict (nothing was created)",
+    )
+
+
+class BatchResults(Model):
+    results: list[BatchResult] = Field(description="One per request item, in the request's order")
+
+
 class CalendarFeed(Model):
     token: str = Field(description="The feed's credential, shown only now (32 random bytes, URL-safe base64)")
     url: str = Field(description="The feed to subscribe to in a calendar app: GET …/calendar.ics?token=")
@@ -708,6 +722,23 @@ MEMBER_PAGE = MemberPage(
     next_page_token="",
 )
 CHORE_PAGE = ChorePage(items=[CHORE], next_page_token=_NEXT)
+BATCH_RESULTS = BatchResults(
+    results=[
+        BatchResult(index=0, chore=CHORE),
+        BatchResult(
+            index=1,
+            error=Problem(
+                type="https://hearth.dev/problems/validation_failed",
+                title="The request is not valid",
+                status=422,
+                detail="assignment.assignees[0]: is not a member of this household",
+                code="validation_failed",
+                correlation_id="5b0e3c1a9d7f4e2b8c6a1f0e3d2c1b0a",
+                errors=[FieldError(field="assignment.assignees[0]", message="is not a member of this household")],
+            ),
+        ),
+    ]
+)
 COMPLETION_PAGE = CompletionPage(items=[COMPLETION], next_page_token="")
 NOTIFICATION_PAGE = NotificationPage(items=[NOTIFICATION], next_page_token="")
 _REWARD_ID = "0193a0c4-7d2e-7c31-9a55-3c8f2d1e6e01"

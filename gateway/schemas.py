@@ -268,6 +268,13 @@ class ChoreBody(Body):
     requires_approval: bool = False
 
 
+class ChoreBatchBody(Body):
+    items: Annotated[list[ChoreBody], Field(min_length=1, max_length=500)] = Field(
+        description="The chores to create, each as POST …/chores takes one"
+    )
+    atomic: bool = Field(default=False, description="All or nothing: one refused item and none is created")
+
+
 class ChorePatch(Body):
     """A JSON merge patch: only the fields present change."""
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Literal, get_args
 
 import orjson
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from google.protobuf.field_mask_pb2 import FieldMask
 from hearth.task.v1 import task_pb2
 
-from gateway import converters, responses, schemas
+from gateway import converters, i18n, responses, schemas
 from gateway import openapi as doc
 from gateway.auth import CurrentCaller
 from gateway.etags import IfMatch, IfNoneMatch, etag_header, if_match_etag, none_match, not_modified, tagged
+from gateway.problems import item_problem
 from gateway.rendered import RenderedBodies
 from gateway.routes import ClientsDep, IdempotencyKey
 from gateway.schemas import PlainText, Timestamp
@@ -53,6 +54,67 @@ async def create_chore(
         )
     )
     return chore_response(chore, 201)
+
+
+@router.post(
+    "/households/{hid}/chores/batch",
+    summary="Create up to 500 chores: each item's result in order (`atomic`: all or nothing)",
+    description="Each item is validated as `POST …/chores` validates one, and its result is the chore or the problem "
+    "that request would have answered. Without `atomic`, every valid item is created; with it, one refused item and "
+    "none is (the valid ones answer 409 conflict). A body that is not a batch of chores at all (an unknown field, "
+    "more than 500 items) is refused whole with 422, naming `items[i].…`. With `Idempotency-Key`, a retry gets the "
+    "first answer and creates nothing again.",
+    responses=doc.documented(
+        {200: doc.body(responses.BatchResults, responses.BATCH_RESULTS, "Each item's result")}, 401, 403, 404, 413, 422
+    ),
+)
+async def batch_create_chores(
+    hid: HouseholdId,
+    body: schemas.ChoreBatchBody,
+    request: Request,
+    caller: CurrentCaller,
+    clients: ClientsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    response = await clients.chores.BatchCreateChores(
+        task_pb2.BatchCreateChoresRequest(
+            parent=f"households/{hid}", chores=[converters.chore_in(item) for item in body.items], atomic=body.atomic
+        )
+    )
+    language = i18n.language_of(request.scope)
+    return JSONResponse(
+        {
+            "results": [
+                {"index": index, "chore": converters.chore(result.chore)}
+                if result.HasField("chore")
+                else {"index": index, "error": item_problem(result.error, language)}
+                for index, result in enumerate(response.results)
+            ]
+        }
+    )
+
+
+@router.get(
+    "/users/me/agenda",
+    summary="The chores assigned to the caller in every household, by due time (overdue first; `?until=`)",
+    responses=doc.documented(
+        {200: doc.body(responses.ChorePage, responses.CHORE_PAGE, "A page of the caller's chores")}, 401, 422
+    ),
+)
+async def agenda(
+    caller: CurrentCaller,
+    clients: ClientsDep,
+    until: Annotated[Timestamp | None, Query(description="Only chores due before this instant")] = None,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+    page_token: Annotated[str, Query(max_length=2000), PlainText] = "",
+) -> JSONResponse:
+    message = task_pb2.ListAgendaRequest(page_size=page_size, page_token=page_token)
+    if until is not None:
+        message.until.CopyFrom(converters.time_in(until))
+    response = await clients.chores.ListAgenda(message)
+    return JSONResponse(
+        {"items": [converters.chore(c) for c in response.chores], "next_page_token": response.next_page_token}
+    )
 
 
 @router.get(

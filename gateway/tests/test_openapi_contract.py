@@ -508,6 +508,18 @@ async def test_real_responses_match_the_document(stack: Stack, api: Api, contrac
         other = "reject" if verdict == "approve" else "approve"
         await api.call("POST", f"{reviewed}/{other}", 409, token=alice.token, path=review_path)
     await api.call("GET", household_completions, 404, token=outsider.token, path=home)
+    # --- batch and agenda ---
+    batch = f"{API}/households/{{hid}}/chores/batch"
+    two = {"items": [unassigned, {**unassigned, "assignment": {"strategy": "fixed", "assignees": [outsider.user_id]}}]}
+    await api.call("POST", batch, 200, token=alice.token, path=home, json=two)
+    await api.call("POST", batch, 200, token=alice.token, path=home, json={**two, "atomic": True})
+    await api.call("POST", batch, 403, token=kid.token, path=home, json=two)
+    await api.call("POST", batch, 404, token=outsider.token, path=home, json=two)
+    await api.call("POST", batch, 422, token=alice.token, path=home, json={"items": []})
+    agenda = f"{API}/users/me/agenda"
+    await api.call("GET", agenda, 200, token=bob.token)
+    await api.call("GET", agenda, 200, token=bob.token, params={"until": rfc3339(datetime.now(UTC)), "page_size": 1})
+    await api.call("GET", agenda, 422, token=bob.token, params={"page_size": 0})
     await api.call("GET", household_completions, 422, token=alice.token, path=home, params={"status": "maybe"})
 
     archived = {**home, "cid": made[-1]["id"]}

@@ -51,6 +51,10 @@ class Chore(Base):
         sa.Index("ix_chores_household_id_state_title_id", "household_id", "state", "title", "id"),
         # Filters: assignee (also "my chores by due time"), category, label, full text.
         sa.Index("ix_chores_household_id_assignee_id_next_due_time", "household_id", "assignee_id", "next_due_time"),
+        # A person's agenda across households (ListAgenda): their active chores by due time.
+        sa.Index(
+            "ix_chores_agenda", "assignee_id", "next_due_time", "id", postgresql_where=sa.text("state = 'active'")
+        ),
         sa.Index("ix_chores_household_id_category", "household_id", "category"),
         sa.Index("ix_chores_labels", "labels", postgresql_using="gin"),
         sa.Index("ix_chores_search", "search", postgresql_using="gin"),

@@ -196,12 +196,26 @@ class ChoreRepository:
         query = page_query(household_id, where, order=order, descending=descending, after=after, limit=limit)
         return list(await self._rows(query))
 
+    async def agenda(
+        self, user_id: uuid.UUID, *, until: datetime | None, after: Cursor | None, limit: int
+    ) -> list[ChoreRow]:
+        """The active chores assigned to `user_id` in any household, by (next due time, id), strictly after the
+        `after` cursor: RESOURCE_COLUMNS rows (ix_chores_agenda)."""
+        return list(await self._rows(agenda_query(user_id, until=until, after=after, limit=limit)))
+
     async def _rows(self, query: sa.Select[Any]) -> sa.CursorResult[Any]:
         """A Core select run on the session's connection (its transaction), past the ORM's result machinery:
         plain rows, none of the ORM's per-row loading."""
         connection = await self._session.connection()
         result: sa.CursorResult[Any] = await connection.execute(query)
         return result
+
+
+def agenda_query(user_id: uuid.UUID, *, until: datetime | None, after: Cursor | None, limit: int) -> sa.Select[Any]:
+    query = sa.select(*RESOURCE_COLUMNS).where(Chore.assignee_id == user_id, Chore.state == ACTIVE)
+    if until is not None:
+        query = query.where(Chore.next_due_time < until)
+    return keyset(query, (Chore.next_due_time.expression, Chore.id.expression), after=after, limit=limit)
 
 
 def page_query(

@@ -75,6 +75,7 @@ from kit.errors import (
     Conflict,
     FieldViolation,
     Gone,
+    HearthError,
     NotDueYet,
     NotFound,
     PermissionDenied,
@@ -128,6 +129,10 @@ _CHORE_CURSOR: dict[ChoreOrder, Sequence[pagination.CursorPart]] = {
     "title": (pagination.Text(), pagination.Uuid()),
 }
 _COMPLETION_CURSOR: Sequence[pagination.CursorPart] = (pagination.Timestamp(), pagination.Uuid())
+# An agenda shows active chores only, and an active chore always has a due time.
+_AGENDA_CURSOR: Sequence[pagination.CursorPart] = (pagination.Timestamp(), pagination.Uuid())
+# The most chores one BatchCreateChores may hold.
+BATCH_LIMIT = 500
 # A row of a chore's history (a completion, an occurrence).
 _Row = TypeVar("_Row")
 
@@ -309,11 +314,31 @@ class ChoreService:
             errors.request_id(request_id)
         creator_id = caller_id()
         now = self._clock()
+        chore, assignment = await self._new_chore(household_id, data, zone(membership.time_zone), creator_id, now)
+        async with self._lists.writing(self._sessions, household_id) as session:
+            repository = ChoreRepository(session)
+            earlier = await idempotency.claim(
+                session,
+                scope="CreateChore",
+                caller=creator_id,
+                request_id=request_id,
+                fingerprint=idempotency.fingerprint(household_id, data),
+                resource_id=chore.id,
+            )
+            if earlier is not None:  # a retry: the first answer, and no second event
+                return await self._chore(repository, household_id, earlier)
+            await self._insert(session, chore, assignment, now)
+        return chore
+
+    async def _new_chore(
+        self, household_id: uuid.UUID, data: ChoreInput, tz: tzinfo, creator_id: uuid.UUID, now: datetime
+    ) -> tuple[Chore, assigning.Assignment]:
+        """The chore `data` describes, validated (INVALID_ARGUMENT), not yet stored or assigned."""
         changes = await self._validated(household_id, data, UPDATABLE, now)
         assert changes.recurrence is not None  # or it raised
         assert changes.assignment is not None
         start = changes.next_due_time or now
-        due = scheduling.first_due(changes.recurrence, start=start, tz=zone(membership.time_zone))
+        due = scheduling.first_due(changes.recurrence, start=start, tz=tz)
         if due is None:
             raise validation.never_due(changes.recurrence)
         chore = Chore(
@@ -333,24 +358,54 @@ class ChoreService:
             update_time=now,
             version=1,
         )
+        return chore, changes.assignment
+
+    async def _insert(
+        self, session: AsyncSession, chore: Chore, assignment: assigning.Assignment, now: datetime
+    ) -> None:
+        """Store a new chore with its first assignee and its chore.created event (the caller's transaction)."""
+        assert chore.next_due_time is not None
+        tally = await Tallies(session).tally(chore.household_id, None, assignment, now=now)
+        chore.assignee_id = assigning.initial_assignee(assignment, at=chore.next_due_time, tally=tally, rng=self._rng)
+        ChoreRepository(session).add(chore)
+        await session.flush()
+        await add_event(session, events.chore_created(chore), household_id=chore.household_id)
+
+    async def batch_create_chores(
+        self, household_id: uuid.UUID, items: Sequence[ChoreInput], *, atomic: bool = False
+    ) -> list[Chore | HearthError]:
+        """Create up to BATCH_LIMIT chores (chore.create), each validated as CreateChore validates one; the result of
+        each item in order — its chore, or the error CreateChore would have raised for it. `atomic`: one refused
+        item and none is created (the valid ones answer ABORTED, naming the refused items); otherwise the valid ones
+        are created and the refused ones say why. Either way the created chores are written in one transaction,
+        each with its chore.created event. (No request_id: a retried batch is recognised by the gateway's
+        Idempotency-Key, which keeps the whole response.)"""
+        _annotate(household_id)
+        membership = await self._membership.require(household_id, roles=PERMISSIONS["chore.create"])
+        with Violations() as errors:
+            if not items:
+                errors.add("chores", "at least one chore is required")
+            elif len(items) > BATCH_LIMIT:
+                errors.add("chores", f"at most {BATCH_LIMIT} chores in one batch")
+        creator_id = caller_id()
+        now = self._clock()
+        tz = zone(membership.time_zone)
+        results: list[tuple[Chore, assigning.Assignment] | HearthError] = []
+        for data in items:
+            try:
+                results.append(await self._new_chore(household_id, data, tz, creator_id, now))
+            except HearthError as refused:  # its field paths are the item's own, as CreateChore would name them
+                results.append(refused)
+        failed = [index for index, result in enumerate(results) if isinstance(result, HearthError)]
+        if atomic and failed:
+            shown = ", ".join(str(index) for index in failed[:10]) + (" …" if len(failed) > 10 else "")
+            aborted = Conflict(f"not created: this atomic batch has refused items ({shown})")
+            return [result if isinstance(result, HearthError) else aborted for result in results]
         async with self._lists.writing(self._sessions, household_id) as session:
-            repository = ChoreRepository(session)
-            earlier = await idempotency.claim(
-                session,
-                scope="CreateChore",
-                caller=creator_id,
-                request_id=request_id,
-                fingerprint=idempotency.fingerprint(household_id, data),
-                resource_id=chore.id,
-            )
-            if earlier is not None:  # a retry: the first answer, and no second event
-                return await self._chore(repository, household_id, earlier)
-            tally = await Tallies(session).tally(household_id, None, changes.assignment, now=now)
-            chore.assignee_id = assigning.initial_assignee(changes.assignment, at=due, tally=tally, rng=self._rng)
-            repository.add(chore)
-            await session.flush()
-            await add_event(session, events.chore_created(chore), household_id=household_id)
-        return chore
+            for result in results:
+                if not isinstance(result, HearthError):
+                    await self._insert(session, *result, now)
+        return [result if isinstance(result, HearthError) else result[0] for result in results]
 
     @staticmethod
     async def _chore(repository: ChoreRepository, household_id: uuid.UUID, chore_id: uuid.UUID) -> Chore:
@@ -427,6 +482,31 @@ class ChoreService:
             parts=(fingerprint, query.page_token, pagination.page_size(query.page_size)),
             render=read,
         )
+
+    async def list_agenda(self, *, until: datetime | None, page_size: int = 0, page_token: str = "") -> Page[ChoreRow]:
+        """The caller's agenda: the active chores assigned to them in every household, by due time then id (keyset
+        pages), only those due before `until` when given. A chore of a household they are no longer a member of
+        (its reassignment still on its way from the user service's event) is left out: each household on a page is
+        checked with the membership cache, as every household read is."""
+        caller = caller_id()
+        with Violations() as errors:
+            if until is not None and not timestamps.in_range(until):
+                errors.add("until", timestamps.RANGE_MESSAGE)
+        fingerprint = pagination.fingerprint("agenda", str(caller), until.isoformat() if until else "")
+        async with self._sessions() as session:
+            chores = ChoreRepository(session)
+            found = await page(
+                lambda after, limit: chores.agenda(caller, until=until, after=after, limit=limit),
+                page_size=page_size,
+                page_token=page_token,
+                query=fingerprint,
+                cursor=_AGENDA_CURSOR,
+                key=lambda chore: (chore.next_due_time, chore.id),
+            )
+        households = list({row.household_id for row in found.items})
+        members = await asyncio.gather(*(self._membership.get(household, caller) for household in households))
+        mine = {household for household, member in zip(households, members, strict=True) if member is not None}
+        return replace(found, items=[row for row in found.items if row.household_id in mine])
 
     async def update_chore(self, household_id: uuid.UUID, chore_id: uuid.UUID, update: ChoreUpdate) -> Chore:
         _annotate(household_id, chore_id)

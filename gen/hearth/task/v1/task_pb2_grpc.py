@@ -95,6 +95,16 @@ class ChoreServiceStub:
                 request_serializer=hearth_dot_task_dot_v1_dot_task__pb2.RejectCompletionRequest.SerializeToString,
                 response_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.Completion.FromString,
                 _registered_method=True)
+        self.BatchCreateChores = channel.unary_unary(
+                '/hearth.task.v1.ChoreService/BatchCreateChores',
+                request_serializer=hearth_dot_task_dot_v1_dot_task__pb2.BatchCreateChoresRequest.SerializeToString,
+                response_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.BatchCreateChoresResponse.FromString,
+                _registered_method=True)
+        self.ListAgenda = channel.unary_unary(
+                '/hearth.task.v1.ChoreService/ListAgenda',
+                request_serializer=hearth_dot_task_dot_v1_dot_task__pb2.ListAgendaRequest.SerializeToString,
+                response_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.ListAgendaResponse.FromString,
+                _registered_method=True)
         self.ListOccurrences = channel.unary_unary(
                 '/hearth.task.v1.ChoreService/ListOccurrences',
                 request_serializer=hearth_dot_task_dot_v1_dot_task__pb2.ListOccurrencesRequest.SerializeToString,
@@ -188,6 +198,23 @@ class ChoreServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchCreateChores(self, request, context):
+        """Create up to 500 chores in one household, each item's result in order (the chore, or why it was refused).
+        atomic: all or nothing — one refused item and none is created (the others' results say so, ABORTED).
+        Otherwise every valid item is created, in one transaction, and each refused one says why.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAgenda(self, request, context):
+        """The active chores assigned to the caller in every household they are a member of, by due time (then id);
+        overdue ones first. `until`: only those due before it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListOccurrences(self, request, context):
         """One row per occurrence that ended (done, skipped, missed), newest first.
         """
@@ -257,6 +284,16 @@ def add_ChoreServiceServicer_to_server(servicer, server):
                     servicer.RejectCompletion,
                     request_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.RejectCompletionRequest.FromString,
                     response_serializer=hearth_dot_task_dot_v1_dot_task__pb2.Completion.SerializeToString,
+            ),
+            'BatchCreateChores': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchCreateChores,
+                    request_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.BatchCreateChoresRequest.FromString,
+                    response_serializer=hearth_dot_task_dot_v1_dot_task__pb2.BatchCreateChoresResponse.SerializeToString,
+            ),
+            'ListAgenda': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAgenda,
+                    request_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.ListAgendaRequest.FromString,
+                    response_serializer=hearth_dot_task_dot_v1_dot_task__pb2.ListAgendaResponse.SerializeToString,
             ),
             'ListOccurrences': grpc.unary_unary_rpc_method_handler(
                     servicer.ListOccurrences,
@@ -588,6 +625,60 @@ class ChoreService:
             '/hearth.task.v1.ChoreService/RejectCompletion',
             hearth_dot_task_dot_v1_dot_task__pb2.RejectCompletionRequest.SerializeToString,
             hearth_dot_task_dot_v1_dot_task__pb2.Completion.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchCreateChores(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.task.v1.ChoreService/BatchCreateChores',
+            hearth_dot_task_dot_v1_dot_task__pb2.BatchCreateChoresRequest.SerializeToString,
+            hearth_dot_task_dot_v1_dot_task__pb2.BatchCreateChoresResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAgenda(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.task.v1.ChoreService/ListAgenda',
+            hearth_dot_task_dot_v1_dot_task__pb2.ListAgendaRequest.SerializeToString,
+            hearth_dot_task_dot_v1_dot_task__pb2.ListAgendaResponse.FromString,
             options,
             channel_credentials,
             insecure,

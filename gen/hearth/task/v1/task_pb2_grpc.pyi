@@ -60,6 +60,15 @@ class ChoreServiceStub:
     and assignee as before it) when nothing changed the chore since; else it stays ended, as missed.
     Rejecting a rejected one again is a no-op; an approved one is ABORTED (undo it instead).
     """
+    BatchCreateChores: _grpc.UnaryUnaryMultiCallable[_task_pb2.BatchCreateChoresRequest, _task_pb2.BatchCreateChoresResponse]
+    """Create up to 500 chores in one household, each item's result in order (the chore, or why it was refused).
+    atomic: all or nothing — one refused item and none is created (the others' results say so, ABORTED).
+    Otherwise every valid item is created, in one transaction, and each refused one says why.
+    """
+    ListAgenda: _grpc.UnaryUnaryMultiCallable[_task_pb2.ListAgendaRequest, _task_pb2.ListAgendaResponse]
+    """The active chores assigned to the caller in every household they are a member of, by due time (then id);
+    overdue ones first. `until`: only those due before it.
+    """
     ListOccurrences: _grpc.UnaryUnaryMultiCallable[_task_pb2.ListOccurrencesRequest, _task_pb2.ListOccurrencesResponse]
     """One row per occurrence that ended (done, skipped, missed), newest first."""
 
@@ -90,6 +99,15 @@ class ChoreServiceAsyncStub(ChoreServiceStub):
     """Reject a pending completion (chore.approve: adults): it never counts. The occurrence opens again (due time
     and assignee as before it) when nothing changed the chore since; else it stays ended, as missed.
     Rejecting a rejected one again is a no-op; an approved one is ABORTED (undo it instead).
+    """
+    BatchCreateChores: _aio.UnaryUnaryMultiCallable[_task_pb2.BatchCreateChoresRequest, _task_pb2.BatchCreateChoresResponse]  # type: ignore[assignment]
+    """Create up to 500 chores in one household, each item's result in order (the chore, or why it was refused).
+    atomic: all or nothing — one refused item and none is created (the others' results say so, ABORTED).
+    Otherwise every valid item is created, in one transaction, and each refused one says why.
+    """
+    ListAgenda: _aio.UnaryUnaryMultiCallable[_task_pb2.ListAgendaRequest, _task_pb2.ListAgendaResponse]  # type: ignore[assignment]
+    """The active chores assigned to the caller in every household they are a member of, by due time (then id);
+    overdue ones first. `until`: only those due before it.
     """
     ListOccurrences: _aio.UnaryUnaryMultiCallable[_task_pb2.ListOccurrencesRequest, _task_pb2.ListOccurrencesResponse]  # type: ignore[assignment]
     """One row per occurrence that ended (done, skipped, missed), newest first."""
@@ -190,6 +208,27 @@ class ChoreServiceServicer(metaclass=_abc_1.ABCMeta):
         """Reject a pending completion (chore.approve: adults): it never counts. The occurrence opens again (due time
         and assignee as before it) when nothing changed the chore since; else it stays ended, as missed.
         Rejecting a rejected one again is a no-op; an approved one is ABORTED (undo it instead).
+        """
+
+    @_abc_1.abstractmethod
+    def BatchCreateChores(
+        self,
+        request: _task_pb2.BatchCreateChoresRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_task_pb2.BatchCreateChoresResponse, _abc.Awaitable[_task_pb2.BatchCreateChoresResponse]]:
+        """Create up to 500 chores in one household, each item's result in order (the chore, or why it was refused).
+        atomic: all or nothing — one refused item and none is created (the others' results say so, ABORTED).
+        Otherwise every valid item is created, in one transaction, and each refused one says why.
+        """
+
+    @_abc_1.abstractmethod
+    def ListAgenda(
+        self,
+        request: _task_pb2.ListAgendaRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_task_pb2.ListAgendaResponse, _abc.Awaitable[_task_pb2.ListAgendaResponse]]:
+        """The active chores assigned to the caller in every household they are a member of, by due time (then id);
+        overdue ones first. `until`: only those due before it.
         """
 
     @_abc_1.abstractmethod
