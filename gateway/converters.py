@@ -378,6 +378,7 @@ def completion(message: task_pb2.Completion) -> JSON:
         "reviewed_by": last_id(message.reviewer) or None,
         "reviewed_at": time_out(message.review_time, message.HasField("review_time")),
         "review_note": message.review_note or None,
+        "assignee_id": last_id(message.assignee) or None,
     }
 
 

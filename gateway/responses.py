@@ -246,6 +246,7 @@ class Completion(Model):
     reviewed_by: str | None = Field(description="Who approved or rejected it; null while pending or if not needed")
     reviewed_at: UtcTime | None
     review_note: str | None = Field(description="The reviewer's word, e.g. why it was rejected")
+    assignee_id: str | None = Field(description="Who held the occurrence when it was completed; null: nobody")
 
 
 class CompletedChore(Completion):
@@ -604,6 +605,7 @@ COMPLETION = Completion(
     reviewed_by=None,
     reviewed_at=None,
     review_note=None,
+    assignee_id=_ALICE,
 )
 OCCURRENCE = Occurrence(
     id="0192f1b0-aa11-7b22-8c33-d44e55f66a78",

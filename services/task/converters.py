@@ -362,6 +362,7 @@ def completion_to_proto(completion: Completion) -> task_pb2.Completion:
         status=REVIEW_STATUSES[completion.status],
         reviewer=user_name(completion.reviewer_id) if completion.reviewer_id is not None else "",
         review_note=completion.review_note,
+        assignee=user_name(completion.assignee_id) if completion.assignee_id is not None else "",
     )
     _set_time(message.complete_time, completion.complete_time)
     _set_time(message.due_time, completion.due_time)

@@ -362,6 +362,7 @@ async def test_the_user_service_exports_what_task_holds_about_a_person(
     assert completion["note"] == "with the new sponge"
     assert completion["chore_title"] == "Dishes"
     assert completion["completed_by"] == someone.name
+    assert completion["assignee"] == someone.name  # they held the occurrence they completed
     assert completion["complete_time"] == done.complete_time.ToJsonString()
     assert data["away_periods"] == [
         {"household": home.name, "start_time": start.isoformat(), "end_time": None, "cleared_time": None}

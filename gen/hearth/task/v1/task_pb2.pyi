@@ -214,7 +214,7 @@ class Reminder(_message.Message):
     def __init__(self, before_minutes: _Optional[int] = ...) -> None: ...
 
 class Completion(_message.Message):
-    __slots__ = ("name", "completed_by", "complete_time", "note", "photo", "points", "due_time", "on_time", "create_time", "recorder", "status", "reviewer", "review_time", "review_note")
+    __slots__ = ("name", "completed_by", "complete_time", "note", "photo", "points", "due_time", "on_time", "create_time", "recorder", "status", "reviewer", "review_time", "review_note", "assignee")
     class Status(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         STATUS_UNSPECIFIED: _ClassVar[Completion.Status]
@@ -239,6 +239,7 @@ class Completion(_message.Message):
     REVIEWER_FIELD_NUMBER: _ClassVar[int]
     REVIEW_TIME_FIELD_NUMBER: _ClassVar[int]
     REVIEW_NOTE_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_FIELD_NUMBER: _ClassVar[int]
     name: str
     completed_by: str
     complete_time: _timestamp_pb2.Timestamp
@@ -253,7 +254,8 @@ class Completion(_message.Message):
     reviewer: str
     review_time: _timestamp_pb2.Timestamp
     review_note: str
-    def __init__(self, name: _Optional[str] = ..., completed_by: _Optional[str] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., note: _Optional[str] = ..., photo: _Optional[str] = ..., points: _Optional[int] = ..., due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., on_time: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorder: _Optional[str] = ..., status: _Optional[_Union[Completion.Status, str]] = ..., reviewer: _Optional[str] = ..., review_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., review_note: _Optional[str] = ...) -> None: ...
+    assignee: str
+    def __init__(self, name: _Optional[str] = ..., completed_by: _Optional[str] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., note: _Optional[str] = ..., photo: _Optional[str] = ..., points: _Optional[int] = ..., due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., on_time: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorder: _Optional[str] = ..., status: _Optional[_Union[Completion.Status, str]] = ..., reviewer: _Optional[str] = ..., review_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., review_note: _Optional[str] = ..., assignee: _Optional[str] = ...) -> None: ...
 
 class BatchCreateChoresRequest(_message.Message):
     __slots__ = ("parent", "chores", "atomic")
