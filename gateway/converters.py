@@ -351,6 +351,14 @@ def chore(message: task_pb2.Chore) -> JSON:
     }
 
 
+REVIEW_STATUSES = {
+    task_pb2.Completion.APPROVED: "approved",
+    task_pb2.Completion.PENDING: "pending",
+    task_pb2.Completion.REJECTED: "rejected",
+}
+REVIEW_STATUS_VALUES = {name: value for value, name in REVIEW_STATUSES.items()}
+
+
 def completion(message: task_pb2.Completion) -> JSON:
     parts = message.name.split("/")
     return {
@@ -366,6 +374,11 @@ def completion(message: task_pb2.Completion) -> JSON:
         "on_time": message.on_time,
         "recorded_by": last_id(message.recorder) or None,
         "created_at": time_out(message.create_time),
+        "status": REVIEW_STATUSES.get(message.status, "approved"),
+        "reviewed_by": last_id(message.reviewer) or None,
+        "reviewed_at": time_out(message.review_time, message.HasField("review_time")),
+        "review_note": message.review_note or None,
+        "assignee_id": last_id(message.assignee) or None,
     }
 
 

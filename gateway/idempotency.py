@@ -81,6 +81,17 @@ IDEMPOTENT_HEADERS = frozenset(
 RETRYABLE = frozenset({408, 409, 425, 429, 499})
 # Bodies larger than this are not kept (the key is released): a replay is for API answers, not downloads.
 MAX_KEPT_BODY = 256 * 1024
+# But a batch's answer (up to 500 chores, about 0.5 MiB) is kept whole: released, a retried batch would create its
+# chores again. Batches are few (each is one write of the rate limit), so the larger records stay few too.
+MAX_KEPT_BATCH_BODY = 2 * 1024 * 1024
+BATCH_SUFFIX = "/batch"
+
+
+def kept_body_limit(scope: Scope) -> int:
+    """The largest answer to `scope`'s request that a retry can be answered with."""
+    return MAX_KEPT_BATCH_BODY if scope["method"] == "POST" and scope["path"].endswith(BATCH_SUFFIX) else MAX_KEPT_BODY
+
+
 # Nothing under /auth/ is kept: its bodies are passwords, codes and tokens, and even a fingerprint of a password
 # is not something to leave in Redis for a day. Register, the one write there that must not run twice, has the
 # user service's request_id (the forwarded key).
@@ -237,6 +248,7 @@ class IdempotencyMiddleware:
         self, scope: Scope, body: bytes, receive: Receive, send: Send, store: IdempotencyStore, key: str, claim: str
     ) -> None:
         status = 500
+        limit = kept_body_limit(scope)
         headers: list[tuple[bytes, bytes]] = []
         chunks: list[bytes] = []
         size = 0
@@ -251,7 +263,7 @@ class IdempotencyMiddleware:
             elif message["type"] == "http.response.body":
                 chunk = message.get("body", b"")
                 size += len(chunk)
-                if size <= MAX_KEPT_BODY:
+                if size <= limit:
                     chunks.append(chunk)
                 complete = not message.get("more_body", False)
             await send(message)
@@ -261,7 +273,7 @@ class IdempotencyMiddleware:
         finally:
             try:
                 # Only a whole answer is kept (not one cut short by an error or a cancellation mid-body).
-                if status >= 500 or status in RETRYABLE or secret or not complete or size > MAX_KEPT_BODY:
+                if status >= 500 or status in RETRYABLE or secret or not complete or size > limit:
                     IDEMPOTENCY.labels("released").inc()
                     await store.release(key, claim)
                 else:

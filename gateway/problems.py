@@ -22,6 +22,7 @@ from typing import Any
 import grpc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from google.rpc import status_pb2
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
@@ -31,7 +32,7 @@ from gateway.i18n import N_, NC_, Message, Rendered, Text
 from gateway.serialize import JSONResponse
 from kit import context
 from kit.errors import FieldViolation, HearthError, http_mapping, registered_errors
-from kit.interceptors import carried_error
+from kit.interceptors import carried_error, error_of
 
 log = logging.getLogger("hearth.gateway")
 
@@ -255,6 +256,19 @@ def from_error(exc: HearthError) -> ProblemResponse:
     return problem(exc.http_status, exc.code, _detail(exc.message, exc.violations), errors)
 
 
+def item_problem(status: status_pb2.Status, language: str) -> dict[str, Any]:
+    """The problem document of one failed item of a batch (a `google.rpc.Status` in the item's result), in
+    `language`: what the same request alone would have answered."""
+    error = error_of(status)
+    if error is None:  # not one of ours: its internals are logged, never shown
+        log.warning("a batch item failed without an error of ours: %s %s", status.code, status.message)
+        found = _problem(500, "internal", "something went wrong on our side")
+    else:
+        errors = [(json_field(v.field), i18n.English(v.message)) for v in error.violations]
+        found = _problem(error.http_status, error.code, _detail(error.message, error.violations), errors)
+    return found.render(language, context.correlation_id.get())[0]
+
+
 def _detail(message: str, violations: list[FieldViolation]) -> Text:
     """The detail of a domain error: a message that lists its field violations the way kit writes it
     (`invalid request: title: is required; points: ...`, `invalid(field, message)`, an update mask's
@@ -302,8 +316,17 @@ def from_rpc(exc: grpc.aio.AioRpcError) -> ProblemResponse:
 
 
 def _field(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    return ".".join(parts) or "body"
+    """pydantic's location as the JSON path the client sent: `items[0].title`, `recurrence.days[2]` (the way the
+    services name fields too)."""
+    field = ""
+    for part in loc:
+        if part in ("body", "query", "path", "header") and not field:
+            continue
+        if isinstance(part, int):
+            field += f"[{part}]"
+        else:
+            field += f".{part}" if field else str(part)
+    return field or "body"
 
 
 def from_validation(exc: RequestValidationError) -> ProblemResponse:

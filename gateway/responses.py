@@ -239,6 +239,14 @@ class Completion(Model):
     on_time: bool
     recorded_by: str | None = Field(description="Who recorded it, when not the one who did it")
     created_at: UtcTime
+    status: Literal["approved", "pending", "rejected"] = Field(
+        description="Whether it counts: a child's completion of a chore that requires approval is `pending` until an "
+        "adult approves it (then it earns its points) or rejects it (it never counts); every other one is `approved`"
+    )
+    reviewed_by: str | None = Field(description="Who approved or rejected it; null while pending or if not needed")
+    reviewed_at: UtcTime | None
+    review_note: str | None = Field(description="The reviewer's word, e.g. why it was rejected")
+    assignee_id: str | None = Field(description="Who held the occurrence when it was completed; null: nobody")
 
 
 class CompletedChore(Completion):
@@ -481,6 +489,20 @@ class Problem(Model):
     errors: list[FieldError] = Field(default=[], description="Per-field errors of a validation_failed")
 
 
+class BatchResult(Model):
+    index: int = Field(description="The item's position in the request's `items`")
+    chore: Chore | None = Field(default=None, description="The chore made; absent when the item was refused")
+    error: Problem | None = Field(
+        default=None,
+        description="Why the item was refused, as POST …/chores would have answered it; in an atomic batch, the items "
+        "that were valid answer 409 conflict (nothing was created)",
+    )
+
+
+class BatchResults(Model):
+    results: list[BatchResult] = Field(description="One per request item, in the request's order")
+
+
 class CalendarFeed(Model):
     token: str = Field(description="The feed's credential, shown only now (32 random bytes, URL-safe base64)")
     url: str = Field(description="The feed to subscribe to in a calendar app: GET …/calendar.ics?token=")
@@ -579,6 +601,11 @@ COMPLETION = Completion(
     on_time=True,
     recorded_by=None,
     created_at="2026-11-22T17:45:12Z",
+    status="approved",
+    reviewed_by=None,
+    reviewed_at=None,
+    review_note=None,
+    assignee_id=_ALICE,
 )
 OCCURRENCE = Occurrence(
     id="0192f1b0-aa11-7b22-8c33-d44e55f66a78",
@@ -697,6 +724,23 @@ MEMBER_PAGE = MemberPage(
     next_page_token="",
 )
 CHORE_PAGE = ChorePage(items=[CHORE], next_page_token=_NEXT)
+BATCH_RESULTS = BatchResults(
+    results=[
+        BatchResult(index=0, chore=CHORE),
+        BatchResult(
+            index=1,
+            error=Problem(
+                type="https://hearth.dev/problems/validation_failed",
+                title="The request is not valid",
+                status=422,
+                detail="assignment.assignees[0]: is not a member of this household",
+                code="validation_failed",
+                correlation_id="5b0e3c1a9d7f4e2b8c6a1f0e3d2c1b0a",
+                errors=[FieldError(field="assignment.assignees[0]", message="is not a member of this household")],
+            ),
+        ),
+    ]
+)
 COMPLETION_PAGE = CompletionPage(items=[COMPLETION], next_page_token="")
 NOTIFICATION_PAGE = NotificationPage(items=[NOTIFICATION], next_page_token="")
 _REWARD_ID = "0193a0c4-7d2e-7c31-9a55-3c8f2d1e6e01"

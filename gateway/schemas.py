@@ -268,6 +268,13 @@ class ChoreBody(Body):
     requires_approval: bool = False
 
 
+class ChoreBatchBody(Body):
+    items: Annotated[list[ChoreBody], Field(min_length=1, max_length=500)] = Field(
+        description="The chores to create, each as POST …/chores takes one"
+    )
+    atomic: bool = Field(default=False, description="All or nothing: one refused item and none is created")
+
+
 class ChorePatch(Body):
     """A JSON merge patch: only the fields present change."""
 
@@ -290,6 +297,12 @@ class CompleteBody(Body):
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] | None = None
     photo_id: Id | None = None
     completed_by: Id | None = None
+
+
+class ReviewBody(Body):
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] | None = Field(
+        default=None, description="A word for the member, e.g. why it was rejected"
+    )
 
 
 class RewardBody(Body):

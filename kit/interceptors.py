@@ -417,6 +417,13 @@ def _cut(text: str) -> str:
 
 
 def to_grpc_status(exc: HearthError) -> grpc.Status:
+    return rpc_status.to_status(to_rpc_status(exc))
+
+
+def to_rpc_status(exc: HearthError) -> status_pb2.Status:
+    """`exc` as a `google.rpc.Status`: ErrorInfo (our domain and reason) and BadRequest (its field violations, within
+    MAX_VIOLATIONS and MAX_DETAIL_BYTES). What a failed call carries in its trailers, and what a batch RPC puts in
+    the result of each item that failed (`error_of` reads it back)."""
     info = error_details_pb2.ErrorInfo(reason=exc.reason, domain=ERROR_DOMAIN, metadata=exc.metadata)
     details = [_pack(info)]
     if exc.violations:
@@ -435,7 +442,7 @@ def to_grpc_status(exc: HearthError) -> grpc.Status:
             )
         details.append(_pack(error_details_pb2.BadRequest(field_violations=violations)))
     code = getattr(code_pb2, exc.grpc_code.name)
-    return rpc_status.to_status(status_pb2.Status(code=code, message=_cut(exc.message), details=details))
+    return status_pb2.Status(code=code, message=_cut(exc.message), details=details)
 
 
 def _pack(message: Any) -> any_pb2.Any:
@@ -472,6 +479,16 @@ def carried_error(exc: grpc.aio.AioRpcError) -> HearthError | None:
     status = status_details(exc)
     if status is None:
         return None
+    return error_of(status, exc.code())
+
+
+_CODES = {code.value[0]: code for code in grpc.StatusCode}
+
+
+def error_of(status: status_pb2.Status, code: grpc.StatusCode | None = None) -> HearthError | None:
+    """The `kit.errors` exception a `google.rpc.Status` names (`to_rpc_status`), or None; `code` (the failed call's)
+    defaults to the status's own."""
+    code = code if code is not None else _CODES.get(status.code, grpc.StatusCode.UNKNOWN)
     reason, violations, metadata = "", [], {}
     for detail in status.details:
         # Unpack returns False when the detail holds another message type.
@@ -481,7 +498,7 @@ def carried_error(exc: grpc.aio.AioRpcError) -> HearthError | None:
                 reason, metadata = info.reason, dict(info.metadata)
         elif detail.Unpack(bad):
             violations = [FieldViolation(v.field, v.description) for v in bad.field_violations]
-    cls = error_class(reason, exc.code()) if reason else None
+    cls = error_class(reason, code) if reason else None
     return cls(status.message, violations, metadata) if cls is not None else None
 
 

@@ -96,6 +96,24 @@ async def my_chore(http: httpx.AsyncClient, world: World, me: Person) -> None:
     await chore_of(http, world, "mine", me)
 
 
+async def a_childs_pending_completion(http: httpx.AsyncClient, world: World, me: Person) -> None:
+    """A chore that requires approval, completed by the household's child: `world.chores["pending"]` is the
+    completion's URL."""
+    owner, child = world.people["owner"], world.people["child"]
+    made = await create_chore(
+        http,
+        world.hid,
+        owner,
+        title="Tidy room",
+        requires_approval=True,
+        assignment={"strategy": "fixed", "assignees": [child.user_id]},
+        first_due_at=rfc3339(datetime.now(UTC) - timedelta(hours=1)),
+    )
+    world.chores["reviewed"] = made["id"]
+    done = expect(await http.post(f"{world.chore_url('reviewed')}/complete", json={}, headers=child.headers), 201)
+    world.chores["pending"] = f"{world.chore_url('reviewed')}/completions/{done['id']}"
+
+
 async def second_member_away(http: httpx.AsyncClient, world: World, me: Person) -> None:
     owner = world.people["owner"]
     expect(await http.put(f"{world.member_url('member2')}/away", json=period(), headers=owner.headers), 200)
@@ -177,6 +195,11 @@ CELLS: dict[str, Cell] = {
     ),
     "chore.complete_own": Cell(
         201, lambda http, w, me: http.post(f"{w.chore_url('mine')}/complete", json={}, headers=me.headers), my_chore
+    ),
+    "chore.approve": Cell(
+        200,
+        lambda http, w, me: http.post(f"{w.chores['pending']}/approve", headers=me.headers),
+        a_childs_pending_completion,
     ),
     # points and rewards
     "points.read": Cell(

@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Literal, get_args
 
 import orjson
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from google.protobuf.field_mask_pb2 import FieldMask
 from hearth.task.v1 import task_pb2
 
-from gateway import converters, responses, schemas
+from gateway import converters, i18n, responses, schemas
 from gateway import openapi as doc
 from gateway.auth import CurrentCaller
 from gateway.etags import IfMatch, IfNoneMatch, etag_header, if_match_etag, none_match, not_modified, tagged
+from gateway.problems import item_problem
 from gateway.rendered import RenderedBodies
 from gateway.routes import ClientsDep, IdempotencyKey
 from gateway.schemas import PlainText, Timestamp
@@ -53,6 +54,67 @@ async def create_chore(
         )
     )
     return chore_response(chore, 201)
+
+
+@router.post(
+    "/households/{hid}/chores/batch",
+    summary="Create up to 500 chores: each item's result in order (`atomic`: all or nothing)",
+    description="Each item is validated as `POST …/chores` validates one, and its result is the chore or the problem "
+    "that request would have answered. Without `atomic`, every valid item is created; with it, one refused item and "
+    "none is (the valid ones answer 409 conflict). A body that is not a batch of chores at all (an unknown field, "
+    "more than 500 items) is refused whole with 422, naming `items[i].…`. With `Idempotency-Key`, a retry gets the "
+    "first answer and creates nothing again.",
+    responses=doc.documented(
+        {200: doc.body(responses.BatchResults, responses.BATCH_RESULTS, "Each item's result")}, 401, 403, 404, 413, 422
+    ),
+)
+async def batch_create_chores(
+    hid: HouseholdId,
+    body: schemas.ChoreBatchBody,
+    request: Request,
+    caller: CurrentCaller,
+    clients: ClientsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    response = await clients.chores.BatchCreateChores(
+        task_pb2.BatchCreateChoresRequest(
+            parent=f"households/{hid}", chores=[converters.chore_in(item) for item in body.items], atomic=body.atomic
+        )
+    )
+    language = i18n.language_of(request.scope)
+    return JSONResponse(
+        {
+            "results": [
+                {"index": index, "chore": converters.chore(result.chore)}
+                if result.HasField("chore")
+                else {"index": index, "error": item_problem(result.error, language)}
+                for index, result in enumerate(response.results)
+            ]
+        }
+    )
+
+
+@router.get(
+    "/users/me/agenda",
+    summary="The chores assigned to the caller in every household, by due time (overdue first; `?until=`)",
+    responses=doc.documented(
+        {200: doc.body(responses.ChorePage, responses.CHORE_PAGE, "A page of the caller's chores")}, 401, 422
+    ),
+)
+async def agenda(
+    caller: CurrentCaller,
+    clients: ClientsDep,
+    until: Annotated[Timestamp | None, Query(description="Only chores due before this instant")] = None,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+    page_token: Annotated[str, Query(max_length=2000), PlainText] = "",
+) -> JSONResponse:
+    message = task_pb2.ListAgendaRequest(page_size=page_size, page_token=page_token)
+    if until is not None:
+        message.until.CopyFrom(converters.time_in(until))
+    response = await clients.chores.ListAgenda(message)
+    return JSONResponse(
+        {"items": [converters.chore(c) for c in response.chores], "next_page_token": response.next_page_token}
+    )
 
 
 @router.get(
@@ -209,6 +271,12 @@ async def complete_chore(
     return JSONResponse(payload, status_code=201, headers={"ETag": etag_header(response.chore.etag)})
 
 
+ReviewStatus = Annotated[
+    Literal["approved", "pending", "rejected"] | None,
+    Query(description="Only completions of this review status"),
+]
+
+
 @router.get(
     "/households/{hid}/chores/{cid}/completions",
     summary="A chore's completion history, newest first",
@@ -223,10 +291,39 @@ async def list_completions(
     clients: ClientsDep,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
     page_token: Annotated[str, Query(max_length=2000), PlainText] = "",
+    status: ReviewStatus = None,
+) -> JSONResponse:
+    return await _completions(clients, f"households/{hid}/chores/{cid}", page_size, page_token, status)
+
+
+@router.get(
+    "/households/{hid}/completions",
+    summary="The completions of every chore of the household, newest first (`?status=pending`: what waits for "
+    "an adult's approval)",
+    responses=doc.documented(
+        {200: doc.body(responses.CompletionPage, responses.COMPLETION_PAGE, "A page of completions")}, 401, 404, 422
+    ),
+)
+async def list_household_completions(
+    hid: HouseholdId,
+    caller: CurrentCaller,
+    clients: ClientsDep,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+    page_token: Annotated[str, Query(max_length=2000), PlainText] = "",
+    status: ReviewStatus = None,
+) -> JSONResponse:
+    return await _completions(clients, f"households/{hid}/chores/-", page_size, page_token, status)
+
+
+async def _completions(
+    clients: ClientsDep, parent: str, page_size: int, page_token: str, status: str | None
 ) -> JSONResponse:
     response = await clients.chores.ListCompletions(
         task_pb2.ListCompletionsRequest(
-            parent=f"households/{hid}/chores/{cid}", page_size=page_size, page_token=page_token
+            parent=parent,
+            page_size=page_size,
+            page_token=page_token,
+            status=converters.REVIEW_STATUS_VALUES[status] if status else task_pb2.Completion.STATUS_UNSPECIFIED,
         )
     )
     return JSONResponse(
@@ -238,6 +335,65 @@ async def list_completions(
 
 
 CompletionId = Annotated[str, Path(max_length=64), PlainText]
+
+
+@router.post(
+    "/households/{hid}/chores/{cid}/completions/{completion_id}/approve",
+    summary="Approve a child's pending completion (adults): it counts from now on and earns its points",
+    responses=doc.documented(
+        {200: doc.body(responses.Completion, responses.COMPLETION, "The completion, approved")},
+        401,
+        403,
+        404,
+        409,
+        413,
+        422,
+    ),
+)
+async def approve_completion(
+    hid: HouseholdId,
+    cid: ChoreId,
+    completion_id: CompletionId,
+    caller: CurrentCaller,
+    clients: ClientsDep,
+    body: schemas.ReviewBody | None = None,
+) -> JSONResponse:
+    completion = await clients.chores.ApproveCompletion(
+        task_pb2.ApproveCompletionRequest(
+            name=f"households/{hid}/chores/{cid}/completions/{completion_id}", note=(body and body.note) or ""
+        )
+    )
+    return JSONResponse(converters.completion(completion))
+
+
+@router.post(
+    "/households/{hid}/chores/{cid}/completions/{completion_id}/reject",
+    summary="Reject a child's pending completion (adults): it never counts, and the occurrence opens again unless "
+    "the chore has moved on since (then it counts as missed)",
+    responses=doc.documented(
+        {200: doc.body(responses.Completion, responses.COMPLETION, "The completion, rejected")},
+        401,
+        403,
+        404,
+        409,
+        413,
+        422,
+    ),
+)
+async def reject_completion(
+    hid: HouseholdId,
+    cid: ChoreId,
+    completion_id: CompletionId,
+    caller: CurrentCaller,
+    clients: ClientsDep,
+    body: schemas.ReviewBody | None = None,
+) -> JSONResponse:
+    completion = await clients.chores.RejectCompletion(
+        task_pb2.RejectCompletionRequest(
+            name=f"households/{hid}/chores/{cid}/completions/{completion_id}", note=(body and body.note) or ""
+        )
+    )
+    return JSONResponse(converters.completion(completion))
 
 
 @router.post(

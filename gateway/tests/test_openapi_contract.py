@@ -484,6 +484,43 @@ async def test_real_responses_match_the_document(stack: Stack, api: Api, contrac
     await api.call("GET", occurrences, 200, token=kid.token, path=twelve_hours)
     await api.call("GET", occurrences, 422, token=kid.token, path=twelve_hours, params={"page_size": 0})
     await api.call("GET", occurrences, 404, token=outsider.token, path=twelve_hours)
+    # --- review: a child's completions of chores that require approval, approved and rejected ---
+    kids = {
+        "recurrence": {"kind": "once"},
+        "requires_approval": True,
+        "assignment": {"strategy": "fixed", "assignees": [kid.user_id]},
+    }
+    reviewed = f"{chore_url}/completions/{{completion_id}}"
+    household_completions = f"{API}/households/{{hid}}/completions"
+    for title, verdict in (("Tidy room", "approve"), ("Homework", "reject")):
+        kids_chore = (
+            await api.call("POST", chores, 201, token=alice.token, path=home, json={**kids, "title": title})
+        ).json()
+        pending = (
+            await api.call("POST", complete, 201, token=kid.token, path={**home, "cid": kids_chore["id"]})
+        ).json()
+        review_path = {**home, "cid": kids_chore["id"], "completion_id": pending["id"]}
+        await api.call("GET", household_completions, 200, token=alice.token, path=home, params={"status": "pending"})
+        await api.call("POST", f"{reviewed}/{verdict}", 403, token=kid.token, path=review_path)
+        await api.call("POST", f"{reviewed}/{verdict}", 404, token=outsider.token, path=review_path)
+        await api.call("POST", f"{reviewed}/{verdict}", 422, token=alice.token, path=review_path, json={"x": 1})
+        await api.call("POST", f"{reviewed}/{verdict}", 200, token=alice.token, path=review_path, json={"note": "ok"})
+        other = "reject" if verdict == "approve" else "approve"
+        await api.call("POST", f"{reviewed}/{other}", 409, token=alice.token, path=review_path)
+    await api.call("GET", household_completions, 404, token=outsider.token, path=home)
+    # --- batch and agenda ---
+    batch = f"{API}/households/{{hid}}/chores/batch"
+    two = {"items": [unassigned, {**unassigned, "assignment": {"strategy": "fixed", "assignees": [outsider.user_id]}}]}
+    await api.call("POST", batch, 200, token=alice.token, path=home, json=two)
+    await api.call("POST", batch, 200, token=alice.token, path=home, json={**two, "atomic": True})
+    await api.call("POST", batch, 403, token=kid.token, path=home, json=two)
+    await api.call("POST", batch, 404, token=outsider.token, path=home, json=two)
+    await api.call("POST", batch, 422, token=alice.token, path=home, json={"items": []})
+    agenda = f"{API}/users/me/agenda"
+    await api.call("GET", agenda, 200, token=bob.token)
+    await api.call("GET", agenda, 200, token=bob.token, params={"until": rfc3339(datetime.now(UTC)), "page_size": 1})
+    await api.call("GET", agenda, 422, token=bob.token, params={"page_size": 0})
+    await api.call("GET", household_completions, 422, token=alice.token, path=home, params={"status": "maybe"})
 
     archived = {**home, "cid": made[-1]["id"]}
     await api.call("DELETE", chore_url, 412, token=alice.token, path=archived, headers={"If-Match": '"stale"'})

@@ -84,6 +84,15 @@ async def on_chore_completed(session: AsyncSession, event: Event[events_pb2.Chor
     )
 
 
+async def on_completion_undone(session: AsyncSession, event: Event[events_pb2.CompletionUndone]) -> None:
+    """An undone completion did not happen: the notifications that told of it go from every inbox, read or not.
+    (Task publishes completion.undone after the chore.completed it takes back, on the same stream: the order holds.
+    A pending completion undone was never told of: nothing to delete.)"""
+    undone = event.payload
+    household_id = required_id(undone.household_id, event.household_id)
+    await NotificationRepository(session).forget_completion(household_id, str(required_id(undone.completion_id)))
+
+
 async def on_user_deleted(session: AsyncSession, event: Event[events_pb2.UserDeleted]) -> None:
     """The account is gone: erase what notify holds about the person, and their name from others' inboxes."""
     await privacy.erase_user(session, required_id(event.payload.user_id), at=event.occurred_at)
@@ -100,6 +109,7 @@ HANDLERS: Handlers = combine(
         events_pb2.MemberJoined: on_member_joined,
         events_pb2.UserUpdated: on_user_updated,
         events_pb2.ChoreCompleted: on_chore_completed,
+        events_pb2.CompletionUndone: on_completion_undone,
         events_pb2.UserDeleted: on_user_deleted,
         events_pb2.HouseholdDeleted: on_household_deleted,
     },

@@ -80,6 +80,8 @@ class Notification(Base):
         sa.Index("ix_notifications_household_id", "household_id"),
         # user.deleted finds the notifications that name the person as the actor (services.notify.privacy).
         sa.Index("ix_notifications_actor", sa.text("(data ->> 'completed_by')")),
+        # completion.undone deletes the notifications of the completion it takes back (services.notify.consumers).
+        sa.Index("ix_notifications_completion", sa.text("(data ->> 'completion_id')")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)

@@ -88,6 +88,16 @@ class NotificationRepository:
         query = query.order_by(Notification.create_time.desc(), Notification.id.desc()).limit(limit)
         return list(await self._session.scalars(query))
 
+    async def forget_completion(self, household_id: uuid.UUID, completion_id: str) -> int:
+        """Delete, from every inbox, the notifications telling of the completion (ix_notifications_completion)."""
+        result = await self._session.execute(
+            sa.delete(Notification).where(
+                Notification.data["completion_id"].astext == completion_id,
+                Notification.household_id == household_id,
+            )
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
     async def mark_read(self, user_id: uuid.UUID, notification_id: uuid.UUID, at: datetime) -> Notification | None:
         """Mark one of `user_id`'s notifications read (keeping the first read time); None when there is none such."""
         result = await self._session.scalars(

@@ -36,11 +36,14 @@ from services.task.inputs import (
 )
 from services.task.models import (
     ACTIVE,
+    APPROVED,
     ARCHIVED,
     DONE,
     OUTCOME_DONE,
     OUTCOME_MISSED,
     OUTCOME_SKIPPED,
+    PENDING,
+    REJECTED,
     Chore,
     Completion,
     Occurrence,
@@ -59,6 +62,13 @@ OUTCOMES = {
     OUTCOME_SKIPPED: task_pb2.Occurrence.SKIPPED,
     OUTCOME_MISSED: task_pb2.Occurrence.MISSED,
 }
+# A completion's review (models.Completion.status) on the wire, and back (ListCompletions' status filter).
+REVIEW_STATUSES = {
+    APPROVED: task_pb2.Completion.APPROVED,
+    PENDING: task_pb2.Completion.PENDING,
+    REJECTED: task_pb2.Completion.REJECTED,
+}
+REVIEW_STATUS_NAMES = {value: key for key, value in REVIEW_STATUSES.items()}
 ALL_CHORES = "-"  # AIP-159: households/{h}/chores/- lists completions of every chore
 
 Recurrence = task_pb2.Recurrence
@@ -349,10 +359,15 @@ def completion_to_proto(completion: Completion) -> task_pb2.Completion:
         points=completion.points,
         on_time=completion.on_time,
         recorder=user_name(completion.recorder_id),
+        status=REVIEW_STATUSES[completion.status],
+        reviewer=user_name(completion.reviewer_id) if completion.reviewer_id is not None else "",
+        review_note=completion.review_note,
+        assignee=user_name(completion.assignee_id) if completion.assignee_id is not None else "",
     )
     _set_time(message.complete_time, completion.complete_time)
     _set_time(message.due_time, completion.due_time)
     _set_time(message.create_time, completion.create_time)
+    _set_time(message.review_time, completion.review_time)
     return message
 
 

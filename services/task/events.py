@@ -6,13 +6,14 @@ the event type follows from the payload (the catalogue, kit.catalogue).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from hearth.events.v1 import events_pb2
 
-from services.task.models import Chore, Completion
+from services.task.models import APPROVED, Chore, Completion
 
 
 def _set(target: Timestamp, value: datetime | None) -> None:
@@ -37,7 +38,8 @@ def chore_created(chore: Chore) -> events_pb2.ChoreCreated:
 
 
 def chore_completed(chore: Chore, completion: Completion) -> events_pb2.ChoreCompleted:
-    """`chore` after the completion was applied: its next due time and next assignee (none once done)."""
+    """`chore` after the completion was applied: its next due time and next assignee (none once done); for a pending
+    completion approved later, the chore as it is at the approval."""
     payload = events_pb2.ChoreCompleted(
         household_id=str(chore.household_id),
         chore_id=str(chore.id),
@@ -106,7 +108,52 @@ def completion_undone(chore: Chore, completion: Completion) -> events_pb2.Comple
         completion_id=str(completion.id),
         title=chore.title,
         completed_by=str(completion.completed_by),
+        # What is taken back: nothing for a pending completion, which had earned nothing yet.
+        points=completion.points if completion.status == APPROVED else 0,
+        assignee_id=_id(chore.assignee_id),
+    )
+    _set(payload.next_due_at, chore.next_due_time)
+    return payload
+
+
+def completion_submitted(chore: Chore, completion: Completion) -> events_pb2.CompletionSubmitted:
+    payload = events_pb2.CompletionSubmitted(
+        household_id=str(chore.household_id),
+        chore_id=str(chore.id),
+        completion_id=str(completion.id),
+        title=chore.title,
+        completed_by=str(completion.completed_by),
         points=completion.points,
+    )
+    _set(payload.completed_at, completion.complete_time)
+    return payload
+
+
+def completion_approved(chore: Chore, completion: Completion, reviewer: uuid.UUID) -> events_pb2.CompletionApproved:
+    return events_pb2.CompletionApproved(
+        household_id=str(chore.household_id),
+        chore_id=str(chore.id),
+        completion_id=str(completion.id),
+        title=chore.title,
+        completed_by=str(completion.completed_by),
+        approved_by=str(reviewer),
+        points=completion.points,
+    )
+
+
+def completion_rejected(
+    chore: Chore, completion: Completion, reviewer: uuid.UUID, *, reopened: bool
+) -> events_pb2.CompletionRejected:
+    """`chore` after the rejection (reopened: its schedule as before the completion)."""
+    payload = events_pb2.CompletionRejected(
+        household_id=str(chore.household_id),
+        chore_id=str(chore.id),
+        completion_id=str(completion.id),
+        title=chore.title,
+        completed_by=str(completion.completed_by),
+        rejected_by=str(reviewer),
+        note=completion.review_note,
+        reopened=reopened,
         assignee_id=_id(chore.assignee_id),
     )
     _set(payload.next_due_at, chore.next_due_time)

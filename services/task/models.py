@@ -29,6 +29,9 @@ STATES = (ACTIVE, DONE, ARCHIVED)
 # How an occurrence ended (Occurrence.outcome).
 OUTCOME_DONE, OUTCOME_SKIPPED, OUTCOME_MISSED = "done", "skipped", "missed"
 OUTCOMES = (OUTCOME_DONE, OUTCOME_SKIPPED, OUTCOME_MISSED)
+# A completion's review (Completion.status): only an approved one counts (points, stats, the rotation's tallies).
+APPROVED, PENDING, REJECTED = "approved", "pending", "rejected"
+REVIEW_STATUSES = (APPROVED, PENDING, REJECTED)
 
 # The chores the background scans look at (services.task.jobs), as partial-index predicates.
 ACTIVE_SQL = "state = 'active'"
@@ -52,6 +55,10 @@ class Chore(Base):
         sa.Index("ix_chores_household_id_state_title_id", "household_id", "state", "title", "id"),
         # Filters: assignee (also "my chores by due time"), category, label, full text.
         sa.Index("ix_chores_household_id_assignee_id_next_due_time", "household_id", "assignee_id", "next_due_time"),
+        # A person's agenda across households (ListAgenda): their active chores by due time.
+        sa.Index(
+            "ix_chores_agenda", "assignee_id", "next_due_time", "id", postgresql_where=sa.text("state = 'active'")
+        ),
         sa.Index("ix_chores_household_id_category", "household_id", "category"),
         sa.Index("ix_chores_labels", "labels", postgresql_using="gin"),
         sa.Index("ix_chores_search", "search", postgresql_using="gin"),
@@ -114,6 +121,17 @@ class Completion(Base):
         sa.Index("ix_completions_recorder_id", "recorder_id"),
         # The occurrences a person held (erasure on user.deleted).
         sa.Index("ix_completions_assignee_id", "assignee_id"),
+        sa.CheckConstraint(f"status IN {REVIEW_STATUSES!r}", name="status"),
+        # What waits for an adult's approval in a household (ListCompletions status=pending).
+        sa.Index(
+            "ix_completions_pending",
+            "household_id",
+            "complete_time",
+            "id",
+            postgresql_where=sa.text("status = 'pending'"),
+        ),
+        # The reviews a person made (erasure on user.deleted).
+        sa.Index("ix_completions_reviewer_id", "reviewer_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -135,6 +153,12 @@ class Completion(Base):
     due_time: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
     on_time: Mapped[bool] = mapped_column(sa.Boolean, nullable=False)
     create_time: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+    # The review (APPROVED at once unless the chore requires approval and a child recorded it), and who decided,
+    # when and why (None / "" until then, or when no review was needed).
+    status: Mapped[str] = mapped_column(sa.Text, nullable=False, server_default=APPROVED)
+    reviewer_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    review_time: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    review_note: Mapped[str] = mapped_column(sa.Text, nullable=False, server_default="")
 
 
 class Occurrence(Base):

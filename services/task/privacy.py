@@ -7,6 +7,8 @@ On user.deleted (`erase_user`) the household keeps its history, attributed to a 
 - completions they did or recorded stay (the household's counts, points and times do not change); `completed_by`
   and `recorder_id` become `DELETED_USER`, and the note and photo of each such completion are cleared: free text
   and a picture written, taken or uploaded by or about the person are theirs, not the household's;
+- completions they approved or rejected keep the decision; `reviewer_id` becomes `DELETED_USER` and the review
+  note is cleared (as it is on completions they did or recorded);
 - completions of occurrences they held (`assignee_id`, what least_assigned counts) keep their note: only the id
   becomes `DELETED_USER`;
 - chores they created stay, `creator_id` `DELETED_USER`; title and description are the household's (the
@@ -149,11 +151,19 @@ async def erase_user(session: AsyncSession, user_id: uuid.UUID, *, now: datetime
             recorder_id=sa.case((Completion.recorder_id == user_id, DELETED_USER), else_=Completion.recorder_id),
             note="",
             photo="",
+            review_note="",  # the reviewer's words about their work are about them
         )
         .returning(Completion.household_id)
         .execution_options(synchronize_session=False)
     )
     erased.households.update(result.scalars())
+    # The reviews they made: the decision stays (it decided what counts), their id and words do not.
+    await session.execute(
+        sa.update(Completion)
+        .where(Completion.reviewer_id == user_id)
+        .values(reviewer_id=DELETED_USER, review_note="")
+        .execution_options(synchronize_session=False)
+    )
     # Having held an occurrence someone else completed is no reason to clear that person's note.
     await session.execute(
         sa.update(Completion)
@@ -247,6 +257,14 @@ async def export_user(session: AsyncSession, user_id: uuid.UUID) -> dict[str, An
             .order_by(Completion.complete_time, Completion.id)
         )
     ).all()
+    reviewed = (
+        await session.execute(
+            sa.select(Completion, Chore.title)
+            .join(Chore, Chore.id == Completion.chore_id)
+            .where(Completion.reviewer_id == user_id)
+            .order_by(Completion.review_time, Completion.id)
+        )
+    ).all()
     occurrences = (
         await session.execute(
             sa.select(Occurrence, Chore.title)
@@ -276,6 +294,11 @@ async def export_user(session: AsyncSession, user_id: uuid.UUID) -> dict[str, An
         "completions": [
             {**_resource(converters.completion_to_proto(completion)), "chore_title": title}
             for completion, title in completions
+        ],
+        # Others' completions they approved or rejected.
+        "completions_reviewed": [
+            {**_resource(converters.completion_to_proto(completion)), "chore_title": title}
+            for completion, title in reviewed
         ],
         "occurrences": [
             {**_resource(converters.occurrence_to_proto(occurrence)), "chore_title": title}

@@ -17,7 +17,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kit import outbox
 from kit.repository import Cursor, keyset
 from services.task.assignment import COUNTING, WINDOW, Assignment, AwayPeriod, Tally
-from services.task.models import ACTIVE, DUE_KEY_SQL, Away, CalendarFeed, Chore, Completion, Occurrence
+from services.task.models import (
+    ACTIVE,
+    APPROVED,
+    DUE_KEY_SQL,
+    OUTCOME_MISSED,
+    REJECTED,
+    Away,
+    CalendarFeed,
+    Chore,
+    Completion,
+    Occurrence,
+)
 
 ChoreOrder = Literal["due_at", "created_at", "points", "title"]
 # Where "no due time" (a done one-off chore) sorts: last. A cursor holds None for it (see `sort_value`).
@@ -186,12 +197,26 @@ class ChoreRepository:
         query = page_query(household_id, where, order=order, descending=descending, after=after, limit=limit)
         return list(await self._rows(query))
 
+    async def agenda(
+        self, user_id: uuid.UUID, *, until: datetime | None, after: Cursor | None, limit: int
+    ) -> list[ChoreRow]:
+        """The active chores assigned to `user_id` in any household, by (next due time, id), strictly after the
+        `after` cursor: RESOURCE_COLUMNS rows (ix_chores_agenda)."""
+        return list(await self._rows(agenda_query(user_id, until=until, after=after, limit=limit)))
+
     async def _rows(self, query: sa.Select[Any]) -> sa.CursorResult[Any]:
         """A Core select run on the session's connection (its transaction), past the ORM's result machinery:
         plain rows, none of the ORM's per-row loading."""
         connection = await self._session.connection()
         result: sa.CursorResult[Any] = await connection.execute(query)
         return result
+
+
+def agenda_query(user_id: uuid.UUID, *, until: datetime | None, after: Cursor | None, limit: int) -> sa.Select[Any]:
+    query = sa.select(*RESOURCE_COLUMNS).where(Chore.assignee_id == user_id, Chore.state == ACTIVE)
+    if until is not None:
+        query = query.where(Chore.next_due_time < until)
+    return keyset(query, (Chore.next_due_time.expression, Chore.id.expression), after=after, limit=limit)
 
 
 def page_query(
@@ -235,8 +260,10 @@ class CompletionRepository:
         connection = await self._session.connection()
         await connection.execute(_RECORD_COMPLETION, params)
 
-    async def get(self, household_id: uuid.UUID, completion_id: uuid.UUID) -> Completion | None:
+    async def get(self, household_id: uuid.UUID, completion_id: uuid.UUID, *, lock: bool = False) -> Completion | None:
         query = sa.select(Completion).where(Completion.id == completion_id, Completion.household_id == household_id)
+        if lock:
+            query = query.with_for_update()
         return (await self._session.scalars(query)).one_or_none()
 
     async def delete(self, completion: Completion) -> None:
@@ -247,7 +274,11 @@ class CompletionRepository:
         """The complete times of the chore's newest `limit` completions (what an adaptive schedule learns from)."""
         query = (
             sa.select(Completion.complete_time)
-            .where(Completion.household_id == household_id, Completion.chore_id == chore_id)
+            .where(
+                Completion.household_id == household_id,
+                Completion.chore_id == chore_id,
+                Completion.status != REJECTED,  # what was not done is no interval to learn from
+            )
             .order_by(Completion.complete_time.desc())
             .limit(limit)
         )
@@ -260,12 +291,15 @@ class CompletionRepository:
         *,
         after: Cursor | None,
         limit: int,
+        status: str | None = None,
     ) -> list[Completion]:
         """Newest first, of one chore or (chore_id None) of the whole household, strictly after the `after`
-        cursor (complete time, id)."""
+        cursor (complete time, id); only those of review `status` when given."""
         query: sa.Select[Any] = sa.select(Completion).where(Completion.household_id == household_id)
         if chore_id is not None:
             query = query.where(Completion.chore_id == chore_id)
+        if status is not None:
+            query = query.where(Completion.status == status)
         order = (Completion.complete_time.expression, Completion.id.expression)
         return list(await self._session.scalars(keyset(query, order, after=after, limit=limit, descending=True)))
 
@@ -282,6 +316,19 @@ class OccurrenceRepository:
         await connection.execute(
             sa.insert(_occurrences).values({column.name: getattr(occurrence, column.name) for column in _occurrences.c})
         )
+
+    async def delete(self, occurrence: Occurrence) -> None:
+        """Delete the row of an occurrence that is open again (a rejected completion reopened it)."""
+        await self._session.execute(sa.delete(Occurrence).where(Occurrence.id == occurrence.id))
+
+    async def missed(self, chore_id: uuid.UUID, due_time: datetime) -> bool:
+        """Whether the chore's occurrence due at `due_time` has been marked missed (by the miss scan)."""
+        found = await self._session.scalar(
+            sa.select(sa.literal(True)).where(
+                Occurrence.chore_id == chore_id, Occurrence.due_time == due_time, Occurrence.outcome == OUTCOME_MISSED
+            )
+        )
+        return bool(found)
 
     async def of_completion(self, completion_id: uuid.UUID) -> Occurrence | None:
         query = sa.select(Occurrence).where(Occurrence.completion_id == completion_id)
@@ -356,19 +403,25 @@ class Tallies:
         scope: sa.ColumnElement[bool] = sa.and_(
             Completion.household_id == household_id, Completion.chore_id == chore_id
         )
+        # A rejected completion never counts; a pending one counts as done (the rotation moved on when it was made)
+        # but has earned no points yet.
+        counted = Completion.status != REJECTED
         if strategy == "least_points":  # the household's points, not the chore's (see services.task.assignment)
             value, scope = sa.func.sum(Completion.points), Completion.household_id == household_id
+            counted = Completion.status == APPROVED
         elif strategy == "least_assigned":
             who = Completion.assignee_id.expression
         rows = await self._session.execute(
-            sa.select(who, value).where(scope, Completion.complete_time >= since, who.in_(members)).group_by(who)
+            sa.select(who, value)
+            .where(scope, counted, Completion.complete_time >= since, who.in_(members))
+            .group_by(who)
         )
         return {member: int(total) for member, total in rows.all()}
 
     async def _last_completer(self, chore_id: uuid.UUID) -> uuid.UUID | None:
         latest: uuid.UUID | None = await self._session.scalar(
             sa.select(Completion.completed_by)
-            .where(Completion.chore_id == chore_id)
+            .where(Completion.chore_id == chore_id, Completion.status != REJECTED)
             .order_by(Completion.complete_time.desc(), Completion.id.desc())
             .limit(1)
         )

@@ -63,7 +63,10 @@ ended; the use cases are services.task.service's):
     snooze {until} (5)  | until; anchor and window unchanged   | unchanged         | none           | none (not ended)
     undo the latest (6) | back to D, with D's window           | back to D's       | taken back (2) | deleted
     undo older/changed  | unchanged: 409 conflict              | unchanged         | unchanged      | unchanged
-    approve / reject    | not built (requires_approval)        | not built         | not built      | not built
+    pending (10)        | as a completion's                    | moves on          | none yet       | done
+    approve (10)        | unchanged                            | unchanged         | the chore's    | unchanged
+    reject, unchanged   | back to D, with D's window           | back to D's       | none, ever     | deleted
+    reject, moved on    | unchanged                            | unchanged         | none, ever     | missed
     missed (7)          | first slot after the scan, when due  | on_miss (8)       | - penalty (9)  | missed (3)
 
 (1) the strategy's next (services.task.assignment.next_assignee), judged at the next due time; a chore rotating
@@ -85,6 +88,11 @@ ended; the use cases are services.task.service's):
     rotating daily/weekly keeps its turn's assignee either way.
 (9) miss_penalty_points from whoever held D (nobody: no penalty), once per occurrence (points.changed); a penalty is
     a debt, not a redemption: it may take the balance below zero.
+(10) a chore with requires_approval: a child's completion is pending (an adult's is approved at once) — the
+     schedule moves on as for any completion, but it earns nothing and is not yet a chore.completed. An adult
+     approves it (its points are booked then; chore.completed) or rejects it (it never counts): the occurrence opens
+     again as an undo would when nothing changed the chore since, else it stays ended and counts as missed. The same
+     decision twice is a no-op; the other one on a reviewed completion is 409 conflict (undo an approved one).
 
 Each row's test (in services/task/tests/test_lifecycle_rpc.py unless said otherwise):
 - complete early: test_lifecycle_complete_early
@@ -100,6 +108,7 @@ Each row's test (in services/task/tests/test_lifecycle_rpc.py unless said otherw
   test_advance_skips_an_away_member, test_a_penalty_is_deducted_once_and_may_leave_a_debt,
   test_a_one_off_chore_is_marked_once_and_stays_overdue, test_two_concurrent_scans_mark_each_occurrence_missed_once,
   test_a_long_outage_marks_one_occurrence_not_every_slot; a killed worker: tests/test_task_worker_kill.py
+- complete, pending / approve / reject (both cases): services/task/tests/test_review.py
 """
 
 from __future__ import annotations

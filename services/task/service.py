@@ -24,11 +24,19 @@ chore that is already done. A recurring chore's next occurrence cannot be comple
 (FAILED_PRECONDITION, reason NOT_DUE_YET, REST 409 `not_due_yet`: the window is scheduling's), checked after a
 retry is recognised, so a replayed request_id still gets its first answer. Archiving twice is a no-op.
 
-Events, each in the transaction of its change: CreateChore writes chore.created, CompleteChore
-chore.completed, UpdateChore chore.updated (naming the fields whose values changed; none when no value
-did) and DeleteChore chore.archived (not again when the chore is already archived); SkipChore chore.skipped,
-SnoozeChore chore.snoozed, DeleteCompletion (undo) completion.undone. CompleteChore and SkipChore also write the
-ended occurrence's row (models.Occurrence) in their transaction.
+Review (chores with `requires_approval`): a completion a child records is PENDING — the occurrence ends and the
+schedule moves on as for any completion, but it earns no points and is no chore.completed yet (CompleteChore writes
+completion.submitted instead); an adult approves it (its points are booked, chore.completed and completion.approved
+are written) or rejects it (completion.rejected; it never counts, and the occurrence opens again if nothing changed
+the chore since, else it stays ended as missed). A completion an adult records is approved at once: adults are the
+approvers. ListCompletions `status=PENDING` is what waits for approval.
+
+Events, each in the transaction of its change: CreateChore writes chore.created, CompleteChore chore.completed
+(completion.submitted when pending), UpdateChore chore.updated (naming the fields whose values changed; none when
+no value did) and DeleteChore chore.archived (not again when the chore is already archived); SkipChore
+chore.skipped, SnoozeChore chore.snoozed, DeleteCompletion (undo) completion.undone, ApproveCompletion
+chore.completed and completion.approved, RejectCompletion completion.rejected. CompleteChore and SkipChore also
+write the ended occurrence's row (models.Occurrence) in their transaction.
 
 Assignment (services.task.assignment): CreateChore, UpdateChore (when it sets the assignment: the rotation goes on
 from the current assignee) and CompleteChore choose the assignee from what `repository.Tallies` reads in the same
@@ -67,6 +75,7 @@ from kit.errors import (
     Conflict,
     FieldViolation,
     Gone,
+    HearthError,
     NotDueYet,
     NotFound,
     PermissionDenied,
@@ -83,11 +92,15 @@ from services.task.inputs import ME, ChoreInput, ChoreUpdate, CompleteInput, Lis
 from services.task.lists import ChoreLists
 from services.task.models import (
     ACTIVE,
+    APPROVED,
     ARCHIVED,
     COMPLETION_POINTS,
     DONE,
     OUTCOME_DONE,
+    OUTCOME_MISSED,
     OUTCOME_SKIPPED,
+    PENDING,
+    REJECTED,
     UNDO,
     Chore,
     Completion,
@@ -116,6 +129,10 @@ _CHORE_CURSOR: dict[ChoreOrder, Sequence[pagination.CursorPart]] = {
     "title": (pagination.Text(), pagination.Uuid()),
 }
 _COMPLETION_CURSOR: Sequence[pagination.CursorPart] = (pagination.Timestamp(), pagination.Uuid())
+# An agenda shows active chores only, and an active chore always has a due time.
+_AGENDA_CURSOR: Sequence[pagination.CursorPart] = (pagination.Timestamp(), pagination.Uuid())
+# The most chores one BatchCreateChores may hold.
+BATCH_LIMIT = 500
 # A row of a chore's history (a completion, an occurrence).
 _Row = TypeVar("_Row")
 
@@ -240,6 +257,17 @@ def _open_occurrence(chore: Chore, now: datetime) -> datetime:
     return chore.next_due_time
 
 
+def _restore(chore: Chore, occurrence: Occurrence, *, now: datetime) -> None:
+    """Put `chore`'s schedule back to what it was before `occurrence` ended (undo; a rejection that reopens it)."""
+    chore.next_due_time = occurrence.prior_next_due_time
+    chore.open_time = occurrence.prior_open_time
+    chore.assignee_id = occurrence.prior_assignee_id
+    chore.state = occurrence.prior_state
+    chore.last_completion_time = occurrence.prior_last_completion_time
+    chore.version += 1
+    chore.update_time = now
+
+
 class ChoreService:
     def __init__(
         self,
@@ -286,11 +314,31 @@ class ChoreService:
             errors.request_id(request_id)
         creator_id = caller_id()
         now = self._clock()
+        chore, assignment = await self._new_chore(household_id, data, zone(membership.time_zone), creator_id, now)
+        async with self._lists.writing(self._sessions, household_id) as session:
+            repository = ChoreRepository(session)
+            earlier = await idempotency.claim(
+                session,
+                scope="CreateChore",
+                caller=creator_id,
+                request_id=request_id,
+                fingerprint=idempotency.fingerprint(household_id, data),
+                resource_id=chore.id,
+            )
+            if earlier is not None:  # a retry: the first answer, and no second event
+                return await self._chore(repository, household_id, earlier)
+            await self._insert(session, chore, assignment, now)
+        return chore
+
+    async def _new_chore(
+        self, household_id: uuid.UUID, data: ChoreInput, tz: tzinfo, creator_id: uuid.UUID, now: datetime
+    ) -> tuple[Chore, assigning.Assignment]:
+        """The chore `data` describes, validated (INVALID_ARGUMENT), not yet stored or assigned."""
         changes = await self._validated(household_id, data, UPDATABLE, now)
         assert changes.recurrence is not None  # or it raised
         assert changes.assignment is not None
         start = changes.next_due_time or now
-        due = scheduling.first_due(changes.recurrence, start=start, tz=zone(membership.time_zone))
+        due = scheduling.first_due(changes.recurrence, start=start, tz=tz)
         if due is None:
             raise validation.never_due(changes.recurrence)
         chore = Chore(
@@ -310,24 +358,54 @@ class ChoreService:
             update_time=now,
             version=1,
         )
+        return chore, changes.assignment
+
+    async def _insert(
+        self, session: AsyncSession, chore: Chore, assignment: assigning.Assignment, now: datetime
+    ) -> None:
+        """Store a new chore with its first assignee and its chore.created event (the caller's transaction)."""
+        assert chore.next_due_time is not None
+        tally = await Tallies(session).tally(chore.household_id, None, assignment, now=now)
+        chore.assignee_id = assigning.initial_assignee(assignment, at=chore.next_due_time, tally=tally, rng=self._rng)
+        ChoreRepository(session).add(chore)
+        await session.flush()
+        await add_event(session, events.chore_created(chore), household_id=chore.household_id)
+
+    async def batch_create_chores(
+        self, household_id: uuid.UUID, items: Sequence[ChoreInput], *, atomic: bool = False
+    ) -> list[Chore | HearthError]:
+        """Create up to BATCH_LIMIT chores (chore.create), each validated as CreateChore validates one; the result of
+        each item in order — its chore, or the error CreateChore would have raised for it. `atomic`: one refused
+        item and none is created (the valid ones answer ABORTED, naming the refused items); otherwise the valid ones
+        are created and the refused ones say why. Either way the created chores are written in one transaction,
+        each with its chore.created event. (No request_id: a retried batch is recognised by the gateway's
+        Idempotency-Key, which keeps the whole response.)"""
+        _annotate(household_id)
+        membership = await self._membership.require(household_id, roles=PERMISSIONS["chore.create"])
+        with Violations() as errors:
+            if not items:
+                errors.add("chores", "at least one chore is required")
+            elif len(items) > BATCH_LIMIT:
+                errors.add("chores", f"at most {BATCH_LIMIT} chores in one batch")
+        creator_id = caller_id()
+        now = self._clock()
+        tz = zone(membership.time_zone)
+        results: list[tuple[Chore, assigning.Assignment] | HearthError] = []
+        for data in items:
+            try:
+                results.append(await self._new_chore(household_id, data, tz, creator_id, now))
+            except HearthError as refused:  # its field paths are the item's own, as CreateChore would name them
+                results.append(refused)
+        failed = [index for index, result in enumerate(results) if isinstance(result, HearthError)]
+        if atomic and failed:
+            shown = ", ".join(str(index) for index in failed[:10]) + (" …" if len(failed) > 10 else "")
+            aborted = Conflict(f"not created: this atomic batch has refused items ({shown})")
+            return [result if isinstance(result, HearthError) else aborted for result in results]
         async with self._lists.writing(self._sessions, household_id) as session:
-            repository = ChoreRepository(session)
-            earlier = await idempotency.claim(
-                session,
-                scope="CreateChore",
-                caller=creator_id,
-                request_id=request_id,
-                fingerprint=idempotency.fingerprint(household_id, data),
-                resource_id=chore.id,
-            )
-            if earlier is not None:  # a retry: the first answer, and no second event
-                return await self._chore(repository, household_id, earlier)
-            tally = await Tallies(session).tally(household_id, None, changes.assignment, now=now)
-            chore.assignee_id = assigning.initial_assignee(changes.assignment, at=due, tally=tally, rng=self._rng)
-            repository.add(chore)
-            await session.flush()
-            await add_event(session, events.chore_created(chore), household_id=household_id)
-        return chore
+            for result in results:
+                if not isinstance(result, HearthError):
+                    await self._insert(session, *result, now)
+        return [result if isinstance(result, HearthError) else result[0] for result in results]
 
     @staticmethod
     async def _chore(repository: ChoreRepository, household_id: uuid.UUID, chore_id: uuid.UUID) -> Chore:
@@ -404,6 +482,31 @@ class ChoreService:
             parts=(fingerprint, query.page_token, pagination.page_size(query.page_size)),
             render=read,
         )
+
+    async def list_agenda(self, *, until: datetime | None, page_size: int = 0, page_token: str = "") -> Page[ChoreRow]:
+        """The caller's agenda: the active chores assigned to them in every household, by due time then id (keyset
+        pages), only those due before `until` when given. A chore of a household they are no longer a member of
+        (its reassignment still on its way from the user service's event) is left out: each household on a page is
+        checked with the membership cache, as every household read is."""
+        caller = caller_id()
+        with Violations() as errors:
+            if until is not None and not timestamps.in_range(until):
+                errors.add("until", timestamps.RANGE_MESSAGE)
+        fingerprint = pagination.fingerprint("agenda", str(caller), until.isoformat() if until else "")
+        async with self._sessions() as session:
+            chores = ChoreRepository(session)
+            found = await page(
+                lambda after, limit: chores.agenda(caller, until=until, after=after, limit=limit),
+                page_size=page_size,
+                page_token=page_token,
+                query=fingerprint,
+                cursor=_AGENDA_CURSOR,
+                key=lambda chore: (chore.next_due_time, chore.id),
+            )
+        households = list({row.household_id for row in found.items})
+        members = await asyncio.gather(*(self._membership.get(household, caller) for household in households))
+        mine = {household for household, member in zip(households, members, strict=True) if member is not None}
+        return replace(found, items=[row for row in found.items if row.household_id in mine])
 
     async def update_chore(self, household_id: uuid.UUID, chore_id: uuid.UUID, update: ChoreUpdate) -> Chore:
         _annotate(household_id, chore_id)
@@ -560,6 +663,11 @@ class ChoreService:
                 due_time=change.due,
                 on_time=change.on_time,
                 create_time=now,
+                # A child's word needs an adult's approval where the chore asks for it; an adult's is the approval.
+                status=PENDING if chore.requires_approval and not adult else APPROVED,
+                reviewer_id=None,
+                review_time=None,
+                review_note="",
             )
             chore.next_due_time = change.next_due
             chore.open_time = scheduling.opens_at(due=change.due, next_due=change.next_due, ended_at=now)
@@ -568,10 +676,16 @@ class ChoreService:
             chore.last_completion_time = change.last_completion_time
             chore.version += 1
             chore.update_time = now
-            envelope = new_envelope(events.chore_completed(chore, completion), household_id=household_id)
-            await completions.record(completion, chore, envelope)
+            # A pending completion is not yet a chore.completed (notify and analytics count those): that is published
+            # when it is approved (review_completion), and never when it is rejected.
+            payload = (
+                events.completion_submitted(chore, completion)
+                if completion.status == PENDING
+                else events.chore_completed(chore, completion)
+            )
+            await completions.record(completion, chore, new_envelope(payload, household_id=household_id))
             await OccurrenceRepository(session).add(occurrence)
-            if completion.points:
+            if completion.points and completion.status == APPROVED:
                 await points.record(
                     session,
                     household_id,
@@ -585,15 +699,22 @@ class ChoreService:
         return CompleteResult(completion, chore)
 
     async def list_completions(
-        self, household_id: uuid.UUID, chore_id: uuid.UUID | None, *, page_size: int = 0, page_token: str = ""
+        self,
+        household_id: uuid.UUID,
+        chore_id: uuid.UUID | None,
+        *,
+        page_size: int = 0,
+        page_token: str = "",
+        status: str | None = None,
     ) -> Page[Completion]:
-        """Completions of one chore, or (chore_id None) of every chore of the household, newest first."""
+        """Completions of one chore, or (chore_id None) of every chore of the household, newest first; only those of
+        review `status` when given (PENDING: what waits for an adult's approval)."""
         return await self._history(
             household_id,
             chore_id,
-            "completions",
+            "completions" if status is None else f"completions:{status}",
             lambda session, after, limit: CompletionRepository(session).page(
-                household_id, chore_id, after=after, limit=limit
+                household_id, chore_id, after=after, limit=limit, status=status
             ),
             lambda completion: (completion.complete_time, completion.id),
             page_size=page_size,
@@ -755,21 +876,17 @@ class ChoreService:
                 raise NotFound("completion not found")
             if not adult and caller not in (completion.completed_by, completion.recorder_id):
                 raise PermissionDenied("a child may only undo their own completions")
+            if completion.status == REJECTED:
+                raise Conflict("a rejected completion cannot be undone: it never counted")
             occurrence = await OccurrenceRepository(session).of_completion(completion.id)
             if occurrence is None or occurrence.after_version != chore.version:
                 raise Conflict(
                     "only the chore's latest completion can be undone, and only while nothing else changed the chore"
                 )
-            chore.next_due_time = occurrence.prior_next_due_time
-            chore.open_time = occurrence.prior_open_time
-            chore.assignee_id = occurrence.prior_assignee_id
-            chore.state = occurrence.prior_state
-            chore.last_completion_time = occurrence.prior_last_completion_time
-            chore.version += 1
-            chore.update_time = self._clock()
+            _restore(chore, occurrence, now=self._clock())
             await repository.write_schedule(chore)
             await completions.delete(completion)
-            if completion.points:
+            if completion.points and completion.status == APPROVED:  # a pending one earned nothing yet
                 # The ledger is append-only: the points the completion earned are taken back by an entry of their own.
                 await points.record(
                     session,
@@ -783,6 +900,82 @@ class ChoreService:
                 )
             await add_event(session, events.completion_undone(chore, completion), household_id=household_id)
         return chore
+
+    async def review_completion(
+        self, household_id: uuid.UUID, chore_id: uuid.UUID, completion_id: uuid.UUID, *, approve: bool, note: str = ""
+    ) -> Completion:
+        """Approve or reject a pending completion (adults: chore.approve; the lifecycle: scheduling's table).
+
+        Approving books its points and publishes chore.completed (with completion.approved): from now on it counts
+        as if it had been approved when it was made. Rejecting publishes completion.rejected; it never counts, and
+        the occurrence opens again (its due time, window, assignee and state as before the completion, its row gone)
+        when nothing changed the chore since — else the chore has moved on (a later completion, skip, snooze or
+        edit) and the occurrence stays ended, as missed. The same decision again is a no-op (a retried request
+        gets the completion as it is, and no second event); the other decision on a reviewed completion is ABORTED
+        (REST 409): undo an approved one instead."""
+        _annotate(household_id, chore_id)
+        await self._membership.require(household_id, roles=PERMISSIONS["chore.approve"])
+        with Violations() as errors:
+            note = errors.text("note", note, max_length=validation.MAX_NOTE)
+        reviewer = caller_id()
+        target = APPROVED if approve else REJECTED
+        async with self._lists.writing(self._sessions, household_id) as session:
+            repository = ChoreRepository(session)
+            chore = await repository.locked(household_id, chore_id)
+            if chore is None:
+                raise NotFound("chore not found")
+            completions = CompletionRepository(session)
+            completion = await completions.get(household_id, completion_id, lock=True)
+            if completion is None or completion.chore_id != chore.id:
+                raise NotFound("completion not found")
+            if completion.status == target:
+                return completion
+            if completion.status == APPROVED:
+                raise Conflict("the completion was approved already (undo it instead)")
+            if completion.status == REJECTED:
+                raise Conflict("the completion was rejected already")
+            now = self._clock()
+            completion.status = target
+            completion.reviewer_id = reviewer
+            completion.review_time = now
+            completion.review_note = note
+            if approve:
+                if completion.points:
+                    await points.record(
+                        session,
+                        household_id,
+                        completion.completed_by,
+                        completion.points,
+                        COMPLETION_POINTS,
+                        completion_id=completion.id,
+                        actor_id=reviewer,
+                        now=now,
+                    )
+                await add_event(session, events.chore_completed(chore, completion), household_id=household_id)
+                await add_event(
+                    session, events.completion_approved(chore, completion, reviewer), household_id=household_id
+                )
+                return completion
+            occurrences = OccurrenceRepository(session)
+            occurrence = await occurrences.of_completion(completion.id)
+            reopened = occurrence is not None and occurrence.after_version == chore.version
+            if occurrence is not None and reopened:
+                _restore(chore, occurrence, now=now)
+                await repository.write_schedule(chore)
+                await occurrences.delete(occurrence)
+            elif occurrence is not None:
+                if await occurrences.missed(chore.id, occurrence.due_time):
+                    # Marked missed before it was (late) done: that row says it already; an occurrence is missed once.
+                    await occurrences.delete(occurrence)
+                else:
+                    occurrence.outcome = OUTCOME_MISSED
+                    occurrence.completed_by = None
+            await add_event(
+                session,
+                events.completion_rejected(chore, completion, reviewer, reopened=reopened),
+                household_id=household_id,
+            )
+        return completion
 
     async def list_occurrences(
         self, household_id: uuid.UUID, chore_id: uuid.UUID, *, page_size: int = 0, page_token: str = ""

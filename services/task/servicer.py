@@ -8,7 +8,8 @@ from google.protobuf import empty_pb2
 from hearth.task.v1 import task_pb2, task_pb2_grpc
 
 from kit import timestamps
-from kit.errors import InvalidArgument, NotFound
+from kit.errors import HearthError, InvalidArgument, NotFound, invalid
+from kit.interceptors import to_rpc_status
 from kit.names import parse_ids
 from kit.repository import Page
 from kit.validation import caller_id
@@ -87,8 +88,14 @@ class ChoreServicer(task_pb2_grpc.ChoreServiceServicer):
         context: grpc.aio.ServicerContext[task_pb2.ListCompletionsRequest, task_pb2.ListCompletionsResponse],
     ) -> task_pb2.ListCompletionsResponse:
         household_id, chore_id = converters.completions_parent(request.parent)
+        if request.status not in (task_pb2.Completion.STATUS_UNSPECIFIED, *converters.REVIEW_STATUS_NAMES):
+            raise invalid("status", "unknown status")
         page = await self._service.list_completions(
-            household_id, chore_id, page_size=request.page_size, page_token=request.page_token
+            household_id,
+            chore_id,
+            page_size=request.page_size,
+            page_token=request.page_token,
+            status=converters.REVIEW_STATUS_NAMES.get(request.status),
         )
         return task_pb2.ListCompletionsResponse(
             completions=[converters.completion_to_proto(c) for c in page.items],
@@ -119,6 +126,54 @@ class ChoreServicer(task_pb2_grpc.ChoreServiceServicer):
     ) -> task_pb2.Chore:
         chore = await self._service.undo_completion(*converters.completion_ids(request.name))
         return converters.chore_to_proto(chore)
+
+    async def BatchCreateChores(
+        self,
+        request: task_pb2.BatchCreateChoresRequest,
+        context: grpc.aio.ServicerContext[task_pb2.BatchCreateChoresRequest, task_pb2.BatchCreateChoresResponse],
+    ) -> task_pb2.BatchCreateChoresResponse:
+        household_id = converters.household_id(request.parent)
+        items = [converters.chore_input(chore) for chore in request.chores]
+        results = await self._service.batch_create_chores(household_id, items, atomic=request.atomic)
+        return task_pb2.BatchCreateChoresResponse(
+            results=[
+                task_pb2.BatchCreateChoresResponse.Result(error=to_rpc_status(result))
+                if isinstance(result, HearthError)
+                else task_pb2.BatchCreateChoresResponse.Result(chore=converters.chore_to_proto(result))
+                for result in results
+            ]
+        )
+
+    async def ListAgenda(
+        self,
+        request: task_pb2.ListAgendaRequest,
+        context: grpc.aio.ServicerContext[task_pb2.ListAgendaRequest, task_pb2.ListAgendaResponse],
+    ) -> task_pb2.ListAgendaResponse:
+        until = timestamps.from_proto(request, "until")
+        page = await self._service.list_agenda(until=until, page_size=request.page_size, page_token=request.page_token)
+        return task_pb2.ListAgendaResponse(
+            chores=[converters.chore_row_to_proto(row) for row in page.items], next_page_token=page.next_page_token
+        )
+
+    async def ApproveCompletion(
+        self,
+        request: task_pb2.ApproveCompletionRequest,
+        context: grpc.aio.ServicerContext[task_pb2.ApproveCompletionRequest, task_pb2.Completion],
+    ) -> task_pb2.Completion:
+        completion = await self._service.review_completion(
+            *converters.completion_ids(request.name), approve=True, note=request.note
+        )
+        return converters.completion_to_proto(completion)
+
+    async def RejectCompletion(
+        self,
+        request: task_pb2.RejectCompletionRequest,
+        context: grpc.aio.ServicerContext[task_pb2.RejectCompletionRequest, task_pb2.Completion],
+    ) -> task_pb2.Completion:
+        completion = await self._service.review_completion(
+            *converters.completion_ids(request.name), approve=False, note=request.note
+        )
+        return converters.completion_to_proto(completion)
 
     async def ListOccurrences(
         self,

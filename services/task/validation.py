@@ -366,9 +366,7 @@ def chore_fields(data: ChoreInput, paths: Iterable[str], now: datetime, errors: 
         elif path == "requires_photo":
             columns["requires_photo"] = data.requires_photo
         elif path == "requires_approval":
-            if data.requires_approval:
-                errors.add("requires_approval", "approval of completions is not supported yet")
-            columns["requires_approval"] = False
+            columns["requires_approval"] = data.requires_approval
         elif path == "recurrence":
             changes.recurrence = recurrence(data.recurrence, errors)
         elif path == "assignment":

@@ -55,6 +55,8 @@ PERMISSIONS: Final[Mapping[str, frozenset[str]]] = {
     "chore.delete": ADULT_ROLES,
     "chore.complete_any": ADULT_ROLES,
     "chore.complete_own": EVERYONE,
+    # approve or reject a child's completion of a chore that requires approval
+    "chore.approve": ADULT_ROLES,
     # points and rewards (the task service's checks, services/task/points.py)
     "points.read": EVERYONE,
     "reward.manage": frozenset(MANAGERS),

@@ -122,6 +122,36 @@ async def test_a_redelivered_event_notifies_once(
     assert [n.event_id for n in await listed(inbox, bob)] == [done.event_id]
 
 
+async def test_an_undone_completion_is_no_longer_told_of(
+    stack: Stack, events: Events, inbox: notify_pb2_grpc.NotificationServiceStub
+) -> None:
+    alice, bob, dan = await people(stack, "Alice", "Bob", "Dan")
+    for person, role in ((alice, "owner"), (bob, "member"), (dan, "admin")):
+        await events.join(person, role)
+    undone, kept = events.completion(alice, "Dishes"), events.completion(alice, "Bins")
+    await events.send("task", undone)
+    await events.send("task", kept)
+    [read] = [n for n in await listed(inbox, bob) if n.title == "Alice completed Dishes"]
+    await inbox.MarkNotificationRead(notify_pb2.MarkNotificationReadRequest(name=read.name), metadata=bob.metadata)
+    completed = events_pb2.ChoreCompleted()
+    undone.payload.Unpack(completed)
+    taken_back = events_pb2.CompletionUndone(
+        household_id=events.household_id,
+        chore_id=completed.chore_id,
+        completion_id=completed.completion_id,
+        title="Dishes",
+        completed_by=alice.user_id,
+        points=10,
+    )
+    message = envelope("completion.undone", taken_back, household_id=events.household_id, actor_id=alice.user_id)
+    await events.send("task", message)
+    # Gone from every inbox, read or not; the other completion stays.
+    for person in (bob, dan):
+        assert [n.title for n in await listed(inbox, person)] == ["Alice completed Bins"]
+    await events.send("task", message)  # redelivered: nothing more to do, nothing else goes
+    assert [n.title for n in await listed(inbox, bob)] == ["Alice completed Bins"]
+
+
 async def test_role_changes_and_departures_change_who_hears(
     stack: Stack, events: Events, inbox: notify_pb2_grpc.NotificationServiceStub
 ) -> None:

@@ -362,7 +362,6 @@ async def test_invalid_input_is_refused_with_field_violations(
         (new_chore(labels=["ok", " "]), "labels[1]", "1 to 50"),
         (new_chore(points=-1), "points", "between 0 and 1000"),
         (new_chore(recurrence=interval(1, Recurrence.Interval.YEARS, months=[4])), "recurrence.months", "never"),
-        (new_chore(requires_approval=True), "requires_approval", "not supported"),
         (new_chore(reminders=[task_pb2.Reminder(before_minutes=-5)]), "reminders[0].before_minutes", "between"),
     ]
     for chore, field, message in cases:

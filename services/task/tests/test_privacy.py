@@ -362,6 +362,7 @@ async def test_the_user_service_exports_what_task_holds_about_a_person(
     assert completion["note"] == "with the new sponge"
     assert completion["chore_title"] == "Dishes"
     assert completion["completed_by"] == someone.name
+    assert completion["assignee"] == someone.name  # they held the occurrence they completed
     assert completion["complete_time"] == done.complete_time.ToJsonString()
     assert data["away_periods"] == [
         {"household": home.name, "start_time": start.isoformat(), "end_time": None, "cleared_time": None}
@@ -394,6 +395,7 @@ async def test_the_user_service_exports_what_task_holds_about_a_person(
         "chores_created": [],
         "chores_assigned": [],
         "completions": [],
+        "completions_reviewed": [],
         "occurrences": [],
         "away_periods": [],
         "points_ledger": [],
@@ -463,3 +465,47 @@ async def test_a_deleted_users_points_and_rewards_are_anonymised_and_the_househo
     assert ledger == [(DELETED_USER, 5, "completion"), (DELETED_USER, -3, "redemption")]
     listed = await points.ListRewards(task_pb2.ListRewardsRequest(parent=home.name), metadata=home.owner.metadata)
     assert [(r.name, r.creator) for r in listed.rewards] == [(made.name, DELETED)]
+
+
+async def test_a_deleted_reviewer_leaves_the_decision_and_the_export_names_their_reviews(
+    stack: Stack,
+    redis: aioredis.Redis,
+    chores: task_pb2_grpc.ChoreServiceStub,
+    privacy: task_pb2_grpc.PrivacyServiceStub,
+) -> None:
+    home = await household(stack, kid="child")
+    reviewer = await person(stack, home)
+    chore = new_chore("Tidy room", fixed(home["kid"]))
+    chore.requires_approval = True
+    made = await create(chores, home, home.owner, chore)
+    pending = await complete(chores, made, home["kid"], note="all tidy")
+    await chores.RejectCompletion(
+        task_pb2.RejectCompletionRequest(name=pending.name, note="Zephyrine saw the socks"), metadata=reviewer.metadata
+    )
+    exported = json.loads(
+        (
+            await privacy.ExportUserData(
+                task_pb2.ExportUserDataRequest(user=reviewer.name), metadata=await service_token(stack, "user", "task")
+            )
+        ).json
+    )
+    [review] = exported["completions_reviewed"]
+    assert (review["name"], review["status"], review["review_note"]) == (
+        pending.name,
+        "REJECTED",
+        "Zephyrine saw the socks",
+    )
+
+    await deliver(
+        stack, redis, "user.deleted", events_pb2.UserDeleted(user_id=reviewer.user_id, household_ids=[home.id])
+    )
+
+    [after] = await history(chores, home)
+    # The decision stands (it never counts); who made it and their words are gone; the kid's own note stays.
+    assert (after.status, after.reviewer, after.review_note, after.note) == (
+        task_pb2.Completion.REJECTED,
+        DELETED,
+        "",
+        "all tidy",
+    )
+    assert await rows_naming(stack.databases["task"], reviewer.user_id, reviewer.display_name) == {}

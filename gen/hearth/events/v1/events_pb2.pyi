@@ -263,6 +263,66 @@ class CompletionUndone(_message.Message):
     assignee_id: str
     def __init__(self, household_id: _Optional[str] = ..., chore_id: _Optional[str] = ..., completion_id: _Optional[str] = ..., title: _Optional[str] = ..., completed_by: _Optional[str] = ..., points: _Optional[int] = ..., next_due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., assignee_id: _Optional[str] = ...) -> None: ...
 
+class CompletionSubmitted(_message.Message):
+    __slots__ = ("household_id", "chore_id", "completion_id", "title", "completed_by", "points", "completed_at")
+    HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    CHORE_ID_FIELD_NUMBER: _ClassVar[int]
+    COMPLETION_ID_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_BY_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_AT_FIELD_NUMBER: _ClassVar[int]
+    household_id: str
+    chore_id: str
+    completion_id: str
+    title: str
+    completed_by: str
+    points: int
+    completed_at: _timestamp_pb2.Timestamp
+    def __init__(self, household_id: _Optional[str] = ..., chore_id: _Optional[str] = ..., completion_id: _Optional[str] = ..., title: _Optional[str] = ..., completed_by: _Optional[str] = ..., points: _Optional[int] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CompletionApproved(_message.Message):
+    __slots__ = ("household_id", "chore_id", "completion_id", "title", "completed_by", "approved_by", "points")
+    HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    CHORE_ID_FIELD_NUMBER: _ClassVar[int]
+    COMPLETION_ID_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_BY_FIELD_NUMBER: _ClassVar[int]
+    APPROVED_BY_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    household_id: str
+    chore_id: str
+    completion_id: str
+    title: str
+    completed_by: str
+    approved_by: str
+    points: int
+    def __init__(self, household_id: _Optional[str] = ..., chore_id: _Optional[str] = ..., completion_id: _Optional[str] = ..., title: _Optional[str] = ..., completed_by: _Optional[str] = ..., approved_by: _Optional[str] = ..., points: _Optional[int] = ...) -> None: ...
+
+class CompletionRejected(_message.Message):
+    __slots__ = ("household_id", "chore_id", "completion_id", "title", "completed_by", "rejected_by", "note", "reopened", "next_due_at", "assignee_id")
+    HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    CHORE_ID_FIELD_NUMBER: _ClassVar[int]
+    COMPLETION_ID_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_BY_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_BY_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    REOPENED_FIELD_NUMBER: _ClassVar[int]
+    NEXT_DUE_AT_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_ID_FIELD_NUMBER: _ClassVar[int]
+    household_id: str
+    chore_id: str
+    completion_id: str
+    title: str
+    completed_by: str
+    rejected_by: str
+    note: str
+    reopened: bool
+    next_due_at: _timestamp_pb2.Timestamp
+    assignee_id: str
+    def __init__(self, household_id: _Optional[str] = ..., chore_id: _Optional[str] = ..., completion_id: _Optional[str] = ..., title: _Optional[str] = ..., completed_by: _Optional[str] = ..., rejected_by: _Optional[str] = ..., note: _Optional[str] = ..., reopened: _Optional[bool] = ..., next_due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., assignee_id: _Optional[str] = ...) -> None: ...
+
 class ChoreUpdated(_message.Message):
     __slots__ = ("household_id", "chore_id", "title", "changed", "assignee_id", "next_due_at")
     HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]

@@ -5,6 +5,7 @@ from google.api import resource_pb2 as _resource_pb2
 from google.protobuf import empty_pb2 as _empty_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.rpc import status_pb2 as _status_pb2
 from hearth.options.v1 import options_pb2 as _options_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -213,7 +214,17 @@ class Reminder(_message.Message):
     def __init__(self, before_minutes: _Optional[int] = ...) -> None: ...
 
 class Completion(_message.Message):
-    __slots__ = ("name", "completed_by", "complete_time", "note", "photo", "points", "due_time", "on_time", "create_time", "recorder")
+    __slots__ = ("name", "completed_by", "complete_time", "note", "photo", "points", "due_time", "on_time", "create_time", "recorder", "status", "reviewer", "review_time", "review_note", "assignee")
+    class Status(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        STATUS_UNSPECIFIED: _ClassVar[Completion.Status]
+        APPROVED: _ClassVar[Completion.Status]
+        PENDING: _ClassVar[Completion.Status]
+        REJECTED: _ClassVar[Completion.Status]
+    STATUS_UNSPECIFIED: Completion.Status
+    APPROVED: Completion.Status
+    PENDING: Completion.Status
+    REJECTED: Completion.Status
     NAME_FIELD_NUMBER: _ClassVar[int]
     COMPLETED_BY_FIELD_NUMBER: _ClassVar[int]
     COMPLETE_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -224,6 +235,11 @@ class Completion(_message.Message):
     ON_TIME_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     RECORDER_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REVIEWER_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_TIME_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_NOTE_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_FIELD_NUMBER: _ClassVar[int]
     name: str
     completed_by: str
     complete_time: _timestamp_pb2.Timestamp
@@ -234,7 +250,69 @@ class Completion(_message.Message):
     on_time: bool
     create_time: _timestamp_pb2.Timestamp
     recorder: str
-    def __init__(self, name: _Optional[str] = ..., completed_by: _Optional[str] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., note: _Optional[str] = ..., photo: _Optional[str] = ..., points: _Optional[int] = ..., due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., on_time: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorder: _Optional[str] = ...) -> None: ...
+    status: Completion.Status
+    reviewer: str
+    review_time: _timestamp_pb2.Timestamp
+    review_note: str
+    assignee: str
+    def __init__(self, name: _Optional[str] = ..., completed_by: _Optional[str] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., note: _Optional[str] = ..., photo: _Optional[str] = ..., points: _Optional[int] = ..., due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., on_time: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorder: _Optional[str] = ..., status: _Optional[_Union[Completion.Status, str]] = ..., reviewer: _Optional[str] = ..., review_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., review_note: _Optional[str] = ..., assignee: _Optional[str] = ...) -> None: ...
+
+class BatchCreateChoresRequest(_message.Message):
+    __slots__ = ("parent", "chores", "atomic")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    CHORES_FIELD_NUMBER: _ClassVar[int]
+    ATOMIC_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    chores: _containers.RepeatedCompositeFieldContainer[Chore]
+    atomic: bool
+    def __init__(self, parent: _Optional[str] = ..., chores: _Optional[_Iterable[_Union[Chore, _Mapping]]] = ..., atomic: _Optional[bool] = ...) -> None: ...
+
+class BatchCreateChoresResponse(_message.Message):
+    __slots__ = ("results",)
+    class Result(_message.Message):
+        __slots__ = ("chore", "error")
+        CHORE_FIELD_NUMBER: _ClassVar[int]
+        ERROR_FIELD_NUMBER: _ClassVar[int]
+        chore: Chore
+        error: _status_pb2.Status
+        def __init__(self, chore: _Optional[_Union[Chore, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[BatchCreateChoresResponse.Result]
+    def __init__(self, results: _Optional[_Iterable[_Union[BatchCreateChoresResponse.Result, _Mapping]]] = ...) -> None: ...
+
+class ListAgendaRequest(_message.Message):
+    __slots__ = ("page_size", "page_token", "until")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    until: _timestamp_pb2.Timestamp
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListAgendaResponse(_message.Message):
+    __slots__ = ("chores", "next_page_token")
+    CHORES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    chores: _containers.RepeatedCompositeFieldContainer[Chore]
+    next_page_token: str
+    def __init__(self, chores: _Optional[_Iterable[_Union[Chore, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ApproveCompletionRequest(_message.Message):
+    __slots__ = ("name", "note")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    note: str
+    def __init__(self, name: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+
+class RejectCompletionRequest(_message.Message):
+    __slots__ = ("name", "note")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    note: str
+    def __init__(self, name: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
 
 class CreateChoreRequest(_message.Message):
     __slots__ = ("parent", "chore", "request_id")
@@ -327,14 +405,16 @@ class CompleteChoreResponse(_message.Message):
     def __init__(self, completion: _Optional[_Union[Completion, _Mapping]] = ..., chore: _Optional[_Union[Chore, _Mapping]] = ...) -> None: ...
 
 class ListCompletionsRequest(_message.Message):
-    __slots__ = ("parent", "page_size", "page_token")
+    __slots__ = ("parent", "page_size", "page_token", "status")
     PARENT_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
     parent: str
     page_size: int
     page_token: str
-    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    status: Completion.Status
+    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., status: _Optional[_Union[Completion.Status, str]] = ...) -> None: ...
 
 class ListCompletionsResponse(_message.Message):
     __slots__ = ("completions", "next_page_token")

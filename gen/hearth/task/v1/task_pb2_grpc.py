@@ -85,6 +85,26 @@ class ChoreServiceStub:
                 request_serializer=hearth_dot_task_dot_v1_dot_task__pb2.DeleteCompletionRequest.SerializeToString,
                 response_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.Chore.FromString,
                 _registered_method=True)
+        self.ApproveCompletion = channel.unary_unary(
+                '/hearth.task.v1.ChoreService/ApproveCompletion',
+                request_serializer=hearth_dot_task_dot_v1_dot_task__pb2.ApproveCompletionRequest.SerializeToString,
+                response_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.Completion.FromString,
+                _registered_method=True)
+        self.RejectCompletion = channel.unary_unary(
+                '/hearth.task.v1.ChoreService/RejectCompletion',
+                request_serializer=hearth_dot_task_dot_v1_dot_task__pb2.RejectCompletionRequest.SerializeToString,
+                response_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.Completion.FromString,
+                _registered_method=True)
+        self.BatchCreateChores = channel.unary_unary(
+                '/hearth.task.v1.ChoreService/BatchCreateChores',
+                request_serializer=hearth_dot_task_dot_v1_dot_task__pb2.BatchCreateChoresRequest.SerializeToString,
+                response_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.BatchCreateChoresResponse.FromString,
+                _registered_method=True)
+        self.ListAgenda = channel.unary_unary(
+                '/hearth.task.v1.ChoreService/ListAgenda',
+                request_serializer=hearth_dot_task_dot_v1_dot_task__pb2.ListAgendaRequest.SerializeToString,
+                response_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.ListAgendaResponse.FromString,
+                _registered_method=True)
         self.ListOccurrences = channel.unary_unary(
                 '/hearth.task.v1.ChoreService/ListOccurrences',
                 request_serializer=hearth_dot_task_dot_v1_dot_task__pb2.ListOccurrencesRequest.SerializeToString,
@@ -161,6 +181,40 @@ class ChoreServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ApproveCompletion(self, request, context):
+        """Approve a pending completion (chore.approve: adults): it counts from now on — its points are booked and
+        chore.completed is published. Approving an approved one again is a no-op; a rejected one is ABORTED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RejectCompletion(self, request, context):
+        """Reject a pending completion (chore.approve: adults): it never counts. The occurrence opens again (due time
+        and assignee as before it) when nothing changed the chore since; else it stays ended, as missed.
+        Rejecting a rejected one again is a no-op; an approved one is ABORTED (undo it instead).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchCreateChores(self, request, context):
+        """Create up to 500 chores in one household, each item's result in order (the chore, or why it was refused).
+        atomic: all or nothing — one refused item and none is created (the others' results say so, ABORTED).
+        Otherwise every valid item is created, in one transaction, and each refused one says why.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAgenda(self, request, context):
+        """The active chores assigned to the caller in every household they are a member of, by due time (then id);
+        overdue ones first. `until`: only those due before it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListOccurrences(self, request, context):
         """One row per occurrence that ended (done, skipped, missed), newest first.
         """
@@ -220,6 +274,26 @@ def add_ChoreServiceServicer_to_server(servicer, server):
                     servicer.DeleteCompletion,
                     request_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.DeleteCompletionRequest.FromString,
                     response_serializer=hearth_dot_task_dot_v1_dot_task__pb2.Chore.SerializeToString,
+            ),
+            'ApproveCompletion': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApproveCompletion,
+                    request_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.ApproveCompletionRequest.FromString,
+                    response_serializer=hearth_dot_task_dot_v1_dot_task__pb2.Completion.SerializeToString,
+            ),
+            'RejectCompletion': grpc.unary_unary_rpc_method_handler(
+                    servicer.RejectCompletion,
+                    request_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.RejectCompletionRequest.FromString,
+                    response_serializer=hearth_dot_task_dot_v1_dot_task__pb2.Completion.SerializeToString,
+            ),
+            'BatchCreateChores': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchCreateChores,
+                    request_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.BatchCreateChoresRequest.FromString,
+                    response_serializer=hearth_dot_task_dot_v1_dot_task__pb2.BatchCreateChoresResponse.SerializeToString,
+            ),
+            'ListAgenda': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAgenda,
+                    request_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.ListAgendaRequest.FromString,
+                    response_serializer=hearth_dot_task_dot_v1_dot_task__pb2.ListAgendaResponse.SerializeToString,
             ),
             'ListOccurrences': grpc.unary_unary_rpc_method_handler(
                     servicer.ListOccurrences,
@@ -497,6 +571,114 @@ class ChoreService:
             '/hearth.task.v1.ChoreService/DeleteCompletion',
             hearth_dot_task_dot_v1_dot_task__pb2.DeleteCompletionRequest.SerializeToString,
             hearth_dot_task_dot_v1_dot_task__pb2.Chore.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApproveCompletion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.task.v1.ChoreService/ApproveCompletion',
+            hearth_dot_task_dot_v1_dot_task__pb2.ApproveCompletionRequest.SerializeToString,
+            hearth_dot_task_dot_v1_dot_task__pb2.Completion.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RejectCompletion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.task.v1.ChoreService/RejectCompletion',
+            hearth_dot_task_dot_v1_dot_task__pb2.RejectCompletionRequest.SerializeToString,
+            hearth_dot_task_dot_v1_dot_task__pb2.Completion.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchCreateChores(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.task.v1.ChoreService/BatchCreateChores',
+            hearth_dot_task_dot_v1_dot_task__pb2.BatchCreateChoresRequest.SerializeToString,
+            hearth_dot_task_dot_v1_dot_task__pb2.BatchCreateChoresResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAgenda(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.task.v1.ChoreService/ListAgenda',
+            hearth_dot_task_dot_v1_dot_task__pb2.ListAgendaRequest.SerializeToString,
+            hearth_dot_task_dot_v1_dot_task__pb2.ListAgendaResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -51,6 +51,24 @@ class ChoreServiceStub:
     """Moves the open occurrence's due time to `until` (after now, before the next occurrence); the schedule stays."""
     DeleteCompletion: _grpc.UnaryUnaryMultiCallable[_task_pb2.DeleteCompletionRequest, _task_pb2.Chore]
     """Undoes the chore's latest completion: its due time, assignee and state go back; returns the chore."""
+    ApproveCompletion: _grpc.UnaryUnaryMultiCallable[_task_pb2.ApproveCompletionRequest, _task_pb2.Completion]
+    """Approve a pending completion (chore.approve: adults): it counts from now on — its points are booked and
+    chore.completed is published. Approving an approved one again is a no-op; a rejected one is ABORTED.
+    """
+    RejectCompletion: _grpc.UnaryUnaryMultiCallable[_task_pb2.RejectCompletionRequest, _task_pb2.Completion]
+    """Reject a pending completion (chore.approve: adults): it never counts. The occurrence opens again (due time
+    and assignee as before it) when nothing changed the chore since; else it stays ended, as missed.
+    Rejecting a rejected one again is a no-op; an approved one is ABORTED (undo it instead).
+    """
+    BatchCreateChores: _grpc.UnaryUnaryMultiCallable[_task_pb2.BatchCreateChoresRequest, _task_pb2.BatchCreateChoresResponse]
+    """Create up to 500 chores in one household, each item's result in order (the chore, or why it was refused).
+    atomic: all or nothing — one refused item and none is created (the others' results say so, ABORTED).
+    Otherwise every valid item is created, in one transaction, and each refused one says why.
+    """
+    ListAgenda: _grpc.UnaryUnaryMultiCallable[_task_pb2.ListAgendaRequest, _task_pb2.ListAgendaResponse]
+    """The active chores assigned to the caller in every household they are a member of, by due time (then id);
+    overdue ones first. `until`: only those due before it.
+    """
     ListOccurrences: _grpc.UnaryUnaryMultiCallable[_task_pb2.ListOccurrencesRequest, _task_pb2.ListOccurrencesResponse]
     """One row per occurrence that ended (done, skipped, missed), newest first."""
 
@@ -73,6 +91,24 @@ class ChoreServiceAsyncStub(ChoreServiceStub):
     """Moves the open occurrence's due time to `until` (after now, before the next occurrence); the schedule stays."""
     DeleteCompletion: _aio.UnaryUnaryMultiCallable[_task_pb2.DeleteCompletionRequest, _task_pb2.Chore]  # type: ignore[assignment]
     """Undoes the chore's latest completion: its due time, assignee and state go back; returns the chore."""
+    ApproveCompletion: _aio.UnaryUnaryMultiCallable[_task_pb2.ApproveCompletionRequest, _task_pb2.Completion]  # type: ignore[assignment]
+    """Approve a pending completion (chore.approve: adults): it counts from now on — its points are booked and
+    chore.completed is published. Approving an approved one again is a no-op; a rejected one is ABORTED.
+    """
+    RejectCompletion: _aio.UnaryUnaryMultiCallable[_task_pb2.RejectCompletionRequest, _task_pb2.Completion]  # type: ignore[assignment]
+    """Reject a pending completion (chore.approve: adults): it never counts. The occurrence opens again (due time
+    and assignee as before it) when nothing changed the chore since; else it stays ended, as missed.
+    Rejecting a rejected one again is a no-op; an approved one is ABORTED (undo it instead).
+    """
+    BatchCreateChores: _aio.UnaryUnaryMultiCallable[_task_pb2.BatchCreateChoresRequest, _task_pb2.BatchCreateChoresResponse]  # type: ignore[assignment]
+    """Create up to 500 chores in one household, each item's result in order (the chore, or why it was refused).
+    atomic: all or nothing — one refused item and none is created (the others' results say so, ABORTED).
+    Otherwise every valid item is created, in one transaction, and each refused one says why.
+    """
+    ListAgenda: _aio.UnaryUnaryMultiCallable[_task_pb2.ListAgendaRequest, _task_pb2.ListAgendaResponse]  # type: ignore[assignment]
+    """The active chores assigned to the caller in every household they are a member of, by due time (then id);
+    overdue ones first. `until`: only those due before it.
+    """
     ListOccurrences: _aio.UnaryUnaryMultiCallable[_task_pb2.ListOccurrencesRequest, _task_pb2.ListOccurrencesResponse]  # type: ignore[assignment]
     """One row per occurrence that ended (done, skipped, missed), newest first."""
 
@@ -152,6 +188,48 @@ class ChoreServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_task_pb2.Chore, _abc.Awaitable[_task_pb2.Chore]]:
         """Undoes the chore's latest completion: its due time, assignee and state go back; returns the chore."""
+
+    @_abc_1.abstractmethod
+    def ApproveCompletion(
+        self,
+        request: _task_pb2.ApproveCompletionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_task_pb2.Completion, _abc.Awaitable[_task_pb2.Completion]]:
+        """Approve a pending completion (chore.approve: adults): it counts from now on — its points are booked and
+        chore.completed is published. Approving an approved one again is a no-op; a rejected one is ABORTED.
+        """
+
+    @_abc_1.abstractmethod
+    def RejectCompletion(
+        self,
+        request: _task_pb2.RejectCompletionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_task_pb2.Completion, _abc.Awaitable[_task_pb2.Completion]]:
+        """Reject a pending completion (chore.approve: adults): it never counts. The occurrence opens again (due time
+        and assignee as before it) when nothing changed the chore since; else it stays ended, as missed.
+        Rejecting a rejected one again is a no-op; an approved one is ABORTED (undo it instead).
+        """
+
+    @_abc_1.abstractmethod
+    def BatchCreateChores(
+        self,
+        request: _task_pb2.BatchCreateChoresRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_task_pb2.BatchCreateChoresResponse, _abc.Awaitable[_task_pb2.BatchCreateChoresResponse]]:
+        """Create up to 500 chores in one household, each item's result in order (the chore, or why it was refused).
+        atomic: all or nothing — one refused item and none is created (the others' results say so, ABORTED).
+        Otherwise every valid item is created, in one transaction, and each refused one says why.
+        """
+
+    @_abc_1.abstractmethod
+    def ListAgenda(
+        self,
+        request: _task_pb2.ListAgendaRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_task_pb2.ListAgendaResponse, _abc.Awaitable[_task_pb2.ListAgendaResponse]]:
+        """The active chores assigned to the caller in every household they are a member of, by due time (then id);
+        overdue ones first. `until`: only those due before it.
+        """
 
     @_abc_1.abstractmethod
     def ListOccurrences(
