@@ -38,7 +38,7 @@ from kit import idempotency, pagination
 from kit.db import utcnow
 from kit.errors import Conflict, Gone, NotFound
 from kit.ids import new_id
-from kit.outbox import add_event
+from kit.outbox import event_row, new_envelope, with_event
 from kit.repository import Cursor, Page, keyset, page
 from kit.validation import Violations, caller_id
 from services.task.models import POINT_REASONS, REDEMPTION, PointBalance, PointEntry, Reward
@@ -49,6 +49,14 @@ TITLE_MAX, DESCRIPTION_MAX = 200, 2000
 # Ledger entries and rewards are both listed by (create_time, id).
 _CREATION_CURSOR: Sequence[pagination.CursorPart] = (pagination.Timestamp(), pagination.Uuid())
 _balances = PointBalance.metadata.tables[PointBalance.__tablename__]
+_ledger = PointEntry.metadata.tables[PointEntry.__tablename__]
+_ENTRY_NAMES = tuple(column.name for column in _ledger.c)
+# A ledger entry and its points.changed event in one round trip (`_append`).
+_APPEND_ENTRY = with_event(
+    sa.insert(_ledger).values(
+        {name: sa.bindparam(f"entry_{name}", type_=_ledger.c[name].type) for name in _ENTRY_NAMES}
+    )
+)
 
 
 async def record(
@@ -142,9 +150,12 @@ async def spend(
 
 
 async def _append(session: AsyncSession, entry: PointEntry) -> PointEntry:
-    session.add(entry)
-    await session.flush()
-    await add_event(session, points_changed(entry), household_id=entry.household_id)
+    """Insert `entry` and its points.changed event: one statement (built once), past the ORM's unit of work — it
+    runs on every completion. `entry` stays a plain object, not one the session tracks."""
+    params: dict[str, Any] = {f"entry_{name}": getattr(entry, name) for name in _ENTRY_NAMES}
+    params.update(event_row(new_envelope(points_changed(entry), household_id=entry.household_id)))
+    # Through the session (not its connection): it flushes pending changes first.
+    await session.execute(_APPEND_ENTRY, params)
     return entry
 
 

@@ -102,6 +102,9 @@ _WRITE_SCHEDULE = (
     .where(_chores.c.id == sa.bindparam("chore_id"))
     .values({name: sa.bindparam(f"chore_{name}", type_=_chores.c[name].type) for name in COMPLETION_CHANGES})
 )
+_OCCURRENCE_NAMES = tuple(column.name for column in _occurrences.c)
+# The ended occurrence's row goes in the same statement: its reference to the completion is checked at the end of
+# the statement, when the completion row is there.
 _RECORD_COMPLETION = outbox.with_event(
     sa.insert(_completions).values(
         {name: sa.bindparam(f"completion_{name}", type_=_completions.c[name].type) for name in _COMPLETION_NAMES}
@@ -109,6 +112,9 @@ _RECORD_COMPLETION = outbox.with_event(
     sa.update(_chores)
     .where(_chores.c.id == sa.bindparam("chore_id"))
     .values({name: sa.bindparam(f"chore_{name}", type_=_chores.c[name].type) for name in COMPLETION_CHANGES}),
+    sa.insert(_occurrences).values(
+        {name: sa.bindparam(f"occurrence_{name}", type_=_occurrences.c[name].type) for name in _OCCURRENCE_NAMES}
+    ),
 )
 
 
@@ -250,11 +256,15 @@ class CompletionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def record(self, completion: Completion, chore: Chore, envelope: events_pb2.Envelope) -> None:
-        """Insert `completion`, write `chore`'s COMPLETION_CHANGES and `envelope`'s outbox row, and wake the outbox
-        relay: one statement. `chore` is the one `ChoreRepository.locked` read, its lock held by this transaction."""
+    async def record(
+        self, completion: Completion, chore: Chore, occurrence: Occurrence, envelope: events_pb2.Envelope
+    ) -> None:
+        """Insert `completion` and the row of the `occurrence` it ended, write `chore`'s COMPLETION_CHANGES and
+        `envelope`'s outbox row, and wake the outbox relay: one statement. `chore` is the one
+        `ChoreRepository.locked` read, its lock held by this transaction."""
         params: dict[str, Any] = {f"completion_{name}": getattr(completion, name) for name in _COMPLETION_NAMES}
         params.update({f"chore_{name}": getattr(chore, name) for name in COMPLETION_CHANGES})
+        params.update({f"occurrence_{name}": getattr(occurrence, name) for name in _OCCURRENCE_NAMES})
         params["chore_id"] = chore.id
         params.update(outbox.event_row(envelope))
         connection = await self._session.connection()

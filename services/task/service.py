@@ -683,8 +683,7 @@ class ChoreService:
                 if completion.status == PENDING
                 else events.chore_completed(chore, completion)
             )
-            await completions.record(completion, chore, new_envelope(payload, household_id=household_id))
-            await OccurrenceRepository(session).add(occurrence)
+            await completions.record(completion, chore, occurrence, new_envelope(payload, household_id=household_id))
             if completion.points and completion.status == APPROVED:
                 await points.record(
                     session,
