@@ -212,7 +212,7 @@ _ON_MISS_NAMES = {number: name for name, number in _ON_MISS.items()}
 
 
 def recurrence_in(body: schemas.RecurrenceBody) -> task_pb2.Recurrence:
-    message = task_pb2.Recurrence(rolling=body.rolling, months=body.months or [])
+    message = task_pb2.Recurrence(rolling=bool(body.rolling), months=body.months or [])
     R = task_pb2.Recurrence
     if body.kind == "once":
         message.once.CopyFrom(R.Once())
@@ -262,10 +262,10 @@ def recurrence_out(message: task_pb2.Recurrence) -> JSON:
     return out
 
 
-def assignment_in(body: schemas.AssignmentBody) -> task_pb2.Assignment:
+def assignment_in(body: schemas.AssignmentBody | schemas.AssignmentPatch) -> task_pb2.Assignment:
     return task_pb2.Assignment(
-        strategy=_STRATEGIES[body.strategy],  # type: ignore[arg-type]
-        assignees=[f"users/{a}" for a in body.assignees],
+        strategy=_STRATEGIES.get(body.strategy or "", 0),  # type: ignore[arg-type]
+        assignees=[f"users/{a}" for a in body.assignees or []],
         rotate=_ROTATE.get(body.rotate or "", 0),  # type: ignore[arg-type]
         on_miss=_ON_MISS.get(body.on_miss or "", 0),  # type: ignore[arg-type]
         grace_minutes=body.grace_minutes or 0,
@@ -322,6 +322,26 @@ CHORE_PATCH_PATHS = {
     "requires_photo": "requires_photo",
     "requires_approval": "requires_approval",
 }
+
+
+def chore_patch_mask(body: schemas.ChorePatch) -> list[str]:
+    """The update mask of a merge patch: each field present; inside `recurrence` and `assignment` each member
+    present (task's nested paths: `assignment.grace_minutes`, `recurrence.weekly.days`, `recurrence.rolling`), so
+    the task service merges them into the stored values. A recurrence with nothing but its kind names the kind
+    (`recurrence.once`): the same kind changes nothing, another replaces the recurrence."""
+    paths: list[str] = []
+    for name in sorted(body.model_fields_set):
+        nested = getattr(body, name)
+        if name == "assignment" and nested is not None:
+            paths += [f"assignment.{member}" for member in sorted(nested.model_fields_set)]
+        elif name == "recurrence" and nested is not None:
+            members = sorted(nested.model_fields_set - {"kind"})
+            common = [f"recurrence.{m}" for m in members if m not in schemas.RECURRENCE_FIELDS[nested.kind]]
+            own = [f"recurrence.{nested.kind}.{m}" for m in members if m in schemas.RECURRENCE_FIELDS[nested.kind]]
+            paths += own + common if own else [f"recurrence.{nested.kind}", *common]
+        else:
+            paths.append(CHORE_PATCH_PATHS[name])
+    return paths
 
 
 def chore(message: task_pb2.Chore) -> JSON:

@@ -214,7 +214,7 @@ class RecurrenceBody(Body):
     month: Annotated[int, Field(ge=1, le=12)] | None = None
     day: Annotated[int, Field(ge=1, le=31)] | None = None
     rrule: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
-    rolling: bool = False
+    rolling: bool | None = None
     months: list[Annotated[int, Field(ge=1, le=12)]] | None = None
 
     @_field_validator("every", "unit", "days", "time", "day_of_month", "weekday", "week", "month", "day", "rrule")
@@ -246,6 +246,30 @@ class AssignmentBody(Body):
     miss_penalty_points: Annotated[int, Field(ge=0, le=1000)] | None = None
 
 
+class AssignmentPatch(Body):
+    """A merge patch of a chore's assignment: only the members present change; `null` puts one back to its default
+    (no assignees, no rotate, 0 grace minutes)."""
+
+    strategy: (
+        Literal[
+            "fixed",
+            "unassigned",
+            "round_robin",
+            "least_completed",
+            "least_assigned",
+            "least_points",
+            "random",
+            "random_except_last",
+        ]
+        | None
+    ) = None
+    assignees: Annotated[list[Id], Field(max_length=50)] | None = None
+    rotate: Literal["on_completion", "daily", "weekly"] | None = None
+    on_miss: Literal["keep", "advance"] | None = None
+    grace_minutes: Annotated[int, Field(ge=0, le=10080)] | None = None
+    miss_penalty_points: Annotated[int, Field(ge=0, le=1000)] | None = None
+
+
 class ReminderBody(Body):
     before_minutes: Annotated[int, Field(ge=0, le=43200)]
 
@@ -269,7 +293,9 @@ class ChoreBody(Body):
 
 
 class ChorePatch(Body):
-    """A JSON merge patch: only the fields present change."""
+    """A JSON merge patch (RFC 7396): only the fields present change, also inside `recurrence` and `assignment`.
+    A recurrence names its `kind`: of the stored kind, its members present are merged in (`null`: back to the
+    default); of another kind, it replaces the stored recurrence whole."""
 
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
     description: LongText | None = None
@@ -278,7 +304,7 @@ class ChorePatch(Body):
     points: Annotated[int, Field(ge=0, le=1000)] | None = None
     estimated_minutes: Annotated[int, Field(ge=0, le=1440)] | None = None
     recurrence: RecurrenceBody | None = None
-    assignment: AssignmentBody | None = None
+    assignment: AssignmentPatch | None = None
     next_due_at: Timestamp | None = None
     reminders: Annotated[list[ReminderBody], Field(max_length=10)] | None = None
     requires_photo: bool | None = None

@@ -143,7 +143,7 @@ async def update_chore(
     chore = converters.chore_in(body)
     chore.name = f"households/{hid}/chores/{cid}"
     chore.etag = if_match_etag(if_match)
-    mask = FieldMask(paths=[converters.CHORE_PATCH_PATHS[f] for f in sorted(body.model_fields_set)])
+    mask = FieldMask(paths=converters.chore_patch_mask(body))
     updated = await clients.chores.UpdateChore(task_pb2.UpdateChoreRequest(chore=chore, update_mask=mask))
     return chore_response(updated)
 

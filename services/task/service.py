@@ -116,6 +116,8 @@ _CHORE_CURSOR: dict[ChoreOrder, Sequence[pagination.CursorPart]] = {
     "title": (pagination.Text(), pagination.Uuid()),
 }
 _COMPLETION_CURSOR: Sequence[pagination.CursorPart] = (pagination.Timestamp(), pagination.Uuid())
+# How often an update merging into the stored recurrence/assignment reads again when the chore changed in between.
+_MERGE_ATTEMPTS = 3
 # A row of a chore's history (a completion, an occurrence).
 _Row = TypeVar("_Row")
 
@@ -409,45 +411,73 @@ class ChoreService:
         _annotate(household_id, chore_id)
         membership = await self._membership.require(household_id, roles=PERMISSIONS["chore.update"])
         paths = validation.update_paths(update)
+        members = validation.merged_members(update)
         now = self._clock()
-        # Validated (and assignees checked with the user service) before the row is locked.
-        changes = await self._validated(household_id, update.chore, paths, now)
-        async with self._lists.writing(self._sessions, household_id) as session:
-            chore = await ChoreRepository(session).get(household_id, chore_id, lock=True)
-            if chore is None:
-                raise NotFound("chore not found")
-            if update.etag and update.etag != etag_of(chore):
-                raise PreconditionFailed("the chore has changed since it was read (etag mismatch)")
-            if chore.state == ARCHIVED:
-                raise Gone("the chore is archived")
-            if not paths:  # nothing to change (e.g. only output-only fields named): not a new version
-                return chore
-            before = _updatable_values(chore)
-            for column, value in changes.columns.items():
-                setattr(chore, column, value)
-            if changes.recurrence is not None:
-                chore.recurrence = changes.recurrence.as_json()
-            if "recurrence" in paths or "next_due_time" in paths:
-                _reschedule(chore, changes, now, zone(membership.time_zone))
-            if changes.assignment is not None:
-                # An edit continues the rotation (assignment.reassigned), judged at the open occurrence's due time.
-                tally = await Tallies(session).tally(household_id, chore.id, changes.assignment, now=now)
-                chore.assignee_id = assigning.reassigned(
-                    assigning.Assignment.from_json(chore.assignment),
-                    changes.assignment,
-                    current=chore.assignee_id,
-                    at=chore.next_due_time or now,
-                    tally=tally,
-                    rng=self._rng,
-                )
-                chore.assignment = changes.assignment.as_json()
-            chore.version += 1
-            chore.update_time = now
-            after = _updatable_values(chore)
-            changed = [path for path in UPDATABLE if before[path] != after[path]]
-            if changed:  # values set to what they were already: nothing to announce
-                await session.flush()
-                await add_event(session, events.chore_updated(chore, changed), household_id=household_id)
+        for _ in range(_MERGE_ATTEMPTS):
+            data, read_version = update.chore, None
+            if members:  # a merge into the stored recurrence/assignment: read them first (the lock comes later)
+                async with self._sessions() as session:
+                    stored = await ChoreRepository(session).get(household_id, chore_id)
+                if stored is None:
+                    raise NotFound("chore not found")
+                if update.etag and update.etag != etag_of(stored):
+                    raise PreconditionFailed("the chore has changed since it was read (etag mismatch)")
+                data = validation.merged(data, members, recurrence=stored.recurrence, assignment=stored.assignment)
+                read_version = stored.version
+            # Validated (and assignees checked with the user service) before the row is locked.
+            changes = await self._validated(household_id, data, paths, now)
+            async with self._lists.writing(self._sessions, household_id) as session:
+                chore = await ChoreRepository(session).get(household_id, chore_id, lock=True)
+                if chore is None:
+                    raise NotFound("chore not found")
+                if update.etag and update.etag != etag_of(chore):
+                    raise PreconditionFailed("the chore has changed since it was read (etag mismatch)")
+                if read_version is not None and read_version != chore.version:
+                    continue  # changed since the merge read it: merge into the new version
+                return await self._apply(session, chore, paths, changes, membership.time_zone, now)
+        raise Conflict("the chore kept changing while it was being updated; try again")
+
+    async def _apply(
+        self,
+        session: AsyncSession,
+        chore: Chore,
+        paths: Sequence[str],
+        changes: validation.Changes,
+        time_zone: str,
+        now: datetime,
+    ) -> Chore:
+        """Write the validated `changes` of `paths` into the locked `chore`, with chore.updated naming what changed."""
+        household_id = chore.household_id
+        if chore.state == ARCHIVED:
+            raise Gone("the chore is archived")
+        if not paths:  # nothing to change (e.g. only output-only fields named): not a new version
+            return chore
+        before = _updatable_values(chore)
+        for column, value in changes.columns.items():
+            setattr(chore, column, value)
+        if changes.recurrence is not None:
+            chore.recurrence = changes.recurrence.as_json()
+        if "recurrence" in paths or "next_due_time" in paths:
+            _reschedule(chore, changes, now, zone(time_zone))
+        if changes.assignment is not None:
+            # An edit continues the rotation (assignment.reassigned), judged at the open occurrence's due time.
+            tally = await Tallies(session).tally(household_id, chore.id, changes.assignment, now=now)
+            chore.assignee_id = assigning.reassigned(
+                assigning.Assignment.from_json(chore.assignment),
+                changes.assignment,
+                current=chore.assignee_id,
+                at=chore.next_due_time or now,
+                tally=tally,
+                rng=self._rng,
+            )
+            chore.assignment = changes.assignment.as_json()
+        chore.version += 1
+        chore.update_time = now
+        after = _updatable_values(chore)
+        changed = [path for path in UPDATABLE if before[path] != after[path]]
+        if changed:  # values set to what they were already: nothing to announce
+            await session.flush()
+            await add_event(session, events.chore_updated(chore, changed), household_id=household_id)
         return chore
 
     async def delete_chore(self, household_id: uuid.UUID, chore_id: uuid.UUID, *, etag: str = "") -> None:

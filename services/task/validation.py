@@ -17,7 +17,7 @@ import re
 import uuid
 from calendar import monthrange
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Any, cast, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -75,7 +75,22 @@ SUPPORTED_ROTATE = ("", "on_completion")
 MAX_ASSIGNEES = 50
 SUPPORTED_ON_MISS = ("", "keep")
 
-# The chore's update mask (AIP-134); each updatable field is a column of the same name.
+# The members of a recurrence kind's message (task.proto Recurrence.<Kind>), and every kind's own members.
+RECURRENCE_MEMBERS: dict[str, tuple[str, ...]] = {
+    "once": (),
+    "interval": ("every", "unit"),
+    "weekly": ("every", "days", "time"),
+    "monthly": ("every", "day_of_month", "weekday", "week"),
+    "yearly": ("every", "month", "day"),
+    "rrule": ("rrule",),
+    "adaptive": (),
+}
+RECURRENCE_COMMON = ("rolling", "months")
+ASSIGNMENT_MEMBERS = ("strategy", "assignees", "rotate", "on_miss", "grace_minutes", "miss_penalty_points")
+
+# The chore's update mask (AIP-134); each updatable field is a column of the same name. The recurrence and the
+# assignment also take their members ("assignment.grace_minutes", "recurrence.weekly.days", "recurrence.rolling"),
+# merged into the stored value (`merged`): RFC 7396 merge patches inside them.
 CHORE_MASK = UpdateMask(
     updatable=(
         "title",
@@ -92,6 +107,14 @@ CHORE_MASK = UpdateMask(
         "requires_approval",
     ),
     output_only=("name", "assignee", "state", "creator", "last_completion_time", "create_time", "update_time", "etag"),
+    nested={
+        "recurrence": frozenset(
+            RECURRENCE_COMMON
+            + tuple(RECURRENCE_MEMBERS)
+            + tuple(f"{kind}.{member}" for kind, members in RECURRENCE_MEMBERS.items() for member in members)
+        ),
+        "assignment": frozenset(ASSIGNMENT_MEMBERS),
+    },
 )
 UPDATABLE = CHORE_MASK.updatable
 STATUSES = ("", "due", "overdue", "upcoming", "archived", "done")
@@ -382,6 +405,81 @@ def chore_fields(data: ChoreInput, paths: Iterable[str], now: datetime, errors: 
 def update_paths(update: ChoreUpdate) -> list[str]:
     """The fields an update sets, by the chore's update mask (AIP-134: see kit.field_mask)."""
     return CHORE_MASK.paths(update.mask, present=update.populated)
+
+
+def merged_members(update: ChoreUpdate) -> dict[str, tuple[str, ...]]:
+    """The recurrence's and the assignment's members the mask names (when it does not name them whole): the
+    update merges these into the stored values (`merged`)."""
+    return CHORE_MASK.nested_paths(update.mask)
+
+
+def stored_recurrence(data: dict[str, Any]) -> RecurrenceInput:
+    """A stored recurrence (scheduling.Recurrence.as_json) as the input that would make it again."""
+    stored = scheduling.Recurrence.from_json(data)
+    return RecurrenceInput(
+        kind=stored.kind,
+        every=stored.every,
+        unit=stored.unit or "",
+        rolling=stored.rolling,
+        months=stored.months,
+        days=stored.days,
+        time=stored.time,
+        day_of_month=stored.day_of_month,
+        weekday=stored.weekday,
+        week=stored.week,
+        month=stored.month,
+        day=stored.day,
+        rrule=stored.rrule,
+    )
+
+
+def stored_assignment(data: dict[str, Any]) -> AssignmentInput:
+    stored = assigning.Assignment.from_json(data)
+    return AssignmentInput(
+        strategy=stored.strategy,
+        assignees=stored.assignees,
+        rotate=stored.rotate,
+        on_miss=stored.on_miss,
+        grace_minutes=stored.grace_minutes,
+        miss_penalty_points=stored.miss_penalty_points,
+    )
+
+
+def merged(
+    data: ChoreInput,
+    members: dict[str, tuple[str, ...]],
+    *,
+    recurrence: dict[str, Any],
+    assignment: dict[str, Any],
+) -> ChoreInput:
+    """`data` with its recurrence and assignment merged into the stored ones (`recurrence`, `assignment`: the
+    chore's JSONB) for the members named: a named member takes the sent value (its default, when the request
+    leaves it out: a merge patch's null), the others keep theirs. A recurrence of another kind than the stored
+    one — the request's oneof, or the kind its member paths name — replaces the stored one whole: nothing of the
+    old kind survives (rolling and months neither). Validated afterwards like any chore input."""
+    if "assignment" in members:
+        sent = data.assignment or AssignmentInput()
+        values = {member: getattr(sent, member) for member in members["assignment"]}
+        data = replace(data, assignment=replace(stored_assignment(assignment), **values))
+    if "recurrence" in members:
+        names = members["recurrence"]
+        given = data.recurrence or RecurrenceInput()
+        base = stored_recurrence(recurrence)
+        kinds = {name.partition(".")[0] for name in names} - set(RECURRENCE_COMMON)
+        if len(kinds | ({given.kind} if given.kind else set())) > 1:
+            raise invalid("update_mask", "names the members of more than one recurrence kind")
+        kind = given.kind or next(iter(kinds), base.kind)
+        if kind != base.kind:
+            value = replace(given, kind=kind)
+        else:
+            values = {}
+            for name in names:
+                member = name.partition(".")[2] if "." in name else name
+                if member in RECURRENCE_COMMON or "." in name:
+                    values[member] = getattr(given, member)
+            value = replace(base, **values)
+        data = replace(data, recurrence=value)
+    return data
 
 
 # --- completions -------------------------------------------------------------------------------------
