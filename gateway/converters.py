@@ -89,8 +89,18 @@ def role_in(value: str) -> user_pb2.Role:
 # Services name fields as their proto paths (BadRequest field violations); clients sent API.md's JSON
 # names. Full paths are looked up first, then the request's resource prefix is dropped and each
 # segment renamed.
-_RESOURCE_PREFIXES = ("user.", "household.", "chore.", "invite.", "member.", "completion.", "api_key.")
+_RESOURCE_PREFIXES = (
+    "user.",
+    "household.",
+    "chore.",
+    "invite.",
+    "member.",
+    "completion.",
+    "api_key.",
+    "category.",
+)
 _FIELD_RENAMES = {
+    "category.display_name": "name",
     "household.display_name": "name",
     "api_key.display_name": "name",
     "api_key.expire_time": "expires_at",
@@ -386,6 +396,17 @@ def completion(message: task_pb2.Completion) -> JSON:
         "on_time": message.on_time,
         "recorded_by": last_id(message.recorder) or None,
         "created_at": time_out(message.create_time),
+    }
+
+
+def category(message: task_pb2.Category) -> JSON:
+    return {
+        "id": last_id(message.name),
+        "household_id": message.name.split("/")[1],
+        "name": message.display_name,
+        "chore_count": message.chore_count,
+        "created_at": time_out(message.create_time),
+        "updated_at": time_out(message.update_time),
     }
 
 

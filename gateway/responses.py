@@ -276,6 +276,15 @@ class Reward(Model):
     created_at: UtcTime
 
 
+class Category(Model):
+    id: str
+    household_id: str
+    name: str = Field(description="Unique in the household, case-insensitively; chores name it in `category`")
+    chore_count: int = Field(description="The household's chores (not archived) in it")
+    created_at: UtcTime
+    updated_at: UtcTime
+
+
 class Redemption(Model):
     id: str
     household_id: str
@@ -373,6 +382,10 @@ class NotificationPage(Page[Notification]):
 
 
 class RewardPage(Page[Reward]):
+    pass
+
+
+class CategoryPage(Page[Category]):
     pass
 
 
@@ -710,6 +723,15 @@ REWARD = Reward(
     created_at="2026-11-20T10:00:00Z",
 )
 REWARD_PAGE = RewardPage(items=[REWARD], next_page_token="")
+CATEGORY = Category(
+    id="0193a0c4-7d2e-7c31-9a55-3c8f2d1e6e10",
+    household_id=_HID,
+    name="cleaning",
+    chore_count=4,
+    created_at="2026-11-01T09:40:00Z",
+    updated_at="2026-11-01T09:40:00Z",
+)
+CATEGORY_PAGE = CategoryPage(items=[CATEGORY], next_page_token="")
 POINTS = Points(
     user_id=_ALICE,
     balance=20,

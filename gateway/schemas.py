@@ -311,6 +311,19 @@ class ChorePatch(Body):
     requires_approval: bool | None = None
 
 
+CategoryName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+
+
+class CategoryBody(Body):
+    name: CategoryName
+
+
+class CategoryPatch(Body):
+    """A merge patch of a category: `name` renames it (on its chores too)."""
+
+    name: CategoryName | None = None
+
+
 class CompleteBody(Body):
     completed_at: Timestamp | None = None
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] | None = None

@@ -167,3 +167,187 @@ async def test_nested_patches_keep_the_other_rules(http: httpx.AsyncClient) -> N
         "validation_failed",
     )
     assert "assignment.assignees[0]" in fields(refused)
+
+
+# --- categories ----------------------------------------------------------------------------------------------
+
+
+async def test_categories_are_a_household_resource_chores_name(http: httpx.AsyncClient) -> None:
+    owner, kid = await sign_up(http, "Olga"), await sign_up(http, "Kim")
+    hid = await create_household(http, owner)
+    await join(http, hid, owner, kid, "child")
+    categories = f"{API}/households/{hid}/categories"
+
+    garden = expect(await http.post(categories, json={"name": "  Garden "}, headers=owner.headers), 201)
+    assert (garden["name"], garden["household_id"], garden["chore_count"]) == ("Garden", hid, 0)
+    # Unique in the household whatever the case.
+    problem(await http.post(categories, json={"name": "GARDEN"}, headers=owner.headers), 409, "conflict")
+    # A chore with a name no category has yet makes the category; one in another case takes the category's spelling.
+    kitchen_chore = await create_chore(http, hid, owner, category="Kitchen")
+    lawn = await create_chore(http, hid, owner, category="garden")
+    assert (kitchen_chore["category"], lawn["category"]) == ("Kitchen", "Garden")
+    listed = expect(await http.get(categories, headers=kid.headers), 200)
+    assert [(c["name"], c["chore_count"]) for c in listed["items"]] == [("Garden", 1), ("Kitchen", 1)]
+    assert listed["next_page_token"] == ""
+
+    # Renaming renames it on its chores (their ETags change); a name another category has is 409.
+    url = f"{categories}/{garden['id']}"
+    problem(await http.patch(url, json={"name": "kitchen"}, headers=owner.headers), 409, "conflict")
+    renamed = expect(await http.patch(url, json={"name": "Yard"}, headers=owner.headers), 200)
+    assert (renamed["id"], renamed["name"], renamed["chore_count"]) == (garden["id"], "Yard", 1)
+    lawn_now = expect(await http.get(f"{API}/households/{hid}/chores/{lawn['id']}", headers=owner.headers), 200)
+    assert lawn_now["category"] == "Yard"
+    assert lawn_now["etag"] != lawn["etag"]
+    by_name = expect(
+        await http.get(f"{API}/households/{hid}/chores", params={"category": "Yard"}, headers=owner.headers), 200
+    )
+    assert [c["id"] for c in by_name["items"]] == [lawn["id"]]
+    # A change of case only is a rename too.
+    assert expect(await http.patch(url, json={"name": "yard"}, headers=owner.headers), 200)["name"] == "yard"
+    # An empty merge patch changes nothing.
+    assert expect(await http.patch(url, json={}, headers=owner.headers), 200)["name"] == "yard"
+
+    # Deleting clears it from its chores.
+    expect(await http.delete(url, headers=owner.headers), 204)
+    lawn_now = expect(await http.get(f"{API}/households/{hid}/chores/{lawn['id']}", headers=owner.headers), 200)
+    assert lawn_now["category"] is None
+    assert [c["name"] for c in expect(await http.get(categories, headers=owner.headers), 200)["items"]] == ["Kitchen"]
+    problem(await http.delete(url, headers=owner.headers), 404, "not_found")
+
+
+async def test_categories_page_by_name(http: httpx.AsyncClient) -> None:
+    owner = await sign_up(http, "Olga")
+    hid = await create_household(http, owner)
+    categories = f"{API}/households/{hid}/categories"
+    for name in ["delta", "Alpha", "charlie", "Bravo", "echo"]:
+        expect(await http.post(categories, json={"name": name}, headers=owner.headers), 201)
+    seen: list[str] = []
+    token = ""
+    while True:
+        page = expect(
+            await http.get(categories, params={"page_size": 2, "page_token": token}, headers=owner.headers), 200
+        )
+        seen += [c["name"] for c in page["items"]]
+        token = page["next_page_token"]
+        if not token:
+            break
+    assert seen == ["Alpha", "Bravo", "charlie", "delta", "echo"]
+
+
+async def test_categories_refuse_abuse(http: httpx.AsyncClient) -> None:
+    owner, kid, outsider = await sign_up(http, "Olga"), await sign_up(http, "Kim"), await sign_up(http, "Eve")
+    hid = await create_household(http, owner)
+    await join(http, hid, owner, kid, "child")
+    other = await create_household(http, outsider)
+    theirs = expect(
+        await http.post(f"{API}/households/{other}/categories", json={"name": "Secret"}, headers=outsider.headers), 201
+    )
+    categories = f"{API}/households/{hid}/categories"
+    mine = expect(await http.post(categories, json={"name": "Garden"}, headers=owner.headers), 201)
+
+    # A child reads them but changes none.
+    expect(await http.get(categories, headers=kid.headers), 200)
+    problem(await http.post(categories, json={"name": "Sweets"}, headers=kid.headers), 403, "permission_denied")
+    problem(
+        await http.patch(f"{categories}/{mine['id']}", json={"name": "Mine"}, headers=kid.headers),
+        403,
+        "permission_denied",
+    )
+    problem(await http.delete(f"{categories}/{mine['id']}", headers=kid.headers), 403, "permission_denied")
+    # Another household's category through this household's URL, and this household for an outsider: 404.
+    for method in ("patch", "delete"):
+        kwargs: dict[str, Any] = {"json": {"name": "Taken"}} if method == "patch" else {}
+        response = await getattr(http, method)(f"{categories}/{theirs['id']}", headers=owner.headers, **kwargs)
+        problem(response, 404, "not_found")
+    problem(await http.get(categories, headers=outsider.headers), 404, "not_found")
+    problem(await http.post(categories, json={"name": "X"}, headers=outsider.headers), 404, "not_found")
+    # Hostile names: empty, too long, control characters, wrong types, unknown fields.
+    for body in ({"name": ""}, {"name": "   "}, {"name": "x" * 51}, {"name": "a\x00b"}, {"name": 5}, {"title": "x"}):
+        problem(await http.post(categories, json=body, headers=owner.headers), 422, "validation_failed")
+    problem(
+        await http.patch(f"{categories}/{mine['id']}", json={"name": None}, headers=owner.headers),
+        422,
+        "validation_failed",
+    )
+    problem(
+        await http.patch(f"{categories}/not-an-id", json={"name": "X"}, headers=owner.headers), 422, "validation_failed"
+    )
+    # Nothing changed anywhere.
+    assert [c["name"] for c in expect(await http.get(categories, headers=owner.headers), 200)["items"]] == ["Garden"]
+
+
+# --- labels --------------------------------------------------------------------------------------------------
+
+
+async def test_labels_are_trimmed_deduplicated_bounded_and_filter_the_list(http: httpx.AsyncClient) -> None:
+    owner = await sign_up(http, "Olga")
+    hid = await create_household(http, owner)
+    chores = f"{API}/households/{hid}/chores"
+    tagged = await create_chore(http, hid, owner, labels=[" weekly ", "quick", "weekly"])
+    assert tagged["labels"] == ["weekly", "quick"]
+    await create_chore(http, hid, owner, labels=["monthly"])
+    found = expect(await http.get(chores, params={"label": "quick"}, headers=owner.headers), 200)
+    assert [c["id"] for c in found["items"]] == [tagged["id"]]
+    assert expect(await http.get(chores, params={"label": "quic"}, headers=owner.headers), 200)["items"] == []
+    base = {"title": "T", "recurrence": {"kind": "once"}, "assignment": {"strategy": "unassigned"}}
+    for labels in (["x"] * 21, [""], ["  "], ["x" * 51], ["a\x07b"], [5]):
+        refused = problem(
+            await http.post(chores, json=base | {"labels": labels}, headers=owner.headers), 422, "validation_failed"
+        )
+        assert any(f.startswith("labels") for f in fields(refused)), (labels, refused)
+    problem(await http.get(chores, params={"label": "x" * 51}, headers=owner.headers), 422, "validation_failed")
+    # A patch replaces the list, cleaned the same way.
+    url = f"{chores}/{tagged['id']}"
+    assert expect(await http.patch(url, json={"labels": ["b ", "b", "a"]}, headers=owner.headers), 200)["labels"] == [
+        "b",
+        "a",
+    ]
+
+
+# --- claim ---------------------------------------------------------------------------------------------------
+
+
+async def test_claiming_an_unassigned_chore(http: httpx.AsyncClient) -> None:
+    owner, kid, mia = await sign_up(http, "Olga"), await sign_up(http, "Kim"), await sign_up(http, "Mia")
+    hid = await create_household(http, owner)
+    await join(http, hid, owner, kid, "child")
+    await join(http, hid, owner, mia, "member")
+    chore = await create_chore(http, hid, owner, recurrence={"kind": "interval", "every": 1, "unit": "days"})
+    assert chore["assignee_id"] is None
+    claim = f"{API}/households/{hid}/chores/{chore['id']}/claim"
+
+    # A child may claim; claiming again is harmless; someone else is refused.
+    claimed = expect(await http.post(claim, headers=kid.headers), 200)
+    assert claimed["assignee_id"] == kid.user_id
+    again = expect(await http.post(claim, headers=kid.headers), 200)
+    assert (again["assignee_id"], again["etag"]) == (kid.user_id, claimed["etag"])
+    problem(await http.post(claim, headers=mia.headers), 409, "conflict")
+    # The claimer may complete it now (a child completes only what is assigned to them).
+    done = expect(
+        await http.post(f"{API}/households/{hid}/chores/{chore['id']}/complete", json={}, headers=kid.headers), 201
+    )
+    # An unassigned chore's next occurrence is nobody's again.
+    assert done["chore"]["assignee_id"] is None
+
+
+async def test_claim_refuses_abuse(http: httpx.AsyncClient) -> None:
+    owner, mia, outsider = await sign_up(http, "Olga"), await sign_up(http, "Mia"), await sign_up(http, "Eve")
+    hid = await create_household(http, owner)
+    await join(http, hid, owner, mia, "member")
+    held = await create_chore(http, hid, owner, assignment={"strategy": "fixed", "assignees": [owner.user_id]})
+    problem(await http.post(f"{API}/households/{hid}/chores/{held['id']}/claim", headers=mia.headers), 409, "conflict")
+    free = await create_chore(http, hid, owner)
+    problem(
+        await http.post(f"{API}/households/{hid}/chores/{free['id']}/claim", headers=outsider.headers), 404, "not_found"
+    )
+    other = await create_household(http, outsider)
+    theirs = await create_chore(http, other, outsider)
+    problem(
+        await http.post(f"{API}/households/{hid}/chores/{theirs['id']}/claim", headers=owner.headers), 404, "not_found"
+    )
+    problem(
+        await http.post(f"{API}/households/{hid}/chores/nope/claim", headers=owner.headers), 422, "validation_failed"
+    )
+    expect(await http.delete(f"{API}/households/{hid}/chores/{free['id']}", headers=owner.headers), 204)
+    problem(await http.post(f"{API}/households/{hid}/chores/{free['id']}/claim", headers=mia.headers), 410, "gone")
+    problem(await http.post(f"{API}/households/{hid}/chores/{free['id']}/claim"), 401, "unauthenticated")

@@ -259,6 +259,16 @@ async def skip_chore(
 
 
 @router.post(
+    "/households/{hid}/chores/{cid}/claim",
+    summary="Take a chore nobody holds: the caller becomes its assignee (a child too); 409 when someone else holds it",
+    responses=doc.documented({200: CHORE}, 401, 403, 404, 409, 410, 422),
+)
+async def claim_chore(hid: HouseholdId, cid: ChoreId, caller: CurrentCaller, clients: ClientsDep) -> JSONResponse:
+    chore = await clients.chores.ClaimChore(task_pb2.ClaimChoreRequest(name=f"households/{hid}/chores/{cid}"))
+    return chore_response(chore)
+
+
+@router.post(
     "/households/{hid}/chores/{cid}/snooze",
     summary="Move the open occurrence's due time to `until`; the schedule stays (not children)",
     responses=doc.documented({200: CHORE}, 401, 403, 404, 410, 413, 422),

@@ -24,6 +24,7 @@ from kit.field_mask import present_fields
 from kit.ids import parse_id
 from kit.names import parse_ids, parse_name, user_name
 from services.task import scheduling
+from services.task.categories import Listed
 from services.task.inputs import (
     AssignmentInput,
     ChoreInput,
@@ -353,6 +354,29 @@ def completion_to_proto(completion: Completion) -> task_pb2.Completion:
     _set_time(message.complete_time, completion.complete_time)
     _set_time(message.due_time, completion.due_time)
     _set_time(message.create_time, completion.create_time)
+    return message
+
+
+# --- categories (services.task.categories) ----------------------------------------------------------------
+
+CATEGORY = "households/{household}/categories/{category}"
+
+
+def category_ids(name: str) -> tuple[uuid.UUID, uuid.UUID]:
+    """(household, category) of households/{household}/categories/{category}; INVALID_ARGUMENT on `name`."""
+    ids = parse_ids(name, CATEGORY)
+    return ids["household"], ids["category"]
+
+
+def category_to_proto(listed: Listed) -> task_pb2.Category:
+    category = listed.category
+    message = task_pb2.Category(
+        name=f"households/{category.household_id}/categories/{category.id}",
+        display_name=category.name,
+        chore_count=listed.chore_count,
+    )
+    _set_time(message.create_time, category.create_time)
+    _set_time(message.update_time, category.update_time)
     return message
 
 

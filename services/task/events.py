@@ -68,6 +68,17 @@ def chore_updated(chore: Chore, changed: Sequence[str]) -> events_pb2.ChoreUpdat
     return payload
 
 
+def chore_assigned(chore: Chore) -> events_pb2.ChoreAssigned:
+    payload = events_pb2.ChoreAssigned(
+        household_id=str(chore.household_id),
+        chore_id=str(chore.id),
+        title=chore.title,
+        assignee_id=_id(chore.assignee_id),
+    )
+    _set(payload.next_due_at, chore.next_due_time)
+    return payload
+
+
 def chore_archived(chore: Chore) -> events_pb2.ChoreArchived:
     return events_pb2.ChoreArchived(household_id=str(chore.household_id), chore_id=str(chore.id), title=chore.title)
 

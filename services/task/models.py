@@ -294,3 +294,20 @@ class Reward(Base):
     create_time: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
     # Set when deleted: no longer listed or redeemable.
     archive_time: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+
+
+class Category(Base):
+    """A household's chore category (services.task.categories): chores name it by `name` (their `category` column),
+    which is unique in the household case-insensitively. No person's data: erased with the household only."""
+
+    __tablename__ = "categories"
+    __table_args__ = (
+        # One name per household whatever its case; also the list's order (lower(name), then id).
+        sa.Index("ux_categories_household_id_name", "household_id", sa.text("lower(name)"), unique=True),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    household_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    name: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    create_time: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+    update_time: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)

@@ -78,7 +78,7 @@ from kit.outbox import add_event, new_envelope
 from kit.repository import Cursor, Page, page
 from kit.validation import Violations, caller_id
 from services.task import assignment as assigning
-from services.task import events, points, scheduling, validation
+from services.task import categories, events, points, scheduling, validation
 from services.task.inputs import ME, ChoreInput, ChoreUpdate, CompleteInput, ListChoresQuery
 from services.task.lists import ChoreLists
 from services.task.models import (
@@ -326,6 +326,7 @@ class ChoreService:
                 return await self._chore(repository, household_id, earlier)
             tally = await Tallies(session).tally(household_id, None, changes.assignment, now=now)
             chore.assignee_id = assigning.initial_assignee(changes.assignment, at=due, tally=tally, rng=self._rng)
+            chore.category = await categories.ensure(session, household_id, chore.category, now)
             repository.add(chore)
             await session.flush()
             await add_event(session, events.chore_created(chore), household_id=household_id)
@@ -455,6 +456,8 @@ class ChoreService:
         before = _updatable_values(chore)
         for column, value in changes.columns.items():
             setattr(chore, column, value)
+        if "category" in changes.columns:
+            chore.category = await categories.ensure(session, household_id, chore.category, now)
         if changes.recurrence is not None:
             chore.recurrence = changes.recurrence.as_json()
         if "recurrence" in paths or "next_due_time" in paths:
@@ -810,6 +813,34 @@ class ChoreService:
                     now=chore.update_time,
                 )
             await add_event(session, events.completion_undone(chore, completion), household_id=household_id)
+        return chore
+
+    async def claim_chore(self, household_id: uuid.UUID, chore_id: uuid.UUID) -> Chore:
+        """The caller takes a chore nobody holds (strategy unassigned, or a rotation that found nobody): they are its
+        assignee until its occurrence ends (a completion or skip chooses the next by the strategy: nobody, for an
+        unassigned chore). Every member may, a child too (chore.claim). The caller's own chore again: unchanged, no
+        event (a retry is harmless); someone else's: ABORTED (REST 409). Not an archived or done chore (GONE)."""
+        _annotate(household_id, chore_id)
+        await self._membership.require(household_id, roles=PERMISSIONS["chore.claim"])
+        claimer = caller_id()
+        async with self._lists.writing(self._sessions, household_id) as session:
+            repository = ChoreRepository(session)
+            chore = await repository.get(household_id, chore_id, lock=True)
+            if chore is None:
+                raise NotFound("chore not found")
+            if chore.state == ARCHIVED:
+                raise Gone("the chore is archived")
+            if chore.state == DONE or chore.next_due_time is None:
+                raise Gone("this one-off chore is already done")
+            if chore.assignee_id == claimer:
+                return chore
+            if chore.assignee_id is not None:
+                raise Conflict("the chore is assigned to someone else")
+            chore.assignee_id = claimer
+            chore.version += 1
+            chore.update_time = self._clock()
+            await session.flush()
+            await add_event(session, events.chore_assigned(chore), household_id=household_id)
         return chore
 
     async def list_occurrences(

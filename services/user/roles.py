@@ -55,6 +55,10 @@ PERMISSIONS: Final[Mapping[str, frozenset[str]]] = {
     "chore.delete": ADULT_ROLES,
     "chore.complete_any": ADULT_ROLES,
     "chore.complete_own": EVERYONE,
+    # taking a chore nobody holds (ClaimChore): a child too
+    "chore.claim": EVERYONE,
+    # the household's chore categories (services/task/categories.py): the roles that create chores
+    "category.manage": ADULT_ROLES,
     # points and rewards (the task service's checks, services/task/points.py)
     "points.read": EVERYONE,
     "reward.manage": frozenset(MANAGERS),

@@ -299,6 +299,56 @@ class PointsChanged(_message.Message):
     reward_id: str
     def __init__(self, household_id: _Optional[str] = ..., user_id: _Optional[str] = ..., entry_id: _Optional[str] = ..., delta: _Optional[int] = ..., reason: _Optional[str] = ..., balance: _Optional[int] = ..., completion_id: _Optional[str] = ..., reward_id: _Optional[str] = ...) -> None: ...
 
+class ChoreAssigned(_message.Message):
+    __slots__ = ("household_id", "chore_id", "title", "assignee_id", "next_due_at")
+    HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    CHORE_ID_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_ID_FIELD_NUMBER: _ClassVar[int]
+    NEXT_DUE_AT_FIELD_NUMBER: _ClassVar[int]
+    household_id: str
+    chore_id: str
+    title: str
+    assignee_id: str
+    next_due_at: _timestamp_pb2.Timestamp
+    def __init__(self, household_id: _Optional[str] = ..., chore_id: _Optional[str] = ..., title: _Optional[str] = ..., assignee_id: _Optional[str] = ..., next_due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CategoryCreated(_message.Message):
+    __slots__ = ("household_id", "category_id", "name")
+    HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    household_id: str
+    category_id: str
+    name: str
+    def __init__(self, household_id: _Optional[str] = ..., category_id: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class CategoryUpdated(_message.Message):
+    __slots__ = ("household_id", "category_id", "name", "previous_name", "chores")
+    HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_NAME_FIELD_NUMBER: _ClassVar[int]
+    CHORES_FIELD_NUMBER: _ClassVar[int]
+    household_id: str
+    category_id: str
+    name: str
+    previous_name: str
+    chores: int
+    def __init__(self, household_id: _Optional[str] = ..., category_id: _Optional[str] = ..., name: _Optional[str] = ..., previous_name: _Optional[str] = ..., chores: _Optional[int] = ...) -> None: ...
+
+class CategoryDeleted(_message.Message):
+    __slots__ = ("household_id", "category_id", "name", "chores")
+    HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CHORES_FIELD_NUMBER: _ClassVar[int]
+    household_id: str
+    category_id: str
+    name: str
+    chores: int
+    def __init__(self, household_id: _Optional[str] = ..., category_id: _Optional[str] = ..., name: _Optional[str] = ..., chores: _Optional[int] = ...) -> None: ...
+
 class ChoreArchived(_message.Message):
     __slots__ = ("household_id", "chore_id", "title")
     HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]
