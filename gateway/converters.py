@@ -304,6 +304,7 @@ def chore_in(body: schemas.ChoreBody | schemas.ChorePatch) -> task_pb2.Chore:
         reminders=[task_pb2.Reminder(before_minutes=r.before_minutes) for r in body.reminders or []],
         requires_photo=bool(body.requires_photo),
         requires_approval=bool(body.requires_approval),
+        subtasks=[task_pb2.Subtask(id=item.id or "", title=item.title) for item in body.subtasks or []],
     )
     if body.estimated_minutes is not None:
         message.estimated_minutes = body.estimated_minutes
@@ -331,6 +332,7 @@ CHORE_PATCH_PATHS = {
     "reminders": "reminders",
     "requires_photo": "requires_photo",
     "requires_approval": "requires_approval",
+    "subtasks": "subtasks",
 }
 
 
@@ -373,6 +375,7 @@ def chore(message: task_pb2.Chore) -> JSON:
         "reminders": [{"before_minutes": r.before_minutes} for r in message.reminders],
         "requires_photo": message.requires_photo,
         "requires_approval": message.requires_approval,
+        "subtasks": [{"id": item.id, "title": item.title, "done": item.done} for item in message.subtasks],
         "created_by": last_id(message.creator) or None,
         "last_completed_at": time_out(message.last_completion_time, message.HasField("last_completion_time")),
         "created_at": time_out(message.create_time),

@@ -202,6 +202,12 @@ class Reminder(Model):
     before_minutes: int
 
 
+class Subtask(Model):
+    id: str
+    title: str
+    done: bool = Field(description="Ticked for the open occurrence; starts again when the chore moves on")
+
+
 class Chore(Model):
     id: str
     household_id: str
@@ -219,6 +225,7 @@ class Chore(Model):
     reminders: list[Reminder]
     requires_photo: bool
     requires_approval: bool
+    subtasks: list[Subtask]
     created_by: str | None
     last_completed_at: UtcTime | None
     created_at: UtcTime
@@ -573,6 +580,10 @@ CHORE = Chore(
     reminders=[Reminder(before_minutes=60)],
     requires_photo=False,
     requires_approval=False,
+    subtasks=[
+        Subtask(id="0193a0c4-7d2e-7c31-9a55-3c8f2d1e6e20", title="Move the sofa", done=True),
+        Subtask(id="0193a0c4-7d2e-7c31-9a55-3c8f2d1e6e21", title="Empty the bag", done=False),
+    ],
     created_by=_ALICE,
     last_completed_at=None,
     created_at="2026-11-01T09:40:00Z",

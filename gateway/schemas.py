@@ -277,6 +277,16 @@ class ReminderBody(Body):
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 
 
+class SubtaskBody(Body):
+    """A step of the chore. In a patch (which replaces the list), `id` keeps one the chore has, and its tick."""
+
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    id: Id | None = None
+
+
+Subtasks = Annotated[list[SubtaskBody], Field(max_length=50)]
+
+
 class ChoreBody(Body):
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     description: LongText | None = None
@@ -290,6 +300,7 @@ class ChoreBody(Body):
     reminders: Annotated[list[ReminderBody], Field(max_length=10)] | None = None
     requires_photo: bool = False
     requires_approval: bool = False
+    subtasks: Subtasks | None = None
 
 
 class ChorePatch(Body):
@@ -309,6 +320,8 @@ class ChorePatch(Body):
     reminders: Annotated[list[ReminderBody], Field(max_length=10)] | None = None
     requires_photo: bool | None = None
     requires_approval: bool | None = None
+    # The whole list (null or [] removes every subtask).
+    subtasks: Subtasks | None = None
 
 
 CategoryName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]

@@ -4,6 +4,7 @@ the abuse cases (another household's ids, a child, stale ETags, hostile input, r
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -351,3 +352,118 @@ async def test_claim_refuses_abuse(http: httpx.AsyncClient) -> None:
     expect(await http.delete(f"{API}/households/{hid}/chores/{free['id']}", headers=owner.headers), 204)
     problem(await http.post(f"{API}/households/{hid}/chores/{free['id']}/claim", headers=mia.headers), 410, "gone")
     problem(await http.post(f"{API}/households/{hid}/chores/{free['id']}/claim"), 401, "unauthenticated")
+
+
+# --- subtasks ------------------------------------------------------------------------------------------------
+
+
+def ticks(chore: dict[str, Any]) -> list[tuple[str, bool]]:
+    return [(s["title"], s["done"]) for s in chore["subtasks"]]
+
+
+async def test_subtasks_are_ticked_per_occurrence(http: httpx.AsyncClient) -> None:
+    owner = await sign_up(http, "Olga")
+    hid = await create_household(http, owner)
+    chore = await create_chore(
+        http,
+        hid,
+        owner,
+        recurrence={"kind": "interval", "every": 1, "unit": "days"},
+        subtasks=[{"title": "Sweep"}, {"title": "  Mop "}],
+    )
+    assert ticks(chore) == [("Sweep", False), ("Mop", False)]
+    sweep, mop = (s["id"] for s in chore["subtasks"])
+    url = f"{API}/households/{hid}/chores/{chore['id']}"
+
+    ticked = expect(await http.post(f"{url}/subtasks/{sweep}/tick", headers=owner.headers), 200)
+    assert ticks(ticked) == [("Sweep", True), ("Mop", False)]
+    assert ticked["etag"] != chore["etag"]
+    # The same tick again changes nothing.
+    again = expect(await http.post(f"{url}/subtasks/{sweep}/tick", headers=owner.headers), 200)
+    assert again["etag"] == ticked["etag"]
+    assert ticks(expect(await http.get(url, headers=owner.headers), 200)) == [("Sweep", True), ("Mop", False)]
+    listed = expect(await http.get(f"{API}/households/{hid}/chores", headers=owner.headers), 200)
+    assert ticks(listed["items"][0]) == [("Sweep", True), ("Mop", False)]
+    unticked = expect(await http.post(f"{url}/subtasks/{sweep}/untick", headers=owner.headers), 200)
+    assert ticks(unticked) == [("Sweep", False), ("Mop", False)]
+    expect(await http.post(f"{url}/subtasks/{mop}/tick", headers=owner.headers), 200)
+
+    # A snooze keeps the occurrence, and its ticks.
+    later = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    snoozed = expect(await http.post(f"{url}/snooze", json={"until": later}, headers=owner.headers), 200)
+    assert ticks(snoozed) == [("Sweep", False), ("Mop", True)]
+    # Completing moves on to the next occurrence: nothing ticked.
+    done = expect(await http.post(f"{url}/complete", json={}, headers=owner.headers), 201)
+    assert ticks(done["chore"]) == [("Sweep", False), ("Mop", False)]
+    # Undoing the completion brings the occurrence back, ticks and all.
+    expect(await http.delete(f"{url}/completions/{done['id']}", headers=owner.headers), 204)
+    assert ticks(expect(await http.get(url, headers=owner.headers), 200)) == [("Sweep", False), ("Mop", True)]
+
+    # A patch replaces the list: an id kept keeps its subtask and tick; the others are new or gone.
+    patched = expect(
+        await http.patch(
+            url, json={"subtasks": [{"title": "Mop well", "id": mop}, {"title": "Dust"}]}, headers=owner.headers
+        ),
+        200,
+    )
+    assert ticks(patched) == [("Mop well", True), ("Dust", False)]
+    assert patched["subtasks"][0]["id"] == mop
+    assert patched["subtasks"][1]["id"] not in (sweep, mop)
+    problem(await http.post(f"{url}/subtasks/{sweep}/tick", headers=owner.headers), 404, "not_found")
+    cleared = expect(await http.patch(url, json={"subtasks": None}, headers=owner.headers), 200)
+    assert cleared["subtasks"] == []
+
+
+async def test_subtasks_refuse_abuse(http: httpx.AsyncClient) -> None:
+    owner, kid, outsider = await sign_up(http, "Olga"), await sign_up(http, "Kim"), await sign_up(http, "Eve")
+    hid = await create_household(http, owner)
+    await join(http, hid, owner, kid, "child")
+    chores = f"{API}/households/{hid}/chores"
+    chore = await create_chore(http, hid, owner, subtasks=[{"title": "Sweep"}])
+    [sweep] = [s["id"] for s in chore["subtasks"]]
+    url = f"{chores}/{chore['id']}"
+    tick = f"{url}/subtasks/{sweep}/tick"
+
+    # A child ticks only a chore assigned to them.
+    problem(await http.post(tick, headers=kid.headers), 403, "permission_denied")
+    expect(await http.post(f"{url}/claim", headers=kid.headers), 200)
+    assert ticks(expect(await http.post(tick, headers=kid.headers), 200)) == [("Sweep", True)]
+    # Outsiders, another household's chore, unknown and malformed ids.
+    problem(await http.post(tick, headers=outsider.headers), 404, "not_found")
+    other = await create_household(http, outsider)
+    theirs = await create_chore(http, other, outsider, subtasks=[{"title": "Secret"}])
+    problem(
+        await http.post(f"{chores}/{theirs['id']}/subtasks/{theirs['subtasks'][0]['id']}/tick", headers=owner.headers),
+        404,
+        "not_found",
+    )
+    problem(
+        await http.post(f"{url}/subtasks/{theirs['subtasks'][0]['id']}/tick", headers=owner.headers), 404, "not_found"
+    )
+    problem(await http.post(f"{url}/subtasks/not-an-id/tick", headers=owner.headers), 422, "validation_failed")
+    # Hostile lists: too many, titles empty or too long, control characters, an id the chore does not have.
+    base = {"title": "T", "recurrence": {"kind": "once"}, "assignment": {"strategy": "unassigned"}}
+    for items, field in [
+        ([{"title": "x"}] * 51, "subtasks"),
+        ([{"title": ""}], "subtasks.0.title"),
+        ([{"title": "x" * 201}], "subtasks.0.title"),
+        ([{"title": "a\x00b"}], "subtasks.0.title"),
+        ([{"title": "x", "done": True}], "subtasks.0.done"),
+        ([{"title": "x", "id": theirs["subtasks"][0]["id"]}], "subtasks[0].id"),
+    ]:
+        refused = problem(
+            await http.post(chores, json=base | {"subtasks": items}, headers=owner.headers), 422, "validation_failed"
+        )
+        assert field in fields(refused), (items, refused)
+    refused = problem(
+        await http.patch(
+            url, json={"subtasks": [{"title": "x", "id": theirs["subtasks"][0]["id"]}]}, headers=owner.headers
+        ),
+        422,
+        "validation_failed",
+    )
+    assert "subtasks[0].id" in fields(refused)
+    assert ticks(expect(await http.get(url, headers=owner.headers), 200)) == [("Sweep", True)]
+    # An archived chore's subtasks are not ticked any more.
+    expect(await http.delete(url, headers=owner.headers), 204)
+    problem(await http.post(tick, headers=owner.headers), 410, "gone")

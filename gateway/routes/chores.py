@@ -268,6 +268,38 @@ async def claim_chore(hid: HouseholdId, cid: ChoreId, caller: CurrentCaller, cli
     return chore_response(chore)
 
 
+SubtaskId = Annotated[str, Path(max_length=64), PlainText]
+
+
+async def _tick(clients: ClientsDep, hid: str, cid: str, sid: str, *, done: bool) -> JSONResponse:
+    chore = await clients.chores.TickSubtask(
+        task_pb2.TickSubtaskRequest(name=f"households/{hid}/chores/{cid}/subtasks/{sid}", done=done)
+    )
+    return chore_response(chore)
+
+
+@router.post(
+    "/households/{hid}/chores/{cid}/subtasks/{sid}/tick",
+    summary="Tick a subtask for the open occurrence (whoever may complete the chore); again: unchanged",
+    responses=doc.documented({200: CHORE}, 401, 403, 404, 410, 422),
+)
+async def tick_subtask(
+    hid: HouseholdId, cid: ChoreId, sid: SubtaskId, caller: CurrentCaller, clients: ClientsDep
+) -> JSONResponse:
+    return await _tick(clients, hid, cid, sid, done=True)
+
+
+@router.post(
+    "/households/{hid}/chores/{cid}/subtasks/{sid}/untick",
+    summary="Untick a subtask for the open occurrence (whoever may complete the chore); again: unchanged",
+    responses=doc.documented({200: CHORE}, 401, 403, 404, 410, 422),
+)
+async def untick_subtask(
+    hid: HouseholdId, cid: ChoreId, sid: SubtaskId, caller: CurrentCaller, clients: ClientsDep
+) -> JSONResponse:
+    return await _tick(clients, hid, cid, sid, done=False)
+
+
 @router.post(
     "/households/{hid}/chores/{cid}/snooze",
     summary="Move the open occurrence's due time to `until`; the schedule stays (not children)",

@@ -486,8 +486,23 @@ async def test_real_responses_match_the_document(stack: Stack, api: Api, contrac
     await api.call("GET", occurrences, 404, token=outsider.token, path=twelve_hours)
 
     # --- claiming a chore nobody holds, and the household's categories ---
-    body = {"title": "Free", "recurrence": {"kind": "once"}, "assignment": {"strategy": "unassigned"}}
-    free = {**home, "cid": (await api.call("POST", chores, 201, token=alice.token, path=home, json=body)).json()["id"]}
+    body = {
+        "title": "Free",
+        "recurrence": {"kind": "once"},
+        "assignment": {"strategy": "unassigned"},
+        "subtasks": [{"title": "Sweep"}],
+    }
+    created = (await api.call("POST", chores, 201, token=alice.token, path=home, json=body)).json()
+    free = {**home, "cid": created["id"]}
+    subtask = {**free, "sid": created["subtasks"][0]["id"]}
+    tick, untick = f"{chore_url}/subtasks/{{sid}}/tick", f"{chore_url}/subtasks/{{sid}}/untick"
+    await api.call("POST", tick, 403, token=kid.token, path=subtask)  # not the child's (yet)
+    await api.call("POST", tick, 404, token=outsider.token, path=subtask)
+    await api.call("POST", tick, 404, token=alice.token, path={**subtask, "sid": created["id"]})
+    await api.call("POST", tick, 422, token=alice.token, path={**subtask, "sid": "x" * 65})
+    await api.call("POST", tick, 200, token=alice.token, path=subtask)
+    await api.call("POST", untick, 200, token=alice.token, path=subtask)
+    await api.call("POST", untick, 404, token=outsider.token, path=subtask)
     claim = f"{chore_url}/claim"
     await api.call("POST", claim, 404, token=outsider.token, path=free)
     await api.call("POST", claim, 422, token=kid.token, path={**home, "cid": "x" * 65})

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -23,7 +24,7 @@ from kit.errors import InvalidArgument, invalid
 from kit.field_mask import present_fields
 from kit.ids import parse_id
 from kit.names import parse_ids, parse_name, user_name
-from services.task import scheduling
+from services.task import scheduling, subtasks
 from services.task.categories import Listed
 from services.task.inputs import (
     AssignmentInput,
@@ -33,6 +34,7 @@ from services.task.inputs import (
     ListChoresQuery,
     PhotoRef,
     RecurrenceInput,
+    SubtaskInput,
     Unreadable,
 )
 from services.task.models import (
@@ -202,6 +204,7 @@ def chore_input(message: task_pb2.Chore) -> ChoreInput:
         reminders=tuple(reminder.before_minutes for reminder in message.reminders),
         requires_photo=message.requires_photo,
         requires_approval=message.requires_approval,
+        subtasks=tuple(SubtaskInput(id=item.id, title=item.title) for item in message.subtasks),
     )
 
 
@@ -288,7 +291,18 @@ def chore_name(chore: Chore) -> str:
 ChoreRow = Any
 
 
-def _chore_message(chore: Chore | ChoreRow, recurrence: Recurrence, assignment: Assignment) -> task_pb2.Chore:
+def _subtasks_of(items: Sequence[Mapping[str, str]], ticks: Mapping[str, Any], due: datetime | None) -> list[Any]:
+    done = subtasks.done_ids(ticks, due)
+    return [task_pb2.Subtask(id=item["id"], title=item["title"], done=item["id"] in done) for item in items]
+
+
+def _chore_message(
+    chore: Chore | ChoreRow,
+    recurrence: Recurrence,
+    assignment: Assignment,
+    items: Sequence[Mapping[str, str]] = (),
+    ticks: Mapping[str, Any] | None = None,
+) -> task_pb2.Chore:
     """The one place a chore's columns become its resource (both `chore_to_proto` and `chore_row_to_proto`)."""
     message = task_pb2.Chore(
         name=f"households/{chore.household_id}/chores/{chore.id}",
@@ -309,6 +323,8 @@ def _chore_message(chore: Chore | ChoreRow, recurrence: Recurrence, assignment: 
     )
     if chore.estimated_minutes is not None:
         message.estimated_minutes = chore.estimated_minutes
+    if items:
+        message.subtasks.extend(_subtasks_of(items, ticks or {}, chore.next_due_time))
     _set_time(message.next_due_time, chore.next_due_time)
     _set_time(message.last_completion_time, chore.last_completion_time)
     _set_time(message.create_time, chore.create_time)
@@ -321,6 +337,8 @@ def chore_to_proto(chore: Chore) -> task_pb2.Chore:
         chore,
         recurrence_to_proto(scheduling.Recurrence.from_json(chore.recurrence)),
         assignment_to_proto(scheduling.Assignment.from_json(chore.assignment)),
+        chore.subtasks,
+        chore.ticks,
     )
 
 
@@ -338,7 +356,16 @@ def _assignment_of(text: str) -> Assignment:
 
 def chore_row_to_proto(row: ChoreRow) -> task_pb2.Chore:
     """A row of repository.RESOURCE_COLUMNS as its resource: what chore_to_proto makes of the same chore."""
-    return _chore_message(row, _recurrence_of(row.recurrence), _assignment_of(row.assignment))
+    # Most chores have no subtasks: their "[]" is not parsed.
+    if row.subtasks == "[]":
+        return _chore_message(row, _recurrence_of(row.recurrence), _assignment_of(row.assignment))
+    return _chore_message(
+        row,
+        _recurrence_of(row.recurrence),
+        _assignment_of(row.assignment),
+        json.loads(row.subtasks),
+        json.loads(row.ticks),
+    )
 
 
 def completion_to_proto(completion: Completion) -> task_pb2.Completion:
@@ -383,6 +410,15 @@ def category_to_proto(listed: Listed) -> task_pb2.Category:
 # --- points and rewards (services.task.points) ------------------------------------------------------------
 
 REWARD = "households/{household}/rewards/{reward}"
+
+
+SUBTASK = "households/{household}/chores/{chore}/subtasks/{subtask}"
+
+
+def subtask_ids(name: str) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
+    """(household, chore, subtask) of households/{h}/chores/{c}/subtasks/{s}; INVALID_ARGUMENT on `name`."""
+    ids = parse_ids(name, SUBTASK)
+    return ids["household"], ids["chore"], ids["subtask"]
 
 
 def reward_ids(name: str) -> tuple[uuid.UUID, uuid.UUID]:

@@ -78,7 +78,7 @@ from kit.outbox import add_event, new_envelope
 from kit.repository import Cursor, Page, page
 from kit.validation import Violations, caller_id
 from services.task import assignment as assigning
-from services.task import categories, events, points, scheduling, validation
+from services.task import categories, events, points, scheduling, subtasks, validation
 from services.task.inputs import ME, ChoreInput, ChoreUpdate, CompleteInput, ListChoresQuery
 from services.task.lists import ChoreLists
 from services.task.models import (
@@ -131,6 +131,17 @@ class CompleteResult:
 def _updatable_values(chore: Chore) -> dict[str, Any]:
     """The chore's updatable fields (each a column of the same name), copied, to tell what an update changed."""
     return {path: copy.deepcopy(getattr(chore, path)) for path in UPDATABLE}
+
+
+def _new_subtasks(
+    sent: Sequence[tuple[uuid.UUID | None, str]], existing: Sequence[Mapping[str, str]]
+) -> list[dict[str, str]]:
+    """The chore's new subtask list (subtasks.replaced); INVALID_ARGUMENT naming each id the chore does not have."""
+    items, unknown = subtasks.replaced(sent, existing)
+    with Violations() as errors:
+        for index in unknown:
+            errors.add(f"subtasks[{index}].id", "is not a subtask of this chore")
+    return items
 
 
 def _annotate(household_id: uuid.UUID, chore_id: uuid.UUID | None = None) -> None:
@@ -311,6 +322,8 @@ class ChoreService:
             create_time=now,
             update_time=now,
             version=1,
+            subtasks=_new_subtasks(changes.subtasks or [], []),
+            ticks={},
         )
         async with self._lists.writing(self._sessions, household_id) as session:
             repository = ChoreRepository(session)
@@ -458,6 +471,9 @@ class ChoreService:
             setattr(chore, column, value)
         if "category" in changes.columns:
             chore.category = await categories.ensure(session, household_id, chore.category, now)
+        if changes.subtasks is not None:
+            chore.subtasks = _new_subtasks(changes.subtasks, chore.subtasks)
+            chore.ticks = subtasks.kept(chore.ticks, chore.subtasks)
         if changes.recurrence is not None:
             chore.recurrence = changes.recurrence.as_json()
         if "recurrence" in paths or "next_due_time" in paths:
@@ -762,6 +778,9 @@ class ChoreService:
             chore.version += 1
             chore.update_time = now
             await repository.write_schedule(chore)
+            if chore.ticks:  # the same occurrence, later: its ticks go with it
+                chore.ticks = subtasks.moved(chore.ticks, due, until)
+                await repository.write_ticks(chore.id, chore.ticks)
             await add_event(session, events.chore_snoozed(chore, previous_due=due), household_id=household_id)
         return chore
 
@@ -841,6 +860,36 @@ class ChoreService:
             chore.update_time = self._clock()
             await session.flush()
             await add_event(session, events.chore_assigned(chore), household_id=household_id)
+        return chore
+
+    async def tick_subtask(
+        self, household_id: uuid.UUID, chore_id: uuid.UUID, subtask_id: uuid.UUID, *, done: bool
+    ) -> Chore:
+        """Tick (or untick) a subtask for the chore's open occurrence (services.task.subtasks): whoever may complete
+        the chore may (a child: only one assigned to them). The same tick again changes nothing (no new version).
+        Not for an archived or done chore (GONE); a subtask the chore does not have is NOT_FOUND."""
+        _annotate(household_id, chore_id)
+        membership = await self._membership.require(household_id, roles=PERMISSIONS["chore.complete_own"])
+        caller = caller_id()
+        adult = membership.role in PERMISSIONS["chore.complete_any"]
+        async with self._lists.writing(self._sessions, household_id) as session:
+            chore = await ChoreRepository(session).get(household_id, chore_id, lock=True)
+            if chore is None:
+                raise NotFound("chore not found")
+            if not adult and chore.assignee_id != caller:
+                raise PermissionDenied("a child may only tick the subtasks of chores assigned to them")
+            if chore.state == ARCHIVED:
+                raise Gone("the chore is archived")
+            if chore.state == DONE or chore.next_due_time is None:
+                raise Gone("this one-off chore is already done")
+            if str(subtask_id) not in {item["id"] for item in chore.subtasks}:
+                raise NotFound("subtask not found")
+            ticks = subtasks.ticked(chore.ticks, chore.subtasks, chore.next_due_time, str(subtask_id), done)
+            if subtasks.done_ids(ticks, chore.next_due_time) == subtasks.done_ids(chore.ticks, chore.next_due_time):
+                return chore
+            chore.ticks = ticks
+            chore.version += 1
+            chore.update_time = self._clock()
         return chore
 
     async def list_occurrences(

@@ -144,6 +144,14 @@ class ChoreServicer(task_pb2_grpc.ChoreServiceServicer):
     ) -> task_pb2.Chore:
         return converters.chore_to_proto(await self._service.claim_chore(*converters.chore_ids(request.name)))
 
+    async def TickSubtask(
+        self,
+        request: task_pb2.TickSubtaskRequest,
+        context: grpc.aio.ServicerContext[task_pb2.TickSubtaskRequest, task_pb2.Chore],
+    ) -> task_pb2.Chore:
+        chore = await self._service.tick_subtask(*converters.subtask_ids(request.name), done=request.done)
+        return converters.chore_to_proto(chore)
+
 
 class CategoryServicer(task_pb2_grpc.CategoryServiceServicer):
     def __init__(self, service: CategoryService) -> None:

@@ -25,10 +25,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from kit import timestamps
 from kit.errors import InvalidArgument, invalid
 from kit.field_mask import UpdateMask
+from kit.ids import parse_id
 from kit.text import CONTROL_CHARACTERS_MESSAGE, has_control_characters
 from kit.validation import Violations
 from services.task import assignment as assigning
-from services.task import scheduling
+from services.task import scheduling, subtasks
 from services.task.inputs import (
     AssignmentInput,
     ChoreInput,
@@ -36,6 +37,7 @@ from services.task.inputs import (
     CompleteInput,
     ListChoresQuery,
     RecurrenceInput,
+    SubtaskInput,
     Unreadable,
 )
 from services.task.models import ACTIVE, ARCHIVED, DONE
@@ -105,6 +107,7 @@ CHORE_MASK = UpdateMask(
         "reminders",
         "requires_photo",
         "requires_approval",
+        "subtasks",
     ),
     output_only=("name", "assignee", "state", "creator", "last_completion_time", "create_time", "update_time", "etag"),
     nested={
@@ -132,6 +135,8 @@ class Changes:
     recurrence: scheduling.Recurrence | None = None
     assignment: assigning.Assignment | None = None
     next_due_time: datetime | None = None
+    # (the id of a subtask the chore has, or None for a new one; title): the use case makes the list
+    subtasks: list[tuple[uuid.UUID | None, str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -171,6 +176,27 @@ def _labels(labels: Sequence[str], errors: Violations) -> list[str]:
             errors.add(f"labels[{index}]", CONTROL_CHARACTERS_MESSAGE)
         elif label not in result:
             result.append(label)
+    return result
+
+
+def _subtasks(data: Sequence[SubtaskInput], errors: Violations) -> list[tuple[uuid.UUID | None, str]]:
+    """Each subtask's id (None: a new one) and trimmed title; whether the chore has the ids is the use case's."""
+    if len(data) > subtasks.MAX_SUBTASKS:
+        errors.add("subtasks", f"at most {subtasks.MAX_SUBTASKS} subtasks")
+    result: list[tuple[uuid.UUID | None, str]] = []
+    seen: set[uuid.UUID] = set()
+    for index, item in enumerate(data[: subtasks.MAX_SUBTASKS]):
+        title = errors.text(f"subtasks[{index}].title", item.title, max_length=subtasks.MAX_TITLE, required=True)
+        given: uuid.UUID | None = None
+        if item.id:
+            given = parse_id(item.id.strip())
+            if given is None:
+                errors.add(f"subtasks[{index}].id", "is not a subtask id")
+            elif given in seen:
+                errors.add(f"subtasks[{index}].id", "is listed twice")
+            else:
+                seen.add(given)
+        result.append((given, title))
     return result
 
 
@@ -392,6 +418,8 @@ def chore_fields(data: ChoreInput, paths: Iterable[str], now: datetime, errors: 
             changes.recurrence = recurrence(data.recurrence, errors)
         elif path == "assignment":
             changes.assignment = assignment(data.assignment, errors)
+        elif path == "subtasks":
+            changes.subtasks = _subtasks(data.subtasks, errors)
         elif path == "next_due_time":
             due = data.next_due_time
             if due is not None and not timestamps.in_range(due):

@@ -16,7 +16,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Chore(_message.Message):
-    __slots__ = ("name", "title", "description", "category", "labels", "points", "estimated_minutes", "recurrence", "assignment", "next_due_time", "assignee", "reminders", "requires_photo", "requires_approval", "state", "creator", "last_completion_time", "create_time", "update_time", "etag")
+    __slots__ = ("name", "title", "description", "category", "labels", "points", "estimated_minutes", "recurrence", "assignment", "next_due_time", "assignee", "reminders", "requires_photo", "requires_approval", "state", "creator", "last_completion_time", "create_time", "update_time", "etag", "subtasks")
     class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         STATE_UNSPECIFIED: _ClassVar[Chore.State]
@@ -47,6 +47,7 @@ class Chore(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     ETAG_FIELD_NUMBER: _ClassVar[int]
+    SUBTASKS_FIELD_NUMBER: _ClassVar[int]
     name: str
     title: str
     description: str
@@ -67,7 +68,18 @@ class Chore(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
     etag: str
-    def __init__(self, name: _Optional[str] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., category: _Optional[str] = ..., labels: _Optional[_Iterable[str]] = ..., points: _Optional[int] = ..., estimated_minutes: _Optional[int] = ..., recurrence: _Optional[_Union[Recurrence, _Mapping]] = ..., assignment: _Optional[_Union[Assignment, _Mapping]] = ..., next_due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., assignee: _Optional[str] = ..., reminders: _Optional[_Iterable[_Union[Reminder, _Mapping]]] = ..., requires_photo: _Optional[bool] = ..., requires_approval: _Optional[bool] = ..., state: _Optional[_Union[Chore.State, str]] = ..., creator: _Optional[str] = ..., last_completion_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ...) -> None: ...
+    subtasks: _containers.RepeatedCompositeFieldContainer[Subtask]
+    def __init__(self, name: _Optional[str] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., category: _Optional[str] = ..., labels: _Optional[_Iterable[str]] = ..., points: _Optional[int] = ..., estimated_minutes: _Optional[int] = ..., recurrence: _Optional[_Union[Recurrence, _Mapping]] = ..., assignment: _Optional[_Union[Assignment, _Mapping]] = ..., next_due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., assignee: _Optional[str] = ..., reminders: _Optional[_Iterable[_Union[Reminder, _Mapping]]] = ..., requires_photo: _Optional[bool] = ..., requires_approval: _Optional[bool] = ..., state: _Optional[_Union[Chore.State, str]] = ..., creator: _Optional[str] = ..., last_completion_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., subtasks: _Optional[_Iterable[_Union[Subtask, _Mapping]]] = ...) -> None: ...
+
+class Subtask(_message.Message):
+    __slots__ = ("id", "title", "done")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    title: str
+    done: bool
+    def __init__(self, id: _Optional[str] = ..., title: _Optional[str] = ..., done: _Optional[bool] = ...) -> None: ...
 
 class Recurrence(_message.Message):
     __slots__ = ("once", "interval", "weekly", "monthly", "yearly", "rrule", "adaptive", "rolling", "months")
@@ -413,6 +425,14 @@ class ListOccurrencesResponse(_message.Message):
     occurrences: _containers.RepeatedCompositeFieldContainer[Occurrence]
     next_page_token: str
     def __init__(self, occurrences: _Optional[_Iterable[_Union[Occurrence, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class TickSubtaskRequest(_message.Message):
+    __slots__ = ("name", "done")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    done: bool
+    def __init__(self, name: _Optional[str] = ..., done: _Optional[bool] = ...) -> None: ...
 
 class ClaimChoreRequest(_message.Message):
     __slots__ = ("name",)

@@ -95,6 +95,11 @@ class ChoreServiceStub:
                 request_serializer=hearth_dot_task_dot_v1_dot_task__pb2.ClaimChoreRequest.SerializeToString,
                 response_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.Chore.FromString,
                 _registered_method=True)
+        self.TickSubtask = channel.unary_unary(
+                '/hearth.task.v1.ChoreService/TickSubtask',
+                request_serializer=hearth_dot_task_dot_v1_dot_task__pb2.TickSubtaskRequest.SerializeToString,
+                response_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.Chore.FromString,
+                _registered_method=True)
 
 
 class ChoreServiceServicer:
@@ -181,6 +186,14 @@ class ChoreServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def TickSubtask(self, request, context):
+        """Ticks (done) or unticks a subtask for the chore's open occurrence; the same again changes nothing. Whoever may
+        complete the chore may (a child: only a chore assigned to them).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ChoreServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -242,6 +255,11 @@ def add_ChoreServiceServicer_to_server(servicer, server):
             'ClaimChore': grpc.unary_unary_rpc_method_handler(
                     servicer.ClaimChore,
                     request_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.ClaimChoreRequest.FromString,
+                    response_serializer=hearth_dot_task_dot_v1_dot_task__pb2.Chore.SerializeToString,
+            ),
+            'TickSubtask': grpc.unary_unary_rpc_method_handler(
+                    servicer.TickSubtask,
+                    request_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.TickSubtaskRequest.FromString,
                     response_serializer=hearth_dot_task_dot_v1_dot_task__pb2.Chore.SerializeToString,
             ),
     }
@@ -568,6 +586,33 @@ class ChoreService:
             target,
             '/hearth.task.v1.ChoreService/ClaimChore',
             hearth_dot_task_dot_v1_dot_task__pb2.ClaimChoreRequest.SerializeToString,
+            hearth_dot_task_dot_v1_dot_task__pb2.Chore.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TickSubtask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.task.v1.ChoreService/TickSubtask',
+            hearth_dot_task_dot_v1_dot_task__pb2.TickSubtaskRequest.SerializeToString,
             hearth_dot_task_dot_v1_dot_task__pb2.Chore.FromString,
             options,
             channel_credentials,

@@ -57,6 +57,10 @@ class ChoreServiceStub:
     """Takes a chore nobody holds (strategy unassigned, or no assignee): the caller becomes its assignee. Claiming
     one already held by the caller changes nothing; one held by someone else is ABORTED (REST 409 conflict).
     """
+    TickSubtask: _grpc.UnaryUnaryMultiCallable[_task_pb2.TickSubtaskRequest, _task_pb2.Chore]
+    """Ticks (done) or unticks a subtask for the chore's open occurrence; the same again changes nothing. Whoever may
+    complete the chore may (a child: only a chore assigned to them).
+    """
 
 @_typing.type_check_only
 class ChoreServiceAsyncStub(ChoreServiceStub):
@@ -82,6 +86,10 @@ class ChoreServiceAsyncStub(ChoreServiceStub):
     ClaimChore: _aio.UnaryUnaryMultiCallable[_task_pb2.ClaimChoreRequest, _task_pb2.Chore]  # type: ignore[assignment]
     """Takes a chore nobody holds (strategy unassigned, or no assignee): the caller becomes its assignee. Claiming
     one already held by the caller changes nothing; one held by someone else is ABORTED (REST 409 conflict).
+    """
+    TickSubtask: _aio.UnaryUnaryMultiCallable[_task_pb2.TickSubtaskRequest, _task_pb2.Chore]  # type: ignore[assignment]
+    """Ticks (done) or unticks a subtask for the chore's open occurrence; the same again changes nothing. Whoever may
+    complete the chore may (a child: only a chore assigned to them).
     """
 
 class ChoreServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -177,6 +185,16 @@ class ChoreServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_task_pb2.Chore, _abc.Awaitable[_task_pb2.Chore]]:
         """Takes a chore nobody holds (strategy unassigned, or no assignee): the caller becomes its assignee. Claiming
         one already held by the caller changes nothing; one held by someone else is ABORTED (REST 409 conflict).
+        """
+
+    @_abc_1.abstractmethod
+    def TickSubtask(
+        self,
+        request: _task_pb2.TickSubtaskRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_task_pb2.Chore, _abc.Awaitable[_task_pb2.Chore]]:
+        """Ticks (done) or unticks a subtask for the chore's open occurrence; the same again changes nothing. Whoever may
+        complete the chore may (a child: only a chore assigned to them).
         """
 
 def add_ChoreServiceServicer_to_server(servicer: ChoreServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,9 +1,13 @@
-"""categories: a household's chore categories, unique by name case-insensitively
+"""categories: a household's chore categories, unique by name case-insensitively; chores' subtasks and their ticks
 
 `categories` (services.task.categories): the names chores' `category` column holds, one row per name per household
 (the unique index is on lower(name), and lists by it). The upgrade makes a category of every name chores hold already
 (the first spelling by creation wins) and writes that spelling back onto the chores that spelt it otherwise. The
 downgrade drops the table; the chores keep their names.
+
+`chores.subtasks` (JSONB, a list of {id, title}) and `chores.ticks` (JSONB, {due, done: [subtask ids]}): the ids
+ticked for the occurrence due at `due`; once the chore's next_due_time is another, nothing is ticked (the ticks reset
+themselves). Existing chores get none of either. The downgrade drops both columns (subtasks and ticks are lost).
 
 Revision ID: 0014
 Revises: 0011
@@ -14,7 +18,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 revision = "0014"
 # 0012 and 0013 are other changes of issue 16 made beside this one; the merge re-points this down_revision.
@@ -24,6 +28,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.add_column("chores", sa.Column("subtasks", JSONB(), nullable=False, server_default=sa.text("'[]'::jsonb")))
+    op.add_column("chores", sa.Column("ticks", JSONB(), nullable=False, server_default=sa.text("'{}'::jsonb")))
     op.create_table(
         "categories",
         sa.Column("id", UUID(as_uuid=True), nullable=False),
@@ -61,3 +67,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ux_categories_household_id_name", table_name="categories")
     op.drop_table("categories")
+    op.drop_column("chores", "ticks")
+    op.drop_column("chores", "subtasks")
