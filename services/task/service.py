@@ -24,10 +24,21 @@ chore that is already done. A recurring chore's next occurrence cannot be comple
 (FAILED_PRECONDITION, reason NOT_DUE_YET, REST 409 `not_due_yet`: the window is scheduling's), checked after a
 retry is recognised, so a replayed request_id still gets its first answer. Archiving twice is a no-op.
 
+UpdateChore merges nested update_mask paths (`assignment.grace_minutes`, `recurrence.weekly.days`,
+`recurrence.rolling`: validation.merged) into the stored recurrence and assignment: it reads the chore, merges,
+validates (assignees asked of the user service, no lock held), then locks it and writes only if its version is still
+the one merged into (else it merges again, up to _MERGE_ATTEMPTS times, then ABORTED). A recurrence of another kind
+replaces the stored one whole.
+
+ClaimChore: any member (a child too) takes a chore nobody holds; ABORTED when someone else holds it, unchanged when
+the caller does. TickSubtask: whoever may complete the chore ticks its subtasks for the open occurrence
+(services.task.subtasks). A chore's category name makes its category when new (services.task.categories.ensure).
+
 Events, each in the transaction of its change: CreateChore writes chore.created, CompleteChore
 chore.completed, UpdateChore chore.updated (naming the fields whose values changed; none when no value
 did) and DeleteChore chore.archived (not again when the chore is already archived); SkipChore chore.skipped,
-SnoozeChore chore.snoozed, DeleteCompletion (undo) completion.undone. CompleteChore and SkipChore also write the
+SnoozeChore chore.snoozed, DeleteCompletion (undo) completion.undone, ClaimChore chore.assigned (a new
+category, category.created). CompleteChore and SkipChore also write the
 ended occurrence's row (models.Occurrence) in their transaction.
 
 Assignment (services.task.assignment): CreateChore, UpdateChore (when it sets the assignment: the rotation goes on
