@@ -398,6 +398,7 @@ def completion(message: task_pb2.Completion) -> JSON:
         "due_at": time_out(message.due_time, message.HasField("due_time")),
         "on_time": message.on_time,
         "recorded_by": last_id(message.recorder) or None,
+        "subtasks_done": [{"id": item.id, "title": item.title} for item in message.subtasks_done],
         "created_at": time_out(message.create_time),
     }
 

@@ -208,6 +208,11 @@ class Subtask(Model):
     done: bool = Field(description="Ticked for the open occurrence; starts again when the chore moves on")
 
 
+class DoneSubtask(Model):
+    id: str
+    title: str
+
+
 class Chore(Model):
     id: str
     household_id: str
@@ -245,6 +250,7 @@ class Completion(Model):
     due_at: UtcTime | None = Field(description="When the completed occurrence was due")
     on_time: bool
     recorded_by: str | None = Field(description="Who recorded it, when not the one who did it")
+    subtasks_done: list[DoneSubtask] = Field(description="The chore's subtasks ticked for this occurrence, as then")
     created_at: UtcTime
 
 
@@ -602,6 +608,7 @@ COMPLETION = Completion(
     due_at=_WHEN,
     on_time=True,
     recorded_by=None,
+    subtasks_done=[DoneSubtask(id="0193a0c4-7d2e-7c31-9a55-3c8f2d1e6e20", title="Move the sofa")],
     created_at="2026-11-22T17:45:12Z",
 )
 OCCURRENCE = Occurrence(

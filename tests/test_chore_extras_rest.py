@@ -395,6 +395,10 @@ async def test_subtasks_are_ticked_per_occurrence(http: httpx.AsyncClient) -> No
     # Completing moves on to the next occurrence: nothing ticked.
     done = expect(await http.post(f"{url}/complete", json={}, headers=owner.headers), 201)
     assert ticks(done["chore"]) == [("Sweep", False), ("Mop", False)]
+    # The completion keeps what was ticked for its occurrence.
+    assert done["subtasks_done"] == [{"id": mop, "title": "Mop"}]
+    [listed_completion] = expect(await http.get(f"{url}/completions", headers=owner.headers), 200)["items"]
+    assert listed_completion["subtasks_done"] == [{"id": mop, "title": "Mop"}]
     # Undoing the completion brings the occurrence back, ticks and all.
     expect(await http.delete(f"{url}/completions/{done['id']}", headers=owner.headers), 204)
     assert ticks(expect(await http.get(url, headers=owner.headers), 200)) == [("Sweep", False), ("Mop", True)]

@@ -377,6 +377,9 @@ def completion_to_proto(completion: Completion) -> task_pb2.Completion:
         points=completion.points,
         on_time=completion.on_time,
         recorder=user_name(completion.recorder_id),
+        subtasks_done=[
+            task_pb2.Subtask(id=item["id"], title=item["title"], done=True) for item in completion.subtasks_done
+        ],
     )
     _set_time(message.complete_time, completion.complete_time)
     _set_time(message.due_time, completion.due_time)

@@ -128,6 +128,10 @@ class Completion(Base):
     due_time: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
     on_time: Mapped[bool] = mapped_column(sa.Boolean, nullable=False)
     create_time: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+    # The chore's subtasks ticked for the occurrence it ended, as they were then: [{"id", "title"}].
+    subtasks_done: Mapped[list[dict[str, str]]] = mapped_column(
+        JSONB, nullable=False, default=list, server_default=sa.text("'[]'::jsonb")
+    )
 
 
 class Occurrence(Base):

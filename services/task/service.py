@@ -618,6 +618,9 @@ class ChoreService:
                 due_time=change.due,
                 on_time=change.on_time,
                 create_time=now,
+                subtasks_done=[
+                    dict(item) for item in chore.subtasks if item["id"] in subtasks.done_ids(chore.ticks, due)
+                ],
             )
             chore.next_due_time = change.next_due
             chore.open_time = scheduling.opens_at(due=change.due, next_due=change.next_due, ended_at=now)

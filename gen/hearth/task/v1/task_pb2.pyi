@@ -225,7 +225,7 @@ class Reminder(_message.Message):
     def __init__(self, before_minutes: _Optional[int] = ...) -> None: ...
 
 class Completion(_message.Message):
-    __slots__ = ("name", "completed_by", "complete_time", "note", "photo", "points", "due_time", "on_time", "create_time", "recorder")
+    __slots__ = ("name", "completed_by", "complete_time", "note", "photo", "points", "due_time", "on_time", "create_time", "recorder", "subtasks_done")
     NAME_FIELD_NUMBER: _ClassVar[int]
     COMPLETED_BY_FIELD_NUMBER: _ClassVar[int]
     COMPLETE_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -236,6 +236,7 @@ class Completion(_message.Message):
     ON_TIME_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     RECORDER_FIELD_NUMBER: _ClassVar[int]
+    SUBTASKS_DONE_FIELD_NUMBER: _ClassVar[int]
     name: str
     completed_by: str
     complete_time: _timestamp_pb2.Timestamp
@@ -246,7 +247,8 @@ class Completion(_message.Message):
     on_time: bool
     create_time: _timestamp_pb2.Timestamp
     recorder: str
-    def __init__(self, name: _Optional[str] = ..., completed_by: _Optional[str] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., note: _Optional[str] = ..., photo: _Optional[str] = ..., points: _Optional[int] = ..., due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., on_time: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorder: _Optional[str] = ...) -> None: ...
+    subtasks_done: _containers.RepeatedCompositeFieldContainer[Subtask]
+    def __init__(self, name: _Optional[str] = ..., completed_by: _Optional[str] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., note: _Optional[str] = ..., photo: _Optional[str] = ..., points: _Optional[int] = ..., due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., on_time: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorder: _Optional[str] = ..., subtasks_done: _Optional[_Iterable[_Union[Subtask, _Mapping]]] = ...) -> None: ...
 
 class CreateChoreRequest(_message.Message):
     __slots__ = ("parent", "chore", "request_id")

@@ -7,7 +7,8 @@ downgrade drops the table; the chores keep their names.
 
 `chores.subtasks` (JSONB, a list of {id, title}) and `chores.ticks` (JSONB, {due, done: [subtask ids]}): the ids
 ticked for the occurrence due at `due`; once the chore's next_due_time is another, nothing is ticked (the ticks reset
-themselves). Existing chores get none of either. The downgrade drops both columns (subtasks and ticks are lost).
+themselves). `completions.subtasks_done` (JSONB, [{id, title}]): the subtasks ticked for the occurrence a completion
+ended, as they were then. Existing chores and completions get none. The downgrade drops the three columns (subtasks and ticks are lost).
 
 Revision ID: 0014
 Revises: 0011
@@ -30,6 +31,9 @@ depends_on = None
 def upgrade() -> None:
     op.add_column("chores", sa.Column("subtasks", JSONB(), nullable=False, server_default=sa.text("'[]'::jsonb")))
     op.add_column("chores", sa.Column("ticks", JSONB(), nullable=False, server_default=sa.text("'{}'::jsonb")))
+    op.add_column(
+        "completions", sa.Column("subtasks_done", JSONB(), nullable=False, server_default=sa.text("'[]'::jsonb"))
+    )
     op.create_table(
         "categories",
         sa.Column("id", UUID(as_uuid=True), nullable=False),
@@ -67,5 +71,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ux_categories_household_id_name", table_name="categories")
     op.drop_table("categories")
+    op.drop_column("completions", "subtasks_done")
     op.drop_column("chores", "ticks")
     op.drop_column("chores", "subtasks")
