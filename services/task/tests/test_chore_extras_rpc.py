@@ -166,3 +166,45 @@ async def test_category_events_and_the_chores_they_carry(
     after = await chores.GetChore(task_pb2.GetChoreRequest(name=chore.name), metadata=home.owner.metadata)
     assert after.category == ""
     assert int(after.etag) == int(chore.etag) + 2
+
+
+async def test_subtasks_over_grpc(stack: Stack, chores: task_pb2_grpc.ChoreServiceStub) -> None:
+    home = await household(stack, kid="child")
+    chore = await weekly(chores, home, subtasks=[task_pb2.Subtask(title=" Sweep "), task_pb2.Subtask(title="Mop")])
+    assert [(s.title, s.done) for s in chore.subtasks] == [("Sweep", False), ("Mop", False)]
+    sweep = f"{chore.name}/subtasks/{chore.subtasks[0].id}"
+    ticked = await chores.TickSubtask(task_pb2.TickSubtaskRequest(name=sweep, done=True), metadata=home.owner.metadata)
+    assert [s.done for s in ticked.subtasks] == [True, False]
+    # A child ticks only the chores assigned to them (this one is the owner's).
+    refusal = await refused(
+        chores.TickSubtask(task_pb2.TickSubtaskRequest(name=sweep, done=False), metadata=home["kid"].metadata)
+    )
+    assert refusal.code == grpc.StatusCode.PERMISSION_DENIED
+    refusal = await refused(
+        chores.TickSubtask(task_pb2.TickSubtaskRequest(name=f"{chore.name}/subtasks/x"), metadata=home.owner.metadata)
+    )
+    assert refusal.code == grpc.StatusCode.INVALID_ARGUMENT
+    # An item with an id the chore has keeps it, and its tick.
+    sweep_id = chore.subtasks[0].id
+    kept = await update(
+        chores,
+        home,
+        task_pb2.Chore(name=chore.name, subtasks=[task_pb2.Subtask(id=sweep_id, title="Sweep well")]),
+        ["subtasks"],
+    )
+    assert [(s.id, s.title, s.done) for s in kept.subtasks] == [(sweep_id, "Sweep well", True)]
+    refusal = await refused(
+        update(
+            chores,
+            home,
+            task_pb2.Chore(name=chore.name, subtasks=[task_pb2.Subtask(id="nope", title="x")]),
+            ["subtasks"],
+        )
+    )
+    assert set(refusal.violations) == {"subtasks[0].id"}
+    # The mask names the list: sent empty, it is cleared (AIP-134); an id it had is not one it has any more.
+    cleared = await update(chores, home, task_pb2.Chore(name=chore.name), ["subtasks"])
+    assert list(cleared.subtasks) == []
+    gone = task_pb2.Chore(name=chore.name, subtasks=[task_pb2.Subtask(id=sweep_id, title="Sweep")])
+    refusal = await refused(update(chores, home, gone, ["subtasks"]))
+    assert refusal.violations == {"subtasks[0].id": "is not a subtask of this chore"}
