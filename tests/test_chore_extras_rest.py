@@ -4,6 +4,7 @@ the abuse cases (another household's ids, a child, stale ETags, hostile input, r
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -63,6 +64,22 @@ async def test_a_nested_merge_patch_changes_only_the_members_it_names(http: http
     )
     assert patched["recurrence"] == chore["recurrence"] | {"days": ["sat"], "every": 3}
     assert patched["assignment"]["grace_minutes"] == 30
+
+
+async def test_concurrent_nested_patches_of_different_members_all_survive(http: httpx.AsyncClient) -> None:
+    owner = await sign_up(http, "Olga")
+    hid = await create_household(http, owner)
+    chore = await create_chore(http, hid, owner, assignment={"strategy": "fixed", "assignees": [owner.user_id]})
+    url = f"{API}/households/{hid}/chores/{chore['id']}"
+    # Each merges into what it read; one that read before another wrote merges again (no lost update).
+    replies = await asyncio.gather(
+        patch(http, url, owner, {"assignment": {"grace_minutes": 30}}),
+        patch(http, url, owner, {"assignment": {"on_miss": "keep"}}),
+        patch(http, url, owner, {"assignment": {"rotate": "on_completion"}}),
+    )
+    assert [r.status_code for r in replies] == [200, 200, 200], [r.text for r in replies]
+    final = expect(await http.get(url, headers=owner.headers), 200)["assignment"]
+    assert (final["grace_minutes"], final["on_miss"], final["rotate"]) == (30, "keep", "on_completion")
 
 
 async def test_null_puts_a_member_back_to_its_default(http: httpx.AsyncClient) -> None:
