@@ -129,8 +129,9 @@ async def get_chore(
 
 @router.patch(
     "/households/{hid}/chores/{cid}",
-    summary="Update a chore (JSON merge patch; If-Match → 412 when stale)",
-    responses=doc.documented({200: CHORE}, 401, 403, 404, 410, 412, 413, 422),
+    summary="Update a chore (RFC 7396 merge patch, also inside recurrence and assignment; application/merge-patch+json"
+    " or JSON; If-Match → 412 when stale)",
+    responses=doc.documented({200: CHORE}, 401, 403, 404, 409, 410, 412, 413, 422),
 )
 async def update_chore(
     hid: HouseholdId,
