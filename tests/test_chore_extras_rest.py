@@ -58,6 +58,10 @@ async def test_a_nested_merge_patch_changes_only_the_members_it_names(http: http
     # The same kind: only the members present change; the rest of the schedule stays.
     patched = expect(await patch(http, url, owner, {"recurrence": {"kind": "weekly", "days": ["sat"]}}), 200)
     assert patched["recurrence"] == chore["recurrence"] | {"days": ["sat"]}
+    # An empty object changes nothing, inside the assignment as at the top.
+    for nothing in ({"assignment": {}}, {}):
+        same = expect(await patch(http, url, owner, nothing), 200)
+        assert (same["assignment"], same["etag"]) == (patched["assignment"], patched["etag"])
     # Plain JSON is a merge patch as well.
     patched = expect(
         await http.patch(url, json={"recurrence": {"kind": "weekly", "every": 3}}, headers=owner.headers), 200

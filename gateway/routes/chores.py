@@ -141,10 +141,11 @@ async def update_chore(
     clients: ClientsDep,
     if_match: IfMatch = None,
 ) -> JSONResponse:
-    chore = converters.chore_in(body)
+    mask = FieldMask(paths=converters.chore_patch_mask(body))
+    # A patch that names nothing ({}, {"assignment": {}}) sends no fields: an empty mask means "the fields present".
+    chore = converters.chore_in(body) if mask.paths else task_pb2.Chore()
     chore.name = f"households/{hid}/chores/{cid}"
     chore.etag = if_match_etag(if_match)
-    mask = FieldMask(paths=converters.chore_patch_mask(body))
     updated = await clients.chores.UpdateChore(task_pb2.UpdateChoreRequest(chore=chore, update_mask=mask))
     return chore_response(updated)
 
