@@ -452,6 +452,11 @@ class ChoreService:
             # Validated (and assignees checked with the user service) before the row is locked.
             changes = await self._validated(household_id, data, paths, now)
             async with self._lists.writing(self._sessions, household_id) as session:
+                if changes.columns.get("category"):
+                    # Before the chore's lock: a category rename locks the category, then its chores (this order).
+                    changes.columns["category"] = await categories.ensure(
+                        session, household_id, changes.columns["category"], now
+                    )
                 chore = await ChoreRepository(session).get(household_id, chore_id, lock=True)
                 if chore is None:
                     raise NotFound("chore not found")
@@ -480,8 +485,6 @@ class ChoreService:
         before = _updatable_values(chore)
         for column, value in changes.columns.items():
             setattr(chore, column, value)
-        if "category" in changes.columns:
-            chore.category = await categories.ensure(session, household_id, chore.category, now)
         if changes.subtasks is not None:
             chore.subtasks = _new_subtasks(changes.subtasks, chore.subtasks)
             chore.ticks = subtasks.kept(chore.ticks, chore.subtasks)
