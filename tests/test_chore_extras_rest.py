@@ -224,6 +224,11 @@ async def test_categories_are_a_household_resource_chores_name(http: httpx.Async
         await http.get(f"{API}/households/{hid}/chores", params={"category": "Yard"}, headers=owner.headers), 200
     )
     assert [c["id"] for c in by_name["items"]] == [lawn["id"]]
+    # The filter finds the category whatever the case it is given in.
+    by_other_case = expect(
+        await http.get(f"{API}/households/{hid}/chores", params={"category": "yARD"}, headers=owner.headers), 200
+    )
+    assert [c["id"] for c in by_other_case["items"]] == [lawn["id"]]
     # A change of case only is a rename too.
     assert expect(await http.patch(url, json={"name": "yard"}, headers=owner.headers), 200)["name"] == "yard"
     # An empty merge patch changes nothing.

@@ -8,7 +8,8 @@ index on lower(name)). How the two stay one:
 - renaming a category renames it on its chores, and deleting one clears it from them (category "") — each in one
   transaction with the category's change and its event, every such chore's version bumped (their ETags change; no
   chore.updated per chore: category.updated/deleted says how many);
-- a second category of the same name (whatever its case) is ALREADY_EXISTS (REST 409).
+- a second category of the same name (whatever its case) is ALREADY_EXISTS (REST 409);
+- ListChores' `category` filter is read as the household's spelling of the name (`spelling`), so any case finds it.
 
 Rules: every member reads the categories (`chore.read`); adults create, rename and delete them (`category.manage`,
 the roles that create chores); someone else's household's category is NOT_FOUND. Listed by name (case-insensitive),
@@ -78,10 +79,17 @@ async def ensure(session: AsyncSession, household_id: uuid.UUID, name: str, now:
     if created is not None:
         await add_event(session, category_created(created), household_id=household_id)
         return name
-    spelling = await session.scalar(
+    return await spelling(session, household_id, name) or name
+
+
+async def spelling(session: AsyncSession, household_id: uuid.UUID, name: str | None) -> str | None:
+    """The household's spelling of category `name` (as given when it has no such category; None for None)."""
+    if not name:
+        return name
+    found = await session.scalar(
         sa.select(Category.name).where(Category.household_id == household_id, _folded_name == sa.func.lower(name))
     )
-    return spelling or name
+    return found or name
 
 
 async def _counts(session: AsyncSession, household_id: uuid.UUID, names: Sequence[str]) -> dict[str, int]:

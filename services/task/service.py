@@ -413,9 +413,11 @@ class ChoreService:
         async def read() -> bytes:
             async with self._sessions() as session:
                 chores = ChoreRepository(session)
+                # Chores hold their category's spelling: the filter matches it whatever the case it is given in.
+                spelt = replace(where, category=await categories.spelling(session, household_id, where.category))
                 found = await page(
                     lambda after, limit: chores.page(
-                        household_id, where, order=order, descending=descending, after=after, limit=limit
+                        household_id, spelt, order=order, descending=descending, after=after, limit=limit
                     ),
                     page_size=query.page_size,
                     page_token=query.page_token,
