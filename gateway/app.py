@@ -25,7 +25,18 @@ from gateway.identity import GatewayIdentity
 from gateway.metrics import router as metrics_router
 from gateway.middleware import RequestContextMiddleware
 from gateway.ratelimit import RateLimiter, RateLimitMiddleware, parse_limit
-from gateway.routes import analytics, api_keys, auth, calendar, chores, households, notifications, points, users
+from gateway.routes import (
+    analytics,
+    api_keys,
+    auth,
+    calendar,
+    categories,
+    chores,
+    households,
+    notifications,
+    points,
+    users,
+)
 from kit.auth import TokenVerifier, grpc_jwks_source
 from kit.revocations import RevocationList
 from kit.runtime import stop_tasks
@@ -33,7 +44,7 @@ from kit.service_tokens import ServiceTokens
 from kit.telemetry import Telemetry
 
 API_PREFIX = "/api/v1"
-API_ROUTERS = (auth, users, api_keys, households, chores, points, calendar, notifications, analytics)
+API_ROUTERS = (auth, users, api_keys, households, chores, categories, points, calendar, notifications, analytics)
 # What a browser app may send and read across origins (the API's own headers; credentials are bearer tokens, not
 # cookies, so no allow_credentials).
 CORS_REQUEST_HEADERS = [

@@ -30,6 +30,7 @@ class Clients:
     api_keys: user_pb2_grpc.ApiKeyServiceAsyncStub = field(init=False)
     chores: task_pb2_grpc.ChoreServiceAsyncStub = field(init=False)
     points: task_pb2_grpc.PointsServiceAsyncStub = field(init=False)
+    categories: task_pb2_grpc.CategoryServiceAsyncStub = field(init=False)
     calendar_feeds: task_pb2_grpc.CalendarFeedServiceAsyncStub = field(init=False)
     notifications: notify_pb2_grpc.NotificationServiceAsyncStub = field(init=False)
     analytics: analytics_pb2_grpc.AnalyticsServiceAsyncStub = field(init=False)
@@ -46,6 +47,7 @@ class Clients:
         self.api_keys = user_pb2_grpc.ApiKeyServiceStub(self.channels["user"])
         self.chores = task_pb2_grpc.ChoreServiceStub(self.channels["task"])
         self.points = task_pb2_grpc.PointsServiceStub(self.channels["task"])
+        self.categories = task_pb2_grpc.CategoryServiceStub(self.channels["task"])
         self.calendar_feeds = task_pb2_grpc.CalendarFeedServiceStub(self.channels["task"])
         raw: Any = self.channels["task"].unary_unary(
             "/hearth.task.v1.ChoreService/ListChores",

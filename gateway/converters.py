@@ -89,8 +89,18 @@ def role_in(value: str) -> user_pb2.Role:
 # Services name fields as their proto paths (BadRequest field violations); clients sent API.md's JSON
 # names. Full paths are looked up first, then the request's resource prefix is dropped and each
 # segment renamed.
-_RESOURCE_PREFIXES = ("user.", "household.", "chore.", "invite.", "member.", "completion.", "api_key.")
+_RESOURCE_PREFIXES = (
+    "user.",
+    "household.",
+    "chore.",
+    "invite.",
+    "member.",
+    "completion.",
+    "api_key.",
+    "category.",
+)
 _FIELD_RENAMES = {
+    "category.display_name": "name",
     "household.display_name": "name",
     "api_key.display_name": "name",
     "api_key.expire_time": "expires_at",
@@ -212,7 +222,7 @@ _ON_MISS_NAMES = {number: name for name, number in _ON_MISS.items()}
 
 
 def recurrence_in(body: schemas.RecurrenceBody) -> task_pb2.Recurrence:
-    message = task_pb2.Recurrence(rolling=body.rolling, months=body.months or [])
+    message = task_pb2.Recurrence(rolling=bool(body.rolling), months=body.months or [])
     R = task_pb2.Recurrence
     if body.kind == "once":
         message.once.CopyFrom(R.Once())
@@ -262,10 +272,10 @@ def recurrence_out(message: task_pb2.Recurrence) -> JSON:
     return out
 
 
-def assignment_in(body: schemas.AssignmentBody) -> task_pb2.Assignment:
+def assignment_in(body: schemas.AssignmentBody | schemas.AssignmentPatch) -> task_pb2.Assignment:
     return task_pb2.Assignment(
-        strategy=_STRATEGIES[body.strategy],  # type: ignore[arg-type]
-        assignees=[f"users/{a}" for a in body.assignees],
+        strategy=_STRATEGIES.get(body.strategy or "", 0),  # type: ignore[arg-type]
+        assignees=[f"users/{a}" for a in body.assignees or []],
         rotate=_ROTATE.get(body.rotate or "", 0),  # type: ignore[arg-type]
         on_miss=_ON_MISS.get(body.on_miss or "", 0),  # type: ignore[arg-type]
         grace_minutes=body.grace_minutes or 0,
@@ -294,6 +304,7 @@ def chore_in(body: schemas.ChoreBody | schemas.ChorePatch) -> task_pb2.Chore:
         reminders=[task_pb2.Reminder(before_minutes=r.before_minutes) for r in body.reminders or []],
         requires_photo=bool(body.requires_photo),
         requires_approval=bool(body.requires_approval),
+        subtasks=[task_pb2.Subtask(id=item.id or "", title=item.title) for item in body.subtasks or []],
     )
     if body.estimated_minutes is not None:
         message.estimated_minutes = body.estimated_minutes
@@ -321,7 +332,28 @@ CHORE_PATCH_PATHS = {
     "reminders": "reminders",
     "requires_photo": "requires_photo",
     "requires_approval": "requires_approval",
+    "subtasks": "subtasks",
 }
+
+
+def chore_patch_mask(body: schemas.ChorePatch) -> list[str]:
+    """The update mask of a merge patch: each field present; inside `recurrence` and `assignment` each member
+    present (task's nested paths: `assignment.grace_minutes`, `recurrence.weekly.days`, `recurrence.rolling`), so
+    the task service merges them into the stored values. A recurrence with nothing but its kind names the kind
+    (`recurrence.once`): the same kind changes nothing, another replaces the recurrence."""
+    paths: list[str] = []
+    for name in sorted(body.model_fields_set):
+        nested = getattr(body, name)
+        if name == "assignment" and nested is not None:
+            paths += [f"assignment.{member}" for member in sorted(nested.model_fields_set)]
+        elif name == "recurrence" and nested is not None:
+            members = sorted(nested.model_fields_set - {"kind"})
+            common = [f"recurrence.{m}" for m in members if m not in schemas.RECURRENCE_FIELDS[nested.kind]]
+            own = [f"recurrence.{nested.kind}.{m}" for m in members if m in schemas.RECURRENCE_FIELDS[nested.kind]]
+            paths += own + common if own else [f"recurrence.{nested.kind}", *common]
+        else:
+            paths.append(CHORE_PATCH_PATHS[name])
+    return paths
 
 
 def chore(message: task_pb2.Chore) -> JSON:
@@ -343,6 +375,7 @@ def chore(message: task_pb2.Chore) -> JSON:
         "reminders": [{"before_minutes": r.before_minutes} for r in message.reminders],
         "requires_photo": message.requires_photo,
         "requires_approval": message.requires_approval,
+        "subtasks": [{"id": item.id, "title": item.title, "done": item.done} for item in message.subtasks],
         "created_by": last_id(message.creator) or None,
         "last_completed_at": time_out(message.last_completion_time, message.HasField("last_completion_time")),
         "created_at": time_out(message.create_time),
@@ -373,12 +406,24 @@ def completion(message: task_pb2.Completion) -> JSON:
         "due_at": time_out(message.due_time, message.HasField("due_time")),
         "on_time": message.on_time,
         "recorded_by": last_id(message.recorder) or None,
+        "subtasks_done": [{"id": item.id, "title": item.title} for item in message.subtasks_done],
         "created_at": time_out(message.create_time),
         "status": REVIEW_STATUSES.get(message.status, "approved"),
         "reviewed_by": last_id(message.reviewer) or None,
         "reviewed_at": time_out(message.review_time, message.HasField("review_time")),
         "review_note": message.review_note or None,
         "assignee_id": last_id(message.assignee) or None,
+    }
+
+
+def category(message: task_pb2.Category) -> JSON:
+    return {
+        "id": last_id(message.name),
+        "household_id": message.name.split("/")[1],
+        "name": message.display_name,
+        "chore_count": message.chore_count,
+        "created_at": time_out(message.create_time),
+        "updated_at": time_out(message.update_time),
     }
 
 

@@ -202,6 +202,17 @@ class Reminder(Model):
     before_minutes: int
 
 
+class Subtask(Model):
+    id: str
+    title: str
+    done: bool = Field(description="Ticked for the open occurrence; starts again when the chore moves on")
+
+
+class DoneSubtask(Model):
+    id: str
+    title: str
+
+
 class Chore(Model):
     id: str
     household_id: str
@@ -219,6 +230,7 @@ class Chore(Model):
     reminders: list[Reminder]
     requires_photo: bool
     requires_approval: bool
+    subtasks: list[Subtask]
     created_by: str | None
     last_completed_at: UtcTime | None
     created_at: UtcTime
@@ -238,6 +250,7 @@ class Completion(Model):
     due_at: UtcTime | None = Field(description="When the completed occurrence was due")
     on_time: bool
     recorded_by: str | None = Field(description="Who recorded it, when not the one who did it")
+    subtasks_done: list[DoneSubtask] = Field(description="The chore's subtasks ticked for this occurrence, as then")
     created_at: UtcTime
     status: Literal["approved", "pending", "rejected"] = Field(
         description="Whether it counts: a child's completion of a chore that requires approval is `pending` until an "
@@ -282,6 +295,15 @@ class Reward(Model):
     cost: int
     created_by: str
     created_at: UtcTime
+
+
+class Category(Model):
+    id: str
+    household_id: str
+    name: str = Field(description="Unique in the household, case-insensitively; chores name it in `category`")
+    chore_count: int = Field(description="The household's chores (not archived) in it")
+    created_at: UtcTime
+    updated_at: UtcTime
 
 
 class Redemption(Model):
@@ -381,6 +403,10 @@ class NotificationPage(Page[Notification]):
 
 
 class RewardPage(Page[Reward]):
+    pass
+
+
+class CategoryPage(Page[Category]):
     pass
 
 
@@ -582,6 +608,10 @@ CHORE = Chore(
     reminders=[Reminder(before_minutes=60)],
     requires_photo=False,
     requires_approval=False,
+    subtasks=[
+        Subtask(id="0193a0c4-7d2e-7c31-9a55-3c8f2d1e6e20", title="Move the sofa", done=True),
+        Subtask(id="0193a0c4-7d2e-7c31-9a55-3c8f2d1e6e21", title="Empty the bag", done=False),
+    ],
     created_by=_ALICE,
     last_completed_at=None,
     created_at="2026-11-01T09:40:00Z",
@@ -600,6 +630,7 @@ COMPLETION = Completion(
     due_at=_WHEN,
     on_time=True,
     recorded_by=None,
+    subtasks_done=[DoneSubtask(id="0193a0c4-7d2e-7c31-9a55-3c8f2d1e6e20", title="Move the sofa")],
     created_at="2026-11-22T17:45:12Z",
     status="approved",
     reviewed_by=None,
@@ -754,6 +785,15 @@ REWARD = Reward(
     created_at="2026-11-20T10:00:00Z",
 )
 REWARD_PAGE = RewardPage(items=[REWARD], next_page_token="")
+CATEGORY = Category(
+    id="0193a0c4-7d2e-7c31-9a55-3c8f2d1e6e10",
+    household_id=_HID,
+    name="cleaning",
+    chore_count=4,
+    created_at="2026-11-01T09:40:00Z",
+    updated_at="2026-11-01T09:40:00Z",
+)
+CATEGORY_PAGE = CategoryPage(items=[CATEGORY], next_page_token="")
 POINTS = Points(
     user_id=_ALICE,
     balance=20,

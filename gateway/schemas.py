@@ -214,7 +214,7 @@ class RecurrenceBody(Body):
     month: Annotated[int, Field(ge=1, le=12)] | None = None
     day: Annotated[int, Field(ge=1, le=31)] | None = None
     rrule: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
-    rolling: bool = False
+    rolling: bool | None = None
     months: list[Annotated[int, Field(ge=1, le=12)]] | None = None
 
     @_field_validator("every", "unit", "days", "time", "day_of_month", "weekday", "week", "month", "day", "rrule")
@@ -246,11 +246,45 @@ class AssignmentBody(Body):
     miss_penalty_points: Annotated[int, Field(ge=0, le=1000)] | None = None
 
 
+class AssignmentPatch(Body):
+    """A merge patch of a chore's assignment: only the members present change; `null` puts one back to its default
+    (no assignees, no rotate, 0 grace minutes)."""
+
+    strategy: (
+        Literal[
+            "fixed",
+            "unassigned",
+            "round_robin",
+            "least_completed",
+            "least_assigned",
+            "least_points",
+            "random",
+            "random_except_last",
+        ]
+        | None
+    ) = None
+    assignees: Annotated[list[Id], Field(max_length=50)] | None = None
+    rotate: Literal["on_completion", "daily", "weekly"] | None = None
+    on_miss: Literal["keep", "advance"] | None = None
+    grace_minutes: Annotated[int, Field(ge=0, le=10080)] | None = None
+    miss_penalty_points: Annotated[int, Field(ge=0, le=1000)] | None = None
+
+
 class ReminderBody(Body):
     before_minutes: Annotated[int, Field(ge=0, le=43200)]
 
 
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+
+
+class SubtaskBody(Body):
+    """A step of the chore. In a patch (which replaces the list), `id` keeps one the chore has, and its tick."""
+
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    id: Id | None = None
+
+
+Subtasks = Annotated[list[SubtaskBody], Field(max_length=50)]
 
 
 class ChoreBody(Body):
@@ -266,6 +300,7 @@ class ChoreBody(Body):
     reminders: Annotated[list[ReminderBody], Field(max_length=10)] | None = None
     requires_photo: bool = False
     requires_approval: bool = False
+    subtasks: Subtasks | None = None
 
 
 class ChoreBatchBody(Body):
@@ -276,7 +311,9 @@ class ChoreBatchBody(Body):
 
 
 class ChorePatch(Body):
-    """A JSON merge patch: only the fields present change."""
+    """A JSON merge patch (RFC 7396): only the fields present change, also inside `recurrence` and `assignment`.
+    A recurrence names its `kind`: of the stored kind, its members present are merged in (`null`: back to the
+    default); of another kind, it replaces the stored recurrence whole."""
 
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
     description: LongText | None = None
@@ -285,11 +322,26 @@ class ChorePatch(Body):
     points: Annotated[int, Field(ge=0, le=1000)] | None = None
     estimated_minutes: Annotated[int, Field(ge=0, le=1440)] | None = None
     recurrence: RecurrenceBody | None = None
-    assignment: AssignmentBody | None = None
+    assignment: AssignmentPatch | None = None
     next_due_at: Timestamp | None = None
     reminders: Annotated[list[ReminderBody], Field(max_length=10)] | None = None
     requires_photo: bool | None = None
     requires_approval: bool | None = None
+    # The whole list (null or [] removes every subtask).
+    subtasks: Subtasks | None = None
+
+
+CategoryName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+
+
+class CategoryBody(Body):
+    name: CategoryName
+
+
+class CategoryPatch(Body):
+    """A merge patch of a category: `name` renames it (on its chores too)."""
+
+    name: CategoryName | None = None
 
 
 class CompleteBody(Body):

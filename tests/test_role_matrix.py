@@ -114,6 +114,12 @@ async def a_childs_pending_completion(http: httpx.AsyncClient, world: World, me:
     world.chores["pending"] = f"{world.chore_url('reviewed')}/completions/{done['id']}"
 
 
+async def nobodys_chore(http: httpx.AsyncClient, world: World, me: Person) -> None:
+    """An unassigned chore of the owner's: `world.chores["free"]`."""
+    made = await create_chore(http, world.hid, world.people["owner"], title="Chore free")
+    world.chores["free"] = made["id"]
+
+
 async def second_member_away(http: httpx.AsyncClient, world: World, me: Person) -> None:
     owner = world.people["owner"]
     expect(await http.put(f"{world.member_url('member2')}/away", json=period(), headers=owner.headers), 200)
@@ -200,6 +206,15 @@ CELLS: dict[str, Cell] = {
         200,
         lambda http, w, me: http.post(f"{w.chores['pending']}/approve", headers=me.headers),
         a_childs_pending_completion,
+    ),
+    "chore.claim": Cell(
+        200, lambda http, w, me: http.post(f"{w.chore_url('free')}/claim", headers=me.headers), nobodys_chore
+    ),
+    "category.manage": Cell(
+        201,
+        lambda http, w, me: http.post(
+            f"{API}/households/{w.hid}/categories", json={"name": "Garden"}, headers=me.headers
+        ),
     ),
     # points and rewards
     "points.read": Cell(

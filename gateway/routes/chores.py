@@ -191,8 +191,9 @@ async def get_chore(
 
 @router.patch(
     "/households/{hid}/chores/{cid}",
-    summary="Update a chore (JSON merge patch; If-Match → 412 when stale)",
-    responses=doc.documented({200: CHORE}, 401, 403, 404, 410, 412, 413, 422),
+    summary="Update a chore (RFC 7396 merge patch, also inside recurrence and assignment; application/merge-patch+json"
+    " or JSON; If-Match → 412 when stale)",
+    responses=doc.documented({200: CHORE}, 401, 403, 404, 409, 410, 412, 413, 422),
 )
 async def update_chore(
     hid: HouseholdId,
@@ -202,10 +203,11 @@ async def update_chore(
     clients: ClientsDep,
     if_match: IfMatch = None,
 ) -> JSONResponse:
-    chore = converters.chore_in(body)
+    mask = FieldMask(paths=converters.chore_patch_mask(body))
+    # A patch that names nothing ({}, {"assignment": {}}) sends no fields: an empty mask means "the fields present".
+    chore = converters.chore_in(body) if mask.paths else task_pb2.Chore()
     chore.name = f"households/{hid}/chores/{cid}"
     chore.etag = if_match_etag(if_match)
-    mask = FieldMask(paths=[converters.CHORE_PATCH_PATHS[f] for f in sorted(body.model_fields_set)])
     updated = await clients.chores.UpdateChore(task_pb2.UpdateChoreRequest(chore=chore, update_mask=mask))
     return chore_response(updated)
 
@@ -412,6 +414,48 @@ async def skip_chore(
         task_pb2.SkipChoreRequest(name=f"households/{hid}/chores/{cid}", request_id=idempotency_key or "")
     )
     return chore_response(chore)
+
+
+@router.post(
+    "/households/{hid}/chores/{cid}/claim",
+    summary="Take a chore nobody holds: the caller becomes its assignee (a child too); 409 when someone else holds it",
+    responses=doc.documented({200: CHORE}, 401, 403, 404, 409, 410, 422),
+)
+async def claim_chore(hid: HouseholdId, cid: ChoreId, caller: CurrentCaller, clients: ClientsDep) -> JSONResponse:
+    chore = await clients.chores.ClaimChore(task_pb2.ClaimChoreRequest(name=f"households/{hid}/chores/{cid}"))
+    return chore_response(chore)
+
+
+SubtaskId = Annotated[str, Path(max_length=64), PlainText]
+
+
+async def _tick(clients: ClientsDep, hid: str, cid: str, sid: str, *, done: bool) -> JSONResponse:
+    chore = await clients.chores.TickSubtask(
+        task_pb2.TickSubtaskRequest(name=f"households/{hid}/chores/{cid}/subtasks/{sid}", done=done)
+    )
+    return chore_response(chore)
+
+
+@router.post(
+    "/households/{hid}/chores/{cid}/subtasks/{sid}/tick",
+    summary="Tick a subtask for the open occurrence (whoever may complete the chore); again: unchanged",
+    responses=doc.documented({200: CHORE}, 401, 403, 404, 410, 422),
+)
+async def tick_subtask(
+    hid: HouseholdId, cid: ChoreId, sid: SubtaskId, caller: CurrentCaller, clients: ClientsDep
+) -> JSONResponse:
+    return await _tick(clients, hid, cid, sid, done=True)
+
+
+@router.post(
+    "/households/{hid}/chores/{cid}/subtasks/{sid}/untick",
+    summary="Untick a subtask for the open occurrence (whoever may complete the chore); again: unchanged",
+    responses=doc.documented({200: CHORE}, 401, 403, 404, 410, 422),
+)
+async def untick_subtask(
+    hid: HouseholdId, cid: ChoreId, sid: SubtaskId, caller: CurrentCaller, clients: ClientsDep
+) -> JSONResponse:
+    return await _tick(clients, hid, cid, sid, done=False)
 
 
 @router.post(

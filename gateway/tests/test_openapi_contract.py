@@ -522,6 +522,49 @@ async def test_real_responses_match_the_document(stack: Stack, api: Api, contrac
     await api.call("GET", agenda, 422, token=bob.token, params={"page_size": 0})
     await api.call("GET", household_completions, 422, token=alice.token, path=home, params={"status": "maybe"})
 
+    # --- claiming a chore nobody holds, and the household's categories ---
+    body = {
+        "title": "Free",
+        "recurrence": {"kind": "once"},
+        "assignment": {"strategy": "unassigned"},
+        "subtasks": [{"title": "Sweep"}],
+    }
+    created = (await api.call("POST", chores, 201, token=alice.token, path=home, json=body)).json()
+    free = {**home, "cid": created["id"]}
+    subtask = {**free, "sid": created["subtasks"][0]["id"]}
+    tick, untick = f"{chore_url}/subtasks/{{sid}}/tick", f"{chore_url}/subtasks/{{sid}}/untick"
+    await api.call("POST", tick, 403, token=kid.token, path=subtask)  # not the child's (yet)
+    await api.call("POST", tick, 404, token=outsider.token, path=subtask)
+    await api.call("POST", tick, 404, token=alice.token, path={**subtask, "sid": created["id"]})
+    await api.call("POST", tick, 422, token=alice.token, path={**subtask, "sid": "x" * 65})
+    await api.call("POST", tick, 200, token=alice.token, path=subtask)
+    await api.call("POST", untick, 200, token=alice.token, path=subtask)
+    await api.call("POST", untick, 404, token=outsider.token, path=subtask)
+    claim = f"{chore_url}/claim"
+    await api.call("POST", claim, 404, token=outsider.token, path=free)
+    await api.call("POST", claim, 422, token=kid.token, path={**home, "cid": "x" * 65})
+    await api.call("POST", claim, 200, token=kid.token, path=free)
+    await api.call("POST", claim, 409, token=bob.token, path=free)
+    categories = f"{API}/households/{{hid}}/categories"
+    garden = (await api.call("POST", categories, 201, token=alice.token, path=home, json={"name": "Garden"})).json()
+    await api.call("POST", categories, 409, token=alice.token, path=home, json={"name": "garden"})
+    await api.call("POST", categories, 403, token=kid.token, path=home, json={"name": "Sweets"})
+    await api.call("POST", categories, 404, token=outsider.token, path=home, json={"name": "Sweets"})
+    await api.call("POST", categories, 422, token=alice.token, path=home, json={"name": ""})
+    await api.call("GET", categories, 200, token=kid.token, path=home)
+    await api.call("GET", categories, 404, token=outsider.token, path=home)
+    await api.call("GET", categories, 422, token=kid.token, path=home, params={"page_size": 0})
+    category = f"{categories}/{{category_id}}"
+    one_category = {**home, "category_id": garden["id"]}
+    await api.call("PATCH", category, 200, token=alice.token, path=one_category, json={"name": "Yard"})
+    await api.call("PATCH", category, 403, token=kid.token, path=one_category, json={"name": "Mine"})
+    await api.call("PATCH", category, 404, token=outsider.token, path=one_category, json={"name": "Mine"})
+    await api.call("PATCH", category, 422, token=alice.token, path=one_category, json={"name": 5})
+    await api.call("DELETE", category, 403, token=kid.token, path=one_category)
+    await api.call("DELETE", category, 404, token=outsider.token, path=one_category)
+    await api.call("DELETE", category, 204, token=alice.token, path=one_category)
+    await api.call("DELETE", category, 404, token=alice.token, path=one_category)
+
     archived = {**home, "cid": made[-1]["id"]}
     await api.call("DELETE", chore_url, 412, token=alice.token, path=archived, headers={"If-Match": '"stale"'})
     await api.call("DELETE", chore_url, 204, token=alice.token, path=archived)

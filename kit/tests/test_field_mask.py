@@ -135,3 +135,38 @@ def test_repeated_fields_are_present_when_not_empty() -> None:
 def test_enums_are_present_when_not_the_zero_value() -> None:
     assert present_fields(type_pb2.Type(syntax=type_pb2.SYNTAX_PROTO3)) == {"syntax"}
     assert present_fields(type_pb2.Type(syntax=type_pb2.SYNTAX_PROTO2)) == set()
+
+
+# --- nested paths ----------------------------------------------------------------------------------------
+
+NESTED = UpdateMask(
+    updatable=("title", "assignment", "recurrence"),
+    output_only=("name",),
+    nested={"assignment": frozenset({"grace_minutes", "rotate"}), "recurrence": frozenset({"weekly.days"})},
+)
+
+
+def test_a_declared_nested_path_sets_its_field_and_names_the_member() -> None:
+    mask = ["assignment.grace_minutes", "title", "recurrence.weekly.days", "assignment.rotate"]
+    assert NESTED.paths(mask) == ["title", "assignment", "recurrence"]
+    assert NESTED.nested_paths(mask) == {"assignment": ("grace_minutes", "rotate"), "recurrence": ("weekly.days",)}
+
+
+def test_a_field_named_whole_and_by_a_member_is_replaced_whole() -> None:
+    mask = ["assignment.grace_minutes", "assignment"]
+    assert NESTED.paths(mask) == ["assignment"]
+    assert NESTED.nested_paths(mask) == {}
+
+
+def test_an_undeclared_member_is_refused_naming_it() -> None:
+    with pytest.raises(InvalidArgument) as raised:
+        NESTED.paths(["assignment.colour", "recurrence.weekly"])
+    assert [v.message for v in raised.value.violations] == [
+        "cannot update 'assignment.colour' ('assignment' has no such member)",
+        "cannot update 'recurrence.weekly' ('recurrence' has no such member)",
+    ]
+
+
+def test_nested_paths_can_only_be_declared_for_updatable_fields() -> None:
+    with pytest.raises(ValueError, match="name"):
+        UpdateMask(updatable=("title",), output_only=("name",), nested={"name": frozenset({"x"})})

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -23,7 +24,8 @@ from kit.errors import InvalidArgument, invalid
 from kit.field_mask import present_fields
 from kit.ids import parse_id
 from kit.names import parse_ids, parse_name, user_name
-from services.task import scheduling
+from services.task import scheduling, subtasks
+from services.task.categories import Listed
 from services.task.inputs import (
     AssignmentInput,
     ChoreInput,
@@ -32,6 +34,7 @@ from services.task.inputs import (
     ListChoresQuery,
     PhotoRef,
     RecurrenceInput,
+    SubtaskInput,
     Unreadable,
 )
 from services.task.models import (
@@ -211,6 +214,7 @@ def chore_input(message: task_pb2.Chore) -> ChoreInput:
         reminders=tuple(reminder.before_minutes for reminder in message.reminders),
         requires_photo=message.requires_photo,
         requires_approval=message.requires_approval,
+        subtasks=tuple(SubtaskInput(id=item.id, title=item.title) for item in message.subtasks),
     )
 
 
@@ -297,7 +301,18 @@ def chore_name(chore: Chore) -> str:
 ChoreRow = Any
 
 
-def _chore_message(chore: Chore | ChoreRow, recurrence: Recurrence, assignment: Assignment) -> task_pb2.Chore:
+def _subtasks_of(items: Sequence[Mapping[str, str]], ticks: Mapping[str, Any], due: datetime | None) -> list[Any]:
+    done = subtasks.done_ids(ticks, due)
+    return [task_pb2.Subtask(id=item["id"], title=item["title"], done=item["id"] in done) for item in items]
+
+
+def _chore_message(
+    chore: Chore | ChoreRow,
+    recurrence: Recurrence,
+    assignment: Assignment,
+    items: Sequence[Mapping[str, str]] = (),
+    ticks: Mapping[str, Any] | None = None,
+) -> task_pb2.Chore:
     """The one place a chore's columns become its resource (both `chore_to_proto` and `chore_row_to_proto`)."""
     message = task_pb2.Chore(
         name=f"households/{chore.household_id}/chores/{chore.id}",
@@ -318,6 +333,8 @@ def _chore_message(chore: Chore | ChoreRow, recurrence: Recurrence, assignment: 
     )
     if chore.estimated_minutes is not None:
         message.estimated_minutes = chore.estimated_minutes
+    if items:
+        message.subtasks.extend(_subtasks_of(items, ticks or {}, chore.next_due_time))
     _set_time(message.next_due_time, chore.next_due_time)
     _set_time(message.last_completion_time, chore.last_completion_time)
     _set_time(message.create_time, chore.create_time)
@@ -330,6 +347,8 @@ def chore_to_proto(chore: Chore) -> task_pb2.Chore:
         chore,
         recurrence_to_proto(scheduling.Recurrence.from_json(chore.recurrence)),
         assignment_to_proto(scheduling.Assignment.from_json(chore.assignment)),
+        chore.subtasks,
+        chore.ticks,
     )
 
 
@@ -347,7 +366,16 @@ def _assignment_of(text: str) -> Assignment:
 
 def chore_row_to_proto(row: ChoreRow) -> task_pb2.Chore:
     """A row of repository.RESOURCE_COLUMNS as its resource: what chore_to_proto makes of the same chore."""
-    return _chore_message(row, _recurrence_of(row.recurrence), _assignment_of(row.assignment))
+    # Most chores have no subtasks: their "[]" is not parsed.
+    if row.subtasks == "[]":
+        return _chore_message(row, _recurrence_of(row.recurrence), _assignment_of(row.assignment))
+    return _chore_message(
+        row,
+        _recurrence_of(row.recurrence),
+        _assignment_of(row.assignment),
+        json.loads(row.subtasks),
+        json.loads(row.ticks),
+    )
 
 
 def completion_to_proto(completion: Completion) -> task_pb2.Completion:
@@ -363,6 +391,9 @@ def completion_to_proto(completion: Completion) -> task_pb2.Completion:
         reviewer=user_name(completion.reviewer_id) if completion.reviewer_id is not None else "",
         review_note=completion.review_note,
         assignee=user_name(completion.assignee_id) if completion.assignee_id is not None else "",
+        subtasks_done=[
+            task_pb2.Subtask(id=item["id"], title=item["title"], done=True) for item in completion.subtasks_done
+        ],
     )
     _set_time(message.complete_time, completion.complete_time)
     _set_time(message.due_time, completion.due_time)
@@ -371,9 +402,41 @@ def completion_to_proto(completion: Completion) -> task_pb2.Completion:
     return message
 
 
+# --- categories (services.task.categories) ----------------------------------------------------------------
+
+CATEGORY = "households/{household}/categories/{category}"
+
+
+def category_ids(name: str) -> tuple[uuid.UUID, uuid.UUID]:
+    """(household, category) of households/{household}/categories/{category}; INVALID_ARGUMENT on `name`."""
+    ids = parse_ids(name, CATEGORY)
+    return ids["household"], ids["category"]
+
+
+def category_to_proto(listed: Listed) -> task_pb2.Category:
+    category = listed.category
+    message = task_pb2.Category(
+        name=f"households/{category.household_id}/categories/{category.id}",
+        display_name=category.name,
+        chore_count=listed.chore_count,
+    )
+    _set_time(message.create_time, category.create_time)
+    _set_time(message.update_time, category.update_time)
+    return message
+
+
 # --- points and rewards (services.task.points) ------------------------------------------------------------
 
 REWARD = "households/{household}/rewards/{reward}"
+
+
+SUBTASK = "households/{household}/chores/{chore}/subtasks/{subtask}"
+
+
+def subtask_ids(name: str) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
+    """(household, chore, subtask) of households/{h}/chores/{c}/subtasks/{s}; INVALID_ARGUMENT on `name`."""
+    ids = parse_ids(name, SUBTASK)
+    return ids["household"], ids["chore"], ids["subtask"]
 
 
 def reward_ids(name: str) -> tuple[uuid.UUID, uuid.UUID]:

@@ -15,6 +15,9 @@ from hearth.events.v1 import events_pb2
 
 from services.task.models import APPROVED, Chore, Completion
 
+# chore.assigned's reasons.
+ASSIGNED_MISSED, ASSIGNED_ROTATION, ASSIGNED_CLAIM = "missed", "rotation", "claim"
+
 
 def _set(target: Timestamp, value: datetime | None) -> None:
     if value is not None:
@@ -201,7 +204,7 @@ def chore_due_soon(chore: Chore, *, due: datetime, before_minutes: int) -> event
 
 
 def chore_assigned(chore: Chore, *, previous: object | None, reason: str) -> events_pb2.ChoreAssigned:
-    """`chore` after its assignee changed by itself (`reason`: "missed" or "rotation")."""
+    """`chore` after its assignee changed by itself or was claimed (`reason`: "missed", "rotation" or "claim")."""
     payload = events_pb2.ChoreAssigned(
         household_id=str(chore.household_id),
         chore_id=str(chore.id),

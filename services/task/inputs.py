@@ -59,6 +59,13 @@ class AssignmentInput:
 
 
 @dataclass(frozen=True)
+class SubtaskInput:
+    # "" for a new subtask; else the id of one the chore has (an update keeps it); not checked yet.
+    id: str = ""
+    title: str = ""
+
+
+@dataclass(frozen=True)
 class ChoreInput:
     title: str = ""
     description: str = ""
@@ -72,6 +79,7 @@ class ChoreInput:
     reminders: tuple[int, ...] = ()
     requires_photo: bool = False
     requires_approval: bool = False
+    subtasks: tuple[SubtaskInput, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -78,8 +78,6 @@ log = logging.getLogger("hearth.task.jobs")
 # The jobs' names on the queue: the blueprint's tasks under the service's namespace (kit.jobs.create_app).
 MISS_TASK, REMINDER_TASK, ROTATION_TASK = "scan_missed", "scan_reminders", "scan_rotations"
 SCAN_MISSED, SCAN_REMINDERS, SCAN_ROTATIONS = (f"task:{name}" for name in (MISS_TASK, REMINDER_TASK, ROTATION_TASK))
-# chore.assigned's reasons.
-MISSED, ROTATION = "missed", "rotation"
 ZONE_TIMEOUT_SECONDS = 5.0
 # How long past its due time a reminder may still go out when the chore's grace is shorter (see _reminded_until).
 REMINDER_SLACK_MINUTES = 10
@@ -349,7 +347,9 @@ class Scans:
             )
         if chore.assignee_id != held_by:
             await add_event(
-                session, events.chore_assigned(chore, previous=held_by, reason=MISSED), household_id=chore.household_id
+                session,
+                events.chore_assigned(chore, previous=held_by, reason=events.ASSIGNED_MISSED),
+                household_id=chore.household_id,
             )
         return True
 
@@ -452,7 +452,9 @@ class Scans:
         chore.version += 1
         chore.update_time = now
         await add_event(
-            session, events.chore_assigned(chore, previous=previous, reason=ROTATION), household_id=chore.household_id
+            session,
+            events.chore_assigned(chore, previous=previous, reason=events.ASSIGNED_ROTATION),
+            household_id=chore.household_id,
         )
         return True
 

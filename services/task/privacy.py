@@ -35,10 +35,10 @@ in Redis until its TTL (`TASK_CHORE_LIST_TTL_SECONDS`).
 `DELETED_USER` is the nil UUID: one marker for every deleted person, so that no table keeps a per-person
 pseudonym that would still tie their completions together.
 
-On household.deleted (`erase_household`) its chores, completions, occurrences, points ledger, balances, rewards, away
-periods and request ids are deleted, not archived: nobody can read them any more (no one is a member of a deleted
-household), so keeping them would be keeping the members' history for no purpose. Outbox rows about it are left to
-the outbox's retention.
+On household.deleted (`erase_household`) its chores, categories, completions, occurrences, points ledger, balances,
+rewards, away periods and request ids are deleted, not archived: nobody can read them any more (no one is a member
+of a deleted household), so keeping them would be keeping the members' history for no purpose. Outbox rows about it
+are left to the outbox's retention.
 
 Every step is idempotent: handling the same event again finds nothing left to change.
 """
@@ -68,6 +68,7 @@ from services.task.models import (
     ACTIVE,
     Away,
     CalendarFeed,
+    Category,
     Chore,
     Completion,
     Occurrence,
@@ -221,7 +222,7 @@ async def erase_household(session: AsyncSession, household_id: uuid.UUID) -> Non
     await session.execute(sa.delete(idempotency_keys).where(idempotency_keys.c.resource_id.in_(resources)))
     await session.execute(sa.delete(Away).where(Away.household_id == household_id))
     # Completions would go with their chores (ON DELETE CASCADE); by household, they go by their index.
-    for model in (Occurrence, PointEntry, PointBalance, Completion, Reward, Chore):
+    for model in (Occurrence, PointEntry, PointBalance, Completion, Reward, Chore, Category):
         await session.execute(
             sa.delete(model).where(model.household_id == household_id).execution_options(synchronize_session=False)
         )

@@ -66,6 +66,8 @@ RESOURCE_COLUMNS: tuple[sa.ColumnElement[Any], ...] = (
     Chore.create_time.expression,
     Chore.update_time.expression,
     Chore.version.expression,
+    sa.cast(Chore.subtasks.expression, sa.Text).label("subtasks"),
+    sa.cast(Chore.ticks.expression, sa.Text).label("ticks"),
 )
 # A row of RESOURCE_COLUMNS.
 ChoreRow = sa.Row[Any]
@@ -182,6 +184,11 @@ class ChoreRepository:
         params["chore_id"] = chore.id
         connection = await self._session.connection()
         await connection.execute(_WRITE_SCHEDULE, params)
+
+    async def write_ticks(self, chore_id: uuid.UUID, ticks: dict[str, Any]) -> None:
+        """Write back the ticks of a chore `locked` read (its lock held by this transaction)."""
+        statement = sa.update(Chore).where(Chore.id == chore_id).values(ticks=ticks)
+        await self._session.execute(statement.execution_options(synchronize_session=False))
 
     async def get_row(self, household_id: uuid.UUID, chore_id: uuid.UUID) -> ChoreRow | None:
         """The chore's RESOURCE_COLUMNS, only if it belongs to `household_id` (the read path of `get`)."""

@@ -9,6 +9,7 @@ from kit.grpc_server import Server, passing_bytes_through
 from kit.runtime import create_runtime
 from kit.settings import ServiceSettings
 from kit.telemetry import Telemetry
+from services.task.categories import CategoryService
 from services.task.config import Settings
 from services.task.consumers import handlers
 from services.task.feeds import CalendarFeeds
@@ -17,7 +18,13 @@ from services.task.lists import ChoreLists
 from services.task.points import PointsService
 from services.task.privacy import UserData
 from services.task.service import ChoreService
-from services.task.servicer import CalendarFeedServicer, ChoreServicer, PointsServicer, PrivacyServicer
+from services.task.servicer import (
+    CalendarFeedServicer,
+    CategoryServicer,
+    ChoreServicer,
+    PointsServicer,
+    PrivacyServicer,
+)
 from services.user.client import membership_client
 
 
@@ -34,12 +41,14 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
         privacy = PrivacyServicer(UserData(runtime.sessions))
         points = PointsServicer(PointsService(runtime.sessions, membership))
         feeds = CalendarFeedServicer(CalendarFeeds(runtime.sessions, membership))
+        categories = CategoryServicer(CategoryService(runtime.sessions, membership, lists=lists))
         server = runtime.build_server(
             [
                 (add, servicer, "hearth.task.v1.ChoreService"),
                 (task_pb2_grpc.add_PrivacyServiceServicer_to_server, privacy, "hearth.task.v1.PrivacyService"),
                 (task_pb2_grpc.add_PointsServiceServicer_to_server, points, "hearth.task.v1.PointsService"),
                 (task_pb2_grpc.add_CalendarFeedServiceServicer_to_server, feeds, "hearth.task.v1.CalendarFeedService"),
+                (task_pb2_grpc.add_CategoryServiceServicer_to_server, categories, "hearth.task.v1.CategoryService"),
             ],
             # The feed token is the credential: calendar clients send no bearer token (services.task.feeds).
             public_methods=["/hearth.task.v1.CalendarFeedService/GetCalendarFeed"],

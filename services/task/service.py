@@ -24,6 +24,16 @@ chore that is already done. A recurring chore's next occurrence cannot be comple
 (FAILED_PRECONDITION, reason NOT_DUE_YET, REST 409 `not_due_yet`: the window is scheduling's), checked after a
 retry is recognised, so a replayed request_id still gets its first answer. Archiving twice is a no-op.
 
+UpdateChore merges nested update_mask paths (`assignment.grace_minutes`, `recurrence.weekly.days`,
+`recurrence.rolling`: validation.merged) into the stored recurrence and assignment: it reads the chore, merges,
+validates (assignees asked of the user service, no lock held), then locks it and writes only if its version is still
+the one merged into (else it merges again, up to _MERGE_ATTEMPTS times, then ABORTED). A recurrence of another kind
+replaces the stored one whole.
+
+ClaimChore: any member (a child too) takes a chore nobody holds; ABORTED when someone else holds it, unchanged when
+the caller does. TickSubtask: whoever may complete the chore ticks its subtasks for the open occurrence
+(services.task.subtasks). A chore's category name makes its category when new (services.task.categories.ensure).
+
 Review (chores with `requires_approval`): a completion a child records is PENDING — the occurrence ends and the
 schedule moves on as for any completion, but it earns no points and is no chore.completed yet (CompleteChore writes
 completion.submitted instead); an adult approves it (its points are booked, chore.completed and completion.approved
@@ -35,8 +45,9 @@ Events, each in the transaction of its change: CreateChore writes chore.created,
 (completion.submitted when pending), UpdateChore chore.updated (naming the fields whose values changed; none when
 no value did) and DeleteChore chore.archived (not again when the chore is already archived); SkipChore
 chore.skipped, SnoozeChore chore.snoozed, DeleteCompletion (undo) completion.undone, ApproveCompletion
-chore.completed and completion.approved, RejectCompletion completion.rejected. CompleteChore and SkipChore also
-write the ended occurrence's row (models.Occurrence) in their transaction.
+chore.completed and completion.approved, RejectCompletion completion.rejected, ClaimChore chore.assigned (a new
+category: category.created). CompleteChore and SkipChore also write the ended occurrence's row (models.Occurrence)
+in their transaction.
 
 Assignment (services.task.assignment): CreateChore, UpdateChore (when it sets the assignment: the rotation goes on
 from the current assignee) and CompleteChore choose the assignee from what `repository.Tallies` reads in the same
@@ -87,7 +98,7 @@ from kit.outbox import add_event, new_envelope
 from kit.repository import Cursor, Page, page
 from kit.validation import Violations, caller_id
 from services.task import assignment as assigning
-from services.task import events, points, scheduling, validation
+from services.task import categories, events, points, scheduling, subtasks, validation
 from services.task.inputs import ME, ChoreInput, ChoreUpdate, CompleteInput, ListChoresQuery
 from services.task.lists import ChoreLists
 from services.task.models import (
@@ -133,6 +144,8 @@ _COMPLETION_CURSOR: Sequence[pagination.CursorPart] = (pagination.Timestamp(), p
 _AGENDA_CURSOR: Sequence[pagination.CursorPart] = (pagination.Timestamp(), pagination.Uuid())
 # The most chores one BatchCreateChores may hold.
 BATCH_LIMIT = 500
+# How often an update merging into the stored recurrence/assignment reads again when the chore changed in between.
+_MERGE_ATTEMPTS = 3
 # A row of a chore's history (a completion, an occurrence).
 _Row = TypeVar("_Row")
 
@@ -146,6 +159,17 @@ class CompleteResult:
 def _updatable_values(chore: Chore) -> dict[str, Any]:
     """The chore's updatable fields (each a column of the same name), copied, to tell what an update changed."""
     return {path: copy.deepcopy(getattr(chore, path)) for path in UPDATABLE}
+
+
+def _new_subtasks(
+    sent: Sequence[tuple[uuid.UUID | None, str]], existing: Sequence[Mapping[str, str]]
+) -> list[dict[str, str]]:
+    """The chore's new subtask list (subtasks.replaced); INVALID_ARGUMENT naming each id the chore does not have."""
+    items, unknown = subtasks.replaced(sent, existing)
+    with Violations() as errors:
+        for index in unknown:
+            errors.add(f"subtasks[{index}].id", "is not a subtask of this chore")
+    return items
 
 
 def _annotate(household_id: uuid.UUID, chore_id: uuid.UUID | None = None) -> None:
@@ -357,6 +381,8 @@ class ChoreService:
             create_time=now,
             update_time=now,
             version=1,
+            subtasks=_new_subtasks(changes.subtasks or [], []),
+            ticks={},
         )
         return chore, changes.assignment
 
@@ -367,6 +393,7 @@ class ChoreService:
         assert chore.next_due_time is not None
         tally = await Tallies(session).tally(chore.household_id, None, assignment, now=now)
         chore.assignee_id = assigning.initial_assignee(assignment, at=chore.next_due_time, tally=tally, rng=self._rng)
+        chore.category = await categories.ensure(session, chore.household_id, chore.category, now)
         ChoreRepository(session).add(chore)
         await session.flush()
         await add_event(session, events.chore_created(chore), household_id=chore.household_id)
@@ -464,9 +491,11 @@ class ChoreService:
         async def read() -> bytes:
             async with self._sessions() as session:
                 chores = ChoreRepository(session)
+                # Chores hold their category's spelling: the filter matches it whatever the case it is given in.
+                spelt = replace(where, category=await categories.spelling(session, household_id, where.category))
                 found = await page(
                     lambda after, limit: chores.page(
-                        household_id, where, order=order, descending=descending, after=after, limit=limit
+                        household_id, spelt, order=order, descending=descending, after=after, limit=limit
                     ),
                     page_size=query.page_size,
                     page_token=query.page_token,
@@ -512,47 +541,83 @@ class ChoreService:
         _annotate(household_id, chore_id)
         membership = await self._membership.require(household_id, roles=PERMISSIONS["chore.update"])
         paths = validation.update_paths(update)
+        members = validation.merged_members(update)
         now = self._clock()
-        # Validated (and assignees checked with the user service) before the row is locked.
-        changes = await self._validated(household_id, update.chore, paths, now)
-        async with self._lists.writing(self._sessions, household_id) as session:
-            chore = await ChoreRepository(session).get(household_id, chore_id, lock=True)
-            if chore is None:
-                raise NotFound("chore not found")
-            if update.etag and update.etag != etag_of(chore):
-                raise PreconditionFailed("the chore has changed since it was read (etag mismatch)")
-            if chore.state == ARCHIVED:
-                raise Gone("the chore is archived")
-            if not paths:  # nothing to change (e.g. only output-only fields named): not a new version
-                return chore
-            before = _updatable_values(chore)
-            for column, value in changes.columns.items():
-                setattr(chore, column, value)
-            if changes.recurrence is not None:
-                chore.recurrence = changes.recurrence.as_json()
-            if "recurrence" in paths or "next_due_time" in paths:
-                _reschedule(chore, changes, now, zone(membership.time_zone))
-            if changes.assignment is not None:
-                # An edit continues the rotation (assignment.reassigned), judged at the open occurrence's due time.
-                tally = await Tallies(session).tally(household_id, chore.id, changes.assignment, now=now)
-                chore.assignee_id = assigning.reassigned(
-                    assigning.Assignment.from_json(chore.assignment),
-                    changes.assignment,
-                    current=chore.assignee_id,
-                    at=chore.next_due_time or now,
-                    tally=tally,
-                    rng=self._rng,
-                )
-                chore.assignment = changes.assignment.as_json()
-                # A daily/weekly rotation starts afresh from the assignee the edit left (services.task.jobs).
-                chore.rotation_time = chore.rotation_next_time = chore.rotation_index = None
-            chore.version += 1
-            chore.update_time = now
-            after = _updatable_values(chore)
-            changed = [path for path in UPDATABLE if before[path] != after[path]]
-            if changed:  # values set to what they were already: nothing to announce
-                await session.flush()
-                await add_event(session, events.chore_updated(chore, changed), household_id=household_id)
+        for _ in range(_MERGE_ATTEMPTS):
+            data, read_version = update.chore, None
+            if members:  # a merge into the stored recurrence/assignment: read them first (the lock comes later)
+                async with self._sessions() as session:
+                    stored = await ChoreRepository(session).get(household_id, chore_id)
+                if stored is None:
+                    raise NotFound("chore not found")
+                if update.etag and update.etag != etag_of(stored):
+                    raise PreconditionFailed("the chore has changed since it was read (etag mismatch)")
+                data = validation.merged(data, members, recurrence=stored.recurrence, assignment=stored.assignment)
+                read_version = stored.version
+            # Validated (and assignees checked with the user service) before the row is locked.
+            changes = await self._validated(household_id, data, paths, now)
+            async with self._lists.writing(self._sessions, household_id) as session:
+                if changes.columns.get("category"):
+                    # Before the chore's lock: a category rename locks the category, then its chores (this order).
+                    changes.columns["category"] = await categories.ensure(
+                        session, household_id, changes.columns["category"], now
+                    )
+                chore = await ChoreRepository(session).get(household_id, chore_id, lock=True)
+                if chore is None:
+                    raise NotFound("chore not found")
+                if update.etag and update.etag != etag_of(chore):
+                    raise PreconditionFailed("the chore has changed since it was read (etag mismatch)")
+                if read_version is not None and read_version != chore.version:
+                    continue  # changed since the merge read it: merge into the new version
+                return await self._apply(session, chore, paths, changes, membership.time_zone, now)
+        raise Conflict("the chore kept changing while it was being updated; try again")
+
+    async def _apply(
+        self,
+        session: AsyncSession,
+        chore: Chore,
+        paths: Sequence[str],
+        changes: validation.Changes,
+        time_zone: str,
+        now: datetime,
+    ) -> Chore:
+        """Write the validated `changes` of `paths` into the locked `chore`, with chore.updated naming what changed."""
+        household_id = chore.household_id
+        if chore.state == ARCHIVED:
+            raise Gone("the chore is archived")
+        if not paths:  # nothing to change (e.g. only output-only fields named): not a new version
+            return chore
+        before = _updatable_values(chore)
+        for column, value in changes.columns.items():
+            setattr(chore, column, value)
+        if changes.subtasks is not None:
+            chore.subtasks = _new_subtasks(changes.subtasks, chore.subtasks)
+            chore.ticks = subtasks.kept(chore.ticks, chore.subtasks)
+        if changes.recurrence is not None:
+            chore.recurrence = changes.recurrence.as_json()
+        if "recurrence" in paths or "next_due_time" in paths:
+            _reschedule(chore, changes, now, zone(time_zone))
+        if changes.assignment is not None:
+            # An edit continues the rotation (assignment.reassigned), judged at the open occurrence's due time.
+            tally = await Tallies(session).tally(household_id, chore.id, changes.assignment, now=now)
+            chore.assignee_id = assigning.reassigned(
+                assigning.Assignment.from_json(chore.assignment),
+                changes.assignment,
+                current=chore.assignee_id,
+                at=chore.next_due_time or now,
+                tally=tally,
+                rng=self._rng,
+            )
+            chore.assignment = changes.assignment.as_json()
+            # A daily/weekly rotation starts afresh from the assignee the edit left (services.task.jobs).
+            chore.rotation_time = chore.rotation_next_time = chore.rotation_index = None
+        chore.version += 1
+        chore.update_time = now
+        after = _updatable_values(chore)
+        changed = [path for path in UPDATABLE if before[path] != after[path]]
+        if changed:  # values set to what they were already: nothing to announce
+            await session.flush()
+            await add_event(session, events.chore_updated(chore, changed), household_id=household_id)
         return chore
 
     async def delete_chore(self, household_id: uuid.UUID, chore_id: uuid.UUID, *, etag: str = "") -> None:
@@ -668,6 +733,9 @@ class ChoreService:
                 reviewer_id=None,
                 review_time=None,
                 review_note="",
+                subtasks_done=[
+                    dict(item) for item in chore.subtasks if item["id"] in subtasks.done_ids(chore.ticks, due)
+                ],
             )
             chore.next_due_time = change.next_due
             chore.open_time = scheduling.opens_at(due=change.due, next_due=change.next_due, ended_at=now)
@@ -851,6 +919,9 @@ class ChoreService:
             chore.version += 1
             chore.update_time = now
             await repository.write_schedule(chore)
+            if chore.ticks:  # the same occurrence, later: its ticks go with it
+                chore.ticks = subtasks.moved(chore.ticks, due, until)
+                await repository.write_ticks(chore.id, chore.ticks)
             await add_event(session, events.chore_snoozed(chore, previous_due=due), household_id=household_id)
         return chore
 
@@ -975,6 +1046,68 @@ class ChoreService:
                 household_id=household_id,
             )
         return completion
+
+    async def claim_chore(self, household_id: uuid.UUID, chore_id: uuid.UUID) -> Chore:
+        """The caller takes a chore nobody holds (strategy unassigned, or a rotation that found nobody): they are its
+        assignee until its occurrence ends (a completion or skip chooses the next by the strategy: nobody, for an
+        unassigned chore). Every member may, a child too (chore.claim). The caller's own chore again: unchanged, no
+        event (a retry is harmless); someone else's: ABORTED (REST 409). Not an archived or done chore (GONE)."""
+        _annotate(household_id, chore_id)
+        await self._membership.require(household_id, roles=PERMISSIONS["chore.claim"])
+        claimer = caller_id()
+        async with self._lists.writing(self._sessions, household_id) as session:
+            repository = ChoreRepository(session)
+            chore = await repository.get(household_id, chore_id, lock=True)
+            if chore is None:
+                raise NotFound("chore not found")
+            if chore.state == ARCHIVED:
+                raise Gone("the chore is archived")
+            if chore.state == DONE or chore.next_due_time is None:
+                raise Gone("this one-off chore is already done")
+            if chore.assignee_id == claimer:
+                return chore
+            if chore.assignee_id is not None:
+                raise Conflict("the chore is assigned to someone else")
+            chore.assignee_id = claimer
+            chore.version += 1
+            chore.update_time = self._clock()
+            await session.flush()
+            await add_event(
+                session,
+                events.chore_assigned(chore, previous=None, reason=events.ASSIGNED_CLAIM),
+                household_id=household_id,
+            )
+        return chore
+
+    async def tick_subtask(
+        self, household_id: uuid.UUID, chore_id: uuid.UUID, subtask_id: uuid.UUID, *, done: bool
+    ) -> Chore:
+        """Tick (or untick) a subtask for the chore's open occurrence (services.task.subtasks): whoever may complete
+        the chore may (a child: only one assigned to them). The same tick again changes nothing (no new version).
+        Not for an archived or done chore (GONE); a subtask the chore does not have is NOT_FOUND."""
+        _annotate(household_id, chore_id)
+        membership = await self._membership.require(household_id, roles=PERMISSIONS["chore.complete_own"])
+        caller = caller_id()
+        adult = membership.role in PERMISSIONS["chore.complete_any"]
+        async with self._lists.writing(self._sessions, household_id) as session:
+            chore = await ChoreRepository(session).get(household_id, chore_id, lock=True)
+            if chore is None:
+                raise NotFound("chore not found")
+            if not adult and chore.assignee_id != caller:
+                raise PermissionDenied("a child may only tick the subtasks of chores assigned to them")
+            if chore.state == ARCHIVED:
+                raise Gone("the chore is archived")
+            if chore.state == DONE or chore.next_due_time is None:
+                raise Gone("this one-off chore is already done")
+            if str(subtask_id) not in {item["id"] for item in chore.subtasks}:
+                raise NotFound("subtask not found")
+            ticks = subtasks.ticked(chore.ticks, chore.subtasks, chore.next_due_time, str(subtask_id), done)
+            if subtasks.done_ids(ticks, chore.next_due_time) == subtasks.done_ids(chore.ticks, chore.next_due_time):
+                return chore
+            chore.ticks = ticks
+            chore.version += 1
+            chore.update_time = self._clock()
+        return chore
 
     async def list_occurrences(
         self, household_id: uuid.UUID, chore_id: uuid.UUID, *, page_size: int = 0, page_token: str = ""

@@ -9,11 +9,13 @@ from hearth.task.v1 import task_pb2, task_pb2_grpc
 
 from kit import timestamps
 from kit.errors import HearthError, InvalidArgument, NotFound, invalid
+from kit.field_mask import present_fields
 from kit.interceptors import to_rpc_status
 from kit.names import parse_ids
 from kit.repository import Page
 from kit.validation import caller_id
 from services.task import converters
+from services.task.categories import CATEGORY_MASK, CategoryService
 from services.task.feeds import NOT_FOUND_MESSAGE, CalendarFeeds
 from services.task.points import PointsService, RewardInput
 from services.task.privacy import UserData
@@ -189,6 +191,67 @@ class ChoreServicer(task_pb2_grpc.ChoreServiceServicer):
             occurrences=[converters.occurrence_to_proto(o) for o in page.items],
             next_page_token=page.next_page_token,
         )
+
+    async def ClaimChore(
+        self,
+        request: task_pb2.ClaimChoreRequest,
+        context: grpc.aio.ServicerContext[task_pb2.ClaimChoreRequest, task_pb2.Chore],
+    ) -> task_pb2.Chore:
+        return converters.chore_to_proto(await self._service.claim_chore(*converters.chore_ids(request.name)))
+
+    async def TickSubtask(
+        self,
+        request: task_pb2.TickSubtaskRequest,
+        context: grpc.aio.ServicerContext[task_pb2.TickSubtaskRequest, task_pb2.Chore],
+    ) -> task_pb2.Chore:
+        chore = await self._service.tick_subtask(*converters.subtask_ids(request.name), done=request.done)
+        return converters.chore_to_proto(chore)
+
+
+class CategoryServicer(task_pb2_grpc.CategoryServiceServicer):
+    def __init__(self, service: CategoryService) -> None:
+        self._service = service
+
+    async def CreateCategory(
+        self,
+        request: task_pb2.CreateCategoryRequest,
+        context: grpc.aio.ServicerContext[task_pb2.CreateCategoryRequest, task_pb2.Category],
+    ) -> task_pb2.Category:
+        listed = await self._service.create(converters.household_id(request.parent), request.category.display_name)
+        return converters.category_to_proto(listed)
+
+    async def ListCategories(
+        self,
+        request: task_pb2.ListCategoriesRequest,
+        context: grpc.aio.ServicerContext[task_pb2.ListCategoriesRequest, task_pb2.ListCategoriesResponse],
+    ) -> task_pb2.ListCategoriesResponse:
+        page = await self._service.list(
+            converters.household_id(request.parent), page_size=request.page_size, page_token=request.page_token
+        )
+        return task_pb2.ListCategoriesResponse(
+            categories=[converters.category_to_proto(c) for c in page.items], next_page_token=page.next_page_token
+        )
+
+    async def UpdateCategory(
+        self,
+        request: task_pb2.UpdateCategoryRequest,
+        context: grpc.aio.ServicerContext[task_pb2.UpdateCategoryRequest, task_pb2.Category],
+    ) -> task_pb2.Category:
+        ids = converters.category_ids(request.category.name)
+        paths = CATEGORY_MASK.paths(request.update_mask.paths, present=present_fields(request.category))
+        if "display_name" not in paths:  # nothing to change: the category as it is
+            listed = await self._service.rename(*ids, None)
+        else:
+            listed = await self._service.rename(*ids, request.category.display_name)
+        return converters.category_to_proto(listed)
+
+    async def DeleteCategory(
+        self,
+        request: task_pb2.DeleteCategoryRequest,
+        context: grpc.aio.ServicerContext[task_pb2.DeleteCategoryRequest, empty_pb2.Empty],
+    ) -> empty_pb2.Empty:
+        await self._service.delete(*converters.category_ids(request.name))
+        return empty_pb2.Empty()
 
 
 class PointsServicer(task_pb2_grpc.PointsServiceServicer):

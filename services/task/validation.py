@@ -17,7 +17,7 @@ import re
 import uuid
 from calendar import monthrange
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Any, cast, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -25,10 +25,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from kit import timestamps
 from kit.errors import InvalidArgument, invalid
 from kit.field_mask import UpdateMask
+from kit.ids import parse_id
 from kit.text import CONTROL_CHARACTERS_MESSAGE, has_control_characters
 from kit.validation import Violations
 from services.task import assignment as assigning
-from services.task import scheduling
+from services.task import scheduling, subtasks
 from services.task.inputs import (
     AssignmentInput,
     ChoreInput,
@@ -36,6 +37,7 @@ from services.task.inputs import (
     CompleteInput,
     ListChoresQuery,
     RecurrenceInput,
+    SubtaskInput,
     Unreadable,
 )
 from services.task.models import ACTIVE, ARCHIVED, DONE
@@ -78,7 +80,22 @@ SUPPORTED_ON_MISS = ("", "keep", "advance")
 # A miss penalty is at most what a chore can earn.
 MAX_MISS_PENALTY = MAX_POINTS
 
-# The chore's update mask (AIP-134); each updatable field is a column of the same name.
+# The members of a recurrence kind's message (task.proto Recurrence.<Kind>), and every kind's own members.
+RECURRENCE_MEMBERS: dict[str, tuple[str, ...]] = {
+    "once": (),
+    "interval": ("every", "unit"),
+    "weekly": ("every", "days", "time"),
+    "monthly": ("every", "day_of_month", "weekday", "week"),
+    "yearly": ("every", "month", "day"),
+    "rrule": ("rrule",),
+    "adaptive": (),
+}
+RECURRENCE_COMMON = ("rolling", "months")
+ASSIGNMENT_MEMBERS = ("strategy", "assignees", "rotate", "on_miss", "grace_minutes", "miss_penalty_points")
+
+# The chore's update mask (AIP-134); each updatable field is a column of the same name. The recurrence and the
+# assignment also take their members ("assignment.grace_minutes", "recurrence.weekly.days", "recurrence.rolling"),
+# merged into the stored value (`merged`): RFC 7396 merge patches inside them.
 CHORE_MASK = UpdateMask(
     updatable=(
         "title",
@@ -93,8 +110,17 @@ CHORE_MASK = UpdateMask(
         "reminders",
         "requires_photo",
         "requires_approval",
+        "subtasks",
     ),
     output_only=("name", "assignee", "state", "creator", "last_completion_time", "create_time", "update_time", "etag"),
+    nested={
+        "recurrence": frozenset(
+            RECURRENCE_COMMON
+            + tuple(RECURRENCE_MEMBERS)
+            + tuple(f"{kind}.{member}" for kind, members in RECURRENCE_MEMBERS.items() for member in members)
+        ),
+        "assignment": frozenset(ASSIGNMENT_MEMBERS),
+    },
 )
 UPDATABLE = CHORE_MASK.updatable
 STATUSES = ("", "due", "overdue", "upcoming", "archived", "done")
@@ -112,6 +138,8 @@ class Changes:
     recurrence: scheduling.Recurrence | None = None
     assignment: assigning.Assignment | None = None
     next_due_time: datetime | None = None
+    # (the id of a subtask the chore has, or None for a new one; title): the use case makes the list
+    subtasks: list[tuple[uuid.UUID | None, str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +179,27 @@ def _labels(labels: Sequence[str], errors: Violations) -> list[str]:
             errors.add(f"labels[{index}]", CONTROL_CHARACTERS_MESSAGE)
         elif label not in result:
             result.append(label)
+    return result
+
+
+def _subtasks(data: Sequence[SubtaskInput], errors: Violations) -> list[tuple[uuid.UUID | None, str]]:
+    """Each subtask's id (None: a new one) and trimmed title; whether the chore has the ids is the use case's."""
+    if len(data) > subtasks.MAX_SUBTASKS:
+        errors.add("subtasks", f"at most {subtasks.MAX_SUBTASKS} subtasks")
+    result: list[tuple[uuid.UUID | None, str]] = []
+    seen: set[uuid.UUID] = set()
+    for index, item in enumerate(data[: subtasks.MAX_SUBTASKS]):
+        title = errors.text(f"subtasks[{index}].title", item.title, max_length=subtasks.MAX_TITLE, required=True)
+        given: uuid.UUID | None = None
+        if item.id:
+            given = parse_id(item.id.strip())
+            if given is None:
+                errors.add(f"subtasks[{index}].id", "is not a subtask id")
+            elif given in seen:
+                errors.add(f"subtasks[{index}].id", "is listed twice")
+            else:
+                seen.add(given)
+        result.append((given, title))
     return result
 
 
@@ -371,6 +420,8 @@ def chore_fields(data: ChoreInput, paths: Iterable[str], now: datetime, errors: 
             changes.recurrence = recurrence(data.recurrence, errors)
         elif path == "assignment":
             changes.assignment = assignment(data.assignment, errors)
+        elif path == "subtasks":
+            changes.subtasks = _subtasks(data.subtasks, errors)
         elif path == "next_due_time":
             due = data.next_due_time
             if due is not None and not timestamps.in_range(due):
@@ -384,6 +435,81 @@ def chore_fields(data: ChoreInput, paths: Iterable[str], now: datetime, errors: 
 def update_paths(update: ChoreUpdate) -> list[str]:
     """The fields an update sets, by the chore's update mask (AIP-134: see kit.field_mask)."""
     return CHORE_MASK.paths(update.mask, present=update.populated)
+
+
+def merged_members(update: ChoreUpdate) -> dict[str, tuple[str, ...]]:
+    """The recurrence's and the assignment's members the mask names (when it does not name them whole): the
+    update merges these into the stored values (`merged`)."""
+    return CHORE_MASK.nested_paths(update.mask)
+
+
+def stored_recurrence(data: dict[str, Any]) -> RecurrenceInput:
+    """A stored recurrence (scheduling.Recurrence.as_json) as the input that would make it again."""
+    stored = scheduling.Recurrence.from_json(data)
+    return RecurrenceInput(
+        kind=stored.kind,
+        every=stored.every,
+        unit=stored.unit or "",
+        rolling=stored.rolling,
+        months=stored.months,
+        days=stored.days,
+        time=stored.time,
+        day_of_month=stored.day_of_month,
+        weekday=stored.weekday,
+        week=stored.week,
+        month=stored.month,
+        day=stored.day,
+        rrule=stored.rrule,
+    )
+
+
+def stored_assignment(data: dict[str, Any]) -> AssignmentInput:
+    stored = assigning.Assignment.from_json(data)
+    return AssignmentInput(
+        strategy=stored.strategy,
+        assignees=stored.assignees,
+        rotate=stored.rotate,
+        on_miss=stored.on_miss,
+        grace_minutes=stored.grace_minutes,
+        miss_penalty_points=stored.miss_penalty_points,
+    )
+
+
+def merged(
+    data: ChoreInput,
+    members: dict[str, tuple[str, ...]],
+    *,
+    recurrence: dict[str, Any],
+    assignment: dict[str, Any],
+) -> ChoreInput:
+    """`data` with its recurrence and assignment merged into the stored ones (`recurrence`, `assignment`: the
+    chore's JSONB) for the members named: a named member takes the sent value (its default, when the request
+    leaves it out: a merge patch's null), the others keep theirs. A recurrence of another kind than the stored
+    one — the request's oneof, or the kind its member paths name — replaces the stored one whole: nothing of the
+    old kind survives (rolling and months neither). Validated afterwards like any chore input."""
+    if "assignment" in members:
+        sent = data.assignment or AssignmentInput()
+        values = {member: getattr(sent, member) for member in members["assignment"]}
+        data = replace(data, assignment=replace(stored_assignment(assignment), **values))
+    if "recurrence" in members:
+        names = members["recurrence"]
+        given = data.recurrence or RecurrenceInput()
+        base = stored_recurrence(recurrence)
+        kinds = {name.partition(".")[0] for name in names} - set(RECURRENCE_COMMON)
+        if len(kinds | ({given.kind} if given.kind else set())) > 1:
+            raise invalid("update_mask", "names the members of more than one recurrence kind")
+        kind = given.kind or next(iter(kinds), base.kind)
+        if kind != base.kind:
+            value = replace(given, kind=kind)
+        else:
+            values = {}
+            for name in names:
+                member = name.partition(".")[2] if "." in name else name
+                if member in RECURRENCE_COMMON or "." in name:
+                    values[member] = getattr(given, member)
+            value = replace(base, **values)
+        data = replace(data, recurrence=value)
+    return data
 
 
 # --- completions -------------------------------------------------------------------------------------

@@ -57,6 +57,10 @@ PERMISSIONS: Final[Mapping[str, frozenset[str]]] = {
     "chore.complete_own": EVERYONE,
     # approve or reject a child's completion of a chore that requires approval
     "chore.approve": ADULT_ROLES,
+    # taking a chore nobody holds (ClaimChore): a child too
+    "chore.claim": EVERYONE,
+    # the household's chore categories (services/task/categories.py): the roles that create chores
+    "category.manage": ADULT_ROLES,
     # points and rewards (the task service's checks, services/task/points.py)
     "points.read": EVERYONE,
     "reward.manage": frozenset(MANAGERS),

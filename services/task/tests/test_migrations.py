@@ -49,6 +49,8 @@ LEDGER_INDEXES = {
 }
 BALANCE_INDEXES = {"pk_point_balances", "ix_point_balances_user_id"}
 REWARD_INDEXES = {"pk_rewards", "ix_rewards_household_id_create_time_id", "ix_rewards_creator_id"}
+# A household's categories (0014), one per name whatever its case.
+CATEGORY_INDEXES = {"pk_categories", "ux_categories_household_id_name"}
 
 
 async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitable[str]]) -> None:
@@ -67,6 +69,7 @@ async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitab
             "point_balances",
             "rewards",
             "calendar_feeds",
+            "categories",
         },
         indexes={
             "chores": CHORE_INDEXES,
@@ -77,6 +80,7 @@ async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitab
             "point_balances": BALANCE_INDEXES,
             "rewards": REWARD_INDEXES,
             "calendar_feeds": FEED_INDEXES,
+            "categories": CATEGORY_INDEXES,
         },
         definitions={
             "ix_chores_search": ["USING gin (search)"],
@@ -86,8 +90,49 @@ async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitab
             "pk_idempotency_keys": ["UNIQUE", "(scope, caller, request_id)"],
             "pk_away_periods": ["(household_id, user_id)"],
             "pk_point_balances": ["(household_id, user_id)"],
+            "ux_categories_household_id_name": ["UNIQUE", "(household_id, lower(name))"],
         },
     )
+
+
+async def test_categories_are_made_of_the_names_chores_hold(fresh_database: Callable[[str], Awaitable[str]]) -> None:
+    """0014 makes one category per name a household's chores hold, whatever its case (the first chore's spelling),
+    and writes that spelling back onto the chores that spelt it otherwise; chores without one stay without."""
+    url = await fresh_database("task_categories")
+    await asyncio.to_thread(upgrade, SERVICE_DIR, url, "0011")
+    home, other, alice = new_id(), new_id(), new_id()
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            for index, (household, category) in enumerate(
+                [(home, "Kitchen"), (home, "kitchen"), (home, "Garden"), (home, ""), (other, "KITCHEN")]
+            ):
+                await conn.execute(
+                    sa.text(
+                        "INSERT INTO chores (id, household_id, title, description, category, labels, points,"
+                        " recurrence, assignment, reminders, requires_photo, requires_approval, state, creator_id,"
+                        " create_time, update_time, version) VALUES (:id, :household, 'Dishes', '', :category,"
+                        " '{}', 1, '{}', '{}', '{}', false, false, 'active', :creator, :at, :at, 1)"
+                    ),
+                    {
+                        "id": new_id(),
+                        "household": household,
+                        "category": category,
+                        "creator": alice,
+                        "at": T0 + timedelta(minutes=index),
+                    },
+                )
+        await asyncio.to_thread(upgrade, SERVICE_DIR, url)
+        async with engine.connect() as conn:
+            categories = sorted((await conn.execute(sa.text("SELECT household_id, name FROM categories"))).all())
+            chores = sorted((await conn.execute(sa.text("SELECT household_id, category FROM chores"))).all())
+            defaults = (await conn.execute(sa.text("SELECT DISTINCT subtasks::text, ticks::text FROM chores"))).all()
+    finally:
+        await engine.dispose()
+    assert categories == sorted([(home, "Kitchen"), (home, "Garden"), (other, "KITCHEN")])
+    assert chores == sorted([(home, "Kitchen"), (home, "Kitchen"), (home, "Garden"), (home, ""), (other, "KITCHEN")])
+    assert defaults == [("[]", "{}")]
+    await asyncio.to_thread(downgrade, SERVICE_DIR, url, "0011")
 
 
 async def test_downgrading_request_ids_per_caller_keeps_the_first_of_colliding_ones(

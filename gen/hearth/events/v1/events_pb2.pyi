@@ -419,6 +419,42 @@ class ChoreAssigned(_message.Message):
     next_due_at: _timestamp_pb2.Timestamp
     def __init__(self, household_id: _Optional[str] = ..., chore_id: _Optional[str] = ..., title: _Optional[str] = ..., assignee_id: _Optional[str] = ..., previous_assignee_id: _Optional[str] = ..., reason: _Optional[str] = ..., next_due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
+class CategoryCreated(_message.Message):
+    __slots__ = ("household_id", "category_id", "name")
+    HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    household_id: str
+    category_id: str
+    name: str
+    def __init__(self, household_id: _Optional[str] = ..., category_id: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class CategoryUpdated(_message.Message):
+    __slots__ = ("household_id", "category_id", "name", "previous_name", "chores")
+    HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_NAME_FIELD_NUMBER: _ClassVar[int]
+    CHORES_FIELD_NUMBER: _ClassVar[int]
+    household_id: str
+    category_id: str
+    name: str
+    previous_name: str
+    chores: int
+    def __init__(self, household_id: _Optional[str] = ..., category_id: _Optional[str] = ..., name: _Optional[str] = ..., previous_name: _Optional[str] = ..., chores: _Optional[int] = ...) -> None: ...
+
+class CategoryDeleted(_message.Message):
+    __slots__ = ("household_id", "category_id", "name", "chores")
+    HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CHORES_FIELD_NUMBER: _ClassVar[int]
+    household_id: str
+    category_id: str
+    name: str
+    chores: int
+    def __init__(self, household_id: _Optional[str] = ..., category_id: _Optional[str] = ..., name: _Optional[str] = ..., chores: _Optional[int] = ...) -> None: ...
+
 class ChoreArchived(_message.Message):
     __slots__ = ("household_id", "chore_id", "title")
     HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]

@@ -17,7 +17,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Chore(_message.Message):
-    __slots__ = ("name", "title", "description", "category", "labels", "points", "estimated_minutes", "recurrence", "assignment", "next_due_time", "assignee", "reminders", "requires_photo", "requires_approval", "state", "creator", "last_completion_time", "create_time", "update_time", "etag")
+    __slots__ = ("name", "title", "description", "category", "labels", "points", "estimated_minutes", "recurrence", "assignment", "next_due_time", "assignee", "reminders", "requires_photo", "requires_approval", "state", "creator", "last_completion_time", "create_time", "update_time", "etag", "subtasks")
     class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         STATE_UNSPECIFIED: _ClassVar[Chore.State]
@@ -48,6 +48,7 @@ class Chore(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     ETAG_FIELD_NUMBER: _ClassVar[int]
+    SUBTASKS_FIELD_NUMBER: _ClassVar[int]
     name: str
     title: str
     description: str
@@ -68,7 +69,18 @@ class Chore(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
     etag: str
-    def __init__(self, name: _Optional[str] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., category: _Optional[str] = ..., labels: _Optional[_Iterable[str]] = ..., points: _Optional[int] = ..., estimated_minutes: _Optional[int] = ..., recurrence: _Optional[_Union[Recurrence, _Mapping]] = ..., assignment: _Optional[_Union[Assignment, _Mapping]] = ..., next_due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., assignee: _Optional[str] = ..., reminders: _Optional[_Iterable[_Union[Reminder, _Mapping]]] = ..., requires_photo: _Optional[bool] = ..., requires_approval: _Optional[bool] = ..., state: _Optional[_Union[Chore.State, str]] = ..., creator: _Optional[str] = ..., last_completion_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ...) -> None: ...
+    subtasks: _containers.RepeatedCompositeFieldContainer[Subtask]
+    def __init__(self, name: _Optional[str] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., category: _Optional[str] = ..., labels: _Optional[_Iterable[str]] = ..., points: _Optional[int] = ..., estimated_minutes: _Optional[int] = ..., recurrence: _Optional[_Union[Recurrence, _Mapping]] = ..., assignment: _Optional[_Union[Assignment, _Mapping]] = ..., next_due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., assignee: _Optional[str] = ..., reminders: _Optional[_Iterable[_Union[Reminder, _Mapping]]] = ..., requires_photo: _Optional[bool] = ..., requires_approval: _Optional[bool] = ..., state: _Optional[_Union[Chore.State, str]] = ..., creator: _Optional[str] = ..., last_completion_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., subtasks: _Optional[_Iterable[_Union[Subtask, _Mapping]]] = ...) -> None: ...
+
+class Subtask(_message.Message):
+    __slots__ = ("id", "title", "done")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    title: str
+    done: bool
+    def __init__(self, id: _Optional[str] = ..., title: _Optional[str] = ..., done: _Optional[bool] = ...) -> None: ...
 
 class Recurrence(_message.Message):
     __slots__ = ("once", "interval", "weekly", "monthly", "yearly", "rrule", "adaptive", "rolling", "months")
@@ -214,7 +226,7 @@ class Reminder(_message.Message):
     def __init__(self, before_minutes: _Optional[int] = ...) -> None: ...
 
 class Completion(_message.Message):
-    __slots__ = ("name", "completed_by", "complete_time", "note", "photo", "points", "due_time", "on_time", "create_time", "recorder", "status", "reviewer", "review_time", "review_note", "assignee")
+    __slots__ = ("name", "completed_by", "complete_time", "note", "photo", "points", "due_time", "on_time", "create_time", "recorder", "status", "reviewer", "review_time", "review_note", "assignee", "subtasks_done")
     class Status(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         STATUS_UNSPECIFIED: _ClassVar[Completion.Status]
@@ -240,6 +252,7 @@ class Completion(_message.Message):
     REVIEW_TIME_FIELD_NUMBER: _ClassVar[int]
     REVIEW_NOTE_FIELD_NUMBER: _ClassVar[int]
     ASSIGNEE_FIELD_NUMBER: _ClassVar[int]
+    SUBTASKS_DONE_FIELD_NUMBER: _ClassVar[int]
     name: str
     completed_by: str
     complete_time: _timestamp_pb2.Timestamp
@@ -255,7 +268,8 @@ class Completion(_message.Message):
     review_time: _timestamp_pb2.Timestamp
     review_note: str
     assignee: str
-    def __init__(self, name: _Optional[str] = ..., completed_by: _Optional[str] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., note: _Optional[str] = ..., photo: _Optional[str] = ..., points: _Optional[int] = ..., due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., on_time: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorder: _Optional[str] = ..., status: _Optional[_Union[Completion.Status, str]] = ..., reviewer: _Optional[str] = ..., review_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., review_note: _Optional[str] = ..., assignee: _Optional[str] = ...) -> None: ...
+    subtasks_done: _containers.RepeatedCompositeFieldContainer[Subtask]
+    def __init__(self, name: _Optional[str] = ..., completed_by: _Optional[str] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., note: _Optional[str] = ..., photo: _Optional[str] = ..., points: _Optional[int] = ..., due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., on_time: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorder: _Optional[str] = ..., status: _Optional[_Union[Completion.Status, str]] = ..., reviewer: _Optional[str] = ..., review_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., review_note: _Optional[str] = ..., assignee: _Optional[str] = ..., subtasks_done: _Optional[_Iterable[_Union[Subtask, _Mapping]]] = ...) -> None: ...
 
 class BatchCreateChoresRequest(_message.Message):
     __slots__ = ("parent", "chores", "atomic")
@@ -493,6 +507,74 @@ class ListOccurrencesResponse(_message.Message):
     occurrences: _containers.RepeatedCompositeFieldContainer[Occurrence]
     next_page_token: str
     def __init__(self, occurrences: _Optional[_Iterable[_Union[Occurrence, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class TickSubtaskRequest(_message.Message):
+    __slots__ = ("name", "done")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    done: bool
+    def __init__(self, name: _Optional[str] = ..., done: _Optional[bool] = ...) -> None: ...
+
+class ClaimChoreRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class Category(_message.Message):
+    __slots__ = ("name", "display_name", "chore_count", "create_time", "update_time")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    CHORE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    display_name: str
+    chore_count: int
+    create_time: _timestamp_pb2.Timestamp
+    update_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., chore_count: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CreateCategoryRequest(_message.Message):
+    __slots__ = ("parent", "category")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    category: Category
+    def __init__(self, parent: _Optional[str] = ..., category: _Optional[_Union[Category, _Mapping]] = ...) -> None: ...
+
+class ListCategoriesRequest(_message.Message):
+    __slots__ = ("parent", "page_size", "page_token")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    page_size: int
+    page_token: str
+    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListCategoriesResponse(_message.Message):
+    __slots__ = ("categories", "next_page_token")
+    CATEGORIES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    categories: _containers.RepeatedCompositeFieldContainer[Category]
+    next_page_token: str
+    def __init__(self, categories: _Optional[_Iterable[_Union[Category, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class UpdateCategoryRequest(_message.Message):
+    __slots__ = ("category", "update_mask")
+    CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    category: Category
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, category: _Optional[_Union[Category, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+
+class DeleteCategoryRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class ExportUserDataRequest(_message.Message):
     __slots__ = ("user",)

@@ -110,6 +110,16 @@ class ChoreServiceStub:
                 request_serializer=hearth_dot_task_dot_v1_dot_task__pb2.ListOccurrencesRequest.SerializeToString,
                 response_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.ListOccurrencesResponse.FromString,
                 _registered_method=True)
+        self.ClaimChore = channel.unary_unary(
+                '/hearth.task.v1.ChoreService/ClaimChore',
+                request_serializer=hearth_dot_task_dot_v1_dot_task__pb2.ClaimChoreRequest.SerializeToString,
+                response_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.Chore.FromString,
+                _registered_method=True)
+        self.TickSubtask = channel.unary_unary(
+                '/hearth.task.v1.ChoreService/TickSubtask',
+                request_serializer=hearth_dot_task_dot_v1_dot_task__pb2.TickSubtaskRequest.SerializeToString,
+                response_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.Chore.FromString,
+                _registered_method=True)
 
 
 class ChoreServiceServicer:
@@ -222,6 +232,22 @@ class ChoreServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ClaimChore(self, request, context):
+        """Takes a chore nobody holds (strategy unassigned, or no assignee): the caller becomes its assignee. Claiming
+        one already held by the caller changes nothing; one held by someone else is ABORTED (REST 409 conflict).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TickSubtask(self, request, context):
+        """Ticks (done) or unticks a subtask for the chore's open occurrence; the same again changes nothing. Whoever may
+        complete the chore may (a child: only a chore assigned to them).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ChoreServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -299,6 +325,16 @@ def add_ChoreServiceServicer_to_server(servicer, server):
                     servicer.ListOccurrences,
                     request_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.ListOccurrencesRequest.FromString,
                     response_serializer=hearth_dot_task_dot_v1_dot_task__pb2.ListOccurrencesResponse.SerializeToString,
+            ),
+            'ClaimChore': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClaimChore,
+                    request_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.ClaimChoreRequest.FromString,
+                    response_serializer=hearth_dot_task_dot_v1_dot_task__pb2.Chore.SerializeToString,
+            ),
+            'TickSubtask': grpc.unary_unary_rpc_method_handler(
+                    servicer.TickSubtask,
+                    request_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.TickSubtaskRequest.FromString,
+                    response_serializer=hearth_dot_task_dot_v1_dot_task__pb2.Chore.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -706,6 +742,273 @@ class ChoreService:
             '/hearth.task.v1.ChoreService/ListOccurrences',
             hearth_dot_task_dot_v1_dot_task__pb2.ListOccurrencesRequest.SerializeToString,
             hearth_dot_task_dot_v1_dot_task__pb2.ListOccurrencesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClaimChore(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.task.v1.ChoreService/ClaimChore',
+            hearth_dot_task_dot_v1_dot_task__pb2.ClaimChoreRequest.SerializeToString,
+            hearth_dot_task_dot_v1_dot_task__pb2.Chore.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TickSubtask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.task.v1.ChoreService/TickSubtask',
+            hearth_dot_task_dot_v1_dot_task__pb2.TickSubtaskRequest.SerializeToString,
+            hearth_dot_task_dot_v1_dot_task__pb2.Chore.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class CategoryServiceStub:
+    """A household's chore categories. A chore names its category by name (Chore.category); the names are unique in a
+    household, case-insensitively. Creating or updating a chore with a name no category has yet creates the category;
+    renaming a category renames it on its chores, deleting one clears it from them (each in one transaction).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.CreateCategory = channel.unary_unary(
+                '/hearth.task.v1.CategoryService/CreateCategory',
+                request_serializer=hearth_dot_task_dot_v1_dot_task__pb2.CreateCategoryRequest.SerializeToString,
+                response_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.Category.FromString,
+                _registered_method=True)
+        self.ListCategories = channel.unary_unary(
+                '/hearth.task.v1.CategoryService/ListCategories',
+                request_serializer=hearth_dot_task_dot_v1_dot_task__pb2.ListCategoriesRequest.SerializeToString,
+                response_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.ListCategoriesResponse.FromString,
+                _registered_method=True)
+        self.UpdateCategory = channel.unary_unary(
+                '/hearth.task.v1.CategoryService/UpdateCategory',
+                request_serializer=hearth_dot_task_dot_v1_dot_task__pb2.UpdateCategoryRequest.SerializeToString,
+                response_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.Category.FromString,
+                _registered_method=True)
+        self.DeleteCategory = channel.unary_unary(
+                '/hearth.task.v1.CategoryService/DeleteCategory',
+                request_serializer=hearth_dot_task_dot_v1_dot_task__pb2.DeleteCategoryRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+
+
+class CategoryServiceServicer:
+    """A household's chore categories. A chore names its category by name (Chore.category); the names are unique in a
+    household, case-insensitively. Creating or updating a chore with a name no category has yet creates the category;
+    renaming a category renames it on its chores, deleting one clears it from them (each in one transaction).
+    """
+
+    def CreateCategory(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCategories(self, request, context):
+        """By name (case-insensitive), keyset-paginated.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateCategory(self, request, context):
+        """Renames the category, on its chores too.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteCategory(self, request, context):
+        """Deletes the category; its chores keep no category.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_CategoryServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'CreateCategory': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateCategory,
+                    request_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.CreateCategoryRequest.FromString,
+                    response_serializer=hearth_dot_task_dot_v1_dot_task__pb2.Category.SerializeToString,
+            ),
+            'ListCategories': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCategories,
+                    request_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.ListCategoriesRequest.FromString,
+                    response_serializer=hearth_dot_task_dot_v1_dot_task__pb2.ListCategoriesResponse.SerializeToString,
+            ),
+            'UpdateCategory': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateCategory,
+                    request_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.UpdateCategoryRequest.FromString,
+                    response_serializer=hearth_dot_task_dot_v1_dot_task__pb2.Category.SerializeToString,
+            ),
+            'DeleteCategory': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteCategory,
+                    request_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.DeleteCategoryRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'hearth.task.v1.CategoryService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('hearth.task.v1.CategoryService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class CategoryService:
+    """A household's chore categories. A chore names its category by name (Chore.category); the names are unique in a
+    household, case-insensitively. Creating or updating a chore with a name no category has yet creates the category;
+    renaming a category renames it on its chores, deleting one clears it from them (each in one transaction).
+    """
+
+    @staticmethod
+    def CreateCategory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.task.v1.CategoryService/CreateCategory',
+            hearth_dot_task_dot_v1_dot_task__pb2.CreateCategoryRequest.SerializeToString,
+            hearth_dot_task_dot_v1_dot_task__pb2.Category.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCategories(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.task.v1.CategoryService/ListCategories',
+            hearth_dot_task_dot_v1_dot_task__pb2.ListCategoriesRequest.SerializeToString,
+            hearth_dot_task_dot_v1_dot_task__pb2.ListCategoriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateCategory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.task.v1.CategoryService/UpdateCategory',
+            hearth_dot_task_dot_v1_dot_task__pb2.UpdateCategoryRequest.SerializeToString,
+            hearth_dot_task_dot_v1_dot_task__pb2.Category.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteCategory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.task.v1.CategoryService/DeleteCategory',
+            hearth_dot_task_dot_v1_dot_task__pb2.DeleteCategoryRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
             options,
             channel_credentials,
             insecure,

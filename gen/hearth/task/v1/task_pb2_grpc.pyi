@@ -71,6 +71,14 @@ class ChoreServiceStub:
     """
     ListOccurrences: _grpc.UnaryUnaryMultiCallable[_task_pb2.ListOccurrencesRequest, _task_pb2.ListOccurrencesResponse]
     """One row per occurrence that ended (done, skipped, missed), newest first."""
+    ClaimChore: _grpc.UnaryUnaryMultiCallable[_task_pb2.ClaimChoreRequest, _task_pb2.Chore]
+    """Takes a chore nobody holds (strategy unassigned, or no assignee): the caller becomes its assignee. Claiming
+    one already held by the caller changes nothing; one held by someone else is ABORTED (REST 409 conflict).
+    """
+    TickSubtask: _grpc.UnaryUnaryMultiCallable[_task_pb2.TickSubtaskRequest, _task_pb2.Chore]
+    """Ticks (done) or unticks a subtask for the chore's open occurrence; the same again changes nothing. Whoever may
+    complete the chore may (a child: only a chore assigned to them).
+    """
 
 @_typing.type_check_only
 class ChoreServiceAsyncStub(ChoreServiceStub):
@@ -111,6 +119,14 @@ class ChoreServiceAsyncStub(ChoreServiceStub):
     """
     ListOccurrences: _aio.UnaryUnaryMultiCallable[_task_pb2.ListOccurrencesRequest, _task_pb2.ListOccurrencesResponse]  # type: ignore[assignment]
     """One row per occurrence that ended (done, skipped, missed), newest first."""
+    ClaimChore: _aio.UnaryUnaryMultiCallable[_task_pb2.ClaimChoreRequest, _task_pb2.Chore]  # type: ignore[assignment]
+    """Takes a chore nobody holds (strategy unassigned, or no assignee): the caller becomes its assignee. Claiming
+    one already held by the caller changes nothing; one held by someone else is ABORTED (REST 409 conflict).
+    """
+    TickSubtask: _aio.UnaryUnaryMultiCallable[_task_pb2.TickSubtaskRequest, _task_pb2.Chore]  # type: ignore[assignment]
+    """Ticks (done) or unticks a subtask for the chore's open occurrence; the same again changes nothing. Whoever may
+    complete the chore may (a child: only a chore assigned to them).
+    """
 
 class ChoreServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -239,7 +255,100 @@ class ChoreServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_task_pb2.ListOccurrencesResponse, _abc.Awaitable[_task_pb2.ListOccurrencesResponse]]:
         """One row per occurrence that ended (done, skipped, missed), newest first."""
 
+    @_abc_1.abstractmethod
+    def ClaimChore(
+        self,
+        request: _task_pb2.ClaimChoreRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_task_pb2.Chore, _abc.Awaitable[_task_pb2.Chore]]:
+        """Takes a chore nobody holds (strategy unassigned, or no assignee): the caller becomes its assignee. Claiming
+        one already held by the caller changes nothing; one held by someone else is ABORTED (REST 409 conflict).
+        """
+
+    @_abc_1.abstractmethod
+    def TickSubtask(
+        self,
+        request: _task_pb2.TickSubtaskRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_task_pb2.Chore, _abc.Awaitable[_task_pb2.Chore]]:
+        """Ticks (done) or unticks a subtask for the chore's open occurrence; the same again changes nothing. Whoever may
+        complete the chore may (a child: only a chore assigned to them).
+        """
+
 def add_ChoreServiceServicer_to_server(servicer: ChoreServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class CategoryServiceStub:
+    """A household's chore categories. A chore names its category by name (Chore.category); the names are unique in a
+    household, case-insensitively. Creating or updating a chore with a name no category has yet creates the category;
+    renaming a category renames it on its chores, deleting one clears it from them (each in one transaction).
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> CategoryServiceAsyncStub: ...
+    CreateCategory: _grpc.UnaryUnaryMultiCallable[_task_pb2.CreateCategoryRequest, _task_pb2.Category]
+    ListCategories: _grpc.UnaryUnaryMultiCallable[_task_pb2.ListCategoriesRequest, _task_pb2.ListCategoriesResponse]
+    """By name (case-insensitive), keyset-paginated."""
+    UpdateCategory: _grpc.UnaryUnaryMultiCallable[_task_pb2.UpdateCategoryRequest, _task_pb2.Category]
+    """Renames the category, on its chores too."""
+    DeleteCategory: _grpc.UnaryUnaryMultiCallable[_task_pb2.DeleteCategoryRequest, _empty_pb2.Empty]
+    """Deletes the category; its chores keep no category."""
+
+@_typing.type_check_only
+class CategoryServiceAsyncStub(CategoryServiceStub):
+    """A household's chore categories. A chore names its category by name (Chore.category); the names are unique in a
+    household, case-insensitively. Creating or updating a chore with a name no category has yet creates the category;
+    renaming a category renames it on its chores, deleting one clears it from them (each in one transaction).
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    CreateCategory: _aio.UnaryUnaryMultiCallable[_task_pb2.CreateCategoryRequest, _task_pb2.Category]  # type: ignore[assignment]
+    ListCategories: _aio.UnaryUnaryMultiCallable[_task_pb2.ListCategoriesRequest, _task_pb2.ListCategoriesResponse]  # type: ignore[assignment]
+    """By name (case-insensitive), keyset-paginated."""
+    UpdateCategory: _aio.UnaryUnaryMultiCallable[_task_pb2.UpdateCategoryRequest, _task_pb2.Category]  # type: ignore[assignment]
+    """Renames the category, on its chores too."""
+    DeleteCategory: _aio.UnaryUnaryMultiCallable[_task_pb2.DeleteCategoryRequest, _empty_pb2.Empty]  # type: ignore[assignment]
+    """Deletes the category; its chores keep no category."""
+
+class CategoryServiceServicer(metaclass=_abc_1.ABCMeta):
+    """A household's chore categories. A chore names its category by name (Chore.category); the names are unique in a
+    household, case-insensitively. Creating or updating a chore with a name no category has yet creates the category;
+    renaming a category renames it on its chores, deleting one clears it from them (each in one transaction).
+    """
+
+    @_abc_1.abstractmethod
+    def CreateCategory(
+        self,
+        request: _task_pb2.CreateCategoryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_task_pb2.Category, _abc.Awaitable[_task_pb2.Category]]: ...
+
+    @_abc_1.abstractmethod
+    def ListCategories(
+        self,
+        request: _task_pb2.ListCategoriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_task_pb2.ListCategoriesResponse, _abc.Awaitable[_task_pb2.ListCategoriesResponse]]:
+        """By name (case-insensitive), keyset-paginated."""
+
+    @_abc_1.abstractmethod
+    def UpdateCategory(
+        self,
+        request: _task_pb2.UpdateCategoryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_task_pb2.Category, _abc.Awaitable[_task_pb2.Category]]:
+        """Renames the category, on its chores too."""
+
+    @_abc_1.abstractmethod
+    def DeleteCategory(
+        self,
+        request: _task_pb2.DeleteCategoryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
+        """Deletes the category; its chores keep no category."""
+
+def add_CategoryServiceServicer_to_server(servicer: CategoryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
 class CalendarFeedServiceStub:
     """A member's iCalendar feed of a household's chores (RFC 5545). The feed token is its only credential, so calendar

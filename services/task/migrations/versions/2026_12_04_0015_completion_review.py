@@ -9,7 +9,7 @@ without reading the household's whole history. The downgrade drops the columns: 
 count as approved, so it deletes the rejected ones and keeps the pending ones (their points were never booked).
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0014
 Create Date: 2026-12-04
 """
 
@@ -20,7 +20,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import UUID
 
 revision = "0015"
-down_revision = "0012"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
