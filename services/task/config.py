@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from pathlib import Path
+from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from kit.settings import service_config
 from services.deployment import PORTS
 from services.user.client import MembershipSettings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class Settings(MembershipSettings):
@@ -20,3 +23,20 @@ class Settings(MembershipSettings):
     # household's pages at once; the TTL bounds only a lost invalidation, see services.task.lists). 0: pages are not
     # cached (every list reads PostgreSQL; `make bench-scale` measures the database that way).
     chore_list_ttl_seconds: int = Field(default=60, ge=0, le=3600)
+
+    # Where photos are kept (services.task.photo_storage): TASK_PHOTOS_BACKEND "local" (a directory, TASK_PHOTOS_DIR) or
+    # "s3" (any S3-compatible store: TASK_PHOTOS_S3_BUCKET, TASK_PHOTOS_S3_ENDPOINT_URL for one that is not AWS,
+    # TASK_PHOTOS_S3_REGION, TASK_PHOTOS_S3_PREFIX; credentials from TASK_PHOTOS_S3_ACCESS_KEY_ID and
+    # TASK_PHOTOS_S3_SECRET_ACCESS_KEY, else boto3's own chain: AWS_* variables, ~/.aws, an instance role).
+    photos_backend: Literal["local", "s3"] = "local"
+    photos_dir: Path = Field(default=REPO_ROOT / "var" / "photos")
+    photos_s3_bucket: str = ""
+    photos_s3_endpoint_url: str = ""
+    photos_s3_region: str = "us-east-1"
+    photos_s3_prefix: str = ""
+    photos_s3_access_key_id: str = ""
+    photos_s3_secret_access_key: SecretStr | None = None
+    # A decoded image of more pixels than this is refused (a decompression bomb: a small file of a huge picture).
+    photo_max_pixels: int = Field(default=50_000_000, ge=1)
+    # The thumbnail fits in a square of this many pixels.
+    thumbnail_pixels: int = Field(default=320, ge=16, le=2048)

@@ -1,4 +1,5 @@
-"""Wiring of the task service: runtime, membership client, servicer, outbox relay and the event consumer."""
+"""Wiring of the task service: runtime, membership client, servicers, photo store, outbox relay and the event
+consumer."""
 
 from __future__ import annotations
 
@@ -14,10 +15,19 @@ from services.task.consumers import handlers
 from services.task.feeds import CalendarFeeds
 from services.task.feeds import handlers as feed_handlers
 from services.task.lists import ChoreLists
+from services.task.photo_storage import photo_storage
+from services.task.photos import Photos
+from services.task.photos import handlers as photo_handlers
 from services.task.points import PointsService
 from services.task.privacy import UserData
 from services.task.service import ChoreService
-from services.task.servicer import CalendarFeedServicer, ChoreServicer, PointsServicer, PrivacyServicer
+from services.task.servicer import (
+    CalendarFeedServicer,
+    ChoreServicer,
+    PhotoServicer,
+    PointsServicer,
+    PrivacyServicer,
+)
 from services.user.client import membership_client
 
 
@@ -34,17 +44,22 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
         privacy = PrivacyServicer(UserData(runtime.sessions))
         points = PointsServicer(PointsService(runtime.sessions, membership))
         feeds = CalendarFeedServicer(CalendarFeeds(runtime.sessions, membership))
+        photos = PhotoServicer(
+            Photos(runtime.sessions, membership, photo_storage(settings), max_pixels=settings.photo_max_pixels)
+        )
         server = runtime.build_server(
             [
                 (add, servicer, "hearth.task.v1.ChoreService"),
                 (task_pb2_grpc.add_PrivacyServiceServicer_to_server, privacy, "hearth.task.v1.PrivacyService"),
                 (task_pb2_grpc.add_PointsServiceServicer_to_server, points, "hearth.task.v1.PointsService"),
                 (task_pb2_grpc.add_CalendarFeedServiceServicer_to_server, feeds, "hearth.task.v1.CalendarFeedService"),
+                (task_pb2_grpc.add_PhotoServiceServicer_to_server, photos, "hearth.task.v1.PhotoService"),
             ],
             # The feed token is the credential: calendar clients send no bearer token (services.task.feeds).
             public_methods=["/hearth.task.v1.CalendarFeedService/GetCalendarFeed"],
         )
         runtime.publish_outbox()
-        # From user: cached membership answers dropped, away periods, and what a deleted user or household leaves.
-        runtime.consume(["user"], combine(handlers(membership, lists), feed_handlers()))
+        # From user: cached membership answers dropped, away periods, and what a deleted user or household leaves
+        # (a deleted household's photos too).
+        runtime.consume(["user"], combine(handlers(membership, lists), feed_handlers(), photo_handlers()))
     return runtime.attach(server)

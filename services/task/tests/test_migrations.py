@@ -49,6 +49,8 @@ LEDGER_INDEXES = {
 }
 BALANCE_INDEXES = {"pk_point_balances", "ix_point_balances_user_id"}
 REWARD_INDEXES = {"pk_rewards", "ix_rewards_household_id_create_time_id", "ix_rewards_creator_id"}
+# Photos (0013): a household's by time, a person's uploads everywhere (erasure, export).
+PHOTO_INDEXES = {"pk_photos", "ix_photos_household_id_create_time_id", "ix_photos_uploaded_by"}
 
 
 async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitable[str]]) -> None:
@@ -67,6 +69,7 @@ async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitab
             "point_balances",
             "rewards",
             "calendar_feeds",
+            "photos",
         },
         indexes={
             "chores": CHORE_INDEXES,
@@ -77,6 +80,7 @@ async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitab
             "point_balances": BALANCE_INDEXES,
             "rewards": REWARD_INDEXES,
             "calendar_feeds": FEED_INDEXES,
+            "photos": PHOTO_INDEXES,
         },
         definitions={
             "ix_chores_search": ["USING gin (search)"],
