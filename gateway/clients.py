@@ -31,6 +31,7 @@ class Clients:
     chores: task_pb2_grpc.ChoreServiceAsyncStub = field(init=False)
     points: task_pb2_grpc.PointsServiceAsyncStub = field(init=False)
     calendar_feeds: task_pb2_grpc.CalendarFeedServiceAsyncStub = field(init=False)
+    photos: task_pb2_grpc.PhotoServiceAsyncStub = field(init=False)
     notifications: notify_pb2_grpc.NotificationServiceAsyncStub = field(init=False)
     analytics: analytics_pb2_grpc.AnalyticsServiceAsyncStub = field(init=False)
     # ChoreService/ListChores answering its response bytes, not parsed: the list route renders a page it has
@@ -47,6 +48,7 @@ class Clients:
         self.chores = task_pb2_grpc.ChoreServiceStub(self.channels["task"])
         self.points = task_pb2_grpc.PointsServiceStub(self.channels["task"])
         self.calendar_feeds = task_pb2_grpc.CalendarFeedServiceStub(self.channels["task"])
+        self.photos = task_pb2_grpc.PhotoServiceStub(self.channels["task"])
         raw: Any = self.channels["task"].unary_unary(
             "/hearth.task.v1.ChoreService/ListChores",
             request_serializer=task_pb2.ListChoresRequest.SerializeToString,
