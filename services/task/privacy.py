@@ -35,10 +35,10 @@ in Redis until its TTL (`TASK_CHORE_LIST_TTL_SECONDS`).
 `DELETED_USER` is the nil UUID: one marker for every deleted person, so that no table keeps a per-person
 pseudonym that would still tie their completions together.
 
-On household.deleted (`erase_household`; its photos: services.task.photos.handlers, rows and stored bytes) its chores, completions, occurrences, points ledger, balances, rewards, away
+On household.deleted (`erase_household`) its chores, completions, occurrences, points ledger, balances, rewards, away
 periods and request ids are deleted, not archived: nobody can read them any more (no one is a member of a deleted
-household), so keeping them would be keeping the members' history for no purpose. Outbox rows about it are left to
-the outbox's retention.
+household), so keeping them would be keeping the members' history for no purpose; its photos too, rows and stored
+bytes (services.task.photos.handlers). Outbox rows about it are left to the outbox's retention.
 
 Every step is idempotent: handling the same event again finds nothing left to change.
 """
