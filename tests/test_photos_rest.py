@@ -48,16 +48,16 @@ async def upload(
     return await http.post(photos_url(hid), files={"file": (filename, data, kind)}, headers=person.headers)
 
 
-async def streamed_file(size: int) -> AsyncIterator[bytes]:
-    """A multipart body whose `file` is a JPEG's first bytes and then zeros, `size` bytes in all, made as it is
-    sent (one 1 MiB block of zeros, reused)."""
+async def streamed_file(size: int, head: bytes = b"\xff\xd8\xff") -> AsyncIterator[bytes]:
+    """A multipart body whose `file` is `head` (a JPEG's first bytes) and then zeros, `size` bytes in all, made as
+    it is sent (one 1 MiB block of zeros, reused)."""
     yield (
         f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="big.jpg"\r\n'
         "Content-Type: image/jpeg\r\n\r\n"
     ).encode()
-    yield b"\xff\xd8\xff"
+    yield head
     zeros = bytes(MIB)
-    left = size - 3
+    left = size - len(head)
     while left > 0:
         block = zeros if left >= MIB else zeros[:left]
         yield block
@@ -116,6 +116,15 @@ async def test_the_content_decides_what_a_file_is(http: httpx.AsyncClient) -> No
     text = problem(await upload(http, hid, owner, b"just some text, really"), 415, "unsupported_media_type")
     assert "JPEG, PNG or WebP" in text["detail"]
     problem(await upload(http, hid, owner, encoded("GIF"), "a.gif", "image/gif"), 415, "unsupported_media_type")
+    # The gateway sniffs the first bytes itself: 30 MiB that start as text are refused for what they are, at once
+    # (not read on to the size limit).
+    text_stream = streamed_file(30 * MIB, head=b"plain text, not an image")
+    sniffed = await http.post(
+        photos_url(hid),
+        content=text_stream,
+        headers={**owner.headers, "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
+    )
+    problem(sniffed, 415, "unsupported_media_type")
     # Not multipart at all: the image as the raw body.
     raw = await http.post(
         photos_url(hid), content=encoded("PNG"), headers={**owner.headers, "Content-Type": "image/png"}

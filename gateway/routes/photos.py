@@ -7,8 +7,9 @@ UploadPhoto (first message the household, then chunks of at most 1 MiB). Past `M
 route stops reading and answers 413; the body as a whole may be that plus `MULTIPART_ALLOWANCE` (the part headers
 and boundaries), which RequestContextMiddleware enforces for this route instead of its usual 1 MiB (`LARGE_BODIES`),
 and gateway.idempotency lets the body through without buffering it (`STREAMED_WRITES`). What the file is, is the
-task service's decision alone (its content: JPEG, PNG or WebP, else 415; a broken image 422): neither the part's
-filename nor its Content-Type is looked at. A non-member is refused (404) by the service after the first message,
+content's: its first bytes are sniffed here (kit.media: JPEG, PNG or WebP, else 415 at once, before the rest is
+streamed on) and the task service decides again on the whole file (a broken image 422); neither the part's filename
+nor its Content-Type is looked at. A non-member is refused (404) by the service after the first message,
 so the gateway stops reading the body there.
 
 Reads stream the service's ReadPhoto back: the first message carries the type, size and ETag, so If-None-Match is
@@ -38,6 +39,7 @@ from gateway.etags import IfNoneMatch, etag_header, none_match, not_modified
 from gateway.routes import ClientsDep
 from gateway.schemas import PlainText
 from gateway.serialize import JSONResponse
+from kit import media
 from kit.errors import FieldViolation, InvalidArgument, PayloadTooLarge, UnsupportedMediaType, invalid
 
 router = APIRouter(tags=["photos"])
@@ -58,11 +60,12 @@ FILE_FIELD = "file"
 GRPC_CHUNK = 1024 * 1024
 # A slow phone connection needs more than the usual call deadline to send 10 MiB.
 UPLOAD_TIMEOUT_SECONDS = 120.0
-IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
+IMAGE_TYPES = media.IMAGE_TYPES
 # A photo never changes: a member's client keeps it for a year; no shared cache may (it is the household's).
 PHOTO_HEADERS = {"Cache-Control": "private, max-age=31536000, immutable"}
 # What ReadPhoto's read() answers at the end of the stream (grpc-stubs does not declare it).
 _EOF: Any = getattr(grpc.aio, "EOF")  # noqa: B009
+UNSUPPORTED_MESSAGE = "a photo must be a JPEG, PNG or WebP image"
 MULTIPART_MESSAGE = "send the photo as multipart/form-data, in a part named `file`"
 
 
@@ -71,6 +74,8 @@ class _FilePart:
 
     def __init__(self) -> None:
         self.pending = bytearray()
+        # The file's first bytes until they tell what it is (kit.media), then None: sniffed.
+        self._head: bytearray | None = bytearray()
         self.size = 0
         self.files = 0
         self.finished = False
@@ -118,9 +123,23 @@ class _FilePart:
         if self.size > MAX_PHOTO_BYTES:
             raise PayloadTooLarge(f"a photo may be at most {MAX_PHOTO_BYTES} bytes")
         self.pending.extend(data[start:end])
+        if self._head is not None:
+            self._head.extend(data[start : min(end, start + media.SNIFF_BYTES)])
+            if len(self._head) >= media.SNIFF_BYTES:
+                self._sniff()
 
     def _part_end(self) -> None:
+        if self._in_file and self._head:
+            self._sniff()  # a file shorter than the sniffed bytes
         self._in_file = False
+
+    def _sniff(self) -> None:
+        """Refuse what is not an image at its first bytes, before the rest is read (the task service decides again,
+        on the whole file)."""
+        assert self._head is not None
+        if media.image_type(bytes(self._head[: media.SNIFF_BYTES])) is None:
+            raise UnsupportedMediaType(UNSUPPORTED_MESSAGE)
+        self._head = None
 
     def _end(self) -> None:
         self.finished = True

@@ -1,7 +1,7 @@
 """What an uploaded photo is and what is kept of it: pure functions over bytes (Pillow), no I/O.
 
-`inspect_type` tells JPEG, PNG and WebP apart by their magic bytes (the content decides, never a file name or a
-client's Content-Type); `clean` then has Pillow open and verify the image, refuses one of more pixels than allowed
+`inspect_type` tells JPEG, PNG and WebP apart by their magic bytes (kit.media: the content decides, never a file name
+or a client's Content-Type); `clean` then has Pillow open and verify the image, refuses one of more pixels than allowed
 before decoding it (a decompression bomb: a few KiB of file for gigabytes of pixels), and re-encodes it without any
 of its metadata — EXIF (GPS position, camera, time), XMP, comments, text chunks — after applying the EXIF
 orientation to the pixels (ImageOps.exif_transpose), so the picture still looks the way it was taken. The ICC
@@ -21,9 +21,10 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from kit import media
 from kit.errors import UnsupportedMediaType, invalid
 
-JPEG, PNG, WEBP = "image/jpeg", "image/png", "image/webp"
+JPEG, PNG, WEBP = media.JPEG, media.PNG, media.WEBP
 # The Pillow format each content type is read and written as.
 FORMATS = {JPEG: "JPEG", PNG: "PNG", WEBP: "WEBP"}
 UNSUPPORTED_MESSAGE = "a photo must be a JPEG, PNG or WebP image"
@@ -38,13 +39,10 @@ def sha256(data: bytes) -> str:
 
 def inspect_type(head: bytes) -> str:
     """The content type the first bytes of a file announce; UnsupportedMediaType for anything but the three."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return JPEG
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return PNG
-    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return WEBP
-    raise UnsupportedMediaType(UNSUPPORTED_MESSAGE)
+    kind = media.image_type(head)
+    if kind is None:
+        raise UnsupportedMediaType(UNSUPPORTED_MESSAGE)
+    return kind
 
 
 @dataclass(frozen=True)
@@ -78,7 +76,7 @@ def _opened(data: bytes, content_type: str, max_pixels: int) -> Image.Image:
 
 def clean(data: bytes, *, max_pixels: int) -> CleanImage:
     """The upload, verified and re-encoded without metadata (see the module docstring)."""
-    content_type = inspect_type(data[:16])
+    content_type = inspect_type(data[: media.SNIFF_BYTES])
     image = _opened(data, content_type, max_pixels)
     icc_profile = image.info.get("icc_profile")
     upright = ImageOps.exif_transpose(image)
