@@ -100,7 +100,8 @@ def thumbnail(data: bytes, content_type: str, *, pixels: int) -> bytes:
 
 def _encode(image: Image.Image, content_type: str, *, icc_profile: bytes | None) -> bytes:
     """`image` as `content_type`, with nothing but its pixels and (when given) its colour profile. Pillow writes
-    EXIF, XMP and text chunks only when asked to (`exif=`, `pnginfo=`...), and is asked for none of them."""
+    EXIF, XMP and text chunks only when asked to (`exif=`, `pnginfo=`...), and is asked for none of them; the
+    metadata the decoder read (`image.info`) is dropped before saving, so nothing is carried over either."""
     if content_type == JPEG and image.mode not in ("RGB", "L", "CMYK"):
         image = image.convert("RGB")
     if content_type == WEBP and image.mode not in ("RGB", "RGBA"):
@@ -116,6 +117,8 @@ def _encode(image: Image.Image, content_type: str, *, icc_profile: bytes | None)
         options.update(quality=QUALITY)
     elif image.mode == "P" and "transparency" in image.info:
         options["transparency"] = image.info["transparency"]
+    # Some encoders fall back to what the decoder read (JPEG writes a read COM comment again): nothing read is kept.
+    image.info = {}
     out = io.BytesIO()
     image.save(out, format=FORMATS[content_type], **options)
     return out.getvalue()

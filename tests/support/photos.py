@@ -17,6 +17,8 @@ ORIENTATION = 0x0112
 # EXIF orientation 6: the camera was turned a quarter clockwise; the picture shows upright after a 90° turn.
 ROTATED = 6
 CHUNK = 1024 * 1024
+# A JPEG comment (COM marker) that names a place.
+COMMENT = b"Taken at 12 Elm Street"
 
 
 def picture(width: int = 64, height: int = 32) -> Image.Image:
@@ -27,7 +29,8 @@ def picture(width: int = 64, height: int = 32) -> Image.Image:
 
 
 def jpeg_with_gps(width: int = 64, height: int = 32, *, orientation: int = ROTATED) -> bytes:
-    """A JPEG as a phone writes it: EXIF with a GPS position (Berlin), a camera model and an orientation."""
+    """A JPEG as a phone writes it: EXIF with a GPS position (Berlin), a camera model and an orientation; and a
+    comment naming a place."""
     exif = Image.Exif()
     exif[ORIENTATION] = orientation
     exif[0x0110] = "Hearth Phone 1"  # Model
@@ -35,7 +38,7 @@ def jpeg_with_gps(width: int = 64, height: int = 32, *, orientation: int = ROTAT
         {1: "N", 2: (52.0, 31.0, 12.0), 3: "E", 4: (13.0, 24.0, 36.0)}  # GPSLatitudeRef, GPSLatitude, ...
     )
     out = io.BytesIO()
-    picture(width, height).save(out, format="JPEG", exif=exif, quality=95)
+    picture(width, height).save(out, format="JPEG", exif=exif, quality=95, comment=COMMENT)
     return out.getvalue()
 
 

@@ -25,7 +25,7 @@ from services.task.photos import MAX_CHUNK_BYTES, MAX_PHOTO_BYTES, make_thumbnai
 from tests.support.fixtures import database_fixture, stack_fixture, stub_fixture
 from tests.support.jobs import NEVER, running_worker
 from tests.support.people import household
-from tests.support.photos import GPS_IFD, ORIENTATION, bomb, encoded, exif_of, jpeg_with_gps, read, upload
+from tests.support.photos import COMMENT, GPS_IFD, ORIENTATION, bomb, encoded, exif_of, jpeg_with_gps, read, upload
 from tests.support.rpc import refused
 from tests.support.stack import Stack
 from tests.support.wait import eventually
@@ -69,6 +69,8 @@ async def test_a_phone_jpeg_is_stored_without_its_exif_and_upright(
     stored = stored_path(stack, photo.name).read_bytes()
     assert exif_of(stored) == {}  # GPS, camera model, orientation: all gone
     assert b"Hearth Phone 1" not in stored
+    assert COMMENT in original
+    assert COMMENT not in stored
     assert len(stored) == photo.size
     image = Image.open(io.BytesIO(stored))
     assert image.size == (32, 64)
