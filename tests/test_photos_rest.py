@@ -15,11 +15,9 @@ import httpx
 import pytest
 from PIL import Image
 
-from kit import jobs
-from services.task.photos import photo_jobs
 from tests.support.api import API, Person, create_chore, create_household, expect, join, problem, sign_up
 from tests.support.fixtures import http_fixture, stack_fixture
-from tests.support.jobs import NEVER, running_worker
+from tests.support.jobs import photo_worker
 from tests.support.photos import GPS_IFD, bomb, encoded, exif_of, jpeg_with_gps
 from tests.support.stack import Stack
 from tests.support.wait import eventually
@@ -250,10 +248,7 @@ async def test_the_thumbnail_is_not_ready_until_the_worker_made_it(stack: Stack,
     photo = expect(await upload(http, hid, owner, jpeg_with_gps(1000, 600, orientation=1)), 201)
     early = problem(await http.get(photo["thumbnail_url"], headers=owner.headers), 404, "not_ready")
     assert "not ready" in early["detail"]
-    settings = stack.servers["task"].runtime.settings.model_copy(
-        update={"prune_cron": NEVER, "jobs_recovery_cron": NEVER}
-    )
-    async with running_worker(settings, jobs.create_app(settings, photo_jobs(settings))):
+    async with photo_worker(stack):
 
         async def thumbnail() -> httpx.Response | None:
             response = await http.get(photo["thumbnail_url"], headers=people["member"].headers)

@@ -28,13 +28,11 @@ from referencing.jsonschema import DRAFT202012
 
 from gateway.app import create_app
 from gateway.config import GatewaySettings
-from kit import jobs
-from services.task.photos import photo_jobs
 from services.user.tests.credentials import Totp, current_step, stored_reset_token, wrong_code
 from tests.support.api import PASSWORD
 from tests.support.fixtures import stack_fixture
 from tests.support.infra import infra, unique
-from tests.support.jobs import NEVER, run_user_jobs, running_worker
+from tests.support.jobs import photo_worker, run_user_jobs
 from tests.support.photos import encoded
 from tests.support.stack import SERVICES, Stack
 from tests.support.wait import eventually
@@ -539,10 +537,7 @@ async def test_real_responses_match_the_document(stack: Stack, api: Api, contrac
     )
     await api.call("GET", photo_url, 404, token=outsider.token, path=one_photo)
     await api.call("GET", photo_url, 422, token=bob.token, path={**home, "pid": "x" * 65})
-    task_settings = stack.servers["task"].runtime.settings.model_copy(
-        update={"prune_cron": NEVER, "jobs_recovery_cron": NEVER}
-    )
-    async with running_worker(task_settings, jobs.create_app(task_settings, photo_jobs(task_settings))):
+    async with photo_worker(stack):
 
         async def thumbnail_made() -> bool:
             return (

@@ -1,6 +1,6 @@
 """Job workers in tests, run as `python -m services.<name> worker` runs them, in this process, against a stack:
 a worker for the duration of a block (`running_worker`), notify's sending mail to a local SMTP server, the user
-service's (password-reset mail, exports)."""
+service's (password-reset mail, exports), the task service's (photos)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import procrastinate
 from kit import jobs
 from kit.settings import ServiceSettings
 from services.notify.delivery import email_jobs
+from services.task.photos import photo_jobs
 from services.user.exports import GatherParts, export_jobs
 from services.user.password_reset import password_reset_jobs
 from tests.support.stack import Stack
@@ -54,6 +55,15 @@ async def notify_worker(stack: Stack, port: int, **settings: Any) -> AsyncIterat
         yield
 
 
+def photo_worker(stack: Stack) -> contextlib.AbstractAsyncContextManager[None]:
+    """The task service's worker (photo thumbnails, a deleted household's photo bytes) on the stack's task settings,
+    its photo store included."""
+    config = stack.servers["task"].runtime.settings.model_copy(
+        update={"prune_cron": NEVER, "jobs_recovery_cron": NEVER}
+    )
+    return running_worker(config, jobs.create_app(config, photo_jobs(config)))
+
+
 def mailing_user_worker(stack: Stack, reset_url: str) -> contextlib.AbstractAsyncContextManager[None]:
     """The user service's worker mailing password-reset links through the stack's notify, `reset_url` the link."""
     config = stack.servers["user"].runtime.settings.model_copy(
@@ -91,4 +101,12 @@ async def run_user_jobs(stack: Stack, *, gather: GatherParts | None = None, **ov
     )
 
 
-__all__ = ["NEVER", "mailing_user_worker", "notify_worker", "run_user_jobs", "running_worker", "user_worker_settings"]
+__all__ = [
+    "NEVER",
+    "mailing_user_worker",
+    "notify_worker",
+    "photo_worker",
+    "run_user_jobs",
+    "running_worker",
+    "user_worker_settings",
+]

@@ -18,12 +18,11 @@ from botocore.exceptions import ClientError
 from hearth.task.v1 import task_pb2, task_pb2_grpc
 from PIL import Image
 
-from kit import jobs
 from kit.ids import new_id
 from services.task.config import Settings
 from services.task.photo_storage import LocalPhotoStorage, S3PhotoStorage, photo_storage
-from services.task.photos import photo_jobs, photo_key, thumbnail_key
-from tests.support.jobs import NEVER, running_worker
+from services.task.photos import photo_key, thumbnail_key
+from tests.support.jobs import photo_worker
 from tests.support.people import Person, household
 from tests.support.photos import exif_of, jpeg_with_gps, read, upload
 from tests.support.s3 import ACCESS_KEY, SECRET_KEY, S3Server, s3_server
@@ -136,11 +135,8 @@ async def test_a_task_service_on_s3_keeps_photos_and_thumbnails_in_the_bucket(s3
         assert exif_of(stored.data) == {}
         _, data = await read(photos, photo.name, home.owner)
         assert data == stored.data
-        settings = s3_stack.servers["task"].runtime.settings.model_copy(
-            update={"prune_cron": NEVER, "jobs_recovery_cron": NEVER}
-        )
         thumbnail = f"photos/{thumbnail_key(household_id, photo_id)}"
-        async with running_worker(settings, jobs.create_app(settings, photo_jobs(settings))):
+        async with photo_worker(s3_stack):
             header, small = await eventually(lambda: _thumbnail(photos, photo.name, home.owner))
         assert small == s3.objects(BUCKET)[thumbnail].data
         assert Image.open(io.BytesIO(small)).size == (320, 213)

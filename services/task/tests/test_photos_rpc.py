@@ -17,13 +17,12 @@ from hearth.task.v1 import task_pb2, task_pb2_grpc
 from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from kit import jobs
 from kit.ids import new_id
 from services.task import photos as photo_rules
 from services.task.photo_storage import LocalPhotoStorage
-from services.task.photos import MAX_CHUNK_BYTES, MAX_PHOTO_BYTES, make_thumbnail, photo_jobs
+from services.task.photos import MAX_CHUNK_BYTES, MAX_PHOTO_BYTES, make_thumbnail
 from tests.support.fixtures import database_fixture, stack_fixture, stub_fixture
-from tests.support.jobs import NEVER, running_worker
+from tests.support.jobs import photo_worker
 from tests.support.people import household
 from tests.support.photos import COMMENT, GPS_IFD, ORIENTATION, bomb, encoded, exif_of, jpeg_with_gps, read, upload
 from tests.support.rpc import refused
@@ -200,10 +199,7 @@ async def test_the_worker_makes_the_thumbnail_once(
     photo = await upload(photos, home.name, home.owner, jpeg_with_gps(1200, 800))
     early = await refused(read(photos, photo.name, home.owner, thumbnail=True))
     assert (early.code, early.reason) == (grpc.StatusCode.NOT_FOUND, "NOT_READY")
-    settings = stack.servers["task"].runtime.settings.model_copy(
-        update={"prune_cron": NEVER, "jobs_recovery_cron": NEVER}
-    )
-    async with running_worker(settings, jobs.create_app(settings, photo_jobs(settings))):
+    async with photo_worker(stack):
 
         async def made() -> bool:
             async with database.connect() as conn:
@@ -225,7 +221,7 @@ async def test_the_worker_makes_the_thumbnail_once(
     before = stored_path(stack, photo.name, "thumbnail").stat().st_mtime_ns
     # A second run of the job (a redelivery) finds the thumbnail and does nothing.
     sessions = async_sessionmaker(database, expire_on_commit=False)
-    storage = LocalPhotoStorage(Path(settings.photos_dir))
+    storage = LocalPhotoStorage(Path(stack.servers["task"].runtime.settings.photos_dir))
     photo_id = uuid.UUID(photo.name.rsplit("/", 1)[1])
     assert await make_thumbnail(sessions, storage, photo_id, pixels=320) == "already made"
     assert stored_path(stack, photo.name, "thumbnail").stat().st_mtime_ns == before

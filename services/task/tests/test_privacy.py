@@ -32,16 +32,14 @@ from hearth.events.v1 import events_pb2
 from hearth.task.v1 import task_pb2, task_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
-from kit import jobs
 from services.task import scheduling
-from services.task.photos import photo_jobs
 from services.task.privacy import DELETED_USER
 from services.task.repository import AwayRepository
 from services.task.tests.helpers import deliver, join
 from tests.support.events import household_events, payload
 from tests.support.fixtures import redis_fixture, stack_fixture, stub_fixture
 from tests.support.infra import unique
-from tests.support.jobs import NEVER, running_worker
+from tests.support.jobs import photo_worker
 from tests.support.membership_cache import cache_key
 from tests.support.occurrences import reopen
 from tests.support.people import Household, Person, household, register
@@ -305,10 +303,7 @@ async def test_a_deleted_household_leaves_nothing_behind_but_its_published_event
         "public.outbox",
         "procrastinate.procrastinate_jobs",
     }
-    settings = stack.servers["task"].runtime.settings.model_copy(
-        update={"prune_cron": NEVER, "jobs_recovery_cron": NEVER}
-    )
-    async with running_worker(settings, jobs.create_app(settings, photo_jobs(settings))):
+    async with photo_worker(stack):
 
         async def bytes_deleted() -> bool:
             return not any(await asyncio.to_thread(lambda: list((photos_dir / gone.id).rglob("original"))))
