@@ -40,3 +40,8 @@ class Settings(MembershipSettings):
     photo_max_pixels: int = Field(default=50_000_000, ge=1)
     # The thumbnail fits in a square of this many pixels.
     thumbnail_pixels: int = Field(default=320, ge=16, le=2048)
+    # The thumbnail job's retries (exponential backoff with jitter, kit.jobs.JitteredBackoff); after the last run
+    # fails the thumbnail is `failed` (GET …/thumbnail: 404, no longer not_ready).
+    thumbnail_max_attempts: int = Field(default=4, ge=1, le=20)
+    thumbnail_retry_base_seconds: float = Field(default=2.0, gt=0)
+    thumbnail_retry_cap_seconds: float = Field(default=60.0, gt=0)

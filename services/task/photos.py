@@ -61,8 +61,6 @@ NOT_FOUND_MESSAGE = "photo not found"
 TOO_LARGE_MESSAGE = f"a photo may be at most {MAX_PHOTO_BYTES} bytes"
 MAKE_THUMBNAIL = "task:make_thumbnail"
 DELETE_PHOTO_BYTES = "task:delete_photo_bytes"
-# Thumbnails are cheap to retry, and a photo Pillow stored is one it can read: a few tries, then `failed`.
-THUMBNAIL_RETRY = JitteredBackoff(max_attempts=4, base=2.0, cap=60.0)
 
 
 def photo_key(household_id: uuid.UUID, photo_id: uuid.UUID) -> str:
@@ -106,12 +104,9 @@ class Photos:
     max_pixels: int = 50_000_000
     clock: Callable[[], datetime] = utcnow
 
-    async def authorize_upload(self, household_id: uuid.UUID) -> None:
-        """Whether the caller may upload to the household: checked before the bytes are read."""
-        await self.membership.require(household_id, roles=PERMISSIONS["chore.complete_own"])
-
     async def upload(self, household_id: uuid.UUID, chunks: AsyncIterator[bytes]) -> Photo:
-        await self.authorize_upload(household_id)
+        # Before a byte is read: an outsider's upload ends at its first message.
+        await self.membership.require(household_id, roles=PERMISSIONS["chore.complete_own"])
         uploader = caller_id()
         data = await read_limited(chunks)
         # Pillow's decoding and encoding take tens of milliseconds of CPU for a phone photo: not on the event loop.
@@ -229,15 +224,21 @@ def photo_jobs(settings: Settings, *, storage: PhotoStorage | None = None) -> pr
     """The task service's photo jobs for its worker (`python -m services.task worker`)."""
     blueprint = procrastinate.Blueprint()
     store = storage or photo_storage(settings)
+    # Thumbnails are cheap to retry, and a photo Pillow stored is one it can read: a few tries, then `failed`.
+    retry = JitteredBackoff(
+        max_attempts=settings.thumbnail_max_attempts,
+        base=settings.thumbnail_retry_base_seconds,
+        cap=settings.thumbnail_retry_cap_seconds,
+    )
 
-    @blueprint.task(name="make_thumbnail", pass_context=True, retry=THUMBNAIL_RETRY)
+    @blueprint.task(name="make_thumbnail", pass_context=True, retry=retry)
     async def make_thumbnail_job(context: procrastinate.JobContext, photo_id: str) -> str:
         sessions: async_sessionmaker[AsyncSession] = context.additional_context[SESSIONS]
         try:
             return await make_thumbnail(sessions, store, uuid.UUID(photo_id), pixels=settings.thumbnail_pixels)
         except Exception:
             assert context.job is not None
-            if context.job.attempts + 1 >= THUMBNAIL_RETRY.max_attempts:
+            if context.job.attempts + 1 >= retry.max_attempts:
                 await give_up_thumbnail(sessions, uuid.UUID(photo_id))
             raise
 

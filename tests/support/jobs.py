@@ -55,11 +55,11 @@ async def notify_worker(stack: Stack, port: int, **settings: Any) -> AsyncIterat
         yield
 
 
-def photo_worker(stack: Stack) -> contextlib.AbstractAsyncContextManager[None]:
+def photo_worker(stack: Stack, **settings: Any) -> contextlib.AbstractAsyncContextManager[None]:
     """The task service's worker (photo thumbnails, a deleted household's photo bytes) on the stack's task settings,
-    its photo store included."""
+    its photo store included; `settings` override them."""
     config = stack.servers["task"].runtime.settings.model_copy(
-        update={"prune_cron": NEVER, "jobs_recovery_cron": NEVER}
+        update={"prune_cron": NEVER, "jobs_recovery_cron": NEVER, **settings}
     )
     return running_worker(config, jobs.create_app(config, photo_jobs(config)))
 

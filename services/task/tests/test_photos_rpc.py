@@ -225,3 +225,37 @@ async def test_the_worker_makes_the_thumbnail_once(
     photo_id = uuid.UUID(photo.name.rsplit("/", 1)[1])
     assert await make_thumbnail(sessions, storage, photo_id, pixels=320) == "already made"
     assert stored_path(stack, photo.name, "thumbnail").stat().st_mtime_ns == before
+
+
+async def test_a_thumbnail_the_worker_cannot_make_ends_failed_not_pending(
+    stack: Stack, photos: task_pb2_grpc.PhotoServiceStub, database: AsyncEngine
+) -> None:
+    home = await household(stack)
+    photo = await upload(photos, home.name, home.owner, encoded("PNG"))
+    # The stored original lost (a store wiped behind the service's back): every run of the job fails.
+    stored_path(stack, photo.name).unlink()
+    photo_id = uuid.UUID(photo.name.rsplit("/", 1)[1])
+    fast = {"thumbnail_max_attempts": 3, "thumbnail_retry_base_seconds": 0.01, "thumbnail_retry_cap_seconds": 0.02}
+    async with photo_worker(stack, **fast):
+
+        async def failed() -> bool:
+            async with database.connect() as conn:
+                state = await conn.scalar(
+                    sa.text("SELECT thumbnail_state FROM photos WHERE id = :id"), {"id": photo_id}
+                )
+            return state == "failed"
+
+        await eventually(failed)
+    async with database.connect() as conn:
+        attempts = await conn.scalar(
+            sa.text("SELECT attempts FROM procrastinate.procrastinate_jobs WHERE args->>'photo_id' = :id"),
+            {"id": str(photo_id)},
+        )
+    assert attempts == 3
+    # No longer "not ready": there will be none.
+    gone = await refused(read(photos, photo.name, home.owner, thumbnail=True))
+    assert (gone.code, gone.reason, gone.message) == (
+        grpc.StatusCode.NOT_FOUND,
+        "NOT_FOUND",
+        "this photo has no thumbnail",
+    )
