@@ -262,3 +262,17 @@ async def test_the_thumbnail_is_not_ready_until_the_worker_made_it(stack: Stack,
     assert unchanged.status_code == 304
     listed: Any = await http.get(photo["url"], headers=owner.headers)
     assert listed.headers["etag"] != got.headers["etag"]
+
+
+async def test_an_api_key_uploads_only_with_chores_write(http: httpx.AsyncClient) -> None:
+    hid, owner, _ = await household_of(http)
+    photo = expect(await upload(http, hid, owner, encoded("PNG")), 201)
+    keys = {}
+    for scope in ("chores:read", "chores:write"):
+        created = expect(
+            await http.post(f"{API}/api-keys", json={"name": scope, "scopes": [scope]}, headers=owner.headers), 201
+        )
+        keys[scope] = Person(owner.user_id, owner.email, created["key"], "")
+    problem(await upload(http, hid, keys["chores:read"], encoded("PNG")), 403, "insufficient_scope")
+    assert (await http.get(photo["url"], headers=keys["chores:read"].headers)).status_code == 200
+    expect(await upload(http, hid, keys["chores:write"], encoded("PNG")), 201)
