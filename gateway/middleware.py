@@ -105,6 +105,11 @@ class RequestContextMiddleware:
         given = headers.get(HEADER, "")
         cid = given if VALID_CORRELATION_ID.fullmatch(given) else uuid.uuid4().hex
         token = context.correlation_id.set(cid)
+        # No caller until this request's own credentials say so. A request task starts from a copy of whatever
+        # context created it, and uvicorn starts a request pipelined on a keep-alive connection from inside the
+        # previous one's last send (its task, its context): without this, that request would begin as the previous
+        # request's caller, and forward its token (an API key's exchange did, in the tests).
+        caller_token = context.caller.set(None)
         # Where the request came from (after the trusted proxies' headers), forwarded to the user service.
         client = context.client.set(client_of(scope.get("client"), headers.get("user-agent", "")))
         started = time.perf_counter()
@@ -175,6 +180,7 @@ class RequestContextMiddleware:
             LATENCY.labels(scope["method"], route, str(status)).observe(elapsed)
             if access_log.isEnabledFor(logging.INFO):
                 self._log_access(scope, route, status, elapsed)
+            context.caller.reset(caller_token)
             context.client.reset(client)
             context.correlation_id.reset(token)
 
