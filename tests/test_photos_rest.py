@@ -207,6 +207,13 @@ async def test_other_households_and_outsiders_find_no_photo(http: httpx.AsyncCli
     photo = expect(await upload(http, hid, owner, encoded("PNG")), 201)
     # An outsider: nothing to upload to, nothing to read.
     problem(await upload(http, hid, stranger, encoded("PNG")), 404, "not_found")
+    # Also while megabytes are still streaming in: the service's refusal, not the gateway's writes that race it.
+    streamed = await http.post(
+        photos_url(hid),
+        content=streamed_file(5 * MIB),
+        headers={**stranger.headers, "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
+    )
+    problem(streamed, 404, "not_found")
     problem(await http.get(photo["url"], headers=stranger.headers), 404, "not_found")
     problem(await http.get(photo["thumbnail_url"], headers=stranger.headers), 404, "not_found")
     # This household's photo id under the stranger's own household.

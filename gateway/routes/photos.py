@@ -2,15 +2,15 @@
 thumbnail (members only, cached by the client for good: a photo never changes).
 
 The upload is never held whole here: the multipart body is parsed as it arrives (python-multipart's streaming
-parser, the one Starlette's forms use) and the `file` part's bytes go on at once to the task service's client-streaming
-UploadPhoto (first message the household, then chunks of at most 1 MiB). Past `MAX_PHOTO_BYTES` of the file the
-route stops reading and answers 413; the body as a whole may be that plus `MULTIPART_ALLOWANCE` (the part headers
-and boundaries), which RequestContextMiddleware enforces for this route instead of its usual 1 MiB (`LARGE_BODIES`),
-and gateway.idempotency lets the body through without buffering it (`STREAMED_WRITES`). What the file is, is the
-content's: its first bytes are sniffed here (kit.media: JPEG, PNG or WebP, else 415 at once, before the rest is
-streamed on) and the task service decides again on the whole file (a broken image 422); neither the part's filename
-nor its Content-Type is looked at. A non-member is refused (404) by the service after the first message,
-so the gateway stops reading the body there.
+parser, the one Starlette's forms use) and the `file` part's bytes go on at once to the task service's streaming
+UploadPhoto (first message the household; once the service answered `ready`, chunks of at most 1 MiB). Past
+`MAX_PHOTO_BYTES` of the file the route stops reading and answers 413; the body as a whole may be that plus
+`MULTIPART_ALLOWANCE` (the part headers and boundaries), which RequestContextMiddleware enforces for this route
+instead of its usual 1 MiB (`LARGE_BODIES`), and gateway.idempotency lets the body through without buffering it
+(`STREAMED_WRITES`). What the file is, is the content's: its first bytes are sniffed here (kit.media: JPEG, PNG or
+WebP, else 415 at once, before the rest is streamed on) and the task service decides again on the whole file (a
+broken image 422); neither the part's filename nor its Content-Type is looked at. A non-member is refused (404) by
+the service at the first message, before the gateway has read the body.
 
 Reads stream the service's ReadPhoto back: the first message carries the type, size and ETag, so If-None-Match is
 answered 304 without the bytes. `Cache-Control: private, max-age=31536000, immutable`: a member's browser keeps it,
@@ -160,12 +160,20 @@ def _boundary(request: Request) -> bytes:
 
 
 async def _send(call: Any, message: task_pb2.UploadPhotoRequest) -> None:
-    """One message to the service; when it has already answered (a refusal), its answer is raised instead."""
+    """One chunk to the service; when it has already ended the call (it failed), its status is raised instead."""
     try:
         await call.write(message)
     except asyncio.InvalidStateError:
-        await call  # raises the AioRpcError it ended with
+        await call.read()  # raises the AioRpcError the call ended with
         raise
+
+
+async def _answer(call: Any, expected: str) -> Any:
+    """The service's next answer, which must be `expected` (its refusal is raised as the AioRpcError it is)."""
+    answer = await call.read()
+    if answer is _EOF or answer.WhichOneof("result") != expected:
+        raise RuntimeError(f"UploadPhoto answered without {expected}")
+    return getattr(answer, expected)
 
 
 @router.post(
@@ -203,7 +211,10 @@ async def upload_photo(hid: HouseholdId, request: Request, caller: CurrentCaller
     call: Any = clients.photos.UploadPhoto(None, timeout=UPLOAD_TIMEOUT_SECONDS)
     try:
         metadata = task_pb2.UploadPhotoRequest.Metadata(parent=f"households/{hid}")
-        await _send(call, task_pb2.UploadPhotoRequest(metadata=metadata))
+        await call.write(task_pb2.UploadPhotoRequest(metadata=metadata))
+        # Not a byte of the body before the service said the caller may upload here: its refusal (an outsider, an API
+        # key without chores:write) arrives as itself, never racing a write (which gRPC would turn into INTERNAL).
+        await _answer(call, "ready")
         async for received in request.stream():
             try:
                 parser.write(received)
@@ -216,7 +227,7 @@ async def upload_photo(hid: HouseholdId, request: Request, caller: CurrentCaller
         if not part.files:
             raise invalid(FILE_FIELD, "a photo is required")
         await call.done_writing()
-        photo: task_pb2.Photo = await call
+        photo: task_pb2.Photo = await _answer(call, "photo")
     except BaseException:
         call.cancel()
         raise

@@ -104,9 +104,12 @@ class Photos:
     max_pixels: int = 50_000_000
     clock: Callable[[], datetime] = utcnow
 
-    async def upload(self, household_id: uuid.UUID, chunks: AsyncIterator[bytes]) -> Photo:
-        # Before a byte is read: an outsider's upload ends at its first message.
+    async def authorize_upload(self, household_id: uuid.UUID) -> None:
+        """Whether the caller may upload to the household, asked before a byte is read (NOT_FOUND for an outsider)."""
         await self.membership.require(household_id, roles=PERMISSIONS["chore.complete_own"])
+
+    async def upload(self, household_id: uuid.UUID, chunks: AsyncIterator[bytes]) -> Photo:
+        await self.authorize_upload(household_id)  # again: the membership answer is cached, so this costs nothing
         uploader = caller_id()
         data = await read_limited(chunks)
         # Pillow's decoding and encoding take tens of milliseconds of CPU for a phone photo: not on the event loop.

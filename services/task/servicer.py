@@ -243,8 +243,8 @@ class CalendarFeedServicer(task_pb2_grpc.CalendarFeedServiceServicer):
 
 
 class PhotoServicer(task_pb2_grpc.PhotoServiceServicer):
-    """Uploads (client-streaming: metadata first, then chunks) and reads (server-streaming: header, then chunks) of
-    a household's photos (services.task.photos)."""
+    """Uploads (metadata, `ready`, then chunks and the photo) and reads (server-streaming: header, then chunks) of a
+    household's photos (services.task.photos)."""
 
     def __init__(self, photos: Photos) -> None:
         self._photos = photos
@@ -252,12 +252,15 @@ class PhotoServicer(task_pb2_grpc.PhotoServiceServicer):
     async def UploadPhoto(
         self,
         request_iterator: AsyncIterator[task_pb2.UploadPhotoRequest],
-        context: grpc.aio.ServicerContext[task_pb2.UploadPhotoRequest, task_pb2.Photo],
-    ) -> task_pb2.Photo:
+        context: grpc.aio.ServicerContext[task_pb2.UploadPhotoRequest, task_pb2.UploadPhotoResponse],
+    ) -> AsyncIterator[task_pb2.UploadPhotoResponse]:
         first = await anext(aiter(request_iterator), None)
         if first is None or first.WhichOneof("part") != "metadata":
             raise invalid("metadata", "the first message must hold the metadata")
         household_id = converters.household_id(first.metadata.parent)
+        await self._photos.authorize_upload(household_id)
+        # The client sends the bytes only now: a refusal never races its writes (see task.proto).
+        yield task_pb2.UploadPhotoResponse(ready=task_pb2.UploadPhotoResponse.Ready())
 
         async def chunks() -> AsyncIterator[bytes]:
             async for message in request_iterator:
@@ -266,7 +269,7 @@ class PhotoServicer(task_pb2_grpc.PhotoServiceServicer):
                 yield message.chunk
 
         photo = await self._photos.upload(household_id, chunks())
-        return converters.photo_to_proto(photo)
+        yield task_pb2.UploadPhotoResponse(photo=converters.photo_to_proto(photo))
 
     async def ReadPhoto(
         self,

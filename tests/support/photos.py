@@ -3,10 +3,12 @@ a truncated file, a decompression bomb; and uploads over gRPC (metadata first, t
 
 from __future__ import annotations
 
+import asyncio
 import io
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from typing import Any
 
+import grpc
 from hearth.task.v1 import task_pb2, task_pb2_grpc
 from PIL import Image
 
@@ -70,18 +72,27 @@ def chunked(data: bytes, size: int = CHUNK) -> list[bytes]:
     return [data[start : start + size] for start in range(0, len(data), size)] or []
 
 
-async def _messages(parent: str, chunks: Iterable[bytes]) -> AsyncIterator[task_pb2.UploadPhotoRequest]:
-    yield task_pb2.UploadPhotoRequest(metadata=task_pb2.UploadPhotoRequest.Metadata(parent=parent))
-    for chunk in chunks:
-        yield task_pb2.UploadPhotoRequest(chunk=chunk)
-
-
 async def upload(
     photos: task_pb2_grpc.PhotoServiceStub, parent: str, person: Person, data: bytes | Iterable[bytes]
 ) -> task_pb2.Photo:
-    """UploadPhoto of `data` (bytes, sent in 1 MiB chunks, or the chunks themselves) to household `parent`."""
+    """UploadPhoto of `data` (bytes, sent in 1 MiB chunks, or the chunks themselves) to household `parent`, as a
+    client should: the metadata, then `ready` awaited (a refusal is raised there), the chunks, the photo."""
     chunks = chunked(data) if isinstance(data, bytes) else data
-    photo: task_pb2.Photo = await photos.UploadPhoto(_messages(parent, chunks), metadata=person.metadata)
+    call: Any = photos.UploadPhoto(metadata=person.metadata)
+    await call.write(task_pb2.UploadPhotoRequest(metadata=task_pb2.UploadPhotoRequest.Metadata(parent=parent)))
+    ready = await call.read()
+    assert ready is not grpc.aio.EOF, "the call ended without an answer"
+    assert ready.WhichOneof("result") == "ready"
+    for chunk in chunks:
+        try:
+            await call.write(task_pb2.UploadPhotoRequest(chunk=chunk))
+        except asyncio.InvalidStateError:
+            break  # the service ended the call: its refusal is read below
+    await call.done_writing()
+    answer = await call.read()
+    assert answer is not grpc.aio.EOF, "the call ended without the photo"
+    assert answer.WhichOneof("result") == "photo"
+    photo: task_pb2.Photo = answer.photo
     return photo
 
 

@@ -639,6 +639,17 @@ class UploadPhotoRequest(_message.Message):
     chunk: bytes
     def __init__(self, metadata: _Optional[_Union[UploadPhotoRequest.Metadata, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
 
+class UploadPhotoResponse(_message.Message):
+    __slots__ = ("ready", "photo")
+    class Ready(_message.Message):
+        __slots__ = ()
+        def __init__(self) -> None: ...
+    READY_FIELD_NUMBER: _ClassVar[int]
+    PHOTO_FIELD_NUMBER: _ClassVar[int]
+    ready: UploadPhotoResponse.Ready
+    photo: Photo
+    def __init__(self, ready: _Optional[_Union[UploadPhotoResponse.Ready, _Mapping]] = ..., photo: _Optional[_Union[Photo, _Mapping]] = ...) -> None: ...
+
 class ReadPhotoRequest(_message.Message):
     __slots__ = ("name", "thumbnail")
     NAME_FIELD_NUMBER: _ClassVar[int]

@@ -1050,10 +1050,10 @@ class PhotoServiceStub:
         Args:
             channel: A grpc.Channel.
         """
-        self.UploadPhoto = channel.stream_unary(
+        self.UploadPhoto = channel.stream_stream(
                 '/hearth.task.v1.PhotoService/UploadPhoto',
                 request_serializer=hearth_dot_task_dot_v1_dot_task__pb2.UploadPhotoRequest.SerializeToString,
-                response_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.Photo.FromString,
+                response_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.UploadPhotoResponse.FromString,
                 _registered_method=True)
         self.ReadPhoto = channel.unary_stream(
                 '/hearth.task.v1.PhotoService/ReadPhoto',
@@ -1072,10 +1072,13 @@ class PhotoServiceServicer:
     """
 
     def UploadPhoto(self, request_iterator, context):
-        """Client-streaming: the first message holds `metadata`, every later one a `chunk` of the image (at most 1 MiB
-        each, 10 MiB in all: more is INVALID_ARGUMENT reason PAYLOAD_TOO_LARGE, REST 413). Content that is not a JPEG,
-        PNG or WebP is INVALID_ARGUMENT reason UNSUPPORTED_MEDIA_TYPE (415); a truncated or corrupt image, or one of
-        more pixels than allowed (a decompression bomb), INVALID_ARGUMENT on `chunk` (422).
+        """Streaming both ways: the first message holds `metadata`; the service answers `ready` once the caller may upload
+        there (or ends the call with its refusal: NOT_FOUND for an outsider); then every message holds a `chunk` of the
+        image (at most 1 MiB each, 10 MiB in all: more is INVALID_ARGUMENT reason PAYLOAD_TOO_LARGE, REST 413), and
+        after the client's half-close the service answers the `photo`. Content that is not a JPEG, PNG or WebP is
+        INVALID_ARGUMENT reason UNSUPPORTED_MEDIA_TYPE (415); a truncated or corrupt image, or one of more pixels than
+        allowed (a decompression bomb), INVALID_ARGUMENT on `chunk` (422). Wait for `ready` before sending chunks: a
+        write that races the service's refusal fails in gRPC's client as INTERNAL, and the refusal is lost.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -1092,10 +1095,10 @@ class PhotoServiceServicer:
 
 def add_PhotoServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'UploadPhoto': grpc.stream_unary_rpc_method_handler(
+            'UploadPhoto': grpc.stream_stream_rpc_method_handler(
                     servicer.UploadPhoto,
                     request_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.UploadPhotoRequest.FromString,
-                    response_serializer=hearth_dot_task_dot_v1_dot_task__pb2.Photo.SerializeToString,
+                    response_serializer=hearth_dot_task_dot_v1_dot_task__pb2.UploadPhotoResponse.SerializeToString,
             ),
             'ReadPhoto': grpc.unary_stream_rpc_method_handler(
                     servicer.ReadPhoto,
@@ -1130,12 +1133,12 @@ class PhotoService:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.stream_unary(
+        return grpc.experimental.stream_stream(
             request_iterator,
             target,
             '/hearth.task.v1.PhotoService/UploadPhoto',
             hearth_dot_task_dot_v1_dot_task__pb2.UploadPhotoRequest.SerializeToString,
-            hearth_dot_task_dot_v1_dot_task__pb2.Photo.FromString,
+            hearth_dot_task_dot_v1_dot_task__pb2.UploadPhotoResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -359,11 +359,14 @@ class PhotoServiceStub:
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> PhotoServiceAsyncStub: ...
-    UploadPhoto: _grpc.StreamUnaryMultiCallable[_task_pb2.UploadPhotoRequest, _task_pb2.Photo]
-    """Client-streaming: the first message holds `metadata`, every later one a `chunk` of the image (at most 1 MiB
-    each, 10 MiB in all: more is INVALID_ARGUMENT reason PAYLOAD_TOO_LARGE, REST 413). Content that is not a JPEG,
-    PNG or WebP is INVALID_ARGUMENT reason UNSUPPORTED_MEDIA_TYPE (415); a truncated or corrupt image, or one of
-    more pixels than allowed (a decompression bomb), INVALID_ARGUMENT on `chunk` (422).
+    UploadPhoto: _grpc.StreamStreamMultiCallable[_task_pb2.UploadPhotoRequest, _task_pb2.UploadPhotoResponse]
+    """Streaming both ways: the first message holds `metadata`; the service answers `ready` once the caller may upload
+    there (or ends the call with its refusal: NOT_FOUND for an outsider); then every message holds a `chunk` of the
+    image (at most 1 MiB each, 10 MiB in all: more is INVALID_ARGUMENT reason PAYLOAD_TOO_LARGE, REST 413), and
+    after the client's half-close the service answers the `photo`. Content that is not a JPEG, PNG or WebP is
+    INVALID_ARGUMENT reason UNSUPPORTED_MEDIA_TYPE (415); a truncated or corrupt image, or one of more pixels than
+    allowed (a decompression bomb), INVALID_ARGUMENT on `chunk` (422). Wait for `ready` before sending chunks: a
+    write that races the service's refusal fails in gRPC's client as INTERNAL, and the refusal is lost.
     """
     ReadPhoto: _grpc.UnaryStreamMultiCallable[_task_pb2.ReadPhotoRequest, _task_pb2.PhotoData]
     """The stored bytes of a photo or of its thumbnail: the first message holds `photo`, every later one a `chunk`.
@@ -381,11 +384,14 @@ class PhotoServiceAsyncStub(PhotoServiceStub):
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
-    UploadPhoto: _aio.StreamUnaryMultiCallable[_task_pb2.UploadPhotoRequest, _task_pb2.Photo]  # type: ignore[assignment]
-    """Client-streaming: the first message holds `metadata`, every later one a `chunk` of the image (at most 1 MiB
-    each, 10 MiB in all: more is INVALID_ARGUMENT reason PAYLOAD_TOO_LARGE, REST 413). Content that is not a JPEG,
-    PNG or WebP is INVALID_ARGUMENT reason UNSUPPORTED_MEDIA_TYPE (415); a truncated or corrupt image, or one of
-    more pixels than allowed (a decompression bomb), INVALID_ARGUMENT on `chunk` (422).
+    UploadPhoto: _aio.StreamStreamMultiCallable[_task_pb2.UploadPhotoRequest, _task_pb2.UploadPhotoResponse]  # type: ignore[assignment]
+    """Streaming both ways: the first message holds `metadata`; the service answers `ready` once the caller may upload
+    there (or ends the call with its refusal: NOT_FOUND for an outsider); then every message holds a `chunk` of the
+    image (at most 1 MiB each, 10 MiB in all: more is INVALID_ARGUMENT reason PAYLOAD_TOO_LARGE, REST 413), and
+    after the client's half-close the service answers the `photo`. Content that is not a JPEG, PNG or WebP is
+    INVALID_ARGUMENT reason UNSUPPORTED_MEDIA_TYPE (415); a truncated or corrupt image, or one of more pixels than
+    allowed (a decompression bomb), INVALID_ARGUMENT on `chunk` (422). Wait for `ready` before sending chunks: a
+    write that races the service's refusal fails in gRPC's client as INTERNAL, and the refusal is lost.
     """
     ReadPhoto: _aio.UnaryStreamMultiCallable[_task_pb2.ReadPhotoRequest, _task_pb2.PhotoData]  # type: ignore[assignment]
     """The stored bytes of a photo or of its thumbnail: the first message holds `photo`, every later one a `chunk`.
@@ -406,11 +412,14 @@ class PhotoServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request_iterator: _MaybeAsyncIterator[_task_pb2.UploadPhotoRequest],
         context: _ServicerContext,
-    ) -> _typing.Union[_task_pb2.Photo, _abc.Awaitable[_task_pb2.Photo]]:
-        """Client-streaming: the first message holds `metadata`, every later one a `chunk` of the image (at most 1 MiB
-        each, 10 MiB in all: more is INVALID_ARGUMENT reason PAYLOAD_TOO_LARGE, REST 413). Content that is not a JPEG,
-        PNG or WebP is INVALID_ARGUMENT reason UNSUPPORTED_MEDIA_TYPE (415); a truncated or corrupt image, or one of
-        more pixels than allowed (a decompression bomb), INVALID_ARGUMENT on `chunk` (422).
+    ) -> _typing.Union[_abc.Iterator[_task_pb2.UploadPhotoResponse], _abc.AsyncIterator[_task_pb2.UploadPhotoResponse]]:
+        """Streaming both ways: the first message holds `metadata`; the service answers `ready` once the caller may upload
+        there (or ends the call with its refusal: NOT_FOUND for an outsider); then every message holds a `chunk` of the
+        image (at most 1 MiB each, 10 MiB in all: more is INVALID_ARGUMENT reason PAYLOAD_TOO_LARGE, REST 413), and
+        after the client's half-close the service answers the `photo`. Content that is not a JPEG, PNG or WebP is
+        INVALID_ARGUMENT reason UNSUPPORTED_MEDIA_TYPE (415); a truncated or corrupt image, or one of more pixels than
+        allowed (a decompression bomb), INVALID_ARGUMENT on `chunk` (422). Wait for `ready` before sending chunks: a
+        write that races the service's refusal fails in gRPC's client as INTERNAL, and the refusal is lost.
         """
 
     @_abc_1.abstractmethod
