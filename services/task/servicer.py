@@ -1,6 +1,6 @@
 """gRPC ChoreService, PointsService, CalendarFeedService, PhotoService and PrivacyService: proto ↔ domain only
-(rules live in service.py, points.py, feeds.py, photos.py and privacy.py). Resource
-names become ids here (converters), so the use cases never parse a name."""
+(rules live in service.py, points.py, feeds.py, photos.py and privacy.py). Resource names become ids here
+(converters), so the use cases never parse a name."""
 
 from __future__ import annotations
 
