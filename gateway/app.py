@@ -34,6 +34,7 @@ from gateway.routes import (
     chores,
     households,
     notifications,
+    photos,
     points,
     users,
 )
@@ -44,7 +45,19 @@ from kit.service_tokens import ServiceTokens
 from kit.telemetry import Telemetry
 
 API_PREFIX = "/api/v1"
-API_ROUTERS = (auth, users, api_keys, households, chores, categories, points, calendar, notifications, analytics)
+API_ROUTERS = (
+    auth,
+    users,
+    api_keys,
+    households,
+    chores,
+    categories,
+    points,
+    calendar,
+    photos,
+    notifications,
+    analytics,
+)
 # What a browser app may send and read across origins (the API's own headers; credentials are bearer tokens, not
 # cookies, so no allow_credentials).
 CORS_REQUEST_HEADERS = [
@@ -173,7 +186,8 @@ def create_app(settings: GatewaySettings, telemetry: Telemetry | None = None) ->
     # request claims no key.
     if settings.fast_routes:
         app.add_middleware(FastRoutes)
-    app.add_middleware(IdempotencyMiddleware)
+    # A photo upload streams through to the task service: never read whole here (gateway.routes.photos).
+    app.add_middleware(IdempotencyMiddleware, streamed=photos.STREAMED_WRITES)
     if settings.rate_limits_enabled:
         # What the API routers serve (FastAPI 0.16x keeps included routers as such in app.routes, unflattened).
         served = frozenset(
@@ -196,6 +210,7 @@ def create_app(settings: GatewaySettings, telemetry: Telemetry | None = None) ->
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
+        large_bodies=photos.LARGE_BODIES,
         hsts_max_age=settings.hsts_max_age,
         access_sample=settings.access_log_sample,
     )

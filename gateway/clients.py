@@ -32,6 +32,7 @@ class Clients:
     points: task_pb2_grpc.PointsServiceAsyncStub = field(init=False)
     categories: task_pb2_grpc.CategoryServiceAsyncStub = field(init=False)
     calendar_feeds: task_pb2_grpc.CalendarFeedServiceAsyncStub = field(init=False)
+    photos: task_pb2_grpc.PhotoServiceAsyncStub = field(init=False)
     notifications: notify_pb2_grpc.NotificationServiceAsyncStub = field(init=False)
     analytics: analytics_pb2_grpc.AnalyticsServiceAsyncStub = field(init=False)
     # ChoreService/ListChores answering its response bytes, not parsed: the list route renders a page it has
@@ -49,6 +50,7 @@ class Clients:
         self.points = task_pb2_grpc.PointsServiceStub(self.channels["task"])
         self.categories = task_pb2_grpc.CategoryServiceStub(self.channels["task"])
         self.calendar_feeds = task_pb2_grpc.CalendarFeedServiceStub(self.channels["task"])
+        self.photos = task_pb2_grpc.PhotoServiceStub(self.channels["task"])
         raw: Any = self.channels["task"].unary_unary(
             "/hearth.task.v1.ChoreService/ListChores",
             request_serializer=task_pb2.ListChoresRequest.SerializeToString,

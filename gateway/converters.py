@@ -114,6 +114,8 @@ _FIELD_RENAMES = {
     "away.name": "name",
     "query": "q",
     "unread_only": "unread",
+    # UploadPhoto's bytes arrive as the multipart part `file`.
+    "chunk": "file",
 }
 
 
@@ -612,3 +614,22 @@ def audit_page(message: user_pb2.ListAuditEventsResponse) -> JSON:
 
 def calendar_feed(message: task_pb2.CalendarFeed, url: str) -> JSON:
     return {"token": message.token, "url": url, "created_at": time_out(message.create_time)}
+
+
+# --- photos -------------------------------------------------------------------------------------------------------
+
+
+def photo(message: task_pb2.Photo, url: str, thumbnail_url: str) -> JSON:
+    return {
+        "id": last_id(message.name),
+        "url": url,
+        "thumbnail_url": thumbnail_url,
+        "content_type": message.content_type,
+        "size": message.size,
+        "width": message.width,
+        "height": message.height,
+        "sha256": message.sha256,
+        "uploaded_by": last_id(message.uploader) or None,
+        "thumbnail_ready": message.thumbnail_state == task_pb2.Photo.READY,
+        "created_at": time_out(message.create_time),
+    }

@@ -13,6 +13,9 @@ The semantics of the IETF draft (draft-ietf-httpapi-idempotency-key-header), kep
 - A key belongs to its caller: the user id of a bearer token that verifies; a request without credentials
   shares one anonymous scope. A request whose credentials do not verify here runs without the gateway's memory
   (the route answers it), so no answer lands in the anonymous scope by mistake. Two users' keys never meet.
+- A photo upload (`POST /api/v1/households/{hid}/photos`) is not kept either, nor read here: its body (up to 10
+  MiB) streams through to the task service (gateway.routes.photos). A retried upload stores a second photo that
+  nothing refers to; the client uses the one whose answer it got.
 - Nothing under `/api/v1/auth/` is kept (passwords, codes, tokens), nor `DELETE /api/v1/users/me` (a password);
   register relies on the user service's `request_id`.
 - A 5xx, an answer that says "try again" (408, 409, 425, 429, 499), one marked `Cache-Control: no-store` (an
@@ -36,8 +39,9 @@ import functools
 import hashlib
 import json
 import logging
+import re
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -199,11 +203,15 @@ class IdempotencyStore:
 
 
 class IdempotencyMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    """`streamed`: (method, path pattern) of writes whose bodies stream through untouched (a photo upload: up to
+    10 MiB, never held whole by the gateway), so the gateway keeps no answer for them."""
+
+    def __init__(self, app: ASGIApp, *, streamed: Sequence[tuple[str, re.Pattern[str]]] = ()) -> None:
         self.app = app
+        self.streamed = tuple(streamed)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in WRITES:
+        if scope["type"] != "http" or scope["method"] not in WRITES or self._streamed(scope):
             await self.app(scope, receive, send)
             return
         given = Headers(scope=scope).get(HEADER)
@@ -243,6 +251,9 @@ class IdempotencyMiddleware:
             return
         assert claim is not None
         await self._run(scope, body, receive, send, store, key, claim)
+
+    def _streamed(self, scope: Scope) -> bool:
+        return any(scope["method"] == method and path.fullmatch(scope["path"]) for method, path in self.streamed)
 
     async def _run(
         self, scope: Scope, body: bytes, receive: Receive, send: Send, store: IdempotencyStore, key: str, claim: str

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 import uuid
-from collections.abc import MutableMapping
+from collections.abc import MutableMapping, Sequence
 from typing import Any
 
 from opentelemetry import trace
@@ -66,10 +67,19 @@ STRICT_CSP = b"default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form
 
 class RequestContextMiddleware:
     def __init__(
-        self, app: ASGIApp, *, max_body_bytes: int, hsts_max_age: int = 63_072_000, access_sample: float = 1.0
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        large_bodies: Sequence[tuple[str, re.Pattern[str], int]] = (),
+        hsts_max_age: int = 63_072_000,
+        access_sample: float = 1.0,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # (method, path pattern, limit) of the routes whose bodies may be larger (a photo upload: 10 MiB and its
+        # multipart framing); everything else gets max_body_bytes.
+        self.large_bodies = tuple(large_bodies)
         self._access_sample = access_sample
         self._hsts = (
             ((b"strict-transport-security", f"max-age={hsts_max_age}; includeSubDomains".encode()),)
@@ -95,6 +105,11 @@ class RequestContextMiddleware:
         given = headers.get(HEADER, "")
         cid = given if VALID_CORRELATION_ID.fullmatch(given) else uuid.uuid4().hex
         token = context.correlation_id.set(cid)
+        # No caller until this request's own credentials say so. A request task starts from a copy of whatever
+        # context created it, and uvicorn starts a request pipelined on a keep-alive connection from inside the
+        # previous one's last send (its task, its context): without this, that request would begin as the previous
+        # request's caller, and forward its token (an API key's exchange did, in the tests).
+        caller_token = context.caller.set(None)
         # Where the request came from (after the trusted proxies' headers), forwarded to the user service.
         client = context.client.set(client_of(scope.get("client"), headers.get("user-agent", "")))
         started = time.perf_counter()
@@ -126,21 +141,22 @@ class RequestContextMiddleware:
                 await send_with_id(message)
 
         received = 0
+        max_body_bytes = self._body_limit(scope)
 
         async def receive_limited() -> Message:
             nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > max_body_bytes:
                     too_large = True
                     raise BodyTooLarge
             return message
 
         try:
             declared = headers.get("content-length")
-            if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-                await self._too_large(scope, receive, send_with_id)
+            if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
+                await self._too_large(scope, receive, send_with_id, max_body_bytes)
                 return
             try:
                 await self.app(scope, receive_limited, send_from_app)
@@ -155,7 +171,7 @@ class RequestContextMiddleware:
                     log.exception("unhandled error on %s %s", scope["method"], scope["path"])
                     await problem(500, "internal", "something went wrong on our side")(scope, receive, send_with_id)
             if too_large and not response_started:
-                await self._too_large(scope, receive, send_with_id)
+                await self._too_large(scope, receive, send_with_id, max_body_bytes)
         finally:
             IN_FLIGHT.dec()
             route = route or _route(scope)  # no response started (a disconnect): look it up now
@@ -164,6 +180,7 @@ class RequestContextMiddleware:
             LATENCY.labels(scope["method"], route, str(status)).observe(elapsed)
             if access_log.isEnabledFor(logging.INFO):
                 self._log_access(scope, route, status, elapsed)
+            context.caller.reset(caller_token)
             context.client.reset(client)
             context.correlation_id.reset(token)
 
@@ -192,8 +209,14 @@ class RequestContextMiddleware:
             },
         )
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem(413, "payload_too_large", f"request bodies are limited to {self.max_body_bytes} bytes")
+    def _body_limit(self, scope: Scope) -> int:
+        for method, path, limit in self.large_bodies:
+            if scope["method"] == method and path.fullmatch(scope["path"]):
+                return limit
+        return self.max_body_bytes
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, max_body_bytes: int) -> None:
+        response = problem(413, "payload_too_large", f"request bodies are limited to {max_body_bytes} bytes")
         await response(scope, receive, send)
 
 

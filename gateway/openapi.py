@@ -62,6 +62,7 @@ _ERRORS: dict[int, tuple[str, str, list[FieldViolation]]] = {
     410: ("Existed, but may no longer be used (a spent invite, a done one-off chore)", "this invite has expired", []),
     412: ("If-Match no longer matches: the resource changed since it was read", "the etag does not match", []),
     413: ("The request body is over the limit", "request bodies are limited to 1048576 bytes", []),
+    415: ("The content is of a kind this route does not take", "a photo must be a JPEG, PNG or WebP image", []),
     422: (
         "The request is not valid: unknown fields, bad values; `errors` names each field",
         "the request is not valid",

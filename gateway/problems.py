@@ -57,6 +57,8 @@ TITLES = {
     "unavailable": NC_("title", "Service unavailable"),
     "timeout": NC_("title", "The request took too long"),
     "payload_too_large": NC_("title", "Request body too large"),
+    "unsupported_media_type": NC_("title", "Unsupported media type"),
+    "not_ready": NC_("title", "Not ready yet"),
     "method_not_allowed": NC_("title", "Method not allowed"),
     "not_modified": NC_("title", "Not modified"),
     "internal": NC_("title", "Internal error"),

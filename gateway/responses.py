@@ -1065,3 +1065,40 @@ CALENDAR_FEED = CalendarFeed(
     url=f"https://hearth.example/api/v1/households/{_HID}/calendar.ics?token={_FEED_TOKEN}",
     created_at="2026-11-22T18:00:00Z",
 )
+
+
+# --- photos -------------------------------------------------------------------------------------------------------
+
+
+class Photo(Model):
+    id: str
+    url: str = Field(description="GET it (members only): the stored image, metadata stripped")
+    thumbnail_url: str = Field(
+        description="GET it once `thumbnail_ready`; before the worker made it: 404 `not_ready`, ask again"
+    )
+    content_type: Literal["image/jpeg", "image/png", "image/webp"] = Field(
+        description="What the content is (its bytes decide, not the name or type it was sent with)"
+    )
+    size: int = Field(description="Bytes as stored")
+    width: int
+    height: int
+    sha256: str = Field(description="Hex SHA-256 of the stored bytes; the image's ETag")
+    uploaded_by: str | None = Field(description="The uploader's user id; null once their account was erased")
+    thumbnail_ready: bool
+    created_at: UtcTime
+
+
+_PHOTO = "0192f1a6-2b3c-7d4e-8f50-617283940a1b"
+PHOTO = Photo(
+    id=_PHOTO,
+    url=f"https://hearth.example/api/v1/households/{_HID}/photos/{_PHOTO}",
+    thumbnail_url=f"https://hearth.example/api/v1/households/{_HID}/photos/{_PHOTO}/thumbnail",
+    content_type="image/jpeg",
+    size=183_211,
+    width=1200,
+    height=1600,
+    sha256="9f2c4e1d0b7a8c3f5e6d4b2a1908f7e6d5c4b3a29180f7e6d5c4b3a291807f6e",
+    uploaded_by=_ALICE,
+    thumbnail_ready=False,
+    created_at=_WHEN,
+)

@@ -195,6 +195,33 @@ class NotDueYet(HearthError):
     owns_grpc_code = False
 
 
+class PayloadTooLarge(HearthError):
+    """More bytes than the method takes (a photo over 10 MiB): a field's value too long, but REST answers 413."""
+
+    grpc_code = grpc.StatusCode.INVALID_ARGUMENT
+    http_status = 413
+    code = "payload_too_large"
+    owns_grpc_code = False
+
+
+class UnsupportedMediaType(HearthError):
+    """Content of a kind the method does not take (an upload that is not a JPEG, PNG or WebP image)."""
+
+    grpc_code = grpc.StatusCode.INVALID_ARGUMENT
+    http_status = 415
+    code = "unsupported_media_type"
+    owns_grpc_code = False
+
+
+class NotReady(HearthError):
+    """A resource that will exist but does not yet (a photo's thumbnail before the worker made it): ask again later."""
+
+    grpc_code = grpc.StatusCode.NOT_FOUND
+    http_status = 404
+    code = "not_ready"
+    owns_grpc_code = False
+
+
 class RateLimited(HearthError):
     grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
     http_status = 429

@@ -246,14 +246,13 @@ class _MultiCallable:
 
 
 class _Channel(grpc.aio.Channel):
-    """A grpc.aio channel whose unary-unary and unary-stream calls carry the request's plumbing and a span.
+    """A grpc.aio channel whose calls, of every kind, carry the request's plumbing and a span.
 
     Not interceptors (issue 13): grpc.aio runs every call of an intercepted channel as a chain of tasks
     (`InterceptedUnaryUnaryCall`), which cost the gateway more per request than the rest of a call. Here a
     method's callable is a plain wrapper of the channel's own, built once when a stub is; per call there are
     the forwarding's few statements and the span, and the call itself is gRPC's — retries (the service
     config), cancellation on `close`, and the call's API (`code()`, `trailing_metadata()`...) unchanged.
-    Client-streaming methods, which Hearth does not have, go out as they are.
     """
 
     def __init__(
@@ -280,10 +279,14 @@ class _Channel(grpc.aio.Channel):
         return _MultiCallable(inner, self._method_spans(method), self._default_timeout, _TracedStreamCall, self._extra)
 
     def stream_unary(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        return self._inner.stream_unary(method, *args, **kwargs)
+        # A client-streaming call is awaited for its one response, as a unary one is (the photo upload).
+        inner = self._inner.stream_unary(method, *args, **kwargs)
+        return _MultiCallable(inner, self._method_spans(method), self._default_timeout, _TracedUnaryCall, self._extra)
 
     def stream_stream(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        return self._inner.stream_stream(method, *args, **kwargs)
+        # Read as a unary-stream call is (the photo upload's ready, then its photo); written through the call itself.
+        inner = self._inner.stream_stream(method, *args, **kwargs)
+        return _MultiCallable(inner, self._method_spans(method), self._default_timeout, _TracedStreamCall, self._extra)
 
     async def close(self, grace: float | None = None) -> None:
         await self._inner.close(grace)

@@ -9,6 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway.middleware import RequestContextMiddleware
+from kit import context
+from kit.context import Caller
 from kit.logging import JsonFormatter
 from tests.support.api import API, create_household, sign_up
 from tests.support.fixtures import http_fixture, stack_fixture
@@ -68,3 +71,37 @@ async def test_the_client_ip_is_the_trusted_proxy_s_word_and_nobody_else_s(
         async with another_gateway(stack) as exposed:
             assert (await exposed.get(f"{API}/users/me", headers=forwarded)).status_code == 401
     assert [e["client_ip"] for e in lines(caplog)] == ["203.0.113.9", "127.0.0.1"]
+
+
+async def test_a_request_starts_with_no_caller_whatever_context_started_it() -> None:
+    """uvicorn starts a request pipelined on a keep-alive connection from the previous request's task, so its
+    context is a copy of that request's: the caller it proved must not carry over (it would be forwarded to the
+    services, e.g. on an API key's exchange)."""
+    seen: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(context.caller.get())
+        context.caller.set(Caller(user_id="this-request", token="its-token"))  # as gateway.auth does
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    middleware = RequestContextMiddleware(app, max_body_bytes=1024)
+    previous = Caller(user_id="previous-request", token="previous-token")
+    marker = context.caller.set(previous)
+    try:
+        scope = {"type": "http", "method": "GET", "path": "/x", "headers": [], "query_string": b""}
+        await middleware(scope, receive, send)
+        assert seen == [None]
+        # ...and what this request proved is not left behind for whatever runs next in the same context.
+        assert context.caller.get() is previous
+    finally:
+        context.caller.reset(marker)
+    assert sent[0]["status"] == 204

@@ -32,7 +32,8 @@ from services.user.tests.credentials import Totp, current_step, stored_reset_tok
 from tests.support.api import PASSWORD
 from tests.support.fixtures import stack_fixture
 from tests.support.infra import infra, unique
-from tests.support.jobs import run_user_jobs
+from tests.support.jobs import photo_worker, run_user_jobs
+from tests.support.photos import encoded
 from tests.support.stack import SERVICES, Stack
 from tests.support.wait import eventually
 
@@ -587,6 +588,50 @@ async def test_real_responses_match_the_document(stack: Stack, api: Api, contrac
     await api.call("DELETE", feed_token_url, 404, token=outsider.token, path=home)
     await api.call("GET", ics, 404, path=home, params={"token": feed["token"]})
 
+    # --- photos: uploaded as multipart, read back (members only), the thumbnail once the worker made it ---
+    photos = f"{API}/households/{{hid}}/photos"
+    photo_url = f"{photos}/{{pid}}"
+    thumbnail_url = f"{photo_url}/thumbnail"
+    png = photo_png()
+    uploaded = (
+        await api.call("POST", photos, 201, token=kid.token, path=home, files={"file": ("a.png", png, "image/png")})
+    ).json()
+    one_photo = {**home, "pid": uploaded["id"]}
+    await api.call("POST", photos, 415, token=bob.token, path=home, files={"file": ("a.png", b"text", "image/png")})
+    await api.call("POST", photos, 415, token=bob.token, path=home, content=png, headers={"Content-Type": "image/png"})
+    await api.call("POST", photos, 422, token=bob.token, path=home, files={"file": ("a.png", png[:40], "image/png")})
+    await api.call("POST", photos, 404, token=outsider.token, path=home, files={"file": ("a.png", png, "image/png")})
+    await api.call(
+        "POST",
+        photos,
+        413,
+        token=bob.token,
+        path=home,
+        content=bytes(11 * 1024 * 1024),
+        headers={"Content-Type": "multipart/form-data; boundary=x"},
+    )
+    await api.call("GET", thumbnail_url, 404, token=bob.token, path=one_photo)  # not_ready
+    served_photo = await api.call("GET", photo_url, 200, token=bob.token, path=one_photo)
+    await api.call(
+        "GET", photo_url, 304, token=bob.token, path=one_photo, headers={"If-None-Match": served_photo.headers["etag"]}
+    )
+    await api.call("GET", photo_url, 404, token=outsider.token, path=one_photo)
+    await api.call("GET", photo_url, 422, token=bob.token, path={**home, "pid": "x" * 65})
+    async with photo_worker(stack):
+
+        async def thumbnail_made() -> bool:
+            return (
+                await api.http.get(thumbnail_url.format(**one_photo), headers={"Authorization": f"Bearer {bob.token}"})
+            ).status_code == 200
+
+        await eventually(thumbnail_made)
+    small = await api.call("GET", thumbnail_url, 200, token=bob.token, path=one_photo)
+    await api.call(
+        "GET", thumbnail_url, 304, token=bob.token, path=one_photo, headers={"If-None-Match": small.headers["etag"]}
+    )
+    await api.call("GET", thumbnail_url, 404, token=outsider.token, path=one_photo)
+    await api.call("GET", thumbnail_url, 422, token=bob.token, path={"hid": "x" * 65, "pid": uploaded["id"]})
+
     # --- notifications: the completions reach Bob's inbox ---
     inbox = f"{API}/notifications"
 
@@ -641,6 +686,10 @@ async def test_real_responses_match_the_document(stack: Stack, api: Api, contrac
     # Every route the app serves was driven to a documented success.
     succeeded = {(method, template) for method, template, status in contract.checked if status < 300}
     assert served_operations() - succeeded == set()
+
+
+def photo_png() -> bytes:
+    return encoded("PNG", 64, 48)
 
 
 OPERATIONS = (

@@ -145,11 +145,12 @@ def test_an_error_info_reason_we_do_not_know_maps_by_the_grpc_code() -> None:
 
 
 def test_problem_codes_by_status_come_from_every_place_codes_are_chosen() -> None:
-    assert problems.codes_for(404) == ["not_found"]
+    assert problems.codes_for(404) == ["not_found", "not_ready"]
     # kit.errors, gateway.idempotency
     assert problems.codes_for(409) == ["conflict", "idempotency_key_in_use", "not_due_yet"]
     assert problems.codes_for(400) == ["failed_precondition", "out_of_range"]  # bare statuses only
-    assert problems.codes_for(413) == ["payload_too_large"]  # the gateway's own
+    assert problems.codes_for(413) == ["payload_too_large"]  # the gateway's own, and kit.errors.PayloadTooLarge
+    assert problems.codes_for(415) == ["unsupported_media_type"]
     assert problems.codes_for(422) == ["idempotency_key_reused", "validation_failed"]
     assert problems.codes_for(418) == []
 

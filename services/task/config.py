@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from pathlib import Path
+from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from kit.cron import Cron
 from kit.settings import service_config
 from services.deployment import PORTS
 from services.user.client import MembershipSettings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class Settings(MembershipSettings):
@@ -33,3 +36,24 @@ class Settings(MembershipSettings):
     # Tests only (tests/test_task_worker_kill.py): the miss scan waits for this PostgreSQL advisory lock before it
     # commits a batch, so a test holding the lock can kill the worker at a known point mid-job. Unset: no wait.
     miss_scan_pause_lock: int | None = Field(default=None)
+    # Where photos are kept (services.task.photo_storage): TASK_PHOTOS_BACKEND "local" (a directory, TASK_PHOTOS_DIR) or
+    # "s3" (any S3-compatible store: TASK_PHOTOS_S3_BUCKET, TASK_PHOTOS_S3_ENDPOINT_URL for one that is not AWS,
+    # TASK_PHOTOS_S3_REGION, TASK_PHOTOS_S3_PREFIX; credentials from TASK_PHOTOS_S3_ACCESS_KEY_ID and
+    # TASK_PHOTOS_S3_SECRET_ACCESS_KEY, else boto3's own chain: AWS_* variables, ~/.aws, an instance role).
+    photos_backend: Literal["local", "s3"] = "local"
+    photos_dir: Path = Field(default=REPO_ROOT / "var" / "photos")
+    photos_s3_bucket: str = ""
+    photos_s3_endpoint_url: str = ""
+    photos_s3_region: str = "us-east-1"
+    photos_s3_prefix: str = ""
+    photos_s3_access_key_id: str = ""
+    photos_s3_secret_access_key: SecretStr | None = None
+    # A decoded image of more pixels than this is refused (a decompression bomb: a small file of a huge picture).
+    photo_max_pixels: int = Field(default=50_000_000, ge=1)
+    # The thumbnail fits in a square of this many pixels.
+    thumbnail_pixels: int = Field(default=320, ge=16, le=2048)
+    # The thumbnail job's retries (exponential backoff with jitter, kit.jobs.JitteredBackoff); after the last run
+    # fails the thumbnail is `failed` (GET …/thumbnail: 404, no longer not_ready).
+    thumbnail_max_attempts: int = Field(default=4, ge=1, le=20)
+    thumbnail_retry_base_seconds: float = Field(default=2.0, gt=0)
+    thumbnail_retry_cap_seconds: float = Field(default=60.0, gt=0)

@@ -47,9 +47,13 @@ from services.task.models import (
     OUTCOME_SKIPPED,
     PENDING,
     REJECTED,
+    THUMBNAIL_FAILED,
+    THUMBNAIL_PENDING,
+    THUMBNAIL_READY,
     Chore,
     Completion,
     Occurrence,
+    Photo,
     PointEntry,
     Reward,
     etag_of,
@@ -157,7 +161,7 @@ def photo_ref(value: str) -> PhotoRef | Unreadable | None:
         ids = parse_ids(photo, PHOTO, field="photo")
     except InvalidArgument:
         return Unreadable(photo)
-    return PhotoRef(name=photo, household_id=ids["household"])
+    return PhotoRef(name=photo, household_id=ids["household"], photo_id=ids["photo"])
 
 
 # --- requests → inputs -----------------------------------------------------------------------------
@@ -499,4 +503,28 @@ def occurrence_to_proto(occurrence: Occurrence) -> task_pb2.Occurrence:
     )
     _set_time(message.due_time, occurrence.due_time)
     _set_time(message.end_time, occurrence.end_time)
+    return message
+
+
+# --- photos (services.task.photos) --------------------------------------------------------------------------------
+
+_THUMBNAIL_STATES = {
+    THUMBNAIL_PENDING: task_pb2.Photo.PENDING,
+    THUMBNAIL_READY: task_pb2.Photo.READY,
+    THUMBNAIL_FAILED: task_pb2.Photo.FAILED,
+}
+
+
+def photo_to_proto(photo: Photo) -> task_pb2.Photo:
+    message = task_pb2.Photo(
+        name=f"households/{photo.household_id}/photos/{photo.id}",
+        uploader=user_name(photo.uploaded_by) if photo.uploaded_by is not None else "",
+        content_type=photo.content_type,
+        size=photo.size,
+        sha256=photo.sha256,
+        width=photo.width,
+        height=photo.height,
+        thumbnail_state=_THUMBNAIL_STATES[photo.thumbnail_state],
+    )
+    _set_time(message.create_time, photo.create_time)
     return message

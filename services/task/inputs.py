@@ -25,6 +25,7 @@ class PhotoRef:
 
     name: str
     household_id: uuid.UUID
+    photo_id: uuid.UUID
 
 
 @dataclass(frozen=True)

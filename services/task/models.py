@@ -395,3 +395,41 @@ class Category(Base):
     name: Mapped[str] = mapped_column(sa.Text, nullable=False)
     create_time: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
     update_time: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+
+
+# --- photos (services.task.photos) -------------------------------------------------------------------------------
+
+THUMBNAIL_PENDING, THUMBNAIL_READY, THUMBNAIL_FAILED = "pending", "ready", "failed"
+THUMBNAIL_STATES = (THUMBNAIL_PENDING, THUMBNAIL_READY, THUMBNAIL_FAILED)
+
+
+class Photo(Base):
+    """A household's photo: what the store holds under `key` (its bytes, metadata stripped) and what it is. Immutable
+    but for its thumbnail, which the worker adds (`thumbnail_key`, `thumbnail_state`), and the uploader, whom
+    erasure replaces with NULL (the photo is the household's: it stays)."""
+
+    __tablename__ = "photos"
+    __table_args__ = (
+        sa.CheckConstraint(f"thumbnail_state IN {THUMBNAIL_STATES!r}", name="thumbnail_state"),
+        sa.CheckConstraint("size >= 0", name="size"),
+        # A household's photos (erasure of a household, listings by time).
+        sa.Index("ix_photos_household_id_create_time_id", "household_id", "create_time", "id"),
+        # A person's uploads in every household (erasure, export).
+        sa.Index("ix_photos_uploaded_by", "uploaded_by"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    household_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    uploaded_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    content_type: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    size: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
+    # Hex SHA-256 of the stored bytes (the ETag of GET …/photos/{pid}).
+    sha256: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    width: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    height: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    key: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    create_time: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+    thumbnail_key: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    thumbnail_state: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    thumbnail_size: Mapped[int | None] = mapped_column(sa.BigInteger, nullable=True)
+    thumbnail_sha256: Mapped[str | None] = mapped_column(sa.Text, nullable=True)

@@ -23,6 +23,8 @@ On user.deleted (`erase_user`) the household keeps its history, attributed to a 
   `DELETED_USER`;
 - occurrences (the ended ones' history, models.Occurrence) they held, did, recorded or skipped stay, with each such
   id (`assignee_id`, `completed_by`, `recorder_id`, `prior_assignee_id`) `DELETED_USER`: they hold no free text;
+- photos they uploaded stay (a photo is the household's record of its work, and may prove another member's
+  completion): only `uploaded_by` becomes NULL, so nothing ties the picture to them any more (services.task.photos);
 - their away periods and their request ids (kit.idempotency: the caller's user id, kept 24 h only for retries
   they can no longer send) are deleted;
 - events in the outbox that name them (published ones, kept for the retention period, and unpublished ones,
@@ -37,8 +39,8 @@ pseudonym that would still tie their completions together.
 
 On household.deleted (`erase_household`) its chores, categories, completions, occurrences, points ledger, balances,
 rewards, away periods and request ids are deleted, not archived: nobody can read them any more (no one is a member
-of a deleted household), so keeping them would be keeping the members' history for no purpose. Outbox rows about it
-are left to the outbox's retention.
+of a deleted household), so keeping them would be keeping the members' history for no purpose; its photos too, rows
+and stored bytes (services.task.photos.handlers). Outbox rows about it are left to the outbox's retention.
 
 Every step is idempotent: handling the same event again finds nothing left to change.
 """
@@ -72,6 +74,7 @@ from services.task.models import (
     Chore,
     Completion,
     Occurrence,
+    Photo,
     PointBalance,
     PointEntry,
     Reward,
@@ -183,6 +186,12 @@ async def erase_user(session: AsyncSession, user_id: uuid.UUID, *, now: datetime
         )
         .execution_options(synchronize_session=False)
     )
+    await session.execute(
+        sa.update(Photo)
+        .where(Photo.uploaded_by == user_id)
+        .values(uploaded_by=None)
+        .execution_options(synchronize_session=False)
+    )
     await session.execute(sa.delete(Away).where(Away.user_id == user_id))
     await _erase_points_of(session, user_id)
     await session.execute(sa.delete(idempotency_keys).where(idempotency_keys.c.caller == str(user_id)))
@@ -240,8 +249,8 @@ async def export_user(session: AsyncSession, user_id: uuid.UUID) -> dict[str, An
     """Everything task holds about `user_id`: the chores they created, those assigned to them or listing them in
     their assignment, the completions they did or recorded (with times, notes and photos), their away
     periods (cleared ones too: `cleared_time`), the occurrences they held, did, recorded or skipped, their points
-    ledger and balances, the rewards they created and their calendar feeds, in every household (former ones
-    included)."""
+    ledger and balances, the rewards they created, their calendar feeds and the photos they uploaded (ids and what
+    each is, not the bytes), in every household (former ones included)."""
     chores = list(
         await session.scalars(sa.select(Chore).where(_chores_of(user_id)).order_by(Chore.create_time, Chore.id))
     )
@@ -287,6 +296,9 @@ async def export_user(session: AsyncSession, user_id: uuid.UUID) -> dict[str, An
     feeds = await session.scalars(
         sa.select(CalendarFeed).where(CalendarFeed.user_id == user_id).order_by(CalendarFeed.household_id)
     )
+    photos = await session.scalars(
+        sa.select(Photo).where(Photo.uploaded_by == user_id).order_by(Photo.create_time, Photo.id)
+    )
     return {
         "service": "task",
         "user": f"users/{user_id}",
@@ -324,6 +336,9 @@ async def export_user(session: AsyncSession, user_id: uuid.UUID) -> dict[str, An
             {"household": f"households/{feed.household_id}", "create_time": feed.create_time.isoformat()}
             for feed in feeds
         ],
+        # The photos they uploaded, named (the images themselves are the household's: GET …/photos/{id} serves them
+        # to its members); what each is, not its bytes.
+        "photos_uploaded": [_resource(converters.photo_to_proto(photo)) for photo in photos],
     }
 
 

@@ -1,4 +1,5 @@
-"""Wiring of the task service: runtime, membership client, servicer, outbox relay and the event consumer."""
+"""Wiring of the task service: runtime, membership client, servicers, photo store, outbox relay and the event
+consumer."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from services.task.consumers import handlers
 from services.task.feeds import CalendarFeeds
 from services.task.feeds import handlers as feed_handlers
 from services.task.lists import ChoreLists
+from services.task.photo_storage import photo_storage
+from services.task.photos import Photos
+from services.task.photos import handlers as photo_handlers
 from services.task.points import PointsService
 from services.task.privacy import UserData
 from services.task.service import ChoreService
@@ -22,6 +26,7 @@ from services.task.servicer import (
     CalendarFeedServicer,
     CategoryServicer,
     ChoreServicer,
+    PhotoServicer,
     PointsServicer,
     PrivacyServicer,
 )
@@ -42,6 +47,9 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
         points = PointsServicer(PointsService(runtime.sessions, membership))
         feeds = CalendarFeedServicer(CalendarFeeds(runtime.sessions, membership))
         categories = CategoryServicer(CategoryService(runtime.sessions, membership, lists=lists))
+        photos = PhotoServicer(
+            Photos(runtime.sessions, membership, photo_storage(settings), max_pixels=settings.photo_max_pixels)
+        )
         server = runtime.build_server(
             [
                 (add, servicer, "hearth.task.v1.ChoreService"),
@@ -49,11 +57,13 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
                 (task_pb2_grpc.add_PointsServiceServicer_to_server, points, "hearth.task.v1.PointsService"),
                 (task_pb2_grpc.add_CalendarFeedServiceServicer_to_server, feeds, "hearth.task.v1.CalendarFeedService"),
                 (task_pb2_grpc.add_CategoryServiceServicer_to_server, categories, "hearth.task.v1.CategoryService"),
+                (task_pb2_grpc.add_PhotoServiceServicer_to_server, photos, "hearth.task.v1.PhotoService"),
             ],
             # The feed token is the credential: calendar clients send no bearer token (services.task.feeds).
             public_methods=["/hearth.task.v1.CalendarFeedService/GetCalendarFeed"],
         )
         runtime.publish_outbox()
-        # From user: cached membership answers dropped, away periods, and what a deleted user or household leaves.
-        runtime.consume(["user"], combine(handlers(membership, lists), feed_handlers()))
+        # From user: cached membership answers dropped, away periods, and what a deleted user or household leaves
+        # (a deleted household's photos too).
+        runtime.consume(["user"], combine(handlers(membership, lists), feed_handlers(), photo_handlers()))
     return runtime.attach(server)

@@ -98,8 +98,8 @@ from kit.outbox import add_event, new_envelope
 from kit.repository import Cursor, Page, page
 from kit.validation import Violations, caller_id
 from services.task import assignment as assigning
-from services.task import categories, events, points, scheduling, subtasks, validation
-from services.task.inputs import ME, ChoreInput, ChoreUpdate, CompleteInput, ListChoresQuery
+from services.task import categories, events, photos, points, scheduling, subtasks, validation
+from services.task.inputs import ME, ChoreInput, ChoreUpdate, CompleteInput, ListChoresQuery, PhotoRef
 from services.task.lists import ChoreLists
 from services.task.models import (
     ACTIVE,
@@ -686,6 +686,10 @@ class ChoreService:
             due = _open_occurrence(chore, now)
             if chore.requires_photo and not valid.photo:
                 raise invalid("photo", "this chore requires a photo")
+            # The photo must be one the household's store holds (any member's upload): a made-up id, or another
+            # household's photo, is refused like a malformed one.
+            if isinstance(data.photo, PhotoRef) and not await photos.exists(session, household_id, data.photo.photo_id):
+                raise invalid("photo", "must be a photo uploaded to this household")
             earliest = validation.earliest_completion(create_time=chore.create_time, anchor_time=chore.anchor_time)
             if valid.completed_at < earliest:
                 raise invalid(

@@ -1,7 +1,10 @@
-"""gRPC ChoreService and PrivacyService: proto ↔ domain only (rules live in service.py and privacy.py). Resource
-names become ids here (converters), so the use cases never parse a name."""
+"""gRPC ChoreService, PointsService, CalendarFeedService, PhotoService and PrivacyService: proto ↔ domain only
+(rules live in service.py, points.py, feeds.py, photos.py and privacy.py). Resource names become ids here
+(converters), so the use cases never parse a name."""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
 
 import grpc
 from google.protobuf import empty_pb2
@@ -17,6 +20,7 @@ from kit.validation import caller_id
 from services.task import converters
 from services.task.categories import CATEGORY_MASK, CategoryService
 from services.task.feeds import NOT_FOUND_MESSAGE, CalendarFeeds
+from services.task.photos import MAX_CHUNK_BYTES, Photos
 from services.task.points import PointsService, RewardInput
 from services.task.privacy import UserData
 from services.task.repository import ChoreRow
@@ -354,6 +358,55 @@ class CalendarFeedServicer(task_pb2_grpc.CalendarFeedServiceServicer):
             raise NotFound(NOT_FOUND_MESSAGE) from None
         feed = await self._feeds.render(household_id, request.token)
         return task_pb2.CalendarFeedContent(ics=feed.body, etag=feed.etag)
+
+
+class PhotoServicer(task_pb2_grpc.PhotoServiceServicer):
+    """Uploads (metadata, `ready`, then chunks and the photo) and reads (server-streaming: header, then chunks) of a
+    household's photos (services.task.photos)."""
+
+    def __init__(self, photos: Photos) -> None:
+        self._photos = photos
+
+    async def UploadPhoto(
+        self,
+        request_iterator: AsyncIterator[task_pb2.UploadPhotoRequest],
+        context: grpc.aio.ServicerContext[task_pb2.UploadPhotoRequest, task_pb2.UploadPhotoResponse],
+    ) -> AsyncIterator[task_pb2.UploadPhotoResponse]:
+        first = await anext(aiter(request_iterator), None)
+        if first is None or first.WhichOneof("part") != "metadata":
+            raise invalid("metadata", "the first message must hold the metadata")
+        household_id = converters.household_id(first.metadata.parent)
+        await self._photos.authorize_upload(household_id)
+        # The client sends the bytes only now: a refusal never races its writes (see task.proto).
+        yield task_pb2.UploadPhotoResponse(ready=task_pb2.UploadPhotoResponse.Ready())
+
+        async def chunks() -> AsyncIterator[bytes]:
+            async for message in request_iterator:
+                if message.WhichOneof("part") != "chunk":
+                    raise invalid("metadata", "only the first message may hold the metadata")
+                yield message.chunk
+
+        photo = await self._photos.upload(household_id, chunks())
+        yield task_pb2.UploadPhotoResponse(photo=converters.photo_to_proto(photo))
+
+    async def ReadPhoto(
+        self,
+        request: task_pb2.ReadPhotoRequest,
+        context: grpc.aio.ServicerContext[task_pb2.ReadPhotoRequest, task_pb2.PhotoData],
+    ) -> AsyncIterator[task_pb2.PhotoData]:
+        ids = parse_ids(request.name, converters.PHOTO)
+        content = await self._photos.read(ids["household"], ids["photo"], thumbnail=request.thumbnail)
+        yield task_pb2.PhotoData(
+            header=task_pb2.PhotoData.Header(
+                photo=converters.photo_to_proto(content.photo),
+                content_type=content.content_type,
+                size=len(content.data),
+                etag=content.etag,
+            )
+        )
+        view = memoryview(content.data)
+        for start in range(0, len(view), MAX_CHUNK_BYTES):
+            yield task_pb2.PhotoData(chunk=bytes(view[start : start + MAX_CHUNK_BYTES]))
 
 
 class PrivacyServicer(task_pb2_grpc.PrivacyServiceServicer):

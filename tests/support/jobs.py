@@ -1,7 +1,7 @@
 """Job workers in tests, run as `python -m services.<name> worker` runs them, in this process, against a stack:
 a worker for the duration of a block (`running_worker`), notify's sending mail to a local SMTP server, the user
-service's (password-reset mail, exports); and a real worker process (`worker_process`) for what only a process can
-show (being killed mid-job)."""
+service's (password-reset mail, exports), the task service's (photos); and a real worker process
+(`worker_process`) for what only a process can show (being killed mid-job)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from pydantic import AliasChoices, SecretStr
 from kit import jobs
 from kit.settings import ServiceSettings
 from services.notify.delivery import email_jobs
+from services.task.photos import photo_jobs
 from services.user.exports import GatherParts, export_jobs
 from services.user.password_reset import password_reset_jobs
 from tests.support.infra import ROOT
@@ -60,6 +61,15 @@ async def notify_worker(stack: Stack, port: int, **settings: Any) -> AsyncIterat
     )
     async with running_worker(config, jobs.create_app(config, email_jobs(config))):
         yield
+
+
+def photo_worker(stack: Stack, **settings: Any) -> contextlib.AbstractAsyncContextManager[None]:
+    """The task service's worker (photo thumbnails, a deleted household's photo bytes) on the stack's task settings,
+    its photo store included; `settings` override them."""
+    config = stack.servers["task"].runtime.settings.model_copy(
+        update={"prune_cron": NEVER, "jobs_recovery_cron": NEVER, **settings}
+    )
+    return running_worker(config, jobs.create_app(config, photo_jobs(config)))
 
 
 def mailing_user_worker(stack: Stack, reset_url: str) -> contextlib.AbstractAsyncContextManager[None]:
@@ -142,6 +152,7 @@ __all__ = [
     "environment",
     "mailing_user_worker",
     "notify_worker",
+    "photo_worker",
     "run_user_jobs",
     "running_worker",
     "user_worker_settings",

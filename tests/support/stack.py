@@ -89,6 +89,8 @@ async def running_stack(
     """Start `services` (user first: the others verify tokens with its JWKS) and optionally the gateway."""
     stack = Stack(namespace=unique("t"))
     keys_dir = Path(tempfile.mkdtemp(prefix="hearth-keys-"))
+    # The task service's photo store (a local directory), the stack's own: never the checkout's var/.
+    photos_dir = Path(tempfile.mkdtemp(prefix="hearth-photos-"))
     overrides = settings_overrides or {}
     ordered = sorted(services, key=SERVICES.index)
     urls = await asyncio.gather(*(migrated_database(s) for s in ordered))
@@ -115,6 +117,7 @@ async def running_stack(
                         if service == "user"
                         else {}
                     ),
+                    **({"photos_dir": photos_dir} if service == "task" else {}),
                     **overrides.get(service, {}),
                 },
             )
@@ -138,6 +141,7 @@ async def running_stack(
         if stack.credentials is not None:
             await trust.revoke(stack.credentials, infra().redis_url)
         shutil.rmtree(keys_dir, ignore_errors=True)
+        shutil.rmtree(photos_dir, ignore_errors=True)
 
 
 @asynccontextmanager

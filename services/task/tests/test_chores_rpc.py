@@ -24,6 +24,7 @@ from tests.support.fixtures import stack_fixture, stub_fixture
 from tests.support.infra import infra
 from tests.support.occurrences import reopen
 from tests.support.people import Household, Person, household, register
+from tests.support.photos import encoded, upload
 from tests.support.rpc import refused
 from tests.support.stack import Stack
 from tests.support.wait import eventually
@@ -942,7 +943,17 @@ async def test_completion_input_is_validated(stack: Stack, chores: task_pb2_grpc
         )
     )
     assert "photo" in foreign.violations
-    photo = f"{home.name}/photos/{new_id()}"
+    # A photo of the right household that its store does not hold (never uploaded) is refused the same way.
+    unknown = await refused(
+        chores.CompleteChore(
+            task_pb2.CompleteChoreRequest(name=chore.name, photo=f"{home.name}/photos/{new_id()}"),
+            metadata=home.owner.metadata,
+        )
+    )
+    assert "photo" in unknown.violations
+    async with grpc.aio.insecure_channel(stack.addr("task")) as channel:
+        uploaded = await upload(task_pb2_grpc.PhotoServiceStub(channel), home.name, home.owner, encoded("PNG"))
+    photo = uploaded.name
     slightly_ahead = task_pb2.CompleteChoreRequest(name=chore.name, photo=photo)
     slightly_ahead.complete_time.FromDatetime(datetime.now(UTC) + timedelta(minutes=2))  # clock skew is fine
     ok = await chores.CompleteChore(slightly_ahead, metadata=home.owner.metadata)

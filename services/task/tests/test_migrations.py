@@ -51,6 +51,8 @@ BALANCE_INDEXES = {"pk_point_balances", "ix_point_balances_user_id"}
 REWARD_INDEXES = {"pk_rewards", "ix_rewards_household_id_create_time_id", "ix_rewards_creator_id"}
 # A household's categories (0014), one per name whatever its case.
 CATEGORY_INDEXES = {"pk_categories", "ux_categories_household_id_name"}
+# Photos (0013): a household's by time, a person's uploads everywhere (erasure, export).
+PHOTO_INDEXES = {"pk_photos", "ix_photos_household_id_create_time_id", "ix_photos_uploaded_by"}
 
 
 async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitable[str]]) -> None:
@@ -70,6 +72,7 @@ async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitab
             "rewards",
             "calendar_feeds",
             "categories",
+            "photos",
         },
         indexes={
             "chores": CHORE_INDEXES,
@@ -81,6 +84,7 @@ async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitab
             "rewards": REWARD_INDEXES,
             "calendar_feeds": FEED_INDEXES,
             "categories": CATEGORY_INDEXES,
+            "photos": PHOTO_INDEXES,
         },
         definitions={
             "ix_chores_search": ["USING gin (search)"],

@@ -5,7 +5,8 @@ household.deleted delivered on its stream, then every table of task's database s
   history is what it was — every completion still there with its time and points, attributed to the deleted
   user, the chores still there, the assignments without them; their cached membership is dropped and the chore
   pages that showed them are re-rendered.
-- household.deleted: its chores, completions, away periods and request ids are gone; other households untouched.
+- household.deleted: its chores, completions, away periods, request ids and photos (rows, then bytes by the worker)
+  are gone; other households untouched. A deleted user's uploads stay the household's, with no uploader.
 - member.away_set / member.away_cleared: one period per member per household, newest wins, read back as
   `scheduling.AwayPeriod`s.
 - PrivacyService.ExportUserData: the user service's service token reads a person's data as one JSON object; a
@@ -14,10 +15,12 @@ household.deleted delivered on its stream, then every table of task's database s
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import grpc
 import pytest
@@ -36,9 +39,11 @@ from services.task.tests.helpers import deliver, join
 from tests.support.events import household_events, payload
 from tests.support.fixtures import redis_fixture, stack_fixture, stub_fixture
 from tests.support.infra import unique
+from tests.support.jobs import photo_worker
 from tests.support.membership_cache import cache_key
 from tests.support.occurrences import reopen
 from tests.support.people import Household, Person, household, register
+from tests.support.photos import encoded, read, upload
 from tests.support.rows import rows_naming
 from tests.support.rpc import refused
 from tests.support.service_tokens import service_token
@@ -146,6 +151,9 @@ async def test_a_deleted_user_leaves_no_trace_and_the_household_keeps_its_histor
     not_theirs = await complete(chores, others, other, note="all good")
     held_by_them = await complete(chores, theirs, other, note="took the bins out")  # theirs, done by another
     last = await complete(chores, once, gone)  # a done one-off: its assignee goes with them, nobody takes over
+    async with grpc.aio.insecure_channel(stack.addr("task")) as channel:
+        photos = task_pb2_grpc.PhotoServiceStub(channel)
+        their_photo = await upload(photos, home.name, gone, encoded("PNG"))
     await deliver(stack, redis, "member.away_set", away(home, gone, None, None), household_id=home.id)
     await deliver(stack, redis, "member.away_set", away(home, other, None, None), household_id=home.id)
     # The user's read caches their membership and the household's first chore page, which shows them.
@@ -210,6 +218,10 @@ async def test_a_deleted_user_leaves_no_trace_and_the_household_keeps_its_histor
     await eventually(page_rendered_again)
     # Away periods: theirs gone, the other member's kept.
     assert set(await away_periods(db, home)) == {uuid.UUID(other.user_id)}
+    # The photo they uploaded is the household's: still there, no longer theirs.
+    async with grpc.aio.insecure_channel(stack.addr("task")) as channel:
+        header, _ = await read(task_pb2_grpc.PhotoServiceStub(channel), their_photo.name, owner)
+    assert (header.photo.name, header.photo.uploader) == (their_photo.name, "")
 
     # Idempotent: the same deletion told again (another event id) changes nothing.
     etags = [c.etag for c in (now_theirs, now_shared, now_anyone, now_once)]
@@ -270,15 +282,38 @@ async def test_a_deleted_household_leaves_nothing_behind_but_its_published_event
     stack: Stack, redis: aioredis.Redis, db: AsyncEngine, chores: task_pb2_grpc.ChoreServiceStub
 ) -> None:
     gone, kept = await household(stack, member="member"), await household(stack, member="member")
+    uploaded = {}
     for home in (gone, kept):
         chore = await create(chores, home, home.owner, new_chore("Dishes", fixed(home["member"])))
         await complete(chores, chore, home["member"], note="done", request_id=unique("retry"))
         await deliver(stack, redis, "member.away_set", away(home, home["member"], None, None), household_id=home.id)
+        async with grpc.aio.insecure_channel(stack.addr("task")) as channel:
+            uploaded[home.id] = await upload(
+                task_pb2_grpc.PhotoServiceStub(channel), home.name, home.owner, encoded("PNG")
+            )
     kept_history = await history(chores, kept)
+    photos_dir = Path(stack.servers["task"].runtime.settings.photos_dir)
+    assert (photos_dir / gone.id).is_dir()
 
     await deliver(stack, redis, "household.deleted", events_pb2.HouseholdDeleted(household_id=gone.id))
 
-    assert set(await rows_naming(stack.databases["task"], gone.id)) <= {"public.outbox"}
+    # The job deleting its photos' bytes names their keys (and so the household) in the queue until its history
+    # is pruned (kit.jobs.JOB_HISTORY_DAYS), as published outbox rows do until theirs.
+    assert set(await rows_naming(stack.databases["task"], gone.id)) <= {
+        "public.outbox",
+        "procrastinate.procrastinate_jobs",
+    }
+    async with photo_worker(stack):
+
+        async def bytes_deleted() -> bool:
+            return not any(await asyncio.to_thread(lambda: list((photos_dir / gone.id).rglob("original"))))
+
+        await eventually(bytes_deleted)
+    async with grpc.aio.insecure_channel(stack.addr("task")) as channel:
+        photos = task_pb2_grpc.PhotoServiceStub(channel)
+        await read(photos, uploaded[kept.id].name, kept.owner)  # the other household's photo is still there
+        lost = await refused(read(photos, uploaded[gone.id].name, gone.owner))
+    assert lost.code == grpc.StatusCode.NOT_FOUND
     # Its chores are gone for anyone who could still ask.
     reply = await chores.ListChores(task_pb2.ListChoresRequest(parent=gone.name), metadata=gone.owner.metadata)
     assert list(reply.chores) == []
@@ -341,6 +376,7 @@ async def test_the_user_service_exports_what_task_holds_about_a_person(
         feed = await task_pb2_grpc.CalendarFeedServiceStub(channel).CreateCalendarFeed(
             task_pb2.CreateCalendarFeedRequest(parent=home.name), metadata=someone.metadata
         )
+        photo = await upload(task_pb2_grpc.PhotoServiceStub(channel), home.name, someone, encoded("PNG", 20, 10))
     start = datetime(2027, 8, 1, tzinfo=UTC)
     await deliver(stack, redis, "member.away_set", away(home, someone, start, None), household_id=home.id)
 
@@ -384,6 +420,14 @@ async def test_the_user_service_exports_what_task_holds_about_a_person(
     )
     assert occurrence["completion"] == done.name
     assert occurrence["chore_title"] == "Dishes"
+    # The photo they uploaded: named and described, never its bytes.
+    [exported_photo] = data["photos_uploaded"]
+    assert (exported_photo["name"], exported_photo["uploader"], exported_photo["width"]) == (
+        photo.name,
+        someone.name,
+        10 * 2,
+    )
+    assert "sha256" in exported_photo
     # Someone who has nothing here gets an empty export, not an error.
     nobody = await register(stack, "Nobody")
     empty = await privacy.ExportUserData(
@@ -402,6 +446,7 @@ async def test_the_user_service_exports_what_task_holds_about_a_person(
         "point_balances": [],
         "rewards_created": [],
         "calendar_feeds": [],
+        "photos_uploaded": [],
     }
 
 

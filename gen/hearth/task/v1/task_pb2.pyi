@@ -755,3 +755,86 @@ class CalendarFeedContent(_message.Message):
     ics: bytes
     etag: str
     def __init__(self, ics: _Optional[bytes] = ..., etag: _Optional[str] = ...) -> None: ...
+
+class Photo(_message.Message):
+    __slots__ = ("name", "uploader", "content_type", "size", "sha256", "width", "height", "thumbnail_state", "create_time")
+    class ThumbnailState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        THUMBNAIL_STATE_UNSPECIFIED: _ClassVar[Photo.ThumbnailState]
+        PENDING: _ClassVar[Photo.ThumbnailState]
+        READY: _ClassVar[Photo.ThumbnailState]
+        FAILED: _ClassVar[Photo.ThumbnailState]
+    THUMBNAIL_STATE_UNSPECIFIED: Photo.ThumbnailState
+    PENDING: Photo.ThumbnailState
+    READY: Photo.ThumbnailState
+    FAILED: Photo.ThumbnailState
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    UPLOADER_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    THUMBNAIL_STATE_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    uploader: str
+    content_type: str
+    size: int
+    sha256: str
+    width: int
+    height: int
+    thumbnail_state: Photo.ThumbnailState
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., uploader: _Optional[str] = ..., content_type: _Optional[str] = ..., size: _Optional[int] = ..., sha256: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., thumbnail_state: _Optional[_Union[Photo.ThumbnailState, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class UploadPhotoRequest(_message.Message):
+    __slots__ = ("metadata", "chunk")
+    class Metadata(_message.Message):
+        __slots__ = ("parent",)
+        PARENT_FIELD_NUMBER: _ClassVar[int]
+        parent: str
+        def __init__(self, parent: _Optional[str] = ...) -> None: ...
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    metadata: UploadPhotoRequest.Metadata
+    chunk: bytes
+    def __init__(self, metadata: _Optional[_Union[UploadPhotoRequest.Metadata, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
+
+class UploadPhotoResponse(_message.Message):
+    __slots__ = ("ready", "photo")
+    class Ready(_message.Message):
+        __slots__ = ()
+        def __init__(self) -> None: ...
+    READY_FIELD_NUMBER: _ClassVar[int]
+    PHOTO_FIELD_NUMBER: _ClassVar[int]
+    ready: UploadPhotoResponse.Ready
+    photo: Photo
+    def __init__(self, ready: _Optional[_Union[UploadPhotoResponse.Ready, _Mapping]] = ..., photo: _Optional[_Union[Photo, _Mapping]] = ...) -> None: ...
+
+class ReadPhotoRequest(_message.Message):
+    __slots__ = ("name", "thumbnail")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    THUMBNAIL_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    thumbnail: bool
+    def __init__(self, name: _Optional[str] = ..., thumbnail: _Optional[bool] = ...) -> None: ...
+
+class PhotoData(_message.Message):
+    __slots__ = ("header", "chunk")
+    class Header(_message.Message):
+        __slots__ = ("photo", "content_type", "size", "etag")
+        PHOTO_FIELD_NUMBER: _ClassVar[int]
+        CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+        SIZE_FIELD_NUMBER: _ClassVar[int]
+        ETAG_FIELD_NUMBER: _ClassVar[int]
+        photo: Photo
+        content_type: str
+        size: int
+        etag: str
+        def __init__(self, photo: _Optional[_Union[Photo, _Mapping]] = ..., content_type: _Optional[str] = ..., size: _Optional[int] = ..., etag: _Optional[str] = ...) -> None: ...
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    header: PhotoData.Header
+    chunk: bytes
+    def __init__(self, header: _Optional[_Union[PhotoData.Header, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...

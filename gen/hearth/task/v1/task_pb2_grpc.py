@@ -1518,3 +1518,145 @@ class PointsService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class PhotoServiceStub:
+    """--- photos ---
+
+    A household's photos (the proof a completion carries): uploaded once and never changed, read only by the household's
+    members. The content decides what a photo is (JPEG, PNG or WebP), never the name or type the client gives it, and
+    everything but the picture (EXIF, GPS, comments) is stripped before it is stored. Its thumbnail is made in the
+    background by the task worker.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.UploadPhoto = channel.stream_stream(
+                '/hearth.task.v1.PhotoService/UploadPhoto',
+                request_serializer=hearth_dot_task_dot_v1_dot_task__pb2.UploadPhotoRequest.SerializeToString,
+                response_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.UploadPhotoResponse.FromString,
+                _registered_method=True)
+        self.ReadPhoto = channel.unary_stream(
+                '/hearth.task.v1.PhotoService/ReadPhoto',
+                request_serializer=hearth_dot_task_dot_v1_dot_task__pb2.ReadPhotoRequest.SerializeToString,
+                response_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.PhotoData.FromString,
+                _registered_method=True)
+
+
+class PhotoServiceServicer:
+    """--- photos ---
+
+    A household's photos (the proof a completion carries): uploaded once and never changed, read only by the household's
+    members. The content decides what a photo is (JPEG, PNG or WebP), never the name or type the client gives it, and
+    everything but the picture (EXIF, GPS, comments) is stripped before it is stored. Its thumbnail is made in the
+    background by the task worker.
+    """
+
+    def UploadPhoto(self, request_iterator, context):
+        """Streaming both ways: the first message holds `metadata`; the service answers `ready` once the caller may upload
+        there (or ends the call with its refusal: NOT_FOUND for an outsider); then every message holds a `chunk` of the
+        image (at most 1 MiB each, 10 MiB in all: more is INVALID_ARGUMENT reason PAYLOAD_TOO_LARGE, REST 413), and
+        after the client's half-close the service answers the `photo`. Content that is not a JPEG, PNG or WebP is
+        INVALID_ARGUMENT reason UNSUPPORTED_MEDIA_TYPE (415); a truncated or corrupt image, or one of more pixels than
+        allowed (a decompression bomb), INVALID_ARGUMENT on `chunk` (422). Wait for `ready` before sending chunks: a
+        write that races the service's refusal fails in gRPC's client as INTERNAL, and the refusal is lost.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReadPhoto(self, request, context):
+        """The stored bytes of a photo or of its thumbnail: the first message holds `photo`, every later one a `chunk`.
+        A thumbnail not made yet is NOT_FOUND reason NOT_READY.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_PhotoServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'UploadPhoto': grpc.stream_stream_rpc_method_handler(
+                    servicer.UploadPhoto,
+                    request_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.UploadPhotoRequest.FromString,
+                    response_serializer=hearth_dot_task_dot_v1_dot_task__pb2.UploadPhotoResponse.SerializeToString,
+            ),
+            'ReadPhoto': grpc.unary_stream_rpc_method_handler(
+                    servicer.ReadPhoto,
+                    request_deserializer=hearth_dot_task_dot_v1_dot_task__pb2.ReadPhotoRequest.FromString,
+                    response_serializer=hearth_dot_task_dot_v1_dot_task__pb2.PhotoData.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'hearth.task.v1.PhotoService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('hearth.task.v1.PhotoService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class PhotoService:
+    """--- photos ---
+
+    A household's photos (the proof a completion carries): uploaded once and never changed, read only by the household's
+    members. The content decides what a photo is (JPEG, PNG or WebP), never the name or type the client gives it, and
+    everything but the picture (EXIF, GPS, comments) is stripped before it is stored. Its thumbnail is made in the
+    background by the task worker.
+    """
+
+    @staticmethod
+    def UploadPhoto(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/hearth.task.v1.PhotoService/UploadPhoto',
+            hearth_dot_task_dot_v1_dot_task__pb2.UploadPhotoRequest.SerializeToString,
+            hearth_dot_task_dot_v1_dot_task__pb2.UploadPhotoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadPhoto(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/hearth.task.v1.PhotoService/ReadPhoto',
+            hearth_dot_task_dot_v1_dot_task__pb2.ReadPhotoRequest.SerializeToString,
+            hearth_dot_task_dot_v1_dot_task__pb2.PhotoData.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

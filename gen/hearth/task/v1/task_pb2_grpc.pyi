@@ -532,3 +532,91 @@ class PointsServiceServicer(metaclass=_abc_1.ABCMeta):
         """Spends the reward's cost from the caller's balance; never below zero (ABORTED, reason INSUFFICIENT_POINTS)."""
 
 def add_PointsServiceServicer_to_server(servicer: PointsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class PhotoServiceStub:
+    """--- photos ---
+
+    A household's photos (the proof a completion carries): uploaded once and never changed, read only by the household's
+    members. The content decides what a photo is (JPEG, PNG or WebP), never the name or type the client gives it, and
+    everything but the picture (EXIF, GPS, comments) is stripped before it is stored. Its thumbnail is made in the
+    background by the task worker.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> PhotoServiceAsyncStub: ...
+    UploadPhoto: _grpc.StreamStreamMultiCallable[_task_pb2.UploadPhotoRequest, _task_pb2.UploadPhotoResponse]
+    """Streaming both ways: the first message holds `metadata`; the service answers `ready` once the caller may upload
+    there (or ends the call with its refusal: NOT_FOUND for an outsider); then every message holds a `chunk` of the
+    image (at most 1 MiB each, 10 MiB in all: more is INVALID_ARGUMENT reason PAYLOAD_TOO_LARGE, REST 413), and
+    after the client's half-close the service answers the `photo`. Content that is not a JPEG, PNG or WebP is
+    INVALID_ARGUMENT reason UNSUPPORTED_MEDIA_TYPE (415); a truncated or corrupt image, or one of more pixels than
+    allowed (a decompression bomb), INVALID_ARGUMENT on `chunk` (422). Wait for `ready` before sending chunks: a
+    write that races the service's refusal fails in gRPC's client as INTERNAL, and the refusal is lost.
+    """
+    ReadPhoto: _grpc.UnaryStreamMultiCallable[_task_pb2.ReadPhotoRequest, _task_pb2.PhotoData]
+    """The stored bytes of a photo or of its thumbnail: the first message holds `photo`, every later one a `chunk`.
+    A thumbnail not made yet is NOT_FOUND reason NOT_READY.
+    """
+
+@_typing.type_check_only
+class PhotoServiceAsyncStub(PhotoServiceStub):
+    """--- photos ---
+
+    A household's photos (the proof a completion carries): uploaded once and never changed, read only by the household's
+    members. The content decides what a photo is (JPEG, PNG or WebP), never the name or type the client gives it, and
+    everything but the picture (EXIF, GPS, comments) is stripped before it is stored. Its thumbnail is made in the
+    background by the task worker.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    UploadPhoto: _aio.StreamStreamMultiCallable[_task_pb2.UploadPhotoRequest, _task_pb2.UploadPhotoResponse]  # type: ignore[assignment]
+    """Streaming both ways: the first message holds `metadata`; the service answers `ready` once the caller may upload
+    there (or ends the call with its refusal: NOT_FOUND for an outsider); then every message holds a `chunk` of the
+    image (at most 1 MiB each, 10 MiB in all: more is INVALID_ARGUMENT reason PAYLOAD_TOO_LARGE, REST 413), and
+    after the client's half-close the service answers the `photo`. Content that is not a JPEG, PNG or WebP is
+    INVALID_ARGUMENT reason UNSUPPORTED_MEDIA_TYPE (415); a truncated or corrupt image, or one of more pixels than
+    allowed (a decompression bomb), INVALID_ARGUMENT on `chunk` (422). Wait for `ready` before sending chunks: a
+    write that races the service's refusal fails in gRPC's client as INTERNAL, and the refusal is lost.
+    """
+    ReadPhoto: _aio.UnaryStreamMultiCallable[_task_pb2.ReadPhotoRequest, _task_pb2.PhotoData]  # type: ignore[assignment]
+    """The stored bytes of a photo or of its thumbnail: the first message holds `photo`, every later one a `chunk`.
+    A thumbnail not made yet is NOT_FOUND reason NOT_READY.
+    """
+
+class PhotoServiceServicer(metaclass=_abc_1.ABCMeta):
+    """--- photos ---
+
+    A household's photos (the proof a completion carries): uploaded once and never changed, read only by the household's
+    members. The content decides what a photo is (JPEG, PNG or WebP), never the name or type the client gives it, and
+    everything but the picture (EXIF, GPS, comments) is stripped before it is stored. Its thumbnail is made in the
+    background by the task worker.
+    """
+
+    @_abc_1.abstractmethod
+    def UploadPhoto(
+        self,
+        request_iterator: _MaybeAsyncIterator[_task_pb2.UploadPhotoRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_task_pb2.UploadPhotoResponse], _abc.AsyncIterator[_task_pb2.UploadPhotoResponse]]:
+        """Streaming both ways: the first message holds `metadata`; the service answers `ready` once the caller may upload
+        there (or ends the call with its refusal: NOT_FOUND for an outsider); then every message holds a `chunk` of the
+        image (at most 1 MiB each, 10 MiB in all: more is INVALID_ARGUMENT reason PAYLOAD_TOO_LARGE, REST 413), and
+        after the client's half-close the service answers the `photo`. Content that is not a JPEG, PNG or WebP is
+        INVALID_ARGUMENT reason UNSUPPORTED_MEDIA_TYPE (415); a truncated or corrupt image, or one of more pixels than
+        allowed (a decompression bomb), INVALID_ARGUMENT on `chunk` (422). Wait for `ready` before sending chunks: a
+        write that races the service's refusal fails in gRPC's client as INTERNAL, and the refusal is lost.
+        """
+
+    @_abc_1.abstractmethod
+    def ReadPhoto(
+        self,
+        request: _task_pb2.ReadPhotoRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_task_pb2.PhotoData], _abc.AsyncIterator[_task_pb2.PhotoData]]:
+        """The stored bytes of a photo or of its thumbnail: the first message holds `photo`, every later one a `chunk`.
+        A thumbnail not made yet is NOT_FOUND reason NOT_READY.
+        """
+
+def add_PhotoServiceServicer_to_server(servicer: PhotoServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

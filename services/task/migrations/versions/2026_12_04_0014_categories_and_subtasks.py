@@ -11,7 +11,7 @@ themselves). `completions.subtasks_done` (JSONB, [{id, title}]): the subtasks ti
 ended, as they were then. Existing chores and completions get none. The downgrade drops the three columns (subtasks and ticks are lost).
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-04
 """
 
@@ -22,8 +22,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 revision = "0014"
-# 0012 and 0013 are other changes of issue 16 made beside this one; the merge re-points this down_revision.
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
