@@ -175,6 +175,7 @@ async def test_the_user_service_exports_what_analytics_holds_about_a_person(
         "memberships": [],
         "household_totals": [],
         "completions": [],
+        "missed_occurrences": [],
     }
 
 
