@@ -11,7 +11,15 @@ async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitab
     await check_reversible(
         await fresh_database("analytics_migrations"),
         "analytics",
-        tables={"members", "completions", "outbox", "inbox", "erased_users", "deleted_households", "missed_occurrences"},
+        tables={
+            "members",
+            "completions",
+            "outbox",
+            "inbox",
+            "erased_users",
+            "deleted_households",
+            "missed_occurrences",
+        },
         indexes={
             "completions": {
                 "ix_completions_household_id_completed_at",
