@@ -1,9 +1,9 @@
 """Event handlers of the analytics service, run by `kit.events.EventConsumer` inside its transaction.
 
 Everything analytics knows comes from here. Handlers are idempotent on their own (upserts keyed by
-member, by completion and by missed occurrence), beyond the consumer's inbox, and tolerate events out of order — erasure included:
-user.deleted and household.deleted (services.analytics.privacy) leave a mark that a late chore.completed or
-chore.overdue from the task stream respects.
+member, by completion and by missed occurrence), beyond the consumer's inbox, and tolerate events out of
+order — erasure included: user.deleted and household.deleted (services.analytics.privacy) leave a mark that a
+late chore.completed or chore.overdue from the task stream respects.
 """
 
 from __future__ import annotations

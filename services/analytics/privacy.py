@@ -15,9 +15,10 @@ On user.deleted (`erase_user`):
   too.
 Cached membership answers (which carry display names) are dropped by the consumer.
 
-On household.deleted (`erase_household`) its members, completions and missed occurrences are deleted, not archived: nobody can ask
-for the stats of a deleted household, and the read model can be rebuilt from nothing else. The household's id is
-kept in `deleted_households`, so its late events are dropped rather than starting a new read model.
+On household.deleted (`erase_household`) its members, completions and missed occurrences are deleted, not
+archived: nobody can ask for the stats of a deleted household, and the read model can be rebuilt from nothing
+else. The household's id is kept in `deleted_households`, so its late events are dropped rather than starting a
+new read model.
 
 Both are idempotent: handling the same event again changes nothing.
 """

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import BYTEA, UUID, insert
+from sqlalchemy.dialects.postgresql import BYTEA, UUID, Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.projection import Projection
@@ -28,7 +28,7 @@ from services.analytics.stats import Tally
 MEMBERS = Projection(Member.__table__, key=("household_id", "user_id"), tombstone="left_at")
 
 
-def _erasure_aware_insert(table: sa.Table) -> sa.Insert:
+def _erasure_aware_insert(table: sa.Table) -> Insert:
     """An INSERT of every column of `table` from bind parameters that also honours erasure: a row about a person
     since erased (their `erasure_key` in `erased_users`, bound as `user_key`) is recorded as DELETED_USER's, and
     one of a deleted household is not recorded at all. Built once per table: the consumer runs it for every
