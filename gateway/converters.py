@@ -533,6 +533,7 @@ def stats(message: analytics_pb2.HouseholdStats) -> JSON:
                 "current_streak": m.current_streak,
                 "best_streak": m.best_streak,
                 "share": m.share,
+                "missed": m.missed,
             }
             for m in message.members
         ],

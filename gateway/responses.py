@@ -340,12 +340,17 @@ class MemberStats(Model):
     current_streak: int
     best_streak: int
     share: float = Field(description="The member's part of the work, by estimated minutes (0..1)")
+    missed: int = Field(
+        description="Occurrences they held that were missed (open at due time + grace), due in the window"
+    )
 
 
 class HouseholdTotals(Model):
     completions: int
-    completion_rate: float
-    overdue: int
+    completion_rate: float = Field(
+        description="completions / (completions + overdue) in the window; skipped occurrences count in neither"
+    )
+    overdue: int = Field(description="Missed occurrences due in the window, whoever held them")
     fairness: float = Field(description="1.0 when every member's share is equal")
 
 
@@ -678,10 +683,24 @@ STATS = Stats.model_validate(
         "to": "2026-11-22T18:00:00Z",
         "members": [
             MemberStats(
-                user_id=_ALICE, completions=6, points=120, on_time_rate=0.83, current_streak=3, best_streak=4, share=0.6
+                user_id=_ALICE,
+                completions=6,
+                points=120,
+                on_time_rate=0.83,
+                current_streak=3,
+                best_streak=4,
+                share=0.6,
+                missed=0,
             ),
             MemberStats(
-                user_id=_BOB, completions=4, points=80, on_time_rate=1.0, current_streak=4, best_streak=4, share=0.4
+                user_id=_BOB,
+                completions=4,
+                points=80,
+                on_time_rate=1.0,
+                current_streak=4,
+                best_streak=4,
+                share=0.4,
+                missed=1,
             ),
         ],
         "household": HouseholdTotals(completions=10, completion_rate=0.91, overdue=1, fairness=0.8),

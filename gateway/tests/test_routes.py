@@ -526,7 +526,17 @@ async def test_stats_window(http: httpx.AsyncClient) -> None:
 
     stats = await eventually(counted)
     [mine] = [m for m in stats["members"] if m["user_id"] == owner.user_id]
-    assert set(mine) >= {"user_id", "completions", "points", "on_time_rate", "current_streak", "best_streak", "share"}
+    assert set(mine) >= {
+        "user_id",
+        "completions",
+        "points",
+        "on_time_rate",
+        "current_streak",
+        "best_streak",
+        "share",
+        "missed",
+    }
+    assert mine["missed"] == 0
     assert (mine["completions"], mine["points"]) == (1, 7)
     assert set(stats["household"]) >= {"completions", "completion_rate", "overdue", "fairness"}
 

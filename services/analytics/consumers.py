@@ -1,13 +1,14 @@
 """Event handlers of the analytics service, run by `kit.events.EventConsumer` inside its transaction.
 
 Everything analytics knows comes from here. Handlers are idempotent on their own (upserts keyed by
-member and by completion), beyond the consumer's inbox, and tolerate events out of order — erasure included:
-user.deleted and household.deleted (services.analytics.privacy) leave a mark that a late chore.completed
-from the task stream respects.
+member, by completion and by missed occurrence), beyond the consumer's inbox, and tolerate events out of
+order — erasure included: user.deleted and household.deleted (services.analytics.privacy) leave a mark that a
+late chore.completed or chore.overdue from the task stream respects.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kit.db import utcnow
 from kit.events import Event, Handlers, combine, required_id
 from services.analytics import privacy
-from services.analytics.repository import MEMBERS, CompletionRepository
+from services.analytics.repository import MEMBERS, CompletionRepository, MissRepository
 from services.user.client import MembershipClient, membership_mirror
 
 
@@ -50,6 +51,24 @@ async def on_completion_undone(session: AsyncSession, event: Event[events_pb2.Co
     await CompletionRepository(session).forget(required_id(event.payload.completion_id))
 
 
+async def on_chore_overdue(session: AsyncSession, event: Event[events_pb2.ChoreOverdue]) -> None:
+    """A missed occurrence (task's miss scan publishes one per occurrence, once): overdue, missed and the
+    completion rate count it. chore.skipped needs nothing: a skip is an adult's decision, not a miss."""
+    overdue = event.payload
+    await MissRepository(session).record(
+        {
+            "occurrence_id": required_id(overdue.occurrence_id),
+            "household_id": required_id(overdue.household_id, event.household_id),
+            "chore_id": required_id(overdue.chore_id),
+            "user_id": uuid.UUID(overdue.assignee_id) if overdue.assignee_id else None,
+            # The due time decides the window the miss counts in; the scan always sets it, the event time stands in.
+            "due_at": _time(overdue.due_at, overdue.HasField("due_at"), event.occurred_at),
+            "penalty_points": max(0, overdue.penalty_points),
+            "event_id": event.event_id,
+        }
+    )
+
+
 def erasure_handlers(membership: MembershipClient | None = None, *, clock: Callable[[], datetime] = utcnow) -> Handlers:
     """user.deleted and household.deleted; with `membership`, a deleted user's cached answers (they carry their
     display name) are dropped in every household they were in."""
@@ -74,7 +93,11 @@ def handlers(membership: MembershipClient | None = None) -> Handlers:
     read model is updated."""
     read_model = combine(
         membership_mirror(MEMBERS),
-        {events_pb2.ChoreCompleted: on_chore_completed, events_pb2.CompletionUndone: on_completion_undone},
+        {
+            events_pb2.ChoreCompleted: on_chore_completed,
+            events_pb2.CompletionUndone: on_completion_undone,
+            events_pb2.ChoreOverdue: on_chore_overdue,
+        },
         erasure_handlers(membership),
     )
     if membership is None:

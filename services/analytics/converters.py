@@ -21,6 +21,7 @@ def stats_to_proto(report: StatsReport) -> analytics_pb2.HouseholdStats:
                 current_streak=m.current_streak,
                 best_streak=m.best_streak,
                 share=m.share,
+                missed=m.missed,
             )
             for m in report.stats.members
         ],

@@ -1,5 +1,5 @@
-"""The analytics database: read models built only from events (members, completions), and what erasure leaves
-behind so that late events cannot undo it (erased users, deleted households)."""
+"""The analytics database: read models built only from events (members, completions, missed occurrences), and
+what erasure leaves behind so that late events cannot undo it (erased users, deleted households)."""
 
 from __future__ import annotations
 
@@ -58,6 +58,8 @@ class Completion(Base):
         sa.Index("ix_completions_household_id_user_id_completed_at", "household_id", "user_id", "completed_at"),
         # One person's completions in every household (erasure on user.deleted, export).
         sa.Index("ix_completions_user_id", "user_id"),
+        # Whether a missed occurrence was done late after all (a one-off chore keeps its due time).
+        sa.Index("ix_completions_chore_id_due_at", "chore_id", "due_at"),
     )
 
     completion_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -70,6 +72,32 @@ class Completion(Base):
     on_time: Mapped[bool] = mapped_column(sa.Boolean, nullable=False)
     points: Mapped[int] = mapped_column(sa.Integer, nullable=False)
     estimated_minutes: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+
+
+class MissedOccurrence(Base):
+    """Occurrences that were never done: one row per chore.overdue (keyed by the occurrence, not the event).
+
+    The task service marks an occurrence missed once, at its due time + grace; the row is a fact that does not
+    change, so a redelivered event adds nothing. A one-off chore that stays overdue and is then completed late
+    keeps its row: stats leave it out while a completion of that chore and due time exists (see repository.py).
+    """
+
+    __tablename__ = "missed_occurrences"
+    __table_args__ = (
+        # Window queries: a household's misses due in [start, end).
+        sa.Index("ix_missed_occurrences_household_id_due_at", "household_id", "due_at"),
+        # One person's misses in every household (erasure on user.deleted, export).
+        sa.Index("ix_missed_occurrences_user_id", "user_id"),
+    )
+
+    occurrence_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    household_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    chore_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    # Who held it (ChoreOverdue.assignee_id); None when nobody did; DELETED_USER once their account is deleted.
+    user_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    due_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+    penalty_points: Mapped[int] = mapped_column(sa.Integer, nullable=False)
     event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
 
 

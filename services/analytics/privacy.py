@@ -6,15 +6,19 @@ On user.deleted (`erase_user`):
 - their completions stay in the fact table, re-keyed to `DELETED_USER` (one marker for every deleted person):
   the household's totals (completions, completion rate, fairness of the current members' shares) are what they
   were, and the rows no longer say who did them, nor tie a deleted person's completions together;
+- the missed occurrences they held get the same treatment (re-keyed to `DELETED_USER`): `overdue` and the
+  completion rate stay what they were;
 - their member rows (role, join time, departure) are deleted: they describe the person, not the household's
   work, and stats list only current members;
 - they are remembered in `erased_users` by `erasure_key` (SHA-256 of the id), so a chore.completed of theirs
-  read from the task stream after the user stream's user.deleted is recorded as DELETED_USER's too.
+  (or chore.overdue) read from the task stream after the user stream's user.deleted is recorded as DELETED_USER's
+  too.
 Cached membership answers (which carry display names) are dropped by the consumer.
 
-On household.deleted (`erase_household`) its members and completions are deleted, not archived: nobody can ask
-for the stats of a deleted household, and the read model can be rebuilt from nothing else. The household's id is
-kept in `deleted_households`, so its late events are dropped rather than starting a new read model.
+On household.deleted (`erase_household`) its members, completions and missed occurrences are deleted, not
+archived: nobody can ask for the stats of a deleted household, and the read model can be rebuilt from nothing
+else. The household's id is kept in `deleted_households`, so its late events are dropped rather than starting a
+new read model.
 
 Both are idempotent: handling the same event again changes nothing.
 """
@@ -33,7 +37,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kit import context
 from kit.errors import PermissionDenied
-from services.analytics.models import DELETED_USER, Completion, DeletedHousehold, ErasedUser, Member, erasure_key
+from services.analytics.models import (
+    DELETED_USER,
+    Completion,
+    DeletedHousehold,
+    ErasedUser,
+    Member,
+    MissedOccurrence,
+    erasure_key,
+)
 
 # The only service whose export job may read a person's data here.
 EXPORTER = "user"
@@ -44,12 +56,13 @@ async def erase_user(session: AsyncSession, user_id: uuid.UUID, *, now: datetime
     await session.execute(
         insert(ErasedUser).values(user_key=erasure_key(user_id), erased_at=now).on_conflict_do_nothing()
     )
-    await session.execute(
-        sa.update(Completion)
-        .where(Completion.user_id == user_id)
-        .values(user_id=DELETED_USER)
-        .execution_options(synchronize_session=False)
-    )
+    for model in (Completion, MissedOccurrence):
+        await session.execute(
+            sa.update(model)
+            .where(model.user_id == user_id)
+            .values(user_id=DELETED_USER)
+            .execution_options(synchronize_session=False)
+        )
     await session.execute(
         sa.delete(Member).where(Member.user_id == user_id).execution_options(synchronize_session=False)
     )
@@ -60,7 +73,7 @@ async def erase_household(session: AsyncSession, household_id: uuid.UUID, *, now
     await session.execute(
         insert(DeletedHousehold).values(household_id=household_id, deleted_at=now).on_conflict_do_nothing()
     )
-    for model in (Completion, Member):
+    for model in (Completion, MissedOccurrence, Member):
         await session.execute(
             sa.delete(model).where(model.household_id == household_id).execution_options(synchronize_session=False)
         )
@@ -72,7 +85,7 @@ def _time(value: datetime | None) -> str | None:
 
 async def export_user(session: AsyncSession, user_id: uuid.UUID) -> dict[str, Any]:
     """Everything analytics holds about `user_id`: their memberships as the events told them, their completions
-    (the facts stats are made of) and, per household, their all-time totals."""
+    and the occurrences they missed (the facts stats are made of) and, per household, their all-time totals."""
     members = await session.scalars(sa.select(Member).where(Member.user_id == user_id).order_by(Member.household_id))
     completions = list(
         await session.scalars(
@@ -80,6 +93,11 @@ async def export_user(session: AsyncSession, user_id: uuid.UUID) -> dict[str, An
             .where(Completion.user_id == user_id)
             .order_by(Completion.completed_at, Completion.completion_id)
         )
+    )
+    missed = await session.scalars(
+        sa.select(MissedOccurrence)
+        .where(MissedOccurrence.user_id == user_id)
+        .order_by(MissedOccurrence.due_at, MissedOccurrence.occurrence_id)
     )
     by_household: dict[uuid.UUID, list[Completion]] = defaultdict(list)
     for completion in completions:
@@ -118,6 +136,14 @@ async def export_user(session: AsyncSession, user_id: uuid.UUID) -> dict[str, An
                 "estimated_minutes": c.estimated_minutes,
             }
             for c in completions
+        ],
+        "missed_occurrences": [
+            {
+                "occurrence": f"households/{m.household_id}/chores/{m.chore_id}/occurrences/{m.occurrence_id}",
+                "due_time": _time(m.due_at),
+                "penalty_points": m.penalty_points,
+            }
+            for m in missed
         ],
     }
 

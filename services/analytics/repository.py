@@ -1,4 +1,5 @@
-"""SQL of the analytics service: the members read model, the completions fact table, and the aggregates."""
+"""SQL of the analytics service: the members read model, the completions and missed-occurrences fact tables, and
+the aggregates."""
 
 from __future__ import annotations
 
@@ -8,24 +9,30 @@ from datetime import date, datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import BYTEA, UUID, insert
+from sqlalchemy.dialects.postgresql import BYTEA, UUID, Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.projection import Projection
-from services.analytics.models import DELETED_USER, Completion, DeletedHousehold, ErasedUser, Member, erasure_key
+from services.analytics.models import (
+    DELETED_USER,
+    Completion,
+    DeletedHousehold,
+    ErasedUser,
+    Member,
+    MissedOccurrence,
+    erasure_key,
+)
 from services.analytics.stats import Tally
 
 # The members read model (fed by services.user.client.membership_mirror).
 MEMBERS = Projection(Member.__table__, key=("household_id", "user_id"), tombstone="left_at")
 
 
-def _upsert_completion() -> sa.Insert:
-    """Built once: the consumer runs it for every completion, and building an upsert costs more than running it.
-
-    One statement that also honours erasure: a completion by a person since erased (their `erasure_key` in
-    `erased_users`, bound as `user_key`) is recorded as DELETED_USER's, and one of a deleted household is not
-    recorded at all."""
-    table = cast(sa.Table, Completion.__table__)
+def _erasure_aware_insert(table: sa.Table) -> Insert:
+    """An INSERT of every column of `table` from bind parameters that also honours erasure: a row about a person
+    since erased (their `erasure_key` in `erased_users`, bound as `user_key`) is recorded as DELETED_USER's, and
+    one of a deleted household is not recorded at all. Built once per table: the consumer runs it for every
+    event, and building an upsert costs more than running it."""
     values: dict[str, sa.ColumnElement[Any]] = {
         column.name: sa.bindparam(column.name, type_=column.type) for column in table.c
     }
@@ -33,12 +40,27 @@ def _upsert_completion() -> sa.Insert:
     values["user_id"] = sa.case((erased, sa.literal(DELETED_USER, UUID(as_uuid=True))), else_=values["user_id"])
     household_gone = sa.exists().where(DeletedHousehold.household_id == values["household_id"])
     rows = sa.select(*(value.label(name) for name, value in values.items())).where(~household_gone)
-    stmt = insert(table).from_select(list(values), rows)
+    return insert(table).from_select(list(values), rows)
+
+
+def _upsert_completion() -> sa.Insert:
+    """The same completion again (a redelivered or re-published event) overwrites it."""
+    table = cast(sa.Table, Completion.__table__)
+    stmt = _erasure_aware_insert(table)
     updates = {column.name: stmt.excluded[column.name] for column in table.c if column.name != "completion_id"}
     return stmt.on_conflict_do_update(index_elements=["completion_id"], set_=updates)
 
 
+def _insert_miss() -> sa.Insert:
+    """A missed occurrence is a fact that does not change: the same one again (redelivered, re-published) is
+    ignored, which also keeps a row anonymised since as it is."""
+    return _erasure_aware_insert(cast(sa.Table, MissedOccurrence.__table__)).on_conflict_do_nothing(
+        index_elements=["occurrence_id"]
+    )
+
+
 _UPSERT_COMPLETION = _upsert_completion()
+_INSERT_MISS = _insert_miss()
 
 
 class MemberRepository:
@@ -102,3 +124,37 @@ class CompletionRepository:
         for user_id, value in rows.all():
             days[str(user_id)].add(value)
         return dict(days)
+
+
+class MissRepository:
+    """Missed occurrences (chore.overdue)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def record(self, values: dict[str, Any]) -> None:
+        """Record a missed occurrence (`values`: every column; `user_id` None when nobody held it). Once per
+        occurrence; one held by an erased person is recorded as DELETED_USER's, one of a deleted household dropped."""
+        user_id = values["user_id"]
+        key = erasure_key(user_id) if user_id is not None else None
+        connection = await self._session.connection()
+        await connection.execute(_INSERT_MISS, {**values, "user_key": key})
+
+    async def counts(self, household_id: uuid.UUID, start: datetime, end: datetime) -> dict[str | None, int]:
+        """Per person who held them (None: nobody; former members too), the misses due in `[start, end)` that
+        stayed undone: a one-off chore keeps its due time when missed, so a completion of the same chore and due
+        time (done late after all, and not undone) takes its miss out."""
+        done_late = sa.exists().where(
+            Completion.chore_id == MissedOccurrence.chore_id, Completion.due_at == MissedOccurrence.due_at
+        )
+        rows = await self._session.execute(
+            sa.select(MissedOccurrence.user_id, sa.func.count())
+            .where(
+                MissedOccurrence.household_id == household_id,
+                MissedOccurrence.due_at >= start,
+                MissedOccurrence.due_at < end,
+                ~done_late,
+            )
+            .group_by(MissedOccurrence.user_id)
+        )
+        return {str(user_id) if user_id is not None else None: int(count) for user_id, count in rows.all()}

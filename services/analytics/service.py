@@ -19,7 +19,7 @@ from kit.db import utcnow
 from kit.errors import FieldViolation, InvalidArgument
 from kit.validation import Violations
 from services.analytics import stats
-from services.analytics.repository import CompletionRepository, MemberRepository
+from services.analytics.repository import CompletionRepository, MemberRepository, MissRepository
 from services.user.client import MembershipClient
 
 # Every instant a client sends must lie in kit.timestamps' range (what every driver and zone can hold; a
@@ -75,5 +75,8 @@ class AnalyticsService:
             completions = CompletionRepository(session)
             tallies = await completions.tallies(household_id, start, end)
             days = await completions.active_days(household_id, tz.key)
-        result = stats.household_stats([str(m.user_id) for m in members], tallies, days, today=stats.local_day(now, tz))
+            missed = await MissRepository(session).counts(household_id, start, end)
+        result = stats.household_stats(
+            [str(m.user_id) for m in members], tallies, days, today=stats.local_day(now, tz), missed=missed
+        )
         return StatsReport(household_id, start, end, result)

@@ -1,4 +1,4 @@
-"""Household statistics as pure functions (no I/O): tallies and active days in, numbers out.
+"""Household statistics as pure functions (no I/O): tallies, misses and active days in, numbers out.
 
 Definitions (what `GetHouseholdStats` answers):
 
@@ -14,10 +14,13 @@ Definitions (what `GetHouseholdStats` answers):
   household completions). 0 when the household did nothing.
 - **household completions**: every completion in the window, including those of people who have left
   since (so members' shares may sum to less than 1).
-- **completion_rate**: on-time completions / completions (for now; once occurrences that were never done
-  are known from events it becomes completions / occurrences due).
-- **overdue**: 0 — not derivable from the events published so far (there is no chore.overdue, and
-  archive/skip/snooze are not published, so a read model of due dates would go stale).
+- **missed** of a member: the occurrences they held that were missed (chore.overdue: still open at due time +
+  grace) and are due in the window. An occurrence of a one-off chore stays overdue with its due time; once it
+  is completed late after all it is a (late) completion, no longer a miss.
+- **overdue**: the household's missed occurrences due in the window, including those nobody held and those of
+  people who have left since.
+- **completion_rate**: household completions / (household completions + overdue) in the window; 0 when there
+  are neither. Skipped occurrences count in neither: a skip is an adult's decision, not a failure.
 - **fairness**: 1 - the Gini coefficient of the current members' shares, normalised by n/(n-1) so that it
   spans [0, 1] for any household size: 1.0 when every share is equal, 0.0 when one member did everything
   (the plain Gini would give 1/n there). 1.0 for a household of one and for a household that did nothing.
@@ -63,6 +66,7 @@ class MemberStats:
     current_streak: int
     best_streak: int
     share: float
+    missed: int = 0
 
 
 @dataclass(frozen=True)
@@ -156,13 +160,17 @@ def household_stats(
     days: Mapping[str, Collection[date]],
     *,
     today: date,
+    missed: Mapping[str | None, int] | None = None,
 ) -> HouseholdStats:
     """Stats of the current `members` (in that order, with zeros for the idle ones).
 
     `tallies` covers everyone with completions in the window (former members too: they count in the
-    household's totals); `days` holds each member's days with a completion, over their whole history.
+    household's totals); `days` holds each member's days with a completion, over their whole history;
+    `missed` the window's missed occurrences per person who held them (None: nobody), former members too.
     """
+    missed = missed or {}
     household = sum(tallies.values(), Tally())
+    overdue = sum(missed.values())
     part = shares(tallies, household)
     result = []
     for user in members:
@@ -177,12 +185,13 @@ def household_stats(
                 current_streak=current,
                 best_streak=best,
                 share=part.get(user, 0.0),
+                missed=missed.get(user, 0),
             )
         )
     totals = HouseholdTotals(
         completions=household.completions,
-        completion_rate=rate(household.on_time, household.completions),
-        overdue=0,
+        completion_rate=rate(household.completions, household.completions + overdue),
+        overdue=overdue,
         fairness=fairness([m.share for m in result]),
     )
     return HouseholdStats(result, totals)

@@ -41,11 +41,13 @@ class Events:
         minutes: int = 30,
         on_time: bool = True,
         completion_id: str | None = None,
+        chore_id: str | None = None,
+        due: datetime | None = None,
     ) -> str:
         completion_id = completion_id or str(new_id())
         payload = events_pb2.ChoreCompleted(
             household_id=self.household_id,
-            chore_id=str(new_id()),
+            chore_id=chore_id or str(new_id()),
             completion_id=completion_id,
             title="Chore",
             completed_by=by.user_id,
@@ -54,11 +56,35 @@ class Events:
             on_time=on_time,
         )
         payload.completed_at.FromDatetime(at)
-        payload.due_at.FromDatetime(at if on_time else at - timedelta(hours=1))
+        payload.due_at.FromDatetime(due or (at if on_time else at - timedelta(hours=1)))
         await self.send(
             "task", envelope("chore.completed", payload, household_id=self.household_id, actor_id=by.user_id)
         )
         return completion_id
+
+    async def overdue(
+        self,
+        held_by: Person | None,
+        due: datetime,
+        *,
+        chore_id: str | None = None,
+        occurrence_id: str | None = None,
+        penalty: int = 0,
+    ) -> str:
+        """chore.overdue as task's miss scan publishes it (`held_by` None: nobody held the occurrence)."""
+        occurrence_id = occurrence_id or str(new_id())
+        payload = events_pb2.ChoreOverdue(
+            household_id=self.household_id,
+            chore_id=chore_id or str(new_id()),
+            title="Chore",
+            assignee_id=held_by.user_id if held_by is not None else "",
+            grace_minutes=60,
+            penalty_points=penalty,
+            occurrence_id=occurrence_id,
+        )
+        payload.due_at.FromDatetime(due)
+        await self.send("task", envelope("chore.overdue", payload, household_id=self.household_id))
+        return occurrence_id
 
     async def tell(self, event_type: str, message: Message, *, at: datetime | None = None) -> None:
         """A user-stream event about the household (user.deleted, household.deleted, ...)."""

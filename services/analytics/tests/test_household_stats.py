@@ -112,6 +112,8 @@ async def test_household_stats(
     await events.complete(bob, local(today - timedelta(days=1), 0, 30), points=5, minutes=15, completion_id=first_bob)
     # Someone who has left since: counts for the household, is not listed.
     await events.complete(gone, local(today - timedelta(days=20), 12), points=1, minutes=60)
+    # Carol let one occurrence pass (chore.overdue): she did nothing, but she missed something.
+    await events.overdue(carol, local(today - timedelta(days=4), 18))
 
     stats = await get_stats(analytics, home, carol)  # a child may look
     assert stats.name == f"households/{home.household_id}/stats"
@@ -127,12 +129,14 @@ async def test_household_stats(
     assert (b.completions, b.points, b.current_streak, b.best_streak) == (2, 10, 2, 2)
     assert b.on_time_rate == 1.0
     assert (c.completions, c.points, c.on_time_rate, c.current_streak, c.best_streak, c.share) == (0, 0, 0, 0, 0, 0)
+    assert (a.missed, b.missed, c.missed) == (0, 0, 1)
     # Minutes: Alice 210, Bob 30, Gone 60 of 300.
     assert a.share == pytest.approx(0.7)
     assert b.share == pytest.approx(0.1)
     assert stats.household.completions == 10
-    assert stats.household.completion_rate == pytest.approx(9 / 10)
-    assert stats.household.overdue == 0
+    # Done / (done + missed): Alice's late one is done.
+    assert stats.household.completion_rate == pytest.approx(10 / 11)
+    assert stats.household.overdue == 1
     # 1 - Gini([0, 0.1, 0.7]) * 3/2 = 1 - (1.4 / 2.4) * 1.5
     assert stats.household.fairness == pytest.approx(0.125)
 

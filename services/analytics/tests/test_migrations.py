@@ -11,16 +11,35 @@ async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitab
     await check_reversible(
         await fresh_database("analytics_migrations"),
         "analytics",
-        tables={"members", "completions", "outbox", "inbox", "erased_users", "deleted_households"},
+        tables={
+            "members",
+            "completions",
+            "outbox",
+            "inbox",
+            "erased_users",
+            "deleted_households",
+            "missed_occurrences",
+        },
         indexes={
             "completions": {
                 "ix_completions_household_id_completed_at",
                 "ix_completions_household_id_user_id_completed_at",
                 # One person's completions in every household (0005: erasure and export).
                 "ix_completions_user_id",
+                # Was a missed occurrence done late after all (0006).
+                "ix_completions_chore_id_due_at",
+            },
+            "missed_occurrences": {
+                "pk_missed_occurrences",
+                "ix_missed_occurrences_household_id_due_at",
+                "ix_missed_occurrences_user_id",
             },
             "erased_users": {"pk_erased_users"},
             "deleted_households": {"pk_deleted_households"},
         },
-        definitions={"pk_erased_users": ["(user_key)"]},
+        definitions={
+            "pk_erased_users": ["(user_key)"],
+            "pk_missed_occurrences": ["(occurrence_id)"],
+            "ix_missed_occurrences_household_id_due_at": ["(household_id, due_at)"],
+        },
     )

@@ -59,7 +59,8 @@ async def person(stack: Stack, home: Household) -> Person:
 
 
 async def active_home(stack: Stack, redis: aioredis.Redis) -> tuple[Household, Person, Events]:
-    """A household whose owner, member and a third person (returned) joined a week ago and did some chores."""
+    """A household whose owner, member and a third person (returned) joined a week ago, did some chores and missed
+    some."""
     home = await household(stack, other="member")
     someone = await person(stack, home)
     events = Events(stack, redis, home.id)
@@ -70,6 +71,10 @@ async def active_home(stack: Stack, redis: aioredis.Redis) -> tuple[Household, P
         await events.complete(someone, week_ago + timedelta(days=day), points=10, minutes=30, on_time=day != 2)
     await events.complete(home["other"], week_ago + timedelta(days=2), points=5, minutes=30)
     await events.complete(home.owner, week_ago + timedelta(days=4), points=1, minutes=60)
+    # The third person missed two occurrences (one with a penalty), the member one.
+    await events.overdue(someone, week_ago + timedelta(days=5), penalty=3)
+    await events.overdue(someone, week_ago + timedelta(days=6))
+    await events.overdue(home["other"], week_ago + timedelta(days=6))
     return home, someone, events
 
 
@@ -85,7 +90,7 @@ async def test_a_deleted_user_leaves_no_trace_and_the_household_totals_stay(
     )
     assert await redis.exists(cache_key(stack, "analytics", home, gone))
     before = await stats(analytics, home)
-    assert members(before)[gone.name].completions == 3
+    assert (members(before)[gone.name].completions, members(before)[gone.name].missed) == (3, 2)
     assert await rows_naming(stack.databases["analytics"], gone.user_id)  # the search finds them
 
     deleted = events_pb2.UserDeleted(user_id=gone.user_id, household_ids=[home.id])
@@ -95,7 +100,8 @@ async def test_a_deleted_user_leaves_no_trace_and_the_household_totals_stay(
     assert not await redis.exists(cache_key(stack, "analytics", home, gone))
     after = await stats(analytics, home)
     assert after.household.completions == before.household.completions == 5
-    assert after.household.completion_rate == pytest.approx(before.household.completion_rate)
+    assert after.household.overdue == before.household.overdue == 3
+    assert after.household.completion_rate == pytest.approx(before.household.completion_rate) == 5 / 8
     assert set(members(after)) == {home.owner.name, home["other"].name}
     # The others' stats are theirs as before: their shares are of the household's work, theirs included.
     for name in (home.owner.name, home["other"].name):
@@ -105,6 +111,10 @@ async def test_a_deleted_user_leaves_no_trace_and_the_household_totals_stay(
     await events.complete(gone, datetime.now(UTC) - timedelta(hours=1))
     assert await rows_naming(stack.databases["analytics"], gone.user_id, gone.display_name) == {}
     assert (await stats(analytics, home)).household.completions == 6
+    # And so is an occurrence of theirs whose miss is told late.
+    await events.overdue(gone, datetime.now(UTC) - timedelta(hours=2))
+    assert await rows_naming(stack.databases["analytics"], gone.user_id, gone.display_name) == {}
+    assert (await stats(analytics, home)).household.overdue == 4
 
     # Idempotent: the same deletion told again (another event id) changes nothing.
     settled = await stats(analytics, home)
@@ -129,7 +139,9 @@ async def test_a_deleted_household_leaves_only_the_mark_that_it_was_deleted(
     assert (await stats(analytics, gone)).household.completions == 0
     # Late events about it do not start it again.
     await gone_events.complete(gone.owner, datetime.now(UTC) - timedelta(hours=1))
+    await gone_events.overdue(gone.owner, datetime.now(UTC) - timedelta(hours=1))
     assert await rows_naming(stack.databases["analytics"], gone.id) == {"public.deleted_households": 1}
+    assert (await stats(analytics, gone)).household.overdue == 0
     await gone_events.tell("household.deleted", events_pb2.HouseholdDeleted(household_id=gone.id))  # again
     kept_after = await stats(analytics, kept)
     assert (kept_after.members, kept_after.household) == (kept_before.members, kept_before.household)
@@ -166,6 +178,12 @@ async def test_the_user_service_exports_what_analytics_holds_about_a_person(
     ]
     assert [c["on_time"] for c in data["completions"]] == [True, False, True]
     assert all(c["completion"].startswith(f"{home.name}/chores/") for c in data["completions"])
+    assert [
+        (m["penalty_points"], m["occurrence"].startswith(f"{home.name}/chores/")) for m in data["missed_occurrences"]
+    ] == [
+        (3, True),
+        (0, True),
+    ]
     # Someone analytics never heard of gets an empty export, not an error.
     nobody = await register(stack, "Nobody")
     empty = await privacy.ExportUserData(analytics_pb2.ExportUserDataRequest(user=nobody.name), metadata=token)
@@ -175,6 +193,7 @@ async def test_the_user_service_exports_what_analytics_holds_about_a_person(
         "memberships": [],
         "household_totals": [],
         "completions": [],
+        "missed_occurrences": [],
     }
 
 

@@ -1,4 +1,4 @@
-"""The pure stats math: window, time zones (DST), streaks, shares, Gini/fairness, and their assembly."""
+"""The pure stats math: window, time zones (DST), streaks, shares, Gini/fairness, misses and their assembly."""
 
 from __future__ import annotations
 
@@ -295,7 +295,7 @@ def test_household_stats_lists_every_member_in_order_with_zeros_for_the_idle() -
     assert bob == MemberStats("bob", 1, 5, 1.0, 0, 1, 0.25)
     assert result.household == HouseholdTotals(
         completions=4,
-        completion_rate=0.75,
+        completion_rate=1.0,  # nothing missed
         overdue=0,
         fairness=pytest.approx(1 - brute_gini([0.0, 0.75, 0.25]) * 3 / 2),
     )
@@ -307,7 +307,7 @@ def test_former_members_count_in_totals_but_are_not_listed() -> None:
     assert [m.user_id for m in result.members] == ["alice", "bob"]
     assert result.members[0].share == pytest.approx(0.25)
     assert result.household.completions == 4
-    assert result.household.completion_rate == pytest.approx(0.25)
+    assert result.household.completion_rate == 1.0
 
 
 def test_an_idle_household_is_all_zeros_and_fair() -> None:
@@ -329,3 +329,33 @@ def test_streaks_use_whole_history_independent_of_the_window() -> None:
     result = household_stats(["a"], {}, {"a": set(days_ago(1, 2))}, today=TODAY)
     assert (result.members[0].current_streak, result.members[0].best_streak) == (2, 2)
     assert result.members[0].completions == 0
+
+
+# --- misses ---
+
+
+def test_misses_count_per_member_and_in_the_household_and_lower_the_completion_rate() -> None:
+    tallies = {"alice": Tally(completions=3, on_time=1, minutes=30), "bob": Tally(completions=1, on_time=1)}
+    # Bob missed two, Carol (idle) one, a former member one, and one nobody held.
+    missed: dict[str | None, int] = {"bob": 2, "carol": 1, "gone": 1, None: 1}
+    result = household_stats(["alice", "bob", "carol"], tallies, {}, today=TODAY, missed=missed)
+
+    assert [m.missed for m in result.members] == [0, 2, 1]
+    assert result.household.overdue == 5
+    assert result.household.completions == 4
+    # Completions / (completions + misses): late completions are done, not missed.
+    assert result.household.completion_rate == pytest.approx(4 / 9)
+    # On-time rates and shares are of completions only, as before.
+    assert [m.on_time_rate for m in result.members] == [pytest.approx(1 / 3), 1.0, 0.0]
+    assert [m.share for m in result.members] == [1.0, 0.0, 0.0]
+
+
+def test_a_household_that_only_missed_has_a_completion_rate_of_zero() -> None:
+    result = household_stats(["a"], {}, {}, today=TODAY, missed={"a": 3})
+    assert result.household == HouseholdTotals(completions=0, completion_rate=0.0, overdue=3, fairness=1.0)
+    assert result.members[0] == MemberStats("a", 0, 0, 0.0, 0, 0, 0.0, missed=3)
+
+
+def test_no_misses_given_is_none_missed() -> None:
+    result = household_stats(["a"], {"a": Tally(completions=2, on_time=0)}, {}, today=TODAY)
+    assert (result.household.overdue, result.household.completion_rate, result.members[0].missed) == (0, 1.0, 0)

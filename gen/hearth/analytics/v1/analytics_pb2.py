@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from hearth.options.v1 import options_pb2 as hearth_dot_options_dot_v1_dot_options__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#hearth/analytics/v1/analytics.proto\x12\x13hearth.analytics.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fhearth/options/v1/options.proto\"\x8c\x01\n\x18GetHouseholdStatsRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x92\x01\n\x0bMemberStats\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x13\n\x0b\x63ompletions\x18\x02 \x01(\x05\x12\x0e\n\x06points\x18\x03 \x01(\x05\x12\x14\n\x0con_time_rate\x18\x04 \x01(\x01\x12\x16\n\x0e\x63urrent_streak\x18\x05 \x01(\x05\x12\x13\n\x0b\x62\x65st_streak\x18\x06 \x01(\x05\x12\r\n\x05share\x18\x07 \x01(\x01\"b\n\x0fHouseholdTotals\x12\x13\n\x0b\x63ompletions\x18\x01 \x01(\x05\x12\x17\n\x0f\x63ompletion_rate\x18\x02 \x01(\x01\x12\x0f\n\x07overdue\x18\x03 \x01(\x05\x12\x10\n\x08\x66\x61irness\x18\x04 \x01(\x01\"\xee\x01\n\x0eHouseholdStats\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\x07members\x18\x04 \x03(\x0b\x32 .hearth.analytics.v1.MemberStats\x12\x37\n\thousehold\x18\x05 \x01(\x0b\x32$.hearth.analytics.v1.HouseholdTotals\"+\n\x15\x45xportUserDataRequest\x12\x12\n\x04user\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\x1e\n\x0eUserDataExport\x12\x0c\n\x04json\x18\x01 \x01(\t2\x8f\x01\n\x10\x41nalyticsService\x12{\n\x11GetHouseholdStats\x12-.hearth.analytics.v1.GetHouseholdStatsRequest\x1a#.hearth.analytics.v1.HouseholdStats\"\x12\x9a\x82\x19\x0e\x61nalytics:read2y\n\x0ePrivacyService\x12g\n\x0e\x45xportUserData\x12*.hearth.analytics.v1.ExportUserDataRequest\x1a#.hearth.analytics.v1.UserDataExport\"\x04\x90\x82\x19\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#hearth/analytics/v1/analytics.proto\x12\x13hearth.analytics.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fhearth/options/v1/options.proto\"\x8c\x01\n\x18GetHouseholdStatsRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa2\x01\n\x0bMemberStats\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x13\n\x0b\x63ompletions\x18\x02 \x01(\x05\x12\x0e\n\x06points\x18\x03 \x01(\x05\x12\x14\n\x0con_time_rate\x18\x04 \x01(\x01\x12\x16\n\x0e\x63urrent_streak\x18\x05 \x01(\x05\x12\x13\n\x0b\x62\x65st_streak\x18\x06 \x01(\x05\x12\r\n\x05share\x18\x07 \x01(\x01\x12\x0e\n\x06missed\x18\x08 \x01(\x05\"b\n\x0fHouseholdTotals\x12\x13\n\x0b\x63ompletions\x18\x01 \x01(\x05\x12\x17\n\x0f\x63ompletion_rate\x18\x02 \x01(\x01\x12\x0f\n\x07overdue\x18\x03 \x01(\x05\x12\x10\n\x08\x66\x61irness\x18\x04 \x01(\x01\"\xee\x01\n\x0eHouseholdStats\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\x07members\x18\x04 \x03(\x0b\x32 .hearth.analytics.v1.MemberStats\x12\x37\n\thousehold\x18\x05 \x01(\x0b\x32$.hearth.analytics.v1.HouseholdTotals\"+\n\x15\x45xportUserDataRequest\x12\x12\n\x04user\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\x1e\n\x0eUserDataExport\x12\x0c\n\x04json\x18\x01 \x01(\t2\x8f\x01\n\x10\x41nalyticsService\x12{\n\x11GetHouseholdStats\x12-.hearth.analytics.v1.GetHouseholdStatsRequest\x1a#.hearth.analytics.v1.HouseholdStats\"\x12\x9a\x82\x19\x0e\x61nalytics:read2y\n\x0ePrivacyService\x12g\n\x0e\x45xportUserData\x12*.hearth.analytics.v1.ExportUserDataRequest\x1a#.hearth.analytics.v1.UserDataExport\"\x04\x90\x82\x19\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -47,17 +47,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETHOUSEHOLDSTATSREQUEST']._serialized_start=160
   _globals['_GETHOUSEHOLDSTATSREQUEST']._serialized_end=300
   _globals['_MEMBERSTATS']._serialized_start=303
-  _globals['_MEMBERSTATS']._serialized_end=449
-  _globals['_HOUSEHOLDTOTALS']._serialized_start=451
-  _globals['_HOUSEHOLDTOTALS']._serialized_end=549
-  _globals['_HOUSEHOLDSTATS']._serialized_start=552
-  _globals['_HOUSEHOLDSTATS']._serialized_end=790
-  _globals['_EXPORTUSERDATAREQUEST']._serialized_start=792
-  _globals['_EXPORTUSERDATAREQUEST']._serialized_end=835
-  _globals['_USERDATAEXPORT']._serialized_start=837
-  _globals['_USERDATAEXPORT']._serialized_end=867
-  _globals['_ANALYTICSSERVICE']._serialized_start=870
-  _globals['_ANALYTICSSERVICE']._serialized_end=1013
-  _globals['_PRIVACYSERVICE']._serialized_start=1015
-  _globals['_PRIVACYSERVICE']._serialized_end=1136
+  _globals['_MEMBERSTATS']._serialized_end=465
+  _globals['_HOUSEHOLDTOTALS']._serialized_start=467
+  _globals['_HOUSEHOLDTOTALS']._serialized_end=565
+  _globals['_HOUSEHOLDSTATS']._serialized_start=568
+  _globals['_HOUSEHOLDSTATS']._serialized_end=806
+  _globals['_EXPORTUSERDATAREQUEST']._serialized_start=808
+  _globals['_EXPORTUSERDATAREQUEST']._serialized_end=851
+  _globals['_USERDATAEXPORT']._serialized_start=853
+  _globals['_USERDATAEXPORT']._serialized_end=883
+  _globals['_ANALYTICSSERVICE']._serialized_start=886
+  _globals['_ANALYTICSSERVICE']._serialized_end=1029
+  _globals['_PRIVACYSERVICE']._serialized_start=1031
+  _globals['_PRIVACYSERVICE']._serialized_end=1152
 # @@protoc_insertion_point(module_scope)

@@ -22,7 +22,7 @@ class GetHouseholdStatsRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class MemberStats(_message.Message):
-    __slots__ = ("user", "completions", "points", "on_time_rate", "current_streak", "best_streak", "share")
+    __slots__ = ("user", "completions", "points", "on_time_rate", "current_streak", "best_streak", "share", "missed")
     USER_FIELD_NUMBER: _ClassVar[int]
     COMPLETIONS_FIELD_NUMBER: _ClassVar[int]
     POINTS_FIELD_NUMBER: _ClassVar[int]
@@ -30,6 +30,7 @@ class MemberStats(_message.Message):
     CURRENT_STREAK_FIELD_NUMBER: _ClassVar[int]
     BEST_STREAK_FIELD_NUMBER: _ClassVar[int]
     SHARE_FIELD_NUMBER: _ClassVar[int]
+    MISSED_FIELD_NUMBER: _ClassVar[int]
     user: str
     completions: int
     points: int
@@ -37,7 +38,8 @@ class MemberStats(_message.Message):
     current_streak: int
     best_streak: int
     share: float
-    def __init__(self, user: _Optional[str] = ..., completions: _Optional[int] = ..., points: _Optional[int] = ..., on_time_rate: _Optional[float] = ..., current_streak: _Optional[int] = ..., best_streak: _Optional[int] = ..., share: _Optional[float] = ...) -> None: ...
+    missed: int
+    def __init__(self, user: _Optional[str] = ..., completions: _Optional[int] = ..., points: _Optional[int] = ..., on_time_rate: _Optional[float] = ..., current_streak: _Optional[int] = ..., best_streak: _Optional[int] = ..., share: _Optional[float] = ..., missed: _Optional[int] = ...) -> None: ...
 
 class HouseholdTotals(_message.Message):
     __slots__ = ("completions", "completion_rate", "overdue", "fairness")
