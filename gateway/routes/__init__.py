@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Query, Request
 from pydantic import AfterValidator
 
 from gateway.clients import Clients
@@ -28,3 +28,6 @@ IdempotencyKey = Annotated[
     PlainText,
     AfterValidator(lambda key: unquoted(key) if key is not None else None),
 ]
+# Every list's paging parameters (API.md "Lists": default 50, at most 200; the token is opaque, keyset-based).
+PageSize = Annotated[int, Query(ge=1, le=200)]
+PageToken = Annotated[str, Query(max_length=2000), PlainText]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from hearth.user.v1 import user_pb2
 
 from gateway import converters, responses, schemas
 from gateway import openapi as doc
 from gateway.auth import CurrentCaller
-from gateway.routes import ClientsDep, IdempotencyKey
+from gateway.routes import ClientsDep, IdempotencyKey, PageSize, PageToken
 from gateway.routes.auth import SECRET_BEARING, known_revoked
 from gateway.schemas import PlainText
 from gateway.serialize import JSONResponse
@@ -58,8 +58,8 @@ async def create_api_key(
 async def list_api_keys(
     caller: CurrentCaller,
     clients: ClientsDep,
-    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
-    page_token: Annotated[str, Query(max_length=2000), PlainText] = "",
+    page_size: PageSize = 50,
+    page_token: PageToken = "",
 ) -> JSONResponse:
     response = await clients.api_keys.ListApiKeys(
         user_pb2.ListApiKeysRequest(page_size=page_size, page_token=page_token)

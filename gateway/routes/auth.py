@@ -6,13 +6,13 @@ import json
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from hearth.user.v1 import user_pb2
 
 from gateway import converters, responses, schemas
 from gateway import openapi as doc
 from gateway.auth import CurrentCaller
-from gateway.routes import ClientsDep, IdempotencyKey
+from gateway.routes import ClientsDep, IdempotencyKey, PageSize, PageToken
 from gateway.schemas import PlainText
 from gateway.serialize import JSONResponse
 from kit.revocations import Revocation
@@ -107,8 +107,6 @@ def known_revoked(request: Request, *session_ids: str) -> None:
 # How long the gateway's own note of a revocation lasts: beyond any access token's life (the shared set has it too).
 KNOWN_REVOKED_SECONDS = 24 * 3600
 SessionId = Annotated[str, Path(max_length=64), PlainText]
-PageSize = Annotated[int, Query(ge=1, le=200)]
-PageToken = Annotated[str, Query(max_length=2000), PlainText]
 
 
 @router.get(

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Response
 from google.protobuf.field_mask_pb2 import FieldMask
 from hearth.task.v1 import task_pb2
 
 from gateway import converters, responses, schemas
 from gateway import openapi as doc
 from gateway.auth import CurrentCaller
-from gateway.routes import ClientsDep
+from gateway.routes import ClientsDep, PageSize, PageToken
 from gateway.schemas import PlainText
 from gateway.serialize import JSONResponse
 
@@ -34,8 +34,8 @@ async def list_categories(
     hid: HouseholdId,
     caller: CurrentCaller,
     clients: ClientsDep,
-    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
-    page_token: Annotated[str, Query(max_length=2000), PlainText] = "",
+    page_size: PageSize = 50,
+    page_token: PageToken = "",
 ) -> JSONResponse:
     reply = await clients.categories.ListCategories(
         task_pb2.ListCategoriesRequest(parent=f"households/{hid}", page_size=page_size, page_token=page_token)

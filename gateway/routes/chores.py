@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -15,7 +15,7 @@ from gateway.auth import CurrentCaller
 from gateway.etags import IfMatch, IfNoneMatch, etag_header, if_match_etag, none_match, not_modified, tagged
 from gateway.problems import item_problem
 from gateway.rendered import RenderedBodies
-from gateway.routes import ClientsDep, IdempotencyKey
+from gateway.routes import ClientsDep, IdempotencyKey, PageSize, PageToken
 from gateway.schemas import PlainText, Timestamp
 from gateway.serialize import JSONResponse
 
@@ -105,8 +105,8 @@ async def agenda(
     caller: CurrentCaller,
     clients: ClientsDep,
     until: Annotated[Timestamp | None, Query(description="Only chores due before this instant")] = None,
-    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
-    page_token: Annotated[str, Query(max_length=2000), PlainText] = "",
+    page_size: PageSize = 50,
+    page_token: PageToken = "",
 ) -> JSONResponse:
     message = task_pb2.ListAgendaRequest(page_size=page_size, page_token=page_token)
     if until is not None:
@@ -128,8 +128,8 @@ async def list_chores(
     hid: HouseholdId,
     caller: CurrentCaller,
     clients: ClientsDep,
-    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
-    page_token: Annotated[str, Query(max_length=2000), PlainText] = "",
+    page_size: PageSize = 50,
+    page_token: PageToken = "",
     assignee_id: Annotated[str | None, Query(max_length=64), PlainText] = None,
     category: Annotated[str | None, Query(max_length=50), PlainText] = None,
     label: Annotated[str | None, Query(max_length=50), PlainText] = None,
@@ -291,8 +291,8 @@ async def list_completions(
     cid: ChoreId,
     caller: CurrentCaller,
     clients: ClientsDep,
-    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
-    page_token: Annotated[str, Query(max_length=2000), PlainText] = "",
+    page_size: PageSize = 50,
+    page_token: PageToken = "",
     status: ReviewStatus = None,
 ) -> JSONResponse:
     return await _completions(clients, f"households/{hid}/chores/{cid}", page_size, page_token, status)
@@ -310,8 +310,8 @@ async def list_household_completions(
     hid: HouseholdId,
     caller: CurrentCaller,
     clients: ClientsDep,
-    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
-    page_token: Annotated[str, Query(max_length=2000), PlainText] = "",
+    page_size: PageSize = 50,
+    page_token: PageToken = "",
     status: ReviewStatus = None,
 ) -> JSONResponse:
     return await _completions(clients, f"households/{hid}/chores/-", page_size, page_token, status)
@@ -339,18 +339,33 @@ async def _completions(
 CompletionId = Annotated[str, Path(max_length=64), PlainText]
 
 
-@router.post(
-    "/households/{hid}/chores/{cid}/completions/{completion_id}/approve",
-    summary="Approve a child's pending completion (adults): it counts from now on and earns its points",
-    responses=doc.documented(
-        {200: doc.body(responses.Completion, responses.COMPLETION, "The completion, approved")},
+def _review_responses(outcome: str) -> dict[int | str, dict[str, Any]]:
+    return doc.documented(
+        {200: doc.body(responses.Completion, responses.COMPLETION, f"The completion, {outcome}")},
         401,
         403,
         404,
         409,
         413,
         422,
-    ),
+    )
+
+
+async def _reviewed(clients: ClientsDep, name: str, body: schemas.ReviewBody | None, *, approve: bool) -> JSONResponse:
+    """An adult's verdict on a pending completion (ApproveCompletion / RejectCompletion), as the completion now."""
+    note = (body and body.note) or ""
+    completion = await (
+        clients.chores.ApproveCompletion(task_pb2.ApproveCompletionRequest(name=name, note=note))
+        if approve
+        else clients.chores.RejectCompletion(task_pb2.RejectCompletionRequest(name=name, note=note))
+    )
+    return JSONResponse(converters.completion(completion))
+
+
+@router.post(
+    "/households/{hid}/chores/{cid}/completions/{completion_id}/approve",
+    summary="Approve a child's pending completion (adults): it counts from now on and earns its points",
+    responses=_review_responses("approved"),
 )
 async def approve_completion(
     hid: HouseholdId,
@@ -360,27 +375,14 @@ async def approve_completion(
     clients: ClientsDep,
     body: schemas.ReviewBody | None = None,
 ) -> JSONResponse:
-    completion = await clients.chores.ApproveCompletion(
-        task_pb2.ApproveCompletionRequest(
-            name=f"households/{hid}/chores/{cid}/completions/{completion_id}", note=(body and body.note) or ""
-        )
-    )
-    return JSONResponse(converters.completion(completion))
+    return await _reviewed(clients, f"households/{hid}/chores/{cid}/completions/{completion_id}", body, approve=True)
 
 
 @router.post(
     "/households/{hid}/chores/{cid}/completions/{completion_id}/reject",
     summary="Reject a child's pending completion (adults): it never counts, and the occurrence opens again unless "
     "the chore has moved on since (then it counts as missed)",
-    responses=doc.documented(
-        {200: doc.body(responses.Completion, responses.COMPLETION, "The completion, rejected")},
-        401,
-        403,
-        404,
-        409,
-        413,
-        422,
-    ),
+    responses=_review_responses("rejected"),
 )
 async def reject_completion(
     hid: HouseholdId,
@@ -390,12 +392,7 @@ async def reject_completion(
     clients: ClientsDep,
     body: schemas.ReviewBody | None = None,
 ) -> JSONResponse:
-    completion = await clients.chores.RejectCompletion(
-        task_pb2.RejectCompletionRequest(
-            name=f"households/{hid}/chores/{cid}/completions/{completion_id}", note=(body and body.note) or ""
-        )
-    )
-    return JSONResponse(converters.completion(completion))
+    return await _reviewed(clients, f"households/{hid}/chores/{cid}/completions/{completion_id}", body, approve=False)
 
 
 @router.post(
@@ -499,8 +496,8 @@ async def list_occurrences(
     cid: ChoreId,
     caller: CurrentCaller,
     clients: ClientsDep,
-    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
-    page_token: Annotated[str, Query(max_length=2000), PlainText] = "",
+    page_size: PageSize = 50,
+    page_token: PageToken = "",
 ) -> JSONResponse:
     response = await clients.chores.ListOccurrences(
         task_pb2.ListOccurrencesRequest(

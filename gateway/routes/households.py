@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Response
 from google.protobuf.field_mask_pb2 import FieldMask
 from hearth.user.v1 import user_pb2
 
@@ -12,7 +12,7 @@ from gateway import converters, responses, schemas
 from gateway import openapi as doc
 from gateway.auth import CurrentCaller
 from gateway.etags import IfMatch, IfNoneMatch, if_match_etag, none_match, not_modified, tagged
-from gateway.routes import ClientsDep, IdempotencyKey
+from gateway.routes import ClientsDep, IdempotencyKey, PageSize, PageToken
 from gateway.schemas import PlainText
 from gateway.serialize import JSONResponse
 
@@ -20,8 +20,6 @@ router = APIRouter(tags=["households"])
 
 HouseholdId = Annotated[str, Path(max_length=64), PlainText]
 UserId = Annotated[str, Path(max_length=64), PlainText]
-PageSize = Annotated[int, Query(ge=1, le=200)]
-PageToken = Annotated[str, Query(max_length=2000), PlainText]
 
 HOUSEHOLD = doc.body(responses.Household, responses.HOUSEHOLD, "The household, with the caller's role", etag=True)
 MEMBER = doc.body(responses.Member, responses.MEMBER, "The membership")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Response
 from hearth.notify.v1 import notify_pb2
 
 from gateway import converters, responses
 from gateway import openapi as doc
 from gateway.auth import CurrentCaller
-from gateway.routes import ClientsDep
+from gateway.routes import ClientsDep, PageSize, PageToken
 from gateway.schemas import PlainText
 from gateway.serialize import JSONResponse
 
@@ -30,8 +30,8 @@ async def list_notifications(
     caller: CurrentCaller,
     clients: ClientsDep,
     unread: bool = False,
-    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
-    page_token: Annotated[str, Query(max_length=2000), PlainText] = "",
+    page_size: PageSize = 50,
+    page_token: PageToken = "",
 ) -> JSONResponse:
     response = await clients.notifications.ListNotifications(
         notify_pb2.ListNotificationsRequest(

@@ -11,7 +11,7 @@ from hearth.task.v1 import task_pb2
 from gateway import converters, responses, schemas
 from gateway import openapi as doc
 from gateway.auth import CurrentCaller
-from gateway.routes import ClientsDep, IdempotencyKey
+from gateway.routes import ClientsDep, IdempotencyKey, PageSize, PageToken
 from gateway.schemas import PlainText
 from gateway.serialize import JSONResponse
 
@@ -33,8 +33,8 @@ async def get_points(
     caller: CurrentCaller,
     clients: ClientsDep,
     user_id: Annotated[str | None, Query(max_length=64), PlainText] = None,
-    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
-    page_token: Annotated[str, Query(max_length=2000), PlainText] = "",
+    page_size: PageSize = 50,
+    page_token: PageToken = "",
 ) -> JSONResponse:
     reply = await clients.points.ListPointEntries(
         task_pb2.ListPointEntriesRequest(
@@ -83,8 +83,8 @@ async def list_rewards(
     hid: HouseholdId,
     caller: CurrentCaller,
     clients: ClientsDep,
-    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
-    page_token: Annotated[str, Query(max_length=2000), PlainText] = "",
+    page_size: PageSize = 50,
+    page_token: PageToken = "",
 ) -> JSONResponse:
     reply = await clients.points.ListRewards(
         task_pb2.ListRewardsRequest(parent=f"households/{hid}", page_size=page_size, page_token=page_token)

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import grpc
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import StreamingResponse
 from google.protobuf.field_mask_pb2 import FieldMask
 from hearth.user.v1 import user_pb2
@@ -15,7 +15,7 @@ from gateway import converters, responses, schemas
 from gateway import openapi as doc
 from gateway.auth import CurrentCaller
 from gateway.etags import IfMatch, IfNoneMatch, if_match_etag, none_match, not_modified, tagged
-from gateway.routes import ClientsDep, IdempotencyKey
+from gateway.routes import ClientsDep, IdempotencyKey, PageSize, PageToken
 from gateway.routes.auth import known_revoked
 from gateway.schemas import PlainText
 from gateway.serialize import JSONResponse
@@ -79,8 +79,8 @@ async def update_me(
 async def my_audit(
     caller: CurrentCaller,
     clients: ClientsDep,
-    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
-    page_token: Annotated[str, Query(max_length=2000), PlainText] = "",
+    page_size: PageSize = 50,
+    page_token: PageToken = "",
 ) -> JSONResponse:
     response = await clients.audit.ListAuditEvents(
         user_pb2.ListAuditEventsRequest(parent="users/me", page_size=page_size, page_token=page_token)

@@ -169,26 +169,6 @@ class _ZoneCache:
         return self.known[chore.household_id]
 
 
-async def _schedule_state(
-    session: AsyncSession, chore: Chore, due: datetime, assignment: assigning.Assignment
-) -> scheduling.ScheduleState:
-    recurrence = scheduling.Recurrence.from_json(chore.recurrence)
-    history = (
-        await CompletionRepository(session).recent_times(chore.household_id, chore.id, scheduling.ADAPTIVE_HISTORY)
-        if recurrence.kind == "adaptive"
-        else ()
-    )
-    return scheduling.ScheduleState(
-        recurrence=recurrence,
-        assignment=assignment,
-        due=due,
-        anchor=chore.anchor_time,
-        assignee_id=chore.assignee_id,
-        last_completion_time=chore.last_completion_time,
-        history=history,
-    )
-
-
 @dataclass
 class Scans:
     """The scans, on the service's database; `now` is every method's argument (the jobs pass their scheduled time)."""
@@ -319,7 +299,7 @@ class Scans:
                     assignment, current=held_by, at=now, tally=tally, rng=self.rng
                 )
         else:
-            state = await _schedule_state(session, chore, due, assignment)
+            state = await CompletionRepository(session).schedule_state(chore, due, assignment)
             change = scheduling.complete(state, completed_at=now, tz=await zones.of(chore), tally=tally, rng=self.rng)
             chore.next_due_time = change.next_due
             chore.open_time = scheduling.opens_at(due=due, next_due=change.next_due, ended_at=now)

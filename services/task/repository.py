@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit import outbox
 from kit.repository import Cursor, keyset
+from services.task import scheduling
 from services.task.assignment import COUNTING, WINDOW, Assignment, AwayPeriod, Tally
 from services.task.models import (
     ACTIVE,
@@ -286,6 +287,25 @@ class CompletionRepository:
     async def delete(self, completion: Completion) -> None:
         """Delete an undone completion (its occurrence row goes with it: ON DELETE CASCADE)."""
         await self._session.execute(sa.delete(Completion).where(Completion.id == completion.id))
+
+    async def schedule_state(self, chore: Chore, due: datetime, assignment: Assignment) -> scheduling.ScheduleState:
+        """The locked chore's schedule with its open occurrence due at `due` (what scheduling.complete takes)."""
+        recurrence = scheduling.Recurrence.from_json(chore.recurrence)
+        # Only an adaptive chore learns from its history: the newest few completions, one bounded query.
+        history = (
+            await self.recent_times(chore.household_id, chore.id, scheduling.ADAPTIVE_HISTORY)
+            if recurrence.kind == "adaptive"
+            else ()
+        )
+        return scheduling.ScheduleState(
+            recurrence=recurrence,
+            assignment=assignment,
+            due=due,
+            anchor=chore.anchor_time,
+            assignee_id=chore.assignee_id,
+            last_completion_time=chore.last_completion_time,
+            history=history,
+        )
 
     async def recent_times(self, household_id: uuid.UUID, chore_id: uuid.UUID, limit: int) -> tuple[datetime, ...]:
         """The complete times of the chore's newest `limit` completions (what an adaptive schedule learns from)."""

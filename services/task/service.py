@@ -214,28 +214,6 @@ def _counting(
     )
 
 
-async def _schedule_state(
-    completions: CompletionRepository, chore: Chore, due: datetime, assignment: assigning.Assignment
-) -> scheduling.ScheduleState:
-    """The locked chore's schedule with its open occurrence due at `due`."""
-    recurrence = scheduling.Recurrence.from_json(chore.recurrence)
-    # Only an adaptive chore learns from its history: the newest few completions, one bounded query.
-    history = (
-        await completions.recent_times(chore.household_id, chore.id, scheduling.ADAPTIVE_HISTORY)
-        if recurrence.kind == "adaptive"
-        else ()
-    )
-    return scheduling.ScheduleState(
-        recurrence=recurrence,
-        assignment=assignment,
-        due=due,
-        anchor=chore.anchor_time,
-        assignee_id=chore.assignee_id,
-        last_completion_time=chore.last_completion_time,
-        history=history,
-    )
-
-
 def _ended(
     chore: Chore,
     *,
@@ -704,7 +682,7 @@ class ChoreService:
                 assignee_id=chore.assignee_id,
                 points=chore.points,
             )
-            state = await _schedule_state(completions, chore, due, assignment)
+            state = await completions.schedule_state(chore, due, assignment)
             change = scheduling.complete(
                 state, completed_at=valid.completed_at, tz=zone(membership.time_zone), tally=tally, rng=self._rng
             )
@@ -856,7 +834,7 @@ class ChoreService:
             assignment = assigning.Assignment.from_json(chore.assignment)
             # The skipped occurrence counts as held by its assignee (the rotation moves on), not as done by anyone.
             tally = await Tallies(session).tally(household_id, chore.id, assignment, now=now)
-            state = await _schedule_state(CompletionRepository(session), chore, due, assignment)
+            state = await CompletionRepository(session).schedule_state(chore, due, assignment)
             change = scheduling.complete(
                 state, completed_at=now, tz=zone(membership.time_zone), tally=tally, rng=self._rng
             )
@@ -909,8 +887,8 @@ class ChoreService:
             if chore.state == DONE or chore.next_due_time is None:
                 raise Gone("this one-off chore is already done")
             due = chore.next_due_time
-            state = await _schedule_state(
-                CompletionRepository(session), chore, due, assigning.Assignment.from_json(chore.assignment)
+            state = await CompletionRepository(session).schedule_state(
+                chore, due, assigning.Assignment.from_json(chore.assignment)
             )
             following = scheduling.following_due(state, tz=zone(membership.time_zone))
             limit = following if following is not None else now + scheduling.SNOOZE_LIMIT
