@@ -132,6 +132,25 @@ async def test_a_rejected_completion_never_counts_and_the_chore_is_open_again(
     assert [c["id"] for c in history["items"]] == [pending["id"]]
 
 
+async def test_a_rejection_after_the_chore_moved_on_counts_as_a_miss_in_the_stats(
+    stack: Stack, http: httpx.AsyncClient, redis: aioredis.Redis
+) -> None:
+    hid, owner, kid = await family(http)
+    chore = await kids_chore(http, hid, owner, kid, "Water the plants")
+    base = f"{API}/households/{hid}/chores/{chore['id']}"
+    pending = expect(await http.post(f"{base}/complete", json={}, headers=kid.headers), 201)
+    expect(await http.patch(base, json={"points": 20}, headers=owner.headers), 200)  # the chore moves on
+    rejected = expect(await http.post(f"{base}/completions/{pending['id']}/reject", headers=owner.headers), 200)
+    assert rejected["status"] == "rejected"
+    [row] = expect(await http.get(f"{base}/occurrences", headers=owner.headers), 200)["items"]
+    assert row["outcome"] == "missed"
+    await settled(stack, redis)
+    counted = await stats(http, hid, owner)
+    assert (counted["household"]["completions"], counted["household"]["overdue"]) == (0, 1)
+    [kids_stats] = [m for m in counted["members"] if m["user_id"] == kid.user_id]
+    assert (kids_stats["completions"], kids_stats["missed"]) == (0, 1)
+
+
 async def test_review_refusals_are_problems(stack: Stack, http: httpx.AsyncClient) -> None:
     hid, owner, kid = await family(http)
     outsider = await sign_up(http, "Outsider")

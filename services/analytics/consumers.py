@@ -69,6 +69,26 @@ async def on_chore_overdue(session: AsyncSession, event: Event[events_pb2.ChoreO
     )
 
 
+async def on_completion_rejected(session: AsyncSession, event: Event[events_pb2.CompletionRejected]) -> None:
+    """A rejected completion whose chore had moved on: its occurrence now counts as missed (task marks it so; the miss
+    scan, which publishes chore.overdue, never saw it as open). A reopened one is open again: nothing to count yet.
+    The completion itself never reached analytics (chore.completed waits for an approval)."""
+    rejected = event.payload
+    if rejected.reopened or not rejected.missed_occurrence_id:
+        return
+    await MissRepository(session).record(
+        {
+            "occurrence_id": required_id(rejected.missed_occurrence_id),
+            "household_id": required_id(rejected.household_id, event.household_id),
+            "chore_id": required_id(rejected.chore_id),
+            "user_id": uuid.UUID(rejected.missed_assignee_id) if rejected.missed_assignee_id else None,
+            "due_at": _time(rejected.missed_due_at, rejected.HasField("missed_due_at"), event.occurred_at),
+            "penalty_points": 0,
+            "event_id": event.event_id,
+        }
+    )
+
+
 def erasure_handlers(membership: MembershipClient | None = None, *, clock: Callable[[], datetime] = utcnow) -> Handlers:
     """user.deleted and household.deleted; with `membership`, a deleted user's cached answers (they carry their
     display name) are dropped in every household they were in."""
@@ -97,6 +117,7 @@ def handlers(membership: MembershipClient | None = None) -> Handlers:
             events_pb2.ChoreCompleted: on_chore_completed,
             events_pb2.CompletionUndone: on_completion_undone,
             events_pb2.ChoreOverdue: on_chore_overdue,
+            events_pb2.CompletionRejected: on_completion_rejected,
         },
         erasure_handlers(membership),
     )

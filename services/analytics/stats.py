@@ -15,7 +15,8 @@ Definitions (what `GetHouseholdStats` answers):
 - **household completions**: every completion in the window, including those of people who have left
   since (so members' shares may sum to less than 1).
 - **missed** of a member: the occurrences they held that were missed (chore.overdue: still open at due time +
-  grace) and are due in the window. An occurrence of a one-off chore stays overdue with its due time; once it
+  grace; or completion.rejected of a chore that had moved on, whose occurrence then counts as missed) and are due
+  in the window. An occurrence of a one-off chore stays overdue with its due time; once it
   is completed late after all it is a (late) completion, no longer a miss.
 - **overdue**: the household's missed occurrences due in the window, including those nobody held and those of
   people who have left since.

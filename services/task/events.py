@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 from hearth.events.v1 import events_pb2
 
-from services.task.models import APPROVED, Chore, Completion
+from services.task.models import APPROVED, Chore, Completion, Occurrence
 
 # chore.assigned's reasons.
 ASSIGNED_MISSED, ASSIGNED_ROTATION, ASSIGNED_CLAIM = "missed", "rotation", "claim"
@@ -145,9 +145,10 @@ def completion_approved(chore: Chore, completion: Completion, reviewer: uuid.UUI
 
 
 def completion_rejected(
-    chore: Chore, completion: Completion, reviewer: uuid.UUID, *, reopened: bool
+    chore: Chore, completion: Completion, reviewer: uuid.UUID, *, reopened: bool, missed: Occurrence | None = None
 ) -> events_pb2.CompletionRejected:
-    """`chore` after the rejection (reopened: its schedule as before the completion)."""
+    """`chore` after the rejection (reopened: its schedule as before the completion; else `missed`, the occurrence
+    that now counts as missed, when it was not marked missed already)."""
     payload = events_pb2.CompletionRejected(
         household_id=str(chore.household_id),
         chore_id=str(chore.id),
@@ -160,6 +161,10 @@ def completion_rejected(
         assignee_id=_id(chore.assignee_id),
     )
     _set(payload.next_due_at, chore.next_due_time)
+    if missed is not None:
+        payload.missed_occurrence_id = str(missed.id)
+        payload.missed_assignee_id = _id(missed.assignee_id)
+        _set(payload.missed_due_at, missed.due_time)
     return payload
 
 

@@ -1011,6 +1011,7 @@ class ChoreService:
             occurrences = OccurrenceRepository(session)
             occurrence = await occurrences.of_completion(completion.id)
             reopened = occurrence is not None and occurrence.after_version == chore.version
+            missed: Occurrence | None = None
             if occurrence is not None and reopened:
                 _restore(chore, occurrence, now=now)
                 await repository.write_schedule(chore)
@@ -1022,9 +1023,10 @@ class ChoreService:
                 else:
                     occurrence.outcome = OUTCOME_MISSED
                     occurrence.completed_by = None
+                    missed = occurrence  # analytics counts it as a miss (the miss scan never saw it)
             await add_event(
                 session,
-                events.completion_rejected(chore, completion, reviewer, reopened=reopened),
+                events.completion_rejected(chore, completion, reviewer, reopened=reopened, missed=missed),
                 household_id=household_id,
             )
         return completion

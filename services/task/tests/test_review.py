@@ -174,6 +174,7 @@ async def test_rejecting_reopens_the_occurrence_when_nothing_changed_the_chore(
     [event] = await household_events(stack, "task", "completion.rejected", home.id)
     body = payload(event, events_pb2.CompletionRejected)
     assert (body.reopened, body.note, body.rejected_by) == (True, "Still a mess", home.owner.user_id)
+    assert (body.missed_occurrence_id, body.HasField("missed_due_at")) == ("", False)  # open again: not missed
     assert (at(body.next_due_at), body.assignee_id) == (due, holder.removeprefix("users/"))
     assert await household_events(stack, "task", "chore.completed", home.id) == []
     # It never counts, and the rejected completion stays in the history as rejected; rejecting again is a no-op.
@@ -211,7 +212,11 @@ async def test_rejecting_after_the_chore_moved_on_leaves_the_occurrence_ended_as
     assert rows[pending.name].completed_by == ""
     assert rows[later.name].outcome == task_pb2.Occurrence.DONE
     [event] = await household_events(stack, "task", "completion.rejected", home.id)
-    assert payload(event, events_pb2.CompletionRejected).reopened is False
+    body = payload(event, events_pb2.CompletionRejected)
+    assert body.reopened is False
+    # What now counts as missed, for analytics (the miss scan never saw this occurrence open).
+    assert (at(body.missed_due_at), body.missed_assignee_id) == (due, home["kid"].user_id)
+    assert body.missed_occurrence_id == rows[pending.name].name.rsplit("/", 1)[-1]
 
 
 async def test_an_adults_completion_needs_no_approval(

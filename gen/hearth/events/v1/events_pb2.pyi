@@ -300,7 +300,7 @@ class CompletionApproved(_message.Message):
     def __init__(self, household_id: _Optional[str] = ..., chore_id: _Optional[str] = ..., completion_id: _Optional[str] = ..., title: _Optional[str] = ..., completed_by: _Optional[str] = ..., approved_by: _Optional[str] = ..., points: _Optional[int] = ...) -> None: ...
 
 class CompletionRejected(_message.Message):
-    __slots__ = ("household_id", "chore_id", "completion_id", "title", "completed_by", "rejected_by", "note", "reopened", "next_due_at", "assignee_id")
+    __slots__ = ("household_id", "chore_id", "completion_id", "title", "completed_by", "rejected_by", "note", "reopened", "next_due_at", "assignee_id", "missed_occurrence_id", "missed_due_at", "missed_assignee_id")
     HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]
     CHORE_ID_FIELD_NUMBER: _ClassVar[int]
     COMPLETION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -311,6 +311,9 @@ class CompletionRejected(_message.Message):
     REOPENED_FIELD_NUMBER: _ClassVar[int]
     NEXT_DUE_AT_FIELD_NUMBER: _ClassVar[int]
     ASSIGNEE_ID_FIELD_NUMBER: _ClassVar[int]
+    MISSED_OCCURRENCE_ID_FIELD_NUMBER: _ClassVar[int]
+    MISSED_DUE_AT_FIELD_NUMBER: _ClassVar[int]
+    MISSED_ASSIGNEE_ID_FIELD_NUMBER: _ClassVar[int]
     household_id: str
     chore_id: str
     completion_id: str
@@ -321,7 +324,10 @@ class CompletionRejected(_message.Message):
     reopened: bool
     next_due_at: _timestamp_pb2.Timestamp
     assignee_id: str
-    def __init__(self, household_id: _Optional[str] = ..., chore_id: _Optional[str] = ..., completion_id: _Optional[str] = ..., title: _Optional[str] = ..., completed_by: _Optional[str] = ..., rejected_by: _Optional[str] = ..., note: _Optional[str] = ..., reopened: _Optional[bool] = ..., next_due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., assignee_id: _Optional[str] = ...) -> None: ...
+    missed_occurrence_id: str
+    missed_due_at: _timestamp_pb2.Timestamp
+    missed_assignee_id: str
+    def __init__(self, household_id: _Optional[str] = ..., chore_id: _Optional[str] = ..., completion_id: _Optional[str] = ..., title: _Optional[str] = ..., completed_by: _Optional[str] = ..., rejected_by: _Optional[str] = ..., note: _Optional[str] = ..., reopened: _Optional[bool] = ..., next_due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., assignee_id: _Optional[str] = ..., missed_occurrence_id: _Optional[str] = ..., missed_due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., missed_assignee_id: _Optional[str] = ...) -> None: ...
 
 class ChoreUpdated(_message.Message):
     __slots__ = ("household_id", "chore_id", "title", "changed", "assignee_id", "next_due_at")
