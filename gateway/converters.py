@@ -246,7 +246,7 @@ def recurrence_in(body: schemas.RecurrenceBody) -> task_pb2.Recurrence:
     elif body.kind == "rrule":
         message.rrule.CopyFrom(R.RRule(rrule=body.rrule or ""))
     else:
-        message.adaptive.CopyFrom(R.Adaptive())
+        message.adaptive.CopyFrom(R.Adaptive(every=body.every or 0, unit=_UNITS.get(body.unit or "", 0)))  # type: ignore[arg-type]
     return message
 
 
@@ -268,6 +268,8 @@ def recurrence_out(message: task_pb2.Recurrence) -> JSON:
         out |= {"every": message.yearly.every, "month": message.yearly.month, "day": message.yearly.day}
     elif kind == "rrule":
         out |= {"rrule": message.rrule.rrule}
+    elif kind == "adaptive" and message.adaptive.unit:
+        out |= {"every": message.adaptive.every, "unit": _UNIT_NAMES.get(message.adaptive.unit)}
     out["rolling"] = message.rolling
     if message.months:
         out["months"] = list(message.months)

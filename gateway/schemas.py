@@ -198,7 +198,7 @@ RECURRENCE_FIELDS: dict[str, frozenset[str]] = {
     "monthly": frozenset({"every", "day_of_month", "weekday", "week"}),
     "yearly": frozenset({"every", "month", "day"}),
     "rrule": frozenset({"rrule"}),
-    "adaptive": frozenset(),
+    "adaptive": frozenset({"every", "unit"}),
 }
 
 

@@ -33,6 +33,7 @@ KINDS: list[dict[str, Any]] = [
     {"kind": "yearly", "month": 2, "day": 29},
     {"kind": "rrule", "rrule": "FREQ=WEEKLY;BYDAY=SU;BYHOUR=10;BYMINUTE=0"},
     {"kind": "adaptive"},
+    {"kind": "adaptive", "every": 3, "unit": "days"},
 ]
 
 
@@ -100,7 +101,8 @@ async def test_a_completion_moves_a_weekly_chore_to_its_next_day(http: httpx.Asy
         ({"kind": "rrule", "rrule": "FREQ=DAILY;" + "BYMONTHDAY=1,2,3,4,5;" * 40}, "recurrence.rrule"),
         # A field the kind has no use for is refused, not dropped.
         ({"kind": "weekly", "days": ["mon"], "day_of_month": 3}, "recurrence.day_of_month"),
-        ({"kind": "adaptive", "every": 3, "unit": "days"}, "recurrence.every"),
+        ({"kind": "adaptive", "every": 3}, "recurrence.unit"),  # a first guess is both or neither
+        ({"kind": "adaptive", "days": ["mon"]}, "recurrence.days"),
         ({"kind": "once", "rrule": "FREQ=DAILY"}, "recurrence.rrule"),
         ({"kind": "interval", "every": 2, "unit": "days", "days": ["mon"]}, "recurrence.days"),
     ],

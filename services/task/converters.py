@@ -173,6 +173,9 @@ def recurrence_input(message: task_pb2.Recurrence) -> RecurrenceInput:
     if kind == "interval":
         unit = _enum_name(Recurrence.Interval.Unit, message.interval.unit)
         return replace(common, every=message.interval.every, unit=unit)
+    if kind == "adaptive":
+        unit = _enum_name(Recurrence.Interval.Unit, message.adaptive.unit)
+        return replace(common, every=message.adaptive.every, unit=unit)
     if kind == "weekly":
         weekly = message.weekly
         return replace(common, every=weekly.every, days=tuple(weekly.days), time=weekly.time)
@@ -279,6 +282,8 @@ def recurrence_to_proto(recurrence: scheduling.Recurrence) -> task_pb2.Recurrenc
         message.yearly.CopyFrom(Recurrence.Yearly(every=every, month=recurrence.month, day=recurrence.day))
     elif recurrence.kind == "rrule":
         message.rrule.CopyFrom(Recurrence.RRule(rrule=recurrence.rrule))
+    elif recurrence.unit is not None:  # adaptive, with a first guess
+        message.adaptive.CopyFrom(Recurrence.Adaptive(every=every, unit=recurrence.unit.upper()))
     else:
         message.adaptive.SetInParent()
     return message

@@ -162,6 +162,14 @@ _MAX_STEP: Mapping[Unit, timedelta] = {
     "months": timedelta(days=31),
     "years": timedelta(days=366),
 }
+# A unit's nominal length, for an adaptive chore's first guess (an estimate, not a calendar step).
+_NOMINAL_STEP: Mapping[Unit, timedelta] = {
+    "hours": timedelta(hours=1),
+    "days": timedelta(days=1),
+    "weeks": timedelta(weeks=1),
+    "months": timedelta(days=30),
+    "years": timedelta(days=365),
+}
 # Offsets of one zone differ by at most ~26 h between any two instants (UTC-12 … UTC+14): the slack
 # that makes "k steps of nominal length" a safe lower bound for where to start searching.
 _OFFSET_SLACK = timedelta(days=2)
@@ -197,10 +205,20 @@ class Recurrence:
             raise ValueError(f"unknown recurrence kind {self.kind!r}")
         if self.kind == "interval" and (self.unit not in UNITS or self.every < 1):
             raise ValueError("an interval needs every >= 1 and a unit")
+        if self.kind == "adaptive" and self.unit is not None and (self.unit not in UNITS or self.every < 1):
+            raise ValueError("an adaptive chore's first guess needs every >= 1 and a unit")
         if any(not 1 <= month <= 12 for month in self.months):
             raise ValueError("months are 1..12")
         if self.kind in CALENDAR_KINDS:
             _rule(self, datetime(2000, 1, 1))  # raises ValueError when the fields make no rule
+
+    @property
+    def adaptive_guess(self) -> timedelta:
+        """An adaptive chore's interval until two completions give one: `every` `unit`s (nominal lengths: a month is
+        30 days, a year 365), within ADAPTIVE_MIN..ADAPTIVE_MAX; ADAPTIVE_DEFAULT without a unit."""
+        if self.unit is None:
+            return ADAPTIVE_DEFAULT
+        return min(max(self.every * _NOMINAL_STEP[self.unit], ADAPTIVE_MIN), ADAPTIVE_MAX)
 
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -622,7 +640,7 @@ def next_due(
     if recurrence.kind == "once":
         return None
     if recurrence.kind == "adaptive":
-        step = adaptive_interval([*history, completed_at])
+        step = adaptive_interval([*history, completed_at], default=recurrence.adaptive_guess)
         return _in_season_from(completed_at + step, recurrence.months, tz)
     if recurrence.kind in CALENDAR_KINDS:
         origin = _wall(_utc(anchor, "anchor") if anchor is not None else previous_due, tz)

@@ -88,7 +88,7 @@ RECURRENCE_MEMBERS: dict[str, tuple[str, ...]] = {
     "monthly": ("every", "day_of_month", "weekday", "week"),
     "yearly": ("every", "month", "day"),
     "rrule": ("rrule",),
-    "adaptive": (),
+    "adaptive": ("every", "unit"),
 }
 RECURRENCE_COMMON = ("rolling", "months")
 ASSIGNMENT_MEMBERS = ("strategy", "assignees", "rotate", "on_miss", "grace_minutes", "miss_penalty_points")
@@ -298,13 +298,20 @@ def recurrence(data: RecurrenceInput | None, errors: Violations) -> scheduling.R
         {"weekly": _weekly, "monthly": _monthly, "yearly": _yearly}[data.kind](data, errors)
     elif data.kind == "rrule":
         _rrule(data, errors)
+    elif data.kind == "adaptive" and (data.unit or data.every):
+        # The first guess of the interval: both or neither.
+        if not 1 <= data.every <= MAX_EVERY:
+            errors.add("recurrence.every", f"must be between 1 and {MAX_EVERY}")
+        if data.unit not in scheduling.UNITS:
+            errors.add("recurrence.unit", "is required (hours, days, weeks, months or years)")
+        every = data.every
     if len(errors) > before:
         return None
     kind = data.kind
     return scheduling.Recurrence(
         kind=kind,
         every=every,
-        unit=cast(scheduling.Unit, data.unit) if kind == "interval" else None,
+        unit=cast(scheduling.Unit, data.unit) if kind == "interval" or (kind == "adaptive" and data.unit) else None,
         rolling=data.rolling,
         months=tuple(sorted(data.months)),
         days=data.days if kind == "weekly" else (),

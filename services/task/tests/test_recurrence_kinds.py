@@ -412,6 +412,23 @@ def test_an_adaptive_chore_is_due_the_learned_interval_after_its_completion() ->
     assert next_due(seasonal, previous_due=late_may, completed_at=late_may, tz=BERLIN) == at(BERLIN, 2027, 5, 1, 0, 0)
 
 
+def test_an_adaptive_chores_first_guess_is_its_interval_until_two_completions_give_one() -> None:
+    done = T0 + timedelta(days=6)
+    fortnight = Recurrence("adaptive", every=2, unit="weeks")
+    assert next_due(fortnight, previous_due=done, completed_at=done, tz=BERLIN) == done + timedelta(weeks=2)
+    # A learned interval replaces the guess.
+    history = (T0, T0 + timedelta(days=3))
+    assert next_due(fortnight, previous_due=done, completed_at=done, tz=BERLIN, history=history) == done + timedelta(
+        days=3
+    )
+    # Nominal lengths, kept within the adaptive bounds.
+    assert Recurrence("adaptive", every=1, unit="months").adaptive_guess == timedelta(days=30)
+    assert Recurrence("adaptive", every=5, unit="years").adaptive_guess == scheduling.ADAPTIVE_MAX
+    assert Recurrence("adaptive").adaptive_guess == ADAPTIVE_DEFAULT
+    with pytest.raises(ValueError, match="first guess"):
+        Recurrence("adaptive", every=0, unit="days")
+
+
 def test_the_completion_change_carries_the_history_to_adaptive_chores() -> None:
     state = scheduling.ScheduleState(
         recurrence=Recurrence("adaptive"),

@@ -112,6 +112,30 @@ async def test_an_adaptive_chore_learns_from_its_completions(
     assert chore.next_due_time.ToDatetime(tzinfo=UTC) == expected
 
 
+async def test_an_adaptive_chore_starts_from_its_first_guess(
+    stack: Stack, chores: task_pb2_grpc.ChoreServiceStub
+) -> None:
+    home = await household(stack)
+    now = datetime.now(UTC).replace(microsecond=0)
+    guess = Recurrence(adaptive=Recurrence.Adaptive(every=3, unit=Recurrence.Interval.DAYS))
+    chore = await create(chores, home, chore=new_chore(recurrence=guess, due=now - timedelta(days=5)))
+    assert (chore.recurrence.adaptive.every, chore.recurrence.adaptive.unit) == (3, Recurrence.Interval.DAYS)
+    first = now - timedelta(days=4)
+    chore = await complete(chores, chore, home.owner.metadata, at=first)
+    assert chore.next_due_time.ToDatetime(tzinfo=UTC) == first + timedelta(days=3)  # the guess, not a week
+    chore = await complete(chores, chore, home.owner.metadata, at=first + timedelta(days=1))
+    # Two completions give an interval: from now on the guess gives way to what was learned.
+    assert chore.next_due_time.ToDatetime(tzinfo=UTC) == first + timedelta(days=2)
+    # Half a guess is refused, naming the missing part.
+    for half, field in (
+        (Recurrence.Adaptive(every=3), "recurrence.unit"),
+        (Recurrence.Adaptive(unit=Recurrence.Interval.DAYS), "recurrence.every"),
+        (Recurrence.Adaptive(every=10_000, unit=Recurrence.Interval.DAYS), "recurrence.every"),
+    ):
+        refusal = await refused(create(chores, home, chore=new_chore(recurrence=Recurrence(adaptive=half))))
+        assert (refusal.code, field in refusal.violations) == (grpc.StatusCode.INVALID_ARGUMENT, True), half
+
+
 async def test_an_rrule_with_a_count_ends_the_chore(stack: Stack, chores: task_pb2_grpc.ChoreServiceStub) -> None:
     home = await household(stack)
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)

@@ -143,8 +143,12 @@ class Recurrence(_message.Message):
         rrule: str
         def __init__(self, rrule: _Optional[str] = ...) -> None: ...
     class Adaptive(_message.Message):
-        __slots__ = ()
-        def __init__(self) -> None: ...
+        __slots__ = ("every", "unit")
+        EVERY_FIELD_NUMBER: _ClassVar[int]
+        UNIT_FIELD_NUMBER: _ClassVar[int]
+        every: int
+        unit: Recurrence.Interval.Unit
+        def __init__(self, every: _Optional[int] = ..., unit: _Optional[_Union[Recurrence.Interval.Unit, str]] = ...) -> None: ...
     ONCE_FIELD_NUMBER: _ClassVar[int]
     INTERVAL_FIELD_NUMBER: _ClassVar[int]
     WEEKLY_FIELD_NUMBER: _ClassVar[int]
