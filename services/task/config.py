@@ -57,3 +57,7 @@ class Settings(MembershipSettings):
     thumbnail_max_attempts: int = Field(default=4, ge=1, le=20)
     thumbnail_retry_base_seconds: float = Field(default=2.0, gt=0)
     thumbnail_retry_cap_seconds: float = Field(default=60.0, gt=0)
+    # Photos no completion names are deleted once they are this old (services.task.photos.prune_unused), by a job
+    # on this cron: a retried upload's spare copy, a photo whose completion was undone.
+    photo_unused_retention_hours: int = Field(default=7 * 24, ge=1, le=24 * 365)
+    photo_prune_cron: Cron = Field(default="17 * * * *")

@@ -140,6 +140,8 @@ class Completion(Base):
         ),
         # The reviews a person made (erasure on user.deleted).
         sa.Index("ix_completions_reviewer_id", "reviewer_id"),
+        # Whether a completion names a photo (the unused-photo prune, services.task.photos.prune_unused).
+        sa.Index("ix_completions_photo", "photo", postgresql_where=sa.text("photo <> ''")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)

@@ -20,6 +20,12 @@ after the worker gave up (`failed`, a photo Pillow could store but not shrink), 
 The thumbnail job (`task:make_thumbnail`) is idempotent: it reads the row, does nothing when the thumbnail is
 already there, else stores it under its fixed key (a second put overwrites the same bytes) and marks it ready.
 
+Unused photos (`task:prune_unused_photos`, TASK_PHOTO_PRUNE_CRON): a photo no completion names, older than
+TASK_PHOTO_UNUSED_RETENTION_HOURS, is deleted — the row, and its bytes by `task:delete_photo_bytes` enqueued in the
+same transaction. So a retried upload's spare copy, or a photo whose completion was undone, does not stay forever.
+A completion naming a photo holds it (`exists` takes FOR KEY SHARE on the row) while the prune takes its batch with
+FOR UPDATE SKIP LOCKED: a photo being attached is never deleted under it, and one deleted first is refused (422).
+
 Erasure: a photo is the household's record of its work, so a deleted person's uploads stay, their `uploaded_by`
 set to NULL (services.task.privacy.erase_user; the completions they did lose their `photo` reference there, as
 before). A deleted household's photos go: the rows in the event's transaction, the bytes by a job
@@ -33,7 +39,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import procrastinate
 import sqlalchemy as sa
@@ -48,7 +54,7 @@ from kit.jobs import DEFAULT_RETRY, SESSIONS, JitteredBackoff, defer_in
 from kit.validation import caller_id
 from services.task import images
 from services.task.config import Settings
-from services.task.models import THUMBNAIL_FAILED, THUMBNAIL_PENDING, THUMBNAIL_READY, Photo
+from services.task.models import THUMBNAIL_FAILED, THUMBNAIL_PENDING, THUMBNAIL_READY, Completion, Photo
 from services.task.photo_storage import PhotoStorage, photo_storage
 from services.user.client import PERMISSIONS, MembershipClient
 
@@ -61,6 +67,9 @@ NOT_FOUND_MESSAGE = "photo not found"
 TOO_LARGE_MESSAGE = f"a photo may be at most {MAX_PHOTO_BYTES} bytes"
 MAKE_THUMBNAIL = "task:make_thumbnail"
 DELETE_PHOTO_BYTES = "task:delete_photo_bytes"
+PRUNE_TASK = "prune_unused_photos"
+PRUNE_UNUSED_PHOTOS = f"task:{PRUNE_TASK}"
+PRUNE_BATCH = 500
 
 
 def photo_key(household_id: uuid.UUID, photo_id: uuid.UUID) -> str:
@@ -176,11 +185,38 @@ async def find(session: AsyncSession, household_id: uuid.UUID, photo_id: uuid.UU
 
 
 async def exists(session: AsyncSession, household_id: uuid.UUID, photo_id: uuid.UUID) -> bool:
-    """Whether the household has photo `photo_id` (what a completion naming it needs)."""
+    """Whether the household has photo `photo_id` (what a completion naming it needs), holding it until the
+    transaction ends (FOR KEY SHARE: the unused-photo prune cannot delete it under a completion being made)."""
     found = await session.scalar(
-        sa.select(sa.literal(True)).where(Photo.id == photo_id, Photo.household_id == household_id)
+        sa.select(sa.literal(True))
+        .select_from(Photo)
+        .where(Photo.id == photo_id, Photo.household_id == household_id)
+        .with_for_update(key_share=True)
     )
     return bool(found)
+
+
+async def prune_unused(session: AsyncSession, *, before: datetime, limit: int) -> int:
+    """Delete up to `limit` photos created before `before` that no completion names, with their bytes' deletion
+    enqueued in this transaction; how many went."""
+    named = sa.exists().where(
+        Completion.household_id == Photo.household_id,
+        Completion.photo == sa.func.concat("households/", Photo.household_id, "/photos/", Photo.id),
+    )
+    unused = (
+        sa.select(Photo.id, Photo.key, Photo.thumbnail_key)
+        .where(Photo.create_time < before, ~named)
+        .order_by(Photo.create_time)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = (await session.execute(unused)).all()
+    if not rows:
+        return 0
+    await session.execute(sa.delete(Photo).where(Photo.id.in_([row.id for row in rows])))
+    keys = [key for row in rows for key in (row.key, row.thumbnail_key) if key is not None]
+    await defer_in(session, DELETE_PHOTO_BYTES, keys=keys)
+    return len(rows)
 
 
 async def make_thumbnail(
@@ -244,6 +280,20 @@ def photo_jobs(settings: Settings, *, storage: PhotoStorage | None = None) -> pr
             if context.job.attempts + 1 >= retry.max_attempts:
                 await give_up_thumbnail(sessions, uuid.UUID(photo_id))
             raise
+
+    @blueprint.periodic(cron=settings.photo_prune_cron, periodic_id="unused_photos", queueing_lock=PRUNE_TASK)
+    @blueprint.task(name=PRUNE_TASK, pass_context=True, retry=DEFAULT_RETRY, queueing_lock=PRUNE_TASK)
+    async def prune_unused_photos(context: procrastinate.JobContext, timestamp: int) -> int:
+        """Batches until none is left; the cutoff is from the scheduled time, so a second run means the same."""
+        sessions: async_sessionmaker[AsyncSession] = context.additional_context[SESSIONS]
+        before = datetime.fromtimestamp(timestamp, UTC) - timedelta(hours=settings.photo_unused_retention_hours)
+        pruned = 0
+        while True:
+            async with sessions() as session, session.begin():
+                count = await prune_unused(session, before=before, limit=PRUNE_BATCH)
+            pruned += count
+            if count < PRUNE_BATCH:
+                return pruned
 
     @blueprint.task(name="delete_photo_bytes", pass_context=False, retry=DEFAULT_RETRY)
     async def delete_photo_bytes(keys: list[str]) -> int:

@@ -67,7 +67,7 @@ def photo_worker(stack: Stack, **settings: Any) -> contextlib.AbstractAsyncConte
     """The task service's worker (photo thumbnails, a deleted household's photo bytes) on the stack's task settings,
     its photo store included; `settings` override them."""
     config = stack.servers["task"].runtime.settings.model_copy(
-        update={"prune_cron": NEVER, "jobs_recovery_cron": NEVER, **settings}
+        update={"prune_cron": NEVER, "jobs_recovery_cron": NEVER, "photo_prune_cron": NEVER, **settings}
     )
     return running_worker(config, jobs.create_app(config, photo_jobs(config)))
 

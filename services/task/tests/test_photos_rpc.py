@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -258,3 +259,53 @@ async def test_a_thumbnail_the_worker_cannot_make_ends_failed_not_pending(
         "NOT_FOUND",
         "this photo has no thumbnail",
     )
+
+
+async def test_photos_no_completion_names_are_pruned_once_old_enough(
+    stack: Stack, photos: task_pb2_grpc.PhotoServiceStub, database: AsyncEngine
+) -> None:
+    home = await household(stack)
+    used = await upload(photos, home.name, home.owner, encoded("PNG"))
+    spare = await upload(photos, home.name, home.owner, encoded("PNG"))  # a retried upload's copy, say
+    async with grpc.aio.insecure_channel(stack.addr("task")) as channel:
+        chores = task_pb2_grpc.ChoreServiceStub(channel)
+        chore = await chores.CreateChore(
+            task_pb2.CreateChoreRequest(
+                parent=home.name,
+                chore=task_pb2.Chore(
+                    title="Proof",
+                    recurrence=task_pb2.Recurrence(once=task_pb2.Recurrence.Once()),
+                    assignment=task_pb2.Assignment(strategy=task_pb2.Assignment.UNASSIGNED),
+                ),
+            ),
+            metadata=home.owner.metadata,
+        )
+        await chores.CompleteChore(
+            task_pb2.CompleteChoreRequest(name=chore.name, photo=used.name), metadata=home.owner.metadata
+        )
+    sessions = async_sessionmaker(database, expire_on_commit=False)
+    # Younger than the cutoff: kept, named or not.
+    async with sessions() as session, session.begin():
+        assert await photo_rules.prune_unused(session, before=datetime.now(UTC) - timedelta(hours=1), limit=500) == 0
+    # Old enough: the spare goes (its bytes by the job enqueued with it), the one a completion names stays.
+    async with sessions() as session, session.begin():
+        await photo_rules.prune_unused(session, before=datetime.now(UTC) + timedelta(hours=1), limit=500)
+    async with database.connect() as conn:
+        left = set(await conn.scalars(sa.text("SELECT id::text FROM photos WHERE household_id = :h"), {"h": home.id}))
+        queued = list(
+            await conn.scalars(
+                sa.text("SELECT args FROM procrastinate.procrastinate_jobs WHERE task_name = 'task:delete_photo_bytes'")
+            )
+        )
+    assert left == {used.name.rsplit("/", 1)[1]}
+    spare_id = spare.name.rsplit("/", 1)[1]
+    assert any(any(spare_id in key for key in args["keys"]) for args in queued)
+    refusal = await refused(read(photos, spare.name, home.owner))
+    assert refusal.code == grpc.StatusCode.NOT_FOUND
+    async with photo_worker(stack):
+
+        async def bytes_gone() -> bool:
+            return not stored_path(stack, spare.name).exists()
+
+        await eventually(bytes_gone)
+    assert stored_path(stack, used.name).exists()
