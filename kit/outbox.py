@@ -210,7 +210,9 @@ def with_event(*writes: sa.Insert | sa.Update | sa.Delete) -> sa.Select[Any]:
     so a change and its event cost one round trip. Build it once (at import: SQLAlchemy then compiles it once)
     and execute it with the writes' parameters and `event_row(envelope)`. PostgreSQL runs every data-modifying
     WITH part exactly once, on the same snapshot: the writes must not depend on each other's effects (a row that
-    two of them change, or one that reads what another wrote). The notification is delivered only on commit."""
+    two of them change, or one that reads what another wrote). A foreign key from one write's row to another's is
+    fine: PostgreSQL checks it at the end of the statement, when both rows are there (the task service's completion
+    and its occurrence row). The notification is delivered only on commit."""
     outbox_row = sa.insert(_outbox).values(
         event_id=sa.bindparam(_EVENT_ID, type_=UUID(as_uuid=True)),
         event_type=sa.bindparam(_EVENT_TYPE, type_=sa.Text),

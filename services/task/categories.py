@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kit import pagination
 from kit.db import utcnow
-from kit.errors import AlreadyExists, NotFound
+from kit.errors import AlreadyExists, Conflict, NotFound
 from kit.field_mask import UpdateMask
 from kit.ids import new_id
 from kit.outbox import add_event
@@ -59,6 +59,10 @@ class Listed:
     chore_count: int
 
 
+# How often `ensure` tries again when the category it found went meanwhile.
+_ENSURE_ATTEMPTS = 3
+
+
 def category_created(category: Category) -> events_pb2.CategoryCreated:
     return events_pb2.CategoryCreated(
         household_id=str(category.household_id), category_id=str(category.id), name=category.name
@@ -70,16 +74,27 @@ async def ensure(session: AsyncSession, household_id: uuid.UUID, name: str, now:
     category.created, in `session`'s transaction — when it has none by that name in any case."""
     if not name:
         return name
-    created = await session.scalar(
-        insert(Category)
-        .values(id=new_id(), household_id=household_id, name=name, create_time=now, update_time=now)
-        .on_conflict_do_nothing(index_elements=[Category.household_id, _folded_name])
-        .returning(Category)
-    )
-    if created is not None:
-        await add_event(session, category_created(created), household_id=household_id)
-        return name
-    return await spelling(session, household_id, name) or name
+    for _ in range(_ENSURE_ATTEMPTS):
+        created = await session.scalar(
+            insert(Category)
+            .values(id=new_id(), household_id=household_id, name=name, create_time=now, update_time=now)
+            .on_conflict_do_nothing(index_elements=[Category.household_id, _folded_name])
+            .returning(Category)
+        )
+        if created is not None:
+            await add_event(session, category_created(created), household_id=household_id)
+            return name
+        # The household has it: held (FOR SHARE) until this transaction ends, so a rename or delete — which lock the
+        # category, then change its chores — waits for the chore written here and carries it along.
+        found = await session.scalar(
+            sa.select(Category.name)
+            .where(Category.household_id == household_id, _folded_name == sa.func.lower(name))
+            .with_for_update(read=True)
+        )
+        if found is not None:
+            return found
+        # Renamed or deleted between the two statements: make it again.
+    raise Conflict("the category kept changing while the chore was written; try again")
 
 
 async def spelling(session: AsyncSession, household_id: uuid.UUID, name: str | None) -> str | None:

@@ -200,6 +200,8 @@ class Scans:
                 base = base.where(Chore.id.not_in(failed))
             # The zones first, read unlocked and asked with no transaction open: no row lock (nor connection) is held
             # while the user service answers, and its failure fails the job (retried) before anything is written.
+            # (The locked batch below may hold a chore this read did not see — one unlocked meanwhile: its zone is
+            # then asked with the batch's locks held, a rare and short wait on a cached answer.)
             async with self.sessions() as session:
                 ahead = [chore for chore in await session.scalars(base.limit(self.batch_size)) if needs_zone(chore)]
             await zones.prefetch(ahead)

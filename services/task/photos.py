@@ -38,7 +38,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import procrastinate
@@ -70,6 +70,7 @@ DELETE_PHOTO_BYTES = "task:delete_photo_bytes"
 PRUNE_TASK = "prune_unused_photos"
 PRUNE_UNUSED_PHOTOS = f"task:{PRUNE_TASK}"
 PRUNE_BATCH = 500
+MAX_DECODING = 2
 
 
 def photo_key(household_id: uuid.UUID, photo_id: uuid.UUID) -> str:
@@ -112,6 +113,9 @@ class Photos:
     storage: PhotoStorage
     max_pixels: int = 50_000_000
     clock: Callable[[], datetime] = utcnow
+    # Uploads decoded at once: a 50 M-pixel picture takes ~200 MB while Pillow holds it, so a burst of them waits
+    # here instead of growing the process by that much each.
+    decoding: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_DECODING))
 
     async def authorize_upload(self, household_id: uuid.UUID) -> None:
         """Whether the caller may upload to the household, asked before a byte is read (NOT_FOUND for an outsider)."""
@@ -122,7 +126,8 @@ class Photos:
         uploader = caller_id()
         data = await read_limited(chunks)
         # Pillow's decoding and encoding take tens of milliseconds of CPU for a phone photo: not on the event loop.
-        clean = await asyncio.to_thread(images.clean, data, max_pixels=self.max_pixels)
+        async with self.decoding:
+            clean = await asyncio.to_thread(images.clean, data, max_pixels=self.max_pixels)
         photo_id = new_id()
         key = photo_key(household_id, photo_id)
         await self.storage.put(key, clean.data, clean.content_type)
@@ -200,23 +205,30 @@ async def prune_unused(session: AsyncSession, *, before: datetime, limit: int) -
     """Delete up to `limit` photos created before `before` that no completion names, with their bytes' deletion
     enqueued in this transaction; how many went."""
     named = sa.exists().where(
-        Completion.household_id == Photo.household_id,
+        Completion.photo != "",  # ix_completions_photo is partial on it
         Completion.photo == sa.func.concat("households/", Photo.household_id, "/photos/", Photo.id),
     )
     unused = (
-        sa.select(Photo.id, Photo.key, Photo.thumbnail_key)
+        sa.select(Photo.id)
         .where(Photo.create_time < before, ~named)
         .order_by(Photo.create_time)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    rows = (await session.execute(unused)).all()
-    if not rows:
+    candidates = list(await session.scalars(unused))
+    if not candidates:
         return 0
-    await session.execute(sa.delete(Photo).where(Photo.id.in_([row.id for row in rows])))
-    keys = [key for row in rows for key in (row.key, row.thumbnail_key) if key is not None]
-    await defer_in(session, DELETE_PHOTO_BYTES, keys=keys)
-    return len(rows)
+    # Asked again as the rows are deleted (this statement's own snapshot): a completion naming one that committed
+    # after the candidates were read, its FOR KEY SHARE gone with its commit, keeps it.
+    deleted = (
+        await session.execute(
+            sa.delete(Photo).where(Photo.id.in_(candidates), ~named).returning(Photo.key, Photo.thumbnail_key)
+        )
+    ).all()
+    keys = [key for row in deleted for key in row if key is not None]
+    if keys:
+        await defer_in(session, DELETE_PHOTO_BYTES, keys=keys)
+    return len(candidates)
 
 
 async def make_thumbnail(

@@ -23,8 +23,10 @@ On user.deleted (`erase_user`) the household keeps its history, attributed to a 
   `DELETED_USER`;
 - occurrences (the ended ones' history, models.Occurrence) they held, did, recorded or skipped stay, with each such
   id (`assignee_id`, `completed_by`, `recorder_id`, `prior_assignee_id`) `DELETED_USER`: they hold no free text;
-- photos they uploaded stay (a photo is the household's record of its work, and may prove another member's
-  completion): only `uploaded_by` becomes NULL, so nothing ties the picture to them any more (services.task.photos);
+- photos they uploaded stay while a completion names them (a photo is the household's record of its work, and may
+  prove another member's completion): only `uploaded_by` becomes NULL, so nothing ties the picture to them any more
+  (services.task.photos). The photos of their own completions lose that reference above, so the unused-photo prune
+  (`task:prune_unused_photos`) deletes them, bytes too, once they are TASK_PHOTO_UNUSED_RETENTION_HOURS old;
 - their away periods and their request ids (kit.idempotency: the caller's user id, kept 24 h only for retries
   they can no longer send) are deleted;
 - events in the outbox that name them (published ones, kept for the retention period, and unpublished ones,

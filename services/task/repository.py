@@ -358,6 +358,16 @@ class OccurrenceRepository:
         """Delete the row of an occurrence that is open again (a rejected completion reopened it)."""
         await self._session.execute(sa.delete(Occurrence).where(Occurrence.id == occurrence.id))
 
+    async def carry(self, chore_id: uuid.UUID, version: int) -> None:
+        """The chore moves from `version` to the next by a change that leaves its schedule alone (a claim, a tick): the
+        occurrence that left `version` still describes the chore's schedule, so an undo or a rejection of its
+        completion may still put it back (their "nothing changed since" is about the schedule)."""
+        await self._session.execute(
+            sa.update(Occurrence)
+            .where(Occurrence.chore_id == chore_id, Occurrence.after_version == version)
+            .values(after_version=version + 1)
+        )
+
     async def missed(self, chore_id: uuid.UUID, due_time: datetime) -> bool:
         """Whether the chore's occurrence due at `due_time` has been marked missed (by the miss scan)."""
         found = await self._session.scalar(

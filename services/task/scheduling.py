@@ -78,7 +78,8 @@ ended; the use cases are services.task.service's):
 (4) adults only; the assignee moves on as after a completion, no points; the window applies (409 not_due_yet).
 (5) adults only; now < until < the occurrence after D (one-off chores: within SNOOZE_LIMIT), else 422 on until.
 (6) only while the chore's version is the one the completion left (nothing completed, skipped, snoozed or edited
-    since, else 409 conflict); adults undo any completion, everyone else one they did or recorded (else 403).
+    since, else 409 conflict; a claim or a subtask tick, which leave the schedule alone, carry the completion's
+    version along); adults undo any completion, everyone else one they did or recorded (else 403).
 (7) the miss scan (services.task.jobs, TASK_MISS_SCAN_CRON, every minute): D is missed when it is still open at
     D + grace_minutes — marked once, ending at D + grace, and chore.overdue is written then (by the first scan after
     it), in the transaction that marks it. The next due time is the first slot after the scan, as for a late

@@ -259,6 +259,11 @@ def _open_occurrence(chore: Chore, now: datetime) -> datetime:
     return chore.next_due_time
 
 
+class _Stale(Exception):
+    """UpdateChore's merge read a version of the chore that changed before the lock: its transaction is rolled back
+    and the merge made again."""
+
+
 def _restore(chore: Chore, occurrence: Occurrence, *, now: datetime) -> None:
     """Put `chore`'s schedule back to what it was before `occurrence` ended (undo; a rejection that reopens it)."""
     chore.next_due_time = occurrence.prior_next_due_time
@@ -534,20 +539,23 @@ class ChoreService:
                 read_version = stored.version
             # Validated (and assignees checked with the user service) before the row is locked.
             changes = await self._validated(household_id, data, paths, now)
-            async with self._lists.writing(self._sessions, household_id) as session:
-                if changes.columns.get("category"):
-                    # Before the chore's lock: a category rename locks the category, then its chores (this order).
-                    changes.columns["category"] = await categories.ensure(
-                        session, household_id, changes.columns["category"], now
-                    )
-                chore = await ChoreRepository(session).get(household_id, chore_id, lock=True)
-                if chore is None:
-                    raise NotFound("chore not found")
-                if update.etag and update.etag != etag_of(chore):
-                    raise PreconditionFailed("the chore has changed since it was read (etag mismatch)")
-                if read_version is not None and read_version != chore.version:
-                    continue  # changed since the merge read it: merge into the new version
-                return await self._apply(session, chore, paths, changes, membership.time_zone, now)
+            try:
+                async with self._lists.writing(self._sessions, household_id) as session:
+                    if changes.columns.get("category"):
+                        # Before the chore's lock: a category rename locks the category, then its chores (this order).
+                        changes.columns["category"] = await categories.ensure(
+                            session, household_id, changes.columns["category"], now
+                        )
+                    chore = await ChoreRepository(session).get(household_id, chore_id, lock=True)
+                    if chore is None:
+                        raise NotFound("chore not found")
+                    if update.etag and update.etag != etag_of(chore):
+                        raise PreconditionFailed("the chore has changed since it was read (etag mismatch)")
+                    if read_version is not None and read_version != chore.version:
+                        raise _Stale  # changed since the merge read it: roll back (a category made too), merge again
+                    return await self._apply(session, chore, paths, changes, membership.time_zone, now)
+            except _Stale:
+                continue
         raise Conflict("the chore kept changing while it was being updated; try again")
 
     async def _apply(
@@ -1034,8 +1042,10 @@ class ChoreService:
     async def claim_chore(self, household_id: uuid.UUID, chore_id: uuid.UUID) -> Chore:
         """The caller takes a chore nobody holds (strategy unassigned, or a rotation that found nobody): they are its
         assignee until its occurrence ends (a completion or skip chooses the next by the strategy: nobody, for an
-        unassigned chore). Every member may, a child too (chore.claim). The caller's own chore again: unchanged, no
-        event (a retry is harmless); someone else's: ABORTED (REST 409). Not an archived or done chore (GONE)."""
+        unassigned chore). Every member may, a child too (chore.claim) — of a chore whose assignment lists members, only
+        those (else PERMISSION_DENIED). The caller's own chore again: unchanged, no event (a retry is harmless);
+        someone else's: ABORTED (REST 409). Not an archived or done chore (GONE). A claim leaves the schedule alone:
+        the latest completion can still be undone or rejected after it (OccurrenceRepository.carry)."""
         _annotate(household_id, chore_id)
         await self._membership.require(household_id, roles=PERMISSIONS["chore.claim"])
         claimer = caller_id()
@@ -1052,7 +1062,12 @@ class ChoreService:
                 return chore
             if chore.assignee_id is not None:
                 raise Conflict("the chore is assigned to someone else")
+            listed = assigning.Assignment.from_json(chore.assignment).assignees
+            if listed and claimer not in listed:
+                # A rotation that found nobody (everyone listed away) is still the listed members' chore.
+                raise PermissionDenied("only the members this chore's assignment lists may claim it")
             chore.assignee_id = claimer
+            await OccurrenceRepository(session).carry(chore.id, chore.version)
             chore.version += 1
             chore.update_time = self._clock()
             await session.flush()
@@ -1089,6 +1104,7 @@ class ChoreService:
             if subtasks.done_ids(ticks, chore.next_due_time) == subtasks.done_ids(chore.ticks, chore.next_due_time):
                 return chore
             chore.ticks = ticks
+            await OccurrenceRepository(session).carry(chore.id, chore.version)
             chore.version += 1
             chore.update_time = self._clock()
         return chore

@@ -4,12 +4,15 @@ occurrence rows — and the refusals around them."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
+import sqlalchemy as sa
 from hearth.events.v1 import events_pb2
 from hearth.task.v1 import task_pb2, task_pb2_grpc
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support.events import household_events, payload
 from tests.support.fixtures import stack_fixture, stub_fixture
@@ -292,3 +295,73 @@ async def test_who_may_review_and_what_is_refused(stack: Stack, chores: task_pb2
         )
     )
     assert unknown.code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_a_tick_or_a_claim_meanwhile_does_not_stop_a_rejection_reopening_or_an_undo(
+    stack: Stack, chores: task_pb2_grpc.ChoreServiceStub
+) -> None:
+    home = await household(stack, kid="child")
+    due = now() + timedelta(hours=1)
+    made = task_pb2.Chore(
+        title="Tidy",
+        points=10,
+        requires_approval=True,
+        recurrence=Recurrence(interval=Recurrence.Interval(every=1, unit=Recurrence.Interval.DAYS)),
+        assignment=Assignment(strategy=Assignment.FIXED, assignees=[home["kid"].name]),
+        subtasks=[task_pb2.Subtask(title="Make the bed")],
+    )
+    made.next_due_time.FromDatetime(due)
+    chore = await chores.CreateChore(
+        task_pb2.CreateChoreRequest(parent=home.name, chore=made), metadata=home.owner.metadata
+    )
+    pending = await complete(chores, chore, home["kid"])
+    # The kid ticks a subtask of the next occurrence: no change of the schedule.
+    tick = task_pb2.TickSubtaskRequest(name=f"{chore.name}/subtasks/{chore.subtasks[0].id}", done=True)
+    await chores.TickSubtask(tick, metadata=home["kid"].metadata)
+    await chores.RejectCompletion(reject(pending.name), metadata=home.owner.metadata)
+    after = await chores.GetChore(task_pb2.GetChoreRequest(name=chore.name), metadata=home.owner.metadata)
+    assert at(after.next_due_time) == due  # reopened, not counted as missed
+    assert await occurrences(chores, chore, home.owner) == []
+    # The same for an undo after a tick.
+    again = await complete(chores, chore, home["kid"])
+    await chores.TickSubtask(tick, metadata=home["kid"].metadata)
+    await chores.DeleteCompletion(task_pb2.DeleteCompletionRequest(name=again.name), metadata=home["kid"].metadata)
+    back = await chores.GetChore(task_pb2.GetChoreRequest(name=chore.name), metadata=home.owner.metadata)
+    assert at(back.next_due_time) == due
+
+
+async def test_only_a_listed_member_claims_a_chore_whose_rotation_found_nobody(
+    stack: Stack, chores: task_pb2_grpc.ChoreServiceStub
+) -> None:
+    home = await household(stack, kid="child", other="member")
+    made = task_pb2.Chore(
+        title="Bins",
+        recurrence=Recurrence(once=Recurrence.Once()),
+        assignment=Assignment(strategy=Assignment.UNASSIGNED),
+    )
+    free = await chores.CreateChore(
+        task_pb2.CreateChoreRequest(parent=home.name, chore=made), metadata=home.owner.metadata
+    )
+    # Nobody listed: anyone may claim it.
+    claimed = await chores.ClaimChore(task_pb2.ClaimChoreRequest(name=free.name), metadata=home["other"].metadata)
+    assert claimed.assignee == home["other"].name
+    # A rotation over the kid alone that found nobody (as when everyone listed is away): only the kid may take it.
+    made.assignment.CopyFrom(Assignment(strategy=Assignment.ROUND_ROBIN, assignees=[home["kid"].name]))
+    listed = await chores.CreateChore(
+        task_pb2.CreateChoreRequest(parent=home.name, chore=made), metadata=home.owner.metadata
+    )
+    engine = create_async_engine(stack.databases["task"])
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                sa.text("UPDATE chores SET assignee_id = NULL WHERE id = :id"),
+                {"id": uuid.UUID(listed.name.rsplit("/", 1)[-1])},
+            )
+    finally:
+        await engine.dispose()
+    refusal = await refused(
+        chores.ClaimChore(task_pb2.ClaimChoreRequest(name=listed.name), metadata=home["other"].metadata)
+    )
+    assert refusal.code == grpc.StatusCode.PERMISSION_DENIED
+    taken = await chores.ClaimChore(task_pb2.ClaimChoreRequest(name=listed.name), metadata=home["kid"].metadata)
+    assert taken.assignee == home["kid"].name
