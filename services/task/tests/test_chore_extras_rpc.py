@@ -3,17 +3,23 @@ gRPC caller gets (the REST side: tests/test_chore_extras_rest.py), and the event
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+
 import grpc
 import pytest
+import sqlalchemy as sa
 from google.protobuf.field_mask_pb2 import FieldMask
 from hearth.events.v1 import events_pb2
 from hearth.task.v1 import task_pb2, task_pb2_grpc
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support.events import household_events, payload
 from tests.support.fixtures import stack_fixture, stub_fixture
 from tests.support.people import Household, household
 from tests.support.rpc import refused
 from tests.support.stack import Stack
+from tests.support.wait import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -208,3 +214,60 @@ async def test_subtasks_over_grpc(stack: Stack, chores: task_pb2_grpc.ChoreServi
     gone = task_pb2.Chore(name=chore.name, subtasks=[task_pb2.Subtask(id=sweep_id, title="Sweep")])
     refusal = await refused(update(chores, home, gone, ["subtasks"]))
     assert refusal.violations == {"subtasks[0].id": "is not a subtask of this chore"}
+
+
+async def test_a_chore_written_during_a_rename_of_its_category_is_carried_along(
+    stack: Stack, chores: task_pb2_grpc.ChoreServiceStub
+) -> None:
+    """A rename locks the category, then renames it on its chores: a chore written with that category meanwhile
+    waits for it (categories.ensure holds what it finds) and ends up naming a category that exists."""
+    home = await household(stack)
+    garden = await weekly(chores, home, category="Garden")
+    chore = await weekly(chores, home)
+    engine = create_async_engine(stack.databases["task"])
+    try:
+        async with engine.connect() as renamer:
+            transaction = await renamer.begin()
+            await renamer.execute(
+                sa.text("SELECT id FROM categories WHERE household_id = :h AND lower(name) = 'garden' FOR UPDATE"),
+                {"h": uuid.UUID(home.id)},
+            )
+            writing = asyncio.create_task(
+                update(chores, home, task_pb2.Chore(name=chore.name, category="garden"), ["category"])
+            )
+
+            async def waits_for_the_category() -> bool:
+                async with engine.connect() as probe:
+                    waiting = await probe.scalar(
+                        sa.text(
+                            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                            " AND query ILIKE '%categories%'"
+                        )
+                    )
+                return bool(waiting)
+
+            await eventually(waits_for_the_category)
+            await renamer.execute(
+                sa.text("UPDATE categories SET name = 'Yard' WHERE household_id = :h AND lower(name) = 'garden'"),
+                {"h": uuid.UUID(home.id)},
+            )
+            await renamer.execute(
+                sa.text("UPDATE chores SET category = 'Yard' WHERE household_id = :h AND category = 'Garden'"),
+                {"h": uuid.UUID(home.id)},
+            )
+            await transaction.commit()
+        written = await writing
+        async with engine.connect() as conn:
+            names = set(
+                await conn.scalars(
+                    sa.text("SELECT name FROM categories WHERE household_id = :h"), {"h": uuid.UUID(home.id)}
+                )
+            )
+    finally:
+        await engine.dispose()
+    # The renamed one moved on; the chore written meanwhile names a category that exists (made again, as "garden").
+    assert (
+        await chores.GetChore(task_pb2.GetChoreRequest(name=garden.name), metadata=home.owner.metadata)
+    ).category == "Yard"
+    assert written.category in names
+    assert names == {"Yard", written.category}
