@@ -83,10 +83,14 @@ def thumbnail_key(household_id: uuid.UUID, photo_id: uuid.UUID) -> str:
 
 @dataclass(frozen=True)
 class PhotoContent:
+    """What a read serves, known from the row alone: the bytes are fetched only when they are wanted (`data_of`), so
+    an If-None-Match that matches costs no store read."""
+
     photo: Photo
-    data: bytes
+    key: str
+    size: int
     content_type: str
-    # A strong validator of `data` (its SHA-256, hex).
+    # A strong validator of the bytes (their SHA-256, hex).
     etag: str
 
 
@@ -157,6 +161,8 @@ class Photos:
         return photo
 
     async def read(self, household_id: uuid.UUID, photo_id: uuid.UUID, *, thumbnail: bool = False) -> PhotoContent:
+        """The photo (or its thumbnail) a member may read: NOT_FOUND for anyone else, NOT_READY for a thumbnail still
+        to be made. Its bytes: `data_of`."""
         await self.membership.require(household_id, roles=PERMISSIONS["chore.read"])
         async with self.sessions() as session:
             photo = await find(session, household_id, photo_id)
@@ -167,14 +173,18 @@ class Photos:
                 raise NotReady("the thumbnail is not ready yet; ask again in a moment")
             if photo.thumbnail_key is None or photo.thumbnail_state != THUMBNAIL_READY:
                 raise NotFound("this photo has no thumbnail")
-            key, etag = photo.thumbnail_key, photo.thumbnail_sha256 or ""
+            key, etag, size = photo.thumbnail_key, photo.thumbnail_sha256 or "", photo.thumbnail_size or 0
         else:
-            key, etag = photo.key, photo.sha256
-        data = await self.storage.get(key)
+            key, etag, size = photo.key, photo.sha256, photo.size
+        return PhotoContent(photo=photo, key=key, size=size, content_type=photo.content_type, etag=etag)
+
+    async def data_of(self, content: PhotoContent) -> bytes:
+        data = await self.storage.get(content.key)
         if data is None:
-            log.error("photo bytes missing from the store", extra={"photo_id": str(photo_id), "key": key})
+            missing = {"photo_id": str(content.photo.id), "key": content.key}
+            log.error("photo bytes missing from the store", extra=missing)
             raise NotFound(NOT_FOUND_MESSAGE)
-        return PhotoContent(photo=photo, data=data, content_type=photo.content_type, etag=etag)
+        return data
 
 
 async def _forget(storage: PhotoStorage, key: str) -> None:

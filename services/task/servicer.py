@@ -400,11 +400,12 @@ class PhotoServicer(task_pb2_grpc.PhotoServiceServicer):
             header=task_pb2.PhotoData.Header(
                 photo=converters.photo_to_proto(content.photo),
                 content_type=content.content_type,
-                size=len(content.data),
+                size=content.size,
                 etag=content.etag,
             )
         )
-        view = memoryview(content.data)
+        # Only now the store: a caller whose copy the header's ETag matches (a 304) has cancelled the call by then.
+        view = memoryview(await self._photos.data_of(content))
         for start in range(0, len(view), MAX_CHUNK_BYTES):
             yield task_pb2.PhotoData(chunk=bytes(view[start : start + MAX_CHUNK_BYTES]))
 

@@ -309,3 +309,21 @@ async def test_photos_no_completion_names_are_pruned_once_old_enough(
 
         await eventually(bytes_gone)
     assert stored_path(stack, used.name).exists()
+
+
+async def test_the_header_comes_from_the_row_before_the_store_is_read(
+    stack: Stack, photos: task_pb2_grpc.PhotoServiceStub
+) -> None:
+    """A caller that stops after the header (the gateway's 304 for a matching If-None-Match) costs no store read:
+    the header is answered from the row, even when the bytes are gone from the store."""
+    home = await household(stack)
+    photo = await upload(photos, home.name, home.owner, encoded("PNG"))
+    stored_path(stack, photo.name).unlink()
+    call: Any = photos.ReadPhoto(task_pb2.ReadPhotoRequest(name=photo.name), metadata=home.owner.metadata)
+    first = await call.read()
+    assert first.WhichOneof("part") == "header"
+    assert (first.header.etag, first.header.size) == (photo.sha256, photo.size)
+    # Reading on reaches the store: the missing bytes are NOT_FOUND there.
+    with pytest.raises(grpc.aio.AioRpcError) as missing:
+        await call.read()
+    assert missing.value.code() == grpc.StatusCode.NOT_FOUND
