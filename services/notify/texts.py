@@ -96,7 +96,10 @@ _TEXTS: Mapping[str, Mapping[str, tuple[str, str]]] = {
     },
     "chore.overdue+penalty": {
         "en": ("{chore} is overdue", "“{chore}” was not done in time: {penalty} points were deducted."),
-        "de": ("{chore} ist überfällig", "„{chore}“ wurde nicht rechtzeitig erledigt: dir wurden {penalty} Punkte abgezogen."),
+        "de": (
+            "{chore} ist überfällig",
+            "„{chore}“ wurde nicht rechtzeitig erledigt: dir wurden {penalty} Punkte abgezogen.",
+        ),
     },
     "member.joined": {
         "en": ("{who} joined the household", "{who} joined the household."),

@@ -43,7 +43,11 @@ async def events(stack: Stack, redis: aioredis.Redis) -> Events:
 
 
 async def listed(
-    inbox: notify_pb2_grpc.NotificationServiceStub, person: Person, *, kind: str | None = "chore.completed", **kwargs: object
+    inbox: notify_pb2_grpc.NotificationServiceStub,
+    person: Person,
+    *,
+    kind: str | None = "chore.completed",
+    **kwargs: object,
 ) -> list[notify_pb2.Notification]:
     """`person`'s notifications of type `kind` (None: all), newest first: joining members tell each other too."""
     response = await inbox.ListNotifications(
