@@ -328,3 +328,31 @@ async def test_german_recipients_read_german(
     await events.send("task", task_event(events, "chore.due_soon", due))
     [note] = await listed(inbox, olga, "chore.due_soon")
     assert (note.title, note.body) == ("Müll ist bald fällig", "„Müll“ ist in 15 Minuten fällig.")
+
+
+async def test_a_deleted_person_goes_from_every_kind_of_notification_in_its_language(
+    stack: Stack, events: Events, inbox: notify_pb2_grpc.NotificationServiceStub
+) -> None:
+    people = await household(stack, events, olga="owner", kid="child")
+    olga = people["olga"]
+    registered = events_pb2.UserRegistered(user_id=olga.user_id, display_name="Olga", locale="de")
+    await events.send("user", envelope("user.registered", registered, household_id="", occurred_at=datetime.now(UTC)))
+    zoe = await register(stack, "Zoe")
+    await events.join(zoe, "member")
+    redeemed = events_pb2.PointsChanged(
+        household_id=events.household_id, user_id=zoe.user_id, entry_id=str(new_id()), delta=-9, reason="redemption"
+    )
+    await events.send("task", task_event(events, "points.changed", redeemed, zoe))
+    [joined, _kids] = await listed(inbox, olga, "member.joined")  # newest first; the kid's came before her locale
+    assert joined.title == "Zoe ist dem Haushalt beigetreten"
+
+    deleted = events_pb2.UserDeleted(user_id=zoe.user_id, household_ids=[events.household_id])
+    await events.send("user", envelope("user.deleted", deleted, household_id="", actor_id=zoe.user_id))
+    [joined, kids] = await listed(inbox, olga, "member.joined")
+    assert (joined.title, joined.actor) == ("Ein gelöschter Benutzer ist dem Haushalt beigetreten", "")
+    assert kids.title == "Kid joined the household"  # nobody else's name goes
+    [redemption] = await listed(inbox, olga, "points.changed")
+    assert redemption.body == "Ein gelöschter Benutzer hat eine Belohnung für 9 Punkte eingelöst."
+    # The kid's inbox (English) too.
+    [joined] = await listed(inbox, people["kid"], "member.joined")
+    assert joined.title == "A deleted user joined the household"
