@@ -75,7 +75,7 @@ async def notify(
         elif actor in by_id and by_id[actor].display_name:
             who = by_id[actor].display_name
     rows = []
-    for recipient in sorted(set(recipients) - excluded):  # type: ignore[type-var]
+    for recipient in sorted(set(recipients) - excluded):
         locale = by_id[recipient].locale if recipient in by_id else None
         title, body = texts.render(event.type, locale, data, who)
         rows.append(

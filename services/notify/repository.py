@@ -51,9 +51,7 @@ class MemberRepository:
         # Plain rows on the session's connection: no ORM entities to load (it runs for every chore.completed).
         connection = await self._session.connection()
         result = await connection.execute(_OF_HOUSEHOLD, {"household_id": household_id})
-        return [
-            Member(user_id, role, name or "", left_at, locale) for user_id, role, name, left_at, locale in result
-        ]
+        return [Member(user_id, role, name or "", left_at, locale) for user_id, role, name, left_at, locale in result]
 
 
 _members, _names = cast(sa.Table, HouseholdMember.__table__), cast(sa.Table, UserName.__table__)
