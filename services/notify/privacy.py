@@ -9,7 +9,8 @@ On user.deleted (`erase_user`):
   household", ...) stay — they are the recipients' — but lose the person: the actor id (`data.completed_by`)
   becomes null and the title and body are written again (services.notify.texts, in the language they were written
   in) with a deleted user (`DELETED_USER_NAME` in English) in place of their name;
-- their display name (`user_names`) and their membership rows, current and former (`household_members`), are
+- the notification.created events in notify's outbox that name them have their id replaced (kit.erasure);
+- their display name and locale (`user_names`) and their membership rows, current and former (`household_members`), are
   deleted. Every event about them comes on the user stream before user.deleted, so nothing brings them back;
 - they are remembered as erased by a hash of their id only (`erased_users`, `erasure_key`), for the events of
   other streams still on their way (below).
@@ -44,6 +45,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kit import context
+from kit.erasure import anonymise_outbox
 from kit.errors import PermissionDenied
 from services.notify.converters import notification_to_proto
 from services.notify.models import ErasedUser, HouseholdMember, Notification, UserName
@@ -105,6 +107,9 @@ async def erase_user(session: AsyncSession, user_id: uuid.UUID, *, at: datetime)
         notification.title, notification.body = render(notification.type, data.get("locale"), text_data, DELETED)
         data[ACTOR_KEY] = None
         notification.data = data
+    # The notification.created events naming them (their own notifications', or as the actor) in notify's outbox;
+    # their entries on notify's stream go by kit.erasure.stream_erasure, which the runtime adds.
+    await anonymise_outbox(session, user_id)
     await session.execute(sa.delete(UserName).where(UserName.user_id == user_id))
     await session.execute(sa.delete(HouseholdMember).where(HouseholdMember.user_id == user_id))
     await session.execute(
