@@ -107,7 +107,8 @@ async def test_a_deleted_user_leaves_nothing_in_any_database_and_households_keep
     for service, url in stack.databases.items():
         assert await rows_naming(url, *needles), f"{service}: the search finds them before"
     published = await stream_entries_naming(stack, redis, gone.user_id)
-    assert set(published) == {"user", "task"}, published  # what the streams carried of them, all read by now
+    # What the streams carried of them, all read by now (notify's: notification.created for their notifications).
+    assert set(published) == {"user", "task", "notify"}, published
 
     # A wrong password deletes nothing; the right one deletes the account, once.
     assert (await delete_account(http, gone, "not the password")).status_code == 401

@@ -47,9 +47,10 @@ async def stats(http: httpx.AsyncClient, hid: str, who: Person) -> dict[str, Any
     return answer
 
 
-async def notifications(http: httpx.AsyncClient, who: Person) -> list[dict[str, Any]]:
+async def notifications(http: httpx.AsyncClient, who: Person, kind: str = "chore.completed") -> list[dict[str, Any]]:
+    """`who`'s notifications of type `kind`, newest first."""
     page = expect(await http.get(f"{API}/notifications", headers=who.headers), 200)
-    return list(page["items"])
+    return [n for n in page["items"] if n["type"] == kind]
 
 
 async def balance(http: httpx.AsyncClient, hid: str, owner: Person, who: Person) -> int:
@@ -63,6 +64,8 @@ async def test_a_pending_completion_reaches_notify_and_analytics_only_once_appro
     stack: Stack, http: httpx.AsyncClient, redis: aioredis.Redis
 ) -> None:
     hid, owner, kid = await family(http)
+    partner = await sign_up(http, "Partner")
+    await join(http, hid, owner, partner, "member")
     chore = await kids_chore(http, hid, owner, kid, "Tidy room")
     base = f"{API}/households/{hid}/chores/{chore['id']}"
     pending = expect(await http.post(f"{base}/complete", json={"note": "done!"}, headers=kid.headers), 201)
@@ -70,6 +73,10 @@ async def test_a_pending_completion_reaches_notify_and_analytics_only_once_appro
     await settled(stack, redis)
     assert (await stats(http, hid, owner))["household"]["completions"] == 0
     assert await notifications(http, owner) == []
+    # The adults are asked to approve it instead, once each.
+    for adult in (owner, partner):
+        [asked] = await notifications(http, adult, "completion.submitted")
+        assert asked["title"] == "Kid asks you to approve Tidy room"
     assert await balance(http, hid, owner, kid) == 0
     waiting = expect(
         await http.get(f"{API}/households/{hid}/completions", params={"status": "pending"}, headers=owner.headers),
@@ -94,8 +101,13 @@ async def test_a_pending_completion_reaches_notify_and_analytics_only_once_appro
     assert counted["household"]["completions"] == 1
     [kids_stats] = [m for m in counted["members"] if m["user_id"] == kid.user_id]
     assert (kids_stats["completions"], kids_stats["points"]) == (1, 10)
-    [told] = await notifications(http, owner)  # "Kid completed Tidy room", once
-    assert told["type"] == "chore.completed"
+    # The owner approved it: no "Kid completed Tidy room" for them (nobody is told of what they did) but for the
+    # household's other adults, once.
+    assert await notifications(http, owner) == []
+    [told] = await notifications(http, partner)
+    assert told["title"] == "Kid completed Tidy room"
+    [approval] = await notifications(http, kid, "completion.approved")  # the kid hears it was approved
+    assert approval["title"] == "Parent approved Tidy room"
     assert await balance(http, hid, owner, kid) == 10
     empty = expect(
         await http.get(f"{API}/households/{hid}/completions", params={"status": "pending"}, headers=owner.headers),
@@ -124,6 +136,8 @@ async def test_a_rejected_completion_never_counts_and_the_chore_is_open_again(
     await settled(stack, redis)
     assert (await stats(http, hid, owner))["household"]["completions"] == 0
     assert await notifications(http, owner) == []
+    [rejection] = await notifications(http, kid, "completion.rejected")  # the kid hears why
+    assert rejection["body"].endswith(": The bowl is empty")
     assert await balance(http, hid, owner, kid) == 0
     # Approving it afterwards, or undoing it, is a conflict; the history shows it as rejected.
     problem(await http.post(f"{base}/completions/{pending['id']}/approve", headers=owner.headers), 409, "conflict")

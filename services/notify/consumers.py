@@ -1,5 +1,16 @@
 """Event handlers of the notify service, run by `kit.events.EventConsumer` inside its transaction.
 
+Each event that matters to people writes in-app notifications (`notify`), in each recipient's language
+(services.notify.texts), never to the one who did it:
+
+- chore.completed → the household's other adults; completion.submitted (a child's, waiting) → its adults;
+- completion.approved / completion.rejected → the one who completed it;
+- chore.created with an assignee, chore.assigned, chore.due_soon, chore.overdue → the assignee;
+- member.joined / member.left → the household's other current members;
+- points.changed of a redemption → the household's adults but the redeemer.
+
+Each notification written publishes notification.created through notify's outbox, in the same transaction.
+
 The consumer's inbox already drops redelivered events; the handlers are idempotent on their own too
 (upserts, and one notification per (event, recipient)), so replaying a stream is harmless.
 Events may arrive out of order across streams: a completion handled before the member.joined of a
@@ -11,7 +22,7 @@ user.deleted and household.deleted erase what notify holds about the person or t
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from hearth.events.v1 import events_pb2
@@ -19,54 +30,55 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.events import Event, Handlers, combine, required_id
 from kit.ids import new_id
-from services.notify import privacy
+from kit.outbox import add_event
+from services.notify import privacy, texts
 from services.notify.repository import MEMBERS, Member, MemberRepository, NotificationRepository
-from services.notify.texts import SOMEONE, completion_text
 from services.user.client import ADULT_ROLES, membership_mirror
 
 
-async def on_member_joined(session: AsyncSession, event: Event[events_pb2.MemberJoined]) -> None:
-    """The name a member joins with (the membership itself is the mirror's: services.user.client)."""
-    if event.payload.display_name:
-        user_id = required_id(event.payload.user_id)
-        await MemberRepository(session).name(user_id, event.payload.display_name, at=event.occurred_at)
+def optional_id(value: str) -> uuid.UUID | None:
+    """An id a payload or envelope may leave empty (nobody assigned; an event no person caused)."""
+    return uuid.UUID(value) if value else None
 
 
-async def on_user_updated(session: AsyncSession, event: Event[events_pb2.UserUpdated]) -> None:
-    """A renamed user: later notifications use the new name (other profile changes do not concern notify)."""
-    if event.payload.display_name:
-        await MemberRepository(session).name(
-            required_id(event.payload.user_id), event.payload.display_name, at=event.occurred_at
-        )
+def current(members: Iterable[Member], *, adults_only: bool = False) -> list[Member]:
+    """The household's members now (not those who left), or only its adults (owner, admin, member)."""
+    return [m for m in members if m.left_at is None and (not adults_only or m.role in ADULT_ROLES)]
 
 
 def completion_recipients(members: Iterable[Member], completed_by: uuid.UUID) -> list[uuid.UUID]:
     """Who hears about a completion: every current adult member (owner, admin, member) but the one who did it."""
-    return sorted(
-        m.user_id for m in members if m.left_at is None and m.role in ADULT_ROLES and m.user_id != completed_by
-    )
+    return sorted(m.user_id for m in current(members, adults_only=True) if m.user_id != completed_by)
 
 
-async def on_chore_completed(session: AsyncSession, event: Event[events_pb2.ChoreCompleted]) -> None:
-    completed = event.payload
-    household_id = required_id(completed.household_id, event.household_id)
-    completed_by = required_id(completed.completed_by, event.actor_id)
-    members = await MemberRepository(session).of_household(household_id)
-    names = {m.user_id: m.display_name for m in members}
-    # A completer whose account is gone (DELETED_USER_ID, or erased since the event was published): nobody to name.
-    deleted = await privacy.is_erased(session, completed_by)
-    who = privacy.DELETED_USER_NAME if deleted else names.get(completed_by) or SOMEONE
-    title, body = completion_text(who, completed.title, completed.points)
-    data: Mapping[str, Any] = {
-        "chore_id": completed.chore_id,
-        "completion_id": completed.completion_id,
-        "completed_by": None if deleted else str(completed_by),
-        "points": completed.points,
-        # Kept so the texts can be written again without the person's name when they are deleted (privacy).
-        "chore_title": completed.title,
-    }
-    await NotificationRepository(session).add_many(
-        [
+async def notify(
+    session: AsyncSession,
+    event: Event[Any],
+    household_id: uuid.UUID,
+    members: Sequence[Member],
+    recipients: Iterable[uuid.UUID],
+    *,
+    actor: uuid.UUID | None,
+    data: Mapping[str, Any],
+) -> int:
+    """Write one notification of `event` per recipient, in each one's language, naming `actor` (None: nobody), and
+    publish notification.created for each new one (kit.outbox, in the handler's transaction); returns how many are
+    new. Never to the event's actor or to `actor`: nobody is told of what they did. Idempotent per (event, recipient):
+    a redelivered event writes and publishes nothing."""
+    by_id = {m.user_id: m for m in members}
+    excluded = {actor, optional_id(event.actor_id)}
+    who: str | texts.Anonymous = texts.SOMEONE
+    if actor is not None:
+        # A person whose account is gone (DELETED_USER_ID, or erased since the event was published): nobody to name.
+        if await privacy.is_erased(session, actor):
+            who, actor = texts.DELETED, None
+        elif actor in by_id and by_id[actor].display_name:
+            who = by_id[actor].display_name
+    rows = []
+    for recipient in sorted(set(recipients) - excluded):
+        locale = by_id[recipient].locale if recipient in by_id else None
+        title, body = texts.render(event.type, locale, data, who)
+        rows.append(
             {
                 "id": new_id(),
                 "user_id": recipient,
@@ -74,20 +86,210 @@ async def on_chore_completed(session: AsyncSession, event: Event[events_pb2.Chor
                 "type": event.type,
                 "title": title,
                 "body": body,
-                "data": dict(data),
+                # The person it names under privacy.ACTOR_KEY (their name goes from it when they are deleted), and
+                # what its texts were written from, so they can be written again (services.notify.texts).
+                "data": {**data, privacy.ACTOR_KEY: None if actor is None else str(actor), "locale": locale},
                 "event_id": event.event_id,
                 "create_time": event.occurred_at,
                 "read_time": None,
             }
-            for recipient in completion_recipients(members, completed_by)
-        ]
+        )
+    written = await NotificationRepository(session).add_many(rows)
+    for notification_id, user_id in written:
+        created = events_pb2.NotificationCreated(
+            household_id=str(household_id),
+            user_id=str(user_id),
+            notification_id=str(notification_id),
+            type=event.type,
+            source_event_id=str(event.event_id),
+        )
+        await add_event(session, created, household_id=household_id, actor_id=event.actor_id or None)
+    return len(written)
+
+
+async def on_member_joined(session: AsyncSession, event: Event[events_pb2.MemberJoined]) -> None:
+    """The name a member joins with (the membership itself is the mirror's: services.user.client), and the other
+    current members hear of it — unless the member has left again since (a late member.joined)."""
+    joined = event.payload
+    household_id = required_id(joined.household_id, event.household_id)
+    user_id = required_id(joined.user_id)
+    if joined.display_name:
+        await MemberRepository(session).name(user_id, joined.display_name, at=event.occurred_at)
+    members = await MemberRepository(session).of_household(household_id)
+    if not any(m.user_id == user_id for m in current(members)):
+        return
+    others = [m.user_id for m in current(members) if m.user_id != user_id]
+    await notify(session, event, household_id, members, others, actor=user_id, data={})
+
+
+async def on_member_left(session: AsyncSession, event: Event[events_pb2.MemberLeft]) -> None:
+    """The members still in the household hear that someone left (or was removed: not the one who removed them)."""
+    left = event.payload
+    household_id = required_id(left.household_id, event.household_id)
+    user_id = required_id(left.user_id)
+    members = await MemberRepository(session).of_household(household_id)
+    others = [m.user_id for m in current(members) if m.user_id != user_id]
+    await notify(session, event, household_id, members, others, actor=user_id, data={})
+
+
+async def on_user_registered(session: AsyncSession, event: Event[events_pb2.UserRegistered]) -> None:
+    """The locale a person registers with: the language of their notifications."""
+    if event.payload.locale:
+        await MemberRepository(session).locale(
+            required_id(event.payload.user_id), event.payload.locale, at=event.occurred_at
+        )
+
+
+async def on_user_updated(session: AsyncSession, event: Event[events_pb2.UserUpdated]) -> None:
+    """A renamed user: later notifications use the new name; and their locale, the language of later ones (the event
+    carries the whole profile; other profile changes do not concern notify)."""
+    updated, user_id = event.payload, required_id(event.payload.user_id)
+    if updated.display_name:
+        await MemberRepository(session).name(user_id, updated.display_name, at=event.occurred_at)
+    if updated.locale:
+        await MemberRepository(session).locale(user_id, updated.locale, at=event.occurred_at)
+
+
+async def on_chore_completed(session: AsyncSession, event: Event[events_pb2.ChoreCompleted]) -> None:
+    """The household's other adults hear of a completion."""
+    completed = event.payload
+    household_id = required_id(completed.household_id, event.household_id)
+    completed_by = required_id(completed.completed_by, event.actor_id)
+    members = await MemberRepository(session).of_household(household_id)
+    data = {
+        "chore_id": completed.chore_id,
+        "completion_id": completed.completion_id,
+        "points": completed.points,
+        # Kept so the texts can be written again without the person's name when they are deleted (privacy).
+        "chore_title": completed.title,
+    }
+    recipients = completion_recipients(members, completed_by)
+    await notify(session, event, household_id, members, recipients, actor=completed_by, data=data)
+
+
+async def on_completion_submitted(session: AsyncSession, event: Event[events_pb2.CompletionSubmitted]) -> None:
+    """A child's completion waits for approval: the household's adults are asked (completion.undone takes it back)."""
+    submitted = event.payload
+    household_id = required_id(submitted.household_id, event.household_id)
+    completed_by = required_id(submitted.completed_by, event.actor_id)
+    members = await MemberRepository(session).of_household(household_id)
+    data = {
+        "chore_id": submitted.chore_id,
+        "completion_id": submitted.completion_id,
+        "points": submitted.points,
+        "chore_title": submitted.title,
+    }
+    recipients = completion_recipients(members, completed_by)
+    await notify(session, event, household_id, members, recipients, actor=completed_by, data=data)
+
+
+async def on_completion_approved(session: AsyncSession, event: Event[events_pb2.CompletionApproved]) -> None:
+    """The one who did the chore hears that it was approved, and by whom."""
+    approved = event.payload
+    household_id = required_id(approved.household_id, event.household_id)
+    members = await MemberRepository(session).of_household(household_id)
+    data = {
+        "chore_id": approved.chore_id,
+        "completion_id": approved.completion_id,
+        "points": approved.points,
+        "chore_title": approved.title,
+    }
+    await notify(
+        session,
+        event,
+        household_id,
+        members,
+        [required_id(approved.completed_by)],
+        actor=optional_id(approved.approved_by or event.actor_id),
+        data=data,
     )
+
+
+async def on_completion_rejected(session: AsyncSession, event: Event[events_pb2.CompletionRejected]) -> None:
+    """The one who did the chore hears that it was not accepted, by whom, and the note saying why."""
+    rejected = event.payload
+    household_id = required_id(rejected.household_id, event.household_id)
+    members = await MemberRepository(session).of_household(household_id)
+    data = {
+        "chore_id": rejected.chore_id,
+        "completion_id": rejected.completion_id,
+        "chore_title": rejected.title,
+        "note": rejected.note,
+    }
+    await notify(
+        session,
+        event,
+        household_id,
+        members,
+        [required_id(rejected.completed_by)],
+        actor=optional_id(rejected.rejected_by or event.actor_id),
+        data=data,
+    )
+
+
+async def tell_assignee(
+    session: AsyncSession, event: Event[Any], household_id: str, assignee_id: str, data: Mapping[str, Any]
+) -> None:
+    """The chore's assignee hears of it, if there is one and they are still a member."""
+    hid, assignee = required_id(household_id, event.household_id), optional_id(assignee_id)
+    if assignee is None:
+        return
+    members = await MemberRepository(session).of_household(hid)
+    recipients = [m.user_id for m in current(members) if m.user_id == assignee]
+    await notify(session, event, hid, members, recipients, actor=optional_id(event.actor_id), data=data)
+
+
+async def on_chore_created(session: AsyncSession, event: Event[events_pb2.ChoreCreated]) -> None:
+    """A new chore given to someone: they hear who gave it to them (not when they made it for themselves)."""
+    created = event.payload
+    data = {"chore_id": created.chore_id, "chore_title": created.title, "points": created.points}
+    await tell_assignee(session, event, created.household_id, created.assignee_id, data)
+
+
+async def on_chore_assigned(session: AsyncSession, event: Event[events_pb2.ChoreAssigned]) -> None:
+    """The new assignee hears that the chore is theirs now (a claim is the claimer's own doing: nobody hears)."""
+    assigned = event.payload
+    data = {"chore_id": assigned.chore_id, "chore_title": assigned.title, "reason": assigned.reason}
+    await tell_assignee(session, event, assigned.household_id, assigned.assignee_id, data)
+
+
+async def on_chore_due_soon(session: AsyncSession, event: Event[events_pb2.ChoreDueSoon]) -> None:
+    """A reminder to the assignee."""
+    due = event.payload
+    data = {"chore_id": due.chore_id, "chore_title": due.title, "minutes": due.before_minutes}
+    await tell_assignee(session, event, due.household_id, due.assignee_id, data)
+
+
+async def on_chore_overdue(session: AsyncSession, event: Event[events_pb2.ChoreOverdue]) -> None:
+    """The assignee of the missed occurrence hears of it, and of the points it cost them."""
+    overdue = event.payload
+    data = {
+        "chore_id": overdue.chore_id,
+        "chore_title": overdue.title,
+        "penalty": overdue.penalty_points,
+        "occurrence_id": overdue.occurrence_id,
+    }
+    await tell_assignee(session, event, overdue.household_id, overdue.assignee_id, data)
+
+
+async def on_points_changed(session: AsyncSession, event: Event[events_pb2.PointsChanged]) -> None:
+    """A reward redeemed: the household's adults but the redeemer hear of it (other point changes tell nobody: the
+    completion, the undo or the miss behind them has its own notification)."""
+    changed = event.payload
+    if changed.reason != "redemption":
+        return
+    household_id = required_id(changed.household_id, event.household_id)
+    redeemer = required_id(changed.user_id)
+    members = await MemberRepository(session).of_household(household_id)
+    data = {"reward_id": changed.reward_id, "entry_id": changed.entry_id, "points": abs(changed.delta)}
+    recipients = [m.user_id for m in current(members, adults_only=True)]
+    await notify(session, event, household_id, members, recipients, actor=redeemer, data=data)
 
 
 async def on_completion_undone(session: AsyncSession, event: Event[events_pb2.CompletionUndone]) -> None:
     """An undone completion did not happen: the notifications that told of it go from every inbox, read or not.
-    (Task publishes completion.undone after the chore.completed it takes back, on the same stream: the order holds.
-    A pending completion undone was never told of: nothing to delete.)"""
+    (Task publishes completion.undone after the chore.completed or completion.submitted it takes back, on the same
+    stream: the order holds. The approval or rejection of it goes too: it is about the same completion.)"""
     undone = event.payload
     household_id = required_id(undone.household_id, event.household_id)
     await NotificationRepository(session).forget_completion(household_id, str(required_id(undone.completion_id)))
@@ -107,8 +309,18 @@ HANDLERS: Handlers = combine(
     membership_mirror(MEMBERS),
     {
         events_pb2.MemberJoined: on_member_joined,
+        events_pb2.MemberLeft: on_member_left,
+        events_pb2.UserRegistered: on_user_registered,
         events_pb2.UserUpdated: on_user_updated,
         events_pb2.ChoreCompleted: on_chore_completed,
+        events_pb2.CompletionSubmitted: on_completion_submitted,
+        events_pb2.CompletionApproved: on_completion_approved,
+        events_pb2.CompletionRejected: on_completion_rejected,
+        events_pb2.ChoreCreated: on_chore_created,
+        events_pb2.ChoreAssigned: on_chore_assigned,
+        events_pb2.ChoreDueSoon: on_chore_due_soon,
+        events_pb2.ChoreOverdue: on_chore_overdue,
+        events_pb2.PointsChanged: on_points_changed,
         events_pb2.CompletionUndone: on_completion_undone,
         events_pb2.UserDeleted: on_user_deleted,
         events_pb2.HouseholdDeleted: on_household_deleted,

@@ -46,7 +46,8 @@ class HouseholdMember(Base):
 
 
 class UserName(Base):
-    """The display name of each user notify has heard of (member.joined carries it, user.updated renames).
+    """The display name and locale of each user notify has heard of (member.joined carries the name, user.registered
+    the locale, user.updated both).
 
     A name is not a membership fact: it has its own event time, so a late member.joined cannot bring back a
     name a later user.updated replaced, in any household.
@@ -56,6 +57,8 @@ class UserName(Base):
 
     user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     display_name: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    # BCP 47, as the user service keeps it; None until an event names it (notifications are then in English).
+    locale: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     as_of: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
     # When each field was last set, by event time (kit.projection keeps it: newest wins per field).
     versions: Mapped[dict[str, str]] = mapped_column(JSONB, nullable=False, server_default=sa.text("'{}'::jsonb"))
@@ -91,7 +94,8 @@ class Notification(Base):
     type: Mapped[str] = mapped_column(sa.Text, nullable=False)
     title: Mapped[str] = mapped_column(sa.Text, nullable=False)
     body: Mapped[str] = mapped_column(sa.Text, nullable=False)
-    # What it is about, by type; for chore.completed: chore_id, completion_id, completed_by, points.
+    # What it is about, by type (services.notify.consumers): what its texts are written from (services.notify.texts,
+    # again when the person it names is deleted), `locale` they are in, and `completed_by` the person it names.
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     create_time: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)

@@ -5,10 +5,12 @@ a household, erased when the household is deleted (household.deleted).
 On user.deleted (`erase_user`):
 
 - their inbox (every notification addressed to them, read or not) is deleted;
-- notifications in other people's inboxes that name them as the actor (chore.completed: "Alice completed Dishes")
-  stay — they are the recipients' — but lose the person: the actor id (`data.completed_by`) becomes null and the
-  title and body are written again with `DELETED_USER_NAME` in place of their name;
-- their display name (`user_names`) and their membership rows, current and former (`household_members`), are
+- notifications in other people's inboxes that name them as the actor ("Alice completed Dishes", "Alice joined the
+  household", ...) stay — they are the recipients' — but lose the person: the actor id (`data.completed_by`)
+  becomes null and the title and body are written again (services.notify.texts, in the language they were written
+  in) with a deleted user (`DELETED_USER_NAME` in English) in place of their name;
+- the notification.created events in notify's outbox that name them have their id replaced (kit.erasure);
+- their display name and locale (`user_names`) and their membership rows, current and former (`household_members`), are
   deleted. Every event about them comes on the user stream before user.deleted, so nothing brings them back;
 - they are remembered as erased by a hash of their id only (`erased_users`, `erasure_key`), for the events of
   other streams still on their way (below).
@@ -43,18 +45,20 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kit import context
+from kit.erasure import anonymise_outbox
 from kit.errors import PermissionDenied
 from services.notify.converters import notification_to_proto
 from services.notify.models import ErasedUser, HouseholdMember, Notification, UserName
-from services.notify.texts import completion_text
+from services.notify.texts import DELETED, render
 
 # The only service whose export job may read a person's data here.
 EXPORTER = "user"
+# How texts name a deleted person, in English (services.notify.texts.DELETED).
 DELETED_USER_NAME = "A deleted user"
 # What other services put in place of a deleted person's id in the events they still owe (task's outbox: the nil
 # UUID, services.task.privacy): a completion by it names nobody.
 DELETED_USER_ID = uuid.UUID(int=0)
-# Where a notification names the person who caused it (chore.completed's data; see services.notify.consumers).
+# Where a notification names the person who caused it, whatever its type (services.notify.consumers).
 ACTOR_KEY = "completed_by"
 # Spelt as ix_notifications_actor indexes it (a bound key would not match the index's expression).
 _actor: sa.ColumnElement[str] = sa.literal_column(f"notifications.data ->> '{ACTOR_KEY}'", sa.Text)
@@ -96,12 +100,16 @@ async def erase_user(session: AsyncSession, user_id: uuid.UUID, *, at: datetime)
     )
     for notification in naming:
         data = dict(notification.data)
-        chore = data.get("chore_title")
-        if not isinstance(chore, str):
-            chore = chore_title_of(notification.title, notification.body) or ""
-        notification.title, notification.body = completion_text(DELETED_USER_NAME, chore, int(data.get("points") or 0))
+        if notification.type == "chore.completed" and not isinstance(data.get("chore_title"), str):
+            # Written before `chore_title` was kept in its data (always in English then).
+            data["chore_title"] = chore_title_of(notification.title, notification.body) or ""
+        text_data = {**data, "points": int(data.get("points") or 0)}
+        notification.title, notification.body = render(notification.type, data.get("locale"), text_data, DELETED)
         data[ACTOR_KEY] = None
         notification.data = data
+    # The notification.created events naming them (their own notifications', or as the actor) in notify's outbox;
+    # their entries on notify's stream go by kit.erasure.stream_erasure, which the runtime adds.
+    await anonymise_outbox(session, user_id)
     await session.execute(sa.delete(UserName).where(UserName.user_id == user_id))
     await session.execute(sa.delete(HouseholdMember).where(HouseholdMember.user_id == user_id))
     await session.execute(

@@ -1,4 +1,4 @@
-"""SQL of the notify service: the membership read model and the notifications inbox."""
+"""SQL of the notify service: the membership and names read models and the notifications inbox."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ class Member:
     role: str | None
     display_name: str
     left_at: datetime | None
+    # BCP 47, or None when no event has named it yet (services.notify.texts then writes English).
+    locale: str | None = None
 
 
 MEMBERS = Projection(HouseholdMember.__table__, key=("household_id", "user_id"), tombstone="left_at")
@@ -40,25 +42,29 @@ class MemberRepository:
         """A user's display name as of `at` (member.joined, user.updated), in every household they are in."""
         await NAMES.apply(self._session, {"user_id": user_id}, at=at, values={"display_name": display_name})
 
+    async def locale(self, user_id: uuid.UUID, locale: str, *, at: datetime) -> None:
+        """A user's locale as of `at` (user.registered, user.updated): the language of their notifications."""
+        await NAMES.apply(self._session, {"user_id": user_id}, at=at, values={"locale": locale})
+
     async def of_household(self, household_id: uuid.UUID) -> list[Member]:
         """Every member row of the household with the member's name, including those who left (for names)."""
         # Plain rows on the session's connection: no ORM entities to load (it runs for every chore.completed).
         connection = await self._session.connection()
         result = await connection.execute(_OF_HOUSEHOLD, {"household_id": household_id})
-        return [Member(user_id, role, name or "", left_at) for user_id, role, name, left_at in result]
+        return [Member(user_id, role, name or "", left_at, locale) for user_id, role, name, left_at, locale in result]
 
 
 _members, _names = cast(sa.Table, HouseholdMember.__table__), cast(sa.Table, UserName.__table__)
 # Built once: the consumer runs it for every completion, and building a select costs more than running it.
 _OF_HOUSEHOLD = (
-    sa.select(_members.c.user_id, _members.c.role, _names.c.display_name, _members.c.left_at)
+    sa.select(_members.c.user_id, _members.c.role, _names.c.display_name, _members.c.left_at, _names.c.locale)
     .outerjoin(_names, _names.c.user_id == _members.c.user_id)
     .where(_members.c.household_id == sa.bindparam("household_id"))
 )
 _ADD_NOTIFICATIONS = (
     insert(cast(sa.Table, Notification.__table__))
     .on_conflict_do_nothing(constraint="uq_notifications_event_id_user_id")
-    .returning(Notification.__table__.c.id)
+    .returning(Notification.__table__.c.id, Notification.__table__.c.user_id)
 )
 
 # The inbox's sort key (an index on user_id, create_time, id serves it).
@@ -69,13 +75,14 @@ class NotificationRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add_many(self, rows: Sequence[dict[str, Any]]) -> int:
-        """Insert notifications, skipping any already there for the same (event, user); returns how many are new."""
+    async def add_many(self, rows: Sequence[dict[str, Any]]) -> list[tuple[uuid.UUID, uuid.UUID]]:
+        """Insert notifications, skipping any already there for the same (event, user); returns the (id, user_id)
+        of those that are new."""
         if not rows:
-            return 0
+            return []
         connection = await self._session.connection()
         result = await connection.execute(_ADD_NOTIFICATIONS, list(rows))
-        return len(result.all())
+        return [(notification_id, user_id) for notification_id, user_id in result]
 
     async def page(
         self, user_id: uuid.UUID, *, unread_only: bool, after: Cursor | None, limit: int

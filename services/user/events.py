@@ -18,7 +18,9 @@ from services.user.models import Away, Household, User
 
 
 def user_registered(user: User) -> events_pb2.UserRegistered:
-    return events_pb2.UserRegistered(user_id=str(user.id), display_name=user.display_name, time_zone=user.time_zone)
+    return events_pb2.UserRegistered(
+        user_id=str(user.id), display_name=user.display_name, time_zone=user.time_zone, locale=user.locale
+    )
 
 
 def user_updated(user: User, changed: Iterable[str]) -> events_pb2.UserUpdated:

@@ -43,12 +43,17 @@ async def events(stack: Stack, redis: aioredis.Redis) -> Events:
 
 
 async def listed(
-    inbox: notify_pb2_grpc.NotificationServiceStub, person: Person, **kwargs: object
+    inbox: notify_pb2_grpc.NotificationServiceStub,
+    person: Person,
+    *,
+    kind: str | None = "chore.completed",
+    **kwargs: object,
 ) -> list[notify_pb2.Notification]:
+    """`person`'s notifications of type `kind` (None: all), newest first: joining members tell each other too."""
     response = await inbox.ListNotifications(
         notify_pb2.ListNotificationsRequest(parent="users/me", **kwargs), metadata=person.metadata
     )
-    return list(response.notifications)
+    return [n for n in response.notifications if kind is None or n.type == kind]
 
 
 async def people(stack: Stack, *names: str) -> list[Person]:

@@ -80,9 +80,12 @@ async def tables_naming(stack: Stack, *needles: str) -> dict[str, int]:
     return found
 
 
-async def listed(inbox: notify_pb2_grpc.NotificationServiceStub, who: Person) -> list[notify_pb2.Notification]:
+async def listed(
+    inbox: notify_pb2_grpc.NotificationServiceStub, who: Person, *, kind: str | None = "chore.completed"
+) -> list[notify_pb2.Notification]:
+    """`who`'s notifications of type `kind` (None: all): joining members tell each other too."""
     reply = await inbox.ListNotifications(notify_pb2.ListNotificationsRequest(parent="users/me"), metadata=who.metadata)
-    return list(reply.notifications)
+    return [n for n in reply.notifications if kind is None or n.type == kind]
 
 
 async def test_after_user_deleted_nothing_of_the_person_remains_and_others_keep_their_anonymised_notifications(
@@ -227,7 +230,8 @@ async def test_the_export_holds_the_persons_notifications_name_and_households(
     assert data["households"] == [
         {"household": f"households/{events.household_id}", "role": "owner", "left_time": None}
     ]
-    [notification] = data["notifications"]
+    [notification, joined] = data["notifications"]  # newest first
+    assert joined["title"] == f"{kai.display_name} joined the household"
     assert notification["title"] == f"{kai.display_name} completed Dishes"
     assert notification["event_id"] == done.event_id
     assert notification["actor"] == kai.name

@@ -38,14 +38,16 @@ class Envelope(_message.Message):
     def __init__(self, event_id: _Optional[str] = ..., type: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., household_id: _Optional[str] = ..., actor_id: _Optional[str] = ..., traceparent: _Optional[str] = ..., payload: _Optional[_Union[_any_pb2.Any, _Mapping]] = ..., source: _Optional[str] = ..., correlation_id: _Optional[str] = ...) -> None: ...
 
 class UserRegistered(_message.Message):
-    __slots__ = ("user_id", "display_name", "time_zone")
+    __slots__ = ("user_id", "display_name", "time_zone", "locale")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    LOCALE_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     display_name: str
     time_zone: str
-    def __init__(self, user_id: _Optional[str] = ..., display_name: _Optional[str] = ..., time_zone: _Optional[str] = ...) -> None: ...
+    locale: str
+    def __init__(self, user_id: _Optional[str] = ..., display_name: _Optional[str] = ..., time_zone: _Optional[str] = ..., locale: _Optional[str] = ...) -> None: ...
 
 class HouseholdCreated(_message.Message):
     __slots__ = ("household_id", "display_name", "time_zone", "owner_id")
@@ -470,3 +472,17 @@ class ChoreArchived(_message.Message):
     chore_id: str
     title: str
     def __init__(self, household_id: _Optional[str] = ..., chore_id: _Optional[str] = ..., title: _Optional[str] = ...) -> None: ...
+
+class NotificationCreated(_message.Message):
+    __slots__ = ("household_id", "user_id", "notification_id", "type", "source_event_id")
+    HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    NOTIFICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    household_id: str
+    user_id: str
+    notification_id: str
+    type: str
+    source_event_id: str
+    def __init__(self, household_id: _Optional[str] = ..., user_id: _Optional[str] = ..., notification_id: _Optional[str] = ..., type: _Optional[str] = ..., source_event_id: _Optional[str] = ...) -> None: ...
