@@ -150,37 +150,34 @@ async def on_user_updated(session: AsyncSession, event: Event[events_pb2.UserUpd
         await MemberRepository(session).locale(user_id, updated.locale, at=event.occurred_at)
 
 
-async def on_chore_completed(session: AsyncSession, event: Event[events_pb2.ChoreCompleted]) -> None:
-    """The household's other adults hear of a completion."""
-    completed = event.payload
-    household_id = required_id(completed.household_id, event.household_id)
-    completed_by = required_id(completed.completed_by, event.actor_id)
+async def _tell_adults(
+    session: AsyncSession,
+    event: Event[Any],
+    done: events_pb2.ChoreCompleted | events_pb2.CompletionSubmitted,
+) -> None:
+    """The household's adults, but the one who did it, hear of a completion (done, or waiting for their approval)."""
+    household_id = required_id(done.household_id, event.household_id)
+    completed_by = required_id(done.completed_by, event.actor_id)
     members = await MemberRepository(session).of_household(household_id)
     data = {
-        "chore_id": completed.chore_id,
-        "completion_id": completed.completion_id,
-        "points": completed.points,
+        "chore_id": done.chore_id,
+        "completion_id": done.completion_id,
+        "points": done.points,
         # Kept so the texts can be written again without the person's name when they are deleted (privacy).
-        "chore_title": completed.title,
+        "chore_title": done.title,
     }
     recipients = completion_recipients(members, completed_by)
     await notify(session, event, household_id, members, recipients, actor=completed_by, data=data)
+
+
+async def on_chore_completed(session: AsyncSession, event: Event[events_pb2.ChoreCompleted]) -> None:
+    """The household's other adults hear of a completion."""
+    await _tell_adults(session, event, event.payload)
 
 
 async def on_completion_submitted(session: AsyncSession, event: Event[events_pb2.CompletionSubmitted]) -> None:
     """A child's completion waits for approval: the household's adults are asked (completion.undone takes it back)."""
-    submitted = event.payload
-    household_id = required_id(submitted.household_id, event.household_id)
-    completed_by = required_id(submitted.completed_by, event.actor_id)
-    members = await MemberRepository(session).of_household(household_id)
-    data = {
-        "chore_id": submitted.chore_id,
-        "completion_id": submitted.completion_id,
-        "points": submitted.points,
-        "chore_title": submitted.title,
-    }
-    recipients = completion_recipients(members, completed_by)
-    await notify(session, event, household_id, members, recipients, actor=completed_by, data=data)
+    await _tell_adults(session, event, event.payload)
 
 
 async def on_completion_approved(session: AsyncSession, event: Event[events_pb2.CompletionApproved]) -> None:
