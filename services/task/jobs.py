@@ -52,7 +52,6 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kit import context
-from kit.ids import new_id
 from kit.jobs import DEFAULT_RETRY, SESSIONS
 from kit.outbox import add_event
 from kit.service_tokens import ServiceTokens
@@ -70,7 +69,7 @@ from services.task.models import (
     Occurrence,
     SentReminder,
 )
-from services.task.repository import CompletionRepository, Tallies
+from services.task.repository import CompletionRepository, Tallies, ended_occurrence
 from services.task.validation import MAX_GRACE_MINUTES, MAX_REMINDER_MINUTES, zone
 
 log = logging.getLogger("hearth.task.jobs")
@@ -257,28 +256,20 @@ class Scans:
         assignment = assigning.Assignment.from_json(chore.assignment)
         due, held_by = chore.next_due_time, chore.assignee_id
         assert due is not None  # selected so
+        missed = ended_occurrence(
+            chore,
+            due=due,
+            outcome=OUTCOME_MISSED,
+            completed_by=None,
+            recorder_id=None,
+            # When it became missed, not when the scan saw it: the same however late the scan runs.
+            end_time=due + timedelta(minutes=assignment.grace_minutes),
+            completion_id=None,
+            now=now,
+        )
         occurrence_id = await session.scalar(
             insert(_occurrences)
-            .values(
-                id=new_id(),
-                household_id=chore.household_id,
-                chore_id=chore.id,
-                due_time=due,
-                assignee_id=held_by,
-                outcome=OUTCOME_MISSED,
-                completed_by=None,
-                recorder_id=None,
-                # When it became missed, not when the scan saw it: the same however late the scan runs.
-                end_time=due + timedelta(minutes=assignment.grace_minutes),
-                completion_id=None,
-                prior_next_due_time=chore.next_due_time,
-                prior_open_time=chore.open_time,
-                prior_assignee_id=held_by,
-                prior_state=chore.state,
-                prior_last_completion_time=chore.last_completion_time,
-                after_version=chore.version + 1,
-                create_time=now,
-            )
+            .values({column.name: getattr(missed, column.name) for column in _occurrences.c})
             .on_conflict_do_nothing(
                 index_elements=["chore_id", "due_time"], index_where=sa.text(f"outcome = '{OUTCOME_MISSED}'")
             )

@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit import outbox
+from kit.ids import new_id
 from kit.repository import Cursor, keyset
 from services.task import scheduling
 from services.task.assignment import COUNTING, WINDOW, Assignment, AwayPeriod, Tally
@@ -339,6 +340,40 @@ class CompletionRepository:
             query = query.where(Completion.status == status)
         order = (Completion.complete_time.expression, Completion.id.expression)
         return list(await self._session.scalars(keyset(query, order, after=after, limit=limit, descending=True)))
+
+
+def ended_occurrence(
+    chore: Chore,
+    *,
+    due: datetime,
+    outcome: str,
+    completed_by: uuid.UUID | None,
+    recorder_id: uuid.UUID | None,
+    end_time: datetime,
+    completion_id: uuid.UUID | None,
+    now: datetime,
+) -> Occurrence:
+    """The row of `chore`'s open occurrence ending, made BEFORE the chore is changed: it keeps what an undo restores,
+    and the version the change will leave."""
+    return Occurrence(
+        id=new_id(),
+        household_id=chore.household_id,
+        chore_id=chore.id,
+        due_time=due,
+        assignee_id=chore.assignee_id,
+        outcome=outcome,
+        completed_by=completed_by,
+        recorder_id=recorder_id,
+        end_time=end_time,
+        completion_id=completion_id,
+        prior_next_due_time=chore.next_due_time,
+        prior_open_time=chore.open_time,
+        prior_assignee_id=chore.assignee_id,
+        prior_state=chore.state,
+        prior_last_completion_time=chore.last_completion_time,
+        after_version=chore.version + 1,
+        create_time=now,
+    )
 
 
 class OccurrenceRepository:

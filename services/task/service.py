@@ -125,6 +125,7 @@ from services.task.repository import (
     CompletionRepository,
     OccurrenceRepository,
     Tallies,
+    ended_occurrence,
     sort_value,
 )
 from services.task.validation import UPDATABLE, zone
@@ -211,40 +212,6 @@ def _counting(
         assigned=plus(tally.assigned, assignee_id, 1),
         points=plus(tally.points, completed_by, points),
         last=completed_by,
-    )
-
-
-def _ended(
-    chore: Chore,
-    *,
-    due: datetime,
-    outcome: str,
-    completed_by: uuid.UUID | None,
-    recorder_id: uuid.UUID | None,
-    end_time: datetime,
-    completion_id: uuid.UUID | None,
-    now: datetime,
-) -> Occurrence:
-    """The row of `chore`'s open occurrence ending, made BEFORE the chore is changed: it keeps what an undo restores,
-    and the version the change will leave."""
-    return Occurrence(
-        id=new_id(),
-        household_id=chore.household_id,
-        chore_id=chore.id,
-        due_time=due,
-        assignee_id=chore.assignee_id,
-        outcome=outcome,
-        completed_by=completed_by,
-        recorder_id=recorder_id,
-        end_time=end_time,
-        completion_id=completion_id,
-        prior_next_due_time=chore.next_due_time,
-        prior_open_time=chore.open_time,
-        prior_assignee_id=chore.assignee_id,
-        prior_state=chore.state,
-        prior_last_completion_time=chore.last_completion_time,
-        after_version=chore.version + 1,
-        create_time=now,
     )
 
 
@@ -694,7 +661,7 @@ class ChoreService:
             change = scheduling.complete(
                 state, completed_at=valid.completed_at, tz=zone(membership.time_zone), tally=tally, rng=self._rng
             )
-            occurrence = _ended(
+            occurrence = ended_occurrence(
                 chore,
                 due=change.due,
                 outcome=OUTCOME_DONE,
@@ -846,7 +813,7 @@ class ChoreService:
             change = scheduling.complete(
                 state, completed_at=now, tz=zone(membership.time_zone), tally=tally, rng=self._rng
             )
-            occurrence = _ended(
+            occurrence = ended_occurrence(
                 chore,
                 due=due,
                 outcome=OUTCOME_SKIPPED,
