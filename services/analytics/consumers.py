@@ -51,21 +51,43 @@ async def on_completion_undone(session: AsyncSession, event: Event[events_pb2.Co
     await CompletionRepository(session).forget(required_id(event.payload.completion_id))
 
 
+async def _record_miss(
+    session: AsyncSession,
+    event: Event[events_pb2.ChoreOverdue] | Event[events_pb2.CompletionRejected],
+    occurrence_id: str,
+    chore_id: str,
+    assignee_id: str,
+    due_at: datetime,
+    *,
+    penalty_points: int,
+) -> None:
+    """One missed occurrence in the read model, whichever event told of it (`assignee_id` "": nobody held it). The due
+    time decides the window the miss counts in; the event's time stands in when the event has none."""
+    await MissRepository(session).record(
+        {
+            "occurrence_id": required_id(occurrence_id),
+            "household_id": required_id(event.payload.household_id, event.household_id),
+            "chore_id": required_id(chore_id),
+            "user_id": uuid.UUID(assignee_id) if assignee_id else None,
+            "due_at": due_at,
+            "penalty_points": max(0, penalty_points),
+            "event_id": event.event_id,
+        }
+    )
+
+
 async def on_chore_overdue(session: AsyncSession, event: Event[events_pb2.ChoreOverdue]) -> None:
     """A missed occurrence (task's miss scan publishes one per occurrence, once): overdue, missed and the
     completion rate count it. chore.skipped needs nothing: a skip is an adult's decision, not a miss."""
     overdue = event.payload
-    await MissRepository(session).record(
-        {
-            "occurrence_id": required_id(overdue.occurrence_id),
-            "household_id": required_id(overdue.household_id, event.household_id),
-            "chore_id": required_id(overdue.chore_id),
-            "user_id": uuid.UUID(overdue.assignee_id) if overdue.assignee_id else None,
-            # The due time decides the window the miss counts in; the scan always sets it, the event time stands in.
-            "due_at": _time(overdue.due_at, overdue.HasField("due_at"), event.occurred_at),
-            "penalty_points": max(0, overdue.penalty_points),
-            "event_id": event.event_id,
-        }
+    await _record_miss(
+        session,
+        event,
+        overdue.occurrence_id,
+        overdue.chore_id,
+        overdue.assignee_id,
+        _time(overdue.due_at, overdue.HasField("due_at"), event.occurred_at),
+        penalty_points=overdue.penalty_points,
     )
 
 
@@ -76,16 +98,14 @@ async def on_completion_rejected(session: AsyncSession, event: Event[events_pb2.
     rejected = event.payload
     if rejected.reopened or not rejected.missed_occurrence_id:
         return
-    await MissRepository(session).record(
-        {
-            "occurrence_id": required_id(rejected.missed_occurrence_id),
-            "household_id": required_id(rejected.household_id, event.household_id),
-            "chore_id": required_id(rejected.chore_id),
-            "user_id": uuid.UUID(rejected.missed_assignee_id) if rejected.missed_assignee_id else None,
-            "due_at": _time(rejected.missed_due_at, rejected.HasField("missed_due_at"), event.occurred_at),
-            "penalty_points": 0,
-            "event_id": event.event_id,
-        }
+    await _record_miss(
+        session,
+        event,
+        rejected.missed_occurrence_id,
+        rejected.chore_id,
+        rejected.missed_assignee_id,
+        _time(rejected.missed_due_at, rejected.HasField("missed_due_at"), event.occurred_at),
+        penalty_points=0,
     )
 
 
