@@ -246,13 +246,15 @@ class _MultiCallable:
 
 
 class _Channel(grpc.aio.Channel):
-    """A grpc.aio channel whose calls, of every kind, carry the request's plumbing and a span.
+    """A grpc.aio channel whose unary-unary, unary-stream and stream-stream calls carry the request's plumbing and a
+    span.
 
     Not interceptors (issue 13): grpc.aio runs every call of an intercepted channel as a chain of tasks
     (`InterceptedUnaryUnaryCall`), which cost the gateway more per request than the rest of a call. Here a
     method's callable is a plain wrapper of the channel's own, built once when a stub is; per call there are
     the forwarding's few statements and the span, and the call itself is gRPC's — retries (the service
     config), cancellation on `close`, and the call's API (`code()`, `trailing_metadata()`...) unchanged.
+    Client-streaming (stream-unary) methods, which Hearth does not have, go out as they are.
     """
 
     def __init__(
@@ -279,9 +281,7 @@ class _Channel(grpc.aio.Channel):
         return _MultiCallable(inner, self._method_spans(method), self._default_timeout, _TracedStreamCall, self._extra)
 
     def stream_unary(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        # A client-streaming call is awaited for its one response, as a unary one is (the photo upload).
-        inner = self._inner.stream_unary(method, *args, **kwargs)
-        return _MultiCallable(inner, self._method_spans(method), self._default_timeout, _TracedUnaryCall, self._extra)
+        return self._inner.stream_unary(method, *args, **kwargs)
 
     def stream_stream(self, method: str, *args: Any, **kwargs: Any) -> Any:
         # Read as a unary-stream call is (the photo upload's ready, then its photo); written through the call itself.
