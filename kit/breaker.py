@@ -41,6 +41,12 @@ class Open(Unavailable):
     """The breaker is open: the call was not tried."""
 
 
+def _described(exc: BaseException) -> str:
+    """The error's type, and its message when it has one (cut short: a log line, not a dump)."""
+    message = str(exc).strip()
+    return f"{type(exc).__name__}: {message[:200]}" if message else type(exc).__name__
+
+
 class Failed(Unavailable):
     """The call was tried and failed or timed out (the error is the `__cause__`)."""
 
@@ -124,7 +130,7 @@ class CircuitBreaker:
                 result = await call()
         except caught as exc:
             self.failed()
-            raise Failed(type(exc).__name__) from exc
+            raise Failed(_described(exc)) from exc
         except BaseException:
             self.abandoned()
             raise

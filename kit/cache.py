@@ -174,8 +174,13 @@ class SignedCache:
         self._set_if_generation = redis.register_script(_SET_IF_GENERATION)
 
     def key(self, *parts: object) -> str:
-        """`{prefix}:{part}:{part}…` — the caller names the parts and the schema version."""
-        return ":".join([self.prefix, *(str(part) for part in parts)])
+        """`{prefix}:{part}:{part}…` — the caller names the parts and the schema version. Never the name of the
+        cache's own bookkeeping (its epoch counter, its hot-key set): an entry stored there breaks both — the first
+        write's script fails half-way (WRONGTYPE) and trips the breaker."""
+        key = ":".join([self.prefix, *(str(part) for part in parts)])
+        if key in (self._epoch_key, self._hot_key):
+            raise ValueError(f"{key!r} is the cache's own key; name the entry otherwise")
+        return key
 
     def _tag(self, key: str, stamp: bytes, value: bytes) -> bytes:
         # The key is part of the MAC: an entry copied under another key (another household, another user)

@@ -275,3 +275,13 @@ def test_an_invalidation_is_never_bounded_shorter_than_a_read(redis_client: aior
     assert c.invalidate_timeout == 0.5
     with pytest.raises(ValueError, match="timeouts must be positive"):
         SignedCache(redis_client, prefix="p", secret=SECRET, ttl=30, invalidate_timeout=0)
+
+
+def test_no_entry_can_be_named_like_the_caches_own_keys(redis_client: aioredis.Redis) -> None:
+    """The hot-key set and the epoch counter live beside the entries, under the same prefix: an entry named "hot"
+    would be overwritten by (and break) the set every write adds to."""
+    c = SignedCache(redis_client, prefix="p", secret=SECRET, ttl=30)
+    for reserved in ("hot", "epoch"):
+        with pytest.raises(ValueError, match="the cache's own key"):
+            c.key(reserved)
+    assert c.key("hot", "v1") == "p:hot:v1"

@@ -158,10 +158,17 @@ async def test_a_cold_key_is_filled_once_however_many_ask_at_once(redis_client: 
             await release.wait()
             return b"answer"
 
-        key = process.cache.key("hot")
+        key = process.cache.key("popular")
         readers = [asyncio.create_task(process.cache.fetch(key, slow)) for _ in range(20)]
-        await eventually(lambda: _true(asked == 1))
-        await asyncio.sleep(0)  # let every reader reach the flight
+        joined = {"cache": process.remote.label, "operation": "fill", "outcome": "joined"}
+        before = REGISTRY.get_sample_value("hearth_cache_requests_total", joined) or 0.0
+
+        async def all_waiting() -> bool:
+            # Each reader's Redis read returns in its own time: released earlier, a late one finds no flight and
+            # rightly fills again. The other 19 must have joined the first reader's fill.
+            return (REGISTRY.get_sample_value("hearth_cache_requests_total", joined) or 0.0) - before == 19
+
+        await eventually(all_waiting)
         release.set()
         assert await asyncio.gather(*readers) == [b"answer"] * 20
         assert asked == 1
@@ -185,8 +192,14 @@ async def test_a_failed_fill_is_not_shared_each_waiter_asks_itself(
         key = process.cache.key("flaky")
         first = asyncio.create_task(process.cache.fetch(key, flaky))
         await eventually(lambda: _true(calls == 1))
+        joined = {"cache": process.remote.label, "operation": "fill", "outcome": "joined"}
+        before = REGISTRY.get_sample_value("hearth_cache_requests_total", joined) or 0.0
         second = asyncio.create_task(process.cache.fetch(key, flaky))
-        await asyncio.sleep(0.05)
+
+        async def second_waiting() -> bool:  # on the first fill, not on its own
+            return (REGISTRY.get_sample_value("hearth_cache_requests_total", joined) or 0.0) == before + 1
+
+        await eventually(second_waiting)
         release.set()
         with pytest.raises(RuntimeError):
             await first
