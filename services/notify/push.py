@@ -187,17 +187,22 @@ def payload(notification: Notification) -> bytes:
     }
     if (url := notification_url(notification)) is not None:
         content["url"] = url
-    encoded = json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
-    if len(encoded) <= PAYLOAD_MAX_BYTES:
-        return encoded
-    body = notification.body
-    # Cut by what JSON-escaping made of the body, then once more for the last few bytes.
-    while len(encoded) > PAYLOAD_MAX_BYTES and body:
-        excess = len(encoded) - PAYLOAD_MAX_BYTES
-        body = body[: max(0, len(body) - max(excess // 2, 1) - 1)]
-        content["body"] = body + "…"
-        encoded = json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
-    return encoded
+
+    def encoded(body: str) -> bytes:
+        return json.dumps({**content, "body": body}, ensure_ascii=False, separators=(",", ":")).encode()
+
+    whole = encoded(notification.body)
+    if len(whole) <= PAYLOAD_MAX_BYTES:
+        return whole
+    # The longest start of the body that fits with an ellipsis (JSON escapes and UTF-8 make bytes ≠ characters).
+    low, high = 0, len(notification.body)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if len(encoded(notification.body[:middle] + "…")) <= PAYLOAD_MAX_BYTES:
+            low = middle
+        else:
+            high = middle - 1
+    return encoded(notification.body[:low] + "…")
 
 
 # --- sending -------------------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 to its own network (SSRF). Small and self-contained on purpose — the webhook channel's full SSRF guard is to take
 its place.
 
-- `endpoint_problem`, when subscribing: https only, a host, no credentials in it, at most `ENDPOINT_MAX_LENGTH`
+- `endpoint_violation`, when subscribing: https only, a host, no credentials in it, at most `ENDPOINT_MAX_LENGTH`
   characters; an IP literal or `localhost` must be a public address. Plain http, and private targets, only when
   the deployment allows private targets (NOTIFY_PUSH_ALLOW_PRIVATE / HEARTH_WEBHOOKS_ALLOW_PRIVATE: `make run`,
   tests) — and then http only to a loopback host.
@@ -40,7 +40,7 @@ def _literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
-def endpoint_problem(endpoint: str, *, allow_private: bool) -> str | None:
+def endpoint_violation(endpoint: str, *, allow_private: bool) -> str | None:
     """What is wrong with `endpoint` as a push target (a message for the `endpoint` field), None when nothing."""
     if len(endpoint) > ENDPOINT_MAX_LENGTH:
         return f"must be at most {ENDPOINT_MAX_LENGTH} characters"
@@ -84,4 +84,4 @@ async def resolved_problem(endpoint: str, *, allow_private: bool) -> str | None:
     return None
 
 
-__all__ = ["ENDPOINT_MAX_LENGTH", "endpoint_problem", "is_public", "resolved_problem"]
+__all__ = ["ENDPOINT_MAX_LENGTH", "endpoint_violation", "is_public", "resolved_problem"]

@@ -41,7 +41,7 @@ from kit.ids import new_id
 from kit.validation import REQUIRED_MESSAGE, Violations
 from services.notify import push
 from services.notify.models import PushSubscription
-from services.notify.push_targets import endpoint_problem
+from services.notify.push_targets import endpoint_violation
 from services.notify.service import own_user
 
 P256DH_BYTES = 65
@@ -70,7 +70,7 @@ def decoded(value: str) -> bytes | None:
         return None
 
 
-def p256dh_problem(value: str) -> str | None:
+def p256dh_violation(value: str) -> str | None:
     if not value:
         return REQUIRED_MESSAGE
     raw = decoded(value) if len(value) <= KEY_MAX_LENGTH else None
@@ -83,7 +83,7 @@ def p256dh_problem(value: str) -> str | None:
     return None
 
 
-def auth_problem(value: str) -> str | None:
+def auth_violation(value: str) -> str | None:
     if not value:
         return REQUIRED_MESSAGE
     raw = decoded(value) if len(value) <= KEY_MAX_LENGTH else None
@@ -97,11 +97,11 @@ def checked(new: NewSubscription, *, allow_private: bool, now: datetime) -> NewS
     endpoint = new.endpoint.strip()
     if not endpoint:
         errors.add("push_subscription.endpoint", REQUIRED_MESSAGE)
-    elif (problem := endpoint_problem(endpoint, allow_private=allow_private)) is not None:
+    elif (problem := endpoint_violation(endpoint, allow_private=allow_private)) is not None:
         errors.add("push_subscription.endpoint", problem)
-    if (problem := p256dh_problem(new.p256dh.strip())) is not None:
+    if (problem := p256dh_violation(new.p256dh.strip())) is not None:
         errors.add("push_subscription.p256dh", problem)
-    if (problem := auth_problem(new.auth.strip())) is not None:
+    if (problem := auth_violation(new.auth.strip())) is not None:
         errors.add("push_subscription.auth", problem)
     if new.expire_time is not None and new.expire_time <= now:
         errors.add("push_subscription.expire_time", "must be in the future")
@@ -211,4 +211,4 @@ class PushSubscriptionService:
             raise NotFound("push subscription not found")
 
 
-__all__ = ["NewSubscription", "PushSubscriptionService", "auth_problem", "checked", "p256dh_problem"]
+__all__ = ["NewSubscription", "PushSubscriptionService", "auth_violation", "checked", "p256dh_violation"]
