@@ -23,7 +23,7 @@ from tests.support.api import API, PASSWORD, Person, create_chore, create_househ
 from tests.support.events import consumed, outbox_events, publish, settled
 from tests.support.fixtures import http_fixture, redis_fixture, stack_fixture
 from tests.support.jobs import push_worker
-from tests.support.push_service import Browser, PushService, b64url, push_service
+from tests.support.push_service import HANG, Browser, PushService, b64url, push_service
 from tests.support.stack import Stack
 from tests.support.wait import eventually
 
@@ -184,6 +184,24 @@ async def test_a_500_is_retried_and_the_push_arrives_once(
     assert len(pushes.to(flaky.path)) == 3
     (sent,) = await deliveries(stack, sub)
     assert (sent.status, sent.attempts, sent.last_status) == ("sent", 3, 201)
+
+
+async def test_a_push_service_that_hangs_costs_a_timeout_per_attempt_and_then_the_push_fails(
+    stack: Stack, http: httpx.AsyncClient, pushes: PushService, redis: aioredis.Redis
+) -> None:
+    hid, alice, bob = await household_of_two(http)
+    hanging = pushes.browser()
+    pushes.answers[hanging.path] = [HANG, HANG]
+    sub = await subscribe(http, bob, hanging)
+    async with push_worker(stack, push_timeout_seconds=0.5, push_max_attempts=2):
+        await complete(http, hid, alice, "Attic")
+        await all_pushed(stack, redis)
+    assert len(pushes.to(hanging.path)) == 2
+    (failed,) = await deliveries(stack, sub)
+    assert (failed.status, failed.attempts, failed.last_status) == ("failed", 2, None)
+    assert failed.last_error is not None
+    assert failed.last_error.startswith(("TimeoutError", "ReadTimeout"))
+    assert hanging.endpoint not in failed.last_error
 
 
 async def test_a_refusal_or_a_redirect_fails_at_once_and_a_redirect_is_not_followed(

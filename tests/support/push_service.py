@@ -27,6 +27,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from tests.support.infra import unique
 
 
+HANG = 0
+
+
 def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -47,7 +50,8 @@ class Request:
 class PushService:
     port: int = 0
     received: list[Request] = field(default_factory=list)
-    # What to answer on a path, in order (then 201); a 3xx answer carries `Location: /elsewhere`.
+    # What to answer on a path, in order (then 201); a 3xx answer carries `Location: /elsewhere`; HANG answers
+    # nothing, ever (a push service that hangs: the connection stays open until the client gives up).
     answers: dict[str, list[int]] = field(default_factory=dict)
     arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
 
@@ -78,6 +82,9 @@ class PushService:
                 async with self.arrived:
                     self.received.append(Request(method, path, headers, body))
                     self.arrived.notify_all()
+                if status == HANG:
+                    await reader.read()  # until the client closes the connection
+                    return
                 extra = "Location: /elsewhere\r\n" if 300 <= status < 400 else ""
                 writer.write(f"HTTP/1.1 {status} X\r\n{extra}Content-Length: 0\r\n\r\n".encode())
                 await writer.drain()
@@ -162,4 +169,4 @@ def check_vapid(request: Request, vapid_public_key: str, *, audience: str) -> di
     return claims
 
 
-__all__ = ["Browser", "PushService", "check_vapid", "push_service"]
+__all__ = ["HANG", "Browser", "PushService", "check_vapid", "push_service"]
