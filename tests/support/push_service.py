@@ -14,6 +14,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import os
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -25,7 +26,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.support.infra import unique
-
 
 HANG = 0
 
@@ -117,7 +117,7 @@ class Browser:
     service: PushService
     path: str
     key: ec.EllipticCurvePrivateKey = field(default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
-    auth: bytes = field(default_factory=lambda: __import__("os").urandom(16))
+    auth: bytes = field(default_factory=lambda: os.urandom(16))
 
     @property
     def endpoint(self) -> str:
