@@ -15,12 +15,13 @@ import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
 import sqlalchemy as sa
+from hearth.events.v1 import events_pb2
 
 from services.notify import privacy
 from services.notify.models import PushDelivery, PushSubscription
 from services.notify.push import SEND_PUSH
 from tests.support.api import API, PASSWORD, Person, create_chore, create_household, expect, join, problem, sign_up
-from tests.support.events import consumed, outbox_events, publish, settled
+from tests.support.events import consumed, envelope, outbox_events, publish, settled
 from tests.support.fixtures import http_fixture, redis_fixture, stack_fixture
 from tests.support.jobs import push_worker
 from tests.support.push_service import HANG, Browser, PushService, b64url, push_service
@@ -144,6 +145,36 @@ async def test_a_completion_reaches_the_other_members_browser_once_encrypted_and
         await all_pushed(stack, redis)
     assert len(pushes.to(bobs.path)) == 1
     assert len(await deliveries(stack, bob_sub)) == 1
+
+
+async def test_an_overdue_chore_is_pushed_as_urgent(
+    stack: Stack, http: httpx.AsyncClient, pushes: PushService, redis: aioredis.Redis
+) -> None:
+    hid, alice, bob = await household_of_two(http)
+    await settled(stack, redis)
+    phone = pushes.browser()
+    await subscribe(http, bob, phone)
+    key = await vapid_key(http, bob)
+    chore = await create_chore(http, hid, alice, title="Gutters")
+    await settled(stack, redis)
+    # What task's miss scan publishes (tests/test_task_jobs.py drives the scan itself).
+    overdue = events_pb2.ChoreOverdue(
+        household_id=hid,
+        chore_id=chore["id"],
+        title="Gutters",
+        assignee_id=bob.user_id,
+        occurrence_id=str(uuid.uuid4()),
+    )
+    stream = f"{stack.namespace}.events.task"
+    async with push_worker(stack):
+        built = envelope("chore.overdue", overdue, household_id=hid, source="task")
+        await consumed(redis, stream, "notify", await publish(redis, stream, built))
+        (pushed,) = await phone.pushes(key)
+        await all_pushed(stack, redis)
+    assert pushed["type"] == "chore.overdue"
+    assert "Gutters" in pushed["title"]
+    (request,) = pushes.to(phone.path)
+    assert request.headers["urgency"] == "high"
 
 
 async def test_a_410_removes_the_subscription_at_once_and_is_not_retried(
