@@ -97,11 +97,12 @@ async def household_of_two(http: httpx.AsyncClient) -> tuple[str, Person, Person
 
 
 async def complete(http: httpx.AsyncClient, hid: str, person: Person, title: str) -> dict[str, Any]:
+    """A new chore, completed by `person`: the chore, with the completion's id under `completion_id`."""
     chore = await create_chore(http, hid, person, title=title, points=0)
-    expect(
+    done = expect(
         await http.post(f"{API}/households/{hid}/chores/{chore['id']}/complete", json={}, headers=person.headers), 201
     )
-    return chore
+    return {**chore, "completion_id": done["id"]}
 
 
 async def test_a_completion_reaches_the_other_members_browser_once_encrypted_and_signed(
@@ -145,6 +146,25 @@ async def test_a_completion_reaches_the_other_members_browser_once_encrypted_and
         await all_pushed(stack, redis)
     assert len(pushes.to(bobs.path)) == 1
     assert len(await deliveries(stack, bob_sub)) == 1
+
+
+async def test_a_completion_undone_before_its_push_went_is_not_pushed(
+    stack: Stack, http: httpx.AsyncClient, pushes: PushService, redis: aioredis.Redis
+) -> None:
+    hid, alice, bob = await household_of_two(http)
+    await settled(stack, redis)
+    phone = pushes.browser()
+    sub = await subscribe(http, bob, phone)
+    chore = await complete(http, hid, alice, "Oven")  # no worker yet: the push is owed, not sent
+    await settled(stack, redis)
+    assert [d.status for d in await deliveries(stack, sub)] == ["pending"]
+    undo = f"{API}/households/{hid}/chores/{chore['id']}/completions/{chore['completion_id']}"
+    expect(await http.delete(undo, headers=alice.headers), 204)
+    await settled(stack, redis)
+    assert await deliveries(stack, sub) == []  # gone with the notification it would have pushed
+    async with push_worker(stack):
+        await all_pushed(stack, redis)
+    assert pushes.to(phone.path) == []
 
 
 async def test_an_overdue_chore_is_pushed_as_urgent(

@@ -128,10 +128,10 @@ async def queue(
     for row in notifications:
         by_user.setdefault(row["user_id"], []).append(row["id"])
     connection = await session.connection()
-    subscriptions = (await connection.execute(_SUBSCRIPTIONS, {"users": list(by_user), "now": utcnow()})).all()
+    now = utcnow()
+    subscriptions = (await connection.execute(_SUBSCRIPTIONS, {"users": list(by_user), "now": now})).all()
     if not subscriptions:
         return 0
-    now = utcnow()
     rows = [
         {
             "id": new_id(),
@@ -361,7 +361,8 @@ async def deliver(
     try:
         code = await pusher.post(attempt.push)
     except (httpx.HTTPError, TimeoutError, OSError) as exc:
-        error = f"{type(exc).__name__}: {exc}"[:ERROR_MAX_LENGTH].replace(attempt.endpoint, "<endpoint>")
+        # The endpoint is a capability: an error that quotes it is stored without it.
+        error = f"{type(exc).__name__}: {exc}".replace(attempt.endpoint, "<endpoint>")[:ERROR_MAX_LENGTH]
         await _fail(sessions, delivery_id, None, error, permanent=False, final=final_attempt, where=where)
     if 200 <= code < 300:
         await _finish(sessions, delivery_id, status=SENT, code=code, error=None, now=clock())
