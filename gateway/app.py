@@ -36,6 +36,7 @@ from gateway.routes import (
     notifications,
     photos,
     points,
+    push,
     users,
 )
 from kit.auth import TokenVerifier, grpc_jwks_source
@@ -56,6 +57,7 @@ API_ROUTERS = (
     calendar,
     photos,
     notifications,
+    push,
     analytics,
 )
 # What a browser app may send and read across origins (the API's own headers; credentials are bearer tokens, not

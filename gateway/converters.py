@@ -98,8 +98,13 @@ _RESOURCE_PREFIXES = (
     "completion.",
     "api_key.",
     "category.",
+    "push_subscription.",
 )
 _FIELD_RENAMES = {
+    # A browser's PushSubscription.toJSON() spelling (gateway/routes/push.py).
+    "push_subscription.p256dh": "keys.p256dh",
+    "push_subscription.auth": "keys.auth",
+    "push_subscription.expire_time": "expirationTime",
     "category.display_name": "name",
     "household.display_name": "name",
     "api_key.display_name": "name",
@@ -519,6 +524,15 @@ def notification(message: notify_pb2.Notification) -> JSON:
         "created_at": time_out(message.create_time),
         "read_at": read_at,
         "read": read_at is not None,
+    }
+
+
+def push_subscription(message: notify_pb2.PushSubscription) -> JSON:
+    return {
+        "id": last_id(message.name),
+        "endpoint": message.endpoint,
+        "created_at": time_out(message.create_time),
+        "expires_at": time_out(message.expire_time, message.HasField("expire_time")),
     }
 
 

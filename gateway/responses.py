@@ -332,6 +332,24 @@ class Notification(Model):
     read: bool
 
 
+class PushSubscription(Model):
+    id: str
+    endpoint: str = Field(description="The push service's URL for the browser")
+    created_at: UtcTime
+    expires_at: UtcTime | None = Field(description="When the push service ends it (expirationTime); null: unknown")
+
+
+class PushSubscriptionList(Model):
+    items: list[PushSubscription] = Field(description="All of the caller's subscriptions, newest first")
+
+
+class VapidPublicKey(Model):
+    public_key: str = Field(
+        description="The VAPID public key (uncompressed P-256 point, base64url): PushManager.subscribe's"
+        " applicationServerKey"
+    )
+
+
 class MemberStats(Model):
     user_id: str
     completions: int
@@ -676,6 +694,16 @@ NOTIFICATION = Notification(
     created_at="2026-11-22T17:45:13Z",
     read_at=None,
     read=False,
+)
+PUSH_SUBSCRIPTION = PushSubscription(
+    id="0193a2d0-5b1e-7f4a-9c3d-2e8f7a6b5c41",
+    endpoint="https://updates.push.services.mozilla.com/wpush/v2/gAAAAABn2x",
+    created_at="2026-12-06T20:15:00Z",
+    expires_at=None,
+)
+PUSH_SUBSCRIPTION_LIST = PushSubscriptionList(items=[PUSH_SUBSCRIPTION])
+VAPID_PUBLIC_KEY = VapidPublicKey(
+    public_key="BNbxGYNMhEIi9zrneh7mqV4oUanjLUK3m-mYZBc62frMKrEoMk88r3Lk596T0ck9xlT-aok0VXnBM3dSSjK1vXo"
 )
 STATS = Stats.model_validate(
     {

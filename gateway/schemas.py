@@ -149,6 +149,23 @@ class ApiKeyBody(Body):
     expires_at: Timestamp | None = None
 
 
+class PushKeys(Body):
+    # base64url; the notify service checks what they decode to (a P-256 point, a 16-byte secret).
+    p256dh: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    auth: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class PushSubscriptionBody(Body):
+    """What a browser's PushSubscription.toJSON() gives, as it gives it."""
+
+    endpoint: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+    keys: PushKeys
+    # Milliseconds since the epoch (a DOMHighResTimeStamp: may have a fraction), or null: no end known.
+    expiration_time: Annotated[float, Field(ge=0, le=253402300799000)] | None = Field(
+        default=None, alias="expirationTime"
+    )
+
+
 class UserPatch(Body):
     display_name: Name | None = None
     timezone: Text | None = None

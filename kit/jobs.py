@@ -39,7 +39,7 @@ import datetime as dt
 import importlib.metadata
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import procrastinate
@@ -367,6 +367,37 @@ async def defer_in(
     )
     assert job_id is not None
     return int(job_id)
+
+
+async def defer_many_in(
+    session: AsyncSession,
+    task_name: str,
+    jobs: Sequence[tuple[str | None, Mapping[str, Any]]],
+    *,
+    queue: str = "default",
+    priority: int = 0,
+    scheduled_at: dt.datetime | None = None,
+) -> list[int]:
+    """`defer_in` for many jobs of one task in one round trip: each job is its (lock, task kwargs). Returns the job
+    ids in the order given."""
+    if not jobs:
+        return []
+    rows = ", ".join(
+        f"ROW(:queue, :task, :priority, :lock_{i}, NULL, CAST(:args_{i} AS jsonb), :scheduled_at)"
+        for i in range(len(jobs))
+    )
+    params: dict[str, Any] = {"queue": queue, "task": task_name, "priority": priority, "scheduled_at": scheduled_at}
+    for i, (lock, kwargs) in enumerate(jobs):
+        params[f"lock_{i}"] = lock
+        params[f"args_{i}"] = json.dumps(dict(kwargs))
+    result = await session.scalars(
+        sa.text(
+            f"SELECT unnest({QUEUE_SCHEMA}.procrastinate_defer_jobs_v1(ARRAY[{rows}]"
+            f"::{QUEUE_SCHEMA}.procrastinate_job_to_defer_v1[]))"
+        ),
+        params,
+    )
+    return [int(job_id) for job_id in result]
 
 
 async def queue_counts(session: AsyncSession) -> Mapping[tuple[str, str], int]:

@@ -9,6 +9,8 @@
    served inside run.py itself, on 127.0.0.1:`NOTIFY_SMTP_PORT`, 8025, or any free port when that one is taken)
    that keeps every mail notify sends as an `.eml` file under `var/mail/` (`NOTIFY_MAILSINK_DIR`); notify's worker
    is pointed at it, and the banner says where mails land.
+   Web Push: notify signs pushes with the VAPID key `NOTIFY_VAPID_PRIVATE_KEY` / `_FILE` if set, else with
+   `var/keys/vapid_private.pem`, generated on the first run (P-256, PEM, readable by its owner only).
 4. Migrates the four databases (creating them first, all at once), then starts the services (their outbox relays
    and event consumers run inside them), one background-job worker per service
    (`python -m services.<name> worker`, kit.jobs) and the gateway, each as its own process, waits until
@@ -117,6 +119,26 @@ def start_embedded_valkey() -> Callable[[], None]:
     return stop
 
 
+VAPID_KEY_FILE = "vapid_private.pem"
+
+
+def ensure_vapid_key(path: Path) -> Path:
+    """notify's VAPID key (Web Push) at `path`, generated the first time: one key for as long as var/ lives — a new
+    one would orphan every browser's subscription (they were made for the old public key)."""
+    if not path.exists():
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as file:
+            file.write(pem)
+    return path
+
+
 def configure_environment() -> dict[str, int]:
     """Ports and addresses every child reads; explicit environment variables win."""
     ports = {name: int(os.environ.get(f"{name.upper()}_GRPC_PORT", port)) for name, port in SERVICES.items()}
@@ -126,6 +148,8 @@ def configure_environment() -> dict[str, int]:
     os.environ.setdefault("GATEWAY_HTTP_PORT", str(GATEWAY_PORT))
     os.environ.setdefault("USER_KEYS_DIR", str(VAR / "keys"))
     os.environ.setdefault("HEARTH_WEBHOOKS_ALLOW_PRIVATE", "1")
+    if not (os.environ.get("NOTIFY_VAPID_PRIVATE_KEY") or os.environ.get("NOTIFY_VAPID_PRIVATE_KEY_FILE")):
+        os.environ["NOTIFY_VAPID_PRIVATE_KEY_FILE"] = str(ensure_vapid_key(VAR / "keys" / VAPID_KEY_FILE))
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     return ports
 

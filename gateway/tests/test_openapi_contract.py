@@ -10,6 +10,8 @@ there. A route that is not driven to a documented 2xx, or documents a 2xx withou
 
 from __future__ import annotations
 
+import base64
+import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -19,6 +21,8 @@ from urllib.parse import quote
 import httpx
 import pytest
 import pytest_asyncio
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from jsonschema import Draft202012Validator
@@ -198,6 +202,19 @@ RECURRENCES: list[dict[str, Any]] = [
     {"kind": "rrule", "rrule": "FREQ=WEEKLY;BYDAY=MO,TH;COUNT=20"},
     {"kind": "adaptive"},
 ]
+
+
+def browser_keys() -> dict[str, str]:
+    """A browser's PushSubscription keys: a P-256 public key and a 16-byte secret, base64url."""
+    point = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    )
+    return {
+        "p256dh": base64.urlsafe_b64encode(point).rstrip(b"=").decode(),
+        "auth": base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode(),
+    }
 
 
 async def test_real_responses_match_the_document(stack: Stack, api: Api, contract: Contract) -> None:
@@ -645,6 +662,20 @@ async def test_real_responses_match_the_document(stack: Stack, api: Api, contrac
     await api.call("POST", read, 404, token=alice.token, path={"nid": first["id"]})
     await api.call("GET", inbox, 200, token=bob.token, params={"unread": "true"})
     await api.call("POST", f"{inbox}/read-all", 204, token=bob.token)
+
+    # --- Web Push: Bob's browser subscribes, renews, unsubscribes ---
+    await api.call("GET", f"{API}/push/vapid-public-key", 200, token=bob.token)
+    subscriptions = f"{API}/users/me/push-subscriptions"
+    browser = {"endpoint": "https://push.example.com/wpush/abc", "keys": browser_keys(), "expirationTime": None}
+    subscribed = (await api.call("POST", subscriptions, 201, token=bob.token, json=browser)).json()
+    await api.call("POST", subscriptions, 422, token=bob.token, json={**browser, "endpoint": "http://10.0.0.1/x"})
+    await api.call("GET", subscriptions, 200, token=bob.token)
+    one_subscription = f"{subscriptions}/{{subscription_id}}"
+    await api.call("DELETE", one_subscription, 404, token=alice.token, path={"subscription_id": subscribed["id"]})
+    await api.call("DELETE", one_subscription, 204, token=bob.token, path={"subscription_id": subscribed["id"]})
+    await api.call("POST", subscriptions, 201, token=bob.token, json=browser)
+    await api.call("DELETE", subscriptions, 204, token=bob.token, params={"endpoint": browser["endpoint"]})
+    await api.call("DELETE", subscriptions, 404, token=bob.token, params={"endpoint": browser["endpoint"]})
 
     # --- stats: the completions are counted ---
     stats = f"{API}/households/{{hid}}/stats"

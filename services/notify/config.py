@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from email.utils import parseaddr
+from pathlib import Path
 from typing import ClassVar, Self
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from kit.settings import service_config
+from kit.settings import alias, service_config
 from services.deployment import HOST, PORTS, DeploymentSettings
 
 # Where `make run`'s mail sink (services.notify.mailsink) listens, and so where notify sends by default.
@@ -41,6 +42,35 @@ class Settings(DeploymentSettings):
     smtp_retry_base_seconds: float = Field(default=2.0, gt=0)
     smtp_retry_cap_seconds: float = Field(default=300.0, gt=0)
 
+    # Web Push (services.notify.push): the VAPID key notify signs every push with — NOTIFY_VAPID_PRIVATE_KEY (PEM, or
+    # the raw 32-byte key base64url) or NOTIFY_VAPID_PRIVATE_KEY_FILE (a PEM file; `make run` generates
+    # var/keys/vapid_private.pem); neither: Web Push is off (subscribing is refused, nothing is pushed).
+    # NOTIFY_VAPID_SUBJECT is the contact a push service may write to (RFC 8292: mailto: or https:).
+    vapid_private_key: SecretStr | None = None
+    vapid_private_key_file: Path | None = None
+    vapid_subject: str = Field(default="mailto:admin@hearth.example")
+    # Subscription endpoints on loopback, private, link-local or metadata addresses (and plain http) are refused —
+    # a browser's endpoint is a URL a client chose — unless the deployment allows private targets (`make run`, tests).
+    push_allow_private: bool = Field(
+        default=False, validation_alias=alias("NOTIFY_PUSH_ALLOW_PRIVATE", "HEARTH_WEBHOOKS_ALLOW_PRIVATE")
+    )
+    push_max_subscriptions: int = Field(default=10, ge=1, le=100)
+    # How long a push service keeps a push for a browser that is offline (the TTL header).
+    push_ttl_seconds: int = Field(default=86400, ge=0, le=2419200)
+    # Bound of one push request, connection to answer.
+    push_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # A push the push service did not take (5xx, 429, no answer) is retried like a mail (kit.jobs.JitteredBackoff).
+    push_max_attempts: int = Field(default=6, ge=1, le=50)
+    push_retry_base_seconds: float = Field(default=2.0, gt=0)
+    push_retry_cap_seconds: float = Field(default=300.0, gt=0)
+
+    @field_validator("vapid_subject")
+    @classmethod
+    def _vapid_contact(cls, value: str) -> str:
+        if not value.startswith(("mailto:", "https://")):
+            raise ValueError("NOTIFY_VAPID_SUBJECT must be a mailto: or https: URL (RFC 8292)")
+        return value
+
     @field_validator("smtp_from")
     @classmethod
     def _from_address(cls, value: str) -> str:
@@ -57,4 +87,6 @@ class Settings(DeploymentSettings):
             raise ValueError("set NOTIFY_SMTP_STARTTLS or NOTIFY_SMTP_IMPLICIT_TLS, not both")
         if (self.smtp_username is None) != (self.smtp_password is None):
             raise ValueError("NOTIFY_SMTP_USERNAME and NOTIFY_SMTP_PASSWORD go together")
+        if self.vapid_private_key is not None and self.vapid_private_key_file is not None:
+            raise ValueError("set NOTIFY_VAPID_PRIVATE_KEY or NOTIFY_VAPID_PRIVATE_KEY_FILE, not both")
         return self

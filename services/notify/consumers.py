@@ -9,7 +9,8 @@ Each event that matters to people writes in-app notifications (`notify`), in eac
 - member.joined / member.left → the household's other current members;
 - points.changed of a redemption → the household's adults but the redeemer.
 
-Each notification written publishes notification.created through notify's outbox, in the same transaction.
+Each notification written publishes notification.created through notify's outbox, in the same transaction, and
+is owed as a Web Push to each of the recipient's subscribed browsers (services.notify.push.queue).
 
 The consumer's inbox already drops redelivered events; the handlers are idempotent on their own too
 (upserts, and one notification per (event, recipient)), so replaying a stream is harmless.
@@ -31,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kit.events import Event, Handlers, combine, required_id
 from kit.ids import new_id
 from kit.outbox import add_event
-from services.notify import privacy, texts
+from services.notify import privacy, push, texts
 from services.notify.repository import MEMBERS, Member, MemberRepository, NotificationRepository
 from services.user.client import ADULT_ROLES, membership_mirror
 
@@ -95,6 +96,9 @@ async def notify(
             }
         )
     written = await NotificationRepository(session).add_many(rows)
+    rows_by_id = {row["id"]: row for row in rows}
+    # Every new one goes to the recipient's browsers too (the integrator filters by preferences here).
+    await push.queue(session, [rows_by_id[notification_id] for notification_id, _ in written])
     for notification_id, user_id in written:
         created = events_pb2.NotificationCreated(
             household_id=str(household_id),

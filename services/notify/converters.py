@@ -1,11 +1,11 @@
-"""Notification rows → hearth.notify.v1 messages."""
+"""Notification and push subscription rows → hearth.notify.v1 messages."""
 
 from __future__ import annotations
 
 from hearth.notify.v1 import notify_pb2
 
 from kit.names import household_name, user_name
-from services.notify.models import Notification
+from services.notify.models import Notification, PushSubscription
 
 
 def notification_name(notification: Notification) -> str:
@@ -28,4 +28,15 @@ def notification_to_proto(notification: Notification) -> notify_pb2.Notification
     message.create_time.FromDatetime(notification.create_time)
     if notification.read_time is not None:
         message.read_time.FromDatetime(notification.read_time)
+    return message
+
+
+def push_subscription_to_proto(subscription: PushSubscription) -> notify_pb2.PushSubscription:
+    """Without its keys: they are the browser's, needed only to encrypt (INPUT_ONLY)."""
+    message = notify_pb2.PushSubscription(
+        name=f"users/{subscription.user_id}/pushSubscriptions/{subscription.id}", endpoint=subscription.endpoint
+    )
+    message.create_time.FromDatetime(subscription.create_time)
+    if subscription.expire_time is not None:
+        message.expire_time.FromDatetime(subscription.expire_time)
     return message

@@ -167,6 +167,60 @@ class EmailDelivery(Base):
     sent_time: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
 
 
+class PushSubscription(Base):
+    """A browser's Web Push subscription (PushManager.subscribe): where to push the user's notifications, and the
+    keys to encrypt them for it (RFC 8291). An endpoint belongs to one user: the browser's signed-in person
+    (services.notify.subscriptions)."""
+
+    __tablename__ = "push_subscriptions"
+    __table_args__ = (
+        # One row per endpoint: subscribing again renews it; another user subscribing it takes it over.
+        sa.UniqueConstraint("endpoint", name="uq_push_subscriptions_endpoint"),
+        # A user's subscriptions (listing, the limit, push.queue for each notification, erasure).
+        sa.Index("ix_push_subscriptions_user_id", "user_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    endpoint: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    # base64url as the browser gave them (checked: a P-256 point of 65 bytes, a 16-byte secret).
+    p256dh: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    auth: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    expire_time: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    create_time: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+
+
+class PushDelivery(Base):
+    """One notification to one subscription, and how pushing it went (services.notify.push moves `status` along
+    like an EmailDelivery's). Goes with its notification (completion.undone, erasure) and its subscription."""
+
+    __tablename__ = "push_deliveries"
+    __table_args__ = (
+        # One push per (notification, subscription): a replayed event or a job run twice pushes once.
+        sa.UniqueConstraint(
+            "notification_id", "subscription_id", name="uq_push_deliveries_notification_id_subscription_id"
+        ),
+        sa.CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed')", name="status"),
+        # The foreign key's other side: deleting a subscription finds its deliveries.
+        sa.Index("ix_push_deliveries_subscription_id", "subscription_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    notification_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), sa.ForeignKey("notifications.id", ondelete="CASCADE"), nullable=False
+    )
+    subscription_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), sa.ForeignKey("push_subscriptions.id", ondelete="CASCADE"), nullable=False
+    )
+    status: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    attempts: Mapped[int] = mapped_column(sa.Integer, nullable=False, server_default=sa.text("0"))
+    # The push service's status code of the last attempt, and what went wrong (no endpoint URL: it is a secret).
+    last_status: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    create_time: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+    sent_time: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+
+
 outbox = outbox_table(Base.metadata)
 inbox = inbox_table(Base.metadata)
 idempotency_keys = idempotency_table(Base.metadata)

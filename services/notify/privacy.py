@@ -12,6 +12,7 @@ On user.deleted (`erase_user`):
 - the notification.created events in notify's outbox that name them have their id replaced (kit.erasure);
 - their display name and locale (`user_names`) and their membership rows, current and former (`household_members`), are
   deleted. Every event about them comes on the user stream before user.deleted, so nothing brings them back;
+- their Web Push subscriptions are deleted (and the pushes still owed to them, with them);
 - they are remembered as erased by a hash of their id only (`erased_users`, `erasure_key`), for the events of
   other streams still on their way (below).
 
@@ -48,7 +49,7 @@ from kit import context
 from kit.erasure import anonymise_outbox
 from kit.errors import PermissionDenied
 from services.notify.converters import notification_to_proto
-from services.notify.models import ErasedUser, HouseholdMember, Notification, UserName
+from services.notify.models import ErasedUser, HouseholdMember, Notification, PushSubscription, UserName
 from services.notify.texts import DELETED, render
 
 # The only service whose export job may read a person's data here.
@@ -112,6 +113,7 @@ async def erase_user(session: AsyncSession, user_id: uuid.UUID, *, at: datetime)
     await anonymise_outbox(session, user_id)
     await session.execute(sa.delete(UserName).where(UserName.user_id == user_id))
     await session.execute(sa.delete(HouseholdMember).where(HouseholdMember.user_id == user_id))
+    await session.execute(sa.delete(PushSubscription).where(PushSubscription.user_id == user_id))
     await session.execute(
         insert(ErasedUser).values(user_key=erasure_key(user_id), erased_at=at).on_conflict_do_nothing()
     )
@@ -130,7 +132,8 @@ async def erase_household(session: AsyncSession, household_id: uuid.UUID) -> Non
 
 async def export_user(session: AsyncSession, user_id: uuid.UUID) -> dict[str, Any]:
     """Everything notify holds about `user_id`: their notifications (read and unread, newest first, as the API
-    shows them), the display name notify knows them by and the households it knows them in (former ones too)."""
+    shows them), the display name notify knows them by, the households it knows them in (former ones too) and their
+    browsers' Web Push subscriptions (endpoint and times; the keys are the browser's, not data about the person)."""
     notifications = await session.scalars(
         sa.select(Notification)
         .where(Notification.user_id == user_id)
@@ -139,6 +142,11 @@ async def export_user(session: AsyncSession, user_id: uuid.UUID) -> dict[str, An
     name = await session.get(UserName, user_id)
     memberships = await session.scalars(
         sa.select(HouseholdMember).where(HouseholdMember.user_id == user_id).order_by(HouseholdMember.household_id)
+    )
+    subscriptions = await session.scalars(
+        sa.select(PushSubscription)
+        .where(PushSubscription.user_id == user_id)
+        .order_by(PushSubscription.create_time.desc(), PushSubscription.id.desc())
     )
     return {
         "service": "notify",
@@ -154,6 +162,15 @@ async def export_user(session: AsyncSession, user_id: uuid.UUID) -> dict[str, An
                 "left_time": member.left_at.isoformat() if member.left_at else None,
             }
             for member in memberships
+        ],
+        "push_subscriptions": [
+            {
+                "id": str(subscription.id),
+                "endpoint": subscription.endpoint,
+                "create_time": subscription.create_time.isoformat(),
+                "expire_time": subscription.expire_time.isoformat() if subscription.expire_time else None,
+            }
+            for subscription in subscriptions
         ],
     }
 

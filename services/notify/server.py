@@ -15,8 +15,10 @@ from services.notify.config import Settings
 from services.notify.consumers import HANDLERS
 from services.notify.emails import EmailService
 from services.notify.privacy import UserData
+from services.notify.push import load_vapid
 from services.notify.service import NotificationService
-from services.notify.servicer import EmailServicer, NotificationServicer, PrivacyServicer
+from services.notify.servicer import EmailServicer, NotificationServicer, PrivacyServicer, PushSubscriptionServicer
+from services.notify.subscriptions import PushSubscriptionService
 
 
 async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Server:
@@ -27,12 +29,23 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
         # Message-IDs name the sending domain: the From address's.
         from_domain = parseaddr(settings.smtp_from)[1].rpartition("@")[2]
         emails = EmailService(runtime.sessions, message_id_domain=from_domain)
+        subscriptions = PushSubscriptionService(
+            runtime.sessions,
+            vapid=load_vapid(settings),
+            max_subscriptions=settings.push_max_subscriptions,
+            allow_private=settings.push_allow_private,
+        )
         server = runtime.build_server(
             [
                 (
                     notify_pb2_grpc.add_NotificationServiceServicer_to_server,
                     servicer,
                     "hearth.notify.v1.NotificationService",
+                ),
+                (
+                    notify_pb2_grpc.add_PushSubscriptionServiceServicer_to_server,
+                    PushSubscriptionServicer(subscriptions),
+                    "hearth.notify.v1.PushSubscriptionService",
                 ),
                 (
                     notify_pb2_grpc.add_EmailServiceServicer_to_server,

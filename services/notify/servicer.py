@@ -1,7 +1,9 @@
-"""gRPC NotificationService, EmailService and PrivacyService: proto ↔ domain only — resource names are parsed here
-(rules live in service.py, emails.py and privacy.py)."""
+"""gRPC NotificationService, PushSubscriptionService, EmailService and PrivacyService: proto ↔ domain only — resource
+names are parsed here (rules live in service.py, subscriptions.py, emails.py and privacy.py)."""
 
 from __future__ import annotations
+
+from datetime import UTC
 
 import grpc
 from google.protobuf import empty_pb2
@@ -10,13 +12,15 @@ from hearth.notify.v1 import notify_pb2, notify_pb2_grpc
 from kit.errors import invalid
 from kit.ids import parse_id
 from kit.names import parse_name
-from services.notify.converters import notification_to_proto
+from services.notify.converters import notification_to_proto, push_subscription_to_proto
 from services.notify.emails import EmailService, MailRequest
 from services.notify.privacy import UserData
 from services.notify.service import NotificationService
+from services.notify.subscriptions import NewSubscription, PushSubscriptionService
 
 USER = "users/{user}"
 NOTIFICATION = "users/{user}/notifications/{notification}"
+PUSH_SUBSCRIPTION = "users/{user}/pushSubscriptions/{push_subscription}"
 
 
 class NotificationServicer(notify_pb2_grpc.NotificationServiceServicer):
@@ -57,6 +61,63 @@ class NotificationServicer(notify_pb2_grpc.NotificationServiceServicer):
     ) -> empty_pb2.Empty:
         await self._service.mark_all_read(parse_name(request.parent, USER, field="parent")["user"])
         return empty_pb2.Empty()
+
+
+class PushSubscriptionServicer(notify_pb2_grpc.PushSubscriptionServiceServicer):
+    def __init__(self, service: PushSubscriptionService) -> None:
+        self._service = service
+
+    async def CreatePushSubscription(
+        self,
+        request: notify_pb2.CreatePushSubscriptionRequest,
+        context: grpc.aio.ServicerContext[notify_pb2.CreatePushSubscriptionRequest, notify_pb2.PushSubscription],
+    ) -> notify_pb2.PushSubscription:
+        given = request.push_subscription
+        new = NewSubscription(
+            endpoint=given.endpoint,
+            p256dh=given.p256dh,
+            auth=given.auth,
+            expire_time=given.expire_time.ToDatetime(tzinfo=UTC) if given.HasField("expire_time") else None,
+        )
+        user = parse_name(request.parent, USER, field="parent")["user"]
+        return push_subscription_to_proto(await self._service.create(user, new))
+
+    async def ListPushSubscriptions(
+        self,
+        request: notify_pb2.ListPushSubscriptionsRequest,
+        context: grpc.aio.ServicerContext[
+            notify_pb2.ListPushSubscriptionsRequest, notify_pb2.ListPushSubscriptionsResponse
+        ],
+    ) -> notify_pb2.ListPushSubscriptionsResponse:
+        subscriptions = await self._service.list(parse_name(request.parent, USER, field="parent")["user"])
+        return notify_pb2.ListPushSubscriptionsResponse(
+            push_subscriptions=[push_subscription_to_proto(s) for s in subscriptions]
+        )
+
+    async def DeletePushSubscription(
+        self,
+        request: notify_pb2.DeletePushSubscriptionRequest,
+        context: grpc.aio.ServicerContext[notify_pb2.DeletePushSubscriptionRequest, empty_pb2.Empty],
+    ) -> empty_pb2.Empty:
+        if request.name:
+            parts = parse_name(request.name, PUSH_SUBSCRIPTION)
+            subscription_id = parse_id(parts["push_subscription"])
+            if subscription_id is None:
+                raise invalid("name", f"push subscription id {parts['push_subscription']!r} is not a valid id")
+            await self._service.delete(parts["user"], subscription_id=subscription_id)
+        elif request.endpoint:
+            user = parse_name(request.parent, USER, field="parent")["user"]
+            await self._service.delete(user, endpoint=request.endpoint)
+        else:
+            raise invalid("name", "give the subscription's name, or its parent and endpoint")
+        return empty_pb2.Empty()
+
+    async def GetPushVapidPublicKey(
+        self,
+        request: notify_pb2.GetPushVapidPublicKeyRequest,
+        context: grpc.aio.ServicerContext[notify_pb2.GetPushVapidPublicKeyRequest, notify_pb2.PushVapidPublicKey],
+    ) -> notify_pb2.PushVapidPublicKey:
+        return notify_pb2.PushVapidPublicKey(public_key=self._service.vapid_public_key())
 
 
 class EmailServicer(notify_pb2_grpc.EmailServiceServicer):

@@ -21,6 +21,7 @@ from pydantic import AliasChoices, SecretStr
 from kit import jobs
 from kit.settings import ServiceSettings
 from services.notify.delivery import email_jobs
+from services.notify.push import push_jobs
 from services.task.photos import photo_jobs
 from services.user.exports import GatherParts, export_jobs
 from services.user.password_reset import password_reset_jobs
@@ -60,6 +61,23 @@ async def notify_worker(stack: Stack, port: int, **settings: Any) -> AsyncIterat
         }
     )
     async with running_worker(config, jobs.create_app(config, email_jobs(config))):
+        yield
+
+
+@contextlib.asynccontextmanager
+async def push_worker(stack: Stack, **settings: Any) -> AsyncIterator[None]:
+    """notify's job worker pushing (services.notify.push) with the stack's VAPID key; short retries."""
+    config = stack.servers["notify"].runtime.settings.model_copy(
+        update={
+            "prune_cron": NEVER,
+            "jobs_recovery_cron": NEVER,
+            "push_timeout_seconds": 5,
+            "push_retry_base_seconds": 0.2,
+            "push_retry_cap_seconds": 0.5,
+            **settings,
+        }
+    )
+    async with running_worker(config, jobs.create_app(config, email_jobs(config), push_jobs(config))):
         yield
 
 

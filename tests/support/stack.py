@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from kit.db import drop_database
@@ -39,6 +41,14 @@ async def migrated_database(service: str) -> str:
     name = unique(f"hearth_test_{service}")
     await templates.clone(service, name)
     return database_url(name)
+
+
+def vapid_key_pem() -> str:
+    """A fresh VAPID private key (P-256, PEM), as `make run` writes to var/keys/vapid_private.pem."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 
 def service_settings(service: str, **overrides: Any) -> Any:
@@ -118,6 +128,8 @@ async def running_stack(
                         else {}
                     ),
                     **({"photos_dir": photos_dir} if service == "task" else {}),
+                    # Web Push on, with a key of the stack's own (services.notify.push).
+                    **({"vapid_private_key": vapid_key_pem()} if service == "notify" else {}),
                     **overrides.get(service, {}),
                 },
             )

@@ -19,6 +19,8 @@ async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitab
             "email_deliveries",
             "idempotency_keys",
             "erased_users",
+            "push_subscriptions",
+            "push_deliveries",
         },
         indexes={
             "notifications": {
@@ -28,6 +30,8 @@ async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitab
                 "ix_notifications_actor",
             },
             "email_deliveries": {"ix_email_deliveries_owed"},
+            "push_subscriptions": {"ix_push_subscriptions_user_id"},
+            "push_deliveries": {"ix_push_deliveries_subscription_id"},
         },
         definitions={
             "ix_notifications_unread": ["WHERE (read_time IS NULL)"],

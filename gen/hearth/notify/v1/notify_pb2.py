@@ -29,7 +29,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from hearth.options.v1 import options_pb2 as hearth_dot_options_dot_v1_dot_options__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dhearth/notify/v1/notify.proto\x12\x10hearth.notify.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fhearth/options/v1/options.proto\"\xcd\x02\n\x0cNotification\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x0c\n\x04\x62ody\x18\x04 \x01(\t\x12\x11\n\thousehold\x18\x05 \x01(\t\x12\x0f\n\x07subject\x18\x06 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x07 \x01(\t\x12\x35\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x33\n\tread_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x16\n\x08\x65vent_id\x18\n \x01(\tB\x04\xe2\x41\x01\x03:G\xea\x41\x44\n\x17hearth.dev/Notification\x12)users/{user}/notifications/{notification}\"l\n\x18ListNotificationsRequest\x12\x14\n\x06parent\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x13\n\x0bunread_only\x18\x04 \x01(\x08\"k\n\x19ListNotificationsResponse\x12\x35\n\rnotifications\x18\x01 \x03(\x0b\x32\x1e.hearth.notify.v1.Notification\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"1\n\x1bMarkNotificationReadRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"7\n\x1fMarkAllNotificationsReadRequest\x12\x14\n\x06parent\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"+\n\x15\x45xportUserDataRequest\x12\x12\n\x04user\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\x1e\n\x0eUserDataExport\x12\x0c\n\x04json\x18\x01 \x01(\t\"\xd5\x01\n\x10SendEmailRequest\x12\x10\n\x02to\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08template\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0e\n\x06locale\x18\x03 \x01(\t\x12>\n\x06values\x18\x04 \x03(\x0b\x32..hearth.notify.v1.SendEmailRequest.ValuesEntry\x12\x18\n\nrequest_id\x18\x05 \x01(\tB\x04\xe2\x41\x01\x02\x1a-\n\x0bValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"%\n\x11SendEmailResponse\x12\x10\n\x08\x64\x65livery\x18\x01 \x01(\t2\x9c\x03\n\x13NotificationService\x12\x84\x01\n\x11ListNotifications\x12*.hearth.notify.v1.ListNotificationsRequest\x1a+.hearth.notify.v1.ListNotificationsResponse\"\x16\x9a\x82\x19\x12notifications:read\x12~\n\x14MarkNotificationRead\x12-.hearth.notify.v1.MarkNotificationReadRequest\x1a\x1e.hearth.notify.v1.Notification\"\x17\x9a\x82\x19\x13notifications:write\x12~\n\x18MarkAllNotificationsRead\x12\x31.hearth.notify.v1.MarkAllNotificationsReadRequest\x1a\x16.google.protobuf.Empty\"\x17\x9a\x82\x19\x13notifications:write2s\n\x0ePrivacyService\x12\x61\n\x0e\x45xportUserData\x12\'.hearth.notify.v1.ExportUserDataRequest\x1a .hearth.notify.v1.UserDataExport\"\x04\x90\x82\x19\x01\x32j\n\x0c\x45mailService\x12Z\n\tSendEmail\x12\".hearth.notify.v1.SendEmailRequest\x1a#.hearth.notify.v1.SendEmailResponse\"\x04\x90\x82\x19\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dhearth/notify/v1/notify.proto\x12\x10hearth.notify.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fhearth/options/v1/options.proto\"\xcd\x02\n\x0cNotification\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x0c\n\x04\x62ody\x18\x04 \x01(\t\x12\x11\n\thousehold\x18\x05 \x01(\t\x12\x0f\n\x07subject\x18\x06 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x07 \x01(\t\x12\x35\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x33\n\tread_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x16\n\x08\x65vent_id\x18\n \x01(\tB\x04\xe2\x41\x01\x03:G\xea\x41\x44\n\x17hearth.dev/Notification\x12)users/{user}/notifications/{notification}\"l\n\x18ListNotificationsRequest\x12\x14\n\x06parent\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x13\n\x0bunread_only\x18\x04 \x01(\x08\"k\n\x19ListNotificationsResponse\x12\x35\n\rnotifications\x18\x01 \x03(\x0b\x32\x1e.hearth.notify.v1.Notification\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"1\n\x1bMarkNotificationReadRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"7\n\x1fMarkAllNotificationsReadRequest\x12\x14\n\x06parent\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"+\n\x15\x45xportUserDataRequest\x12\x12\n\x04user\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\x1e\n\x0eUserDataExport\x12\x0c\n\x04json\x18\x01 \x01(\t\"\xd5\x01\n\x10SendEmailRequest\x12\x10\n\x02to\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08template\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0e\n\x06locale\x18\x03 \x01(\t\x12>\n\x06values\x18\x04 \x03(\x0b\x32..hearth.notify.v1.SendEmailRequest.ValuesEntry\x12\x18\n\nrequest_id\x18\x05 \x01(\tB\x04\xe2\x41\x01\x02\x1a-\n\x0bValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"%\n\x11SendEmailResponse\x12\x10\n\x08\x64\x65livery\x18\x01 \x01(\t\"\xa6\x02\n\x10PushSubscription\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x16\n\x08\x65ndpoint\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06p256dh\x18\x03 \x01(\tB\x04\xe2\x41\x01\x04\x12\x12\n\x04\x61uth\x18\x04 \x01(\tB\x04\xe2\x41\x01\x04\x12/\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:T\xea\x41Q\n\x1bhearth.dev/PushSubscription\x12\x32users/{user}/pushSubscriptions/{push_subscription}\"z\n\x1d\x43reatePushSubscriptionRequest\x12\x14\n\x06parent\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x43\n\x11push_subscription\x18\x02 \x01(\x0b\x32\".hearth.notify.v1.PushSubscriptionB\x04\xe2\x41\x01\x02\"4\n\x1cListPushSubscriptionsRequest\x12\x14\n\x06parent\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"_\n\x1dListPushSubscriptionsResponse\x12>\n\x12push_subscriptions\x18\x01 \x03(\x0b\x32\".hearth.notify.v1.PushSubscription\"O\n\x1d\x44\x65letePushSubscriptionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06parent\x18\x02 \x01(\t\x12\x10\n\x08\x65ndpoint\x18\x03 \x01(\t\"\x1e\n\x1cGetPushVapidPublicKeyRequest\"(\n\x12PushVapidPublicKey\x12\x12\n\npublic_key\x18\x01 \x01(\t2\x9c\x03\n\x13NotificationService\x12\x84\x01\n\x11ListNotifications\x12*.hearth.notify.v1.ListNotificationsRequest\x1a+.hearth.notify.v1.ListNotificationsResponse\"\x16\x9a\x82\x19\x12notifications:read\x12~\n\x14MarkNotificationRead\x12-.hearth.notify.v1.MarkNotificationReadRequest\x1a\x1e.hearth.notify.v1.Notification\"\x17\x9a\x82\x19\x13notifications:write\x12~\n\x18MarkAllNotificationsRead\x12\x31.hearth.notify.v1.MarkAllNotificationsReadRequest\x1a\x16.google.protobuf.Empty\"\x17\x9a\x82\x19\x13notifications:write2s\n\x0ePrivacyService\x12\x61\n\x0e\x45xportUserData\x12\'.hearth.notify.v1.ExportUserDataRequest\x1a .hearth.notify.v1.UserDataExport\"\x04\x90\x82\x19\x01\x32j\n\x0c\x45mailService\x12Z\n\tSendEmail\x12\".hearth.notify.v1.SendEmailRequest\x1a#.hearth.notify.v1.SendEmailResponse\"\x04\x90\x82\x19\x01\x32\xb9\x04\n\x17PushSubscriptionService\x12\x86\x01\n\x16\x43reatePushSubscription\x12/.hearth.notify.v1.CreatePushSubscriptionRequest\x1a\".hearth.notify.v1.PushSubscription\"\x17\x9a\x82\x19\x13notifications:write\x12\x90\x01\n\x15ListPushSubscriptions\x12..hearth.notify.v1.ListPushSubscriptionsRequest\x1a/.hearth.notify.v1.ListPushSubscriptionsResponse\"\x16\x9a\x82\x19\x12notifications:read\x12z\n\x16\x44\x65letePushSubscription\x12/.hearth.notify.v1.DeletePushSubscriptionRequest\x1a\x16.google.protobuf.Empty\"\x17\x9a\x82\x19\x13notifications:write\x12\x85\x01\n\x15GetPushVapidPublicKey\x12..hearth.notify.v1.GetPushVapidPublicKeyRequest\x1a$.hearth.notify.v1.PushVapidPublicKey\"\x16\x9a\x82\x19\x12notifications:readb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -62,6 +62,24 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SENDEMAILREQUEST'].fields_by_name['template']._serialized_options = b'\342A\001\002'
   _globals['_SENDEMAILREQUEST'].fields_by_name['request_id']._loaded_options = None
   _globals['_SENDEMAILREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\002'
+  _globals['_PUSHSUBSCRIPTION'].fields_by_name['name']._loaded_options = None
+  _globals['_PUSHSUBSCRIPTION'].fields_by_name['name']._serialized_options = b'\342A\001\010'
+  _globals['_PUSHSUBSCRIPTION'].fields_by_name['endpoint']._loaded_options = None
+  _globals['_PUSHSUBSCRIPTION'].fields_by_name['endpoint']._serialized_options = b'\342A\001\002'
+  _globals['_PUSHSUBSCRIPTION'].fields_by_name['p256dh']._loaded_options = None
+  _globals['_PUSHSUBSCRIPTION'].fields_by_name['p256dh']._serialized_options = b'\342A\001\004'
+  _globals['_PUSHSUBSCRIPTION'].fields_by_name['auth']._loaded_options = None
+  _globals['_PUSHSUBSCRIPTION'].fields_by_name['auth']._serialized_options = b'\342A\001\004'
+  _globals['_PUSHSUBSCRIPTION'].fields_by_name['create_time']._loaded_options = None
+  _globals['_PUSHSUBSCRIPTION'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_PUSHSUBSCRIPTION']._loaded_options = None
+  _globals['_PUSHSUBSCRIPTION']._serialized_options = b'\352AQ\n\033hearth.dev/PushSubscription\0222users/{user}/pushSubscriptions/{push_subscription}'
+  _globals['_CREATEPUSHSUBSCRIPTIONREQUEST'].fields_by_name['parent']._loaded_options = None
+  _globals['_CREATEPUSHSUBSCRIPTIONREQUEST'].fields_by_name['parent']._serialized_options = b'\342A\001\002'
+  _globals['_CREATEPUSHSUBSCRIPTIONREQUEST'].fields_by_name['push_subscription']._loaded_options = None
+  _globals['_CREATEPUSHSUBSCRIPTIONREQUEST'].fields_by_name['push_subscription']._serialized_options = b'\342A\001\002'
+  _globals['_LISTPUSHSUBSCRIPTIONSREQUEST'].fields_by_name['parent']._loaded_options = None
+  _globals['_LISTPUSHSUBSCRIPTIONSREQUEST'].fields_by_name['parent']._serialized_options = b'\342A\001\002'
   _globals['_NOTIFICATIONSERVICE'].methods_by_name['ListNotifications']._loaded_options = None
   _globals['_NOTIFICATIONSERVICE'].methods_by_name['ListNotifications']._serialized_options = b'\232\202\031\022notifications:read'
   _globals['_NOTIFICATIONSERVICE'].methods_by_name['MarkNotificationRead']._loaded_options = None
@@ -72,6 +90,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PRIVACYSERVICE'].methods_by_name['ExportUserData']._serialized_options = b'\220\202\031\001'
   _globals['_EMAILSERVICE'].methods_by_name['SendEmail']._loaded_options = None
   _globals['_EMAILSERVICE'].methods_by_name['SendEmail']._serialized_options = b'\220\202\031\001'
+  _globals['_PUSHSUBSCRIPTIONSERVICE'].methods_by_name['CreatePushSubscription']._loaded_options = None
+  _globals['_PUSHSUBSCRIPTIONSERVICE'].methods_by_name['CreatePushSubscription']._serialized_options = b'\232\202\031\023notifications:write'
+  _globals['_PUSHSUBSCRIPTIONSERVICE'].methods_by_name['ListPushSubscriptions']._loaded_options = None
+  _globals['_PUSHSUBSCRIPTIONSERVICE'].methods_by_name['ListPushSubscriptions']._serialized_options = b'\232\202\031\022notifications:read'
+  _globals['_PUSHSUBSCRIPTIONSERVICE'].methods_by_name['DeletePushSubscription']._loaded_options = None
+  _globals['_PUSHSUBSCRIPTIONSERVICE'].methods_by_name['DeletePushSubscription']._serialized_options = b'\232\202\031\023notifications:write'
+  _globals['_PUSHSUBSCRIPTIONSERVICE'].methods_by_name['GetPushVapidPublicKey']._loaded_options = None
+  _globals['_PUSHSUBSCRIPTIONSERVICE'].methods_by_name['GetPushVapidPublicKey']._serialized_options = b'\232\202\031\022notifications:read'
   _globals['_NOTIFICATION']._serialized_start=207
   _globals['_NOTIFICATION']._serialized_end=540
   _globals['_LISTNOTIFICATIONSREQUEST']._serialized_start=542
@@ -92,10 +118,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SENDEMAILREQUEST_VALUESENTRY']._serialized_end=1160
   _globals['_SENDEMAILRESPONSE']._serialized_start=1162
   _globals['_SENDEMAILRESPONSE']._serialized_end=1199
-  _globals['_NOTIFICATIONSERVICE']._serialized_start=1202
-  _globals['_NOTIFICATIONSERVICE']._serialized_end=1614
-  _globals['_PRIVACYSERVICE']._serialized_start=1616
-  _globals['_PRIVACYSERVICE']._serialized_end=1731
-  _globals['_EMAILSERVICE']._serialized_start=1733
-  _globals['_EMAILSERVICE']._serialized_end=1839
+  _globals['_PUSHSUBSCRIPTION']._serialized_start=1202
+  _globals['_PUSHSUBSCRIPTION']._serialized_end=1496
+  _globals['_CREATEPUSHSUBSCRIPTIONREQUEST']._serialized_start=1498
+  _globals['_CREATEPUSHSUBSCRIPTIONREQUEST']._serialized_end=1620
+  _globals['_LISTPUSHSUBSCRIPTIONSREQUEST']._serialized_start=1622
+  _globals['_LISTPUSHSUBSCRIPTIONSREQUEST']._serialized_end=1674
+  _globals['_LISTPUSHSUBSCRIPTIONSRESPONSE']._serialized_start=1676
+  _globals['_LISTPUSHSUBSCRIPTIONSRESPONSE']._serialized_end=1771
+  _globals['_DELETEPUSHSUBSCRIPTIONREQUEST']._serialized_start=1773
+  _globals['_DELETEPUSHSUBSCRIPTIONREQUEST']._serialized_end=1852
+  _globals['_GETPUSHVAPIDPUBLICKEYREQUEST']._serialized_start=1854
+  _globals['_GETPUSHVAPIDPUBLICKEYREQUEST']._serialized_end=1884
+  _globals['_PUSHVAPIDPUBLICKEY']._serialized_start=1886
+  _globals['_PUSHVAPIDPUBLICKEY']._serialized_end=1926
+  _globals['_NOTIFICATIONSERVICE']._serialized_start=1929
+  _globals['_NOTIFICATIONSERVICE']._serialized_end=2341
+  _globals['_PRIVACYSERVICE']._serialized_start=2343
+  _globals['_PRIVACYSERVICE']._serialized_end=2458
+  _globals['_EMAILSERVICE']._serialized_start=2460
+  _globals['_EMAILSERVICE']._serialized_end=2566
+  _globals['_PUSHSUBSCRIPTIONSERVICE']._serialized_start=2569
+  _globals['_PUSHSUBSCRIPTIONSERVICE']._serialized_end=3138
 # @@protoc_insertion_point(module_scope)

@@ -107,3 +107,59 @@ class SendEmailResponse(_message.Message):
     DELIVERY_FIELD_NUMBER: _ClassVar[int]
     delivery: str
     def __init__(self, delivery: _Optional[str] = ...) -> None: ...
+
+class PushSubscription(_message.Message):
+    __slots__ = ("name", "endpoint", "p256dh", "auth", "expire_time", "create_time")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINT_FIELD_NUMBER: _ClassVar[int]
+    P256DH_FIELD_NUMBER: _ClassVar[int]
+    AUTH_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    endpoint: str
+    p256dh: str
+    auth: str
+    expire_time: _timestamp_pb2.Timestamp
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., endpoint: _Optional[str] = ..., p256dh: _Optional[str] = ..., auth: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CreatePushSubscriptionRequest(_message.Message):
+    __slots__ = ("parent", "push_subscription")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    PUSH_SUBSCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    push_subscription: PushSubscription
+    def __init__(self, parent: _Optional[str] = ..., push_subscription: _Optional[_Union[PushSubscription, _Mapping]] = ...) -> None: ...
+
+class ListPushSubscriptionsRequest(_message.Message):
+    __slots__ = ("parent",)
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    def __init__(self, parent: _Optional[str] = ...) -> None: ...
+
+class ListPushSubscriptionsResponse(_message.Message):
+    __slots__ = ("push_subscriptions",)
+    PUSH_SUBSCRIPTIONS_FIELD_NUMBER: _ClassVar[int]
+    push_subscriptions: _containers.RepeatedCompositeFieldContainer[PushSubscription]
+    def __init__(self, push_subscriptions: _Optional[_Iterable[_Union[PushSubscription, _Mapping]]] = ...) -> None: ...
+
+class DeletePushSubscriptionRequest(_message.Message):
+    __slots__ = ("name", "parent", "endpoint")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    parent: str
+    endpoint: str
+    def __init__(self, name: _Optional[str] = ..., parent: _Optional[str] = ..., endpoint: _Optional[str] = ...) -> None: ...
+
+class GetPushVapidPublicKeyRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class PushVapidPublicKey(_message.Message):
+    __slots__ = ("public_key",)
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    public_key: str
+    def __init__(self, public_key: _Optional[str] = ...) -> None: ...

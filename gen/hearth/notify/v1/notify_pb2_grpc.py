@@ -335,3 +335,213 @@ class EmailService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class PushSubscriptionServiceStub:
+    """Web Push subscriptions of the caller's browsers (users/{user}/pushSubscriptions/{push_subscription}); every
+    notification written for the user is then pushed to each of them (RFC 8030/8291/8292, by a job).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.CreatePushSubscription = channel.unary_unary(
+                '/hearth.notify.v1.PushSubscriptionService/CreatePushSubscription',
+                request_serializer=hearth_dot_notify_dot_v1_dot_notify__pb2.CreatePushSubscriptionRequest.SerializeToString,
+                response_deserializer=hearth_dot_notify_dot_v1_dot_notify__pb2.PushSubscription.FromString,
+                _registered_method=True)
+        self.ListPushSubscriptions = channel.unary_unary(
+                '/hearth.notify.v1.PushSubscriptionService/ListPushSubscriptions',
+                request_serializer=hearth_dot_notify_dot_v1_dot_notify__pb2.ListPushSubscriptionsRequest.SerializeToString,
+                response_deserializer=hearth_dot_notify_dot_v1_dot_notify__pb2.ListPushSubscriptionsResponse.FromString,
+                _registered_method=True)
+        self.DeletePushSubscription = channel.unary_unary(
+                '/hearth.notify.v1.PushSubscriptionService/DeletePushSubscription',
+                request_serializer=hearth_dot_notify_dot_v1_dot_notify__pb2.DeletePushSubscriptionRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.GetPushVapidPublicKey = channel.unary_unary(
+                '/hearth.notify.v1.PushSubscriptionService/GetPushVapidPublicKey',
+                request_serializer=hearth_dot_notify_dot_v1_dot_notify__pb2.GetPushVapidPublicKeyRequest.SerializeToString,
+                response_deserializer=hearth_dot_notify_dot_v1_dot_notify__pb2.PushVapidPublicKey.FromString,
+                _registered_method=True)
+
+
+class PushSubscriptionServiceServicer:
+    """Web Push subscriptions of the caller's browsers (users/{user}/pushSubscriptions/{push_subscription}); every
+    notification written for the user is then pushed to each of them (RFC 8030/8291/8292, by a job).
+    """
+
+    def CreatePushSubscription(self, request, context):
+        """A second call with the same endpoint answers the subscription it made (its keys renewed), not a new one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPushSubscriptions(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeletePushSubscription(self, request, context):
+        """By name, or by the endpoint (what a browser's PushSubscription has when it unsubscribes).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPushVapidPublicKey(self, request, context):
+        """The VAPID public key (applicationServerKey) a browser subscribes with.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_PushSubscriptionServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'CreatePushSubscription': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreatePushSubscription,
+                    request_deserializer=hearth_dot_notify_dot_v1_dot_notify__pb2.CreatePushSubscriptionRequest.FromString,
+                    response_serializer=hearth_dot_notify_dot_v1_dot_notify__pb2.PushSubscription.SerializeToString,
+            ),
+            'ListPushSubscriptions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPushSubscriptions,
+                    request_deserializer=hearth_dot_notify_dot_v1_dot_notify__pb2.ListPushSubscriptionsRequest.FromString,
+                    response_serializer=hearth_dot_notify_dot_v1_dot_notify__pb2.ListPushSubscriptionsResponse.SerializeToString,
+            ),
+            'DeletePushSubscription': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeletePushSubscription,
+                    request_deserializer=hearth_dot_notify_dot_v1_dot_notify__pb2.DeletePushSubscriptionRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'GetPushVapidPublicKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPushVapidPublicKey,
+                    request_deserializer=hearth_dot_notify_dot_v1_dot_notify__pb2.GetPushVapidPublicKeyRequest.FromString,
+                    response_serializer=hearth_dot_notify_dot_v1_dot_notify__pb2.PushVapidPublicKey.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'hearth.notify.v1.PushSubscriptionService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('hearth.notify.v1.PushSubscriptionService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class PushSubscriptionService:
+    """Web Push subscriptions of the caller's browsers (users/{user}/pushSubscriptions/{push_subscription}); every
+    notification written for the user is then pushed to each of them (RFC 8030/8291/8292, by a job).
+    """
+
+    @staticmethod
+    def CreatePushSubscription(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.notify.v1.PushSubscriptionService/CreatePushSubscription',
+            hearth_dot_notify_dot_v1_dot_notify__pb2.CreatePushSubscriptionRequest.SerializeToString,
+            hearth_dot_notify_dot_v1_dot_notify__pb2.PushSubscription.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPushSubscriptions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.notify.v1.PushSubscriptionService/ListPushSubscriptions',
+            hearth_dot_notify_dot_v1_dot_notify__pb2.ListPushSubscriptionsRequest.SerializeToString,
+            hearth_dot_notify_dot_v1_dot_notify__pb2.ListPushSubscriptionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeletePushSubscription(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.notify.v1.PushSubscriptionService/DeletePushSubscription',
+            hearth_dot_notify_dot_v1_dot_notify__pb2.DeletePushSubscriptionRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPushVapidPublicKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.notify.v1.PushSubscriptionService/GetPushVapidPublicKey',
+            hearth_dot_notify_dot_v1_dot_notify__pb2.GetPushVapidPublicKeyRequest.SerializeToString,
+            hearth_dot_notify_dot_v1_dot_notify__pb2.PushVapidPublicKey.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

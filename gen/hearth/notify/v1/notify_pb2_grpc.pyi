@@ -130,3 +130,73 @@ class EmailServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_notify_pb2.SendEmailResponse, _abc.Awaitable[_notify_pb2.SendEmailResponse]]: ...
 
 def add_EmailServiceServicer_to_server(servicer: EmailServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class PushSubscriptionServiceStub:
+    """Web Push subscriptions of the caller's browsers (users/{user}/pushSubscriptions/{push_subscription}); every
+    notification written for the user is then pushed to each of them (RFC 8030/8291/8292, by a job).
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> PushSubscriptionServiceAsyncStub: ...
+    CreatePushSubscription: _grpc.UnaryUnaryMultiCallable[_notify_pb2.CreatePushSubscriptionRequest, _notify_pb2.PushSubscription]
+    """A second call with the same endpoint answers the subscription it made (its keys renewed), not a new one."""
+    ListPushSubscriptions: _grpc.UnaryUnaryMultiCallable[_notify_pb2.ListPushSubscriptionsRequest, _notify_pb2.ListPushSubscriptionsResponse]
+    DeletePushSubscription: _grpc.UnaryUnaryMultiCallable[_notify_pb2.DeletePushSubscriptionRequest, _empty_pb2.Empty]
+    """By name, or by the endpoint (what a browser's PushSubscription has when it unsubscribes)."""
+    GetPushVapidPublicKey: _grpc.UnaryUnaryMultiCallable[_notify_pb2.GetPushVapidPublicKeyRequest, _notify_pb2.PushVapidPublicKey]
+    """The VAPID public key (applicationServerKey) a browser subscribes with."""
+
+@_typing.type_check_only
+class PushSubscriptionServiceAsyncStub(PushSubscriptionServiceStub):
+    """Web Push subscriptions of the caller's browsers (users/{user}/pushSubscriptions/{push_subscription}); every
+    notification written for the user is then pushed to each of them (RFC 8030/8291/8292, by a job).
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    CreatePushSubscription: _aio.UnaryUnaryMultiCallable[_notify_pb2.CreatePushSubscriptionRequest, _notify_pb2.PushSubscription]  # type: ignore[assignment]
+    """A second call with the same endpoint answers the subscription it made (its keys renewed), not a new one."""
+    ListPushSubscriptions: _aio.UnaryUnaryMultiCallable[_notify_pb2.ListPushSubscriptionsRequest, _notify_pb2.ListPushSubscriptionsResponse]  # type: ignore[assignment]
+    DeletePushSubscription: _aio.UnaryUnaryMultiCallable[_notify_pb2.DeletePushSubscriptionRequest, _empty_pb2.Empty]  # type: ignore[assignment]
+    """By name, or by the endpoint (what a browser's PushSubscription has when it unsubscribes)."""
+    GetPushVapidPublicKey: _aio.UnaryUnaryMultiCallable[_notify_pb2.GetPushVapidPublicKeyRequest, _notify_pb2.PushVapidPublicKey]  # type: ignore[assignment]
+    """The VAPID public key (applicationServerKey) a browser subscribes with."""
+
+class PushSubscriptionServiceServicer(metaclass=_abc_1.ABCMeta):
+    """Web Push subscriptions of the caller's browsers (users/{user}/pushSubscriptions/{push_subscription}); every
+    notification written for the user is then pushed to each of them (RFC 8030/8291/8292, by a job).
+    """
+
+    @_abc_1.abstractmethod
+    def CreatePushSubscription(
+        self,
+        request: _notify_pb2.CreatePushSubscriptionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_pb2.PushSubscription, _abc.Awaitable[_notify_pb2.PushSubscription]]:
+        """A second call with the same endpoint answers the subscription it made (its keys renewed), not a new one."""
+
+    @_abc_1.abstractmethod
+    def ListPushSubscriptions(
+        self,
+        request: _notify_pb2.ListPushSubscriptionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_pb2.ListPushSubscriptionsResponse, _abc.Awaitable[_notify_pb2.ListPushSubscriptionsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def DeletePushSubscription(
+        self,
+        request: _notify_pb2.DeletePushSubscriptionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
+        """By name, or by the endpoint (what a browser's PushSubscription has when it unsubscribes)."""
+
+    @_abc_1.abstractmethod
+    def GetPushVapidPublicKey(
+        self,
+        request: _notify_pb2.GetPushVapidPublicKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_pb2.PushVapidPublicKey, _abc.Awaitable[_notify_pb2.PushVapidPublicKey]]:
+        """The VAPID public key (applicationServerKey) a browser subscribes with."""
+
+def add_PushSubscriptionServiceServicer_to_server(servicer: PushSubscriptionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
