@@ -25,6 +25,9 @@ class Member:
     left_at: datetime | None
     # BCP 47, or None when no event has named it yet (services.notify.texts then writes English).
     locale: str | None = None
+    # IANA zone (quiet hours are read in it) and address (mails go to it); None until an event names them.
+    time_zone: str | None = None
+    email: str | None = None
 
 
 MEMBERS = Projection(HouseholdMember.__table__, key=("household_id", "user_id"), tombstone="left_at")
@@ -46,18 +49,34 @@ class MemberRepository:
         """A user's locale as of `at` (user.registered, user.updated): the language of their notifications."""
         await NAMES.apply(self._session, {"user_id": user_id}, at=at, values={"locale": locale})
 
+    async def profile(self, user_id: uuid.UUID, values: dict[str, str], *, at: datetime) -> None:
+        """What user.registered/updated say of a user's locale, time zone and address, as of `at`."""
+        if values:
+            await NAMES.apply(self._session, {"user_id": user_id}, at=at, values=values)
+
     async def of_household(self, household_id: uuid.UUID) -> list[Member]:
         """Every member row of the household with the member's name, including those who left (for names)."""
         # Plain rows on the session's connection: no ORM entities to load (it runs for every chore.completed).
         connection = await self._session.connection()
         result = await connection.execute(_OF_HOUSEHOLD, {"household_id": household_id})
-        return [Member(user_id, role, name or "", left_at, locale) for user_id, role, name, left_at, locale in result]
+        return [
+            Member(user_id, role, name or "", left_at, locale, zone, email)
+            for user_id, role, name, left_at, locale, zone, email in result
+        ]
 
 
 _members, _names = cast(sa.Table, HouseholdMember.__table__), cast(sa.Table, UserName.__table__)
 # Built once: the consumer runs it for every completion, and building a select costs more than running it.
 _OF_HOUSEHOLD = (
-    sa.select(_members.c.user_id, _members.c.role, _names.c.display_name, _members.c.left_at, _names.c.locale)
+    sa.select(
+        _members.c.user_id,
+        _members.c.role,
+        _names.c.display_name,
+        _members.c.left_at,
+        _names.c.locale,
+        _names.c.time_zone,
+        _names.c.email,
+    )
     .outerjoin(_names, _names.c.user_id == _members.c.user_id)
     .where(_members.c.household_id == sa.bindparam("household_id"))
 )

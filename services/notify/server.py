@@ -11,12 +11,21 @@ from kit.grpc_server import Server
 from kit.runtime import create_runtime
 from kit.settings import ServiceSettings
 from kit.telemetry import Telemetry
+from services.notify import dispatch
 from services.notify.config import Settings
 from services.notify.consumers import HANDLERS
 from services.notify.emails import EmailService
 from services.notify.privacy import UserData
-from services.notify.service import NotificationService
-from services.notify.servicer import EmailServicer, NotificationServicer, PrivacyServicer
+from services.notify.service import NotificationService, PreferenceService
+from services.notify.servicer import (
+    EmailServicer,
+    NotificationPreferenceServicer,
+    NotificationServicer,
+    PrivacyServicer,
+)
+
+# The unsubscribe link works without signing in: its signed token is the credential (services.notify.unsubscribe).
+PUBLIC_METHODS = ("/hearth.notify.v1.NotificationPreferenceService/UnsubscribeNotificationEmail",)
 
 
 async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Server:
@@ -27,12 +36,20 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
         # Message-IDs name the sending domain: the From address's.
         from_domain = parseaddr(settings.smtp_from)[1].rpartition("@")[2]
         emails = EmailService(runtime.sessions, message_id_domain=from_domain)
+        # The consumer's mails (services.notify.dispatch) are signed and addressed with these settings.
+        mailer = dispatch.configure(settings)
+        preferences = PreferenceService(runtime.sessions, unsubscribe_secret=mailer.secret)
         server = runtime.build_server(
             [
                 (
                     notify_pb2_grpc.add_NotificationServiceServicer_to_server,
                     servicer,
                     "hearth.notify.v1.NotificationService",
+                ),
+                (
+                    notify_pb2_grpc.add_NotificationPreferenceServiceServicer_to_server,
+                    NotificationPreferenceServicer(preferences),
+                    "hearth.notify.v1.NotificationPreferenceService",
                 ),
                 (
                     notify_pb2_grpc.add_EmailServiceServicer_to_server,
@@ -44,7 +61,8 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
                     PrivacyServicer(UserData(runtime.sessions)),
                     "hearth.notify.v1.PrivacyService",
                 ),
-            ]
+            ],
+            public_methods=PUBLIC_METHODS,
         )
         runtime.publish_outbox()
         runtime.consume(["user", "task"], HANDLERS)

@@ -20,7 +20,7 @@ from pydantic import AliasChoices, SecretStr
 
 from kit import jobs
 from kit.settings import ServiceSettings
-from services.notify.delivery import email_jobs
+from services.notify.jobs import notify_jobs
 from services.task.photos import photo_jobs
 from services.user.exports import GatherParts, export_jobs
 from services.user.password_reset import password_reset_jobs
@@ -56,10 +56,11 @@ async def notify_worker(stack: Stack, port: int, **settings: Any) -> AsyncIterat
             "smtp_timeout_seconds": 5,
             "smtp_retry_base_seconds": 0.2,
             "smtp_retry_cap_seconds": 0.5,
+            "weekly_summary_cron": NEVER,
             **settings,
         }
     )
-    async with running_worker(config, jobs.create_app(config, email_jobs(config))):
+    async with running_worker(config, jobs.create_app(config, notify_jobs(config))):
         yield
 
 

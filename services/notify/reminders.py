@@ -1,0 +1,165 @@
+"""Reminders at each person's own lead (`reminder_lead_minutes`, services.notify.preferences).
+
+How the lead applies: a person who sets no lead (the default) is reminded by the chore's own reminders — task's
+chore.due_soon, at each `reminders[].before_minutes` of the chore. A person who sets one is reminded by notify
+instead, once per occurrence, `lead` minutes before it is due; task's chore.due_soon for them is then not passed
+on (services.notify.consumers.on_chore_due_soon), so they are never reminded twice over.
+
+From every task event that says when a chore is next due and who has it (chore.created, .updated, .assigned,
+.completed, .skipped, .snoozed, .overdue; completion.undone, .rejected) notify keeps the chore's open occurrence
+(`chore_schedules`, newest event wins) and, when the assignee has a lead, schedules one `notify:remind_lead` job at
+due - lead (at once when that is past and the due time is not; never for an occurrence already due). The
+`lead_reminders` row (person, chore, due time) makes it once per occurrence, however many events name it; a snoozed
+or rescheduled occurrence has a new due time and is reminded afresh. When the job runs it checks the occurrence is
+still the chore's open one and still the person's (else it does nothing), and tells them through `notify` as a
+chore.due_soon (in-app, email, quiet hours: their preferences), with an event id made from (person, chore, due
+time), so a job run twice tells them once. A lead changed later applies from the next occurrence scheduled.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import procrastinate
+from google.protobuf.message import Message
+from hearth.events.v1 import events_pb2
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kit.db import utcnow
+from kit.events import Event, required_id
+from kit.jobs import SESSIONS, defer_in
+from kit.projection import Projection
+from services.notify import dispatch
+from services.notify.models import ChoreSchedule, LeadReminder
+
+log = logging.getLogger("hearth.notify.reminders")
+
+TASK = "remind_lead"
+REMIND_LEAD = f"notify:{TASK}"
+SCHEDULES = Projection(ChoreSchedule.__table__, key=("chore_id",))
+# The namespace of the event ids of notify's own reminders (uuid5 of person, chore and due time).
+_REMINDER_IDS = uuid.UUID("6f7b3c1e-2a4d-4e58-9c0b-5d1f8e2a7b90")
+
+
+def _optional(value: str) -> uuid.UUID | None:
+    return uuid.UUID(value) if value else None
+
+
+def next_due(payload: Message) -> datetime | None:
+    """The payload's `next_due_at` (None: unset, or a payload without one, such as chore.archived)."""
+    if "next_due_at" not in payload.DESCRIPTOR.fields_by_name or not payload.HasField("next_due_at"):
+        return None
+    stamp: Any = getattr(payload, "next_due_at")  # noqa: B009
+    due: datetime = stamp.ToDatetime(tzinfo=UTC)
+    return due
+
+
+async def track(
+    session: AsyncSession,
+    event: Event[Any],
+    *,
+    chore_id: str,
+    title: str,
+    assignee_id: str,
+    due: datetime | None,
+) -> None:
+    """What a task event says of the chore's open occurrence, and its lead reminder if its assignee wants one."""
+    chore = required_id(chore_id)
+    household_id = required_id(event.payload.household_id, event.household_id)
+    assignee = _optional(assignee_id)
+    await SCHEDULES.apply(
+        session,
+        {"chore_id": chore},
+        at=event.occurred_at,
+        values={"household_id": household_id, "title": title, "assignee_id": assignee, "next_due_at": due},
+    )
+    if assignee is None or due is None:
+        return
+    lead = (await dispatch.preferences_of(session, [assignee]))[assignee].reminder_lead_minutes
+    now = utcnow()
+    if lead is None or due <= now:
+        return
+    remind_at = max(due - timedelta(minutes=lead), now)
+    new = await session.scalar(
+        insert(LeadReminder)
+        .values(user_id=assignee, chore_id=chore, due_at=due, remind_at=remind_at)
+        .on_conflict_do_nothing()
+        .returning(LeadReminder.remind_at)
+    )
+    if new is None:
+        return
+    await defer_in(
+        session,
+        REMIND_LEAD,
+        scheduled_at=remind_at,
+        user_id=str(assignee),
+        chore_id=str(chore),
+        due_at=due.isoformat(),
+        lead_minutes=lead,
+    )
+
+
+def reminder_event(
+    household_id: uuid.UUID, user_id: uuid.UUID, schedule: ChoreSchedule, due: datetime, lead: int
+) -> Event[Any]:
+    """The chore.due_soon notify tells the person of (its id the same for the same person and occurrence)."""
+    payload = events_pb2.ChoreDueSoon(
+        household_id=str(household_id),
+        chore_id=str(schedule.chore_id),
+        title=schedule.title,
+        assignee_id=str(user_id),
+        before_minutes=lead,
+    )
+    payload.due_at.FromDatetime(due)
+    envelope = events_pb2.Envelope(
+        event_id=str(uuid.uuid5(_REMINDER_IDS, f"{user_id}|{schedule.chore_id}|{due.isoformat()}")),
+        type="chore.due_soon",
+        household_id=str(household_id),
+        source="notify",
+    )
+    envelope.occurred_at.FromDatetime(utcnow())
+    envelope.payload.Pack(payload)
+    return Event(payload, envelope)
+
+
+async def remind(
+    sessions: async_sessionmaker[AsyncSession], user_id: uuid.UUID, chore_id: uuid.UUID, due: datetime, lead: int
+) -> bool:
+    """One run of the job (see the module docstring): whether the person was told (False: the occurrence moved on,
+    or they left)."""
+    # Imported here: consumers imports this module for its handlers.
+    from services.notify.consumers import current, notify
+    from services.notify.repository import MemberRepository
+
+    async with sessions() as session, session.begin():
+        schedule = await session.get(ChoreSchedule, chore_id)
+        if schedule is None or schedule.assignee_id != user_id or schedule.next_due_at != due:
+            log.info("occurrence moved on; no reminder", extra={"chore_id": str(chore_id)})
+            return False
+        members = await MemberRepository(session).of_household(schedule.household_id)
+        if not any(m.user_id == user_id for m in current(members)):
+            return False
+        event = reminder_event(schedule.household_id, user_id, schedule, due, lead)
+        data = {"chore_id": str(chore_id), "chore_title": schedule.title, "minutes": lead}
+        await notify(session, event, schedule.household_id, members, [user_id], actor=None, data=data)
+    return True
+
+
+def reminder_jobs(blueprint: procrastinate.Blueprint) -> None:
+    """`notify:remind_lead` on notify's worker."""
+
+    @blueprint.task(name=TASK, pass_context=True)
+    async def remind_lead(
+        context: procrastinate.JobContext, user_id: str, chore_id: str, due_at: str, lead_minutes: int
+    ) -> bool:
+        sessions = cast(async_sessionmaker[AsyncSession], context.additional_context[SESSIONS])
+        return await remind(
+            sessions, uuid.UUID(user_id), uuid.UUID(chore_id), datetime.fromisoformat(due_at), lead_minutes
+        )
+
+
+__all__ = ["REMIND_LEAD", "SCHEDULES", "next_due", "remind", "reminder_jobs", "track"]
