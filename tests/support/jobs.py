@@ -44,10 +44,9 @@ async def running_worker(settings: ServiceSettings, app: procrastinate.App | Non
             await task
 
 
-@contextlib.asynccontextmanager
-async def notify_worker(stack: Stack, port: int, **settings: Any) -> AsyncIterator[None]:
-    """notify's job worker sending to the SMTP server on 127.0.0.1:`port`."""
-    config = stack.servers["notify"].runtime.settings.model_copy(
+def notify_worker_settings(stack: Stack, port: int, **settings: Any) -> Any:
+    """The stack's notify settings for a worker sending to the SMTP server on 127.0.0.1:`port`."""
+    return stack.servers["notify"].runtime.settings.model_copy(
         update={
             "prune_cron": NEVER,
             "jobs_recovery_cron": NEVER,
@@ -60,8 +59,27 @@ async def notify_worker(stack: Stack, port: int, **settings: Any) -> AsyncIterat
             **settings,
         }
     )
+
+
+@contextlib.asynccontextmanager
+async def notify_worker(stack: Stack, port: int, **settings: Any) -> AsyncIterator[None]:
+    """notify's job worker sending to the SMTP server on 127.0.0.1:`port`."""
+    config = notify_worker_settings(stack, port, **settings)
     async with running_worker(config, jobs.create_app(config, notify_jobs(config))):
         yield
+
+
+async def run_notify_jobs(stack: Stack, port: int, **settings: Any) -> None:
+    """Run notify's worker until no job is due (a job scheduled for later — a mail held for quiet hours, a retry
+    after its backoff — stays queued)."""
+    config = notify_worker_settings(stack, port, **settings)
+    await jobs.run_worker(
+        config,
+        app=jobs.create_app(config, notify_jobs(config)),
+        install_signal_handlers=False,
+        wait=False,
+        poll_seconds=0.05,
+    )
 
 
 def photo_worker(stack: Stack, **settings: Any) -> contextlib.AbstractAsyncContextManager[None]:
@@ -153,7 +171,9 @@ __all__ = [
     "environment",
     "mailing_user_worker",
     "notify_worker",
+    "notify_worker_settings",
     "photo_worker",
+    "run_notify_jobs",
     "run_user_jobs",
     "running_worker",
     "user_worker_settings",
