@@ -222,6 +222,8 @@ class LeadReminder(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     chore_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     due_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), primary_key=True)
+    # What the job is given (its args name no person: a job row outlives an erasure for a while).
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False, unique=True)
     remind_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
 
 

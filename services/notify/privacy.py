@@ -131,7 +131,10 @@ async def erase_user(session: AsyncSession, user_id: uuid.UUID, *, at: datetime)
     await session.execute(
         sa.delete(EmailDelivery).where(EmailDelivery.user_id == user_id, EmailDelivery.status.in_((PENDING, SENDING)))
     )
-    await session.execute(sa.update(EmailDelivery).where(EmailDelivery.user_id == user_id).values(user_id=None))
+    # Mails already over keep what names nobody; their key holds the person's id.
+    await session.execute(
+        sa.update(EmailDelivery).where(EmailDelivery.user_id == user_id).values(user_id=None, dedupe_key=None)
+    )
     await session.execute(sa.update(HouseholdActivity).where(HouseholdActivity.user_id == user_id).values(user_id=None))
     await session.execute(sa.delete(LeadReminder).where(LeadReminder.user_id == user_id))
     await session.execute(sa.update(ChoreSchedule).where(ChoreSchedule.assignee_id == user_id).values(assignee_id=None))

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import procrastinate
+import sqlalchemy as sa
 from google.protobuf.message import Message
 from hearth.events.v1 import events_pb2
 from sqlalchemy.dialects.postgresql import insert
@@ -31,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kit.db import utcnow
 from kit.events import Event, required_id
+from kit.ids import new_id
 from kit.jobs import SESSIONS, defer_in
 from kit.projection import Projection
 from services.notify import dispatch
@@ -86,21 +88,13 @@ async def track(
     remind_at = max(due - timedelta(minutes=lead), now)
     new = await session.scalar(
         insert(LeadReminder)
-        .values(user_id=assignee, chore_id=chore, due_at=due, remind_at=remind_at)
-        .on_conflict_do_nothing()
-        .returning(LeadReminder.remind_at)
+        .values(id=new_id(), user_id=assignee, chore_id=chore, due_at=due, remind_at=remind_at)
+        .on_conflict_do_nothing(index_elements=["user_id", "chore_id", "due_at"])
+        .returning(LeadReminder.id)
     )
     if new is None:
         return
-    await defer_in(
-        session,
-        REMIND_LEAD,
-        scheduled_at=remind_at,
-        user_id=str(assignee),
-        chore_id=str(chore),
-        due_at=due.isoformat(),
-        lead_minutes=lead,
-    )
+    await defer_in(session, REMIND_LEAD, scheduled_at=remind_at, reminder_id=str(new), lead_minutes=lead)
 
 
 def reminder_event(
@@ -126,16 +120,18 @@ def reminder_event(
     return Event(payload, envelope)
 
 
-async def remind(
-    sessions: async_sessionmaker[AsyncSession], user_id: uuid.UUID, chore_id: uuid.UUID, due: datetime, lead: int
-) -> bool:
+async def remind(sessions: async_sessionmaker[AsyncSession], reminder_id: uuid.UUID, lead: int) -> bool:
     """One run of the job (see the module docstring): whether the person was told (False: the occurrence moved on,
-    or they left)."""
+    they left, or they were erased and the reminder with them)."""
     # Imported here: consumers imports this module for its handlers.
     from services.notify.consumers import current, notify
     from services.notify.repository import MemberRepository
 
     async with sessions() as session, session.begin():
+        reminder = await session.scalar(sa.select(LeadReminder).where(LeadReminder.id == reminder_id))
+        if reminder is None:
+            return False
+        user_id, chore_id, due = reminder.user_id, reminder.chore_id, reminder.due_at
         schedule = await session.get(ChoreSchedule, chore_id)
         if schedule is None or schedule.assignee_id != user_id or schedule.next_due_at != due:
             log.info("occurrence moved on; no reminder", extra={"chore_id": str(chore_id)})
@@ -153,13 +149,9 @@ def reminder_jobs(blueprint: procrastinate.Blueprint) -> None:
     """`notify:remind_lead` on notify's worker."""
 
     @blueprint.task(name=TASK, pass_context=True)
-    async def remind_lead(
-        context: procrastinate.JobContext, user_id: str, chore_id: str, due_at: str, lead_minutes: int
-    ) -> bool:
+    async def remind_lead(context: procrastinate.JobContext, reminder_id: str, lead_minutes: int) -> bool:
         sessions = cast(async_sessionmaker[AsyncSession], context.additional_context[SESSIONS])
-        return await remind(
-            sessions, uuid.UUID(user_id), uuid.UUID(chore_id), datetime.fromisoformat(due_at), lead_minutes
-        )
+        return await remind(sessions, uuid.UUID(reminder_id), lead_minutes)
 
 
 __all__ = ["REMIND_LEAD", "SCHEDULES", "next_due", "remind", "reminder_jobs", "track"]

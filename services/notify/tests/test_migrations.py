@@ -19,6 +19,10 @@ async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitab
             "email_deliveries",
             "idempotency_keys",
             "erased_users",
+            "notification_preferences",
+            "chore_schedules",
+            "lead_reminders",
+            "household_activity",
         },
         indexes={
             "notifications": {
@@ -28,6 +32,7 @@ async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitab
                 "ix_notifications_actor",
             },
             "email_deliveries": {"ix_email_deliveries_owed"},
+            "household_activity": {"ix_household_activity_household_id_occurred_at"},
         },
         definitions={
             "ix_notifications_unread": ["WHERE (read_time IS NULL)"],

@@ -60,8 +60,10 @@ def upgrade() -> None:
         sa.Column("user_id", UUID(as_uuid=True), nullable=False),
         sa.Column("chore_id", UUID(as_uuid=True), nullable=False),
         sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("id", UUID(as_uuid=True), nullable=False),
         sa.Column("remind_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("user_id", "chore_id", "due_at", name="pk_lead_reminders"),
+        sa.UniqueConstraint("id", name="uq_lead_reminders_id"),
     )
     op.create_table(
         "household_activity",
