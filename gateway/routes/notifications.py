@@ -91,7 +91,7 @@ UnsubscribeToken = Annotated[str, Query(min_length=1, max_length=512), PlainText
     description="Per event type and channel (`in_app`, `email`, `push`; `weekly_summary` is email only), "
     "`quiet_hours` and `reminder_lead_minutes`. Webhooks are per household (POST /households/{hid}/webhooks), "
     "not a per-user switch.",
-    responses=doc.documented({200: PREFERENCES, 304: doc.NOT_MODIFIED}, 401, 403),
+    responses=doc.documented({200: PREFERENCES, 304: doc.NOT_MODIFIED}, 401, 403, 422),
 )
 async def get_preferences(caller: CurrentCaller, clients: ClientsDep, if_none_match: IfNoneMatch = None) -> Response:
     found = await clients.notification_preferences.GetNotificationPreferences(
