@@ -26,6 +26,7 @@ from hearth.events.v1 import events_pb2
 from hearth.notify.v1 import notify_pb2, notify_pb2_grpc
 
 from kit.ids import new_id
+from kit.jobs import defer_in
 from services.notify import summary, unsubscribe
 from services.notify.models import FAILED, SENT, EmailDelivery, LeadReminder, Notification, UserName
 from services.notify.reminders import REMIND_LEAD
@@ -650,3 +651,22 @@ async def test_user_deleted_erases_preferences_address_zone_held_mails_and_remin
     token = unsubscribe.make_token(secret, uuid.UUID(quinn.user_id), "chore.overdue", now=datetime.now(UTC), days=9)
     answer = await http.post(f"{API}/notification-preferences/unsubscribe", params={"token": token})
     assert answer.status_code == 404
+
+
+async def test_the_weekly_summary_job_on_the_queue_mails_once_however_often_it_runs(
+    stack: Stack, events: Events, mailbox: Mailbox
+) -> None:
+    home = Events(stack, events.redis)
+    rae, address = await person(stack, home, "Rae")
+    await home.send("task", completed(home, rae, datetime(2026, 11, 18, 9, 0, tzinfo=UTC)))
+    scheduled = int(datetime(2026, 11, 23, 7, 0, tzinfo=UTC).timestamp())  # reports on 16-22 November
+    for _ in range(2):  # the periodic job deferred again (a replay, a second worker's deferral)
+        async with stack.servers["notify"].runtime.sessions() as session, session.begin():
+            await defer_in(session, summary.WEEKLY_SUMMARY_JOB, timestamp=scheduled)
+        await run_notify_jobs(stack, mailbox.port)
+    summaries = [d for d in await deliveries(stack, rae) if d.template == "weekly_summary"]
+    assert len(summaries) == 1
+    assert summaries[0].status == SENT
+    mail = await mailbox.mail_for(address)
+    assert mail.message["Subject"] == "Your household's week: 1 done, 0 missed"
+    assert "from 2026-11-16 to 2026-11-22" in mail.part("plain")
