@@ -76,6 +76,11 @@ _mailer: Mailer | None = None
 def configure(settings: Settings) -> Mailer:
     """Set this process's mail settings (the server's create_server and the worker's jobs call it)."""
     global _mailer
+    if "unsubscribe_secret" not in settings.model_fields_set:
+        log.warning(
+            "NOTIFY_UNSUBSCRIBE_SECRET is not set: this process signs unsubscribe links with a key of its own, which"
+            " no other process (the server, the worker, after a restart) accepts"
+        )
     _mailer = Mailer.of(settings)
     return _mailer
 

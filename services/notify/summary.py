@@ -6,7 +6,8 @@ as they arrive (`household_activity`, one row per event; completion.undone takes
 `notify:weekly_summary` runs on NOTIFY_WEEKLY_SUMMARY_CRON (Mondays 07:00 UTC) and reports on the ISO week before
 the one it was *scheduled* in (Monday 00:00 to Monday 00:00, UTC), so a re-run reports on the same week; each mail's
 key (household, person, week) makes it once per week per member however often the job runs. A member inside their
-quiet hours gets it when they end. A household with nothing done and nothing missed sends nothing.
+quiet hours gets it when they end. A household with nothing done and nothing missed sends nothing. The job also
+prunes activity older than KEEP_WEEKS weeks and the lead reminders (services.notify.reminders) of past occurrences.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from kit.db import utcnow
 from kit.jobs import SESSIONS
 from services.notify import dispatch, texts
-from services.notify.models import HouseholdActivity, HouseholdMember
+from services.notify.models import HouseholdActivity, HouseholdMember, LeadReminder
 from services.notify.preferences import EMAIL, WEEKLY_SUMMARY, for_recipient
 
 log = logging.getLogger("hearth.notify.summary")
@@ -32,6 +33,8 @@ log = logging.getLogger("hearth.notify.summary")
 TASK = "weekly_summary"
 WEEKLY_SUMMARY_JOB = f"notify:{TASK}"
 COMPLETED, OVERDUE = "completed", "overdue"
+# How many weeks of activity are kept (the summary reads one; a re-run for a late week still finds its rows).
+KEEP_WEEKS = 5
 
 
 async def record(
@@ -135,9 +138,21 @@ async def summarise_household(
     return queued
 
 
+async def prune(session: AsyncSession, start: datetime) -> None:
+    """What no summary or reminder needs any more: activity from before the last KEEP_WEEKS weeks, and the lead
+    reminders of occurrences already due (a new event cannot schedule those again: track() skips a past due)."""
+    await session.execute(
+        sa.delete(HouseholdActivity).where(HouseholdActivity.occurred_at < start - timedelta(weeks=KEEP_WEEKS))
+    )
+    await session.execute(sa.delete(LeadReminder).where(LeadReminder.due_at < utcnow() - timedelta(days=1)))
+
+
 async def send_summaries(sessions: async_sessionmaker[AsyncSession], *, scheduled: datetime) -> int:
-    """Every household's summaries for the week before `scheduled`, a transaction per household; how many new."""
+    """Every household's summaries for the week before `scheduled`, a transaction per household; how many new.
+    The job also prunes what is older than anything it reports on (`prune`)."""
     start, end = week_before(scheduled)
+    async with sessions() as session, session.begin():
+        await prune(session, start)
     async with sessions() as session:
         households = await _households(session)
     queued = 0

@@ -28,7 +28,7 @@ from hearth.notify.v1 import notify_pb2, notify_pb2_grpc
 from kit.ids import new_id
 from kit.jobs import defer_in
 from services.notify import summary, unsubscribe
-from services.notify.models import FAILED, SENT, EmailDelivery, LeadReminder, Notification, UserName
+from services.notify.models import FAILED, SENT, EmailDelivery, HouseholdActivity, LeadReminder, Notification, UserName
 from services.notify.reminders import REMIND_LEAD
 from services.notify.tests.helpers import Events, Mailbox, Received, smtp_server, tables_naming
 from tests.support.events import envelope
@@ -670,3 +670,24 @@ async def test_the_weekly_summary_job_on_the_queue_mails_once_however_often_it_r
     mail = await mailbox.mail_for(address)
     assert mail.message["Subject"] == "Your household's week: 1 done, 0 missed"
     assert "from 2026-11-16 to 2026-11-22" in mail.part("plain")
+
+
+async def test_the_weekly_job_prunes_old_activity_and_the_reminders_of_past_occurrences(stack: Stack) -> None:
+    sessions = stack.servers["notify"].runtime.sessions
+    scheduled = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
+    old, kept = uuid.uuid4(), uuid.uuid4()
+    past_due = datetime.now(UTC) - timedelta(days=3)
+    someone, chore = uuid.uuid4(), uuid.uuid4()
+    async with sessions() as session, session.begin():
+        household = uuid.uuid4()
+        await summary.record(session, summary.COMPLETED, old, household, None, scheduled - timedelta(weeks=7))
+        await summary.record(session, summary.COMPLETED, kept, household, None, scheduled - timedelta(weeks=4))
+        session.add(LeadReminder(id=uuid.uuid4(), user_id=someone, chore_id=chore, due_at=past_due, remind_at=past_due))
+    await summary.send_summaries(sessions, scheduled=scheduled)
+    async with sessions() as session:
+        refs = set(
+            await session.scalars(sa.select(HouseholdActivity.ref_id).where(HouseholdActivity.ref_id.in_([old, kept])))
+        )
+        reminders = list(await session.scalars(sa.select(LeadReminder).where(LeadReminder.user_id == someone)))
+    assert refs == {kept}
+    assert reminders == []
