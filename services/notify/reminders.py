@@ -13,7 +13,9 @@ due - lead (at once when that is past and the due time is not; never for an occu
 or rescheduled occurrence has a new due time and is reminded afresh. When the job runs it checks the occurrence is
 still the chore's open one and still the person's (else it does nothing), and tells them through `notify` as a
 chore.due_soon (in-app, email, quiet hours: their preferences), with an event id made from (person, chore, due
-time), so a job run twice tells them once. A lead changed later applies from the next occurrence scheduled.
+time), so a job run twice tells them once — and nothing when they have turned their lead off since. Setting a lead
+schedules the reminders of the chores the person holds at once (`schedule_held`); an occurrence already scheduled
+keeps its reminder time (once per occurrence), so a changed lead applies from the next occurrence.
 """
 
 from __future__ import annotations
@@ -82,35 +84,59 @@ async def track(
     if assignee is None or due is None:
         return
     lead = (await dispatch.preferences_of(session, [assignee]))[assignee].reminder_lead_minutes
-    now = utcnow()
-    if lead is None or due <= now:
-        return
+    if lead is not None:
+        await schedule(session, assignee, chore, due, lead, now=utcnow())
+
+
+async def schedule(
+    session: AsyncSession, user_id: uuid.UUID, chore_id: uuid.UUID, due: datetime, lead: int, *, now: datetime
+) -> bool:
+    """The reminder of one occurrence at due - lead (at once when that is past), unless it has one already or is
+    due already; whether one was scheduled."""
+    if due <= now:
+        return False
     remind_at = max(due - timedelta(minutes=lead), now)
     new = await session.scalar(
         insert(LeadReminder)
-        .values(id=new_id(), user_id=assignee, chore_id=chore, due_at=due, remind_at=remind_at)
+        .values(id=new_id(), user_id=user_id, chore_id=chore_id, due_at=due, remind_at=remind_at)
         .on_conflict_do_nothing(index_elements=["user_id", "chore_id", "due_at"])
         .returning(LeadReminder.id)
     )
     if new is None:
-        return
+        return False
     await defer_in(session, REMIND_LEAD, scheduled_at=remind_at, reminder_id=str(new), lead_minutes=lead)
+    return True
+
+
+async def schedule_held(session: AsyncSession, user_id: uuid.UUID, lead: int, *, now: datetime) -> int:
+    """A lead just set: the reminders of the open occurrences of every chore the person holds now (those scheduled
+    before keep their time: once per occurrence); how many are new."""
+    held = await session.execute(
+        sa.select(ChoreSchedule.chore_id, ChoreSchedule.next_due_at).where(
+            ChoreSchedule.assignee_id == user_id, ChoreSchedule.next_due_at > now
+        )
+    )
+    scheduled = 0
+    for chore_id, due in held.all():
+        if due is not None:  # the query's `> now` already leaves out chores with no open occurrence
+            scheduled += await schedule(session, user_id, chore_id, due, lead, now=now)
+    return scheduled
 
 
 def reminder_event(
-    household_id: uuid.UUID, user_id: uuid.UUID, schedule: ChoreSchedule, due: datetime, lead: int
+    household_id: uuid.UUID, user_id: uuid.UUID, occurrence: ChoreSchedule, due: datetime, lead: int
 ) -> Event[Any]:
     """The chore.due_soon notify tells the person of (its id the same for the same person and occurrence)."""
     payload = events_pb2.ChoreDueSoon(
         household_id=str(household_id),
-        chore_id=str(schedule.chore_id),
-        title=schedule.title,
+        chore_id=str(occurrence.chore_id),
+        title=occurrence.title,
         assignee_id=str(user_id),
         before_minutes=lead,
     )
     payload.due_at.FromDatetime(due)
     envelope = events_pb2.Envelope(
-        event_id=str(uuid.uuid5(_REMINDER_IDS, f"{user_id}|{schedule.chore_id}|{due.isoformat()}")),
+        event_id=str(uuid.uuid5(_REMINDER_IDS, f"{user_id}|{occurrence.chore_id}|{due.isoformat()}")),
         type="chore.due_soon",
         household_id=str(household_id),
         source="notify",
@@ -132,16 +158,19 @@ async def remind(sessions: async_sessionmaker[AsyncSession], reminder_id: uuid.U
         if reminder is None:
             return False
         user_id, chore_id, due = reminder.user_id, reminder.chore_id, reminder.due_at
-        schedule = await session.get(ChoreSchedule, chore_id)
-        if schedule is None or schedule.assignee_id != user_id or schedule.next_due_at != due:
+        occurrence = await session.get(ChoreSchedule, chore_id)
+        if occurrence is None or occurrence.assignee_id != user_id or occurrence.next_due_at != due:
             log.info("occurrence moved on; no reminder", extra={"chore_id": str(chore_id)})
             return False
-        members = await MemberRepository(session).of_household(schedule.household_id)
+        if (await dispatch.preferences_of(session, [user_id]))[user_id].reminder_lead_minutes is None:
+            # They went back to the chore's own reminders since: those remind them now, not this.
+            return False
+        members = await MemberRepository(session).of_household(occurrence.household_id)
         if not any(m.user_id == user_id for m in current(members)):
             return False
-        event = reminder_event(schedule.household_id, user_id, schedule, due, lead)
-        data = {"chore_id": str(chore_id), "chore_title": schedule.title, "minutes": lead}
-        await notify(session, event, schedule.household_id, members, [user_id], actor=None, data=data)
+        event = reminder_event(occurrence.household_id, user_id, occurrence, due, lead)
+        data = {"chore_id": str(chore_id), "chore_title": occurrence.title, "minutes": lead}
+        await notify(session, event, occurrence.household_id, members, [user_id], actor=None, data=data)
     return True
 
 
@@ -154,4 +183,4 @@ def reminder_jobs(blueprint: procrastinate.Blueprint) -> None:
         return await remind(sessions, uuid.UUID(reminder_id), lead_minutes)
 
 
-__all__ = ["REMIND_LEAD", "SCHEDULES", "next_due", "remind", "reminder_jobs", "track"]
+__all__ = ["REMIND_LEAD", "SCHEDULES", "next_due", "remind", "reminder_jobs", "schedule", "schedule_held", "track"]

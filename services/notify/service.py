@@ -23,7 +23,7 @@ from kit.errors import NotFound, PermissionDenied, PreconditionFailed, invalid
 from kit.ids import parse_id
 from kit.repository import Cursor, Page, page
 from kit.validation import caller_id
-from services.notify import preferences, unsubscribe
+from services.notify import preferences, reminders, unsubscribe
 from services.notify.models import Notification, NotificationPreference, UserName
 from services.notify.preferences import Preferences
 from services.notify.repository import NotificationRepository
@@ -179,6 +179,9 @@ class PreferenceService:
             row.version += 1
             row.update_time = self._clock()
             await session.flush()
+            if lead is not None:
+                # The chores they hold now are reminded at their lead too, not only those of later events.
+                await reminders.schedule_held(session, user_id, lead, now=self._clock())
             return await self._view(session, user_id)
 
     async def unsubscribe(self, token: str) -> str:

@@ -691,3 +691,28 @@ async def test_the_weekly_job_prunes_old_activity_and_the_reminders_of_past_occu
         reminders = list(await session.scalars(sa.select(LeadReminder).where(LeadReminder.user_id == someone)))
     assert refs == {kept}
     assert reminders == []
+
+
+async def test_a_lead_set_later_reminds_of_the_chores_held_now_and_turning_it_off_silences_it(
+    stack: Stack, events: Events, http: httpx.AsyncClient, mailbox: Mailbox
+) -> None:
+    ray, _ = await person(stack, events, "Ray")
+    due = (datetime.now(UTC) + timedelta(hours=4)).replace(microsecond=0)
+    chore_id = str(new_id())
+    await events.send("task", chore_created(events, ray, due, chore_id))
+    assert await reminders_of(stack, ray) == []  # no lead yet: the chore's own reminders apply
+    set_lead = await put(http, ray, {"reminder_lead_minutes": 20})
+    assert set_lead.status_code == 200
+    [reminder] = await reminders_of(stack, ray)
+    assert (reminder.due_at, reminder.remind_at) == (due, due - timedelta(minutes=20))
+    # Back to the chore's reminders: the scheduled one says nothing, task's chore.due_soon reaches them again.
+    assert (await put(http, ray, {}, **{"If-Match": set_lead.headers["etag"]})).status_code == 200
+    await due_now(stack, REMIND_LEAD, reminder_id=str(reminder.id))
+    await run_notify_jobs(stack, mailbox.port)
+    assert await due_soon_notifications(stack, ray) == []
+    task_reminder = events_pb2.ChoreDueSoon(
+        household_id=events.household_id, chore_id=chore_id, title="Laundry", assignee_id=ray.user_id, before_minutes=60
+    )
+    await events.send("task", envelope("chore.due_soon", task_reminder, household_id=events.household_id))
+    [told] = await due_soon_notifications(stack, ray)
+    assert told.body == "“Laundry” is due in 60 minutes."
