@@ -34,6 +34,7 @@ from kit.events import Event, Handlers, combine, required_id
 from kit.ids import new_id
 from kit.outbox import add_event
 from services.notify import dispatch, preferences, privacy, reminders, summary, texts
+from services.notify.preferences import Preferences
 from services.notify.repository import MEMBERS, Member, MemberRepository, NotificationRepository
 from services.user.client import ADULT_ROLES, membership_mirror
 
@@ -63,6 +64,7 @@ async def notify(
     actor: uuid.UUID | None,
     data: Mapping[str, Any],
     event_type: str | None = None,
+    actor_erased: bool | None = None,
 ) -> int:
     """Tell each recipient of `event`, in each one's language, naming `actor` (None: nobody), on the channels their
     preferences choose (services.notify.preferences.plan): an in-app notification, published as notification.created
@@ -70,19 +72,22 @@ async def notify(
     (services.notify.dispatch) when they want one and notify knows their address, held for their quiet hours.
     Returns how many in-app notifications are new. Never to the event's actor or to `actor`: nobody is told of what
     they did. Idempotent per (event, recipient): a redelivered event writes, queues and publishes nothing.
-    `event_type` overrides the envelope's (a reminder notify schedules itself is a chore.due_soon)."""
+    `event_type` overrides the envelope's (a reminder notify schedules itself is a chore.due_soon); `actor_erased`
+    is whether `actor` is a deleted person's, when the caller has asked already (None: ask)."""
     kind = event_type or event.type
     by_id = {m.user_id: m for m in members}
     excluded = {actor, optional_id(event.actor_id)}
     who: str | texts.Anonymous = texts.SOMEONE
     if actor is not None:
         # A person whose account is gone (DELETED_USER_ID, or erased since the event was published): nobody to name.
-        if await privacy.is_erased(session, actor):
+        erased = await privacy.is_erased(session, actor) if actor_erased is None else actor_erased
+        if erased:
             who, actor = texts.DELETED, None
         elif actor in by_id and by_id[actor].display_name:
             who = by_id[actor].display_name
     told = sorted(set(recipients) - excluded)
-    choices = await dispatch.preferences_of(session, told)
+    # A recipient is a member (their preferences came with the members' query); anyone else has the defaults.
+    choices = {user_id: by_id[user_id].preferences if user_id in by_id else Preferences() for user_id in told}
     now = utcnow()
     rows = []
     for recipient in told:
@@ -217,8 +222,11 @@ async def _tell_adults(
     session: AsyncSession,
     event: Event[Any],
     done: events_pb2.ChoreCompleted | events_pb2.CompletionSubmitted,
+    *,
+    erased: bool | None = None,
 ) -> None:
-    """The household's adults, but the one who did it, hear of a completion (done, or waiting for their approval)."""
+    """The household's adults, but the one who did it, hear of a completion (done, or waiting for their approval);
+    `erased`: whether the one who did it is a deleted person, when the caller knows (None: ask)."""
     household_id = required_id(done.household_id, event.household_id)
     completed_by = required_id(done.completed_by, event.actor_id)
     members = await MemberRepository(session).of_household(household_id)
@@ -230,21 +238,23 @@ async def _tell_adults(
         "chore_title": done.title,
     }
     recipients = completion_recipients(members, completed_by)
-    await notify(session, event, household_id, members, recipients, actor=completed_by, data=data)
+    await notify(session, event, household_id, members, recipients, actor=completed_by, data=data, actor_erased=erased)
 
 
 async def on_chore_completed(session: AsyncSession, event: Event[events_pb2.ChoreCompleted]) -> None:
     """The household's other adults hear of a completion; the weekly summary counts it; the chore's next occurrence
     may get its assignee's own reminder (services.notify.reminders)."""
     done = event.payload
-    await _tell_adults(session, event, done)
-    completed_by = optional_id(done.completed_by)
+    completed_by = required_id(done.completed_by, event.actor_id)
+    # Asked once for both: the notification's name and the summary's count keep no trace of a deleted person.
+    erased = await privacy.is_erased(session, completed_by)
+    await _tell_adults(session, event, done, erased=erased)
     await summary.record(
         session,
         summary.COMPLETED,
         required_id(done.completion_id),
         required_id(done.household_id, event.household_id),
-        None if completed_by is None or await privacy.is_erased(session, completed_by) else completed_by,
+        None if erased else completed_by,
         done.completed_at.ToDatetime(tzinfo=UTC) if done.HasField("completed_at") else event.occurred_at,
     )
     await _track(session, event, done.next_assignee_id)

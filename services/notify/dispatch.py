@@ -93,13 +93,15 @@ async def preferences_of(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -
     """Each user's preferences in one query (the defaults for whoever never set any)."""
     found: dict[uuid.UUID, Preferences] = {}
     if user_ids:
-        rows = await session.scalars(
-            sa.select(NotificationPreference).where(NotificationPreference.user_id.in_(list(user_ids)))
-        )
+        connection = await session.connection()
+        rows = await connection.execute(_PREFERENCES, {"ids": list(user_ids)})
         found = {row.user_id: from_row(row) for row in rows}
     return {user_id: found.get(user_id, Preferences()) for user_id in user_ids}
 
 
+_choices = cast(sa.Table, NotificationPreference.__table__)
+# Plain rows, built once (the consumer asks for every reminder and chore event).
+_PREFERENCES = sa.select(_choices).where(_choices.c.user_id.in_(sa.bindparam("ids", expanding=True)))
 _INSERT = (
     insert(cast(sa.Table, EmailDelivery.__table__))
     .on_conflict_do_nothing(constraint="uq_email_deliveries_dedupe_key")

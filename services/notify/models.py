@@ -199,8 +199,8 @@ class NotificationPreference(Base):
 
 class ChoreSchedule(Base):
     """Each chore's open occurrence as task's events tell it (due time, assignee, title): what a reminder job
-    scheduled for a user's own lead (services.notify.reminders) checks is still so when it runs. Newest event
-    wins (`as_of`)."""
+    scheduled for a user's own lead (services.notify.reminders) checks is still so when it runs. Every such event
+    carries all three, so the newest event wins the whole row (`as_of`; not field by field as a kit.projection)."""
 
     __tablename__ = "chore_schedules"
 
@@ -210,8 +210,6 @@ class ChoreSchedule(Base):
     assignee_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
     next_due_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
     as_of: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
-    # When each field was last set, by event time (a kit.projection).
-    versions: Mapped[dict[str, str]] = mapped_column(JSONB, nullable=False, server_default=sa.text("'{}'::jsonb"))
 
 
 class LeadReminder(Base):

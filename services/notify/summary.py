@@ -35,6 +35,8 @@ WEEKLY_SUMMARY_JOB = f"notify:{TASK}"
 COMPLETED, OVERDUE = "completed", "overdue"
 # How many weeks of activity are kept (the summary reads one; a re-run for a late week still finds its rows).
 KEEP_WEEKS = 5
+# Built once: it runs for every completion.
+_RECORD = insert(cast(sa.Table, HouseholdActivity.__table__)).on_conflict_do_nothing()
 
 
 async def record(
@@ -46,10 +48,9 @@ async def record(
     at: datetime,
 ) -> None:
     """A completion (`ref_id` the completion) or a miss (the occurrence), once however often its event comes."""
-    await session.execute(
-        insert(HouseholdActivity)
-        .values(kind=kind, ref_id=ref_id, household_id=household_id, user_id=user_id, occurred_at=at)
-        .on_conflict_do_nothing()
+    connection = await session.connection()
+    await connection.execute(
+        _RECORD, {"kind": kind, "ref_id": ref_id, "household_id": household_id, "user_id": user_id, "occurred_at": at}
     )
 
 

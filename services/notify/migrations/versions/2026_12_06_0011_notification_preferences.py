@@ -52,7 +52,6 @@ def upgrade() -> None:
         sa.Column("assignee_id", UUID(as_uuid=True), nullable=True),
         sa.Column("next_due_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("as_of", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("versions", JSONB(), server_default=sa.text("'{}'::jsonb"), nullable=False),
         sa.PrimaryKeyConstraint("chore_id", name="pk_chore_schedules"),
     )
     op.create_table(
