@@ -249,15 +249,13 @@ async def on_chore_completed(session: AsyncSession, event: Event[events_pb2.Chor
     # Asked once for both: the notification's name and the summary's count keep no trace of a deleted person.
     erased = await privacy.is_erased(session, completed_by)
     await _tell_adults(session, event, done, erased=erased)
-    await summary.record(
-        session,
-        summary.COMPLETED,
-        required_id(done.completion_id),
-        required_id(done.household_id, event.household_id),
-        None if erased else completed_by,
-        done.completed_at.ToDatetime(tzinfo=UTC) if done.HasField("completed_at") else event.occurred_at,
-    )
-    await _track(session, event, done.next_assignee_id)
+    activity = {
+        "kind": summary.COMPLETED,
+        "ref_id": required_id(done.completion_id),
+        "user_id": None if erased else completed_by,
+        "occurred_at": done.completed_at.ToDatetime(tzinfo=UTC) if done.HasField("completed_at") else event.occurred_at,
+    }
+    await _track(session, event, done.next_assignee_id, activity)
 
 
 async def on_completion_submitted(session: AsyncSession, event: Event[events_pb2.CompletionSubmitted]) -> None:
@@ -310,8 +308,11 @@ async def on_completion_rejected(session: AsyncSession, event: Event[events_pb2.
     await _track(session, event, rejected.assignee_id)
 
 
-async def _track(session: AsyncSession, event: Event[Any], assignee_id: str) -> None:
-    """The chore's open occurrence as the event tells it (services.notify.reminders)."""
+async def _track(
+    session: AsyncSession, event: Event[Any], assignee_id: str, activity: Mapping[str, Any] | None = None
+) -> None:
+    """The chore's open occurrence as the event tells it (services.notify.reminders), and the weekly summary's row
+    of it (`activity`; services.notify.summary), in one statement."""
     payload = event.payload
     await reminders.track(
         session,
@@ -320,6 +321,7 @@ async def _track(session: AsyncSession, event: Event[Any], assignee_id: str) -> 
         title=payload.title,
         assignee_id=assignee_id,
         due=reminders.next_due(payload),
+        activity=activity,
     )
 
 
@@ -386,17 +388,16 @@ async def on_chore_overdue(session: AsyncSession, event: Event[events_pb2.ChoreO
         "occurrence_id": overdue.occurrence_id,
     }
     await tell_assignee(session, event, overdue.household_id, overdue.assignee_id, data)
+    activity = None
     if overdue.occurrence_id:
         missed_by = optional_id(overdue.assignee_id)
-        await summary.record(
-            session,
-            summary.OVERDUE,
-            required_id(overdue.occurrence_id),
-            required_id(overdue.household_id, event.household_id),
-            None if missed_by is None or await privacy.is_erased(session, missed_by) else missed_by,
-            event.occurred_at,
-        )
-    await _track(session, event, overdue.next_assignee_id)
+        activity = {
+            "kind": summary.OVERDUE,
+            "ref_id": required_id(overdue.occurrence_id),
+            "user_id": None if missed_by is None or await privacy.is_erased(session, missed_by) else missed_by,
+            "occurred_at": event.occurred_at,
+        }
+    await _track(session, event, overdue.next_assignee_id, activity)
 
 
 async def on_points_changed(session: AsyncSession, event: Event[events_pb2.PointsChanged]) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -51,6 +52,18 @@ _TRACK = insert(_schedules).on_conflict_do_update(
     set_={name: _excluded[name] for name in ("household_id", "title", "assignee_id", "next_due_at", "as_of")},
     where=_schedules.c.as_of <= _excluded.as_of,
 )
+# The same, with the weekly summary's row of a completion or a miss (services.notify.summary) in one round trip:
+# the consumer writes both for every chore.completed.
+_TRACK_AND_RECORD = sa.text(
+    "WITH recorded AS ("
+    " INSERT INTO household_activity (kind, ref_id, household_id, user_id, occurred_at)"
+    " VALUES (:kind, :ref_id, :household_id, :user_id, :occurred_at) ON CONFLICT DO NOTHING)"
+    " INSERT INTO chore_schedules (chore_id, household_id, title, assignee_id, next_due_at, as_of)"
+    " VALUES (:chore_id, :household_id, :title, :assignee_id, :next_due_at, :as_of)"
+    " ON CONFLICT (chore_id) DO UPDATE SET household_id = EXCLUDED.household_id, title = EXCLUDED.title,"
+    " assignee_id = EXCLUDED.assignee_id, next_due_at = EXCLUDED.next_due_at, as_of = EXCLUDED.as_of"
+    " WHERE chore_schedules.as_of <= EXCLUDED.as_of"
+)
 # The namespace of the event ids of notify's own reminders (uuid5 of person, chore and due time).
 _REMINDER_IDS = uuid.UUID("6f7b3c1e-2a4d-4e58-9c0b-5d1f8e2a7b90")
 
@@ -76,23 +89,26 @@ async def track(
     title: str,
     assignee_id: str,
     due: datetime | None,
+    activity: Mapping[str, Any] | None = None,
 ) -> None:
-    """What a task event says of the chore's open occurrence, and its lead reminder if its assignee wants one."""
+    """What a task event says of the chore's open occurrence, and its lead reminder if its assignee wants one;
+    `activity` (kind, ref_id, user_id, occurred_at) is the weekly summary's row of the event, written with it."""
     chore = required_id(chore_id)
     household_id = required_id(event.payload.household_id, event.household_id)
     assignee = _optional(assignee_id)
     connection = await session.connection()
-    await connection.execute(
-        _TRACK,
-        {
-            "chore_id": chore,
-            "household_id": household_id,
-            "title": title,
-            "assignee_id": assignee,
-            "next_due_at": due,
-            "as_of": event.occurred_at,
-        },
-    )
+    occurrence = {
+        "chore_id": chore,
+        "household_id": household_id,
+        "title": title,
+        "assignee_id": assignee,
+        "next_due_at": due,
+        "as_of": event.occurred_at,
+    }
+    if activity is None:
+        await connection.execute(_TRACK, occurrence)
+    else:
+        await connection.execute(_TRACK_AND_RECORD, {**occurrence, **activity})
     if assignee is None or due is None:
         return
     lead = (await dispatch.preferences_of(session, [assignee]))[assignee].reminder_lead_minutes
