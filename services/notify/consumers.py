@@ -9,7 +9,11 @@ Each event that matters to people writes in-app notifications (`notify`), in eac
 - member.joined / member.left → the household's other current members;
 - points.changed of a redemption → the household's adults but the redeemer.
 
-Each notification written publishes notification.created through notify's outbox, in the same transaction.
+Each notification written publishes notification.created through notify's outbox, in the same transaction. Which
+channels tell each recipient — in-app, email (held for quiet hours), later push — their preferences decide
+(services.notify.preferences; mails: services.notify.dispatch). Task's chore events also keep each chore's open
+occurrence for reminders at a person's own lead (services.notify.reminders), and completions and misses for the
+weekly summary (services.notify.summary).
 
 The consumer's inbox already drops redelivered events; the handlers are idempotent on their own too
 (upserts, and one notification per (event, recipient)), so replaying a stream is harmless.
