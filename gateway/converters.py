@@ -151,6 +151,16 @@ def user(message: user_pb2.User) -> JSON:
     }
 
 
+def notification_preferences(message: notify_pb2.NotificationPreferences) -> JSON:
+    quiet = message.quiet_hours
+    return {
+        "events": {kind: dict(switches.channels) for kind, switches in sorted(message.events.items())},
+        "quiet_hours": {"start": quiet.start, "end": quiet.end} if message.HasField("quiet_hours") else None,
+        "reminder_lead_minutes": message.reminder_lead_minutes if message.HasField("reminder_lead_minutes") else None,
+        "timezone": message.time_zone,
+    }
+
+
 def tokens(message: user_pb2.TokenPair) -> JSON:
     return {
         "access_token": message.access_token,

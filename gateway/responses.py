@@ -52,6 +52,28 @@ class User(Model):
     updated_at: UtcTime
 
 
+class QuietHours(Model):
+    start: str = Field(description="HH:MM in the user's time zone")
+    end: str = Field(description="HH:MM; before start: the quiet hours wrap midnight")
+
+
+class NotificationPreferences(Model):
+    events: dict[str, dict[str, bool]] = Field(
+        description="Event type → channel (in_app, email, push; weekly_summary: email only) → on. Webhooks are per "
+        "household (POST /households/{hid}/webhooks), not a per-user switch"
+    )
+    quiet_hours: QuietHours | None = Field(description="Email and push are held (not digested) until they end")
+    reminder_lead_minutes: int | None = Field(
+        description="Remind this long before a chore is due, once per occurrence (instead of the chore's reminders)"
+    )
+    timezone: str = Field(description="The zone quiet hours are read in: the profile's (UTC until known)")
+
+
+class Unsubscribed(Model):
+    category: str = Field(description="The email category now off: an event type or weekly_summary")
+    email: bool = Field(description="Always false: that category is no longer mailed")
+
+
 class Tokens(Model):
     access_token: str = Field(description="A JWT for `Authorization: Bearer`")
     refresh_token: str = Field(description="Spent by POST /auth/refresh, which hands out a new pair")
@@ -575,6 +597,17 @@ USER = User(
     created_at="2026-11-01T09:30:00Z",
     updated_at="2026-11-01T09:30:00Z",
 )
+NOTIFICATION_PREFERENCES = NotificationPreferences(
+    events={
+        "chore.due_soon": {"in_app": True, "email": True, "push": True},
+        "chore.completed": {"in_app": True, "email": False, "push": False},
+        "weekly_summary": {"email": True},
+    },
+    quiet_hours=QuietHours(start="22:00", end="07:00"),
+    reminder_lead_minutes=60,
+    timezone="Europe/Berlin",
+)
+UNSUBSCRIBED = Unsubscribed(category="chore.completed", email=False)
 TOKENS = Tokens(access_token="eyJhbGciOiJFZERTQSJ9...", refresh_token="hr_4Fq...", token_type="Bearer", expires_in=900)
 JWKS = Jwks(
     keys=[

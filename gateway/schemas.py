@@ -174,6 +174,26 @@ class UserPatch(Body):
     email: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254)] | None = None
 
 
+EventTypeKey = Annotated[str, StringConstraints(max_length=64), PlainText]
+ChannelKey = Annotated[str, StringConstraints(max_length=32), PlainText]
+
+
+class QuietHoursBody(Body):
+    # "HH:MM" in the user's time zone (the service checks the shape); end before start wraps midnight.
+    start: Annotated[str, StringConstraints(max_length=16)]
+    end: Annotated[str, StringConstraints(max_length=16)]
+
+
+class NotificationPreferencesBody(Body):
+    # Event type → channel → on; a type or channel left out takes its default (the service names unknown ones).
+    events: Annotated[
+        dict[EventTypeKey, Annotated[dict[ChannelKey, bool], Field(max_length=8)]], Field(max_length=64)
+    ] = Field(default_factory=dict)
+    quiet_hours: QuietHoursBody | None = None
+    # Minutes before a chore is due (the service allows 0..10080); null: the chore's own reminders.
+    reminder_lead_minutes: Annotated[int, Field(ge=-(2**31), le=2**31 - 1)] | None = None
+
+
 class DeleteUserBody(Body):
     password: Secret
     totp_code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=16)] | None = None

@@ -34,6 +34,7 @@ import asyncio
 import contextlib
 import functools
 import os
+import secrets
 import signal
 import sys
 import time
@@ -151,6 +152,14 @@ def configure_environment() -> dict[str, int]:
     if not (os.environ.get("NOTIFY_VAPID_PRIVATE_KEY") or os.environ.get("NOTIFY_VAPID_PRIVATE_KEY_FILE")):
         os.environ["NOTIFY_VAPID_PRIVATE_KEY_FILE"] = str(ensure_vapid_key(VAR / "keys" / VAPID_KEY_FILE))
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    # notify's server and worker must sign unsubscribe links with one secret, and keep it across runs.
+    if "NOTIFY_UNSUBSCRIBE_SECRET" not in os.environ:
+        secret_file = VAR / "keys" / "notify-unsubscribe-secret"
+        if not secret_file.exists():
+            secret_file.parent.mkdir(parents=True, exist_ok=True)
+            secret_file.write_text(secrets.token_urlsafe(32))
+            secret_file.chmod(0o600)
+        os.environ["NOTIFY_UNSUBSCRIBE_SECRET"] = secret_file.read_text().strip()
     return ports
 
 

@@ -58,12 +58,14 @@ async def vapid_key(http: httpx.AsyncClient, person: Person) -> str:
 
 
 async def push_jobs_done(stack: Stack) -> bool:
-    """No push job waiting or running (every one succeeded or failed for good)."""
+    """No push job waiting or running (every one succeeded or failed for good). A retry waits out a backoff of at
+    most push_worker's half second; a push held for quiet hours (hours away) is not waited for."""
     async with stack.servers["notify"].runtime.sessions() as session:
         busy = await session.scalar(
             sa.text(
                 "SELECT count(*) FROM procrastinate.procrastinate_jobs"
                 " WHERE task_name = :task AND status::text IN ('todo', 'doing')"
+                " AND (scheduled_at IS NULL OR scheduled_at < now() + interval '1 minute')"
             ),
             {"task": SEND_PUSH},
         )
@@ -89,10 +91,18 @@ async def subscription_exists(stack: Stack, subscription_id: str) -> bool:
         return await session.get(PushSubscription, uuid.UUID(subscription_id)) is not None
 
 
-async def household_of_two(http: httpx.AsyncClient) -> tuple[str, Person, Person]:
+async def choose(http: httpx.AsyncClient, person: Person, document: dict[str, Any]) -> None:
+    expect(await http.put(f"{API}/users/me/notification-preferences", json=document, headers=person.headers), 200)
+
+
+async def household_of_two(http: httpx.AsyncClient, *, completions_pushed: bool = True) -> tuple[str, Person, Person]:
+    """Alice and Bob in a household; both want completions pushed (off by default: services.notify.preferences)."""
     alice, bob = await sign_up(http, "Alice"), await sign_up(http, "Bob")
     hid = await create_household(http, alice)
     await join(http, hid, alice, bob, "member")
+    if completions_pushed:
+        for person in (alice, bob):
+            await choose(http, person, {"events": {"chore.completed": {"push": True}}})
     return hid, alice, bob
 
 
@@ -407,3 +417,48 @@ async def test_deleting_the_account_erases_its_subscriptions_and_the_export_hold
         return not await subscription_exists(stack, sub)
 
     await eventually(erased, timeout=30)
+
+
+async def test_pushes_follow_the_recipients_preferences_and_wait_out_their_quiet_hours(
+    stack: Stack, http: httpx.AsyncClient, pushes: PushService, redis: aioredis.Redis
+) -> None:
+    """Completions are not pushed by default; a member who turns them on gets them; one in quiet hours has the push
+    held (its job scheduled for when they end), not dropped — and in-app is written at once either way."""
+    hid, alice, bob = await household_of_two(http, completions_pushed=False)
+    carol = await sign_up(http, "Carol")
+    await join(http, hid, alice, carol, "member")
+    await settled(stack, redis)
+    # Carol wants completions pushed, but is always in quiet hours (00:00–23:59 in her zone, UTC here).
+    await choose(
+        http, carol, {"events": {"chore.completed": {"push": True}}, "quiet_hours": {"start": "00:00", "end": "23:59"}}
+    )
+    bobs, carols = pushes.browser(), pushes.browser()
+    bob_sub, carol_sub = await subscribe(http, bob, bobs), await subscribe(http, carol, carols)
+
+    async with push_worker(stack):
+        await complete(http, hid, alice, "Windows")
+        await all_pushed(stack, redis)
+    assert pushes.to(bobs.path) == [] and await deliveries(stack, bob_sub) == []  # off by default
+    for person in (bob, carol):
+        inbox = expect(await http.get(f"{API}/notifications", headers=person.headers), 200)["items"]
+        assert [n["title"] for n in inbox if n["type"] == "chore.completed"] == ["Alice completed Windows"]
+    (held,) = await deliveries(stack, carol_sub)
+    assert held.status == "pending" and pushes.to(carols.path) == []
+    async with stack.servers["notify"].runtime.sessions() as session:
+        scheduled = await session.scalar(
+            sa.text(
+                "SELECT scheduled_at FROM procrastinate.procrastinate_jobs WHERE task_name = :task"
+                " AND args->>'delivery_id' = :delivery"
+            ),
+            {"task": SEND_PUSH, "delivery": str(held.id)},
+        )
+    assert scheduled is not None and scheduled > held.create_time  # held to the end of her quiet hours
+
+    # Bob turns completion pushes on: the next one reaches him.
+    await choose(http, bob, {"events": {"chore.completed": {"push": True}}})
+    key = await vapid_key(http, bob)
+    async with push_worker(stack):
+        await complete(http, hid, alice, "Floors")
+        (pushed,) = await bobs.pushes(key)
+        await all_pushed(stack, redis)
+    assert pushed["title"] == "Alice completed Floors"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,7 @@ from referencing.jsonschema import DRAFT202012
 
 from gateway.app import create_app
 from gateway.config import GatewaySettings
+from services.notify import unsubscribe
 from services.user.tests.credentials import Totp, current_step, stored_reset_token, wrong_code
 from tests.support.api import PASSWORD
 from tests.support.fixtures import stack_fixture
@@ -676,6 +678,28 @@ async def test_real_responses_match_the_document(stack: Stack, api: Api, contrac
     await api.call("POST", subscriptions, 201, token=bob.token, json=browser)
     await api.call("DELETE", subscriptions, 204, token=bob.token, params={"endpoint": browser["endpoint"]})
     await api.call("DELETE", subscriptions, 404, token=bob.token, params={"endpoint": browser["endpoint"]})
+    # --- notification preferences and the mails' unsubscribe link (Bob is known to notify: he has notifications) ---
+    choices = f"{API}/users/me/notification-preferences"
+    chosen = await api.call("GET", choices, 200, token=bob.token)
+    await api.call("GET", choices, 304, token=bob.token, headers={"If-None-Match": chosen.headers["etag"]})
+    document = {
+        "events": {"chore.completed": {"email": True}},
+        "quiet_hours": {"start": "22:00", "end": "07:00"},
+        "reminder_lead_minutes": 30,
+    }
+    await api.call("PUT", choices, 200, token=bob.token, json=document, headers={"If-Match": chosen.headers["etag"]})
+    await api.call("PUT", choices, 412, token=bob.token, json={}, headers={"If-Match": chosen.headers["etag"]})
+    await api.call("PUT", choices, 422, token=bob.token, json={"events": {"chore.exploded": {"email": True}}})
+    await api.call("PUT", choices, 413, token=bob.token, json={"events": {"x" * (1024 * 1024 + 1): {}}})
+    secret = stack.servers["notify"].runtime.settings.unsubscribe_secret.get_secret_value().encode()
+    link = unsubscribe.make_token(secret, uuid.UUID(bob.user_id), "chore.completed", now=datetime.now(UTC), days=1)
+    unsubscribing = f"{API}/notification-preferences/unsubscribe"
+    await api.call("GET", unsubscribing, 200, params={"token": link})
+    await api.call("POST", unsubscribing, 200, params={"token": link})
+    await api.call("POST", unsubscribing, 404, params={"token": link[:-4] + "AAAA"})
+    await api.call("GET", unsubscribing, 404, params={"token": "forged"})
+    await api.call("GET", unsubscribing, 422)
+    await api.call("POST", unsubscribing, 422, params={"token": "x" * 600})
 
     # --- stats: the completions are counted ---
     stats = f"{API}/households/{{hid}}/stats"

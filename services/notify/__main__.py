@@ -6,10 +6,8 @@ from pathlib import Path
 
 from kit.cli import main
 from services.notify.config import Settings
-from services.notify.delivery import email_jobs
-from services.notify.push import push_jobs
+from services.notify.jobs import notify_jobs
 from services.notify.server import create_server
 
 if __name__ == "__main__":
-    settings = Settings()
-    main(Settings, create_server, Path(__file__).parent, jobs=[email_jobs(settings), push_jobs(settings)])
+    main(Settings, create_server, Path(__file__).parent, jobs=notify_jobs(Settings()))

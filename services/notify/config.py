@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from email.utils import parseaddr
 from pathlib import Path
 from typing import ClassVar, Self
@@ -9,6 +10,7 @@ from typing import ClassVar, Self
 from email_validator import EmailNotValidError, validate_email
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from kit.cron import Cron
 from kit.settings import alias, service_config
 from services.deployment import HOST, PORTS, DeploymentSettings
 
@@ -70,6 +72,17 @@ class Settings(DeploymentSettings):
         if not value.startswith(("mailto:", "https://")):
             raise ValueError("NOTIFY_VAPID_SUBJECT must be a mailto: or https: URL (RFC 8292)")
         return value
+
+    # Unsubscribe links in notify's own mails (services.notify.unsubscribe): HMAC-SHA256 under
+    # NOTIFY_UNSUBSCRIBE_SECRET (at least 32 characters; the server and the worker must share it — `make run` keeps
+    # one in var/keys; unset, each process makes up its own and links from another process do not verify), valid
+    # NOTIFY_UNSUBSCRIBE_TOKEN_DAYS, pointing at NOTIFY_PUBLIC_API_URL (the gateway's /api/v1 as mail readers reach it).
+    unsubscribe_secret: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(32)), min_length=32)
+    unsubscribe_token_days: int = Field(default=90, ge=1, le=3650)
+    public_api_url: str = Field(default="http://localhost:8080/api/v1", pattern=r"^https?://[^\s]+[^/\s]$")
+    # When the weekly household summary goes out (cron, UTC; services.notify.summary): Mondays 07:00 by default,
+    # about the ISO week before.
+    weekly_summary_cron: Cron = Field(default="0 7 * * 1")
 
     @field_validator("smtp_from")
     @classmethod

@@ -117,6 +117,10 @@ def build_message(delivery: EmailDelivery, *, from_header: str) -> EmailMessage:
     message["Message-ID"] = delivery.message_id
     # RFC 3834: a machine wrote this; vacation responders and the like do not answer it.
     message["Auto-Submitted"] = "auto-generated"
+    if delivery.unsubscribe_url:
+        # RFC 2369 / RFC 8058: a mail client's own unsubscribe button POSTs "List-Unsubscribe=One-Click" here.
+        message["List-Unsubscribe"] = f"<{delivery.unsubscribe_url}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(delivery.text_body or "")
     message.add_alternative(delivery.html_body or "", subtype="html")
     message["Content-Language"] = delivery.language  # after the content: setting it drops Content-* headers
@@ -158,7 +162,7 @@ class Attempt:
 def _clear(delivery: EmailDelivery) -> None:
     """The delivery is over: drop what only sending needed (the full address, the mail and its secret link)."""
     delivery.recipient = None
-    delivery.subject = delivery.text_body = delivery.html_body = None
+    delivery.subject = delivery.text_body = delivery.html_body = delivery.unsubscribe_url = None
 
 
 async def _start_attempt(

@@ -46,8 +46,8 @@ class HouseholdMember(Base):
 
 
 class UserName(Base):
-    """The display name and locale of each user notify has heard of (member.joined carries the name, user.registered
-    the locale, user.updated both).
+    """The display name, locale, time zone and address of each user notify has heard of (member.joined carries the
+    name, user.registered the rest, user.updated all of them).
 
     A name is not a membership fact: it has its own event time, so a late member.joined cannot bring back a
     name a later user.updated replaced, in any household.
@@ -59,6 +59,10 @@ class UserName(Base):
     display_name: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     # BCP 47, as the user service keeps it; None until an event names it (notifications are then in English).
     locale: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    # IANA zone of the person (user.registered/updated): quiet hours are read in it; None → UTC.
+    time_zone: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    # Where notify mails them what they chose to get by email; None until an event names it (no mail then).
+    email: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     as_of: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
     # When each field was last set, by event time (kit.projection keeps it: newest wins per field).
     versions: Mapped[dict[str, str]] = mapped_column(JSONB, nullable=False, server_default=sa.text("'{}'::jsonb"))
@@ -160,6 +164,14 @@ class EmailDelivery(Base):
     attempts: Mapped[int] = mapped_column(sa.Integer, nullable=False, server_default=sa.text("0"))
     # Why the last attempt failed (error class, SMTP code, the server's words with addresses masked).
     last_error: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    # A mail notify sends of its own (services.notify.dispatch): the person it is for (erased with them), one mail
+    # per key however often the event or the summary job runs, and the unsubscribe link of its category (the
+    # List-Unsubscribe header; cleared with the mail). NULL for SendEmail's mails.
+    user_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    dedupe_key: Mapped[str | None] = mapped_column(sa.Text, nullable=True, unique=True)
+    unsubscribe_url: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    # Held for the recipient's quiet hours: the job does not run before it (None: at once).
+    not_before: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
     # The procrastinate job that delivers it (kit.jobs), for looking it up in the queue.
     job_id: Mapped[int | None] = mapped_column(sa.BigInteger, nullable=True)
     create_time: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
@@ -219,6 +231,68 @@ class PushDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     create_time: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
     sent_time: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+
+
+class NotificationPreference(Base):
+    """A user's notification preferences as they last put them (services.notify.preferences): only what they
+    set — a type or channel they left out takes its default (preferences.DEFAULTS), read at each use."""
+
+    __tablename__ = "notification_preferences"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    # {event type: {channel: bool}}, as validated.
+    events: Mapped[dict[str, dict[str, bool]]] = mapped_column(JSONB, nullable=False)
+    # "HH:MM" in the user's zone; both NULL or both set.
+    quiet_start: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    quiet_end: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    reminder_lead_minutes: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    # The ETag (W/"<version>").
+    version: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    update_time: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+
+
+class ChoreSchedule(Base):
+    """Each chore's open occurrence as task's events tell it (due time, assignee, title): what a reminder job
+    scheduled for a user's own lead (services.notify.reminders) checks is still so when it runs. Every such event
+    carries all three, so the newest event wins the whole row (`as_of`; not field by field as a kit.projection)."""
+
+    __tablename__ = "chore_schedules"
+
+    chore_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    household_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    title: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    assignee_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    next_due_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    as_of: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+
+
+class LeadReminder(Base):
+    """A reminder notify scheduled at due - the user's reminder_lead_minutes: one per (user, chore, occurrence)."""
+
+    __tablename__ = "lead_reminders"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    chore_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    due_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), primary_key=True)
+    # What the job is given (its args name no person: a job row outlives an erasure for a while).
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False, unique=True)
+    remind_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+
+
+class HouseholdActivity(Base):
+    """What the weekly summary counts, from task's events: a completion (by whom; `ref_id` the completion, so
+    completion.undone takes it back) or a missed occurrence (whose; `ref_id` the occurrence). One row per
+    (kind, ref_id); `user_id` NULL for nobody, or once the person is erased."""
+
+    __tablename__ = "household_activity"
+    __table_args__ = (sa.Index("ix_household_activity_household_id_occurred_at", "household_id", "occurred_at"),)
+
+    # "completed" or "overdue".
+    kind: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    ref_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    household_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    occurred_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
 
 
 outbox = outbox_table(Base.metadata)

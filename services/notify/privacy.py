@@ -10,15 +10,20 @@ On user.deleted (`erase_user`):
   becomes null and the title and body are written again (services.notify.texts, in the language they were written
   in) with a deleted user (`DELETED_USER_NAME` in English) in place of their name;
 - the notification.created events in notify's outbox that name them have their id replaced (kit.erasure);
-- their display name and locale (`user_names`) and their membership rows, current and former (`household_members`), are
-  deleted. Every event about them comes on the user stream before user.deleted, so nothing brings them back;
+- their notification preferences, the lead reminders scheduled for them, and the mails still owed to them (their
+  address and the rendered mail); the chores they held (`chore_schedules`) and the week's activity they did
+  (`household_activity`) keep no trace of them (NULL);
+- their display name, locale, time zone and address (`user_names`) and their membership rows, current and former
+  (`household_members`), are deleted. Every event about them comes on the user stream before user.deleted, so
+  nothing brings them back;
 - their Web Push subscriptions are deleted (and the pushes still owed to them, with them);
 - they are remembered as erased by a hash of their id only (`erased_users`, `erasure_key`), for the events of
   other streams still on their way (below).
 
-Mails notify delivered for them (models.EmailDelivery) are not keyed by person — SendEmail names an address, not
-a user — and keep the full address and the rendered mail only while the mail is owed (services.notify.delivery);
-what stays is a redacted address (`a***@example.com`), the template and the times, which name nobody.
+Mails SendEmail delivered (models.EmailDelivery) are not keyed by person — SendEmail names an address, not a
+user; notify's own mails are, and those not yet sent go on user.deleted — and keep the full address and the
+rendered mail only while the mail is owed (services.notify.delivery); what stays is a redacted address
+(`a***@example.com`), the template and the times, which name nobody.
 
 On household.deleted (`erase_household`) its notifications, in everyone's inbox, and its membership rows are
 deleted (member.left for each member came before: those rows are tombstones by then).
@@ -49,7 +54,20 @@ from kit import context
 from kit.erasure import anonymise_outbox
 from kit.errors import PermissionDenied
 from services.notify.converters import notification_to_proto
-from services.notify.models import ErasedUser, HouseholdMember, Notification, PushSubscription, UserName
+from services.notify.models import (
+    PENDING,
+    SENDING,
+    ChoreSchedule,
+    EmailDelivery,
+    ErasedUser,
+    HouseholdActivity,
+    HouseholdMember,
+    LeadReminder,
+    Notification,
+    NotificationPreference,
+    PushSubscription,
+    UserName,
+)
 from services.notify.texts import DELETED, render
 
 # The only service whose export job may read a person's data here.
@@ -111,6 +129,17 @@ async def erase_user(session: AsyncSession, user_id: uuid.UUID, *, at: datetime)
     # The notification.created events naming them (their own notifications', or as the actor) in notify's outbox;
     # their entries on notify's stream go by kit.erasure.stream_erasure, which the runtime adds.
     await anonymise_outbox(session, user_id)
+    await session.execute(sa.delete(NotificationPreference).where(NotificationPreference.user_id == user_id))
+    await session.execute(
+        sa.delete(EmailDelivery).where(EmailDelivery.user_id == user_id, EmailDelivery.status.in_((PENDING, SENDING)))
+    )
+    # Mails already over keep what names nobody; their key holds the person's id.
+    await session.execute(
+        sa.update(EmailDelivery).where(EmailDelivery.user_id == user_id).values(user_id=None, dedupe_key=None)
+    )
+    await session.execute(sa.update(HouseholdActivity).where(HouseholdActivity.user_id == user_id).values(user_id=None))
+    await session.execute(sa.delete(LeadReminder).where(LeadReminder.user_id == user_id))
+    await session.execute(sa.update(ChoreSchedule).where(ChoreSchedule.assignee_id == user_id).values(assignee_id=None))
     await session.execute(sa.delete(UserName).where(UserName.user_id == user_id))
     await session.execute(sa.delete(HouseholdMember).where(HouseholdMember.user_id == user_id))
     await session.execute(sa.delete(PushSubscription).where(PushSubscription.user_id == user_id))
@@ -121,13 +150,16 @@ async def erase_user(session: AsyncSession, user_id: uuid.UUID, *, at: datetime)
 
 
 async def erase_household(session: AsyncSession, household_id: uuid.UUID) -> None:
-    """Delete the household's notifications and membership rows, in `session`'s transaction."""
+    """Delete the household's notifications, membership rows, its chores' schedules and its week's activity, in
+    `session`'s transaction."""
     await session.execute(
         sa.delete(Notification)
         .where(Notification.household_id == household_id)
         .execution_options(synchronize_session=False)
     )
     await session.execute(sa.delete(HouseholdMember).where(HouseholdMember.household_id == household_id))
+    await session.execute(sa.delete(HouseholdActivity).where(HouseholdActivity.household_id == household_id))
+    await session.execute(sa.delete(ChoreSchedule).where(ChoreSchedule.household_id == household_id))
 
 
 async def export_user(session: AsyncSession, user_id: uuid.UUID) -> dict[str, Any]:
@@ -140,6 +172,7 @@ async def export_user(session: AsyncSession, user_id: uuid.UUID) -> dict[str, An
         .order_by(Notification.create_time.desc(), Notification.id.desc())
     )
     name = await session.get(UserName, user_id)
+    chosen = await session.get(NotificationPreference, user_id)
     memberships = await session.scalars(
         sa.select(HouseholdMember).where(HouseholdMember.user_id == user_id).order_by(HouseholdMember.household_id)
     )
@@ -152,6 +185,15 @@ async def export_user(session: AsyncSession, user_id: uuid.UUID) -> dict[str, An
         "service": "notify",
         "user": f"users/{user_id}",
         "display_name": name.display_name if name is not None else None,
+        "email": name.email if name is not None else None,
+        "time_zone": name.time_zone if name is not None else None,
+        "notification_preferences": None
+        if chosen is None
+        else {
+            "events": chosen.events,
+            "quiet_hours": {"start": chosen.quiet_start, "end": chosen.quiet_end} if chosen.quiet_start else None,
+            "reminder_lead_minutes": chosen.reminder_lead_minutes,
+        },
         "notifications": [
             json_format.MessageToDict(notification_to_proto(n), preserving_proto_field_name=True) for n in notifications
         ],

@@ -171,6 +171,19 @@ def render(template: MailTemplate, locale: str, values: Mapping[str, str]) -> Re
     return RenderedMail(language, subject, part(".txt"), part(".html"))
 
 
+def render_own(name: str, locale: str | None, context: Mapping[str, Any]) -> RenderedMail:
+    """One of notify's own mails (services.notify.dispatch: a notification by email, the weekly summary): template
+    `name` in `locale`'s language, from `context` (values notify itself holds; the .html escapes each)."""
+    language = _template_language(name, language_of(locale) if locale else DEFAULT_LANGUAGE)
+    values = {**context, "locale": language}
+
+    def part(suffix: str) -> str:
+        return _environment.get_template(f"{language}/{name}{suffix}").render(values)
+
+    subject = " ".join(part(".subject.txt").split())
+    return RenderedMail(language, subject, part(".txt"), part(".html"))
+
+
 __all__ = [
     "CATALOGUE",
     "DEFAULT_LANGUAGE",
@@ -182,5 +195,6 @@ __all__ = [
     "language_of",
     "locale_problem",
     "render",
+    "render_own",
     "value_problems",
 ]

@@ -1,10 +1,11 @@
-"""SQL of the notify service: the membership and names read models and the notifications inbox."""
+"""SQL of the notify service: the membership and names read models (with each member's notification preferences)
+and the notifications inbox."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
@@ -14,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.projection import Projection
 from kit.repository import Cursor, after_key
-from services.notify.models import HouseholdMember, Notification, UserName
+from services.notify.models import HouseholdMember, Notification, NotificationPreference, UserName
+from services.notify.preferences import Preferences, from_row
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,11 @@ class Member:
     left_at: datetime | None
     # BCP 47, or None when no event has named it yet (services.notify.texts then writes English).
     locale: str | None = None
+    # IANA zone (quiet hours are read in it) and address (mails go to it); None until an event names them.
+    time_zone: str | None = None
+    email: str | None = None
+    # What they chose (services.notify.preferences), read in the same query; the defaults when they never chose.
+    preferences: Preferences = field(default_factory=Preferences)
 
 
 MEMBERS = Projection(HouseholdMember.__table__, key=("household_id", "user_id"), tombstone="left_at")
@@ -46,19 +53,51 @@ class MemberRepository:
         """A user's locale as of `at` (user.registered, user.updated): the language of their notifications."""
         await NAMES.apply(self._session, {"user_id": user_id}, at=at, values={"locale": locale})
 
+    async def profile(self, user_id: uuid.UUID, values: dict[str, str], *, at: datetime) -> None:
+        """What user.registered/updated say of a user's locale, time zone and address, as of `at`."""
+        if values:
+            await NAMES.apply(self._session, {"user_id": user_id}, at=at, values=values)
+
     async def of_household(self, household_id: uuid.UUID) -> list[Member]:
         """Every member row of the household with the member's name, including those who left (for names)."""
         # Plain rows on the session's connection: no ORM entities to load (it runs for every chore.completed).
         connection = await self._session.connection()
         result = await connection.execute(_OF_HOUSEHOLD, {"household_id": household_id})
-        return [Member(user_id, role, name or "", left_at, locale) for user_id, role, name, left_at, locale in result]
+        return [
+            Member(
+                row.user_id,
+                row.role,
+                row.display_name or "",
+                row.left_at,
+                row.locale,
+                row.time_zone,
+                row.email,
+                from_row(row) if row.version is not None else Preferences(),
+            )
+            for row in result
+        ]
 
 
 _members, _names = cast(sa.Table, HouseholdMember.__table__), cast(sa.Table, UserName.__table__)
+_choices = cast(sa.Table, NotificationPreference.__table__)
 # Built once: the consumer runs it for every completion, and building a select costs more than running it.
 _OF_HOUSEHOLD = (
-    sa.select(_members.c.user_id, _members.c.role, _names.c.display_name, _members.c.left_at, _names.c.locale)
+    sa.select(
+        _members.c.user_id,
+        _members.c.role,
+        _names.c.display_name,
+        _members.c.left_at,
+        _names.c.locale,
+        _names.c.time_zone,
+        _names.c.email,
+        _choices.c.events,
+        _choices.c.quiet_start,
+        _choices.c.quiet_end,
+        _choices.c.reminder_lead_minutes,
+        _choices.c.version,
+    )
     .outerjoin(_names, _names.c.user_id == _members.c.user_id)
+    .outerjoin(_choices, _choices.c.user_id == _members.c.user_id)
     .where(_members.c.household_id == sa.bindparam("household_id"))
 )
 _ADD_NOTIFICATIONS = (

@@ -11,14 +11,24 @@ from kit.grpc_server import Server
 from kit.runtime import create_runtime
 from kit.settings import ServiceSettings
 from kit.telemetry import Telemetry
+from services.notify import dispatch
 from services.notify.config import Settings
 from services.notify.consumers import HANDLERS
 from services.notify.emails import EmailService
 from services.notify.privacy import UserData
 from services.notify.push import load_vapid
-from services.notify.service import NotificationService
-from services.notify.servicer import EmailServicer, NotificationServicer, PrivacyServicer, PushSubscriptionServicer
+from services.notify.service import NotificationService, PreferenceService
+from services.notify.servicer import (
+    EmailServicer,
+    NotificationPreferenceServicer,
+    NotificationServicer,
+    PrivacyServicer,
+    PushSubscriptionServicer,
+)
 from services.notify.subscriptions import PushSubscriptionService
+
+# The unsubscribe link works without signing in: its signed token is the credential (services.notify.unsubscribe).
+PUBLIC_METHODS = ("/hearth.notify.v1.NotificationPreferenceService/UnsubscribeNotificationEmail",)
 
 
 async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Server:
@@ -35,6 +45,9 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
             max_subscriptions=settings.push_max_subscriptions,
             allow_private=settings.push_allow_private,
         )
+        # The consumer's mails (services.notify.dispatch) are signed and addressed with these settings.
+        mailer = dispatch.configure(settings)
+        preferences = PreferenceService(runtime.sessions, unsubscribe_secret=mailer.secret)
         server = runtime.build_server(
             [
                 (
@@ -48,6 +61,11 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
                     "hearth.notify.v1.PushSubscriptionService",
                 ),
                 (
+                    notify_pb2_grpc.add_NotificationPreferenceServiceServicer_to_server,
+                    NotificationPreferenceServicer(preferences),
+                    "hearth.notify.v1.NotificationPreferenceService",
+                ),
+                (
                     notify_pb2_grpc.add_EmailServiceServicer_to_server,
                     EmailServicer(emails),
                     "hearth.notify.v1.EmailService",
@@ -57,7 +75,8 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
                     PrivacyServicer(UserData(runtime.sessions)),
                     "hearth.notify.v1.PrivacyService",
                 ),
-            ]
+            ],
+            public_methods=PUBLIC_METHODS,
         )
         runtime.publish_outbox()
         runtime.consume(["user", "task"], HANDLERS)

@@ -1,5 +1,6 @@
-"""gRPC NotificationService, PushSubscriptionService, EmailService and PrivacyService: proto ↔ domain only — resource
-names are parsed here (rules live in service.py, subscriptions.py, emails.py and privacy.py)."""
+"""gRPC NotificationService, NotificationPreferenceService, PushSubscriptionService, EmailService and PrivacyService:
+proto ↔ domain only — resource names are parsed here (rules live in service.py, preferences.py, subscriptions.py,
+emails.py and privacy.py)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from kit.ids import parse_id
 from kit.names import parse_name
 from services.notify.converters import notification_to_proto, push_subscription_to_proto
 from services.notify.emails import EmailService, MailRequest
+from services.notify.preferences import hhmm
 from services.notify.privacy import UserData
-from services.notify.service import NotificationService
+from services.notify.service import NotificationService, PreferenceService, PreferenceView
 from services.notify.subscriptions import NewSubscription, PushSubscriptionService
 
 USER = "users/{user}"
@@ -155,3 +157,65 @@ class PrivacyServicer(notify_pb2_grpc.PrivacyServiceServicer):
         if user_id is None:
             raise invalid("user", f"user id {user!r} is not a valid id")
         return notify_pb2.UserDataExport(json=await self._user_data.export(user_id))
+
+
+PREFERENCES = "users/{user}/notificationPreferences"
+
+
+def preferences_to_proto(view: PreferenceView) -> notify_pb2.NotificationPreferences:
+    chosen = view.preferences
+    message = notify_pb2.NotificationPreferences(
+        name=f"users/{view.user_id}/notificationPreferences", etag=view.etag, time_zone=view.time_zone
+    )
+    for kind, channels in chosen.resolved().items():
+        message.events[kind].channels.update(channels)
+    if chosen.quiet_hours is not None:
+        message.quiet_hours.start = hhmm(chosen.quiet_hours.start)
+        message.quiet_hours.end = hhmm(chosen.quiet_hours.end)
+    if chosen.reminder_lead_minutes is not None:
+        message.reminder_lead_minutes = chosen.reminder_lead_minutes
+    return message
+
+
+class NotificationPreferenceServicer(notify_pb2_grpc.NotificationPreferenceServiceServicer):
+    def __init__(self, service: PreferenceService) -> None:
+        self._service = service
+
+    async def GetNotificationPreferences(
+        self,
+        request: notify_pb2.GetNotificationPreferencesRequest,
+        context: grpc.aio.ServicerContext[
+            notify_pb2.GetNotificationPreferencesRequest, notify_pb2.NotificationPreferences
+        ],
+    ) -> notify_pb2.NotificationPreferences:
+        user = parse_name(request.name, PREFERENCES)["user"]
+        return preferences_to_proto(await self._service.get(user))
+
+    async def UpdateNotificationPreferences(
+        self,
+        request: notify_pb2.UpdateNotificationPreferencesRequest,
+        context: grpc.aio.ServicerContext[
+            notify_pb2.UpdateNotificationPreferencesRequest, notify_pb2.NotificationPreferences
+        ],
+    ) -> notify_pb2.NotificationPreferences:
+        given = request.preferences
+        user = parse_name(given.name, PREFERENCES, field="preferences.name")["user"]
+        quiet = (given.quiet_hours.start, given.quiet_hours.end) if given.HasField("quiet_hours") else None
+        view = await self._service.update(
+            user,
+            {kind: dict(switches.channels) for kind, switches in given.events.items()},
+            quiet,
+            given.reminder_lead_minutes if given.HasField("reminder_lead_minutes") else None,
+            etag=given.etag,
+        )
+        return preferences_to_proto(view)
+
+    async def UnsubscribeNotificationEmail(
+        self,
+        request: notify_pb2.UnsubscribeNotificationEmailRequest,
+        context: grpc.aio.ServicerContext[
+            notify_pb2.UnsubscribeNotificationEmailRequest, notify_pb2.UnsubscribeNotificationEmailResponse
+        ],
+    ) -> notify_pb2.UnsubscribeNotificationEmailResponse:
+        category = await self._service.unsubscribe(request.token)
+        return notify_pb2.UnsubscribeNotificationEmailResponse(category=category)

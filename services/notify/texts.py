@@ -26,6 +26,8 @@ class Anonymous:
 # Who did it, when notify never heard the person's name; and a deleted person (services.notify.privacy).
 SOMEONE = Anonymous("someone")
 DELETED = Anonymous("deleted")
+# A chore whose title notify does not know.
+CHORE = Anonymous("chore")
 
 _ANONYMOUS: Mapping[str, Mapping[str, str]] = {
     "en": {"someone": "Someone", "deleted": "A deleted user", "chore": "a chore"},
@@ -152,6 +154,11 @@ def render(kind: str, locale: str | None, data: Mapping[str, Any], who: str | An
         "note": data.get("note") or "",
     }
     return title.format(**values), body.format(**values)
+
+
+def name_of(who: str | Anonymous, lang: str) -> str:
+    """A person (or a chore) as a text names it in `lang` ("en", "de")."""
+    return _ANONYMOUS[lang][who.key] if isinstance(who, Anonymous) else who
 
 
 def completion_text(who: str | Anonymous, chore: str, points: int, locale: str | None = None) -> tuple[str, str]:

@@ -19,7 +19,12 @@ from services.user.models import Away, Household, User
 
 def user_registered(user: User) -> events_pb2.UserRegistered:
     return events_pb2.UserRegistered(
-        user_id=str(user.id), display_name=user.display_name, time_zone=user.time_zone, locale=user.locale
+        user_id=str(user.id),
+        display_name=user.display_name,
+        time_zone=user.time_zone,
+        locale=user.locale,
+        # notify mails the person what they asked to get by email (services.notify.preferences).
+        email=user.email,
     )
 
 
@@ -30,6 +35,7 @@ def user_updated(user: User, changed: Iterable[str]) -> events_pb2.UserUpdated:
         display_name=user.display_name,
         time_zone=user.time_zone,
         locale=user.locale,
+        email=user.email,
         changed=list(changed),
     )
 

@@ -82,7 +82,7 @@ SUCCESSION = ("admin", "member", "child")
 REASON = "owner_deleted_account"
 # The fields of an event's (sub)message about the person (or a household that was theirs alone), cleared with
 # their id (kit.erasure's scrub).
-PERSONAL_FIELDS = ("display_name", "time_zone", "locale")
+PERSONAL_FIELDS = ("display_name", "time_zone", "locale", "email")
 TOTP_STEP_SECONDS = 30
 
 
@@ -258,7 +258,7 @@ async def _anonymise_audit(session: AsyncSession, me: uuid.UUID) -> None:
 
 def scrubber(erased_households: Collection[str] = ()) -> Scrub:
     """kit.erasure's scrub for the user service's events: in any (sub)message about the person (its `user_id`
-    field is theirs) the display name, time zone and locale are cleared (user.registered, member.joined,
+    field is theirs) the display name, time zone, locale and address are cleared (user.registered, member.joined,
     user.updated); in any about a household deleted with them (`erased_households`: nobody else's) the household's
     name and time zone (household.created, household.updated)."""
 

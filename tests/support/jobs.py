@@ -20,8 +20,7 @@ from pydantic import AliasChoices, SecretStr
 
 from kit import jobs
 from kit.settings import ServiceSettings
-from services.notify.delivery import email_jobs
-from services.notify.push import push_jobs
+from services.notify.jobs import notify_jobs
 from services.task.photos import photo_jobs
 from services.user.exports import GatherParts, export_jobs
 from services.user.password_reset import password_reset_jobs
@@ -45,10 +44,9 @@ async def running_worker(settings: ServiceSettings, app: procrastinate.App | Non
             await task
 
 
-@contextlib.asynccontextmanager
-async def notify_worker(stack: Stack, port: int, **settings: Any) -> AsyncIterator[None]:
-    """notify's job worker sending to the SMTP server on 127.0.0.1:`port`."""
-    config = stack.servers["notify"].runtime.settings.model_copy(
+def notify_worker_settings(stack: Stack, port: int, **settings: Any) -> Any:
+    """The stack's notify settings for a worker sending to the SMTP server on 127.0.0.1:`port`."""
+    return stack.servers["notify"].runtime.settings.model_copy(
         update={
             "prune_cron": NEVER,
             "jobs_recovery_cron": NEVER,
@@ -57,10 +55,17 @@ async def notify_worker(stack: Stack, port: int, **settings: Any) -> AsyncIterat
             "smtp_timeout_seconds": 5,
             "smtp_retry_base_seconds": 0.2,
             "smtp_retry_cap_seconds": 0.5,
+            "weekly_summary_cron": NEVER,
             **settings,
         }
     )
-    async with running_worker(config, jobs.create_app(config, email_jobs(config))):
+
+
+@contextlib.asynccontextmanager
+async def notify_worker(stack: Stack, port: int, **settings: Any) -> AsyncIterator[None]:
+    """notify's job worker sending to the SMTP server on 127.0.0.1:`port`."""
+    config = notify_worker_settings(stack, port, **settings)
+    async with running_worker(config, jobs.create_app(config, *notify_jobs(config))):
         yield
 
 
@@ -77,8 +82,21 @@ async def push_worker(stack: Stack, **settings: Any) -> AsyncIterator[None]:
             **settings,
         }
     )
-    async with running_worker(config, jobs.create_app(config, email_jobs(config), push_jobs(config))):
+    async with running_worker(config, jobs.create_app(config, *notify_jobs(config))):
         yield
+
+
+async def run_notify_jobs(stack: Stack, port: int, **settings: Any) -> None:
+    """Run notify's worker until no job is due (a job scheduled for later — a mail held for quiet hours, a retry
+    after its backoff — stays queued)."""
+    config = notify_worker_settings(stack, port, **settings)
+    await jobs.run_worker(
+        config,
+        app=jobs.create_app(config, *notify_jobs(config)),
+        install_signal_handlers=False,
+        wait=False,
+        poll_seconds=0.05,
+    )
 
 
 def photo_worker(stack: Stack, **settings: Any) -> contextlib.AbstractAsyncContextManager[None]:
@@ -170,7 +188,9 @@ __all__ = [
     "environment",
     "mailing_user_worker",
     "notify_worker",
+    "notify_worker_settings",
     "photo_worker",
+    "run_notify_jobs",
     "run_user_jobs",
     "running_worker",
     "user_worker_settings",

@@ -13,6 +13,7 @@ from email.message import EmailMessage
 from typing import Any
 
 import redis.asyncio as aioredis
+import sqlalchemy as sa
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from hearth.events.v1 import events_pb2
 
@@ -23,6 +24,27 @@ from tests.support.people import Person
 from tests.support.stack import Stack
 
 GROUP = "notify"
+
+
+async def tables_naming(stack: Stack, *needles: str) -> dict[str, int]:
+    """Table → how many of its rows mention any of `needles` anywhere (the row as text), for every table of
+    notify's own schema and its job queue."""
+    found: dict[str, int] = {}
+    async with stack.servers["notify"].runtime.sessions() as session:
+        tables = (
+            await session.execute(
+                sa.text("SELECT schemaname, tablename FROM pg_tables WHERE schemaname IN ('public', 'procrastinate')")
+            )
+        ).all()
+        for schema, table in tables:
+            for needle in needles:
+                count = await session.scalar(
+                    sa.text(f'SELECT count(*) FROM "{schema}"."{table}" AS t WHERE t::text LIKE :needle'),
+                    {"needle": f"%{needle}%"},
+                )
+                if count:
+                    found[f"{schema}.{table}"] = found.get(f"{schema}.{table}", 0) + int(count)
+    return found
 
 
 class Events:

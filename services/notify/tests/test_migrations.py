@@ -21,6 +21,10 @@ async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitab
             "erased_users",
             "push_subscriptions",
             "push_deliveries",
+            "notification_preferences",
+            "chore_schedules",
+            "lead_reminders",
+            "household_activity",
         },
         indexes={
             "notifications": {
@@ -32,6 +36,7 @@ async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitab
             "email_deliveries": {"ix_email_deliveries_owed"},
             "push_subscriptions": {"ix_push_subscriptions_user_id"},
             "push_deliveries": {"ix_push_deliveries_subscription_id"},
+            "household_activity": {"ix_household_activity_household_id_occurred_at"},
         },
         definitions={
             "ix_notifications_unread": ["WHERE (read_time IS NULL)"],

@@ -21,7 +21,7 @@ from kit.ids import new_id
 from services.notify.consumers import on_user_deleted
 from services.notify.models import Notification
 from services.notify.privacy import DELETED_USER_ID, DELETED_USER_NAME, erase_user
-from services.notify.tests.helpers import Events
+from services.notify.tests.helpers import Events, tables_naming
 from tests.support.events import delivered, envelope
 from tests.support.fixtures import redis_fixture, stack_fixture, stub_fixture
 from tests.support.infra import unique
@@ -57,27 +57,6 @@ def household_deleted(household_id: str) -> events_pb2.Envelope:
     return envelope(
         "household.deleted", events_pb2.HouseholdDeleted(household_id=household_id), household_id=household_id
     )
-
-
-async def tables_naming(stack: Stack, *needles: str) -> dict[str, int]:
-    """Table → how many of its rows mention any of `needles` anywhere (the row as text), for every table of
-    notify's own schema and its job queue."""
-    found: dict[str, int] = {}
-    async with stack.servers["notify"].runtime.sessions() as session:
-        tables = (
-            await session.execute(
-                sa.text("SELECT schemaname, tablename FROM pg_tables WHERE schemaname IN ('public', 'procrastinate')")
-            )
-        ).all()
-        for schema, table in tables:
-            for needle in needles:
-                count = await session.scalar(
-                    sa.text(f'SELECT count(*) FROM "{schema}"."{table}" AS t WHERE t::text LIKE :needle'),
-                    {"needle": f"%{needle}%"},
-                )
-                if count:
-                    found[f"{schema}.{table}"] = found.get(f"{schema}.{table}", 0) + int(count)
-    return found
 
 
 async def listed(

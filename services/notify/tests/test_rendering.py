@@ -160,3 +160,71 @@ def test_the_chore_of_an_old_notification_is_read_back_from_its_title_and_body()
     body = "Bob completed things completed “completed work”."
     assert chore_title_of(title, body) == "completed work"
     assert chore_title_of("Something else", "entirely") is None
+
+
+OWN = (
+    "chore_due_soon",
+    "chore_overdue",
+    "chore_assigned",
+    "completion_approved",
+    "completion_rejected",
+    "notification",
+)
+OWN_CONTEXT = {
+    "title": "Olga approved Dishes",
+    "body": "“Dishes” is assigned to you.",
+    "name": "Jörg",
+    "who": "Olga",
+    "chore": "Dishes",
+    "points": 5,
+    "minutes": 30,
+    "penalty": 2,
+    "note": "Streaks on the glass",
+    "unsubscribe_url": "https://hearth.example/api/v1/notification-preferences/unsubscribe?token=t0k",
+}
+
+
+@pytest.mark.parametrize("name", [*OWN, "weekly_summary"])
+@pytest.mark.parametrize("locale", ["en", "de-CH"])
+def test_notifys_own_mails_render_in_both_languages_with_the_unsubscribe_link(name: str, locale: str) -> None:
+    context = {
+        **OWN_CONTEXT,
+        "members": [{"name": "Olga", "completions": 3}],
+        "completions": 3,
+        "overdue": 1,
+        "week_start": "2026-11-23",
+        "week_end": "2026-11-29",
+    }
+    mail = rendering.render_own(name, locale, context)
+    assert mail.language == locale[:2]
+    assert mail.subject
+    assert "\n" not in mail.subject
+    for part in (mail.text, mail.html):
+        assert OWN_CONTEXT["unsubscribe_url"] in part
+    assert ("abbestellen" in mail.html) == (locale != "en")
+    assert mail.text.startswith("Hallo Jörg," if locale != "en" else "Hello Jörg,")
+
+
+@pytest.mark.parametrize(
+    ("name", "subject", "words"),
+    [
+        ("chore_due_soon", "Dishes ist bald fällig", "„Dishes“ ist in 30 Minuten fällig."),
+        ("chore_overdue", "Dishes ist überfällig", "Dir wurden 2 Punkte abgezogen."),
+        ("completion_approved", "Olga hat Dishes bestätigt", "Du bekommst 5 Punkte."),
+        ("completion_rejected", "Olga hat Dishes abgelehnt", "Die Notiz dazu: Streaks on the glass"),
+        ("chore_assigned", "Dishes ist jetzt deine Aufgabe", "“Dishes” is assigned to you."),
+    ],
+)
+def test_the_german_event_mails_say_what_happened(name: str, subject: str, words: str) -> None:
+    mail = rendering.render_own(name, "de", OWN_CONTEXT)
+    assert mail.subject == subject
+    assert words in mail.text
+
+
+def test_notifys_own_mails_escape_what_people_wrote() -> None:
+    hostile = {**OWN_CONTEXT, "chore": '<img src=x onerror="alert(1)">', "note": "<b>no</b>", "who": "<i>Eve</i>"}
+    for name in OWN:
+        html = rendering.render_own(name, "en", hostile).html
+        assert "<img" not in html
+        assert "<b>no</b>" not in html
+        assert "<i>Eve</i>" not in html

@@ -103,6 +103,8 @@ async def test_register_writes_a_user_registered_event(stack: Stack, rpc: Stubs)
     [event] = [e for e in await outbox_events(stack, "user", "user.registered") if e.actor_id == person.user_id]
     registered = payload(event, events_pb2.UserRegistered)
     assert (registered.user_id, registered.display_name, registered.time_zone) == (person.user_id, "Eventful", "UTC")
+    # notify mails the person at it (services.notify.dispatch).
+    assert registered.email == person.email
     assert event.source == "user"
     assert event.household_id == ""
 

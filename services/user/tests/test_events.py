@@ -260,7 +260,12 @@ async def test_updating_a_profile_announces_what_changed_once_and_only_when_made
         "user",
     )
     assert payload(event, events_pb2.UserUpdated) == events_pb2.UserUpdated(
-        user_id=person.user_id, display_name="After", time_zone="UTC", locale="en", changed=["display_name"]
+        user_id=person.user_id,
+        display_name="After",
+        time_zone="UTC",
+        locale="en",
+        email=person.email,
+        changed=["display_name"],
     )
 
     await update_user(rpc, person, ["time_zone", "locale"], time_zone="Asia/Tokyo", locale="ja")
@@ -270,6 +275,7 @@ async def test_updating_a_profile_announces_what_changed_once_and_only_when_made
         display_name="After",
         time_zone="Asia/Tokyo",
         locale="ja",
+        email=person.email,
         changed=["time_zone", "locale"],
     )
     assert await event_xmin(db, last) == await xmin(db, "SELECT xmin::text FROM users WHERE id = :u", u=person.user_id)

@@ -38,16 +38,18 @@ class Envelope(_message.Message):
     def __init__(self, event_id: _Optional[str] = ..., type: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., household_id: _Optional[str] = ..., actor_id: _Optional[str] = ..., traceparent: _Optional[str] = ..., payload: _Optional[_Union[_any_pb2.Any, _Mapping]] = ..., source: _Optional[str] = ..., correlation_id: _Optional[str] = ...) -> None: ...
 
 class UserRegistered(_message.Message):
-    __slots__ = ("user_id", "display_name", "time_zone", "locale")
+    __slots__ = ("user_id", "display_name", "time_zone", "locale", "email")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
     LOCALE_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     display_name: str
     time_zone: str
     locale: str
-    def __init__(self, user_id: _Optional[str] = ..., display_name: _Optional[str] = ..., time_zone: _Optional[str] = ..., locale: _Optional[str] = ...) -> None: ...
+    email: str
+    def __init__(self, user_id: _Optional[str] = ..., display_name: _Optional[str] = ..., time_zone: _Optional[str] = ..., locale: _Optional[str] = ..., email: _Optional[str] = ...) -> None: ...
 
 class HouseholdCreated(_message.Message):
     __slots__ = ("household_id", "display_name", "time_zone", "owner_id")
@@ -94,18 +96,20 @@ class MemberLeft(_message.Message):
     def __init__(self, household_id: _Optional[str] = ..., user_id: _Optional[str] = ...) -> None: ...
 
 class UserUpdated(_message.Message):
-    __slots__ = ("user_id", "display_name", "time_zone", "locale", "changed")
+    __slots__ = ("user_id", "display_name", "time_zone", "locale", "changed", "email")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
     LOCALE_FIELD_NUMBER: _ClassVar[int]
     CHANGED_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     display_name: str
     time_zone: str
     locale: str
     changed: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, user_id: _Optional[str] = ..., display_name: _Optional[str] = ..., time_zone: _Optional[str] = ..., locale: _Optional[str] = ..., changed: _Optional[_Iterable[str]] = ...) -> None: ...
+    email: str
+    def __init__(self, user_id: _Optional[str] = ..., display_name: _Optional[str] = ..., time_zone: _Optional[str] = ..., locale: _Optional[str] = ..., changed: _Optional[_Iterable[str]] = ..., email: _Optional[str] = ...) -> None: ...
 
 class HouseholdUpdated(_message.Message):
     __slots__ = ("household_id", "display_name", "time_zone", "changed", "member_ids")

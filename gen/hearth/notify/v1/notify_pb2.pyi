@@ -13,6 +13,74 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class NotificationPrefChannels(_message.Message):
+    __slots__ = ("channels",)
+    class ChannelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: bool
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[bool] = ...) -> None: ...
+    CHANNELS_FIELD_NUMBER: _ClassVar[int]
+    channels: _containers.ScalarMap[str, bool]
+    def __init__(self, channels: _Optional[_Mapping[str, bool]] = ...) -> None: ...
+
+class NotificationPrefQuietHours(_message.Message):
+    __slots__ = ("start", "end")
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    start: str
+    end: str
+    def __init__(self, start: _Optional[str] = ..., end: _Optional[str] = ...) -> None: ...
+
+class NotificationPreferences(_message.Message):
+    __slots__ = ("name", "events", "quiet_hours", "reminder_lead_minutes", "etag", "time_zone")
+    class EventsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: NotificationPrefChannels
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[NotificationPrefChannels, _Mapping]] = ...) -> None: ...
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    QUIET_HOURS_FIELD_NUMBER: _ClassVar[int]
+    REMINDER_LEAD_MINUTES_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    events: _containers.MessageMap[str, NotificationPrefChannels]
+    quiet_hours: NotificationPrefQuietHours
+    reminder_lead_minutes: int
+    etag: str
+    time_zone: str
+    def __init__(self, name: _Optional[str] = ..., events: _Optional[_Mapping[str, NotificationPrefChannels]] = ..., quiet_hours: _Optional[_Union[NotificationPrefQuietHours, _Mapping]] = ..., reminder_lead_minutes: _Optional[int] = ..., etag: _Optional[str] = ..., time_zone: _Optional[str] = ...) -> None: ...
+
+class GetNotificationPreferencesRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class UpdateNotificationPreferencesRequest(_message.Message):
+    __slots__ = ("preferences",)
+    PREFERENCES_FIELD_NUMBER: _ClassVar[int]
+    preferences: NotificationPreferences
+    def __init__(self, preferences: _Optional[_Union[NotificationPreferences, _Mapping]] = ...) -> None: ...
+
+class UnsubscribeNotificationEmailRequest(_message.Message):
+    __slots__ = ("token",)
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    def __init__(self, token: _Optional[str] = ...) -> None: ...
+
+class UnsubscribeNotificationEmailResponse(_message.Message):
+    __slots__ = ("category",)
+    CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    category: str
+    def __init__(self, category: _Optional[str] = ...) -> None: ...
+
 class Notification(_message.Message):
     __slots__ = ("name", "type", "title", "body", "household", "subject", "actor", "create_time", "read_time", "event_id")
     NAME_FIELD_NUMBER: _ClassVar[int]

@@ -545,3 +545,173 @@ class PushSubscriptionService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class NotificationPreferenceServiceStub:
+    """Each user's notification preferences (users/{user}/notificationPreferences; "users/me" the caller): which channel
+    tells them of which event type, quiet hours, and how long before a chore is due they are reminded. Webhooks are
+    per household (not a per-user switch) and so not here.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.GetNotificationPreferences = channel.unary_unary(
+                '/hearth.notify.v1.NotificationPreferenceService/GetNotificationPreferences',
+                request_serializer=hearth_dot_notify_dot_v1_dot_notify__pb2.GetNotificationPreferencesRequest.SerializeToString,
+                response_deserializer=hearth_dot_notify_dot_v1_dot_notify__pb2.NotificationPreferences.FromString,
+                _registered_method=True)
+        self.UpdateNotificationPreferences = channel.unary_unary(
+                '/hearth.notify.v1.NotificationPreferenceService/UpdateNotificationPreferences',
+                request_serializer=hearth_dot_notify_dot_v1_dot_notify__pb2.UpdateNotificationPreferencesRequest.SerializeToString,
+                response_deserializer=hearth_dot_notify_dot_v1_dot_notify__pb2.NotificationPreferences.FromString,
+                _registered_method=True)
+        self.UnsubscribeNotificationEmail = channel.unary_unary(
+                '/hearth.notify.v1.NotificationPreferenceService/UnsubscribeNotificationEmail',
+                request_serializer=hearth_dot_notify_dot_v1_dot_notify__pb2.UnsubscribeNotificationEmailRequest.SerializeToString,
+                response_deserializer=hearth_dot_notify_dot_v1_dot_notify__pb2.UnsubscribeNotificationEmailResponse.FromString,
+                _registered_method=True)
+
+
+class NotificationPreferenceServiceServicer:
+    """Each user's notification preferences (users/{user}/notificationPreferences; "users/me" the caller): which channel
+    tells them of which event type, quiet hours, and how long before a chore is due they are reminded. Webhooks are
+    per household (not a per-user switch) and so not here.
+    """
+
+    def GetNotificationPreferences(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateNotificationPreferences(self, request, context):
+        """Replaces the whole document (a type or channel left out takes its default); etag → FAILED_PRECONDITION when stale.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnsubscribeNotificationEmail(self, request, context):
+        """The link in a mail's footer (and its List-Unsubscribe header): turns one email category off for the person the
+        signed token names. Public: the token is the credential.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_NotificationPreferenceServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'GetNotificationPreferences': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetNotificationPreferences,
+                    request_deserializer=hearth_dot_notify_dot_v1_dot_notify__pb2.GetNotificationPreferencesRequest.FromString,
+                    response_serializer=hearth_dot_notify_dot_v1_dot_notify__pb2.NotificationPreferences.SerializeToString,
+            ),
+            'UpdateNotificationPreferences': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateNotificationPreferences,
+                    request_deserializer=hearth_dot_notify_dot_v1_dot_notify__pb2.UpdateNotificationPreferencesRequest.FromString,
+                    response_serializer=hearth_dot_notify_dot_v1_dot_notify__pb2.NotificationPreferences.SerializeToString,
+            ),
+            'UnsubscribeNotificationEmail': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnsubscribeNotificationEmail,
+                    request_deserializer=hearth_dot_notify_dot_v1_dot_notify__pb2.UnsubscribeNotificationEmailRequest.FromString,
+                    response_serializer=hearth_dot_notify_dot_v1_dot_notify__pb2.UnsubscribeNotificationEmailResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'hearth.notify.v1.NotificationPreferenceService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('hearth.notify.v1.NotificationPreferenceService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class NotificationPreferenceService:
+    """Each user's notification preferences (users/{user}/notificationPreferences; "users/me" the caller): which channel
+    tells them of which event type, quiet hours, and how long before a chore is due they are reminded. Webhooks are
+    per household (not a per-user switch) and so not here.
+    """
+
+    @staticmethod
+    def GetNotificationPreferences(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.notify.v1.NotificationPreferenceService/GetNotificationPreferences',
+            hearth_dot_notify_dot_v1_dot_notify__pb2.GetNotificationPreferencesRequest.SerializeToString,
+            hearth_dot_notify_dot_v1_dot_notify__pb2.NotificationPreferences.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateNotificationPreferences(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.notify.v1.NotificationPreferenceService/UpdateNotificationPreferences',
+            hearth_dot_notify_dot_v1_dot_notify__pb2.UpdateNotificationPreferencesRequest.SerializeToString,
+            hearth_dot_notify_dot_v1_dot_notify__pb2.NotificationPreferences.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnsubscribeNotificationEmail(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.notify.v1.NotificationPreferenceService/UnsubscribeNotificationEmail',
+            hearth_dot_notify_dot_v1_dot_notify__pb2.UnsubscribeNotificationEmailRequest.SerializeToString,
+            hearth_dot_notify_dot_v1_dot_notify__pb2.UnsubscribeNotificationEmailResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

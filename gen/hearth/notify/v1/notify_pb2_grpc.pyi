@@ -200,3 +200,70 @@ class PushSubscriptionServiceServicer(metaclass=_abc_1.ABCMeta):
         """The VAPID public key (applicationServerKey) a browser subscribes with."""
 
 def add_PushSubscriptionServiceServicer_to_server(servicer: PushSubscriptionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class NotificationPreferenceServiceStub:
+    """Each user's notification preferences (users/{user}/notificationPreferences; "users/me" the caller): which channel
+    tells them of which event type, quiet hours, and how long before a chore is due they are reminded. Webhooks are
+    per household (not a per-user switch) and so not here.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> NotificationPreferenceServiceAsyncStub: ...
+    GetNotificationPreferences: _grpc.UnaryUnaryMultiCallable[_notify_pb2.GetNotificationPreferencesRequest, _notify_pb2.NotificationPreferences]
+    UpdateNotificationPreferences: _grpc.UnaryUnaryMultiCallable[_notify_pb2.UpdateNotificationPreferencesRequest, _notify_pb2.NotificationPreferences]
+    """Replaces the whole document (a type or channel left out takes its default); etag → FAILED_PRECONDITION when stale."""
+    UnsubscribeNotificationEmail: _grpc.UnaryUnaryMultiCallable[_notify_pb2.UnsubscribeNotificationEmailRequest, _notify_pb2.UnsubscribeNotificationEmailResponse]
+    """The link in a mail's footer (and its List-Unsubscribe header): turns one email category off for the person the
+    signed token names. Public: the token is the credential.
+    """
+
+@_typing.type_check_only
+class NotificationPreferenceServiceAsyncStub(NotificationPreferenceServiceStub):
+    """Each user's notification preferences (users/{user}/notificationPreferences; "users/me" the caller): which channel
+    tells them of which event type, quiet hours, and how long before a chore is due they are reminded. Webhooks are
+    per household (not a per-user switch) and so not here.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    GetNotificationPreferences: _aio.UnaryUnaryMultiCallable[_notify_pb2.GetNotificationPreferencesRequest, _notify_pb2.NotificationPreferences]  # type: ignore[assignment]
+    UpdateNotificationPreferences: _aio.UnaryUnaryMultiCallable[_notify_pb2.UpdateNotificationPreferencesRequest, _notify_pb2.NotificationPreferences]  # type: ignore[assignment]
+    """Replaces the whole document (a type or channel left out takes its default); etag → FAILED_PRECONDITION when stale."""
+    UnsubscribeNotificationEmail: _aio.UnaryUnaryMultiCallable[_notify_pb2.UnsubscribeNotificationEmailRequest, _notify_pb2.UnsubscribeNotificationEmailResponse]  # type: ignore[assignment]
+    """The link in a mail's footer (and its List-Unsubscribe header): turns one email category off for the person the
+    signed token names. Public: the token is the credential.
+    """
+
+class NotificationPreferenceServiceServicer(metaclass=_abc_1.ABCMeta):
+    """Each user's notification preferences (users/{user}/notificationPreferences; "users/me" the caller): which channel
+    tells them of which event type, quiet hours, and how long before a chore is due they are reminded. Webhooks are
+    per household (not a per-user switch) and so not here.
+    """
+
+    @_abc_1.abstractmethod
+    def GetNotificationPreferences(
+        self,
+        request: _notify_pb2.GetNotificationPreferencesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_pb2.NotificationPreferences, _abc.Awaitable[_notify_pb2.NotificationPreferences]]: ...
+
+    @_abc_1.abstractmethod
+    def UpdateNotificationPreferences(
+        self,
+        request: _notify_pb2.UpdateNotificationPreferencesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_pb2.NotificationPreferences, _abc.Awaitable[_notify_pb2.NotificationPreferences]]:
+        """Replaces the whole document (a type or channel left out takes its default); etag → FAILED_PRECONDITION when stale."""
+
+    @_abc_1.abstractmethod
+    def UnsubscribeNotificationEmail(
+        self,
+        request: _notify_pb2.UnsubscribeNotificationEmailRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_pb2.UnsubscribeNotificationEmailResponse, _abc.Awaitable[_notify_pb2.UnsubscribeNotificationEmailResponse]]:
+        """The link in a mail's footer (and its List-Unsubscribe header): turns one email category off for the person the
+        signed token names. Public: the token is the credential.
+        """
+
+def add_NotificationPreferenceServiceServicer_to_server(servicer: NotificationPreferenceServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
