@@ -19,8 +19,9 @@ Mails notify delivered for them (models.EmailDelivery) are not keyed by person â
 a user â€” and keep the full address and the rendered mail only while the mail is owed (services.notify.delivery);
 what stays is a redacted address (`a***@example.com`), the template and the times, which name nobody.
 
-On household.deleted (`erase_household`) its notifications, in everyone's inbox, and its membership rows are
-deleted (member.left for each member came before: those rows are tombstones by then).
+On household.deleted (`erase_household`) its notifications, in everyone's inbox, its membership rows and its
+webhooks with their delivery logs are deleted (member.left for each member came before: those rows are tombstones
+by then).
 
 Every step is idempotent: handling the same event again finds nothing left to change.
 
@@ -48,7 +49,7 @@ from kit import context
 from kit.erasure import anonymise_outbox
 from kit.errors import PermissionDenied
 from services.notify.converters import notification_to_proto
-from services.notify.models import ErasedUser, HouseholdMember, Notification, UserName
+from services.notify.models import ErasedUser, HouseholdMember, Notification, UserName, Webhook
 from services.notify.texts import DELETED, render
 
 # The only service whose export job may read a person's data here.
@@ -126,6 +127,8 @@ async def erase_household(session: AsyncSession, household_id: uuid.UUID) -> Non
         .execution_options(synchronize_session=False)
     )
     await session.execute(sa.delete(HouseholdMember).where(HouseholdMember.household_id == household_id))
+    # Its webhooks' deliveries go with them (ON DELETE CASCADE); their queued jobs then find nothing to send.
+    await session.execute(sa.delete(Webhook).where(Webhook.household_id == household_id))
 
 
 async def export_user(session: AsyncSession, user_id: uuid.UUID) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from email.utils import parseaddr
 
 from hearth.notify.v1 import notify_pb2_grpc
 
+from kit.events import combine
 from kit.grpc_server import Server
 from kit.runtime import create_runtime
 from kit.settings import ServiceSettings
@@ -16,7 +17,10 @@ from services.notify.consumers import HANDLERS
 from services.notify.emails import EmailService
 from services.notify.privacy import UserData
 from services.notify.service import NotificationService
-from services.notify.servicer import EmailServicer, NotificationServicer, PrivacyServicer
+from services.notify.servicer import EmailServicer, NotificationServicer, PrivacyServicer, WebhookServicer
+from services.notify.webhook_delivery import secret_box
+from services.notify.webhooks import WebhookService
+from services.user.client import membership_client
 
 
 async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Server:
@@ -27,6 +31,14 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
         # Message-IDs name the sending domain: the From address's.
         from_domain = parseaddr(settings.smtp_from)[1].rpartition("@")[2]
         emails = EmailService(runtime.sessions, message_id_domain=from_domain)
+        membership = membership_client(runtime, ttl=settings.membership_ttl_seconds)
+        webhooks = WebhookService(
+            runtime.sessions,
+            membership,
+            secret_box(settings),
+            allow_private=settings.webhooks_allow_private,
+            per_household=settings.webhooks_per_household,
+        )
         server = runtime.build_server(
             [
                 (
@@ -40,6 +52,11 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
                     "hearth.notify.v1.EmailService",
                 ),
                 (
+                    notify_pb2_grpc.add_WebhookServiceServicer_to_server,
+                    WebhookServicer(webhooks),
+                    "hearth.notify.v1.WebhookService",
+                ),
+                (
                     notify_pb2_grpc.add_PrivacyServiceServicer_to_server,
                     PrivacyServicer(UserData(runtime.sessions)),
                     "hearth.notify.v1.PrivacyService",
@@ -47,5 +64,6 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
             ]
         )
         runtime.publish_outbox()
-        runtime.consume(["user", "task"], HANDLERS)
+        # Membership answers (webhooks' role checks) are dropped when the user service says they changed.
+        runtime.consume(["user", "task"], combine(HANDLERS, membership.invalidation_handlers()))
     return runtime.attach(server)

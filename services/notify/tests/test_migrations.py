@@ -19,6 +19,8 @@ async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitab
             "email_deliveries",
             "idempotency_keys",
             "erased_users",
+            "webhooks",
+            "webhook_deliveries",
         },
         indexes={
             "notifications": {
@@ -28,6 +30,8 @@ async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitab
                 "ix_notifications_actor",
             },
             "email_deliveries": {"ix_email_deliveries_owed"},
+            "webhooks": {"ix_webhooks_household_id_create_time_id"},
+            "webhook_deliveries": {"ix_webhook_deliveries_webhook_id_create_time_id"},
         },
         definitions={
             "ix_notifications_unread": ["WHERE (read_time IS NULL)"],
