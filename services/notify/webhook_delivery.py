@@ -50,7 +50,7 @@ import procrastinate
 import sqlalchemy as sa
 from google.protobuf import json_format
 from hearth.events.v1 import events_pb2
-from sqlalchemy.dialects.postgresql import array, insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kit.backoff import backoff_delay
@@ -157,7 +157,7 @@ async def fan_out(session: AsyncSession, event: Event[Any]) -> None:
             sa.select(_webhooks.c.id).where(
                 _webhooks.c.household_id == household_id,
                 _webhooks.c.state == ACTIVE,
-                _webhooks.c.events.overlap(array([event.type, ALL_EVENTS])),
+                _webhooks.c.events.overlap(sa.literal([event.type, ALL_EVENTS], ARRAY(sa.Text))),
             )
         )
     )
