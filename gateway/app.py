@@ -37,6 +37,7 @@ from gateway.routes import (
     photos,
     points,
     users,
+    webhooks,
 )
 from kit.auth import TokenVerifier, grpc_jwks_source
 from kit.revocations import RevocationList
@@ -56,6 +57,7 @@ API_ROUTERS = (
     calendar,
     photos,
     notifications,
+    webhooks,
     analytics,
 )
 # What a browser app may send and read across origins (the API's own headers; credentials are bearer tokens, not
