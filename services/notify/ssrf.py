@@ -60,27 +60,27 @@ def embedded_ipv4(address: IPAddress) -> IPAddress:
     return address
 
 
-def address_problem(address: IPAddress, *, allow_private: bool) -> str | None:
-    """Why a webhook may not connect to `address`, or None when it may."""
+def address_refusal(address: IPAddress, *, allow_private: bool) -> str | None:
+    """Why a webhook may not connect to `address` (a sentence for people), or None when it may."""
     inner = embedded_ipv4(address)
     if address in METADATA or inner in METADATA:
-        return "is a cloud metadata address"
+        return f"resolves to {address}, a cloud metadata address"
     if inner.is_unspecified:
-        return "is the unspecified address"
+        return f"resolves to {address}, the unspecified address"
     if inner.is_multicast:
-        return "is a multicast address"
+        return f"resolves to {address}, a multicast address"
     if allow_private:
         return None
     if inner.is_loopback:
-        return "is a loopback address"
+        return f"resolves to {address}, a loopback address"
     if inner.is_link_local:
-        return "is a link-local address"
+        return f"resolves to {address}, a link-local address"
     if isinstance(inner, ipaddress.IPv4Address) and inner in _CGNAT:
-        return "is a carrier-grade NAT address"
+        return f"resolves to {address}, a carrier-grade NAT address"
     if inner.is_private:
-        return "is a private address"
+        return f"resolves to {address}, a private address"
     if inner.is_reserved or not inner.is_global:
-        return "is a reserved address"
+        return f"resolves to {address}, a reserved address"
     return None
 
 
@@ -140,7 +140,9 @@ def parse(url: str, *, allow_private: bool) -> Endpoint:
     scheme = parts.scheme.lower()
     allowed = ("https", "http") if allow_private else ("https",)
     if scheme not in allowed:
-        raise Refused("must be an https URL" if not allow_private else "must be an http or https URL")
+        if allow_private:
+            raise Refused("must be an http or https URL")
+        raise Refused("must be an https URL")
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
         raise Refused("must not contain a user name or password")
     if parts.fragment or url.endswith("#"):
@@ -176,8 +178,8 @@ async def resolve(endpoint: Endpoint, resolver: Resolver, *, allow_private: bool
         if not addresses:
             raise Refused(f"has a host that does not resolve: {endpoint.host}")
     for address in addresses:
-        if (problem := address_problem(address, allow_private=allow_private)) is not None:
-            raise Refused(f"resolves to {address}, which {problem}")
+        if (refusal := address_refusal(address, allow_private=allow_private)) is not None:
+            raise Refused(refusal)
     return Target(endpoint, addresses[0])
 
 
@@ -193,7 +195,7 @@ __all__ = [
     "Refused",
     "Resolver",
     "Target",
-    "address_problem",
+    "address_refusal",
     "check",
     "embedded_ipv4",
     "parse",
