@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
 URL_MAX_LENGTH = 2048
+# A resolver that hangs must not hold a registration or a delivery: after this long the host "does not resolve".
+RESOLVE_TIMEOUT_SECONDS = 5.0
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # host, port → the addresses it resolves to (a name that does not resolve: OSError, or an empty list).
 Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
@@ -166,14 +168,17 @@ def parse(url: str, *, allow_private: bool) -> Endpoint:
     return Endpoint(url, scheme, host, port or (443 if scheme == "https" else 80), literal)
 
 
-async def resolve(endpoint: Endpoint, resolver: Resolver, *, allow_private: bool) -> Target:
+async def resolve(
+    endpoint: Endpoint, resolver: Resolver, *, allow_private: bool, timeout: float = RESOLVE_TIMEOUT_SECONDS
+) -> Target:
     """The endpoint with the address to connect to, once every address its host resolves to is allowed."""
     if endpoint.literal is not None:
         addresses: list[IPAddress] = [endpoint.literal]
     else:
         try:
-            addresses = await resolver(endpoint.host, endpoint.port)
-        except (OSError, UnicodeError):
+            async with asyncio.timeout(timeout):
+                addresses = await resolver(endpoint.host, endpoint.port)
+        except (OSError, UnicodeError, TimeoutError):
             addresses = []
         if not addresses:
             raise Refused(f"has a host that does not resolve: {endpoint.host}")
@@ -183,9 +188,12 @@ async def resolve(endpoint: Endpoint, resolver: Resolver, *, allow_private: bool
     return Target(endpoint, addresses[0])
 
 
-async def check(url: str, resolver: Resolver, *, allow_private: bool) -> Target:
+async def check(
+    url: str, resolver: Resolver, *, allow_private: bool, timeout: float = RESOLVE_TIMEOUT_SECONDS
+) -> Target:
     """`parse`, then `resolve`: the target to connect to, or Refused."""
-    return await resolve(parse(url, allow_private=allow_private), resolver, allow_private=allow_private)
+    endpoint = parse(url, allow_private=allow_private)
+    return await resolve(endpoint, resolver, allow_private=allow_private, timeout=timeout)
 
 
 __all__ = [

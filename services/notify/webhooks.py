@@ -211,13 +211,18 @@ class WebhookService:
         log.info("webhook deleted", extra={"webhook_id": str(webhook_id)})
 
     async def rotate(self, household_id: uuid.UUID, webhook_id: uuid.UUID) -> Created:
-        """A new secret; the one it replaces signs beside it for ROTATION_WINDOW (an older one stops at once)."""
+        """A new secret; the one it replaces signs beside it for ROTATION_WINDOW. Rotating again within the window
+        replaces the new secret only (the one receivers had before keeps signing) and restarts the window."""
         await self._manager(household_id)
         secret, now = new_secret(), self._clock()
         async with self._sessions() as session, session.begin():
             webhook = await self._get(session, household_id, webhook_id)
             await session.refresh(webhook, with_for_update=True)
-            webhook.previous_secret_sealed = webhook.secret_sealed
+            # Within a window the previous secret stays the one receivers had before it began: a rotation repeated
+            # (a lost answer) must not drop the secret they still verify with.
+            in_window = webhook.previous_secret_until is not None and webhook.previous_secret_until > now
+            if not (in_window and webhook.previous_secret_sealed):
+                webhook.previous_secret_sealed = webhook.secret_sealed
             webhook.previous_secret_until = now + ROTATION_WINDOW
             webhook.secret_sealed = self._box.seal(secret)
             webhook.update_time = now

@@ -3,6 +3,7 @@ one for `localhost`); and the signing scheme checked by the Standard Webhooks re
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import time
 
@@ -143,3 +144,12 @@ def test_a_sealed_secret_opens_only_under_its_own_key() -> None:
     assert secret not in sealed
     assert box.open(sealed) == secret
     assert other.open(sealed) is None
+
+
+async def test_a_resolver_that_hangs_is_given_up_on() -> None:
+    async def hangs(host: str, port: int) -> list[ssrf.IPAddress]:
+        await asyncio.Event().wait()
+        return []
+
+    with pytest.raises(ssrf.Refused, match="does not resolve"):
+        await ssrf.check("https://slow.example/", hangs, allow_private=False, timeout=0.05)

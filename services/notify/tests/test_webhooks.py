@@ -400,3 +400,42 @@ async def test_an_unauthenticated_caller_is_refused(hooks: notify_pb2_grpc.Webho
     assert someone.user_id
     refusal = await refused(hooks.ListWebhooks(notify_pb2.ListWebhooksRequest(parent=f"households/{uuid.uuid4()}")))
     assert refusal.code == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_the_connection_goes_to_the_checked_address_with_the_name_as_host() -> None:
+    async def resolve(host: str, port: int) -> list[Any]:
+        import ipaddress
+
+        return [ipaddress.ip_address("127.0.0.1")] if host == "hooks.test" else []
+
+    sender = HttpSender(allow_private=True, timeout=2, resolver=resolve)
+    async with receiver() as box:
+        answer = await sender.send(f"http://hooks.test:{box.port}/in?x=1", {"webhook-id": "m1"}, "{}")
+        (request,) = box.received
+    assert (answer.status, answer.error) == (200, None)
+    assert answer.latency_ms is not None
+    assert request.headers["host"] == f"hooks.test:{box.port}"
+    assert request.path == "/in?x=1"
+    assert request.headers["user-agent"].startswith("Hearth-Webhooks")
+    # A name the resolver does not know is never connected to.
+    unknown = await sender.send(f"http://elsewhere.test:{box.port}/in", {}, "{}")
+    assert unknown.status is None
+    assert unknown.error is not None
+    assert "does not resolve" in unknown.error
+
+
+async def test_a_receiver_that_hangs_is_given_up_on_within_the_timeout_and_redirect_loops_end() -> None:
+    from tests.support.black_hole import black_hole
+
+    sender = HttpSender(allow_private=True, timeout=0.3)
+    async with black_hole() as address:
+        answer = await sender.send(f"http://{address}/hooks", {}, "{}")
+    assert answer.status is None
+    assert answer.error is not None
+    assert "timed out" in answer.error
+
+    async with receiver(lambda n: (302, "/again")) as loop:
+        looped = await sender.send(loop.url, {}, "{}")
+    assert looped.error is not None
+    assert "redirects" in looped.error
+    assert len(loop.received) == webhook_delivery.MAX_REDIRECTS + 1
