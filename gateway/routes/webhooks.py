@@ -127,7 +127,9 @@ async def rotate_webhook_secret(
         422,
     ),
 )
-async def send_test_delivery(hid: HouseholdId, wid: WebhookId, caller: CurrentCaller, clients: ClientsDep) -> JSONResponse:
+async def send_test_delivery(
+    hid: HouseholdId, wid: WebhookId, caller: CurrentCaller, clients: ClientsDep
+) -> JSONResponse:
     delivery = await clients.webhooks.TestWebhook(notify_pb2.TestWebhookRequest(name=_name(hid, wid)))
     return JSONResponse(converters.webhook_delivery(delivery), status_code=202)
 
