@@ -8,6 +8,7 @@ from typing import ClassVar, Self
 from email_validator import EmailNotValidError, validate_email
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from kit.cron import Cron
 from kit.settings import alias, service_config
 from services.deployment import HOST, PORTS
 from services.user.client import MembershipSettings
@@ -63,6 +64,9 @@ class Settings(MembershipSettings):
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=10)
     # After this many deliveries in a row end dead (and no success between), the endpoint is disabled.
     webhook_disable_after_dead: int = Field(default=3, ge=1, le=100)
+    # The delivery log keeps finished deliveries (succeeded, dead) this many days; the prune job runs on the cron.
+    webhook_log_retention_days: float = Field(default=30.0, gt=0)
+    webhook_prune_cron: Cron = Field(default="23 3 * * *")
 
     @field_validator("smtp_from")
     @classmethod

@@ -220,6 +220,12 @@ class WebhookDelivery(Base):
         sa.UniqueConstraint("event_id", "webhook_id", name="uq_webhook_deliveries_event_id_webhook_id"),
         # The log of an endpoint, newest first (keyset on create_time, id).
         sa.Index("ix_webhook_deliveries_webhook_id_create_time_id", "webhook_id", "create_time", "id"),
+        # The retention job (webhook_delivery.prune_deliveries) deletes finished deliveries by age.
+        sa.Index(
+            "ix_webhook_deliveries_finished",
+            "create_time",
+            postgresql_where=sa.text("status IN ('succeeded', 'dead')"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)

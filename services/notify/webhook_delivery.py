@@ -500,10 +500,35 @@ async def deliver(
     return status
 
 
+PRUNE_TASK = "prune_webhook_deliveries"
+PRUNE_BATCH = 1000
+
+
+async def prune_deliveries(sessions: async_sessionmaker[AsyncSession], *, before: dt.datetime) -> int:
+    """Delete finished deliveries (succeeded, dead) made before `before`, in batches; how many went. Owed ones stay
+    however old (a job still holds them)."""
+    finished = _deliveries.c.status.in_([SUCCEEDED, DEAD])
+    pruned = 0
+    while True:
+        ids = (
+            sa.select(_deliveries.c.id)
+            .where(finished, _deliveries.c.create_time < before)
+            .order_by(_deliveries.c.create_time)  # ix_webhook_deliveries_finished
+            .limit(PRUNE_BATCH)
+        )
+        async with sessions() as session, session.begin():
+            result = await session.execute(sa.delete(_deliveries).where(_deliveries.c.id.in_(ids.scalar_subquery())))
+        count = int(getattr(result, "rowcount", 0) or 0)
+        pruned += count
+        if count < PRUNE_BATCH:
+            return pruned
+
+
 def webhook_jobs(
     settings: Settings, *, sender: Sender | None = None, box: SecretBox | None = None
 ) -> procrastinate.Blueprint:
-    """notify's webhook job for its worker: `notify:deliver_webhook`."""
+    """notify's webhook jobs for its worker: `notify:deliver_webhook`, and `notify:prune_webhook_deliveries` on
+    NOTIFY_WEBHOOK_PRUNE_CRON (the delivery log's retention, NOTIFY_WEBHOOK_LOG_RETENTION_DAYS)."""
     blueprint = procrastinate.Blueprint()
     policy = Policy.of(settings)
     http = sender or HttpSender(allow_private=settings.webhooks_allow_private, timeout=settings.webhook_timeout_seconds)
@@ -514,6 +539,14 @@ def webhook_jobs(
     async def deliver_webhook(context: procrastinate.JobContext, delivery_id: str) -> str | None:
         sessions: async_sessionmaker[AsyncSession] = context.additional_context[SESSIONS]
         return await deliver(sessions, http, sealing, uuid.UUID(delivery_id), policy=policy)
+
+    @blueprint.periodic(cron=settings.webhook_prune_cron, periodic_id="webhook_log", queueing_lock=PRUNE_TASK)
+    @blueprint.task(name=PRUNE_TASK, pass_context=True, queueing_lock=PRUNE_TASK)
+    async def prune_webhook_deliveries(context: procrastinate.JobContext, timestamp: int) -> int:
+        """The cutoff is from the scheduled time, so a second run deletes nothing the first did not mean to."""
+        sessions: async_sessionmaker[AsyncSession] = context.additional_context[SESSIONS]
+        cutoff = dt.datetime.fromtimestamp(timestamp, dt.UTC) - dt.timedelta(days=settings.webhook_log_retention_days)
+        return await prune_deliveries(sessions, before=cutoff)
 
     return blueprint
 
@@ -540,6 +573,7 @@ __all__ = [
     "enqueue",
     "fan_out",
     "fan_out_handlers",
+    "prune_deliveries",
     "secret_box",
     "webhook_jobs",
 ]

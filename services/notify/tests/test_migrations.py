@@ -31,11 +31,12 @@ async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitab
             },
             "email_deliveries": {"ix_email_deliveries_owed"},
             "webhooks": {"ix_webhooks_household_id_create_time_id"},
-            "webhook_deliveries": {"ix_webhook_deliveries_webhook_id_create_time_id"},
+            "webhook_deliveries": {"ix_webhook_deliveries_webhook_id_create_time_id", "ix_webhook_deliveries_finished"},
         },
         definitions={
             "ix_notifications_unread": ["WHERE (read_time IS NULL)"],
             "ix_notifications_actor": ["(data ->> 'completed_by'::text)"],
             "ix_email_deliveries_owed": ["WHERE (status = ANY (ARRAY['pending'::text, 'sending'::text]))"],
+            "ix_webhook_deliveries_finished": ["WHERE (status = ANY (ARRAY['succeeded'::text, 'dead'::text]))"],
         },
     )

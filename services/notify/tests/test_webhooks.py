@@ -67,7 +67,12 @@ async def events(stack: Stack, redis: aioredis.Redis, home: Household) -> Events
 @pytest_asyncio.fixture(loop_scope="module")
 async def worker(stack: Stack) -> AsyncIterator[None]:
     config = stack.servers["notify"].runtime.settings.model_copy(
-        update={"prune_cron": NEVER, "jobs_recovery_cron": NEVER, "webhook_retry_base_seconds": 0.1}
+        update={
+            "prune_cron": NEVER,
+            "jobs_recovery_cron": NEVER,
+            "webhook_prune_cron": NEVER,
+            "webhook_retry_base_seconds": 0.1,
+        }
     )
     async with running_worker(config, jobs.create_app(config, webhook_jobs(config))):
         yield
@@ -439,3 +444,22 @@ async def test_a_receiver_that_hangs_is_given_up_on_within_the_timeout_and_redir
     assert looped.error is not None
     assert "redirects" in looped.error
     assert len(loop.received) == webhook_delivery.MAX_REDIRECTS + 1
+
+
+async def test_the_log_keeps_finished_deliveries_for_its_retention_and_owed_ones_always(
+    stack: Stack, hooks: notify_pb2_grpc.WebhookServiceStub, home: Household, events: Events
+) -> None:
+    sessions = stack.servers["notify"].runtime.sessions
+    sender = HttpSender(allow_private=True, timeout=2)
+    box = secret_box(settings(stack))
+    async with receiver() as ok:
+        made = await hooks.CreateWebhook(create(home, ok.url), metadata=home.owner.metadata)
+        await events.complete(home["member"], "Kept")
+        await events.complete(home["member"], "Owed")
+        done, owed = await deliveries_of(stack, made.webhook.name)
+        assert await deliver(sessions, sender, box, done.id, policy=Policy.of(settings(stack))) == "succeeded"
+    now = datetime.now(UTC)
+    assert await webhook_delivery.prune_deliveries(sessions, before=now - timedelta(days=1)) == 0
+    assert await webhook_delivery.prune_deliveries(sessions, before=now + timedelta(seconds=1)) >= 1
+    assert [d.id for d in await deliveries_of(stack, made.webhook.name)] == [owed.id]
+    await hooks.DeleteWebhook(notify_pb2.DeleteWebhookRequest(name=made.webhook.name), metadata=home.owner.metadata)

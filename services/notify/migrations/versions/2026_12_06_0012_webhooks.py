@@ -71,6 +71,12 @@ def upgrade() -> None:
         "webhook_deliveries",
         ["webhook_id", "create_time", "id"],
     )
+    op.create_index(
+        "ix_webhook_deliveries_finished",
+        "webhook_deliveries",
+        ["create_time"],
+        postgresql_where=sa.text("status IN ('succeeded', 'dead')"),
+    )
 
 
 def downgrade() -> None:
