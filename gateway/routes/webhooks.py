@@ -118,12 +118,14 @@ async def rotate_webhook_secret(
 @router.post(
     "/households/{hid}/webhooks/{wid}/test",
     status_code=202,
-    summary="Queue a `webhook.test` delivery to the endpoint; follow it in the delivery log",
+    summary="Queue a `webhook.test` delivery to the endpoint (tried once); follow it in the delivery log",
+    description="One at a time: while a test delivery is on its way, another is 409.",
     responses=doc.documented(
         {202: doc.body(responses.WebhookDelivery, responses.WEBHOOK_DELIVERY, "The queued delivery")},
         401,
         403,
         404,
+        409,
         422,
     ),
 )

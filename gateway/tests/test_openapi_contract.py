@@ -595,6 +595,7 @@ async def test_real_responses_match_the_document(stack: Stack, api: Api, contrac
     await api.call("POST", f"{webhook}/rotate-secret", 404, token=outsider.token, path=one_hook)
     await api.call("POST", f"{webhook}/rotate-secret", 422, token=alice.token, path={**home, "wid": "x"})
     await api.call("POST", f"{webhook}/test", 202, token=alice.token, path=one_hook)
+    await api.call("POST", f"{webhook}/test", 409, token=alice.token, path=one_hook)
     await api.call("POST", f"{webhook}/test", 403, token=kid.token, path=one_hook)
     await api.call("POST", f"{webhook}/test", 404, token=outsider.token, path=one_hook)
     await api.call("POST", f"{webhook}/test", 422, token=alice.token, path={**home, "wid": "x"})

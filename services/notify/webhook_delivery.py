@@ -21,7 +21,8 @@ A run of the job (`deliver`), like the mail job (services.notify.delivery):
    `dead` and disables the endpoint at once; anything else (another status, no connection, a timeout, a refused
    address) is `pending` with `next_attempt_time`, and the job raises `RetryLater` so procrastinate runs it at that
    time — until NOTIFY_WEBHOOK_MAX_ATTEMPTS attempts, after which it is `dead`. NOTIFY_WEBHOOK_DISABLE_AFTER_DEAD
-   dead deliveries in a row disable the endpoint. Disabling tells the household's owner(s) in their inbox
+   dead deliveries in a row disable the endpoint. A `webhook.test` delivery is tried once and counts toward
+   neither. Disabling tells the household's owner(s) in their inbox
    (`webhook.disabled`, with notification.created), once.
 
 The waits are kit's jittered exponential backoff (each 50-100 % of min(cap, base·2^n)); with the defaults (5 s,
@@ -452,7 +453,8 @@ async def _finish(
         elif answer.status == 410:
             delivery.status = DEAD
             disabled_now = _disable(webhook, GONE, now)
-        elif delivery.attempts >= policy.max_attempts:
+        elif delivery.attempts >= policy.max_attempts or not counts:
+            # A test delivery is one probe: its answer is in the log, and it is not retried.
             delivery.status = DEAD
             if counts:
                 webhook.dead_in_a_row += 1

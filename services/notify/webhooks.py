@@ -35,7 +35,7 @@ from kit.ids import new_id
 from kit.repository import Cursor, Page, after_key, page
 from kit.validation import REQUIRED_MESSAGE, Violations, caller_id
 from services.notify import ssrf
-from services.notify.models import ACTIVE, Webhook, WebhookDelivery
+from services.notify.models import ACTIVE, PENDING, SENDING, Webhook, WebhookDelivery
 from services.notify.signing import SecretBox, new_secret
 from services.notify.webhook_delivery import ALL_EVENTS, EVENT_TYPES_OFFERED, TEST_EVENT, body_of, enqueue
 from services.user.client import PERMISSIONS, MembershipClient
@@ -230,12 +230,26 @@ class WebhookService:
         return Created(webhook, secret)
 
     async def test(self, household_id: uuid.UUID, webhook_id: uuid.UUID) -> WebhookDelivery:
-        """Queue a `webhook.test` delivery (a disabled endpoint gets one too: it is how to see it answer again)."""
+        """Queue a `webhook.test` delivery, tried once (a disabled endpoint gets one too: it is how to see it answer
+        again). One at a time per endpoint: while one is on its way another is 409, so the test cannot be turned
+        into a flood of requests at someone's URL."""
         await self._manager(household_id)
         now = self._clock()
         event_id = new_id()
         async with self._sessions() as session, session.begin():
             webhook = await self._get(session, household_id, webhook_id)
+            await session.refresh(webhook, with_for_update=True)
+            in_flight = await session.scalar(
+                sa.select(sa.func.count())
+                .select_from(_deliveries)
+                .where(
+                    _deliveries.c.webhook_id == webhook.id,
+                    _deliveries.c.event_type == TEST_EVENT,
+                    _deliveries.c.status.in_([PENDING, SENDING]),
+                )
+            )
+            if in_flight:
+                raise Conflict("a test delivery to this webhook is already on its way")
             data = {"household_id": str(household_id), "webhook_id": str(webhook.id)}
             body = body_of(TEST_EVENT, now, data)
             (delivery,) = await enqueue(session, [webhook.id], household_id, event_id, TEST_EVENT, body, now)

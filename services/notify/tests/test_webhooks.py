@@ -463,3 +463,31 @@ async def test_the_log_keeps_finished_deliveries_for_its_retention_and_owed_ones
     assert await webhook_delivery.prune_deliveries(sessions, before=now + timedelta(seconds=1)) >= 1
     assert [d.id for d in await deliveries_of(stack, made.webhook.name)] == [owed.id]
     await hooks.DeleteWebhook(notify_pb2.DeleteWebhookRequest(name=made.webhook.name), metadata=home.owner.metadata)
+
+
+async def test_a_failed_test_delivery_is_not_retried_and_disables_nothing(
+    stack: Stack, hooks: notify_pb2_grpc.WebhookServiceStub, home: Household
+) -> None:
+    sessions = stack.servers["notify"].runtime.sessions
+    sender = HttpSender(allow_private=True, timeout=2)
+    box = secret_box(settings(stack))
+    async with receiver(lambda n: (500, None)) as failing:
+        made = await hooks.CreateWebhook(create(home, failing.url), metadata=home.owner.metadata)
+        name = made.webhook.name
+        for _ in range(4):
+            test = await hooks.TestWebhook(notify_pb2.TestWebhookRequest(name=name), metadata=home.owner.metadata)
+            delivery_id = uuid.UUID(test.name.rsplit("/", 1)[1])
+            # One on its way: another is refused (no worker runs here, so it stays on its way until delivered).
+            flood = await refused(
+                hooks.TestWebhook(notify_pb2.TestWebhookRequest(name=name), metadata=home.owner.metadata)
+            )
+            assert flood.code == grpc.StatusCode.ABORTED
+            assert await deliver(sessions, sender, box, delivery_id, policy=Policy.of(settings(stack))) == "dead"
+    log = await hooks.ListWebhookDeliveries(
+        notify_pb2.ListWebhookDeliveriesRequest(parent=name), metadata=home.owner.metadata
+    )
+    assert [(d.status, d.attempts, d.response_code) for d in log.deliveries] == [("dead", 1, 500)] * 4
+    assert log.deliveries[0].last_error.startswith("HTTP 500")
+    state = await hooks.GetWebhook(notify_pb2.GetWebhookRequest(name=name), metadata=home.owner.metadata)
+    assert state.state == "active"
+    await hooks.DeleteWebhook(notify_pb2.DeleteWebhookRequest(name=name), metadata=home.owner.metadata)
