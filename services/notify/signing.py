@@ -49,21 +49,31 @@ def signature_header(secrets_: Iterable[str], message_id: str, timestamp: int, b
 
 
 class SecretBox:
-    """Seals and opens endpoint secrets (Fernet under a key derived from `key_material`)."""
+    """Seals and opens endpoint secrets (Fernet under a key derived from `key_material`). Without key material (a
+    process that has neither setting: `migrate`, a deployment without webhooks) it is built all the same and
+    refuses at first use, so only webhooks fail, loudly."""
 
-    def __init__(self, key_material: str) -> None:
+    def __init__(self, key_material: str | None) -> None:
+        self._fernet: Fernet | None = None
+        if key_material is None:
+            return
         if len(key_material) < 16:
             raise ValueError("the webhook key must be at least 16 characters")
         key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(key_material.encode())
         self._fernet = Fernet(base64.urlsafe_b64encode(key))
 
+    def _key(self) -> Fernet:
+        if self._fernet is None:
+            raise RuntimeError("webhooks need NOTIFY_WEBHOOK_KEY or NOTIFY_SERVICE_SECRET to keep their secrets sealed")
+        return self._fernet
+
     def seal(self, secret: str) -> str:
-        return self._fernet.encrypt(secret.encode()).decode("ascii")
+        return self._key().encrypt(secret.encode()).decode("ascii")
 
     def open(self, sealed: str) -> str | None:
         """The secret, or None for a token this key did not seal (the key changed: the endpoint must rotate)."""
         try:
-            return self._fernet.decrypt(sealed.encode("ascii")).decode()
+            return self._key().decrypt(sealed.encode("ascii")).decode()
         except (InvalidToken, ValueError):
             return None
 

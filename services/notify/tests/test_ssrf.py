@@ -153,3 +153,9 @@ async def test_a_resolver_that_hangs_is_given_up_on() -> None:
 
     with pytest.raises(ssrf.Refused, match="does not resolve"):
         await ssrf.check("https://slow.example/", hangs, allow_private=False, timeout=0.05)
+
+
+def test_without_key_material_the_box_refuses_at_first_use_only() -> None:
+    box = signing.SecretBox(None)
+    with pytest.raises(RuntimeError, match="NOTIFY_WEBHOOK_KEY"):
+        box.seal(signing.new_secret())
