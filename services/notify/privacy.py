@@ -10,6 +10,8 @@ On user.deleted (`erase_user`):
   becomes null and the title and body are written again (services.notify.texts, in the language they were written
   in) with a deleted user (`DELETED_USER_NAME` in English) in place of their name;
 - the notification.created events in notify's outbox that name them have their id replaced (kit.erasure);
+- the webhooks they registered keep working for the household, registered by nobody (`created_by` becomes
+  `DELETED_USER_ID`); what webhook deliveries carried about them goes with the delivery log's retention (30 days);
 - their display name and locale (`user_names`) and their membership rows, current and former (`household_members`), are
   deleted. Every event about them comes on the user stream before user.deleted, so nothing brings them back;
 - they are remembered as erased by a hash of their id only (`erased_users`, `erasure_key`), for the events of
@@ -113,6 +115,8 @@ async def erase_user(session: AsyncSession, user_id: uuid.UUID, *, at: datetime)
     await anonymise_outbox(session, user_id)
     await session.execute(sa.delete(UserName).where(UserName.user_id == user_id))
     await session.execute(sa.delete(HouseholdMember).where(HouseholdMember.user_id == user_id))
+    # The webhooks they registered stay the household's; who registered them is forgotten.
+    await session.execute(sa.update(Webhook).where(Webhook.created_by == user_id).values(created_by=DELETED_USER_ID))
     await session.execute(
         insert(ErasedUser).values(user_key=erasure_key(user_id), erased_at=at).on_conflict_do_nothing()
     )

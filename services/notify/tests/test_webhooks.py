@@ -522,3 +522,19 @@ async def test_after_the_rotation_window_only_the_new_secret_signs(
     assert stamp == int(later.timestamp())
     assert signature == signing.signature(rotated.secret, request.headers["webhook-id"], stamp, request.body)
     await hooks.DeleteWebhook(notify_pb2.DeleteWebhookRequest(name=name), metadata=home.owner.metadata)
+
+
+async def test_a_deleted_creator_is_forgotten_and_the_webhook_stays_the_households(
+    stack: Stack, hooks: notify_pb2_grpc.WebhookServiceStub, redis: aioredis.Redis
+) -> None:
+    home = await household(stack, admin="admin")
+    made = await hooks.CreateWebhook(create(home, "https://93.184.215.14/in"), metadata=home["admin"].metadata)
+    webhook_id = uuid.UUID(made.webhook.name.rsplit("/", 1)[1])
+    admin = home["admin"]
+    fed = Events(stack, redis)
+    await fed.send("user", envelope("user.deleted", events_pb2.UserDeleted(user_id=admin.user_id), household_id=""))
+    async with stack.servers["notify"].runtime.sessions() as session:
+        kept = await session.get(Webhook, webhook_id)
+    assert kept is not None
+    assert kept.created_by == uuid.UUID(int=0)
+    assert kept.state == "active"
