@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import ssl
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -210,12 +211,13 @@ class HttpSender:
         allow_private: bool,
         timeout: float = 10.0,
         resolver: ssrf.Resolver = ssrf.system_resolver,
-        transport: httpx.AsyncBaseTransport | None = None,
+        verify: ssl.SSLContext | None = None,
     ) -> None:
         self._allow_private = allow_private
         self._timeout = timeout
         self._resolver = resolver
-        self._transport = transport
+        # The trust store certificates are checked against (None: the system's, through httpx's default).
+        self._verify: ssl.SSLContext | bool = verify if verify is not None else True
 
     async def send(self, url: str, headers: Mapping[str, str], body: str) -> Answer:
         started = time.monotonic()
@@ -223,7 +225,7 @@ class HttpSender:
         content = body.encode()
         timeout = httpx.Timeout(self._timeout, connect=self._timeout / 2)
         async with httpx.AsyncClient(
-            timeout=timeout, follow_redirects=False, trust_env=False, transport=self._transport
+            timeout=timeout, follow_redirects=False, trust_env=False, verify=self._verify
         ) as client:
             for _hop in range(MAX_REDIRECTS + 1):
                 try:

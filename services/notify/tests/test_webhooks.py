@@ -31,7 +31,7 @@ from kit.events import Event
 from services.notify import signing, webhook_delivery
 from services.notify.models import Notification, Webhook, WebhookDelivery
 from services.notify.tests.helpers import Events
-from services.notify.tests.receiver import closed_port, receiver
+from services.notify.tests.receiver import closed_port, pki, receiver
 from services.notify.webhook_delivery import HttpSender, Policy, RetryLater, deliver, secret_box, webhook_jobs
 from tests.support.events import envelope
 from tests.support.fixtures import redis_fixture, stack_fixture, stub_fixture
@@ -538,3 +538,26 @@ async def test_a_deleted_creator_is_forgotten_and_the_webhook_stays_the_househol
     assert kept is not None
     assert kept.created_by == uuid.UUID(int=0)
     assert kept.state == "active"
+
+
+async def test_https_goes_to_the_pinned_address_and_the_certificate_is_verified_for_the_name(
+    tmp_path: Any,
+) -> None:
+    tls = pki(str(tmp_path), "hooks.test")
+
+    async def resolve(host: str, port: int) -> list[Any]:
+        import ipaddress
+
+        return [ipaddress.ip_address("127.0.0.1")] if host in ("hooks.test", "other.test") else []
+
+    sender = HttpSender(allow_private=True, timeout=2, resolver=resolve, verify=tls.ca)
+    async with receiver(tls=tls.server) as box:
+        answer = await sender.send(f"https://hooks.test:{box.port}/in", {"webhook-id": "m1"}, "{}")
+        assert (answer.status, answer.error) == (200, None)
+        assert box.received[0].headers["host"] == f"hooks.test:{box.port}"
+        # The same address under another name: the certificate is not that name's, so nothing is sent.
+        wrong = await sender.send(f"https://other.test:{box.port}/in", {"webhook-id": "m2"}, "{}")
+        assert wrong.status is None
+        assert wrong.error is not None
+        assert "ConnectError" in wrong.error
+        assert len(box.received) == 1
