@@ -38,6 +38,7 @@ from gateway.routes import (
     points,
     push,
     users,
+    webhooks,
 )
 from kit.auth import TokenVerifier, grpc_jwks_source
 from kit.revocations import RevocationList
@@ -58,6 +59,7 @@ API_ROUTERS = (
     photos,
     notifications,
     push,
+    webhooks,
     analytics,
 )
 # What a browser app may send and read across origins (the API's own headers; credentials are bearer tokens, not

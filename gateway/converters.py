@@ -521,6 +521,47 @@ def occurrence(message: task_pb2.Occurrence) -> JSON:
 # --- notify / analytics -----------------------------------------------------------------------------
 
 
+def webhook(message: notify_pb2.Webhook) -> JSON:
+    parts = message.name.split("/")
+    return {
+        "id": parts[-1],
+        "household_id": parts[1] if len(parts) > 1 else "",
+        "url": message.url,
+        "events": list(message.events),
+        "description": message.description,
+        "state": message.state,
+        "disabled_reason": message.disabled_reason or None,
+        "disabled_at": time_out(message.disable_time, message.HasField("disable_time")),
+        "previous_secret_expires_at": time_out(
+            message.previous_secret_expire_time, message.HasField("previous_secret_expire_time")
+        ),
+        "created_at": time_out(message.create_time),
+        "updated_at": time_out(message.update_time),
+    }
+
+
+def webhook_with_secret(message: notify_pb2.WebhookWithSecret) -> JSON:
+    return {**webhook(message.webhook), "secret": message.secret}
+
+
+def webhook_delivery(message: notify_pb2.WebhookDelivery) -> JSON:
+    parts = message.name.split("/")
+    return {
+        "id": parts[-1],
+        "webhook_id": parts[3] if len(parts) > 3 else "",
+        "event_id": message.event_id,
+        "event_type": message.event_type,
+        "status": message.status,
+        "attempts": message.attempts,
+        "response_code": message.response_code or None,
+        "latency_ms": message.latency_ms if message.response_code else None,
+        "last_error": message.last_error or None,
+        "next_attempt_at": time_out(message.next_attempt_time, message.HasField("next_attempt_time")),
+        "created_at": time_out(message.create_time),
+        "attempted_at": time_out(message.attempt_time, message.HasField("attempt_time")),
+    }
+
+
 def notification(message: notify_pb2.Notification) -> JSON:
     read_at = time_out(message.read_time, message.HasField("read_time"))
     return {

@@ -372,6 +372,47 @@ class VapidPublicKey(Model):
     )
 
 
+WebhookState = Literal["active", "disabled"]
+DeliveryStatus = Literal["pending", "sending", "succeeded", "dead"]
+
+
+class Webhook(Model):
+    id: str
+    household_id: str
+    url: str
+    events: list[str] = Field(description='Event types, or ["*"] for every household event')
+    description: str
+    state: WebhookState = Field(description="disabled: nothing is delivered any more (410 Gone, or failing)")
+    disabled_reason: Literal["gone", "failing"] | None = Field(
+        description="gone: the endpoint answered 410; failing: deliveries ended dead, several in a row"
+    )
+    disabled_at: UtcTime | None
+    previous_secret_expires_at: UtcTime | None = Field(
+        description="Until then the secret before the last rotation signs too (a second signature)"
+    )
+    created_at: UtcTime
+    updated_at: UtcTime
+
+
+class WebhookWithSecret(Webhook):
+    secret: str = Field(description="whsec_<base64>: the signing secret, shown this once")
+
+
+class WebhookDelivery(Model):
+    id: str
+    webhook_id: str
+    event_id: str = Field(description="The webhook-id header: the same on every attempt")
+    event_type: str
+    status: DeliveryStatus = Field(description="dead: given up on (every attempt failed, or 410 Gone)")
+    attempts: int
+    response_code: int | None = Field(description="The last attempt's HTTP status; null when nothing answered")
+    latency_ms: int | None = Field(description="The last attempt's time to its answer")
+    last_error: str | None
+    next_attempt_at: UtcTime | None = Field(description="When it is tried again; null when it is not")
+    created_at: UtcTime
+    attempted_at: UtcTime | None
+
+
 class MemberStats(Model):
     user_id: str
     completions: int
@@ -452,6 +493,14 @@ class RewardPage(Page[Reward]):
 
 
 class CategoryPage(Page[Category]):
+    pass
+
+
+class WebhookPage(Page[Webhook]):
+    pass
+
+
+class WebhookDeliveryPage(Page[WebhookDelivery]):
     pass
 
 
@@ -874,6 +923,39 @@ CATEGORY = Category(
     updated_at="2026-11-01T09:40:00Z",
 )
 CATEGORY_PAGE = CategoryPage(items=[CATEGORY], next_page_token="")
+_WEBHOOK_ID = "0193a0c4-7d2e-7c31-9a55-3c8f2d1e6e20"
+WEBHOOK = Webhook(
+    id=_WEBHOOK_ID,
+    household_id=_HID,
+    url="https://hooks.example.com/hearth",
+    events=["chore.completed", "member.joined"],
+    description="Our dashboard",
+    state="active",
+    disabled_reason=None,
+    disabled_at=None,
+    previous_secret_expires_at=None,
+    created_at="2026-11-01T09:40:00Z",
+    updated_at="2026-11-01T09:40:00Z",
+)
+WEBHOOK_WITH_SECRET = WebhookWithSecret(
+    **WEBHOOK.model_dump(), secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw0SKsQOSCQTc="
+)
+WEBHOOK_PAGE = WebhookPage(items=[WEBHOOK], next_page_token="")
+WEBHOOK_DELIVERY = WebhookDelivery(
+    id="0193a0c4-7d2e-7c31-9a55-3c8f2d1e6e21",
+    webhook_id=_WEBHOOK_ID,
+    event_id="0193a0c4-7d2e-7c31-9a55-3c8f2d1e6e22",
+    event_type="chore.completed",
+    status="pending",
+    attempts=2,
+    response_code=503,
+    latency_ms=184,
+    last_error="HTTP 503: busy",
+    next_attempt_at="2026-11-01T09:40:20Z",
+    created_at="2026-11-01T09:40:00Z",
+    attempted_at="2026-11-01T09:40:10Z",
+)
+WEBHOOK_DELIVERY_PAGE = WebhookDeliveryPage(items=[WEBHOOK_DELIVERY], next_page_token="")
 POINTS = Points(
     user_id=_ALICE,
     balance=20,

@@ -402,3 +402,15 @@ class RewardBody(Body):
 
 class SnoozeBody(Body):
     until: Timestamp = Field(description="The open occurrence's new due time: after now, before the next occurrence")
+
+
+class WebhookBody(Body):
+    """A webhook endpoint: where the household's events of `events` are POSTed, signed (Standard Webhooks)."""
+
+    url: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)] = Field(
+        description="https (http only where the deployment allows private targets); no user or password in it"
+    )
+    events: Annotated[
+        list[Annotated[str, StringConstraints(min_length=1, max_length=100)]], Field(min_length=1, max_length=50)
+    ] = Field(description='Event types ("chore.completed", ...) or "*" for every household event')
+    description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None

@@ -60,6 +60,8 @@ ERROR_CLASSES = (
     "Unavailable",
     "Timeout",
     "Internal",
+    # services.notify.ssrf: why a webhook URL is refused (a field violation on `url`)
+    "Refused",
 )
 SINKS: dict[str, tuple[int, str]] = {
     **{name: (0, "message") for name in ERROR_CLASSES},

@@ -428,7 +428,7 @@ async def test_pushes_follow_the_recipients_preferences_and_wait_out_their_quiet
     carol = await sign_up(http, "Carol")
     await join(http, hid, alice, carol, "member")
     await settled(stack, redis)
-    # Carol wants completions pushed, but is always in quiet hours (00:00–23:59 in her zone, UTC here).
+    # Carol wants completions pushed, but is always in quiet hours (00:00 to 23:59 in her zone, UTC here).
     await choose(
         http, carol, {"events": {"chore.completed": {"push": True}}, "quiet_hours": {"start": "00:00", "end": "23:59"}}
     )
@@ -438,12 +438,14 @@ async def test_pushes_follow_the_recipients_preferences_and_wait_out_their_quiet
     async with push_worker(stack):
         await complete(http, hid, alice, "Windows")
         await all_pushed(stack, redis)
-    assert pushes.to(bobs.path) == [] and await deliveries(stack, bob_sub) == []  # off by default
+    assert pushes.to(bobs.path) == []  # off by default
+    assert await deliveries(stack, bob_sub) == []
     for person in (bob, carol):
         inbox = expect(await http.get(f"{API}/notifications", headers=person.headers), 200)["items"]
         assert [n["title"] for n in inbox if n["type"] == "chore.completed"] == ["Alice completed Windows"]
     (held,) = await deliveries(stack, carol_sub)
-    assert held.status == "pending" and pushes.to(carols.path) == []
+    assert held.status == "pending"
+    assert pushes.to(carols.path) == []
     async with stack.servers["notify"].runtime.sessions() as session:
         scheduled = await session.scalar(
             sa.text(
@@ -452,7 +454,8 @@ async def test_pushes_follow_the_recipients_preferences_and_wait_out_their_quiet
             ),
             {"task": SEND_PUSH, "delivery": str(held.id)},
         )
-    assert scheduled is not None and scheduled > held.create_time  # held to the end of her quiet hours
+    assert scheduled is not None
+    assert scheduled > held.create_time  # held to the end of her quiet hours
 
     # Bob turns completion pushes on: the next one reaches him.
     await choose(http, bob, {"events": {"chore.completed": {"push": True}}})

@@ -1,5 +1,5 @@
 """The role matrix: every cell of services/user/roles.PERMISSIONS (action x role) walked through REST, against
-the real gateway, user and task services.
+the real gateway, user, task and notify services.
 
 For each action the test knows one request that does it (`CELLS`) and the success status it answers; each
 (action, role) runs in a household of its own, made fresh, with an owner, an admin, a member and a child (the
@@ -26,7 +26,7 @@ from tests.support.stack import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-stack = stack_fixture(["user", "task"], gateway=True)
+stack = stack_fixture(["user", "task", "notify"], gateway=True)
 
 # The people of every household: the four roles acting, and whom the actions touch.
 CAST = {
@@ -235,6 +235,15 @@ CELLS: dict[str, Cell] = {
             f"{API}/households/{w.hid}/rewards/{w.rewards['treat']}/redeem", headers=me.headers
         ),
         reward_i_can_afford,
+    ),
+    # the household's webhooks (notify; a literal public address, so no DNS and nothing delivered here)
+    "webhook.manage": Cell(
+        201,
+        lambda http, w, me: http.post(
+            f"{API}/households/{w.hid}/webhooks",
+            json={"url": "https://93.184.215.14/hearth", "events": ["*"]},
+            headers=me.headers,
+        ),
     ),
 }
 

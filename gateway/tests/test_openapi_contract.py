@@ -585,6 +585,53 @@ async def test_real_responses_match_the_document(stack: Stack, api: Api, contrac
     await api.call("DELETE", category, 204, token=alice.token, path=one_category)
     await api.call("DELETE", category, 404, token=alice.token, path=one_category)
 
+    # --- webhooks (a literal public address: no DNS, no delivery in this test) ---
+    webhooks = f"{API}/households/{{hid}}/webhooks"
+    hook_body = {"url": "https://93.184.215.14/hearth", "events": ["chore.completed"], "description": "CI"}
+    hook = (await api.call("POST", webhooks, 201, token=alice.token, path=home, json=hook_body)).json()
+    assert hook["secret"].startswith("whsec_")
+    await api.call("POST", webhooks, 403, token=kid.token, path=home, json=hook_body)
+    await api.call("POST", webhooks, 404, token=outsider.token, path=home, json=hook_body)
+    await api.call("POST", webhooks, 422, token=alice.token, path=home, json={**hook_body, "url": "https://127.0.0.1/"})
+    await api.call("POST", webhooks, 422, token=alice.token, path=home, json={**hook_body, "events": ["no.such"]})
+    await api.call(
+        "POST", webhooks, 413, token=alice.token, path=home, json={**hook_body, "description": "x" * 1048577}
+    )
+    await api.call("GET", webhooks, 200, token=alice.token, path=home)
+    await api.call("GET", webhooks, 403, token=kid.token, path=home)
+    await api.call("GET", webhooks, 404, token=outsider.token, path=home)
+    await api.call("GET", webhooks, 422, token=alice.token, path=home, params={"page_size": 0})
+    webhook = f"{webhooks}/{{wid}}"
+    one_hook = {**home, "wid": hook["id"]}
+    await api.call("GET", webhook, 200, token=alice.token, path=one_hook)
+    await api.call("GET", webhook, 403, token=kid.token, path=one_hook)
+    await api.call("GET", webhook, 404, token=outsider.token, path=one_hook)
+    await api.call("GET", webhook, 422, token=alice.token, path={**home, "wid": "not-an-id"})
+    rotated = (await api.call("POST", f"{webhook}/rotate-secret", 200, token=alice.token, path=one_hook)).json()
+    assert rotated["secret"] != hook["secret"]
+    assert rotated["previous_secret_expires_at"] is not None
+    await api.call("POST", f"{webhook}/rotate-secret", 403, token=kid.token, path=one_hook)
+    await api.call("POST", f"{webhook}/rotate-secret", 404, token=outsider.token, path=one_hook)
+    await api.call("POST", f"{webhook}/rotate-secret", 422, token=alice.token, path={**home, "wid": "x"})
+    await api.call("POST", f"{webhook}/test", 202, token=alice.token, path=one_hook)
+    await api.call("POST", f"{webhook}/test", 409, token=alice.token, path=one_hook)
+    await api.call("POST", f"{webhook}/test", 403, token=kid.token, path=one_hook)
+    await api.call("POST", f"{webhook}/test", 404, token=outsider.token, path=one_hook)
+    await api.call("POST", f"{webhook}/test", 422, token=alice.token, path={**home, "wid": "x"})
+    log = (await api.call("GET", f"{webhook}/deliveries", 200, token=alice.token, path=one_hook)).json()
+    assert [d["event_type"] for d in log["items"]] == ["webhook.test"]
+    await api.call("GET", f"{webhook}/deliveries", 403, token=kid.token, path=one_hook)
+    await api.call("GET", f"{webhook}/deliveries", 404, token=outsider.token, path=one_hook)
+    await api.call("GET", f"{webhook}/deliveries", 422, token=alice.token, path=one_hook, params={"page_size": 0})
+    await api.call("DELETE", webhook, 403, token=kid.token, path=one_hook)
+    await api.call("DELETE", webhook, 404, token=outsider.token, path=one_hook)
+    await api.call("DELETE", webhook, 422, token=alice.token, path={**home, "wid": "x"})
+    await api.call("DELETE", webhook, 204, token=alice.token, path=one_hook)
+    await api.call("DELETE", webhook, 404, token=alice.token, path=one_hook)
+    for _ in range(10):
+        await api.call("POST", webhooks, 201, token=alice.token, path=home, json=hook_body)
+    await api.call("POST", webhooks, 409, token=alice.token, path=home, json=hook_body)
+
     archived = {**home, "cid": made[-1]["id"]}
     await api.call("DELETE", chore_url, 412, token=alice.token, path=archived, headers={"If-Match": '"stale"'})
     await api.call("DELETE", chore_url, 204, token=alice.token, path=archived)

@@ -12,13 +12,14 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from kit.cron import Cron
 from kit.settings import alias, service_config
-from services.deployment import HOST, PORTS, DeploymentSettings
+from services.deployment import HOST, PORTS
+from services.user.client import MembershipSettings
 
 # Where `make run`'s mail sink (services.notify.mailsink) listens, and so where notify sends by default.
 MAILSINK_PORT = 8025
 
 
-class Settings(DeploymentSettings):
+class Settings(MembershipSettings):
     service: ClassVar[str] = "notify"
     model_config = service_config("notify")
 
@@ -83,6 +84,31 @@ class Settings(DeploymentSettings):
     # When the weekly household summary goes out (cron, UTC; services.notify.summary): Mondays 07:00 by default,
     # about the ISO week before.
     weekly_summary_cron: Cron = Field(default="0 7 * * 1")
+
+    # Webhooks (services.notify.webhooks, services.notify.webhook_delivery).
+    # HEARTH_WEBHOOKS_ALLOW_PRIVATE=1 lets endpoints resolve to loopback and private ranges (metadata addresses stay
+    # refused): for `make run` and tests that deliver to 127.0.0.1, never for a deployment reachable from outside.
+    webhooks_allow_private: bool = Field(
+        default=False, validation_alias=alias("HEARTH_WEBHOOKS_ALLOW_PRIVATE", "webhooks_allow_private")
+    )
+    # NOTIFY_WEBHOOK_KEY: the key endpoint secrets are encrypted under at rest (Fernet, under an HKDF-SHA256 key
+    # derived from it); unset, it is derived from NOTIFY_SERVICE_SECRET. Changing it makes the stored secrets
+    # unreadable: endpoints must then rotate their secret.
+    webhook_key: SecretStr | None = Field(default=None, min_length=16)
+    webhooks_per_household: int = Field(default=10, ge=1, le=100)
+    # Each delivery is tried up to NOTIFY_WEBHOOK_MAX_ATTEMPTS times; the n-th wait is 50-100 % of
+    # min(cap, base·2^n) seconds (kit.backoff). The defaults (20 attempts, 5 s, capped at 8 h) retry for 29.7 to
+    # 59.4 hours before a delivery is `dead` (README "Webhooks" has the schedule).
+    webhook_max_attempts: int = Field(default=20, ge=1, le=50)
+    webhook_retry_base_seconds: float = Field(default=5.0, gt=0)
+    webhook_retry_cap_seconds: float = Field(default=8 * 3600.0, gt=0)
+    # Connect and read timeouts of one attempt (each at most 10 s: a hanging receiver holds a worker that long).
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=10)
+    # After this many deliveries in a row end dead (and no success between), the endpoint is disabled.
+    webhook_disable_after_dead: int = Field(default=3, ge=1, le=100)
+    # The delivery log keeps finished deliveries (succeeded, dead) this many days; the prune job runs on the cron.
+    webhook_log_retention_days: float = Field(default=30.0, gt=0)
+    webhook_prune_cron: Cron = Field(default="23 3 * * *")
 
     @field_validator("smtp_from")
     @classmethod

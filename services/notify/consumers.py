@@ -20,8 +20,9 @@ The consumer's inbox already drops redelivered events; the handlers are idempote
 (upserts, and one notification per (event, recipient)), so replaying a stream is harmless.
 Events may arrive out of order across streams: a completion handled before the member.joined of a
 brand-new member does not notify that member (nothing is lost for anyone already known).
-user.deleted and household.deleted erase what notify holds about the person or the household
-(services.notify.privacy).
+Every household event is also owed to the household's webhooks that subscribe to it
+(services.notify.webhook_delivery.fan_out). user.deleted and household.deleted erase what notify holds about the
+person or the household (services.notify.privacy).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from kit.outbox import add_event
 from services.notify import dispatch, preferences, privacy, push, reminders, summary, texts
 from services.notify.preferences import Preferences
 from services.notify.repository import MEMBERS, Member, MemberRepository, NotificationRepository
+from services.notify.webhook_delivery import fan_out_handlers
 from services.user.client import ADULT_ROLES, membership_mirror
 
 
@@ -475,4 +477,6 @@ HANDLERS: Handlers = combine(
         events_pb2.UserDeleted: on_user_deleted,
         events_pb2.HouseholdDeleted: on_household_deleted,
     },
+    # Last: every household event an endpoint may subscribe to is owed to the household's webhooks.
+    fan_out_handlers(),
 )

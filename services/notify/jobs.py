@@ -1,5 +1,6 @@
 """notify's worker jobs (`python -m services.notify worker`): sending mail (services.notify.delivery), pushing to
-browsers (services.notify.push), the reminders at each person's own lead (services.notify.reminders) and the weekly
+browsers (services.notify.push), delivering webhooks and pruning their log (services.notify.webhook_delivery), the
+reminders at each person's own lead (services.notify.reminders) and the weekly
 household summary (services.notify.summary)."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from services.notify.delivery import Sender, email_jobs
 from services.notify.push import Pusher, push_jobs
 from services.notify.reminders import reminder_jobs
 from services.notify.summary import summary_jobs
+from services.notify.webhook_delivery import webhook_jobs
 
 
 def notify_jobs(
@@ -22,7 +24,7 @@ def notify_jobs(
     blueprint = email_jobs(settings, sender=sender)
     reminder_jobs(blueprint)
     summary_jobs(blueprint, settings.weekly_summary_cron)
-    return [blueprint, push_jobs(settings, pusher=pusher)]
+    return [blueprint, push_jobs(settings, pusher=pusher), webhook_jobs(settings)]
 
 
 __all__ = ["notify_jobs"]

@@ -1,5 +1,5 @@
 """The notify database: a read model of household membership (from user events), the in-app inbox, and the
-mails it delivers for the other services."""
+mails it delivers for the other services, and the households' webhook endpoints with their delivery log."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import BYTEA, JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, BYTEA, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from kit.db import make_base
@@ -293,6 +293,85 @@ class HouseholdActivity(Base):
     household_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     user_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
     occurred_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+
+
+# What a Webhook's `state` may be: active (deliveries are made) or disabled (410 Gone, or too many dead deliveries
+# in a row: services.notify.webhook_delivery; nothing more is delivered to it).
+ACTIVE, DISABLED = "active", "disabled"
+# What a WebhookDelivery's `status` may be: pending (owed: queued, or waiting for a retry) → sending (an attempt
+# under way) → succeeded (a 2xx) | dead (every attempt failed, the endpoint answered 410, or it was disabled).
+SUCCEEDED, DEAD = "succeeded", "dead"
+
+
+class Webhook(Base):
+    """A household's webhook endpoint (services.notify.webhooks): where its events are POSTed, signed.
+
+    The signing secret is kept sealed (Fernet, services.notify.signing): a copy of the database alone cannot sign.
+    During a rotation window the previous secret signs too (`previous_secret_sealed` until `previous_secret_until`).
+    """
+
+    __tablename__ = "webhooks"
+    __table_args__ = (
+        sa.CheckConstraint("state IN ('active', 'disabled')", name="state"),
+        # A household's endpoints, oldest first (keyset on create_time, id); the fan-out reads them per event.
+        sa.Index("ix_webhooks_household_id_create_time_id", "household_id", "create_time", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    household_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    url: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    # Event types (the bus's names) or "*" for every household event.
+    events: Mapped[list[str]] = mapped_column(ARRAY(sa.Text), nullable=False)
+    description: Mapped[str] = mapped_column(sa.Text, nullable=False, server_default=sa.text("''"))
+    secret_sealed: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    previous_secret_sealed: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    previous_secret_until: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    state: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    disabled_reason: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    disabled_time: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    # Deliveries that ended dead since the last success: at NOTIFY_WEBHOOK_DISABLE_AFTER_DEAD the endpoint is disabled.
+    dead_in_a_row: Mapped[int] = mapped_column(sa.Integer, nullable=False, server_default=sa.text("0"))
+    created_by: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    create_time: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+    update_time: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+
+
+class WebhookDelivery(Base):
+    """One event owed to one endpoint, and how its delivery went (the delivery log).
+
+    `body` is the exact JSON POSTed (signed as sent); `webhook-id` is `event_id`, the same on every attempt."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('pending', 'sending', 'succeeded', 'dead')", name="status"),
+        # One delivery per (event, endpoint): a redelivered event delivers once.
+        sa.UniqueConstraint("event_id", "webhook_id", name="uq_webhook_deliveries_event_id_webhook_id"),
+        # The log of an endpoint, newest first (keyset on create_time, id).
+        sa.Index("ix_webhook_deliveries_webhook_id_create_time_id", "webhook_id", "create_time", "id"),
+        # The retention job (webhook_delivery.prune_deliveries) deletes finished deliveries by age.
+        sa.Index(
+            "ix_webhook_deliveries_finished",
+            "create_time",
+            postgresql_where=sa.text("status IN ('succeeded', 'dead')"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    webhook_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), sa.ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False
+    )
+    household_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    event_type: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    body: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    status: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    attempts: Mapped[int] = mapped_column(sa.Integer, nullable=False, server_default=sa.text("0"))
+    response_code: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    latency_ms: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    next_attempt_time: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    create_time: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+    attempt_time: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
 
 
 outbox = outbox_table(Base.metadata)

@@ -17,6 +17,8 @@ On user.deleted (`erase_user`):
   (`household_members`), are deleted. Every event about them comes on the user stream before user.deleted, so
   nothing brings them back;
 - their Web Push subscriptions are deleted (and the pushes still owed to them, with them);
+- the webhooks they registered keep working for the household, registered by nobody (`created_by` becomes
+  `DELETED_USER_ID`); what webhook deliveries carried about them goes with the delivery log's retention (30 days);
 - they are remembered as erased by a hash of their id only (`erased_users`, `erasure_key`), for the events of
   other streams still on their way (below).
 
@@ -25,8 +27,9 @@ user; notify's own mails are, and those not yet sent go on user.deleted — and 
 rendered mail only while the mail is owed (services.notify.delivery); what stays is a redacted address
 (`a***@example.com`), the template and the times, which name nobody.
 
-On household.deleted (`erase_household`) its notifications, in everyone's inbox, and its membership rows are
-deleted (member.left for each member came before: those rows are tombstones by then).
+On household.deleted (`erase_household`) its notifications, in everyone's inbox, its membership rows and its
+webhooks with their delivery logs are deleted (member.left for each member came before: those rows are tombstones
+by then).
 
 Every step is idempotent: handling the same event again finds nothing left to change.
 
@@ -67,6 +70,7 @@ from services.notify.models import (
     NotificationPreference,
     PushSubscription,
     UserName,
+    Webhook,
 )
 from services.notify.texts import DELETED, render
 
@@ -143,6 +147,8 @@ async def erase_user(session: AsyncSession, user_id: uuid.UUID, *, at: datetime)
     await session.execute(sa.delete(UserName).where(UserName.user_id == user_id))
     await session.execute(sa.delete(HouseholdMember).where(HouseholdMember.user_id == user_id))
     await session.execute(sa.delete(PushSubscription).where(PushSubscription.user_id == user_id))
+    # The webhooks they registered stay the household's; who registered them is forgotten.
+    await session.execute(sa.update(Webhook).where(Webhook.created_by == user_id).values(created_by=DELETED_USER_ID))
     await session.execute(
         insert(ErasedUser).values(user_key=erasure_key(user_id), erased_at=at).on_conflict_do_nothing()
     )
@@ -160,6 +166,8 @@ async def erase_household(session: AsyncSession, household_id: uuid.UUID) -> Non
     await session.execute(sa.delete(HouseholdMember).where(HouseholdMember.household_id == household_id))
     await session.execute(sa.delete(HouseholdActivity).where(HouseholdActivity.household_id == household_id))
     await session.execute(sa.delete(ChoreSchedule).where(ChoreSchedule.household_id == household_id))
+    # Its webhooks' deliveries go with them (ON DELETE CASCADE); their queued jobs then find nothing to send.
+    await session.execute(sa.delete(Webhook).where(Webhook.household_id == household_id))
 
 
 async def export_user(session: AsyncSession, user_id: uuid.UUID) -> dict[str, Any]:

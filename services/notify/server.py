@@ -7,6 +7,7 @@ from email.utils import parseaddr
 
 from hearth.notify.v1 import notify_pb2_grpc
 
+from kit.events import combine
 from kit.grpc_server import Server
 from kit.runtime import create_runtime
 from kit.settings import ServiceSettings
@@ -24,8 +25,12 @@ from services.notify.servicer import (
     NotificationServicer,
     PrivacyServicer,
     PushSubscriptionServicer,
+    WebhookServicer,
 )
 from services.notify.subscriptions import PushSubscriptionService
+from services.notify.webhook_delivery import secret_box
+from services.notify.webhooks import WebhookService
+from services.user.client import membership_client
 
 # The unsubscribe link works without signing in: its signed token is the credential (services.notify.unsubscribe).
 PUBLIC_METHODS = ("/hearth.notify.v1.NotificationPreferenceService/UnsubscribeNotificationEmail",)
@@ -48,6 +53,14 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
         # The consumer's mails (services.notify.dispatch) are signed and addressed with these settings.
         mailer = dispatch.configure(settings)
         preferences = PreferenceService(runtime.sessions, unsubscribe_secret=mailer.secret)
+        membership = membership_client(runtime, ttl=settings.membership_ttl_seconds)
+        webhooks = WebhookService(
+            runtime.sessions,
+            membership,
+            secret_box(settings),
+            allow_private=settings.webhooks_allow_private,
+            per_household=settings.webhooks_per_household,
+        )
         server = runtime.build_server(
             [
                 (
@@ -71,6 +84,11 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
                     "hearth.notify.v1.EmailService",
                 ),
                 (
+                    notify_pb2_grpc.add_WebhookServiceServicer_to_server,
+                    WebhookServicer(webhooks),
+                    "hearth.notify.v1.WebhookService",
+                ),
+                (
                     notify_pb2_grpc.add_PrivacyServiceServicer_to_server,
                     PrivacyServicer(UserData(runtime.sessions)),
                     "hearth.notify.v1.PrivacyService",
@@ -79,5 +97,6 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
             public_methods=PUBLIC_METHODS,
         )
         runtime.publish_outbox()
-        runtime.consume(["user", "task"], HANDLERS)
+        # Membership answers (webhooks' role checks) are dropped when the user service says they changed.
+        runtime.consume(["user", "task"], combine(HANDLERS, membership.invalidation_handlers()))
     return runtime.attach(server)

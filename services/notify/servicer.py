@@ -1,6 +1,6 @@
-"""gRPC NotificationService, NotificationPreferenceService, PushSubscriptionService, EmailService and PrivacyService:
-proto ↔ domain only — resource names are parsed here (rules live in service.py, preferences.py, subscriptions.py,
-emails.py and privacy.py)."""
+"""gRPC NotificationService, NotificationPreferenceService, PushSubscriptionService, WebhookService, EmailService and
+PrivacyService: proto ↔ domain only — resource names are parsed here (rules live in service.py, preferences.py,
+subscriptions.py, webhooks.py, emails.py and privacy.py)."""
 
 from __future__ import annotations
 
@@ -12,17 +12,25 @@ from hearth.notify.v1 import notify_pb2, notify_pb2_grpc
 
 from kit.errors import invalid
 from kit.ids import parse_id
-from kit.names import parse_name
-from services.notify.converters import notification_to_proto, push_subscription_to_proto
+from kit.names import parse_ids, parse_name
+from services.notify.converters import (
+    delivery_to_proto,
+    notification_to_proto,
+    push_subscription_to_proto,
+    webhook_to_proto,
+)
 from services.notify.emails import EmailService, MailRequest
 from services.notify.preferences import hhmm
 from services.notify.privacy import UserData
 from services.notify.service import NotificationService, PreferenceService, PreferenceView
 from services.notify.subscriptions import NewSubscription, PushSubscriptionService
+from services.notify.webhooks import Created, WebhookService
 
 USER = "users/{user}"
 NOTIFICATION = "users/{user}/notifications/{notification}"
 PUSH_SUBSCRIPTION = "users/{user}/pushSubscriptions/{push_subscription}"
+HOUSEHOLD = "households/{household}"
+WEBHOOK = "households/{household}/webhooks/{webhook}"
 
 
 class NotificationServicer(notify_pb2_grpc.NotificationServiceServicer):
@@ -219,3 +227,86 @@ class NotificationPreferenceServicer(notify_pb2_grpc.NotificationPreferenceServi
     ) -> notify_pb2.UnsubscribeNotificationEmailResponse:
         category = await self._service.unsubscribe(request.token)
         return notify_pb2.UnsubscribeNotificationEmailResponse(category=category)
+
+
+def _with_secret(created: Created) -> notify_pb2.WebhookWithSecret:
+    return notify_pb2.WebhookWithSecret(webhook=webhook_to_proto(created.webhook), secret=created.secret)
+
+
+class WebhookServicer(notify_pb2_grpc.WebhookServiceServicer):
+    def __init__(self, service: WebhookService) -> None:
+        self._service = service
+
+    async def CreateWebhook(
+        self,
+        request: notify_pb2.CreateWebhookRequest,
+        context: grpc.aio.ServicerContext[notify_pb2.CreateWebhookRequest, notify_pb2.WebhookWithSecret],
+    ) -> notify_pb2.WebhookWithSecret:
+        household_id = parse_ids(request.parent, HOUSEHOLD, field="parent")["household"]
+        created = await self._service.create(
+            household_id,
+            url=request.webhook.url,
+            events=list(request.webhook.events),
+            description=request.webhook.description,
+            request_id=request.request_id,
+        )
+        return _with_secret(created)
+
+    async def ListWebhooks(
+        self,
+        request: notify_pb2.ListWebhooksRequest,
+        context: grpc.aio.ServicerContext[notify_pb2.ListWebhooksRequest, notify_pb2.ListWebhooksResponse],
+    ) -> notify_pb2.ListWebhooksResponse:
+        household_id = parse_ids(request.parent, HOUSEHOLD, field="parent")["household"]
+        page = await self._service.list(household_id, page_size=request.page_size, page_token=request.page_token)
+        return notify_pb2.ListWebhooksResponse(
+            webhooks=[webhook_to_proto(w) for w in page.items], next_page_token=page.next_page_token
+        )
+
+    async def GetWebhook(
+        self,
+        request: notify_pb2.GetWebhookRequest,
+        context: grpc.aio.ServicerContext[notify_pb2.GetWebhookRequest, notify_pb2.Webhook],
+    ) -> notify_pb2.Webhook:
+        ids = parse_ids(request.name, WEBHOOK)
+        return webhook_to_proto(await self._service.get(ids["household"], ids["webhook"]))
+
+    async def DeleteWebhook(
+        self,
+        request: notify_pb2.DeleteWebhookRequest,
+        context: grpc.aio.ServicerContext[notify_pb2.DeleteWebhookRequest, empty_pb2.Empty],
+    ) -> empty_pb2.Empty:
+        ids = parse_ids(request.name, WEBHOOK)
+        await self._service.delete(ids["household"], ids["webhook"])
+        return empty_pb2.Empty()
+
+    async def RotateWebhookSecret(
+        self,
+        request: notify_pb2.RotateWebhookSecretRequest,
+        context: grpc.aio.ServicerContext[notify_pb2.RotateWebhookSecretRequest, notify_pb2.WebhookWithSecret],
+    ) -> notify_pb2.WebhookWithSecret:
+        ids = parse_ids(request.name, WEBHOOK)
+        return _with_secret(await self._service.rotate(ids["household"], ids["webhook"]))
+
+    async def TestWebhook(
+        self,
+        request: notify_pb2.TestWebhookRequest,
+        context: grpc.aio.ServicerContext[notify_pb2.TestWebhookRequest, notify_pb2.WebhookDelivery],
+    ) -> notify_pb2.WebhookDelivery:
+        ids = parse_ids(request.name, WEBHOOK)
+        return delivery_to_proto(await self._service.test(ids["household"], ids["webhook"]))
+
+    async def ListWebhookDeliveries(
+        self,
+        request: notify_pb2.ListWebhookDeliveriesRequest,
+        context: grpc.aio.ServicerContext[
+            notify_pb2.ListWebhookDeliveriesRequest, notify_pb2.ListWebhookDeliveriesResponse
+        ],
+    ) -> notify_pb2.ListWebhookDeliveriesResponse:
+        ids = parse_ids(request.parent, WEBHOOK, field="parent")
+        page = await self._service.deliveries(
+            ids["household"], ids["webhook"], page_size=request.page_size, page_token=request.page_token
+        )
+        return notify_pb2.ListWebhookDeliveriesResponse(
+            deliveries=[delivery_to_proto(d) for d in page.items], next_page_token=page.next_page_token
+        )

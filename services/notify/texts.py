@@ -37,6 +37,20 @@ _ANONYMOUS: Mapping[str, Mapping[str, str]] = {
 # (title, body) by text key and language; {who}, {chore}, {points}, {minutes}, {penalty}, {note} are filled in from
 # the notification's data. A key with a "+…" suffix is the variant render() picks when that value is there.
 _TEXTS: Mapping[str, Mapping[str, tuple[str, str]]] = {
+    "webhook.disabled": {
+        "en": ("A webhook was disabled", "Deliveries to {url} kept failing, so Hearth stopped sending to it."),
+        "de": (
+            "Ein Webhook wurde deaktiviert",
+            "Zustellungen an {url} sind immer wieder gescheitert, daher sendet Hearth nicht mehr dorthin.",
+        ),
+    },
+    "webhook.disabled+gone": {
+        "en": ("A webhook was disabled", "{url} answered 410 Gone, so Hearth stopped sending to it."),
+        "de": (
+            "Ein Webhook wurde deaktiviert",
+            "{url} hat mit 410 Gone geantwortet, daher sendet Hearth nicht mehr dorthin.",
+        ),
+    },
     "chore.completed": {
         "en": ("{who} completed {chore}", "{who} completed “{chore}”."),
         "de": ("{who} hat {chore} erledigt", "{who} hat „{chore}“ erledigt."),
@@ -139,7 +153,7 @@ def render(kind: str, locale: str | None, data: Mapping[str, Any], who: str | An
     lang = language(locale)
     words = _ANONYMOUS[lang]
     key = kind
-    if kind == "chore.assigned":
+    if kind in ("chore.assigned", "webhook.disabled"):
         if f"{kind}+{data.get('reason')}" in _TEXTS:
             key = f"{kind}+{data.get('reason')}"
     elif (variant := _VARIANT_BY.get(kind)) and data.get(variant):
@@ -152,6 +166,7 @@ def render(kind: str, locale: str | None, data: Mapping[str, Any], who: str | An
         "minutes": data.get("minutes") or 0,
         "penalty": data.get("penalty") or 0,
         "note": data.get("note") or "",
+        "url": data.get("url") or "",
     }
     return title.format(**values), body.format(**values)
 

@@ -65,6 +65,8 @@ PERMISSIONS: Final[Mapping[str, frozenset[str]]] = {
     "points.read": EVERYONE,
     "reward.manage": frozenset(MANAGERS),
     "reward.redeem": EVERYONE,
+    # the household's webhooks (services/notify/webhooks.py): their URLs and secrets are the managers' business
+    "webhook.manage": frozenset(MANAGERS),
 }
 
 

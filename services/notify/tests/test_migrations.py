@@ -25,6 +25,8 @@ async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitab
             "chore_schedules",
             "lead_reminders",
             "household_activity",
+            "webhooks",
+            "webhook_deliveries",
         },
         indexes={
             "notifications": {
@@ -37,10 +39,13 @@ async def test_upgrade_downgrade_upgrade(fresh_database: Callable[[str], Awaitab
             "push_subscriptions": {"ix_push_subscriptions_user_id"},
             "push_deliveries": {"ix_push_deliveries_subscription_id"},
             "household_activity": {"ix_household_activity_household_id_occurred_at"},
+            "webhooks": {"ix_webhooks_household_id_create_time_id"},
+            "webhook_deliveries": {"ix_webhook_deliveries_webhook_id_create_time_id", "ix_webhook_deliveries_finished"},
         },
         definitions={
             "ix_notifications_unread": ["WHERE (read_time IS NULL)"],
             "ix_notifications_actor": ["(data ->> 'completed_by'::text)"],
             "ix_email_deliveries_owed": ["WHERE (status = ANY (ARRAY['pending'::text, 'sending'::text]))"],
+            "ix_webhook_deliveries_finished": ["WHERE (status = ANY (ARRAY['succeeded'::text, 'dead'::text]))"],
         },
     )

@@ -715,3 +715,346 @@ class NotificationPreferenceService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class WebhookServiceStub:
+    """A household's signed webhooks (Standard Webhooks v1), managed by its owner and admins: every household event of
+    a subscribed type is POSTed to each endpoint, signed, retried with backoff for more than 24 h, then dead.
+    Resource names: households/{household}/webhooks/{webhook}.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.CreateWebhook = channel.unary_unary(
+                '/hearth.notify.v1.WebhookService/CreateWebhook',
+                request_serializer=hearth_dot_notify_dot_v1_dot_notify__pb2.CreateWebhookRequest.SerializeToString,
+                response_deserializer=hearth_dot_notify_dot_v1_dot_notify__pb2.WebhookWithSecret.FromString,
+                _registered_method=True)
+        self.ListWebhooks = channel.unary_unary(
+                '/hearth.notify.v1.WebhookService/ListWebhooks',
+                request_serializer=hearth_dot_notify_dot_v1_dot_notify__pb2.ListWebhooksRequest.SerializeToString,
+                response_deserializer=hearth_dot_notify_dot_v1_dot_notify__pb2.ListWebhooksResponse.FromString,
+                _registered_method=True)
+        self.GetWebhook = channel.unary_unary(
+                '/hearth.notify.v1.WebhookService/GetWebhook',
+                request_serializer=hearth_dot_notify_dot_v1_dot_notify__pb2.GetWebhookRequest.SerializeToString,
+                response_deserializer=hearth_dot_notify_dot_v1_dot_notify__pb2.Webhook.FromString,
+                _registered_method=True)
+        self.DeleteWebhook = channel.unary_unary(
+                '/hearth.notify.v1.WebhookService/DeleteWebhook',
+                request_serializer=hearth_dot_notify_dot_v1_dot_notify__pb2.DeleteWebhookRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.RotateWebhookSecret = channel.unary_unary(
+                '/hearth.notify.v1.WebhookService/RotateWebhookSecret',
+                request_serializer=hearth_dot_notify_dot_v1_dot_notify__pb2.RotateWebhookSecretRequest.SerializeToString,
+                response_deserializer=hearth_dot_notify_dot_v1_dot_notify__pb2.WebhookWithSecret.FromString,
+                _registered_method=True)
+        self.TestWebhook = channel.unary_unary(
+                '/hearth.notify.v1.WebhookService/TestWebhook',
+                request_serializer=hearth_dot_notify_dot_v1_dot_notify__pb2.TestWebhookRequest.SerializeToString,
+                response_deserializer=hearth_dot_notify_dot_v1_dot_notify__pb2.WebhookDelivery.FromString,
+                _registered_method=True)
+        self.ListWebhookDeliveries = channel.unary_unary(
+                '/hearth.notify.v1.WebhookService/ListWebhookDeliveries',
+                request_serializer=hearth_dot_notify_dot_v1_dot_notify__pb2.ListWebhookDeliveriesRequest.SerializeToString,
+                response_deserializer=hearth_dot_notify_dot_v1_dot_notify__pb2.ListWebhookDeliveriesResponse.FromString,
+                _registered_method=True)
+
+
+class WebhookServiceServicer:
+    """A household's signed webhooks (Standard Webhooks v1), managed by its owner and admins: every household event of
+    a subscribed type is POSTed to each endpoint, signed, retried with backoff for more than 24 h, then dead.
+    Resource names: households/{household}/webhooks/{webhook}.
+    """
+
+    def CreateWebhook(self, request, context):
+        """The secret is in the answer only: it is never shown again (rotate for a new one).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWebhooks(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetWebhook(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteWebhook(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateWebhookSecret(self, request, context):
+        """A new secret, shown once; the previous one keeps signing beside it for the rotation window.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TestWebhook(self, request, context):
+        """Queue a `webhook.test` delivery to the endpoint.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWebhookDeliveries(self, request, context):
+        """The endpoint's deliveries, newest first, keyset-paginated.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_WebhookServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'CreateWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateWebhook,
+                    request_deserializer=hearth_dot_notify_dot_v1_dot_notify__pb2.CreateWebhookRequest.FromString,
+                    response_serializer=hearth_dot_notify_dot_v1_dot_notify__pb2.WebhookWithSecret.SerializeToString,
+            ),
+            'ListWebhooks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWebhooks,
+                    request_deserializer=hearth_dot_notify_dot_v1_dot_notify__pb2.ListWebhooksRequest.FromString,
+                    response_serializer=hearth_dot_notify_dot_v1_dot_notify__pb2.ListWebhooksResponse.SerializeToString,
+            ),
+            'GetWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWebhook,
+                    request_deserializer=hearth_dot_notify_dot_v1_dot_notify__pb2.GetWebhookRequest.FromString,
+                    response_serializer=hearth_dot_notify_dot_v1_dot_notify__pb2.Webhook.SerializeToString,
+            ),
+            'DeleteWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteWebhook,
+                    request_deserializer=hearth_dot_notify_dot_v1_dot_notify__pb2.DeleteWebhookRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'RotateWebhookSecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateWebhookSecret,
+                    request_deserializer=hearth_dot_notify_dot_v1_dot_notify__pb2.RotateWebhookSecretRequest.FromString,
+                    response_serializer=hearth_dot_notify_dot_v1_dot_notify__pb2.WebhookWithSecret.SerializeToString,
+            ),
+            'TestWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.TestWebhook,
+                    request_deserializer=hearth_dot_notify_dot_v1_dot_notify__pb2.TestWebhookRequest.FromString,
+                    response_serializer=hearth_dot_notify_dot_v1_dot_notify__pb2.WebhookDelivery.SerializeToString,
+            ),
+            'ListWebhookDeliveries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWebhookDeliveries,
+                    request_deserializer=hearth_dot_notify_dot_v1_dot_notify__pb2.ListWebhookDeliveriesRequest.FromString,
+                    response_serializer=hearth_dot_notify_dot_v1_dot_notify__pb2.ListWebhookDeliveriesResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'hearth.notify.v1.WebhookService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('hearth.notify.v1.WebhookService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class WebhookService:
+    """A household's signed webhooks (Standard Webhooks v1), managed by its owner and admins: every household event of
+    a subscribed type is POSTed to each endpoint, signed, retried with backoff for more than 24 h, then dead.
+    Resource names: households/{household}/webhooks/{webhook}.
+    """
+
+    @staticmethod
+    def CreateWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.notify.v1.WebhookService/CreateWebhook',
+            hearth_dot_notify_dot_v1_dot_notify__pb2.CreateWebhookRequest.SerializeToString,
+            hearth_dot_notify_dot_v1_dot_notify__pb2.WebhookWithSecret.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWebhooks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.notify.v1.WebhookService/ListWebhooks',
+            hearth_dot_notify_dot_v1_dot_notify__pb2.ListWebhooksRequest.SerializeToString,
+            hearth_dot_notify_dot_v1_dot_notify__pb2.ListWebhooksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.notify.v1.WebhookService/GetWebhook',
+            hearth_dot_notify_dot_v1_dot_notify__pb2.GetWebhookRequest.SerializeToString,
+            hearth_dot_notify_dot_v1_dot_notify__pb2.Webhook.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.notify.v1.WebhookService/DeleteWebhook',
+            hearth_dot_notify_dot_v1_dot_notify__pb2.DeleteWebhookRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateWebhookSecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.notify.v1.WebhookService/RotateWebhookSecret',
+            hearth_dot_notify_dot_v1_dot_notify__pb2.RotateWebhookSecretRequest.SerializeToString,
+            hearth_dot_notify_dot_v1_dot_notify__pb2.WebhookWithSecret.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TestWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.notify.v1.WebhookService/TestWebhook',
+            hearth_dot_notify_dot_v1_dot_notify__pb2.TestWebhookRequest.SerializeToString,
+            hearth_dot_notify_dot_v1_dot_notify__pb2.WebhookDelivery.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWebhookDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.notify.v1.WebhookService/ListWebhookDeliveries',
+            hearth_dot_notify_dot_v1_dot_notify__pb2.ListWebhookDeliveriesRequest.SerializeToString,
+            hearth_dot_notify_dot_v1_dot_notify__pb2.ListWebhookDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

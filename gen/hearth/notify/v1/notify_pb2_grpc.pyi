@@ -267,3 +267,106 @@ class NotificationPreferenceServiceServicer(metaclass=_abc_1.ABCMeta):
         """
 
 def add_NotificationPreferenceServiceServicer_to_server(servicer: NotificationPreferenceServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class WebhookServiceStub:
+    """A household's signed webhooks (Standard Webhooks v1), managed by its owner and admins: every household event of
+    a subscribed type is POSTed to each endpoint, signed, retried with backoff for more than 24 h, then dead.
+    Resource names: households/{household}/webhooks/{webhook}.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> WebhookServiceAsyncStub: ...
+    CreateWebhook: _grpc.UnaryUnaryMultiCallable[_notify_pb2.CreateWebhookRequest, _notify_pb2.WebhookWithSecret]
+    """The secret is in the answer only: it is never shown again (rotate for a new one)."""
+    ListWebhooks: _grpc.UnaryUnaryMultiCallable[_notify_pb2.ListWebhooksRequest, _notify_pb2.ListWebhooksResponse]
+    GetWebhook: _grpc.UnaryUnaryMultiCallable[_notify_pb2.GetWebhookRequest, _notify_pb2.Webhook]
+    DeleteWebhook: _grpc.UnaryUnaryMultiCallable[_notify_pb2.DeleteWebhookRequest, _empty_pb2.Empty]
+    RotateWebhookSecret: _grpc.UnaryUnaryMultiCallable[_notify_pb2.RotateWebhookSecretRequest, _notify_pb2.WebhookWithSecret]
+    """A new secret, shown once; the previous one keeps signing beside it for the rotation window."""
+    TestWebhook: _grpc.UnaryUnaryMultiCallable[_notify_pb2.TestWebhookRequest, _notify_pb2.WebhookDelivery]
+    """Queue a `webhook.test` delivery to the endpoint."""
+    ListWebhookDeliveries: _grpc.UnaryUnaryMultiCallable[_notify_pb2.ListWebhookDeliveriesRequest, _notify_pb2.ListWebhookDeliveriesResponse]
+    """The endpoint's deliveries, newest first, keyset-paginated."""
+
+@_typing.type_check_only
+class WebhookServiceAsyncStub(WebhookServiceStub):
+    """A household's signed webhooks (Standard Webhooks v1), managed by its owner and admins: every household event of
+    a subscribed type is POSTed to each endpoint, signed, retried with backoff for more than 24 h, then dead.
+    Resource names: households/{household}/webhooks/{webhook}.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    CreateWebhook: _aio.UnaryUnaryMultiCallable[_notify_pb2.CreateWebhookRequest, _notify_pb2.WebhookWithSecret]  # type: ignore[assignment]
+    """The secret is in the answer only: it is never shown again (rotate for a new one)."""
+    ListWebhooks: _aio.UnaryUnaryMultiCallable[_notify_pb2.ListWebhooksRequest, _notify_pb2.ListWebhooksResponse]  # type: ignore[assignment]
+    GetWebhook: _aio.UnaryUnaryMultiCallable[_notify_pb2.GetWebhookRequest, _notify_pb2.Webhook]  # type: ignore[assignment]
+    DeleteWebhook: _aio.UnaryUnaryMultiCallable[_notify_pb2.DeleteWebhookRequest, _empty_pb2.Empty]  # type: ignore[assignment]
+    RotateWebhookSecret: _aio.UnaryUnaryMultiCallable[_notify_pb2.RotateWebhookSecretRequest, _notify_pb2.WebhookWithSecret]  # type: ignore[assignment]
+    """A new secret, shown once; the previous one keeps signing beside it for the rotation window."""
+    TestWebhook: _aio.UnaryUnaryMultiCallable[_notify_pb2.TestWebhookRequest, _notify_pb2.WebhookDelivery]  # type: ignore[assignment]
+    """Queue a `webhook.test` delivery to the endpoint."""
+    ListWebhookDeliveries: _aio.UnaryUnaryMultiCallable[_notify_pb2.ListWebhookDeliveriesRequest, _notify_pb2.ListWebhookDeliveriesResponse]  # type: ignore[assignment]
+    """The endpoint's deliveries, newest first, keyset-paginated."""
+
+class WebhookServiceServicer(metaclass=_abc_1.ABCMeta):
+    """A household's signed webhooks (Standard Webhooks v1), managed by its owner and admins: every household event of
+    a subscribed type is POSTed to each endpoint, signed, retried with backoff for more than 24 h, then dead.
+    Resource names: households/{household}/webhooks/{webhook}.
+    """
+
+    @_abc_1.abstractmethod
+    def CreateWebhook(
+        self,
+        request: _notify_pb2.CreateWebhookRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_pb2.WebhookWithSecret, _abc.Awaitable[_notify_pb2.WebhookWithSecret]]:
+        """The secret is in the answer only: it is never shown again (rotate for a new one)."""
+
+    @_abc_1.abstractmethod
+    def ListWebhooks(
+        self,
+        request: _notify_pb2.ListWebhooksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_pb2.ListWebhooksResponse, _abc.Awaitable[_notify_pb2.ListWebhooksResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetWebhook(
+        self,
+        request: _notify_pb2.GetWebhookRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_pb2.Webhook, _abc.Awaitable[_notify_pb2.Webhook]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteWebhook(
+        self,
+        request: _notify_pb2.DeleteWebhookRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]: ...
+
+    @_abc_1.abstractmethod
+    def RotateWebhookSecret(
+        self,
+        request: _notify_pb2.RotateWebhookSecretRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_pb2.WebhookWithSecret, _abc.Awaitable[_notify_pb2.WebhookWithSecret]]:
+        """A new secret, shown once; the previous one keeps signing beside it for the rotation window."""
+
+    @_abc_1.abstractmethod
+    def TestWebhook(
+        self,
+        request: _notify_pb2.TestWebhookRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_pb2.WebhookDelivery, _abc.Awaitable[_notify_pb2.WebhookDelivery]]:
+        """Queue a `webhook.test` delivery to the endpoint."""
+
+    @_abc_1.abstractmethod
+    def ListWebhookDeliveries(
+        self,
+        request: _notify_pb2.ListWebhookDeliveriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_pb2.ListWebhookDeliveriesResponse, _abc.Awaitable[_notify_pb2.ListWebhookDeliveriesResponse]]:
+        """The endpoint's deliveries, newest first, keyset-paginated."""
+
+def add_WebhookServiceServicer_to_server(servicer: WebhookServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
