@@ -105,6 +105,22 @@ class JitteredBackoff(procrastinate.BaseRetryStrategy):
 DEFAULT_RETRY = JitteredBackoff()
 
 
+class Permanent(Exception):
+    """A job failed in a way another run cannot mend (a server that refused for good, nothing to send it with): with
+    `BackoffUnlessPermanent` the job ends failed at once instead of retrying."""
+
+
+class BackoffUnlessPermanent(JitteredBackoff):
+    """`JitteredBackoff`, except that a job that raised `Permanent` is not run again."""
+
+    def get_retry_decision(
+        self, *, exception: BaseException, job: procrastinate.jobs.Job
+    ) -> procrastinate.RetryDecision | None:
+        if isinstance(exception, Permanent):
+            return None
+        return super().get_retry_decision(exception=exception, job=job)
+
+
 def _sessions(context: procrastinate.JobContext) -> async_sessionmaker[AsyncSession]:
     sessions: async_sessionmaker[AsyncSession] = context.additional_context[SESSIONS]
     return sessions

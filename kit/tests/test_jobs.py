@@ -294,6 +294,18 @@ def test_jittered_backoff_grows_exponentially_within_its_jitter_and_gives_up() -
         jobs.JitteredBackoff(max_attempts=0)
 
 
+def test_a_permanent_failure_is_not_retried_and_any_other_is() -> None:
+    strategy = jobs.BackoffUnlessPermanent(max_attempts=5, base=1.0, cap=5.0)
+    job = procrastinate.jobs.Job(id=1, queue="default", lock=None, queueing_lock=None, task_name="t", attempts=0)
+
+    class Refused(jobs.Permanent):
+        pass
+
+    assert strategy.get_retry_decision(exception=Refused("550 no such user"), job=job) is None
+    assert strategy.get_retry_decision(exception=RuntimeError("451 try later"), job=job) is not None
+    assert strategy.get_retry_decision(exception=RuntimeError(), job=job.evolve(attempts=4)) is None  # the last run
+
+
 async def test_a_failing_job_is_retried_after_a_backoff_then_succeeds(queue_db: QueueDb) -> None:
     settings = queue_db.settings()
     app = jobs.create_app(settings)

@@ -9,7 +9,7 @@ One job per delivery (models.EmailDelivery), enqueued in the transaction that re
    NOTIFY_SMTP_TIMEOUT_SECONDS;
 3. records the outcome: `sent` (the address and the rendered mail are cleared: a reset mail holds a secret link),
    or, when the server did not take it, `pending` with the reason (`last_error`) and the job raises, so
-   procrastinate runs it again after a jittered exponential backoff (`DeliveryRetry`, kit.jobs.JitteredBackoff:
+   procrastinate runs it again after a jittered exponential backoff (`DeliveryRetry`, kit.jobs.BackoffUnlessPermanent:
    NOTIFY_SMTP_RETRY_BASE_SECONDS, NOTIFY_SMTP_RETRY_CAP_SECONDS), up to NOTIFY_SMTP_MAX_ATTEMPTS runs in all;
    after the last, or at once when the server refuses the recipient or the message for good (a 5xx answer to
    RCPT or DATA), the delivery is `failed` (cleared too) and the job ends failed, visible in the queue.
@@ -41,7 +41,7 @@ import procrastinate
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kit.db import utcnow
-from kit.jobs import SESSIONS, JitteredBackoff
+from kit.jobs import SESSIONS, BackoffUnlessPermanent, Permanent
 from kit.logging import redact
 from services.notify.config import Settings
 from services.notify.models import FAILED, PENDING, SENDING, SENT, EmailDelivery
@@ -59,19 +59,12 @@ def delivery_lock(delivery_id: uuid.UUID) -> str:
     return f"notify:email:{delivery_id}"
 
 
-class Undeliverable(Exception):
+class Undeliverable(Permanent):
     """The SMTP server refused the mail for good: trying again cannot help (no retry)."""
 
 
-class DeliveryRetry(JitteredBackoff):
-    """kit's jittered exponential backoff, except for a mail the server refused for good."""
-
-    def get_retry_decision(
-        self, *, exception: BaseException, job: procrastinate.jobs.Job
-    ) -> procrastinate.RetryDecision | None:
-        if isinstance(exception, Undeliverable):
-            return None
-        return super().get_retry_decision(exception=exception, job=job)
+# kit's jittered exponential backoff, except for a mail the server refused for good.
+DeliveryRetry = BackoffUnlessPermanent
 
 
 class Sender(Protocol):

@@ -52,7 +52,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kit.db import utcnow
 from kit.ids import new_id
-from kit.jobs import SESSIONS, JitteredBackoff, defer_many_in
+from kit.jobs import SESSIONS, BackoffUnlessPermanent, Permanent, defer_many_in
 from services.notify.config import Settings
 from services.notify.models import FAILED, PENDING, SENDING, SENT, Notification, PushDelivery, PushSubscription
 from services.notify.push_targets import resolved_problem
@@ -208,17 +208,12 @@ def payload(notification: Notification) -> bytes:
 # --- sending -------------------------------------------------------------------------------------------------------
 
 
-class Undeliverable(Exception):
+class Undeliverable(Permanent):
     """The push service refused the push for good, or the target may not be reached: no retry."""
 
 
-class PushRetry(JitteredBackoff):
-    def get_retry_decision(
-        self, *, exception: BaseException, job: procrastinate.jobs.Job
-    ) -> procrastinate.RetryDecision | None:
-        if isinstance(exception, Undeliverable):
-            return None
-        return super().get_retry_decision(exception=exception, job=job)
+# kit's jittered exponential backoff, except for a push refused for good.
+PushRetry = BackoffUnlessPermanent
 
 
 class PushFailed(Exception):
