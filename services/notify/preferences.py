@@ -24,6 +24,7 @@ The defaults (README, "Notification preferences and email", holds the same table
 | chore.completed       | on     | off   | off  |
 | member.joined / .left | on     | off   | off  |
 | points.changed        | on     | off   | off  |
+| webhook.disabled      | on     | on    | off  |
 | weekly_summary        | —      | on    | —    |
 
 Quiet hours hold, they do not digest: in-app is written at once; an email and a push are held and sent, each on
@@ -73,6 +74,8 @@ DEFAULTS: Mapping[str, Mapping[str, bool]] = MappingProxyType(
         "member.joined": _switches(True, False, False),
         "member.left": _switches(True, False, False),
         "points.changed": _switches(True, False, False),
+        # An owner's webhook stopped (410, or failing): worth a mail, the integration is down until they act.
+        "webhook.disabled": _switches(True, True, False),
         WEEKLY_SUMMARY: MappingProxyType({EMAIL: True}),
     }
 )
