@@ -33,6 +33,7 @@ from gateway.routes import (
     categories,
     chores,
     households,
+    live,
     notifications,
     photos,
     points,
@@ -56,6 +57,7 @@ API_ROUTERS = (
     calendar,
     photos,
     notifications,
+    live,
     analytics,
 )
 # What a browser app may send and read across origins (the API's own headers; credentials are bearer tokens, not
@@ -68,6 +70,7 @@ CORS_REQUEST_HEADERS = [
     "If-None-Match",
     "X-Correlation-ID",
     "Accept-Language",
+    "Last-Event-ID",
 ]
 CORS_RESPONSE_HEADERS = [
     "ETag",
@@ -222,4 +225,5 @@ def create_app(settings: GatewaySettings, telemetry: Telemetry | None = None) ->
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     # Outside everything: a calendar feed's token leaves the query string before a span or log can record it.
     app.add_middleware(calendar.HiddenFeedToken)
+    app.add_middleware(live.HiddenStreamCredentials)  # the same for a live stream's ticket (gateway.routes.live)
     return app

@@ -34,6 +34,7 @@ class Clients:
     calendar_feeds: task_pb2_grpc.CalendarFeedServiceAsyncStub = field(init=False)
     photos: task_pb2_grpc.PhotoServiceAsyncStub = field(init=False)
     notifications: notify_pb2_grpc.NotificationServiceAsyncStub = field(init=False)
+    live: notify_pb2_grpc.LiveServiceAsyncStub = field(init=False)
     analytics: analytics_pb2_grpc.AnalyticsServiceAsyncStub = field(init=False)
     # ChoreService/ListChores answering its response bytes, not parsed: the list route renders a page it has
     # seen before from those bytes alone (gateway.rendered). Same channel, so the same deadlines and retries.
@@ -58,6 +59,7 @@ class Clients:
         )
         self.chore_pages = raw
         self.notifications = notify_pb2_grpc.NotificationServiceStub(self.channels["notify"])
+        self.live = notify_pb2_grpc.LiveServiceStub(self.channels["notify"])
         self.analytics = analytics_pb2_grpc.AnalyticsServiceStub(self.channels["analytics"])
 
     async def close(self) -> None:

@@ -9,13 +9,14 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from kit.settings import service_config
-from services.deployment import HOST, PORTS, DeploymentSettings
+from services.deployment import HOST, PORTS
+from services.user.client import MembershipSettings
 
 # Where `make run`'s mail sink (services.notify.mailsink) listens, and so where notify sends by default.
 MAILSINK_PORT = 8025
 
 
-class Settings(DeploymentSettings):
+class Settings(MembershipSettings):
     service: ClassVar[str] = "notify"
     model_config = service_config("notify")
 
@@ -40,6 +41,20 @@ class Settings(DeploymentSettings):
     smtp_max_attempts: int = Field(default=8, ge=1, le=50)
     smtp_retry_base_seconds: float = Field(default=2.0, gt=0)
     smtp_retry_cap_seconds: float = Field(default=300.0, gt=0)
+
+    # The household live logs (services.notify.live): entries kept per household (about; XADD MAXLEN ~), for how long
+    # after the last one, the heartbeat of every live stream (it refreshes the connection's presence, which lapses
+    # after three missed ones, and asks again whether the listener is still a member), how long a stream ticket
+    # lasts (≤ 60 s), how many entries a stream may fall behind before it is dropped, and how many live connections
+    # one member may hold open to one household.
+    live_maxlen: int = Field(default=1000, ge=10, le=100_000)
+    live_retention_seconds: int = Field(default=86_400, ge=60)
+    live_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
+    live_ticket_ttl_seconds: int = Field(default=60, ge=1, le=60)
+    live_buffer: int = Field(default=1000, ge=1, le=100_000)
+    live_max_connections_per_user: int = Field(default=20, ge=0)
+    # How often a notify process announces offline the members whose connections expired without closing.
+    live_sweep_seconds: float = Field(default=5.0, gt=0)
 
     @field_validator("smtp_from")
     @classmethod

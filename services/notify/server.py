@@ -3,10 +3,16 @@ worker: services.notify.delivery, `python -m services.notify worker`)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from email.utils import parseaddr
 
+import redis.asyncio as aioredis
+from hearth.events.v1 import events_pb2
 from hearth.notify.v1 import notify_pb2_grpc
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from kit.events import Event, Handlers, combine, required_id
 from kit.grpc_server import Server
 from kit.runtime import create_runtime
 from kit.settings import ServiceSettings
@@ -14,9 +20,17 @@ from kit.telemetry import Telemetry
 from services.notify.config import Settings
 from services.notify.consumers import HANDLERS
 from services.notify.emails import EmailService
+from services.notify.live import LiveConfig, LiveHub, LiveLog
 from services.notify.privacy import UserData
 from services.notify.service import NotificationService
-from services.notify.servicer import EmailServicer, NotificationServicer, PrivacyServicer
+from services.notify.servicer import EmailServicer, LiveServicer, NotificationServicer, PrivacyServicer
+from services.notify.streams import LiveStreams
+from services.user.client import membership_client
+
+log = logging.getLogger("hearth.notify")
+# How long one XREAD of a household's live log waits for entries (LiveHub) — its Redis client's socket waits longer.
+LIVE_BLOCK_MS = 5000
+STREAM_METHOD = "/hearth.notify.v1.LiveService/StreamHouseholdEvents"
 
 
 async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Server:
@@ -27,12 +41,36 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
         # Message-IDs name the sending domain: the From address's.
         from_domain = parseaddr(settings.smtp_from)[1].rpartition("@")[2]
         emails = EmailService(runtime.sessions, message_id_domain=from_domain)
+        membership = membership_client(runtime, ttl=settings.membership_ttl_seconds)
+        # Its own client: a blocking XREAD per followed household holds a connection for seconds.
+        live_redis = aioredis.Redis.from_url(
+            settings.redis_url, socket_timeout=LIVE_BLOCK_MS / 1000 + 5, socket_connect_timeout=2
+        )
+        live_log = LiveLog(
+            live_redis,
+            LiveConfig(
+                namespace=settings.redis_namespace,
+                maxlen=settings.live_maxlen,
+                retention_seconds=settings.live_retention_seconds,
+                heartbeat_seconds=settings.live_heartbeat_seconds,
+                ticket_ttl_seconds=settings.live_ticket_ttl_seconds,
+                buffer=settings.live_buffer,
+                max_connections_per_user=settings.live_max_connections_per_user,
+            ),
+        )
+        hub = LiveHub(live_redis, buffer=settings.live_buffer, block_ms=LIVE_BLOCK_MS)
+        streams = LiveStreams(runtime.sessions, live_log, hub, membership)
         server = runtime.build_server(
             [
                 (
                     notify_pb2_grpc.add_NotificationServiceServicer_to_server,
                     servicer,
                     "hearth.notify.v1.NotificationService",
+                ),
+                (
+                    notify_pb2_grpc.add_LiveServiceServicer_to_server,
+                    LiveServicer(streams),
+                    "hearth.notify.v1.LiveService",
                 ),
                 (
                     notify_pb2_grpc.add_EmailServiceServicer_to_server,
@@ -44,8 +82,39 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
                     PrivacyServicer(UserData(runtime.sessions)),
                     "hearth.notify.v1.PrivacyService",
                 ),
-            ]
+            ],
+            # A browser's stream comes with a ticket instead of a token (services.notify.streams decides).
+            public_methods=[STREAM_METHOD],
         )
         runtime.publish_outbox()
-        runtime.consume(["user", "task"], HANDLERS)
-    return runtime.attach(server)
+        # Its own stream too: notification.created reaches the recipient's live streams once it committed.
+        runtime.consume(
+            ["user", "task", "notify"],
+            combine(HANDLERS, membership.invalidation_handlers(), live_log.handlers(), _forget(live_log)),
+        )
+        runtime.spawn("presence-sweep", _sweep(live_log, settings.live_sweep_seconds))
+
+    async def close_live() -> None:
+        await hub.close()
+        await live_redis.aclose()
+
+    server = runtime.attach(server)
+    server.cleanups.append(close_live)
+    return server
+
+
+def _forget(live_log: LiveLog) -> Handlers:
+    async def on_household_deleted(session: AsyncSession, event: Event[events_pb2.HouseholdDeleted]) -> None:
+        await live_log.forget_household(required_id(event.payload.household_id, event.household_id))
+
+    return {events_pb2.HouseholdDeleted: on_household_deleted}
+
+
+async def _sweep(live_log: LiveLog, every: float) -> None:
+    """Announce offline, every `every` seconds, the members whose live connections expired without closing."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await live_log.sweep()
+        except Exception as exc:  # Redis away: the next round tries again
+            log.warning("presence sweep failed: %s", type(exc).__name__)

@@ -1,7 +1,9 @@
-"""gRPC NotificationService, EmailService and PrivacyService: proto ↔ domain only — resource names are parsed here
-(rules live in service.py, emails.py and privacy.py)."""
+"""gRPC NotificationService, LiveService, EmailService and PrivacyService: proto ↔ domain only — resource names are
+parsed here (rules live in service.py, streams.py, emails.py and privacy.py)."""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
 
 import grpc
 from google.protobuf import empty_pb2
@@ -9,13 +11,15 @@ from hearth.notify.v1 import notify_pb2, notify_pb2_grpc
 
 from kit.errors import invalid
 from kit.ids import parse_id
-from kit.names import parse_name
+from kit.names import parse_ids, parse_name
 from services.notify.converters import notification_to_proto
 from services.notify.emails import EmailService, MailRequest
 from services.notify.privacy import UserData
 from services.notify.service import NotificationService
+from services.notify.streams import LiveStreams, online_proto
 
 USER = "users/{user}"
+HOUSEHOLD = "households/{household}"
 NOTIFICATION = "users/{user}/notifications/{notification}"
 
 
@@ -57,6 +61,39 @@ class NotificationServicer(notify_pb2_grpc.NotificationServiceServicer):
     ) -> empty_pb2.Empty:
         await self._service.mark_all_read(parse_name(request.parent, USER, field="parent")["user"])
         return empty_pb2.Empty()
+
+
+class LiveServicer(notify_pb2_grpc.LiveServiceServicer):
+    def __init__(self, streams: LiveStreams) -> None:
+        self._streams = streams
+
+    async def StreamHouseholdEvents(  # type: ignore[override]  # an async generator, as grpc.aio serves streams
+        self,
+        request: notify_pb2.StreamHouseholdEventsRequest,
+        context: grpc.aio.ServicerContext[notify_pb2.StreamHouseholdEventsRequest, notify_pb2.LiveMessage],
+    ) -> AsyncIterator[notify_pb2.LiveMessage]:
+        household_id = parse_ids(request.parent, HOUSEHOLD, field="parent")["household"]
+        async for message in self._streams.stream(household_id, after_id=request.after_id, ticket=request.ticket):
+            yield message
+
+    async def CreateStreamTicket(
+        self,
+        request: notify_pb2.CreateStreamTicketRequest,
+        context: grpc.aio.ServicerContext[notify_pb2.CreateStreamTicketRequest, notify_pb2.StreamTicket],
+    ) -> notify_pb2.StreamTicket:
+        household_id = parse_ids(request.parent, HOUSEHOLD, field="parent")["household"]
+        ticket, expires_in = await self._streams.create_ticket(household_id)
+        return notify_pb2.StreamTicket(ticket=ticket, expires_in=expires_in)
+
+    async def ListPresence(
+        self,
+        request: notify_pb2.ListPresenceRequest,
+        context: grpc.aio.ServicerContext[notify_pb2.ListPresenceRequest, notify_pb2.ListPresenceResponse],
+    ) -> notify_pb2.ListPresenceResponse:
+        household_id = parse_ids(request.parent, HOUSEHOLD, field="parent")["household"]
+        return notify_pb2.ListPresenceResponse(
+            members=[online_proto(m) for m in await self._streams.online(household_id)]
+        )
 
 
 class EmailServicer(notify_pb2_grpc.EmailServiceServicer):

@@ -29,13 +29,19 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from hearth.options.v1 import options_pb2 as hearth_dot_options_dot_v1_dot_options__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dhearth/notify/v1/notify.proto\x12\x10hearth.notify.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fhearth/options/v1/options.proto\"\xcd\x02\n\x0cNotification\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x0c\n\x04\x62ody\x18\x04 \x01(\t\x12\x11\n\thousehold\x18\x05 \x01(\t\x12\x0f\n\x07subject\x18\x06 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x07 \x01(\t\x12\x35\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x33\n\tread_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x16\n\x08\x65vent_id\x18\n \x01(\tB\x04\xe2\x41\x01\x03:G\xea\x41\x44\n\x17hearth.dev/Notification\x12)users/{user}/notifications/{notification}\"l\n\x18ListNotificationsRequest\x12\x14\n\x06parent\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x13\n\x0bunread_only\x18\x04 \x01(\x08\"k\n\x19ListNotificationsResponse\x12\x35\n\rnotifications\x18\x01 \x03(\x0b\x32\x1e.hearth.notify.v1.Notification\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"1\n\x1bMarkNotificationReadRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"7\n\x1fMarkAllNotificationsReadRequest\x12\x14\n\x06parent\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"+\n\x15\x45xportUserDataRequest\x12\x12\n\x04user\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\x1e\n\x0eUserDataExport\x12\x0c\n\x04json\x18\x01 \x01(\t\"\xd5\x01\n\x10SendEmailRequest\x12\x10\n\x02to\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08template\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0e\n\x06locale\x18\x03 \x01(\t\x12>\n\x06values\x18\x04 \x03(\x0b\x32..hearth.notify.v1.SendEmailRequest.ValuesEntry\x12\x18\n\nrequest_id\x18\x05 \x01(\tB\x04\xe2\x41\x01\x02\x1a-\n\x0bValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"%\n\x11SendEmailResponse\x12\x10\n\x08\x64\x65livery\x18\x01 \x01(\t2\x9c\x03\n\x13NotificationService\x12\x84\x01\n\x11ListNotifications\x12*.hearth.notify.v1.ListNotificationsRequest\x1a+.hearth.notify.v1.ListNotificationsResponse\"\x16\x9a\x82\x19\x12notifications:read\x12~\n\x14MarkNotificationRead\x12-.hearth.notify.v1.MarkNotificationReadRequest\x1a\x1e.hearth.notify.v1.Notification\"\x17\x9a\x82\x19\x13notifications:write\x12~\n\x18MarkAllNotificationsRead\x12\x31.hearth.notify.v1.MarkAllNotificationsReadRequest\x1a\x16.google.protobuf.Empty\"\x17\x9a\x82\x19\x13notifications:write2s\n\x0ePrivacyService\x12\x61\n\x0e\x45xportUserData\x12\'.hearth.notify.v1.ExportUserDataRequest\x1a .hearth.notify.v1.UserDataExport\"\x04\x90\x82\x19\x01\x32j\n\x0c\x45mailService\x12Z\n\tSendEmail\x12\".hearth.notify.v1.SendEmailRequest\x1a#.hearth.notify.v1.SendEmailResponse\"\x04\x90\x82\x19\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dhearth/notify/v1/notify.proto\x12\x10hearth.notify.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fhearth/options/v1/options.proto\"V\n\x1cStreamHouseholdEventsRequest\x12\x14\n\x06parent\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x10\n\x08\x61\x66ter_id\x18\x02 \x01(\t\x12\x0e\n\x06ticket\x18\x03 \x01(\t\"\xd9\x01\n\x0bLiveMessage\x12.\n\x06opened\x18\x01 \x01(\x0b\x32\x1c.hearth.notify.v1.LiveOpenedH\x00\x12,\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x1b.hearth.notify.v1.LiveEventH\x00\x12\x34\n\theartbeat\x18\x03 \x01(\x0b\x32\x1f.hearth.notify.v1.LiveHeartbeatH\x00\x12.\n\x06\x63losed\x18\x04 \x01(\x0b\x32\x1c.hearth.notify.v1.LiveClosedH\x00\x42\x06\n\x04kind\"|\n\nLiveOpened\x12\x15\n\rconnection_id\x18\x01 \x01(\t\x12\x0c\n\x04user\x18\x02 \x01(\t\x12\x19\n\x11heartbeat_seconds\x18\x03 \x01(\x05\x12.\n\x06online\x18\x04 \x03(\x0b\x32\x1e.hearth.notify.v1.OnlineMember\"3\n\tLiveEvent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x0c\n\x04json\x18\x03 \x01(\t\"9\n\rLiveHeartbeat\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x1c\n\nLiveClosed\x12\x0e\n\x06reason\x18\x01 \x01(\t\"1\n\x19\x43reateStreamTicketRequest\x12\x14\n\x06parent\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"2\n\x0cStreamTicket\x12\x0e\n\x06ticket\x18\x01 \x01(\t\x12\x12\n\nexpires_in\x18\x02 \x01(\x05\"+\n\x13ListPresenceRequest\x12\x14\n\x06parent\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"G\n\x0cOnlineMember\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x13\n\x0b\x63onnections\x18\x03 \x01(\x05\"G\n\x14ListPresenceResponse\x12/\n\x07members\x18\x01 \x03(\x0b\x32\x1e.hearth.notify.v1.OnlineMember\"\xcd\x02\n\x0cNotification\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x0c\n\x04\x62ody\x18\x04 \x01(\t\x12\x11\n\thousehold\x18\x05 \x01(\t\x12\x0f\n\x07subject\x18\x06 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x07 \x01(\t\x12\x35\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x33\n\tread_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x16\n\x08\x65vent_id\x18\n \x01(\tB\x04\xe2\x41\x01\x03:G\xea\x41\x44\n\x17hearth.dev/Notification\x12)users/{user}/notifications/{notification}\"l\n\x18ListNotificationsRequest\x12\x14\n\x06parent\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x13\n\x0bunread_only\x18\x04 \x01(\x08\"k\n\x19ListNotificationsResponse\x12\x35\n\rnotifications\x18\x01 \x03(\x0b\x32\x1e.hearth.notify.v1.Notification\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"1\n\x1bMarkNotificationReadRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"7\n\x1fMarkAllNotificationsReadRequest\x12\x14\n\x06parent\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"+\n\x15\x45xportUserDataRequest\x12\x12\n\x04user\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\x1e\n\x0eUserDataExport\x12\x0c\n\x04json\x18\x01 \x01(\t\"\xd5\x01\n\x10SendEmailRequest\x12\x10\n\x02to\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08template\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0e\n\x06locale\x18\x03 \x01(\t\x12>\n\x06values\x18\x04 \x03(\x0b\x32..hearth.notify.v1.SendEmailRequest.ValuesEntry\x12\x18\n\nrequest_id\x18\x05 \x01(\tB\x04\xe2\x41\x01\x02\x1a-\n\x0bValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"%\n\x11SendEmailResponse\x12\x10\n\x08\x64\x65livery\x18\x01 \x01(\t2\x9c\x03\n\x13NotificationService\x12\x84\x01\n\x11ListNotifications\x12*.hearth.notify.v1.ListNotificationsRequest\x1a+.hearth.notify.v1.ListNotificationsResponse\"\x16\x9a\x82\x19\x12notifications:read\x12~\n\x14MarkNotificationRead\x12-.hearth.notify.v1.MarkNotificationReadRequest\x1a\x1e.hearth.notify.v1.Notification\"\x17\x9a\x82\x19\x13notifications:write\x12~\n\x18MarkAllNotificationsRead\x12\x31.hearth.notify.v1.MarkAllNotificationsReadRequest\x1a\x16.google.protobuf.Empty\"\x17\x9a\x82\x19\x13notifications:write2s\n\x0ePrivacyService\x12\x61\n\x0e\x45xportUserData\x12\'.hearth.notify.v1.ExportUserDataRequest\x1a .hearth.notify.v1.UserDataExport\"\x04\x90\x82\x19\x01\x32j\n\x0c\x45mailService\x12Z\n\tSendEmail\x12\".hearth.notify.v1.SendEmailRequest\x1a#.hearth.notify.v1.SendEmailResponse\"\x04\x90\x82\x19\x01\x32\xea\x02\n\x0bLiveService\x12\x80\x01\n\x15StreamHouseholdEvents\x12..hearth.notify.v1.StreamHouseholdEventsRequest\x1a\x1d.hearth.notify.v1.LiveMessage\"\x16\x9a\x82\x19\x12notifications:read0\x01\x12\x61\n\x12\x43reateStreamTicket\x12+.hearth.notify.v1.CreateStreamTicketRequest\x1a\x1e.hearth.notify.v1.StreamTicket\x12u\n\x0cListPresence\x12%.hearth.notify.v1.ListPresenceRequest\x1a&.hearth.notify.v1.ListPresenceResponse\"\x16\x9a\x82\x19\x12notifications:readb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hearth.notify.v1.notify_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_STREAMHOUSEHOLDEVENTSREQUEST'].fields_by_name['parent']._loaded_options = None
+  _globals['_STREAMHOUSEHOLDEVENTSREQUEST'].fields_by_name['parent']._serialized_options = b'\342A\001\002'
+  _globals['_CREATESTREAMTICKETREQUEST'].fields_by_name['parent']._loaded_options = None
+  _globals['_CREATESTREAMTICKETREQUEST'].fields_by_name['parent']._serialized_options = b'\342A\001\002'
+  _globals['_LISTPRESENCEREQUEST'].fields_by_name['parent']._loaded_options = None
+  _globals['_LISTPRESENCEREQUEST'].fields_by_name['parent']._serialized_options = b'\342A\001\002'
   _globals['_NOTIFICATION'].fields_by_name['name']._loaded_options = None
   _globals['_NOTIFICATION'].fields_by_name['name']._serialized_options = b'\342A\001\010'
   _globals['_NOTIFICATION'].fields_by_name['create_time']._loaded_options = None
@@ -72,30 +78,58 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PRIVACYSERVICE'].methods_by_name['ExportUserData']._serialized_options = b'\220\202\031\001'
   _globals['_EMAILSERVICE'].methods_by_name['SendEmail']._loaded_options = None
   _globals['_EMAILSERVICE'].methods_by_name['SendEmail']._serialized_options = b'\220\202\031\001'
-  _globals['_NOTIFICATION']._serialized_start=207
-  _globals['_NOTIFICATION']._serialized_end=540
-  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_start=542
-  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_end=650
-  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_start=652
-  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_end=759
-  _globals['_MARKNOTIFICATIONREADREQUEST']._serialized_start=761
-  _globals['_MARKNOTIFICATIONREADREQUEST']._serialized_end=810
-  _globals['_MARKALLNOTIFICATIONSREADREQUEST']._serialized_start=812
-  _globals['_MARKALLNOTIFICATIONSREADREQUEST']._serialized_end=867
-  _globals['_EXPORTUSERDATAREQUEST']._serialized_start=869
-  _globals['_EXPORTUSERDATAREQUEST']._serialized_end=912
-  _globals['_USERDATAEXPORT']._serialized_start=914
-  _globals['_USERDATAEXPORT']._serialized_end=944
-  _globals['_SENDEMAILREQUEST']._serialized_start=947
-  _globals['_SENDEMAILREQUEST']._serialized_end=1160
-  _globals['_SENDEMAILREQUEST_VALUESENTRY']._serialized_start=1115
-  _globals['_SENDEMAILREQUEST_VALUESENTRY']._serialized_end=1160
-  _globals['_SENDEMAILRESPONSE']._serialized_start=1162
-  _globals['_SENDEMAILRESPONSE']._serialized_end=1199
-  _globals['_NOTIFICATIONSERVICE']._serialized_start=1202
-  _globals['_NOTIFICATIONSERVICE']._serialized_end=1614
-  _globals['_PRIVACYSERVICE']._serialized_start=1616
-  _globals['_PRIVACYSERVICE']._serialized_end=1731
-  _globals['_EMAILSERVICE']._serialized_start=1733
-  _globals['_EMAILSERVICE']._serialized_end=1839
+  _globals['_LIVESERVICE'].methods_by_name['StreamHouseholdEvents']._loaded_options = None
+  _globals['_LIVESERVICE'].methods_by_name['StreamHouseholdEvents']._serialized_options = b'\232\202\031\022notifications:read'
+  _globals['_LIVESERVICE'].methods_by_name['ListPresence']._loaded_options = None
+  _globals['_LIVESERVICE'].methods_by_name['ListPresence']._serialized_options = b'\232\202\031\022notifications:read'
+  _globals['_STREAMHOUSEHOLDEVENTSREQUEST']._serialized_start=206
+  _globals['_STREAMHOUSEHOLDEVENTSREQUEST']._serialized_end=292
+  _globals['_LIVEMESSAGE']._serialized_start=295
+  _globals['_LIVEMESSAGE']._serialized_end=512
+  _globals['_LIVEOPENED']._serialized_start=514
+  _globals['_LIVEOPENED']._serialized_end=638
+  _globals['_LIVEEVENT']._serialized_start=640
+  _globals['_LIVEEVENT']._serialized_end=691
+  _globals['_LIVEHEARTBEAT']._serialized_start=693
+  _globals['_LIVEHEARTBEAT']._serialized_end=750
+  _globals['_LIVECLOSED']._serialized_start=752
+  _globals['_LIVECLOSED']._serialized_end=780
+  _globals['_CREATESTREAMTICKETREQUEST']._serialized_start=782
+  _globals['_CREATESTREAMTICKETREQUEST']._serialized_end=831
+  _globals['_STREAMTICKET']._serialized_start=833
+  _globals['_STREAMTICKET']._serialized_end=883
+  _globals['_LISTPRESENCEREQUEST']._serialized_start=885
+  _globals['_LISTPRESENCEREQUEST']._serialized_end=928
+  _globals['_ONLINEMEMBER']._serialized_start=930
+  _globals['_ONLINEMEMBER']._serialized_end=1001
+  _globals['_LISTPRESENCERESPONSE']._serialized_start=1003
+  _globals['_LISTPRESENCERESPONSE']._serialized_end=1074
+  _globals['_NOTIFICATION']._serialized_start=1077
+  _globals['_NOTIFICATION']._serialized_end=1410
+  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_start=1412
+  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_end=1520
+  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_start=1522
+  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_end=1629
+  _globals['_MARKNOTIFICATIONREADREQUEST']._serialized_start=1631
+  _globals['_MARKNOTIFICATIONREADREQUEST']._serialized_end=1680
+  _globals['_MARKALLNOTIFICATIONSREADREQUEST']._serialized_start=1682
+  _globals['_MARKALLNOTIFICATIONSREADREQUEST']._serialized_end=1737
+  _globals['_EXPORTUSERDATAREQUEST']._serialized_start=1739
+  _globals['_EXPORTUSERDATAREQUEST']._serialized_end=1782
+  _globals['_USERDATAEXPORT']._serialized_start=1784
+  _globals['_USERDATAEXPORT']._serialized_end=1814
+  _globals['_SENDEMAILREQUEST']._serialized_start=1817
+  _globals['_SENDEMAILREQUEST']._serialized_end=2030
+  _globals['_SENDEMAILREQUEST_VALUESENTRY']._serialized_start=1985
+  _globals['_SENDEMAILREQUEST_VALUESENTRY']._serialized_end=2030
+  _globals['_SENDEMAILRESPONSE']._serialized_start=2032
+  _globals['_SENDEMAILRESPONSE']._serialized_end=2069
+  _globals['_NOTIFICATIONSERVICE']._serialized_start=2072
+  _globals['_NOTIFICATIONSERVICE']._serialized_end=2484
+  _globals['_PRIVACYSERVICE']._serialized_start=2486
+  _globals['_PRIVACYSERVICE']._serialized_end=2601
+  _globals['_EMAILSERVICE']._serialized_start=2603
+  _globals['_EMAILSERVICE']._serialized_end=2709
+  _globals['_LIVESERVICE']._serialized_start=2712
+  _globals['_LIVESERVICE']._serialized_end=3074
 # @@protoc_insertion_point(module_scope)
