@@ -63,14 +63,20 @@ async def test_an_event_arrives_with_its_id_type_and_json_and_heartbeats_keep_co
     hid, alice, bob = await household(http)
     async with open_events(http, hid, headers=alice.headers) as events:
         first = await events.next()
-        assert first.retry is not None and any(c.startswith("open") for c in first.comments)
+        assert first.retry is not None
+        assert any(c.startswith("open") for c in first.comments)
         chore = await create_chore(http, hid, bob, title="Vacuum")
         frame = await events.event("chore.created")
-        assert frame.id is not None and frame.id.count("-") == 1
+        assert frame.id is not None
+        assert frame.id.count("-") == 1
         body = frame.json
-        assert body["type"] == "chore.created" and body["household_id"] == hid and body["actor_id"] == bob.user_id
-        assert body["data"]["chore_id"] == chore["id"] and body["data"]["title"] == "Vacuum"
-        assert body["event_id"] and body["occurred_at"].endswith("Z")
+        assert body["type"] == "chore.created"
+        assert body["household_id"] == hid
+        assert body["actor_id"] == bob.user_id
+        assert body["data"]["chore_id"] == chore["id"]
+        assert body["data"]["title"] == "Vacuum"
+        assert body["event_id"]
+        assert body["occurred_at"].endswith("Z")
         beats = 0
         while beats < 2:
             beats += (await events.next()).is_heartbeat
@@ -94,7 +100,7 @@ async def test_resuming_with_last_event_id_in_the_middle_of_a_burst_gives_exactl
 
 
 async def test_who_may_listen(http: httpx.AsyncClient) -> None:
-    hid, alice, bob = await household(http)
+    hid, alice, _bob = await household(http)
     outsider = await sign_up(http, "Otto")
     problem(await refused(http, hid, headers=outsider.headers), 404, "not_found")
     problem(await refused(http, hid), 401, "unauthenticated")
@@ -133,7 +139,8 @@ async def test_a_ticket_opens_one_stream_of_its_own_household_once(
     # Only its hash is kept, for at most 60 s; once it has expired it opens nothing.
     late = await ticket(http, hid, bob)
     keys = [k async for k in redis.scan_iter(match=f"{stack.namespace}:notify:stream-ticket:*")]
-    assert keys and all(late not in k.decode() for k in keys)
+    assert keys
+    assert all(late not in k.decode() for k in keys)
     for key in keys:
         assert 0 < await redis.ttl(key) <= 60
     for key in keys:
@@ -158,7 +165,8 @@ async def test_a_long_lived_token_in_the_url_is_refused_and_never_logged(
     # Ours (uvicorn's own access lines, which show raw URLs, are off as `python -m gateway` runs it; httpx is the
     # test's client).
     ours = [r for r in caplog.records if not r.name.startswith(("uvicorn", "httpx", "httpcore"))]
-    assert ours and not [r for r in ours if alice.token in r.getMessage()]
+    assert ours
+    assert not [r for r in ours if alice.token in r.getMessage()]
 
 
 async def test_a_removed_member_is_cut_off(http: httpx.AsyncClient) -> None:
@@ -183,7 +191,8 @@ async def test_a_notification_reaches_only_its_recipients_stream(http: httpx.Asy
         chore = await create_chore(http, hid, alice, title="Bins")
         expect(await http.post(f"{API}/households/{hid}/chores/{chore['id']}/complete", headers=alice.headers), 201)
         told = await bobs.event("notification.created")
-        assert told.json["data"]["user_id"] == bob.user_id and told.json["data"]["type"] == "chore.completed"
+        assert told.json["data"]["user_id"] == bob.user_id
+        assert told.json["data"]["type"] == "chore.completed"
         # Alice's stream has the completion, then the next thing that happens — and no notification of Bob's.
         await create_chore(http, hid, alice, title="Marker")
         while True:
@@ -225,7 +234,8 @@ async def test_presence_over_websocket(http: httpx.AsyncClient, stack: Stack) ->
     async with open_events(http, hid, headers=alice.headers) as alices:
         async with socket(stack, f"household_id={hid}&ticket={await ticket(http, hid, bob)}") as ws:
             opened = await message(ws, "open")
-            assert opened["connection_id"] and opened["heartbeat_seconds"] >= 1
+            assert opened["connection_id"]
+            assert opened["heartbeat_seconds"] >= 1
             snapshot = await message(ws, "presence")
             assert bob.user_id in {item["user_id"] for item in snapshot["items"]}
             assert (await online(http, hid, alice)).get(bob.user_id) == 1
@@ -236,7 +246,8 @@ async def test_presence_over_websocket(http: httpx.AsyncClient, stack: Stack) ->
                 assert (await online(http, hid, alice)).get(bob.user_id) == 2
             await create_chore(http, hid, alice, title="Over the socket")
             got = await message(ws, "event", "chore.created")
-            assert got["data"]["data"]["title"] == "Over the socket" and got["id"].count("-") == 1
+            assert got["data"]["data"]["title"] == "Over the socket"
+            assert got["id"].count("-") == 1
             await message(ws, "heartbeat")
         went = await presence_of(alices, bob)
         assert went.json["data"] == {"household_id": hid, "user_id": bob.user_id, "online": False}
@@ -258,12 +269,14 @@ async def test_a_websocket_refuses_with_close_codes_and_cuts_off_a_removed_membe
         async with socket(stack, query) as ws:
             with pytest.raises(ConnectionClosed) as closed:
                 await message(ws, "open")
-            assert closed.value.rcvd is not None and closed.value.rcvd.code == code, query
+            assert closed.value.rcvd is not None, query
+            assert closed.value.rcvd.code == code, query
     headers = {"Authorization": f"Bearer {outsider.token}"}
     async with socket(stack, f"household_id={hid}", additional_headers=headers) as ws:
         with pytest.raises(ConnectionClosed) as closed:
             await message(ws, "open")
-        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4404
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4404
 
     async with socket(stack, f"household_id={hid}", additional_headers=bob.headers) as ws:
         await message(ws, "open")
@@ -271,7 +284,8 @@ async def test_a_websocket_refuses_with_close_codes_and_cuts_off_a_removed_membe
         assert (await message(ws, "closed"))["reason"] == "membership_ended"
         with pytest.raises(ConnectionClosed) as closed:
             await message(ws, "event")
-        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4403
 
 
 async def test_a_socket_to_a_path_that_is_not_one_is_not_opened(stack: Stack) -> None:

@@ -54,6 +54,8 @@ URL_TOKEN_MESSAGE = "an access token does not belong in a URL; send it as Author
 NO_CREDENTIALS_MESSAGE = "a bearer access token or a stream ticket is required"
 # What EventSource waits before it reconnects after the stream ended (SSE `retry:`), in milliseconds.
 RETRY_MS = 2000
+# What read() answers at the end of a stream (grpc-stubs does not declare it).
+_EOF: Any = getattr(grpc.aio, "EOF")  # noqa: B009
 # Sentinels in a connection's buffer.
 _END, _SLOW = object(), object()
 
@@ -115,7 +117,7 @@ async def _open(
     except BaseException:
         call.cancel()
         raise
-    if first is grpc.aio.EOF:
+    if first is _EOF:
         raise grpc.aio.AioRpcError(
             grpc.StatusCode.UNAVAILABLE, grpc.aio.Metadata(), grpc.aio.Metadata(), "the stream ended at once", None
         )
@@ -126,7 +128,7 @@ async def _pump(call: Any, buffer: asyncio.Queue[Any], limit: int) -> None:
     """The gRPC stream's messages into the connection's buffer; _SLOW instead when it is `limit` behind."""
     try:
         # read(), not `async for`: the first message was read so, and grpc.aio refuses mixing the two.
-        while (message := await call.read()) is not grpc.aio.EOF:
+        while (message := await call.read()) is not _EOF:
             if buffer.qsize() >= limit:
                 buffer.put_nowait(_SLOW)
                 return
@@ -226,7 +228,7 @@ def sse_frame(message: notify_pb2.LiveMessage) -> bytes:
                 " (JSON: event_id, type, occurred_at, household_id, actor_id, data) per event, a `: heartbeat` comment"
                 ' every few seconds, and `event: stream.closed` (data `{"reason"}`: `membership_ended`,'
                 " `slow_consumer`) before the server ends it",
-                "content": {EVENT_STREAM: {"schema": {"type": "string"}}},
+                "content": {EVENT_STREAM: {"schema": {"type": "string", "format": "binary"}}},
             }
         },
         401,

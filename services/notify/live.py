@@ -81,7 +81,7 @@ F_TYPE, F_EVENT, F_JSON, F_RECIPIENT, F_SUBJECT = "type", "event_id", "json", "r
 MAX_ID_LENGTH = 41
 TICKET_BYTES = 32
 MAX_TICKET_LENGTH = 128
-BAD_TICKET = "invalid, expired or used stream ticket"
+BAD_TICKET_MESSAGE = "invalid, expired or used stream ticket"
 
 
 def live_key(namespace: str, household_id: uuid.UUID | str) -> str:
@@ -347,7 +347,7 @@ class LiveLog:
         gone = 0
         for household in await self.redis.zrangebyscore(_presence_index(ns), "-inf", now):
             household_id = _text(household)
-            stale = await self.redis.zrangebyscore(_household_presence(ns, household_id), "-inf", now)
+            stale: list[Any] = await self.redis.zrangebyscore(_household_presence(ns, household_id), "-inf", now)
             if not stale:
                 # Nobody stale (the index lagged, or the set expired): settle nobody, let the script fix the index.
                 stale = [b""]
@@ -367,13 +367,13 @@ class LiveLog:
         """The user a ticket for this household stands for, using it up; UNAUTHENTICATED (the same for every bad
         ticket: unknown, expired, used, another household's, malformed)."""
         if not ticket or len(ticket) > MAX_TICKET_LENGTH or not ticket.isascii():
-            raise Unauthenticated(BAD_TICKET)
+            raise Unauthenticated(BAD_TICKET_MESSAGE)
         raw = await self.redis.getdel(_ticket_key(self.config.namespace, ticket))
         if raw is None:
-            raise Unauthenticated(BAD_TICKET)
+            raise Unauthenticated(BAD_TICKET_MESSAGE)
         bound = json.loads(raw)
         if bound.get("household_id") != household_id:
-            raise Unauthenticated(BAD_TICKET)
+            raise Unauthenticated(BAD_TICKET_MESSAGE)
         return str(bound["user_id"])
 
     # --- replay ----------------------------------------------------------------------------------------------
@@ -383,7 +383,7 @@ class LiveLog:
     ) -> AsyncIterator[tuple[str, dict[str, str]]]:
         cursor = after
         while True:
-            entries = await self.redis.xrange(self.key(household_id), min=f"({cursor}", max="+", count=batch)
+            entries: Any = await self.redis.xrange(self.key(household_id), min=f"({cursor}", max="+", count=batch)
             for entry_id, fields in entries:
                 yield _text(entry_id), _fields(fields)
             if len(entries) < batch:
@@ -463,7 +463,7 @@ class LiveHub:
         failures = 0
         while feed.subscribers:
             try:
-                answer = await self._redis.xread({feed.key: feed.position}, block=self._block_ms, count=500)
+                answer: Any = await self._redis.xread({feed.key: feed.position}, block=self._block_ms, count=500)
                 failures = 0
             except asyncio.CancelledError:
                 raise

@@ -67,7 +67,7 @@ class LiveServicer(notify_pb2_grpc.LiveServiceServicer):
     def __init__(self, streams: LiveStreams) -> None:
         self._streams = streams
 
-    async def StreamHouseholdEvents(  # type: ignore[override]  # an async generator, as grpc.aio serves streams
+    async def StreamHouseholdEvents(
         self,
         request: notify_pb2.StreamHouseholdEventsRequest,
         context: grpc.aio.ServicerContext[notify_pb2.StreamHouseholdEventsRequest, notify_pb2.LiveMessage],

@@ -89,10 +89,10 @@ class LiveStreams:
             await self._membership.require(household_id, roles=ROLES)
             return caller.user_id
         if not ticket:
-            raise Unauthenticated("a bearer token or a stream ticket is required")
+            raise Unauthenticated("a bearer access token or a stream ticket is required")
         user_id = await self._log.redeem_ticket(str(household_id), ticket)
         if await self._membership.get(household_id, user_id) is None:
-            raise Unauthenticated(live.BAD_TICKET)
+            raise Unauthenticated(live.BAD_TICKET_MESSAGE)
         return user_id
 
     async def stream(
