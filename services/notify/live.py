@@ -1,13 +1,14 @@
 """A household's live events: the log notify keeps of them in Redis, the fan-out that follows it, presence, tickets.
 
-**The log.** As notify's consumer handles each household event a member may see (`LIVE_EVENTS`), it appends it to the
-household's live log, one Redis Stream per household under notify's prefix (`{ns}:notify:{household}:live:v1`),
-`XADD MAXLEN ~ live_maxlen`, expiring `live_retention_seconds` after its last entry. Appending is idempotent: the
-entry and a "seen" marker of the event id are written by one script, so a redelivered event (a handler's transaction
-that rolled back after the append, a reclaimed entry) is not appended twice. The entry ids ("<ms>-<seq>") are what
-clients resume from (SSE's `Last-Event-ID`). notification.created is personal: its entry names its recipient and only
-their streams carry it (notify hears it on its own stream, after the notification committed). presence.changed is
-written by the presence scripts below, straight into the log.
+**The log.** Each household event a member may see (`LIVE_EVENTS`) is appended to the household's live log, one
+Redis Stream per household under notify's prefix (`{ns}:notify:{household}:live:v1`), `XADD MAXLEN ~ live_maxlen`,
+expiring `live_retention_seconds` after its last entry, by `LiveFeeder`: a consumer group of its own on the streams
+notify hears, without a database, so nothing the main consumer does (a batch of notifications in one transaction)
+holds a live event back. Appending is idempotent: the entry and a "seen" marker of the event id are written by one
+script, so a redelivered event is not appended twice. The entry ids ("<ms>-<seq>") are what clients resume from
+(SSE's `Last-Event-ID`). notification.created is personal: its entry names its recipient and only their streams
+carry it (the feeder hears it on notify's own stream, after the notification committed). presence.changed is written
+by the presence scripts below, straight into the log.
 
 **Following.** `LiveHub` keeps one reader per household that has subscribers in this process (`XREAD BLOCK` from the
 last id it saw) and hands each entry to every subscriber's bounded queue; a subscriber that falls `live_buffer`
@@ -43,13 +44,14 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from google.protobuf.json_format import MessageToDict
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 from hearth.events.v1 import events_pb2
-from sqlalchemy.ext.asyncio import AsyncSession
+from redis.exceptions import ResponseError
 
-from kit.catalogue import type_of
+from kit.backoff import retry_forever
+from kit.catalogue import producer_of, type_of
 from kit.errors import RateLimited, Unauthenticated
-from kit.events import Event, Handler, Handlers
+from kit.events import Event, stream_domain, unpack
 from kit.ids import new_id
 
 log = logging.getLogger("hearth.notify.live")
@@ -248,31 +250,25 @@ class LiveLog:
         )
         return None if added is None else _text(added)
 
-    def handlers(self) -> Handlers:
-        """The consumer's handlers that append each of LIVE_EVENTS to its household's log (in the handler's
-        transaction: a failed append rolls the event back, to be retried)."""
-
-        async def append(session: AsyncSession, event: Event[Any]) -> None:
-            household_id = getattr(event.payload, "household_id", "") or event.household_id
-            if not household_id:
-                return
-            uuid.UUID(household_id)  # a malformed id fails the handler (retried, then dead-lettered)
-            occurred = event.occurred_at.isoformat().replace("+00:00", "Z")
-            payload = event.payload
-            recipient = payload.user_id if isinstance(payload, events_pb2.NotificationCreated) else ""
-            subject = payload.user_id if isinstance(payload, events_pb2.MemberLeft) else ""
-            text = event_json(str(event.event_id), event.type, occurred, household_id, event.actor_id, payload)
-            await self.append(
-                household_id,
-                event_id=str(event.event_id),
-                event_type=event.type,
-                json_text=text,
-                recipient=recipient,
-                subject=subject,
-            )
-
-        handler: Handler = append
-        return {cls: handler for cls in LIVE_EVENTS}
+    async def append_event(self, event: Event[Any]) -> str | None:
+        """Append one delivered event (one of LIVE_EVENTS) to its household's log; None when it has no household or
+        was appended before."""
+        payload = event.payload
+        household_id = getattr(payload, "household_id", "") or event.household_id
+        if not household_id:
+            return None
+        uuid.UUID(household_id)  # a malformed id is not a key
+        occurred = event.occurred_at.isoformat().replace("+00:00", "Z")
+        recipient = payload.user_id if isinstance(payload, events_pb2.NotificationCreated) else ""
+        subject = payload.user_id if isinstance(payload, events_pb2.MemberLeft) else ""
+        return await self.append(
+            household_id,
+            event_id=str(event.event_id),
+            event_type=event.type,
+            json_text=event_json(str(event.event_id), event.type, occurred, household_id, event.actor_id, payload),
+            recipient=recipient,
+            subject=subject,
+        )
 
     async def forget_household(self, household_id: uuid.UUID | str) -> None:
         """A deleted household's log and presence go (privacy)."""
@@ -493,3 +489,84 @@ def visible_to(fields: Mapping[str, str], user_id: str) -> bool:
     """A personal entry (a notification) reaches its recipient only; every other one the whole household."""
     recipient = fields.get(F_RECIPIENT, "")
     return not recipient or recipient == user_id
+
+
+# --- feeding the logs --------------------------------------------------------------------------------------------
+
+LIVE_GROUP = "notify-live"
+_LIVE_TYPES = {type_of(cls): cls for cls in LIVE_EVENTS}
+
+
+class LiveFeeder:
+    """A consumer group of its own (`notify-live`) on the streams notify hears, that only appends the live events to
+    their household logs: no database, so the main consumer's work (notifications, projections, a batch of them in
+    one transaction) does not hold a live event back. Idempotent like every append; an entry is acknowledged once it
+    is in its log. What it does not take: an event of a type the catalogue does not know or on a stream that is not
+    its producer's (the main consumer dead-letters those), and entries a dead process left pending (never reclaimed:
+    a live event that outlived its process is not news any more; history before the group existed neither)."""
+
+    def __init__(
+        self, redis: aioredis.Redis, log: LiveLog, streams: list[str], *, consumer: str, block_ms: int = 1000
+    ) -> None:
+        self._redis = redis
+        self._log = log
+        self._streams = streams
+        self._consumer = consumer
+        self._block_ms = block_ms
+        # "0": this consumer's own pending entries first (a failed round leaves them), then ">" (new ones).
+        self._cursors: dict[str, str] = {}
+
+    async def _ready(self) -> None:
+        for stream in self._streams:
+            try:
+                await self._redis.xgroup_create(stream, LIVE_GROUP, id="$", mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+        self._cursors = dict.fromkeys(self._streams, "0")
+
+    async def poll_once(self, *, block_ms: int | None = None) -> int:
+        if not self._cursors:
+            await self._ready()
+        block = self._block_ms if block_ms is None else block_ms
+        waiting = all(cursor == ">" for cursor in self._cursors.values())
+        answer: Any = await self._redis.xreadgroup(
+            LIVE_GROUP, self._consumer, dict(self._cursors), count=200, block=block if waiting else None
+        )
+        fed = 0
+        for raw_stream, entries in answer or ():
+            stream = _text(raw_stream)
+            if not entries and self._cursors.get(stream) == "0":
+                self._cursors[stream] = ">"  # its pending entries are done
+                continue
+            done = []
+            for entry_id, fields in entries:
+                if fields:  # a pending entry trimmed away meanwhile comes without fields
+                    await self._feed(stream, fields)
+                    fed += 1
+                done.append(entry_id)
+            if done:
+                await self._redis.xack(stream, LIVE_GROUP, *done)
+        return fed
+
+    async def _feed(self, stream: str, fields: Mapping[Any, Any]) -> None:
+        raw = fields.get(b"envelope", fields.get("envelope"))
+        try:
+            envelope = events_pb2.Envelope.FromString(raw if isinstance(raw, bytes) else b"")
+            cls = _LIVE_TYPES.get(envelope.type)
+            if cls is None or stream_domain(stream) != producer_of(envelope.type):
+                return
+            event: Event[Any] = Event(unpack(envelope, cls), envelope)
+            uuid.UUID(envelope.event_id)
+        except (DecodeError, ValueError):
+            return  # the main consumer dead-letters what does not decode
+        try:
+            await self._log.append_event(event)
+        except ValueError:
+            return  # a malformed household id: nothing to append it to
+
+    async def run(self) -> None:
+        async def again() -> None:
+            self._cursors = {}  # re-read this consumer's pending entries, and make the groups again if Redis lost them
+
+        await retry_forever(self.poll_once, name="live feeder", log=log, on_failure=again)

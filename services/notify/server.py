@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from email.utils import parseaddr
 
 import redis.asyncio as aioredis
@@ -20,7 +21,7 @@ from kit.telemetry import Telemetry
 from services.notify.config import Settings
 from services.notify.consumers import HANDLERS
 from services.notify.emails import EmailService
-from services.notify.live import LiveConfig, LiveHub, LiveLog
+from services.notify.live import LiveConfig, LiveFeeder, LiveHub, LiveLog
 from services.notify.privacy import UserData
 from services.notify.service import NotificationService
 from services.notify.servicer import EmailServicer, LiveServicer, NotificationServicer, PrivacyServicer
@@ -87,11 +88,17 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
             public_methods=[STREAM_METHOD],
         )
         runtime.publish_outbox()
-        # Its own stream too: notification.created reaches the recipient's live streams once it committed.
-        runtime.consume(
-            ["user", "task", "notify"],
-            combine(HANDLERS, membership.invalidation_handlers(), live_log.handlers(), _forget(live_log)),
-        )
+        runtime.consume(["user", "task"], combine(HANDLERS, membership.invalidation_handlers(), _forget(live_log)))
+        if settings.run_consumers:
+            # The live logs' own reader, its own stream included: notification.created, once its notification
+            # committed, reaches the recipient's streams.
+            feeder = LiveFeeder(
+                live_redis,
+                live_log,
+                [runtime.stream(domain) for domain in ("user", "task", "notify")],
+                consumer=f"notify-live-{os.getpid()}-{id(live_log)}",
+            )
+            runtime.spawn("live-feeder", feeder.run())
         runtime.spawn("presence-sweep", _sweep(live_log, settings.live_sweep_seconds))
 
     async def close_live() -> None:

@@ -10,6 +10,7 @@ cached membership answer, which member.left drops), so a stream cannot outlive a
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from services.notify import live
 from services.notify.live import LiveHub, LiveLog
 from services.notify.repository import MemberRepository
 from services.user.client import ROLES, MembershipClient
+
+log = logging.getLogger("hearth.notify.live")
 
 MEMBERSHIP_ENDED = "membership_ended"
 SLOW_CONSUMER = "slow_consumer"
@@ -161,8 +164,12 @@ class LiveStreams:
         finally:
             self._hub.unsubscribe(key, subscription)
             if present:
-                # Shielded: a cancelled stream (the client went away) still takes its presence with it.
-                await asyncio.shield(self._log.leave(hid, user_id, connection))
+                # Shielded: a cancelled stream (the client went away) still takes its presence with it. Failing
+                # (Redis away, the process shutting down) it expires instead, and the sweep announces it.
+                try:
+                    await asyncio.shield(self._log.leave(hid, user_id, connection))
+                except Exception as exc:
+                    log.info("a live connection's presence is left to expire: %s", type(exc).__name__)
 
 
 def online_proto(member: OnlineMember) -> notify_pb2.OnlineMember:

@@ -10,10 +10,12 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
+from hearth.events.v1 import events_pb2
 
 from kit.errors import RateLimited, Unauthenticated
 from kit.ids import new_id
-from services.notify.live import LiveConfig, LiveHub, LiveLog, parse_entry_id, visible_to
+from services.notify.live import LiveConfig, LiveFeeder, LiveHub, LiveLog, parse_entry_id, visible_to
+from tests.support.events import envelope, publish
 from tests.support.infra import infra, unique
 from tests.support.wait import eventually
 
@@ -155,3 +157,27 @@ async def test_a_ticket_opens_once_and_only_its_household(redis: aioredis.Redis)
     for bad in ("", "x" * 200, "é" * 10):
         with pytest.raises(Unauthenticated):
             await log.redeem_ticket(hid, bad)
+
+
+async def test_the_feeder_appends_live_events_of_their_producers_streams_once(redis: aioredis.Redis) -> None:
+    log, hid = live_log(redis), str(new_id())
+    ns = log.config.namespace
+    task, user = f"{ns}.events.task", f"{ns}.events.user"
+    feeder = LiveFeeder(redis, log, [task, user], consumer="c1", block_ms=10)
+    await feeder.poll_once()  # makes the groups (from now on: what came before is not news)
+    created = envelope("chore.created", events_pb2.ChoreCreated(household_id=hid, chore_id="c"), household_id=hid)
+    forged = envelope("chore.created", events_pb2.ChoreCreated(household_id=hid, chore_id="f"), household_id=hid)
+    quiet = envelope("user.updated", events_pb2.UserUpdated(user_id=str(new_id())), household_id=hid)
+    await publish(redis, task, created)
+    await publish(redis, task, created)  # delivered twice
+    await publish(redis, user, forged)  # chore.created is task's: not believed from user's stream
+    await publish(redis, user, quiet)  # not a live event
+    await redis.xadd(task, {"envelope": b"\xff not protobuf", "type": "x", "event_id": "y"})
+    while await feeder.poll_once(block_ms=10):
+        pass
+    got = await entries(log, hid)
+    assert [(e["type"], e["event_id"]) for e in got] == [("chore.created", created.event_id)]
+    assert json.loads(got[0]["json"])["data"]["chore_id"] == "c"
+    # Everything read was acknowledged: nothing left pending for the group.
+    for stream in (task, user):
+        assert (await redis.xpending(stream, "notify-live"))["pending"] == 0
