@@ -530,8 +530,9 @@ class LiveFeeder:
             await self._ready()
         block = self._block_ms if block_ms is None else block_ms
         waiting = all(cursor == ">" for cursor in self._cursors.values())
+        cursors: dict[Any, Any] = dict(self._cursors)
         answer: Any = await self._redis.xreadgroup(
-            LIVE_GROUP, self._consumer, dict(self._cursors), count=200, block=block if waiting else None
+            LIVE_GROUP, self._consumer, cursors, count=200, block=block if waiting else None
         )
         fed = 0
         for raw_stream, entries in answer or ():
