@@ -8,7 +8,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import httpx
@@ -293,3 +293,26 @@ async def test_a_socket_to_a_path_that_is_not_one_is_not_opened(stack: Stack) ->
     with pytest.raises(InvalidStatus):
         async with connect(url, open_timeout=10):
             pass
+
+
+async def test_a_stream_opened_with_a_token_ends_when_its_session_does(http: httpx.AsyncClient) -> None:
+    hid, _, bob = await household(http)
+    async with open_events(http, hid, headers=bob.headers) as events:
+        await events.next()
+        logout = await http.post(f"{API}/auth/logout", json={"refresh_token": bob.refresh_token}, headers=bob.headers)
+        expect(logout, 204)
+        closed = await events.event("stream.closed")
+        assert closed.json == {"reason": "unauthenticated"}
+        with pytest.raises(StopAsyncIteration):
+            await events.next()
+
+
+async def test_one_member_cannot_open_connections_without_end(http: httpx.AsyncClient) -> None:
+    hid, alice, _ = await household(http)
+    async with AsyncExitStack() as held:
+        for _ in range(20):  # NOTIFY_LIVE_MAX_CONNECTIONS_PER_USER's default
+            await held.enter_async_context(open_events(http, hid, headers=alice.headers))
+        problem(await refused(http, hid, headers=alice.headers), 429, "rate_limited")
+    # Closed, they count no more.
+    async with open_events(http, hid, headers=alice.headers) as events:
+        assert (await events.next()).retry is not None

@@ -227,7 +227,8 @@ def sse_frame(message: notify_pb2.LiveMessage) -> bytes:
                 "description": "An endless `text/event-stream`: `id:` (resume from it), `event:` (the type) and `data:`"
                 " (JSON: event_id, type, occurred_at, household_id, actor_id, data) per event, a `: heartbeat` comment"
                 ' every few seconds, and `event: stream.closed` (data `{"reason"}`: `membership_ended`,'
-                " `slow_consumer`) before the server ends it",
+                " `slow_consumer`, `unauthenticated` — the token expired or its session was revoked) before the server"
+                " ends it",
                 "content": {EVENT_STREAM: {"schema": {"type": "string", "format": "binary"}}},
             }
         },
@@ -314,7 +315,8 @@ def close_code(exc: BaseException) -> tuple[int, str]:
 
 
 # Closed by the server when notify ends the stream: the member left or was removed; the client could not keep up.
-CLOSE_CODES = {"membership_ended": 4403, "slow_consumer": 4408}
+# The token the socket was opened with expired or was revoked: 4401, as a refusal at the start would be.
+CLOSE_CODES = {"membership_ended": 4403, "slow_consumer": 4408, "unauthenticated": 4401}
 
 
 @router.websocket("/ws")

@@ -60,7 +60,7 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
             ),
         )
         hub = LiveHub(live_redis, buffer=settings.live_buffer, block_ms=LIVE_BLOCK_MS)
-        streams = LiveStreams(runtime.sessions, live_log, hub, membership)
+        streams = LiveStreams(runtime.sessions, live_log, hub, membership, runtime.verifier)
         server = runtime.build_server(
             [
                 (

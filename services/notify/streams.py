@@ -5,6 +5,8 @@ Who may listen: a member of the household (any role: a child sees the household 
 or by a ticket made with it; an outsider gets NOT_FOUND, as everywhere. A member stops hearing the household the
 moment they stop being one: their own member.left in the log ends their stream, and every heartbeat asks again (the
 cached membership answer, which member.left drops), so a stream cannot outlive a membership by more than a heartbeat.
+Nor its token: a stream opened with a bearer token ends ("unauthenticated") at the first heartbeat after the token
+expired or its session was revoked.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from hearth.notify.v1 import notify_pb2
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kit import context
+from kit.auth import TokenVerifier
 from kit.errors import Unauthenticated, invalid
 from kit.ids import new_id
 from kit.validation import caller_id
@@ -32,6 +35,8 @@ log = logging.getLogger("hearth.notify.live")
 
 MEMBERSHIP_ENDED = "membership_ended"
 SLOW_CONSUMER = "slow_consumer"
+# The bearer token the stream was opened with expired or its session was revoked: reconnect with a fresh one.
+UNAUTHENTICATED = "unauthenticated"
 
 
 @dataclass(frozen=True)
@@ -48,11 +53,13 @@ class LiveStreams:
         log: LiveLog,
         hub: LiveHub,
         membership: MembershipClient,
+        verifier: TokenVerifier | None = None,
     ) -> None:
         self._sessions = sessions
         self._log = log
         self._hub = hub
         self._membership = membership
+        self._verifier = verifier
 
     async def create_ticket(self, household_id: uuid.UUID) -> tuple[str, int]:
         """A ticket that opens the caller's stream of the household once, and its lifetime in seconds."""
@@ -144,6 +151,9 @@ class LiveStreams:
                     )
                 except TimeoutError:
                     beat_at = loop.time() + heartbeat
+                    if not await self._still_valid():
+                        yield notify_pb2.LiveMessage(closed=notify_pb2.LiveClosed(reason=UNAUTHENTICATED))
+                        return
                     if await self._membership.get(household_id, user_id) is None:
                         yield notify_pb2.LiveMessage(closed=notify_pb2.LiveClosed(reason=MEMBERSHIP_ENDED))
                         return
@@ -170,6 +180,18 @@ class LiveStreams:
                     await asyncio.shield(self._log.leave(hid, user_id, connection))
                 except Exception as exc:
                     log.info("a live connection's presence is left to expire: %s", type(exc).__name__)
+
+    async def _still_valid(self) -> bool:
+        """Whether the token the stream was opened with (if it was) still verifies: not expired, its session not
+        revoked. A ticket's stream has no token: it lasts while its member does (and the gateway's limit)."""
+        caller = context.caller.get()
+        if caller is None or self._verifier is None:
+            return True
+        try:
+            await self._verifier.verify(caller.token)
+        except Unauthenticated:
+            return False
+        return True
 
 
 def online_proto(member: OnlineMember) -> notify_pb2.OnlineMember:
