@@ -29,8 +29,10 @@ import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
+import redis.asyncio as aioredis
 
 from bench import report, scenarios
 from bench.latency import percentiles
@@ -61,6 +63,9 @@ class Subscriber:
     # gateway, the client).
     to_log_ms: list[float] = field(default_factory=list)
     from_log_ms: list[float] = field(default_factory=list)
+    # (event id, when it occurred, when it was appended to the live log), to split the first part further by the
+    # task stream's entry ids (when task's outbox relay published it).
+    deliveries: list[tuple[str, float, float]] = field(default_factory=list)
     completed: set[str] = field(default_factory=set)
     error: str = ""
     opened: asyncio.Event = field(default_factory=asyncio.Event)
@@ -112,6 +117,7 @@ class Subscriber:
                         appended = int(entry.split("-")[0]) / 1000
                         self.to_log_ms.append((appended - occurred) * 1000)
                         self.from_log_ms.append((arrived - appended) * 1000)
+                        self.deliveries.append((body["event_id"], occurred, appended))
                         self.completed.add(body["data"]["completion_id"])
                     elif not line:
                         event = ""
@@ -120,6 +126,16 @@ class Subscriber:
         finally:
             self.opened.set()
             writer.close()
+
+
+async def _published(redis_url: str, stream: str) -> dict[str, float]:
+    """Event id → when it was put on `stream` (its entry id's Redis time)."""
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        entries: Any = await client.xrange(stream)
+    finally:
+        await client.aclose()
+    return {fields[b"event_id"].decode(): int(entry_id.split(b"-")[0]) / 1000 for entry_id, fields in entries}
 
 
 def rss(pid: int) -> int:
@@ -160,6 +176,8 @@ class LiveRun:
     load_errors: int = 0
     latency: list[float | None] = field(default_factory=list)  # p50, p95, p99, max (ms)
     to_log: list[float | None] = field(default_factory=list)
+    to_stream: list[float | None] = field(default_factory=list)
+    stream_to_log: list[float | None] = field(default_factory=list)
     from_log: list[float | None] = field(default_factory=list)
     received: int = 0
     subscribers: int = 0
@@ -219,6 +237,12 @@ async def measure(args: argparse.Namespace) -> LiveRun:
             run.listeners, run.received, run.latency = len(listeners), len(values), _lat(values)
             run.to_log = _lat([v for s in listeners for v in s.to_log_ms])
             run.from_log = _lat([v for s in listeners for v in s.from_log_ms])
+            published = await _published(stack.redis_url, f"{stack.namespace}.events.task")
+            firsts = {
+                event_id: (occurred, appended) for s in listeners for event_id, occurred, appended in s.deliveries
+            }
+            run.to_stream = _lat([(published[e] - o) * 1000 for e, (o, _) in firsts.items() if e in published])
+            run.stream_to_log = _lat([(a - published[e]) * 1000 for e, (_, a) in firsts.items() if e in published])
             await close(listeners)
 
             # 2. fan-out to many subscribers on the one gateway
@@ -271,6 +295,10 @@ def section(run: LiveRun) -> str:
             f"| chore.completed deliveries to {run.listeners} SSE listeners | {run.received} |",
             f"| completion → SSE p50 / p95 / p99 / max ms | {_ms(p50)} / {_ms(p95)} / {_ms(p99)} / {_ms(top)} |",
             f"| of which completion → in the live log, p50 / p99 ms | {_ms(run.to_log[0])} / {_ms(run.to_log[2])} |",
+            f"| — completion → on task's stream (task's transaction, its outbox relay), p50 / p99 ms |"
+            f" {_ms(run.to_stream[0])} / {_ms(run.to_stream[2])} |",
+            f"| — task's stream → in the live log (notify's live feeder), p50 / p99 ms |"
+            f" {_ms(run.stream_to_log[0])} / {_ms(run.stream_to_log[2])} |",
             f"| and live log → subscriber, p50 / p99 ms | {_ms(run.from_log[0])} / {_ms(run.from_log[2])} |",
             f"| SSE subscribers held on one gateway process (errors) | {run.subscribers} ({run.subscriber_errors}) |",
             f"| gateway RSS before → with them | {run.rss_before / 2**20:.1f} MiB → {run.rss_after / 2**20:.1f} MiB |",
