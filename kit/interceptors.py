@@ -291,7 +291,8 @@ class _MethodPlumbing:
             _reset(context.correlation_id, call.correlation)
             if call.span is not None:
                 assert self.spans is not None
-                self.spans.end(call.span, ctx, error)
+                # A stream closed by GeneratorExit is closed from another context (see _reset).
+                self.spans.end(call.span, ctx, error, detach=not isinstance(error, GeneratorExit))
 
     # --- errors and auth: around the behaviour itself ------------------------------------------------------
 

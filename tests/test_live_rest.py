@@ -316,3 +316,21 @@ async def test_one_member_cannot_open_connections_without_end(http: httpx.AsyncC
     # Closed, they count no more.
     async with open_events(http, hid, headers=alice.headers) as events:
         assert (await events.next()).retry is not None
+
+
+async def test_a_client_going_away_ends_its_stream_quietly(
+    http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The gRPC stream behind it is cancelled: nothing is logged as an error for it, and its presence goes."""
+    hid, alice, bob = await household(http)
+    caplog.set_level(logging.WARNING)
+    async with open_events(http, hid, headers=bob.headers) as events:
+        await events.next()
+        assert bob.user_id in await online(http, hid, alice)
+
+    async def gone() -> bool:
+        return bob.user_id not in await online(http, hid, alice)
+
+    await eventually(gone)
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not errors, [r.getMessage() for r in errors]
