@@ -96,12 +96,14 @@ class LiveStreams:
         if caller is not None:
             if caller.is_service:
                 raise Unauthenticated("a user's token or ticket is required")
-            await self._membership.require(household_id, roles=ROLES)
+            # Fresh, not cached: the feeder may have cut a removed member off before the main consumer dropped the
+            # cached answer, and a stream must not reopen on it.
+            await self._membership.require(household_id, roles=ROLES, fresh=True)
             return caller.user_id
         if not ticket:
             raise Unauthenticated("a bearer access token or a stream ticket is required")
         user_id = await self._log.redeem_ticket(str(household_id), ticket)
-        if await self._membership.get(household_id, user_id) is None:
+        if await self._membership.get(household_id, user_id, fresh=True) is None:
             raise Unauthenticated(live.BAD_TICKET_MESSAGE)
         return user_id
 
