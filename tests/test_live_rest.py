@@ -14,9 +14,13 @@ from typing import Any
 import httpx
 import pytest
 import redis.asyncio as aioredis
+from hearth.notify.v1 import notify_pb2
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from gateway import clients as gateway_clients
+from gateway.config import GatewaySettings
+from gateway.routes.live import EventStream as EventStreamResponse
 from tests.support.api import API, Person, create_chore, create_household, expect, join, problem, sign_up
 from tests.support.fixtures import http_fixture, redis_fixture, stack_fixture
 from tests.support.sse import EventStream, open_events, refused
@@ -334,3 +338,43 @@ async def test_a_client_going_away_ends_its_stream_quietly(
     await eventually(gone)
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert not errors, [r.getMessage() for r in errors]
+
+
+async def test_a_client_that_does_not_read_is_dropped_with_a_reason_not_buffered(
+    http: httpx.AsyncClient, stack: Stack
+) -> None:
+    """The gateway's side of an SSE connection whose client stops reading (its socket's writes block): at most
+    `limit` events wait for it; then it gets stream.closed (slow_consumer) instead of the rest, and the stream ends."""
+    hid, alice, bob = await household(http)
+    settings = GatewaySettings(notify_addr=stack.addr("notify"))
+    clients = gateway_clients.connect(settings, None)
+    try:
+        request = notify_pb2.StreamHouseholdEventsRequest(parent=f"households/{hid}")
+        call = clients.live.StreamHouseholdEvents(
+            request, timeout=60, metadata=[("authorization", f"Bearer {bob.token}")]
+        )
+        first = await call.read()
+        stream = EventStreamResponse(call, first, limit=3)
+        unblocked, sent = asyncio.Event(), []
+
+        async def send(message: dict[str, Any]) -> None:
+            if message.get("body"):
+                sent.append(message["body"])
+                if len(sent) == 1:
+                    await unblocked.wait()  # the client stops reading after the stream's first bytes
+
+        async def receive() -> dict[str, Any]:
+            await asyncio.Event().wait()  # never disconnects
+            return {}
+
+        serving = asyncio.create_task(stream({"type": "http"}, receive, send))
+        for n in range(8):
+            await create_chore(http, hid, alice, title=f"Piling up {n}")
+        await eventually(stream.dropped.wait)
+        unblocked.set()
+        await asyncio.wait_for(serving, 10)
+        body = b"".join(sent).decode()
+        assert body.count("event: chore.created") <= 3
+        assert body.rstrip().endswith('event: stream.closed\ndata: {"reason": "slow_consumer"}')
+    finally:
+        await clients.close()

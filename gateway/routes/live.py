@@ -124,12 +124,14 @@ async def _open(
     return call, first
 
 
-async def _pump(call: Any, buffer: asyncio.Queue[Any], limit: int) -> None:
-    """The gRPC stream's messages into the connection's buffer; _SLOW instead when it is `limit` behind."""
+async def _pump(call: Any, buffer: asyncio.Queue[Any], limit: int, dropped: asyncio.Event) -> None:
+    """The gRPC stream's messages into the connection's buffer; when it is `limit` behind, `dropped` is set (the
+    writer stops at its next message) and reading stops: the buffer never holds more than `limit`."""
     try:
         # read(), not `async for`: the first message was read so, and grpc.aio refuses mixing the two.
         while (message := await call.read()) is not _EOF:
             if buffer.qsize() >= limit:
+                dropped.set()
                 buffer.put_nowait(_SLOW)
                 return
             buffer.put_nowait(message)
@@ -157,10 +159,12 @@ class EventStream(Response):
         self._call = call
         self._first = first
         self._limit = limit
+        # Set when the client fell `limit` events behind: it is sent stream.closed (slow_consumer), not the rest.
+        self.dropped = asyncio.Event()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         buffer: asyncio.Queue[Any] = asyncio.Queue()
-        pump = asyncio.create_task(_pump(self._call, buffer, self._limit))
+        pump = asyncio.create_task(_pump(self._call, buffer, self._limit, self.dropped))
 
         async def disconnected() -> None:
             while (await receive())["type"] != "http.disconnect":
@@ -176,7 +180,7 @@ class EventStream(Response):
                 message = await buffer.get()
                 if message is _END:
                     break
-                if message is _SLOW:
+                if message is _SLOW or self.dropped.is_set():
                     await send({"type": "http.response.body", "body": sse_closed("slow_consumer"), "more_body": True})
                     break
                 frame = sse_frame(message)
@@ -345,7 +349,8 @@ async def live_socket(
 
 async def _serve_socket(websocket: WebSocket, call: Any, first: notify_pb2.LiveMessage, limit: int) -> None:
     buffer: asyncio.Queue[Any] = asyncio.Queue()
-    pump = asyncio.create_task(_pump(call, buffer, limit))
+    dropped = asyncio.Event()
+    pump = asyncio.create_task(_pump(call, buffer, limit, dropped))
 
     async def listen() -> None:
         # Nothing a client sends is needed; reading notices it went away (and keeps its frames from piling up).
@@ -366,7 +371,7 @@ async def _serve_socket(websocket: WebSocket, call: Any, first: notify_pb2.LiveM
             message = await buffer.get()
             if message is _END:
                 break
-            if message is _SLOW:
+            if message is _SLOW or dropped.is_set():
                 await _close(websocket, "slow_consumer")
                 return
             kind = message.WhichOneof("kind")
