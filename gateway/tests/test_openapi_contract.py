@@ -156,7 +156,6 @@ class Api:
         self.contract.check(response, method, template)
         return response
 
-
     async def open_stream(
         self, method: str, template: str, *, path: dict[str, str] | None = None, **kwargs: Any
     ) -> httpx.Response:
