@@ -312,6 +312,13 @@ def section(run: LiveRun) -> str:
             "",
             f"Goal (issue 17): completion → SSE p99 ≤ 100 ms at the write load, {run.subscribers} subscribers on one"
             f" gateway without errors — **{'met' if met else 'missed'}**.",
+            "",
+            "Reading the split: the first part is the task service's (the completion's transaction after its event was"
+            " written, then the outbox relay, woken by NOTIFY); the second notify's live feeder (its own consumer"
+            " group, no database, but on notify's one event loop beside the main consumer's transactions); the third"
+            " notify's fan-out, the gRPC stream and the gateway's SSE write. At concurrency 32 the write load alone"
+            " keeps both cores busy (`machine` above), so each part's p99 is mostly queueing for a core; `other` is"
+            " what else ran on the machine meanwhile.",
         ]
     )
 
