@@ -26,6 +26,7 @@ test: venv
 
 bench: venv
 	$(PY) -m bench --write-results
+	$(PY) -m bench.live --write-results
 
 # GET chores at 1 M chores / 20 k households against 50 (bench/scale.py); its own block of bench/RESULTS.md.
 bench-scale: venv

@@ -362,12 +362,12 @@ def section(run: ScaleRun) -> str:
     )
 
 
-def replace_block(text: str, block: str) -> str:
+def replace_block(text: str, block: str, heading: str = HEADING_PREFIX) -> str:
     """`text` with this bench's kept block replaced by `block` (markers included), or `block` added after the
     last kept block (or before "## How it was measured", or at the end); other blocks are left alone."""
     wrapped = f"{report.KEPT_BEGIN}\n{block}\n{report.KEPT_END}\n"
     pattern = re.compile(
-        re.escape(report.KEPT_BEGIN) + r"\n" + re.escape(HEADING_PREFIX) + r".*?" + re.escape(report.KEPT_END) + r"\n",
+        re.escape(report.KEPT_BEGIN) + r"\n" + re.escape(heading) + r".*?" + re.escape(report.KEPT_END) + r"\n",
         re.DOTALL,
     )
     own = pattern.search(text)

@@ -33,6 +33,7 @@ from gateway.routes import (
     categories,
     chores,
     households,
+    live,
     notifications,
     photos,
     points,
@@ -60,6 +61,7 @@ API_ROUTERS = (
     notifications,
     push,
     webhooks,
+    live,
     analytics,
 )
 # What a browser app may send and read across origins (the API's own headers; credentials are bearer tokens, not
@@ -72,6 +74,7 @@ CORS_REQUEST_HEADERS = [
     "If-None-Match",
     "X-Correlation-ID",
     "Accept-Language",
+    "Last-Event-ID",
 ]
 CORS_RESPONSE_HEADERS = [
     "ETag",
@@ -226,4 +229,5 @@ def create_app(settings: GatewaySettings, telemetry: Telemetry | None = None) ->
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     # Outside everything: a calendar feed's token leaves the query string before a span or log can record it.
     app.add_middleware(calendar.HiddenFeedToken)
+    app.add_middleware(live.HiddenStreamCredentials)  # the same for a live stream's ticket (gateway.routes.live)
     return app

@@ -37,6 +37,7 @@ class Clients:
     push_subscriptions: notify_pb2_grpc.PushSubscriptionServiceAsyncStub = field(init=False)
     notification_preferences: notify_pb2_grpc.NotificationPreferenceServiceAsyncStub = field(init=False)
     webhooks: notify_pb2_grpc.WebhookServiceAsyncStub = field(init=False)
+    live: notify_pb2_grpc.LiveServiceAsyncStub = field(init=False)
     analytics: analytics_pb2_grpc.AnalyticsServiceAsyncStub = field(init=False)
     # ChoreService/ListChores answering its response bytes, not parsed: the list route renders a page it has
     # seen before from those bytes alone (gateway.rendered). Same channel, so the same deadlines and retries.
@@ -64,6 +65,7 @@ class Clients:
         self.push_subscriptions = notify_pb2_grpc.PushSubscriptionServiceStub(self.channels["notify"])
         self.notification_preferences = notify_pb2_grpc.NotificationPreferenceServiceStub(self.channels["notify"])
         self.webhooks = notify_pb2_grpc.WebhookServiceStub(self.channels["notify"])
+        self.live = notify_pb2_grpc.LiveServiceStub(self.channels["notify"])
         self.analytics = analytics_pb2_grpc.AnalyticsServiceStub(self.channels["analytics"])
 
     async def close(self) -> None:

@@ -43,6 +43,10 @@ class GatewaySettings(BaseSettings):
     )
     # Deadline of each gRPC call the gateway makes on behalf of a request.
     grpc_timeout_seconds: float = Field(default=5.0)
+    # Live streams (gateway.routes.live): how long one SSE or WebSocket connection is served before it is ended (the
+    # client reconnects, resuming with Last-Event-ID), and how many events one may fall behind before it is dropped.
+    live_max_seconds: float = Field(default=3600.0, gt=0)
+    live_buffer: int = Field(default=256, ge=1, le=100_000)
     max_body_bytes: int = Field(default=1024 * 1024)
     # Browser origins allowed to call the API (CORS), e.g. ["https://app.example.com"]; empty: no CORS at all.
     cors_origins: list[str] = Field(default_factory=list)

@@ -701,3 +701,14 @@ def photo(message: task_pb2.Photo, url: str, thumbnail_url: str) -> JSON:
         "thumbnail_ready": message.thumbnail_state == task_pb2.Photo.READY,
         "created_at": time_out(message.create_time),
     }
+
+
+# --- live events ---------------------------------------------------------------------------------------------------
+
+
+def online_member(message: notify_pb2.OnlineMember) -> JSON:
+    return {
+        "user_id": last_id(message.user),
+        "display_name": message.display_name,
+        "connections": message.connections,
+    }

@@ -20,6 +20,9 @@ from typing import Any
 from gateway.middleware import LATENCY, REQUESTS
 
 OPERATIONS = ("/health", "/status", "/metrics")
+# Answers that last as long as the client listens (Server-Sent Events, gateway.routes.live): counted as requests,
+# but their durations are how long someone watched, not how fast we answered — they stay out of the p99.
+LONG_LIVED = frozenset({"/api/v1/households/{hid}/events"})
 # The counters count from the process's start (about when this module is imported).
 STARTED = time.monotonic()
 
@@ -48,7 +51,8 @@ def read(at: float) -> Reading:
     buckets: dict[float, float] = {}
     for metric in LATENCY.collect():
         for sample in metric.samples:
-            if sample.name.endswith("_bucket") and _counted(sample.labels["route"]):
+            route = sample.labels["route"]
+            if sample.name.endswith("_bucket") and _counted(route) and route not in LONG_LIVED:
                 bound = float(sample.labels["le"])
                 buckets[bound] = buckets.get(bound, 0.0) + sample.value
     return Reading(at, requests, errors, tuple(sorted(buckets.items())))

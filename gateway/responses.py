@@ -629,6 +629,24 @@ class CalendarFeed(Model):
     created_at: UtcTime
 
 
+class StreamTicket(Model):
+    ticket: str = Field(
+        description="Opens the caller's live stream of the household once: `?ticket=` on GET"
+        " …/events or /ws. Shown only now; single-use"
+    )
+    expires_in: int = Field(description="Seconds it stays valid (at most 60)")
+
+
+class OnlineMember(Model):
+    user_id: str
+    display_name: str = Field(description="Empty while notify does not know the member's name yet")
+    connections: int = Field(description="Live connections (SSE, WebSocket) the member has open to the household")
+
+
+class PresencePage(Model):
+    items: list[OnlineMember]
+
+
 # --- examples ---------------------------------------------------------------------------------------
 
 _HID = "0192f1a2-7c3e-7d41-9a55-3b1f0c2d4e51"
@@ -1264,3 +1282,9 @@ PHOTO = Photo(
     thumbnail_ready=False,
     created_at=_WHEN,
 )
+
+
+# --- live events ---------------------------------------------------------------------------------------------------
+
+STREAM_TICKET = StreamTicket(ticket="hQ0vX2m9c1Yt4sKpLwZr8NbA6eJdUf3GiOq5TyCx7Vk", expires_in=60)
+PRESENCE_PAGE = PresencePage(items=[OnlineMember(user_id=_ALICE, display_name="Alice", connections=2)])

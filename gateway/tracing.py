@@ -21,6 +21,7 @@ from fastapi.routing import iter_route_contexts
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.semconv.attributes.http_attributes import HTTP_ROUTE
 from opentelemetry.util.http import sanitize_method
+from starlette.routing import WebSocketRoute
 from starlette.types import Scope
 
 from kit.telemetry import Telemetry
@@ -40,6 +41,9 @@ class RouteNames:
             path = getattr(route, "path", None)
             regex = getattr(route, "path_regex", None)
             if path is not None and regex is not None:
+                if isinstance(getattr(route, "original_route", route), WebSocketRoute):
+                    # Never an HTTP request's route (as Starlette matches them); a WebSocket's span keeps its path.
+                    continue
                 methods = getattr(route, "methods", None)
                 routes.append((regex, frozenset(methods) if methods else None, path))
         if any(":path}" in path for _, _, path in routes):

@@ -13,6 +13,7 @@ are the layers' own few statements, in plain try/except/finally.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import inspect
 import logging
@@ -88,6 +89,13 @@ GATEWAY_SERVICE = "gateway"
 USER_AGENT_MAX = 500
 IP_ADDRESS_MAX = 64
 _PEER = re.compile(r"^ipv4:([0-9.]+):\d+$|^ipv6:\[([0-9A-Fa-f:.%]+)\]:\d+$")
+
+
+def _reset(var: contextvars.ContextVar[Any], token: contextvars.Token[Any]) -> None:
+    """Undo a `var.set` — unless the code ends in another context than it began (a server stream the client
+    cancelled is closed by grpc.aio from a task of its own): that context and what it held go with its task."""
+    with contextlib.suppress(ValueError):
+        var.reset(token)
 
 
 class _StatusAborter(Protocol):
@@ -278,12 +286,13 @@ class _MethodPlumbing:
                 RPC_REQUESTS.labels(self.rpc_service, self.rpc_name, name).inc()
             self.latency.observe(time.perf_counter() - call.started)
         finally:
-            deadline.reset(call.deadline)
-            context.service_name.reset(call.service)
-            context.correlation_id.reset(call.correlation)
+            _reset(deadline, call.deadline)
+            _reset(context.service_name, call.service)
+            _reset(context.correlation_id, call.correlation)
             if call.span is not None:
                 assert self.spans is not None
-                self.spans.end(call.span, ctx, error)
+                # A stream closed by GeneratorExit is closed from another context (see _reset).
+                self.spans.end(call.span, ctx, error, detach=not isinstance(error, GeneratorExit))
 
     # --- errors and auth: around the behaviour itself ------------------------------------------------------
 
@@ -316,7 +325,7 @@ class _MethodPlumbing:
                     await responses
             finally:
                 if caller is not None:
-                    context.caller.reset(caller)
+                    _reset(context.caller, caller)
         except (grpc.aio.AbortError, grpc.aio.UsageError):
             raise
         except Exception as exc:

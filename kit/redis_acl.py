@@ -36,7 +36,9 @@ CONSUMES: Mapping[str, tuple[str, ...]] = {
     # The user service reads its own stream too: its `session.revoked` events feed the revocation set.
     "user": ("user",),
     "task": ("user",),
-    "notify": ("user", "task"),
+    # notify reads its own stream too: its live feeder puts notification.created into the recipient's live streams
+    # (services.notify.live).
+    "notify": ("user", "task", "notify"),
     "analytics": ("user", "task"),
     "gateway": (),
 }

@@ -117,7 +117,11 @@ class MethodSpans:
         return span, otel_context.attach(trace.set_span_in_context(span, parent))
 
     @staticmethod
-    def end(started: Started, ctx: grpc.aio.ServicerContext[Any, Any], error: BaseException | None) -> None:
+    def end(
+        started: Started, ctx: grpc.aio.ServicerContext[Any, Any], error: BaseException | None, *, detach: bool = True
+    ) -> None:
+        """`detach=False`: the call ends in another context than it began (a server stream closed from a task of
+        grpc.aio's own), where the span's context was never attached and that context goes with its task."""
         span, token = started
         try:
             code = ctx.code()
@@ -129,7 +133,8 @@ class MethodSpans:
             if isinstance(error, Exception):
                 span.record_exception(error)
         finally:
-            otel_context.detach(token)
+            if detach:
+                otel_context.detach(token)
             span.end()
 
 

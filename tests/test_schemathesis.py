@@ -84,7 +84,12 @@ def live() -> Iterator[Live]:
 
 # The document the running gateway serves (the same code builds it; no service is needed to render it). Loaded at
 # import, so that pytest gets one test per operation (Schemathesis' lazy loader does not run on pytest 9).
-schema: BaseSchema = schemathesis.openapi.from_dict(create_app(GatewaySettings()).openapi())
+# Not fuzzed: GET …/events, whose success is a stream that never ends (Schemathesis reads every body to its end);
+# its refusals and its head are checked by gateway/tests/test_openapi_contract.py, its behaviour by
+# tests/test_live_rest.py.
+schema: BaseSchema = schemathesis.openapi.from_dict(create_app(GatewaySettings()).openapi()).exclude(
+    path="/api/v1/households/{hid}/events"
+)
 CHECKS = [
     not_a_server_error,
     status_code_conformance,

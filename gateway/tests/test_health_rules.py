@@ -10,7 +10,8 @@ from google.protobuf import duration_pb2
 from hearth.status.v1 import status_pb2
 
 from gateway.health import judge, overall, worst
-from gateway.red_summary import _counted, quantile
+from gateway.middleware import LATENCY, REQUESTS
+from gateway.red_summary import _counted, quantile, read
 
 OK = status_pb2.DependencyCheck.OK
 DOWN = status_pb2.DependencyCheck.DOWN
@@ -78,3 +79,14 @@ def test_p99_beyond_the_last_finite_bucket_is_that_bucket_and_none_without_reque
 )
 def test_the_metrics_summary_counts_api_routes_and_leaves_out_the_operations_routes(route: str, counted: bool) -> None:
     assert _counted(route) is counted
+
+
+def test_a_live_stream_counts_as_a_request_but_not_in_the_p99() -> None:
+    """An SSE answer lasts as long as someone listens: an hour of it is no slow request."""
+    events = "/api/v1/households/{hid}/events"
+    before = read(0.0)
+    REQUESTS.labels("GET", events, "200").inc()
+    LATENCY.labels("GET", events, "200").observe(3600.0)
+    after = read(0.0)
+    assert after.requests == before.requests + 1
+    assert after.buckets == before.buckets

@@ -162,6 +162,21 @@ class Api:
         self.contract.check(response, method, template)
         return response
 
+    async def open_stream(
+        self, method: str, template: str, *, path: dict[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        """A response that never ends (Server-Sent Events): its status, media type and first bytes are checked
+        against the document, then the connection is closed."""
+        url = template.format(**{k: quote(v, safe="") for k, v in (path or {}).items()})
+        async with self.http.stream(method, url, **kwargs) as response:
+            assert response.status_code == 200, f"{method} {url}: {response.status_code}"
+            documented = self.contract.operation(method, template)["responses"]["200"]
+            media_type = response.headers.get("content-type", "").split(";")[0].strip()
+            assert media_type in documented["content"], f"{method} {template}: {media_type} is not documented"
+            assert await anext(response.aiter_bytes()), f"{method} {template}: nothing sent"
+        self.contract.checked.add((method, template, 200))
+        return response
+
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def api(stack: Stack, contract: Contract) -> AsyncIterator[Api]:
@@ -747,6 +762,21 @@ async def test_real_responses_match_the_document(stack: Stack, api: Api, contrac
     await api.call("GET", unsubscribing, 404, params={"token": "forged"})
     await api.call("GET", unsubscribing, 422)
     await api.call("POST", unsubscribing, 422, params={"token": "x" * 600})
+    # --- live events: a ticket, who is online, and the event stream opened (its head: it never ends) ---
+    tickets = f"{API}/households/{{hid}}/stream-tickets"
+    presence_url = f"{API}/households/{{hid}}/presence"
+    events_url = f"{API}/households/{{hid}}/events"
+    stream_ticket = (await api.call("POST", tickets, 201, token=bob.token, path=home)).json()
+    await api.call("POST", tickets, 404, token=outsider.token, path=home)
+    await api.call("POST", tickets, 422, token=bob.token, path={"hid": "x" * 65})
+    await api.call("GET", presence_url, 200, token=bob.token, path=home)
+    await api.call("GET", presence_url, 404, token=outsider.token, path=home)
+    await api.call("GET", presence_url, 422, token=bob.token, path={"hid": "x" * 65})
+    await api.call("GET", events_url, 404, token=outsider.token, path=home)
+    await api.call("GET", events_url, 401, path=home, params={"ticket": "guess"})
+    await api.call("GET", events_url, 422, token=bob.token, path=home, headers={"Last-Event-ID": "yesterday"})
+    await api.open_stream("GET", events_url, path=home, params={"ticket": stream_ticket["ticket"]})
+    await api.open_stream("GET", events_url, path=home, headers={"Authorization": f"Bearer {bob.token}"})
 
     # --- stats: the completions are counted ---
     stats = f"{API}/households/{{hid}}/stats"

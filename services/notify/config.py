@@ -110,6 +110,20 @@ class Settings(MembershipSettings):
     webhook_log_retention_days: float = Field(default=30.0, gt=0)
     webhook_prune_cron: Cron = Field(default="23 3 * * *")
 
+    # The household live logs (services.notify.live): entries kept per household (about; XADD MAXLEN ~), for how long
+    # after the last one, the heartbeat of every live stream (it refreshes the connection's presence, which lapses
+    # after three missed ones, and asks again whether the listener is still a member), how long a stream ticket
+    # lasts (≤ 60 s), how many entries a stream may fall behind before it is dropped, and how many live connections
+    # one member may hold open to one household.
+    live_maxlen: int = Field(default=1000, ge=10, le=100_000)
+    live_retention_seconds: int = Field(default=86_400, ge=60)
+    live_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
+    live_ticket_ttl_seconds: int = Field(default=60, ge=1, le=60)
+    live_buffer: int = Field(default=1000, ge=1, le=100_000)
+    live_max_connections_per_user: int = Field(default=20, ge=0)
+    # How often a notify process announces offline the members whose connections expired without closing.
+    live_sweep_seconds: float = Field(default=5.0, gt=0)
+
     @field_validator("smtp_from")
     @classmethod
     def _from_address(cls, value: str) -> str:

@@ -3,11 +3,17 @@ worker: services.notify.delivery, `python -m services.notify worker`)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
 from email.utils import parseaddr
 
+import redis.asyncio as aioredis
+from hearth.events.v1 import events_pb2
 from hearth.notify.v1 import notify_pb2_grpc
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from kit.events import combine
+from kit.events import Event, Handlers, combine, required_id
 from kit.grpc_server import Server
 from kit.runtime import create_runtime
 from kit.settings import ServiceSettings
@@ -16,17 +22,20 @@ from services.notify import dispatch
 from services.notify.config import Settings
 from services.notify.consumers import HANDLERS
 from services.notify.emails import EmailService
+from services.notify.live import LiveConfig, LiveFeeder, LiveHub, LiveLog
 from services.notify.privacy import UserData
 from services.notify.push import load_vapid
 from services.notify.service import NotificationService, PreferenceService
 from services.notify.servicer import (
     EmailServicer,
+    LiveServicer,
     NotificationPreferenceServicer,
     NotificationServicer,
     PrivacyServicer,
     PushSubscriptionServicer,
     WebhookServicer,
 )
+from services.notify.streams import LiveStreams
 from services.notify.subscriptions import PushSubscriptionService
 from services.notify.webhook_delivery import secret_box
 from services.notify.webhooks import WebhookService
@@ -34,6 +43,11 @@ from services.user.client import membership_client
 
 # The unsubscribe link works without signing in: its signed token is the credential (services.notify.unsubscribe).
 PUBLIC_METHODS = ("/hearth.notify.v1.NotificationPreferenceService/UnsubscribeNotificationEmail",)
+
+log = logging.getLogger("hearth.notify")
+# How long one XREAD of a household's live log waits for entries (LiveHub) — its Redis client's socket waits longer.
+LIVE_BLOCK_MS = 5000
+STREAM_METHOD = "/hearth.notify.v1.LiveService/StreamHouseholdEvents"
 
 
 async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Server:
@@ -61,6 +75,24 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
             allow_private=settings.webhooks_allow_private,
             per_household=settings.webhooks_per_household,
         )
+        # Its own client: a blocking XREAD per followed household holds a connection for seconds.
+        live_redis = aioredis.Redis.from_url(
+            settings.redis_url, socket_timeout=LIVE_BLOCK_MS / 1000 + 5, socket_connect_timeout=2
+        )
+        live_log = LiveLog(
+            live_redis,
+            LiveConfig(
+                namespace=settings.redis_namespace,
+                maxlen=settings.live_maxlen,
+                retention_seconds=settings.live_retention_seconds,
+                heartbeat_seconds=settings.live_heartbeat_seconds,
+                ticket_ttl_seconds=settings.live_ticket_ttl_seconds,
+                buffer=settings.live_buffer,
+                max_connections_per_user=settings.live_max_connections_per_user,
+            ),
+        )
+        hub = LiveHub(live_redis, buffer=settings.live_buffer, block_ms=LIVE_BLOCK_MS)
+        streams = LiveStreams(runtime.sessions, live_log, hub, membership, runtime.verifier)
         server = runtime.build_server(
             [
                 (
@@ -79,6 +111,11 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
                     "hearth.notify.v1.NotificationPreferenceService",
                 ),
                 (
+                    notify_pb2_grpc.add_LiveServiceServicer_to_server,
+                    LiveServicer(streams),
+                    "hearth.notify.v1.LiveService",
+                ),
+                (
                     notify_pb2_grpc.add_EmailServiceServicer_to_server,
                     EmailServicer(emails),
                     "hearth.notify.v1.EmailService",
@@ -94,9 +131,46 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
                     "hearth.notify.v1.PrivacyService",
                 ),
             ],
-            public_methods=PUBLIC_METHODS,
+            # The unsubscribe link comes with its signed token and a browser's stream with a ticket instead of a
+            # token (services.notify.unsubscribe, services.notify.streams decide).
+            public_methods=[*PUBLIC_METHODS, STREAM_METHOD],
         )
         runtime.publish_outbox()
-        # Membership answers (webhooks' role checks) are dropped when the user service says they changed.
-        runtime.consume(["user", "task"], combine(HANDLERS, membership.invalidation_handlers()))
-    return runtime.attach(server)
+        # Membership answers (webhooks' role checks, live streams) are dropped when the user service says they changed.
+        runtime.consume(["user", "task"], combine(HANDLERS, membership.invalidation_handlers(), _forget(live_log)))
+        if settings.run_consumers:
+            # The live logs' own reader, its own stream included: notification.created, once its notification
+            # committed, reaches the recipient's streams.
+            feeder = LiveFeeder(
+                live_redis,
+                live_log,
+                [runtime.stream(domain) for domain in ("user", "task", "notify")],
+                consumer=f"notify-live-{os.getpid()}-{id(live_log)}",
+            )
+            runtime.spawn("live-feeder", feeder.run())
+        runtime.spawn("presence-sweep", _sweep(live_log, settings.live_sweep_seconds))
+
+    async def close_live() -> None:
+        await hub.close()
+        await live_redis.aclose()
+
+    server = runtime.attach(server)
+    server.cleanups.append(close_live)
+    return server
+
+
+def _forget(live_log: LiveLog) -> Handlers:
+    async def on_household_deleted(session: AsyncSession, event: Event[events_pb2.HouseholdDeleted]) -> None:
+        await live_log.forget_household(required_id(event.payload.household_id, event.household_id))
+
+    return {events_pb2.HouseholdDeleted: on_household_deleted}
+
+
+async def _sweep(live_log: LiveLog, every: float) -> None:
+    """Announce offline, every `every` seconds, the members whose live connections expired without closing."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await live_log.sweep()
+        except Exception as exc:  # Redis away: the next round tries again
+            log.warning("presence sweep failed: %s", type(exc).__name__)

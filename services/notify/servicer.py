@@ -1,9 +1,10 @@
-"""gRPC NotificationService, NotificationPreferenceService, PushSubscriptionService, WebhookService, EmailService and
-PrivacyService: proto ↔ domain only — resource names are parsed here (rules live in service.py, preferences.py,
-subscriptions.py, webhooks.py, emails.py and privacy.py)."""
+"""gRPC NotificationService, NotificationPreferenceService, PushSubscriptionService, WebhookService, LiveService,
+EmailService and PrivacyService: proto ↔ domain only — resource names are parsed here (rules live in service.py,
+preferences.py, subscriptions.py, webhooks.py, streams.py, emails.py and privacy.py)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC
 
 import grpc
@@ -25,8 +26,10 @@ from services.notify.privacy import UserData
 from services.notify.service import NotificationService, PreferenceService, PreferenceView
 from services.notify.subscriptions import NewSubscription, PushSubscriptionService
 from services.notify.webhooks import Created, WebhookService
+from services.notify.streams import LiveStreams, online_proto
 
 USER = "users/{user}"
+HOUSEHOLD = "households/{household}"
 NOTIFICATION = "users/{user}/notifications/{notification}"
 PUSH_SUBSCRIPTION = "users/{user}/pushSubscriptions/{push_subscription}"
 HOUSEHOLD = "households/{household}"
@@ -128,6 +131,38 @@ class PushSubscriptionServicer(notify_pb2_grpc.PushSubscriptionServiceServicer):
         context: grpc.aio.ServicerContext[notify_pb2.GetPushVapidPublicKeyRequest, notify_pb2.PushVapidPublicKey],
     ) -> notify_pb2.PushVapidPublicKey:
         return notify_pb2.PushVapidPublicKey(public_key=self._service.vapid_public_key())
+
+class LiveServicer(notify_pb2_grpc.LiveServiceServicer):
+    def __init__(self, streams: LiveStreams) -> None:
+        self._streams = streams
+
+    async def StreamHouseholdEvents(
+        self,
+        request: notify_pb2.StreamHouseholdEventsRequest,
+        context: grpc.aio.ServicerContext[notify_pb2.StreamHouseholdEventsRequest, notify_pb2.LiveMessage],
+    ) -> AsyncIterator[notify_pb2.LiveMessage]:
+        household_id = parse_ids(request.parent, HOUSEHOLD, field="parent")["household"]
+        async for message in self._streams.stream(household_id, after_id=request.after_id, ticket=request.ticket):
+            yield message
+
+    async def CreateStreamTicket(
+        self,
+        request: notify_pb2.CreateStreamTicketRequest,
+        context: grpc.aio.ServicerContext[notify_pb2.CreateStreamTicketRequest, notify_pb2.StreamTicket],
+    ) -> notify_pb2.StreamTicket:
+        household_id = parse_ids(request.parent, HOUSEHOLD, field="parent")["household"]
+        ticket, expires_in = await self._streams.create_ticket(household_id)
+        return notify_pb2.StreamTicket(ticket=ticket, expires_in=expires_in)
+
+    async def ListPresence(
+        self,
+        request: notify_pb2.ListPresenceRequest,
+        context: grpc.aio.ServicerContext[notify_pb2.ListPresenceRequest, notify_pb2.ListPresenceResponse],
+    ) -> notify_pb2.ListPresenceResponse:
+        household_id = parse_ids(request.parent, HOUSEHOLD, field="parent")["household"]
+        return notify_pb2.ListPresenceResponse(
+            members=[online_proto(m) for m in await self._streams.online(household_id)]
+        )
 
 
 class EmailServicer(notify_pb2_grpc.EmailServiceServicer):

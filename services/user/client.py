@@ -97,7 +97,11 @@ class MembershipClient:
     def _key(self, household_id: uuid.UUID | str, user_id: uuid.UUID | str) -> str:
         return self._cache.key(household_id, "membership", user_id, f"v{SCHEMA_VERSION}")
 
-    async def get(self, household_id: uuid.UUID | str, user_id: uuid.UUID | str) -> Membership | None:
+    async def get(
+        self, household_id: uuid.UUID | str, user_id: uuid.UUID | str, *, fresh: bool = False
+    ) -> Membership | None:
+        """`fresh`: ask the user service, not the cache (for an answer that opens something long-lived, which must
+        not rest on an entry whose member.left is still on its way)."""
         key = self._key(household_id, user_id)
 
         async def ask() -> bytes | None:
@@ -116,7 +120,7 @@ class MembershipClient:
             )
             return json.dumps(asdict(found)).encode()
 
-        answer = await self._cache.fetch(key, ask)
+        answer = await ask() if fresh else await self._cache.fetch(key, ask)
         if answer is None:
             return None
         try:
@@ -127,13 +131,15 @@ class MembershipClient:
             answer = await ask()
             return None if answer is None else Membership(**json.loads(answer))
 
-    async def require(self, household_id: uuid.UUID | str, *, roles: Iterable[str] | None = None) -> Membership:
+    async def require(
+        self, household_id: uuid.UUID | str, *, roles: Iterable[str] | None = None, fresh: bool = False
+    ) -> Membership:
         """The caller's membership. Not a member → NOT_FOUND (never reveal the household exists);
-        a member whose role is not in `roles` → PERMISSION_DENIED."""
+        a member whose role is not in `roles` → PERMISSION_DENIED. `fresh`: as `get`'s."""
         caller = context.caller.get()
         if caller is None:
             raise Unauthenticated("authentication required")
-        membership = await self.get(household_id, caller.user_id)
+        membership = await self.get(household_id, caller.user_id, fresh=fresh)
         if membership is None:
             raise NotFound("household not found")
         if roles is not None and membership.role not in set(roles):

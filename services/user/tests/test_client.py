@@ -221,6 +221,17 @@ async def test_second_answer_comes_from_the_cache_not_the_user_service(env: Env)
     assert env.households.asked == [member_name(h, u)]
 
 
+async def test_a_fresh_answer_asks_the_user_service_past_the_cache(env: Env) -> None:
+    h, u = new_id(), new_id()
+    env.households.add(h, u, user_pb2.ROLE_OWNER)
+    assert await env.client.get(h, u) is not None
+    env.households.members.clear()  # removed; the cached answer has not heard yet
+
+    assert await env.client.get(h, u) is not None
+    assert await env.client.get(h, u, fresh=True) is None
+    assert env.households.asked == [member_name(h, u), member_name(h, u)]
+
+
 @pytest.mark.parametrize(
     ("role", "expected"),
     [

@@ -490,3 +490,13 @@ class NotificationCreated(_message.Message):
     type: str
     source_event_id: str
     def __init__(self, household_id: _Optional[str] = ..., user_id: _Optional[str] = ..., notification_id: _Optional[str] = ..., type: _Optional[str] = ..., source_event_id: _Optional[str] = ...) -> None: ...
+
+class PresenceChanged(_message.Message):
+    __slots__ = ("household_id", "user_id", "online")
+    HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    ONLINE_FIELD_NUMBER: _ClassVar[int]
+    household_id: str
+    user_id: str
+    online: bool
+    def __init__(self, household_id: _Optional[str] = ..., user_id: _Optional[str] = ..., online: _Optional[bool] = ...) -> None: ...

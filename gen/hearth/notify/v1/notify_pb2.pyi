@@ -209,6 +209,98 @@ class ListWebhookDeliveriesResponse(_message.Message):
     next_page_token: str
     def __init__(self, deliveries: _Optional[_Iterable[_Union[WebhookDelivery, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
+class StreamHouseholdEventsRequest(_message.Message):
+    __slots__ = ("parent", "after_id", "ticket")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    AFTER_ID_FIELD_NUMBER: _ClassVar[int]
+    TICKET_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    after_id: str
+    ticket: str
+    def __init__(self, parent: _Optional[str] = ..., after_id: _Optional[str] = ..., ticket: _Optional[str] = ...) -> None: ...
+
+class LiveMessage(_message.Message):
+    __slots__ = ("opened", "event", "heartbeat", "closed")
+    OPENED_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    CLOSED_FIELD_NUMBER: _ClassVar[int]
+    opened: LiveOpened
+    event: LiveEvent
+    heartbeat: LiveHeartbeat
+    closed: LiveClosed
+    def __init__(self, opened: _Optional[_Union[LiveOpened, _Mapping]] = ..., event: _Optional[_Union[LiveEvent, _Mapping]] = ..., heartbeat: _Optional[_Union[LiveHeartbeat, _Mapping]] = ..., closed: _Optional[_Union[LiveClosed, _Mapping]] = ...) -> None: ...
+
+class LiveOpened(_message.Message):
+    __slots__ = ("connection_id", "user", "heartbeat_seconds", "online")
+    CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    ONLINE_FIELD_NUMBER: _ClassVar[int]
+    connection_id: str
+    user: str
+    heartbeat_seconds: int
+    online: _containers.RepeatedCompositeFieldContainer[OnlineMember]
+    def __init__(self, connection_id: _Optional[str] = ..., user: _Optional[str] = ..., heartbeat_seconds: _Optional[int] = ..., online: _Optional[_Iterable[_Union[OnlineMember, _Mapping]]] = ...) -> None: ...
+
+class LiveEvent(_message.Message):
+    __slots__ = ("id", "type", "json")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    JSON_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    type: str
+    json: str
+    def __init__(self, id: _Optional[str] = ..., type: _Optional[str] = ..., json: _Optional[str] = ...) -> None: ...
+
+class LiveHeartbeat(_message.Message):
+    __slots__ = ("time",)
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    time: _timestamp_pb2.Timestamp
+    def __init__(self, time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class LiveClosed(_message.Message):
+    __slots__ = ("reason",)
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    def __init__(self, reason: _Optional[str] = ...) -> None: ...
+
+class CreateStreamTicketRequest(_message.Message):
+    __slots__ = ("parent",)
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    def __init__(self, parent: _Optional[str] = ...) -> None: ...
+
+class StreamTicket(_message.Message):
+    __slots__ = ("ticket", "expires_in")
+    TICKET_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_IN_FIELD_NUMBER: _ClassVar[int]
+    ticket: str
+    expires_in: int
+    def __init__(self, ticket: _Optional[str] = ..., expires_in: _Optional[int] = ...) -> None: ...
+
+class ListPresenceRequest(_message.Message):
+    __slots__ = ("parent",)
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    def __init__(self, parent: _Optional[str] = ...) -> None: ...
+
+class OnlineMember(_message.Message):
+    __slots__ = ("user", "display_name", "connections")
+    USER_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
+    user: str
+    display_name: str
+    connections: int
+    def __init__(self, user: _Optional[str] = ..., display_name: _Optional[str] = ..., connections: _Optional[int] = ...) -> None: ...
+
+class ListPresenceResponse(_message.Message):
+    __slots__ = ("members",)
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    members: _containers.RepeatedCompositeFieldContainer[OnlineMember]
+    def __init__(self, members: _Optional[_Iterable[_Union[OnlineMember, _Mapping]]] = ...) -> None: ...
+
 class Notification(_message.Message):
     __slots__ = ("name", "type", "title", "body", "household", "subject", "actor", "create_time", "read_time", "event_id")
     NAME_FIELD_NUMBER: _ClassVar[int]

@@ -547,6 +547,180 @@ class PushSubscriptionService:
             _registered_method=True)
 
 
+class LiveServiceStub:
+    """A household's live events (services.notify.live): what the gateway serves as Server-Sent Events and over WebSocket.
+    Every event a member may see, in the order notify handled them, each with the id of its entry in the household's
+    live log (a Redis Stream id, "<ms>-<seq>"): give the last one seen as `after_id` to resume without loss or repeats.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.StreamHouseholdEvents = channel.unary_stream(
+                '/hearth.notify.v1.LiveService/StreamHouseholdEvents',
+                request_serializer=hearth_dot_notify_dot_v1_dot_notify__pb2.StreamHouseholdEventsRequest.SerializeToString,
+                response_deserializer=hearth_dot_notify_dot_v1_dot_notify__pb2.LiveMessage.FromString,
+                _registered_method=True)
+        self.CreateStreamTicket = channel.unary_unary(
+                '/hearth.notify.v1.LiveService/CreateStreamTicket',
+                request_serializer=hearth_dot_notify_dot_v1_dot_notify__pb2.CreateStreamTicketRequest.SerializeToString,
+                response_deserializer=hearth_dot_notify_dot_v1_dot_notify__pb2.StreamTicket.FromString,
+                _registered_method=True)
+        self.ListPresence = channel.unary_unary(
+                '/hearth.notify.v1.LiveService/ListPresence',
+                request_serializer=hearth_dot_notify_dot_v1_dot_notify__pb2.ListPresenceRequest.SerializeToString,
+                response_deserializer=hearth_dot_notify_dot_v1_dot_notify__pb2.ListPresenceResponse.FromString,
+                _registered_method=True)
+
+
+class LiveServiceServicer:
+    """A household's live events (services.notify.live): what the gateway serves as Server-Sent Events and over WebSocket.
+    Every event a member may see, in the order notify handled them, each with the id of its entry in the household's
+    live log (a Redis Stream id, "<ms>-<seq>"): give the last one seen as `after_id` to resume without loss or repeats.
+    """
+
+    def StreamHouseholdEvents(self, request, context):
+        """Replays the household's live log after `after_id`, then follows it: a LiveOpened first (the caller is a member),
+        then LiveEvents and a LiveHeartbeat every few seconds, until the caller cancels, stops being a member (a
+        LiveClosed with reason "membership_ended", then the stream ends) or cannot keep up. Authenticated by the caller's
+        bearer token or, without one, by a `ticket` (CreateStreamTicket): single-use, short-lived.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateStreamTicket(self, request, context):
+        """A short-lived single-use ticket that opens the caller's stream of the household once (a browser's EventSource
+        and WebSocket cannot send an Authorization header). No scope: a credential, so closed to API keys.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPresence(self, request, context):
+        """The household's members online now (with a live connection whose presence has not expired).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_LiveServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'StreamHouseholdEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamHouseholdEvents,
+                    request_deserializer=hearth_dot_notify_dot_v1_dot_notify__pb2.StreamHouseholdEventsRequest.FromString,
+                    response_serializer=hearth_dot_notify_dot_v1_dot_notify__pb2.LiveMessage.SerializeToString,
+            ),
+            'CreateStreamTicket': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateStreamTicket,
+                    request_deserializer=hearth_dot_notify_dot_v1_dot_notify__pb2.CreateStreamTicketRequest.FromString,
+                    response_serializer=hearth_dot_notify_dot_v1_dot_notify__pb2.StreamTicket.SerializeToString,
+            ),
+            'ListPresence': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPresence,
+                    request_deserializer=hearth_dot_notify_dot_v1_dot_notify__pb2.ListPresenceRequest.FromString,
+                    response_serializer=hearth_dot_notify_dot_v1_dot_notify__pb2.ListPresenceResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'hearth.notify.v1.LiveService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('hearth.notify.v1.LiveService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class LiveService:
+    """A household's live events (services.notify.live): what the gateway serves as Server-Sent Events and over WebSocket.
+    Every event a member may see, in the order notify handled them, each with the id of its entry in the household's
+    live log (a Redis Stream id, "<ms>-<seq>"): give the last one seen as `after_id` to resume without loss or repeats.
+    """
+
+    @staticmethod
+    def StreamHouseholdEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/hearth.notify.v1.LiveService/StreamHouseholdEvents',
+            hearth_dot_notify_dot_v1_dot_notify__pb2.StreamHouseholdEventsRequest.SerializeToString,
+            hearth_dot_notify_dot_v1_dot_notify__pb2.LiveMessage.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateStreamTicket(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.notify.v1.LiveService/CreateStreamTicket',
+            hearth_dot_notify_dot_v1_dot_notify__pb2.CreateStreamTicketRequest.SerializeToString,
+            hearth_dot_notify_dot_v1_dot_notify__pb2.StreamTicket.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPresence(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hearth.notify.v1.LiveService/ListPresence',
+            hearth_dot_notify_dot_v1_dot_notify__pb2.ListPresenceRequest.SerializeToString,
+            hearth_dot_notify_dot_v1_dot_notify__pb2.ListPresenceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
 class NotificationPreferenceServiceStub:
     """Each user's notification preferences (users/{user}/notificationPreferences; "users/me" the caller): which channel
     tells them of which event type, quiet hours, and how long before a chore is due they are reminded. Webhooks are

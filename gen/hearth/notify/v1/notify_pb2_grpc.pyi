@@ -201,6 +201,88 @@ class PushSubscriptionServiceServicer(metaclass=_abc_1.ABCMeta):
 
 def add_PushSubscriptionServiceServicer_to_server(servicer: PushSubscriptionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
+class LiveServiceStub:
+    """A household's live events (services.notify.live): what the gateway serves as Server-Sent Events and over WebSocket.
+    Every event a member may see, in the order notify handled them, each with the id of its entry in the household's
+    live log (a Redis Stream id, "<ms>-<seq>"): give the last one seen as `after_id` to resume without loss or repeats.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> LiveServiceAsyncStub: ...
+    StreamHouseholdEvents: _grpc.UnaryStreamMultiCallable[_notify_pb2.StreamHouseholdEventsRequest, _notify_pb2.LiveMessage]
+    """Replays the household's live log after `after_id`, then follows it: a LiveOpened first (the caller is a member),
+    then LiveEvents and a LiveHeartbeat every few seconds, until the caller cancels, stops being a member (a
+    LiveClosed with reason "membership_ended", then the stream ends) or cannot keep up. Authenticated by the caller's
+    bearer token or, without one, by a `ticket` (CreateStreamTicket): single-use, short-lived.
+    """
+    CreateStreamTicket: _grpc.UnaryUnaryMultiCallable[_notify_pb2.CreateStreamTicketRequest, _notify_pb2.StreamTicket]
+    """A short-lived single-use ticket that opens the caller's stream of the household once (a browser's EventSource
+    and WebSocket cannot send an Authorization header). No scope: a credential, so closed to API keys.
+    """
+    ListPresence: _grpc.UnaryUnaryMultiCallable[_notify_pb2.ListPresenceRequest, _notify_pb2.ListPresenceResponse]
+    """The household's members online now (with a live connection whose presence has not expired)."""
+
+@_typing.type_check_only
+class LiveServiceAsyncStub(LiveServiceStub):
+    """A household's live events (services.notify.live): what the gateway serves as Server-Sent Events and over WebSocket.
+    Every event a member may see, in the order notify handled them, each with the id of its entry in the household's
+    live log (a Redis Stream id, "<ms>-<seq>"): give the last one seen as `after_id` to resume without loss or repeats.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    StreamHouseholdEvents: _aio.UnaryStreamMultiCallable[_notify_pb2.StreamHouseholdEventsRequest, _notify_pb2.LiveMessage]  # type: ignore[assignment]
+    """Replays the household's live log after `after_id`, then follows it: a LiveOpened first (the caller is a member),
+    then LiveEvents and a LiveHeartbeat every few seconds, until the caller cancels, stops being a member (a
+    LiveClosed with reason "membership_ended", then the stream ends) or cannot keep up. Authenticated by the caller's
+    bearer token or, without one, by a `ticket` (CreateStreamTicket): single-use, short-lived.
+    """
+    CreateStreamTicket: _aio.UnaryUnaryMultiCallable[_notify_pb2.CreateStreamTicketRequest, _notify_pb2.StreamTicket]  # type: ignore[assignment]
+    """A short-lived single-use ticket that opens the caller's stream of the household once (a browser's EventSource
+    and WebSocket cannot send an Authorization header). No scope: a credential, so closed to API keys.
+    """
+    ListPresence: _aio.UnaryUnaryMultiCallable[_notify_pb2.ListPresenceRequest, _notify_pb2.ListPresenceResponse]  # type: ignore[assignment]
+    """The household's members online now (with a live connection whose presence has not expired)."""
+
+class LiveServiceServicer(metaclass=_abc_1.ABCMeta):
+    """A household's live events (services.notify.live): what the gateway serves as Server-Sent Events and over WebSocket.
+    Every event a member may see, in the order notify handled them, each with the id of its entry in the household's
+    live log (a Redis Stream id, "<ms>-<seq>"): give the last one seen as `after_id` to resume without loss or repeats.
+    """
+
+    @_abc_1.abstractmethod
+    def StreamHouseholdEvents(
+        self,
+        request: _notify_pb2.StreamHouseholdEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_notify_pb2.LiveMessage], _abc.AsyncIterator[_notify_pb2.LiveMessage]]:
+        """Replays the household's live log after `after_id`, then follows it: a LiveOpened first (the caller is a member),
+        then LiveEvents and a LiveHeartbeat every few seconds, until the caller cancels, stops being a member (a
+        LiveClosed with reason "membership_ended", then the stream ends) or cannot keep up. Authenticated by the caller's
+        bearer token or, without one, by a `ticket` (CreateStreamTicket): single-use, short-lived.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateStreamTicket(
+        self,
+        request: _notify_pb2.CreateStreamTicketRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_pb2.StreamTicket, _abc.Awaitable[_notify_pb2.StreamTicket]]:
+        """A short-lived single-use ticket that opens the caller's stream of the household once (a browser's EventSource
+        and WebSocket cannot send an Authorization header). No scope: a credential, so closed to API keys.
+        """
+
+    @_abc_1.abstractmethod
+    def ListPresence(
+        self,
+        request: _notify_pb2.ListPresenceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_pb2.ListPresenceResponse, _abc.Awaitable[_notify_pb2.ListPresenceResponse]]:
+        """The household's members online now (with a live connection whose presence has not expired)."""
+
+def add_LiveServiceServicer_to_server(servicer: LiveServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
 class NotificationPreferenceServiceStub:
     """Each user's notification preferences (users/{user}/notificationPreferences; "users/me" the caller): which channel
     tells them of which event type, quiet hours, and how long before a chore is due they are reminded. Webhooks are
