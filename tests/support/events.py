@@ -136,11 +136,13 @@ async def settled(stack: Stack, redis: aioredis.Redis) -> None:
     cascade of events has run through, e.g. user.deleted and the chore.updated task writes on it)."""
     engines = [create_async_engine(url) for url in stack.databases.values()]
 
-    async def quiet() -> bool:
-        for engine in engines:
+    async def busy() -> list[str]:
+        """What is still on its way: outboxes with unpublished rows, consumer groups behind or with pending entries."""
+        found = []
+        for service, engine in zip(stack.databases, engines, strict=True):
             async with engine.connect() as conn:
-                if await conn.scalar(sa.text("SELECT count(*) FROM outbox WHERE published_at IS NULL")):
-                    return False
+                if unsent := await conn.scalar(sa.text("SELECT count(*) FROM outbox WHERE published_at IS NULL")):
+                    found.append(f"{service}'s outbox: {unsent} unpublished")
         for service in stack.databases:
             stream = f"{stack.namespace}.events.{service}"
             if not await redis.exists(stream):
@@ -151,11 +153,17 @@ async def settled(stack: Stack, redis: aioredis.Redis) -> None:
                 delivered = info["last-delivered-id"]
                 delivered = delivered.decode() if isinstance(delivered, bytes) else str(delivered)
                 if _entry(delivered) < _entry(end) or int(info["pending"]):
-                    return False
-        return True
+                    name = info["name"].decode() if isinstance(info["name"], bytes) else info["name"]
+                    found.append(f"{stream} group {name}: at {delivered} of {end}, {info['pending']} pending")
+        return found
+
+    async def quiet() -> bool:
+        return not await busy()
 
     try:
         await eventually(quiet, timeout=30)
+    except TimeoutError:
+        raise AssertionError(f"events not settled after 30 s: {'; '.join(await busy())}") from None
     finally:
         for engine in engines:
             await engine.dispose()
