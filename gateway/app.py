@@ -7,7 +7,6 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import redis.asyncio as aioredis
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.middleware.cors import CORSMiddleware
@@ -41,6 +40,7 @@ from gateway.routes import (
     users,
     webhooks,
 )
+from kit import redis_client
 from kit.auth import TokenVerifier, grpc_jwks_source
 from kit.revocations import RevocationList
 from kit.runtime import stop_tasks
@@ -106,7 +106,7 @@ def create_app(settings: GatewaySettings, telemetry: Telemetry | None = None) ->
                     audience=settings.jwt_audience,
                 )
             )
-        redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=1)
+        redis = redis_client.connect(settings.redis_url, socket_timeout=2, socket_connect_timeout=1)
         app.state.clients = clients
         app.state.redis = redis
         app.state.idempotency = IdempotencyStore(
@@ -133,7 +133,7 @@ def create_app(settings: GatewaySettings, telemetry: Telemetry | None = None) ->
         )
         # Every access token's session is checked against the revoked ones (kit.revocations), kept in memory.
         revocations = RevocationList(
-            aioredis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2),
+            redis_client.connect(settings.redis_url, socket_timeout=5, socket_connect_timeout=2),
             settings.redis_namespace,
             outage_grace=settings.revocation_outage_grace_seconds,
         )

@@ -30,7 +30,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from kit import metrics, redis_acl
+from kit import metrics, redis_acl, redis_client
 from kit.auth import JwksSource, TokenVerifier, grpc_jwks_source, service_audience
 from kit.breaker import CircuitBreaker
 from kit.cache import InvalidationFeed, SignedCache, TieredCache, invalidation_channel
@@ -114,7 +114,7 @@ class Runtime:
             return TieredCache(remote)
         if self.cache_feed is None:
             self.cache_feed = InvalidationFeed(
-                aioredis.Redis.from_url(
+                redis_client.connect(
                     settings.cache_redis_url or settings.redis_url, socket_timeout=5, socket_connect_timeout=2
                 ),
                 invalidation_channel(self.cache_prefix),
@@ -286,7 +286,7 @@ def cache_client(settings: ServiceSettings) -> aioredis.Redis:
     bounds each read by the shorter one itself), and no retries (redis-py retries a timeout three times by default
     — a hung Redis would cost four timeouts)."""
     timeout = max(settings.cache_timeout_ms, settings.cache_invalidate_timeout_ms) / 1000
-    return aioredis.Redis.from_url(
+    return redis_client.connect(
         settings.cache_redis_url or settings.redis_url,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
@@ -318,7 +318,7 @@ def create_runtime(
         )
         jwks_source = grpc_jwks_source(channels["user"])
     revocations = RevocationList(
-        aioredis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2),
+        redis_client.connect(settings.redis_url, socket_timeout=5, socket_connect_timeout=2),
         settings.redis_namespace,
         outage_grace=settings.revocation_outage_grace_seconds,
     )
@@ -340,7 +340,7 @@ def create_runtime(
         telemetry=telemetry,
         engine=engine,
         sessions=session_factory(engine),
-        redis=aioredis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2),
+        redis=redis_client.connect(settings.redis_url, socket_timeout=5, socket_connect_timeout=2),
         cache_redis=cache_client(settings),
         cache_breaker=CircuitBreaker(
             f"{settings.redis_namespace}:{settings.service}:cache",

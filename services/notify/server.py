@@ -8,11 +8,11 @@ import logging
 import os
 from email.utils import parseaddr
 
-import redis.asyncio as aioredis
 from hearth.events.v1 import events_pb2
 from hearth.notify.v1 import notify_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kit import redis_client
 from kit.events import Event, Handlers, combine, required_id
 from kit.grpc_server import Server
 from kit.runtime import create_runtime
@@ -47,6 +47,8 @@ PUBLIC_METHODS = ("/hearth.notify.v1.NotificationPreferenceService/UnsubscribeNo
 log = logging.getLogger("hearth.notify")
 # How long one XREAD of a household's live log waits for entries (LiveHub) — its Redis client's socket waits longer.
 LIVE_BLOCK_MS = 5000
+# Redis connections of the live client (each followed household's reader holds one while it waits).
+LIVE_MAX_CONNECTIONS = 2048
 STREAM_METHOD = "/hearth.notify.v1.LiveService/StreamHouseholdEvents"
 
 
@@ -76,8 +78,12 @@ async def create_server(settings: ServiceSettings, telemetry: Telemetry) -> Serv
             per_household=settings.webhooks_per_household,
         )
         # Its own client: a blocking XREAD per followed household holds a connection for seconds.
-        live_redis = aioredis.Redis.from_url(
-            settings.redis_url, socket_timeout=LIVE_BLOCK_MS / 1000 + 5, socket_connect_timeout=2
+        live_redis = redis_client.connect(
+            settings.redis_url,
+            socket_timeout=LIVE_BLOCK_MS / 1000 + 5,
+            socket_connect_timeout=2,
+            # One blocking XREAD per household followed in this process, besides presence and tickets.
+            max_connections=LIVE_MAX_CONNECTIONS,
         )
         live_log = LiveLog(
             live_redis,
