@@ -120,6 +120,12 @@ def parse_entry_id(value: str) -> tuple[int, int] | None:
     return int(ms), int(seq)
 
 
+def payload_dict(payload: Message) -> dict[str, Any]:
+    """An event's payload as clients see it, live and in webhooks: protobuf's JSON mapping with the proto's field
+    names, every field present (a client need not know proto3's defaults)."""
+    return MessageToDict(payload, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+
+
 def event_json(
     event_id: str, event_type: str, occurred_at: str, household_id: str, actor_id: str, payload: Message
 ) -> str:
@@ -131,7 +137,7 @@ def event_json(
             "occurred_at": occurred_at,
             "household_id": household_id,
             "actor_id": actor_id,
-            "data": MessageToDict(payload, preserving_proto_field_name=True, always_print_fields_with_no_presence=True),
+            "data": payload_dict(payload),
         },
         separators=(",", ":"),
     )

@@ -50,7 +50,6 @@ import httpx
 import orjson
 import procrastinate
 import sqlalchemy as sa
-from google.protobuf import json_format
 from hearth.events.v1 import events_pb2
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -64,6 +63,7 @@ from kit.jobs import SESSIONS, defer_in
 from kit.outbox import add_event
 from services.notify import ssrf, texts
 from services.notify.config import Settings
+from services.notify.live import payload_dict
 from services.notify.models import ACTIVE, DEAD, DISABLED, PENDING, SENDING, SUCCEEDED, Webhook, WebhookDelivery
 from services.notify.repository import MemberRepository, NotificationRepository
 from services.notify.signing import SecretBox, signature_header
@@ -165,9 +165,7 @@ async def fan_out(session: AsyncSession, event: Event[Any]) -> None:
     )
     if not webhook_ids:
         return
-    data = json_format.MessageToDict(
-        event.payload, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
-    )
+    data = payload_dict(event.payload)
     data["household_id"] = str(household_id)
     body = body_of(event.type, event.occurred_at, data)
     created = await enqueue(session, webhook_ids, household_id, event.event_id, event.type, body, utcnow())
