@@ -53,9 +53,10 @@ class Settings(MembershipSettings):
     vapid_private_key_file: Path | None = None
     vapid_subject: str = Field(default="mailto:admin@hearth.example")
     # Subscription endpoints on loopback, private, link-local or metadata addresses (and plain http) are refused —
-    # a browser's endpoint is a URL a client chose — unless the deployment allows private targets (`make run`, tests).
+    # a browser's endpoint is a URL a client chose — unless the deployment allows private targets (`make run`, tests):
+    # NOTIFY_PUSH_ALLOW_PRIVATE, or else what HEARTH_WEBHOOKS_ALLOW_PRIVATE says (`_push_follows_private_targets`).
     push_allow_private: bool = Field(
-        default=False, validation_alias=alias("NOTIFY_PUSH_ALLOW_PRIVATE", "HEARTH_WEBHOOKS_ALLOW_PRIVATE")
+        default=False, validation_alias=alias("NOTIFY_PUSH_ALLOW_PRIVATE", "push_allow_private")
     )
     push_max_subscriptions: int = Field(default=10, ge=1, le=100)
     # How long a push service keeps a push for a browser that is offline (the TTL header).
@@ -133,6 +134,14 @@ class Settings(MembershipSettings):
         except EmailNotValidError as exc:
             raise ValueError(f"NOTIFY_SMTP_FROM must be an address, or 'Name <address>': {exc}") from None
         return value
+
+    @model_validator(mode="after")
+    def _push_follows_private_targets(self) -> Self:
+        # Not a second alias HEARTH_WEBHOOKS_ALLOW_PRIVATE on push_allow_private: pydantic-settings cannot have two
+        # fields on one name — given both by name it raised KeyError, and one given by name overrode the other.
+        if "push_allow_private" not in self.model_fields_set:
+            self.push_allow_private = self.webhooks_allow_private
+        return self
 
     @model_validator(mode="after")
     def _one_tls_mode(self) -> Self:

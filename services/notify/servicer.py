@@ -24,9 +24,9 @@ from services.notify.emails import EmailService, MailRequest
 from services.notify.preferences import hhmm
 from services.notify.privacy import UserData
 from services.notify.service import NotificationService, PreferenceService, PreferenceView
+from services.notify.streams import LiveStreams, online_proto
 from services.notify.subscriptions import NewSubscription, PushSubscriptionService
 from services.notify.webhooks import Created, WebhookService
-from services.notify.streams import LiveStreams, online_proto
 
 USER = "users/{user}"
 HOUSEHOLD = "households/{household}"
@@ -131,6 +131,7 @@ class PushSubscriptionServicer(notify_pb2_grpc.PushSubscriptionServiceServicer):
         context: grpc.aio.ServicerContext[notify_pb2.GetPushVapidPublicKeyRequest, notify_pb2.PushVapidPublicKey],
     ) -> notify_pb2.PushVapidPublicKey:
         return notify_pb2.PushVapidPublicKey(public_key=self._service.vapid_public_key())
+
 
 class LiveServicer(notify_pb2_grpc.LiveServiceServicer):
     def __init__(self, streams: LiveStreams) -> None:
