@@ -1,6 +1,6 @@
 """Where a Web Push may go: a subscription's endpoint is a URL a client chose, so notify must not be made to POST
-to its own network (SSRF). Small and self-contained on purpose — the webhook channel's full SSRF guard is to take
-its place.
+to its own network (SSRF). The URL rules are push's own (a push endpoint is https, http only to loopback when private
+targets are allowed); the address rules are the webhooks' (services.notify.ssrf).
 
 - `endpoint_violation`, when subscribing: https only, a host, no credentials in it, at most `ENDPOINT_MAX_LENGTH`
   characters; an IP literal or `localhost` must be a public address. Plain http, and private targets, only when
@@ -9,28 +9,29 @@ its place.
 - `resolved_problem`, before each push: every address the host resolves to must be public (a name can point
   anywhere, and change). Redirects are never followed (services.notify.push), so the checked host is the one
   connected to — but the connection resolves the name again: a DNS answer changed in that instant (rebinding) is
-  the gap the full guard closes by connecting to the checked address.
+  the gap the webhooks' guard closes by connecting to the checked address.
+
+Which addresses are public, and how a host is resolved (bounded by `ssrf.RESOLVE_TIMEOUT_SECONDS`), are the webhook
+guard's (services.notify.ssrf): one set of rules for every URL a client gives notify.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
-import socket
 from urllib.parse import urlsplit
+
+from services.notify import ssrf
 
 ENDPOINT_MAX_LENGTH = 2048
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
-# Cloud metadata services answer on link-local addresses (refused anyway) and on these.
-_METADATA = (ipaddress.ip_address("fd00:ec2::254"), ipaddress.ip_address("100.100.100.200"))
 
 
 def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """Whether an address is on the public internet: not loopback, private, link-local, shared (CGNAT), reserved,
-    multicast, unspecified, nor a metadata service's; an IPv4-mapped IPv6 address counts as its IPv4 one."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_global and not address.is_multicast and address not in _METADATA
+    """Whether an address is one a webhook may reach without private targets allowed (services.notify.ssrf): not
+    loopback, private, link-local, CGNAT, reserved, multicast, unspecified or a metadata service's, nor an IPv6
+    address carrying one of those."""
+    return ssrf.address_refusal(address, allow_private=False) is None
 
 
 def _literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -63,20 +64,22 @@ def endpoint_violation(endpoint: str, *, allow_private: bool) -> str | None:
     return None
 
 
-async def resolved_problem(endpoint: str, *, allow_private: bool) -> str | None:
-    """What keeps a push from going to `endpoint` now: a host that does not resolve, or resolves to an address that
-    is not public (unless private targets are allowed). None when it may go."""
+async def resolved_problem(
+    endpoint: str, *, allow_private: bool, resolver: ssrf.Resolver = ssrf.system_resolver
+) -> str | None:
+    """What keeps a push from going to `endpoint` now: a host that does not resolve (within
+    `ssrf.RESOLVE_TIMEOUT_SECONDS`), or resolves to an address that is not public (unless private targets are
+    allowed). None when it may go."""
     if allow_private:
         return None
     parts = urlsplit(endpoint)
-    host = parts.hostname or ""
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            host, parts.port or 443, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
-        )
+        async with asyncio.timeout(ssrf.RESOLVE_TIMEOUT_SECONDS):
+            addresses = await resolver(parts.hostname or "", parts.port or 443)
+    except TimeoutError:
+        return "host does not resolve: no answer in time"
     except OSError as exc:
         return f"host does not resolve: {exc.strerror or exc}"
-    addresses = {ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos}
     if not addresses:
         return "host does not resolve"
     if any(not is_public(address) for address in addresses):

@@ -198,6 +198,7 @@ async def check(
 
 __all__ = [
     "METADATA",
+    "RESOLVE_TIMEOUT_SECONDS",
     "URL_MAX_LENGTH",
     "Endpoint",
     "Refused",

@@ -81,6 +81,7 @@ def test_ipv4_mapped_and_metadata_addresses_are_not_public() -> None:
     assert not is_public(ipaddress.ip_address("::ffff:10.0.0.1"))
     assert not is_public(ipaddress.ip_address("100.100.100.200"))
     assert not is_public(ipaddress.ip_address("224.0.0.1"))
+    assert not is_public(ipaddress.ip_address("64:ff9b::a00:1"))  # NAT64 carrying 10.0.0.1 (the webhooks' rules)
     assert is_public(ipaddress.ip_address("1.1.1.1"))
 
 
